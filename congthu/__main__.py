@@ -1,0 +1,3 @@
+from congthu.cli import main
+
+raise SystemExit(main())

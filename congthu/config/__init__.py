@@ -1,0 +1,325 @@
+"""Configuration: one TOML file in the data directory.
+
+Every number the regulation fixes is a setting whose default is the regulation's value
+(Quyết định 17/2014/QĐ-UBND Sóc Trăng; see REQUIREMENTS.md). ``congthu init`` writes the
+file with comments (``template.py``); ``load()`` validates it and fails with the file,
+the key and the reason, so that a typo never starts a half-configured server.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+CONFIG_FILE = "congthu.toml"
+
+
+class ConfigError(Exception):
+    """An invalid configuration: says which file, which key and why."""
+
+    def __init__(self, path: Path | str, key: str, reason: str) -> None:
+        self.path, self.key, self.reason = str(path), key, reason
+        super().__init__(f"{path}: [{key}] {reason}")
+
+
+@dataclass
+class SystemSettings:
+    # The province's mail domain (Điều 3: <name>@<domain>).
+    domain: str = "soctrang.gov.vn"
+    # The host name clients connect to (Điều 2.3: the webmail at mail.<domain>).
+    hostname: str = "mail.soctrang.gov.vn"
+    # Further domains this system receives mail for (after a merger of provinces).
+    extra_domains: list[str] = field(default_factory=list)
+    # The IT Center's name, shown in the webmail and in reports.
+    operator: str = "Trung tâm Công nghệ thông tin và Truyền thông"
+    # Where requests by mail are sent (Điều 4.1): admin@<domain>.
+    admin_address: str = "admin"
+    # Development only: allow plaintext passwords over loopback without TLS.
+    dev_allow_plaintext_loopback: bool = False
+    # Time zone of the province, for working days and reports.
+    timezone: str = "Asia/Ho_Chi_Minh"
+
+
+@dataclass
+class DatabaseSettings:
+    # Empty: SQLite (WAL) in the data directory. Otherwise an SQLAlchemy URL such as
+    # "postgresql+asyncpg://congthu:secret@db.example/congthu".
+    url: str = ""
+    # Seconds to wait for a locked SQLite database before answering "try again later".
+    busy_timeout: float = 10.0
+
+
+@dataclass
+class ListenSettings:
+    # Address to listen on; "0.0.0.0" or "::" in production. Port 0 switches a service off.
+    host: str = "127.0.0.1"
+    smtp: int = 2525  # MX, RFC 5321 (25 in production)
+    submission: int = 2587  # STARTTLS, RFC 6409 (587)
+    submissions: int = 2465  # implicit TLS, RFC 8314 (465)
+    imap: int = 1143  # STARTTLS (143)
+    imaps: int = 1993  # implicit TLS (993)
+    pop3: int = 1110  # STLS (110)
+    pop3s: int = 1995  # implicit TLS (995)
+    ldap: int = 1389  # StartTLS (389)
+    ldaps: int = 1636  # implicit TLS (636)
+    http: int = 8080  # webmail, admin, API (80)
+    https: int = 8443  # (443)
+
+
+@dataclass
+class TLSSettings:
+    # PEM files, relative to the data directory. `congthu init` writes a self-signed pair;
+    # replace them with the province's certificate and send SIGHUP to reload.
+    cert: str = "tls/cert.pem"
+    key: str = "tls/key.pem"
+
+
+@dataclass
+class LimitSettings:
+    # Điều 8.1: 500 MB per mailbox.
+    mailbox_quota_mb: int = 500
+    # Điều 8.1: 15 MB per attachment (decoded size, not the base64 size on the wire).
+    attachment_mb: int = 15
+    # Warn the owner by mail when usage crosses this share of the quota.
+    quota_warning_percent: int = 90
+    # Largest whole message accepted (SMTP SIZE, IMAP APPENDLIMIT). Must let a message
+    # with a 15 MB attachment through: base64 grows it by a third.
+    message_max_mb: int = 25
+
+
+@dataclass
+class PasswordSettings:
+    # Điều 13.2: at least 8 characters with upper case, lower case, digit and special.
+    min_length: int = 8
+    require_upper: bool = True
+    require_lower: bool = True
+    require_digit: bool = True
+    require_special: bool = True
+    # Refuse passwords containing the user's name or address (with or without accents).
+    forbid_personal: bool = True
+    # Refuse passwords from the shipped list of common passwords.
+    forbid_common: bool = True
+    # Not one of the last N passwords.
+    history: int = 5
+    # Điều 13.2: change every month; 0 switches expiry off.
+    max_age_days: int = 30
+    # Reminder mails this many days before expiry.
+    reminder_days: list[int] = field(default_factory=lambda: [7, 1])
+    # argon2id parameters (RFC 9106); raising them rehashes at the next login.
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 65536
+    argon2_parallelism: int = 2
+
+
+@dataclass
+class LoginSettings:
+    # Failures from one client address before it is slowed, then locked.
+    address_delay_after: int = 5
+    address_lock_after: int = 20
+    # Failures on one account (from all addresses) before the account is locked.
+    account_lock_after: int = 50
+    lock_minutes: int = 15
+    max_delay_seconds: float = 5.0
+
+
+@dataclass
+class LifecycleSettings:
+    # Điều 4.4: a mailbox not accessed for this many months is reclaimed.
+    inactive_months: int = 6
+    # Warn the owner this many days before reclamation.
+    inactive_warning_days: list[int] = field(default_factory=lambda: [30, 7])
+    # Điều 4.2-4.3: requests are answered within this many working days.
+    request_working_days: int = 3
+    # An old address keeps delivering to the successor organisation for this long.
+    alias_keep_days: int = 730
+
+
+@dataclass
+class SMTPSettings:
+    # Per-user limits on submission, so that a stolen password cannot make the
+    # province a spam source.
+    max_recipients: int = 100
+    messages_per_hour: int = 200
+    # Outbound: a smarthost "host:port" instead of MX lookup, if set.
+    smarthost: str = ""
+    # Retry for this long, then bounce (RFC 5321 section 4.5.4.1 suggests 4-5 days).
+    queue_lifetime_hours: int = 120
+    delay_notice_hours: int = 4
+    # DKIM selector; the key is written by `congthu init`.
+    dkim_selector: str = "congthu"
+    dkim_key: str = "dkim/private.pem"
+    # Seconds before an idle SMTP client is disconnected.
+    idle_timeout: float = 300.0
+
+
+@dataclass
+class PolicySettings:
+    # Điều 7.7: foreign free-mail services official mail must not go to.
+    foreign_freemail_domains: list[str] = field(
+        default_factory=lambda: [
+            "gmail.com", "googlemail.com", "yahoo.com", "yahoo.com.vn", "hotmail.com",
+            "outlook.com", "live.com", "msn.com", "aol.com", "icloud.com", "me.com",
+            "mail.ru", "yandex.ru", "qq.com", "163.com", "proton.me", "protonmail.com",
+        ]
+    )
+    # What to do with such mail: "refuse", "warn" (deliver, audit) or "allow".
+    foreign_freemail_action: str = "refuse"
+    # Điều 7.8, 13.3: classified markings that are refused.
+    classified_markings: list[str] = field(
+        default_factory=lambda: ["MẬT", "TỐI MẬT", "TUYỆT MẬT"]
+    )
+
+
+@dataclass
+class DirectorySettings:
+    # Where and how often the directory is published (Điều 9.8). Empty: not scheduled.
+    publish_dir: str = "public/danh-ba"
+    publish_every_hours: int = 24
+    # Fields shown publicly; by default names, titles, organisations and addresses.
+    public_fields: list[str] = field(
+        default_factory=lambda: ["name", "title", "organisation", "address"]
+    )
+
+
+@dataclass
+class Settings:
+    system: SystemSettings = field(default_factory=SystemSettings)
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    listen: ListenSettings = field(default_factory=ListenSettings)
+    tls: TLSSettings = field(default_factory=TLSSettings)
+    limits: LimitSettings = field(default_factory=LimitSettings)
+    passwords: PasswordSettings = field(default_factory=PasswordSettings)
+    login: LoginSettings = field(default_factory=LoginSettings)
+    lifecycle: LifecycleSettings = field(default_factory=LifecycleSettings)
+    smtp: SMTPSettings = field(default_factory=SMTPSettings)
+    policy: PolicySettings = field(default_factory=PolicySettings)
+    directory: DirectorySettings = field(default_factory=DirectorySettings)
+
+    @property
+    def mailbox_quota_bytes(self) -> int:
+        return self.limits.mailbox_quota_mb * 1024 * 1024
+
+    @property
+    def attachment_max_bytes(self) -> int:
+        return self.limits.attachment_mb * 1024 * 1024
+
+    @property
+    def message_max_bytes(self) -> int:
+        return self.limits.message_max_mb * 1024 * 1024
+
+    @property
+    def local_domains(self) -> list[str]:
+        return [self.system.domain.lower(), *(d.lower() for d in self.system.extra_domains)]
+
+
+def _check_value(path: Path, key: str, expected: Any, value: Any) -> Any:
+    """Return value if it has the type the dataclass field declares, else raise."""
+    origin = typing.get_origin(expected)
+    if origin is list:
+        (item_type,) = typing.get_args(expected)
+        if not isinstance(value, list):
+            raise ConfigError(path, key, f"phải là một danh sách / must be a list, got {value!r}")
+        return [_check_value(path, f"{key}[{i}]", item_type, v) for i, v in enumerate(value)]
+    if expected is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(path, key, f"phải là true/false / must be true or false, got {value!r}")
+        return value
+    if expected is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(path, key, f"phải là số nguyên / must be an integer, got {value!r}")
+        if value < 0:
+            raise ConfigError(path, key, f"không được âm / must not be negative, got {value}")
+        return value
+    if expected is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(path, key, f"phải là số / must be a number, got {value!r}")
+        if value < 0:
+            raise ConfigError(path, key, f"không được âm / must not be negative, got {value}")
+        return float(value)
+    if expected is str:
+        if not isinstance(value, str):
+            raise ConfigError(path, key, f"phải là chuỗi / must be a string, got {value!r}")
+        return value
+    raise ConfigError(path, key, f"unsupported setting type {expected!r}")  # pragma: no cover
+
+
+def _build_section(path: Path, name: str, cls: type, table: Any) -> Any:
+    if not isinstance(table, dict):
+        raise ConfigError(path, name, "phải là một bảng [section] / must be a table")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    for key in table:
+        if key not in known:
+            raise ConfigError(
+                path, f"{name}.{key}",
+                f"khóa không tồn tại / unknown key; known keys: {', '.join(sorted(known))}",
+            )
+    values = {k: _check_value(path, f"{name}.{k}", hints[k], v) for k, v in table.items()}
+    return cls(**values)
+
+
+def _validate(path: Path, settings: Settings) -> None:
+    listen = settings.listen
+    ports = {f.name: getattr(listen, f.name) for f in dataclasses.fields(listen) if f.name != "host"}
+    for name, port in ports.items():
+        if port > 65535:
+            raise ConfigError(path, f"listen.{name}", f"cổng không hợp lệ / invalid port {port}")
+    used = [p for p in ports.values() if p]
+    if len(used) != len(set(used)):
+        raise ConfigError(path, "listen", "hai dịch vụ dùng cùng một cổng / two services share a port")
+    if "." not in settings.system.domain:
+        raise ConfigError(path, "system.domain", f"tên miền không hợp lệ / invalid domain {settings.system.domain!r}")
+    if settings.passwords.min_length < 8:
+        raise ConfigError(path, "passwords.min_length", "Điều 13.2 requires at least 8 characters")
+    if settings.policy.foreign_freemail_action not in ("refuse", "warn", "allow"):
+        raise ConfigError(path, "policy.foreign_freemail_action", "must be refuse, warn or allow")
+    if settings.limits.message_max_mb * 3 < settings.limits.attachment_mb * 4:
+        raise ConfigError(
+            path, "limits.message_max_mb",
+            "phải đủ cho một tệp đính kèm tối đa sau base64 / must fit the largest attachment after base64 (x4/3)",
+        )
+    url = settings.database.url
+    if url and not url.startswith(("sqlite", "postgresql")):
+        raise ConfigError(path, "database.url", "only sqlite and postgresql URLs are supported")
+
+
+def parse(text: str, path: Path | str = "<string>") -> Settings:
+    """Parse and validate TOML text into Settings."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(path, "-", f"TOML không hợp lệ / invalid TOML: {exc}") from None
+    sections = {f.name: f for f in dataclasses.fields(Settings)}
+    hints = typing.get_type_hints(Settings)
+    built: dict[str, Any] = {}
+    for name, table in data.items():
+        if name not in sections:
+            raise ConfigError(
+                path, name, f"mục không tồn tại / unknown section; known: {', '.join(sections)}"
+            )
+        built[name] = _build_section(path, name, hints[name], table)
+    settings = Settings(**built)
+    _validate(path, settings)
+    return settings
+
+
+def load(data_dir: Path) -> Settings:
+    """Load ``congthu.toml`` from the data directory (defaults if the file is absent)."""
+    path = data_dir / CONFIG_FILE
+    if not path.exists():
+        return Settings()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(path, "-", f"không phải UTF-8 / not UTF-8: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(path, "-", f"không đọc được / cannot read: {exc}") from None
+    return parse(text, path)
+
+
+__all__ = ["CONFIG_FILE", "ConfigError", "Settings", "load", "parse"]

@@ -1,0 +1,110 @@
+"""Tables of the mail store: mailboxes, folders, messages, their shared contents."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from congthu.db import metadata
+
+# One row per mailbox (an account's mail storage). The directory links organisations and
+# people to these rows; credentials live in congthu.accounts.
+mailboxes = Table(
+    "mailboxes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    # Full address, lower case, NFC: "ntbinh@soctrang.gov.vn".
+    Column("address", String(320), nullable=False, unique=True),
+    Column("display_name", String(200), nullable=False, default=""),
+    # "personal", "organisation" or "subunit" (Điều 2.4, 3.1b).
+    Column("kind", String(20), nullable=False, default="personal"),
+    Column("quota_bytes", BigInteger, nullable=False),
+    Column("used_bytes", BigInteger, nullable=False, default=0),
+    # "active", "disabled", "reclaimed" (Điều 4.4) or "revoked" (Điều 4.5).
+    Column("status", String(20), nullable=False, default="active"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    # Last login on any protocol or the webmail (Điều 4.4).
+    Column("last_access_at", DateTime(timezone=True), nullable=True),
+    # Set when the owner was warned at the quota warning level; cleared below it.
+    Column("quota_warned", Boolean, nullable=False, default=False),
+)
+
+folders = Table(
+    "folders",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("mailbox_id", Integer, ForeignKey("mailboxes.id", ondelete="CASCADE"), nullable=False),
+    # Full name with "/" as the hierarchy delimiter, NFC: "INBOX", "Dự án/2026".
+    Column("name", String(1000), nullable=False),
+    # RFC 6154 special use: "\\Sent", "\\Drafts", ... or None.
+    Column("special_use", String(20), nullable=True),
+    Column("uidvalidity", BigInteger, nullable=False),
+    Column("uidnext", BigInteger, nullable=False, default=1),
+    # RFC 7162: every change in the folder takes the next modification sequence.
+    Column("highestmodseq", BigInteger, nullable=False, default=1),
+    Column("subscribed", Boolean, nullable=False, default=True),
+    UniqueConstraint("mailbox_id", "name"),
+)
+
+# The bytes of a message, stored once however many mailboxes hold it.
+contents = Table(
+    "contents",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("sha256", String(64), nullable=False, unique=True),
+    Column("size", BigInteger, nullable=False),
+    # JSON list of [blob_sha256, length]: the message is their concatenation. Large
+    # attachments are blobs of their own, so one sent in many messages is stored once.
+    Column("segments", Text, nullable=False),
+    # JSON from congthu.mime: envelope, body structure, part offsets.
+    Column("structure", Text, nullable=False),
+    # Header fields for SORT, THREAD and listing (decoded, NFC).
+    Column("subject", Text, nullable=False, default=""),
+    Column("from_addr", Text, nullable=False, default=""),
+    Column("to_addr", Text, nullable=False, default=""),
+    Column("cc_addr", Text, nullable=False, default=""),
+    Column("sent_date", DateTime(timezone=True), nullable=True),
+    Column("message_id", Text, nullable=False, default=""),
+    # Folded text (congthu.text.fold) of headers and text parts, for accent-insensitive search.
+    Column("search_text", Text, nullable=False, default=""),
+    Column("refcount", Integer, nullable=False, default=0),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("folder_id", Integer, ForeignKey("folders.id", ondelete="CASCADE"), nullable=False),
+    Column("uid", BigInteger, nullable=False),
+    Column("content_id", Integer, ForeignKey("contents.id"), nullable=False),
+    # Bit mask of system flags (congthu.store.flags) and a space-separated keyword list.
+    Column("flags", Integer, nullable=False, default=0),
+    Column("keywords", Text, nullable=False, default=""),
+    Column("internal_date", DateTime(timezone=True), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("modseq", BigInteger, nullable=False),
+    UniqueConstraint("folder_id", "uid"),
+    Index("ix_messages_folder_modseq", "folder_id", "modseq"),
+)
+
+# Expunged UIDs with the modseq of their removal (RFC 7162 QRESYNC VANISHED).
+expunged = Table(
+    "expunged",
+    metadata,
+    Column("folder_id", Integer, ForeignKey("folders.id", ondelete="CASCADE"), nullable=False),
+    Column("uid", BigInteger, nullable=False),
+    Column("modseq", BigInteger, nullable=False),
+    Index("ix_expunged_folder_modseq", "folder_id", "modseq"),
+)

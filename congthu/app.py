@@ -15,6 +15,7 @@ from congthu.db import Database, database_url, migrate
 from congthu.store import MailStore
 from congthu.store.blobs import BlobStore
 from congthu.store.changes import ChangeHub
+from congthu.tls import TLSContexts
 
 
 def default_data_dir(cli_value: str | None = None) -> Path:
@@ -29,7 +30,8 @@ class App:
         self.db = db
         self.hub = ChangeHub()
         self.store = MailStore(db, BlobStore(data_dir / "blobs"), self.hub)
-        self.accounts = Accounts(self.store, settings.passwords)
+        self.accounts = Accounts(self.store, settings)
+        self.tls = TLSContexts(self.path(settings.tls.cert), self.path(settings.tls.key))
 
     @classmethod
     async def open(cls, data_dir: Path, *, upgrade: bool = True) -> App:

@@ -124,7 +124,11 @@ def _alembic_config(connection: Connection) -> Any:
 
 async def migrate(db: Database) -> None:
     """Upgrade the schema to the head of every package's branch (Alembic)."""
+    import logging
+
     from alembic import command
+
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
     def upgrade(connection: Connection) -> None:
         command.upgrade(_alembic_config(connection), "heads")

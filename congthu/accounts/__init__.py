@@ -8,16 +8,44 @@ from __future__ import annotations
 
 import secrets
 import string
+import enum
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import insert, select, update
 
 from congthu.accounts.tables import credentials
-from congthu.config import PasswordSettings
+from congthu.config import PasswordSettings, Settings
 from congthu.store import MailStore, Mailbox, utcnow
+
+
+class AuthStatus(enum.Enum):
+    OK = "ok"
+    FAILED = "failed"  # wrong address or password (never say which)
+    EXPIRED = "expired"  # must change the password first (Điều 13.2): RFC 5530 [EXPIRED]
+    LOCKED = "locked"  # too many failures; try later
+    DISABLED = "disabled"  # reclaimed or revoked mailbox
+
+
+@dataclass(frozen=True)
+class AuthResult:
+    status: AuthStatus
+    mailbox: Mailbox | None = None
+    # Text for the user, Vietnamese then English.
+    message: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status is AuthStatus.OK
+
+
+def change_password_url(settings: Settings) -> str:
+    """Where a user changes an expired or one-time password (the web page)."""
+    port = settings.listen.https
+    host = settings.system.hostname
+    return f"https://{host}{'' if port in (0, 443) else f':{port}'}/doi-mat-khau"
 
 
 def make_hasher(settings: PasswordSettings) -> PasswordHasher:
@@ -48,10 +76,37 @@ class Credential:
 
 
 class Accounts:
-    def __init__(self, store: MailStore, settings: PasswordSettings) -> None:
+    def __init__(self, store: MailStore, settings: Settings) -> None:
         self.store = store
-        self.settings = settings
-        self.hasher = make_hasher(settings)
+        self.config = settings
+        self.settings = settings.passwords
+        self.hasher = make_hasher(settings.passwords)
+
+    async def authenticate(
+        self, username: str, password: str, *, protocol: str, client_ip: str = "", secure: bool = True,
+    ) -> AuthResult:
+        """The one login check of every door (SMTP AUTH, IMAP, POP3, web, LDAP).
+
+        On success records the access for the six-month rule (Điều 4.4). A password that
+        must be changed (first login, reset) or is older than the limit (Điều 13.2) gives
+        EXPIRED with a text that says where to change it.
+        """
+        mailbox = await self.verify_password(username, password)
+        if mailbox is None:
+            return AuthResult(AuthStatus.FAILED, message="Sai địa chỉ hoặc mật khẩu / invalid address or password")
+        cred = await self.credential(mailbox.id)
+        assert cred is not None
+        max_age = self.settings.max_age_days
+        changed_at = cred.changed_at if cred.changed_at.tzinfo else cred.changed_at.replace(tzinfo=utcnow().tzinfo)
+        if cred.must_change or (max_age and utcnow() - changed_at > timedelta(days=max_age)):
+            url = change_password_url(self.config)
+            return AuthResult(
+                AuthStatus.EXPIRED, mailbox,
+                f"Mật khẩu đã hết hạn hoặc phải đổi, hãy đổi tại {url} / "
+                f"password expired or must be changed, change it at {url}",
+            )
+        await self.store.touch(mailbox.id)
+        return AuthResult(AuthStatus.OK, mailbox)
 
     async def set_password(self, mailbox_id: int, password: str, *, must_change: bool) -> None:
         hashed = self.hasher.hash(password)

@@ -1,0 +1,128 @@
+"""The ``congthu`` command: ``congthu [--data DIR] COMMAND ...``.
+
+Each package adds its commands in its own ``cli.py`` with ``register(commands)``; the
+modules are listed in ``COMMAND_MODULES``. A handler is ``async def handler(app, args) ->
+int`` and gets an open ``App`` on the data directory (``--data``, else ``$CONGTHU_DATA``,
+else ``./data``), unless it was registered with ``needs_app=False``, in which case it is
+called as ``handler(args)`` (sync or async).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import inspect
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from congthu.config import ConfigError
+from congthu.db import DatabaseUnavailable
+
+COMMAND_MODULES = [
+    "congthu.cli.core",
+    "congthu.cli.users",
+    "congthu.accounts.cli",
+    "congthu.directory.cli",
+    "congthu.smtp.cli",
+    "congthu.imap.cli",
+    "congthu.pop3.cli",
+    "congthu.ldap.cli",
+    "congthu.web.cli",
+    "congthu.workflow.cli",
+    "congthu.reports.cli",
+    "congthu.policy.cli",
+]
+
+
+class Commands:
+    """The command tree that packages register into."""
+
+    def __init__(self, parser: argparse.ArgumentParser) -> None:
+        self._root = parser.add_subparsers(dest="command", metavar="COMMAND")
+        self._groups: dict[str, Any] = {}
+
+    def group(self, name: str, help: str) -> Any:
+        """A command group such as ``user`` (``congthu user add ...``), shared by packages."""
+        if name not in self._groups:
+            parser = self._root.add_parser(name, help=help)
+            self._groups[name] = parser.add_subparsers(dest=f"{name}_command", metavar="ACTION", required=True)
+        return self._groups[name]
+
+    def command(
+        self, name: str, help: str, handler: Callable[..., Any], *, group: str | None = None,
+        group_help: str = "", needs_app: bool = True,
+    ) -> argparse.ArgumentParser:
+        parent = self.group(group, group_help or group) if group else self._root
+        parser: argparse.ArgumentParser = parent.add_parser(name, help=help, description=help)
+        parser.set_defaults(handler=handler, needs_app=needs_app)
+        return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="congthu",
+        description="Công Thư: hệ thống thư điện tử công vụ / official e-mail system",
+    )
+    parser.add_argument("--data", metavar="DIR", help="thư mục dữ liệu / data directory "
+                        "(default: $CONGTHU_DATA or ./data)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="more log output")
+    commands = Commands(parser)
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue
+            raise
+        module.register(commands)
+    return parser
+
+
+async def _run(args: argparse.Namespace) -> int:
+    from congthu.app import App, default_data_dir
+
+    handler = args.handler
+    if not args.needs_app:
+        result = handler(args)
+        if inspect.isawaitable(result):
+            result = await result
+        return int(result or 0)
+    app = await App.open(default_data_dir(args.data))
+    try:
+        return int(await handler(app, args) or 0)
+    finally:
+        await app.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(message)s", stream=sys.stderr)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    try:
+        return asyncio.run(_run(args))
+    except ConfigError as exc:
+        print(f"Lỗi cấu hình / configuration error: {exc}", file=sys.stderr)
+        return 2
+    except DatabaseUnavailable as exc:
+        print(str(exc), file=sys.stderr)
+        return 3
+    except KeyboardInterrupt:
+        return 130
+    except CommandError as exc:
+        print(str(exc), file=sys.stderr)
+        return exc.code
+
+
+class CommandError(Exception):
+    """A command's clear refusal: printed without a traceback."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code

@@ -1,0 +1,191 @@
+"""Core commands: init, serve, check, backup, restore."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from congthu import config
+from congthu.app import App, default_data_dir
+from congthu.cli import CommandError, Commands
+
+
+def register(commands: Commands) -> None:
+    p = commands.command("init", "khởi tạo thư mục dữ liệu / initialise a data directory",
+                         cmd_init, needs_app=False)
+    p.add_argument("--domain", help="tên miền thư / mail domain (default soctrang.gov.vn)")
+    p.add_argument("--hostname", help="tên máy chủ / host name (default mail.<domain>)")
+    p.add_argument("--dev", action="store_true",
+                   help="development: allow plaintext logins over loopback")
+    p.add_argument("--admin", default="", help="first administrator's address (default admin@<domain>)")
+
+    p = commands.command("serve", "chạy mọi dịch vụ / run every service", cmd_serve, needs_app=False)
+    p.add_argument("--only", help="comma-separated services to run (e.g. imap,imaps)")
+
+    commands.command("check", "kiểm tra cấu hình và lưu trữ / check config and storage", cmd_check)
+
+    p = commands.command("backup", "sao lưu / consistent backup of a running system", cmd_backup)
+    p.add_argument("dest", help="empty or new directory")
+
+    p = commands.command("restore", "khôi phục vào thư mục dữ liệu trống / restore into an empty data directory",
+                         cmd_restore, needs_app=False)
+    p.add_argument("src", help="a directory written by `congthu backup`")
+
+
+async def initialise(data_dir: Path, *, domain: str | None = None, hostname: str | None = None,
+                     dev: bool = False, overrides: dict[str, dict[str, Any]] | None = None) -> config.Settings:
+    """Create the data directory: config with comments, TLS and DKIM keys, database schema."""
+    from congthu import tls
+    from congthu.config.template import render
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    cfg_path = data_dir / config.CONFIG_FILE
+    if cfg_path.exists():
+        settings = config.load(data_dir)
+    else:
+        settings = config.Settings()
+        if domain:
+            settings.system.domain = domain.lower()
+            settings.system.hostname = f"mail.{domain.lower()}"
+        if hostname:
+            settings.system.hostname = hostname
+        settings.system.dev_allow_plaintext_loopback = dev
+        for section, values in (overrides or {}).items():
+            for key, value in values.items():
+                setattr(getattr(settings, section), key, value)
+        cfg_path.write_text(render(settings), encoding="utf-8")
+        config.load(data_dir)  # what we wrote must load
+    cert, key = data_dir / settings.tls.cert, data_dir / settings.tls.key
+    if not cert.exists() or not key.exists():
+        tls.write_self_signed(cert, key, [settings.system.hostname, settings.system.domain])
+    dkim_key = data_dir / settings.smtp.dkim_key
+    if not dkim_key.exists():
+        _write_dkim_key(dkim_key)
+    app = await App.open(data_dir)
+    await app.close()
+    return settings
+
+
+def _write_dkim_key(path: Path) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    path.write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ))
+    path.chmod(0o600)
+
+
+async def cmd_init(args: argparse.Namespace) -> int:
+    data_dir = default_data_dir(args.data)
+    existed = (data_dir / config.CONFIG_FILE).exists()
+    settings = await initialise(data_dir, domain=args.domain, hostname=args.hostname, dev=args.dev)
+    print(f"Thư mục dữ liệu / data directory: {data_dir}")
+    if existed:
+        print("Đã khởi tạo từ trước / already initialised; nothing overwritten.")
+        return 0
+    admin = args.admin or f"{settings.system.admin_address}@{settings.system.domain}"
+    app = await App.open(data_dir)
+    try:
+        from congthu.accounts import one_time_password
+
+        if await app.store.get_mailbox(admin) is None:
+            mailbox = await app.store.create_mailbox(admin, "Quản trị hệ thống", kind="organisation",
+                                                     quota_bytes=settings.mailbox_quota_bytes)
+            password = one_time_password()
+            await app.accounts.set_password(mailbox.id, password, must_change=True)
+            await _grant_admin(app, mailbox.id)
+            print(f"Quản trị viên đầu tiên / first administrator: {admin}")
+            print(f"Mật khẩu dùng một lần / one-time password: {password}")
+            print("Đổi mật khẩu khi đăng nhập lần đầu / change it at first login.")
+    finally:
+        await app.close()
+    return 0
+
+
+async def _grant_admin(app: App, mailbox_id: int) -> None:
+    """Give the first administrator the system administrator role, once roles exist."""
+    try:
+        from congthu.accounts import roles
+    except ImportError:
+        return
+    grant = getattr(roles, "grant", None)
+    if grant is not None:
+        await grant(app, mailbox_id, "admin")
+
+
+async def cmd_serve(args: argparse.Namespace) -> int:
+    from congthu import log, server
+
+    data_dir = default_data_dir(args.data)
+    if not (data_dir / config.CONFIG_FILE).exists():
+        await initialise(data_dir)
+    log.configure(getattr(args, "verbose", False))
+    app = await App.open(data_dir)
+    if args.only:
+        wanted = {s.strip() for s in args.only.split(",")}
+        for f in dataclasses.fields(app.settings.listen):
+            if f.name != "host" and f.name not in wanted:
+                setattr(app.settings.listen, f.name, 0)
+    if app.settings.database.url.startswith("postgresql"):
+        await app.hub.listen_postgres(app.settings.database.url)
+
+    def ready(services: list[Any]) -> None:
+        listen = app.settings.listen
+        print(f"Công Thư đang chạy / running, data: {data_dir}", flush=True)
+        for service in services:
+            port = getattr(service, "port", None) or getattr(listen, service.name, "")
+            print(f"  {service.name:<12} {listen.host}:{port}", flush=True)
+
+    try:
+        await server.serve(app, ready=ready)
+    finally:
+        await app.close()
+    return 0
+
+
+async def cmd_check(app: App, args: argparse.Namespace) -> int:
+    from sqlalchemy import text
+
+    problems = []
+    async with app.db.reader.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+    if not app.tls.available:
+        problems.append(f"no TLS certificate at {app.tls.cert_path}")
+    referenced = await app.store.referenced_blobs()
+    missing = [d for d in referenced if not app.store.blobs.exists(d)]
+    if missing:
+        problems.append(f"{len(missing)} blobs referenced but missing, e.g. {missing[0]}")
+    mailboxes = await app.store.list_mailboxes()
+    print(f"Cấu hình / config: OK ({app.data_dir / config.CONFIG_FILE})")
+    print(f"Cơ sở dữ liệu / database: OK ({app.db.url.split('@')[-1]})")
+    print(f"Hộp thư / mailboxes: {len(mailboxes)}; blobs: {len(referenced)} referenced")
+    for problem in problems:
+        print(f"LỖI / ERROR: {problem}")
+    return 1 if problems else 0
+
+
+async def cmd_backup(app: App, args: argparse.Namespace) -> int:
+    from congthu.backup import backup
+
+    dest = Path(args.dest).resolve()
+    summary = await backup(app, dest)
+    print(f"Đã sao lưu / backed up to {dest}: {summary}")
+    return 0
+
+
+async def cmd_restore(args: argparse.Namespace) -> int:
+    from congthu.backup import BackupError, restore
+
+    data_dir = default_data_dir(args.data)
+    try:
+        summary = await asyncio.to_thread(restore, Path(args.src).resolve(), data_dir)
+    except BackupError as exc:
+        raise CommandError(str(exc)) from None
+    print(f"Đã khôi phục / restored into {data_dir}: {summary}")
+    return 0

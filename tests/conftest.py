@@ -1,0 +1,140 @@
+"""Shared test fixtures: a fresh data directory, an open App, and a running server.
+
+``server`` runs ``congthu.server.serve`` for real (every listener on a free loopback
+port) in a background thread with its own event loop, so tests can use blocking clients
+(imaplib, poplib, smtplib, curl) against real sockets. ``server.run(coro)`` runs a
+coroutine on the server's loop, e.g. to create a user with the server's own App.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import socket
+import threading
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from congthu.app import App
+from congthu.cli.core import initialise
+from congthu.config import ListenSettings
+
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_ports() -> dict[str, Any]:
+    ports: dict[str, Any] = {f.name: free_port() for f in dataclasses.fields(ListenSettings) if f.name != "host"}
+    ports["host"] = "127.0.0.1"
+    return ports
+
+
+async def make_data_dir(path: Path, **overrides: dict[str, Any]) -> Path:
+    """Initialise a data directory for tests: dev mode, free ports, cheap argon2."""
+    sections: dict[str, dict[str, Any]] = {
+        "listen": test_ports(),
+        # Tests create many accounts: argon2id stays, with small costs.
+        "passwords": {"argon2_time_cost": 1, "argon2_memory_kib": 8192, "argon2_parallelism": 1},
+    }
+    for section, values in overrides.items():
+        sections.setdefault(section, {}).update(values)
+    await initialise(path, dev=True, overrides=sections)
+    return path
+
+
+@pytest.fixture
+async def data_dir(tmp_path: Path) -> Path:
+    return await make_data_dir(tmp_path / "data")
+
+
+@pytest.fixture
+async def app(data_dir: Path) -> AsyncIterator[App]:
+    opened = await App.open(data_dir)
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+class ServerThread:
+    """A real server on loopback in a background thread."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.loop = asyncio.new_event_loop()
+        self.app: App = None  # type: ignore[assignment]
+        self._ready = threading.Event()
+        self._stop: asyncio.Event | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._main, name="congthu-test-server", daemon=True)
+
+    def _main(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        try:
+            self.loop.run_until_complete(self._serve())
+        except BaseException as exc:  # reported by start()
+            self._error = exc
+            self._ready.set()
+
+    async def _serve(self) -> None:
+        from congthu import server
+
+        self.app = await App.open(self.data_dir)
+        self._stop = asyncio.Event()
+        try:
+            await server.serve(self.app, stop=self._stop, ready=lambda _s: self._ready.set(),
+                               install_signals=False)
+        finally:
+            await self.app.close()
+
+    def start(self) -> ServerThread:
+        self._thread.start()
+        if not self._ready.wait(60):
+            raise RuntimeError("server did not start")
+        if self._error:
+            raise self._error
+        return self
+
+    def stop(self) -> None:
+        if self._stop is not None:
+            self.loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(30)
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 60) -> T:
+        """Run a coroutine on the server's event loop and return its result."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    @property
+    def settings(self) -> Any:
+        return self.app.settings
+
+    def port(self, service: str) -> int:
+        return int(getattr(self.app.settings.listen, service))
+
+    def add_user(self, address: str, password: str = "Mk@12345678", name: str = "",
+                 must_change: bool = False) -> int:
+        """Create a mailbox with a password; returns its id."""
+        async def create() -> int:
+            mailbox = await self.app.store.create_mailbox(
+                address, name, quota_bytes=self.app.settings.mailbox_quota_bytes)
+            await self.app.accounts.set_password(mailbox.id, password, must_change=must_change)
+            return mailbox.id
+        return self.run(create())
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[ServerThread]:
+    data = asyncio.run(make_data_dir(tmp_path / "data"))
+    running = ServerThread(data).start()
+    try:
+        yield running
+    finally:
+        running.stop()

@@ -138,3 +138,29 @@ def server(tmp_path: Path) -> Iterator[ServerThread]:
         yield running
     finally:
         running.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Any]:
+    """A PostgreSQL server for the whole test session (skipped nowhere: it must exist)."""
+    from tests.postgres import PostgresServer
+
+    pg = PostgresServer().start()
+    try:
+        yield pg
+    finally:
+        pg.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def any_app(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[App]:
+    """An open App on SQLite, then on a real PostgreSQL: the same tests for both engines."""
+    database: dict[str, Any] = {}
+    if request.param == "postgresql":
+        database["url"] = request.getfixturevalue("postgres").create_database()
+    data = await make_data_dir(tmp_path / "data", database=database)
+    opened = await App.open(data)
+    try:
+        yield opened
+    finally:
+        await opened.close()

@@ -1,0 +1,56 @@
+# Công Thư: two commands on a fresh Debian 12 machine.
+#   make run   sets up and starts the whole system on the embedded default (SQLite + blobs)
+#   make test  sets up and runs every test (installing with apt what the tests need)
+
+PYTHON ?= python3
+VENV   ?= .venv
+DATA   ?= data
+BIN    := $(VENV)/bin
+
+# Debian packages the tests drive as real peers and clients.
+APT_TEST_PACKAGES := postgresql curl isync swaks fetchmail ldap-utils chromium
+# Debian packages needed to build and run.
+APT_RUN_PACKAGES := python3-venv python3-dev gcc libldap2-dev libsasl2-dev
+
+.PHONY: run test lint typecheck bench clean apt-run apt-test
+
+$(BIN)/.installed: pyproject.toml
+	@$(MAKE) --no-print-directory apt-run
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+run: $(BIN)/.installed
+	$(BIN)/congthu --data $(DATA) init --dev
+	exec $(BIN)/congthu --data $(DATA) serve
+
+test: $(BIN)/.installed apt-test
+	$(BIN)/ruff check congthu tests bench tools
+	$(BIN)/pytest -q -p no:cacheprovider
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check congthu tests bench tools
+	$(BIN)/mypy congthu
+
+bench: $(BIN)/.installed
+	for b in bench/*.py; do $(BIN)/python $$b; done
+
+# Install the Debian packages that are missing (as root, or through sudo).
+define apt_install
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "apt-get install$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+endef
+
+apt-run:
+	$(call apt_install,$(APT_RUN_PACKAGES))
+
+apt-test:
+	$(call apt_install,$(APT_TEST_PACKAGES))
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

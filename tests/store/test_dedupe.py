@@ -1,0 +1,56 @@
+"""Content addressing: an attachment sent to many mailboxes is stored once, while every
+mailbox's quota counts it in full (Điều 8.1)."""
+
+from __future__ import annotations
+
+import base64
+import os
+from email.message import EmailMessage
+
+from congthu.app import App
+
+TEN_MB = 10 * 1024 * 1024
+
+
+def message_with(attachment: bytes, number: int) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = "vanthu@soctrang.gov.vn"
+    msg["To"] = f"user{number}@soctrang.gov.vn"
+    msg["Subject"] = f"Công văn số {number}"
+    msg.set_content("Kính gửi các đơn vị.")
+    msg.add_attachment(attachment, maintype="application", subtype="pdf", filename="Công văn.pdf")
+    return msg.as_bytes()
+
+
+async def test_one_message_to_100_mailboxes_is_stored_once(app: App) -> None:
+    ids = [(await app.store.create_mailbox(f"u{i}@soctrang.gov.vn")).id for i in range(100)]
+    before = app.store.blobs.size_on_disk()
+    raw = message_with(os.urandom(TEN_MB), 0)
+    results = await app.store.deliver(raw, ids)
+    assert all(r.ok for r in results)
+    grown = app.store.blobs.size_on_disk() - before
+    assert len(raw) <= grown < len(raw) * 1.05
+    for mailbox_id in ids[:3] + ids[-3:]:
+        assert (await app.store.quota(mailbox_id))[0] == len(raw)
+
+
+async def test_same_attachment_in_100_different_messages_is_stored_once(app: App) -> None:
+    attachment = os.urandom(TEN_MB)
+    encoded_size = len(base64.encodebytes(attachment))
+    before = app.store.blobs.size_on_disk()
+    total = 0
+    for i in range(100):
+        mailbox = await app.store.create_mailbox(f"v{i}@soctrang.gov.vn")
+        raw = message_with(attachment, i)
+        total += len(raw)
+        [result] = await app.store.deliver(raw, [mailbox.id])
+        assert result.ok
+        assert (await app.store.quota(mailbox.id))[0] == len(raw)
+        inbox = await app.store.get_folder(mailbox.id, "INBOX")
+        assert inbox is not None
+        [meta] = await app.store.folder_index(inbox.id)
+        if i % 33 == 0:
+            assert await app.store.read_message(meta.content_id) == raw
+    grown = app.store.blobs.size_on_disk() - before
+    # About one copy of the (base64) attachment plus 100 small header/text pieces.
+    assert grown < encoded_size * 1.1, (grown, encoded_size, total)

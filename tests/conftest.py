@@ -31,8 +31,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_ports() -> dict[str, Any]:
-    ports: dict[str, Any] = {f.name: free_port() for f in dataclasses.fields(ListenSettings) if f.name != "host"}
+def loopback_ports() -> dict[str, Any]:
+    # All sockets stay bound until every port is chosen: one at a time, the kernel can
+    # hand out the same free port twice ("two services share a port").
+    names = [f.name for f in dataclasses.fields(ListenSettings) if f.name != "host"]
+    sockets = [socket.socket() for _ in names]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        ports: dict[str, Any] = {n: int(s.getsockname()[1]) for n, s in zip(names, sockets, strict=True)}
+    finally:
+        for s in sockets:
+            s.close()
     ports["host"] = "127.0.0.1"
     return ports
 
@@ -40,7 +50,7 @@ def test_ports() -> dict[str, Any]:
 async def make_data_dir(path: Path, **overrides: dict[str, Any]) -> Path:
     """Initialise a data directory for tests: dev mode, free ports, cheap argon2."""
     sections: dict[str, dict[str, Any]] = {
-        "listen": test_ports(),
+        "listen": loopback_ports(),
         # Tests create many accounts: argon2id stays, with small costs.
         "passwords": {"argon2_time_cost": 1, "argon2_memory_kib": 8192, "argon2_parallelism": 1},
     }

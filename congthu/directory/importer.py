@@ -1,0 +1,763 @@
+"""Import of organisations and staff (Điều 10.2: the structure comes from Home Affairs)
+from CSV or XLSX files in the template this module writes (Vietnamese column headers).
+
+The whole file is checked first; any bad row (missing name, unknown organisation,
+duplicate person, impossible address, ...) is reported with its line number and nothing is
+imported. A real import is one transaction. Re-importing updates the people already there
+(matched by staff code, else by organisation and name) instead of duplicating them. New
+mailboxes get one-time passwords, written to one file per organisation for its leader.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import bindparam, insert, select, update
+
+from congthu.accounts import one_time_password
+from congthu.directory import Directory, NewMailbox, naming, org_search_key, person_search_key
+from congthu.directory import _fold as fold
+from congthu.directory.naming import NamingError, PersonRequest, Proposal
+from congthu.directory.tables import dir_events, dir_orgs, dir_people
+from congthu.store import utcnow
+from congthu.store.tables import mailboxes
+from congthu.text import nfc
+
+if TYPE_CHECKING:
+    from congthu.app import App
+
+# The template's columns: (key, Vietnamese header, explanation).
+COLUMNS: list[tuple[str, str, str]] = [
+    ("kind", "Loại dòng", "Tổ chức hoặc Cán bộ"),
+    ("code", "Mã", "Mã tổ chức (để dòng khác tham chiếu) hoặc mã cán bộ (không bắt buộc; dùng để nhận ra "
+                   "người khi nhập lại)"),
+    ("name", "Tên tổ chức / Họ và tên", "Tên đầy đủ, có dấu: Sở Thông tin và Truyền thông; Nguyễn Thanh Bình"),
+    ("parent", "Thuộc", "Tổ chức: mã hoặc địa chỉ của tổ chức cấp trên (trống nếu là tổ chức cấp tỉnh). "
+                        "Cán bộ: mã hoặc địa chỉ của tổ chức nơi công tác"),
+    ("type", "Loại hình", "Không bắt buộc: loại hình tổ chức khi tên không bắt đầu bằng loại hình đã biết"),
+    ("title", "Chức vụ", "Giám đốc, Trưởng phòng, Chuyên viên, ..."),
+    ("rank", "Cấp lãnh đạo", "1 = người đứng đầu, 2 = cấp phó, 3 = trưởng phòng, ...; trống nếu không giữ "
+                             "chức vụ lãnh đạo (Điều 3.3a: ưu tiên khi trùng địa chỉ)"),
+    ("registered", "Ngày đăng ký", "dd/mm/yyyy; trống là ngày nhập (Điều 3.3a: ưu tiên đăng ký trước)"),
+    ("address", "Địa chỉ thư", "Không bắt buộc: địa chỉ do Trung tâm CNTT&TT quyết định (Điều 3.3c), thay "
+                               "cho địa chỉ theo quy tắc"),
+    ("leader", "Thủ trưởng", "x nếu là thủ trưởng của tổ chức (nhận tệp mật khẩu)"),
+    ("phone", "Điện thoại", "Không bắt buộc"),
+]
+
+_HEADER_KEYS: dict[str, str] = {fold(header): key for key, header, _ in COLUMNS}
+_HEADER_KEYS.update({
+    "loai": "kind", "ma so": "code", "ma can bo": "code", "ma to chuc": "code", "ten": "name",
+    "ho va ten": "name", "ho ten": "name", "ten to chuc": "name", "truc thuoc": "parent",
+    "to chuc": "parent", "don vi": "parent", "cap": "rank", "dia chi": "address", "email": "address",
+    "dia chi thu dien tu": "address", "ngay dang ky": "registered", "lanh dao": "leader",
+    "thu truong": "leader", "so dien thoai": "phone",
+})
+
+_ORG_KINDS = {"to chuc", "tochuc", "org", "organisation", "organization", "don vi", "co quan"}
+_PERSON_KINDS = {"can bo", "canbo", "ca nhan", "person", "nguoi", "cong chuc", "vien chuc"}
+
+EXAMPLE_ROWS: list[dict[str, str]] = [
+    {"kind": "Tổ chức", "code": "STTTT", "name": "Sở Thông tin và Truyền thông"},
+    {"kind": "Tổ chức", "code": "STTTT-CNTT", "name": "Phòng Công nghệ thông tin", "parent": "STTTT"},
+    {"kind": "Cán bộ", "code": "CB0001", "name": "Nguyễn Thanh Bình", "parent": "STTTT",
+     "title": "Giám đốc", "rank": "1", "registered": "01/10/2014", "leader": "x"},
+    {"kind": "Cán bộ", "code": "CB0002", "name": "Đoàn Văn Thông", "parent": "STTTT-CNTT",
+     "title": "Trưởng phòng", "rank": "3", "registered": "01/10/2014", "leader": "x"},
+]
+
+
+class ImportFileError(Exception):
+    """The file cannot be read at all (format, encoding, headers)."""
+
+
+@dataclass
+class OrgRow:
+    line: int
+    code: str
+    name: str
+    parent_ref: str
+    type_words: str
+    address: str
+    existing_id: int | None = None  # matched an organisation already in the directory
+    db_id: int | None = None  # its id once created
+    parent_key: Any = None  # ("file", code) or ("db", id) or None
+    proposal: Proposal | None = None
+    local: str = ""
+
+
+@dataclass
+class PersonRow:
+    line: int
+    code: str
+    name: naming.PersonName
+    org_ref: str
+    title: str
+    rank: int | None
+    registered: datetime | None
+    address: str
+    leader: bool
+    phone: str
+    org_key: Any = None
+    existing_id: int | None = None  # matched a person already in the directory
+    db_id: int | None = None  # the new person's id once created
+    proposal: Proposal | None = None
+
+
+@dataclass
+class ImportReport:
+    errors: list[tuple[int, str]] = field(default_factory=list)
+    orgs: list[OrgRow] = field(default_factory=list)
+    people: list[PersonRow] = field(default_factory=list)
+    dry_run: bool = True
+    committed: bool = False
+    password_files: list[Path] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def new_orgs(self) -> list[OrgRow]:
+        return [o for o in self.orgs if o.existing_id is None]
+
+    @property
+    def new_people(self) -> list[PersonRow]:
+        return [p for p in self.people if p.existing_id is None]
+
+    @property
+    def updated_people(self) -> list[PersonRow]:
+        return [p for p in self.people if p.existing_id is not None]
+
+    def lines(self, *, verbose: bool = True) -> Iterator[str]:
+        if self.errors:
+            yield f"{len(self.errors)} dòng lỗi, không nhập gì / {len(self.errors)} bad rows, nothing imported:"
+            for line, message in sorted(self.errors):
+                yield f"  dòng / line {line}: {message}"
+            return
+        if verbose:
+            for org in self.new_orgs:
+                assert org.proposal is not None
+                yield f"  dòng {org.line}: tổ chức / org {org.name} → {org.proposal.explain()}"
+            for person in self.new_people:
+                assert person.proposal is not None
+                yield f"  dòng {person.line}: {person.name.full} → {person.proposal.explain()}"
+        clashes = sum(1 for p in self.new_people if p.proposal and p.proposal.clash_with)
+        verb = "sẽ nhập / would import" if self.dry_run else "đã nhập / imported"
+        yield (f"{verb}: {len(self.new_orgs)} tổ chức mới / new organisations, {len(self.new_people)} "
+               f"người mới / new people ({clashes} trùng đã xử lý / clashes resolved), "
+               f"{len(self.updated_people)} người cập nhật / updated")
+        for path in self.password_files:
+            yield f"  mật khẩu một lần / one-time passwords: {path}"
+
+
+# -- reading ---------------------------------------------------------------------------
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, str):
+        return nfc(value).strip() if value else ""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.strftime("%d/%m/%Y")
+    if isinstance(value, date):
+        return value.strftime("%d/%m/%Y")
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return nfc(str(value)).strip()
+
+
+def read_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """(header, [(line number, cells)]) from a CSV or XLSX file."""
+    suffix = path.suffix.lower()
+    if suffix in (".xlsx", ".xlsm"):
+        from openpyxl import load_workbook
+
+        try:
+            workbook = load_workbook(path, read_only=True, data_only=True)
+        except Exception as exc:
+            raise ImportFileError(f"Không đọc được tệp XLSX / cannot read XLSX: {exc}") from None
+        sheet = workbook.worksheets[0]
+        rows = [(i, [_cell(v) for v in row]) for i, row in enumerate(sheet.iter_rows(values_only=True), 1)]
+        workbook.close()
+    elif suffix in (".csv", ".txt"):
+        raw = path.read_bytes()
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise ImportFileError("Tệp CSV phải là UTF-8 / the CSV file must be UTF-8") from None
+        sample = text[:4096]
+        delimiter = ";" if sample.count(";") > sample.count(",") else ","
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+        rows = []
+        start = 1
+        for cells in reader:
+            rows.append((start, [_cell(c) for c in cells]))
+            start = reader.line_num + 1
+    else:
+        raise ImportFileError(f"Chỉ nhận CSV hoặc XLSX / only CSV or XLSX files: {path.name}")
+    rows = [(n, cells) for n, cells in rows if any(cells)]
+    if not rows:
+        raise ImportFileError("Tệp rỗng / empty file")
+    header_line, header = rows[0]
+    return header, rows[1:]
+
+
+def _header_keys(header: list[str]) -> list[str | None]:
+    keys = [_HEADER_KEYS.get(fold(h).replace("*", "").strip()) for h in header]
+    missing = [h for k, h, _ in COLUMNS[:4] if k not in keys]
+    if missing:
+        raise ImportFileError(
+            "Thiếu cột / missing columns: " + ", ".join(missing) +
+            " (tải mẫu bằng / get the template with `congthu import template DEST`)")
+    return keys
+
+
+_DMY = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
+
+
+def _parse_date(text: str) -> datetime:
+    match = _DMY.match(text)
+    if match:  # the common case, without strptime's cost
+        try:
+            return datetime(int(match[3]), int(match[2]), int(match[1]), tzinfo=UTC)
+        except ValueError:
+            raise ValueError(f"ngày không hợp lệ / invalid date {text!r} (dd/mm/yyyy)") from None
+    for fmt in ("%d/%m/%Y", "%d-%m-%Y", "%Y-%m-%d", "%d.%m.%Y", "%d/%m/%y", "%Y-%m-%d %H:%M:%S"):
+        try:
+            return datetime.strptime(text, fmt).replace(tzinfo=UTC)
+        except ValueError:
+            continue
+    raise ValueError(f"ngày không hợp lệ / invalid date {text!r} (dd/mm/yyyy)")
+
+
+def parse_rows(header: list[str], rows: list[tuple[int, list[str]]], report: ImportReport) -> None:
+    keys = _header_keys(header)
+    for line, cells in rows:
+        values: dict[str, str] = {}
+        for key, cell in zip(keys, cells, strict=False):
+            if key and cell:
+                values[key] = cell
+        kind = fold(values.get("kind", ""))
+        name = " ".join(values.get("name", "").split())
+        if not name:
+            report.errors.append((line, "thiếu tên / name missing"))
+            continue
+        if kind in _ORG_KINDS:
+            report.orgs.append(OrgRow(line, values.get("code", ""), name, values.get("parent", ""),
+                                      values.get("type", ""), values.get("address", "").lower()))
+        elif kind in _PERSON_KINDS:
+            problems = []
+            rank: int | None = None
+            if values.get("rank"):
+                try:
+                    rank = int(values["rank"])
+                    if rank < 0:
+                        raise ValueError
+                except ValueError:
+                    problems.append(f"cấp lãnh đạo phải là số / rank must be a number: {values['rank']!r}")
+            registered = None
+            if values.get("registered"):
+                try:
+                    registered = _parse_date(values["registered"])
+                except ValueError as exc:
+                    problems.append(str(exc))
+            if not values.get("parent"):
+                problems.append("thiếu tổ chức công tác / organisation missing")
+            try:
+                person_name = naming.split_name(name)
+            except NamingError as exc:
+                problems.append(str(exc))
+            if problems:
+                report.errors.append((line, "; ".join(problems)))
+                continue
+            report.people.append(PersonRow(
+                line, values.get("code", ""), person_name, values.get("parent", ""),
+                values.get("title", ""), rank or None, registered, values.get("address", "").lower(),
+                fold(values.get("leader", "")) in ("x", "co", "yes", "1", "true"), values.get("phone", ""),
+            ))
+        else:
+            report.errors.append((line, f"loại dòng phải là 'Tổ chức' hoặc 'Cán bộ' / row type must be "
+                                        f"'Tổ chức' or 'Cán bộ', got {values.get('kind', '')!r}"))
+
+
+# -- planning --------------------------------------------------------------------------
+
+
+class Importer:
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.directory = Directory(app)
+
+    async def run(self, path: Path, *, dry_run: bool = False, out_dir: Path | None = None,
+                  passwords: bool = True) -> ImportReport:
+        """Check the whole file, then (unless ``dry_run`` or any error) import it in one
+        transaction. ``passwords=False`` creates the mailboxes without credentials (a
+        password is set later by a reset): for benchmarks and staged roll-outs."""
+        import time
+
+        started = time.perf_counter()
+        report = ImportReport(dry_run=dry_run)
+        header, rows = read_rows(Path(path))
+        parse_rows(header, rows, report)
+        report.timings["read"] = time.perf_counter() - started
+        async with self.app.db.reader.connect() as conn:
+            state = await _State.load(self.directory, conn)
+        self._plan(report, state)
+        report.timings["plan"] = time.perf_counter() - started
+        if report.errors or dry_run:
+            return report
+        await self._commit(report, state, out_dir, passwords)
+        report.timings["total"] = time.perf_counter() - started
+        return report
+
+    def _plan(self, report: ImportReport, state: _State) -> None:
+        d = self.directory
+        holder_base = d.holder(state.taken)
+        issued: dict[str, str] = {}
+
+        def holder(local: str) -> str | None:
+            return issued.get(local) or holder_base(local)
+
+        # Organisations, parents first (the file may list them in any order).
+        by_code: dict[str, OrgRow] = {}
+        for org in report.orgs:
+            if org.code:
+                if org.code in by_code:
+                    report.errors.append((org.line, f"mã tổ chức trùng với dòng {by_code[org.code].line} / "
+                                                    f"duplicate organisation code {org.code}"))
+                    continue
+                by_code[org.code] = org
+        resolved: dict[int, str] = {}  # id(row) -> local part
+        pending = [o for o in report.orgs if not o.code or by_code.get(o.code) is o]
+        seen_names: dict[tuple[Any, str], OrgRow] = {}
+        while pending:
+            progress = False
+            for org in list(pending):
+                parent_local: str | None = None
+                parent_id_key: Any = None
+                if org.parent_ref:
+                    if org.parent_ref in by_code and by_code[org.parent_ref] is not org:
+                        parent_row = by_code[org.parent_ref]
+                        if id(parent_row) not in resolved:
+                            if parent_row not in pending:  # the parent row failed
+                                report.errors.append((org.line, f"tổ chức cấp trên ở dòng {parent_row.line} "
+                                                                f"bị lỗi / parent row is bad"))
+                                pending.remove(org)
+                            continue
+                        parent_local = resolved[id(parent_row)]
+                        parent_id_key = ("file", org.parent_ref)
+                    else:
+                        existing = state.org_by_ref(org.parent_ref)
+                        if existing is None:
+                            report.errors.append((org.line, f"không có tổ chức cấp trên / unknown parent "
+                                                            f"organisation {org.parent_ref!r}"))
+                            pending.remove(org)
+                            continue
+                        parent_local = existing["local_part"]
+                        parent_id_key = ("db", existing["id"])
+                org.parent_key = parent_id_key
+                pending.remove(org)
+                progress = True
+                name_key = (parent_id_key, fold(org.name))
+                if name_key in seen_names:
+                    report.errors.append((org.line, f"tổ chức trùng với dòng {seen_names[name_key].line} / "
+                                                    f"duplicate organisation"))
+                    continue
+                seen_names[name_key] = org
+                match = state.orgs_by_code.get(org.code) if org.code else None
+                if match is None:
+                    parent_db_id = parent_id_key[1] if parent_id_key and parent_id_key[0] == "db" else None
+                    match = state.orgs_by_name.get((parent_db_id, fold(org.name))) if (
+                        parent_id_key is None or parent_id_key[0] == "db") else None
+                if match is not None:
+                    org.existing_id = match["id"]
+                    org.local = match["local_part"]
+                    resolved[id(org)] = org.local
+                    continue
+                try:
+                    proposal = naming.propose_org(org.name, holder, parent=parent_local,
+                                                  type_words=org.type_words or None,
+                                                  override=d.local_of(org.address) if org.address else None)
+                except (NamingError, Exception) as exc:
+                    report.errors.append((org.line, f"địa chỉ không dùng được / impossible address: {exc}"))
+                    continue
+                if proposal.needs_decision and not org.address:
+                    report.errors.append((org.line, f"cần Trung tâm CNTT&TT quyết định, ghi địa chỉ vào cột "
+                                                    f"'Địa chỉ thư' / operator must decide, put an address in "
+                                                    f"'Địa chỉ thư': {proposal.explain()}"))
+                    continue
+                org.proposal = proposal
+                org.local = proposal.local
+                issued[proposal.local] = f"tổ chức / organisation {org.name} (dòng {org.line})"
+                resolved[id(org)] = org.local
+            if not progress:
+                for org in pending:
+                    report.errors.append((org.line, "vòng lặp tổ chức cấp trên / parent cycle"))
+                break
+        file_orgs = {o.code: o for o in report.orgs if o.code and id(o) in resolved}
+
+        # People.
+        by_code_p: dict[str, PersonRow] = {}
+        by_name_p: dict[tuple[Any, str], PersonRow] = {}
+        requests: list[PersonRequest] = []
+        now = utcnow()
+        for order, person in enumerate(report.people):
+            org_local: str
+            if person.org_ref in file_orgs:
+                org_row = file_orgs[person.org_ref]
+                person.org_key = ("db", org_row.existing_id) if org_row.existing_id else ("file", person.org_ref)
+                org_local = org_row.local
+            elif person.org_ref in by_code and id(by_code[person.org_ref]) not in resolved:
+                report.errors.append((person.line, f"tổ chức ở dòng {by_code[person.org_ref].line} bị lỗi / "
+                                                   f"the organisation's row is bad"))
+                continue
+            else:
+                existing = state.org_by_ref(person.org_ref)
+                if existing is None:
+                    report.errors.append((person.line, f"không có tổ chức / unknown organisation "
+                                                       f"{person.org_ref!r}"))
+                    continue
+                person.org_key = ("db", existing["id"])
+                org_local = existing["local_part"]
+            name_key = (person.org_key, fold(person.name.full))
+            if person.code:
+                if person.code in by_code_p:
+                    report.errors.append((person.line, f"trùng mã cán bộ với dòng {by_code_p[person.code].line} / "
+                                                       f"duplicate person (code {person.code})"))
+                    continue
+                by_code_p[person.code] = person
+            elif name_key in by_name_p and not by_name_p[name_key].code:
+                report.errors.append((person.line, f"trùng người với dòng {by_name_p[name_key].line} (cùng tên, "
+                                                   f"cùng tổ chức; thêm mã cán bộ nếu là hai người) / duplicate "
+                                                   f"person: add staff codes if they are two people"))
+                continue
+            by_name_p.setdefault(name_key, person)
+            known = state.people_by_code.get(person.code) if person.code else None
+            if known is None and not person.code and person.org_key[0] == "db":
+                known = state.people_by_name.get((person.org_key[1], fold(person.name.full)))
+            if known is not None:
+                person.existing_id = known
+                continue
+            if person.address:
+                local = person.address.split("@")[0]
+                problem = naming.validate_local(local)
+                if problem:
+                    report.errors.append((person.line, f"địa chỉ không hợp lệ / invalid address: {problem}"))
+                    continue
+            requests.append(PersonRequest(
+                key=order, name=person.name, org_local=org_local, rank=person.rank,
+                registered=person.registered or now, order=order,
+                override=person.address.split("@")[0] if person.address else None,
+            ))
+        # Điều 3.3: the whole batch is allocated at once, in priority order; a request that
+        # fails is reported and left out, and the rest is allocated again so every bad
+        # row is found in one pass.
+        while requests:
+            try:
+                proposals = naming.allocate_people(requests, holder)
+            except NamingError as exc:
+                key = exc.args[1] if len(exc.args) > 1 else None
+                bad = next((r for r in requests if r.key == key), None)
+                if bad is None:
+                    raise
+                report.errors.append((report.people[bad.key].line,
+                                      f"địa chỉ không dùng được / impossible address: {exc.args[0]}"))
+                requests.remove(bad)
+                continue
+            for key, proposal in proposals.items():
+                report.people[key].proposal = proposal
+            break
+
+    async def _commit(self, report: ImportReport, state: _State, out_dir: Path | None, passwords: bool) -> None:
+        import time
+
+        d = self.directory
+        t0 = time.perf_counter()
+        new_orgs = report.new_orgs
+        new_people = [p for p in report.new_people if p.proposal is not None]
+        plain: list[str] = []
+        if passwords:
+            plain = [one_time_password() for _ in range(len(new_orgs) + len(new_people))]
+            hashes: list[str | None] = list(await d.hash_passwords(plain))
+        else:
+            hashes = [None] * (len(new_orgs) + len(new_people))
+        report.timings["hash"] = time.perf_counter() - t0
+        org_names: dict[Any, tuple[str, str]] = {}  # org key -> (name, address)
+        for org in report.orgs:
+            key = ("db", org.existing_id) if org.existing_id else ("file", org.code or f"line{org.line}")
+            org_names[key] = (org.name, d.full(org.local))
+        for org_id, org_row in state.orgs_by_id.items():
+            org_names[("db", org_id)] = (org_row["name"], org_row["address"])
+        now = utcnow()
+        today = date.today()
+        async with self.app.db.writer.begin() as conn:
+            # Mailboxes of every new organisation and person, in bulk.
+            specs = [NewMailbox(d.full(o.local), o.name, "subunit" if o.parent_key else "organisation", h)
+                     for o, h in zip(new_orgs, hashes, strict=False)]
+            specs += [NewMailbox(d.full(p.proposal.local), p.name.full, "personal", h)
+                      for p, h in zip(new_people, hashes[len(new_orgs):], strict=True) if p.proposal]
+            mailbox_ids = await d.insert_mailboxes(conn, specs)
+            org_mailbox = dict(zip([id(o) for o in new_orgs], mailbox_ids[: len(new_orgs)], strict=True))
+            person_mailbox = dict(zip([id(p) for p in new_people], mailbox_ids[len(new_orgs):], strict=True))
+            # Organisations, level by level so parents have ids.
+            file_ids: dict[str, int] = {}
+            remaining = list(new_orgs)
+            while remaining:
+                level = [o for o in remaining if o.parent_key is None or o.parent_key[0] == "db"
+                         or o.parent_key[1] in file_ids
+                         or _existing_file_parent(report, o.parent_key[1]) is not None]
+                rows = []
+                if not level:
+                    raise RuntimeError("organisation parents could not be ordered")
+                for o in level:
+                    parent_id: int | None = None
+                    if o.parent_key is not None:
+                        if o.parent_key[0] == "db":
+                            parent_id = o.parent_key[1]
+                        else:
+                            parent_id = file_ids.get(o.parent_key[1]) or _existing_file_parent(report, o.parent_key[1])
+                    try:
+                        type_words = naming.analyse_org(o.name, type_words=o.type_words or None).type_words
+                    except NamingError:
+                        type_words = o.type_words
+                    address = d.full(o.local)
+                    rows.append({
+                        "code": o.code or None, "parent_id": parent_id, "kind": "subunit" if parent_id else "organisation",
+                        "type_words": type_words, "name": o.name, "address": address, "local_part": o.local,
+                        "mailbox_id": org_mailbox[id(o)], "valid_from": today, "status": "active",
+                        "search_key": org_search_key(o.name, address), "created_at": now,
+                    })
+                await d.bulk_insert(conn, dir_orgs, rows)
+                ids = dict((r.mailbox_id, int(r.id)) for r in await conn.execute(
+                    select(dir_orgs.c.mailbox_id, dir_orgs.c.id).where(
+                        dir_orgs.c.mailbox_id.in_([row["mailbox_id"] for row in rows]))))
+                result = [ids[row["mailbox_id"]] for row in rows]
+                for o, r in zip(level, result, strict=True):
+                    if o.code:
+                        file_ids[o.code] = r
+                    o.db_id = r
+                remaining = [o for o in remaining if o not in level]
+
+            for o in report.orgs:
+                if o.code and o.existing_id:
+                    file_ids.setdefault(o.code, o.existing_id)
+
+            def org_id_of(key: Any) -> int:
+                return int(key[1]) if key[0] == "db" else file_ids[key[1]]
+
+            # New people.
+            people_rows: list[dict[str, Any]] = []
+            for p in new_people:
+                assert p.proposal is not None
+                org_id = org_id_of(p.org_key)
+                org_name, org_address = org_names.get(("db", org_id)) or _org_name(report, p.org_key, d)
+                address = d.full(p.proposal.local)
+                people_rows.append({
+                    "code": p.code or None, "org_id": org_id, "family_name": p.name.family,
+                    "middle_name": p.name.middle, "given_name": p.name.given, "full_name": p.name.full,
+                    "title": p.title, "rank": p.rank, "registered_at": p.registered or now,
+                    "mailbox_id": person_mailbox[id(p)], "phone": p.phone, "status": "active",
+                    "search_key": person_search_key(p.name.full, address, p.title, org_name, org_address),
+                    "created_at": now, "updated_at": now,
+                })
+            if people_rows:
+                await d.bulk_insert(conn, dir_people, people_rows)
+                by_mailbox: dict[int, int] = {}
+                mailbox_list = [row["mailbox_id"] for row in people_rows]
+                for i in range(0, len(mailbox_list), 500):
+                    by_mailbox.update((r.mailbox_id, int(r.id)) for r in await conn.execute(
+                        select(dir_people.c.mailbox_id, dir_people.c.id).where(
+                            dir_people.c.mailbox_id.in_(mailbox_list[i:i + 500]))))
+                for p, row in zip(new_people, people_rows, strict=True):
+                    p.db_id = by_mailbox[row["mailbox_id"]]
+            # Re-imported people: title, rank, organisation, phone.
+            updates = []
+            for p in report.updated_people:
+                org_id = org_id_of(p.org_key)
+                org_name, org_address = org_names.get(("db", org_id)) or _org_name(report, p.org_key, d)
+                current = state.people_rows[p.existing_id] if p.existing_id else None
+                address = current["address"] if current else ""
+                updates.append({
+                    "pid": p.existing_id, "org_id": org_id, "title": p.title, "rank": p.rank, "phone": p.phone,
+                    "updated_at": now,
+                    "search_key": person_search_key(p.name.full, address, p.title, org_name, org_address),
+                })
+            if updates:
+                await conn.execute(
+                    update(dir_people).where(dir_people.c.id == bindparam("pid")).values(
+                        org_id=bindparam("org_id"), title=bindparam("title"), rank=bindparam("rank"),
+                        phone=bindparam("phone"), updated_at=bindparam("updated_at"),
+                        search_key=bindparam("search_key")),
+                    updates)
+            # Leaders: marked rows, else the highest rank among the new people of a new org.
+            leaders: dict[int, int] = {}
+            for p in report.people:
+                pid = p.db_id or p.existing_id
+                if p.leader and pid and p.org_key:
+                    leaders[org_id_of(p.org_key)] = pid
+            if leaders:
+                await conn.execute(
+                    update(dir_orgs).where(dir_orgs.c.id == bindparam("oid")).values(leader_id=bindparam("lid")),
+                    [{"oid": o, "lid": p} for o, p in leaders.items()])
+            await conn.execute(insert(dir_events).values(
+                kind="import", detail=f'{{"orgs": {len(new_orgs)}, "people": {len(new_people)}, '
+                                      f'"updated": {len(report.updated_people)}}}', at=now))
+        report.committed = True
+        report.timings["db"] = time.perf_counter() - t0 - report.timings["hash"]
+        if passwords:
+            report.password_files = _write_password_files(
+                self.app, report, new_orgs, new_people, plain, org_id_of, org_names, out_dir)
+
+
+def _existing_file_parent(report: ImportReport, code: str) -> int | None:
+    for o in report.orgs:
+        if o.code == code and o.existing_id and o.proposal is None:
+            return o.existing_id
+    return None
+
+
+def _org_name(report: ImportReport, key: Any, d: Directory) -> tuple[str, str]:
+    for o in report.orgs:
+        if key[0] == "file" and o.code == key[1]:
+            return o.name, d.full(o.local)
+    return "", ""
+
+
+def _write_password_files(app: App, report: ImportReport, new_orgs: list[OrgRow], new_people: list[PersonRow],
+                          plain: list[str], org_id_of: Any, org_names: dict[Any, tuple[str, str]],
+                          out_dir: Path | None) -> list[Path]:
+    """One CSV per organisation with its new mailboxes and one-time passwords, for its
+    leader (mode 0600). The passwords must be changed at first login (Điều 13.2)."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    folder = out_dir or app.data_dir / "mat-khau-mot-lan" / f"{stamp}-{secrets.token_hex(2)}"
+    folder.mkdir(parents=True, exist_ok=True)
+    os.chmod(folder, 0o700)
+    per_org: dict[int, list[tuple[str, str, str, str]]] = {}
+    for o, pw in zip(new_orgs, plain, strict=False):
+        assert o.db_id is not None
+        per_org.setdefault(o.db_id, []).append((o.name, "", Directory(app).full(o.local), pw))
+    for p, pw in zip(new_people, plain[len(new_orgs):], strict=True):
+        assert p.proposal is not None
+        per_org.setdefault(org_id_of(p.org_key), []).append(
+            (p.name.full, p.title, Directory(app).full(p.proposal.local), pw))
+    files = []
+    for org_id, entries in sorted(per_org.items()):
+        name, address = org_names.get(("db", org_id)) or next(
+            ((o.name, Directory(app).full(o.local)) for o in new_orgs if o.db_id == org_id), ("", str(org_id)))
+        path = folder / f"{address.split('@')[0]}.csv"
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow([f"# {name} <{address}>: mật khẩu một lần, đổi khi đăng nhập lần đầu (Điều 13.2)"])
+        writer.writerow(["Họ và tên / Tên", "Chức vụ", "Địa chỉ thư", "Mật khẩu một lần"])
+        writer.writerows(entries)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8-sig", newline="") as f:
+            f.write(buffer.getvalue())
+        files.append(path)
+    return files
+
+
+class _State:
+    """What the database already holds, loaded once for the whole file."""
+
+    def __init__(self) -> None:
+        self.taken: dict[str, str] = {}
+        self.orgs_by_id: dict[int, dict[str, Any]] = {}
+        self.orgs_by_code: dict[str, dict[str, Any]] = {}
+        self.orgs_by_address: dict[str, dict[str, Any]] = {}
+        self.orgs_by_name: dict[tuple[int | None, str], dict[str, Any]] = {}
+        self.people_by_code: dict[str, int] = {}
+        self.people_by_name: dict[tuple[int, str], int] = {}
+        self.people_rows: dict[int, dict[str, Any]] = {}
+        self.directory: Directory | None = None
+
+    @classmethod
+    async def load(cls, d: Directory, conn: Any) -> _State:
+        state = cls()
+        state.directory = d
+        state.taken = await d.taken(conn)
+        for row in await conn.execute(select(dir_orgs).where(dir_orgs.c.status == "active")):
+            item = dict(row._mapping)
+            state.orgs_by_id[row.id] = item
+            if row.code:
+                state.orgs_by_code[row.code] = item
+            state.orgs_by_address[row.address] = item
+            state.orgs_by_name[(row.parent_id, fold(row.name))] = item
+        for row in await conn.execute(
+            select(dir_people.c.id, dir_people.c.code, dir_people.c.org_id, dir_people.c.full_name,
+                   mailboxes.c.address)
+            .outerjoin(mailboxes, mailboxes.c.id == dir_people.c.mailbox_id)
+            .where(dir_people.c.status == "active")
+        ):
+            if row.code:
+                state.people_by_code[row.code] = row.id
+            if row.org_id is not None:
+                state.people_by_name[(row.org_id, fold(row.full_name))] = row.id
+            state.people_rows[row.id] = {"address": row.address or ""}
+        return state
+
+    def org_by_ref(self, ref: str) -> dict[str, Any] | None:
+        if ref in self.orgs_by_code:
+            return self.orgs_by_code[ref]
+        assert self.directory is not None
+        try:
+            return self.orgs_by_address.get(self.directory.address_of(ref))
+        except Exception:
+            return None
+
+
+# -- the template ----------------------------------------------------------------------
+
+
+def write_template(dest: Path) -> Path:
+    """Write the import template: XLSX (headers, examples, a sheet of instructions) or,
+    for a .csv name, CSV (UTF-8 with BOM, so Excel shows the accents)."""
+    dest = Path(dest)
+    if dest.is_dir():
+        dest = dest / "mau-nhap-danh-ba.xlsx"
+    headers = [h for _, h, _ in COLUMNS]
+    examples = [[row.get(k, "") for k, _, _ in COLUMNS] for row in EXAMPLE_ROWS]
+    if dest.suffix.lower() == ".csv":
+        with dest.open("w", encoding="utf-8-sig", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(headers)
+            writer.writerows(examples)
+        return dest
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.title = "Danh bạ"
+    sheet.append(headers)
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    for row in examples:
+        sheet.append(row)
+    for i, (_, header, _) in enumerate(COLUMNS):
+        sheet.column_dimensions[chr(ord("A") + i)].width = max(14, len(header) + 4)
+    sheet.column_dimensions["C"].width = 40
+    guide = workbook.create_sheet("Hướng dẫn")
+    guide.append(["Cột", "Ý nghĩa"])
+    for cell in guide[1]:
+        cell.font = Font(bold=True)
+    for _, header, meaning in COLUMNS:
+        guide.append([header, meaning])
+    guide.append([])
+    guide.append(["Địa chỉ", "Tạo theo Điều 3 Quy chế: tổ chức = loại hình + chữ cái đầu (sotttt); "
+                             "bộ phận = <bộ phận>.<tổ chức> (phongcntt.sotttt); cá nhân = chữ cái đầu họ, tên đệm "
+                             "+ tên (ntbinh); trùng: ntbinh.sotttt, ntbinh2.sotttt"])
+    guide.column_dimensions["A"].width = 24
+    guide.column_dimensions["B"].width = 120
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    workbook.save(dest)
+    return dest

@@ -1,0 +1,138 @@
+"""Publication (Điều 9.8): vCard parses with vobject, XLSX opens with openpyxl, JSON and
+CSV, and the HTML page's search finds a name typed without accents (node, and Chromium
+when installed)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import vobject
+from openpyxl import load_workbook
+
+from congthu.app import App
+from congthu.directory import Directory, publish
+
+
+def make_dir(path: Path, extra: str) -> Path:
+    path.mkdir(parents=True)
+    (path / "congthu.toml").write_text(
+        "[passwords]\nargon2_time_cost = 1\nargon2_memory_kib = 256\nargon2_parallelism = 1\n" + extra,
+        encoding="utf-8")
+    return path
+
+
+async def fill(app: App) -> None:
+    d = Directory(app)
+    await d.add_org("Sở Thông tin và Truyền thông")
+    await d.add_org("Phòng Công nghệ thông tin", parent="sotttt")
+    await d.add_person("Nguyễn Thanh Bình", "sotttt", title="Giám đốc", rank=1, phone="0299 3822 222")
+    await d.add_person("Đoàn Văn Thông", "phongcntt.sotttt", title="Trưởng phòng; CNTT, \"A\"")
+    await d.add_person("Trần Thị Hoà", "phongcntt.sotttt", title="Chuyên viên")
+
+
+async def test_publish_every_format(dapp: App, tmp_path: Path) -> None:
+    await fill(dapp)
+    dest = tmp_path / "pub"
+    files = await publish(dapp, dest)
+    assert {f.name for f in files} == {"index.html", "danh-ba.csv", "danh-ba.xlsx", "danh-ba.vcf", "danh-ba.json"}
+
+    cards = list(vobject.readComponents((dest / "danh-ba.vcf").read_text(encoding="utf-8")))
+    people = {c.fn.value: c for c in cards if "n" in c.contents and c.n.value.given}
+    assert set(people) >= {"Nguyễn Thanh Bình", "Đoàn Văn Thông", "Trần Thị Hoà"}
+    binh = people["Nguyễn Thanh Bình"]
+    assert binh.email.value == "ntbinh@soctrang.gov.vn" and binh.n.value.family == "Nguyễn"
+    assert binh.title.value == "Giám đốc" and binh.org.value == ["Sở Thông tin và Truyền thông"]
+    assert people["Đoàn Văn Thông"].title.value == "Trưởng phòng; CNTT, \"A\""
+    assert "tel" not in binh.contents  # phone is not public by default
+
+    sheet = load_workbook(dest / "danh-ba.xlsx").worksheets[0]
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0] == ("Họ và tên", "Chức vụ", "Cơ quan, đơn vị", "Địa chỉ thư điện tử")
+    assert ("Nguyễn Thanh Bình", "Giám đốc", "Sở Thông tin và Truyền thông", "ntbinh@soctrang.gov.vn") in rows
+
+    data = json.loads((dest / "danh-ba.json").read_text(encoding="utf-8"))
+    names = [p["name"] for o in data["organisations"] for p in o["people"]]
+    assert sorted(names) == sorted(["Nguyễn Thanh Bình", "Đoàn Văn Thông", "Trần Thị Hoà"])
+    assert all(set(p) == {"name", "title", "organisation", "address"} for o in data["organisations"]
+               for p in o["people"])
+
+    with (dest / "danh-ba.csv").open(encoding="utf-8-sig") as f:
+        table = list(csv.reader(f))
+    assert table[0][0] == "Họ và tên" and any(r[0] == "Đoàn Văn Thông" for r in table)
+
+    page = (dest / "index.html").read_text(encoding="utf-8")
+    assert '<html lang="vi">' in page and "Nguyễn Thanh Bình" in page and "Phòng Công nghệ thông tin" in page
+
+
+async def test_public_fields_setting(tmp_path: Path) -> None:
+    data = make_dir(tmp_path / "d", '[directory]\npublic_fields = ["name", "address", "phone"]\n')
+    app = await App.open(data)
+    try:
+        await fill(app)
+        await publish(app, tmp_path / "pub")
+    finally:
+        await app.close()
+    data_json = json.loads((tmp_path / "pub" / "danh-ba.json").read_text(encoding="utf-8"))
+    person = next(p for o in data_json["organisations"] for p in o["people"] if p["name"] == "Nguyễn Thanh Bình")
+    assert person == {"name": "Nguyễn Thanh Bình", "address": "ntbinh@soctrang.gov.vn", "phone": "0299 3822 222"}
+    assert "Giám đốc" not in (tmp_path / "pub" / "index.html").read_text(encoding="utf-8")
+    card = next(c for c in vobject.readComponents((tmp_path / "pub" / "danh-ba.vcf").read_text(encoding="utf-8"))
+                if c.fn.value == "Nguyễn Thanh Bình")
+    assert card.tel.value == "0299 3822 222" and "title" not in card.contents
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node not installed")
+async def test_page_search_folds_accents_with_node(dapp: App, tmp_path: Path) -> None:
+    await fill(dapp)
+    await publish(dapp, tmp_path)
+    page = (tmp_path / "index.html").read_text(encoding="utf-8")
+    script = re.search(r"<script>(.*)</script>", page, re.S)
+    assert script
+    fold_js = script.group(1).split("document.addEventListener")[0]
+    keys = re.findall(r'data-k="([^"]*)"', page)
+    program = fold_js + f"""
+const keys = {json.dumps(keys)};
+const out = {{}};
+for (const q of ["nguyen thanh binh", "Nguyễn Thanh Bình", "NTBINH", "doan van", "ĐOÀN", "tran thi hoa",
+                 "hoà", "hòa"]) {{
+  const terms = fold(q).split(' ').filter(Boolean);
+  out[q] = keys.filter(k => terms.every(t => k.indexOf(t) >= 0)).length;
+}}
+console.log(JSON.stringify(out));
+"""
+    result = subprocess.run(["node", "-e", program], capture_output=True, text=True, timeout=30, check=True)
+    found = json.loads(result.stdout)
+    assert found["nguyen thanh binh"] == found["Nguyễn Thanh Bình"] == found["NTBINH"] == 1
+    assert found["doan van"] == found["ĐOÀN"] == 1
+    assert found["tran thi hoa"] == found["hoà"] == found["hòa"] == 1
+
+
+def _chromium() -> str:
+    """Debian's Chromium (`make test` installs it)."""
+    for name in ("chromium", "chromium-headless-shell"):
+        if shutil.which(name):
+            return str(shutil.which(name))
+    raise AssertionError("Chromium is not installed (apt-get install chromium)")
+
+
+async def test_page_renders_and_searches_in_chromium(dapp: App, tmp_path: Path) -> None:
+    """The page opened with ?q=nguyen thanh binh (typed without accents) shows only him."""
+    await fill(dapp)
+    await publish(dapp, tmp_path)
+    url = (tmp_path / "index.html").as_uri() + "?q=nguyen%20thanh%20binh"
+    result = subprocess.run(
+        [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=3000",
+         "--disable-background-networking", "--disable-component-update", "--no-first-run",
+         f"--user-data-dir={tmp_path / 'chromium-profile'}",
+         "--dump-dom", url], capture_output=True, text=True, timeout=90, check=True)
+    dom = result.stdout
+    rows = re.findall(r"<tr data-k=\"[^\"]*\"( class=\"org-row\")?( hidden=\"\")?>(.*?)</tr>", dom)
+    visible = [cells for _org, hidden, cells in rows if not hidden]
+    assert len(visible) == 1 and "Nguyễn Thanh Bình" in visible[0]
+    assert "1 kết quả" in dom

@@ -5,19 +5,40 @@ header fields for listing and SORT, folded text for search, the JSON structure u
 IMAP FETCH (ENVELOPE, BODYSTRUCTURE, BODY[section]) and the byte ranges of large leaf
 bodies, which the store keeps as blobs of their own so an attachment is stored once.
 
-(Provisional implementation; the full structure parser replaces it with the same interface.)
+Modules, one concern each:
+
+* ``structure``: byte-exact MIME parser (offsets of every header and body);
+* ``imap``: ``MessageStructure`` (ENVELOPE, BODYSTRUCTURE), ``load_structure``,
+  ``section_range`` for FETCH;
+* ``body``: transfer/charset decoding of a part, decoded sizes;
+* ``headers``, ``params``, ``addresses``, ``envelope``, ``words``, ``charsets``: header
+  sections, Content-Type/Disposition (RFC 2231), address lists, RFC 2047, charsets;
+* ``search``: the folded search text.
 """
 
 from __future__ import annotations
 
-import email
-import email.policy
-import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import TypeVar
 
-from congthu.text import fold, nfc
+from congthu.mime.addresses import display_addresses
+from congthu.mime.body import UnknownEncoding, body_text, decode_body, decoded_size
+from congthu.mime.headers import field_spans, wire
+from congthu.mime.imap import MessageStructure, load_structure, parse_structure, section_range
+from congthu.mime.part import Part
+from congthu.mime.search import addresses_text, search_text
+from congthu.mime.words import clean, decode_words
+
+__all__ = [
+    "Analysis", "MessageStructure", "Part", "SPLIT_THRESHOLD", "analyse", "body_text",
+    "decode_body", "decode_words", "decoded_size", "display_addresses", "field_spans",
+    "load_structure", "parse_structure", "section_range", "UnknownEncoding", "wire",
+]
+
+T = TypeVar("T")
 
 # Leaf bodies at least this large become blobs of their own.
 SPLIT_THRESHOLD = 64 * 1024
@@ -32,7 +53,7 @@ class Analysis:
     sent_date: datetime | None = None
     message_id: str = ""
     search_text: str = ""
-    # JSON text for the store's ``contents.structure`` column.
+    # JSON text for the store's ``contents.structure`` column (``load_structure`` reads it).
     structure_json: str = "{}"
     # Sorted, non-overlapping (start, end) byte ranges of large leaf bodies in the raw message.
     split_ranges: list[tuple[int, int]] = field(default_factory=list)
@@ -40,45 +61,66 @@ class Analysis:
     attachments: list[tuple[str, int]] = field(default_factory=list)
 
 
-def analyse(raw: bytes) -> Analysis:
-    msg = email.message_from_bytes(raw, policy=email.policy.default)
-
-    def header(name: str) -> str:
-        try:
-            value = msg.get(name)
-            return nfc(str(value)) if value is not None else ""
-        except Exception:  # a malformed header must not stop delivery
-            return ""
-
-    sent: datetime | None = None
+def _date(value: str | None) -> datetime | None:
+    """RFC 5322 section 3.3 date-time, leniently; aware (a "-0000" zone is taken as UTC)."""
+    if not value:
+        return None
     try:
-        sent = parsedate_to_datetime(header("Date")) if header("Date") else None
-    except (TypeError, ValueError):
-        sent = None
-    texts = [header("Subject"), header("From"), header("To"), header("Cc")]
-    attachments: list[tuple[str, int]] = []
-    for part in msg.walk():
-        if part.is_multipart():
-            continue
-        filename = part.get_filename()
-        payload = part.get_payload(decode=True) or b""
-        if filename or part.get_content_disposition() == "attachment":
-            attachments.append((nfc(filename or ""), len(payload)))
-        elif part.get_content_maintype() == "text":
-            charset = part.get_content_charset() or "utf-8"
-            try:
-                texts.append(payload.decode(charset, errors="replace"))
-            except LookupError:
-                texts.append(payload.decode("utf-8", errors="replace"))
+        sent = parsedate_to_datetime(value)
+    except Exception:  # any malformed date: no date
+        return None
+    return sent.replace(tzinfo=UTC) if sent.tzinfo is None else sent
+
+
+def _attachments(raw: bytes, part: Part) -> list[tuple[str, int]]:
+    """(decoded file name, decoded size) of every attachment; attached messages count as one."""
+    found: list[tuple[str, int]] = []
+    stack = [part]
+    while stack:
+        current = stack.pop()
+        if current.children:
+            stack.extend(reversed(current.children))
+        elif current.is_attachment:
+            name = current.filename
+            if name is None and current.message is not None:
+                subject = (current.message.envelope.subject if current.message.envelope else None) or ""
+                name = (clean(decode_words(subject)) or "message") + ".eml"
+            found.append((clean(name or ""), decoded_size(raw, current)))
+    return found
+
+
+def _split_ranges(structure: MessageStructure) -> list[tuple[int, int]]:
+    ranges = sorted(
+        (p.body_start, p.body_end) for _, p in structure.walk()
+        if p.is_leaf and p.size >= SPLIT_THRESHOLD
+    )
+    result: list[tuple[int, int]] = []
+    for start, end in ranges:
+        if (not result or start >= result[-1][1]) and 0 <= start < end <= structure.size:
+            result.append((start, end))
+    return result
+
+
+def _safe(compute: Callable[[], T], default: T) -> T:
+    try:
+        return compute()
+    except Exception:  # a bug on some odd message must not stop delivery
+        return default
+
+
+def analyse(raw: bytes) -> Analysis:
+    """Analyse a raw message; never raises (malformed input gives a best-effort result)."""
+    structure = parse_structure(raw)
+    envelope = structure.envelope
     return Analysis(
-        subject=header("Subject"),
-        from_addr=header("From"),
-        to_addr=header("To"),
-        cc_addr=header("Cc"),
-        sent_date=sent,
-        message_id=header("Message-ID"),
-        search_text=fold(nfc(" ".join(texts))),
-        structure_json=json.dumps({}),
-        split_ranges=[],
-        attachments=attachments,
+        subject=_safe(lambda: clean(decode_words(envelope.subject or "")), ""),
+        from_addr=_safe(lambda: addresses_text(envelope.from_), ""),
+        to_addr=_safe(lambda: addresses_text(envelope.to), ""),
+        cc_addr=_safe(lambda: addresses_text(envelope.cc), ""),
+        sent_date=_date(envelope.date),
+        message_id=clean(envelope.message_id or ""),
+        search_text=_safe(lambda: search_text(raw, structure.root), ""),
+        structure_json=structure.to_json(),
+        split_ranges=_safe(lambda: _split_ranges(structure), []),
+        attachments=_safe(lambda: _attachments(raw, structure.root), []),
     )

@@ -113,6 +113,9 @@ class PasswordSettings:
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65536
     argon2_parallelism: int = 2
+    # SCRAM-SHA-256 (RFC 7677) iteration count for the salted keys stored at password-set
+    # time; RFC 7677 section 4 asks for at least 4096.
+    scram_iterations: int = 4096
 
 
 @dataclass
@@ -124,6 +127,11 @@ class LoginSettings:
     account_lock_after: int = 50
     lock_minutes: int = 15
     max_delay_seconds: float = 5.0
+    # The first delay (after address_delay_after failures); each further failure doubles
+    # it, up to max_delay_seconds.
+    delay_base_seconds: float = 0.5
+    # Mail the system administrators when an address or an account is locked.
+    alert_on_lock: bool = True
 
 
 @dataclass
@@ -147,13 +155,42 @@ class SMTPSettings:
     # Outbound: a smarthost "host:port" instead of MX lookup, if set.
     smarthost: str = ""
     # Retry for this long, then bounce (RFC 5321 section 4.5.4.1 suggests 4-5 days).
-    queue_lifetime_hours: int = 120
-    delay_notice_hours: int = 4
+    queue_lifetime_hours: float = 120
+    delay_notice_hours: float = 4
     # DKIM selector; the key is written by `congthu init`.
     dkim_selector: str = "congthu"
     dkim_key: str = "dkim/private.pem"
     # Seconds before an idle SMTP client is disconnected.
     idle_timeout: float = 300.0
+    # Seconds a client may take to send one message's DATA or BDAT chunks in all.
+    data_timeout: float = 1800.0
+    # Longest line accepted in a message, CRLF included. RFC 5321 section 4.5.3.1.6 sets
+    # 1000 for senders; receivers are asked to be lenient (section 4.5.3.1), so more is
+    # accepted, but not without bound.
+    max_line_length: int = 65536
+    # Recipients accepted in one inbound (MX) transaction; RFC 5321 section 4.5.3.1.8
+    # requires at least 100. Further ones get 452 and are sent again by the client.
+    mx_max_recipients: int = 1000
+    # DNS servers for MX, SPF, DKIM and DMARC lookups as "address" or "address:port";
+    # empty: the system's resolvers (/etc/resolv.conf).
+    dns_servers: list[str] = field(default_factory=list)
+    # Port of remote MX hosts (25; tests point it elsewhere).
+    mx_port: int = 25
+    # First retry after this many seconds; each later one waits twice as long, up to
+    # retry_max_seconds.
+    retry_first_seconds: float = 300.0
+    retry_max_seconds: float = 3600.0
+    # Seconds between looks at the queue for messages due for another attempt.
+    queue_interval: float = 30.0
+    # Outbound connections open at once.
+    outbound_concurrency: int = 20
+    # Seconds for one outbound SMTP conversation step (connect, each command, DATA).
+    outbound_timeout: float = 120.0
+    # Require a verified TLS certificate at the smarthost (MX hosts: opportunistic TLS).
+    smarthost_verify_tls: bool = True
+    # Authentication-Results on inbound mail: "reject" refuses mail whose domain
+    # publishes DMARC p=reject and fails; "quarantine" files it in Junk; "none" only marks.
+    dmarc_enforce: str = "reject"
 
 
 @dataclass
@@ -277,6 +314,8 @@ def _validate(path: Path, settings: Settings) -> None:
         raise ConfigError(path, "passwords.min_length", "Điều 13.2 requires at least 8 characters")
     if settings.policy.foreign_freemail_action not in ("refuse", "warn", "allow"):
         raise ConfigError(path, "policy.foreign_freemail_action", "must be refuse, warn or allow")
+    if settings.smtp.dmarc_enforce not in ("reject", "quarantine", "none"):
+        raise ConfigError(path, "smtp.dmarc_enforce", "must be reject, quarantine or none")
     if settings.limits.message_max_mb * 3 < settings.limits.attachment_mb * 4:
         raise ConfigError(
             path, "limits.message_max_mb",

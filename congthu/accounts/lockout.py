@@ -1,0 +1,166 @@
+"""Password guessing: failure counters, growing delays and temporary locks (Điều 9.9-9.10).
+
+Two counters, kept in ``login_throttle`` so that every process of a cluster sees them:
+
+- per client address (an IPv6 address counts by its /64): after
+  ``login.address_delay_after`` failures each further failure from that address waits
+  ``delay_base_seconds * 2**k`` (at most ``max_delay_seconds``) before the answer; after
+  ``address_lock_after`` failures the address is locked for ``lock_minutes``;
+- per account, counting only failures from addresses that are not locked: after
+  ``account_lock_after`` failures the account is locked for ``lock_minutes``.
+
+Per-address throttling comes first, so one guessing machine locks itself out long before
+it can lock the account: its owner keeps logging in from elsewhere. Only guessing from
+many addresses locks the account. A counter restarts when ``lock_minutes`` pass without a
+failure. The same wrong password tried again (a phone with a stale password) counts once.
+An administrator lifts locks with ``congthu user unlock``.
+
+Each checked failure is audited (``login.failed``); attempts refused by a lock are
+audited the first time and then once a minute with their count (``login.locked``).
+
+The delay is awaited inside ``Accounts.authenticate`` (so no door can forget it) and also
+returned in ``AuthResult.delay``; tests shorten it with the settings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from congthu.accounts.tables import login_throttle
+from congthu.config import LoginSettings
+
+ADDRESS = "address"
+ACCOUNT = "account"
+
+
+@dataclass(frozen=True)
+class Counter:
+    failures: int = 0
+    locked_until: datetime | None = None
+
+    def locked(self, now: datetime) -> bool:
+        return self.locked_until is not None and self.locked_until > now
+
+
+def address_key(client_ip: str) -> str:
+    """The throttling key of a client address: IPv4 as is, IPv6 by its /64 prefix."""
+    if not client_ip:
+        return "-"
+    try:
+        ip = ipaddress.ip_address(client_ip.split("%", 1)[0])
+    except ValueError:
+        return client_ip[:100]
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
+
+
+def is_loopback(client_ip: str) -> bool:
+    try:
+        return ipaddress.ip_address(client_ip.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def fingerprint(username: str, password: str) -> str:
+    return hashlib.sha256(f"{username}\0{password}".encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def delay_for(failures: int, settings: LoginSettings) -> float:
+    """Seconds to wait before answering the next failure from an address."""
+    over = failures - settings.address_delay_after
+    if over < 0:
+        return 0.0
+    return float(min(settings.max_delay_seconds, settings.delay_base_seconds * (2 ** min(over, 30))))
+
+
+def _counter(row: Any, now: datetime, settings: LoginSettings) -> Counter:
+    if row is None:
+        return Counter()
+    locked_until = _aware(row.locked_until)
+    last = _aware(row.last_failure_at)
+    assert last is not None
+    if (locked_until is None or locked_until <= now) and now - last > timedelta(minutes=settings.lock_minutes):
+        return Counter()  # quiet for a whole window: start again
+    return Counter(row.failures, locked_until)
+
+
+async def read_both(conn: AsyncConnection, address: str, account: str, now: datetime,
+                    settings: LoginSettings) -> tuple[Counter, Counter]:
+    """The counters of a client address and of an account, in one query."""
+    rows = (await conn.execute(select(login_throttle).where(or_(
+        and_(login_throttle.c.kind == ADDRESS, login_throttle.c.key == address),
+        and_(login_throttle.c.kind == ACCOUNT, login_throttle.c.key == account),
+    )))).all()
+    found = {r.kind: r for r in rows}
+    return _counter(found.get(ADDRESS), now, settings), _counter(found.get(ACCOUNT), now, settings)
+
+
+async def fail(conn: AsyncConnection, kind: str, key: str, now: datetime, settings: LoginSettings,
+               lock_after: int, print_: str) -> tuple[Counter, bool]:
+    """Count one failure; returns the counter and whether this failure caused a lock."""
+    row = (await conn.execute(
+        select(login_throttle).where(and_(login_throttle.c.kind == kind, login_throttle.c.key == key))
+    )).first()
+    window = timedelta(minutes=settings.lock_minutes)
+    if row is None:
+        failures, locked_until = 1, None
+        newly = lock_after > 0 and failures >= lock_after
+        if newly:
+            locked_until = now + window
+        await conn.execute(insert(login_throttle).values(
+            kind=kind, key=key, failures=failures, last_failure_at=now, last_fingerprint=print_,
+            locked_until=locked_until,
+        ))
+        return Counter(failures, locked_until), newly
+    locked_until = _aware(row.locked_until)
+    last = _aware(row.last_failure_at)
+    assert last is not None
+    failures = row.failures
+    if (locked_until is None or locked_until <= now) and now - last > window:
+        failures, locked_until = 0, None
+    if print_ and print_ == row.last_fingerprint and failures:
+        # The same wrong password again: not a new guess.
+        await conn.execute(update(login_throttle).where(login_throttle.c.id == row.id)
+                           .values(last_failure_at=now))
+        return Counter(failures, locked_until), False
+    failures += 1
+    newly = False
+    if lock_after > 0 and failures >= lock_after and not (locked_until and locked_until > now):
+        locked_until, newly = now + window, True
+    await conn.execute(update(login_throttle).where(login_throttle.c.id == row.id).values(
+        failures=failures, last_failure_at=now, last_fingerprint=print_, locked_until=locked_until,
+    ))
+    return Counter(failures, locked_until), newly
+
+
+async def clear(conn: AsyncConnection, kind: str, key: str) -> int:
+    result = await conn.execute(
+        delete(login_throttle).where(and_(login_throttle.c.kind == kind, login_throttle.c.key == key))
+    )
+    return int(result.rowcount or 0)
+
+
+async def prune(conn: AsyncConnection, now: datetime, settings: LoginSettings) -> int:
+    """Forget counters quiet for a whole window and not locked."""
+    cutoff = now - timedelta(minutes=settings.lock_minutes)
+    result = await conn.execute(delete(login_throttle).where(and_(
+        login_throttle.c.last_failure_at < cutoff,
+        (login_throttle.c.locked_until.is_(None)) | (login_throttle.c.locked_until < now),
+    )))
+    return int(result.rowcount or 0)

@@ -1,0 +1,136 @@
+"""SMTP throughput: messages per second accepted and durably delivered over the MX door.
+
+    .venv/bin/python bench/smtp.py [--small N] [--large N] [--sessions 4]
+
+Starts ``congthu serve --only smtp`` in a separate process on a fresh data directory
+(SQLite + blobs, fsync on), with a tiny DNS server on loopback for the SPF/DKIM/DMARC
+lookups, then sends from 4 concurrent sessions (like ``smtp-source -s 4``): 10 KB
+messages, then 1 MB messages. A message counts when its 250 reply arrived, i.e. it is
+in the mailbox on disk. The figures are checked against the mailbox afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from congthu.app import App  # noqa: E402
+from tests.conftest import make_data_dir  # noqa: E402
+from tests.smtp.dnsserver import DNSServer  # noqa: E402
+
+RCPT = "ntbinh@soctrang.gov.vn"
+
+
+def message(size: int, n: int) -> bytes:
+    head = (f"From: Van thu <vanthu@cantho.gov.vn>\r\nTo: <{RCPT}>\r\nSubject: bench {n}\r\n"
+            f"Message-ID: <{n}.{time.time_ns()}@cantho.gov.vn>\r\n\r\n").encode()
+    line = b"Noi dung thu nghiem hieu nang cua he thong thu dien tu cong vu tinh Soc Trang.\r\n"
+    body = line * max(1, (size - len(head)) // len(line))
+    return head + body
+
+
+async def session(port: int, messages: list[bytes], done: list[int]) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 20)
+
+    async def reply() -> bytes:
+        while True:
+            line = await reader.readline()
+            if not line:
+                raise ConnectionError("closed")
+            if line[3:4] != b"-":
+                return line
+
+    await reply()
+    writer.write(b"EHLO bench.cantho.gov.vn\r\n")
+    await reply()
+    for raw in messages:
+        # PIPELINING (RFC 2920): MAIL, RCPT and DATA in one write.
+        writer.write(f"MAIL FROM:<vanthu@cantho.gov.vn> SIZE={len(raw)}\r\nRCPT TO:<{RCPT}>\r\nDATA\r\n".encode())
+        for expected in (b"250", b"250", b"354"):
+            line = await reply()
+            if not line.startswith(expected):
+                raise RuntimeError(line)
+        stuffed = raw.replace(b"\r\n.", b"\r\n..")
+        writer.write(stuffed + b".\r\n")
+        line = await reply()
+        if not line.startswith(b"250"):
+            raise RuntimeError(line)
+        done.append(len(raw))
+    writer.write(b"QUIT\r\n")
+    await reply()
+    writer.close()
+
+
+async def run(port: int, count: int, size: int, sessions: int) -> float:
+    per = [[message(size, s * count + i) for i in range(count // sessions)] for s in range(sessions)]
+    done: list[int] = []
+    start = time.perf_counter()
+    await asyncio.gather(*(session(port, msgs, done) for msgs in per))
+    elapsed = time.perf_counter() - start
+    return len(done) / elapsed
+
+
+async def prepare(data: Path) -> None:
+    app = await App.open(data)
+    try:
+        await app.store.create_mailbox(RCPT, "Bench", quota_bytes=50 * 1024**3)
+    finally:
+        await app.close()
+
+
+async def delivered(data: Path) -> int:
+    app = await App.open(data)
+    try:
+        mailbox = await app.store.get_mailbox(RCPT)
+        assert mailbox is not None
+        inbox = await app.store.get_folder(mailbox.id, "INBOX")
+        assert inbox is not None
+        return (await app.store.folder_status(inbox.id)).messages
+    finally:
+        await app.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--small", type=int, default=2000, help="10 KB messages (default 2000)")
+    parser.add_argument("--large", type=int, default=200, help="1 MB messages (default 200)")
+    parser.add_argument("--sessions", type=int, default=4)
+    args = parser.parse_args()
+    dns = DNSServer().start()
+    tmp = Path(tempfile.mkdtemp(prefix="congthu-bench-"))
+    data = asyncio.run(make_data_dir(tmp / "data", smtp={"dns_servers": [dns.address]}))
+    asyncio.run(prepare(data))
+    port = int(next(line.split("=")[1] for line in (data / "congthu.toml").read_text().splitlines()
+                    if line.startswith("smtp = ")))
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    server = subprocess.Popen([sys.executable, *os.environ.get("BENCH_PY_ARGS", "").split(), "-m", "congthu", "--data", str(data), "serve", "--only", "smtp"],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+    try:
+        assert server.stdout is not None
+        for line in server.stdout:
+            if b"smtp" in line and b":" in line:
+                break
+        small = asyncio.run(run(port, args.small, 10 * 1024, args.sessions))
+        print(f"SMTP in, 10 KB, {args.sessions} sessions, {args.small} msgs: {small:.0f} msgs/s accepted and delivered")
+        large = asyncio.run(run(port, args.large, 1024 * 1024, args.sessions))
+        print(f"SMTP in, 1 MB, {args.sessions} sessions, {args.large} msgs: {large:.1f} msgs/s accepted and delivered")
+    finally:
+        server.terminate()
+        server.wait(30)
+        dns.stop()
+    total = asyncio.run(delivered(data))
+    expected = args.small // args.sessions * args.sessions + args.large // args.sessions * args.sessions
+    print(f"in the mailbox: {total} of {expected}")
+    return 0 if total == expected else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

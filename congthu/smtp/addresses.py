@@ -1,0 +1,109 @@
+"""Envelope addresses: strict syntax (RFC 5321 section 4.1.2, RFC 6531 for UTF-8), and
+which ones are ours.
+
+An envelope address ends up in header fields (Return-Path, Received "for"), so anything
+outside the grammar (control characters, CR, LF, angle brackets) is refused at MAIL/RCPT:
+no header can be injected through the envelope.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import weakref
+from typing import TYPE_CHECKING
+
+from congthu.store import normalise_address
+
+if TYPE_CHECKING:
+    from congthu.app import App
+
+# RFC 5321 atext, plus any non-ASCII character (RFC 6531 section 3.3) except
+# surrogates (undecodable bytes) and C1 controls.
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-\u00a0-\ud7ff\ue000-\U0010ffff]"
+_DOT_ATOM = rf"{_ATEXT}+(?:\.{_ATEXT}+)*"
+_QUOTED = r'"(?:[\x20\x21\x23-\x5b\x5d-\x7e\u00a0-\ud7ff\ue000-\U0010ffff]|\\[\x20-\x7e])*"'
+_LABEL = r"[A-Za-z0-9\u00a0-\ud7ff\ue000-\U0010ffff](?:[A-Za-z0-9\-\u00a0-\ud7ff\ue000-\U0010ffff]*[A-Za-z0-9\u00a0-\ud7ff\ue000-\U0010ffff])?"
+_DOMAIN = rf"{_LABEL}(?:\.{_LABEL})*"
+_LITERAL = r"\[(?:\d{1,3}(?:\.\d{1,3}){3}|IPv6:[0-9A-Fa-f:.]+)\]"
+_MAILBOX = re.compile(rf"(?:{_DOT_ATOM}|{_QUOTED})@(?:{_DOMAIN}|{_LITERAL})")
+
+
+def valid_mailbox(address: str, utf8: bool) -> bool:
+    """Is ``address`` an RFC 5321 Mailbox (RFC 6531 when ``utf8``), within the limits of
+    section 4.5.3.1 (local part 64 octets, path 256)?"""
+    if not address or len(address.encode("utf-8", "surrogateescape")) > 254:
+        return False
+    if not utf8 and not address.isascii():
+        return False
+    if _MAILBOX.fullmatch(address) is None:
+        return False
+    local = address.rpartition("@")[0]
+    return len(local.encode("utf-8", "surrogateescape")) <= 64
+
+
+def domain_of(address: str) -> str:
+    return address.rpartition("@")[2].lower().rstrip(".")
+
+
+def is_local(app: App, address: str) -> bool:
+    return domain_of(address) in app.settings.local_domains
+
+
+async def resolve(app: App, address: str) -> int | None:
+    """The mailbox id a local address delivers to (a live mailbox or alias), or None.
+
+    The one place recipients are looked up: the directory when it is there, else the
+    store. "postmaster" (RFC 5321 section 4.5.1) goes to the administrator's mailbox.
+    """
+    address = normalise_address(address)
+    try:
+        from congthu.directory import resolve_recipient
+    except ImportError:  # pragma: no cover - the directory is part of the system
+        mailbox = await app.store.get_mailbox(address)
+        found = mailbox.id if mailbox is not None and mailbox.status == "active" else None
+    else:
+        found = await resolve_recipient(app, address)
+    if found is None and address.partition("@")[0] == "postmaster":
+        admin = app.settings.system.admin_address
+        if "@" not in admin:
+            admin = f"{admin}@{app.settings.system.domain}"
+        if normalise_address(admin) != address:
+            return await resolve(app, admin)
+    return found
+
+
+# Recipients looked up in the last few seconds: a busy MX sees the same addresses again
+# and again. Only hits are kept (a new mailbox receives at once); a mailbox removed
+# meanwhile is caught by the store at delivery. Usage is a hint for the RCPT-time quota
+# answer; the store enforces the quota itself when it delivers.
+CACHE_SECONDS = 2.0
+_cache: weakref.WeakKeyDictionary[App, dict[str, tuple[float, int, int, int]]] = weakref.WeakKeyDictionary()
+
+
+async def lookup(app: App, address: str) -> tuple[int, int, int] | None:
+    """(mailbox id, used bytes, quota bytes) for a local address that takes mail, else None."""
+    cache = _cache.setdefault(app, {})
+    now = time.monotonic()
+    hit = cache.get(address)
+    if hit is not None and hit[0] > now:
+        return hit[1], hit[2], hit[3]
+    mailbox_id = await resolve(app, address)
+    if mailbox_id is None:
+        cache.pop(address, None)
+        return None
+    mailbox = await app.store.get_mailbox_by_id(mailbox_id)
+    if mailbox is None or mailbox.status != "active":
+        return None
+    if len(cache) > 10_000:
+        cache.clear()
+    cache[address] = (now + CACHE_SECONDS, mailbox.id, mailbox.used_bytes, mailbox.quota_bytes)
+    return mailbox.id, mailbox.used_bytes, mailbox.quota_bytes
+
+
+def note_delivered(app: App, address: str, size: int) -> None:
+    """Keep the cached usage of ``address`` roughly current after a delivery."""
+    cache = _cache.get(app)
+    if cache is not None and address in cache:
+        expires, mailbox_id, used, quota = cache[address]
+        cache[address] = (expires, mailbox_id, used + size, quota)

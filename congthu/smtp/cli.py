@@ -1,0 +1,91 @@
+"""``congthu dns`` (the records to publish) and ``congthu queue list|retry|delete``."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+from congthu.cli import CommandError, Commands
+
+if TYPE_CHECKING:
+    from congthu.app import App
+
+
+def register(commands: Commands) -> None:
+    commands.command("dns", "bản ghi DNS cần công bố (MX, SPF, DKIM, DMARC) / DNS records to publish", cmd_dns)
+    group_help = "hàng đợi thư đi / outbound queue"
+    commands.command("list", "liệt kê thư trong hàng đợi / list queued messages", cmd_list,
+                     group="queue", group_help=group_help)
+    p = commands.command("retry", "gửi lại ngay / retry now", cmd_retry, group="queue", group_help=group_help)
+    p.add_argument("ids", nargs="*", type=int, help="queue ids (default: all)")
+    p = commands.command("delete", "xóa khỏi hàng đợi, không báo lỗi cho người gửi / remove without a bounce",
+                         cmd_delete, group="queue", group_help=group_help)
+    p.add_argument("ids", nargs="+", type=int, help="queue ids")
+
+
+def dns_records(app: App) -> list[str]:
+    """Zone-file lines for every local domain: MX, SPF (RFC 7208), DKIM (RFC 6376),
+    DMARC (RFC 7489)."""
+    from congthu.smtp import dkimsign
+
+    settings = app.settings
+    host = settings.system.hostname.rstrip(".")
+    selector = settings.smtp.dkim_selector
+    dkim_value = dkimsign.dns_record(app)
+    lines: list[str] = []
+    for domain in settings.local_domains:
+        lines.append(f"{domain}.\tIN\tMX\t10 {host}.")
+        lines.append(f'{domain}.\tIN\tTXT\t"v=spf1 mx -all"')
+        if dkim_value:
+            # TXT strings are at most 255 octets (RFC 1035): split the key.
+            chunks = [dkim_value[i:i + 250] for i in range(0, len(dkim_value), 250)]
+            quoted = " ".join(f'"{c}"' for c in chunks)
+            lines.append(f"{selector}._domainkey.{domain}.\tIN\tTXT\t( {quoted} )")
+        admin = settings.system.admin_address
+        report = admin if "@" in admin else f"{admin}@{settings.system.domain}"
+        lines.append(f'_dmarc.{domain}.\tIN\tTXT\t"v=DMARC1; p=reject; adkim=r; aspf=r; rua=mailto:{report}"')
+    return lines
+
+
+async def cmd_dns(app: App, args: argparse.Namespace) -> int:
+    print("; Bản ghi DNS cần công bố / DNS records to publish")
+    print(f"; Máy chủ thư / mail host: {app.settings.system.hostname} (A/AAAA and PTR must point to it)")
+    if app.path(app.settings.smtp.dkim_key).exists() is False:
+        print(f"; CẢNH BÁO / WARNING: no DKIM key at {app.path(app.settings.smtp.dkim_key)}")
+    for line in dns_records(app):
+        print(line)
+    return 0
+
+
+async def cmd_list(app: App, args: argparse.Namespace) -> int:
+    from congthu.smtp import queue
+
+    entries = await queue.list_queue(app)
+    if not entries:
+        print("Hàng đợi trống / queue is empty")
+        return 0
+    for m in entries:
+        print(f"{m.id}\t{m.created_at:%Y-%m-%d %H:%M}\t{m.size} B\t<{m.mail_from}>\t{m.kind}")
+        for r in m.recipients:
+            where = f"local mailbox {r.mailbox_id}" if r.mailbox_id is not None else r.domain
+            print(f"\t-> {r.address} ({where}) attempts={r.attempts} next={r.next_attempt_at:%Y-%m-%d %H:%M:%S}"
+                  + (f"\n\t   {r.last_error}" if r.last_error else ""))
+    return 0
+
+
+async def cmd_retry(app: App, args: argparse.Namespace) -> int:
+    from congthu.smtp import queue
+
+    count = await queue.retry(app, args.ids or None)
+    print(f"Đã đặt thử lại / marked for retry: {count} recipient(s)")
+    return 0
+
+
+async def cmd_delete(app: App, args: argparse.Namespace) -> int:
+    from congthu.smtp import queue
+
+    count = await queue.delete_messages(app, args.ids)
+    if not count:
+        raise CommandError("Không có thư nào với mã đó / no queued message with those ids")
+    print(f"Đã xóa / deleted: {count} message(s)")
+    return 0

@@ -1,0 +1,196 @@
+"""DNS for mail: MX resolution (RFC 5321 section 5.1, RFC 7505 null MX), TXT records for
+SPF, DKIM and DMARC, all through dnspython resolvers built from ``smtp.dns_servers``
+(empty: /etc/resolv.conf), so tests and air-gapped networks can point them anywhere.
+
+pyspf and dkimpy make their lookups synchronously from a worker thread: ``sync_txt`` and
+``spf_lookup`` serve them with the same configured servers.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import weakref
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import dns.asyncresolver
+import dns.exception
+import dns.nameserver
+import dns.rdatatype
+import dns.resolver
+
+if TYPE_CHECKING:
+    from congthu.app import App
+    from congthu.config import Settings
+
+
+class DNSTemporary(Exception):
+    """A lookup that may work later (timeout, SERVFAIL)."""
+
+
+class DNSPermanent(Exception):
+    """A lookup that will not work later (no such domain, null MX)."""
+
+
+@dataclass
+class Resolvers:
+    asynchronous: dns.asyncresolver.Resolver
+    synchronous: dns.resolver.Resolver
+
+
+_cache: weakref.WeakKeyDictionary[Any, Resolvers] = weakref.WeakKeyDictionary()
+
+
+def _nameservers(servers: list[str]) -> list[dns.nameserver.Nameserver]:
+    result: list[dns.nameserver.Nameserver] = []
+    for spec in servers:
+        host, port = spec, 53
+        if spec.startswith("["):  # [ipv6]:port
+            host, _, rest = spec[1:].partition("]")
+            port = int(rest[1:]) if rest.startswith(":") else 53
+        elif spec.count(":") == 1:
+            host, _, p = spec.partition(":")
+            port = int(p)
+        result.append(dns.nameserver.Do53Nameserver(host, port))
+    return result
+
+
+def make_resolvers(settings: Settings, timeout: float = 10.0) -> Resolvers:
+    servers = settings.smtp.dns_servers
+    pair = Resolvers(dns.asyncresolver.Resolver(configure=not servers),
+                     dns.resolver.Resolver(configure=not servers))
+    for r in (pair.asynchronous, pair.synchronous):
+        if servers:
+            r.nameservers = _nameservers(servers)
+        r.lifetime = timeout
+        r.timeout = min(timeout, 3.0)
+    return pair
+
+
+def resolvers(app: App) -> Resolvers:
+    """The app's resolvers (built once per App)."""
+    found = _cache.get(app)
+    if found is None:
+        found = _cache[app] = make_resolvers(app.settings)
+    return found
+
+
+async def txt(app: App, name: str) -> list[str]:
+    """TXT records of ``name`` (each the concatenation of its strings); [] if none.
+    Raises DNSTemporary on timeouts and server failures."""
+    try:
+        answer = await resolvers(app).asynchronous.resolve(name, "TXT", raise_on_no_answer=False)
+    except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
+        return []
+    except (dns.exception.Timeout, dns.resolver.NoNameservers, dns.resolver.LifetimeTimeout) as exc:
+        raise DNSTemporary(str(exc)) from exc
+    return [b"".join(r.strings).decode("utf-8", "replace") for r in answer]
+
+
+async def mx_hosts(app: App, domain: str) -> list[str]:
+    """Host names to try for ``domain``, best first (RFC 5321 section 5.1): its MX
+    records by preference, else the domain itself (implicit MX). A null MX (RFC 7505)
+    or a domain that does not exist is DNSPermanent."""
+    resolver = resolvers(app).asynchronous
+    try:
+        answer = await resolver.resolve(domain, "MX")
+    except dns.resolver.NXDOMAIN as exc:
+        raise DNSPermanent(f"tên miền không tồn tại / domain {domain} does not exist") from exc
+    except dns.resolver.NoAnswer:
+        return [domain]
+    except (dns.exception.Timeout, dns.resolver.NoNameservers, dns.resolver.LifetimeTimeout) as exc:
+        raise DNSTemporary(f"DNS MX {domain}: {exc}") from exc
+    records = sorted(answer, key=lambda r: r.preference)
+    hosts = [r.exchange.to_text(omit_final_dot=True) for r in records]
+    if len(hosts) == 1 and hosts[0] in ("", "."):
+        raise DNSPermanent(f"tên miền không nhận thư / domain {domain} accepts no mail (null MX, RFC 7505)")
+    return [h for h in hosts if h not in ("", ".")]
+
+
+async def host_addresses(app: App, host: str) -> list[str]:
+    """IPv4 then IPv6 addresses of ``host`` ([] if none)."""
+    resolver = resolvers(app).asynchronous
+    found: list[str] = []
+    failures = 0
+    for rdtype in ("A", "AAAA"):
+        try:
+            answer = await resolver.resolve(host, rdtype)
+            found.extend(r.address for r in answer)
+        except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
+            pass
+        except (dns.exception.Timeout, dns.resolver.NoNameservers, dns.resolver.LifetimeTimeout):
+            failures += 1
+    if not found and failures:
+        raise DNSTemporary(f"DNS A/AAAA {host}: no answer")
+    return found
+
+
+# -- synchronous lookups for pyspf and dkimpy (called in worker threads) -------------------
+
+_current: contextvars.ContextVar[dns.resolver.Resolver | None] = contextvars.ContextVar(
+    "congthu_smtp_resolver", default=None
+)
+
+
+def use_sync_resolver(app: App) -> None:
+    """Make lookups in this context (and threads started from it with asyncio.to_thread,
+    which copies the context) use the app's configured servers."""
+    _current.set(resolvers(app).synchronous)
+
+
+def sync_txt(name: str | bytes, timeout: float = 5) -> bytes | None:
+    """dkimpy's ``dnsfunc``: the first TXT record of ``name``, or None."""
+    resolver = _current.get() or dns.resolver.get_default_resolver()
+    if isinstance(name, bytes):
+        name = name.decode("ascii", "replace")
+    try:
+        answer = resolver.resolve(name, "TXT", lifetime=timeout)
+    except dns.exception.DNSException:
+        return None
+    for record in answer:
+        return b"".join(record.strings)
+    return None
+
+
+def spf_lookup(name: str, qtype: str, strict: Any = True, timeout: float = 20) -> list[Any]:
+    """pyspf's ``DNSLookup`` with the configured servers (same results as pyspf's own
+    dnspython driver)."""
+    import spf
+
+    resolver = _current.get() or dns.resolver.get_default_resolver()
+    result: list[Any] = []
+    try:
+        answer = resolver.resolve(name, qtype, lifetime=timeout)
+    except (dns.resolver.NoAnswer, dns.resolver.NXDOMAIN):
+        return result
+    except dns.exception.DNSException as exc:
+        raise spf.TempError(f"DNS {exc}") from exc
+    for rdata in answer:
+        if qtype in ("A", "AAAA"):
+            result.append(((name, qtype), rdata.address))
+        elif qtype == "MX":
+            result.append(((name, qtype), (rdata.preference, rdata.exchange)))
+        elif qtype == "PTR":
+            result.append(((name, qtype), rdata.target.to_text(True)))
+        elif qtype in ("TXT", "SPF"):
+            result.append(((name, qtype), rdata.strings))
+        elif qtype == "CNAME":
+            result.append(((name, qtype), rdata.target.to_text(True)))
+    return result
+
+
+def install_spf_lookup() -> None:
+    """Route pyspf's lookups through ``spf_lookup`` (once per process)."""
+    import spf
+
+    if spf.DNSLookup is not spf_lookup:
+        spf.DNSLookup = spf_lookup
+
+
+__all__ = [
+    "DNSPermanent", "DNSTemporary", "host_addresses", "install_spf_lookup", "make_resolvers",
+    "mx_hosts", "resolvers", "spf_lookup", "sync_txt", "txt", "use_sync_resolver",
+]
+
+# dnspython knows SPF (type 99) already; pyspf may ask for it.
+_ = dns.rdatatype.SPF

@@ -1,0 +1,328 @@
+"""The durable outbound queue and its runner.
+
+``enqueue`` writes the message bytes as a blob (fsynced) and the queue rows in one
+transaction before returning, so a message accepted with 250 survives a crash. The
+runner (``Runner.run``, started by ``congthu.smtp.jobs``) tries due recipients, one SMTP
+transaction per (message, domain); deliveries to local mailboxes that had to wait (a
+full mailbox) are queue entries too and go through ``app.store``.
+
+Retries (RFC 5321 section 4.5.4.1): the first after ``smtp.retry_first_seconds``, then
+twice as long each time up to ``smtp.retry_max_seconds``, for ``smtp.queue_lifetime_hours``;
+a delay notice after ``smtp.delay_notice_hours``, a bounce (RFC 3464) on a permanent
+failure or when the lifetime runs out. Nothing is ever sent for a null-sender message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import weakref
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy.engine import Connection
+
+from congthu.log import event
+from congthu.smtp import client as smtpclient
+from congthu.smtp import dsn
+from congthu.smtp.addresses import domain_of
+from congthu.smtp.tables import smtp_queue, smtp_queue_rcpt
+from congthu.store import QuotaExceeded, StoreError, utcnow
+
+if TYPE_CHECKING:
+    from congthu.app import App
+
+
+def _aware(value: datetime) -> datetime:
+    from datetime import UTC
+
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class QueuedRecipient:
+    id: int
+    address: str
+    domain: str
+    mailbox_id: int | None
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str
+    delay_notified: bool
+
+
+@dataclass(frozen=True)
+class QueuedMessage:
+    id: int
+    mail_from: str
+    blob: str
+    size: int
+    smtputf8: bool
+    kind: str
+    mailbox_id: int | None
+    created_at: datetime
+    recipients: list[QueuedRecipient]
+
+
+async def enqueue(app: App, raw: bytes, mail_from: str, recipients: list[tuple[str, int | None]], *,
+                  kind: str = "mail", mailbox_id: int | None = None, delay: float = 0.0) -> int:
+    """Queue ``raw`` for ``recipients`` ((address, local mailbox id or None)); durable on
+    return. ``delay``: seconds before the first attempt."""
+    digest = await asyncio.to_thread(app.store.blobs.put, raw)
+    now = utcnow()
+    due = now + timedelta(seconds=delay)
+    smtputf8 = not (mail_from.isascii() and all(a.isascii() for a, _m in recipients))
+
+    def tx(conn: Connection) -> int:
+        result = conn.execute(insert(smtp_queue).values(
+            mail_from=mail_from, blob=digest, size=len(raw), smtputf8=smtputf8, kind=kind,
+            mailbox_id=mailbox_id, created_at=now,
+        ))
+        queue_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+        conn.execute(insert(smtp_queue_rcpt), [
+            {"queue_id": queue_id, "address": address, "domain": domain_of(address), "mailbox_id": local,
+             "attempts": 0, "next_attempt_at": due, "last_error": "", "delay_notified": False}
+            for address, local in recipients
+        ])
+        return queue_id
+
+    queue_id = await app.db.run_write(tx)
+    event("smtp.queued", id=queue_id, mail_from=mail_from, recipients=len(recipients), size=len(raw), kind=kind)
+    wake(app)
+    return queue_id
+
+
+async def list_queue(app: App) -> list[QueuedMessage]:
+    def read(conn: Connection) -> tuple[list[Any], list[Any]]:
+        return (list(conn.execute(select(smtp_queue).order_by(smtp_queue.c.id)).all()),
+                list(conn.execute(select(smtp_queue_rcpt).order_by(smtp_queue_rcpt.c.id)).all()))
+
+    rows, rcpts = await app.db.run_read(read)
+    by_queue: dict[int, list[QueuedRecipient]] = defaultdict(list)
+    for r in rcpts:
+        by_queue[r.queue_id].append(QueuedRecipient(
+            r.id, r.address, r.domain, r.mailbox_id, r.attempts, _aware(r.next_attempt_at), r.last_error,
+            r.delay_notified))
+    return [QueuedMessage(m.id, m.mail_from, m.blob, m.size, m.smtputf8, m.kind, m.mailbox_id,
+                          _aware(m.created_at), by_queue.get(m.id, [])) for m in rows]
+
+
+async def retry(app: App, ids: list[int] | None = None) -> int:
+    """Make the given messages (all if None) due now; returns the recipients affected."""
+    condition = smtp_queue_rcpt.c.queue_id.in_(ids) if ids else smtp_queue_rcpt.c.id.isnot(None)
+    def tx(conn: Connection) -> int:
+        return int(conn.execute(update(smtp_queue_rcpt).where(condition).values(next_attempt_at=utcnow())).rowcount or 0)
+
+    count = await app.db.run_write(tx)
+    wake(app)
+    return count
+
+
+async def delete_messages(app: App, ids: list[int]) -> int:
+    """Remove messages from the queue without a bounce; returns how many were removed."""
+    def tx(conn: Connection) -> int:
+        conn.execute(delete(smtp_queue_rcpt).where(smtp_queue_rcpt.c.queue_id.in_(ids)))
+        return int(conn.execute(delete(smtp_queue).where(smtp_queue.c.id.in_(ids))).rowcount or 0)
+
+    return await app.db.run_write(tx)
+
+
+# -- the runner ------------------------------------------------------------------------------
+
+_runners: weakref.WeakKeyDictionary[App, Runner] = weakref.WeakKeyDictionary()
+
+
+def wake(app: App) -> None:
+    runner = _runners.get(app)
+    if runner is not None:
+        runner.wakeup.set()
+
+
+def backoff(settings: Any, attempts: int) -> float:
+    """Seconds before attempt number ``attempts + 1``."""
+    first = settings.smtp.retry_first_seconds
+    return float(min(first * (2 ** max(attempts - 1, 0)), max(settings.smtp.retry_max_seconds, first)))
+
+
+class Runner:
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.wakeup = asyncio.Event()
+        self.active: set[tuple[int, str]] = set()
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.semaphore = asyncio.Semaphore(max(app.settings.smtp.outbound_concurrency, 1))
+
+    async def run(self) -> None:
+        _runners[self.app] = self
+        try:
+            while True:
+                self.wakeup.clear()
+                try:
+                    await self.run_once()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # the database may be away for a moment
+                    event("smtp.queue_error", error=repr(exc)[:300])
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wakeup.wait(), self.app.settings.smtp.queue_interval)
+        finally:
+            for task in self.tasks:
+                task.cancel()
+            if _runners.get(self.app) is self:
+                del _runners[self.app]
+
+    async def run_once(self) -> int:
+        """Start an attempt for every due (message, domain); returns how many started."""
+        now = utcnow()
+        def read(conn: Connection) -> list[Any]:
+            return list(conn.execute(
+                select(smtp_queue_rcpt.c.queue_id, smtp_queue_rcpt.c.domain, smtp_queue_rcpt.c.mailbox_id)
+                .where(smtp_queue_rcpt.c.next_attempt_at <= now).distinct().limit(1000)
+            ).all())
+
+        rows = await self.app.db.run_read(read)
+        started = 0
+        for row in rows:
+            key = (row.queue_id, f"local:{row.mailbox_id}" if row.mailbox_id is not None else row.domain)
+            if key in self.active:
+                continue
+            self.active.add(key)
+            task = asyncio.create_task(self._attempt(key))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+            started += 1
+        return started
+
+    async def _attempt(self, key: tuple[int, str]) -> None:
+        try:
+            async with self.semaphore:
+                await attempt(self.app, key[0], key[1])
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            event("smtp.attempt_error", id=key[0], target=key[1], error=repr(exc)[:300])
+        finally:
+            self.active.discard(key)
+            # More may have become due while this one ran.
+            self.wakeup.set()
+
+
+async def attempt(app: App, queue_id: int, target: str) -> None:
+    """One attempt for the due recipients of message ``queue_id`` at ``target`` (a domain
+    or "local:<mailbox id>")."""
+    now = utcnow()
+    condition = and_(smtp_queue_rcpt.c.queue_id == queue_id, smtp_queue_rcpt.c.next_attempt_at <= now)
+    if target.startswith("local:"):
+        condition = and_(condition, smtp_queue_rcpt.c.mailbox_id == int(target[6:]))
+    else:
+        condition = and_(condition, smtp_queue_rcpt.c.domain == target, smtp_queue_rcpt.c.mailbox_id.is_(None))
+
+    def read(conn: Connection) -> tuple[Any, list[Any]]:
+        return (conn.execute(select(smtp_queue).where(smtp_queue.c.id == queue_id)).first(),
+                list(conn.execute(select(smtp_queue_rcpt).where(condition)).all()))
+
+    message, rcpts = await app.db.run_read(read)
+    if message is None or not rcpts:
+        return
+    raw = await asyncio.to_thread(app.store.blobs.get, message.blob)
+    if target.startswith("local:"):
+        outcomes = await _deliver_local(app, int(target[6:]), [r.address for r in rcpts], raw)
+    else:
+        outcomes = await smtpclient.send(app, target, message.mail_from, [r.address for r in rcpts], raw,
+                                         message.smtputf8)
+    await _record(app, message, rcpts, outcomes, raw)
+
+
+async def _deliver_local(app: App, mailbox_id: int, addresses: list[str], raw: bytes) -> list[smtpclient.Outcome]:
+    from congthu.smtp import delivery
+
+    try:
+        results = await delivery.deliver(app, raw, [mailbox_id], path="queue")
+    except StoreError as exc:
+        return [smtpclient.Outcome(a, "temp", str(exc), "4.3.0") for a in addresses]
+    error = results[0].error if results else None
+    if error is None:
+        return [smtpclient.Outcome(a, "ok", "250 delivered", "2.0.0") for a in addresses]
+    if isinstance(error, QuotaExceeded):
+        kind, status = ("perm", "5.2.2") if error.permanent else ("temp", "4.2.2")
+        return [smtpclient.Outcome(a, kind, str(error), status) for a in addresses]
+    return [smtpclient.Outcome(a, "perm", str(error), "5.1.1") for a in addresses]
+
+
+async def _record(app: App, message: Any, rcpts: list[Any], outcomes: list[smtpclient.Outcome], raw: bytes) -> None:
+    settings = app.settings
+    now = utcnow()
+    created = _aware(message.created_at)
+    expired = now - created >= timedelta(hours=settings.smtp.queue_lifetime_hours)
+    notice_due = now - created >= timedelta(hours=settings.smtp.delay_notice_hours)
+    failed: list[dsn.RecipientStatus] = []
+    delayed: list[dsn.RecipientStatus] = []
+    by_address = {o.address: o for o in outcomes}
+
+    def tx(conn: Connection) -> None:
+        for row in rcpts:
+            outcome = by_address.get(row.address) or smtpclient.Outcome(row.address, "temp", "no outcome", "4.0.0")
+            if outcome.kind == "ok":
+                conn.execute(delete(smtp_queue_rcpt).where(smtp_queue_rcpt.c.id == row.id))
+                event("smtp.delivered", id=message.id, rcpt=row.address, reply=outcome.reply[:200],
+                      remote=outcome.remote, attempts=row.attempts + 1)
+            elif outcome.kind == "perm" or expired:
+                conn.execute(delete(smtp_queue_rcpt).where(smtp_queue_rcpt.c.id == row.id))
+                reason = outcome.reply if outcome.kind == "perm" else (
+                    f"Hết thời gian thử ({settings.smtp.queue_lifetime_hours:g} giờ) / gave up after "
+                    f"{settings.smtp.queue_lifetime_hours:g} hours: {outcome.reply}")
+                status = outcome.status if outcome.kind == "perm" else "4.4.7"
+                if status.startswith("4"):
+                    status = "5" + status[1:]
+                failed.append(dsn.RecipientStatus(row.address, status, reason, outcome.remote))
+                event("smtp.failed", id=message.id, rcpt=row.address, reason=reason[:300], expired=expired)
+            else:
+                attempts = row.attempts + 1
+                values: dict[str, Any] = {
+                    "attempts": attempts, "last_error": outcome.reply[:1000],
+                    "next_attempt_at": now + timedelta(seconds=backoff(settings, attempts)),
+                }
+                if notice_due and not row.delay_notified:
+                    values["delay_notified"] = True
+                    delayed.append(dsn.RecipientStatus(row.address, outcome.status or "4.0.0", outcome.reply,
+                                                       outcome.remote))
+                conn.execute(update(smtp_queue_rcpt).where(smtp_queue_rcpt.c.id == row.id).values(**values))
+                event("smtp.deferred", id=message.id, rcpt=row.address, reply=outcome.reply[:200],
+                      attempts=attempts)
+        left = conn.execute(
+            select(func.count()).select_from(smtp_queue_rcpt).where(smtp_queue_rcpt.c.queue_id == message.id)
+        ).scalar_one()
+        if not left:
+            conn.execute(delete(smtp_queue).where(smtp_queue.c.id == message.id))
+
+    await app.db.run_write(tx)
+    if message.mail_from and message.kind != "dsn":
+        for action, group in (("failed", failed), ("delayed", delayed)):
+            if group:
+                await send_dsn(app, message.mail_from, raw, group, action, created)
+
+
+async def send_dsn(app: App, to: str, original: bytes, recipients: list[dsn.RecipientStatus], action: str,
+                   arrival: datetime) -> None:
+    """Send a DSN to ``to``: into the mailbox if local, else through the queue (null sender)."""
+    from congthu.smtp import addresses, delivery
+
+    raw = dsn.build(app, to=to, original=original, recipients=recipients, action=action, arrival=arrival)
+    event("smtp.dsn", to=to, action=action, recipients=[r.address for r in recipients])
+    if addresses.is_local(app, to):
+        mailbox_id = await addresses.resolve(app, to)
+        if mailbox_id is None:
+            event("smtp.dsn_dropped", to=to, reason="no such local mailbox")
+            return
+        raw = delivery.return_path("") + raw
+        results = await delivery.deliver(app, raw, [mailbox_id], path="dsn")
+        if results and not results[0].ok:
+            await enqueue(app, raw, "", [(to, mailbox_id)], kind="dsn",
+                          delay=app.settings.smtp.retry_first_seconds)
+        return
+    from congthu.smtp import dkimsign
+
+    await enqueue(app, await dkimsign.sign(app, raw), "", [(to, None)], kind="dsn")

@@ -1,0 +1,110 @@
+"""The SMTP listeners: MX (``listen.smtp``, 25), submission with STARTTLS
+(``listen.submission``, 587) and with implicit TLS (``listen.submissions``, 465, RFC 8314).
+A port of 0 switches a listener off."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from typing import TYPE_CHECKING, Any
+
+from congthu import metrics
+from congthu.smtp.protocol import SMTPProtocol
+from congthu.smtp.session import Handler
+
+if TYPE_CHECKING:
+    from congthu.app import App
+
+
+class SMTPService:
+    """One listener (implements congthu.server.Service)."""
+
+    def __init__(self, app: App, name: str, port: int, door: str, implicit_tls: bool,
+                 stop_grace: float = 5.0) -> None:
+        self.app = app
+        self.name = name
+        self.host = app.settings.listen.host
+        self.port = port
+        self.door = door
+        self.implicit_tls = implicit_tls
+        self.stop_grace = stop_grace
+        self.handler = Handler(app, door)
+        self.protocols: set[_CountedProtocol] = set()
+        self._server: asyncio.Server | None = None
+
+    def _make(self) -> _CountedProtocol:
+        protocol = _CountedProtocol(self.handler, self.app, door=self.door, implicit_tls=self.implicit_tls)
+        protocol.service = self
+        return protocol
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        ssl_context = self.app.tls.server if self.implicit_tls else None
+        self._server = await loop.create_server(
+            self._make, self.host, self.port, ssl=ssl_context, reuse_address=True, backlog=1024,
+            ssl_handshake_timeout=30 if ssl_context else None,
+        )
+        if self.port == 0:
+            self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        # Let a message being delivered finish (its client then gets its 250).
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.stop_grace
+        while any(p.busy for p in self.protocols) and loop.time() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        tasks = []
+        for protocol in list(self.protocols):
+            if protocol._handler_coroutine is not None:
+                tasks.append(protocol._handler_coroutine)
+            if protocol.transport is not None:
+                protocol.transport.close()
+        if tasks:
+            await asyncio.wait(tasks, timeout=2)
+        if self._server is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 2)
+
+
+class _CountedProtocol(SMTPProtocol):
+    service: SMTPService
+    busy = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if self.transport is None:  # not the second call after STARTTLS
+            self.service.protocols.add(self)
+            metrics.connections.labels(self.service.name).inc()
+            metrics.open_connections.labels(self.service.name).inc()
+            sock = transport.get_extra_info("socket")
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super().connection_made(transport)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if self in self.service.protocols:
+            self.service.protocols.discard(self)
+            metrics.open_connections.labels(self.service.name).dec()
+        super().connection_lost(error)
+
+    async def _deliver(self, content: bytes) -> None:
+        self.busy = True
+        try:
+            await super()._deliver(content)
+        finally:
+            self.busy = False
+
+
+def services(app: App) -> list[Any]:
+    listen = app.settings.listen
+    found: list[Any] = []
+    if listen.smtp:
+        found.append(SMTPService(app, "smtp", listen.smtp, "mx", False))
+    if listen.submission:
+        found.append(SMTPService(app, "submission", listen.submission, "submission", False))
+    if listen.submissions and app.tls.available:
+        found.append(SMTPService(app, "submissions", listen.submissions, "submission", True))
+    return found

@@ -1,0 +1,60 @@
+"""Tables of the outbound queue: messages waiting for delivery, and their recipients.
+
+The message bytes are a blob in the store's blob store (``app.store.blobs``); the column
+``blob`` is marked ``info={"blob": True}`` so the store's garbage collection keeps it for
+as long as the message is queued.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+)
+
+from congthu.db import metadata
+
+smtp_queue = Table(
+    "smtp_queue",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    # Envelope sender (RFC 5321 MAIL FROM); "" for the null sender of a DSN.
+    Column("mail_from", String(320), nullable=False, default=""),
+    # SHA-256 of the message bytes in the blob store (already DKIM-signed).
+    Column("blob", String(64), nullable=False, info={"blob": True}),
+    Column("size", BigInteger, nullable=False),
+    # Needs SMTPUTF8 at the next hop (RFC 6531): non-ASCII envelope addresses.
+    Column("smtputf8", Boolean, nullable=False, default=False),
+    # "mail" (submitted or accepted), "dsn" (a bounce or delay notice we wrote).
+    Column("kind", String(10), nullable=False, default="mail"),
+    # The submitting mailbox, for the queue listing and per-user views.
+    Column("mailbox_id", Integer, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+smtp_queue_rcpt = Table(
+    "smtp_queue_rcpt",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("queue_id", Integer, ForeignKey("smtp_queue.id", ondelete="CASCADE"), nullable=False),
+    Column("address", String(320), nullable=False),
+    # Lower-case domain of the address: one SMTP transaction per (message, domain).
+    Column("domain", String(255), nullable=False),
+    # A local mailbox (delivery deferred, e.g. the mailbox was full), else None (remote).
+    Column("mailbox_id", Integer, nullable=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    # The last reply or error, for `congthu queue list` and the DSN.
+    Column("last_error", Text, nullable=False, default=""),
+    Column("delay_notified", Boolean, nullable=False, default=False),
+    Index("ix_smtp_queue_rcpt_due", "next_attempt_at"),
+    Index("ix_smtp_queue_rcpt_queue", "queue_id"),
+)

@@ -1,0 +1,122 @@
+"""Two Công Thư instances (soctrang.gov.vn and cantho.gov.vn) exchanging mail both ways
+through MX lookup on a test DNS server, DKIM-signed by one and verified by the other;
+and a remote that is down: queued, retried, a delay notice, then a bounce (RFC 3464)."""
+
+from __future__ import annotations
+
+import smtplib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from congthu.smtp import dkimsign, queue
+from tests.conftest import ServerThread, free_port
+from tests.smtp.conftest import PASSWORD, messages, parse, start_server, wait_for
+from tests.smtp.dnsserver import DNSServer
+from tests.smtp.test_submission import tls_client
+
+ST, CT = "soctrang.gov.vn", "cantho.gov.vn"
+BINH, LAN = f"ntbinh@{ST}", f"ttlan@{CT}"
+
+
+def publish(dns: DNSServer, server: ServerThread, domain: str) -> None:
+    host = f"mail.{domain}"
+    dns.add(domain, "MX", f"10 {host}.")
+    dns.add(host, "A", "127.0.0.1")
+    dns.add_txt(domain, "v=spf1 ip4:127.0.0.1 -all")
+    dns.add_txt(f"_dmarc.{domain}", "v=DMARC1; p=reject")
+    record = dkimsign.dns_record(server.app)
+    assert record
+    dns.add_txt(f"congthu._domainkey.{domain}", record)
+
+
+@pytest.fixture
+def pair(tmp_path: Path, dns_server: DNSServer) -> Iterator[tuple[ServerThread, ServerThread]]:
+    port_st, port_ct = free_port(), free_port()
+    st = start_server(tmp_path / "st", dns_server, listen={"smtp": port_st}, smtp={"mx_port": port_ct},
+                      system={"domain": ST, "hostname": f"mail.{ST}"})
+    ct = start_server(tmp_path / "ct", dns_server, listen={"smtp": port_ct}, smtp={"mx_port": port_st},
+                      system={"domain": CT, "hostname": f"mail.{CT}"})
+    try:
+        publish(dns_server, st, ST)
+        publish(dns_server, ct, CT)
+        yield st, ct
+    finally:
+        st.stop()
+        ct.stop()
+
+
+def submit(server: ServerThread, sender: str, to: str, subject: str) -> None:
+    with smtplib.SMTP("127.0.0.1", server.port("submission")) as client:
+        client.starttls(context=tls_client())
+        client.ehlo()
+        client.login(sender, PASSWORD)
+        client.sendmail(sender, [to], (f"From: {sender}\r\nTo: {to}\r\nSubject: {subject}\r\n\r\n"
+                                       "Kính gửi,\r\nNội dung.\r\n").encode())
+
+
+def test_two_instances_exchange_mail_with_dkim(pair):
+    st, ct = pair
+    binh, lan = st.add_user(BINH), ct.add_user(LAN)
+    submit(st, BINH, LAN, "Từ Sóc Trăng")
+    [arrived] = wait_for(lambda: messages(ct, lan))
+    msg = parse(arrived)
+    assert msg["Subject"] == "Từ Sóc Trăng"
+    results = msg["Authentication-Results"]
+    assert results.startswith(f"mail.{CT}")
+    assert f"dkim=pass header.d={ST}" in results
+    assert "spf=pass" in results and "dmarc=pass" in results
+    assert msg["DKIM-Signature"] and f"d={ST}" in msg["DKIM-Signature"]
+    assert len(msg.get_all("Received")) == 2  # submission at Sóc Trăng, MX at Cần Thơ
+
+    submit(ct, LAN, BINH, "Trả lời từ Cần Thơ")
+    [back] = wait_for(lambda: messages(st, binh))
+    results = parse(back)["Authentication-Results"]
+    assert f"dkim=pass header.d={CT}" in results and "dmarc=pass" in results
+    assert st.run(queue.list_queue(st.app)) == [] and ct.run(queue.list_queue(ct.app)) == []
+
+
+def test_forged_dkim_fails_dmarc_and_is_refused(pair):
+    st, ct = pair
+    ct.add_user(LAN)
+    with smtplib.SMTP("127.0.0.1", ct.port("smtp")) as client:
+        client.ehlo("mail.spammer.example")
+        # The From claims soctrang.gov.vn, unsigned, from an envelope domain that does not
+        # align: DMARC fails and soctrang.gov.vn publishes p=reject.
+        client.mail("x@spammer.example")
+        client.rcpt(LAN)
+        code, text = client.data(f"From: giamdoc@{ST}\r\nSubject: chuyen tien\r\n\r\nx\r\n".encode())
+        assert (code, text[:5]) == (550, b"5.7.1") and b"DMARC" in text
+
+
+def test_remote_down_is_retried_then_bounced(tmp_path: Path, dns_server: DNSServer):
+    dead = free_port()  # nothing listens there
+    st = start_server(tmp_path / "st", dns_server, smtp={
+        "mx_port": dead, "queue_lifetime_hours": 4 / 3600, "delay_notice_hours": 1 / 3600})
+    try:
+        dns_server.add(CT, "MX", f"10 mail.{CT}.")
+        dns_server.add(f"mail.{CT}", "A", "127.0.0.1")
+        binh = st.add_user(BINH)
+        submit(st, BINH, LAN, "Gửi Cần Thơ")
+        attempts = wait_for(lambda: [r.attempts for m in st.run(queue.list_queue(st.app)) for r in m.recipients
+                                     if r.attempts >= 2], timeout=10)
+        assert attempts
+        notices = wait_for(lambda: [m for m in messages(st, binh)
+                                    if "Undelivered mail" in str(parse(m)["Subject"])], timeout=20)
+        assert st.run(queue.list_queue(st.app)) == []
+        subjects = [str(parse(m)["Subject"]) for m in messages(st, binh)]
+        assert any("Delivery delayed" in s for s in subjects)  # the delay notice came first
+        bounce = parse(notices[0])
+        assert bounce.get_content_type() == "multipart/report"
+        assert bounce.get_param("report-type") == "delivery-status"
+        text, status, headers = list(bounce.iter_parts())
+        body = text.get_content()
+        assert "không gửi được" in body and LAN in body and "could not be delivered" in body
+        report = status.as_string()
+        assert f"Final-Recipient: rfc822; {LAN}" in report
+        assert "Action: failed" in report and "Status: 5.4.7" in report
+        assert "Subject:" in headers.as_string()
+        assert bounce["Auto-Submitted"] == "auto-replied"
+    finally:
+        st.stop()

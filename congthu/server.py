@@ -9,13 +9,13 @@ close the database; SIGHUP reloads the TLS certificate.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import signal
-from collections.abc import Callable
-from typing import Protocol
+from collections.abc import Callable, Coroutine
+from typing import Any, Protocol
 
 from congthu.app import App
 from congthu.log import event
+from congthu.plugins import optional_modules
 
 SERVICE_MODULES = [
     "congthu.web.server",
@@ -24,6 +24,10 @@ SERVICE_MODULES = [
     "congthu.pop3.server",
     "congthu.ldap.server",
 ]
+
+
+# Packages whose jobs.py contributes periodic work (queue runs, publication, reminders).
+JOB_PACKAGES = ["smtp", "directory", "policy", "accounts", "workflow"]
 
 
 class Service(Protocol):
@@ -37,16 +41,7 @@ class Service(Protocol):
 
 
 def collect_services(app: App) -> list[Service]:
-    found: list[Service] = []
-    for name in SERVICE_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue
-            raise
-        found.extend(module.services(app))
-    return found
+    return [service for module in optional_modules(SERVICE_MODULES) for service in module.services(app)]
 
 
 async def serve(
@@ -62,6 +57,7 @@ async def serve(
         loop.add_signal_handler(signal.SIGHUP, _reload, app)
     services = collect_services(app)
     started: list[Service] = []
+    background: list[asyncio.Task[None]] = []
     try:
         for service in services:
             await service.start()
@@ -73,7 +69,7 @@ async def serve(
         await stop.wait()
     finally:
         event("server.stopping")
-        for task in locals().get("background", []):
+        for task in background:
             task.cancel()
         for service in reversed(started):
             try:
@@ -94,16 +90,7 @@ def _reload(app: App) -> None:
         event("tls.reload_failed", error=str(exc))
 
 
-def _background_jobs(app: App) -> list:  # type: ignore[type-arg]
+def _background_jobs(app: App) -> list[Coroutine[Any, Any, None]]:
     """Periodic jobs (queue runs, publication, reclamation) contributed by packages."""
-    jobs = []
-    for name in ("congthu.smtp.jobs", "congthu.directory.jobs", "congthu.policy.jobs",
-                 "congthu.accounts.jobs", "congthu.workflow.jobs"):
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue
-            raise
-        jobs.extend(module.jobs(app))
-    return jobs
+    names = [f"congthu.{package}.jobs" for package in JOB_PACKAGES]
+    return [job for module in optional_modules(names) for job in module.jobs(app)]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import inspect
 import logging
 import sys
@@ -20,6 +19,7 @@ from typing import Any
 
 from congthu.config import ConfigError
 from congthu.db import DatabaseUnavailable
+from congthu.plugins import optional_modules
 
 COMMAND_MODULES = [
     "congthu.cli.core",
@@ -70,13 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: $CONGTHU_DATA or ./data)")
     parser.add_argument("-v", "--verbose", action="store_true", help="more log output")
     commands = Commands(parser)
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue
-            raise
+    for module in optional_modules(COMMAND_MODULES):
         module.register(commands)
     return parser
 

@@ -6,8 +6,6 @@ A package that serves pages or API has ``web.py`` with ``router(app) -> APIRoute
 
 from __future__ import annotations
 
-import importlib
-
 from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -15,6 +13,7 @@ from sqlalchemy import text
 
 from congthu import __version__, metrics
 from congthu.app import App
+from congthu.plugins import optional_modules
 
 ROUTER_MODULES = [
     "congthu.accounts.web",
@@ -47,12 +46,6 @@ def create_app(app: App) -> FastAPI:
     async def prometheus() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    for name in ROUTER_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue
-            raise
+    for module in optional_modules(ROUTER_MODULES):
         api.include_router(module.router(app))
     return api

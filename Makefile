@@ -8,7 +8,7 @@ DATA   ?= data
 BIN    := $(VENV)/bin
 
 # Debian packages the tests drive as real peers and clients.
-APT_TEST_PACKAGES := postgresql curl isync swaks fetchmail getmail6 ldap-utils chromium
+APT_TEST_PACKAGES := postgresql curl isync swaks fetchmail getmail6 ldap-utils chromium postfix
 # Debian packages needed to build and run.
 APT_RUN_PACKAGES := python3-venv python3-dev gcc libldap2-dev libsasl2-dev
 
@@ -49,7 +49,10 @@ endef
 apt-run:
 	$(call apt_install,$(APT_RUN_PACKAGES))
 
+# Postfix is a test peer only: "No configuration" leaves no system Postfix on port 25.
 apt-test:
+	@SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	echo "postfix postfix/main_mailer_type select No configuration" | $$SUDO debconf-set-selections
 	$(call apt_install,$(APT_TEST_PACKAGES))
 
 clean:

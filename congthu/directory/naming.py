@@ -29,7 +29,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 from congthu.text import nfc, unaccent
@@ -283,7 +283,7 @@ class PersonName:
     middle: str
     given: str
 
-    @property
+    @cached_property
     def full(self) -> str:
         return " ".join(p for p in (self.family, self.middle, self.given) if p)
 
@@ -298,6 +298,7 @@ def _clean_person_words(text: str) -> list[str]:
     return words
 
 
+@lru_cache(maxsize=100_000)  # names repeat (a bulk import asks for thousands of Nguyễn Văn ...)
 def split_name(full_name: str) -> PersonName:
     """Split "Họ Tên đệm Tên" into family, middle and given names (NFC, single spaces,
     each word capitalised as written). The given name is the last word; a known two-word
@@ -312,6 +313,7 @@ def split_name(full_name: str) -> PersonName:
     return PersonName(" ".join(words[:family_n]), " ".join(words[family_n:-1]), words[-1])
 
 
+@lru_cache(maxsize=100_000)
 def person_local(name: str | PersonName) -> str:
     """Điều 3.2: the first letter of the family name and of each middle name, then the
     given name in full, without accents: Nguyễn Thanh Bình → ``ntbinh``.
@@ -390,7 +392,8 @@ def _describe(request: PersonRequest) -> str:
     if request.rank:
         detail.append(f"cấp {request.rank}")
     if request.registered:
-        detail.append(f"đăng ký {request.registered:%d/%m/%Y}")
+        when = request.registered
+        detail.append(f"đăng ký {when.day:02d}/{when.month:02d}/{when.year}")
     return f"{person} ({', '.join(detail)})" if detail else person
 
 

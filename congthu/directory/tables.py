@@ -129,3 +129,11 @@ dir_events = Table(
     Column("detail", Text, nullable=False, default="{}"),
     Column("at", DateTime(timezone=True), nullable=False),
 )
+
+# Search (Directory.search): on SQLite an FTS5 trigram index over dir_people.search_key
+# (dir_people_fts, external content, kept by triggers); on PostgreSQL a pg_trgm GIN index
+# on the column. Both are made by hand in migration directory_0002; autogenerate is told
+# to leave the FTS5 table and its shadow tables alone.
+PEOPLE_FTS = "dir_people_fts"
+metadata.info.setdefault("unmanaged_tables", set()).update(
+    {PEOPLE_FTS} | {f"{PEOPLE_FTS}_{shadow}" for shadow in ("data", "idx", "content", "docsize", "config")})

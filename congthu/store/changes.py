@@ -32,7 +32,7 @@ class FolderWatch:
         self.modseq = max(self.modseq, modseq)
         self.event.set()
 
-    async def wait(self, timeout: float | None = None) -> bool:
+    async def wait(self, timeout: float | None = None) -> bool:  # noqa: ASYNC109
         """True if the folder changed (since the last wait), False on timeout."""
         try:
             await asyncio.wait_for(self.event.wait(), timeout)

@@ -36,3 +36,17 @@ async def dapp(ddir: Path) -> AsyncIterator[App]:
         yield app
     finally:
         await app.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def eapp(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[App]:
+    """Like ``dapp``, on SQLite and then on a real PostgreSQL server (the session's
+    ``postgres`` fixture): the directory's core tests run on both engines."""
+    extra = ""
+    if request.param == "postgresql":
+        extra = f'\n[database]\nurl = "{request.getfixturevalue("postgres").create_database()}"\n'
+    app = await App.open(make_dir(tmp_path / "data", extra))
+    try:
+        yield app
+    finally:
+        await app.close()

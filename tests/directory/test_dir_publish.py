@@ -36,10 +36,10 @@ async def fill(app: App) -> None:
     await d.add_person("Trần Thị Hoà", "phongcntt.sotttt", title="Chuyên viên")
 
 
-async def test_publish_every_format(dapp: App, tmp_path: Path) -> None:
-    await fill(dapp)
+async def test_publish_every_format(eapp: App, tmp_path: Path) -> None:
+    await fill(eapp)
     dest = tmp_path / "pub"
-    files = await publish(dapp, dest)
+    files = await publish(eapp, dest)
     assert {f.name for f in files} == {"index.html", "danh-ba.csv", "danh-ba.xlsx", "danh-ba.vcf", "danh-ba.json"}
 
     cards = list(vobject.readComponents((dest / "danh-ba.vcf").read_text(encoding="utf-8")))

@@ -40,7 +40,7 @@ CHILD = textwrap.dedent(
         if mailbox is None:
             mailbox = await app.store.create_mailbox("kho@soctrang.gov.vn", quota_bytes=10**10)
         print("ready", flush=True)
-        for i in range(start, %d):
+        for i in range(start, TOTAL):
             raw = body(i)
             [result] = await app.store.deliver(raw, [mailbox.id])
             assert result.ok, result.error
@@ -48,8 +48,8 @@ CHILD = textwrap.dedent(
         await app.close()
 
     asyncio.run(main(sys.argv[1], int(sys.argv[2])))
-    """ % TOTAL
-)
+    """
+).replace("TOTAL", str(TOTAL))
 
 
 def run_child(data: Path, start: int, kill_after: float | None) -> dict[int, str]:

@@ -2,8 +2,13 @@
 embedded default (SQLite WAL) and on PostgreSQL, and the dedupe figure.
 
     .venv/bin/python bench/store.py [--count N] [--concurrency C] [--no-postgres]
+                                    [--index-count N]
 
-Each delivery is durable (blobs fsynced, metadata committed) before it counts.
+Each delivery is durable (blobs fsynced, metadata committed) before it counts. Each size
+is measured twice: as SMTP delivers (``mime.analyse`` at delivery) and with the analysis
+precomputed ("store only"), so the store's own cost is visible apart from MIME parsing.
+``--index-count`` also times what an IMAP SELECT asks of a folder that large
+(``folder_index``, ``folder_flags``, ``folder_status``, ``changes_since``).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from congthu import mime  # noqa: E402
 from congthu.app import App  # noqa: E402
 from tests.conftest import make_data_dir  # noqa: E402
 
@@ -30,21 +36,64 @@ def message(size: int, number: int) -> bytes:
     return head + body[: size - len(head)]
 
 
-async def run(data: Path, size: int, count: int, concurrency: int) -> float:
+async def run(data: Path, size: int, count: int, concurrency: int, *, analysed: bool = False) -> float:
     app = await App.open(data)
     try:
-        mailbox = await app.store.create_mailbox(f"bench{size}@soctrang.gov.vn", quota_bytes=10**12)
+        mailbox = await app.store.create_mailbox(
+            f"bench{size}{'a' if analysed else ''}@soctrang.gov.vn", quota_bytes=10**12)
         queue = list(range(count))
+        raws = [message(size, n) for n in queue]
+        analysis = mime.analyse(raws[0]) if analysed else None
 
         async def worker() -> None:
             while queue:
                 n = queue.pop()
-                [result] = await app.store.deliver(message(size, n), [mailbox.id])
+                [result] = await app.store.deliver(raws[n], [mailbox.id], analysis=analysis)
                 assert result.ok
 
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         return count / (time.perf_counter() - started)
+    finally:
+        await app.close()
+
+
+async def select_path(data: Path, count: int) -> str:
+    """Fill a folder with ``count`` messages (rows written directly, for speed) and time
+    the store calls an IMAP SELECT makes."""
+    from congthu.store import utcnow
+    from congthu.store.tables import folders, messages
+
+    app = await App.open(data)
+    try:
+        mailbox = await app.store.create_mailbox("lon@soctrang.gov.vn", quota_bytes=10**12)
+        await app.store.deliver(message(1000, 0), [mailbox.id])
+        inbox = await app.store.get_folder(mailbox.id, "INBOX")
+        assert inbox is not None
+        [first] = await app.store.folder_index(inbox.id)
+        now = utcnow()
+        async with app.db.writer.begin() as conn:
+            await conn.execute(messages.insert(), [
+                {"folder_id": inbox.id, "uid": uid, "content_id": first.content_id, "flags": uid % 3,
+                 "keywords": "$Label1" if uid % 7 == 0 else "", "internal_date": now, "size": 1000,
+                 "modseq": 2 + uid // 1000} for uid in range(2, count + 1)
+            ])
+            await conn.execute(folders.update().where(folders.c.id == inbox.id)
+                               .values(uidnext=count + 1, highestmodseq=2 + count // 1000))
+        timings = []
+        for label, call in (
+            ("folder_index", lambda: app.store.folder_index(inbox.id)),
+            ("folder_flags", lambda: app.store.folder_flags(inbox.id)),
+            ("folder_status", lambda: app.store.folder_status(inbox.id)),
+            ("changes_since(now)", lambda: app.store.changes_since(inbox.id, 2 + count // 1000)),
+        ):
+            best = float("inf")
+            for _ in range(3):
+                started = time.perf_counter()
+                await call()
+                best = min(best, time.perf_counter() - started)
+            timings.append(f"{label} {best * 1000:.1f} ms")
+        return f"SELECT path, {count:,} messages: " + ", ".join(timings)
     finally:
         await app.close()
 
@@ -67,6 +116,7 @@ async def main() -> None:
     parser.add_argument("--big-count", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--index-count", type=int, default=0, help="also time SELECT on a folder this large")
     args = parser.parse_args()
     print(f"# bench/store.py on {platform.node()} ({os.cpu_count()} cores), {time.strftime('%Y-%m-%d')}")
     engines = ["sqlite"] + ([] if args.no_postgres else ["postgresql"])
@@ -81,10 +131,13 @@ async def main() -> None:
                     pg = pg or PostgresServer().start()
                     database["url"] = pg.create_database()
                 data = await make_data_dir(Path(tmp) / "data", database=database)
-                small = await run(data, 10 * 1024, args.count, args.concurrency)
-                big = await run(data, 1024 * 1024, args.big_count, args.concurrency)
-                print(f"{engine:<10} 10 KB: {small:7.1f} deliveries/s   1 MB: {big:6.1f} deliveries/s "
-                      f"(concurrency {args.concurrency})")
+                for analysed in (False, True):
+                    small = await run(data, 10 * 1024, args.count, args.concurrency, analysed=analysed)
+                    big = await run(data, 1024 * 1024, args.big_count, args.concurrency, analysed=analysed)
+                    print(f"{engine:<10} 10 KB: {small:7.1f} deliveries/s   1 MB: {big:6.1f} deliveries/s "
+                          f"(concurrency {args.concurrency}{', store only: analysis precomputed' if analysed else ''})")
+                if args.index_count:
+                    print(f"{engine:<10} {await select_path(data, args.index_count)}")
                 if engine == "sqlite":
                     grown, charged = await dedupe(data)
                     print(f"dedupe     10 MB to 100 mailboxes: blob store grew {grown / 2**20:.1f} MiB, "

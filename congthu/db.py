@@ -8,12 +8,17 @@ package name). ``migrate()`` upgrades every branch to its head.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import MetaData, event
-from sqlalchemy.engine import Connection
+from sqlalchemy import Engine, MetaData, create_engine, event
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+T = TypeVar("T")
 
 # Stable constraint names, so migrations can refer to them on both engines.
 metadata = MetaData(
@@ -47,8 +52,24 @@ def _sqlite_engine(url: str, busy_timeout: float, *, writer: bool) -> AsyncEngin
         {"pool_size": 1, "max_overflow": 0, "pool_timeout": 3600} if writer else {}
     )
     engine = create_async_engine(url, connect_args={"timeout": busy_timeout}, **pool_args)
+    _sqlite_events(engine.sync_engine, busy_timeout, writer=writer)
+    return engine
 
-    @event.listens_for(engine.sync_engine, "connect")
+
+def _sqlite_sync_engine(url: str, busy_timeout: float, *, writer: bool, pool_size: int) -> Engine:
+    # The same database through the synchronous pysqlite driver, for transactions run
+    # whole in a worker thread (see Database.run_write); same pragmas, same BEGIN.
+    sync_url = make_url(url).set(drivername="sqlite+pysqlite")
+    engine = create_engine(
+        sync_url, connect_args={"timeout": busy_timeout, "check_same_thread": False},
+        pool_size=pool_size, max_overflow=0, pool_timeout=3600,
+    )
+    _sqlite_events(engine, busy_timeout, writer=writer)
+    return engine
+
+
+def _sqlite_events(engine: Engine, busy_timeout: float, *, writer: bool) -> None:
+    @event.listens_for(engine, "connect")
     def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
         # Durability: a delivery is reported done only once its commit is on disk,
         # so synchronous=FULL; WAL lets readers go on while one writer commits.
@@ -60,13 +81,11 @@ def _sqlite_engine(url: str, busy_timeout: float, *, writer: bool) -> AsyncEngin
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(engine, "begin")
     def _sqlite_begin(conn: Connection) -> None:
         # A writer takes the lock at BEGIN IMMEDIATE, so it waits (busy_timeout) for
         # another process's writer instead of failing when it upgrades a read lock.
         conn.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
-
-    return engine
 
 
 class Database:
@@ -79,6 +98,7 @@ class Database:
 
     def __init__(self, url: str, busy_timeout: float = 10.0) -> None:
         self.url = url
+        self.busy_timeout = busy_timeout
         if url.startswith("sqlite"):
             self.writer = _sqlite_engine(url, busy_timeout, writer=True)
             self.reader = _sqlite_engine(url, busy_timeout, writer=False)
@@ -86,15 +106,100 @@ class Database:
             self.writer = self.reader = create_async_engine(
                 url, pool_size=20, max_overflow=20, pool_pre_ping=True
             )
+        # SQLite only, made on first use: synchronous engines and the threads that run
+        # whole transactions on them (run_write, run_read).
+        self._sync_writer: Engine | None = None
+        self._sync_reader: Engine | None = None
+        self._write_thread: ThreadPoolExecutor | None = None
+        self._read_threads: ThreadPoolExecutor | None = None
+
+    # -- whole transactions in one call -----------------------------------------------------
+
+    async def run_write(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(conn, *args)`` in one write transaction and commit; its result.
+
+        ``fn`` is synchronous SQLAlchemy Core code. On SQLite it runs whole on the writer
+        thread's own pysqlite connection (BEGIN IMMEDIATE ... COMMIT, synchronous=FULL):
+        one thread hop per transaction instead of one per statement. While it runs it
+        holds ``writer``'s only connection, so the application's other writers queue
+        behind it in process instead of polling SQLite's lock. On PostgreSQL it runs on
+        ``writer`` through ``run_sync`` (asyncpg). Either way the transaction rolls back
+        if ``fn`` raises.
+        """
+        if not self.is_sqlite:
+            async with self.writer.begin() as conn:
+                return await conn.run_sync(fn, *args)
+        if self._sync_writer is None:
+            self._sync_writer = _sqlite_sync_engine(self.url, self.busy_timeout, writer=True, pool_size=1)
+            self._write_thread = ThreadPoolExecutor(1, thread_name_prefix="congthu-db-write")
+        engine, thread = self._sync_writer, self._write_thread
+        assert thread is not None
+
+        def work() -> T:
+            with engine.begin() as conn:
+                return fn(conn, *args)
+
+        async with self.writer.connect():  # the in-process write slot, see above
+            return await _finish(asyncio.get_running_loop().run_in_executor(thread, work))
+
+    async def run_read(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(conn, *args)`` in one read transaction (one snapshot); its result.
+
+        On SQLite on a small pool of reader threads with pysqlite connections (WAL: beside
+        the writer); on PostgreSQL through ``run_sync`` on ``reader``.
+        """
+        if not self.is_sqlite:
+            async with self.reader.connect() as conn:
+                return await conn.run_sync(fn, *args)
+        if self._sync_reader is None:
+            self._sync_reader = _sqlite_sync_engine(self.url, self.busy_timeout, writer=False,
+                                                    pool_size=_READ_THREADS)
+            self._read_threads = ThreadPoolExecutor(_READ_THREADS, thread_name_prefix="congthu-db-read")
+        engine, threads = self._sync_reader, self._read_threads
+        assert threads is not None
+
+        def work() -> T:
+            with engine.connect() as conn:
+                return fn(conn, *args)
+
+        return await _finish(asyncio.get_running_loop().run_in_executor(threads, work))
 
     @property
     def is_sqlite(self) -> bool:
         return self.writer.dialect.name == "sqlite"
 
     async def dispose(self) -> None:
+        for threads in (self._write_thread, self._read_threads):
+            if threads is not None:
+                await asyncio.to_thread(threads.shutdown, True)
+        for engine in (self._sync_writer, self._sync_reader):
+            if engine is not None:
+                engine.dispose()
+        self._write_thread = self._read_threads = None
+        self._sync_writer = self._sync_reader = None
         await self.writer.dispose()
         if self.reader is not self.writer:
             await self.reader.dispose()
+
+
+_READ_THREADS = 4
+
+
+async def _finish(future: asyncio.Future[T]) -> T:
+    """Await a transaction running in a thread. If the caller is cancelled meanwhile, the
+    transaction still finishes (it cannot be stopped half way) before the cancellation
+    goes on, so the write slot is never released while the thread still writes."""
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        while not future.done():
+            try:
+                await asyncio.shield(future)
+            except asyncio.CancelledError:
+                continue
+            except Exception:  # the caller is cancelled: its result does not matter
+                break
+        raise
 
 
 def import_all_tables() -> None:

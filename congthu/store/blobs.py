@@ -4,6 +4,12 @@ A blob is written to a temporary file, fsynced, renamed into place and its direc
 fsynced, so that after a crash a blob is either whole or absent. Blobs are immutable; the
 same bytes are stored once. Unreferenced blobs are removed by ``collect_garbage`` after a
 grace period, so that a delivery whose metadata is not yet committed never loses its blob.
+
+For many blobs at once (a group commit of deliveries), ``stage`` writes each to its
+temporary file without waiting, and ``flush`` then makes all of them durable together:
+every file fsynced, renamed into place, and each directory touched fsynced once. The
+rule is the same as ``put``'s (a blob is visible under its name only once its bytes are
+on disk); the journal commits of many deliveries are merged into a few.
 """
 
 from __future__ import annotations
@@ -11,13 +17,31 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 
 class StorageFull(OSError):
     """No space left for a blob: the delivery is refused temporarily, nothing is half written."""
+
+
+@dataclass(frozen=True)
+class Staged:
+    """A blob written to its temporary file by ``stage``, not yet durable nor visible."""
+
+    digest: str
+    tmp: Path
+
+
+def _raise_storage_error(exc: OSError) -> NoReturn:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        raise StorageFull(exc.errno, "không còn chỗ lưu thư / no space left for mail") from exc
+    raise exc
 
 
 class BlobStore:
@@ -59,6 +83,57 @@ class BlobStore:
             raise
         return digest
 
+    def stage(self, data: bytes | memoryview) -> tuple[str, Staged | None]:
+        """Hash the bytes and, unless the blob is stored already, write them to a temporary
+        file (no fsync); ``flush`` makes them durable. Blocking: run in a thread."""
+        digest = hashlib.sha256(data).hexdigest()
+        if self.path(digest).exists():
+            return digest, None
+        tmp = self.tmp / f"{digest}.{os.getpid()}.{time.monotonic_ns()}"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+            try:
+                view = memoryview(data)
+                while view:
+                    written = os.write(fd, view)
+                    view = view[written:]
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            _raise_storage_error(exc)
+        return digest, Staged(digest, tmp)
+
+    def flush(self, staged: Sequence[Staged]) -> None:
+        """Make staged blobs durable and visible: fsync each file, rename it into place,
+        then fsync each directory that changed, once. The fsyncs of many files run
+        side by side, so the file system commits them together instead of one after
+        the other. On an error the blobs not yet in place are removed and the error
+        raised (StorageFull when the disk is full)."""
+        done = 0
+        try:
+            _fsync_all([item.tmp for item in staged], directory=False)
+            dirs: dict[Path, None] = {}
+            for item in staged:
+                target = self.path(item.digest)
+                if not target.parent.is_dir():
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    # New directories: their own entries must be durable too.
+                    dirs[target.parent.parent] = None
+                    dirs[self.root] = None
+                os.replace(item.tmp, target)
+                done += 1
+                dirs[target.parent] = None
+            _fsync_all(list(dirs), directory=True)
+        except OSError as exc:
+            self.discard(staged[done:])
+            _raise_storage_error(exc)
+
+    def discard(self, staged: Iterable[Staged]) -> None:
+        """Remove staged temporary files that will not be flushed."""
+        for item in staged:
+            item.tmp.unlink(missing_ok=True)
+
     def get(self, digest: str) -> bytes:
         return self.path(digest).read_bytes()
 
@@ -98,6 +173,32 @@ class BlobStore:
             if tmp.stat().st_mtime < cutoff:
                 tmp.unlink(missing_ok=True)
         return removed
+
+
+_fsync_threads: ThreadPoolExecutor | None = None
+_fsync_lock = threading.Lock()
+
+
+def _fsync_path(path: Path, directory: bool) -> None:
+    fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if directory else 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_all(paths: list[Path], *, directory: bool) -> None:
+    """fsync several files (or directories) at once, from a few threads."""
+    global _fsync_threads
+    if len(paths) <= 1:
+        for path in paths:
+            _fsync_path(path, directory)
+        return
+    with _fsync_lock:
+        if _fsync_threads is None:
+            _fsync_threads = ThreadPoolExecutor(8, thread_name_prefix="congthu-fsync")
+    for future in [_fsync_threads.submit(_fsync_path, path, directory) for path in paths]:
+        future.result()
 
 
 def _fsync_dir(path: Path) -> None:

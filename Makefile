@@ -27,7 +27,8 @@ run: $(BIN)/.installed
 
 test: $(BIN)/.installed apt-test
 	$(BIN)/ruff check congthu tests bench tools
-	$(BIN)/pytest -q -p no:cacheprovider
+	$(BIN)/mypy congthu
+	$(BIN)/pytest -q -n 2 -p no:cacheprovider
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check congthu tests bench tools

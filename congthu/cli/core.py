@@ -58,9 +58,9 @@ async def initialise(data_dir: Path, *, domain: str | None = None, hostname: str
                 setattr(getattr(settings, section), key, value)
         cfg_path.write_text(render(settings), encoding="utf-8")
         config.load(data_dir)  # what we wrote must load
-    cert, key = data_dir / settings.tls.cert, data_dir / settings.tls.key
-    if not cert.exists() or not key.exists():
-        tls.write_self_signed(cert, key, [settings.system.hostname, settings.system.domain])
+    cert_path, key_path = data_dir / settings.tls.cert, data_dir / settings.tls.key
+    if not cert_path.exists() or not key_path.exists():
+        tls.write_self_signed(cert_path, key_path, [settings.system.hostname, settings.system.domain])
     dkim_key = data_dir / settings.smtp.dkim_key
     if not dkim_key.exists():
         _write_dkim_key(dkim_key)

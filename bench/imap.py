@@ -1,0 +1,291 @@
+"""IMAP figures: SELECT of a large folder, FETCH throughput, accent-insensitive SEARCH,
+push latency to IDLE clients, memory per IDLE connection.
+
+    .venv/bin/python bench/imap.py [--messages 100000] [--idle 10000] [--push-clients 100]
+
+Seeds a fresh data directory (SQLite + blobs) with one mailbox of ``--messages``
+messages (rows written directly, one stored message body shared by all, distinct
+subjects and search text), starts ``congthu serve --only imap`` in a separate process,
+and drives it from this process over loopback with a minimal asyncio IMAP client. Push
+latency: ``--push-clients`` clients IDLE on a second mailbox while another connection
+APPENDs; the time from sending APPEND to each client's EXISTS. Memory: the server's RSS
+(from /proc) before and after ``--idle`` connections have logged in, selected INBOX and
+entered IDLE, divided by their number. Every loop is bounded; loopback only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import insert, update  # noqa: E402
+
+from congthu.app import App  # noqa: E402
+from congthu.store.tables import contents, folders, mailboxes, messages  # noqa: E402
+from congthu.text import fold  # noqa: E402
+from tests.conftest import make_data_dir  # noqa: E402
+
+USER = "vanthu@soctrang.gov.vn"
+PUSH_USER = "canbo@soctrang.gov.vn"
+PASSWORD = "Mk@12345678"
+TOPICS = ["Đề án chuyển đổi số", "Kế hoạch cải cách hành chính", "Báo cáo tình hình kinh tế",
+          "Lịch họp giao ban", "Quyết định bổ nhiệm", "Thông báo nghỉ lễ", "Công tác phòng chống lụt bão",
+          "Hội nghị trực tuyến", "Tuyển dụng viên chức", "Kiểm tra an toàn thông tin"]
+
+
+def sample_message() -> bytes:
+    body = ("Kính gửi các cơ quan, đơn vị.\r\n" * 40).encode()
+    return (b"From: =?utf-8?b?VsSDbiB0aMawIFVCTkQ=?= <vanthu@soctrang.gov.vn>\r\n"
+            b"To: <canbo@soctrang.gov.vn>\r\nSubject: =?utf-8?q?C=C3=B4ng_v=C4=83n?=\r\n"
+            b"Date: Mon, 2 Mar 2026 08:30:00 +0700\r\nMessage-ID: <bench@soctrang.gov.vn>\r\n"
+            b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            b"Content-Transfer-Encoding: 8bit\r\n\r\n" + body)
+
+
+async def seed(data: Path, count: int) -> None:
+    app = await App.open(data)
+    try:
+        for address in (USER, PUSH_USER):
+            box = await app.store.create_mailbox(address, quota_bytes=1 << 40)
+            await app.accounts.set_password(box.id, PASSWORD, must_change=False)
+        box = await app.store.get_mailbox(USER)
+        assert box is not None
+        inbox = await app.store.get_folder(box.id, "INBOX")
+        assert inbox is not None
+        raw = sample_message()
+        await app.store.append(inbox.id, raw)  # writes the blob and one real row
+        first = (await app.store.folder_index(inbox.id))[0]
+        proto = await app.store.get_content(first.content_id)
+        start = datetime(2025, 1, 1, tzinfo=UTC)
+        batch = 5000
+        async with app.db.writer.begin() as conn:
+            for base in range(1, count, batch):
+                rows_c, rows_m = [], []
+                n = min(batch, count - base)
+                ids = range(base, base + n)
+                for i in ids:
+                    subject = f"Công văn số {i}/UBND về {TOPICS[i % len(TOPICS)]}"
+                    rows_c.append({
+                        "sha256": hashlib.sha256(f"bench-{i}".encode()).hexdigest(), "size": len(raw),
+                        "segments": json.dumps(proto.segments), "structure": "{}", "subject": subject,
+                        "from_addr": "Văn thư UBND <vanthu@soctrang.gov.vn>", "to_addr": "canbo@soctrang.gov.vn",
+                        "cc_addr": "", "sent_date": start + timedelta(minutes=i), "message_id": f"<{i}@bench>",
+                        "search_text": fold(f"{subject} Văn thư UBND vanthu@soctrang.gov.vn Kính gửi các cơ quan số {i}"),
+                        "refcount": 1, "created_at": start,
+                    })
+                result = await conn.execute(insert(contents).returning(contents.c.id), rows_c)
+                content_ids = [r[0] for r in result]
+                for i, cid in zip(ids, content_ids, strict=True):
+                    rows_m.append({"folder_id": inbox.id, "uid": i + 1, "content_id": cid, "flags": 1 if i % 3 else 0,
+                                   "keywords": "", "internal_date": start + timedelta(minutes=i), "size": len(raw),
+                                   "modseq": 2})
+                await conn.execute(insert(messages), rows_m)
+            await conn.execute(update(folders).where(folders.c.id == inbox.id).values(uidnext=count + 1, highestmodseq=3))
+            await conn.execute(update(mailboxes).where(mailboxes.c.id == box.id).values(used_bytes=count * len(raw)))
+    finally:
+        await app.close()
+
+
+class Client:
+    """A minimal IMAP client: tagged commands, responses read in bulk."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+        self.n = 0
+
+    @classmethod
+    async def connect(cls, port: int, user: str | None = None) -> Client:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 22)
+        c = cls(reader, writer)
+        await reader.readline()
+        if user:
+            await c.command(f"LOGIN {user} {PASSWORD}")
+        return c
+
+    async def command(self, text: str) -> bytes:
+        self.n += 1
+        tag = f"t{self.n}".encode()
+        self.writer.write(tag + b" " + text.encode() + b"\r\n")
+        chunks = []
+        prefix = tag + b" "
+        while True:
+            line = await self.reader.readline()
+            if not line:
+                raise ConnectionError("closed")
+            if line.startswith(prefix):
+                if not line.startswith(prefix + b"OK"):
+                    raise RuntimeError(f"{text[:40]}: {line!r}")
+                return b"".join(chunks)
+            chunks.append(line)
+
+    async def read_until(self, marker: bytes) -> bytes:
+        return await self.reader.readuntil(marker)
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def median_of(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+async def bench_select_fetch_search(port: int, count: int) -> None:
+    c = await Client.connect(port, USER)
+    times = []
+    for _ in range(3):
+        t = time.perf_counter()
+        await c.command("SELECT INBOX")
+        times.append(time.perf_counter() - t)
+    print(f"SELECT of a {count:,}-message folder: {median_of(times) * 1000:.0f} ms (median of 3)")
+
+    t = time.perf_counter()
+    await c.command("UID FETCH 1:* (UID FLAGS)")
+    dt = time.perf_counter() - t
+    print(f"UID FETCH 1:* (UID FLAGS): {count / dt:,.0f} messages/s ({dt * 1000:.0f} ms)")
+
+    n = min(count, 5000)
+    t = time.perf_counter()
+    await c.command(f"FETCH 1:{n} (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT FROM DATE)])")
+    dt = time.perf_counter() - t
+    print(f"FETCH headers (Thunderbird-style), {n:,} messages: {n / dt:,.0f} messages/s")
+
+    n = min(count, 2000)
+    t = time.perf_counter()
+    data = await c.command(f"FETCH 1:{n} (BODY.PEEK[])")
+    dt = time.perf_counter() - t
+    print(f"FETCH whole messages, {n:,}: {n / dt:,.0f} messages/s, {len(data) / dt / 1e6:.1f} MB/s")
+
+    n = min(count, 1000)
+    t = time.perf_counter()
+    await c.command(f"FETCH 1:{n} (ENVELOPE BODYSTRUCTURE)")
+    dt = time.perf_counter() - t
+    print(f"FETCH ENVELOPE BODYSTRUCTURE, {n:,}: {n / dt:,.0f} messages/s")
+
+    for query in ('UID SEARCH SUBJECT "de an chuyen doi so"', 'UID SEARCH TEXT "ke hoach cai cach"',
+                  'UID SEARCH FROM "van thu"', "UID SEARCH UNSEEN", "UID SEARCH SINCE 1-Feb-2025"):
+        times = []
+        for _ in range(5):
+            t = time.perf_counter()
+            await c.command(query)
+            times.append(time.perf_counter() - t)
+        print(f"{query}: p50 {median_of(times) * 1000:.0f} ms over {count:,} messages")
+    c.close()
+
+
+async def bench_push(port: int, clients: int, rounds: int) -> None:
+    idlers = []
+    for _ in range(clients):
+        c = await Client.connect(port, PUSH_USER)
+        await c.command("SELECT INBOX")
+        c.writer.write(b"i IDLE\r\n")
+        await c.read_until(b"+ idling\r\n")
+        idlers.append(c)
+    sender = await Client.connect(port, PUSH_USER)
+    raw = sample_message()
+    latencies: list[float] = []
+    for r in range(rounds):
+        t = time.perf_counter()
+        sender.writer.write(f"a{r} APPEND INBOX {{{len(raw)}+}}\r\n".encode() + raw + b"\r\n")
+
+        async def wait(c: Client, start: float = t) -> float:
+            await c.read_until(b" EXISTS\r\n")
+            return time.perf_counter() - start
+        latencies += await asyncio.gather(*(wait(c) for c in idlers))
+        await sender.reader.readuntil(f"a{r} OK".encode())
+        await sender.reader.readline()
+    latencies.sort()
+    p50 = latencies[len(latencies) // 2] * 1000
+    p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000
+    print(f"push latency APPEND -> EXISTS, {clients} IDLE clients x {rounds} rounds: p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+    for c in idlers + [sender]:
+        c.close()
+
+
+async def bench_memory(port: int, pid: int, count: int) -> None:
+    sem = asyncio.Semaphore(100)
+    conns: list[Client] = []
+
+    async def one() -> None:
+        async with sem:
+            c = await Client.connect(port, PUSH_USER)
+            await c.command("SELECT INBOX")
+            c.writer.write(b"i IDLE\r\n")
+            await c.read_until(b"+ idling\r\n")
+            conns.append(c)
+
+    await asyncio.gather(*(one() for _ in range(50)))  # warm up
+    await asyncio.sleep(1)
+    before = rss_kib(pid)
+    t = time.perf_counter()
+    await asyncio.gather(*(one() for _ in range(count)))
+    setup = time.perf_counter() - t
+    await asyncio.sleep(2)
+    after = rss_kib(pid)
+    per = (after - before) / count
+    print(f"memory per IDLE connection ({count:,} connections, selected INBOX, plaintext): "
+          f"{per:.1f} KiB (server RSS {before / 1024:.0f} -> {after / 1024:.0f} MiB; set up in {setup:.0f} s)")
+    for c in conns:
+        c.close()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--messages", type=int, default=100_000)
+    parser.add_argument("--idle", type=int, default=10_000)
+    parser.add_argument("--push-clients", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=20)
+    args = parser.parse_args()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    args.idle = min(args.idle, hard - 500)
+    with tempfile.TemporaryDirectory() as tmp:
+        data = await make_data_dir(Path(tmp) / "data")
+        t = time.perf_counter()
+        await seed(data, args.messages)
+        print(f"seeded {args.messages:,} messages in {time.perf_counter() - t:.1f} s")
+        app = await App.open(data)
+        port = app.settings.listen.imap
+        await app.close()
+        log = open(Path(tmp) / "server.log", "w")  # noqa: SIM115
+        proc = subprocess.Popen([sys.executable, "-m", "congthu", "--data", str(data), "serve", "--only", "imap"],
+                                stdout=subprocess.PIPE, stderr=log, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                                preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard)))
+        try:
+            assert proc.stdout is not None
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                line = proc.stdout.readline()
+                if b"imap" in line or not line:
+                    break
+            await bench_select_fetch_search(port, args.messages)
+            await bench_push(port, args.push_clients, args.rounds)
+            if args.idle:
+                await bench_memory(port, proc.pid, args.idle)
+        finally:
+            proc.terminate()
+            proc.wait(30)
+            log.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,26 @@
+"""IMAP server (IMAP4rev1 and IMAP4rev2) on the mail store.
+
+RFCs implemented (the section is cited beside each rule in the code):
+
+- RFC 3501 IMAP4rev1 and RFC 9051 IMAP4rev2: every command, FETCH/SEARCH/STORE item,
+  sequence sets and UIDs, literals, modified UTF-7 mailbox names (``utf7.py``);
+- RFC 7888 LITERAL+, RFC 4959 SASL-IR, RFC 4616 PLAIN, RFC 5530 response codes;
+- RFC 2177 IDLE, RFC 2342 NAMESPACE, RFC 2971 ID, RFC 3691 UNSELECT, RFC 5161 ENABLE;
+- RFC 4315 UIDPLUS, RFC 6851 MOVE, RFC 3348 CHILDREN, RFC 6154 SPECIAL-USE and
+  CREATE-SPECIAL-USE, RFC 5258 LIST-EXTENDED, RFC 5819 LIST-STATUS, RFC 8438 STATUS=SIZE;
+- RFC 4731 ESEARCH, RFC 5182 SEARCHRES, RFC 5032 WITHIN, RFC 5256 SORT and THREAD
+  (ORDEREDSUBJECT, REFERENCES), RFC 5267 ESORT, RFC 5957 DISPLAYFROM/DISPLAYTO;
+- RFC 6855 UTF8=ACCEPT, RFC 7889 APPENDLIMIT, RFC 9208 QUOTA, RFC 3516 BINARY;
+- RFC 7162 CONDSTORE and QRESYNC;
+- RFC 4314 ACL, with the shared namespace ``Shared/<address>/`` for delegated
+  organisation mailboxes (Điều 12; ``namespace.py``, ``congthu.delegation``).
+
+Beyond the RFCs: SEARCH TEXT/BODY/SUBJECT/FROM/... match without regard to Vietnamese
+accents or case (see ``cmd_search``).
+
+Layout (after mox's imapserver): ``server.py`` listeners; ``protocol.py`` the wire
+(lines, literals, limits, buffered writes); ``parser.py`` the grammar; ``response.py``
+serialisation; ``session.py`` states and command tables; ``selected.py`` the selected
+mailbox's index in memory; ``cmd_*.py`` one module per command family; ``mimeparts.py``
+the MIME structure for FETCH.
+"""

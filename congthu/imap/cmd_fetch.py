@@ -1,0 +1,239 @@
+"""FETCH and UID FETCH (RFC 9051 section 6.4.5 and 7.5.2), with CONDSTORE/QRESYNC
+modifiers (RFC 7162: MODSEQ, CHANGEDSINCE, VANISHED) and BINARY (RFC 3516).
+
+FLAGS, UID and MODSEQ come from the session's index. Other items read the messages'
+metadata in batches (``store.get_messages``) and their bytes from the blob store, a
+bounded number of bytes at a time, so a FETCH 1:* of a large mailbox streams instead of
+loading everything. A body item without .PEEK sets \\Seen first (if the mailbox is
+writable and the user has the "s" right), and the FETCH response then carries FLAGS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from congthu.imap import mimeparts
+from congthu.imap.cmd_select import s_indexes
+from congthu.imap.parser import Command, FetchAtt
+from congthu.imap.response import date_time, encode, flag_list, literal
+from congthu.imap.sequence import format_set
+from congthu.imap.session import Result, Session, no
+from congthu.store import Content, MessageMeta
+from congthu.store import flags as flagbits
+
+# Items that need the metadata row, the message bytes, or the parsed structure.
+_META = {"INTERNALDATE", "RFC822.SIZE"}
+_RAW = {"BODY[]", "BINARY[]", "BINARY.SIZE", "RFC822", "RFC822.HEADER", "RFC822.TEXT", "ENVELOPE",
+        "BODYSTRUCTURE", "BODY"}
+_SETS_SEEN = {"BODY[]", "BINARY[]", "RFC822", "RFC822.TEXT"}
+# Bytes of messages read at once.
+_BATCH_BYTES = 8 * 1024 * 1024
+_BATCH_COUNT = 200
+
+
+async def fetch(s: Session, cmd: Command) -> Result:
+    sel = s.selected
+    assert sel is not None
+    args = cmd.args
+    atts: list[FetchAtt] = list(args["atts"])
+    names = {a.name for a in atts}
+    indexes = s_indexes(s, args["set"], uid=cmd.uid)
+    changedsince = args["changedsince"]
+    if changedsince is not None or "MODSEQ" in names:
+        # RFC 7162 section 3.1: CONDSTORE-enabling; MODSEQ in every FETCH from now on.
+        s.enabled.add("CONDSTORE")
+        sel.condstore = True
+    if changedsince is not None:
+        indexes = [i for i in indexes if sel.modseqs[i] > changedsince]
+        if "MODSEQ" not in names:
+            atts.append(FetchAtt("MODSEQ"))
+    if cmd.uid and "UID" not in names:
+        atts.insert(0, FetchAtt("UID"))  # RFC 9051 section 6.4.9
+    if args["vanished"]:
+        # RFC 7162 section 3.2.6: UIDs in the set expunged since CHANGEDSINCE.
+        _changed, gone, _h = await s.app.store.changes_since(sel.folder_id, changedsince)
+        largest = max(sel.uids[-1] if sel.uids else 0, max(gone, default=0))
+        gone = [u for u in gone if args["set"].contains(u, largest) and sel.index_of(u) is None]
+        if gone:
+            await s.untagged(f"VANISHED (EARLIER) {format_set(gone)}")
+
+    seen_now: set[int] = set()
+    if (not sel.readonly and sel.target.may("s")
+            and any(a.name in _SETS_SEEN and not a.peek for a in atts)):
+        unseen = [sel.uids[i] for i in indexes if not sel.flags[i] & flagbits.SEEN]
+        if unseen:
+            changed, _refused = await s.app.store.store_flags(sel.folder_id, unseen, "add", flagbits.SEEN)
+            for m in changed:
+                i = sel.index_of(m.uid)
+                if i is not None:
+                    sel.set_flags(i, m.flags, tuple(m.keywords), m.modseq)
+                    seen_now.add(m.uid)
+
+    need_meta = bool(names & (_META | _RAW))
+    need_raw = bool(names & _RAW)
+    if not need_meta:
+        await _send_from_index(s, indexes, atts, seen_now)
+        return None
+    missing = False
+    pos = 0
+    while pos < len(indexes):
+        batch = indexes[pos:pos + _BATCH_COUNT]
+        pos += len(batch)
+        metas: dict[int, MessageMeta] = {}
+        if need_meta:
+            metas = {m.uid: m for m in await s.app.store.get_messages(sel.folder_id, [sel.uids[i] for i in batch])}
+        contents: dict[int, Content] = {}
+        if need_raw:
+            contents = await s.app.store.get_contents([m.content_id for m in metas.values()])
+        # Read the bytes in groups of at most _BATCH_BYTES.
+        group: list[int] = []
+        group_bytes = 0
+        for n, i in enumerate(batch):
+            meta = metas.get(sel.uids[i])
+            if need_meta and meta is None:
+                missing = True  # expunged by another session meanwhile
+                continue
+            group.append(i)
+            group_bytes += meta.size if meta is not None and need_raw else 0
+            if group_bytes >= _BATCH_BYTES or n == len(batch) - 1:
+                await _send_group(s, group, atts, metas, contents, seen_now, need_raw)
+                group, group_bytes = [], 0
+        if group:
+            await _send_group(s, group, atts, metas, contents, seen_now, need_raw)
+    if missing:
+        raise no("Một số thư đã bị xóa / some messages were expunged", "EXPUNGEISSUED")
+    return None
+
+
+_FLAG_TEXT: dict[int, bytes] = {}
+
+
+def _flags_item(sel: Any, i: int) -> bytes:
+    """b"FLAGS (...)" of message i; the text of each system-flag combination is cached."""
+    bits = sel.flags[i]
+    if sel.uids[i] in sel.keywords:
+        return b"FLAGS " + flag_list(sel.flag_names(i))
+    text = _FLAG_TEXT.get(bits)
+    if text is None:
+        text = _FLAG_TEXT[bits] = b"FLAGS " + flag_list(flagbits.to_names(bits))
+    return text
+
+
+async def _send_from_index(s: Session, indexes: list[int], atts: list[FetchAtt], seen_now: set[int]) -> None:
+    """FETCH of UID, FLAGS and MODSEQ only (a client's resync): no database at all."""
+    sel = s.selected
+    assert sel is not None
+    names = [a.name for a in atts]
+    uids, modseqs = sel.uids, sel.modseqs
+    out: list[bytes] = []
+    for i in indexes:
+        items = []
+        for name in names:
+            if name == "UID":
+                items.append(b"UID %d" % uids[i])
+            elif name == "FLAGS":
+                items.append(_flags_item(sel, i))
+            else:
+                items.append(b"MODSEQ (%d)" % modseqs[i])
+        out.append(b"* %d FETCH (" % (i + 1) + b" ".join(items) + b")\r\n")
+        if len(out) >= 500:
+            await s.send(b"".join(out))
+            out.clear()
+    if out:
+        await s.send(b"".join(out))
+
+
+async def _send_group(s: Session, group: list[int], atts: list[FetchAtt], metas: dict[int, MessageMeta],
+                      contents: dict[int, Content], seen_now: set[int], need_raw: bool) -> None:
+    sel = s.selected
+    assert sel is not None
+    raws: list[bytes | None] = [None] * len(group)
+    if need_raw:
+        segments = []
+        for i in group:
+            meta = metas[sel.uids[i]]
+            content = contents.get(meta.content_id)
+            segments.append(content.segments if content else None)
+        blobs = s.app.store.blobs
+        raws = await asyncio.to_thread(lambda: [blobs.read(seg) if seg is not None else None for seg in segments])
+    for i, raw in zip(group, raws, strict=True):
+        items = render(s, i, atts, metas.get(sel.uids[i]), raw)
+        if sel.uids[i] in seen_now and not any(a.name == "FLAGS" for a in atts):
+            items.append(b"FLAGS " + flag_list(sel.flag_names(i)))
+        await s.send(b"* %d FETCH (" % (i + 1) + b" ".join(items) + b")\r\n")
+
+
+def render(s: Session, i: int, atts: list[FetchAtt], meta: MessageMeta | None, raw: bytes | None) -> list[bytes]:
+    """The items of one message's FETCH response."""
+    sel = s.selected
+    assert sel is not None
+    utf8 = s.utf8
+    root: mimeparts.Part | None = None
+    out: list[bytes] = []
+    for att in atts:
+        name = att.name
+        if name == "UID":
+            out.append(b"UID %d" % sel.uids[i])
+        elif name == "FLAGS":
+            out.append(b"FLAGS " + flag_list(sel.flag_names(i)))
+        elif name == "MODSEQ":
+            out.append(b"MODSEQ (%d)" % sel.modseqs[i])
+        elif name == "INTERNALDATE":
+            assert meta is not None
+            out.append(b"INTERNALDATE " + date_time(meta.internal_date))
+        elif name == "RFC822.SIZE":
+            assert meta is not None
+            out.append(b"RFC822.SIZE %d" % meta.size)
+        elif raw is None:
+            out.append(name.encode() + b" NIL")
+        else:
+            if root is None:
+                root = mimeparts.parse(raw)
+            out.append(_render_body(att, raw, root, utf8))
+    return out
+
+
+def _render_body(att: FetchAtt, raw: bytes, root: mimeparts.Part, utf8: bool) -> bytes:
+    name = att.name
+    if name == "ENVELOPE":
+        return b"ENVELOPE " + encode(mimeparts.envelope(root), utf8=utf8)
+    if name == "BODYSTRUCTURE":
+        return b"BODYSTRUCTURE " + mimeparts.bodystructure(raw, root, True, utf8=utf8)
+    if name == "BODY":
+        return b"BODY " + mimeparts.bodystructure(raw, root, False, utf8=utf8)
+    if name == "RFC822":
+        return b"RFC822 " + literal(raw)
+    if name == "RFC822.HEADER":
+        return b"RFC822.HEADER " + literal(raw[root.start:root.body])
+    if name == "RFC822.TEXT":
+        return b"RFC822.TEXT " + literal(raw[root.body:root.end])
+    section = att.section
+    assert section is not None
+    if name == "BODY[]":
+        data = mimeparts.section_bytes(raw, root, section)
+        label = b"BODY[" + section.spec().encode() + b"]"
+    elif name in ("BINARY[]", "BINARY.SIZE"):
+        try:
+            data = mimeparts.binary_bytes(raw, root, section.part)
+        except mimeparts.UnknownEncoding:
+            data = None
+        spec = b"[" + section.spec().encode() + b"]"
+        if name == "BINARY.SIZE":
+            return b"BINARY.SIZE" + spec + b" %d" % (len(data) if data is not None else 0)
+        label = b"BINARY" + spec
+    else:  # pragma: no cover - the parser knows no other item
+        raise ValueError(name)
+    if att.partial is not None:
+        offset, length = att.partial
+        label += b"<%d>" % offset
+        if data is not None:
+            data = data[offset:offset + length]
+    if data is None:
+        return label + b" NIL"
+    if name == "BINARY[]" and b"\x00" in data:
+        return label + b" ~{%d}\r\n" % len(data) + data  # literal8 (RFC 3516 section 4.3)
+    return label + b" " + literal(data)
+
+
+HANDLERS = {"FETCH": fetch}

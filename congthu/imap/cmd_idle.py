@@ -1,0 +1,66 @@
+"""IDLE (RFC 2177, RFC 9051 section 6.3.13): the server pushes EXISTS, EXPUNGE (or
+VANISHED) and FETCH FLAGS as soon as the selected mailbox changes, until the client
+sends DONE.
+
+The wait costs no polling: the session waits on its ``FolderWatch`` (woken by the
+store's change feed, ``app.hub``) and on the client's next line at once. IDLE may last
+``IDLE_COMMAND_TIMEOUT`` (hours); a client that sends something other than DONE gets BAD.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from congthu.imap.parser import Command
+from congthu.imap.session import IDLE_COMMAND_TIMEOUT, Answered, Result, Session, State, bad
+
+
+async def idle(s: Session, cmd: Command) -> Result:
+    await s.send(b"+ idling\r\n")
+    await s.sync(expunge_ok=True)
+    await s.conn.flush()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + IDLE_COMMAND_TIMEOUT
+    read = asyncio.ensure_future(s.conn.read_line(None))
+    wake: asyncio.Task[Any] | None = None
+    try:
+        while True:
+            waiting: set[asyncio.Future[object]] = {read}  # type: ignore[arg-type]
+            sel = s.selected
+            if sel is not None:
+                wake = asyncio.ensure_future(sel.watch.event.wait())
+                waiting.add(wake)  # type: ignore[arg-type]
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                await s.untagged("BYE Hết thời gian IDLE / IDLE too long")
+                s.state = State.LOGOUT
+                raise Answered()
+            done, _pending = await asyncio.wait(waiting, timeout=remaining,
+                                                return_when=asyncio.FIRST_COMPLETED)
+            if wake is not None and not wake.done():
+                wake.cancel()
+            if s.service is not None and s.service.stopping.is_set():
+                await s.untagged("BYE Máy chủ đang dừng / server shutting down")
+                s.state = State.LOGOUT
+                raise Answered()
+            if wake is not None and wake in done:
+                await s.sync(expunge_ok=True)
+                await s.conn.flush()
+            if read in done:
+                line = read.result()
+                break
+    finally:
+        if not read.done():
+            read.cancel()
+            with contextlib.suppress(BaseException):
+                await read
+        if wake is not None and not wake.done():
+            wake.cancel()
+    if line.strip().upper() != b"DONE":
+        raise bad("IDLE chỉ kết thúc bằng DONE / expected DONE")
+    return "IDLE kết thúc / terminated"
+
+
+HANDLERS = {"IDLE": idle}

@@ -1,0 +1,159 @@
+"""Selecting a mailbox and leaving it: SELECT, EXAMINE (RFC 9051 sections 6.3.2-6.3.3)
+with CONDSTORE and QRESYNC parameters (RFC 7162), CHECK, CLOSE, UNSELECT (RFC 3691),
+EXPUNGE and UID EXPUNGE (RFC 4315).
+
+Opening a delegated mailbox is recorded in the audit trail (Điều 12, 13.3).
+"""
+
+from __future__ import annotations
+
+from congthu.imap.parser import Command
+from congthu.imap.response import flag_list
+from congthu.imap.selected import Selected
+from congthu.imap.sequence import SeqSet, format_set
+from congthu.imap.session import Result, Session, State, bad, no
+from congthu.log import event
+
+
+async def _audit_access(s: Session, owner: str, folder: str, mode: str) -> None:
+    user = s.user.address if s.user else ""
+    try:
+        from congthu import audit
+    except ImportError:  # pragma: no cover
+        event("delegation.access", actor=user, target=owner, folder=folder, mode=mode)
+        return
+    await audit.record(s.app, "delegation.access", user, owner,
+                       {"protocol": "imap", "folder": folder, "mode": mode}, client=s.conn.peer)
+
+
+async def select(s: Session, cmd: Command) -> Result:
+    """RFC 9051 section 6.3.2 (SELECT) and 6.3.3 (EXAMINE)."""
+    args = cmd.args
+    was_selected = s.selected is not None
+    s.close_selected()
+    if was_selected and (s.qresync or s.rev2):
+        await s.untagged("OK [CLOSED] Đã đóng thư mục trước / previous mailbox closed")
+    qresync = args["qresync"]
+    if qresync is not None and not s.qresync:
+        raise bad("Cần ENABLE QRESYNC trước / QRESYNC must be enabled first")
+    if args["condstore"]:
+        s.enabled.add("CONDSTORE")
+    target, folder = await s.resolve_existing(args["mailbox"], "r")
+    examine = cmd.name == "EXAMINE"
+    readonly = examine or not any(target.may(r) for r in "swte")
+    watch = s.app.hub.watch(folder.id)
+    sel = Selected(target, folder, readonly, watch)
+    sel.condstore = s.condstore
+    try:
+        sel.load(await s.app.store.folder_flags(folder.id))
+    except BaseException:
+        watch.close()
+        raise
+    s.selected = sel
+    s.state = State.SELECTED
+    if target.shared:
+        await _audit_access(s, target.owner, target.folder, "examine" if readonly else "select")
+
+    await s.untagged(s.flags_response())
+    await s.untagged(f"{len(sel)} EXISTS")
+    if not s.rev2:
+        await s.untagged("0 RECENT")
+        first_unseen = next((i + 1 for i, f in enumerate(sel.flags) if not f & 1), None)
+        if first_unseen is not None:
+            await s.untagged(f"OK [UNSEEN {first_unseen}] Thư chưa đọc đầu tiên / first unseen")
+    permanent = [f for r, f in (("w", "\\Answered"), ("w", "\\Flagged"), ("t", "\\Deleted"),
+                                ("s", "\\Seen"), ("w", "\\Draft"), ("w", "\\*")) if target.may(r)]
+    await s.untagged(b"OK [PERMANENTFLAGS " + flag_list([] if readonly else permanent)
+                     + "] Cờ lưu được / permanent flags".encode())
+    await s.untagged(f"OK [UIDVALIDITY {sel.uidvalidity}] UID hợp lệ / UIDs valid")
+    await s.untagged(f"OK [UIDNEXT {sel.uidnext}] UID tiếp theo / predicted next UID")
+    await s.untagged(f"OK [HIGHESTMODSEQ {sel.modseq}] Mod-sequence cao nhất / highest")
+    if qresync is not None and qresync["uidvalidity"] == sel.uidvalidity:
+        await _qresync(s, sel, qresync)
+    mode = "READ-ONLY" if readonly else "READ-WRITE"
+    return (mode, f"{cmd.name} hoàn tất / completed")
+
+
+async def _qresync(s: Session, sel: Selected, q: dict) -> None:  # type: ignore[type-arg]
+    """RFC 7162 section 3.2.5.2: what vanished and what changed since the client's modseq."""
+    changed, gone, _highest = await s.app.store.changes_since(sel.folder_id, q["modseq"])
+    known: SeqSet | None = q["known_uids"]
+    largest = sel.uids[-1] if sel.uids else 0
+    if known is not None:
+        gone = [u for u in gone if known.contains(u, max(largest, max(gone, default=0)))]
+    gone = [u for u in gone if sel.index_of(u) is None]
+    if gone:
+        await s.untagged(f"VANISHED (EARLIER) {format_set(gone)}")
+    for meta in changed:
+        i = sel.index_of(meta.uid)
+        if i is None or (known is not None and not known.contains(meta.uid, largest)):
+            continue
+        await s.send_flags(i)
+
+
+async def close(s: Session, cmd: Command) -> Result:
+    """RFC 9051 section 6.4.1: expunge silently (if writable), then deselect."""
+    sel = s.selected
+    assert sel is not None
+    if not sel.readonly and sel.target.may("e"):
+        await s.app.store.expunge(sel.folder_id)
+    s.close_selected()
+    return None
+
+
+async def unselect(s: Session, cmd: Command) -> Result:
+    """RFC 3691 / RFC 9051 section 6.4.2: deselect without expunging."""
+    s.close_selected()
+    return None
+
+
+async def check(s: Session, cmd: Command) -> Result:
+    """RFC 3501 section 6.4.1: nothing to do, every change is already durable."""
+    return None
+
+
+async def expunge(s: Session, cmd: Command) -> Result:
+    """RFC 9051 section 6.4.3; UID EXPUNGE (RFC 4315 section 2.1); RFC 4314: "e"."""
+    sel = s.selected
+    assert sel is not None
+    if sel.readonly:
+        raise no("Thư mục chỉ đọc / mailbox is read-only", "READ-ONLY")
+    if not sel.target.may("e"):
+        raise no("Không đủ quyền xóa hẳn thư / permission denied (expunge)", "NOPERM")
+    uids = None
+    if cmd.uid:
+        seqset: SeqSet = cmd.args["set"]
+        uids = [sel.uids[i] for i in s_indexes(s, seqset, uid=True)]
+        if not uids:
+            return None
+    removed = await s.app.store.expunge(sel.folder_id, uids)
+    await s.announce_expunged(removed)
+    if s.condstore:
+        return (f"HIGHESTMODSEQ {max(sel.modseq, await _highest(s))}", "EXPUNGE hoàn tất / completed")
+    return None
+
+
+async def _highest(s: Session) -> int:
+    assert s.selected is not None
+    folder = await s.app.store.get_folder_by_id(s.selected.folder_id)
+    return folder.highestmodseq if folder else s.selected.modseq
+
+
+def s_indexes(s: Session, seqset: SeqSet, *, uid: bool) -> list[int]:
+    """Indexes into the selected mailbox's index that a sequence set (or UID set) picks.
+    A sequence number beyond the mailbox is a BAD (RFC 9051 section 9, seq-number)."""
+    sel = s.selected
+    assert sel is not None
+    if seqset.saved:
+        wanted = set(s.saved_search)
+        return [i for i, u in enumerate(sel.uids) if u in wanted]
+    if uid:
+        return seqset.indexes(sel.uids)
+    star = any(None in r for r in seqset.ranges)
+    if seqset.max_number() > len(sel) and not star:
+        raise bad(f"Số thứ tự thư không hợp lệ / invalid message sequence number (only {len(sel)} messages)")
+    return seqset.indexes(range(1, len(sel) + 1))
+
+
+HANDLERS = {"SELECT": select, "EXAMINE": select}
+SELECTED_HANDLERS = {"CLOSE": close, "UNSELECT": unselect, "CHECK": check, "EXPUNGE": expunge}

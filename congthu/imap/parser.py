@@ -1,0 +1,864 @@
+"""The IMAP command parser (RFC 9051 section 9, RFC 3501 section 9 and the extensions).
+
+The reader (``protocol.py``) hands over a command as *parts*: the lines of the command
+(without CRLF) alternating with the data of the literals that ended them, so that
+``A1 LOGIN {5}`` + ``alice`` + `` secret`` is ``[b"A1 LOGIN {5}", b"alice", b" secret"]``.
+Parsing is then synchronous, works on bytes already in memory, and never reads more:
+that keeps it simple to reason about and to fuzz. Every grammar error is a ``ParseError``
+whose text goes back to the client in a tagged BAD.
+
+``parse_command`` returns a ``Command`` whose ``args`` are built by the grammar function
+of the command (``GRAMMAR``), one per command, named after the RFC production.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any
+
+from congthu.imap.sequence import SeqSet
+
+__all__ = [
+    "BadCharset", "Command", "FetchAtt", "ParseError", "Parser", "Section", "parse_command",
+    "peek_command",
+]
+
+# RFC 9051 section 9: atom-specials = "(" / ")" / "{" / SP / CTL / list-wildcards /
+# quoted-specials / resp-specials.
+_ATOM_SPECIALS = frozenset(b'(){ %*"\\]') | frozenset(range(0, 0x20)) | {0x7F}
+_LIST_SPECIALS = _ATOM_SPECIALS - frozenset(b"%*]")
+_ASTRING_SPECIALS = _ATOM_SPECIALS - {ord("]")}
+# Tags may not contain "+" either (RFC 9051: tag = 1*<any ASTRING-CHAR except "+">).
+_TAG_SPECIALS = _ASTRING_SPECIALS | {ord("+")}
+_LITERAL_RE = re.compile(rb"(~?)\{(\d{1,20})(\+?)\}$")
+MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+_MONTH = {m.upper(): i + 1 for i, m in enumerate(MONTHS)}
+
+
+class ParseError(Exception):
+    """The command does not follow the grammar: tagged BAD with this text."""
+
+
+class BadCharset(Exception):
+    """SEARCH with a charset we do not support: NO [BADCHARSET] (RFC 9051 6.4.4)."""
+
+
+@dataclass
+class Command:
+    tag: str
+    name: str  # upper case: "FETCH"
+    uid: bool = False
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Section:
+    """A body section (RFC 9051 section 6.4.5): part path and text specifier."""
+
+    part: tuple[int, ...] = ()
+    # "", "HEADER", "HEADER.FIELDS", "HEADER.FIELDS.NOT", "TEXT" or "MIME".
+    text: str = ""
+    fields: tuple[str, ...] = ()
+
+    def spec(self) -> str:
+        """The section as echoed in the response: "1.2.HEADER.FIELDS (SUBJECT)"."""
+        parts = [".".join(str(p) for p in self.part)] if self.part else []
+        if self.text:
+            text = self.text
+            if self.fields:
+                text += " (" + " ".join(self.fields) + ")"
+            parts.append(text)
+        return ".".join(parts)
+
+
+@dataclass(frozen=True)
+class FetchAtt:
+    # "FLAGS", "UID", "BODY", "BINARY", "BINARY.SIZE", "RFC822.HEADER", ...
+    name: str
+    section: Section | None = None
+    partial: tuple[int, int] | None = None
+    peek: bool = False
+
+
+class Parser:
+    """A cursor over a command's parts (see the module docstring)."""
+
+    def __init__(self, parts: list[bytes], *, utf8: bool = False) -> None:
+        if not parts:
+            raise ParseError("empty command")
+        self.parts = parts
+        self.index = 0
+        self.buf = parts[0]
+        self.pos = 0
+        self.utf8 = utf8
+
+    # -- positions ----------------------------------------------------------------------
+
+    def peek(self) -> int:
+        """The next byte, or -1 at the end of the current line."""
+        return self.buf[self.pos] if self.pos < len(self.buf) else -1
+
+    def at_end(self) -> bool:
+        return self.pos >= len(self.buf) and self.index + 1 >= len(self.parts)
+
+    def end(self) -> None:
+        if not self.at_end():
+            rest = self.buf[self.pos:self.pos + 20].decode("ascii", "replace")
+            raise ParseError(f"thừa dữ liệu / unexpected data at end of command: {rest!r}")
+
+    def take(self, literal: bytes) -> bool:
+        """Consume ``literal`` (case-insensitive) if it is next."""
+        end = self.pos + len(literal)
+        if self.buf[self.pos:end].upper() == literal.upper():
+            self.pos = end
+            return True
+        return False
+
+    def expect(self, literal: bytes) -> None:
+        if not self.take(literal):
+            got = self.buf[self.pos:self.pos + 10].decode("ascii", "replace")
+            raise ParseError(f"expected {literal.decode()!r} at {got!r}")
+
+    def sp(self) -> None:
+        self.expect(b" ")
+
+    def take_sp(self) -> bool:
+        return self.take(b" ")
+
+    # -- tokens -------------------------------------------------------------------------
+
+    def _chars(self, specials: frozenset[int], what: str) -> bytes:
+        start = self.pos
+        buf = self.buf
+        while self.pos < len(buf) and buf[self.pos] not in specials and (self.utf8 or buf[self.pos] < 0x80):
+            self.pos += 1
+        if self.pos == start:
+            raise ParseError(f"expected {what}")
+        return buf[start:self.pos]
+
+    def atom(self) -> str:
+        return self._chars(_ATOM_SPECIALS, "atom").decode("utf-8", "surrogateescape")
+
+    def tag(self) -> str:
+        return self._chars(_TAG_SPECIALS, "tag").decode("ascii")
+
+    def keyword(self) -> str:
+        """An atom in upper case (command names, fetch items, search keys)."""
+        return self.atom().upper()
+
+    def number(self) -> int:
+        start = self.pos
+        while self.pos < len(self.buf) and 0x30 <= self.buf[self.pos] <= 0x39:
+            self.pos += 1
+        if self.pos == start:
+            raise ParseError("expected number")
+        if self.pos - start > 20:
+            raise ParseError("number too large")
+        return int(self.buf[start:self.pos])
+
+    def number32(self) -> int:
+        n = self.number()
+        if n > 0xFFFFFFFF:
+            raise ParseError("number out of range")
+        return n
+
+    def nz_number(self) -> int:
+        n = self.number32()
+        if n == 0:
+            raise ParseError("number must not be zero")
+        return n
+
+    def number64(self) -> int:
+        n = self.number()
+        if n > 0x7FFFFFFFFFFFFFFF:
+            raise ParseError("mod-sequence out of range")
+        return n
+
+    def _literal(self) -> bytes | None:
+        """A literal here: its data (from the next part), else None."""
+        if self.peek() not in (ord("{"), ord("~")):
+            return None
+        m = _LITERAL_RE.match(self.buf, self.pos)
+        if m is None or m.end() != len(self.buf):
+            raise ParseError("literal must end the line: {n} CRLF")
+        if self.index + 1 >= len(self.parts):
+            raise ParseError("literal data missing")
+        data = self.parts[self.index + 1]
+        if len(data) != int(m.group(2)):
+            raise ParseError("literal length mismatch")
+        if m.group(1) == b"" and not self.utf8 and b"\x00" in data:
+            raise ParseError("NUL in literal (use literal8)")
+        self.index += 2
+        self.buf = self.parts[self.index] if self.index < len(self.parts) else b""
+        self.pos = 0
+        return data
+
+    def quoted(self) -> bytes:
+        self.expect(b'"')
+        out = bytearray()
+        buf = self.buf
+        while True:
+            if self.pos >= len(buf):
+                raise ParseError("unterminated quoted string")
+            c = buf[self.pos]
+            self.pos += 1
+            if c == 0x22:
+                return bytes(out)
+            if c == 0x5C:
+                if self.pos >= len(buf) or buf[self.pos] not in (0x22, 0x5C):
+                    raise ParseError("bad escape in quoted string")
+                c = buf[self.pos]
+                self.pos += 1
+            elif c in (0x0D, 0x0A, 0x00):
+                raise ParseError("CR, LF or NUL in quoted string")
+            out.append(c)
+
+    def string_bytes(self) -> bytes:
+        if self.peek() == 0x22:
+            return self.quoted()
+        data = self._literal()
+        if data is None:
+            raise ParseError("expected string")
+        return data
+
+    def astring_bytes(self) -> bytes:
+        c = self.peek()
+        if c == 0x22 or c == ord("{") or c == ord("~"):
+            return self.string_bytes()
+        return self._chars(_ASTRING_SPECIALS, "astring")
+
+    def astring(self) -> str:
+        return self.astring_bytes().decode("utf-8", "surrogateescape")
+
+    def string(self) -> str:
+        return self.string_bytes().decode("utf-8", "surrogateescape")
+
+    def nstring(self) -> str | None:
+        if self.take(b"NIL"):
+            return None
+        return self.string()
+
+    def list_mailbox(self) -> str:
+        """list-mailbox: 1*list-char / string (wildcards % and * allowed)."""
+        c = self.peek()
+        if c == 0x22 or c == ord("{"):
+            return self.string()
+        return self._chars(_LIST_SPECIALS, "mailbox pattern").decode("utf-8", "surrogateescape")
+
+    def mailbox(self) -> str:
+        """A mailbox name as sent (modified UTF-7 or UTF-8: decoded by the session)."""
+        return self.astring()
+
+    def flag(self) -> str:
+        if self.take(b"\\"):
+            if self.take(b"*"):
+                return "\\*"
+            return "\\" + self.atom()
+        return self.atom()
+
+    def flag_list(self) -> list[str]:
+        self.expect(b"(")
+        flags: list[str] = []
+        if self.take(b")"):
+            return flags
+        while True:
+            flags.append(self.flag())
+            if self.take(b")"):
+                return flags
+            self.sp()
+
+    def paren_list(self, item: Callable[[], Any]) -> list[Any]:
+        """"(" item *(SP item) ")", possibly empty."""
+        self.expect(b"(")
+        out: list[Any] = []
+        if self.take(b")"):
+            return out
+        while True:
+            out.append(item())
+            if self.take(b")"):
+                return out
+            self.sp()
+
+    def seq_number(self) -> int | None:
+        if self.take(b"*"):
+            return None
+        return self.nz_number()
+
+    def sequence_set(self) -> SeqSet:
+        if self.take(b"$"):
+            return SeqSet(saved=True)
+        ranges: list[tuple[int | None, int | None]] = []
+        while True:
+            a = self.seq_number()
+            b = self.seq_number() if self.take(b":") else a
+            ranges.append((a, b))
+            if len(ranges) > 100_000:
+                raise ParseError("sequence set too long")
+            if not self.take(b","):
+                return SeqSet(tuple(ranges))
+
+    def date(self) -> date:
+        """date = date-text / DQUOTE date-text DQUOTE; date-text = dd-Mon-yyyy."""
+        quoted = self.take(b'"')
+        text = self._chars(_ATOM_SPECIALS, "date").decode("ascii", "replace")
+        if quoted:
+            self.expect(b'"')
+        m = re.fullmatch(r"(\d{1,2})-([A-Za-z]{3})-(\d{4})", text)
+        if not m or m.group(2).upper() not in _MONTH:
+            raise ParseError(f"bad date {text!r} (expected e.g. 1-Feb-2026)")
+        try:
+            return date(int(m.group(3)), _MONTH[m.group(2).upper()], int(m.group(1)))
+        except ValueError:
+            raise ParseError(f"bad date {text!r}") from None
+
+    def date_time(self) -> datetime:
+        """date-time = DQUOTE date-day-fixed "-" date-month "-" date-year SP time SP zone DQUOTE."""
+        raw = self.quoted().decode("ascii", "replace")
+        m = re.fullmatch(r" ?(\d{1,2})-([A-Za-z]{3})-(\d{4}) (\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d)", raw)
+        if not m or m.group(2).upper() not in _MONTH:
+            raise ParseError(f"bad date-time {raw!r}")
+        sign = 1 if m.group(7) == "+" else -1
+        offset = timedelta(hours=int(m.group(8)), minutes=int(m.group(9))) * sign
+        try:
+            return datetime(int(m.group(3)), _MONTH[m.group(2).upper()], int(m.group(1)),
+                            int(m.group(4)), int(m.group(5)), int(m.group(6)),
+                            tzinfo=timezone(offset)).astimezone(UTC)
+        except ValueError:
+            raise ParseError(f"bad date-time {raw!r}") from None
+
+    # -- FETCH items (RFC 9051 section 6.4.5) -------------------------------------------
+
+    def section(self) -> Section:
+        self.expect(b"[")
+        if self.take(b"]"):
+            return Section()
+        part: list[int] = []
+        text = ""
+        fields: tuple[str, ...] = ()
+        while 0x30 <= self.peek() <= 0x39:
+            part.append(self.nz_number())
+            if len(part) > 50:
+                raise ParseError("section part too deep")
+            if not self.take(b"."):
+                break
+        if self.peek() != ord("]"):
+            word = self._chars(_ATOM_SPECIALS | {ord("[")}, "section text").decode("ascii", "replace").upper()
+            if word in ("HEADER.FIELDS", "HEADER.FIELDS.NOT"):
+                self.sp()
+                fields = tuple(f.upper() for f in self.paren_list(self.astring))
+                if not fields:
+                    raise ParseError("empty header list")
+            elif word not in ("HEADER", "TEXT", "MIME"):
+                raise ParseError(f"unknown section {word!r}")
+            if word == "MIME" and not part:
+                raise ParseError("MIME needs a part number")
+            text = word
+        self.expect(b"]")
+        return Section(tuple(part), text, fields)
+
+    def partial(self) -> tuple[int, int] | None:
+        if not self.take(b"<"):
+            return None
+        offset = self.number32()
+        self.expect(b".")
+        length = self.nz_number()
+        self.expect(b">")
+        return offset, length
+
+    def fetch_att(self) -> list[FetchAtt]:
+        word = self._chars(_ATOM_SPECIALS | {ord("[")}, "fetch item").decode("ascii", "replace").upper()
+        if word in FETCH_MACROS:
+            return [FetchAtt(n) for n in FETCH_MACROS[word]]
+        if word in ("BODY", "BODY.PEEK", "BINARY", "BINARY.PEEK", "BINARY.SIZE"):
+            if self.peek() != ord("["):
+                if word == "BODY":
+                    return [FetchAtt("BODY")]  # the non-extensible BODYSTRUCTURE
+                raise ParseError(f"{word} needs a section")
+            section = self.section()
+            if word.startswith("BINARY") and (section.text or any(p == 0 for p in section.part)):
+                raise ParseError("BINARY takes only a part number (RFC 3516)")
+            partial = self.partial() if word != "BINARY.SIZE" else None
+            name = word.replace(".PEEK", "")
+            return [FetchAtt(name + ("[]" if name in ("BODY", "BINARY") else ""), section, partial,
+                             peek=word.endswith(".PEEK"))]
+        if word in SIMPLE_FETCH:
+            return [FetchAtt(word)]
+        raise ParseError(f"unknown FETCH item {word!r}")
+
+
+FETCH_MACROS = {
+    "ALL": ("FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE"),
+    "FAST": ("FLAGS", "INTERNALDATE", "RFC822.SIZE"),
+    "FULL": ("FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE", "BODY"),
+}
+SIMPLE_FETCH = {"ENVELOPE", "FLAGS", "INTERNALDATE", "RFC822", "RFC822.HEADER", "RFC822.SIZE",
+                "RFC822.TEXT", "BODYSTRUCTURE", "UID", "MODSEQ", "SAVEDATE", "EMAILID", "THREADID"}
+
+
+# -- the grammar of each command ----------------------------------------------------------
+
+Grammar = Callable[[Parser, bool], dict[str, Any]]
+
+
+def _none(p: Parser, uid: bool) -> dict[str, Any]:
+    return {}
+
+
+def _login(p: Parser, uid: bool) -> dict[str, Any]:
+    p.sp()
+    user = p.astring()
+    p.sp()
+    return {"user": user, "password": p.astring()}
+
+
+def _authenticate(p: Parser, uid: bool) -> dict[str, Any]:
+    p.sp()
+    mech = p.keyword()
+    initial = None
+    if p.take_sp():  # RFC 4959 SASL-IR: base64 or "=" for empty
+        initial = p._chars(_ATOM_SPECIALS, "initial response").decode("ascii", "replace")
+    return {"mechanism": mech, "initial": initial}
+
+
+def _mailbox_only(p: Parser, uid: bool) -> dict[str, Any]:
+    p.sp()
+    return {"mailbox": p.mailbox()}
+
+
+def _select(p: Parser, uid: bool) -> dict[str, Any]:
+    p.sp()
+    args: dict[str, Any] = {"mailbox": p.mailbox(), "condstore": False, "qresync": None}
+    if p.take_sp():
+        def param() -> None:
+            word = p.keyword()
+            if word == "CONDSTORE":
+                args["condstore"] = True
+            elif word == "QRESYNC":
+                # RFC 7162 3.2.5: (uidvalidity mod-sequence [known-uids [seq-match-data]])
+                p.sp()
+                p.expect(b"(")
+                q: dict[str, Any] = {"uidvalidity": p.nz_number()}
+                p.sp()
+                q["modseq"] = p.number64()
+                q["known_uids"] = None
+                q["seq_match"] = None
+                if p.take_sp():
+                    if p.peek() != ord("("):
+                        q["known_uids"] = p.sequence_set()
+                        p.take_sp()
+                    if p.take(b"("):
+                        seqs = p.sequence_set()
+                        p.sp()
+                        uids = p.sequence_set()
+                        p.expect(b")")
+                        q["seq_match"] = (seqs, uids)
+                p.expect(b")")
+                args["qresync"] = q
+            else:
+                raise ParseError(f"unknown SELECT parameter {word!r}")
+        p.paren_list(param)
+    return args
+
+
+def _create(p: Parser, uid: bool) -> dict[str, Any]:
+    p.sp()
+    args: dict[str, Any] = {"mailbox": p.mailbox(), "use": []}
+    if p.take_sp():
+        # RFC 6154 section 3: CREATE name (USE (\Drafts))
+        def param() -> None:
+            if p.keyword() != "USE":
+                raise ParseError("unknown CREATE parameter")
+            p.sp()
+            args["use"] = p.flag_list()
+        p.paren_list(param)
+    return args
+
+
+def _rename(p: Parser, uid: bool) -> dict[str, Any]:
+    p.sp()
+    old = p.mailbox()
+    p.sp()
+    return {"old": old, "new": p.mailbox()}
+
+
+def _list(p: Parser, uid: bool) -> dict[str, Any]:
+    """RFC 5258 list = "LIST" [SP list-select-opts] SP mailbox SP mbox-or-pat [SP list-return-opts]."""
+    p.sp()
+    select: list[str] = []
+    if p.peek() == ord("("):
+        select = [w.upper() for w in p.paren_list(p.atom)]
+        p.sp()
+    reference = p.mailbox()
+    p.sp()
+    patterns = p.paren_list(p.list_mailbox) if p.peek() == ord("(") else [p.list_mailbox()]
+    returns: list[str] = []
+    status: list[str] = []
+    if p.take_sp():
+        p.expect(b"RETURN")
+        p.sp()
+
+        def ret() -> None:
+            word = p.keyword()
+            returns.append(word)
+            if word == "STATUS":  # RFC 5819
+                p.sp()
+                status.extend(x.upper() for x in p.paren_list(p.atom))
+        p.paren_list(ret)
+    return {"select": select, "reference": reference, "patterns": patterns,
+            "returns": returns, "status": status}
+
+
+def _lsub(p: Parser, uid: bool) -> dict[str, Any]:
+    p.sp()
+    reference = p.mailbox()
+    p.sp()
+    return {"select": ["SUBSCRIBED"], "reference": reference, "patterns": [p.list_mailbox()],
+            "returns": [], "status": [], "lsub": True}
+
+
+def _status(p: Parser, uid: bool) -> dict[str, Any]:
+    p.sp()
+    mailbox = p.mailbox()
+    p.sp()
+    items = [w.upper() for w in p.paren_list(p.atom)]
+    if not items:
+        raise ParseError("STATUS needs at least one item")
+    return {"mailbox": mailbox, "items": items}
+
+
+def _append(p: Parser, uid: bool) -> dict[str, Any]:
+    """append = "APPEND" SP mailbox [SP flag-list] [SP date-time] SP literal (RFC 9051 6.3.12)."""
+    p.sp()
+    args: dict[str, Any] = {"mailbox": p.mailbox(), "flags": [], "date": None}
+    p.sp()
+    if p.peek() == ord("("):
+        args["flags"] = p.flag_list()
+        p.sp()
+    if p.peek() == 0x22:
+        args["date"] = p.date_time()
+        p.sp()
+    binary = p.peek() == ord("~")
+    data = p._literal()
+    if data is None:
+        raise ParseError("APPEND needs the message as a literal")
+    args["message"] = data
+    args["binary"] = binary
+    return args
+
+
+def _enable(p: Parser, uid: bool) -> dict[str, Any]:
+    caps = []
+    while p.take_sp():
+        caps.append(p.keyword())
+    if not caps:
+        raise ParseError("ENABLE needs a capability")
+    return {"capabilities": caps}
+
+
+def _id(p: Parser, uid: bool) -> dict[str, Any]:
+    p.sp()
+    if p.take(b"NIL"):
+        return {"params": None}
+    items = p.paren_list(p.nstring)
+    return {"params": dict(zip(items[::2], items[1::2], strict=False))}
+
+
+def _fetch(p: Parser, uid: bool) -> dict[str, Any]:
+    p.sp()
+    seqset = p.sequence_set()
+    p.sp()
+    atts: list[FetchAtt] = []
+    if p.peek() == ord("("):
+        for group in p.paren_list(p.fetch_att):
+            atts.extend(group)
+    else:
+        atts = p.fetch_att()
+    if not atts:
+        raise ParseError("FETCH needs at least one item")
+    changedsince = None
+    vanished = False
+    if p.take_sp():
+        # RFC 7162 3.1.4.1 / 3.2.6: (CHANGEDSINCE n [VANISHED])
+        def modifier() -> None:
+            nonlocal changedsince, vanished
+            word = p.keyword()
+            if word == "CHANGEDSINCE":
+                p.sp()
+                changedsince = p.number64()
+            elif word == "VANISHED":
+                vanished = True
+            else:
+                raise ParseError(f"unknown FETCH modifier {word!r}")
+        p.paren_list(modifier)
+        if vanished and (not uid or changedsince is None):
+            raise ParseError("VANISHED needs UID FETCH with CHANGEDSINCE")
+    return {"set": seqset, "atts": atts, "changedsince": changedsince, "vanished": vanished}
+
+
+def _store(p: Parser, uid: bool) -> dict[str, Any]:
+    p.sp()
+    seqset = p.sequence_set()
+    p.sp()
+    unchanged = None
+    if p.peek() == ord("("):
+        def modifier() -> None:
+            nonlocal unchanged
+            if p.keyword() != "UNCHANGEDSINCE":
+                raise ParseError("unknown STORE modifier")
+            p.sp()
+            unchanged = p.number64()
+        p.paren_list(modifier)
+        p.sp()
+    mode = "set"
+    if p.take(b"+"):
+        mode = "add"
+    elif p.take(b"-"):
+        mode = "remove"
+    word = p.keyword()
+    if word not in ("FLAGS", "FLAGS.SILENT"):
+        raise ParseError(f"unknown STORE item {word!r}")
+    p.sp()
+    if p.peek() == ord("("):
+        flags = p.flag_list()
+    else:
+        flags = [p.flag()]
+        while p.take_sp():
+            flags.append(p.flag())
+    return {"set": seqset, "mode": mode, "silent": word.endswith(".SILENT"),
+            "flags": flags, "unchangedsince": unchanged}
+
+
+def _copy(p: Parser, uid: bool) -> dict[str, Any]:
+    p.sp()
+    seqset = p.sequence_set()
+    p.sp()
+    return {"set": seqset, "mailbox": p.mailbox()}
+
+
+def _uid_expunge(p: Parser, uid: bool) -> dict[str, Any]:
+    if not uid:
+        return {"set": None}
+    p.sp()
+    return {"set": p.sequence_set()}
+
+
+def _charset_decoder(charset: str) -> Callable[[bytes], str]:
+    name = charset.upper()
+    if name in ("UTF-8", "UTF8", "US-ASCII", "ASCII"):
+        return lambda b: b.decode("utf-8", "replace")
+    raise BadCharset(charset)
+
+
+def _search(p: Parser, uid: bool) -> dict[str, Any]:
+    """search = "SEARCH" [search-return-opts] [SP "CHARSET" SP charset] 1*(SP search-key)."""
+    p.sp()
+    returns: list[str] | None = None
+    if p.take(b"RETURN "):  # RFC 4731 ESEARCH, RFC 5182 SAVE
+        returns = [w.upper() for w in p.paren_list(p.atom)]
+        p.sp()
+    decoder = _charset_decoder("UTF-8")
+    if p.take(b"CHARSET "):
+        decoder = _charset_decoder(p.astring())
+        p.sp()
+    keys = _search_keys(p, decoder)
+    return {"returns": returns, "key": keys}
+
+
+def _search_keys(p: Parser, decoder: Callable[[bytes], str]) -> tuple[Any, ...]:
+    keys = [search_key(p, decoder, 0)]
+    while p.take_sp():
+        keys.append(search_key(p, decoder, 0))
+    return keys[0] if len(keys) == 1 else ("AND", tuple(keys))
+
+
+_FLAG_KEYS = {
+    "ANSWERED": ("\\Answered", True), "DELETED": ("\\Deleted", True), "DRAFT": ("\\Draft", True),
+    "FLAGGED": ("\\Flagged", True), "SEEN": ("\\Seen", True),
+    "UNANSWERED": ("\\Answered", False), "UNDELETED": ("\\Deleted", False),
+    "UNDRAFT": ("\\Draft", False), "UNFLAGGED": ("\\Flagged", False), "UNSEEN": ("\\Seen", False),
+}
+_STRING_KEYS = {"BCC", "BODY", "CC", "FROM", "SUBJECT", "TEXT", "TO"}
+_DATE_KEYS = {"BEFORE", "ON", "SINCE", "SENTBEFORE", "SENTON", "SENTSINCE"}
+
+
+def search_key(p: Parser, decoder: Callable[[bytes], str], depth: int) -> tuple[Any, ...]:
+    """One search-key (RFC 9051 section 6.4.4) as a tuple: ("FLAG", name, present),
+    ("TEXT", s), ("NOT", key), ("OR", a, b), ("AND", keys), ..."""
+    if depth > 50:
+        raise ParseError("search key nested too deep")
+    c = p.peek()
+    if c == ord("("):
+        p.take(b"(")
+        keys = [search_key(p, decoder, depth + 1)]
+        while p.take_sp():
+            keys.append(search_key(p, decoder, depth + 1))
+        p.expect(b")")
+        return ("AND", tuple(keys))
+    if c == ord("*") or c == ord("$") or 0x30 <= c <= 0x39:
+        return ("SEQ", p.sequence_set())
+    word = p.keyword()
+    if word in ("ALL", "NEW", "OLD", "RECENT"):
+        return (word,)
+    if word in _FLAG_KEYS:
+        name, present = _FLAG_KEYS[word]
+        return ("FLAG", name, present)
+    if word in ("KEYWORD", "UNKEYWORD"):
+        p.sp()
+        return ("FLAG", p.atom(), word == "KEYWORD")
+    if word in _STRING_KEYS:
+        p.sp()
+        return (word, decoder(p.astring_bytes()))
+    if word == "HEADER":
+        p.sp()
+        name = p.astring()
+        p.sp()
+        return ("HEADER", name, decoder(p.astring_bytes()))
+    if word in _DATE_KEYS:
+        p.sp()
+        return (word, p.date())
+    if word in ("LARGER", "SMALLER"):
+        p.sp()
+        return (word, p.number())
+    if word in ("OLDER", "YOUNGER"):  # RFC 5032 WITHIN
+        p.sp()
+        return (word, p.nz_number())
+    if word == "UID":
+        p.sp()
+        return ("UID", p.sequence_set())
+    if word == "NOT":
+        p.sp()
+        return ("NOT", search_key(p, decoder, depth + 1))
+    if word == "OR":
+        p.sp()
+        a = search_key(p, decoder, depth + 1)
+        p.sp()
+        return ("OR", a, search_key(p, decoder, depth + 1))
+    if word == "MODSEQ":  # RFC 7162 3.1.5: MODSEQ [entry-name entry-type-req] mod-sequence
+        p.sp()
+        if p.peek() == 0x22:
+            p.quoted()
+            p.sp()
+            p.atom()
+            p.sp()
+        return ("MODSEQ", p.number64())
+    raise ParseError(f"unknown search key {word!r}")
+
+
+def _sort(p: Parser, uid: bool) -> dict[str, Any]:
+    """RFC 5256: SORT [RETURN (...)] (criteria) charset keys."""
+    p.sp()
+    returns: list[str] | None = None
+    if p.take(b"RETURN "):  # RFC 5267 ESORT
+        returns = [w.upper() for w in p.paren_list(p.atom)]
+        p.sp()
+    criteria = [w.upper() for w in p.paren_list(p.atom)]
+    if not criteria:
+        raise ParseError("empty sort criteria")
+    p.sp()
+    decoder = _charset_decoder(p.astring())
+    p.sp()
+    return {"criteria": criteria, "returns": returns, "key": _search_keys(p, decoder)}
+
+
+def _thread(p: Parser, uid: bool) -> dict[str, Any]:
+    p.sp()
+    algorithm = p.keyword()
+    p.sp()
+    decoder = _charset_decoder(p.astring())
+    p.sp()
+    return {"algorithm": algorithm, "key": _search_keys(p, decoder)}
+
+
+def _quota_root(p: Parser, uid: bool) -> dict[str, Any]:
+    p.sp()
+    return {"root": p.astring()}
+
+
+def _setquota(p: Parser, uid: bool) -> dict[str, Any]:
+    p.sp()
+    root = p.astring()
+    p.sp()
+    items: list[Any] = []
+
+    def item() -> None:
+        items.append(p.atom().upper())
+        p.sp()
+        items.append(p.number64())
+    p.paren_list(item)
+    return {"root": root, "limits": dict(zip(items[::2], items[1::2], strict=True))}
+
+
+def _acl_ident(p: Parser, uid: bool) -> dict[str, Any]:
+    p.sp()
+    mailbox = p.mailbox()
+    p.sp()
+    return {"mailbox": mailbox, "identifier": p.astring()}
+
+
+def _setacl(p: Parser, uid: bool) -> dict[str, Any]:
+    args = _acl_ident(p, uid)
+    p.sp()
+    args["rights"] = p.astring()
+    return args
+
+
+GRAMMAR: dict[str, Grammar] = {
+    "CAPABILITY": _none, "NOOP": _none, "LOGOUT": _none, "STARTTLS": _none,
+    "LOGIN": _login, "AUTHENTICATE": _authenticate, "ENABLE": _enable, "ID": _id,
+    "SELECT": _select, "EXAMINE": _select, "CREATE": _create, "DELETE": _mailbox_only,
+    "RENAME": _rename, "SUBSCRIBE": _mailbox_only, "UNSUBSCRIBE": _mailbox_only,
+    "LIST": _list, "LSUB": _lsub, "NAMESPACE": _none, "STATUS": _status, "APPEND": _append,
+    "IDLE": _none, "CHECK": _none, "CLOSE": _none, "UNSELECT": _none, "EXPUNGE": _uid_expunge,
+    "SEARCH": _search, "FETCH": _fetch, "STORE": _store, "COPY": _copy, "MOVE": _copy,
+    "SORT": _sort, "THREAD": _thread,
+    "GETQUOTA": _quota_root, "GETQUOTAROOT": _mailbox_only, "SETQUOTA": _setquota,
+    "GETACL": _mailbox_only, "MYRIGHTS": _mailbox_only, "LISTRIGHTS": _acl_ident,
+    "SETACL": _setacl, "DELETEACL": _acl_ident,
+}
+UID_COMMANDS = {"FETCH", "STORE", "SEARCH", "COPY", "MOVE", "EXPUNGE", "SORT", "THREAD"}
+
+
+class UnknownCommand(ParseError):
+    pass
+
+
+def peek_command(line: bytes) -> tuple[str | None, str]:
+    """Tag and command name (upper case, "UID FETCH" as "FETCH") from the first line,
+    best effort, for the reader's decisions about literals before the rest arrives."""
+    words = line.split(b" ", 3)
+    tag = words[0].decode("ascii", "replace") if words and words[0] else None
+    name = words[1].upper().decode("ascii", "replace") if len(words) > 1 else ""
+    if name == "UID" and len(words) > 2:
+        name = words[2].upper().decode("ascii", "replace")
+    return tag, name
+
+
+def parse_command(parts: list[bytes], *, utf8: bool = False) -> Command:
+    """Parse a whole command. ParseError (tag known: ``error.tag``) on any error."""
+    p = Parser(parts, utf8=utf8)
+    try:
+        tag = p.tag()
+    except ParseError:
+        raise ParseError("thiếu nhãn lệnh / missing command tag") from None
+    try:
+        p.sp()
+        name = p.keyword()
+        uid = False
+        if name == "UID":
+            p.sp()
+            name = p.keyword()
+            if name not in UID_COMMANDS:
+                raise ParseError(f"UID {name} is not a command")
+            uid = True
+        grammar = GRAMMAR.get(name)
+        if grammar is None:
+            raise UnknownCommand(f"lệnh không hỗ trợ / unknown command {name[:30]!r}")
+        args = grammar(p, uid)
+        p.end()
+    except (ParseError, BadCharset) as exc:
+        exc.tag = tag  # type: ignore[union-attr]
+        raise
+    return Command(tag, name, uid, args)

@@ -1,0 +1,149 @@
+"""The IMAP wire: reading commands with their literals, writing responses.
+
+Reading (RFC 9051 sections 2.2, 4.3, 7.5, RFC 7888):
+
+- a line is at most ``MAX_LINE`` bytes; a longer one is read to its end, dropped, and
+  answered with BAD, so memory never grows with what a client sends;
+- a line ending in ``{n}`` announces a synchronising literal: the session's *gate*
+  decides before any byte of it is read (APPENDLIMIT, quota, size caps); if accepted we
+  send ``+`` and read exactly n bytes, if refused the client gets a tagged NO/BAD and
+  sends nothing (RFC 9051 section 7.5);
+- ``{n+}`` (LITERAL+) is sent without waiting; if refused, its bytes are read in
+  chunks and thrown away, and the rest of the command with them;
+- every read has a deadline: the autologout timer (30 minutes, RFC 9051 section 5.4),
+  shorter before authentication.
+
+Writing: responses are gathered in a small buffer and written when it grows or when the
+command completes; ``drain()`` has a deadline, so a client that stops reading (a slow
+reader) holds up only its own session, and is disconnected after ``WRITE_TIMEOUT``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import ssl
+from collections.abc import Awaitable, Callable
+
+__all__ = ["Connection", "Rejected", "LineTooLong", "MAX_LINE"]
+
+MAX_LINE = 64 * 1024
+WRITE_TIMEOUT = 300.0
+_FLUSH_AT = 64 * 1024
+_LITERAL_AT_END = re.compile(rb"~?\{(\d{1,20})(\+?)\}$")
+
+# gate(parts so far, the line announcing the literal, size, synchronising) -> None to
+# accept, else the complete tagged refusal to send (e.g. b"A1 NO [TOOBIG] ...").
+Gate = Callable[[list[bytes], bytes, int, bool], Awaitable[bytes | None]]
+
+
+class LineTooLong(Exception):
+    pass
+
+
+class Rejected(Exception):
+    """A command refused while it was being read; ``response`` has been sent already."""
+
+
+class Connection:
+    __slots__ = ("reader", "writer", "out", "out_size", "tls", "peer")
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, tls: bool) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.out: list[bytes] = []
+        self.out_size = 0
+        self.tls = tls
+        peer = writer.get_extra_info("peername")
+        self.peer = str(peer[0]) if isinstance(peer, tuple) and peer else ""
+
+    # -- reading ------------------------------------------------------------------------
+
+    async def read_line(self, within: float | None) -> bytes:
+        """One line without its CRLF. EOF: IncompleteReadError; too long: LineTooLong
+        (after reading past it); no data before the deadline: TimeoutError."""
+        try:
+            line = await asyncio.wait_for(self.reader.readuntil(b"\n"), within)
+        except asyncio.LimitOverrunError:
+            await asyncio.wait_for(self._skip_line(), within)
+            raise LineTooLong() from None
+        if len(line) > MAX_LINE:
+            raise LineTooLong()
+        return line[:-2] if line.endswith(b"\r\n") else line[:-1]
+
+    async def _skip_line(self) -> None:
+        while True:
+            try:
+                await self.reader.readuntil(b"\n")
+                return
+            except asyncio.LimitOverrunError as exc:
+                await self.reader.readexactly(exc.consumed)
+
+    async def _skip_bytes(self, n: int, within: float | None) -> None:
+        while n > 0:
+            chunk = await asyncio.wait_for(self.reader.read(min(n, 65536)), within)
+            if not chunk:
+                raise asyncio.IncompleteReadError(b"", n)
+            n -= len(chunk)
+
+    async def read_command(self, gate: Gate, within: float | None, literal_within: float) -> list[bytes]:
+        """The parts of one command (see ``parser``): lines alternating with literal data."""
+        parts: list[bytes] = []
+        line = await self.read_line(within)
+        while True:
+            m = _LITERAL_AT_END.search(line)
+            if m is None:
+                parts.append(line)
+                return parts
+            size, sync = int(m.group(1)), not m.group(2)
+            refusal = await gate(parts, line, size, sync)
+            if refusal is not None:
+                if not sync:
+                    await self._skip_bytes(size, literal_within)
+                    await self._discard_rest(literal_within)
+                await self.send(refusal)
+                await self.flush()
+                raise Rejected()
+            if sync:
+                await self.send(b"+ Ready for literal data\r\n")
+                await self.flush()
+            data = await asyncio.wait_for(self.reader.readexactly(size), literal_within)
+            parts.append(line)
+            parts.append(data)
+            line = await self.read_line(literal_within)
+
+    async def _discard_rest(self, within: float) -> None:
+        """Drop the rest of a refused command (further LITERAL+ literals included)."""
+        while True:
+            line = await self.read_line(within)
+            m = _LITERAL_AT_END.search(line)
+            if m is None or not m.group(2):
+                return  # a synchronising literal after this: the client waits for "+"
+            await self._skip_bytes(int(m.group(1)), within)
+
+    def buffered_input(self) -> int:
+        """Bytes the client sent that are not read yet (STARTTLS must see none)."""
+        buffer = getattr(self.reader, "_buffer", b"")
+        return len(buffer)
+
+    # -- writing ------------------------------------------------------------------------
+
+    async def send(self, data: bytes) -> None:
+        self.out.append(data)
+        self.out_size += len(data)
+        if self.out_size >= _FLUSH_AT:
+            await self.flush()
+
+    async def flush(self) -> None:
+        if not self.out:
+            return
+        data = b"".join(self.out) if len(self.out) > 1 else self.out[0]
+        self.out.clear()
+        self.out_size = 0
+        self.writer.write(data)
+        await asyncio.wait_for(self.writer.drain(), WRITE_TIMEOUT)
+
+    async def start_tls(self, context: ssl.SSLContext) -> None:
+        await self.flush()
+        await self.writer.start_tls(context, ssl_handshake_timeout=30)
+        self.tls = True

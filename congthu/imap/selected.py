@@ -1,0 +1,111 @@
+"""The selected mailbox as one session sees it: its index in memory.
+
+SELECT loads UIDs, flags and modseqs of every message once (``store.folder_index``);
+after that FETCH FLAGS, SEARCH on flags, sequence-number mapping and most of STORE are
+answered from here without the database. Changes by others come through the change feed
+(``app.hub``) and ``store.changes_since``, and are applied only at the points where the
+session may tell the client (RFC 9051 section 7.4.1), so that message sequence numbers
+stay what the client believes until it is told otherwise.
+
+Per message this costs 4 bytes of UID, 1 byte of flags and 8 of modseq (``array``);
+keywords, rare, live in a dict.
+"""
+
+from __future__ import annotations
+
+from array import array
+from bisect import bisect_left
+from collections.abc import Iterable
+
+from congthu.imap.namespace import Target
+from congthu.store import Folder, MessageMeta
+from congthu.store import flags as flagbits
+from congthu.store.changes import FolderWatch
+
+__all__ = ["Selected"]
+
+
+class Selected:
+    __slots__ = ("target", "folder_id", "readonly", "uidvalidity", "uidnext", "modseq", "uids",
+                 "flags", "keywords", "modseqs", "watch", "pending_expunge", "condstore")
+
+    def __init__(self, target: Target, folder: Folder, readonly: bool, watch: FolderWatch) -> None:
+        self.target = target
+        self.folder_id = folder.id
+        self.readonly = readonly
+        self.uidvalidity = folder.uidvalidity
+        self.uidnext = folder.uidnext
+        # The highest modseq whose changes this session has taken in.
+        self.modseq = folder.highestmodseq
+        self.uids = array("I")
+        self.flags = bytearray()
+        self.modseqs = array("Q")
+        self.keywords: dict[int, tuple[str, ...]] = {}
+        self.watch = watch
+        # UIDs expunged by others, not yet announced (RFC 9051 section 7.4.1).
+        self.pending_expunge: set[int] = set()
+        self.condstore = False
+
+    def load(self, rows: Iterable[tuple[int, int, str, int]]) -> None:
+        """From ``store.folder_flags``: (uid, flags, keywords, modseq) in UID order."""
+        uids, flags, modseqs, keywords = self.uids, self.flags, self.modseqs, self.keywords
+        for uid, bits, kw, modseq in rows:
+            uids.append(uid)
+            flags.append(bits & 0xFF)
+            modseqs.append(modseq)
+            if kw:
+                keywords[uid] = tuple(kw.split())
+        if uids and uids[-1] >= self.uidnext:
+            self.uidnext = uids[-1] + 1
+
+    def __len__(self) -> int:
+        return len(self.uids)
+
+    def append(self, m: MessageMeta) -> None:
+        self.uids.append(m.uid)
+        self.flags.append(m.flags & 0xFF)
+        self.modseqs.append(m.modseq)
+        if m.keywords:
+            self.keywords[m.uid] = tuple(m.keywords)
+        if m.uid >= self.uidnext:
+            self.uidnext = m.uid + 1
+
+    def index_of(self, uid: int) -> int | None:
+        i = bisect_left(self.uids, uid)
+        return i if i < len(self.uids) and self.uids[i] == uid else None
+
+    def remove_at(self, i: int) -> None:
+        uid = self.uids[i]
+        del self.uids[i]
+        del self.flags[i]
+        del self.modseqs[i]
+        self.keywords.pop(uid, None)
+
+    def flag_names(self, i: int) -> list[str]:
+        names = flagbits.to_names(self.flags[i])
+        kw = self.keywords.get(self.uids[i])
+        return names + list(kw) if kw else names
+
+    def set_flags(self, i: int, bits: int, keywords: tuple[str, ...], modseq: int) -> bool:
+        """Record a message's flags; True if they differ from what the client knew."""
+        uid = self.uids[i]
+        changed = self.flags[i] != (bits & 0xFF) or self.keywords.get(uid, ()) != keywords
+        self.flags[i] = bits & 0xFF
+        if keywords:
+            self.keywords[uid] = keywords
+        else:
+            self.keywords.pop(uid, None)
+        if self.modseqs[i] != modseq:
+            self.modseqs[i] = modseq
+            changed = changed or self.condstore
+        return changed
+
+    def all_keywords(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for kws in self.keywords.values():
+            for k in kws:
+                seen[k] = None
+        return list(seen)
+
+    def count_flag(self, bit: int, present: bool) -> int:
+        return sum(1 for f in self.flags if bool(f & bit) == present)

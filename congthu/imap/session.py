@@ -1,0 +1,507 @@
+"""One IMAP connection: its state machine and the command tables of each state.
+
+States (RFC 9051 section 3): not authenticated -> authenticated -> selected, and logout
+from any of them. Each state has a table of the commands it accepts; a command outside
+its state gets BAD. Handlers live in the ``cmd_*`` modules, one per command family; a
+handler returns the text (and response code) of its tagged OK, or raises ``ImapError``.
+
+After each command the session takes in what changed in the selected mailbox (the change
+feed) and tells the client, except that EXPUNGE is held back after FETCH, STORE, SEARCH
+(and SORT, THREAD), which use message sequence numbers (RFC 9051 section 7.4.1).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from congthu.db import DatabaseUnavailable
+from congthu.imap import utf7
+from congthu.imap.namespace import Namespaces, NoSuchName, Target
+from congthu.imap.parser import (
+    BadCharset,
+    Command,
+    ParseError,
+    Parser,
+    UnknownCommand,
+    parse_command,
+    peek_command,
+)
+from congthu.imap.protocol import MAX_LINE, Connection, LineTooLong, Rejected
+from congthu.imap.response import flag_list
+from congthu.imap.selected import Selected
+from congthu.imap.sequence import format_set
+from congthu.log import event
+from congthu.store import AlreadyExists, Mailbox, NotFound, QuotaExceeded, StoreError
+from congthu.store import flags as flagbits
+
+if TYPE_CHECKING:
+    from congthu.app import App
+
+__all__ = ["Answered", "ImapError", "Session", "State", "no", "bad"]
+
+# RFC 9051 section 5.4: the autologout timer is at least 30 minutes.
+IDLE_TIMEOUT = 30 * 60.0
+# Before login a client has less patience from us.
+PREAUTH_TIMEOUT = 60.0
+# IDLE may last for hours (clients usually restart it every 29 minutes).
+IDLE_COMMAND_TIMEOUT = 6 * 3600.0
+# Between the bytes of a literal or the lines of one command.
+LITERAL_TIMEOUT = 120.0
+# Literal caps (bytes) outside APPEND: before and after login.
+PREAUTH_LITERAL_MAX = 8 * 1024
+LITERAL_MAX = 256 * 1024
+# After this many failed logins on one connection, it is closed.
+MAX_AUTH_FAILURES = 5
+# BAD answers in a row (garbage) before the connection is closed.
+MAX_BAD = 20
+
+
+class State(enum.Enum):
+    NOT_AUTHENTICATED = "not authenticated"
+    AUTHENTICATED = "authenticated"
+    SELECTED = "selected"
+    LOGOUT = "logout"
+
+
+class ImapError(Exception):
+    def __init__(self, status: str, text: str, code: str | None = None) -> None:
+        super().__init__(text)
+        self.status, self.text, self.code = status, text, code
+
+
+class Answered(Exception):
+    """The handler has sent its tagged response itself (STARTTLS, before the handshake)."""
+
+
+def no(text: str, code: str | None = None) -> ImapError:
+    return ImapError("NO", text, code)
+
+
+def bad(text: str, code: str | None = None) -> ImapError:
+    return ImapError("BAD", text, code)
+
+
+# A handler returns None (plain OK), a text, or (code, text) for its tagged OK.
+Result = None | str | tuple[str | None, str]
+Handler = Callable[["Session", Command], Awaitable[Result]]
+
+
+def _tables() -> dict[State, dict[str, Handler]]:
+    from congthu.imap import (
+        cmd_acl,
+        cmd_any,
+        cmd_append,
+        cmd_auth,
+        cmd_copy,
+        cmd_fetch,
+        cmd_idle,
+        cmd_mailbox,
+        cmd_quota,
+        cmd_search,
+        cmd_select,
+        cmd_store,
+    )
+    anywhere: dict[str, Handler] = dict(cmd_any.HANDLERS)
+    not_auth: dict[str, Handler] = {**anywhere, **cmd_auth.HANDLERS}
+    authenticated: dict[str, Handler] = {**anywhere, **cmd_mailbox.HANDLERS, **cmd_select.HANDLERS, **cmd_append.HANDLERS,
+                     **cmd_idle.HANDLERS, **cmd_quota.HANDLERS, **cmd_acl.HANDLERS}
+    selected: dict[str, Handler] = {**authenticated, **cmd_select.SELECTED_HANDLERS, **cmd_fetch.HANDLERS,
+                **cmd_store.HANDLERS, **cmd_copy.HANDLERS, **cmd_search.HANDLERS}
+    return {State.NOT_AUTHENTICATED: not_auth, State.AUTHENTICATED: authenticated,
+            State.SELECTED: selected, State.LOGOUT: {}}
+
+
+_TABLES: dict[State, dict[str, Handler]] = {}
+
+# Commands after which EXPUNGE must not be sent (RFC 9051 section 7.4.1).
+_NO_EXPUNGE = {"FETCH", "STORE", "SEARCH", "SORT", "THREAD"}
+
+
+class Session:
+    __slots__ = ("app", "conn", "service", "state", "user", "names", "selected", "enabled",
+                 "auth_failures", "bad_count", "saved_search", "client_id", "implicit_tls")
+
+    def __init__(self, app: App, conn: Connection, *, implicit_tls: bool,
+                 service: Any = None) -> None:
+        self.app = app
+        self.conn = conn
+        self.service = service
+        self.implicit_tls = implicit_tls
+        self.state = State.NOT_AUTHENTICATED
+        self.user: Mailbox | None = None
+        self.names: Namespaces | None = None
+        self.selected: Selected | None = None
+        # ENABLEd extensions (RFC 5161): CONDSTORE, QRESYNC, UTF8=ACCEPT, IMAP4REV2.
+        self.enabled: set[str] = set()
+        self.auth_failures = 0
+        self.bad_count = 0
+        # RFC 5182 SEARCHRES "$": UIDs of the last SEARCH RETURN (SAVE).
+        self.saved_search: list[int] = []
+        self.client_id: str = ""
+
+    # -- properties ---------------------------------------------------------------------
+
+    @property
+    def utf8(self) -> bool:
+        """Mailbox names and strings as UTF-8 (RFC 6855, RFC 9051)."""
+        return "UTF8=ACCEPT" in self.enabled or "IMAP4REV2" in self.enabled
+
+    @property
+    def rev2(self) -> bool:
+        return "IMAP4REV2" in self.enabled
+
+    @property
+    def qresync(self) -> bool:
+        return "QRESYNC" in self.enabled
+
+    @property
+    def condstore(self) -> bool:
+        return "CONDSTORE" in self.enabled or "QRESYNC" in self.enabled
+
+    def plaintext_allowed(self) -> bool:
+        """Passwords in the clear: only over TLS, or over loopback in development."""
+        accounts = self.app.accounts
+        check = getattr(accounts, "plaintext_allowed", None)
+        if check is not None:
+            return bool(check(self.conn.tls, self.conn.peer))
+        loopback = self.conn.peer.startswith("127.") or self.conn.peer == "::1"
+        return self.conn.tls or (self.app.settings.system.dev_allow_plaintext_loopback and loopback)
+
+    def capabilities(self) -> list[str]:
+        """RFC 9051 section 7.2.2; what we offer depends on the state and on TLS."""
+        caps = ["IMAP4rev1", "IMAP4rev2", "LITERAL+", "SASL-IR", "ID", "ENABLE", "IDLE"]
+        if self.state is State.NOT_AUTHENTICATED:
+            if not self.conn.tls and self.app.tls.available:
+                caps.append("STARTTLS")
+            from congthu.accounts import sasl
+
+            plaintext = self.plaintext_allowed()
+            caps += [f"AUTH={m}" for m in sasl.mechanisms(secure=plaintext)]
+            if not plaintext:
+                caps.append("LOGINDISABLED")
+            return caps
+        caps += [
+            "NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "CHILDREN", "SPECIAL-USE", "CREATE-SPECIAL-USE",
+            "LIST-EXTENDED", "LIST-STATUS", "ESEARCH", "SEARCHRES", "UTF8=ACCEPT",
+            f"APPENDLIMIT={self.app.settings.message_max_bytes}", "QUOTA", "QUOTA=RES-STORAGE",
+            "CONDSTORE", "QRESYNC", "STATUS=SIZE", "SORT", "ESORT", "THREAD=ORDEREDSUBJECT",
+            "THREAD=REFERENCES", "ACL", "RIGHTS=texk", "BINARY", "WITHIN",
+        ]
+        return caps
+
+    # -- names --------------------------------------------------------------------------
+
+    def decode_name(self, wire: str) -> str:
+        """A mailbox name from the client: modified UTF-7, or UTF-8 once enabled."""
+        if self.utf8:
+            return wire
+        try:
+            return utf7.decode(wire)
+        except utf7.UTF7Error:
+            if wire.isascii():
+                raise bad(f"Tên thư mục sai mã UTF-7 / invalid modified UTF-7 mailbox name: {wire[:100]!r}") from None
+            return wire  # 8-bit from a client that did not ENABLE UTF8: take it as UTF-8
+
+    def encode_name(self, name: str) -> str:
+        return name if self.utf8 else utf7.encode(name)
+
+    async def resolve(self, wire: str) -> Target:
+        assert self.names is not None
+        try:
+            return await self.names.resolve(self.decode_name(wire))
+        except NoSuchName:
+            raise no("Không có thư mục này / no such mailbox", "NONEXISTENT") from None
+
+    async def resolve_existing(self, wire: str, right: str = "") -> tuple[Target, Any]:
+        """Target and Folder; NO [NONEXISTENT] if it does not exist, [NOPERM] without ``right``."""
+        target = await self.resolve(wire)
+        folder = await self.app.store.get_folder(target.mailbox_id, target.folder)
+        if folder is None:
+            raise no("Không có thư mục này / no such mailbox", "NONEXISTENT")
+        if right and not all(target.may(r) for r in right):
+            raise no(f"Không đủ quyền / permission denied (need {right!r})", "NOPERM")
+        return target, folder
+
+    # -- output -------------------------------------------------------------------------
+
+    async def send(self, data: bytes) -> None:
+        await self.conn.send(data)
+
+    async def untagged(self, text: str | bytes) -> None:
+        data = text.encode("utf-8") if isinstance(text, str) else text
+        await self.conn.send(b"* " + data + b"\r\n")
+
+    def login(self, mailbox: Mailbox) -> None:
+        self.user = mailbox
+        self.names = Namespaces(self.app, mailbox)
+        self.state = State.AUTHENTICATED
+
+    # -- the connection's life ----------------------------------------------------------
+
+    async def run(self) -> None:
+        global _TABLES
+        if not _TABLES:
+            _TABLES = _tables()
+        caps = " ".join(self.capabilities())
+        await self.send(f"* OK [CAPABILITY {caps}] Công Thư IMAP sẵn sàng / ready\r\n".encode())
+        await self.conn.flush()
+        try:
+            while self.state is not State.LOGOUT:
+                if self.service is not None and self.service.stopping.is_set():
+                    await self.send("* BYE Máy chủ đang dừng / server shutting down\r\n".encode())
+                    break
+                timeout = PREAUTH_TIMEOUT if self.state is State.NOT_AUTHENTICATED else IDLE_TIMEOUT
+                try:
+                    parts = await self.conn.read_command(self._gate, timeout, LITERAL_TIMEOUT)
+                except LineTooLong:
+                    await self.send(f"* BAD Dòng lệnh quá dài / command line too long (max {MAX_LINE} bytes)\r\n".encode())
+                    await self.conn.flush()
+                    if await self._too_many_bad():
+                        break
+                    continue
+                except Rejected:
+                    continue
+                except TimeoutError:
+                    await self.send("* BYE Hết thời gian chờ / autologout, idle too long\r\n".encode())
+                    break
+                await self.execute(parts)
+                await self.conn.flush()
+                if self.bad_count >= MAX_BAD:
+                    await self.send("* BYE Quá nhiều lệnh sai / too many bad commands\r\n".encode())
+                    break
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                self.conn.writer.write("* BYE Máy chủ đang dừng / server shutting down\r\n".encode())
+            raise
+        finally:
+            self.close_selected()
+        with contextlib.suppress(Exception):
+            await self.conn.flush()
+
+    async def _too_many_bad(self) -> bool:
+        self.bad_count += 1
+        if self.bad_count >= MAX_BAD:
+            await self.send("* BYE Quá nhiều lệnh sai / too many bad commands\r\n".encode())
+            return True
+        return False
+
+    def close_selected(self) -> None:
+        if self.selected is not None:
+            self.selected.watch.close()
+            self.selected = None
+        if self.state is State.SELECTED:
+            self.state = State.AUTHENTICATED
+
+    async def _gate(self, parts: list[bytes], line: bytes, size: int, sync: bool) -> bytes | None:
+        """Decide on a literal before reading it (see ``protocol.Gate``)."""
+        tag, name = peek_command(parts[0] if parts else line)
+        tag_b = (tag or "*").encode("ascii", "replace")
+        if self.state is not State.NOT_AUTHENTICATED and name == "APPEND":
+            mailbox = _append_target(parts + [line], utf8=self.utf8)
+            if mailbox is not None:
+                return await self._gate_append(tag_b, mailbox, size)
+        limit = PREAUTH_LITERAL_MAX if self.state is State.NOT_AUTHENTICATED else LITERAL_MAX
+        if size > limit or sum(len(p) for p in parts) + size > 4 * limit:
+            return tag_b + f" BAD [TOOBIG] Chuỗi quá dài / literal too large (max {limit})\r\n".encode()
+        return None
+
+    async def _gate_append(self, tag: bytes, mailbox: str, size: int) -> bytes | None:
+        limit = self.app.settings.message_max_bytes
+        if size > limit:
+            # RFC 7889 APPENDLIMIT: refuse before the client sends the message.
+            return tag + f" NO [TOOBIG] Thư quá lớn / message too large (APPENDLIMIT {limit})\r\n".encode()
+        try:
+            target = await self.resolve(mailbox)
+        except ImapError as exc:
+            return tag + f" NO [TRYCREATE] {exc.text}\r\n".encode()
+        used, quota = await self.app.store.quota(target.mailbox_id)
+        if used + size > quota:
+            # RFC 9208 section 4.3: OVERQUOTA, before reading the message.
+            return tag + (f" NO [OVERQUOTA] Hộp thư đã đầy / mailbox full "
+                          f"({used} + {size} > {quota} bytes)\r\n").encode()
+        return None
+
+    async def execute(self, parts: list[bytes]) -> None:
+        try:
+            cmd = parse_command(parts, utf8=self.utf8)
+        except BadCharset as exc:
+            tag = getattr(exc, "tag", "*")
+            await self.send(f"{tag} NO [BADCHARSET (UTF-8 US-ASCII)] Bảng mã không hỗ trợ / "
+                            f"unsupported charset {str(exc)[:40]!r}\r\n".encode())
+            return
+        except ParseError as exc:
+            tag = getattr(exc, "tag", None) or "*"
+            self.bad_count += 1
+            prefix = "" if isinstance(exc, UnknownCommand) else "Lệnh sai cú pháp / syntax error: "
+            await self.send(f"{tag} BAD {prefix}{str(exc)[:200]}\r\n".encode("utf-8", "replace"))
+            return
+        handler = _TABLES[self.state].get(cmd.name)
+        if handler is None:
+            self.bad_count += 1
+            await self.send(f"{cmd.tag} BAD Lệnh {cmd.name} không dùng được ở trạng thái này / "
+                            f"{cmd.name} not allowed in state {self.state.value}\r\n".encode())
+            return
+        self.bad_count = 0
+        status, code, text = "OK", None, f"{cmd.name} hoàn tất / completed"
+        try:
+            if self.selected is not None and self.selected.target.shared:
+                await self._refresh_rights()
+            result = await handler(self, cmd)
+            if isinstance(result, tuple):
+                code, text = result
+            elif isinstance(result, str):
+                text = result
+        except Answered:
+            return
+        except ImapError as exc:
+            status, code, text = exc.status, exc.code, exc.text
+            if status == "BAD":
+                self.bad_count += 1
+        except QuotaExceeded as exc:
+            status, code, text = "NO", "OVERQUOTA", str(exc)
+        except NotFound as exc:
+            status, code, text = "NO", "NONEXISTENT", str(exc)
+        except AlreadyExists as exc:
+            status, code, text = "NO", "ALREADYEXISTS", str(exc)
+        except StoreError as exc:
+            status, code, text = "NO", "CANNOT", str(exc)
+        except DatabaseUnavailable:
+            status, code, text = "NO", "UNAVAILABLE", "Tạm thời không phục vụ được, thử lại sau / try again later"
+        except (ConnectionError, TimeoutError, asyncio.IncompleteReadError):
+            raise
+        except Exception as exc:  # a bug: this command fails, the connection goes on
+            event("imap.command_error", command=cmd.name, error=repr(exc))
+            status, code, text = "NO", "SERVERBUG", "Lỗi máy chủ / internal server error"
+        if self.state is State.SELECTED and cmd.name not in ("IDLE", "LOGOUT"):
+            with contextlib.suppress(DatabaseUnavailable):
+                await self.sync(expunge_ok=cmd.uid or cmd.name not in _NO_EXPUNGE)
+        code_text = f"[{code}] " if code else ""
+        await self.send(f"{cmd.tag} {status} {code_text}{text}\r\n".encode("utf-8", "replace"))
+
+    async def _refresh_rights(self) -> None:
+        """A delegate's rights are read again before each command, so a revocation takes
+        effect at once (Điều 13.3), not at the next SELECT."""
+        from dataclasses import replace
+
+        from congthu import delegation
+
+        sel = self.selected
+        assert sel is not None and self.user is not None
+        rights = await delegation.rights_of(self.app, sel.target.mailbox_id, self.user.id)
+        if rights != sel.target.rights:
+            sel.target = replace(sel.target, rights=rights)
+            if "r" not in rights:
+                self.close_selected()
+                raise no("Quyền truy cập đã bị thu hồi / access was revoked", "NOPERM")
+
+    # -- taking in changes (RFC 9051 section 7.4.1, RFC 7162) ---------------------------
+
+    async def sync(self, expunge_ok: bool) -> None:
+        sel = self.selected
+        if sel is None:
+            return
+        if sel.watch.event.is_set():
+            sel.watch.event.clear()
+            changed, gone, highest = await _changes_since(self.app, sel.folder_id, sel.modseq)
+            if highest < sel.watch.modseq:
+                # We joined a lookup that started before the latest change: ask again.
+                changed, gone, highest = await self.app.store.changes_since(sel.folder_id, sel.modseq)
+            sel.pending_expunge.update(u for u in gone if sel.index_of(u) is not None)
+            before = len(sel)
+            updates: list[int] = []
+            for meta in changed:
+                i = sel.index_of(meta.uid)
+                if i is not None:
+                    if sel.set_flags(i, meta.flags, tuple(meta.keywords), meta.modseq):
+                        updates.append(meta.uid)
+                elif not sel.uids or meta.uid > sel.uids[-1]:
+                    sel.append(meta)
+            sel.modseq = max(sel.modseq, highest)
+            if len(sel) != before:
+                await self.untagged(f"{len(sel)} EXISTS")
+                if not self.rev2:
+                    await self.untagged("0 RECENT")
+            for uid in updates:
+                i = sel.index_of(uid)
+                if i is None or uid in sel.pending_expunge:
+                    continue
+                await self.send_flags(i)
+        if expunge_ok and sel.pending_expunge:
+            await self.announce_expunged(sorted(sel.pending_expunge))
+            sel.pending_expunge.clear()
+
+    async def send_flags(self, i: int, *, with_uid: bool = True) -> None:
+        """An unsolicited or STORE FETCH response with the flags of message i."""
+        sel = self.selected
+        assert sel is not None
+        items = [f"UID {sel.uids[i]}"] if with_uid else []
+        items.append("FLAGS " + flag_list(sel.flag_names(i)).decode("utf-8", "surrogateescape"))
+        if self.condstore:
+            items.append(f"MODSEQ ({sel.modseqs[i]})")
+        await self.untagged(f"{i + 1} FETCH ({' '.join(items)})")
+
+    async def announce_expunged(self, uids: list[int]) -> None:
+        """Remove these UIDs from the index and tell the client: EXPUNGE for each (from
+        the highest sequence number down, so each number is right when read), or one
+        VANISHED with QRESYNC (RFC 7162 section 3.2.10)."""
+        sel = self.selected
+        assert sel is not None
+        present = [(i, u) for u in uids if (i := sel.index_of(u)) is not None]
+        if not present:
+            return
+        for i, _u in sorted(present, reverse=True):
+            sel.remove_at(i)
+            if not self.qresync:
+                await self.untagged(f"{i + 1} EXPUNGE")
+        if self.qresync:
+            await self.untagged(f"VANISHED {format_set(u for _i, u in present)}")
+
+    def flags_response(self) -> str:
+        sel = self.selected
+        names = list(flagbits.NAMES.values()) + (sel.all_keywords() if sel else [])
+        return "FLAGS " + flag_list(names).decode("utf-8", "surrogateescape")
+
+
+# Lookups of changes in flight, shared by the sessions that wait on the same folder at the
+# same modseq: when a message arrives, a hundred IDLE clients of one mailbox cost one query.
+_inflight: dict[tuple[int, int], asyncio.Future[Any]] = {}
+
+
+async def _changes_since(app: App, folder_id: int, modseq: int) -> Any:
+    key = (folder_id, modseq)
+    future = _inflight.get(key)
+    if future is None:
+        future = asyncio.ensure_future(app.store.changes_since(folder_id, modseq))
+        _inflight[key] = future
+        future.add_done_callback(lambda _f: _inflight.pop(key, None))
+    return await asyncio.shield(future)
+
+
+def _append_target(parts: list[bytes], *, utf8: bool) -> str | None:
+    """The mailbox of an APPEND whose message literal is announced at the end of the
+    last part; None if that literal is the mailbox name itself or the grammar is off."""
+    p = Parser(parts, utf8=utf8)
+    try:
+        p.tag()
+        p.sp()
+        p.keyword()
+        p.sp()
+        if p.index == len(parts) - 1 and p.peek() in (ord("{"), ord("~")):
+            return None  # this literal is the mailbox name
+        mailbox = p.mailbox()
+        p.sp()
+        if p.peek() == ord("("):
+            p.flag_list()
+            p.sp()
+        if p.peek() == 0x22:
+            p.date_time()
+            p.sp()
+        if p.index == len(parts) - 1 and p.peek() in (ord("{"), ord("~")):
+            return mailbox
+    except ParseError:
+        return None
+    return None

@@ -15,5 +15,6 @@ def optional_modules(names: Iterable[str]) -> Iterator[ModuleType]:
         try:
             yield importlib.import_module(name)
         except ModuleNotFoundError as exc:
-            if exc.name != name:
+            # Missing: the module itself or a package on its path; anything else is a bug.
+            if exc.name is None or not (name == exc.name or name.startswith(exc.name + ".")):
                 raise

@@ -231,9 +231,9 @@ async def migrate(db: Database) -> None:
     """Upgrade the schema to the head of every package's branch (Alembic)."""
     import logging
 
-    from alembic import command
-
+    # Alembic reports every plug-in and step at INFO; the server logs its own events.
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    from alembic import command
 
     def upgrade(connection: Connection) -> None:
         command.upgrade(_alembic_config(connection), "heads")

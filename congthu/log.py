@@ -25,5 +25,5 @@ def configure(verbose: bool = False) -> None:
         level=logging.DEBUG if verbose else logging.INFO, format="%(message)s", stream=sys.stderr,
         force=True,
     )
-    for noisy in ("uvicorn.access", "aiosqlite", "mail.log", "asyncio"):
+    for noisy in ("uvicorn.access", "uvicorn.error", "aiosqlite", "mail.log", "asyncio", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

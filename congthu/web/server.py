@@ -27,6 +27,8 @@ class HTTPService:
             access_log=False, lifespan="off", proxy_headers=False, server_header=False,
             ssl_certfile=str(app.tls.cert_path) if tls else None,
             ssl_keyfile=str(app.tls.key_path) if tls else None,
+            # The shared context, so SIGHUP's certificate reload reaches HTTPS too.
+            ssl_context_factory=(lambda _config, _default: app.tls.server) if tls else None,
         )
         self.server = _Uvicorn(config)
         self._task: asyncio.Task[None] | None = None

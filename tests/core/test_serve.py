@@ -62,3 +62,40 @@ async def test_a_taken_port_is_a_clear_error(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert time.monotonic() - started < 60
     assert str(port) in result.stderr or "address already in use" in result.stderr.lower()
+
+
+async def test_sighup_reloads_the_certificate_on_every_tls_port(tmp_path: Path) -> None:
+    import ssl
+
+    from congthu import config, tls
+
+    data = await make_data_dir(tmp_path / "data")
+    settings = config.load(data)
+
+    def served_cert(port: int) -> str:
+        return ssl.get_server_certificate(("127.0.0.1", port), timeout=10)
+
+    proc = subprocess.Popen([sys.executable, "-m", "congthu", "--data", str(data), "serve"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        assert "Công Thư" in proc.stdout.readline()
+        ports = [settings.listen.https, settings.listen.imaps, settings.listen.pop3s,
+                 settings.listen.submissions]
+        before = {port: served_cert(port) for port in ports}
+        assert len(set(before.values())) == 1
+        tls.write_self_signed(data / settings.tls.cert, data / settings.tls.key, ["mail.cantho.gov.vn"])
+        new = (data / settings.tls.cert).read_text()
+        proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and served_cert(ports[0]) == before[ports[0]]:
+            time.sleep(0.2)
+        for port in ports:
+            assert served_cert(port).strip() == new.strip(), port
+        assert proc.poll() is None
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()

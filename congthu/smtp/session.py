@@ -62,17 +62,47 @@ _SIZE = re.compile(r"^SIZE=(\d+)$", re.IGNORECASE)
 _rates: weakref.WeakKeyDictionary[App, dict[int, deque[float]]] = weakref.WeakKeyDictionary()
 
 
-def _header_addresses(raw: bytes, names: tuple[str, ...]) -> list[str]:
+# A field name, then optional white space before the colon: RFC 5322 section 4.5 (obsolete
+# syntax) lets "From : x" be a From field, and readers must accept it (section 4).
+_FIELD = re.compile(rb"([!-9;-~]+)[ \t]*:")
+
+
+def _header_fields(raw: bytes) -> list[tuple[str, str]]:
+    """The header fields as (lower-case name, unfolded value), read as leniently as the
+    most lenient mail reader, so that no author field can hide from the checks
+    ("Composition Kills", USENIX Security 2020)."""
     end = raw.find(b"\r\n\r\n")
-    head = raw[: end + 2] if end >= 0 else raw
-    msg = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(head)
+    head = raw[:end] if end >= 0 else raw
+    fields: list[tuple[bytes, bytes]] = []
+    for line in head.split(b"\r\n"):
+        if line[:1] in (b" ", b"\t") and fields:
+            # Keep the fold: the address parser reads "a@x\r\n\tb@y" as two addresses.
+            fields[-1] = (fields[-1][0], fields[-1][1] + b"\r\n" + line)
+            continue
+        match = _FIELD.match(line)
+        if match:
+            fields.append((match.group(1).lower(), line[match.end():]))
+    return [(name.decode("ascii"), value.decode("utf-8", "replace")) for name, value in fields]
+
+
+# Anything shaped like an address, as a second net under the address parser: a value
+# the parser cannot read must not hide an address from the sender check.
+_ADDRESS_LIKE = re.compile(r"[^\s<>()\[\],;:\"@]+@[^\s<>()\[\],;:\"@]+")
+
+
+def _header_addresses(raw: bytes, names: tuple[str, ...]) -> list[str]:
+    wanted = {name.lower() for name in names}
     found: list[str] = []
-    for name in names:
-        for value in msg.get_all(name) or []:
-            for _display, address in email.utils.getaddresses([str(value)]):
-                if address:
-                    found.append(address)
+    for name, value in _header_fields(raw):
+        if name in wanted:
+            parsed = [address for _display, address in email.utils.getaddresses([value]) if address]
+            found.extend(parsed)
+            found.extend(a for a in _ADDRESS_LIKE.findall(value) if a not in parsed)
     return found
+
+
+def _count_fields(raw: bytes, name: str) -> int:
+    return sum(1 for field, _value in _header_fields(raw) if field == name)
 
 
 def _quiet(task: asyncio.Future[tuple[str, str, bool]]) -> None:
@@ -260,7 +290,8 @@ class Handler:
         assert mailbox is not None
         from congthu.delegation import can_send_as
 
-        authors = _header_addresses(content, ("From", "Sender"))
+        # Every author field, resent ones too (RFC 5322 sections 3.6.2, 3.6.6).
+        authors = _header_addresses(content, ("From", "Sender", "Resent-From", "Resent-Sender"))
         if not _header_addresses(content, ("From",)):
             return "554 5.6.0 Thư không có trường From / message has no From field"
         for author in authors:
@@ -268,6 +299,10 @@ class Handler:
                 event("smtp.spoof_refused", user=mailbox.address, from_addr=author, where="From")
                 return (f"550 5.7.1 Bạn không được gửi thư với địa chỉ {author} / "
                         f"you may not send as {author}")
+        # RFC 5322 section 3.6: exactly one From and at most one Sender field.
+        if _count_fields(content, "from") > 1 or _count_fields(content, "sender") > 1:
+            return ("554 5.6.0 Thư có nhiều trường From hoặc Sender / "
+                    "message has more than one From or Sender field")
         # RFC 6409 section 8.2, 8.3: a submission server may add Date and Message-ID.
         added = b""
         if not _has_field(content, b"Date"):

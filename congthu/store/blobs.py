@@ -58,29 +58,9 @@ class BlobStore:
 
     def put(self, data: bytes | memoryview) -> str:
         """Store bytes durably and return their SHA-256 (hex). Blocking: run in a thread."""
-        digest = hashlib.sha256(data).hexdigest()
-        target = self.path(digest)
-        if target.exists():
-            return digest
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.tmp / f"{digest}.{os.getpid()}.{time.monotonic_ns()}"
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
-            try:
-                view = memoryview(data)
-                while view:
-                    written = os.write(fd, view)
-                    view = view[written:]
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, target)
-            _fsync_dir(target.parent)
-        except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-                raise StorageFull(exc.errno, "không còn chỗ lưu thư / no space left for mail") from exc
-            raise
+        digest, staged = self.stage(data)
+        if staged is not None:
+            self.flush([staged])
         return digest
 
     def stage(self, data: bytes | memoryview) -> tuple[str, Staged | None]:

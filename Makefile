@@ -8,7 +8,7 @@ DATA   ?= data
 BIN    := $(VENV)/bin
 
 # Debian packages the tests drive as real peers and clients.
-APT_TEST_PACKAGES := postgresql curl isync swaks fetchmail getmail6 ldap-utils chromium postfix
+APT_TEST_PACKAGES := postgresql curl isync swaks fetchmail getmail6 ldap-utils chromium postfix offlineimap3
 # Debian packages needed to build and run.
 APT_RUN_PACKAGES := python3-venv python3-dev gcc libldap2-dev libsasl2-dev
 

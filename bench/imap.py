@@ -4,8 +4,8 @@ push latency to IDLE clients, memory per IDLE connection.
     .venv/bin/python bench/imap.py [--messages 100000] [--idle 10000] [--push-clients 100]
 
 Seeds a fresh data directory (SQLite + blobs) with one mailbox of ``--messages``
-messages (rows written directly, one stored message body shared by all, distinct
-subjects and search text), starts ``congthu serve --only imap`` in a separate process,
+messages (rows written directly, one stored message body and MIME structure shared by
+all, distinct subjects and search text; the search index follows by its triggers), starts ``congthu serve --only imap`` in a separate process,
 and drives it from this process over loopback with a minimal asyncio IMAP client. Push
 latency: ``--push-clients`` clients IDLE on a second mailbox while another connection
 APPENDs; the time from sending APPEND to each client's EXISTS. Memory: the server's RSS
@@ -61,14 +61,16 @@ async def seed(data: Path, count: int) -> None:
         for address in (USER, PUSH_USER):
             box = await app.store.create_mailbox(address, quota_bytes=1 << 40)
             await app.accounts.set_password(box.id, PASSWORD, must_change=False)
-        box = await app.store.get_mailbox(USER)
-        assert box is not None
+        found = await app.store.get_mailbox(USER)
+        assert found is not None
+        box = found
         inbox = await app.store.get_folder(box.id, "INBOX")
         assert inbox is not None
         raw = sample_message()
         await app.store.append(inbox.id, raw)  # writes the blob and one real row
         first = (await app.store.folder_index(inbox.id))[0]
         proto = await app.store.get_content(first.content_id)
+        structure = json.dumps(proto.structure)  # as congthu.mime made it at delivery
         start = datetime(2025, 1, 1, tzinfo=UTC)
         batch = 5000
         async with app.db.writer.begin() as conn:
@@ -80,7 +82,7 @@ async def seed(data: Path, count: int) -> None:
                     subject = f"Công văn số {i}/UBND về {TOPICS[i % len(TOPICS)]}"
                     rows_c.append({
                         "sha256": hashlib.sha256(f"bench-{i}".encode()).hexdigest(), "size": len(raw),
-                        "segments": json.dumps(proto.segments), "structure": "{}", "subject": subject,
+                        "segments": json.dumps(proto.segments), "structure": structure, "subject": subject,
                         "from_addr": "Văn thư UBND <vanthu@soctrang.gov.vn>", "to_addr": "canbo@soctrang.gov.vn",
                         "cc_addr": "", "sent_date": start + timedelta(minutes=i), "message_id": f"<{i}@bench>",
                         "search_text": fold(f"{subject} Văn thư UBND vanthu@soctrang.gov.vn Kính gửi các cơ quan số {i}"),
@@ -119,7 +121,7 @@ class Client:
         self.n += 1
         tag = f"t{self.n}".encode()
         self.writer.write(tag + b" " + text.encode() + b"\r\n")
-        chunks = []
+        chunks: list[bytes] = []
         prefix = tag + b" "
         while True:
             line = await self.reader.readline()

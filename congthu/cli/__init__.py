@@ -34,6 +34,7 @@ COMMAND_MODULES = [
     "congthu.workflow.cli",
     "congthu.reports.cli",
     "congthu.policy.cli",
+    "congthu.delegation.cli",
 ]
 
 

@@ -2,9 +2,11 @@
 modifiers (RFC 7162: MODSEQ, CHANGEDSINCE, VANISHED) and BINARY (RFC 3516).
 
 FLAGS, UID and MODSEQ come from the session's index. Other items read the messages'
-metadata in batches (``store.get_messages``) and their bytes from the blob store, a
-bounded number of bytes at a time, so a FETCH 1:* of a large mailbox streams instead of
-loading everything. A body item without .PEEK sets \\Seen first (if the mailbox is
+metadata in batches (``store.get_messages``); ENVELOPE, BODY and BODYSTRUCTURE come from
+the structure computed at delivery (``store.get_contents``, ``mimeparts``) without
+reading the message; body sections read the bytes from the blob store, a bounded number
+of bytes at a time, so a FETCH 1:* of a large mailbox streams instead of loading
+everything. A body item without .PEEK sets \\Seen first (if the mailbox is
 writable and the user has the "s" right), and the FETCH response then carries FLAGS.
 """
 
@@ -16,16 +18,16 @@ from typing import Any
 from congthu.imap import mimeparts
 from congthu.imap.cmd_select import s_indexes
 from congthu.imap.parser import Command, FetchAtt
-from congthu.imap.response import date_time, encode, flag_list, literal
+from congthu.imap.response import date_time, flag_list, literal
 from congthu.imap.sequence import format_set
 from congthu.imap.session import Result, Session, no
 from congthu.store import Content, MessageMeta
 from congthu.store import flags as flagbits
 
-# Items that need the metadata row, the message bytes, or the parsed structure.
+# Items that need the metadata row, the stored structure, or the message bytes.
 _META = {"INTERNALDATE", "RFC822.SIZE"}
-_RAW = {"BODY[]", "BINARY[]", "BINARY.SIZE", "RFC822", "RFC822.HEADER", "RFC822.TEXT", "ENVELOPE",
-        "BODYSTRUCTURE", "BODY"}
+_STRUCTURE = {"ENVELOPE", "BODYSTRUCTURE", "BODY"}
+_RAW = {"BODY[]", "BINARY[]", "BINARY.SIZE", "RFC822", "RFC822.HEADER", "RFC822.TEXT"}
 _SETS_SEEN = {"BODY[]", "BINARY[]", "RFC822", "RFC822.TEXT"}
 # Bytes of messages read at once.
 _BATCH_BYTES = 8 * 1024 * 1024
@@ -70,7 +72,8 @@ async def fetch(s: Session, cmd: Command) -> Result:
                     sel.set_flags(i, m.flags, tuple(m.keywords), m.modseq)
                     seen_now.add(m.uid)
 
-    need_meta = bool(names & (_META | _RAW))
+    need_meta = bool(names & (_META | _STRUCTURE | _RAW))
+    need_content = bool(names & (_STRUCTURE | _RAW))
     need_raw = bool(names & _RAW)
     if not need_meta:
         await _send_from_index(s, indexes, atts, seen_now)
@@ -84,7 +87,7 @@ async def fetch(s: Session, cmd: Command) -> Result:
         if need_meta:
             metas = {m.uid: m for m in await s.app.store.get_messages(sel.folder_id, [sel.uids[i] for i in batch])}
         contents: dict[int, Content] = {}
-        if need_raw:
+        if need_content:
             contents = await s.app.store.get_contents([m.content_id for m in metas.values()])
         # Read the bytes in groups of at most _BATCH_BYTES.
         group: list[int] = []
@@ -97,10 +100,10 @@ async def fetch(s: Session, cmd: Command) -> Result:
             group.append(i)
             group_bytes += meta.size if meta is not None and need_raw else 0
             if group_bytes >= _BATCH_BYTES or n == len(batch) - 1:
-                await _send_group(s, group, atts, metas, contents, seen_now, need_raw)
+                await _send_group(s, group, atts, metas, contents, seen_now, need_content, need_raw)
                 group, group_bytes = [], 0
         if group:
-            await _send_group(s, group, atts, metas, contents, seen_now, need_raw)
+            await _send_group(s, group, atts, metas, contents, seen_now, need_content, need_raw)
     if missing:
         raise no("Một số thư đã bị xóa / some messages were expunged", "EXPUNGEISSUED")
     return None
@@ -145,31 +148,45 @@ async def _send_from_index(s: Session, indexes: list[int], atts: list[FetchAtt],
 
 
 async def _send_group(s: Session, group: list[int], atts: list[FetchAtt], metas: dict[int, MessageMeta],
-                      contents: dict[int, Content], seen_now: set[int], need_raw: bool) -> None:
+                      contents: dict[int, Content], seen_now: set[int], need_content: bool,
+                      need_raw: bool) -> None:
     sel = s.selected
     assert sel is not None
+    structures: list[mimeparts.MessageStructure | None] = [None] * len(group)
+    segments: list[list[tuple[str, int]] | None] = [None] * len(group)
+    if need_content:
+        for n, i in enumerate(group):
+            content = contents.get(metas[sel.uids[i]].content_id)
+            if content is None:
+                continue
+            structures[n] = mimeparts.load(content.structure)
+            # The bytes: for body sections, and to parse a content stored without structure.
+            if need_raw or structures[n] is None:
+                segments[n] = content.segments
     raws: list[bytes | None] = [None] * len(group)
-    if need_raw:
-        segments = []
-        for i in group:
-            meta = metas[sel.uids[i]]
-            content = contents.get(meta.content_id)
-            segments.append(content.segments if content else None)
+    if any(seg is not None for seg in segments):
         blobs = s.app.store.blobs
-        raws = await asyncio.to_thread(lambda: [blobs.read(seg) if seg is not None else None for seg in segments])
-    for i, raw in zip(group, raws, strict=True):
-        items = render(s, i, atts, metas.get(sel.uids[i]), raw)
+
+        def read() -> list[bytes | None]:
+            return [blobs.read(seg) if seg is not None else None for seg in segments]
+
+        raws = await asyncio.to_thread(read)
+    for n, i in enumerate(group):
+        structure, raw = structures[n], raws[n]
+        if structure is None and raw is not None:
+            structure = mimeparts.parse(raw)
+        items = render(s, i, atts, metas.get(sel.uids[i]), structure, raw)
         if sel.uids[i] in seen_now and not any(a.name == "FLAGS" for a in atts):
             items.append(b"FLAGS " + flag_list(sel.flag_names(i)))
         await s.send(b"* %d FETCH (" % (i + 1) + b" ".join(items) + b")\r\n")
 
 
-def render(s: Session, i: int, atts: list[FetchAtt], meta: MessageMeta | None, raw: bytes | None) -> list[bytes]:
+def render(s: Session, i: int, atts: list[FetchAtt], meta: MessageMeta | None,
+           structure: mimeparts.MessageStructure | None, raw: bytes | None) -> list[bytes]:
     """The items of one message's FETCH response."""
     sel = s.selected
     assert sel is not None
     utf8 = s.utf8
-    root: mimeparts.Part | None = None
     out: list[bytes] = []
     for att in atts:
         name = att.name
@@ -185,42 +202,51 @@ def render(s: Session, i: int, atts: list[FetchAtt], meta: MessageMeta | None, r
         elif name == "RFC822.SIZE":
             assert meta is not None
             out.append(b"RFC822.SIZE %d" % meta.size)
+        elif structure is None:  # the content is gone (cannot happen while referenced)
+            out.append(name.encode() + b" NIL")
+        elif name in _STRUCTURE:
+            out.append(_render_structure(name, structure, utf8))
         elif raw is None:
             out.append(name.encode() + b" NIL")
         else:
-            if root is None:
-                root = mimeparts.parse(raw)
-            out.append(_render_body(att, raw, root, utf8))
+            out.append(_render_body(att, raw, structure, utf8))
     return out
 
 
-def _render_body(att: FetchAtt, raw: bytes, root: mimeparts.Part, utf8: bool) -> bytes:
-    name = att.name
+def _render_structure(name: str, structure: mimeparts.MessageStructure, utf8: bool) -> bytes:
     if name == "ENVELOPE":
-        return b"ENVELOPE " + encode(mimeparts.envelope(root), utf8=utf8)
+        return b"ENVELOPE " + mimeparts.envelope(structure, utf8=utf8)
     if name == "BODYSTRUCTURE":
-        return b"BODYSTRUCTURE " + mimeparts.bodystructure(raw, root, True, utf8=utf8)
-    if name == "BODY":
-        return b"BODY " + mimeparts.bodystructure(raw, root, False, utf8=utf8)
+        return b"BODYSTRUCTURE " + mimeparts.bodystructure(structure, True, utf8=utf8)
+    return b"BODY " + mimeparts.bodystructure(structure, False, utf8=utf8)
+
+
+def _render_body(att: FetchAtt, raw: bytes, structure: mimeparts.MessageStructure, utf8: bool) -> bytes:
+    name = att.name
     if name == "RFC822":
         return b"RFC822 " + literal(raw)
     if name == "RFC822.HEADER":
-        return b"RFC822.HEADER " + literal(raw[root.start:root.body])
+        return b"RFC822.HEADER " + literal(mimeparts.message_header(raw, structure))
     if name == "RFC822.TEXT":
-        return b"RFC822.TEXT " + literal(raw[root.body:root.end])
+        return b"RFC822.TEXT " + literal(mimeparts.message_text(raw, structure))
     section = att.section
     assert section is not None
+    data: bytes | None
     if name == "BODY[]":
-        data = mimeparts.section_bytes(raw, root, section)
+        data = mimeparts.section_bytes(raw, structure, section)
         label = b"BODY[" + section.spec().encode() + b"]"
     elif name in ("BINARY[]", "BINARY.SIZE"):
-        try:
-            data = mimeparts.binary_bytes(raw, root, section.part)
-        except mimeparts.UnknownEncoding:
-            data = None
         spec = b"[" + section.spec().encode() + b"]"
         if name == "BINARY.SIZE":
-            return b"BINARY.SIZE" + spec + b" %d" % (len(data) if data is not None else 0)
+            try:
+                size = mimeparts.binary_size(raw, structure, section.part)
+            except mimeparts.UnknownEncoding:
+                size = None
+            return b"BINARY.SIZE" + spec + b" %d" % (size or 0)
+        try:
+            data = mimeparts.binary_bytes(raw, structure, section.part)
+        except mimeparts.UnknownEncoding:
+            data = None
         label = b"BINARY" + spec
     else:  # pragma: no cover - the parser knows no other item
         raise ValueError(name)

@@ -12,8 +12,9 @@ parts), not by reading messages; BODY therefore also matches the indexed header 
 SUBJECT, FROM, TO and CC take the index's candidates and check the field. BCC and other
 HEADER fields read the message headers.
 
-Flag, sequence and UID keys are answered from the session's index; dates and sizes from
-the messages' metadata. Dates (BEFORE, ON, SINCE, SENT*) are compared as calendar days in
+Flag, sequence and UID keys are answered from the session's index; arrival dates
+(BEFORE, ON, SINCE) and sizes (LARGER, SMALLER) by SQL on the folder's message rows
+(``store.search_metadata``), without loading the folder's metadata. Dates (BEFORE, ON, SINCE, SENT*) are compared as calendar days in
 the province's time zone (``system.timezone``).
 """
 
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import functools
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -47,7 +48,7 @@ class Evaluator:
         self.universe = set(self.sel.uids)
         self._metas: dict[int, MessageMeta] | None = None
         self._contents: dict[int, Content] | None = None
-        self._headers: dict[int, mimeparts.Part] = {}
+        self._headers: dict[int, mimeparts.HeaderFields] = {}
         self.tz = _zone(s.app.settings.system.timezone)
         self.used_modseq = False
 
@@ -70,17 +71,16 @@ class Evaluator:
         return {u: self._contents[metas[u].content_id] for u in uids
                 if u in metas and metas[u].content_id in self._contents}
 
-    async def header_part(self, uid: int) -> mimeparts.Part | None:
+    async def header_part(self, uid: int) -> mimeparts.HeaderFields | None:
+        """The message's top-level header fields (read from its bytes: the stored
+        structure keeps only the envelope's fields)."""
         if uid not in self._headers:
             metas = await self.metas()
             meta = metas.get(uid)
             if meta is None:
                 return None
             raw = await self.s.app.store.read_message(meta.content_id)
-            # Only the header is needed: cut at the first blank line.
-            end = raw.find(b"\r\n\r\n")
-            raw = raw[:end + 4] if end >= 0 else raw
-            self._headers[uid] = mimeparts.parse(raw)
+            self._headers[uid] = mimeparts.header_fields(raw)
         return self._headers[uid]
 
     async def eval(self, key: tuple[Any, ...]) -> set[int]:
@@ -117,12 +117,21 @@ class Evaluator:
             self.used_modseq = True
             return {u for u, m in zip(sel.uids, sel.modseqs, strict=True) if m >= key[1]}
         if kind in ("LARGER", "SMALLER"):
-            metas = await self.metas()
             n = key[1]
-            return {u for u, m in metas.items() if (m.size > n if kind == "LARGER" else m.size < n)}
+            if self._metas is not None:
+                return {u for u, m in self._metas.items() if (m.size > n if kind == "LARGER" else m.size < n)}
+            size = {"larger": n} if kind == "LARGER" else {"smaller": n}
+            return set(await self.s.app.store.search_metadata(sel.folder_id, **size)) & self.universe
         if kind in ("BEFORE", "ON", "SINCE"):
-            metas = await self.metas()
-            return {u for u, m in metas.items() if _date_cmp(kind, self._day(m.internal_date), key[1])}
+            if self._metas is not None:
+                return {u for u, m in self._metas.items() if _date_cmp(kind, self._day(m.internal_date), key[1])}
+            # Calendar days in the province's zone, as instants: [start of day, next day).
+            start = datetime.combine(key[1], time(), self.tz)
+            end = datetime.combine(key[1] + timedelta(days=1), time(), self.tz)
+            since = None if kind == "BEFORE" else start
+            before = start if kind == "BEFORE" else end if kind == "ON" else None
+            found = await self.s.app.store.search_metadata(sel.folder_id, since=since, before=before)
+            return set(found) & self.universe
         if kind in ("OLDER", "YOUNGER"):
             metas = await self.metas()
             now = datetime.now(UTC)
@@ -166,7 +175,16 @@ class Evaluator:
         column = {"subject": 1, "from_addr": 2, "to_addr": 3, "cc_addr": 4}[attr]
         rows = await self.s.app.store.search_text_fields(self.sel.folder_id, [term])
         universe = self.universe
-        return {r[0] for r in rows if r[0] in universe and term in fold(str(r[column] or ""))}
+        folded: dict[str, bool] = {}  # many messages share a sender: fold each value once
+        out = set()
+        for r in rows:
+            value = str(r[column] or "")
+            found = folded.get(value)
+            if found is None:
+                found = folded[value] = term in fold(value)
+            if found and r[0] in universe:
+                out.add(r[0])
+        return out
 
     async def _header(self, name: str, text: str) -> set[int]:
         term = fold(text)

@@ -36,6 +36,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from congthu import mime
 from congthu.db import Database, DatabaseUnavailable
 from congthu.store import flags as flagbits
+from congthu.store import search
 from congthu.store.blobs import BlobStore, Staged, StorageFull
 from congthu.store.changes import ChangeHub
 from congthu.store.tables import contents, expunged, folders, mailboxes, messages
@@ -1176,36 +1177,54 @@ class MailStore:
         return await asyncio.to_thread(self.blobs.read, content.segments)
 
     async def search_text(self, folder_id: int, folded_terms: Sequence[str]) -> list[int]:
-        """UIDs whose folded text contains every term (see congthu.text.fold)."""
-        condition = messages.c.folder_id == folder_id
-        for term in folded_terms:
-            escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            condition = and_(condition, contents.c.search_text.like(f"%{escaped}%", escape="\\"))
-
+        """UIDs whose folded text contains every term (see congthu.text.fold), in UID
+        order, through the trigram index (``congthu.store.search``)."""
         def read(conn: Connection) -> list[int]:
-            return list(conn.execute(
-                select(messages.c.uid).join(contents, contents.c.id == messages.c.content_id)
-                .where(condition).order_by(messages.c.uid)
-            ).scalars())
+            query = search.text_query(self.db.is_sqlite, folder_id, folded_terms,
+                                      candidates=self._text_candidates(conn, folder_id, folded_terms))
+            return [r[0] for r in _driver_rows(conn, query)]
 
         return await self._ro(read)
 
     async def search_text_fields(self, folder_id: int, folded_terms: Sequence[str]) -> list[tuple[int, str, str, str, str]]:
         """Like ``search_text``, with each match's (uid, subject, from, to, cc), so a
         search on one header field can check that field without loading contents."""
-        condition = messages.c.folder_id == folder_id
-        for term in folded_terms:
-            escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            condition = and_(condition, contents.c.search_text.like(f"%{escaped}%", escape="\\"))
-
         def read(conn: Connection) -> list[tuple[int, str, str, str, str]]:
-            rows = conn.execute(
-                select(messages.c.uid, contents.c.subject, contents.c.from_addr, contents.c.to_addr,
-                       contents.c.cc_addr)
-                .join(contents, contents.c.id == messages.c.content_id)
-                .where(condition).order_by(messages.c.uid)
-            ).all()
-            return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+            query = search.text_query(
+                self.db.is_sqlite, folder_id, folded_terms, messages.c.uid, contents.c.subject,
+                contents.c.from_addr, contents.c.to_addr, contents.c.cc_addr,
+                candidates=self._text_candidates(conn, folder_id, folded_terms))
+            return [(r[0], r[1], r[2], r[3], r[4]) for r in _driver_rows(conn, query)]
+
+        return await self._ro(read)
+
+    def _text_candidates(self, conn: Connection, folder_id: int, folded_terms: Sequence[str]) -> list[int] | None:
+        """SQLite: the ids of the contents the trigram index finds for the terms, or None
+        to walk the folder instead: when no term is long enough for a trigram, or when the
+        index finds more contents than half the messages the folder has ever held
+        (walking it is then cheaper).
+        PostgreSQL's planner makes that choice itself (None)."""
+        grams = search.trigrams(folded_terms)
+        if not self.db.is_sqlite or not grams:
+            return None
+        # Looking a candidate up costs about twice what walking past a message does.
+        cap = int(conn.execute(search.folder_bound(folder_id)).scalar() or 0) // 2
+        found = [r[0] for r in _driver_rows(conn, search.candidates(search.fts_match(grams), cap + 1))]
+        return found if len(found) <= cap else None
+
+    async def search_metadata(self, folder_id: int, *, larger: int | None = None, smaller: int | None = None,
+                              since: datetime | None = None, before: datetime | None = None) -> list[int]:
+        """UIDs of the folder's messages by size and arrival time (IMAP SEARCH LARGER,
+        SMALLER, SINCE, BEFORE, ON), in UID order: ``size > larger``, ``size < smaller``,
+        ``since <= internal_date < before`` (aware datetimes), each when given."""
+        def utc(value: datetime | None) -> datetime | None:
+            # SQLite keeps the UTC wall time without a zone: compare in UTC.
+            return value.astimezone(UTC) if value is not None else None
+
+        query = search.metadata_query(folder_id, larger=larger, smaller=smaller, since=utc(since), before=utc(before))
+
+        def read(conn: Connection) -> list[int]:
+            return list(conn.execute(query).scalars())
 
         return await self._ro(read)
 
@@ -1254,6 +1273,15 @@ def _content(row: Any) -> Content:
         to_addr=row.to_addr, cc_addr=row.cc_addr, sent_date=_aware(row.sent_date),
         message_id=row.message_id,
     )
+
+
+def _driver_rows(conn: Connection, statement: Any) -> Sequence[Any]:
+    """Rows of a statement built per call, as the driver gives them (no per-row
+    processing by SQLAlchemy: a search may return a whole folder)."""
+    form = statement.compile(dialect=conn.dialect)
+    names = form.positiontup
+    args: Any = tuple(form.params[n] for n in names) if names is not None else form.params
+    return conn.exec_driver_sql(str(form), args).all()
 
 
 def _metas(rows: Iterable[Any]) -> list[MessageMeta]:

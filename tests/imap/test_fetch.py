@@ -153,3 +153,34 @@ def test_large_fetch_streams(user) -> None:
     typ, data = c.fetch("1:*", "(BODY.PEEK[])")
     bodies = [d[1] for d in data if isinstance(d, tuple)]
     assert bodies == [big] * 3
+
+
+def test_structure_from_delivery_and_fallback(user) -> None:
+    """ENVELOPE, BODYSTRUCTURE and sections come from the structure stored at delivery;
+    a content stored without one ("{}", from before it existed) is parsed from its bytes,
+    with the same answers."""
+    from congthu import mime
+
+    old = mime.analyse(MULTIPART)
+    old.structure_json = "{}"
+    user.deliver(MULTIPART)
+    user.deliver(MULTIPART.replace(b"<mp1@", b"<mp2@"), analysis=old)
+    store = user.server.app.store
+    inbox = user.server.run(store.get_folder(user.id, "INBOX"))
+    index = user.server.run(store.folder_index(inbox.id))
+    contents = user.server.run(store.get_contents([m.content_id for m in index]))
+    assert [bool(contents[m.content_id].structure) for m in index] == [True, False]
+    c = user.client()
+    c.select("INBOX")
+    items = "(ENVELOPE BODYSTRUCTURE BODY BODY.PEEK[3.HEADER] BINARY.PEEK[1] RFC822.HEADER)"
+    typ, stored = c.fetch("1", items)
+    typ, parsed = c.fetch("2", items)
+    assert typ == "OK"
+    flat = [x.replace(b"mp2@", b"mp1@").replace(b"2 (", b"1 (", 1)
+            for part in parsed for x in (part if isinstance(part, tuple) else (part,))]
+    assert flat == [x for part in stored for x in (part if isinstance(part, tuple) else (part,))]
+    line = stored[0][0]
+    # RFC 9051 section 9: the parts of a multipart follow one another without a space;
+    # the line counts include an unterminated last line (RFC 3501 7.4.2's example).
+    assert b'"QUOTED-PRINTABLE" 16 1 NIL NIL NIL NIL)("APPLICATION" "PDF"' in line
+    assert b'(("TEXT" "PLAIN" ("CHARSET" "utf-8") NIL NIL "QUOTED-PRINTABLE" 16 1)' in line

@@ -1,0 +1,136 @@
+"""Search of a folder's messages in SQL: folded text through the trigram index, and
+arrival dates and sizes on the messages' rows (IMAP SEARCH, the webmail's search).
+
+Text (``contents.search_text``, the folded text made at delivery, ``congthu.text.fold``):
+a message matches when its text contains every folded term as a substring. Terms of at
+least three characters go through the index of migration store_0002:
+
+* SQLite: the FTS5 trigram table ``contents_fts`` gives the contents that hold trigrams
+  covering every term (``MATCH '"abc" AND "def" ...'``; each trigram a quoted string,
+  so quotes and FTS operators in a term are text); their messages in the folder are found
+  on ``ix_messages_content_folder``, and each term is then checked whole with ``instr``.
+  When the trigrams find more contents than half the folder (a word in most messages),
+  the folder's texts are walked instead, as that is then the cheaper way.
+* PostgreSQL: ``LIKE '%term%'``, which the pg_trgm GIN index on the column serves (the
+  planner chooses between it and the folder's rows).
+
+Terms shorter than three characters have no trigram: they are checked by the substring
+test alone (a scan of the folder's texts), as is every term when no term is long enough.
+The results are the same either way: the index only narrows the rows that are checked.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Index, Integer, and_, column, func, literal_column, select, table
+from sqlalchemy.sql.elements import ColumnElement
+
+from congthu.db import metadata
+from congthu.store.tables import contents, folders, messages
+
+__all__ = ["CONTENTS_FTS", "MIN_INDEXED", "candidates", "folder_bound", "fts_match", "metadata_query",
+           "text_query", "trigrams"]
+
+# The FTS5 table of migration store_0002 (SQLite) and its shadow tables: made by hand,
+# so autogenerate is told to leave them alone (congthu/migrations/env.py).
+CONTENTS_FTS = "contents_fts"
+metadata.info.setdefault("unmanaged_tables", set()).update(
+    {CONTENTS_FTS} | {f"{CONTENTS_FTS}_{shadow}" for shadow in ("data", "idx", "content", "docsize", "config")})
+_FTS = table(CONTENTS_FTS, column("rowid", Integer), column(CONTENTS_FTS))
+
+# The messages holding a content, by folder: the candidates the text index gives are
+# looked up here, instead of walking the whole folder (and deleting a content no longer
+# scans messages for its foreign key). Made in migration store_0002 on both engines.
+CONTENT_INDEX = Index("ix_messages_content_folder", messages.c.content_id, messages.c.folder_id, messages.c.uid)
+
+# Shortest term the trigram index can find.
+MIN_INDEXED = 3
+
+
+def trigrams(terms: Sequence[str]) -> list[str]:
+    """Trigrams that together cover each term long enough to have any (positions 0, 3,
+    6, ... and the last three characters), distinct and sorted. Any text holding the term
+    holds them all; fewer trigrams than every overlapping one is less index to read, and
+    the candidates are checked whole anyway."""
+    grams: set[str] = set()
+    for term in terms:
+        if len(term) >= MIN_INDEXED:
+            grams.update(term[i:i + 3] for i in range(0, len(term) - 2, 3))
+            grams.add(term[-3:])
+    return sorted(grams)
+
+
+def fts_match(grams: Sequence[str]) -> str:
+    """The FTS5 query: every trigram, each a quoted string (quotes and FTS operators in a
+    term are text)."""
+    return " AND ".join('"' + g.replace('"', '""') + '"' for g in grams)
+
+
+def candidates(match: str, cap: int) -> Any:
+    """SELECT the ids of the contents the trigrams find, no more than ``cap`` of them."""
+    return select(_FTS.c.rowid).where(_FTS.c[CONTENTS_FTS].match(match)).limit(cap)
+
+
+def folder_bound(folder_id: int) -> Any:
+    """SELECT a cheap upper bound of the folder's message count: UIDNEXT - 1."""
+    return select(folders.c.uidnext - 1).where(folders.c.id == folder_id)
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _contains(sqlite: bool, text: Any, term: str) -> ColumnElement[bool]:
+    if sqlite:
+        # instr: several times faster than LIKE on SQLite, and the same here (both sides
+        # are folded to lower case, so LIKE's ASCII case-insensitivity never matters).
+        return func.instr(text, term) > 0
+    return text.like("%" + _like_escape(term) + "%", escape="\\")  # pg_trgm serves this
+
+
+def text_query(sqlite: bool, folder_id: int, terms: Sequence[str], *columns: Any,
+               candidates: Sequence[int] | None = None) -> Any:
+    """SELECT ``columns`` (default: the UID) of the folder's messages whose folded text
+    contains every term, in UID order. On SQLite, ``candidates`` are the ids of the
+    contents the trigram index found (``candidates``); without them the folder's texts
+    are walked (for short terms, and when the index finds too many: see
+    ``MailStore._text_candidates``)."""
+    content_id: Any = messages.c.content_id
+    condition: ColumnElement[bool]
+    if sqlite and candidates is not None:
+        # The candidates are looked up on ix_messages_content_folder, then only their
+        # texts are read for the exact check. "+ 0" keeps SQLite from walking the whole
+        # folder on its (folder_id, uid) index, or from reading every candidate's text
+        # before its folder is known. The ids travel as one JSON array (json_each).
+        zero: Any = literal_column("0")
+        listed: Any = select(literal_column("value")).select_from(
+            func.json_each(json.dumps(list(candidates))).table_valued("value"))
+        condition = and_(messages.c.folder_id + zero == folder_id, messages.c.content_id.in_(listed))
+        content_id = messages.c.content_id + zero
+    else:
+        condition = messages.c.folder_id == folder_id
+    for term in terms:
+        condition = and_(condition, _contains(sqlite, contents.c.search_text, term))
+    return (select(*(columns or (messages.c.uid,)))
+            .select_from(messages.join(contents, contents.c.id == content_id))
+            .where(condition).order_by(messages.c.uid))
+
+
+def metadata_query(folder_id: int, *, larger: int | None = None, smaller: int | None = None,
+                   since: datetime | None = None, before: datetime | None = None) -> Any:
+    """SELECT the UIDs of the folder's messages by size (RFC822.SIZE > larger, < smaller)
+    and arrival time (since <= INTERNALDATE < before; aware UTC datetimes)."""
+    condition: ColumnElement[bool] = messages.c.folder_id == folder_id
+    if larger is not None:
+        condition = and_(condition, messages.c.size > larger)
+    if smaller is not None:
+        condition = and_(condition, messages.c.size < smaller)
+    if since is not None:
+        condition = and_(condition, messages.c.internal_date >= since)
+    if before is not None:
+        condition = and_(condition, messages.c.internal_date < before)
+    return select(messages.c.uid).where(condition).order_by(messages.c.uid)

@@ -218,6 +218,16 @@ def import_all_tables() -> None:
                     raise
 
 
+def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+    """Autogenerate's filter: tables and indexes a package makes with hand-written,
+    engine-specific DDL in its migration (SQLite FTS5 tables and their shadow tables,
+    PostgreSQL trigram indexes) are named in ``metadata.info["unmanaged_tables"]`` and
+    ``["unmanaged_indexes"]``, and no migration proposes to drop them."""
+    kinds = {"table": "unmanaged_tables", "index": "unmanaged_indexes"}
+    return not (type_ in kinds and reflected and compare_to is None
+                and name in metadata.info.get(kinds[type_], ()))
+
+
 def _alembic_config(connection: Connection) -> Any:
     from alembic.config import Config
 

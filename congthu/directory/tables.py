@@ -137,3 +137,4 @@ dir_events = Table(
 PEOPLE_FTS = "dir_people_fts"
 metadata.info.setdefault("unmanaged_tables", set()).update(
     {PEOPLE_FTS} | {f"{PEOPLE_FTS}_{shadow}" for shadow in ("data", "idx", "content", "docsize", "config")})
+metadata.info.setdefault("unmanaged_indexes", set()).add("ix_dir_people_search_trgm")

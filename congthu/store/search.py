@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, Integer, and_, column, func, literal_column, select, table
+from sqlalchemy import Integer, and_, column, func, literal_column, select, table
 from sqlalchemy.sql.elements import ColumnElement
 
 from congthu.db import metadata
@@ -40,12 +40,9 @@ __all__ = ["CONTENTS_FTS", "MIN_INDEXED", "candidates", "folder_bound", "fts_mat
 CONTENTS_FTS = "contents_fts"
 metadata.info.setdefault("unmanaged_tables", set()).update(
     {CONTENTS_FTS} | {f"{CONTENTS_FTS}_{shadow}" for shadow in ("data", "idx", "content", "docsize", "config")})
+# Its PostgreSQL counterpart, a pg_trgm GIN index.
+metadata.info.setdefault("unmanaged_indexes", set()).add("ix_contents_search_trgm")
 _FTS = table(CONTENTS_FTS, column("rowid", Integer), column(CONTENTS_FTS))
-
-# The messages holding a content, by folder: the candidates the text index gives are
-# looked up here, instead of walking the whole folder (and deleting a content no longer
-# scans messages for its foreign key). Made in migration store_0002 on both engines.
-CONTENT_INDEX = Index("ix_messages_content_folder", messages.c.content_id, messages.c.folder_id, messages.c.uid)
 
 # Shortest term the trigram index can find.
 MIN_INDEXED = 3

@@ -97,6 +97,10 @@ messages = Table(
     Column("modseq", BigInteger, nullable=False),
     UniqueConstraint("folder_id", "uid"),
     Index("ix_messages_folder_modseq", "folder_id", "modseq"),
+    # The messages holding a content, by folder: the candidates the text index gives
+    # (congthu.store.search) are looked up here instead of walking the whole folder, and
+    # deleting a content does not scan messages for its foreign key (store_0002).
+    Index("ix_messages_content_folder", "content_id", "folder_id", "uid"),
 )
 
 # Expunged UIDs with the modseq of their removal (RFC 7162 QRESYNC VANISHED).

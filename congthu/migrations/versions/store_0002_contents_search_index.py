@@ -50,7 +50,7 @@ def create_sqlite_triggers() -> None:
 
 def upgrade() -> None:
     bind = op.get_bind()
-    # The messages of a content, by folder (congthu.store.search.CONTENT_INDEX): where the
+    # The messages of a content, by folder (congthu/store/tables.py): where the
     # text index's candidates are looked up.
     op.create_index("ix_messages_content_folder", "messages", ["content_id", "folder_id", "uid"])
     if bind.dialect.name == "sqlite":

@@ -191,6 +191,9 @@ class SMTPSettings:
     # Authentication-Results on inbound mail: "reject" refuses mail whose domain
     # publishes DMARC p=reject and fails; "quarantine" files it in Junk; "none" only marks.
     dmarc_enforce: str = "reject"
+    # Worker processes that analyse large incoming messages (MIME parse and search text,
+    # ~0.1 s per MB of Python) beside the server's own process; 0: a thread instead.
+    analysis_processes: int = 1
 
 
 @dataclass

@@ -16,6 +16,9 @@
   rules; only the submission doors offer it.
 * Every reply carries an enhanced status code (RFC 2034, RFC 3463); reply texts are
   ASCII (Vietnamese without accents) unless the client asked for SMTPUTF8 (RFC 6531).
+* PIPELINING (RFC 2920 section 3.2): the replies to MAIL and RCPT are held while the
+  client's next command is already in the buffer, and go out with the next reply (in
+  one write: one packet and one wake-up of the client per group, not one per command).
 * Any exception in a command answers 451 4.3.0 and logs; the session and server go on.
 """
 
@@ -107,6 +110,8 @@ class SMTPProtocol(SMTP):  # type: ignore[misc]
         self.implicit_tls = implicit_tls
         self._in_ehlo = False
         self._plaintext_ok = False
+        self._held = bytearray()  # replies held back (RFC 2920 section 3.2), see push
+        self._may_hold = False  # set while MAIL or RCPT runs
 
     @property
     def ct_session(self) -> CTSession:
@@ -160,15 +165,24 @@ class SMTPProtocol(SMTP):  # type: ignore[misc]
 
     async def push(self, status: Any) -> None:
         if isinstance(status, bytes):
-            return await super().push(status)
-        text = str(status)
-        if (not self._in_ehlo and len(text) >= 4 and text[:3].isdigit() and text[0] in "245"
-                and not _ENHANCED.match(text)):
-            code = _DEFAULT_ENHANCED.get(text[:3], f"{text[0]}.0.0")
-            text = f"{text[:3]}{text[3:4]}{code} {text[4:]}"
-        if not text.isascii() and not self.utf8():
-            text = ascii_text(text)
-        await super().push(text)
+            response = status
+        else:
+            text = str(status)
+            if (not self._in_ehlo and len(text) >= 4 and text[:3].isdigit() and text[0] in "245"
+                    and not _ENHANCED.match(text)):
+                code = _DEFAULT_ENHANCED.get(text[:3], f"{text[0]}.0.0")
+                text = f"{text[:3]}{text[3:4]}{code} {text[4:]}"
+            if not text.isascii() and not self.utf8():
+                text = ascii_text(text)
+            response = text.encode("utf-8" if self.enable_SMTPUTF8 else "ascii")
+        self._held += response + b"\r\n"
+        # RFC 2920 section 3.2: a reply to MAIL or RCPT may wait while the next command is
+        # already buffered; that command's reply follows at once and takes it along.
+        if self._may_hold and b"\n" in self._reader._buffer:  # type: ignore[attr-defined]
+            return
+        out, self._held = bytes(self._held), bytearray()
+        self._writer.write(out)
+        await self._writer.drain()
 
     async def handle_exception(self, error: Exception) -> str:
         if isinstance(error, DatabaseUnavailable):
@@ -194,6 +208,13 @@ class SMTPProtocol(SMTP):  # type: ignore[misc]
 
     @syntax("MAIL FROM: <address>", extended=" [SP <mail-parameters>]")
     async def smtp_MAIL(self, arg: str | None) -> None:
+        self._may_hold = True
+        try:
+            await self._mail(arg)
+        finally:
+            self._may_hold = False
+
+    async def _mail(self, arg: str | None) -> None:
         if arg:
             # AUTH=<> or AUTH=addr (RFC 4954 section 5) is accepted and ignored: we trust
             # no one's word for the original submitter.
@@ -246,7 +267,7 @@ class SMTPProtocol(SMTP):  # type: ignore[misc]
                 return
         step = await server.step(initial)
         while step.result is None:
-            await super().push(b"334 " + base64.b64encode(step.challenge or b""))
+            await self.push(b"334 " + base64.b64encode(step.challenge or b""))
             try:
                 line = await self._reader.readuntil(b"\n")
             except asyncio.LimitOverrunError:
@@ -311,7 +332,7 @@ class SMTPProtocol(SMTP):  # type: ignore[misc]
         if arg:
             await self.push("501 5.5.4 Cú pháp / syntax: DATA")
             return
-        await super().push(b"354 End data with <CR><LF>.<CR><LF>")
+        await self.push(b"354 End data with <CR><LF>.<CR><LF>")
         content, error = await self._read_dot_data()
         if error is None and content is not None:
             error = self._check_content(content)
@@ -463,6 +484,14 @@ class SMTPProtocol(SMTP):  # type: ignore[misc]
                     raise ConnectionResetError("BDAT deadline")
         finally:
             reader._limit = saved
+
+    @syntax("RCPT TO: <address>", extended=" [SP <mail-parameters>]")
+    async def smtp_RCPT(self, arg: str | None) -> None:
+        self._may_hold = True
+        try:
+            await super().smtp_RCPT(arg)
+        finally:
+            self._may_hold = False
 
     # VRFY would let anyone enumerate the directory (RFC 5321 section 7.3).
     @syntax("VRFY <address>")

@@ -328,7 +328,8 @@ class Handler:
         settings = self.settings
         local = [r for r in envelope.recipients if r.mailbox_id is not None]
         remote = [r for r in envelope.recipients if r.mailbox_id is None]
-        analysis = await delivery.analyse(final if local or remote_raw is None else remote_raw)
+        analysis = await delivery.analyse(final if local or remote_raw is None else remote_raw,
+                                          settings.smtp.analysis_processes)
         refusal = policy.check_message(settings, analysis.subject, analysis.attachments)
         if refusal is not None:
             policy.log_refusal(refusal, door=self.door, peer=session.peer_ip, mail_from=envelope.sender,

@@ -18,6 +18,8 @@ import dns.rrset
 class DNSServer:
     def __init__(self) -> None:
         self.records: dict[tuple[str, str], list[str]] = {}
+        self.ttl = 60  # of every answer
+        self.queries: list[tuple[str, str]] = []  # (name, type) as asked, in order
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
@@ -30,6 +32,15 @@ class DNSServer:
 
     def add(self, name: str, rdtype: str, value: str) -> None:
         self.records.setdefault((name.lower().rstrip("."), rdtype.upper()), []).append(value)
+
+    def set_txt(self, name: str, text: str) -> None:
+        """Replace the TXT records of ``name``."""
+        self.records.pop((name.lower().rstrip("."), "TXT"), None)
+        self.add_txt(name, text)
+
+    def count(self, name: str, rdtype: str) -> int:
+        """How many times ``name`` was asked for (``rdtype``)."""
+        return self.queries.count((name.lower().rstrip("."), rdtype.upper()))
 
     def add_txt(self, name: str, text: str) -> None:
         chunks = [text[i:i + 250] for i in range(0, len(text), 250)] or [""]
@@ -56,9 +67,10 @@ class DNSServer:
                 question = query.question[0]
                 name = question.name.to_text(omit_final_dot=True).lower()
                 rdtype = dns.rdatatype.to_text(question.rdtype)
+                self.queries.append((name, rdtype))
                 values = self.records.get((name, rdtype))
                 if values:
-                    response.answer.append(dns.rrset.from_text_list(question.name, 60, "IN", rdtype, values))
+                    response.answer.append(dns.rrset.from_text_list(question.name, self.ttl, "IN", rdtype, values))
                 elif not any(key[0] == name for key in self.records):
                     response.set_rcode(dns.rcode.NXDOMAIN)
                 self.sock.sendto(response.to_wire(), peer)

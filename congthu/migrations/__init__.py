@@ -1,0 +1,1 @@
+"""Alembic migrations: env.py, one branch per package in versions/, shared helpers."""

@@ -1,0 +1,1 @@
+"""Alembic revisions, named <package>_<number>_<what>.py."""

@@ -1,0 +1,64 @@
+"""The bookkeeping every write to a folder shares, inside its transaction: UIDs and
+MODSEQs reserved (RFC 9051 section 2.3.1.1, RFC 7162), quota charged and given back
+(Điều 8.1), and the reference counts that keep a content's row and blobs alive.
+
+Functions of a ``Connection``: delivery, append, copy, move, expunge and folder deletion
+call them from their transaction functions, so every path keeps the same rules.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.engine import Connection
+
+from congthu.store.model import NotFound, QuotaExceeded
+from congthu.store.statements import ADD_REFS, BUMP, CHARGE, RESERVE
+from congthu.store.tables import mailboxes
+
+
+def reserve_uids(conn: Connection, folder_id: int, count: int = 1) -> tuple[int, int]:
+    """Reserve ``count`` UIDs and one modseq in a folder; returns (first uid, modseq)."""
+    row = conn.execute(RESERVE, {"b_folder": folder_id, "b_count": count}).first()
+    if row is None:
+        raise NotFound(f"folder {folder_id}")
+    return int(row.uidnext) - count, int(row.highestmodseq)
+
+
+def bump_modseq(conn: Connection, folder_id: int) -> int:
+    row = conn.execute(BUMP, {"b_folder": folder_id}).one()
+    return int(row.highestmodseq)
+
+
+def charge(conn: Connection, mailbox_id: int, size: int) -> None:
+    """Add size to the mailbox's usage, or raise QuotaExceeded (Điều 8.1)."""
+    result = conn.execute(CHARGE, {"b_mailbox": mailbox_id, "b_size": size})
+    if not result.rowcount:
+        row = conn.execute(select(mailboxes).where(mailboxes.c.id == mailbox_id)).first()
+        if row is None:
+            raise NotFound(f"mailbox {mailbox_id}")
+        raise QuotaExceeded(row.address, row.used_bytes, row.quota_bytes, size)
+
+
+def add_references(conn: Connection, rows: Sequence[Any], sign: int = 1) -> None:
+    """Count these message rows (each with a ``content_id``) in their contents'
+    reference counts, or with ``sign=-1`` take them out."""
+    per_content = Counter(row.content_id for row in rows)
+    if per_content:
+        conn.execute(ADD_REFS, [{"b_id": cid, "b_n": sign * n} for cid, n in per_content.items()])
+
+
+def release(conn: Connection, mailbox_id: int, rows: Sequence[Any]) -> None:
+    """Give back the quota and content references of removed messages (rows with
+    ``size`` and ``content_id``)."""
+    total = sum(row.size for row in rows)
+    if total:
+        floor = func.max if conn.dialect.name == "sqlite" else func.greatest
+        conn.execute(
+            update(mailboxes).where(mailboxes.c.id == mailbox_id)
+            .values(used_bytes=floor(mailboxes.c.used_bytes - total, 0))
+        )
+    add_references(conn, rows, -1)

@@ -1,0 +1,92 @@
+"""What every part of ``MailStore`` shares: the database, the blob store, the change hub,
+the store's in-process state, and the two ways to run SQL (``_tx`` and ``_ro``).
+
+``StoreBase`` is the root of the concern mixins (``mailboxes.py``, ``folders.py``, ...);
+``MailStore`` (``mailstore.py``) joins them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from congthu.db import Database, DatabaseUnavailable
+from congthu.store.blobs import BlobStore, StorageFull
+from congthu.store.changes import ChangeHub
+from congthu.store.model import StoreError
+
+if TYPE_CHECKING:
+    from congthu.store.delivery import Delivery
+
+T = TypeVar("T")
+
+
+class StaleFolder(Exception):
+    """A cached folder id no longer names that folder (deleted or renamed meanwhile)."""
+
+
+# Errors a transaction function raises on purpose: they reach the caller as they are.
+_WRITE_PASSES = (StoreError, StorageFull, StaleFolder)
+_READ_PASSES = (StoreError,)
+
+
+class StoreBase:
+    def __init__(self, db: Database, blobs: BlobStore, hub: ChangeHub | None = None) -> None:
+        self.db = db
+        self.blobs = blobs
+        self.hub = hub or ChangeHub()
+        self._uidvalidity_last = 0
+        # Deliveries waiting for the group commit, and the task committing them (delivery.py).
+        self._pending: list[Delivery] = []
+        self._committer: asyncio.Task[None] | None = None
+        self._wakeup: asyncio.Future[None] | None = None
+        # (mailbox id, folder name) -> folder id, for delivery. Checked in the same
+        # statement that reserves the UIDs, so a stale entry is never used.
+        self._folder_ids: dict[tuple[int, str], int] = {}
+
+    # -- transactions -------------------------------------------------------------------
+    #
+    # Each public method runs its SQL as one synchronous function in one transaction
+    # (Database.run_write / run_read): on SQLite the whole function runs in a worker
+    # thread on a pysqlite connection, one thread hop per transaction; on PostgreSQL the
+    # same Core statements run on asyncpg through run_sync.
+
+    async def _tx(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(conn, *args)`` in one write transaction."""
+        return await _run(self.db.run_write(fn, *args), _WRITE_PASSES)
+
+    async def _ro(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(conn, *args)`` in one read transaction (one snapshot)."""
+        return await _run(self.db.run_read(fn, *args), _READ_PASSES)
+
+    async def _read_one(self, convert: Callable[[Any], T], statement: Any,
+                        params: dict[str, Any] | None = None) -> T | None:
+        """The first row of a SELECT as a record (``convert``), or None."""
+        def read(conn: Connection) -> T | None:
+            row = conn.execute(statement, params).first()
+            return convert(row) if row else None
+
+        return await self._ro(read)
+
+
+async def _run(transaction: Awaitable[T], passes: tuple[type[BaseException], ...]) -> T:
+    """Await a transaction; a database that is locked, gone or unreachable becomes
+    ``DatabaseUnavailable`` (the server answers "try again later")."""
+    try:
+        return await transaction
+    except passes:
+        raise
+    except (OperationalError, OSError) as exc:
+        raise _unavailable(exc) from exc
+    except DBAPIError as exc:
+        if exc.connection_invalidated:
+            raise _unavailable(exc) from exc
+        raise
+
+
+def _unavailable(exc: BaseException) -> DatabaseUnavailable:
+    return DatabaseUnavailable(f"Cơ sở dữ liệu không sẵn sàng / database unavailable: {exc}")

@@ -1,0 +1,318 @@
+"""New messages into folders: ``deliver`` (SMTP, with group commit) and ``append``
+(IMAP APPEND, saving to Sent), and what both do first: analyse the message, cut it into
+blobs and find or make its content row (``DeliveryMethods``).
+
+Durability: the blobs are written and fsynced first, then the metadata is committed in
+one transaction (SQLite synchronous=FULL, PostgreSQL's commit). A crash before the commit
+leaves only unreferenced blobs, which garbage collection removes; a message is visible
+exactly when its commit is done, and that is when delivery is reported done.
+
+Speed: concurrent deliveries are committed together (``_commit_deliveries``): their blobs
+are fsynced together, then their metadata is written in one transaction with one
+statement per kind of row, not per message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import insert
+from sqlalchemy.engine import Connection
+
+from congthu import mime
+from congthu.store import accounting
+from congthu.store.base import StaleFolder, StoreBase
+from congthu.store.blobs import Staged
+from congthu.store.model import DeliveryResult, Folder, NotFound, StoreError, normalise_folder_name, utcnow
+from congthu.store.statements import (
+    ADD_REFS,
+    CONTENT_IDS,
+    FOLDER_ID,
+    INSERT_CONTENT,
+    INSERT_MESSAGE,
+    RESERVE_CHECKED,
+)
+from congthu.store.tables import messages
+
+_BATCH = 500  # deliveries in one group commit, at most
+
+# What one delivery is answered with: its recipients' results, and the (folder id,
+# modseq) pairs to publish on the change hub.
+_Outcome = tuple[list[DeliveryResult], list[tuple[int, int]]]
+
+
+@dataclass
+class _Message:
+    """A message's bytes as stored: what its content row records."""
+
+    sha: str
+    size: int
+    analysis: mime.Analysis
+    segments: list[tuple[str, int]]
+
+
+@dataclass
+class Delivery(_Message):
+    """A delivery whose blobs are staged, waiting for the group commit."""
+
+    staged: list[Staged]  # blobs written but not yet durable (BlobStore.flush)
+    mailbox_ids: list[int]
+    folder: str
+    flags: int
+    keywords: str
+    when: datetime
+    future: asyncio.Future[_Outcome]
+
+
+def _split(raw: bytes, ranges: Sequence[tuple[int, int]]) -> list[bytes | memoryview]:
+    """Cut the message at the given large-body ranges, so those become blobs of their own."""
+    view = memoryview(raw)
+    pieces: list[bytes | memoryview] = []
+    pos = 0
+    for start, end in ranges:
+        if start > pos:
+            pieces.append(view[pos:start])
+        pieces.append(view[start:end])
+        pos = end
+    if pos < len(raw) or not pieces:
+        pieces.append(view[pos:])
+    return pieces
+
+
+def _content_ids(conn: Connection, wanted: dict[str, tuple[_Message, int]]) -> dict[str, int]:
+    """The content row of each message (sha256 -> (message, references) -> id),
+    adding the references to its count; rows are made for new contents."""
+    shas = list(wanted)
+    found: dict[str, int] = {sha: cid for sha, cid in conn.execute(CONTENT_IDS, {"b_shas": shas})}
+    if found:
+        conn.execute(ADD_REFS, [{"b_id": found[sha], "b_n": wanted[sha][1]} for sha in shas if sha in found])
+    new = [sha for sha in shas if sha not in found]
+    if new:
+        now = utcnow()
+        rows = []
+        for sha in new:
+            job, references = wanted[sha]
+            a = job.analysis
+            rows.append({
+                "sha256": sha, "size": job.size, "segments": json.dumps(job.segments),
+                "structure": a.structure_json, "subject": a.subject, "from_addr": a.from_addr,
+                "to_addr": a.to_addr, "cc_addr": a.cc_addr, "sent_date": a.sent_date,
+                "message_id": a.message_id, "search_text": a.search_text,
+                "refcount": references, "created_at": now,
+            })
+        conn.execute(INSERT_CONTENT, rows)
+        found.update((sha, cid) for sha, cid in conn.execute(CONTENT_IDS, {"b_shas": new}))
+    return found
+
+
+class DeliveryMethods(StoreBase):
+    if TYPE_CHECKING:  # from FolderMethods
+        async def get_folder_by_id(self, folder_id: int) -> Folder | None: ...
+
+    def _prepare(self, raw: bytes, analysis: mime.Analysis | None) -> tuple[
+        str, mime.Analysis, list[tuple[str, int]], list[Staged]
+    ]:
+        """Analyse a message and stage its blobs (blocking: hashing and writing)."""
+        result = analysis or mime.analyse(raw)
+        segments: list[tuple[str, int]] = []
+        staged: list[Staged] = []
+        try:
+            for piece in _split(raw, result.split_ranges):
+                digest, item = self.blobs.stage(piece)
+                segments.append((digest, len(piece)))
+                if item is not None:
+                    staged.append(item)
+        except BaseException:
+            self.blobs.discard(staged)
+            raise
+        return hashlib.sha256(raw).hexdigest(), result, segments, staged
+
+    async def deliver(
+        self, raw: bytes, mailbox_ids: Sequence[int], *, folder: str = "INBOX",
+        flags: int = 0, keywords: Sequence[str] = (), internal_date: datetime | None = None,
+        analysis: mime.Analysis | None = None,
+    ) -> list[DeliveryResult]:
+        """Deliver one message to several mailboxes' ``folder`` (INBOX by default).
+
+        The bytes are stored once. Each recipient succeeds or fails on its own (quota,
+        missing mailbox); the call returns when the successful ones are durable.
+        """
+        sha, analysed, segments, staged = await asyncio.to_thread(self._prepare, raw, analysis)
+        job = Delivery(
+            sha=sha, size=len(raw), analysis=analysed, segments=segments, staged=staged,
+            mailbox_ids=list(mailbox_ids), folder=normalise_folder_name(folder), flags=flags,
+            keywords=" ".join(keywords), when=internal_date or utcnow(),
+            future=asyncio.get_running_loop().create_future(),
+        )
+        self._pending.append(job)
+        if self._committer is None or self._committer.done():
+            self._committer = asyncio.create_task(self._commit_deliveries())
+        elif self._wakeup is not None and not self._wakeup.done():
+            self._wakeup.set_result(None)
+        results, notify = await job.future
+        for folder_id, modseq in notify:
+            await self.hub.publish(folder_id, modseq)
+        return results
+
+    async def _commit_deliveries(self) -> None:
+        """Group commit: the deliveries waiting now share one blob flush, one transaction
+        and one fsync of the database.
+
+        Concurrent SMTP sessions each wait for durability; committing them together
+        turns N fsyncs into one (BASELINES.md). A batch's blobs are made durable first,
+        then its metadata is committed, and only then are its deliveries answered. The
+        two stages overlap: the next batch's blobs are flushed while this batch's
+        transaction commits. If a shared transaction fails, each delivery is tried alone
+        so that each gets its own answer.
+        """
+        committing: asyncio.Task[None] | None = None
+        while True:
+            if not self._pending:
+                if committing is None:
+                    return
+                # Wait for the commit, or for new deliveries whose blobs can be flushed
+                # meanwhile (deliver() wakes us).
+                self._wakeup = asyncio.get_running_loop().create_future()
+                await asyncio.wait([committing, self._wakeup], return_when=asyncio.FIRST_COMPLETED)
+                self._wakeup = None
+                if committing.done():
+                    committing = None
+                continue
+            batch, self._pending = self._pending[:_BATCH], self._pending[_BATCH:]
+            staged = [item for job in batch for item in job.staged]
+            if staged:
+                try:
+                    await asyncio.to_thread(self.blobs.flush, staged)
+                except Exception as exc:
+                    self.blobs.discard(staged)
+                    for job in batch:
+                        if not job.future.done():
+                            job.future.set_exception(exc)
+                    continue
+            if committing is not None:
+                await committing
+            committing = asyncio.create_task(self._commit_batch(batch))
+
+    async def _commit_batch(self, batch: list[Delivery]) -> None:
+        """Commit a batch whose blobs are durable and answer its deliveries."""
+        try:
+            outcomes = await self._deliver_batch(batch)
+        except Exception:
+            for job in batch:
+                try:
+                    [outcome] = await self._deliver_batch([job])
+                except Exception as exc:
+                    if not job.future.done():
+                        job.future.set_exception(exc)
+                else:
+                    if not job.future.done():
+                        job.future.set_result(outcome)
+            return
+        for job, outcome in zip(batch, outcomes, strict=True):
+            if not job.future.done():
+                job.future.set_result(outcome)
+
+    async def _deliver_batch(self, batch: list[Delivery]) -> list[_Outcome]:
+        try:
+            return await self._tx(self._deliver_rows, batch, True)
+        except StaleFolder:
+            # A folder was renamed or deleted since its id was cached: look them up again.
+            self._folder_ids.clear()
+            return await self._tx(self._deliver_rows, batch, False)
+
+    def _deliver_rows(self, conn: Connection, batch: list[Delivery], cached: bool) -> list[_Outcome]:
+        """The metadata of a batch of deliveries, in one transaction: quota charged per
+        recipient in order, one content row per message, one UID/MODSEQ reservation per
+        folder, the message rows in one statement."""
+        results: list[list[DeliveryResult]] = [[] for _ in batch]
+        notify: list[list[tuple[int, int]]] = [[] for _ in batch]
+        accepted: list[tuple[int, int, int]] = []  # (job index, mailbox id, folder id)
+        for j, job in enumerate(batch):
+            for mailbox_id in job.mailbox_ids:
+                folder_id = self._folder_ids.get((mailbox_id, job.folder)) if cached else None
+                if folder_id is None:
+                    folder_id = conn.execute(
+                        FOLDER_ID, {"b_mailbox": mailbox_id, "b_name": job.folder}).scalar()
+                    if folder_id is None:
+                        results[j].append(DeliveryResult(
+                            mailbox_id, error=NotFound(f"no folder {job.folder} in mailbox {mailbox_id}")))
+                        continue
+                    self._folder_ids[(mailbox_id, job.folder)] = folder_id
+                try:
+                    accounting.charge(conn, mailbox_id, job.size)
+                except StoreError as exc:
+                    results[j].append(DeliveryResult(mailbox_id, error=exc))
+                    continue
+                accepted.append((j, mailbox_id, folder_id))
+        if accepted:
+            wanted: dict[str, tuple[_Message, int]] = {}
+            per_folder: dict[int, tuple[int, str, int]] = {}  # folder id -> (mailbox, name, count)
+            for j, mailbox_id, folder_id in accepted:
+                job = batch[j]
+                wanted[job.sha] = (wanted[job.sha][0], wanted[job.sha][1] + 1) if job.sha in wanted else (job, 1)
+                _m, _n, count = per_folder.get(folder_id, (mailbox_id, job.folder, 0))
+                per_folder[folder_id] = (mailbox_id, job.folder, count + 1)
+            content_ids = _content_ids(conn, wanted)
+            next_uid: dict[int, int] = {}
+            modseqs: dict[int, int] = {}
+            for folder_id, (mailbox_id, name, count) in per_folder.items():
+                # The reservation checks that the folder still has this mailbox and name.
+                row = conn.execute(RESERVE_CHECKED, {
+                    "b_folder": folder_id, "b_mailbox": mailbox_id, "b_name": name, "b_count": count,
+                }).first()
+                if row is None:
+                    raise StaleFolder(folder_id)
+                next_uid[folder_id] = int(row.uidnext) - count
+                modseqs[folder_id] = int(row.highestmodseq)
+            rows = []
+            for j, mailbox_id, folder_id in accepted:
+                job = batch[j]
+                uid = next_uid[folder_id]
+                next_uid[folder_id] = uid + 1
+                rows.append({
+                    "folder_id": folder_id, "uid": uid, "content_id": content_ids[job.sha],
+                    "flags": job.flags, "keywords": job.keywords, "internal_date": job.when,
+                    "size": job.size, "modseq": modseqs[folder_id],
+                })
+                results[j].append(DeliveryResult(mailbox_id, uid=uid))
+                notify[j].append((folder_id, modseqs[folder_id]))
+            conn.execute(INSERT_MESSAGE, rows)
+        return list(zip(results, notify, strict=True))
+
+    async def append(
+        self, folder_id: int, raw: bytes, *, flags: int = 0, keywords: Sequence[str] = (),
+        internal_date: datetime | None = None,
+    ) -> int:
+        """Add a message to a folder (IMAP APPEND, saving to Sent); returns its UID."""
+        folder = await self.get_folder_by_id(folder_id)
+        if folder is None:
+            raise NotFound(f"folder {folder_id}")
+
+        def write_blobs() -> tuple[str, mime.Analysis, list[tuple[str, int]]]:
+            sha, analysis, segments, staged = self._prepare(raw, None)
+            self.blobs.flush(staged)
+            return sha, analysis, segments
+
+        sha, analysis, segments = await asyncio.to_thread(write_blobs)
+        message = _Message(sha=sha, size=len(raw), analysis=analysis, segments=segments)
+        keyword_text, when = " ".join(keywords), internal_date or utcnow()
+
+        def tx(conn: Connection) -> tuple[int, int]:
+            accounting.charge(conn, folder.mailbox_id, len(raw))
+            content_id = _content_ids(conn, {sha: (message, 1)})[sha]
+            uid, modseq = accounting.reserve_uids(conn, folder_id)
+            conn.execute(insert(messages).values(
+                folder_id=folder_id, uid=uid, content_id=content_id, flags=flags,
+                keywords=keyword_text, internal_date=when, size=len(raw), modseq=modseq,
+            ))
+            return uid, modseq
+
+        uid, modseq = await self._tx(tx)
+        await self.hub.publish(folder_id, modseq)
+        return uid

@@ -1,0 +1,197 @@
+"""Folders of a mailbox: listing, finding, creating (with missing parents), deleting,
+renaming, subscribing, their status counts, and the UIDVALIDITY a new or renamed
+folder takes (``FolderMethods``)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Collection, Sequence
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from congthu.store import accounting
+from congthu.store.base import StoreBase
+from congthu.store.model import (
+    DELIMITER,
+    AlreadyExists,
+    Folder,
+    FolderStatus,
+    MessageMeta,
+    NotFound,
+    StoreError,
+    normalise_folder_name,
+)
+from congthu.store.rows import to_folder
+from congthu.store.statements import FOLDER_BY_ID, FOLDER_BY_NAME, STATUS
+from congthu.store.tables import expunged, folders, messages
+
+
+def _invalid_name(name: str) -> StoreError:
+    return StoreError(f"Tên thư mục không hợp lệ / invalid folder name: {name!r}")
+
+
+def _exists(name: str) -> AlreadyExists:
+    return AlreadyExists(f"Thư mục đã tồn tại / folder exists: {name}")
+
+
+def _no_such(name: str) -> NotFound:
+    return NotFound(f"Không có thư mục / no such folder: {name}")
+
+
+def _missing_parents(name: str, existing: Collection[str]) -> list[str]:
+    """The parents of ``name`` ("a" and "a/b" of "a/b/c") not among ``existing``."""
+    parts = name.split(DELIMITER)
+    parents = (DELIMITER.join(parts[:i]) for i in range(1, len(parts)))
+    return [parent for parent in parents if parent not in existing]
+
+
+class FolderMethods(StoreBase):
+    if TYPE_CHECKING:  # from ReadingMethods and MessageMethods
+        async def folder_index(self, folder_id: int) -> list[MessageMeta]: ...
+        async def move(self, src_folder_id: int, uids: Sequence[int],
+                       dst_folder_id: int) -> list[tuple[int, int]]: ...
+
+    def _folder_values(self, mailbox_id: int, name: str, special: str | None) -> dict[str, Any]:
+        return {"mailbox_id": mailbox_id, "name": name, "special_use": special,
+                "uidvalidity": self._new_uidvalidity(), "uidnext": 1, "highestmodseq": 1,
+                "subscribed": True}
+
+    def _insert_folder(self, conn: Connection, mailbox_id: int, name: str, special: str | None) -> int:
+        result = conn.execute(insert(folders).values(**self._folder_values(mailbox_id, name, special)))
+        return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+    def _new_uidvalidity(self) -> int:
+        # RFC 9051 section 2.3.1.1: UIDVALIDITY must grow when a name is reused;
+        # seconds since the epoch, strictly increasing within this process.
+        value = max(int(time.time()), self._uidvalidity_last + 1)
+        self._uidvalidity_last = value
+        return value
+
+    async def list_folders(self, mailbox_id: int) -> list[Folder]:
+        def read(conn: Connection) -> list[Folder]:
+            return [to_folder(r) for r in conn.execute(
+                select(folders).where(folders.c.mailbox_id == mailbox_id).order_by(folders.c.name)
+            )]
+
+        return await self._ro(read)
+
+    async def get_folder(self, mailbox_id: int, name: str) -> Folder | None:
+        name = normalise_folder_name(name)
+        return await self._read_one(to_folder, FOLDER_BY_NAME, {"b_mailbox": mailbox_id, "b_name": name})
+
+    async def get_folder_by_id(self, folder_id: int) -> Folder | None:
+        return await self._read_one(to_folder, FOLDER_BY_ID, {"b_folder": folder_id})
+
+    async def create_folder(self, mailbox_id: int, name: str, special_use: str | None = None) -> Folder:
+        """Create a folder, and its missing parents (RFC 9051 section 6.3.4)."""
+        name = normalise_folder_name(name)
+        if not name or any(not part for part in name.split(DELIMITER)):
+            raise _invalid_name(name)
+
+        def tx(conn: Connection) -> Folder:
+            existing = set(conn.execute(
+                select(folders.c.name).where(folders.c.mailbox_id == mailbox_id)
+            ).scalars())
+            if name in existing:
+                raise _exists(name)
+            for parent in _missing_parents(name, existing):
+                self._insert_folder(conn, mailbox_id, parent, None)
+            folder_id = self._insert_folder(conn, mailbox_id, name, special_use)
+            return to_folder(conn.execute(select(folders).where(folders.c.id == folder_id)).one())
+
+        try:
+            return await self._tx(tx)
+        except IntegrityError:
+            raise _exists(name) from None
+
+    async def delete_folder(self, mailbox_id: int, name: str) -> None:
+        """Delete a folder and its messages (RFC 9051 section 6.3.5); INBOX cannot be deleted."""
+        name = normalise_folder_name(name)
+        if name == "INBOX":
+            raise StoreError("Không thể xóa INBOX / INBOX cannot be deleted")
+
+        def tx(conn: Connection) -> int:
+            row = conn.execute(
+                select(folders.c.id).where(and_(folders.c.mailbox_id == mailbox_id, folders.c.name == name))
+            ).first()
+            if row is None:
+                raise _no_such(name)
+            folder_id = int(row.id)
+            rows = conn.execute(
+                select(messages.c.content_id, messages.c.size).where(messages.c.folder_id == folder_id)
+            ).all()
+            conn.execute(delete(messages).where(messages.c.folder_id == folder_id))
+            conn.execute(delete(expunged).where(expunged.c.folder_id == folder_id))
+            conn.execute(delete(folders).where(folders.c.id == folder_id))
+            accounting.release(conn, mailbox_id, rows)
+            self._folder_ids.pop((mailbox_id, name), None)
+            return folder_id
+
+        folder_id = await self._tx(tx)
+        self.hub.publish_local(folder_id, 0)
+
+    async def rename_folder(self, mailbox_id: int, old: str, new: str) -> None:
+        """Rename a folder and its children (RFC 9051 section 6.3.6).
+
+        Renaming INBOX moves its messages to the new folder and leaves INBOX empty.
+        """
+        old, new = normalise_folder_name(old), normalise_folder_name(new)
+        if not new or new == "INBOX":
+            raise _invalid_name(new)
+        if old == "INBOX":
+            target = await self.create_folder(mailbox_id, new)
+            inbox = await self.get_folder(mailbox_id, "INBOX")
+            assert inbox is not None
+            uids = [m.uid for m in await self.folder_index(inbox.id)]
+            if uids:
+                await self.move(inbox.id, uids, target.id)
+            return
+
+        def tx(conn: Connection) -> None:
+            names = {r.name: r.id for r in conn.execute(
+                select(folders.c.name, folders.c.id).where(folders.c.mailbox_id == mailbox_id)
+            )}
+            if old not in names:
+                raise _no_such(old)
+            if new in names:
+                raise _exists(new)
+            for parent in _missing_parents(new, names):  # never ``old``: it is in names
+                self._insert_folder(conn, mailbox_id, parent, None)
+            for name, folder_id in names.items():
+                if name == old or name.startswith(old + DELIMITER):
+                    # A renamed folder gets a new UIDVALIDITY (RFC 9051 section 2.3.1.1).
+                    conn.execute(
+                        update(folders).where(folders.c.id == folder_id)
+                        .values(name=new + name[len(old):], uidvalidity=self._new_uidvalidity())
+                    )
+                    self._folder_ids.pop((mailbox_id, name), None)
+
+        await self._tx(tx)
+
+    async def set_subscribed(self, mailbox_id: int, name: str, subscribed: bool) -> None:
+        folder_name = normalise_folder_name(name)
+
+        def tx(conn: Connection) -> int:
+            return int(conn.execute(
+                update(folders).where(and_(folders.c.mailbox_id == mailbox_id, folders.c.name == folder_name))
+                .values(subscribed=subscribed)
+            ).rowcount)
+
+        if not await self._tx(tx):
+            raise _no_such(name)
+
+    async def folder_status(self, folder_id: int) -> FolderStatus:
+        def read(conn: Connection) -> FolderStatus:
+            folder = conn.execute(FOLDER_BY_ID, {"b_folder": folder_id}).first()
+            if folder is None:
+                raise NotFound(f"folder {folder_id}")
+            counts = conn.execute(STATUS, {"b_folder": folder_id}).one()
+            return FolderStatus(
+                messages=counts[0], size=int(counts[1]), unseen=int(counts[2]), deleted=int(counts[3]),
+                uidnext=folder.uidnext, uidvalidity=folder.uidvalidity, highestmodseq=folder.highestmodseq,
+            )
+
+        return await self._ro(read)

@@ -1,0 +1,116 @@
+"""Mailboxes: creating one (with its special folders), finding, listing and changing
+them, recording access, and reading the quota (``MailboxMethods``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import and_, insert, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from congthu.store.base import StoreBase
+from congthu.store.model import SPECIAL_FOLDERS, AlreadyExists, Mailbox, NotFound, normalise_address, utcnow
+from congthu.store.rows import to_mailbox
+from congthu.store.statements import MAILBOX_BY_ID, TOUCH
+from congthu.store.tables import folders, mailboxes
+from congthu.text import nfc
+
+
+def _address_taken(address: str | None) -> AlreadyExists:
+    return AlreadyExists(f"Địa chỉ đã tồn tại / address already exists: {address}")
+
+
+class MailboxMethods(StoreBase):
+    if TYPE_CHECKING:  # from FolderMethods
+        def _folder_values(self, mailbox_id: int, name: str, special: str | None) -> dict[str, Any]: ...
+
+    async def create_mailbox(
+        self, address: str, display_name: str = "", kind: str = "personal",
+        quota_bytes: int = 500 * 1024 * 1024,
+    ) -> Mailbox:
+        """Create a mailbox with the special folders (Inbox, Drafts, Sent, Trash, Junk, Archive)."""
+        address = normalise_address(address)
+        now = utcnow()
+
+        def tx(conn: Connection) -> Mailbox:
+            result = conn.execute(
+                insert(mailboxes).values(
+                    address=address, display_name=nfc(display_name), kind=kind,
+                    quota_bytes=quota_bytes, used_bytes=0, status="active",
+                    created_at=now, quota_warned=False,
+                )
+            )
+            mailbox_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+            conn.execute(insert(folders), [
+                self._folder_values(mailbox_id, name, special) for name, special in SPECIAL_FOLDERS
+            ])
+            return to_mailbox(conn.execute(MAILBOX_BY_ID, {"b_mailbox": mailbox_id}).one())
+
+        try:
+            return await self._tx(tx)
+        except IntegrityError:
+            raise _address_taken(address) from None
+
+    async def get_mailbox(self, address: str) -> Mailbox | None:
+        address = normalise_address(address)
+        return await self._read_one(to_mailbox, select(mailboxes).where(mailboxes.c.address == address))
+
+    async def get_mailbox_by_id(self, mailbox_id: int) -> Mailbox | None:
+        return await self._read_one(to_mailbox, MAILBOX_BY_ID, {"b_mailbox": mailbox_id})
+
+    async def list_mailboxes(self) -> list[Mailbox]:
+        def read(conn: Connection) -> list[Mailbox]:
+            return [to_mailbox(r) for r in conn.execute(select(mailboxes).order_by(mailboxes.c.address))]
+
+        return await self._ro(read)
+
+    async def update_mailbox(self, mailbox_id: int, **values: Any) -> None:
+        """Change address, display_name, kind, quota_bytes or status."""
+        allowed = {"address", "display_name", "kind", "quota_bytes", "status"}
+        if not set(values) <= allowed:
+            raise ValueError(f"cannot update {set(values) - allowed}")
+        if "address" in values:
+            values["address"] = normalise_address(values["address"])
+
+        def tx(conn: Connection) -> None:
+            conn.execute(update(mailboxes).where(mailboxes.c.id == mailbox_id).values(**values))
+
+        try:
+            await self._tx(tx)
+        except IntegrityError:
+            raise _address_taken(values.get("address")) from None
+
+    async def touch(self, mailbox_id: int, when: datetime | None = None) -> None:
+        """Record an access (a login on any protocol), for the six-month rule (Điều 4.4)."""
+        value = when or utcnow()
+
+        def tx(conn: Connection) -> None:
+            conn.execute(TOUCH, {"b_mailbox": mailbox_id, "b_when": value})
+
+        await self._tx(tx)
+
+    async def quota(self, mailbox_id: int) -> tuple[int, int]:
+        """(used bytes, limit bytes)."""
+        def read(conn: Connection) -> Any:
+            return conn.execute(
+                select(mailboxes.c.used_bytes, mailboxes.c.quota_bytes).where(mailboxes.c.id == mailbox_id)
+            ).first()
+
+        row = await self._ro(read)
+        if row is None:
+            raise NotFound(f"mailbox {mailbox_id}")
+        return int(row.used_bytes), int(row.quota_bytes)
+
+    async def set_quota_warned(self, mailbox_id: int, warned: bool) -> bool:
+        """Set the warned mark; True if it changed (so a warning is sent once per crossing)."""
+        def tx(conn: Connection) -> bool:
+            result = conn.execute(
+                update(mailboxes)
+                .where(and_(mailboxes.c.id == mailbox_id, mailboxes.c.quota_warned != warned))
+                .values(quota_warned=warned)
+            )
+            return bool(result.rowcount)
+
+        return await self._tx(tx)

@@ -1,0 +1,166 @@
+"""Changing messages already in a folder: flags and keywords (IMAP STORE, with
+UNCHANGEDSINCE), expunge, copy and move (``MessageMethods``). Each change takes the
+folder's next MODSEQ and is published on the change hub after its commit."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import and_, delete, select, update
+from sqlalchemy.engine import Connection
+
+from congthu.store import accounting
+from congthu.store import flags as flagbits
+from congthu.store.base import StoreBase
+from congthu.store.model import MessageMeta
+from congthu.store.rows import chunks, to_meta
+from congthu.store.statements import FOLDER_MAILBOX, INSERT_EXPUNGED, INSERT_MESSAGE, METAS_BY_UIDS, SET_FLAGS
+from congthu.store.tables import mailboxes, messages
+
+
+def _remove(conn: Connection, folder_id: int, rows: Sequence[Any]) -> tuple[list[int], int]:
+    """Delete these messages (uid, size, content_id) of a folder and record them as
+    expunged; (UIDs, modseq)."""
+    if not rows:
+        return [], 0
+    modseq = accounting.bump_modseq(conn, folder_id)
+    uids = [r.uid for r in rows]
+    for chunk in chunks(uids):
+        conn.execute(delete(messages).where(and_(messages.c.folder_id == folder_id,
+                                                 messages.c.uid.in_(chunk))))
+    conn.execute(INSERT_EXPUNGED, [{"folder_id": folder_id, "uid": uid, "modseq": modseq} for uid in uids])
+    mailbox_id = conn.execute(FOLDER_MAILBOX, {"b_folder": folder_id}).scalar_one()
+    accounting.release(conn, mailbox_id, rows)
+    return uids, modseq
+
+
+class MessageMethods(StoreBase):
+    async def store_flags(
+        self, folder_id: int, uids: Sequence[int], mode: str, flags: int,
+        keywords: Sequence[str] = (), unchanged_since: int | None = None,
+    ) -> tuple[list[MessageMeta], list[int]]:
+        """Change flags (IMAP STORE). ``mode``: "set", "add" or "remove".
+
+        Returns the messages whose flags changed (with their new modseq) and, with
+        ``unchanged_since`` (RFC 7162 section 3.1.3), the UIDs refused because they were
+        modified after it.
+        """
+        if mode not in ("set", "add", "remove"):
+            raise ValueError(mode)
+        wanted = list(uids)
+
+        def tx(conn: Connection) -> tuple[list[MessageMeta], list[int]]:
+            changed: list[MessageMeta] = []
+            refused: list[int] = []
+            rows = [row for chunk in chunks(wanted)
+                    for row in conn.execute(METAS_BY_UIDS, {"b_folder": folder_id, "b_uids": chunk})]
+            updates: list[tuple[Any, int, str]] = []
+            for row in rows:
+                if unchanged_since is not None and row.modseq > unchanged_since:
+                    refused.append(row.uid)
+                    continue
+                old_kw = row.keywords.split() if row.keywords else []
+                if mode == "set":
+                    new_flags, new_kw = flags, list(dict.fromkeys(keywords))
+                elif mode == "add":
+                    new_flags = row.flags | flags
+                    new_kw = old_kw + [k for k in keywords if k not in old_kw]
+                else:
+                    new_flags = row.flags & ~flags
+                    new_kw = [k for k in old_kw if k not in keywords]
+                if new_flags != row.flags or new_kw != old_kw:
+                    updates.append((row, new_flags, " ".join(new_kw)))
+            if updates:
+                modseq = accounting.bump_modseq(conn, folder_id)
+                conn.execute(SET_FLAGS, [
+                    {"b_folder": folder_id, "b_uid": row.uid, "b_flags": bits, "b_keywords": text,
+                     "b_modseq": modseq} for row, bits, text in updates
+                ])
+                for row, bits, text in updates:
+                    old = to_meta(row)
+                    changed.append(MessageMeta(
+                        uid=old.uid, flags=bits, keywords=tuple(text.split()), size=old.size,
+                        internal_date=old.internal_date, modseq=modseq, content_id=old.content_id,
+                    ))
+            return changed, refused
+
+        changed, refused = await self._tx(tx) if wanted else ([], [])
+        if changed:
+            await self.hub.publish(folder_id, changed[0].modseq)
+        return changed, refused
+
+    async def expunge(self, folder_id: int, uids: Sequence[int] | None = None) -> list[int]:
+        """Remove messages marked \\Deleted (only those in ``uids`` if given: UID EXPUNGE)."""
+        wanted = None if uids is None else sorted(set(uids))
+
+        def tx(conn: Connection) -> tuple[list[int], int]:
+            deleted = and_(messages.c.folder_id == folder_id,
+                           messages.c.flags.op("&")(flagbits.DELETED) != 0)
+            columns = (messages.c.uid, messages.c.size, messages.c.content_id)
+            if wanted is None:
+                rows = conn.execute(select(*columns).where(deleted).order_by(messages.c.uid)).all()
+            else:
+                rows = [row for chunk in chunks(wanted) for row in conn.execute(
+                    select(*columns).where(and_(deleted, messages.c.uid.in_(chunk))).order_by(messages.c.uid)
+                )]
+            return _remove(conn, folder_id, rows)
+
+        removed, modseq = await self._tx(tx) if wanted is None or wanted else ([], 0)
+        if removed:
+            await self.hub.publish(folder_id, modseq)
+        return removed
+
+    async def copy(self, src_folder_id: int, uids: Sequence[int], dst_folder_id: int) -> list[tuple[int, int]]:
+        """Copy messages (RFC 9051 section 6.4.7); returns (source UID, new UID) pairs
+        for COPYUID (RFC 4315). The content is shared, the quota is charged in full."""
+        return await self._copy(src_folder_id, uids, dst_folder_id, move=False)
+
+    async def move(self, src_folder_id: int, uids: Sequence[int], dst_folder_id: int) -> list[tuple[int, int]]:
+        """Move messages (RFC 6851): copy, then expunge from the source, atomically."""
+        return await self._copy(src_folder_id, uids, dst_folder_id, move=True)
+
+    async def _copy(self, src: int, uids: Sequence[int], dst: int, *, move: bool) -> list[tuple[int, int]]:
+        wanted = sorted(set(uids))
+
+        def tx(conn: Connection) -> tuple[list[tuple[int, int]], int, int]:
+            rows = [row for chunk in chunks(wanted) for row in conn.execute(
+                select(messages).where(and_(messages.c.folder_id == src, messages.c.uid.in_(chunk)))
+                .order_by(messages.c.uid)
+            )]
+            if not rows:
+                return [], 0, 0
+            src_mailbox, dst_mailbox = [
+                conn.execute(FOLDER_MAILBOX, {"b_folder": f}).scalar_one()
+                for f in (src, dst)
+            ]
+            total = sum(r.size for r in rows)
+            if not (move and src_mailbox == dst_mailbox):
+                accounting.charge(conn, dst_mailbox, total)
+            first_uid, modseq = accounting.reserve_uids(conn, dst, len(rows))
+            pairs = [(row.uid, first_uid + offset) for offset, row in enumerate(rows)]
+            conn.execute(INSERT_MESSAGE, [
+                {"folder_id": dst, "uid": new_uid, "content_id": row.content_id, "flags": row.flags,
+                 "keywords": row.keywords, "internal_date": row.internal_date, "size": row.size,
+                 "modseq": modseq}
+                for row, (_old, new_uid) in zip(rows, pairs, strict=True)
+            ])
+            accounting.add_references(conn, rows)
+            src_modseq = 0
+            if move:
+                if src_mailbox == dst_mailbox:
+                    # Same mailbox: the usage does not change; _remove gives it back below.
+                    conn.execute(update(mailboxes).where(mailboxes.c.id == dst_mailbox)
+                                 .values(used_bytes=mailboxes.c.used_bytes + total))
+                _uids, src_modseq = _remove(conn, src, rows)
+            return pairs, modseq, src_modseq
+
+        if not wanted:
+            return []
+        pairs, modseq, src_modseq = await self._tx(tx)
+        if not pairs:
+            return []
+        await self.hub.publish(dst, modseq)
+        if move:
+            await self.hub.publish(src, src_modseq)
+        return pairs

@@ -1,0 +1,119 @@
+"""What a session reads of a folder's messages (``ReadingMethods``): the whole index
+(IMAP SELECT, POP3), chosen messages (FETCH), what changed since a MODSEQ (IDLE, NOOP,
+QRESYNC), and the searches, whose SQL ``congthu.store.search`` builds."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy.engine import Connection
+
+from congthu.store import search
+from congthu.store.base import StoreBase
+from congthu.store.model import MessageMeta, NotFound
+from congthu.store.rows import chunks, driver_rows, metas_from_driver, to_metas
+from congthu.store.statements import CHANGED, FLAGS_INDEX, FOLDER_HIGHEST, INDEX, METAS_BY_UIDS, VANISHED
+from congthu.store.tables import contents, messages
+
+
+class ReadingMethods(StoreBase):
+    async def folder_index(self, folder_id: int) -> list[MessageMeta]:
+        """Every message of a folder in UID order: what a SELECT needs."""
+        def read(conn: Connection) -> list[MessageMeta]:
+            return metas_from_driver(INDEX.rows(conn, b_folder=folder_id))
+
+        return await self._ro(read)
+
+    async def folder_flags(self, folder_id: int) -> list[tuple[int, int, str, int]]:
+        """(uid, flags, keywords, modseq) of every message in UID order: what an IMAP
+        SELECT keeps in memory, without the cost of dates and sizes."""
+        def read(conn: Connection) -> list[tuple[int, int, str, int]]:
+            return [(r[0], r[1], r[2], r[3]) for r in FLAGS_INDEX.rows(conn, b_folder=folder_id)]
+
+        return await self._ro(read)
+
+    async def get_messages(self, folder_id: int, uids: Sequence[int]) -> list[MessageMeta]:
+        """The messages of a folder with these UIDs (those that still exist), in UID order:
+        what an IMAP FETCH of a few messages needs without loading the folder."""
+        if not uids:
+            return []
+        wanted = sorted(set(uids))
+
+        def read(conn: Connection) -> list[MessageMeta]:
+            found: list[MessageMeta] = []
+            for chunk in chunks(wanted):
+                found.extend(to_metas(conn.execute(METAS_BY_UIDS, {"b_folder": folder_id, "b_uids": chunk})))
+            return found
+
+        return await self._ro(read)
+
+    async def changes_since(self, folder_id: int, modseq: int) -> tuple[list[MessageMeta], list[int], int]:
+        """Messages changed or added after ``modseq``, UIDs expunged after it, and the
+        folder's highest modseq (RFC 7162)."""
+        def read(conn: Connection) -> tuple[list[MessageMeta], list[int], int]:
+            highest = conn.execute(FOLDER_HIGHEST, {"b_folder": folder_id}).scalar()
+            if highest is None:
+                raise NotFound(f"folder {folder_id}")
+            if highest <= modseq:  # nothing changed: skip the two range scans
+                return [], [], int(highest)
+            params = {"b_folder": folder_id, "b_modseq": modseq}
+            changed = metas_from_driver(CHANGED.rows(conn, **params))
+            gone = list(conn.execute(VANISHED, params).scalars())
+            return changed, gone, int(highest)
+
+        return await self._ro(read)
+
+    # -- search -------------------------------------------------------------------------
+
+    async def search_text(self, folder_id: int, folded_terms: Sequence[str]) -> list[int]:
+        """UIDs whose folded text contains every term (see congthu.text.fold), in UID
+        order, through the trigram index (``congthu.store.search``)."""
+        def read(conn: Connection) -> list[int]:
+            query = search.text_query(self.db.is_sqlite, folder_id, folded_terms,
+                                      candidates=self._text_candidates(conn, folder_id, folded_terms))
+            return [r[0] for r in driver_rows(conn, query)]
+
+        return await self._ro(read)
+
+    async def search_text_fields(self, folder_id: int, folded_terms: Sequence[str]) -> list[tuple[int, str, str, str, str]]:
+        """Like ``search_text``, with each match's (uid, subject, from, to, cc), so a
+        search on one header field can check that field without loading contents."""
+        def read(conn: Connection) -> list[tuple[int, str, str, str, str]]:
+            query = search.text_query(
+                self.db.is_sqlite, folder_id, folded_terms, messages.c.uid, contents.c.subject,
+                contents.c.from_addr, contents.c.to_addr, contents.c.cc_addr,
+                candidates=self._text_candidates(conn, folder_id, folded_terms))
+            return [(r[0], r[1], r[2], r[3], r[4]) for r in driver_rows(conn, query)]
+
+        return await self._ro(read)
+
+    def _text_candidates(self, conn: Connection, folder_id: int, folded_terms: Sequence[str]) -> list[int] | None:
+        """SQLite: the ids of the contents the trigram index finds for the terms, or None
+        to walk the folder instead: when no term is long enough for a trigram, or when the
+        index finds more contents than half the messages the folder has ever held
+        (walking it is then cheaper).
+        PostgreSQL's planner makes that choice itself (None)."""
+        grams = search.trigrams(folded_terms)
+        if not self.db.is_sqlite or not grams:
+            return None
+        # Looking a candidate up costs about twice what walking past a message does.
+        cap = int(conn.execute(search.folder_bound(folder_id)).scalar() or 0) // 2
+        found = [r[0] for r in driver_rows(conn, search.candidates(search.fts_match(grams), cap + 1))]
+        return found if len(found) <= cap else None
+
+    async def search_metadata(self, folder_id: int, *, larger: int | None = None, smaller: int | None = None,
+                              since: datetime | None = None, before: datetime | None = None) -> list[int]:
+        """UIDs of the folder's messages by size and arrival time (IMAP SEARCH LARGER,
+        SMALLER, SINCE, BEFORE, ON), in UID order: ``size > larger``, ``size < smaller``,
+        ``since <= internal_date < before`` (aware datetimes), each when given."""
+        def utc(value: datetime | None) -> datetime | None:
+            # SQLite keeps the UTC wall time without a zone: compare in UTC.
+            return value.astimezone(UTC) if value is not None else None
+
+        query = search.metadata_query(folder_id, larger=larger, smaller=smaller, since=utc(since), before=utc(before))
+
+        def read(conn: Connection) -> list[int]:
+            return list(conn.execute(query).scalars())
+
+        return await self._ro(read)

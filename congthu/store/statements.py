@@ -1,0 +1,91 @@
+"""The statements of the store's busy paths, built once with bound parameters.
+
+Building a Core statement costs several times more than running it (SQLAlchemy then
+reuses the compiled form from its cache). Parameter names start with "b_" so they never
+clash with column names. Statements used once, on quiet paths, are built where they run.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Integer, and_, bindparam, func, insert, select, update
+
+from congthu.store import flags as flagbits
+from congthu.store.rows import Compiled
+from congthu.store.tables import contents, expunged, folders, mailboxes, messages
+
+# The columns of a MessageMeta, in its fields' order (rows.metas_from_driver).
+META_COLUMNS = (
+    messages.c.uid, messages.c.flags, messages.c.keywords, messages.c.size,
+    messages.c.internal_date, messages.c.modseq, messages.c.content_id,
+)
+
+_P = bindparam
+FOLDER_ID = select(folders.c.id).where(
+    and_(folders.c.mailbox_id == _P("b_mailbox"), folders.c.name == _P("b_name")))
+FOLDER_BY_ID = select(folders).where(folders.c.id == _P("b_folder"))
+FOLDER_BY_NAME = select(folders).where(
+    and_(folders.c.mailbox_id == _P("b_mailbox"), folders.c.name == _P("b_name")))
+FOLDER_MAILBOX = select(folders.c.mailbox_id).where(folders.c.id == _P("b_folder"))
+FOLDER_HIGHEST = select(folders.c.highestmodseq).where(folders.c.id == _P("b_folder"))
+CHARGE = (
+    update(mailboxes)
+    .where(and_(mailboxes.c.id == _P("b_mailbox"),
+                mailboxes.c.used_bytes + _P("b_size") <= mailboxes.c.quota_bytes))
+    .values(used_bytes=mailboxes.c.used_bytes + _P("b_size"))
+)
+MAILBOX_BY_ID = select(mailboxes).where(mailboxes.c.id == _P("b_mailbox"))
+TOUCH = update(mailboxes).where(mailboxes.c.id == _P("b_mailbox")).values(last_access_at=_P("b_when"))
+CONTENT_IDS = select(contents.c.sha256, contents.c.id).where(
+    contents.c.sha256.in_(_P("b_shas", expanding=True)))
+CONTENT_BY_ID = select(contents).where(contents.c.id == _P("b_content"))
+CONTENTS_BY_IDS = select(contents).where(contents.c.id.in_(_P("b_contents", expanding=True)))
+ADD_REFS = (update(contents).where(contents.c.id == _P("b_id"))
+            .values(refcount=contents.c.refcount + _P("b_n")))
+INSERT_CONTENT = insert(contents)
+INSERT_MESSAGE = insert(messages)
+INSERT_EXPUNGED = insert(expunged)
+# Reserve UIDs and a modseq; with the mailbox and name, it also checks a cached folder id.
+RESERVE_CHECKED = (
+    update(folders)
+    .where(and_(folders.c.id == _P("b_folder"), folders.c.mailbox_id == _P("b_mailbox"),
+                folders.c.name == _P("b_name")))
+    .values(uidnext=folders.c.uidnext + _P("b_count"), highestmodseq=folders.c.highestmodseq + 1)
+    .returning(folders.c.uidnext, folders.c.highestmodseq)
+)
+RESERVE = (
+    update(folders).where(folders.c.id == _P("b_folder"))
+    .values(uidnext=folders.c.uidnext + _P("b_count"), highestmodseq=folders.c.highestmodseq + 1)
+    .returning(folders.c.uidnext, folders.c.highestmodseq)
+)
+BUMP = (update(folders).where(folders.c.id == _P("b_folder"))
+        .values(highestmodseq=folders.c.highestmodseq + 1).returning(folders.c.highestmodseq))
+INDEX = Compiled(
+    select(*META_COLUMNS).where(messages.c.folder_id == _P("b_folder")).order_by(messages.c.uid))
+FLAGS_INDEX = Compiled(
+    select(messages.c.uid, messages.c.flags, messages.c.keywords, messages.c.modseq)
+    .where(messages.c.folder_id == _P("b_folder")).order_by(messages.c.uid))
+METAS_BY_UIDS = (
+    select(*META_COLUMNS)
+    .where(and_(messages.c.folder_id == _P("b_folder"), messages.c.uid.in_(_P("b_uids", expanding=True))))
+    .order_by(messages.c.uid)
+)
+CHANGED = Compiled(
+    select(*META_COLUMNS)
+    .where(and_(messages.c.folder_id == _P("b_folder"), messages.c.modseq > _P("b_modseq")))
+    .order_by(messages.c.uid)
+)
+VANISHED = (
+    select(expunged.c.uid)
+    .where(and_(expunged.c.folder_id == _P("b_folder"), expunged.c.modseq > _P("b_modseq")))
+    .order_by(expunged.c.uid)
+)
+SET_FLAGS = (
+    update(messages).where(and_(messages.c.folder_id == _P("b_folder"), messages.c.uid == _P("b_uid")))
+    .values(flags=_P("b_flags"), keywords=_P("b_keywords"), modseq=_P("b_modseq"))
+)
+STATUS = select(
+    func.count(),
+    func.coalesce(func.sum(messages.c.size), 0),
+    func.coalesce(func.sum((messages.c.flags.op("&")(flagbits.SEEN) == 0).cast(Integer)), 0),
+    func.coalesce(func.sum((messages.c.flags.op("&")(flagbits.DELETED) != 0).cast(Integer)), 0),
+).where(messages.c.folder_id == _P("b_folder"))

@@ -24,14 +24,15 @@ from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from congthu.accounts import one_time_password
 from congthu.directory import Directory, NewMailbox, naming, org_search_key, person_search_key
-from congthu.directory import _fold as fold
 from congthu.directory.naming import NamingError, PersonRequest, Proposal
-from congthu.directory.tables import dir_events, dir_orgs, dir_people
+from congthu.directory.records import record_event
+from congthu.directory.search import cached_fold as fold
+from congthu.directory.tables import dir_orgs, dir_people
 from congthu.store import utcnow
 from congthu.store.tables import mailboxes
 from congthu.text import nfc
@@ -624,9 +625,8 @@ class Importer:
                 await conn.execute(
                     update(dir_orgs).where(dir_orgs.c.id == bindparam("oid")).values(leader_id=bindparam("lid")),
                     [{"oid": o, "lid": p} for o, p in leaders.items()])
-            await conn.execute(insert(dir_events).values(
-                kind="import", detail=f'{{"orgs": {len(new_orgs)}, "people": {len(new_people)}, '
-                                      f'"updated": {len(report.updated_people)}}}', at=now))
+            await record_event(conn, "import", at=now, orgs=len(new_orgs), people=len(new_people),
+                               updated=len(report.updated_people))
         report.committed = True
         report.timings["db"] = time.perf_counter() - t0 - report.timings["hash"]
         if passwords:

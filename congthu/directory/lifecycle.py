@@ -1,0 +1,142 @@
+"""The end of organisations (Điều 2.5): merge, split and dissolve. A successor takes the
+old addresses (as aliases), the people, the sub-units and the mail, so no mail is lost."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+from sqlalchemy import and_, func, select, update
+
+from congthu.directory.aliases import set_alias
+from congthu.directory.orgs import Orgs
+from congthu.directory.records import DirectoryError, Org, record_event
+from congthu.directory.search import refresh_people_keys
+from congthu.directory.tables import dir_aliases, dir_orgs, dir_people
+from congthu.store import utcnow
+from congthu.store.tables import mailboxes
+
+
+class OrgLifecycle(Orgs):
+    """Organisations that end, and who succeeds them."""
+
+    async def merge_orgs(
+        self, refs: Sequence[str | int], *, into: str | int | None = None, name: str | None = None,
+        parent: str | int | None = None, address: str | None = None, type_words: str | None = None,
+    ) -> tuple[Org, str | None]:
+        """Merge organisations into an existing one (``into``) or a new one (``name``).
+
+        Every old address keeps delivering to the successor's mailbox (alias for
+        lifecycle.alias_keep_days); people, sub-units and their mailboxes move to the
+        successor unchanged; the mail of the old organisation mailboxes is moved into the
+        successor's mailbox under "Lưu trữ/<old address>" (its quota raised by what moves,
+        so nothing is refused). If the new name gives the address of one of the merged
+        organisations, that one is the successor and is renamed. Returns the successor
+        and, for a new organisation, its mailbox's one-time password."""
+        if not refs:
+            raise DirectoryError("Không có tổ chức để sáp nhập / nothing to merge")
+        if (into is None) == (name is None):
+            raise DirectoryError("Cần --into hoặc --name / give either an existing organisation or a new name")
+        password: str | None = None
+        async with self.db.reader.connect() as conn:
+            sources = [await self.get_org(r, conn=conn, include_inactive=False) for r in refs]
+        if len({o.id for o in sources}) != len(sources):
+            raise DirectoryError("Một tổ chức được nêu hai lần / an organisation is given twice")
+        if name is not None:
+            parent_ref: str | int | None = parent
+            if parent_ref is None and len({o.parent_id for o in sources}) == 1 and sources[0].parent_id:
+                parent_ref = sources[0].parent_id
+            proposal = await self.propose_org(name, parent=parent_ref, type_words=type_words, override=address)
+            reuse = next((o for o in sources if o.local_part == proposal.local
+                          or (proposal.clash_with or "").startswith(o.local_part + " ")), None)
+            if reuse is not None:
+                target, _ = await self.rename_org(reuse.id, name, address=address, type_words=type_words)
+                sources = [o for o in sources if o.id != reuse.id]
+            else:
+                target, _, password = await self.add_org(name, parent=parent_ref, address=address,
+                                                         type_words=type_words)
+        else:
+            assert into is not None
+            target = await self.get_org(into, conn=None, include_inactive=False)
+            if target.id in {o.id for o in sources}:
+                raise DirectoryError("Không thể sáp nhập một tổ chức vào chính nó / cannot merge into itself")
+        await self._succeed(sources, target, status="merged")
+        return await self.get_org(target.id), password
+
+    async def _succeed(self, sources: Sequence[Org], target: Org, *, status: str,
+                       move_people: bool = True) -> None:
+        """``target`` succeeds ``sources``: aliases, people, sub-units, then the mail."""
+        keep = self.settings.lifecycle.alias_keep_days
+        today = date.today()
+        async with self.db.writer.begin() as conn:
+            for source in sources:
+                reason = f"{status}: {source.name} → {target.name}"
+                if target.mailbox_id:
+                    await set_alias(conn, source.address, target.mailbox_id, org_id=source.id,
+                                    reason=reason, keep_days=keep)
+                    if source.mailbox_id:
+                        # Older aliases of the source (earlier renames) follow it.
+                        await conn.execute(update(dir_aliases).where(
+                            and_(dir_aliases.c.mailbox_id == source.mailbox_id, dir_aliases.c.address != source.address)
+                        ).values(mailbox_id=target.mailbox_id))
+                if source.mailbox_id:
+                    await conn.execute(update(mailboxes).where(mailboxes.c.id == source.mailbox_id)
+                                       .values(status="disabled"))
+                if move_people:
+                    await conn.execute(update(dir_people).where(dir_people.c.org_id == source.id)
+                                       .values(org_id=target.id, updated_at=utcnow()))
+                await conn.execute(update(dir_orgs).where(and_(dir_orgs.c.parent_id == source.id,
+                                                               dir_orgs.c.status == "active"))
+                                   .values(parent_id=target.id))
+                await conn.execute(update(dir_orgs).where(dir_orgs.c.id == source.id).values(
+                    status=status, valid_to=today, successor_id=target.id))
+                await record_event(conn, status, org_id=source.id, successor=target.address,
+                                   old_address=source.address)
+            await refresh_people_keys(conn, [target.id])
+        for source in sources:
+            if source.mailbox_id and target.mailbox_id:
+                await self.move_mail(source.mailbox_id, target.mailbox_id, f"Lưu trữ/{source.local_part}")
+
+    async def split_org(self, ref: str | int, parts: Sequence[tuple[str, str | None]]) -> tuple[list[Org], list[str]]:
+        """Split an organisation into new ones (name, optional address). The first part is
+        the primary successor: the old address delivers there, its people and mail move
+        there (move others with ``move_person``). Returns the parts and their passwords."""
+        if len(parts) < 2:
+            raise DirectoryError("Cần ít nhất hai tổ chức mới / a split needs at least two parts")
+        source = await self.get_org(ref, include_inactive=False)
+        new: list[Org] = []
+        passwords: list[str] = []
+        for part_name, part_address in parts:
+            org, _proposal, pw = await self.add_org(part_name, parent=source.parent_id, address=part_address)
+            new.append(org)
+            passwords.append(pw)
+        await self._succeed([source], new[0], status="split")
+        async with self.db.writer.begin() as conn:
+            await record_event(conn, "split", org_id=source.id, parts=[o.address for o in new])
+        return new, passwords
+
+    async def dissolve_org(self, ref: str | int, *, successor: str | int | None = None) -> Org:
+        """End an organisation. With a successor, it takes the address, people and mail
+        (like a merge). Without one the mailbox is disabled (mail kept, address reserved);
+        refused while people or sub-units are still in it."""
+        source = await self.get_org(ref, include_inactive=False)
+        if successor is not None:
+            target = await self.get_org(successor, include_inactive=False)
+            await self._succeed([source], target, status="dissolved")
+            return await self.get_org(source.id)
+        async with self.db.writer.begin() as conn:
+            people = (await conn.execute(select(func.count()).select_from(dir_people).where(and_(
+                dir_people.c.org_id == source.id, dir_people.c.status == "active")))).scalar_one()
+            units = (await conn.execute(select(func.count()).select_from(dir_orgs).where(and_(
+                dir_orgs.c.parent_id == source.id, dir_orgs.c.status == "active")))).scalar_one()
+            if people or units:
+                raise DirectoryError(
+                    f"{source.name} còn {people} người và {units} đơn vị; chuyển họ đi hoặc dùng --successor / "
+                    f"still has {people} people and {units} units: move them or give a successor")
+            if source.mailbox_id:
+                await conn.execute(update(mailboxes).where(mailboxes.c.id == source.mailbox_id)
+                                   .values(status="disabled"))
+            await conn.execute(update(dir_orgs).where(dir_orgs.c.id == source.id).values(
+                status="dissolved", valid_to=date.today()))
+            await record_event(conn, "dissolved", org_id=source.id, address=source.address)
+        return await self.get_org(source.id)

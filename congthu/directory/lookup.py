@@ -1,0 +1,86 @@
+"""Reading the directory: an organisation or a person by any of its references, the lists
+of them, and the organisation tree."""
+
+from __future__ import annotations
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from congthu.directory.addresses import Addresses
+from congthu.directory.records import DirectoryError, Org, Person, org_from_row, people_query, person_from_row
+from congthu.directory.tables import dir_orgs, dir_people
+from congthu.store.tables import mailboxes
+from congthu.text import fold
+
+
+class Lookup(Addresses):
+    """Organisations and people as they are now."""
+
+    async def get_org(self, ref: str | int, *, conn: AsyncConnection | None = None,
+                      include_inactive: bool = True) -> Org:
+        """An organisation by id, code, address or local part; DirectoryError if none."""
+        if conn is None:
+            async with self.db.reader.connect() as own:
+                return await self.get_org(ref, conn=own, include_inactive=include_inactive)
+        ref_text = str(ref).strip()
+        conditions = [dir_orgs.c.code == ref_text]
+        if ref_text.isdigit():
+            conditions.append(dir_orgs.c.id == int(ref_text))
+        conditions.append(dir_orgs.c.address == self.address_of(ref_text))
+        rows = (await conn.execute(
+            select(dir_orgs).where(or_(*conditions)).order_by((dir_orgs.c.status == "active").desc())
+        )).all()
+        if not rows:
+            raise DirectoryError(f"Không có tổ chức / no such organisation: {ref}")
+        org = org_from_row(rows[0])
+        if not include_inactive and org.status != "active":
+            raise DirectoryError(f"Tổ chức không còn hoạt động / organisation is {org.status}: {org.name}")
+        return org
+
+    async def list_orgs(self, *, include_inactive: bool = False) -> list[Org]:
+        query = select(dir_orgs).order_by(dir_orgs.c.address)
+        if not include_inactive:
+            query = query.where(dir_orgs.c.status == "active")
+        async with self.db.reader.connect() as conn:
+            return [org_from_row(r) for r in await conn.execute(query)]
+
+    async def org_tree(self) -> list[tuple[int, Org]]:
+        """Active organisations depth first, with their depth."""
+        orgs = await self.list_orgs()
+        children: dict[int | None, list[Org]] = {}
+        ids = {o.id for o in orgs}
+        for org in orgs:
+            children.setdefault(org.parent_id if org.parent_id in ids else None, []).append(org)
+        out: list[tuple[int, Org]] = []
+
+        def walk(parent: int | None, depth: int) -> None:
+            for org in sorted(children.get(parent, []), key=lambda o: fold(o.name)):
+                out.append((depth, org))
+                walk(org.id, depth + 1)
+
+        walk(None, 0)
+        return out
+
+    async def list_people(self, org: str | int | None = None, *, include_left: bool = False) -> list[Person]:
+        query = people_query().order_by(dir_orgs.c.name, dir_people.c.rank.is_(None),
+                                        dir_people.c.rank, dir_people.c.full_name)
+        async with self.db.reader.connect() as conn:
+            if org is not None:
+                query = query.where(dir_people.c.org_id == (await self.get_org(org, conn=conn)).id)
+            if not include_left:
+                query = query.where(dir_people.c.status == "active")
+            return [person_from_row(r) for r in await conn.execute(query)]
+
+    async def get_person(self, ref: str | int) -> Person:
+        """A person by id, staff code or address."""
+        ref_text = str(ref).strip()
+        conditions = [dir_people.c.code == ref_text]
+        if ref_text.isdigit():
+            conditions.append(dir_people.c.id == int(ref_text))
+        else:
+            conditions.append(mailboxes.c.address == self.address_of(ref_text))
+        async with self.db.reader.connect() as conn:
+            row = (await conn.execute(people_query().where(or_(*conditions)))).first()
+        if row is None:
+            raise DirectoryError(f"Không có người / no such person: {ref}")
+        return person_from_row(row)

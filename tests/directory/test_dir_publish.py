@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 import vobject
@@ -136,3 +137,42 @@ async def test_page_renders_and_searches_in_chromium(dapp: App, tmp_path: Path) 
     visible = [cells for _org, hidden, cells in rows if not hidden]
     assert len(visible) == 1 and "Nguyễn Thanh Bình" in visible[0]
     assert "1 kết quả" in dom
+
+
+async def test_publication_schedule(dapp: App) -> None:
+    """Điều 9.8: published when due (never published, or older than the interval), not
+    again while fresh; 0 hours switches the schedule off."""
+    import os
+    import time
+
+    from congthu.directory import jobs
+
+    await fill(dapp)
+    index = dapp.path(dapp.settings.directory.publish_dir) / "index.html"
+    assert not index.exists()
+    written = await jobs.publish_if_due(dapp)
+    assert index in written and "Nguyễn Thanh Bình" in index.read_text(encoding="utf-8")
+    assert await jobs.publish_if_due(dapp) == []  # fresh
+    hours = dapp.settings.directory.publish_every_hours
+    remaining = jobs.due_in(dapp)
+    assert remaining is not None and hours * 3600 - 60 < remaining <= hours * 3600
+    stale = time.time() - hours * 3600 - 1
+    os.utime(index, (stale, stale))
+    await Directory(dapp).add_person("Lê Văn Tám", "sotttt", title="Chuyên viên")
+    assert index in await jobs.publish_if_due(dapp)
+    assert "Lê Văn Tám" in index.read_text(encoding="utf-8")
+    dapp.settings.directory.publish_every_hours = 0
+    os.utime(index, (stale, stale))
+    assert jobs.due_in(dapp) is None and await jobs.publish_if_due(dapp) == []
+
+
+def test_running_server_publishes(server: Any) -> None:
+    """The server's background job publishes a directory never published before."""
+    import time
+
+    index = server.app.path(server.settings.directory.publish_dir) / "index.html"
+    deadline = time.monotonic() + 30
+    while not index.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert index.exists()
+    assert "Danh bạ thư điện tử công vụ" in index.read_text(encoding="utf-8")

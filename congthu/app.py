@@ -37,7 +37,8 @@ class App:
     async def open(cls, data_dir: Path, *, upgrade: bool = True) -> App:
         """Load the config (ConfigError if invalid), connect and bring the schema up to date."""
         settings = config.load(data_dir)
-        db = Database(database_url(settings.database.url, data_dir), settings.database.busy_timeout)
+        db = Database(database_url(settings.database.url, data_dir), settings.database.busy_timeout,
+                      sqlite_mmap_mib=settings.database.sqlite_mmap_mib)
         if upgrade:
             await migrate(db)
         return cls(data_dir, settings, db)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -45,30 +46,38 @@ def database_url(configured: str, data_dir: Path) -> str:
     return f"sqlite+aiosqlite:///{(data_dir / SQLITE_FILE).resolve()}"
 
 
-def _sqlite_engine(url: str, busy_timeout: float, *, writer: bool) -> AsyncEngine:
+@dataclass(frozen=True)
+class SQLiteTuning:
+    """Per-connection SQLite settings (``[database]`` in the configuration)."""
+
+    busy_timeout: float = 10.0  # seconds to wait for another process's write lock
+    mmap_bytes: int = 0  # of the file read through memory mapping (PRAGMA mmap_size)
+
+
+def _sqlite_engine(url: str, tuning: SQLiteTuning, *, writer: bool) -> AsyncEngine:
     # The writer engine has a single connection, so in-process writers queue for it
     # instead of failing with "database is locked"; readers run beside it (WAL).
     pool_args: dict[str, Any] = (
         {"pool_size": 1, "max_overflow": 0, "pool_timeout": 3600} if writer else {}
     )
-    engine = create_async_engine(url, connect_args={"timeout": busy_timeout}, **pool_args)
-    _sqlite_events(engine.sync_engine, busy_timeout, writer=writer)
+    engine = create_async_engine(url, connect_args={"timeout": tuning.busy_timeout}, **pool_args)
+    _sqlite_events(engine.sync_engine, tuning, writer=writer)
     return engine
 
 
-def _sqlite_sync_engine(url: str, busy_timeout: float, *, writer: bool, pool_size: int) -> Engine:
+def _sqlite_sync_engine(url: str, tuning: SQLiteTuning, *, writer: bool, pool_size: int) -> Engine:
     # The same database through the synchronous pysqlite driver, for transactions run
     # whole in a worker thread (see Database.run_write); same pragmas, same BEGIN.
     sync_url = make_url(url).set(drivername="sqlite+pysqlite")
     engine = create_engine(
-        sync_url, connect_args={"timeout": busy_timeout, "check_same_thread": False},
+        sync_url, connect_args={"timeout": tuning.busy_timeout, "check_same_thread": False},
         pool_size=pool_size, max_overflow=0, pool_timeout=3600,
     )
-    _sqlite_events(engine, busy_timeout, writer=writer)
+    _sqlite_events(engine, tuning, writer=writer)
     return engine
 
 
-def _sqlite_events(engine: Engine, busy_timeout: float, *, writer: bool) -> None:
+def _sqlite_events(engine: Engine, tuning: SQLiteTuning, *, writer: bool) -> None:
     @event.listens_for(engine, "connect")
     def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
         # Durability: a delivery is reported done only once its commit is on disk,
@@ -78,7 +87,8 @@ def _sqlite_events(engine: Engine, busy_timeout: float, *, writer: bool) -> None
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+        cursor.execute(f"PRAGMA busy_timeout={int(tuning.busy_timeout * 1000)}")
+        cursor.execute(f"PRAGMA mmap_size={int(tuning.mmap_bytes)}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -96,12 +106,12 @@ class Database:
     takes the write lock at BEGIN.
     """
 
-    def __init__(self, url: str, busy_timeout: float = 10.0) -> None:
+    def __init__(self, url: str, busy_timeout: float = 10.0, *, sqlite_mmap_mib: int = 0) -> None:
         self.url = url
-        self.busy_timeout = busy_timeout
+        self.sqlite = SQLiteTuning(busy_timeout, sqlite_mmap_mib << 20)
         if url.startswith("sqlite"):
-            self.writer = _sqlite_engine(url, busy_timeout, writer=True)
-            self.reader = _sqlite_engine(url, busy_timeout, writer=False)
+            self.writer = _sqlite_engine(url, self.sqlite, writer=True)
+            self.reader = _sqlite_engine(url, self.sqlite, writer=False)
         else:
             self.writer = self.reader = create_async_engine(
                 url, pool_size=20, max_overflow=20, pool_pre_ping=True
@@ -130,7 +140,7 @@ class Database:
             async with self.writer.begin() as conn:
                 return await conn.run_sync(fn, *args)
         if self._sync_writer is None:
-            self._sync_writer = _sqlite_sync_engine(self.url, self.busy_timeout, writer=True, pool_size=1)
+            self._sync_writer = _sqlite_sync_engine(self.url, self.sqlite, writer=True, pool_size=1)
             self._write_thread = ThreadPoolExecutor(1, thread_name_prefix="congthu-db-write")
         engine, thread = self._sync_writer, self._write_thread
         assert thread is not None
@@ -152,7 +162,7 @@ class Database:
             async with self.reader.connect() as conn:
                 return await conn.run_sync(fn, *args)
         if self._sync_reader is None:
-            self._sync_reader = _sqlite_sync_engine(self.url, self.busy_timeout, writer=False,
+            self._sync_reader = _sqlite_sync_engine(self.url, self.sqlite, writer=False,
                                                     pool_size=_READ_THREADS)
             self._read_threads = ThreadPoolExecutor(_READ_THREADS, thread_name_prefix="congthu-db-read")
         engine, threads = self._sync_reader, self._read_threads

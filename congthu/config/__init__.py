@@ -51,6 +51,10 @@ class DatabaseSettings:
     url: str = ""
     # Seconds to wait for a locked SQLite database before answering "try again later".
     busy_timeout: float = 10.0
+    # SQLite: MiB of the database file each connection reads through memory mapping
+    # instead of read() calls (a search reads thousands of rows; about a third faster).
+    # Address space only, shared with the page cache; 0 switches it off.
+    sqlite_mmap_mib: int = 1024
 
 
 @dataclass
@@ -196,6 +200,67 @@ class SMTPSettings:
     analysis_processes: int = 1
 
 
+
+@dataclass
+class IMAPSettings:
+    # Seconds an authenticated client may stay silent before it is logged out (the
+    # autologout timer). RFC 9051 section 5.4: at least 30 minutes (1800) after login.
+    idle_timeout: float = 1800.0
+    # Seconds a client that has not logged in yet may stay silent. RFC 9051 section 5.4
+    # leaves the timer before authentication free; a short one frees connections sooner.
+    login_timeout: float = 60.0
+    # Longest one IDLE command may last (RFC 2177, RFC 9051 section 6.3.13). Clients
+    # restart IDLE every 29 minutes, so it must be at least 30 minutes (1800) too.
+    idle_max_duration: float = 21600.0
+    # Seconds allowed between the pieces of one command: the bytes of a literal, the
+    # next line after one, a SASL response (RFC 9051 sections 4.3, 6.2.2).
+    literal_timeout: float = 120.0
+    # Largest literal (octets) before login, e.g. a password sent as a literal. The
+    # server may refuse a literal with BAD [TOOBIG] (RFC 9051 sections 7.1, 7.5).
+    login_literal_max: int = 8192
+    # Largest literal (octets) after login outside APPEND (search strings, mailbox names);
+    # APPEND is bounded by limits.message_max_mb (RFC 7889 APPENDLIMIT).
+    literal_max: int = 262144
+    # Longest command line in octets, CRLF included, literals not; a longer one gets
+    # BAD and the connection goes on. RFC 7162 section 4: servers accept at least 8192.
+    max_line_length: int = 65536
+    # Seconds a client may take to read what we send (a slow reader) before it is
+    # disconnected, so that it holds up nothing but its own connection.
+    write_timeout: float = 300.0
+    # Failed logins on one connection before it is closed with BYE (guessing; the
+    # per-address and per-account locks in [login] still apply).
+    max_auth_failures: int = 5
+    # BAD answers in a row (a client sending garbage) before the connection is closed.
+    max_bad_commands: int = 20
+
+
+@dataclass
+class POP3Settings:
+    # Seconds a logged-in client may stay silent before the connection is closed
+    # without entering UPDATE (nothing deleted). RFC 1939 section 3: at least 10 minutes
+    # (600). The maildrop lock's lease is twice this (see congthu/pop3/lock.py).
+    idle_timeout: float = 600.0
+    # Seconds a client that has not logged in yet may stay silent before it gets -ERR
+    # and is disconnected. RFC 1939 section 3 asks 10 minutes of any autologout timer;
+    # a shorter one before login is a deliberate choice against idle connections.
+    login_timeout: float = 600.0
+    # Longest command line in octets, CRLF included; a longer one gets -ERR and the
+    # session goes on. RFC 2449 section 4: servers accept at least 255.
+    max_line_length: int = 255
+    # Failed logins on one connection before it is closed (guessing; the per-address
+    # and per-account locks in [login] still apply).
+    max_auth_failures: int = 3
+    # Seconds a client may take to read what we send (a slow reader) before it is
+    # disconnected.
+    write_timeout: float = 300.0
+
+    @property
+    def lock_lease(self) -> float:
+        """Seconds a maildrop lock lasts unless renewed (RFC 1939 section 8): twice the
+        idle timeout, so a node that died lets the mailbox go after that long."""
+        return 2 * self.idle_timeout
+
+
 @dataclass
 class PolicySettings:
     # Điều 7.7: foreign free-mail services official mail must not go to.
@@ -236,6 +301,8 @@ class Settings:
     login: LoginSettings = field(default_factory=LoginSettings)
     lifecycle: LifecycleSettings = field(default_factory=LifecycleSettings)
     smtp: SMTPSettings = field(default_factory=SMTPSettings)
+    imap: IMAPSettings = field(default_factory=IMAPSettings)
+    pop3: POP3Settings = field(default_factory=POP3Settings)
     policy: PolicySettings = field(default_factory=PolicySettings)
     directory: DirectorySettings = field(default_factory=DirectorySettings)
 
@@ -327,6 +394,30 @@ def _validate(path: Path, settings: Settings) -> None:
     url = settings.database.url
     if url and not url.startswith(("sqlite", "postgresql")):
         raise ConfigError(path, "database.url", "only sqlite and postgresql URLs are supported")
+    _validate_mail_access(path, settings)
+
+
+def _validate_mail_access(path: Path, settings: Settings) -> None:
+    """[imap] and [pop3]: every timeout and limit above zero, and the RFCs' floors."""
+    for name in ("imap", "pop3"):
+        section = getattr(settings, name)
+        for f in dataclasses.fields(section):
+            if getattr(section, f.name) == 0:
+                raise ConfigError(path, f"{name}.{f.name}", "phải lớn hơn 0 / must be greater than 0")
+    seconds, octets = ("giây", "seconds"), ("octet", "octets")
+    floors = [
+        ("imap.idle_timeout", settings.imap.idle_timeout, 1800, seconds, "RFC 9051 section 5.4"),
+        # Clients restart IDLE every 29 minutes (RFC 9051 section 6.3.13).
+        ("imap.idle_max_duration", settings.imap.idle_max_duration, 1800, seconds,
+         "RFC 9051 section 6.3.13"),
+        ("imap.max_line_length", settings.imap.max_line_length, 8192, octets, "RFC 7162 section 4"),
+        ("pop3.idle_timeout", settings.pop3.idle_timeout, 600, seconds, "RFC 1939 section 3"),
+        ("pop3.max_line_length", settings.pop3.max_line_length, 255, octets, "RFC 2449 section 4"),
+    ]
+    for key, value, floor, (unit_vi, unit_en), rfc in floors:
+        if value < floor:
+            raise ConfigError(path, key, f"phải ít nhất {floor} {unit_vi} / must be at least "
+                                         f"{floor} {unit_en} ({rfc}), got {value}")
 
 
 def parse(text: str, path: Path | str = "<string>") -> Settings:

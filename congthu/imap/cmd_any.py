@@ -55,8 +55,10 @@ async def enable(s: Session, cmd: Command) -> Result:
     newly = []
     for cap in cmd.args["capabilities"]:
         if cap in ENABLEABLE and cap not in s.enabled:
-            if cap == "UTF8=ACCEPT" and s.state is State.SELECTED:
-                continue  # RFC 6855 section 3: not after SELECT
+            if cap in ("UTF8=ACCEPT", "IMAP4REV2") and s.state is State.SELECTED:
+                # RFC 6855 section 3, RFC 9051 section 6.3.1: not after SELECT (the
+                # selected folder was opened with IMAP4rev1's RECENT and \Recent).
+                continue
             s.enabled.add(cap)
             newly.append({"IMAP4REV2": "IMAP4rev2"}.get(cap, cap))
             if cap == "QRESYNC":

@@ -18,7 +18,7 @@ import binascii
 from typing import Any
 
 from congthu.imap.parser import Command
-from congthu.imap.session import LITERAL_TIMEOUT, MAX_AUTH_FAILURES, Answered, Result, Session, State, bad, no
+from congthu.imap.session import Answered, Result, Session, State, bad, no
 from congthu.log import event
 
 
@@ -51,7 +51,7 @@ async def _read_response(s: Session, challenge: bytes) -> bytes:
     """One SASL round: send "+ challenge", read the client's base64 line (RFC 9051 6.2.2)."""
     await s.send(b"+ " + base64.b64encode(challenge) + b"\r\n")
     await s.conn.flush()
-    line = await s.conn.read_line(LITERAL_TIMEOUT)
+    line = await s.conn.read_line(s.app.settings.imap.literal_timeout)
     if line.strip() == b"*":
         raise bad("Đã hủy xác thực / authentication cancelled")
     return _b64(line.strip())
@@ -108,7 +108,7 @@ async def _conclude(s: Session, result: Any, how: str) -> Result:
         s.auth_failures += 1
         if not getattr(result, "delay", 0):
             await asyncio.sleep(min(0.25 * s.auth_failures, 2.0))
-        if s.auth_failures >= MAX_AUTH_FAILURES:
+        if s.auth_failures >= s.app.settings.imap.max_auth_failures:
             await s.untagged("BYE Quá nhiều lần đăng nhập sai / too many failed logins")
             s.state = State.LOGOUT
     raise no(message, code)

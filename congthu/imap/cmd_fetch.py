@@ -8,6 +8,15 @@ reading the message; body sections read the bytes from the blob store, a bounded
 of bytes at a time, so a FETCH 1:* of a large mailbox streams instead of loading
 everything. A body item without .PEEK sets \\Seen first (if the mailbox is
 writable and the user has the "s" right), and the FETCH response then carries FLAGS.
+
+FLAGS carries \\Recent for the messages this session was the first to be told of (RFC
+3501 section 2.3.2, IMAP4rev1 only; ``Selected.recent``).
+
+BINARY[part], BINARY.PEEK[part] and BINARY.SIZE[part] of a part whose
+Content-Transfer-Encoding is none of 7bit, 8bit, binary, quoted-printable and base64
+(x-uuencode, garbage) make the command end in NO [UNKNOWN-CTE] (RFC 3516 section 4.1,
+RFC 9051 section 6.4.5); that message gets no FETCH response at all (no partial data),
+the others of the set get theirs.
 """
 
 from __future__ import annotations
@@ -64,6 +73,8 @@ async def fetch(s: Session, cmd: Command) -> Result:
     if (not sel.readonly and sel.target.may("s")
             and any(a.name in _SETS_SEEN and not a.peek for a in atts)):
         unseen = [sel.uids[i] for i in indexes if not sel.flags[i] & flagbits.SEEN]
+        if unseen and any(a.name == "BINARY[]" and not a.peek for a in atts):
+            unseen = await _decodable(s, unseen, atts)
         if unseen:
             changed, _refused = await s.app.store.store_flags(sel.folder_id, unseen, "add", flagbits.SEEN)
             for m in changed:
@@ -79,6 +90,7 @@ async def fetch(s: Session, cmd: Command) -> Result:
         await _send_from_index(s, indexes, atts, seen_now)
         return None
     missing = False
+    unknown_cte: list[str] = []
     pos = 0
     while pos < len(indexes):
         batch = indexes[pos:pos + _BATCH_COUNT]
@@ -100,26 +112,55 @@ async def fetch(s: Session, cmd: Command) -> Result:
             group.append(i)
             group_bytes += meta.size if meta is not None and need_raw else 0
             if group_bytes >= _BATCH_BYTES or n == len(batch) - 1:
-                await _send_group(s, group, atts, metas, contents, seen_now, need_content, need_raw)
+                unknown_cte += await _send_group(s, group, atts, metas, contents, seen_now, need_content, need_raw)
                 group, group_bytes = [], 0
         if group:
-            await _send_group(s, group, atts, metas, contents, seen_now, need_content, need_raw)
+            unknown_cte += await _send_group(s, group, atts, metas, contents, seen_now, need_content, need_raw)
+    if unknown_cte:
+        # RFC 3516 section 4.1, RFC 9051 section 6.4.5: a tagged NO [UNKNOWN-CTE]; the
+        # messages concerned got no FETCH response (other messages got theirs).
+        name = "".join(c for c in unknown_cte[0] if c.isascii() and c.isprintable())[:40]
+        raise no(f"Không giải mã được Content-Transfer-Encoding {name!r} của phần thư / "
+                 f"unknown Content-Transfer-Encoding {name!r}", "UNKNOWN-CTE")
     if missing:
         raise no("Một số thư đã bị xóa / some messages were expunged", "EXPUNGEISSUED")
     return None
 
 
+async def _decodable(s: Session, uids: list[int], atts: list[FetchAtt]) -> list[int]:
+    """The messages whose BINARY items can be answered: a FETCH BINARY[part] that ends in
+    NO [UNKNOWN-CTE] (RFC 3516 section 4.1) leaves \\Seen as it was on that message."""
+    sel = s.selected
+    assert sel is not None
+    paths = [a.section.part for a in atts if a.name in ("BINARY[]", "BINARY.SIZE") and a.section is not None]
+    metas = await s.app.store.get_messages(sel.folder_id, uids)
+    contents = await s.app.store.get_contents([m.content_id for m in metas])
+    refused = set()
+    for m in metas:
+        content = contents.get(m.content_id)
+        structure = mimeparts.load(content.structure) if content is not None else None
+        if structure is not None and not all(mimeparts.binary_decodable(structure, p) for p in paths):
+            refused.add(m.uid)
+    return [u for u in uids if u not in refused]
+
+
 _FLAG_TEXT: dict[int, bytes] = {}
+_RECENT_KEY = 0x100  # beside the system-flag bits in _FLAG_TEXT's keys
 
 
 def _flags_item(sel: Any, i: int) -> bytes:
-    """b"FLAGS (...)" of message i; the text of each system-flag combination is cached."""
-    bits = sel.flags[i]
-    if sel.uids[i] in sel.keywords:
+    """b"FLAGS (...)" of message i; the text of each combination of system flags (and
+    \\Recent) is cached."""
+    uid = sel.uids[i]
+    if uid in sel.keywords:
         return b"FLAGS " + flag_list(sel.flag_names(i))
-    text = _FLAG_TEXT.get(bits)
+    key = sel.flags[i]
+    if sel.recent and sel.is_recent(uid):
+        key |= _RECENT_KEY
+    text = _FLAG_TEXT.get(key)
     if text is None:
-        text = _FLAG_TEXT[bits] = b"FLAGS " + flag_list(flagbits.to_names(bits))
+        names = flagbits.to_names(key & 0xFF) + (["\\Recent"] if key & _RECENT_KEY else [])
+        text = _FLAG_TEXT[key] = b"FLAGS " + flag_list(names)
     return text
 
 
@@ -149,7 +190,9 @@ async def _send_from_index(s: Session, indexes: list[int], atts: list[FetchAtt],
 
 async def _send_group(s: Session, group: list[int], atts: list[FetchAtt], metas: dict[int, MessageMeta],
                       contents: dict[int, Content], seen_now: set[int], need_content: bool,
-                      need_raw: bool) -> None:
+                      need_raw: bool) -> list[str]:
+    """Send the FETCH responses of a group of messages; returns the transfer encodings
+    that stopped a BINARY item (those messages got no response, see ``render``)."""
     sel = s.selected
     assert sel is not None
     structures: list[mimeparts.MessageStructure | None] = [None] * len(group)
@@ -171,19 +214,29 @@ async def _send_group(s: Session, group: list[int], atts: list[FetchAtt], metas:
             return [blobs.read(seg) if seg is not None else None for seg in segments]
 
         raws = await asyncio.to_thread(read)
+    unknown: list[str] = []
     for n, i in enumerate(group):
         structure, raw = structures[n], raws[n]
         if structure is None and raw is not None:
             structure = mimeparts.parse(raw)
-        items = render(s, i, atts, metas.get(sel.uids[i]), structure, raw)
+        try:
+            items = render(s, i, atts, metas.get(sel.uids[i]), structure, raw)
+        except mimeparts.UnknownEncoding as exc:
+            unknown.append(str(exc))
+            if sel.uids[i] in seen_now:  # \Seen was set: say so (an unsolicited FLAGS)
+                await s.send_flags(i, with_uid=True)
+            continue
         if sel.uids[i] in seen_now and not any(a.name == "FLAGS" for a in atts):
             items.append(b"FLAGS " + flag_list(sel.flag_names(i)))
         await s.send(b"* %d FETCH (" % (i + 1) + b" ".join(items) + b")\r\n")
+    return unknown
 
 
 def render(s: Session, i: int, atts: list[FetchAtt], meta: MessageMeta | None,
            structure: mimeparts.MessageStructure | None, raw: bytes | None) -> list[bytes]:
-    """The items of one message's FETCH response."""
+    """The items of one message's FETCH response, all made before any is sent: a BINARY
+    item of a part whose transfer encoding we cannot undo raises
+    ``mimeparts.UnknownEncoding`` and nothing of that message is sent."""
     sel = s.selected
     assert sel is not None
     utf8 = s.utf8
@@ -237,16 +290,11 @@ def _render_body(att: FetchAtt, raw: bytes, structure: mimeparts.MessageStructur
         label = b"BODY[" + section.spec().encode() + b"]"
     elif name in ("BINARY[]", "BINARY.SIZE"):
         spec = b"[" + section.spec().encode() + b"]"
+        # Both raise UnknownEncoding for an encoding we cannot undo (RFC 3516 section 4.1).
         if name == "BINARY.SIZE":
-            try:
-                size = mimeparts.binary_size(raw, structure, section.part)
-            except mimeparts.UnknownEncoding:
-                size = None
+            size = mimeparts.binary_size(raw, structure, section.part)
             return b"BINARY.SIZE" + spec + b" %d" % (size or 0)
-        try:
-            data = mimeparts.binary_bytes(raw, structure, section.part)
-        except mimeparts.UnknownEncoding:
-            data = None
+        data = mimeparts.binary_bytes(raw, structure, section.part)
         label = b"BINARY" + spec
     else:  # pragma: no cover - the parser knows no other item
         raise ValueError(name)

@@ -4,7 +4,7 @@ sends DONE.
 
 The wait costs no polling: the session waits on its ``FolderWatch`` (woken by the
 store's change feed, ``app.hub``) and on the client's next line at once. IDLE may last
-``IDLE_COMMAND_TIMEOUT`` (hours); a client that sends something other than DONE gets BAD.
+``imap.idle_max_duration`` (hours); a client that sends something other than DONE gets BAD.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import contextlib
 from typing import Any
 
 from congthu.imap.parser import Command
-from congthu.imap.session import IDLE_COMMAND_TIMEOUT, Answered, Result, Session, State, bad
+from congthu.imap.session import Answered, Result, Session, State, bad
 
 
 async def idle(s: Session, cmd: Command) -> Result:
@@ -22,7 +22,7 @@ async def idle(s: Session, cmd: Command) -> Result:
     await s.sync(expunge_ok=True)
     await s.conn.flush()
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + IDLE_COMMAND_TIMEOUT
+    deadline = loop.time() + s.app.settings.imap.idle_max_duration
     read = asyncio.ensure_future(s.conn.read_line(None))
     wake: asyncio.Task[Any] | None = None
     try:

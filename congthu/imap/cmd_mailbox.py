@@ -2,6 +2,8 @@
 and STATUS (RFC 9051 sections 6.3.3-6.3.11), with LIST-EXTENDED (RFC 5258), LIST-STATUS
 (RFC 5819), SPECIAL-USE and CREATE-SPECIAL-USE (RFC 6154), CHILDREN (RFC 3348),
 NAMESPACE (RFC 2342), STATUS=SIZE (RFC 8438) and the ACL rights of RFC 4314 section 4.
+STATUS RECENT (RFC 3501 section 6.3.10) counts the messages no session has been told of
+(``congthu.store.recent``), or in the selected mailbox this session's \\Recent ones.
 
 Names go out in modified UTF-7, or UTF-8 after ENABLE UTF8=ACCEPT / IMAP4rev2.
 """
@@ -16,7 +18,7 @@ from congthu.imap.parser import Command
 from congthu.imap.response import string
 from congthu.imap.session import Result, Session, bad, no
 from congthu.log import event
-from congthu.store import DELIMITER, Folder, normalise_folder_name
+from congthu.store import DELIMITER, Folder, normalise_folder_name, recent
 
 SPECIAL_USES = {"\\all": "\\All", "\\archive": "\\Archive", "\\drafts": "\\Drafts", "\\flagged": "\\Flagged",
                 "\\junk": "\\Junk", "\\sent": "\\Sent", "\\trash": "\\Trash", "\\important": "\\Important"}
@@ -47,7 +49,10 @@ async def create(s: Session, cmd: Command) -> Result:
         use = SPECIAL_USES.get(cmd.args["use"][0].lower())
         if use is None:
             raise no("Thuộc tính không hỗ trợ / unsupported special use", "USEATTR")
-    await s.app.store.create_folder(target.mailbox_id, target.folder, use)
+    from congthu import delegation  # RFC 4314 section 4: a new folder inherits its parent's ACL
+
+    await delegation.create_folder(s.app, target.mailbox_id, target.folder, use,
+                                   created_by=s.user.address if s.user else "")
     return None
 
 
@@ -205,12 +210,21 @@ async def _send_status(s: Session, name: str, folder: Folder, items: list[str]) 
     st = await s.app.store.folder_status(folder.id)
     values: dict[str, Any] = {
         "MESSAGES": st.messages, "UIDNEXT": st.uidnext, "UIDVALIDITY": st.uidvalidity,
-        "UNSEEN": st.unseen, "RECENT": 0, "SIZE": st.size, "DELETED": st.deleted,
+        "UNSEEN": st.unseen, "SIZE": st.size, "DELETED": st.deleted,
         "HIGHESTMODSEQ": st.highestmodseq, "APPENDLIMIT": s.app.settings.message_max_bytes,
     }
-    if s.selected is not None and s.selected.folder_id == folder.id:
+    sel = s.selected if s.selected is not None and s.selected.folder_id == folder.id else None
+    if sel is not None:
         # The selected mailbox: what this session has told its client (RFC 9051 6.3.11).
-        values["MESSAGES"] = len(s.selected)
+        values["MESSAGES"] = len(sel)
+    if "RECENT" in items:
+        # RFC 3501 section 6.3.10: the messages with \Recent. In the selected mailbox,
+        # this session's; elsewhere those no session has been told of, which would be
+        # \Recent for the next one to select it (congthu.store.recent).
+        if sel is not None:
+            values["RECENT"] = sel.recent_count()
+        else:
+            values["RECENT"] = await recent.count_unclaimed(s.app.store, folder.id)
     out = []
     for item in items:
         if item not in values:

@@ -12,6 +12,15 @@ parts), not by reading messages; BODY therefore also matches the indexed header 
 SUBJECT, FROM, TO and CC take the index's candidates and check the field. BCC and other
 HEADER fields read the message headers.
 
+RECENT, NEW (RECENT UNSEEN) and OLD (NOT RECENT) use the messages this session was the
+first to be told of (RFC 3501 sections 2.3.2 and 6.4.4, ``Selected.recent``); an
+IMAP4rev2 session has none, so RECENT finds nothing there (RFC 9051 dropped \\Recent).
+
+SORT SUBJECT and both THREAD algorithms compare base subjects (RFC 5256 section 2.1,
+folded, see ``congthu.imap.threads``); THREAD=REFERENCES follows RFC 5256 section 3 step
+by step, with the Message-ID, References and In-Reply-To fields read from the first
+segment of each message's bytes, a batch per trip to a worker thread.
+
 Flag, sequence and UID keys are answered from the session's index; arrival dates
 (BEFORE, ON, SINCE) and sizes (LARGER, SMALLER) by SQL on the folder's message rows
 (``store.search_metadata``), without loading the folder's metadata. Dates (BEFORE, ON, SINCE, SENT*) are compared as calendar days in
@@ -20,22 +29,26 @@ the province's time zone (``system.timezone``).
 
 from __future__ import annotations
 
+import asyncio
 import functools
-import re
+from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from congthu.imap import mimeparts
+from congthu.imap import mimeparts, threads
 from congthu.imap.cmd_select import s_indexes
 from congthu.imap.parser import Command
 from congthu.imap.sequence import format_set
 from congthu.imap.session import Result, Session, bad
+from congthu.imap.threads import base_subject
 from congthu.store import Content, MessageMeta
 from congthu.store import flags as flagbits
 from congthu.text import fold
 
 _FIELDS = {"SUBJECT": "subject", "FROM": "from_addr", "TO": "to_addr", "CC": "cc_addr"}
+# Messages whose header is read in one trip to a worker thread (HEADER, BCC, THREAD).
+_HEADER_BATCH = 200
 
 
 class Evaluator:
@@ -45,12 +58,24 @@ class Evaluator:
         assert s.selected is not None
         self.s = s
         self.sel = s.selected
-        self.universe = set(self.sel.uids)
         self._metas: dict[int, MessageMeta] | None = None
         self._contents: dict[int, Content] | None = None
-        self._headers: dict[int, mimeparts.HeaderFields] = {}
         self.tz = _zone(s.app.settings.system.timezone)
         self.used_modseq = False
+
+    @functools.cached_property
+    def universe(self) -> set[int]:
+        """The selected folder's UIDs as the session knows them (made when first needed:
+        a plain TEXT search of a large folder does without it)."""
+        return set(self.sel.uids)
+
+    def known(self, found: Iterable[int]) -> set[int]:
+        """Those of the store's ``found`` UIDs that the session has announced (a message
+        delivered since is not in the client's view yet)."""
+        if "universe" in self.__dict__:
+            return set(found) & self.universe
+        # Walking the folder's list against the smaller set beats hashing the folder.
+        return set(found).intersection(self.sel.uids)
 
     async def metas(self) -> dict[int, MessageMeta]:
         if self._metas is None:
@@ -71,25 +96,40 @@ class Evaluator:
         return {u: self._contents[metas[u].content_id] for u in uids
                 if u in metas and metas[u].content_id in self._contents}
 
-    async def header_part(self, uid: int) -> mimeparts.HeaderFields | None:
-        """The message's top-level header fields (read from its bytes: the stored
-        structure keeps only the envelope's fields)."""
-        if uid not in self._headers:
-            metas = await self.metas()
-            meta = metas.get(uid)
-            if meta is None:
-                return None
-            raw = await self.s.app.store.read_message(meta.content_id)
-            self._headers[uid] = mimeparts.header_fields(raw)
-        return self._headers[uid]
+    async def header_values(self, uids: Sequence[int], names: tuple[str, ...]) -> dict[int, tuple[str | None, ...]]:
+        """The first field of each of ``names`` (lower case) in these messages' top-level
+        headers, unfolded (the stored structure keeps only the envelope's fields). Read
+        from the first segment of each message's bytes, where the header always is (large
+        bodies are segments of their own and stay unread), a batch of messages per trip
+        to a worker thread; only the wanted values are kept."""
+        contents = await self.contents(set(uids))
+        blobs = self.s.app.store.blobs
+        wanted = [u for u in uids if u in contents]
+
+        def read(batch: Sequence[int]) -> list[tuple[int, tuple[str | None, ...]]]:
+            out = []
+            for u in batch:
+                header = mimeparts.header_fields(blobs.read(contents[u].segments[:1]))
+                out.append((u, tuple(header.header(name) for name in names)))
+            return out
+
+        found: dict[int, tuple[str | None, ...]] = {}
+        for start in range(0, len(wanted), _HEADER_BATCH):
+            found.update(await asyncio.to_thread(read, wanted[start:start + _HEADER_BATCH]))
+        return found
 
     async def eval(self, key: tuple[Any, ...]) -> set[int]:
         kind = key[0]
         sel = self.sel
-        if kind == "ALL" or kind == "OLD":
+        if kind == "ALL":
             return set(self.universe)
-        if kind in ("NEW", "RECENT"):
-            return set()  # \Recent is not kept (RFC 9051 removed it)
+        if kind in ("RECENT", "NEW", "OLD"):
+            # RFC 3501 section 6.4.4: RECENT has \Recent, NEW is RECENT UNSEEN, OLD is
+            # NOT RECENT. An IMAP4rev2 session claims nothing: RECENT finds nothing.
+            if kind == "NEW":
+                return {sel.uids[i] for i in sel.recent_indexes() if not sel.flags[i] & flagbits.SEEN}
+            recent = {sel.uids[i] for i in sel.recent_indexes()}
+            return self.universe - recent if kind == "OLD" else recent
         if kind == "AND":
             result = set(self.universe)
             for sub in sorted(key[1], key=_cost):
@@ -121,7 +161,7 @@ class Evaluator:
             if self._metas is not None:
                 return {u for u, m in self._metas.items() if (m.size > n if kind == "LARGER" else m.size < n)}
             size = {"larger": n} if kind == "LARGER" else {"smaller": n}
-            return set(await self.s.app.store.search_metadata(sel.folder_id, **size)) & self.universe
+            return self.known(await self.s.app.store.search_metadata(sel.folder_id, **size))
         if kind in ("BEFORE", "ON", "SINCE"):
             if self._metas is not None:
                 return {u for u, m in self._metas.items() if _date_cmp(kind, self._day(m.internal_date), key[1])}
@@ -131,7 +171,7 @@ class Evaluator:
             since = None if kind == "BEFORE" else start
             before = start if kind == "BEFORE" else end if kind == "ON" else None
             found = await self.s.app.store.search_metadata(sel.folder_id, since=since, before=before)
-            return set(found) & self.universe
+            return self.known(found)
         if kind in ("OLDER", "YOUNGER"):
             metas = await self.metas()
             now = datetime.now(UTC)
@@ -150,7 +190,7 @@ class Evaluator:
             term = fold(key[1])
             if not term:
                 return set(self.universe)
-            return set(await self.s.app.store.search_text(sel.folder_id, [term])) & self.universe
+            return self.known(await self.s.app.store.search_text(sel.folder_id, [term]))
         if kind in _FIELDS:
             return await self._field(_FIELDS[kind], key[1])
         if kind == "BCC":
@@ -174,29 +214,22 @@ class Evaluator:
         # One query: the text index's matches with their header fields, checked here.
         column = {"subject": 1, "from_addr": 2, "to_addr": 3, "cc_addr": 4}[attr]
         rows = await self.s.app.store.search_text_fields(self.sel.folder_id, [term])
-        universe = self.universe
         folded: dict[str, bool] = {}  # many messages share a sender: fold each value once
-        out = set()
+        out = []
         for r in rows:
             value = str(r[column] or "")
             found = folded.get(value)
             if found is None:
                 found = folded[value] = term in fold(value)
-            if found and r[0] in universe:
-                out.add(r[0])
-        return out
+            if found:
+                out.append(r[0])
+        return self.known(out)
 
     async def _header(self, name: str, text: str) -> set[int]:
         term = fold(text)
-        out = set()
-        for uid in sorted(self.universe):
-            part = await self.header_part(uid)
-            if part is None:
-                continue
-            value = part.header(name)
-            if value is not None and term in fold(_decode_words(value)):
-                out.add(uid)
-        return out
+        values = await self.header_values(sorted(self.universe), (name,))
+        return {uid for uid, (value,) in values.items()
+                if value is not None and term in fold(_decode_words(value))}
 
 
 def _decode_words(value: str) -> str:
@@ -263,7 +296,8 @@ async def search(s: Session, cmd: Command) -> Result:
     if ev.used_modseq:
         s.enabled.add("CONDSTORE")
         sel.condstore = True
-    highest = max((sel.modseqs[i] for u in uids if (i := sel.index_of(u)) is not None), default=0)
+    highest = max((sel.modseqs[i] for u in uids if (i := sel.index_of(u)) is not None), default=0) \
+        if ev.used_modseq else 0
     numbers = _numbers(s, uids, cmd.uid)
     if returns is not None or s.rev2:
         opts = set(returns or ["ALL"]) or {"ALL"}
@@ -276,7 +310,7 @@ async def search(s: Session, cmd: Command) -> Result:
             s.saved_search = uids
             if opts == {"SAVE"}:
                 return None
-        await s.untagged(_esearch(cmd, opts, numbers, highest if ev.used_modseq else 0, sort_order=False))
+        await s.untagged(_esearch(cmd, opts, numbers, highest, sort_order=False))
         return None
     line = "SEARCH" + "".join(f" {n}" for n in numbers)
     if ev.used_modseq and numbers:
@@ -320,23 +354,7 @@ def _ordered_set(numbers: list[int]) -> str:
 
 
 # -- SORT (RFC 5256 section 3, RFC 5957 DISPLAYFROM/DISPLAYTO) ------------------------------
-
-_SUBJ_LEADER = re.compile(r"^(?:\s*(?:re|fw|fwd)\s*(?:\[[^\]]*\])?\s*:|\s*\[[^\]]*\]\s*)+", re.I)
-_SUBJ_TRAILER = re.compile(r"(?:\s*\(fwd\)\s*)+$", re.I)
-
-
-def base_subject(subject: str) -> str:
-    """RFC 5256 section 2.1 (simplified: no re-wrapping of [fwd: ...]), folded."""
-    text = " ".join(subject.split())
-    while True:
-        before = text
-        text = _SUBJ_TRAILER.sub("", text)
-        text = _SUBJ_LEADER.sub("", text).strip()
-        if text.lower().startswith("[fwd:") and text.endswith("]"):
-            text = text[5:-1].strip()
-        if text == before:
-            break
-    return fold(text)
+# SUBJECT sorts by ``threads.base_subject``: RFC 5256 section 2.1, folded (accents too).
 
 
 def _first_mailbox(header: str, display: bool) -> str:
@@ -402,21 +420,10 @@ def _swap(value: Any, word: str, uid: int) -> Any:
     return value(uid, word)
 
 
-# -- THREAD (RFC 5256 sections 2.2-2.5) -------------------------------------------------------
-
-def _render_thread(node: tuple[int, list[Any]]) -> str:
-    """A thread tree: "(1 2 (3)(4 5))" style (RFC 5256 section 4)."""
-    n, children = node
-    out = str(n)
-    while len(children) == 1:
-        n, children = children[0]
-        out += f" {n}"
-    if children:
-        out += " " + "".join(_render_thread(c) for c in children)
-    return out
-
+# -- THREAD (RFC 5256 sections 3 and 4; the algorithms are in congthu.imap.threads) -----------
 
 async def thread(s: Session, cmd: Command) -> Result:
+    """THREAD / UID THREAD ORDEREDSUBJECT or REFERENCES over the searched messages."""
     sel = s.selected
     assert sel is not None
     algorithm = cmd.args["algorithm"]
@@ -425,90 +432,36 @@ async def thread(s: Session, cmd: Command) -> Result:
     uids, ev = await _matching(s, cmd.args["key"])
     metas = await ev.metas()
     contents = await ev.contents(set(uids))
-
-    def when(u: int) -> datetime:
-        c = contents.get(u)
-        if c is not None and c.sent_date is not None:
-            return c.sent_date
-        m = metas.get(u)
-        return m.internal_date if m else datetime.min.replace(tzinfo=UTC)
+    messages: list[threads.ThreadMessage] = []
+    for u in uids:  # in sequence-number order
+        c, m = contents.get(u), metas.get(u)
+        # RFC 5256 section 2.2: the sent date, else INTERNALDATE; ties by sequence number.
+        sent = c.sent_date if c is not None and c.sent_date is not None else \
+            m.internal_date if m is not None else datetime.min.replace(tzinfo=UTC)
+        messages.append(threads.ThreadMessage(u, (sent, u), c.subject if c is not None else ""))
+    if algorithm == "ORDEREDSUBJECT":
+        found = threads.ordered_subject(messages)
+    else:
+        await _thread_ids(ev, messages)
+        found = threads.references(messages)
 
     def number(u: int) -> int:
         return u if cmd.uid else (sel.index_of(u) or 0) + 1
 
-    threads: list[tuple[int, list[Any]]] = []
-    if algorithm == "ORDEREDSUBJECT":
-        groups: dict[str, list[int]] = {}
-        for u in sorted(uids, key=lambda u: (when(u), u)):
-            groups.setdefault(base_subject(contents[u].subject if u in contents else ""), []).append(u)
-        for members in groups.values():
-            first, rest = members[0], members[1:]
-            threads.append((number(first), [(number(r), []) for r in rest]))
-        threads.sort(key=lambda t: when(sel.uids[t[0] - 1] if not cmd.uid else t[0]))
-    else:
-        threads = await _references(s, ev, uids, when, number)
-    await s.untagged("THREAD" + ("" if not threads else " " + "".join(f"({_render_thread(t)})" for t in threads)))
+    await s.untagged("THREAD" + ("" if not found else " " + "".join(threads.render(t, number) for t in found)))
     return None
 
 
-_MSGID = re.compile(r"<[^<>\s]+>")
-
-
-async def _references(s: Session, ev: Evaluator, uids: list[int], when: Any, number: Any) -> list[Any]:
-    """RFC 5256 section 2.2 REFERENCES (the JWZ algorithm), without step 5's merging of
-    threads by subject."""
-    parent: dict[str, str | None] = {}
-    by_id: dict[str, int] = {}
-    own_id: dict[int, str] = {}
-    for u in uids:
-        part = await ev.header_part(u)
-        ids = _MSGID.findall(part.header("references") or "") if part else []
-        irt = _MSGID.findall(part.header("in-reply-to") or "") if part else []
-        if irt and (not ids or ids[-1] != irt[0]):
-            ids.append(irt[0])
-        mid = (_MSGID.findall(part.header("message-id") or "") if part else []) or [f"<uid-{u}@local>"]
-        my = mid[0] if mid[0] not in by_id else f"<uid-{u}@local>"
-        by_id[my] = u
-        own_id[u] = my
-        prev = None
-        for ref in ids:  # step 1B: link the references in order, without loops
-            if ref == my:
-                continue
-            parent.setdefault(ref, None)
-            if prev is not None and parent.get(ref) is None and not _descends(parent, prev, ref):
-                parent[ref] = prev
-            prev = ref
-        if prev is not None and not _descends(parent, prev, my):
-            parent[my] = prev
-        else:
-            parent.setdefault(my, None)
-    children: dict[str | None, list[str]] = {}
-    for node, p in parent.items():
-        children.setdefault(p, []).append(node)
-
-    def build(node: str) -> list[Any]:
-        kids = [t for c in children.get(node, []) for t in build(c)]
-        kids.sort(key=lambda t: t[2])
-        if node in by_id:
-            u = by_id[node]
-            return [(number(u), [(k[0], k[1]) for k in kids], when(u))]
-        return kids  # a missing message: its children move up (step 4)
-
-    roots = [t for r in children.get(None, []) for t in build(r)]
-    roots.sort(key=lambda t: t[2])
-    return [(t[0], t[1]) for t in roots]
-
-
-def _descends(parent: dict[str, str | None], node: str, ancestor: str) -> bool:
-    """Is ``ancestor`` already ``node`` or above it (linking would make a loop)?"""
-    seen = 0
-    current: str | None = node
-    while current is not None and seen < 10000:
-        if current == ancestor:
-            return True
-        current = parent.get(current)
-        seen += 1
-    return False
+async def _thread_ids(ev: Evaluator, messages: list[threads.ThreadMessage]) -> None:
+    """Step 1's Message IDs (RFC 5256 section 3, REFERENCES): each message's own, and as
+    its references those of its References field, or if it has none that are valid, the
+    first valid one of In-Reply-To (later ones there are not trusted)."""
+    fields = await ev.header_values([m.uid for m in messages], ("message-id", "references", "in-reply-to"))
+    for m in messages:
+        own, refs, reply_to = fields.get(m.uid, (None, None, None))
+        ids = threads.message_ids(own)
+        m.message_id = ids[0] if ids else None
+        m.references = threads.message_ids(refs) or threads.message_ids(reply_to)[:1]
 
 
 HANDLERS = {"SEARCH": search, "SORT": sort, "THREAD": thread}

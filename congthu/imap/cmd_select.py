@@ -2,6 +2,12 @@
 with CONDSTORE and QRESYNC parameters (RFC 7162), CHECK, CLOSE, UNSELECT (RFC 3691),
 EXPUNGE and UID EXPUNGE (RFC 4315).
 
+For IMAP4rev1 sessions SELECT answers ``n RECENT`` with the true count (RFC 3501 sections
+6.3.1 and 7.3.2): a read-write SELECT claims the messages no session has been told of
+(``Selected.take_recent``, ``congthu.store.recent``), so a second session selecting the
+same folder sees 0; EXAMINE and read-only delegates see them without claiming them
+(6.3.2). IMAP4rev2 sessions get no RECENT response (RFC 9051 removed \\Recent).
+
 Opening a delegated mailbox is recorded in the audit trail (Điều 12, 13.3).
 """
 
@@ -40,7 +46,8 @@ async def select(s: Session, cmd: Command) -> Result:
         s.enabled.add("CONDSTORE")
     target, folder = await s.resolve_existing(args["mailbox"], "r")
     examine = cmd.name == "EXAMINE"
-    readonly = examine or not any(target.may(r) for r in "swte")
+    # RFC 4314 section 5.2: READ-WRITE when any of "i", "e" or the flag rights is held.
+    readonly = examine or not any(target.may(r) for r in "swtei")
     watch = s.app.hub.watch(folder.id)
     sel = Selected(target, folder, readonly, watch)
     sel.condstore = s.condstore
@@ -51,13 +58,17 @@ async def select(s: Session, cmd: Command) -> Result:
         raise
     s.selected = sel
     s.state = State.SELECTED
+    if not s.rev2:
+        # RFC 3501 section 2.3.2: SELECT claims the messages no session has seen yet
+        # (\Recent in this session only); EXAMINE looks without claiming (6.3.2).
+        await sel.take_recent(s.app.store)
     if target.shared:
         await _audit_access(s, target.owner, target.folder, "examine" if readonly else "select")
 
     await s.untagged(s.flags_response())
     await s.untagged(f"{len(sel)} EXISTS")
     if not s.rev2:
-        await s.untagged("0 RECENT")
+        await s.untagged(f"{sel.recent_count()} RECENT")  # RFC 3501 section 7.3.2
         first_unseen = next((i + 1 for i, f in enumerate(sel.flags) if not f & 1), None)
         if first_unseen is not None:
             await s.untagged(f"OK [UNSEEN {first_unseen}] Thư chưa đọc đầu tiên / first unseen")

@@ -1,6 +1,10 @@
 """The MIME structure of a message for FETCH: ENVELOPE, BODYSTRUCTURE, BODY[section]
 and BINARY[section] (RFC 9051 sections 6.4.5 and 7.5.2, RFC 3516, RFC 2045-2046).
 
+BINARY undoes the transfer encodings 7bit, 8bit, binary, quoted-printable and base64
+(``KNOWN_ENCODINGS``); any other Content-Transfer-Encoding of the part asked for raises
+``UnknownEncoding``, which FETCH turns into NO [UNKNOWN-CTE] (RFC 3516 section 4.1).
+
 The structure is the one ``congthu.mime`` computed at delivery and the store keeps per
 message content (``Content.structure``, read with ``mime.load_structure``): ENVELOPE and
 BODYSTRUCTURE need no read of the message at all, and BODY[section] / BINARY[section]
@@ -26,11 +30,17 @@ from congthu.mime.headers import Header, scan_header
 
 __all__ = [
     "MessageStructure", "UnknownEncoding", "HeaderFields", "load", "parse", "envelope",
-    "bodystructure", "section_bytes", "binary_bytes", "header_fields",
+    "bodystructure", "section_bytes", "binary_bytes", "binary_size", "binary_decodable",
+    "header_fields",
 ]
 
 MessageStructure = mime.MessageStructure
 UnknownEncoding = mime.UnknownEncoding
+
+# The transfer encodings BINARY can undo (RFC 2045 section 6.1; None: no header, 7bit).
+# ``congthu.mime.structure`` keeps the first word of the field, lower case, so
+# "  Base64 " is base64; anything else (x-uuencode, garbage) is UNKNOWN-CTE.
+KNOWN_ENCODINGS = (None, "7bit", "8bit", "binary", "quoted-printable", "base64")
 
 
 def load(stored: Mapping[str, Any] | str | None) -> MessageStructure | None:
@@ -112,6 +122,13 @@ def message_text(raw: bytes, structure: MessageStructure) -> bytes:
     return raw[structure.root.body_start:structure.root.body_end]
 
 
+def binary_decodable(structure: MessageStructure, path: tuple[int, ...]) -> bool:
+    """False if BINARY[path] would meet a transfer encoding we cannot undo (RFC 3516
+    section 4.1: then the command ends in NO [UNKNOWN-CTE])."""
+    part = structure.part(".".join(str(n) for n in path)) if path else None
+    return part is None or not part.is_leaf or part.encoding in KNOWN_ENCODINGS
+
+
 def binary_bytes(raw: bytes, structure: MessageStructure, path: tuple[int, ...]) -> bytes | None:
     """The content of a part with its transfer encoding undone (RFC 3516 BINARY[part]),
     or None if there is no such part. A multipart or message/rfc822 part is returned as
@@ -123,21 +140,24 @@ def binary_bytes(raw: bytes, structure: MessageStructure, path: tuple[int, ...])
         return None
     if not part.is_leaf:
         return raw[part.body_start:part.body_end]
-    return mime.decode_body(raw, part, strict=True)
+    if part.encoding not in KNOWN_ENCODINGS:
+        raise UnknownEncoding(part.encoding or "")
+    return mime.decode_body(raw, part)
 
 
 def binary_size(raw: bytes, structure: MessageStructure, path: tuple[int, ...]) -> int | None:
     """BINARY.SIZE[part]: the decoded size, counted without decoding where possible
-    (identity and base64 encodings); None if there is no such part."""
+    (identity and base64 encodings); None if there is no such part. An encoding we
+    cannot undo raises ``UnknownEncoding`` (RFC 9051 section 6.4.5: as for BINARY[])."""
     if not path:
         return structure.size
     part = structure.part(".".join(str(n) for n in path))
     if part is None:
         return None
+    if part.encoding not in KNOWN_ENCODINGS and part.is_leaf:
+        raise UnknownEncoding(part.encoding or "")
     if not part.is_leaf or part.encoding in (None, "7bit", "8bit", "binary"):
         return part.size
-    if part.encoding not in ("base64", "quoted-printable"):
-        raise UnknownEncoding(part.encoding)
     return mime.decoded_size(raw, part)
 
 

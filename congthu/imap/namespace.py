@@ -1,11 +1,17 @@
 """Mailbox names: the personal namespace and the shared one (RFC 2342, RFC 4314).
 
 A user's own folders are named as in the store ("INBOX", "Sent", "Dự án/2026"). The
-mailboxes delegated to them (``congthu.delegation``, Điều 12) appear under
+folders delegated to them (``congthu.delegation``, Điều 12) appear under
 ``Shared/<owner address>/<folder>``, e.g. ``Shared/vanthu@soctrang.gov.vn/INBOX``;
-"Shared" and "Shared/<address>" themselves are \\Noselect. A user can see a delegated
-mailbox only with the "l" right; without any grant it does not exist for them (RFC 4314
-section 4: no NOPERM that would reveal it). A personal folder cannot be called "Shared".
+"Shared" and "Shared/<address>" themselves are \\Noselect.
+
+Rights are per folder (RFC 4314 section 2: an ACL belongs to a mailbox name): a folder's
+own grant, else the mailbox-wide one. A delegated folder without "l" does not exist for
+the user: LIST leaves it out and every command naming it answers NO [NONEXISTENT], as
+for a folder that is not there (RFC 4314 sections 4 and 6: never reveal its existence).
+With "l" but not "r" it is listed, and SELECT/EXAMINE/STATUS answer NO [NOPERM]. A user
+with no grant at all on a mailbox sees nothing of it. A personal folder cannot be called
+"Shared".
 """
 
 from __future__ import annotations
@@ -56,7 +62,9 @@ class Namespaces:
 
     async def resolve(self, name: str) -> Target:
         """Map an IMAP name (Unicode) to a mailbox, folder and rights. The folder may not
-        exist (CREATE); NoSuchName if the name is outside anything visible."""
+        exist (CREATE, RENAME's new name): then the rights are those on its nearest
+        existing parent (RFC 4314 section 4: CREATE and RENAME need "k" there), or the
+        mailbox-wide ones at the top. NoSuchName if the name is outside anything visible."""
         name = normalise_folder_name(name)
         if not name:
             raise NoSuchName(name)
@@ -66,32 +74,45 @@ class Namespaces:
         if len(parts) < 3:
             raise NoSuchName(name)
         owner_address = parts[1].lower()
+        folder_name = normalise_folder_name(DELIMITER.join(parts[2:]))
         if owner_address == self.user.address:
-            return Target(self.user.id, self.user.address, normalise_folder_name(DELIMITER.join(parts[2:])),
-                          delegation.ALL_RIGHTS, False)
+            return Target(self.user.id, self.user.address, folder_name, delegation.ALL_RIGHTS, False)
         owner = await self.app.store.get_mailbox(owner_address)
         if owner is None or owner.status != "active":
             raise NoSuchName(name)
-        rights = await delegation.rights_of(self.app, owner.id, self.user.id)
-        if "l" not in rights:
+        access = await delegation.access_of(self.app, owner.id, self.user.id)
+        if not access.any_lookup:
             raise NoSuchName(name)
-        return Target(owner.id, owner.address, normalise_folder_name(DELIMITER.join(parts[2:])), rights, True)
+        folder = await self.app.store.get_folder(owner.id, folder_name)
+        if folder is not None:
+            rights = access.rights(folder.id)
+            if "l" not in rights:
+                raise NoSuchName(name)
+            return Target(owner.id, owner.address, folder.name, rights, True)
+        rights = access.mailbox
+        names = folder_name.split(DELIMITER)
+        for i in range(len(names) - 1, 0, -1):
+            parent = await self.app.store.get_folder(owner.id, DELIMITER.join(names[:i]))
+            if parent is not None:
+                # A parent the user cannot see gives no right (and no sign that it is there).
+                rights = access.rights(parent.id) if "l" in access.rights(parent.id) else ""
+                break
+        return Target(owner.id, owner.address, folder_name, rights, True)
 
     async def visible(self) -> list[tuple[Target, Folder]]:
         """Every folder this user can see: their own, then the delegated ones with "l"."""
         out = [(Target(self.user.id, self.user.address, f.name, delegation.ALL_RIGHTS, False), f)
                for f in await self.app.store.list_folders(self.user.id)]
-        for g in await delegation.delegated_to(self.app, self.user.id):
-            if "l" not in g.rights:
+        for access in await delegation.accesses_of(self.app, self.user.id):
+            if not access.owner_active or not access.any_lookup:
                 continue
-            owner = await self.app.store.get_mailbox_by_id(g.owner_mailbox_id)
-            if owner is None or owner.status != "active":
-                continue
-            for f in await self.app.store.list_folders(g.owner_mailbox_id):
-                out.append((Target(g.owner_mailbox_id, g.owner_address, f.name, g.rights, True), f))
+            for f in await self.app.store.list_folders(access.owner_mailbox_id):
+                rights = access.rights(f.id)
+                if "l" in rights:
+                    out.append((Target(access.owner_mailbox_id, access.owner_address, f.name, rights, True), f))
         return out
 
     async def shared_roots(self) -> list[str]:
-        """"Shared/<address>" of each visible delegated mailbox (\\Noselect nodes)."""
-        return [f"{SHARED}{DELIMITER}{g.owner_address}"
-                for g in await delegation.delegated_to(self.app, self.user.id) if "l" in g.rights]
+        """"Shared/<address>" of each mailbox with a folder this user can see (\\Noselect)."""
+        roots = {f"{SHARED}{DELIMITER}{t.owner}" for t, _f in await self.visible() if t.shared}
+        return sorted(roots)

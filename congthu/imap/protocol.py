@@ -2,20 +2,22 @@
 
 Reading (RFC 9051 sections 2.2, 4.3, 7.5, RFC 7888):
 
-- a line is at most ``MAX_LINE`` bytes; a longer one is read to its end, dropped, and
-  answered with BAD, so memory never grows with what a client sends;
+- a line is at most ``max_line`` bytes (``imap.max_line_length``); a longer one is read
+  to its end, dropped, and answered with BAD, so memory never grows with what a client
+  sends;
 - a line ending in ``{n}`` announces a synchronising literal: the session's *gate*
   decides before any byte of it is read (APPENDLIMIT, quota, size caps); if accepted we
   send ``+`` and read exactly n bytes, if refused the client gets a tagged NO/BAD and
   sends nothing (RFC 9051 section 7.5);
 - ``{n+}`` (LITERAL+) is sent without waiting; if refused, its bytes are read in
   chunks and thrown away, and the rest of the command with them;
-- every read has a deadline: the autologout timer (30 minutes, RFC 9051 section 5.4),
-  shorter before authentication.
+- every read has a deadline: the autologout timer (``imap.idle_timeout``, at least 30
+  minutes, RFC 9051 section 5.4), shorter before authentication.
 
 Writing: responses are gathered in a small buffer and written when it grows or when the
 command completes; ``drain()`` has a deadline, so a client that stops reading (a slow
-reader) holds up only its own session, and is disconnected after ``WRITE_TIMEOUT``.
+reader) holds up only its own session, and is disconnected after ``write_timeout``
+(``imap.write_timeout``).
 """
 
 from __future__ import annotations
@@ -25,10 +27,8 @@ import re
 import ssl
 from collections.abc import Awaitable, Callable
 
-__all__ = ["Connection", "Rejected", "LineTooLong", "MAX_LINE"]
+__all__ = ["Connection", "Rejected", "LineTooLong"]
 
-MAX_LINE = 64 * 1024
-WRITE_TIMEOUT = 300.0
 _FLUSH_AT = 64 * 1024
 _LITERAL_AT_END = re.compile(rb"~?\{(\d{1,20})(\+?)\}$")
 
@@ -46,14 +46,18 @@ class Rejected(Exception):
 
 
 class Connection:
-    __slots__ = ("reader", "writer", "out", "out_size", "tls", "peer")
+    __slots__ = ("reader", "writer", "out", "out_size", "tls", "peer", "max_line", "write_timeout")
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, tls: bool) -> None:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, tls: bool,
+                 max_line: int, write_timeout: float) -> None:
         self.reader = reader
         self.writer = writer
         self.out: list[bytes] = []
         self.out_size = 0
         self.tls = tls
+        # imap.max_line_length and imap.write_timeout (the reader's limit is max_line + 2).
+        self.max_line = max_line
+        self.write_timeout = write_timeout
         peer = writer.get_extra_info("peername")
         self.peer = str(peer[0]) if isinstance(peer, tuple) and peer else ""
 
@@ -67,7 +71,7 @@ class Connection:
         except asyncio.LimitOverrunError:
             await asyncio.wait_for(self._skip_line(), within)
             raise LineTooLong() from None
-        if len(line) > MAX_LINE:
+        if len(line) > self.max_line:
             raise LineTooLong()
         return line[:-2] if line.endswith(b"\r\n") else line[:-1]
 
@@ -141,7 +145,7 @@ class Connection:
         self.out.clear()
         self.out_size = 0
         self.writer.write(data)
-        await asyncio.wait_for(self.writer.drain(), WRITE_TIMEOUT)
+        await asyncio.wait_for(self.writer.drain(), self.write_timeout)
 
     async def start_tls(self, context: ssl.SSLContext) -> None:
         await self.flush()

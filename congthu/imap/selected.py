@@ -9,17 +9,26 @@ stay what the client believes until it is told otherwise.
 
 Per message this costs 4 bytes of UID, 1 byte of flags and 8 of modseq (``array``);
 keywords, rare, live in a dict.
+
+\\Recent (RFC 3501 sections 2.3.2 and 7.3.2; not in IMAP4rev2): the UIDs this session
+was the first to be told of are kept as a few UID ranges (``recent``), usually one, a
+suffix of the folder, since each claim takes the UIDs up to the session's UIDNEXT
+(``congthu.store.recent``). They may be more than one when another session claimed
+messages between two of ours. \\Recent is a session flag: FETCH FLAGS and STORE
+responses show it (``flag_names``), SEARCH RECENT/NEW/OLD use it, nothing stores it.
 """
 
 from __future__ import annotations
 
 from array import array
 from bisect import bisect_left
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
+from congthu.db import DatabaseUnavailable
 from congthu.imap.namespace import Target
-from congthu.store import Folder, MessageMeta
+from congthu.store import Folder, MailStore, MessageMeta, StoreError
 from congthu.store import flags as flagbits
+from congthu.store import recent as recent_store
 from congthu.store.changes import FolderWatch
 
 __all__ = ["Selected"]
@@ -27,7 +36,8 @@ __all__ = ["Selected"]
 
 class Selected:
     __slots__ = ("target", "folder_id", "readonly", "uidvalidity", "uidnext", "modseq", "uids",
-                 "flags", "keywords", "modseqs", "watch", "pending_expunge", "condstore")
+                 "flags", "keywords", "modseqs", "watch", "pending_expunge", "condstore", "recent",
+                 "recent_known")
 
     def __init__(self, target: Target, folder: Folder, readonly: bool, watch: FolderWatch) -> None:
         self.target = target
@@ -45,6 +55,10 @@ class Selected:
         # UIDs expunged by others, not yet announced (RFC 9051 section 7.4.1).
         self.pending_expunge: set[int] = set()
         self.condstore = False
+        # \Recent: half-open UID ranges [start, end) this session was first to see, and
+        # the UID below which every message has been decided on (recent or not).
+        self.recent: list[tuple[int, int]] = []
+        self.recent_known = 1
 
     def load(self, rows: Iterable[tuple[int, int, str, int]]) -> None:
         """From ``store.folder_flags``: (uid, flags, keywords, modseq) in UID order."""
@@ -82,9 +96,57 @@ class Selected:
         self.keywords.pop(uid, None)
 
     def flag_names(self, i: int) -> list[str]:
+        uid = self.uids[i]
         names = flagbits.to_names(self.flags[i])
-        kw = self.keywords.get(self.uids[i])
+        if self.recent and self.is_recent(uid):
+            names.append("\\Recent")
+        kw = self.keywords.get(uid)
         return names + list(kw) if kw else names
+
+    # -- \Recent (RFC 3501 section 2.3.2) --------------------------------------------------
+
+    async def take_recent(self, store: MailStore) -> None:
+        """Decide on the messages below UIDNEXT not yet decided on: a read-write session
+        claims them (only one session can), a read-only one takes as recent those no
+        one has claimed, without claiming them (RFC 3501 section 6.3.2). Called after
+        SELECT and after each batch of new messages: one read of the folder's mark, and
+        one small write only when there is something to claim."""
+        end = self.uidnext
+        if end <= self.recent_known:
+            return
+        try:
+            if self.readonly:
+                mark = await recent_store.first_unclaimed(store, self.folder_id)
+                got = range(mark if mark is not None else end, end)
+            else:
+                got = await recent_store.claim(store, self.folder_id, end)
+        except (DatabaseUnavailable, StoreError):
+            # RFC 3501 section 2.3.2: if it cannot be determined whether this session is
+            # the first to be told of a message, that message should be taken as recent.
+            got = range(self.recent_known, end)
+        start = max(got.start, self.recent_known)
+        if start < got.stop:
+            if self.recent and self.recent[-1][1] == start:
+                self.recent[-1] = (self.recent[-1][0], got.stop)
+            else:
+                self.recent.append((start, got.stop))
+        self.recent_known = end
+
+    def is_recent(self, uid: int) -> bool:
+        return any(start <= uid < end for start, end in self.recent)
+
+    def _recent_slices(self) -> list[tuple[int, int]]:
+        """Index ranges [i, j) of the recent messages in ``uids``."""
+        return [(bisect_left(self.uids, start), bisect_left(self.uids, end)) for start, end in self.recent]
+
+    def recent_count(self) -> int:
+        """The RECENT response (RFC 3501 section 7.3.2): an expunged message no longer counts."""
+        return sum(j - i for i, j in self._recent_slices())
+
+    def recent_indexes(self) -> Iterator[int]:
+        """Indexes (sequence number - 1) of the messages with \\Recent, in order."""
+        for i, j in self._recent_slices():
+            yield from range(i, j)
 
     def set_flags(self, i: int, bits: int, keywords: tuple[str, ...], modseq: int) -> bool:
         """Record a message's flags; True if they differ from what the client knew."""

@@ -6,13 +6,13 @@ from __future__ import annotations
 import asyncio
 
 from congthu.app import App
-from congthu.imap.protocol import MAX_LINE, Connection
+from congthu.imap.protocol import Connection
 from congthu.imap.session import Session
 from congthu.net import TCPService
 
 
 def services(app: App) -> list[TCPService]:
-    listen = app.settings.listen
+    listen, limits = app.settings.listen, app.settings.imap
     found: list[TCPService] = []
     for name, port, implicit in (("imap", listen.imap, False), ("imaps", listen.imaps, True)):
         if not port:
@@ -20,7 +20,8 @@ def services(app: App) -> list[TCPService]:
         if implicit and not app.tls.available:
             continue
         service = TCPService(name, listen.host, port, None,  # type: ignore[arg-type]
-                             app.tls.server if implicit else None, limit=MAX_LINE + 2)
+                             app.tls.server if implicit else None,
+                             limit=limits.max_line_length + 2)
         service.handler = _handler(app, service, implicit)
         found.append(service)
     return found
@@ -28,6 +29,8 @@ def services(app: App) -> list[TCPService]:
 
 def _handler(app: App, service: TCPService, implicit: bool):  # type: ignore[no-untyped-def]
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        conn = Connection(reader, writer, tls=implicit)
+        limits = app.settings.imap
+        conn = Connection(reader, writer, tls=implicit, max_line=limits.max_line_length,
+                          write_timeout=limits.write_timeout)
         await Session(app, conn, implicit_tls=implicit, service=service).run()
     return handle

@@ -30,7 +30,7 @@ from congthu.imap.parser import (
     parse_command,
     peek_command,
 )
-from congthu.imap.protocol import MAX_LINE, Connection, LineTooLong, Rejected
+from congthu.imap.protocol import Connection, LineTooLong, Rejected
 from congthu.imap.response import flag_list
 from congthu.imap.selected import Selected
 from congthu.imap.sequence import format_set
@@ -43,21 +43,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Answered", "ImapError", "Session", "State", "no", "bad"]
 
-# RFC 9051 section 5.4: the autologout timer is at least 30 minutes.
-IDLE_TIMEOUT = 30 * 60.0
-# Before login a client has less patience from us.
-PREAUTH_TIMEOUT = 60.0
-# IDLE may last for hours (clients usually restart it every 29 minutes).
-IDLE_COMMAND_TIMEOUT = 6 * 3600.0
-# Between the bytes of a literal or the lines of one command.
-LITERAL_TIMEOUT = 120.0
-# Literal caps (bytes) outside APPEND: before and after login.
-PREAUTH_LITERAL_MAX = 8 * 1024
-LITERAL_MAX = 256 * 1024
-# After this many failed logins on one connection, it is closed.
-MAX_AUTH_FAILURES = 5
-# BAD answers in a row (garbage) before the connection is closed.
-MAX_BAD = 20
+# Timeouts and limits (the autologout timer of RFC 9051 section 5.4, literal caps, line
+# length, failed logins, BADs in a row) are the settings of [imap]: app.settings.imap.
 
 
 class State(enum.Enum):
@@ -254,11 +241,14 @@ class Session:
                 if self.service is not None and self.service.stopping.is_set():
                     await self.send("* BYE Máy chủ đang dừng / server shutting down\r\n".encode())
                     break
-                timeout = PREAUTH_TIMEOUT if self.state is State.NOT_AUTHENTICATED else IDLE_TIMEOUT
+                limits = self.app.settings.imap
+                before_login = self.state is State.NOT_AUTHENTICATED
+                timeout = limits.login_timeout if before_login else limits.idle_timeout
                 try:
-                    parts = await self.conn.read_command(self._gate, timeout, LITERAL_TIMEOUT)
+                    parts = await self.conn.read_command(self._gate, timeout, limits.literal_timeout)
                 except LineTooLong:
-                    await self.send(f"* BAD Dòng lệnh quá dài / command line too long (max {MAX_LINE} bytes)\r\n".encode())
+                    await self.send(f"* BAD Dòng lệnh quá dài / command line too long "
+                                    f"(max {self.conn.max_line} bytes)\r\n".encode())
                     await self.conn.flush()
                     if await self._too_many_bad():
                         break
@@ -266,11 +256,16 @@ class Session:
                 except Rejected:
                     continue
                 except TimeoutError:
-                    await self.send("* BYE Hết thời gian chờ / autologout, idle too long\r\n".encode())
+                    # RFC 9051 section 5.4: the autologout timer; BYE before closing.
+                    if before_login:
+                        await self.send("* BYE Hết thời gian chờ đăng nhập / autologout, no login "
+                                        "in time\r\n".encode())
+                    else:
+                        await self.send("* BYE Hết thời gian chờ / autologout, idle too long\r\n".encode())
                     break
                 await self.execute(parts)
                 await self.conn.flush()
-                if self.bad_count >= MAX_BAD:
+                if self.bad_count >= limits.max_bad_commands:
                     await self.send("* BYE Quá nhiều lệnh sai / too many bad commands\r\n".encode())
                     break
         except asyncio.CancelledError:
@@ -284,7 +279,7 @@ class Session:
 
     async def _too_many_bad(self) -> bool:
         self.bad_count += 1
-        if self.bad_count >= MAX_BAD:
+        if self.bad_count >= self.app.settings.imap.max_bad_commands:
             await self.send("* BYE Quá nhiều lệnh sai / too many bad commands\r\n".encode())
             return True
         return False
@@ -304,7 +299,8 @@ class Session:
             mailbox = _append_target(parts + [line], utf8=self.utf8)
             if mailbox is not None:
                 return await self._gate_append(tag_b, mailbox, size)
-        limit = PREAUTH_LITERAL_MAX if self.state is State.NOT_AUTHENTICATED else LITERAL_MAX
+        limits = self.app.settings.imap
+        limit = limits.login_literal_max if self.state is State.NOT_AUTHENTICATED else limits.literal_max
         if size > limit or sum(len(p) for p in parts) + size > 4 * limit:
             return tag_b + f" BAD [TOOBIG] Chuỗi quá dài / literal too large (max {limit})\r\n".encode()
         return None
@@ -383,20 +379,31 @@ class Session:
         await self.send(f"{cmd.tag} {status} {code_text}{text}\r\n".encode("utf-8", "replace"))
 
     async def _refresh_rights(self) -> None:
-        """A delegate's rights are read again before each command, so a revocation takes
-        effect at once (Điều 13.3), not at the next SELECT."""
+        """A delegate's rights on the selected folder (its own grant, else the
+        mailbox-wide one) are read again before each command, so a change or revocation
+        takes effect at once (Điều 13.3), not at the next SELECT. Without "l" or "r" the
+        folder is closed; otherwise changed flag rights are announced with PERMANENTFLAGS
+        (RFC 4314 section 5.1.1)."""
         from dataclasses import replace
 
         from congthu import delegation
 
         sel = self.selected
         assert sel is not None and self.user is not None
-        rights = await delegation.rights_of(self.app, sel.target.mailbox_id, self.user.id)
+        rights = await delegation.rights_of(self.app, sel.target.mailbox_id, self.user.id, sel.folder_id)
         if rights != sel.target.rights:
+            before = sel.target
             sel.target = replace(sel.target, rights=rights)
-            if "r" not in rights:
+            if "l" not in rights or "r" not in rights:
                 self.close_selected()
                 raise no("Quyền truy cập đã bị thu hồi / access was revoked", "NOPERM")
+            flag_rights = (("w", "\\Answered"), ("w", "\\Flagged"), ("t", "\\Deleted"), ("s", "\\Seen"),
+                           ("w", "\\Draft"), ("w", "\\*"))
+            old = [f for r, f in flag_rights if before.may(r)]
+            permanent = [f for r, f in flag_rights if sel.target.may(r)]
+            if not sel.readonly and permanent != old:
+                await self.untagged(b"OK [PERMANENTFLAGS " + flag_list(permanent)
+                                    + "] Cờ lưu được / permanent flags".encode())
 
     # -- taking in changes (RFC 9051 section 7.4.1, RFC 7162) ---------------------------
 
@@ -422,9 +429,11 @@ class Session:
                     sel.append(meta)
             sel.modseq = max(sel.modseq, highest)
             if len(sel) != before:
+                if not self.rev2:
+                    await sel.take_recent(self.app.store)  # one claim per batch (RFC 3501 2.3.2)
                 await self.untagged(f"{len(sel)} EXISTS")
                 if not self.rev2:
-                    await self.untagged("0 RECENT")
+                    await self.untagged(f"{sel.recent_count()} RECENT")  # RFC 3501 section 7.3.2
             for uid in updates:
                 i = sel.index_of(uid)
                 if i is None or uid in sel.pending_expunge:

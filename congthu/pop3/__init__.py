@@ -23,7 +23,10 @@ Every login (USER/PASS and AUTH) goes through ``congthu.accounts`` (last access 
 a growing delay and hangs up after the third. Beyond the RFCs: messages retrieved whole
 by RETR are marked \\Seen at QUIT, so an IMAP client on the same mailbox sees them read.
 
+Timeouts and limits are the settings of ``[pop3]`` (``congthu.config.POP3Settings``).
+
 Modules: ``protocol`` (command line parsing and the wire form of messages), ``maildrop``
-(the session's fixed view of INBOX, deletion marks, the maildrop lock), ``session``
-(the state machine with one command table per state) and ``server`` (the listeners).
+(the session's fixed view of INBOX and its deletion marks), ``lock`` (the maildrop lock,
+a leased row in the database that holds across processes and nodes), ``session`` (the
+state machine with one command table per state) and ``server`` (the listeners).
 """

@@ -10,11 +10,8 @@ Unique-ids (RFC 1939 section 7, UIDL) are ``<uidvalidity>.<uid>`` of the INBOX: 
 never reuses a UID within a UIDVALIDITY, so clients that leave mail on the server see
 the same id for the same message in every session, after deletions too.
 
-Limitation: the exclusive lock (``MaildropLocks``) is held within this process only. Two
-server processes sharing one database do not see each other's POP3 locks; what two
-concurrent sessions on the same maildrop can do is bounded anyway, because deletions
-go through the store by UID (a message deleted twice is deleted once) and the numbering
-of each session stays its own.
+The exclusive lock itself is ``congthu.pop3.lock``: a row in the database, so it holds
+across every process and node serving the same mailboxes.
 """
 
 from __future__ import annotations
@@ -23,25 +20,6 @@ from dataclasses import dataclass, field
 
 from congthu.store import Folder, MailStore, MessageMeta, StoreError
 from congthu.store import flags as flagbits
-
-
-class MaildropLocks:
-    """The mailboxes whose maildrop a POP3 session holds in this process."""
-
-    def __init__(self) -> None:
-        self._held: set[int] = set()
-
-    def acquire(self, mailbox_id: int) -> bool:
-        if mailbox_id in self._held:
-            return False
-        self._held.add(mailbox_id)
-        return True
-
-    def release(self, mailbox_id: int) -> None:
-        self._held.discard(mailbox_id)
-
-    def held(self, mailbox_id: int) -> bool:
-        return mailbox_id in self._held
 
 
 class NoMaildrop(StoreError):

@@ -9,7 +9,8 @@ import base64
 import binascii
 from dataclasses import dataclass
 
-# RFC 2449 section 4: a command line is at most 255 octets including the CRLF.
+# RFC 2449 section 4: servers accept command lines of at least 255 octets including the
+# CRLF; the limit in force is the setting pop3.max_line_length (never less than this).
 MAX_COMMAND_LINE = 255
 # RFC 2449 section 4: a response line is at most 512 octets including the CRLF.
 MAX_RESPONSE_LINE = 512
@@ -35,8 +36,8 @@ class Command:
     rest: str
 
 
-def parse_command(line: bytes) -> Command:
-    """Parse one command line (with or without its CRLF).
+def parse_command(line: bytes, max_line: int = MAX_COMMAND_LINE) -> Command:
+    """Parse one command line (with or without its CRLF) of at most ``max_line`` octets.
 
     RFC 1939 section 3: a case-insensitive keyword, then arguments separated by single
     spaces. We also accept a bare LF and repeated spaces from careless clients.
@@ -45,8 +46,8 @@ def parse_command(line: bytes) -> Command:
         line = line[:-2]
     elif line.endswith(b"\n"):
         line = line[:-1]
-    if len(line) + 2 > MAX_COMMAND_LINE:
-        raise CommandError("Dòng lệnh quá dài / command line too long (RFC 2449: 255 octets)")
+    if len(line) + 2 > max_line:
+        raise CommandError(too_long(max_line))
     if b"\0" in line or b"\r" in line or b"\n" in line:
         raise CommandError("Ký tự không hợp lệ trong lệnh / invalid character in command")
     try:
@@ -59,6 +60,11 @@ def parse_command(line: bytes) -> Command:
     if len(verb) > MAX_KEYWORD or not verb.isascii() or not verb.isalpha():
         raise CommandError("Lệnh không rõ / unknown command")
     return Command(verb.upper(), tuple(rest.split()), rest)
+
+
+def too_long(max_line: int) -> str:
+    """The -ERR text for a command line over the limit."""
+    return f"Dòng lệnh quá dài / command line too long (max {max_line} octets)"
 
 
 def message_number(arg: str) -> int | None:

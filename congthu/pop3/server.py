@@ -1,5 +1,6 @@
 """The POP3 listeners: ``listen.pop3`` (STLS, RFC 2595) and ``listen.pop3s`` (implicit
-TLS, RFC 8314). Both share one ``POP3Server``, so the maildrop lock covers both ports."""
+TLS, RFC 8314). Both share one ``POP3Server``; the maildrop lock is in the database, so it
+covers both ports and every other process or node on the same database."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import asyncio
 
 from congthu.app import App
 from congthu.net import TCPService
-from congthu.pop3.maildrop import MaildropLocks
+from congthu.pop3.lock import MaildropLocks
 from congthu.pop3.session import Session
 
 
@@ -16,11 +17,14 @@ class POP3Server:
 
     def __init__(self, app: App) -> None:
         self.app = app
-        self.locks = MaildropLocks()
+        self.locks = MaildropLocks(app.db, app.settings.pop3.lock_lease)
 
     def listener(self, name: str, port: int, *, implicit_tls: bool) -> TCPService:
+        # The stream buffer holds at least one whole command line (pop3.max_line_length);
+        # a longer line is read past and refused (session.Session._discard).
+        limit = max(64 * 1024, self.app.settings.pop3.max_line_length + 2)
         service = TCPService(name, self.app.settings.listen.host, port, _noop,
-                             self.app.tls.server if implicit_tls else None)
+                             self.app.tls.server if implicit_tls else None, limit=limit)
 
         async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             await Session(self, reader, writer, tls=implicit_tls, stopping=service.stopping).run()

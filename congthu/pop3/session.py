@@ -4,6 +4,10 @@ AUTHORIZATION (section 4) -> TRANSACTION (section 5) -> UPDATE (section 6). Each
 maps a keyword to its handler; a keyword that exists in another state is answered
 "not in this state", an unknown one "unknown command". Every answer to a client is a
 line (``protocol.response``); nothing a client sends ends more than its own session.
+
+Timeouts and limits are the settings of ``[pop3]`` (``app.settings.pop3``), read when
+they apply. The maildrop lock (``congthu.pop3.lock``) is taken on entering TRANSACTION,
+renewed by a task while the session lives, and released when it ends, however it ends.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from congthu.accounts import AuthResult, AuthStatus, sasl
 from congthu.db import DatabaseUnavailable
 from congthu.log import event
 from congthu.pop3 import protocol
+from congthu.pop3.lock import MaildropLock
 from congthu.pop3.maildrop import Maildrop
 from congthu.pop3.protocol import Command, CommandError, response
 from congthu.store import NotFound, StoreError
@@ -26,12 +31,9 @@ from congthu.store import NotFound, StoreError
 if TYPE_CHECKING:
     from congthu.pop3.server import POP3Server
 
-# RFC 1939 section 3: an inactivity autologout timer of at least 10 minutes.
-IDLE_TIMEOUT = 600.0
 # Failed logins: wait this long times the number of failures before answering
-# (slows password guessing), and close the connection after MAX_FAILURES.
+# (slows password guessing), and close the connection after pop3.max_auth_failures.
 FAILURE_DELAY = 0.5
-MAX_FAILURES = 3
 # Consecutive unusable lines (unknown, malformed, too long) before we hang up.
 MAX_ERRORS = 20
 # Longest SASL continuation line (RFC 5034 section 4 exempts these from the 255 limit).
@@ -78,6 +80,10 @@ class Session:
         self.mailbox_id: int | None = None
         self.address = ""
         self.maildrop: Maildrop | None = None
+        # The maildrop lock while in TRANSACTION, and the task that renews its lease
+        # (it ends only if the lock was lost).
+        self.lock: MaildropLock | None = None
+        self._keeper: asyncio.Task[None] | None = None
         self._stop_waiter: asyncio.Task[bool] | None = None
 
     # -- the loop -----------------------------------------------------------------------
@@ -87,10 +93,11 @@ class Session:
             await self.send(response(True, f"{self.app.settings.system.hostname} Công Thư POP3 "
                                            "sẵn sàng / ready"))
             while self.state is not State.UPDATE:
+                max_line = self.app.settings.pop3.max_line_length
                 try:
-                    line = await self.read_line(protocol.MAX_COMMAND_LINE)
+                    line = await self.read_line(max_line)
                 except _LineTooLong:
-                    await self.error("Dòng lệnh quá dài / command line too long (RFC 2449: 255 octets)")
+                    await self.error(protocol.too_long(max_line))
                     continue
                 if line is None:
                     return
@@ -100,12 +107,36 @@ class Session:
         finally:
             if self._stop_waiter is not None:
                 self._stop_waiter.cancel()
-            if self.mailbox_id is not None and self.maildrop is not None:
-                self.server.locks.release(self.mailbox_id)
+            await self.release_lock()
+
+    async def lock_lost(self) -> None:
+        """The lease ran out unrenewed (the database was away) and another session took
+        the maildrop: this one must not go on, nor enter UPDATE. Closes the session."""
+        event("pop3.lock_lost", address=self.address, peer=self.peer)
+        self.lock = None  # not ours to release any more
+        await self.send(response(False, "Mất khóa hộp thư, hãy kết nối lại / maildrop lock "
+                                        "lost, reconnect", "IN-USE"))
+        raise _Close()
+
+    async def release_lock(self) -> None:
+        """Stop renewing the maildrop lock and give it back. If the database does not
+        answer now, the lease runs out by itself (``congthu.pop3.lock``)."""
+        lock, keeper, self.lock, self._keeper = self.lock, self._keeper, None, None
+        if keeper is not None:
+            keeper.cancel()
+            with contextlib.suppress(BaseException):
+                await keeper
+        if lock is not None:
+            try:
+                await lock.release()
+            except Exception as exc:
+                event("pop3.unlock_failed", address=self.address, error=repr(exc))
 
     async def dispatch(self, line: bytes) -> None:
+        if self._keeper is not None and self._keeper.done():
+            await self.lock_lost()
         try:
-            command = protocol.parse_command(line)
+            command = protocol.parse_command(line, self.app.settings.pop3.max_line_length)
         except CommandError as exc:
             await self.error(str(exc))
             return
@@ -133,9 +164,12 @@ class Session:
         """
         if self._stop_waiter is None:
             self._stop_waiter = asyncio.ensure_future(self.stopping.wait())
+        settings = self.app.settings.pop3
+        before_login = self.state is State.AUTHORIZATION
+        timeout = settings.login_timeout if before_login else settings.idle_timeout
         reading = asyncio.ensure_future(self._read_line(limit))
         done, _pending = await asyncio.wait(
-            {reading, self._stop_waiter}, timeout=IDLE_TIMEOUT, return_when=asyncio.FIRST_COMPLETED,
+            {reading, self._stop_waiter}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED,
         )
         if reading not in done:
             reading.cancel()
@@ -143,6 +177,11 @@ class Session:
                 await reading
             if self._stop_waiter in done:
                 await self.send(response(False, "Máy chủ đang dừng / server shutting down", "SYS/TEMP"))
+            elif before_login:
+                # Our own timer before login (pop3.login_timeout): say why we hang up.
+                event("pop3.login_timeout", peer=self.peer)
+                await self.send(response(False, "Hết thời gian chờ đăng nhập / no login in time, "
+                                                "closing"))
             # RFC 1939 section 3: on autologout the server closes without an answer and
             # without entering UPDATE, so nothing is deleted.
             else:
@@ -177,8 +216,10 @@ class Session:
                 consumed = max(exc.consumed, 1)
 
     async def send(self, data: bytes) -> None:
+        """Write and wait until the client has taken it; a client that reads too slowly
+        (pop3.write_timeout) ends its session with TimeoutError."""
         self.writer.write(data)
-        await self.writer.drain()
+        await asyncio.wait_for(self.writer.drain(), self.app.settings.pop3.write_timeout)
 
     async def error(self, text: str, code: str = "") -> None:
         """An -ERR for an unusable line; too many in a row and we hang up."""
@@ -250,6 +291,9 @@ class Session:
         buffered = getattr(self.reader, "_buffer", None)
         if buffered:
             buffered.clear()
+        # Stop reading before the +OK: the client's ClientHello must reach the TLS layer,
+        # not the plaintext buffer, even if it arrives while we wait for the +OK to drain.
+        self.writer.transport.pause_reading()  # type: ignore[attr-defined]
         await self.send(response(True, "Bắt đầu TLS / begin TLS negotiation"))
         await self.writer.start_tls(self.app.tls.server, ssl_handshake_timeout=30)
         self.tls = True
@@ -365,24 +409,28 @@ class Session:
             await asyncio.sleep(FAILURE_DELAY * self.failures - result.delay)
         await self.send(response(False, result.message or "Sai địa chỉ hoặc mật khẩu / invalid "
                                                           "address or password", "AUTH"))
-        if self.failures >= MAX_FAILURES:
+        if self.failures >= self.app.settings.pop3.max_auth_failures:
             raise _Close()
 
     async def enter_transaction(self, result: AuthResult) -> None:
         assert result.mailbox is not None
         mailbox_id = result.mailbox.id
-        # RFC 1939 section 4 and RFC 2449 section 8.1.1 [IN-USE].
-        if not self.server.locks.acquire(mailbox_id):
+        # RFC 1939 sections 4 and 8, RFC 2449 section 8.1.1 [IN-USE]: one session per
+        # maildrop, on every node (congthu.pop3.lock).
+        lock = await self.server.locks.acquire(mailbox_id)
+        if lock is None:
+            event("pop3.in_use", address=result.mailbox.address, peer=self.peer)
             await self.send(response(False, "Hộp thư đang được một phiên POP3 khác dùng / "
                                             "maildrop already locked", "IN-USE"))
             return
+        self.lock, self._keeper = lock, asyncio.ensure_future(lock.keep())
         try:
             self.maildrop = await Maildrop.open(self.app.store, mailbox_id)
         except DatabaseUnavailable:
-            self.server.locks.release(mailbox_id)
+            await self.release_lock()
             raise
         except StoreError as exc:
-            self.server.locks.release(mailbox_id)
+            await self.release_lock()
             await self.send(response(False, str(exc), "SYS/PERM"))
             return
         self.mailbox_id, self.address = mailbox_id, result.mailbox.address
@@ -397,16 +445,23 @@ class Session:
             self.state = State.UPDATE
             await self.send(response(True, "Tạm biệt / bye"))
             return
+        # Deletions only under the lock: renewing it proves it is still ours.
+        if self.lock is None or not await self.lock.renew():
+            await self.lock_lost()
         self.state = State.UPDATE
         drop = self._drop()
         try:
             removed = await drop.commit()
         except (DatabaseUnavailable, StoreError) as exc:
             event("pop3.update_failed", address=self.address, error=str(exc))
+            await self.release_lock()
             await self.send(response(False, "Chưa xóa được các thư đã đánh dấu / some deleted "
                                             "messages not removed", "SYS/TEMP"))
             return
         event("pop3.quit", address=self.address, deleted=removed, retrieved=len(drop.retrieved))
+        # The lock goes before the answer (RFC 1939 section 6 has it after): a client that
+        # logs in again as soon as it reads +OK must not find its own session's lock.
+        await self.release_lock()
         await self.send(response(True, f"Tạm biệt, đã xóa {removed} thư / bye, {removed} "
                                        "messages deleted"))
 

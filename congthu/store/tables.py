@@ -54,6 +54,10 @@ folders = Table(
     # RFC 7162: every change in the folder takes the next modification sequence.
     Column("highestmodseq", BigInteger, nullable=False, default=1),
     Column("subscribed", Boolean, nullable=False, default=True),
+    # RFC 3501 section 2.3.2 \Recent: the lowest UID no IMAP session has been told of
+    # yet. A read-write session claims [first_recent_uid, its UIDNEXT) and moves it on
+    # (congthu.store.recent); STATUS RECENT counts the messages from it.
+    Column("first_recent_uid", BigInteger, nullable=False, default=1, server_default="1"),
     UniqueConstraint("mailbox_id", "name"),
 )
 

@@ -16,7 +16,7 @@ def test_append_with_flags_and_date(user) -> None:
     uidvalidity, uid = data[0].split()[1:3]
     c.select("Sent")
     typ, data = c.uid("FETCH", uid.rstrip(b"]").decode(), "(FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[])")
-    assert b"FLAGS (\\Seen $Work)" in data[0][0] and b'INTERNALDATE "02-Mar-2026 01:30:00 +0000"' in data[0][0]
+    assert b"FLAGS (\\Seen \\Recent $Work)" in data[0][0] and b'INTERNALDATE "02-Mar-2026 01:30:00 +0000"' in data[0][0]
     assert data[0][1] == raw
 
 

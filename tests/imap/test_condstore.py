@@ -16,7 +16,7 @@ def test_condstore_fetch_and_store(user) -> None:
     typ, data = c.store("2", "+FLAGS", "(\\Flagged)")
     assert b"MODSEQ (" in data[0]
     typ, data = c.fetch("1:*", f"(FLAGS) (CHANGEDSINCE {highest})")
-    assert len(data) == 1 and data[0].startswith(b"2 (FLAGS (\\Flagged) MODSEQ (")
+    assert len(data) == 1 and data[0].startswith(b"2 (FLAGS (\\Flagged \\Recent) MODSEQ (")
     typ, data = c._simple_command("UID", "STORE", "1:3", f"(UNCHANGEDSINCE {highest})",  # type: ignore[attr-defined]
                                   "+FLAGS.SILENT", "(\\Seen)")
     assert typ == "OK" and data[0].startswith(b"[MODIFIED 2]")

@@ -46,16 +46,16 @@ def test_fetch_simple_items(user) -> None:
     c.select("INBOX")
     typ, data = c.fetch("1", "(UID FLAGS INTERNALDATE RFC822.SIZE)")
     assert typ == "OK"
-    assert data[0].startswith(b"1 (UID 1 FLAGS () INTERNALDATE \"") and data[0].endswith(b"RFC822.SIZE %d)" % len(raw))
+    assert data[0].startswith(b"1 (UID 1 FLAGS (\\Recent) INTERNALDATE \"") and data[0].endswith(b"RFC822.SIZE %d)" % len(raw))
     typ, data = c.fetch("1", "FAST")
     assert b"RFC822.SIZE" in data[0] and b"INTERNALDATE" in data[0]
     typ, data = c.fetch("1", "(RFC822.HEADER)")
     assert data[0][1] == raw[:raw.index(b"\r\n\r\n") + 4]
     typ, data = c.fetch("1", "(FLAGS)")
-    assert data == [b"1 (FLAGS ())"]  # RFC822.HEADER does not set \Seen
+    assert data == [b"1 (FLAGS (\\Recent))"]  # RFC822.HEADER does not set \Seen
     typ, data = c.fetch("1", "(RFC822)")
     assert data[0][1] == raw
-    assert b"FLAGS (\\Seen)" in data[1]
+    assert b"FLAGS (\\Seen \\Recent)" in data[1]
 
 
 def test_body_sections_and_partial(user) -> None:
@@ -84,9 +84,9 @@ def test_body_sections_and_partial(user) -> None:
     typ, data = c.fetch("1", "(BODY.PEEK[9])")
     assert data == [b"1 (BODY[9] NIL)"]
     typ, data = c.fetch("1", "(FLAGS)")
-    assert data == [b"1 (FLAGS ())"]  # PEEK everywhere
+    assert data == [b"1 (FLAGS (\\Recent))"]  # PEEK everywhere
     typ, data = c.fetch("1", "(BODY[1])")
-    assert b"FLAGS (\\Seen)" in data[1]
+    assert b"FLAGS (\\Seen \\Recent)" in data[1]
 
 
 def test_binary(user) -> None:
@@ -126,9 +126,10 @@ def test_uid_fetch_and_sets(user) -> None:
     c = user.client()
     c.select("INBOX")
     typ, data = c.uid("FETCH", "2:4,6", "(FLAGS)")
-    assert data == [b"2 (UID 2 FLAGS ())", b"3 (UID 3 FLAGS ())", b"4 (UID 4 FLAGS ())", b"6 (UID 6 FLAGS ())"]
+    assert data == [b"2 (UID 2 FLAGS (\\Recent))", b"3 (UID 3 FLAGS (\\Recent))", b"4 (UID 4 FLAGS (\\Recent))",
+                    b"6 (UID 6 FLAGS (\\Recent))"]
     typ, data = c.uid("FETCH", "100:*", "(FLAGS)")
-    assert data == [b"6 (UID 6 FLAGS ())"]
+    assert data == [b"6 (UID 6 FLAGS (\\Recent))"]
     typ, data = c.fetch("5:*", "(UID)")
     assert data == [b"5 (UID 5)", b"6 (UID 6)"]
 

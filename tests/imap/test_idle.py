@@ -30,7 +30,7 @@ def test_delivery_reaches_idle_client(user) -> None:
         other = user.client()
         other.select("INBOX")
         other.store("1", "+FLAGS", "\\Flagged")
-        assert b"* 1 FETCH (UID 1 FLAGS (\\Flagged))" in raw_command(s, b"", until=b"FETCH", limit=5)
+        assert b"* 1 FETCH (UID 1 FLAGS (\\Flagged \\Recent))" in raw_command(s, b"", until=b"FETCH", limit=5)
         other.store("1", "+FLAGS", "\\Deleted")
         other.expunge()
         assert b"* 1 EXPUNGE" in raw_command(s, b"", until=b"EXPUNGE", limit=5)

@@ -57,7 +57,7 @@ def test_flags_dates_sizes_sets(user) -> None:
     assert c.search(["SENTSINCE", "4-Mar-2026"]) == [3]
     assert c.search(["LARGER", "1000"]) == [3]
     assert c.search(["SMALLER", "1000"]) == [1, 2]
-    assert c.search(["NEW"]) == [] and c.search(["ALL"]) == [1, 2, 3]
+    assert c.search(["NEW"]) == [2, 3] and c.search(["ALL"]) == [1, 2, 3]  # \Recent here
     assert c._imap.search(None, "2:3")[1] == [b"2 3"]
     assert c._imap.uid("SEARCH", "UID", "2:*")[1] == [b"2 3"]
     assert c.search(["YOUNGER", "1000000000"]) == [1, 2, 3]

@@ -14,15 +14,15 @@ def test_store_modes(user) -> None:
     c = user.client()
     c.select("INBOX")
     typ, data = c.store("1:2", "+FLAGS", "(\\Flagged $Urgent)")
-    assert data == [b"1 (FLAGS (\\Flagged $Urgent))", b"2 (FLAGS (\\Flagged $Urgent))"]
+    assert data == [b"1 (FLAGS (\\Flagged \\Recent $Urgent))", b"2 (FLAGS (\\Flagged \\Recent $Urgent))"]
     typ, data = c.store("1", "-FLAGS", "($Urgent)")
-    assert data == [b"1 (FLAGS (\\Flagged))"]
+    assert data == [b"1 (FLAGS (\\Flagged \\Recent))"]
     typ, data = c.store("2", "FLAGS", "(\\Answered)")
-    assert data == [b"2 (FLAGS (\\Answered))"]
+    assert data == [b"2 (FLAGS (\\Answered \\Recent))"]
     typ, data = c.store("3", "+FLAGS.SILENT", "(\\Seen)")
     assert typ == "OK" and data == [None]
     typ, data = c.uid("STORE", "3", "-FLAGS", "(\\Seen)")
-    assert data == [b"3 (UID 3 FLAGS ())"]
+    assert data == [b"3 (UID 3 FLAGS (\\Recent))"]
     with pytest.raises(c.error, match="invalid system flag"):
         c.store("1", "+FLAGS", "(\\Bogus)")
     c.store("3", "+FLAGS", "($Later)")

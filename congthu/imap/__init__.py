@@ -12,8 +12,9 @@ RFCs implemented (the section is cited beside each rule in the code):
   (ORDEREDSUBJECT, REFERENCES), RFC 5267 ESORT, RFC 5957 DISPLAYFROM/DISPLAYTO;
 - RFC 6855 UTF8=ACCEPT, RFC 7889 APPENDLIMIT, RFC 9208 QUOTA, RFC 3516 BINARY;
 - RFC 7162 CONDSTORE and QRESYNC;
-- RFC 4314 ACL, with the shared namespace ``Shared/<address>/`` for delegated
-  organisation mailboxes (Điều 12; ``namespace.py``, ``congthu.delegation``).
+- RFC 4314 ACL, rights per folder, with the shared namespace ``Shared/<address>/`` for
+  delegated organisation mailboxes (Điều 12; ``namespace.py``, ``congthu.delegation``);
+- RFC 3501 section 2.3.2 \\Recent for IMAP4rev1 sessions (``congthu.store.recent``).
 
 Beyond the RFCs: SEARCH TEXT/BODY/SUBJECT/FROM/... match without regard to Vietnamese
 accents or case (see ``cmd_search``).
@@ -22,5 +23,5 @@ Layout (after mox's imapserver): ``server.py`` listeners; ``protocol.py`` the wi
 (lines, literals, limits, buffered writes); ``parser.py`` the grammar; ``response.py``
 serialisation; ``session.py`` states and command tables; ``selected.py`` the selected
 mailbox's index in memory; ``cmd_*.py`` one module per command family; ``mimeparts.py``
-the MIME structure for FETCH.
+the MIME structure for FETCH; ``threads.py`` the base subject and threading of RFC 5256.
 """

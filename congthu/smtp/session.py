@@ -12,7 +12,8 @@ MX (port 25), RFC 5321:
 
 Submission (587 STARTTLS, 465 TLS), RFC 6409:
   MAIL    after AUTH; the sender must be the user's or delegated to them
-          (``congthu.delegation.can_send_as``); ``smtp.messages_per_hour`` per user
+          (``congthu.delegation.can_send_as``); ``smtp.messages_per_hour`` per user,
+          counted in the database so every node agrees (``ratelimit.py``)
   RCPT    at most ``smtp.max_recipients``; local as above; remote through Điều 7.7
   DATA    every From (and Sender) address the user's; Date and Message-ID added if
           missing (section 8); the content rules; local recipients delivered at once,
@@ -31,9 +32,6 @@ import email.parser
 import email.policy
 import email.utils
 import re
-import time
-import weakref
-from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -41,7 +39,7 @@ from typing import TYPE_CHECKING
 from congthu import policy
 from congthu.accounts import sasl
 from congthu.log import event
-from congthu.smtp import addresses, authres, delivery, dkimsign, queue
+from congthu.smtp import addresses, authres, delivery, dkimsign, queue, ratelimit
 from congthu.smtp.dsn import RecipientStatus
 from congthu.smtp.protocol import CTEnvelope, CTSession, SMTPProtocol, tls_description
 from congthu.store import QuotaExceeded, normalise_address, utcnow
@@ -59,7 +57,6 @@ class Recipient:
 
 
 _SIZE = re.compile(r"^SIZE=(\d+)$", re.IGNORECASE)
-_rates: weakref.WeakKeyDictionary[App, dict[int, deque[float]]] = weakref.WeakKeyDictionary()
 
 
 # A field name, then optional white space before the colon: RFC 5322 section 4.5 (obsolete
@@ -158,7 +155,7 @@ class Handler:
             if not sender:
                 return "553 5.7.1 Cần địa chỉ người gửi / a sender address is required"
             limit = self.settings.smtp.messages_per_hour
-            if limit and self._sent_last_hour(mailbox.id) >= limit:
+            if limit and await ratelimit.sent_last_hour(self.app, mailbox.id) >= limit:
                 event("smtp.rate_limited", user=mailbox.address, limit=limit)
                 return (f"451 4.7.1 Đã gửi quá {limit} thư trong một giờ, hãy thử lại sau / "
                         f"limit of {limit} messages per hour reached, try again later")
@@ -182,16 +179,6 @@ class Handler:
         envelope.size_hint = size
         envelope.mail_options.extend(mail_options)
         return "250 2.1.0 OK"
-
-    def _sent_last_hour(self, mailbox_id: int) -> int:
-        stamps = _rates.setdefault(self.app, {}).setdefault(mailbox_id, deque())
-        cutoff = time.monotonic() - 3600
-        while stamps and stamps[0] < cutoff:
-            stamps.popleft()
-        return len(stamps)
-
-    def _count_sent(self, mailbox_id: int) -> None:
-        _rates.setdefault(self.app, {}).setdefault(mailbox_id, deque()).append(time.monotonic())
 
     # -- RCPT ------------------------------------------------------------------------
 
@@ -316,7 +303,7 @@ class Handler:
         reply = await self._deliver_local_and_queue(session, envelope, delivery.return_path(envelope.sender) + trace
                                                      + content, queue_id, utf8, remote_raw=trace + content)
         if reply.startswith("250"):
-            self._count_sent(mailbox.id)
+            await ratelimit.count_sent(self.app, mailbox.id)
         return reply
 
     async def _deliver_local_and_queue(

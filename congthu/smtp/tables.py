@@ -58,3 +58,16 @@ smtp_queue_rcpt = Table(
     Index("ix_smtp_queue_rcpt_due", "next_attempt_at"),
     Index("ix_smtp_queue_rcpt_queue", "queue_id"),
 )
+
+# Messages each user submitted, per one-hour window (smtp.messages_per_hour; see
+# congthu/smtp/ratelimit.py): in the database so every node and a restart see the same.
+smtp_send_counts = Table(
+    "smtp_send_counts",
+    metadata,
+    Column("mailbox_id", Integer, ForeignKey("mailboxes.id", ondelete="CASCADE"), primary_key=True),
+    # The hour of the last message counted: whole hours since the Unix epoch (UTC).
+    Column("hour", BigInteger, nullable=False),
+    # Messages submitted in that hour, and in the hour before it.
+    Column("sent", Integer, nullable=False, default=0),
+    Column("sent_before", Integer, nullable=False, default=0),
+)

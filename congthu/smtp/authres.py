@@ -4,10 +4,9 @@ dkimpy), DMARC (RFC 7489) and the Authentication-Results field (RFC 8601).
 ``evaluate`` runs the three checks (DNS through ``congthu.smtp.dns``, so the configured
 resolvers are used); ``Verdict.header`` writes the field added at delivery.
 
-DMARC's organisational domain (RFC 7489 section 3.2) needs the Public Suffix List; without
-it we take the last two labels, or three under a two-letter country code's generic
-second level ("gov.vn", "com.vn", "co.uk"), which is right for the domains Công Thư
-exchanges mail with.
+DMARC's organisational domain (RFC 7489 section 3.2) is found with the Public Suffix List
+(the ``publicsuffixlist`` package, which carries the list): "mail.soctrang.gov.vn"
+belongs to "soctrang.gov.vn" because "gov.vn" is a public suffix.
 """
 
 from __future__ import annotations
@@ -20,22 +19,25 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from publicsuffixlist import PublicSuffixList
+
 from congthu.smtp import dns as smtpdns
 
 if TYPE_CHECKING:
     from congthu.app import App
 
-_SECOND_LEVEL = {"gov", "com", "edu", "org", "net", "ac", "co", "info", "name", "biz", "int",
-                 "health", "pro", "mil", "or", "ne", "go"}
 _TOKEN = re.compile(r"[^A-Za-z0-9.@_+=\-]")
 MAX_SIGNATURES = 5
 
 
+_PSL = PublicSuffixList()
+
+
 def org_domain(domain: str) -> str:
-    labels = domain.lower().rstrip(".").split(".")
-    if len(labels) >= 3 and len(labels[-1]) == 2 and labels[-2] in _SECOND_LEVEL:
-        return ".".join(labels[-3:])
-    return ".".join(labels[-2:])
+    """RFC 7489 section 3.2: the public suffix of the domain and one label more; a domain
+    that is itself a public suffix (or unknown to the list's rules) stands for itself."""
+    domain = domain.lower().rstrip(".")
+    return _PSL.privatesuffix(domain) or domain
 
 
 def _aligned(a: str, b: str, strict: bool) -> bool:

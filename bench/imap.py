@@ -5,7 +5,8 @@ push latency to IDLE clients, memory per IDLE connection.
 
 Seeds a fresh data directory (SQLite + blobs) with one mailbox of ``--messages``
 messages (rows written directly, one stored message body and MIME structure shared by
-all, distinct subjects and search text; the search index follows by its triggers), starts ``congthu serve --only imap`` in a separate process,
+all, distinct subjects, search text and folded header fields; the search index follows
+by its triggers), starts ``congthu serve --only imap`` in a separate process,
 and drives it from this process over loopback with a minimal asyncio IMAP client. Push
 latency: ``--push-clients`` clients IDLE on a second mailbox while another connection
 APPENDs; the time from sending APPEND to each client's EXISTS. Memory: the server's RSS
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
@@ -26,10 +28,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import insert, update  # noqa: E402
 
@@ -80,12 +84,16 @@ async def seed(data: Path, count: int) -> None:
                 ids = range(base, base + n)
                 for i in ids:
                     subject = f"Công văn số {i}/UBND về {TOPICS[i % len(TOPICS)]}"
+                    sender, to = "Văn thư UBND <vanthu@soctrang.gov.vn>", "canbo@soctrang.gov.vn"
                     rows_c.append({
                         "sha256": hashlib.sha256(f"bench-{i}".encode()).hexdigest(), "size": len(raw),
                         "segments": json.dumps(proto.segments), "structure": structure, "subject": subject,
-                        "from_addr": "Văn thư UBND <vanthu@soctrang.gov.vn>", "to_addr": "canbo@soctrang.gov.vn",
+                        "from_addr": sender, "to_addr": to,
                         "cc_addr": "", "sent_date": start + timedelta(minutes=i), "message_id": f"<{i}@bench>",
-                        "search_text": fold(f"{subject} Văn thư UBND vanthu@soctrang.gov.vn Kính gửi các cơ quan số {i}"),
+                        # As congthu.mime.search makes it: subject, addresses, text.
+                        "search_text": fold(f"{subject} {sender} {to} Kính gửi các cơ quan số {i}"),
+                        # What congthu.mime.analyse folds at delivery for SEARCH SUBJECT/FROM/TO/CC.
+                        "subject_key": fold(subject), "from_key": fold(sender), "to_key": fold(to), "cc_key": "",
                         "refcount": 1, "created_at": start,
                     })
                 result = await conn.execute(insert(contents).returning(contents.c.id), rows_c)
@@ -250,6 +258,31 @@ async def bench_memory(port: int, pid: int, count: int) -> None:
         c.close()
 
 
+@contextlib.contextmanager
+def imap_server(data: Path, log_path: Path, *, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
+    """``congthu serve --only imap`` on ``data`` in a child process, ready to take
+    connections; stopped (SIGTERM, then waited for) when the block ends. Its log goes to
+    ``log_path``; its open-files limit is raised to the hard limit."""
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "congthu", "--data", str(data), "serve", "--only", "imap"],
+                                stdout=subprocess.PIPE, stderr=log,
+                                # the congthu of this tree (the bench's), not whichever is installed
+                                env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT), **(env or {})},
+                                preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard)))
+        try:
+            assert proc.stdout is not None
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                line = proc.stdout.readline()
+                if b"imap" in line or not line:
+                    break
+            yield proc
+        finally:
+            proc.terminate()
+            proc.wait(30)
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--messages", type=int, default=100_000)
@@ -268,25 +301,11 @@ async def main() -> None:
         app = await App.open(data)
         port = app.settings.listen.imap
         await app.close()
-        log = open(Path(tmp) / "server.log", "w")  # noqa: SIM115
-        proc = subprocess.Popen([sys.executable, "-m", "congthu", "--data", str(data), "serve", "--only", "imap"],
-                                stdout=subprocess.PIPE, stderr=log, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-                                preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard)))
-        try:
-            assert proc.stdout is not None
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                line = proc.stdout.readline()
-                if b"imap" in line or not line:
-                    break
+        with imap_server(data, Path(tmp) / "server.log") as proc:
             await bench_select_fetch_search(port, args.messages)
             await bench_push(port, args.push_clients, args.rounds)
             if args.idle:
                 await bench_memory(port, proc.pid, args.idle)
-        finally:
-            proc.terminate()
-            proc.wait(30)
-            log.close()
 
 
 if __name__ == "__main__":

@@ -9,6 +9,9 @@ package name). ``migrate()`` upgrades every branch to its head.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -17,7 +20,9 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Engine, MetaData, create_engine, event
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool, Pool
 
 T = TypeVar("T")
 
@@ -65,13 +70,15 @@ def _sqlite_engine(url: str, tuning: SQLiteTuning, *, writer: bool) -> AsyncEngi
     return engine
 
 
-def _sqlite_sync_engine(url: str, tuning: SQLiteTuning, *, writer: bool, pool_size: int) -> Engine:
+def _sqlite_sync_engine(url: str, tuning: SQLiteTuning, *, writer: bool, pool_size: int,
+                        poolclass: type[Pool] | None = None) -> Engine:
     # The same database through the synchronous pysqlite driver, for transactions run
     # whole in a worker thread (see Database.run_write); same pragmas, same BEGIN.
     sync_url = make_url(url).set(drivername="sqlite+pysqlite")
+    pool_args: dict[str, Any] = ({"poolclass": poolclass} if poolclass is not None
+                                 else {"pool_size": pool_size, "max_overflow": 0, "pool_timeout": 3600})
     engine = create_engine(
-        sync_url, connect_args={"timeout": tuning.busy_timeout, "check_same_thread": False},
-        pool_size=pool_size, max_overflow=0, pool_timeout=3600,
+        sync_url, connect_args={"timeout": tuning.busy_timeout, "check_same_thread": False}, **pool_args,
     )
     _sqlite_events(engine, tuning, writer=writer)
     return engine
@@ -91,11 +98,21 @@ def _sqlite_events(engine: Engine, tuning: SQLiteTuning, *, writer: bool) -> Non
         cursor.execute(f"PRAGMA mmap_size={int(tuning.mmap_bytes)}")
         cursor.close()
 
+    begin = "BEGIN IMMEDIATE" if writer else "BEGIN"
+
     @event.listens_for(engine, "begin")
     def _sqlite_begin(conn: Connection) -> None:
         # A writer takes the lock at BEGIN IMMEDIATE, so it waits (busy_timeout) for
         # another process's writer instead of failing when it upgrades a read lock.
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
+        driver = conn.connection.driver_connection
+        if not isinstance(driver, sqlite3.Connection):
+            conn.exec_driver_sql(begin)  # aiosqlite, through SQLAlchemy's adapter
+            return
+        try:
+            driver.execute(begin)  # pysqlite: straight to the driver, it is every transaction
+        except sqlite3.Error as exc:
+            # As SQLAlchemy would have raised it (OperationalError for "database is locked").
+            raise DBAPIError.instance(begin, (), exc, sqlite3.Error) from exc
 
 
 class Database:
@@ -122,6 +139,14 @@ class Database:
         self._sync_reader: Engine | None = None
         self._write_thread: ThreadPoolExecutor | None = None
         self._read_threads: ThreadPoolExecutor | None = None
+        # Group commit of run_write (SQLite): functions waiting for the next batch, and
+        # the task running the batches.
+        self._write_queue: list[_WriteJob] = []
+        self._write_runner: asyncio.Task[None] | None = None
+        # run_small_read (SQLite): each thread's own connection (``conn``), and all of them.
+        self._here = threading.local()
+        self._here_engine: Engine | None = None
+        self._here_conns: list[Connection] = []
 
     # -- whole transactions in one call -----------------------------------------------------
 
@@ -135,22 +160,73 @@ class Database:
         behind it in process instead of polling SQLite's lock. On PostgreSQL it runs on
         ``writer`` through ``run_sync`` (asyncpg). Either way the transaction rolls back
         if ``fn`` raises.
+
+        Group commit (SQLite): the functions that arrive while a commit is under way wait
+        for it and then run together, one after the other, each in a SAVEPOINT of one
+        shared transaction, so a batch costs one thread hop, one write slot and one
+        fsync instead of one each. Each still commits or rolls back on its own: one that
+        raises rolls back to its savepoint and gets its exception, the others go on; each
+        sees what those before it wrote, as it would one transaction later; its caller is
+        answered once the shared COMMIT is durable. If the shared transaction itself
+        fails (the COMMIT, or a savepoint that cannot be rolled back), every function of
+        the batch is run again alone, so each gets its own answer as without batching.
         """
         if not self.is_sqlite:
             async with self.writer.begin() as conn:
                 return await conn.run_sync(fn, *args)
+        loop = asyncio.get_running_loop()
+        job = _WriteJob(fn, args, loop.create_future())
+        self._write_queue.append(job)
+        if self._write_runner is None or self._write_runner.done():
+            self._write_runner = loop.create_task(self._run_writes())
+        try:
+            return await asyncio.shield(job.future)
+        except asyncio.CancelledError:
+            if not job.started:  # not begun: it never runs
+                self._write_queue.remove(job)
+                raise
+            # Begun: it cannot be stopped half way; wait for it, then go on cancelling.
+            while not job.future.done():
+                try:
+                    await asyncio.shield(job.future)
+                except asyncio.CancelledError:
+                    continue
+                except Exception:  # the caller is cancelled: its result does not matter
+                    break
+            raise
+
+    async def _run_writes(self) -> None:
+        """Run the queued write functions in batches until the queue is empty."""
         if self._sync_writer is None:
             self._sync_writer = _sqlite_sync_engine(self.url, self.sqlite, writer=True, pool_size=1)
             self._write_thread = ThreadPoolExecutor(1, thread_name_prefix="congthu-db-write")
         engine, thread = self._sync_writer, self._write_thread
         assert thread is not None
-
-        def work() -> T:
-            with engine.begin() as conn:
-                return fn(conn, *args)
-
-        async with self.writer.connect():  # the in-process write slot, see above
-            return await _finish(asyncio.get_running_loop().run_in_executor(thread, work))
+        loop = asyncio.get_running_loop()
+        while self._write_queue:
+            batch = self._write_queue[:_WRITE_BATCH]
+            del self._write_queue[:len(batch)]
+            for job in batch:
+                job.started = True
+            try:
+                async with self.writer.connect():  # the in-process write slot, see run_write
+                    outcomes = await _finish(loop.run_in_executor(thread, _write_batch, engine, batch))
+            except asyncio.CancelledError:
+                for job in batch:  # the loop is stopping
+                    job.future.cancel()
+                raise
+            except BaseException as exc:
+                # The write slot could not be had: the batch fails.
+                for job in batch:
+                    if not job.future.done():
+                        job.future.set_exception(exc)
+                continue
+            for job, (ok, value) in zip(batch, outcomes, strict=True):
+                if not job.future.done():
+                    if ok:
+                        job.future.set_result(value)
+                    else:
+                        job.future.set_exception(value)
 
     async def run_read(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(conn, *args)`` in one read transaction (one snapshot); its result.
@@ -174,17 +250,53 @@ class Database:
 
         return await _finish(asyncio.get_running_loop().run_in_executor(threads, work))
 
+    async def run_small_read(self, fn: Callable[..., T], *args: Any) -> T:
+        """``run_read`` for a read of a few rows found by key (a folder, a mailbox, some
+        contents by id): on SQLite it runs at once, on the calling thread, on that
+        thread's own connection, in its own read transaction. Such a query takes a few
+        tens of microseconds; handing it to a reader thread and back takes several times
+        that, and at thousands of IMAP commands a second those hops are most of the cost.
+        Never for a read that may walk a folder (it would hold up the event loop). If the
+        database is busy (a WAL reader can be, briefly, while the WAL is reset) it does
+        not wait here: it goes to a reader thread, which waits ``busy_timeout``."""
+        if not self.is_sqlite:
+            return await self.run_read(fn, *args)
+        conn = getattr(self._here, "conn", None)
+        if conn is None:
+            if self._here_engine is None:
+                # Its own engine, without a pool (each thread that asks keeps the one
+                # connection it opens), and no busy wait.
+                tuning = SQLiteTuning(_HERE_BUSY_TIMEOUT, self.sqlite.mmap_bytes)
+                self._here_engine = _sqlite_sync_engine(self.url, tuning, writer=False, pool_size=1,
+                                                        poolclass=NullPool)
+            conn = self._here.conn = self._here_engine.connect()
+            self._here_conns.append(conn)
+        try:
+            with conn.begin():
+                return fn(conn, *args)
+        except OperationalError:
+            # Busy (or gone): the threaded path waits, and reports a real failure.
+            return await self.run_read(fn, *args)
+
     @property
     def is_sqlite(self) -> bool:
         return self.writer.dialect.name == "sqlite"
 
     async def dispose(self) -> None:
+        if self._write_runner is not None and not self._write_runner.done():
+            await asyncio.wait([self._write_runner])
         for threads in (self._write_thread, self._read_threads):
             if threads is not None:
                 await asyncio.to_thread(threads.shutdown, True)
-        for engine in (self._sync_writer, self._sync_reader):
+        for conn in self._here_conns:
+            with contextlib.suppress(Exception):
+                conn.close()
+        self._here_conns.clear()
+        self._here = threading.local()
+        for engine in (self._sync_writer, self._sync_reader, self._here_engine):
             if engine is not None:
                 engine.dispose()
+        self._here_engine = None
         self._write_thread = self._read_threads = None
         self._sync_writer = self._sync_reader = None
         await self.writer.dispose()
@@ -193,6 +305,59 @@ class Database:
 
 
 _READ_THREADS = 4
+_HERE_BUSY_TIMEOUT = 0.0  # run_small_read does not wait for a busy database (see there)
+_WRITE_BATCH = 256  # write functions committed together, at most
+
+
+@dataclass
+class _WriteJob:
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+    future: asyncio.Future[Any]
+    started: bool = False  # taken into a batch: it will run (or has run)
+
+
+# A write function's outcome: (True, its result) or (False, the exception it raised).
+_Outcome = tuple[bool, Any]
+
+
+def _write_batch(engine: Engine, batch: list[_WriteJob]) -> list[_Outcome]:
+    """On the writer thread: a batch of write functions in one transaction (see
+    ``Database.run_write``), or each alone if that transaction fails as a whole."""
+    if len(batch) > 1:
+        try:
+            return _write_together(engine, batch)
+        except Exception:  # noqa: S110 - each is run again alone and gets its own answer
+            pass
+    return [_write_alone(engine, job) for job in batch]
+
+
+def _write_together(engine: Engine, batch: list[_WriteJob]) -> list[_Outcome]:
+    outcomes: list[_Outcome] = []
+    with engine.begin() as conn:
+        for job in batch:
+            # Plain SQL savepoints: SQLAlchemy's begin_nested() costs several times more,
+            # and a function's own begin_nested() nests inside them all the same.
+            conn.exec_driver_sql("SAVEPOINT congthu_job")
+            try:
+                result = job.fn(conn, *job.args)
+            except Exception as exc:
+                # If these fail, the whole batch is run again alone (_write_batch).
+                conn.exec_driver_sql("ROLLBACK TO SAVEPOINT congthu_job")
+                conn.exec_driver_sql("RELEASE SAVEPOINT congthu_job")
+                outcomes.append((False, exc))
+            else:
+                conn.exec_driver_sql("RELEASE SAVEPOINT congthu_job")
+                outcomes.append((True, result))
+    return outcomes
+
+
+def _write_alone(engine: Engine, job: _WriteJob) -> _Outcome:
+    try:
+        with engine.begin() as conn:
+            return (True, job.fn(conn, *job.args))
+    except Exception as exc:
+        return (False, exc)
 
 
 async def _finish(future: asyncio.Future[T]) -> T:

@@ -38,7 +38,8 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy import and_, bindparam, delete, insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from congthu import audit, metrics
@@ -60,6 +61,7 @@ from congthu.config import PasswordSettings, Settings
 from congthu.log import event
 from congthu.store import Mailbox, MailStore, utcnow
 from congthu.store import normalise_address as _normalise_address
+from congthu.store.statements import TOUCH
 from congthu.store.tables import mailboxes
 
 __all__ = [
@@ -161,6 +163,8 @@ class Verified:
     known: bool = False  # the username names a mailbox with a credential
     via: str = ""
     app_password_id: int | None = None
+    # The credential that was checked (conclude need not read it again).
+    credential: Credential | None = None
     # Updates to store on success: a hash with the current argon2 parameters, SCRAM keys.
     rehash: str | None = None
     scram_keys: scram.ScramKeys | None = None
@@ -243,9 +247,8 @@ class Accounts:
                         "a password may only be sent over an encrypted (TLS) connection",
             )
         now = self.clock()
-        async with self.store.db.reader.connect() as conn:
-            by_address, by_account = await lockout.read_both(
-                conn, lockout.address_key(client_ip), username, now, self.login)
+        by_address, by_account = await self.store.db.run_small_read(
+            lockout.read_both, lockout.address_key(client_ip), username, now, self.login)
         if by_address.locked(now) or by_account.locked(now):
             which = "address" if by_address.locked(now) else "account"
             key = lockout.address_key(client_ip) if which == "address" else username
@@ -290,7 +293,7 @@ class Accounts:
             if two_factor and not (otp and await self.check_second_factor(mailbox.id, otp)):
                 return Verified(None, known=True, reason="second-factor",
                                 hint="Cần mã xác thực hai lớp / a two-factor code is required")
-            verified = Verified(mailbox, known=True, via="password")
+            verified = Verified(mailbox, known=True, via="password", credential=cred)
             if self.hasher.check_needs_rehash(cred.password_hash):
                 verified.rehash = await asyncio.to_thread(self.hasher.hash, scram.normalise(password))
             if cred.scram_stored_key is None or cred.scram_iterations != self.settings.scram_iterations:
@@ -366,7 +369,7 @@ class Accounts:
                                           "temporarily locked after too many failed logins")
             return AuthResult(AuthStatus.FAILED, code="AUTHENTICATIONFAILED", delay=delay, message=message)
 
-        cred = await self.credential(mailbox.id)
+        cred = verified.credential or await self.credential(mailbox.id)
         assert cred is not None
         if mailbox.status != "active":
             status, action = AuthStatus.DISABLED, "login.disabled"
@@ -393,6 +396,10 @@ class Accounts:
                                details={"protocol": protocol, "via": verified.via,
                                         **({"rehashed": True} if verified.rehash else {})},
                                client=client)
+            if status is AuthStatus.OK:
+                # The access, for the six-month rule (Điều 4.4; MailStore.touch), in the
+                # same transaction: one commit for a login, not two.
+                await conn.execute(TOUCH, {"b_mailbox": mailbox.id, "b_when": now})
         event(action, protocol=protocol, user=mailbox.address, client=client_ip, via=verified.via)
         metrics.logins.labels(protocol, status.value).inc()
         if status is AuthStatus.DISABLED:
@@ -406,7 +413,6 @@ class Accounts:
                 message=f"Mật khẩu đã hết hạn hoặc phải đổi, hãy đổi tại {url} / "
                         f"password expired or must be changed, change it at {url}",
             )
-        await self.store.touch(mailbox.id, now)
         return AuthResult(AuthStatus.OK, mailbox, via=verified.via)
 
     async def _audit_refusal(self, which: str, key: str, username: str, protocol: str, client: str,
@@ -571,10 +577,7 @@ class Accounts:
         return count
 
     async def credential(self, mailbox_id: int) -> Credential | None:
-        async with self.store.db.reader.connect() as conn:
-            row = (await conn.execute(
-                select(credentials).where(credentials.c.mailbox_id == mailbox_id)
-            )).first()
+        row = await self.store.db.run_small_read(_first, _CREDENTIAL, mailbox_id)
         if row is None:
             return None
         return Credential(row.mailbox_id, row.password_hash, row.must_change, _aware(row.changed_at) or self.clock(),
@@ -594,8 +597,7 @@ class Accounts:
     # -- second factor and app passwords --------------------------------------------------
 
     async def totp_enabled(self, mailbox_id: int) -> bool:
-        async with self.store.db.reader.connect() as conn:
-            row = (await conn.execute(select(totp_table.c.enabled).where(totp_table.c.mailbox_id == mailbox_id))).first()
+        row = await self.store.db.run_small_read(_first, _TOTP_ENABLED, mailbox_id)
         return bool(row and row.enabled)
 
     async def totp_begin(self, mailbox_id: int) -> str:
@@ -698,6 +700,15 @@ class Accounts:
     async def mark_reminded(self, conn: AsyncConnection, mailbox_id: int, days: int) -> None:
         await conn.execute(update(credentials).where(credentials.c.mailbox_id == mailbox_id)
                            .values(reminded_days=days))
+
+
+# Read before every login, by mailbox id (run_small_read: no hop to a reader thread).
+_CREDENTIAL = select(credentials).where(credentials.c.mailbox_id == bindparam("b_mailbox"))
+_TOTP_ENABLED = select(totp_table.c.enabled).where(totp_table.c.mailbox_id == bindparam("b_mailbox"))
+
+
+def _first(conn: Connection, statement: Any, mailbox_id: int) -> Any:
+    return conn.execute(statement, {"b_mailbox": mailbox_id}).first()
 
 
 def _b64decode(value: str) -> bytes:

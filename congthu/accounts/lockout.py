@@ -30,7 +30,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, insert, or_, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from congthu.accounts.tables import login_throttle
@@ -100,13 +101,17 @@ def _counter(row: Any, now: datetime, settings: LoginSettings) -> Counter:
     return Counter(row.failures, locked_until)
 
 
-async def read_both(conn: AsyncConnection, address: str, account: str, now: datetime,
-                    settings: LoginSettings) -> tuple[Counter, Counter]:
-    """The counters of a client address and of an account, in one query."""
-    rows = (await conn.execute(select(login_throttle).where(or_(
-        and_(login_throttle.c.kind == ADDRESS, login_throttle.c.key == address),
-        and_(login_throttle.c.kind == ACCOUNT, login_throttle.c.key == account),
-    )))).all()
+_BOTH = select(login_throttle).where(or_(
+    and_(login_throttle.c.kind == ADDRESS, login_throttle.c.key == bindparam("b_address")),
+    and_(login_throttle.c.kind == ACCOUNT, login_throttle.c.key == bindparam("b_account")),
+))
+
+
+def read_both(conn: Connection, address: str, account: str, now: datetime,
+              settings: LoginSettings) -> tuple[Counter, Counter]:
+    """The counters of a client address and of an account, in one query (a synchronous
+    read: ``Database.run_small_read``, before every login)."""
+    rows = conn.execute(_BOTH, {"b_address": address, "b_account": account}).all()
     found = {r.kind: r for r in rows}
     return _counter(found.get(ADDRESS), now, settings), _counter(found.get(ACCOUNT), now, settings)
 

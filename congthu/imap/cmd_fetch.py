@@ -6,7 +6,9 @@ metadata in batches (``store.get_messages``); ENVELOPE, BODY and BODYSTRUCTURE c
 the structure computed at delivery (``store.get_contents``, ``mimeparts``) without
 reading the message; body sections read the bytes from the blob store, a bounded number
 of bytes at a time, so a FETCH 1:* of a large mailbox streams instead of loading
-everything. A body item without .PEEK sets \\Seen first (if the mailbox is
+everything. What never changes of a message (size, date, content, loaded structure) is
+kept for the messages fetched lately (``_METAS``, ``_KNOWN``): fetching them again asks
+the database only whether they still exist. A body item without .PEEK sets \\Seen first (if the mailbox is
 writable and the user has the "s" right), and the FETCH response then carries FLAGS.
 
 FLAGS carries \\Recent for the messages this session was the first to be told of (RFC
@@ -22,6 +24,7 @@ the others of the set get theirs.
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from typing import Any
 
 from congthu.imap import mimeparts
@@ -41,6 +44,8 @@ _SETS_SEEN = {"BODY[]", "BINARY[]", "RFC822", "RFC822.TEXT"}
 # Bytes of messages read at once.
 _BATCH_BYTES = 8 * 1024 * 1024
 _BATCH_COUNT = 200
+# Message bytes read on the event loop rather than in a thread, at most (see _send_group).
+_INLINE_BYTES = 64 * 1024
 
 
 async def fetch(s: Session, cmd: Command) -> Result:
@@ -97,10 +102,10 @@ async def fetch(s: Session, cmd: Command) -> Result:
         pos += len(batch)
         metas: dict[int, MessageMeta] = {}
         if need_meta:
-            metas = {m.uid: m for m in await s.app.store.get_messages(sel.folder_id, [sel.uids[i] for i in batch])}
-        contents: dict[int, Content] = {}
+            metas = await _metas(s, [sel.uids[i] for i in batch])
+        contents: dict[int, _Known] = {}
         if need_content:
-            contents = await s.app.store.get_contents([m.content_id for m in metas.values()])
+            contents = await _contents(s, metas)
         # Read the bytes in groups of at most _BATCH_BYTES.
         group: list[int] = []
         group_bytes = 0
@@ -188,24 +193,118 @@ async def _send_from_index(s: Session, indexes: list[int], atts: list[FetchAtt],
         await s.send(b"".join(out))
 
 
+# What a message is never changes, only its flags: its size, arrival time and content
+# (the content row: blobs, stored structure; and that structure loaded). They are kept
+# for the messages fetched lately, by (folder id, UIDVALIDITY, UID), which never names
+# another message (a UID is not reused; a recreated or renamed folder has a new
+# UIDVALIDITY), so a FETCH of the same messages again, by this session or another, need
+# not read their metadata and contents again nor load their structures: the database
+# is asked only which of them still exist (``store.present``). Bounded, shared by all
+# sessions. The flags, keywords and modseq in the cached MessageMeta are not used (the
+# session's index has the ones the client knows).
+_Key = tuple[int, int, int]
+_METAS: OrderedDict[_Key, MessageMeta] = OrderedDict()
+_KNOWN: OrderedDict[_Key, _Known] = OrderedDict()
+_KNOWN_MAX = 1024
+
+
+def _remember(cache: OrderedDict[_Key, Any], key: _Key, value: Any) -> None:
+    cache[key] = value
+    if len(cache) > _KNOWN_MAX:
+        cache.popitem(last=False)
+
+
+async def _metas(s: Session, uids: list[int]) -> dict[int, MessageMeta]:
+    """The metadata of those of these messages that still exist, by UID."""
+    sel = s.selected
+    assert sel is not None
+    folder, validity = sel.folder_id, sel.uidvalidity
+    found: dict[int, MessageMeta] = {}
+    unknown: list[int] = []
+    for uid in uids:
+        meta = _METAS.get((folder, validity, uid))
+        if meta is None:
+            unknown.append(uid)
+        else:
+            found[uid] = meta
+    if found:
+        present = await s.app.store.present(folder, list(found))
+        for uid in list(found):
+            if uid in present:
+                _METAS.move_to_end((folder, validity, uid))
+            else:
+                del found[uid]  # expunged by another session meanwhile
+    if unknown:
+        for meta in await s.app.store.get_messages(folder, unknown):
+            found[meta.uid] = meta
+            _remember(_METAS, (folder, validity, meta.uid), meta)
+    return found
+
+
+class _Known:
+    """A message's content, its structure loaded, and the FETCH items made from them
+    (ENVELOPE, BODYSTRUCTURE, header sections...) by (item, UTF-8 session or not): the
+    same bytes every time, so they are made once. Items longer than _ITEM_MAX are not
+    kept (whole messages, large parts)."""
+
+    __slots__ = ("content", "structure", "items")
+
+    def __init__(self, content: Content, structure: mimeparts.MessageStructure | None) -> None:
+        self.content = content
+        self.structure = structure
+        self.items: dict[tuple[FetchAtt, bool], bytes] = {}
+
+
+_ITEM_MAX = 4096
+
+
+async def _contents(s: Session, metas: dict[int, MessageMeta]) -> dict[int, _Known]:
+    """The content and loaded structure of these messages (by content id)."""
+    sel = s.selected
+    assert sel is not None
+    found: dict[int, _Known] = {}
+    missing: list[MessageMeta] = []
+    for uid, meta in metas.items():
+        known = _KNOWN.get((sel.folder_id, sel.uidvalidity, uid))
+        if known is not None and known.content.id == meta.content_id:
+            _KNOWN.move_to_end((sel.folder_id, sel.uidvalidity, uid))
+            found[meta.content_id] = known
+        else:
+            missing.append(meta)
+    if missing:
+        read = await s.app.store.get_contents([m.content_id for m in missing])
+        for meta in missing:
+            content = read.get(meta.content_id)
+            if content is None:
+                continue
+            known = found.get(content.id) or _Known(content, mimeparts.load(content.structure))
+            found[content.id] = known
+            _remember(_KNOWN, (sel.folder_id, sel.uidvalidity, meta.uid), known)
+    return found
+
+
 async def _send_group(s: Session, group: list[int], atts: list[FetchAtt], metas: dict[int, MessageMeta],
-                      contents: dict[int, Content], seen_now: set[int], need_content: bool,
+                      contents: dict[int, _Known], seen_now: set[int], need_content: bool,
                       need_raw: bool) -> list[str]:
     """Send the FETCH responses of a group of messages; returns the transfer encodings
     that stopped a BINARY item (those messages got no response, see ``render``)."""
     sel = s.selected
     assert sel is not None
+    utf8 = s.utf8
+    raw_atts = [a for a in atts if a.name in _RAW]
+    knowns: list[_Known | None] = [None] * len(group)
     structures: list[mimeparts.MessageStructure | None] = [None] * len(group)
     segments: list[list[tuple[str, int]] | None] = [None] * len(group)
     if need_content:
         for n, i in enumerate(group):
-            content = contents.get(metas[sel.uids[i]].content_id)
-            if content is None:
+            known = knowns[n] = contents.get(metas[sel.uids[i]].content_id)
+            if known is None:
                 continue
-            structures[n] = mimeparts.load(content.structure)
-            # The bytes: for body sections, and to parse a content stored without structure.
-            if need_raw or structures[n] is None:
-                segments[n] = content.segments
+            structures[n] = known.structure
+            # The bytes: for body sections not made before, and to parse a content
+            # stored without structure.
+            if (need_raw and not all((a, utf8) in known.items for a in raw_atts)) or known.structure is None:
+                segments[n] = known.content.segments
     raws: list[bytes | None] = [None] * len(group)
     if any(seg is not None for seg in segments):
         blobs = s.app.store.blobs
@@ -213,14 +312,18 @@ async def _send_group(s: Session, group: list[int], atts: list[FetchAtt], metas:
         def read() -> list[bytes | None]:
             return [blobs.read(seg) if seg is not None else None for seg in segments]
 
-        raws = await asyncio.to_thread(read)
+        # A few small messages are read here: from the page cache that takes less than
+        # handing the reading to a thread and back (the usual FETCH of headers or of a
+        # message being opened). Larger reads go to a thread, not to hold up the loop.
+        small = sum(n for seg in segments if seg is not None for _d, n in seg) <= _INLINE_BYTES
+        raws = read() if small else await asyncio.to_thread(read)
     unknown: list[str] = []
     for n, i in enumerate(group):
         structure, raw = structures[n], raws[n]
         if structure is None and raw is not None:
             structure = mimeparts.parse(raw)
         try:
-            items = render(s, i, atts, metas.get(sel.uids[i]), structure, raw)
+            items = render(s, i, atts, metas.get(sel.uids[i]), structure, raw, knowns[n])
         except mimeparts.UnknownEncoding as exc:
             unknown.append(str(exc))
             if sel.uids[i] in seen_now:  # \Seen was set: say so (an unsolicited FLAGS)
@@ -233,16 +336,21 @@ async def _send_group(s: Session, group: list[int], atts: list[FetchAtt], metas:
 
 
 def render(s: Session, i: int, atts: list[FetchAtt], meta: MessageMeta | None,
-           structure: mimeparts.MessageStructure | None, raw: bytes | None) -> list[bytes]:
+           structure: mimeparts.MessageStructure | None, raw: bytes | None,
+           known: _Known | None = None) -> list[bytes]:
     """The items of one message's FETCH response, all made before any is sent: a BINARY
     item of a part whose transfer encoding we cannot undo raises
-    ``mimeparts.UnknownEncoding`` and nothing of that message is sent."""
+    ``mimeparts.UnknownEncoding`` and nothing of that message is sent. Items made from
+    the content are taken from ``known`` when made before, and kept there."""
     sel = s.selected
     assert sel is not None
     utf8 = s.utf8
     out: list[bytes] = []
     for att in atts:
         name = att.name
+        if known is not None and (made := known.items.get((att, utf8))) is not None:
+            out.append(made)
+            continue
         if name == "UID":
             out.append(b"UID %d" % sel.uids[i])
         elif name == "FLAGS":
@@ -255,14 +363,18 @@ def render(s: Session, i: int, atts: list[FetchAtt], meta: MessageMeta | None,
         elif name == "RFC822.SIZE":
             assert meta is not None
             out.append(b"RFC822.SIZE %d" % meta.size)
-        elif structure is None:  # the content is gone (cannot happen while referenced)
-            out.append(name.encode() + b" NIL")
-        elif name in _STRUCTURE:
-            out.append(_render_structure(name, structure, utf8))
-        elif raw is None:
+        elif structure is None or (raw is None and name not in _STRUCTURE):
+            # The content (or its bytes) is gone: cannot happen while referenced.
             out.append(name.encode() + b" NIL")
         else:
-            out.append(_render_body(att, raw, structure, utf8))
+            if name in _STRUCTURE:
+                item = _render_structure(name, structure, utf8)
+            else:
+                assert raw is not None
+                item = _render_body(att, raw, structure, utf8)
+            if known is not None and len(item) <= _ITEM_MAX:
+                known.items[(att, utf8)] = item
+            out.append(item)
     return out
 
 

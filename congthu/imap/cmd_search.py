@@ -9,8 +9,10 @@ case**, so "nguyen van binh" finds "Nguyễn Văn Bình" and "ĐỀ ÁN" finds "
 matching; folded matching finds a superset of what it finds. TEXT and BODY are answered
 from the store's folded text index (``store.search_text``: subject, addresses and text
 parts), not by reading messages; BODY therefore also matches the indexed header fields.
-SUBJECT, FROM, TO and CC take the index's candidates and check the field. BCC and other
-HEADER fields read the message headers.
+SUBJECT, FROM, TO and CC (and HEADER with those names) are answered in SQL too
+(``store.search_field``): the decoded subject (RFC 2047 words decoded), or the display
+names and addresses of the field, folded at delivery and kept beside the text. BCC and
+other HEADER fields read the message headers.
 
 RECENT, NEW (RECENT UNSEEN) and OLD (NOT RECENT) use the messages this session was the
 first to be told of (RFC 3501 sections 2.3.2 and 6.4.4, ``Selected.recent``); an
@@ -46,7 +48,8 @@ from congthu.store import Content, MessageMeta
 from congthu.store import flags as flagbits
 from congthu.text import fold
 
-_FIELDS = {"SUBJECT": "subject", "FROM": "from_addr", "TO": "to_addr", "CC": "cc_addr"}
+# Search keys answered on the store's folded header fields (``store.search_field``).
+_FIELDS = {"SUBJECT": "subject", "FROM": "from", "TO": "to", "CC": "cc"}
 # Messages whose header is read in one trip to a worker thread (HEADER, BCC, THREAD).
 _HEADER_BATCH = 200
 
@@ -207,23 +210,12 @@ class Evaluator:
             when = when.replace(tzinfo=UTC)
         return when.astimezone(self.tz).date()
 
-    async def _field(self, attr: str, text: str) -> set[int]:
+    async def _field(self, field: str, text: str) -> set[int]:
+        """SUBJECT, FROM, TO, CC: the folded term is a substring of the folded field."""
         term = fold(text)
         if not term:
             return set(self.universe)
-        # One query: the text index's matches with their header fields, checked here.
-        column = {"subject": 1, "from_addr": 2, "to_addr": 3, "cc_addr": 4}[attr]
-        rows = await self.s.app.store.search_text_fields(self.sel.folder_id, [term])
-        folded: dict[str, bool] = {}  # many messages share a sender: fold each value once
-        out = []
-        for r in rows:
-            value = str(r[column] or "")
-            found = folded.get(value)
-            if found is None:
-                found = folded[value] = term in fold(value)
-            if found:
-                out.append(r[0])
-        return self.known(out)
+        return self.known(await self.s.app.store.search_field(self.sel.folder_id, field, [term]))
 
     async def _header(self, name: str, text: str) -> set[int]:
         term = fold(text)
@@ -266,9 +258,9 @@ def _cost(key: tuple[Any, ...]) -> int:
     kind = key[0]
     if kind in _CHEAP:
         return 0
-    if kind in ("TEXT", "BODY", "LARGER", "SMALLER", "BEFORE", "ON", "SINCE", "OLDER", "YOUNGER"):
+    if kind in ("TEXT", "BODY", "LARGER", "SMALLER", "BEFORE", "ON", "SINCE", "OLDER", "YOUNGER") or kind in _FIELDS:
         return 1
-    if kind in _FIELDS or kind.startswith("SENT"):
+    if kind.startswith("SENT"):
         return 2
     return 3
 

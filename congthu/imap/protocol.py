@@ -67,7 +67,13 @@ class Connection:
         """One line without its CRLF. EOF: IncompleteReadError; too long: LineTooLong
         (after reading past it); no data before the deadline: TimeoutError."""
         try:
-            line = await asyncio.wait_for(self.reader.readuntil(b"\n"), within)
+            if b"\n" in self.buffered():
+                # Already here (a pipelining client): no deadline to arm, nothing to wait for.
+                line = await self.reader.readuntil(b"\n")
+            else:
+                # asyncio.timeout, not wait_for: no extra task for each line read.
+                async with asyncio.timeout(within):
+                    line = await self.reader.readuntil(b"\n")
         except asyncio.LimitOverrunError:
             await asyncio.wait_for(self._skip_line(), within)
             raise LineTooLong() from None
@@ -111,7 +117,11 @@ class Connection:
             if sync:
                 await self.send(b"+ Ready for literal data\r\n")
                 await self.flush()
-            data = await asyncio.wait_for(self.reader.readexactly(size), literal_within)
+            if len(self.buffered()) >= size:
+                data = await self.reader.readexactly(size)  # all here already (LITERAL+)
+            else:
+                async with asyncio.timeout(literal_within):
+                    data = await self.reader.readexactly(size)
             parts.append(line)
             parts.append(data)
             line = await self.read_line(literal_within)
@@ -125,10 +135,13 @@ class Connection:
                 return  # a synchronising literal after this: the client waits for "+"
             await self._skip_bytes(int(m.group(1)), within)
 
+    def buffered(self) -> bytes | bytearray:
+        """What the client sent that is not read yet (StreamReader keeps it in _buffer)."""
+        return getattr(self.reader, "_buffer", b"")
+
     def buffered_input(self) -> int:
         """Bytes the client sent that are not read yet (STARTTLS must see none)."""
-        buffer = getattr(self.reader, "_buffer", b"")
-        return len(buffer)
+        return len(self.buffered())
 
     # -- writing ------------------------------------------------------------------------
 
@@ -145,7 +158,13 @@ class Connection:
         self.out.clear()
         self.out_size = 0
         self.writer.write(data)
-        await asyncio.wait_for(self.writer.drain(), self.write_timeout)
+        if self.writer.transport.get_write_buffer_size() == 0:
+            # All of it went to the socket at once (the usual case): drain() cannot wait,
+            # so no deadline (and no task for wait_for) is needed.
+            await self.writer.drain()
+        else:
+            async with asyncio.timeout(self.write_timeout):
+                await self.writer.drain()
 
     async def start_tls(self, context: ssl.SSLContext) -> None:
         await self.flush()

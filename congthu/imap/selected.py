@@ -3,7 +3,8 @@
 SELECT loads UIDs, flags and modseqs of every message once (``store.folder_index``);
 after that FETCH FLAGS, SEARCH on flags, sequence-number mapping and most of STORE are
 answered from here without the database. Changes by others come through the change feed
-(``app.hub``) and ``store.changes_since``, and are applied only at the points where the
+(``app.hub``): from the hub's log of this process's changes when it holds them all, else
+from ``store.changes_since``; they are applied only at the points where the
 session may tell the client (RFC 9051 section 7.4.1), so that message sequence numbers
 stay what the client believes until it is told otherwise.
 
@@ -116,10 +117,10 @@ class Selected:
             return
         try:
             if self.readonly:
-                mark = await recent_store.first_unclaimed(store, self.folder_id)
+                mark = await recent_store.first_unclaimed_below(store, self.folder_id, end, self.uidvalidity)
                 got = range(mark if mark is not None else end, end)
             else:
-                got = await recent_store.claim(store, self.folder_id, end)
+                got = await recent_store.claim(store, self.folder_id, end, self.uidvalidity)
         except (DatabaseUnavailable, StoreError):
             # RFC 3501 section 2.3.2: if it cannot be determined whether this session is
             # the first to be told of a message, that message should be taken as recent.

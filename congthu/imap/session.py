@@ -413,7 +413,13 @@ class Session:
             return
         if sel.watch.event.is_set():
             sel.watch.event.clear()
-            changed, gone, highest = await _changes_since(self.app, sel.folder_id, sel.modseq)
+            # The change log of this process answers without the database when it holds
+            # every change since ours (``ChangeHub.changes_since``).
+            logged = self.app.hub.changes_since(sel.folder_id, sel.modseq, sel.watch.modseq)
+            if logged is not None:
+                changed, gone, highest = logged
+            else:
+                changed, gone, highest = await _changes_since(self.app, sel.folder_id, sel.modseq)
             if highest < sel.watch.modseq:
                 # We joined a lookup that started before the latest change: ask again.
                 changed, gone, highest = await self.app.store.changes_since(sel.folder_id, sel.modseq)

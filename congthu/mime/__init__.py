@@ -13,7 +13,8 @@ Modules, one concern each:
 * ``body``: transfer/charset decoding of a part, decoded sizes;
 * ``headers``, ``params``, ``addresses``, ``envelope``, ``words``, ``charsets``: header
   sections, Content-Type/Disposition (RFC 2231), address lists, RFC 2047, charsets;
-* ``search``: the folded search text.
+* ``search``: the folded search text (and ``analyse`` folds the four header fields
+  SEARCH SUBJECT / FROM / TO / CC match: ``Analysis.subject_key``...).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from congthu.mime.imap import MessageStructure, load_structure, parse_structure,
 from congthu.mime.part import Part
 from congthu.mime.search import addresses_text, search_text
 from congthu.mime.words import clean, decode_words
+from congthu.text import fold
 
 __all__ = [
     "Analysis", "MessageStructure", "Part", "SPLIT_THRESHOLD", "analyse", "body_text",
@@ -53,6 +55,12 @@ class Analysis:
     sent_date: datetime | None = None
     message_id: str = ""
     search_text: str = ""
+    # subject, from_addr, to_addr and cc_addr folded (``congthu.text.fold``): what IMAP
+    # SEARCH SUBJECT / FROM / TO / CC match against, in SQL (``contents.subject_key``...).
+    subject_key: str = ""
+    from_key: str = ""
+    to_key: str = ""
+    cc_key: str = ""
     # JSON text for the store's ``contents.structure`` column (``load_structure`` reads it).
     structure_json: str = "{}"
     # Sorted, non-overlapping (start, end) byte ranges of large leaf bodies in the raw message.
@@ -112,14 +120,16 @@ def analyse(raw: bytes) -> Analysis:
     """Analyse a raw message; never raises (malformed input gives a best-effort result)."""
     structure = parse_structure(raw)
     envelope = structure.envelope
+    subject = _safe(lambda: clean(decode_words(envelope.subject or "")), "")
+    from_addr = _safe(lambda: addresses_text(envelope.from_), "")
+    to_addr = _safe(lambda: addresses_text(envelope.to), "")
+    cc_addr = _safe(lambda: addresses_text(envelope.cc), "")
     return Analysis(
-        subject=_safe(lambda: clean(decode_words(envelope.subject or "")), ""),
-        from_addr=_safe(lambda: addresses_text(envelope.from_), ""),
-        to_addr=_safe(lambda: addresses_text(envelope.to), ""),
-        cc_addr=_safe(lambda: addresses_text(envelope.cc), ""),
+        subject=subject, from_addr=from_addr, to_addr=to_addr, cc_addr=cc_addr,
         sent_date=_date(envelope.date),
         message_id=clean(envelope.message_id or ""),
         search_text=_safe(lambda: search_text(raw, structure.root), ""),
+        subject_key=fold(subject), from_key=fold(from_addr), to_key=fold(to_addr), cc_key=fold(cc_addr),
         structure_json=structure.to_json(),
         split_ranges=_safe(lambda: _split_ranges(structure), []),
         attachments=_safe(lambda: _attachments(raw, structure.root), []),

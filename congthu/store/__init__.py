@@ -10,7 +10,11 @@ metadata in one transaction, so a message is visible exactly when its commit is 
 (``delivery.py`` says how). Speed: concurrent deliveries are committed together (group
 commit, ``delivery.py``), and every method runs its SQL as one function in one transaction
 (``Database.run_write`` / ``run_read``, through ``MailStore._tx`` / ``_ro``): on SQLite that
-is one hop to a worker thread per transaction instead of one per statement.
+is one hop to a worker thread per transaction instead of one per statement, and the write
+transactions that arrive together are committed together (one fsync). Reads of a few
+rows by key (a folder, a mailbox, some contents) skip even that hop (``_ro_small``, run at
+once on the event loop's thread). The change hub keeps a log of this process's changes
+to the folders sessions watch, so a session learns what changed without a query.
 
 How the code is laid out. ``MailStore`` is one class, joined in ``mailstore.py`` from one
 mixin per concern; each mixin is a plain class of ``async`` methods on the shared state

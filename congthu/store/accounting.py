@@ -12,11 +12,11 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from congthu.store.model import NotFound, QuotaExceeded
-from congthu.store.statements import ADD_REFS, BUMP, CHARGE, RESERVE
+from congthu.store.statements import ADD_REFS, BUMP, CHARGE, RELEASE, RESERVE
 from congthu.store.tables import mailboxes
 
 
@@ -56,9 +56,5 @@ def release(conn: Connection, mailbox_id: int, rows: Sequence[Any]) -> None:
     ``size`` and ``content_id``)."""
     total = sum(row.size for row in rows)
     if total:
-        floor = func.max if conn.dialect.name == "sqlite" else func.greatest
-        conn.execute(
-            update(mailboxes).where(mailboxes.c.id == mailbox_id)
-            .values(used_bytes=floor(mailboxes.c.used_bytes - total, 0))
-        )
+        conn.execute(RELEASE[conn.dialect.name], {"b_mailbox": mailbox_id, "b_total": total})
     add_references(conn, rows, -1)

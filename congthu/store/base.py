@@ -47,6 +47,10 @@ class StoreBase:
         # (mailbox id, folder name) -> folder id, for delivery. Checked in the same
         # statement that reserves the UIDs, so a stale entry is never used.
         self._folder_ids: dict[tuple[int, str], int] = {}
+        # (folder id, UIDVALIDITY) -> a lower bound of the folder's \Recent mark (recent.py).
+        self._recent_marks: dict[tuple[int, int | None], int] = {}
+        # The claims of \Recent under way, by the same key (done when resolved).
+        self._recent_claims: dict[tuple[int, int | None], asyncio.Future[None]] = {}
 
     # -- transactions -------------------------------------------------------------------
     #
@@ -63,14 +67,20 @@ class StoreBase:
         """Run ``fn(conn, *args)`` in one read transaction (one snapshot)."""
         return await _run(self.db.run_read(fn, *args), _READ_PASSES)
 
+    async def _ro_small(self, fn: Callable[..., T], *args: Any) -> T:
+        """``_ro`` for a read of a few rows found by key: on SQLite it runs at once on the
+        event loop's thread (``Database.run_small_read``). Never for one that may walk a
+        folder."""
+        return await _run(self.db.run_small_read(fn, *args), _READ_PASSES)
+
     async def _read_one(self, convert: Callable[[Any], T], statement: Any,
                         params: dict[str, Any] | None = None) -> T | None:
-        """The first row of a SELECT as a record (``convert``), or None."""
+        """The first row of a SELECT by key as a record (``convert``), or None."""
         def read(conn: Connection) -> T | None:
             row = conn.execute(statement, params).first()
             return convert(row) if row else None
 
-        return await self._ro(read)
+        return await self._ro_small(read)
 
 
 async def _run(transaction: Awaitable[T], passes: tuple[type[BaseException], ...]) -> T:

@@ -18,13 +18,16 @@ from congthu.store.rows import chunks, to_content
 from congthu.store.statements import CONTENT_BY_ID, CONTENTS_BY_IDS
 from congthu.store.tables import contents
 
+# Contents read at once on the event loop (``_ro_small``), at most.
+_SMALL = 200
+
 
 class ContentMethods(StoreBase):
     async def get_content(self, content_id: int) -> Content:
         def read(conn: Connection) -> Any:
             return conn.execute(CONTENT_BY_ID, {"b_content": content_id}).first()
 
-        row = await self._ro(read)
+        row = await self._ro_small(read)
         if row is None:
             raise NotFound(f"content {content_id}")
         return to_content(row)
@@ -40,6 +43,10 @@ class ContentMethods(StoreBase):
                     out[row.id] = to_content(row)
             return out
 
+        # By primary key, and IMAP FETCH asks for at most a batch (200) at a time; a
+        # SEARCH or SORT of a whole folder goes to a reader thread.
+        if len(wanted) <= _SMALL:
+            return await self._ro_small(read)
         return await self._ro(read)
 
     async def read_message(self, content_id: int) -> bytes:

@@ -29,7 +29,15 @@ from congthu import mime
 from congthu.store import accounting
 from congthu.store.base import StaleFolder, StoreBase
 from congthu.store.blobs import Staged
-from congthu.store.model import DeliveryResult, Folder, NotFound, StoreError, normalise_folder_name, utcnow
+from congthu.store.model import (
+    DeliveryResult,
+    Folder,
+    MessageMeta,
+    NotFound,
+    StoreError,
+    normalise_folder_name,
+    utcnow,
+)
 from congthu.store.statements import (
     ADD_REFS,
     CONTENT_IDS,
@@ -104,6 +112,7 @@ def _content_ids(conn: Connection, wanted: dict[str, tuple[_Message, int]]) -> d
                 "structure": a.structure_json, "subject": a.subject, "from_addr": a.from_addr,
                 "to_addr": a.to_addr, "cc_addr": a.cc_addr, "sent_date": a.sent_date,
                 "message_id": a.message_id, "search_text": a.search_text,
+                "subject_key": a.subject_key, "from_key": a.from_key, "to_key": a.to_key, "cc_key": a.cc_key,
                 "refcount": references, "created_at": now,
             })
         conn.execute(INSERT_CONTENT, rows)
@@ -303,7 +312,7 @@ class DeliveryMethods(StoreBase):
         message = _Message(sha=sha, size=len(raw), analysis=analysis, segments=segments)
         keyword_text, when = " ".join(keywords), internal_date or utcnow()
 
-        def tx(conn: Connection) -> tuple[int, int]:
+        def tx(conn: Connection) -> tuple[int, int, int]:
             accounting.charge(conn, folder.mailbox_id, len(raw))
             content_id = _content_ids(conn, {sha: (message, 1)})[sha]
             uid, modseq = accounting.reserve_uids(conn, folder_id)
@@ -311,8 +320,11 @@ class DeliveryMethods(StoreBase):
                 folder_id=folder_id, uid=uid, content_id=content_id, flags=flags,
                 keywords=keyword_text, internal_date=when, size=len(raw), modseq=modseq,
             ))
-            return uid, modseq
+            return uid, modseq, content_id
 
-        uid, modseq = await self._tx(tx)
+        uid, modseq, content_id = await self._tx(tx)
+        self.hub.record(folder_id, modseq, [MessageMeta(
+            uid=uid, flags=flags, keywords=tuple(keyword_text.split()), size=len(raw), internal_date=when,
+            modseq=modseq, content_id=content_id)])
         await self.hub.publish(folder_id, modseq)
         return uid

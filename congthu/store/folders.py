@@ -25,7 +25,7 @@ from congthu.store.model import (
     normalise_folder_name,
 )
 from congthu.store.rows import to_folder
-from congthu.store.statements import FOLDER_BY_ID, FOLDER_BY_NAME, STATUS
+from congthu.store.statements import FOLDER_BY_ID, FOLDER_BY_NAME, FOLDERS_OF, STATUS
 from congthu.store.tables import expunged, folders, messages
 
 
@@ -72,11 +72,9 @@ class FolderMethods(StoreBase):
 
     async def list_folders(self, mailbox_id: int) -> list[Folder]:
         def read(conn: Connection) -> list[Folder]:
-            return [to_folder(r) for r in conn.execute(
-                select(folders).where(folders.c.mailbox_id == mailbox_id).order_by(folders.c.name)
-            )]
+            return [to_folder(r) for r in conn.execute(FOLDERS_OF, {"b_mailbox": mailbox_id})]
 
-        return await self._ro(read)
+        return await self._ro_small(read)  # a mailbox has tens of folders, not thousands
 
     async def get_folder(self, mailbox_id: int, name: str) -> Folder | None:
         name = normalise_folder_name(name)

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from congthu.store.base import StoreBase
 from congthu.store.model import SPECIAL_FOLDERS, AlreadyExists, Mailbox, NotFound, normalise_address, utcnow
 from congthu.store.rows import to_mailbox
-from congthu.store.statements import MAILBOX_BY_ID, TOUCH
+from congthu.store.statements import MAILBOX_BY_ADDRESS, MAILBOX_BY_ID, QUOTA, TOUCH
 from congthu.store.tables import folders, mailboxes
 from congthu.text import nfc
 
@@ -55,7 +55,7 @@ class MailboxMethods(StoreBase):
 
     async def get_mailbox(self, address: str) -> Mailbox | None:
         address = normalise_address(address)
-        return await self._read_one(to_mailbox, select(mailboxes).where(mailboxes.c.address == address))
+        return await self._read_one(to_mailbox, MAILBOX_BY_ADDRESS, {"b_address": address})
 
     async def get_mailbox_by_id(self, mailbox_id: int) -> Mailbox | None:
         return await self._read_one(to_mailbox, MAILBOX_BY_ID, {"b_mailbox": mailbox_id})
@@ -94,11 +94,9 @@ class MailboxMethods(StoreBase):
     async def quota(self, mailbox_id: int) -> tuple[int, int]:
         """(used bytes, limit bytes)."""
         def read(conn: Connection) -> Any:
-            return conn.execute(
-                select(mailboxes.c.used_bytes, mailboxes.c.quota_bytes).where(mailboxes.c.id == mailbox_id)
-            ).first()
+            return conn.execute(QUOTA, {"b_mailbox": mailbox_id}).first()
 
-        row = await self._ro(read)
+        row = await self._ro_small(read)
         if row is None:
             raise NotFound(f"mailbox {mailbox_id}")
         return int(row.used_bytes), int(row.quota_bytes)

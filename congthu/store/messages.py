@@ -1,22 +1,59 @@
 """Changing messages already in a folder: flags and keywords (IMAP STORE, with
 UNCHANGEDSINCE), expunge, copy and move (``MessageMethods``). Each change takes the
-folder's next MODSEQ and is published on the change hub after its commit."""
+folder's next MODSEQ and is recorded in the change hub's log and published there after
+its commit. Also ``present``: which of some messages still exist."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import and_, delete, select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.engine import Connection
 
 from congthu.store import accounting
-from congthu.store import flags as flagbits
 from congthu.store.base import StoreBase
 from congthu.store.model import MessageMeta
-from congthu.store.rows import chunks, to_meta
-from congthu.store.statements import FOLDER_MAILBOX, INSERT_EXPUNGED, INSERT_MESSAGE, METAS_BY_UIDS, SET_FLAGS
+from congthu.store.rows import chunks, metas_from_driver, to_meta
+from congthu.store.statements import (
+    DELETE_UIDS,
+    DELETED_ALL,
+    DELETED_AMONG,
+    FOLDER_MAILBOX,
+    INSERT_EXPUNGED,
+    INSERT_MESSAGE,
+    METAS_BY_UIDS,
+    METAS_RANGE,
+    PRESENT,
+    PRESENT_RANGE,
+    SET_FLAGS,
+)
 from congthu.store.tables import mailboxes, messages
+
+# UIDs looked up at once on the event loop (``_ro_small``), at most.
+_SMALL = 500
+
+
+def _dense(wanted: Sequence[int]) -> tuple[int, int] | None:
+    """(lowest, highest) of sorted UIDs close enough together to be read as one range
+    of the (folder, uid) index and filtered, rather than as an IN list (which SQLAlchemy
+    compiles again for every length)."""
+    if wanted and wanted[-1] - wanted[0] <= 4 * len(wanted) + 64:
+        return wanted[0], wanted[-1]
+    return None
+
+
+def _metas_of(conn: Connection, folder_id: int, uids: Sequence[int]) -> list[MessageMeta]:
+    """The messages of a folder with these UIDs that exist, in UID order."""
+    wanted = sorted(set(uids))
+    span = _dense(wanted)
+    if span is not None:
+        keep = set(wanted)
+        found = metas_from_driver(METAS_RANGE.rows(conn, b_folder=folder_id, b_low=span[0], b_high=span[1]))
+        return [m for m in found if m.uid in keep]
+    return [to_meta(row) for chunk in chunks(wanted)
+            for row in conn.execute(METAS_BY_UIDS, {"b_folder": folder_id, "b_uids": chunk})]
 
 
 def _remove(conn: Connection, folder_id: int, rows: Sequence[Any]) -> tuple[list[int], int]:
@@ -27,8 +64,7 @@ def _remove(conn: Connection, folder_id: int, rows: Sequence[Any]) -> tuple[list
     modseq = accounting.bump_modseq(conn, folder_id)
     uids = [r.uid for r in rows]
     for chunk in chunks(uids):
-        conn.execute(delete(messages).where(and_(messages.c.folder_id == folder_id,
-                                                 messages.c.uid.in_(chunk))))
+        conn.execute(DELETE_UIDS, {"b_folder": folder_id, "b_uids": chunk})
     conn.execute(INSERT_EXPUNGED, [{"folder_id": folder_id, "uid": uid, "modseq": modseq} for uid in uids])
     mailbox_id = conn.execute(FOLDER_MAILBOX, {"b_folder": folder_id}).scalar_one()
     accounting.release(conn, mailbox_id, rows)
@@ -36,6 +72,25 @@ def _remove(conn: Connection, folder_id: int, rows: Sequence[Any]) -> tuple[list
 
 
 class MessageMethods(StoreBase):
+    async def present(self, folder_id: int, uids: Sequence[int]) -> set[int]:
+        """Which of these UIDs (at most a few hundred) the folder still holds: for IMAP
+        FETCH of messages whose metadata it already knows, which never changes."""
+        wanted = sorted(set(uids))
+        if not wanted:
+            return set()
+        span = _dense(wanted)
+
+        def read(conn: Connection) -> set[int]:
+            if span is not None:  # the usual FETCH: see _dense
+                found = PRESENT_RANGE.rows(conn, b_folder=folder_id, b_low=span[0], b_high=span[1])
+                return {uid for (uid,) in found}.intersection(wanted)
+            return {uid for chunk in chunks(wanted)
+                    for (uid,) in conn.execute(PRESENT, {"b_folder": folder_id, "b_uids": chunk})}
+
+        if len(wanted) > _SMALL:
+            return await self._ro(read)
+        return await self._ro_small(read)  # by the (folder, uid) index
+
     async def store_flags(
         self, folder_id: int, uids: Sequence[int], mode: str, flags: int,
         keywords: Sequence[str] = (), unchanged_since: int | None = None,
@@ -53,14 +108,12 @@ class MessageMethods(StoreBase):
         def tx(conn: Connection) -> tuple[list[MessageMeta], list[int]]:
             changed: list[MessageMeta] = []
             refused: list[int] = []
-            rows = [row for chunk in chunks(wanted)
-                    for row in conn.execute(METAS_BY_UIDS, {"b_folder": folder_id, "b_uids": chunk})]
-            updates: list[tuple[Any, int, str]] = []
-            for row in rows:
+            updates: list[tuple[MessageMeta, int, str]] = []
+            for row in _metas_of(conn, folder_id, wanted):
                 if unchanged_since is not None and row.modseq > unchanged_since:
                     refused.append(row.uid)
                     continue
-                old_kw = row.keywords.split() if row.keywords else []
+                old_kw = list(row.keywords)
                 if mode == "set":
                     new_flags, new_kw = flags, list(dict.fromkeys(keywords))
                 elif mode == "add":
@@ -77,8 +130,7 @@ class MessageMethods(StoreBase):
                     {"b_folder": folder_id, "b_uid": row.uid, "b_flags": bits, "b_keywords": text,
                      "b_modseq": modseq} for row, bits, text in updates
                 ])
-                for row, bits, text in updates:
-                    old = to_meta(row)
+                for old, bits, text in updates:
                     changed.append(MessageMeta(
                         uid=old.uid, flags=bits, keywords=tuple(text.split()), size=old.size,
                         internal_date=old.internal_date, modseq=modseq, content_id=old.content_id,
@@ -87,6 +139,7 @@ class MessageMethods(StoreBase):
 
         changed, refused = await self._tx(tx) if wanted else ([], [])
         if changed:
+            self.hub.record(folder_id, changed[0].modseq, changed)
             await self.hub.publish(folder_id, changed[0].modseq)
         return changed, refused
 
@@ -95,19 +148,16 @@ class MessageMethods(StoreBase):
         wanted = None if uids is None else sorted(set(uids))
 
         def tx(conn: Connection) -> tuple[list[int], int]:
-            deleted = and_(messages.c.folder_id == folder_id,
-                           messages.c.flags.op("&")(flagbits.DELETED) != 0)
-            columns = (messages.c.uid, messages.c.size, messages.c.content_id)
             if wanted is None:
-                rows = conn.execute(select(*columns).where(deleted).order_by(messages.c.uid)).all()
+                rows = conn.execute(DELETED_ALL, {"b_folder": folder_id}).all()
             else:
-                rows = [row for chunk in chunks(wanted) for row in conn.execute(
-                    select(*columns).where(and_(deleted, messages.c.uid.in_(chunk))).order_by(messages.c.uid)
-                )]
+                rows = [row for chunk in chunks(wanted)
+                        for row in conn.execute(DELETED_AMONG, {"b_folder": folder_id, "b_uids": chunk})]
             return _remove(conn, folder_id, rows)
 
         removed, modseq = await self._tx(tx) if wanted is None or wanted else ([], 0)
         if removed:
+            self.hub.record(folder_id, modseq, gone=removed)
             await self.hub.publish(folder_id, modseq)
         return removed
 
@@ -123,13 +173,13 @@ class MessageMethods(StoreBase):
     async def _copy(self, src: int, uids: Sequence[int], dst: int, *, move: bool) -> list[tuple[int, int]]:
         wanted = sorted(set(uids))
 
-        def tx(conn: Connection) -> tuple[list[tuple[int, int]], int, int]:
+        def tx(conn: Connection) -> tuple[list[tuple[int, int]], int, int, list[Any]]:
             rows = [row for chunk in chunks(wanted) for row in conn.execute(
                 select(messages).where(and_(messages.c.folder_id == src, messages.c.uid.in_(chunk)))
                 .order_by(messages.c.uid)
             )]
             if not rows:
-                return [], 0, 0
+                return [], 0, 0, []
             src_mailbox, dst_mailbox = [
                 conn.execute(FOLDER_MAILBOX, {"b_folder": f}).scalar_one()
                 for f in (src, dst)
@@ -153,14 +203,18 @@ class MessageMethods(StoreBase):
                     conn.execute(update(mailboxes).where(mailboxes.c.id == dst_mailbox)
                                  .values(used_bytes=mailboxes.c.used_bytes + total))
                 _uids, src_modseq = _remove(conn, src, rows)
-            return pairs, modseq, src_modseq
+            return pairs, modseq, src_modseq, rows
 
         if not wanted:
             return []
-        pairs, modseq, src_modseq = await self._tx(tx)
+        pairs, modseq, src_modseq, rows = await self._tx(tx)
         if not pairs:
             return []
+        self.hub.record(dst, modseq, [
+            replace(to_meta(row), uid=new_uid, modseq=modseq) for row, (_old, new_uid) in zip(rows, pairs, strict=True)
+        ])
         await self.hub.publish(dst, modseq)
         if move:
+            self.hub.record(src, src_modseq, gone=[old for old, _new in pairs])
             await self.hub.publish(src, src_modseq)
         return pairs

@@ -14,7 +14,6 @@ from congthu.store.base import StoreBase
 from congthu.store.model import MessageMeta, NotFound
 from congthu.store.rows import chunks, driver_rows, metas_from_driver, to_metas
 from congthu.store.statements import CHANGED, FLAGS_INDEX, FOLDER_HIGHEST, INDEX, METAS_BY_UIDS, VANISHED
-from congthu.store.tables import contents, messages
 
 
 class ReadingMethods(StoreBase):
@@ -76,15 +75,18 @@ class ReadingMethods(StoreBase):
 
         return await self._ro(read)
 
-    async def search_text_fields(self, folder_id: int, folded_terms: Sequence[str]) -> list[tuple[int, str, str, str, str]]:
-        """Like ``search_text``, with each match's (uid, subject, from, to, cc), so a
-        search on one header field can check that field without loading contents."""
-        def read(conn: Connection) -> list[tuple[int, str, str, str, str]]:
-            query = search.text_query(
-                self.db.is_sqlite, folder_id, folded_terms, messages.c.uid, contents.c.subject,
-                contents.c.from_addr, contents.c.to_addr, contents.c.cc_addr,
-                candidates=self._text_candidates(conn, folder_id, folded_terms))
-            return [(r[0], r[1], r[2], r[3], r[4]) for r in driver_rows(conn, query)]
+    async def search_field(self, folder_id: int, field: str, folded_terms: Sequence[str]) -> list[int]:
+        """UIDs whose folded header ``field`` ("subject", "from", "to" or "cc": the decoded
+        subject, or the display names and addresses of the address field) contains every
+        term (see congthu.text.fold), in UID order; checked in SQL on the field's folded
+        column, the trigram index narrowing the rows (``congthu.store.search``)."""
+        if field not in search.FIELDS:
+            raise ValueError(f"not a searchable field: {field!r}")
+
+        def read(conn: Connection) -> list[int]:
+            query = search.field_query(self.db.is_sqlite, folder_id, field, folded_terms,
+                                       candidates=self._text_candidates(conn, folder_id, folded_terms))
+            return [r[0] for r in driver_rows(conn, query)]
 
         return await self._ro(read)
 

@@ -21,9 +21,10 @@ the IMAP server calls them from ``congthu.imap.selected``.
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.engine import Connection
 
 from congthu.store.tables import folders, messages
@@ -31,22 +32,55 @@ from congthu.store.tables import folders, messages
 if TYPE_CHECKING:
     from congthu.store import MailStore
 
-__all__ = ["claim", "count_unclaimed", "first_unclaimed"]
+__all__ = ["claim", "count_unclaimed", "first_unclaimed", "first_unclaimed_below"]
+
+
+_MARK = select(folders.c.first_recent_uid).where(folders.c.id == bindparam("b_folder"))
+_UNCLAIMED = select(func.count()).where(and_(messages.c.folder_id == bindparam("b_folder"),
+                                             messages.c.uid >= _MARK.scalar_subquery()))
+_MOVE_MARK = (update(folders)
+              .where(and_(folders.c.id == bindparam("b_folder"), folders.c.first_recent_uid == bindparam("b_mark")))
+              .values(first_recent_uid=bindparam("b_end")))
 
 
 def _read_mark(conn: Connection, folder_id: int) -> int | None:
-    value = conn.execute(select(folders.c.first_recent_uid).where(folders.c.id == folder_id)).scalar()
+    value = conn.execute(_MARK, {"b_folder": folder_id}).scalar()
     return None if value is None else int(value)
 
 
-async def claim(store: MailStore, folder_id: int, uid_end: int) -> range:
+async def claim(store: MailStore, folder_id: int, uid_end: int, uidvalidity: int | None = None) -> range:
     """Take the unclaimed UIDs below ``uid_end`` (the session's UIDNEXT): returns the
     range claimed, empty if another session was first or the folder is gone.
 
     Most SELECTs find nothing new: a read tells so without queueing a write transaction
     behind the deliveries (the mark only grows, so a mark read at or above ``uid_end``
-    is final; one read below it is checked again inside the write)."""
-    mark = await first_unclaimed(store, folder_id)
+    is final; one read below it is checked again inside the write). Often not even the
+    read is needed: when one session has claimed a new message, the others of the same
+    folder learn of it at once and find the mark they remember already past it
+    (``uidvalidity``, the folder's, names that memory; without it the database is read)."""
+    key = (folder_id, uidvalidity)
+    while True:
+        if _known_mark(store, key) >= uid_end:
+            return range(0)
+        claiming = store._recent_claims.get(key)
+        if claiming is None:
+            break
+        # Another session of this process is claiming in this folder (all of them learn
+        # of a new message at once): wait for it rather than read the same mark too.
+        await asyncio.shield(claiming)
+    if uidvalidity is None:
+        return await _claim(store, folder_id, uid_end, key)
+    done = asyncio.get_running_loop().create_future()
+    store._recent_claims[key] = done
+    try:
+        return await _claim(store, folder_id, uid_end, key)
+    finally:
+        del store._recent_claims[key]
+        done.set_result(None)
+
+
+async def _claim(store: MailStore, folder_id: int, uid_end: int, key: tuple[int, int | None]) -> range:
+    mark = await first_unclaimed(store, folder_id, key[1])
     if mark is None or mark >= uid_end:
         return range(0)
 
@@ -59,28 +93,62 @@ async def claim(store: MailStore, folder_id: int, uid_end: int) -> range:
             # PostgreSQL (READ COMMITTED) a concurrent claimer's UPDATE blocks here until
             # this one commits and then re-reads the row, finds the new mark and matches
             # nothing; it then reads the mark again, which a new statement sees.
-            moved = conn.execute(update(folders)
-                                 .where(and_(folders.c.id == folder_id, folders.c.first_recent_uid == mark))
-                                 .values(first_recent_uid=uid_end))
+            moved = conn.execute(_MOVE_MARK, {"b_folder": folder_id, "b_mark": mark, "b_end": uid_end})
             if moved.rowcount == 1:
                 return range(mark, uid_end)
 
-    return await store._tx(tx)
+    got = await store._tx(tx)
+    if got:
+        _remember_mark(store, key, got.stop)
+    return got
 
 
-async def first_unclaimed(store: MailStore, folder_id: int) -> int | None:
+async def first_unclaimed(store: MailStore, folder_id: int, uidvalidity: int | None = None) -> int | None:
     """The folder's mark: UIDs from it are recent for whoever looks (read-only sessions)."""
     def read(conn: Connection) -> int | None:
         return _read_mark(conn, folder_id)
 
-    return await store._ro(read)
+    mark = await store._ro_small(read)
+    if mark is not None:
+        _remember_mark(store, (folder_id, uidvalidity), mark)
+    return mark
+
+
+async def first_unclaimed_below(store: MailStore, folder_id: int, uid_end: int,
+                                uidvalidity: int | None = None) -> int | None:
+    """``first_unclaimed`` for a session whose UIDNEXT is ``uid_end``: ``uid_end`` itself,
+    without reading the database, when the mark is known to be there or beyond it (no
+    message below ``uid_end`` is unclaimed then, which is all such a session asks)."""
+    if _known_mark(store, (folder_id, uidvalidity)) >= uid_end:
+        return uid_end
+    return await first_unclaimed(store, folder_id, uidvalidity)
+
+
+# The highest mark each folder is known to have had in this process (read, or set by a
+# claim), by (folder id, UIDVALIDITY): a folder id may be reused after a deletion, its
+# UIDVALIDITY is not. The mark only grows, so this is a lower bound of the mark in the
+# database even when other processes move it, and "known >= uid_end" proves that no
+# message below uid_end is left to claim.
+def _known_mark(store: MailStore, key: tuple[int, int | None]) -> int:
+    return store._recent_marks.get(key, 0) if key[1] is not None else 0
+
+
+def _remember_mark(store: MailStore, key: tuple[int, int | None], mark: int) -> None:
+    if key[1] is None:
+        return
+    marks = store._recent_marks
+    if mark > marks.get(key, 0):
+        if len(marks) >= _MAX_MARKS and key not in marks:
+            marks.clear()  # a bound on memory; forgetting costs only reads
+        marks[key] = mark
+
+
+_MAX_MARKS = 100_000
 
 
 async def count_unclaimed(store: MailStore, folder_id: int) -> int:
     """STATUS RECENT: the messages no session has been told of (one index range scan)."""
     def read(conn: Connection) -> int:
-        mark = select(folders.c.first_recent_uid).where(folders.c.id == folder_id).scalar_subquery()
-        query = select(func.count()).where(and_(messages.c.folder_id == folder_id, messages.c.uid >= mark))
-        return int(conn.execute(query).scalar() or 0)
+        return int(conn.execute(_UNCLAIMED, {"b_folder": folder_id}).scalar() or 0)
 
     return await store._ro(read)

@@ -1,5 +1,6 @@
-"""Search of a folder's messages in SQL: folded text through the trigram index, and
-arrival dates and sizes on the messages' rows (IMAP SEARCH, the webmail's search).
+"""Search of a folder's messages in SQL: folded text through the trigram index, folded
+header fields, and arrival dates and sizes on the messages' rows (IMAP SEARCH, the
+webmail's search).
 
 Text (``contents.search_text``, the folded text made at delivery, ``congthu.text.fold``):
 a message matches when its text contains every folded term as a substring. Terms of at
@@ -17,6 +18,13 @@ least three characters go through the index of migration store_0002:
 Terms shorter than three characters have no trigram: they are checked by the substring
 test alone (a scan of the folder's texts), as is every term when no term is long enough.
 The results are the same either way: the index only narrows the rows that are checked.
+
+Header fields (``contents.subject_key``, ``from_key``, ``to_key``, ``cc_key``: the decoded
+subject and address fields folded at delivery): a message matches when the field contains
+every folded term. The same index narrows the rows: a field is part of the folded text
+(``congthu.mime.search``), so a message whose field holds a term has it in its text too.
+The check is then on the field's column alone (on SQLite the text itself is not read);
+PostgreSQL is also given the text condition, which its trigram index serves.
 """
 
 from __future__ import annotations
@@ -32,8 +40,8 @@ from sqlalchemy.sql.elements import ColumnElement
 from congthu.db import metadata
 from congthu.store.tables import contents, folders, messages
 
-__all__ = ["CONTENTS_FTS", "MIN_INDEXED", "candidates", "folder_bound", "fts_match", "metadata_query",
-           "text_query", "trigrams"]
+__all__ = ["CONTENTS_FTS", "FIELDS", "MIN_INDEXED", "candidates", "field_query", "folder_bound", "fts_match",
+           "metadata_query", "text_query", "trigrams"]
 
 # The FTS5 table of migration store_0002 (SQLite) and its shadow tables: made by hand,
 # so autogenerate is told to leave them alone (congthu/migrations/env.py).
@@ -43,9 +51,14 @@ metadata.info.setdefault("unmanaged_tables", set()).update(
 # Its PostgreSQL counterpart, a pg_trgm GIN index.
 metadata.info.setdefault("unmanaged_indexes", set()).add("ix_contents_search_trgm")
 _FTS = table(CONTENTS_FTS, column("rowid", Integer), column(CONTENTS_FTS))
+_ZERO: Any = literal_column("0")
 
 # Shortest term the trigram index can find.
 MIN_INDEXED = 3
+
+# The header fields that can be searched, by name: their folded columns.
+FIELDS = {"subject": contents.c.subject_key, "from": contents.c.from_key, "to": contents.c.to_key,
+          "cc": contents.c.cc_key}
 
 
 def trigrams(terms: Sequence[str]) -> list[str]:
@@ -89,30 +102,53 @@ def _contains(sqlite: bool, text: Any, term: str) -> ColumnElement[bool]:
     return text.like("%" + _like_escape(term) + "%", escape="\\")  # pg_trgm serves this
 
 
-def text_query(sqlite: bool, folder_id: int, terms: Sequence[str], *columns: Any,
+def text_query(sqlite: bool, folder_id: int, terms: Sequence[str],
                candidates: Sequence[int] | None = None) -> Any:
-    """SELECT ``columns`` (default: the UID) of the folder's messages whose folded text
-    contains every term, in UID order. On SQLite, ``candidates`` are the ids of the
-    contents the trigram index found (``candidates``); without them the folder's texts
-    are walked (for short terms, and when the index finds too many: see
-    ``MailStore._text_candidates``)."""
-    content_id: Any = messages.c.content_id
-    condition: ColumnElement[bool]
-    if sqlite and candidates is not None:
-        # The candidates are looked up on ix_messages_content_folder, then only their
-        # texts are read for the exact check. "+ 0" keeps SQLite from walking the whole
-        # folder on its (folder_id, uid) index, or from reading every candidate's text
-        # before its folder is known. The ids travel as one JSON array (json_each).
-        zero: Any = literal_column("0")
-        listed: Any = select(literal_column("value")).select_from(
-            func.json_each(json.dumps(list(candidates))).table_valued("value"))
-        condition = and_(messages.c.folder_id + zero == folder_id, messages.c.content_id.in_(listed))
-        content_id = messages.c.content_id + zero
-    else:
-        condition = messages.c.folder_id == folder_id
+    """SELECT the UIDs of the folder's messages whose folded text contains every term,
+    in UID order. On SQLite, ``candidates`` are the ids of the contents the trigram index
+    found (``candidates``); without them the folder's texts are walked (for short terms,
+    and when the index finds too many: see ``MailStore._text_candidates``)."""
+    condition = _in_folder(sqlite, folder_id, candidates)
     for term in terms:
         condition = and_(condition, _contains(sqlite, contents.c.search_text, term))
-    return (select(*(columns or (messages.c.uid,)))
+    return _select(sqlite, condition, candidates)
+
+
+def field_query(sqlite: bool, folder_id: int, field: str, terms: Sequence[str],
+                candidates: Sequence[int] | None = None) -> Any:
+    """SELECT the UIDs of the folder's messages whose folded header ``field`` (a key of
+    ``FIELDS``) contains every term, in UID order. ``candidates`` as for ``text_query``
+    (the index's answer for the same terms: it holds every match)."""
+    key = FIELDS[field]
+    condition = _in_folder(sqlite, folder_id, candidates)
+    for term in terms:
+        condition = and_(condition, _contains(sqlite, key, term))
+    if not sqlite:
+        # Redundant for the answer (the field is in the text), there for the trigram
+        # index; last, so that a row the planner walks is decided on the short field.
+        for term in terms:
+            if len(term) >= MIN_INDEXED:
+                condition = and_(condition, _contains(sqlite, contents.c.search_text, term))
+    return _select(sqlite, condition, candidates)
+
+
+def _in_folder(sqlite: bool, folder_id: int, candidates: Sequence[int] | None) -> ColumnElement[bool]:
+    """The folder's messages, or on SQLite those of them that hold one of ``candidates``."""
+    if sqlite and candidates is not None:
+        # The candidates are looked up on ix_messages_content_folder, then only their
+        # rows are read for the exact check. "+ 0" keeps SQLite from walking the whole
+        # folder on its (folder_id, uid) index, or from reading every candidate's row
+        # before its folder is known. The ids travel as one JSON array (json_each).
+        listed: Any = select(literal_column("value")).select_from(
+            func.json_each(json.dumps(list(candidates))).table_valued("value"))
+        return and_(messages.c.folder_id + _ZERO == folder_id, messages.c.content_id.in_(listed))
+    return messages.c.folder_id == folder_id
+
+
+def _select(sqlite: bool, condition: ColumnElement[bool], candidates: Sequence[int] | None) -> Any:
+    # "+ 0" with candidates: see _in_folder.
+    content_id: Any = messages.c.content_id + _ZERO if sqlite and candidates is not None else messages.c.content_id
+    return (select(messages.c.uid)
             .select_from(messages.join(contents, contents.c.id == content_id))
             .where(condition).order_by(messages.c.uid))
 

@@ -7,7 +7,7 @@ clash with column names. Statements used once, on quiet paths, are built where t
 
 from __future__ import annotations
 
-from sqlalchemy import Integer, and_, bindparam, func, insert, select, update
+from sqlalchemy import Integer, and_, bindparam, delete, func, insert, select, update
 
 from congthu.store import flags as flagbits
 from congthu.store.rows import Compiled
@@ -26,6 +26,7 @@ FOLDER_BY_ID = select(folders).where(folders.c.id == _P("b_folder"))
 FOLDER_BY_NAME = select(folders).where(
     and_(folders.c.mailbox_id == _P("b_mailbox"), folders.c.name == _P("b_name")))
 FOLDER_MAILBOX = select(folders.c.mailbox_id).where(folders.c.id == _P("b_folder"))
+FOLDERS_OF = select(folders).where(folders.c.mailbox_id == _P("b_mailbox")).order_by(folders.c.name)
 FOLDER_HIGHEST = select(folders.c.highestmodseq).where(folders.c.id == _P("b_folder"))
 CHARGE = (
     update(mailboxes)
@@ -34,6 +35,8 @@ CHARGE = (
     .values(used_bytes=mailboxes.c.used_bytes + _P("b_size"))
 )
 MAILBOX_BY_ID = select(mailboxes).where(mailboxes.c.id == _P("b_mailbox"))
+MAILBOX_BY_ADDRESS = select(mailboxes).where(mailboxes.c.address == _P("b_address"))
+QUOTA = select(mailboxes.c.used_bytes, mailboxes.c.quota_bytes).where(mailboxes.c.id == _P("b_mailbox"))
 TOUCH = update(mailboxes).where(mailboxes.c.id == _P("b_mailbox")).values(last_access_at=_P("b_when"))
 CONTENT_IDS = select(contents.c.sha256, contents.c.id).where(
     contents.c.sha256.in_(_P("b_shas", expanding=True)))
@@ -69,6 +72,11 @@ METAS_BY_UIDS = (
     .where(and_(messages.c.folder_id == _P("b_folder"), messages.c.uid.in_(_P("b_uids", expanding=True))))
     .order_by(messages.c.uid)
 )
+METAS_RANGE = Compiled(
+    select(*META_COLUMNS)
+    .where(and_(messages.c.folder_id == _P("b_folder"), messages.c.uid >= _P("b_low"), messages.c.uid <= _P("b_high")))
+    .order_by(messages.c.uid)
+)
 CHANGED = Compiled(
     select(*META_COLUMNS)
     .where(and_(messages.c.folder_id == _P("b_folder"), messages.c.modseq > _P("b_modseq")))
@@ -79,6 +87,25 @@ VANISHED = (
     .where(and_(expunged.c.folder_id == _P("b_folder"), expunged.c.modseq > _P("b_modseq")))
     .order_by(expunged.c.uid)
 )
+PRESENT = (select(messages.c.uid)
+           .where(and_(messages.c.folder_id == _P("b_folder"), messages.c.uid.in_(_P("b_uids", expanding=True)))))
+PRESENT_RANGE = Compiled(
+    select(messages.c.uid)
+    .where(and_(messages.c.folder_id == _P("b_folder"), messages.c.uid >= _P("b_low"), messages.c.uid <= _P("b_high"))))
+# EXPUNGE: the \Deleted messages of a folder (all, or among some UIDs), then their removal.
+_DELETED = and_(messages.c.folder_id == _P("b_folder"), messages.c.flags.op("&")(flagbits.DELETED) != 0)
+_REMOVED_COLUMNS = (messages.c.uid, messages.c.size, messages.c.content_id)
+DELETED_ALL = select(*_REMOVED_COLUMNS).where(_DELETED).order_by(messages.c.uid)
+DELETED_AMONG = (select(*_REMOVED_COLUMNS).where(and_(_DELETED, messages.c.uid.in_(_P("b_uids", expanding=True))))
+                 .order_by(messages.c.uid))
+DELETE_UIDS = delete(messages).where(
+    and_(messages.c.folder_id == _P("b_folder"), messages.c.uid.in_(_P("b_uids", expanding=True))))
+# Quota given back, never below zero (SQLite's two-argument max, PostgreSQL's greatest).
+RELEASE = {
+    dialect: update(mailboxes).where(mailboxes.c.id == _P("b_mailbox"))
+    .values(used_bytes=floor(mailboxes.c.used_bytes - _P("b_total"), 0))
+    for dialect, floor in (("sqlite", func.max), ("postgresql", func.greatest))
+}
 SET_FLAGS = (
     update(messages).where(and_(messages.c.folder_id == _P("b_folder"), messages.c.uid == _P("b_uid")))
     .values(flags=_P("b_flags"), keywords=_P("b_keywords"), modseq=_P("b_modseq"))

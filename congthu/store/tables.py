@@ -82,6 +82,14 @@ contents = Table(
     Column("message_id", Text, nullable=False, default=""),
     # Folded text (congthu.text.fold) of headers and text parts, for accent-insensitive search.
     Column("search_text", Text, nullable=False, default=""),
+    # The four fields above, each folded the same way (congthu.text.fold): IMAP SEARCH
+    # SUBJECT / FROM / TO / CC check these in SQL (congthu.store.search.field_query).
+    # Columns of their own, not one with separators: each reads as what it is, the query
+    # is one substring test on one column, and a term can never match across two fields.
+    Column("subject_key", Text, nullable=False, default="", server_default=""),
+    Column("from_key", Text, nullable=False, default="", server_default=""),
+    Column("to_key", Text, nullable=False, default="", server_default=""),
+    Column("cc_key", Text, nullable=False, default="", server_default=""),
     Column("refcount", Integer, nullable=False, default=0),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )

@@ -100,3 +100,45 @@ def test_thread(user) -> None:
     c.noop()
     threads = c.thread("REFERENCES")
     assert (5, 4) in threads
+
+
+def test_header_fields_without_accents(user) -> None:
+    """SUBJECT, FROM, TO, CC and HEADER with those names: the decoded fields (RFC 2047
+    words decoded), folded, matched as substrings; the body is not looked at."""
+    user.deliver(message("Đề án chuyển đổi số năm 2026", "Kính gửi các phòng ban.",
+                         sender="Nguyễn Thị Ánh Tuyết <ntatuyet@soctrang.gov.vn>",
+                         extra={"Cc": "Lê Đức Thọ <ldtho@soctrang.gov.vn>"}))
+    user.deliver(message("Re: RE: Đề án chuyển đổi số năm 2026", "Đã nhận.",
+                         sender="Trần Văn Đông <tvdong@soctrang.gov.vn>",
+                         to="Nguyễn Thị Ánh Tuyết <ntatuyet@soctrang.gov.vn>"))
+    # Encoded words written by hand: B and Q, adjacent ones joined (RFC 2047 section 6.2).
+    user.deliver(b"From: =?utf-8?b?xJDhu5cgVGjhu4sgSOG6sW5n?= <dthang@soctrang.gov.vn>\r\n"
+                 b"To: pth@soctrang.gov.vn\r\n"
+                 b"Subject: Fwd: =?utf-8?b?S+G6vyBob+G6oWNoIA==?= =?UTF-8?Q?c=E1=BA=A3i_c=C3=A1ch?=\r\n"
+                 b"Content-Type: text/plain; charset=utf-8\r\n\r\n" + "Chuyển tiếp.\r\n".encode())
+    user.deliver(message("Lịch họp giao ban", "Trao đổi về đề án chuyển đổi số.",
+                         sender="Văn phòng <vp@soctrang.gov.vn>"))
+    c = user.imapclient()
+    c.select_folder("INBOX")
+    assert c.search(["SUBJECT", "de an chuyen doi so"]) == [1, 2]
+    assert c.search(["TEXT", "de an chuyen doi so"]) == [1, 2, 4]
+    assert c.search(["SUBJECT", "ĐỀ ÁN CHUYỂN ĐỔI SỐ"], charset="UTF-8") == [1, 2]
+    assert c.search(["SUBJECT", "re: re: de an"]) == [2]
+    assert c.search(["SUBJECT", "fwd: ke hoach cai cach"]) == [3]
+    assert c.search(["SUBJECT", "utf-8"]) == []
+    assert c.search(["SUBJECT", "so"]) == [1, 2]  # shorter than a trigram
+    assert c.search(["SUBJECT", "khong co"]) == []
+    assert c.search(["SUBJECT", ""]) == [1, 2, 3, 4]
+    assert c.search(["FROM", "nguyen thi anh tuyet"]) == [1]
+    assert c.search(["FROM", "do thi hang"]) == [3]  # an encoded display name
+    assert c.search(["FROM", "ĐỖ THỊ HẰNG"], charset="UTF-8") == [3]
+    assert c.search(["FROM", "vp"]) == [4]
+    assert c.search(["TO", "anh tuyet"]) == [2]
+    assert c.search(["TO", "pth@"]) == [1, 3, 4]  # message()'s "Phòng Tổng hợp <pth@...>"
+    assert c.search(["CC", "le duc tho"]) == [1]
+    assert c.search(["CC", "tuyet"]) == []
+    assert c.search(["HEADER", "Subject", "de an"]) == [1, 2]
+    assert c.search(["HEADER", "From", "tuyet"]) == [1]
+    assert c.search(["SUBJECT", "de an", "FROM", "dong"]) == [2]
+    assert c.search(["NOT", "SUBJECT", "de an"]) == [3, 4]
+    assert c._imap.search(None, "SUBJECT", '"de an"')[1] == [b"1 2"]  # sequence numbers

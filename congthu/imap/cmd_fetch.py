@@ -245,7 +245,7 @@ class _Known:
     """A message's content, its structure loaded, and the FETCH items made from them
     (ENVELOPE, BODYSTRUCTURE, header sections...) by (item, UTF-8 session or not): the
     same bytes every time, so they are made once. Items longer than _ITEM_MAX are not
-    kept (whole messages, large parts)."""
+    kept (whole messages, large parts), nor more than _ITEMS_PER_MESSAGE of them."""
 
     __slots__ = ("content", "structure", "items")
 
@@ -256,6 +256,9 @@ class _Known:
 
 
 _ITEM_MAX = 4096
+# Items kept per message: a client asking for ever new HEADER.FIELDS lists must not make
+# the cache grow without end.
+_ITEMS_PER_MESSAGE = 8
 
 
 async def _contents(s: Session, metas: dict[int, MessageMeta]) -> dict[int, _Known]:
@@ -372,7 +375,7 @@ def render(s: Session, i: int, atts: list[FetchAtt], meta: MessageMeta | None,
             else:
                 assert raw is not None
                 item = _render_body(att, raw, structure, utf8)
-            if known is not None and len(item) <= _ITEM_MAX:
+            if known is not None and len(item) <= _ITEM_MAX and len(known.items) < _ITEMS_PER_MESSAGE:
                 known.items[(att, utf8)] = item
             out.append(item)
     return out

@@ -185,3 +185,19 @@ def test_structure_from_delivery_and_fallback(user) -> None:
     # the line counts include an unterminated last line (RFC 3501 7.4.2's example).
     assert b'"QUOTED-PRINTABLE" 16 1 NIL NIL NIL NIL)("APPLICATION" "PDF"' in line
     assert b'(("TEXT" "PLAIN" ("CHARSET" "utf-8") NIL NIL "QUOTED-PRINTABLE" 16 1)' in line
+
+
+def test_fetch_item_cache_is_bounded_per_message(user) -> None:
+    """The answers kept for a message do not grow with every new HEADER.FIELDS list a
+    client invents (the server runs in this process: its cache can be looked at)."""
+    from congthu.imap import cmd_fetch
+
+    user.deliver(MULTIPART)
+    c = user.client()
+    c.select("INBOX")
+    for i in range(40):
+        typ, data = c.fetch("1", f"(BODY.PEEK[HEADER.FIELDS (Subject X-Field-{i})])")
+        assert typ == "OK" and b"Subject:" in data[0][1]
+    folder = user.server.run(user.server.app.store.get_folder(user.id, "INBOX"))
+    known = [v for (fid, _validity, _uid), v in cmd_fetch._KNOWN.items() if fid == folder.id]
+    assert len(known) == 1 and 0 < len(known[0].items) <= cmd_fetch._ITEMS_PER_MESSAGE

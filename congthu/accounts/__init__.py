@@ -57,6 +57,7 @@ from congthu.accounts.tables import roles as roles_table
 from congthu.accounts.tables import (
     totp as totp_table,
 )
+from congthu.accounts.verified import VerifiedPasswords
 from congthu.config import PasswordSettings, Settings
 from congthu.log import event
 from congthu.store import Mailbox, MailStore, utcnow
@@ -198,6 +199,7 @@ class Accounts:
         self.settings = settings.passwords
         self.login = settings.login
         self.hasher = make_hasher(settings.passwords)
+        self.verified = VerifiedPasswords(settings.login.verified_cache_seconds)
         # Injectable for tests: the time now (aware, UTC) and how delays are awaited.
         self.clock: Callable[[], datetime] = utcnow
         self.sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep
@@ -267,6 +269,9 @@ class Accounts:
         return None
 
     async def _check_hash(self, hashed: str, password: str) -> bool:
+        if self.verified.known(hashed, password):
+            return True  # checked lately (verified.py): an HMAC, not argon2id again
+
         def work() -> bool:
             for candidate in dict.fromkeys((scram.normalise(password), password)):
                 try:
@@ -275,7 +280,10 @@ class Accounts:
                 except (VerificationError, InvalidHashError):
                     continue
             return False
-        return await asyncio.to_thread(work)
+        if await asyncio.to_thread(work):
+            self.verified.remember(hashed, password)
+            return True
+        return False
 
     async def _dummy_verify(self, password: str) -> None:
         # Same work as a real check, so timing does not reveal which addresses exist.

@@ -136,6 +136,10 @@ class LoginSettings:
     delay_base_seconds: float = 0.5
     # Mail the system administrators when an address or an account is locked.
     alert_on_lock: bool = True
+    # Seconds a successful password check is remembered (in memory, as an HMAC), so a
+    # client logging in again skips the costly argon2id check; a wrong password is
+    # always checked in full. 0 switches it off (congthu/accounts/verified.py).
+    verified_cache_seconds: float = 3600.0
 
 
 @dataclass

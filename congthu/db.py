@@ -40,6 +40,11 @@ metadata = MetaData(
 SQLITE_FILE = "meta.db"
 
 
+def like_escape(text: str) -> str:
+    """``text`` as a literal inside a LIKE pattern written with ``escape="\\\\"``."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 class DatabaseUnavailable(Exception):
     """The metadata database is locked, gone or unreachable: answer "try again later"."""
 

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Integer, and_, bindparam, column, func, select, table, true, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from congthu.db import like_escape
 from congthu.directory.addresses import Addresses
 from congthu.directory.records import people_query
 from congthu.directory.tables import PEOPLE_FTS, dir_orgs, dir_people
@@ -60,9 +61,6 @@ async def refresh_people_keys(conn: AsyncConnection, org_ids: Sequence[int]) -> 
         )
 
 
-def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
 
 # The FTS5 table of migration directory_0002 (SQLite), as a lightweight table clause:
 # not in metadata, autogenerate knows nothing of it.
@@ -95,7 +93,7 @@ class Search(Addresses):
                 return true()
             if sqlite:
                 return and_(*[contains(key, t) > 0 for t in words])
-            return and_(*[key.like("%" + _like_escape(t) + "%", escape="\\") for t in words])
+            return and_(*[key.like("%" + like_escape(t) + "%", escape="\\") for t in words])
 
         hits: list[SearchHit] = []
         async with self.db.reader.connect() as conn:

@@ -14,7 +14,6 @@ Opening a delegated mailbox is recorded in the audit trail (Điều 12, 13.3).
 from __future__ import annotations
 
 from congthu.imap.parser import Command
-from congthu.imap.response import flag_list
 from congthu.imap.selected import Selected
 from congthu.imap.sequence import SeqSet, format_set
 from congthu.imap.session import Result, Session, State, bad, no
@@ -72,10 +71,7 @@ async def select(s: Session, cmd: Command) -> Result:
         first_unseen = next((i + 1 for i, f in enumerate(sel.flags) if not f & 1), None)
         if first_unseen is not None:
             await s.untagged(f"OK [UNSEEN {first_unseen}] Thư chưa đọc đầu tiên / first unseen")
-    permanent = [f for r, f in (("w", "\\Answered"), ("w", "\\Flagged"), ("t", "\\Deleted"),
-                                ("s", "\\Seen"), ("w", "\\Draft"), ("w", "\\*")) if target.may(r)]
-    await s.untagged(b"OK [PERMANENTFLAGS " + flag_list([] if readonly else permanent)
-                     + "] Cờ lưu được / permanent flags".encode())
+    await s.send_permanent_flags([] if readonly else target.permanent_flags())
     await s.untagged(f"OK [UIDVALIDITY {sel.uidvalidity}] UID hợp lệ / UIDs valid")
     await s.untagged(f"OK [UIDNEXT {sel.uidnext}] UID tiếp theo / predicted next UID")
     await s.untagged(f"OK [HIGHESTMODSEQ {sel.modseq}] Mod-sequence cao nhất / highest")

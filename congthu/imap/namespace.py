@@ -52,6 +52,16 @@ class Target:
     def may(self, right: str) -> bool:
         return right in self.rights
 
+    def permanent_flags(self) -> list[str]:
+        """The flags these rights let the user store (RFC 4314 section 4: "w" for
+        \\Answered, \\Flagged, \\Draft and keywords, "t" for \\Deleted, "s" for \\Seen):
+        the PERMANENTFLAGS of a read-write SELECT."""
+        return [flag for right, flag in _FLAG_RIGHTS if right in self.rights]
+
+
+_FLAG_RIGHTS = (("w", "\\Answered"), ("w", "\\Flagged"), ("t", "\\Deleted"), ("s", "\\Seen"),
+                ("w", "\\Draft"), ("w", "\\*"))
+
 
 class Namespaces:
     __slots__ = ("app", "user")

@@ -397,13 +397,13 @@ class Session:
             if "l" not in rights or "r" not in rights:
                 self.close_selected()
                 raise no("Quyền truy cập đã bị thu hồi / access was revoked", "NOPERM")
-            flag_rights = (("w", "\\Answered"), ("w", "\\Flagged"), ("t", "\\Deleted"), ("s", "\\Seen"),
-                           ("w", "\\Draft"), ("w", "\\*"))
-            old = [f for r, f in flag_rights if before.may(r)]
-            permanent = [f for r, f in flag_rights if sel.target.may(r)]
-            if not sel.readonly and permanent != old:
-                await self.untagged(b"OK [PERMANENTFLAGS " + flag_list(permanent)
-                                    + "] Cờ lưu được / permanent flags".encode())
+            permanent = sel.target.permanent_flags()
+            if not sel.readonly and permanent != before.permanent_flags():
+                await self.send_permanent_flags(permanent)
+
+    async def send_permanent_flags(self, flags: list[str]) -> None:
+        """The PERMANENTFLAGS response code (RFC 9051 section 7.1)."""
+        await self.untagged(b"OK [PERMANENTFLAGS " + flag_list(flags) + "] Cờ lưu được / permanent flags".encode())
 
     # -- taking in changes (RFC 9051 section 7.4.1, RFC 7162) ---------------------------
 

@@ -37,7 +37,7 @@ from typing import Any
 from sqlalchemy import Integer, and_, column, func, literal_column, select, table
 from sqlalchemy.sql.elements import ColumnElement
 
-from congthu.db import metadata
+from congthu.db import like_escape, metadata
 from congthu.store.tables import contents, folders, messages
 
 __all__ = ["CONTENTS_FTS", "FIELDS", "MIN_INDEXED", "candidates", "field_query", "folder_bound", "fts_match",
@@ -90,16 +90,13 @@ def folder_bound(folder_id: int) -> Any:
     return select(folders.c.uidnext - 1).where(folders.c.id == folder_id)
 
 
-def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
 
 def _contains(sqlite: bool, text: Any, term: str) -> ColumnElement[bool]:
     if sqlite:
         # instr: several times faster than LIKE on SQLite, and the same here (both sides
         # are folded to lower case, so LIKE's ASCII case-insensitivity never matters).
         return func.instr(text, term) > 0
-    return text.like("%" + _like_escape(term) + "%", escape="\\")  # pg_trgm serves this
+    return text.like("%" + like_escape(term) + "%", escape="\\")  # pg_trgm serves this
 
 
 def text_query(sqlite: bool, folder_id: int, terms: Sequence[str],

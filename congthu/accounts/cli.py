@@ -7,6 +7,7 @@
     congthu user app-password ADDRESS add LABEL|list|revoke ID
     congthu user role ADDRESS list|grant ROLE|revoke ROLE [--scope ORG]
     congthu audit list|export|verify
+    congthu service add NAME [--description TEXT] | list | remove NAME | reset NAME
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from congthu import audit
-from congthu.accounts import PasswordRejected, roles, totp
+from congthu.accounts import roles, totp
+from congthu.accounts.passwords import PasswordRejected
+from congthu.accounts.services import ServiceError
 from congthu.cli import CommandError, Commands
 
 if TYPE_CHECKING:
@@ -77,6 +80,20 @@ def register(commands: Commands) -> None:
     commands.command("verify", "kiểm tra chuỗi băm / verify the hash chain", cmd_audit_verify, group="audit",
                      group_help=audit_help)
 
+    service_help = "tài khoản dịch vụ (ứng dụng, không phải người) / service accounts (applications, not people)"
+    p = commands.command("add", "tạo tài khoản dịch vụ, in khóa bí mật một lần / add one; prints its secret once",
+                         cmd_service_add, group="service", group_help=service_help)
+    p.add_argument("name", help="a-z 0-9 . - _ (không phải địa chỉ thư / not a mail address)")
+    p.add_argument("--description", default="", help="dùng cho việc gì / what it is for")
+    commands.command("list", "danh sách / list service accounts", cmd_service_list, group="service",
+                     group_help=service_help)
+    p = commands.command("remove", "xóa / remove a service account", cmd_service_remove, group="service",
+                         group_help=service_help)
+    p.add_argument("name")
+    p = commands.command("reset", "cấp khóa bí mật mới / issue a new secret (the old one stops working)",
+                         cmd_service_reset, group="service", group_help=service_help)
+    p.add_argument("name")
+
 
 def _filters(p: argparse.ArgumentParser) -> None:
     p.add_argument("--since", help="YYYY-MM-DD[THH:MM]")
@@ -107,8 +124,14 @@ def _read_new_password(args: argparse.Namespace) -> str:
         if not password:
             raise CommandError("Không đọc được mật khẩu từ stdin / no password on standard input")
         return password
-    first = getpass.getpass("Mật khẩu mới / new password: ")
-    second = getpass.getpass("Nhập lại / again: ")
+    if not sys.stdin.isatty():
+        raise CommandError("Không có thiết bị đầu cuối để nhập mật khẩu: dùng --password-stdin / "
+                           "no terminal to type the password on: use --password-stdin")
+    try:
+        first = getpass.getpass("Mật khẩu mới / new password: ")
+        second = getpass.getpass("Nhập lại / again: ")
+    except EOFError:
+        raise CommandError("Không đọc được mật khẩu / no password was typed") from None
     if first != second:
         raise CommandError("Hai lần nhập không khớp / the two entries differ")
     return first
@@ -270,3 +293,38 @@ async def cmd_audit_verify(app: App, args: argparse.Namespace) -> int:
         return 0
     print("Nhật ký đã bị sửa / the audit trail was tampered with")
     return 1
+
+
+async def cmd_service_add(app: App, args: argparse.Namespace) -> int:
+    try:
+        secret = await app.accounts.add_service(args.name, description=args.description, actor=actor())
+    except ServiceError as exc:
+        raise CommandError(str(exc)) from None
+    print(f"Tài khoản dịch vụ / service account: {args.name.strip().lower()}")
+    print(f"Khóa bí mật (chỉ hiển thị một lần) / secret (shown only once): {secret}")
+    return 0
+
+
+async def cmd_service_list(app: App, args: argparse.Namespace) -> int:
+    for service in await app.accounts.list_services():
+        used = service.last_used_at.isoformat(timespec="seconds") if service.last_used_at else "-"
+        print(f"{service.name}\t{service.created_at:%Y-%m-%d}\t{used}\t{service.description}")
+    return 0
+
+
+async def cmd_service_remove(app: App, args: argparse.Namespace) -> int:
+    try:
+        await app.accounts.remove_service(args.name, actor=actor())
+    except ServiceError as exc:
+        raise CommandError(str(exc)) from None
+    print(f"Đã xóa / removed: {args.name}")
+    return 0
+
+
+async def cmd_service_reset(app: App, args: argparse.Namespace) -> int:
+    try:
+        secret = await app.accounts.reset_service(args.name, actor=actor())
+    except ServiceError as exc:
+        raise CommandError(str(exc)) from None
+    print(f"Khóa bí mật mới (chỉ hiển thị một lần) / new secret (shown only once): {secret}")
+    return 0

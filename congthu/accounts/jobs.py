@@ -13,12 +13,13 @@ from collections.abc import Coroutine
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy.engine import Connection
 
-from congthu.accounts import change_password_url, lockout, notices
-from congthu.accounts.tables import credentials
+from congthu.accounts import credentials as sql
+from congthu.accounts import lockout, notices
+from congthu.accounts.model import aware, change_password_url
 from congthu.log import event
-from congthu.store.tables import mailboxes
+from congthu.store.lookup import mailboxes_by_ids
 
 if TYPE_CHECKING:
     from congthu.app import App
@@ -35,18 +36,17 @@ async def send_reminders(app: App) -> int:
         return 0
     now = accounts.clock()
     horizon = now - timedelta(days=settings.max_age_days - max(thresholds))
-    async with app.db.reader.connect() as conn:
-        rows = (await conn.execute(
-            select(credentials.c.mailbox_id, credentials.c.changed_at, credentials.c.reminded_days,
-                   mailboxes.c.address)
-            .join(mailboxes, mailboxes.c.id == credentials.c.mailbox_id)
-            .where(credentials.c.must_change.is_(False), mailboxes.c.status == "active",
-                   credentials.c.changed_at <= horizon)
-        )).all()
+    def read(conn: Connection) -> list[tuple[int, str, Any, int | None]]:
+        rows = sql.reminders_due(conn, horizon)
+        boxes = mailboxes_by_ids(conn, [r.mailbox_id for r in rows])
+        return [(r.mailbox_id, boxes[r.mailbox_id].address, r.changed_at, r.reminded_days) for r in rows
+                if r.mailbox_id in boxes and boxes[r.mailbox_id].status == "active"]
+
     sent = 0
     url = change_password_url(app.settings)
-    for row in rows:
-        changed = row.changed_at if row.changed_at.tzinfo else row.changed_at.replace(tzinfo=now.tzinfo)
+    for mailbox_id, address, changed_at, reminded_days in await app.db.run_read(read):
+        changed = aware(changed_at)
+        assert changed is not None
         expires = changed + timedelta(days=settings.max_age_days)
         if expires <= now:
             continue  # expired already: logins say so
@@ -54,23 +54,21 @@ async def send_reminders(app: App) -> int:
         if not due:
             continue
         days = min(due)
-        if row.reminded_days is not None and row.reminded_days <= days:
+        if reminded_days is not None and reminded_days <= days:
             continue
-        raw = notices.expiry_reminder(app.settings, row.address, days, expires, url, now)
-        results = await app.store.deliver(raw, [row.mailbox_id], internal_date=now)
+        raw = notices.expiry_reminder(app.settings, address, days, expires, url, now)
+        results = await app.store.deliver(raw, [mailbox_id], internal_date=now)
         if not results[0].ok:
-            event("password.reminder_failed", address=row.address, error=str(results[0].error))
+            event("password.reminder_failed", address=address, error=str(results[0].error))
             continue
-        async with app.db.writer.begin() as conn:
-            await accounts.mark_reminded(conn, row.mailbox_id, days)
-        event("password.reminder", address=row.address, days=days)
+        await app.db.run_write(sql.mark_reminded, mailbox_id, days)
+        event("password.reminder", address=address, days=days)
         sent += 1
     return sent
 
 
 async def prune_counters(app: App) -> int:
-    async with app.db.writer.begin() as conn:
-        return await lockout.prune(conn, app.accounts.clock(), app.settings.login)
+    return await app.db.run_write(lockout.prune, app.accounts.clock(), app.settings.login)
 
 
 async def _periodic(app: App) -> None:

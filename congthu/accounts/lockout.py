@@ -32,7 +32,6 @@ from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, insert, or_, select, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from congthu.accounts.tables import login_throttle
 from congthu.config import LoginSettings
@@ -116,19 +115,19 @@ def read_both(conn: Connection, address: str, account: str, now: datetime,
     return _counter(found.get(ADDRESS), now, settings), _counter(found.get(ACCOUNT), now, settings)
 
 
-async def fail(conn: AsyncConnection, kind: str, key: str, now: datetime, settings: LoginSettings,
+def fail(conn: Connection, kind: str, key: str, now: datetime, settings: LoginSettings,
                lock_after: int, print_: str) -> tuple[Counter, bool]:
     """Count one failure; returns the counter and whether this failure caused a lock."""
-    row = (await conn.execute(
+    row = conn.execute(
         select(login_throttle).where(and_(login_throttle.c.kind == kind, login_throttle.c.key == key))
-    )).first()
+    ).first()
     window = timedelta(minutes=settings.lock_minutes)
     if row is None:
         failures, locked_until = 1, None
         newly = lock_after > 0 and failures >= lock_after
         if newly:
             locked_until = now + window
-        await conn.execute(insert(login_throttle).values(
+        conn.execute(insert(login_throttle).values(
             kind=kind, key=key, failures=failures, last_failure_at=now, last_fingerprint=print_,
             locked_until=locked_until,
         ))
@@ -141,30 +140,30 @@ async def fail(conn: AsyncConnection, kind: str, key: str, now: datetime, settin
         failures, locked_until = 0, None
     if print_ and print_ == row.last_fingerprint and failures:
         # The same wrong password again: not a new guess.
-        await conn.execute(update(login_throttle).where(login_throttle.c.id == row.id)
+        conn.execute(update(login_throttle).where(login_throttle.c.id == row.id)
                            .values(last_failure_at=now))
         return Counter(failures, locked_until), False
     failures += 1
     newly = False
     if lock_after > 0 and failures >= lock_after and not (locked_until and locked_until > now):
         locked_until, newly = now + window, True
-    await conn.execute(update(login_throttle).where(login_throttle.c.id == row.id).values(
+    conn.execute(update(login_throttle).where(login_throttle.c.id == row.id).values(
         failures=failures, last_failure_at=now, last_fingerprint=print_, locked_until=locked_until,
     ))
     return Counter(failures, locked_until), newly
 
 
-async def clear(conn: AsyncConnection, kind: str, key: str) -> int:
-    result = await conn.execute(
+def clear(conn: Connection, kind: str, key: str) -> int:
+    result = conn.execute(
         delete(login_throttle).where(and_(login_throttle.c.kind == kind, login_throttle.c.key == key))
     )
     return int(result.rowcount or 0)
 
 
-async def prune(conn: AsyncConnection, now: datetime, settings: LoginSettings) -> int:
+def prune(conn: Connection, now: datetime, settings: LoginSettings) -> int:
     """Forget counters quiet for a whole window and not locked."""
     cutoff = now - timedelta(minutes=settings.lock_minutes)
-    result = await conn.execute(delete(login_throttle).where(and_(
+    result = conn.execute(delete(login_throttle).where(and_(
         login_throttle.c.last_failure_at < cutoff,
         (login_throttle.c.locked_until.is_(None)) | (login_throttle.c.locked_until < now),
     )))

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, delete, insert, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from congthu import audit
@@ -83,11 +84,19 @@ class Grant:
     scope: str = ""
 
 
-async def grants(app: App, mailbox_id: int) -> list[Grant]:
-    async with app.db.reader.connect() as conn:
-        rows = (await conn.execute(select(roles.c.role, roles.c.scope).where(roles.c.mailbox_id == mailbox_id)
-                                   .order_by(roles.c.role, roles.c.scope))).all()
+def _grants(conn: Connection, mailbox_id: int) -> list[Grant]:
+    rows = conn.execute(select(roles.c.role, roles.c.scope).where(roles.c.mailbox_id == mailbox_id)
+                        .order_by(roles.c.role, roles.c.scope)).all()
     return [Grant(r.role, r.scope) for r in rows]
+
+
+def holders(conn: Connection, role: str) -> list[int]:
+    """The mailbox ids holding a role (any scope)."""
+    return sorted({int(i) for i in conn.execute(select(roles.c.mailbox_id).where(roles.c.role == role)).scalars()})
+
+
+async def grants(app: App, mailbox_id: int) -> list[Grant]:
+    return await app.db.run_small_read(_grants, mailbox_id)
 
 
 async def grant(app: App, mailbox_id: int, role: str, scope: str | int | None = None, *,
@@ -101,12 +110,15 @@ async def grant(app: App, mailbox_id: int, role: str, scope: str | int | None = 
     mailbox = await app.store.get_mailbox_by_id(mailbox_id)
     if mailbox is None:
         raise KeyError(mailbox_id)
+    now = app.accounts.clock()
+
+    def write(conn: Connection) -> None:
+        conn.execute(insert(roles).values(mailbox_id=mailbox_id, role=role, scope=scope_text, granted_at=now))
+        audit.append(conn, at=now, action="role.granted", actor=actor, target=mailbox.address,
+                     details={"role": role, "scope": scope_text})
+
     try:
-        async with app.db.writer.begin() as conn:
-            await conn.execute(insert(roles).values(mailbox_id=mailbox_id, role=role, scope=scope_text,
-                                                    granted_at=audit.clock_of(app)()))
-            await audit.append(conn, at=audit.clock_of(app)(), action="role.granted", actor=actor,
-                               target=mailbox.address, details={"role": role, "scope": scope_text})
+        await app.db.run_write(write)
     except IntegrityError:
         return False
     return True
@@ -116,14 +128,19 @@ async def revoke(app: App, mailbox_id: int, role: str, scope: str | int | None =
                  actor: str = "system") -> bool:
     scope_text = "" if scope is None else str(scope)
     mailbox = await app.store.get_mailbox_by_id(mailbox_id)
-    async with app.db.writer.begin() as conn:
-        result = await conn.execute(delete(roles).where(and_(
+    target = mailbox.address if mailbox else str(mailbox_id)
+    now = app.accounts.clock()
+
+    def write(conn: Connection) -> bool:
+        result = conn.execute(delete(roles).where(and_(
             roles.c.mailbox_id == mailbox_id, roles.c.role == role, roles.c.scope == scope_text)))
-        if result.rowcount:
-            await audit.append(conn, at=audit.clock_of(app)(), action="role.revoked", actor=actor,
-                               target=mailbox.address if mailbox else str(mailbox_id),
-                               details={"role": role, "scope": scope_text})
-    return bool(result.rowcount)
+        if not result.rowcount:
+            return False
+        audit.append(conn, at=now, action="role.revoked", actor=actor, target=target,
+                     details={"role": role, "scope": scope_text})
+        return True
+
+    return await app.db.run_write(write)
 
 
 def _ids(target: Any) -> set[str]:

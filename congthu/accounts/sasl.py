@@ -42,7 +42,9 @@ import binascii
 import secrets
 from dataclasses import dataclass
 
-from congthu.accounts import Accounts, AuthResult, AuthStatus, Verified, lockout, scram
+from congthu.accounts import lockout, scram
+from congthu.accounts.accounts import Accounts
+from congthu.accounts.model import AuthResult, AuthStatus, Verified
 
 PLAINTEXT = ("PLAIN", "LOGIN")
 ALL = ("SCRAM-SHA-256", "PLAIN", "LOGIN")

@@ -6,6 +6,7 @@
 ``totp`` and ``recovery_codes``: the second factor of the web consoles (RFC 6238).
 ``app_passwords``: passwords for mail clients of users who turned the second factor on.
 ``roles``: who may administer what (see ``roles.py``).
+``service_accounts``: accounts of applications, not people (see ``services.py``).
 """
 
 from __future__ import annotations
@@ -117,4 +118,20 @@ roles = Table(
     Column("scope", String(100), nullable=False, default=""),
     Column("granted_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("mailbox_id", "role", "scope"),
+)
+
+service_accounts = Table(
+    "service_accounts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    # Lower-case letters, digits, ".", "-", "_"; never an address (no "@"), so it cannot
+    # name a mailbox or log in on a mail door.
+    Column("name", String(64), nullable=False),
+    Column("description", String(200), nullable=False, default=""),
+    # SHA-256 of the secret: 256 random bits made by the system, never chosen by a person.
+    Column("secret_hash", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("secret_set_at", DateTime(timezone=True), nullable=False),
+    Column("last_used_at", DateTime(timezone=True), nullable=True),
+    UniqueConstraint("name"),
 )

@@ -23,7 +23,8 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from congthu.accounts import AuthStatus, PasswordRejected
+from congthu.accounts.model import AuthStatus
+from congthu.accounts.passwords import PasswordRejected
 
 if TYPE_CHECKING:
     from congthu.app import App

@@ -1,7 +1,7 @@
 """The ``congthu`` command: ``congthu [--data DIR] COMMAND ...``.
 
-Each package adds its commands in its own ``cli.py`` with ``register(commands)``; the
-modules are listed in ``COMMAND_MODULES``. A handler is ``async def handler(app, args) ->
+Each package adds its commands in its own ``cli.py`` with ``register(commands)``, found
+by ``congthu.plugins.discover`` after the CLI's own ``CORE_MODULES``. A handler is ``async def handler(app, args) ->
 int`` and gets an open ``App`` on the data directory (``--data``, else ``$CONGTHU_DATA``,
 else ``./data``), unless it was registered with ``needs_app=False``, in which case it is
 called as ``handler(args)`` (sync or async).
@@ -11,31 +11,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import inspect
 import logging
 import sys
 from collections.abc import Callable
 from typing import Any
 
-from congthu.config import ConfigError
-from congthu.db import DatabaseUnavailable
-from congthu.plugins import optional_modules
+from congthu.cli.errors import CommandError as CommandError  # re-exported: commands raise it
+from congthu.cli.errors import report, require_initialised
+from congthu.plugins import discover
 
-COMMAND_MODULES = [
-    "congthu.cli.core",
-    "congthu.cli.users",
-    "congthu.accounts.cli",
-    "congthu.directory.cli",
-    "congthu.smtp.cli",
-    "congthu.imap.cli",
-    "congthu.pop3.cli",
-    "congthu.ldap.cli",
-    "congthu.web.cli",
-    "congthu.workflow.cli",
-    "congthu.reports.cli",
-    "congthu.policy.cli",
-    "congthu.delegation.cli",
-]
+# The CLI's own commands (init, serve, user...), registered before the packages' ones.
+CORE_MODULES = ["congthu.cli.core", "congthu.cli.users"]
 
 
 class Commands:
@@ -71,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: $CONGTHU_DATA or ./data)")
     parser.add_argument("-v", "--verbose", action="store_true", help="more log output")
     commands = Commands(parser)
-    for module in optional_modules(COMMAND_MODULES):
+    for module in [*map(importlib.import_module, CORE_MODULES), *discover("cli")]:
         module.register(commands)
     return parser
 
@@ -85,7 +73,9 @@ async def _run(args: argparse.Namespace) -> int:
         if inspect.isawaitable(result):
             result = await result
         return int(result or 0)
-    app = await App.open(default_data_dir(args.data))
+    data_dir = default_data_dir(args.data)
+    require_initialised(data_dir)
+    app = await App.open(data_dir)
     try:
         return int(await handler(app, args) or 0)
     finally:
@@ -102,22 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return asyncio.run(_run(args))
-    except ConfigError as exc:
-        print(f"Lỗi cấu hình / configuration error: {exc}", file=sys.stderr)
-        return 2
-    except DatabaseUnavailable as exc:
-        print(str(exc), file=sys.stderr)
-        return 3
     except KeyboardInterrupt:
         return 130
-    except CommandError as exc:
-        print(str(exc), file=sys.stderr)
-        return exc.code
-
-
-class CommandError(Exception):
-    """A command's clear refusal: printed without a traceback."""
-
-    def __init__(self, message: str, code: int = 1) -> None:
-        super().__init__(message)
-        self.code = code
+    except Exception as exc:  # one message, no traceback (cli/errors.py)
+        return report(exc, verbose=args.verbose)

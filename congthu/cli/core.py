@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from congthu import config
+from congthu.accounts import roles
 from congthu.app import App, default_data_dir
 from congthu.cli import CommandError, Commands
 
@@ -25,7 +26,10 @@ def register(commands: Commands) -> None:
     p = commands.command("serve", "chạy mọi dịch vụ / run every service", cmd_serve, needs_app=False)
     p.add_argument("--only", help="comma-separated services to run (e.g. imap,imaps)")
 
-    commands.command("check", "kiểm tra cấu hình và lưu trữ / check config and storage", cmd_check)
+    p = commands.command("check", "kiểm tra cấu hình và lưu trữ / check config and storage", cmd_check)
+    p.add_argument("--deep", action="store_true",
+                   help="đọc mọi blob, so với tên SHA-256 của nó / read every blob and check it against its "
+                        "SHA-256 name and the messages that need it")
 
     p = commands.command("backup", "sao lưu / consistent backup of a running system", cmd_backup)
     p.add_argument("dest", help="empty or new directory")
@@ -92,31 +96,17 @@ async def cmd_init(args: argparse.Namespace) -> int:
     admin = args.admin or f"{settings.system.admin_address}@{settings.system.domain}"
     app = await App.open(data_dir)
     try:
-        from congthu.accounts import one_time_password
-
         if await app.store.get_mailbox(admin) is None:
             mailbox = await app.store.create_mailbox(admin, "Quản trị hệ thống", kind="organisation",
                                                      quota_bytes=settings.mailbox_quota_bytes)
-            password = one_time_password()
-            await app.accounts.set_password(mailbox.id, password, must_change=True)
-            await _grant_admin(app, mailbox.id)
+            issued = await app.accounts.issue_password(mailbox.id, actor="cli:init", client="cli")
+            await roles.grant(app, mailbox.id, roles.ADMIN, actor="cli:init")
             print(f"Quản trị viên đầu tiên / first administrator: {admin}")
-            print(f"Mật khẩu dùng một lần / one-time password: {password}")
+            print(f"Mật khẩu dùng một lần / one-time password: {issued.password}")
             print("Đổi mật khẩu khi đăng nhập lần đầu / change it at first login.")
     finally:
         await app.close()
     return 0
-
-
-async def _grant_admin(app: App, mailbox_id: int) -> None:
-    """Give the first administrator the system administrator role, once roles exist."""
-    try:
-        from congthu.accounts import roles
-    except ImportError:
-        return
-    grant = getattr(roles, "grant", None)
-    if grant is not None:
-        await grant(app, mailbox_id, "admin")
 
 
 async def cmd_serve(args: argparse.Namespace) -> int:
@@ -125,7 +115,7 @@ async def cmd_serve(args: argparse.Namespace) -> int:
     data_dir = default_data_dir(args.data)
     if not (data_dir / config.CONFIG_FILE).exists():
         await initialise(data_dir)
-    log.configure(getattr(args, "verbose", False))
+    log.configure(args.verbose)
     app = await App.open(data_dir)
     if args.only:
         wanted = {s.strip() for s in args.only.split(",")}
@@ -151,20 +141,24 @@ async def cmd_serve(args: argparse.Namespace) -> int:
 
 async def cmd_check(app: App, args: argparse.Namespace) -> int:
     from sqlalchemy import text
+    from sqlalchemy.engine import Connection
+
+    def ping(conn: Connection) -> None:
+        conn.execute(text("SELECT 1"))
 
     problems = []
-    async with app.db.reader.connect() as conn:
-        await conn.execute(text("SELECT 1"))
+    await app.db.run_read(ping)
     if not app.tls.available:
         problems.append(f"no TLS certificate at {app.tls.cert_path}")
-    referenced = await app.store.referenced_blobs()
-    missing = [d for d in referenced if not app.store.blobs.exists(d)]
-    if missing:
-        problems.append(f"{len(missing)} blobs referenced but missing, e.g. {missing[0]}")
+    found = await app.store.check(deep=args.deep)
+    problems += found.problems()
     mailboxes = await app.store.list_mailboxes()
     print(f"Cấu hình / config: OK ({app.data_dir / config.CONFIG_FILE})")
     print(f"Cơ sở dữ liệu / database: OK ({app.db.url.split('@')[-1]})")
-    print(f"Hộp thư / mailboxes: {len(mailboxes)}; blobs: {len(referenced)} referenced")
+    checked = f"; {found.blobs_on_disk} đọc và so SHA-256 / read and hashed" if args.deep else ""
+    print(f"Hộp thư / mailboxes: {len(mailboxes)}; blobs: {found.referenced} referenced{checked}")
+    for note in found.notes():
+        print(f"LƯU Ý / NOTE: {note}")
     for problem in problems:
         print(f"LỖI / ERROR: {problem}")
     return 1 if problems else 0

@@ -1,7 +1,9 @@
 """User commands: ``user add|move|leave|list``.
 
 ``user add ADDRESS --name "Họ Tên" [--password P]`` creates a mailbox with that address
-(a one-time password is printed unless --password is given). ``user add --name "Họ Tên"
+(a one-time password is printed unless --password is given; either way the password was
+chosen for the user, not by the user, so it must meet the rules of Điều 13.2 and be
+changed at first login: ``Accounts.prepare_issued``). ``user add --name "Họ Tên"
 --org sotttt [--title ..] [--rank N]`` registers an official in the directory with the
 address of Điều 3.2/3.3 (or ADDRESS, validated, when given as well).
 """
@@ -11,7 +13,7 @@ from __future__ import annotations
 import argparse
 from datetime import UTC, datetime
 
-from congthu.accounts import one_time_password
+from congthu.accounts.cli import actor
 from congthu.cli import CommandError, Commands
 from congthu.directory import Directory, DirectoryError, naming
 
@@ -22,7 +24,8 @@ def register(commands: Commands) -> None:
                          cmd_user_add, group=g, group_help=gh)
     p.add_argument("address", nargs="?", help="địa chỉ (không bắt buộc với --org) / address (optional with --org)")
     p.add_argument("--name", required=True, help='họ và tên / full name, "Nguyễn Thanh Bình"')
-    p.add_argument("--password", help="mật khẩu (mặc định: một lần) / password (default: one-time)")
+    p.add_argument("--password", help="mật khẩu ban đầu, đủ mạnh, phải đổi khi đăng nhập lần đầu (mặc định: một lần) / "
+                   "first password: must meet the rules and be changed at first login (default: one-time)")
     p.add_argument("--org", help="tổ chức công tác (địa chỉ, mã hoặc id) / organisation")
     p.add_argument("--title", default="", help="chức vụ / title")
     p.add_argument("--rank", type=int, help="cấp lãnh đạo, 1 cao nhất / leadership rank, 1 highest (Điều 3.3a)")
@@ -48,6 +51,9 @@ def register(commands: Commands) -> None:
 
 async def cmd_user_add(app, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
     directory = Directory(app)
+    args.name = " ".join(args.name.split())
+    if not args.name:
+        raise CommandError("Thiếu họ và tên / --name must not be empty")
     if args.org:
         registered = None
         if args.registered:
@@ -74,22 +80,25 @@ async def cmd_user_add(app, args: argparse.Namespace) -> int:  # type: ignore[no
         problem = naming.validate_local(local)
         if problem:
             raise CommandError(f"Địa chỉ không hợp lệ / invalid address {address}: {problem}")
-        async with app.db.reader.connect() as conn:
-            holder = (await directory.taken(conn, [local])).get(address)
+        holder = await directory.holder_of(address)
         if holder:
             raise CommandError(f"Địa chỉ đã dùng / address taken: {address}: {holder}")
         from congthu.store import StoreError
 
-        password = args.password or one_time_password()
+        # Chosen for someone else: the strength rules first (before the mailbox exists),
+        # and it must be changed at first login (Điều 13.2).
+        issued = await app.accounts.prepare_issued(args.password, address=address, names=[args.name])
         try:
             mailbox = await app.store.create_mailbox(address, args.name, kind=args.kind,
                                                      quota_bytes=app.settings.mailbox_quota_bytes)
         except StoreError as exc:
             raise CommandError(str(exc)) from None
-        await app.accounts.set_password(mailbox.id, password, must_change=not args.password)
+        await app.accounts.issue_password(mailbox.id, issued, actor=actor(), client="cli")
+        password = issued.password
         print(mailbox.address)
     if not args.password:
         print(f"mật khẩu một lần / one-time password: {password}")
+    print("Người dùng phải đổi mật khẩu khi đăng nhập lần đầu / it must be changed at first login.")
     return 0
 
 

@@ -1,6 +1,6 @@
 """Write the commented configuration file that ``congthu init`` leaves in the data directory.
 
-The comments are taken from the comments above each field in ``congthu/config/__init__.py``,
+The comments are taken from the comments above each field in ``congthu/config/settings.py``,
 so the file and the code cannot drift apart.
 """
 

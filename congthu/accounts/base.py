@@ -1,0 +1,113 @@
+"""``AccountsBase``: the state every part of ``Accounts`` shares (settings, hasher, clock,
+the remembered checks) and the small steps they all use: checking a hash, reading a
+credential, deciding expiry, writing an audit record.
+
+``Accounts`` is joined in ``accounts.py`` from one class per concern, like the store's
+``MailStore``: ``login.py`` (the login check), ``second_factor.py`` (TOTP and app
+passwords), ``password_changes.py`` (setting, changing, issuing and resetting passwords)
+and ``services.py`` (service accounts).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import secrets
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy.engine import Connection
+
+from congthu import audit
+from congthu.accounts import lockout, scram
+from congthu.accounts.credentials import credential_row
+from congthu.accounts.generated import make_hasher
+from congthu.accounts.model import Credential, aware
+from congthu.accounts.verified import VerifiedPasswords
+from congthu.config import Settings
+from congthu.db import Database
+from congthu.store import MailStore, utcnow
+
+
+class AccountsBase:
+    def __init__(self, store: MailStore, settings: Settings) -> None:
+        self.store = store
+        self.db: Database = store.db
+        self.config = settings
+        self.settings = settings.passwords
+        self.login = settings.login
+        self.hasher = make_hasher(settings.passwords)
+        self.verified = VerifiedPasswords(settings.login.verified_cache_seconds)
+        # Injectable for tests: the time now (aware, UTC) and how delays are awaited.
+        self.clock: Callable[[], datetime] = utcnow
+        self.sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep
+        # For SCRAM salts of unknown users (same answer for the same name in one process).
+        self._fake_salt_key = secrets.token_bytes(32)
+        # Attempts refused by a lock and not yet in the audit trail: (kind, key) -> (count, last record).
+        self._refused: dict[tuple[str, str], tuple[int, datetime | None]] = {}
+        # A hash of a random password, checked when the user is unknown (made on first use).
+        self._dummy_hash: str | None = None
+
+    def plaintext_allowed(self, secure: bool, client_ip: str) -> bool:
+        """May a password travel in the clear here? Over TLS yes; else only dev loopback."""
+        return secure or (self.config.system.dev_allow_plaintext_loopback and lockout.is_loopback(client_ip))
+
+    async def _check_hash(self, hashed: str, password: str) -> bool:
+        if self.verified.known(hashed, password):
+            return True  # checked lately (verified.py): an HMAC, not argon2id again
+
+        def work() -> bool:
+            for candidate in dict.fromkeys((scram.normalise(password), password)):
+                try:
+                    if self.hasher.verify(hashed, candidate):
+                        return True
+                except (VerificationError, InvalidHashError):
+                    continue
+            return False
+        if await asyncio.to_thread(work):
+            self.verified.remember(hashed, password)
+            return True
+        return False
+
+    async def _dummy_verify(self, password: str) -> None:
+        # Same work as a real check, so timing does not reveal which addresses exist.
+        if self._dummy_hash is None:
+            self._dummy_hash = await asyncio.to_thread(self.hasher.hash, secrets.token_hex(8))
+        await self._check_hash(self._dummy_hash, password)
+
+    async def credential(self, mailbox_id: int) -> Credential | None:
+        row = await self.db.run_small_read(credential_row, mailbox_id)
+        if row is None:
+            return None
+        return Credential(row.mailbox_id, row.password_hash, row.must_change, aware(row.changed_at) or self.clock(),
+                          row.scram_salt, row.scram_iterations, row.scram_stored_key, row.scram_server_key,
+                          row.reminded_days)
+
+    def expired(self, cred: Credential, now: datetime | None = None) -> bool:
+        """Điều 13.2: must change (one-time password), or older than max_age_days."""
+        if cred.must_change:
+            return True
+        max_age = self.settings.max_age_days
+        changed = aware(cred.changed_at)
+        assert changed is not None
+        return bool(max_age) and (now or self.clock()) - changed >= timedelta(days=max_age)
+
+    def expires_at(self, cred: Credential) -> datetime | None:
+        changed = aware(cred.changed_at)
+        if not self.settings.max_age_days or changed is None:
+            return None
+        return changed + timedelta(days=self.settings.max_age_days)
+
+    async def _audit(self, action: str, actor: str, target: str, details: dict[str, Any], client: str = "") -> None:
+        at = self.clock()
+
+        def write(conn: Connection) -> None:
+            audit.append(conn, at=at, action=action, actor=actor, target=target, details=details, client=client)
+
+        await self.db.run_write(write)
+
+
+def b64decode(value: str) -> bytes:
+    return base64.b64decode(value)

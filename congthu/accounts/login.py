@@ -1,0 +1,295 @@
+"""The one login check of every door (SMTP AUTH, IMAP, POP3, the web pages, LDAP).
+
+``authenticate`` = ``precheck`` (TLS, locks) + ``_verify`` (the credentials) + ``conclude``
+(counters, expiry, audit, the answer). SASL mechanisms that check the credentials
+themselves (SCRAM, ``sasl.py``) call ``precheck``, ``scram_lookup`` and ``conclude``, so
+each attempt is counted, audited and answered in one place, once per login, whatever
+the door (``congthu_logins_total`` is counted here and nowhere else).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from congthu import audit, metrics
+from congthu.accounts import credentials as sql
+from congthu.accounts import lockout, notices, roles, scram
+from congthu.accounts.base import b64decode
+from congthu.accounts.model import (
+    WEB_PROTOCOLS,
+    AuthResult,
+    AuthStatus,
+    ScramCandidate,
+    ScramLookup,
+    Verified,
+    change_password_url,
+)
+from congthu.accounts.second_factor import SecondFactor
+from congthu.log import event
+from congthu.store import Mailbox, normalise_address
+from congthu.store.access import record_access
+from congthu.store.lookup import addresses_of
+
+
+class LoginChecks(SecondFactor):
+    async def authenticate(
+        self, username: str, password: str, *, protocol: str, client_ip: str = "", secure: bool = True,
+        otp: str | None = None,
+    ) -> AuthResult:
+        """The one login check of every door (SMTP AUTH, IMAP, POP3, web, LDAP).
+
+        ``secure``: the password arrived over TLS. ``otp``: the TOTP (or recovery) code,
+        asked on the web protocols of users who turned the second factor on. On success
+        records the access for the six-month rule (Điều 4.4). A password that must be
+        changed (first login, reset, any password set by someone else) or is older than
+        the limit (Điều 13.2) gives EXPIRED with a text that says where to change it.
+        Every attempt is audited.
+        """
+        username = normalise_address(username)
+        refusal = await self.precheck(username, protocol=protocol, client_ip=client_ip,
+                                      secure=secure, plaintext=True)
+        if refusal is not None:
+            return refusal
+        verified = await self._verify(username, password, protocol, otp)
+        return await self.conclude(username, verified, protocol=protocol, client_ip=client_ip,
+                                   attempt=lockout.fingerprint(username, password))
+
+    async def precheck(self, username: str, *, protocol: str, client_ip: str, secure: bool,
+                       plaintext: bool) -> AuthResult | None:
+        """Refusals decided before any credential is looked at: no TLS, a lock."""
+        username = normalise_address(username)
+        client = f"{protocol} {client_ip or '-'}"
+        if plaintext and not self.plaintext_allowed(secure, client_ip):
+            await self._audit("login.refused", username, username, {"reason": "tls-required", "protocol": protocol},
+                              client)
+            return AuthResult(
+                AuthStatus.FAILED, code="PRIVACYREQUIRED",
+                message="Phải dùng kết nối mã hóa (TLS) để gửi mật khẩu / "
+                        "a password may only be sent over an encrypted (TLS) connection",
+            )
+        now = self.clock()
+        by_address, by_account = await self.db.run_small_read(
+            lockout.read_both, lockout.address_key(client_ip), username, now, self.login)
+        if by_address.locked(now) or by_account.locked(now):
+            which = "address" if by_address.locked(now) else "account"
+            key = lockout.address_key(client_ip) if which == "address" else username
+            await self._audit_refusal(which, key, username, protocol, client, now)
+            delay = lockout.delay_for(by_address.failures, self.login) if which == "address" else 0.0
+            if delay:
+                await self.sleep(delay)
+            until = by_address.locked_until if which == "address" else by_account.locked_until
+            assert until is not None
+            minutes = max(1, int((until - now).total_seconds() // 60) + 1)
+            return AuthResult(
+                AuthStatus.LOCKED, code="UNAVAILABLE", delay=delay,
+                message=f"Tạm khóa do đăng nhập sai nhiều lần, thử lại sau {minutes} phút / "
+                        f"temporarily locked after too many failed logins, try again in {minutes} minutes",
+            )
+        return None
+
+    async def _verify(self, username: str, password: str, protocol: str, otp: str | None) -> Verified:
+        mailbox = await self.store.get_mailbox(username)
+        cred = await self.credential(mailbox.id) if mailbox else None
+        if mailbox is None or cred is None:
+            await self._dummy_verify(password)
+            return Verified(None, reason="unknown-user")
+        two_factor = await self.totp_enabled(mailbox.id)
+        web = protocol in WEB_PROTOCOLS
+        if (not two_factor or web) and await self._check_hash(cred.password_hash, password):
+            if two_factor and not (otp and await self.check_second_factor(mailbox.id, otp)):
+                return Verified(None, known=True, reason="second-factor",
+                                hint="Cần mã xác thực hai lớp / a two-factor code is required")
+            verified = Verified(mailbox, known=True, via="password", credential=cred)
+            if self.hasher.check_needs_rehash(cred.password_hash):
+                verified.rehash = await asyncio.to_thread(self.hasher.hash, scram.normalise(password))
+            if cred.scram_stored_key is None or cred.scram_iterations != self.settings.scram_iterations:
+                salt = b64decode(cred.scram_salt) if cred.scram_salt else scram.new_salt()
+                verified.scram_keys = await asyncio.to_thread(
+                    scram.derive, password, salt, self.settings.scram_iterations)
+            return verified
+        if not web:
+            app_id = await self._app_password(mailbox.id, password)
+            if app_id is not None:
+                return Verified(mailbox, known=True, via="app-password", app_password_id=app_id)
+        hint = ("Tài khoản đã bật xác thực hai lớp: hãy dùng mật khẩu ứng dụng / "
+                "two-factor is on for this account: use an app password") if two_factor and not web else ""
+        return Verified(None, known=True, hint=hint)
+
+    async def conclude(self, username: str, verified: Verified, *, protocol: str, client_ip: str,
+                       attempt: str = "") -> AuthResult:
+        """Count, lock, audit and answer, once the credentials were checked (any mechanism)."""
+        username = normalise_address(username)
+        mailbox = verified.mailbox
+        if mailbox is None:
+            return await self._failed(username, verified, protocol, client_ip, attempt)
+        now = self.clock()
+        client = f"{protocol} {client_ip or '-'}"
+        cred = verified.credential or await self.credential(mailbox.id)
+        assert cred is not None
+        if mailbox.status != "active":
+            status, action = AuthStatus.DISABLED, "login.disabled"
+        elif self.expired(cred, now):
+            status, action = AuthStatus.EXPIRED, "login.expired"
+        else:
+            status, action = AuthStatus.OK, "login.ok"
+        values: dict[str, Any] = {}
+        if verified.rehash:
+            values["password_hash"] = verified.rehash
+        if verified.scram_keys:
+            keys = verified.scram_keys
+            values.update(scram_salt=keys.salt_b64, scram_iterations=keys.iterations,
+                          scram_stored_key=keys.stored_b64, scram_server_key=keys.server_b64)
+        details = {"protocol": protocol, "via": verified.via, **({"rehashed": True} if verified.rehash else {})}
+
+        def write(conn: Connection) -> None:
+            lockout.clear(conn, lockout.ACCOUNT, username)
+            sql.after_login(conn, mailbox.id, values, verified.app_password_id, now)
+            audit.append(conn, at=now, action=action, actor=mailbox.address, target=mailbox.address,
+                         details=details, client=client)
+            if status is AuthStatus.OK:
+                # The access, for the six-month rule (Điều 4.4), in the same transaction:
+                # one commit for a login, not two.
+                record_access(conn, mailbox.id, now)
+
+        await self.db.run_write(write)
+        event(action, protocol=protocol, user=mailbox.address, client=client_ip, via=verified.via)
+        metrics.logins.labels(protocol, status.value).inc()
+        if status is AuthStatus.DISABLED:
+            return AuthResult(status, mailbox, code="CONTACTADMIN",
+                              message="Hộp thư đã bị thu hồi hoặc khóa, hãy liên hệ quản trị / "
+                                      "the mailbox was reclaimed or revoked, contact the administrator")
+        if status is AuthStatus.EXPIRED:
+            url = change_password_url(self.config)
+            return AuthResult(
+                status, mailbox, code="EXPIRED", via=verified.via,
+                message=f"Mật khẩu đã hết hạn hoặc phải đổi, hãy đổi tại {url} / "
+                        f"password expired or must be changed, change it at {url}",
+            )
+        return AuthResult(AuthStatus.OK, mailbox, via=verified.via)
+
+    async def _failed(self, username: str, verified: Verified, protocol: str, client_ip: str,
+                      attempt: str) -> AuthResult:
+        now = self.clock()
+        client = f"{protocol} {client_ip or '-'}"
+        address = lockout.address_key(client_ip)
+        login = self.login
+
+        def write(conn: Connection) -> tuple[lockout.Counter, list[tuple[str, str, lockout.Counter]]]:
+            locks: list[tuple[str, str, lockout.Counter]] = []
+            # One writer at a time (PostgreSQL): the counters are read, then written.
+            audit.serialise(conn)
+            counter, newly = lockout.fail(conn, lockout.ADDRESS, address, now, login, login.address_lock_after,
+                                          attempt)
+            if newly:
+                locks.append((lockout.ADDRESS, address, counter))
+            if verified.known:
+                account, newly_account = lockout.fail(conn, lockout.ACCOUNT, username, now, login,
+                                                      login.account_lock_after, attempt)
+                if newly_account:
+                    locks.append((lockout.ACCOUNT, username, account))
+            audit.append(conn, at=now, action="login.failed", actor=username, target=username,
+                         details={"protocol": protocol, "reason": verified.reason,
+                                  "address_failures": counter.failures}, client=client)
+            for kind, key, c in locks:
+                audit.append(conn, at=now, action="lockout.locked", actor="system", target=key,
+                             details={"kind": kind, "failures": c.failures, "until": c.locked_until},
+                             client=client)
+            return counter, locks
+
+        counter, locks = await self.db.run_write(write)
+        for kind, key, c in locks:
+            await self._alert_lock(kind, key, c, now)
+        delay = lockout.delay_for(counter.failures, login)
+        if delay:
+            await self.sleep(delay)
+        event("login.failed", protocol=protocol, user=username, client=client_ip, delay=delay)
+        message = "Sai địa chỉ hoặc mật khẩu / invalid address or password"
+        if verified.hint:
+            message = f"{message}. {verified.hint}"
+        metrics.logins.labels(protocol, "failed").inc()
+        if counter.locked(now) or any(kind == lockout.ACCOUNT for kind, _k, _c in locks):
+            return AuthResult(AuthStatus.LOCKED, code="UNAVAILABLE", delay=delay,
+                              message="Tạm khóa do đăng nhập sai nhiều lần / "
+                                      "temporarily locked after too many failed logins")
+        return AuthResult(AuthStatus.FAILED, code="AUTHENTICATIONFAILED", delay=delay, message=message)
+
+    async def _audit_refusal(self, which: str, key: str, username: str, protocol: str, client: str,
+                             now: datetime) -> None:
+        """Audit attempts refused by a lock: the first at once, then one record a minute
+        with the number refused since, so a flood cannot flood the trail (or the disk)."""
+        pending, last = self._refused.get((which, key), (0, None))
+        pending += 1
+        if last is not None and now - last < timedelta(seconds=60):
+            self._refused[(which, key)] = (pending, last)
+            return
+        self._refused[(which, key)] = (0, now)
+        if len(self._refused) > 10000:
+            self._refused.clear()
+        await self._audit("login.locked", username, username,
+                          {"lock": which, "protocol": protocol, "attempts": pending}, client)
+
+    async def admin_addresses(self) -> list[tuple[int, str]]:
+        """(mailbox id, address) of the system administrators."""
+        def read(conn: Connection) -> list[tuple[int, str]]:
+            found = addresses_of(conn, roles.holders(conn, roles.ADMIN))
+            return sorted(found.items())
+
+        return await self.db.run_read(read)
+
+    async def _alert_lock(self, kind: str, key: str, counter: lockout.Counter, now: datetime) -> None:
+        event("login.locked", kind=kind, key=key, failures=counter.failures, until=counter.locked_until)
+        if not self.login.alert_on_lock or counter.locked_until is None:
+            return
+        admins = await self.admin_addresses()
+        if not admins:
+            return
+        raw = notices.lock_alert(self.config, [a for _i, a in admins], kind, key, counter.failures,
+                                 counter.locked_until, now)
+        try:
+            await self.store.deliver(raw, [i for i, _a in admins], internal_date=now)
+        except Exception as exc:  # an alert must never break a login answer
+            event("login.alert_failed", error=str(exc))
+
+    # -- SCRAM (see sasl.py) ------------------------------------------------------------
+
+    async def scram_lookup(self, username: str, protocol: str) -> ScramLookup:
+        """Salt, iteration count and the keys a SCRAM proof may match.
+
+        An unknown user gets a stable made-up salt, so the exchange does not reveal which
+        addresses exist. Users with the second factor on match only app passwords.
+        """
+        username = normalise_address(username)
+        iterations = self.settings.scram_iterations
+        fake = hmac.new(self._fake_salt_key, username.encode("utf-8", "surrogatepass"), hashlib.sha256).digest()[:16]
+        mailbox = await self.store.get_mailbox(username)
+        cred = await self.credential(mailbox.id) if mailbox else None
+        if mailbox is None or cred is None or not cred.scram_salt:
+            return ScramLookup(username, fake, iterations)
+        lookup = ScramLookup(username, b64decode(cred.scram_salt), cred.scram_iterations or iterations,
+                             mailbox=mailbox)
+        two_factor = await self.totp_enabled(mailbox.id)
+        if not two_factor and cred.scram_stored_key and cred.scram_server_key:
+            lookup.candidates.append(ScramCandidate("scram", None, b64decode(cred.scram_stored_key),
+                                                    b64decode(cred.scram_server_key)))
+        if protocol not in WEB_PROTOCOLS:
+            for row in await self.db.run_read(sql.app_password_rows, mailbox.id):
+                lookup.candidates.append(ScramCandidate("scram-app-password", row.id,
+                                                        b64decode(row.scram_stored_key),
+                                                        b64decode(row.scram_server_key)))
+        return lookup
+
+    async def verify_password(self, address: str, password: str) -> Mailbox | None:
+        """The mailbox if the password is right and the mailbox active, else None (no
+        lockout, no audit: for re-checks inside an open session, not for logins)."""
+        mailbox = await self.store.get_mailbox(address)
+        cred = await self.credential(mailbox.id) if mailbox else None
+        if mailbox is None or cred is None or mailbox.status != "active":
+            await self._dummy_verify(password)
+            return None
+        return mailbox if await self._check_hash(cred.password_hash, password) else None

@@ -1,0 +1,189 @@
+"""Service accounts: accounts of applications, not of people (an LDAP bind of an
+address book, a monitoring probe, a program that reads the directory).
+
+They are a kind of their own, with their own rules, never a person's mailbox with an
+exception flag:
+
+- made by an administrator with ``congthu service add NAME``; the secret is 256 random
+  bits made by the system and shown once (``service reset NAME`` makes a new one). No
+  person chooses it, so Điều 13.2's first-login change and monthly expiry, which protect
+  a person's password, do not apply: it never expires and is never "changed at first
+  login";
+- the name is never an address (no ``@``): a service account has no mailbox, receives no
+  mail, and ``Accounts.authenticate`` (the mail doors: IMAP, POP3, SMTP submission, the
+  web pages) never finds it;
+- its only check is ``authenticate_service`` (the future LDAP bind): over TLS only,
+  counted by the per-address guessing counters, every attempt audited.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from congthu import audit, metrics
+from congthu.accounts import lockout
+from congthu.accounts.base import AccountsBase
+from congthu.accounts.generated import new_service_secret, sha256_hex
+from congthu.accounts.model import aware
+from congthu.accounts.tables import service_accounts
+from congthu.log import event
+
+NAME = re.compile(r"[a-z][a-z0-9._-]{1,63}")
+# The key of a service account in the guessing counters (never an address, which has "@").
+_ACCOUNT_KEY = "service:"
+
+
+class ServiceError(Exception):
+    """A refused service-account command (bad name, name taken, no such account)."""
+
+
+@dataclass(frozen=True)
+class ServiceAccount:
+    name: str
+    description: str
+    created_at: datetime
+    secret_set_at: datetime
+    last_used_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ServiceCheck:
+    """The answer of ``authenticate_service``."""
+
+    ok: bool
+    name: str = ""
+    # Text for the client, Vietnamese then English; an RFC 5530-like code.
+    message: str = ""
+    code: str = ""
+    delay: float = 0.0
+
+
+def check_name(name: str) -> str:
+    """The name, lower-cased, if it is a valid service account name; else ServiceError."""
+    name = name.strip().lower()
+    if not NAME.fullmatch(name):
+        raise ServiceError(
+            f"Tên tài khoản dịch vụ không hợp lệ / invalid service account name {name!r}: 2-64 characters, "
+            "a-z first, then a-z 0-9 . - _ (never an address)")
+    return name
+
+
+def _to_service(row: Any) -> ServiceAccount:
+    created = aware(row.created_at)
+    set_at = aware(row.secret_set_at)
+    assert created is not None and set_at is not None
+    return ServiceAccount(row.name, row.description, created, set_at, aware(row.last_used_at))
+
+
+def _insert(conn: Connection, name: str, description: str, secret_hash: str, now: datetime, actor: str) -> None:
+    conn.execute(insert(service_accounts).values(name=name, description=description[:200],
+                                                 secret_hash=secret_hash, created_at=now, secret_set_at=now))
+    audit.append(conn, at=now, action="service.added", actor=actor, target=name, details={})
+
+
+def _rows(conn: Connection) -> list[Any]:
+    return list(conn.execute(select(service_accounts).order_by(service_accounts.c.name)).all())
+
+
+def _remove(conn: Connection, name: str, now: datetime, actor: str) -> bool:
+    if not conn.execute(delete(service_accounts).where(service_accounts.c.name == name)).rowcount:
+        return False
+    audit.append(conn, at=now, action="service.removed", actor=actor, target=name, details={})
+    return True
+
+
+def _reset(conn: Connection, name: str, secret_hash: str, now: datetime, actor: str) -> bool:
+    if not conn.execute(update(service_accounts).where(service_accounts.c.name == name)
+                        .values(secret_hash=secret_hash, secret_set_at=now)).rowcount:
+        return False
+    audit.append(conn, at=now, action="service.reset", actor=actor, target=name, details={})
+    return True
+
+
+def _secret_hash(conn: Connection, name: str) -> str | None:
+    row = conn.execute(select(service_accounts.c.secret_hash).where(service_accounts.c.name == name)).first()
+    return None if row is None else str(row.secret_hash)
+
+
+class ServiceAccounts(AccountsBase):
+    async def add_service(self, name: str, *, description: str = "", actor: str) -> str:
+        """Create a service account; returns its secret (shown once)."""
+        name = check_name(name)
+        secret = new_service_secret()
+        try:
+            await self.db.run_write(_insert, name, description, sha256_hex(secret), self.clock(), actor)
+        except IntegrityError:
+            raise ServiceError(f"Tài khoản dịch vụ đã tồn tại / service account exists: {name}") from None
+        return secret
+
+    async def list_services(self) -> list[ServiceAccount]:
+        return [_to_service(r) for r in await self.db.run_read(_rows)]
+
+    async def remove_service(self, name: str, *, actor: str) -> None:
+        name = name.strip().lower()
+        if not await self.db.run_write(_remove, name, self.clock(), actor):
+            raise ServiceError(f"Không có tài khoản dịch vụ / no such service account: {name}")
+
+    async def reset_service(self, name: str, *, actor: str) -> str:
+        """A new secret for a service account (the old one stops working); returns it."""
+        name = name.strip().lower()
+        secret = new_service_secret()
+        if not await self.db.run_write(_reset, name, sha256_hex(secret), self.clock(), actor):
+            raise ServiceError(f"Không có tài khoản dịch vụ / no such service account: {name}")
+        return secret
+
+    async def authenticate_service(self, name: str, secret: str, *, protocol: str = "ldap", client_ip: str = "",
+                                   secure: bool = True) -> ServiceCheck:
+        """The check of a service account's secret (an LDAP simple bind): TLS only, the
+        client address's guessing counters, every attempt audited and counted."""
+        name = name.strip().lower()
+        client = f"{protocol} {client_ip or '-'}"
+        now = self.clock()
+        if not self.plaintext_allowed(secure, client_ip):
+            await self._audit("service.login.refused", name, name, {"reason": "tls-required", "protocol": protocol},
+                              client)
+            return ServiceCheck(False, code="PRIVACYREQUIRED",
+                                message="Phải dùng kết nối mã hóa (TLS) / an encrypted (TLS) connection is required")
+        address = lockout.address_key(client_ip)
+        by_address, _none = await self.db.run_small_read(lockout.read_both, address, _ACCOUNT_KEY + name, now,
+                                                         self.login)
+        if by_address.locked(now):
+            await self._audit("service.login.locked", name, name, {"protocol": protocol}, client)
+            return ServiceCheck(False, code="UNAVAILABLE",
+                                message="Tạm khóa do đăng nhập sai nhiều lần / "
+                                        "temporarily locked after too many failed logins")
+        stored = await self.db.run_small_read(_secret_hash, name) if NAME.fullmatch(name) else None
+        ok = stored is not None and hmac.compare_digest(stored, sha256_hex(secret))
+        login = self.login
+
+        def write(conn: Connection) -> lockout.Counter:
+            counter = lockout.Counter()
+            if ok:
+                conn.execute(update(service_accounts).where(service_accounts.c.name == name)
+                             .values(last_used_at=now))
+            else:
+                audit.serialise(conn)
+                counter, _newly = lockout.fail(conn, lockout.ADDRESS, address, now, login, login.address_lock_after,
+                                               lockout.fingerprint(name, secret))
+            audit.append(conn, at=now, action="service.login.ok" if ok else "service.login.failed", actor=name,
+                         target=name, details={"protocol": protocol}, client=client)
+            return counter
+
+        counter = await self.db.run_write(write)
+        metrics.logins.labels(protocol, "ok" if ok else "failed").inc()
+        event("service.login.ok" if ok else "service.login.failed", protocol=protocol, user=name, client=client_ip)
+        if ok:
+            return ServiceCheck(True, name)
+        delay = lockout.delay_for(counter.failures, login)
+        if delay:
+            await self.sleep(delay)
+        return ServiceCheck(False, code="AUTHENTICATIONFAILED", delay=delay,
+                            message="Sai tên hoặc khóa bí mật / invalid name or secret")

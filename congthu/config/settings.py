@@ -1,0 +1,526 @@
+"""The settings: one dataclass per section of ``congthu.toml``, their validation and loading.
+
+Every number the regulation fixes is a setting whose default is the regulation's value
+(Quyết định 17/2014/QĐ-UBND Sóc Trăng; see REQUIREMENTS.md). ``congthu init`` writes the
+file with comments (``template.py``); ``load()`` validates it and fails with the file,
+the key and the reason, so that a typo never starts a half-configured server.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+CONFIG_FILE = "congthu.toml"
+
+
+class ConfigError(Exception):
+    """An invalid configuration: says which file, which key and why."""
+
+    def __init__(self, path: Path | str, key: str, reason: str) -> None:
+        self.path, self.key, self.reason = str(path), key, reason
+        super().__init__(f"{path}: [{key}] {reason}")
+
+
+@dataclass
+class SystemSettings:
+    # The province's mail domain (Điều 3: <name>@<domain>).
+    domain: str = "soctrang.gov.vn"
+    # The host name clients connect to (Điều 2.3: the webmail at mail.<domain>).
+    hostname: str = "mail.soctrang.gov.vn"
+    # Further domains this system receives mail for (after a merger of provinces).
+    extra_domains: list[str] = field(default_factory=list)
+    # The IT Center's name, shown in the webmail and in reports.
+    operator: str = "Trung tâm Công nghệ thông tin và Truyền thông"
+    # Where requests by mail are sent (Điều 4.1): admin@<domain>.
+    admin_address: str = "admin"
+    # Development only: allow plaintext passwords over loopback without TLS.
+    dev_allow_plaintext_loopback: bool = False
+    # Time zone of the province, for working days and reports.
+    timezone: str = "Asia/Ho_Chi_Minh"
+
+
+@dataclass
+class DatabaseSettings:
+    # Empty: SQLite (WAL) in the data directory. Otherwise an SQLAlchemy URL such as
+    # "postgresql+asyncpg://congthu:secret@db.example/congthu".
+    url: str = ""
+    # Seconds to wait for a locked SQLite database before answering "try again later".
+    busy_timeout: float = 10.0
+    # SQLite: MiB of the database file each connection reads through memory mapping
+    # instead of read() calls (a search reads thousands of rows; about a third faster).
+    # Address space only, shared with the page cache; 0 switches it off.
+    sqlite_mmap_mib: int = 1024
+
+
+@dataclass
+class ListenSettings:
+    # Address to listen on; "0.0.0.0" or "::" in production. Port 0 switches a service off.
+    host: str = "127.0.0.1"
+    smtp: int = 2525  # MX, RFC 5321 (25 in production)
+    submission: int = 2587  # STARTTLS, RFC 6409 (587)
+    submissions: int = 2465  # implicit TLS, RFC 8314 (465)
+    imap: int = 1143  # STARTTLS (143)
+    imaps: int = 1993  # implicit TLS (993)
+    pop3: int = 1110  # STLS (110)
+    pop3s: int = 1995  # implicit TLS (995)
+    ldap: int = 1389  # StartTLS (389)
+    ldaps: int = 1636  # implicit TLS (636)
+    http: int = 8080  # webmail, admin, API (80)
+    https: int = 8443  # (443)
+
+
+@dataclass
+class TLSSettings:
+    # PEM files, relative to the data directory. `congthu init` writes a self-signed pair;
+    # replace them with the province's certificate and send SIGHUP to reload.
+    cert: str = "tls/cert.pem"
+    key: str = "tls/key.pem"
+
+
+@dataclass
+class LimitSettings:
+    # Điều 8.1: 500 MB per mailbox.
+    mailbox_quota_mb: int = 500
+    # Điều 8.1: 15 MB per attachment (decoded size, not the base64 size on the wire).
+    attachment_mb: int = 15
+    # Warn the owner by mail when usage crosses this share of the quota.
+    quota_warning_percent: int = 90
+    # Largest whole message accepted (SMTP SIZE, IMAP APPENDLIMIT). Must let a message
+    # with a 15 MB attachment through: base64 grows it by a third.
+    message_max_mb: int = 25
+
+
+@dataclass
+class PasswordSettings:
+    # Điều 13.2: at least 8 characters with upper case, lower case, digit and special.
+    min_length: int = 8
+    require_upper: bool = True
+    require_lower: bool = True
+    require_digit: bool = True
+    require_special: bool = True
+    # Refuse passwords containing the user's name or address (with or without accents).
+    forbid_personal: bool = True
+    # Refuse passwords from the shipped list of common passwords.
+    forbid_common: bool = True
+    # Not one of the last N passwords.
+    history: int = 5
+    # Điều 13.2: change every month; 0 switches expiry off.
+    max_age_days: int = 30
+    # Reminder mails this many days before expiry.
+    reminder_days: list[int] = field(default_factory=lambda: [7, 1])
+    # argon2id parameters (RFC 9106); raising them rehashes at the next login.
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 65536
+    argon2_parallelism: int = 2
+    # SCRAM-SHA-256 (RFC 7677) iteration count for the salted keys stored at password-set
+    # time; RFC 7677 section 4 asks for at least 4096.
+    scram_iterations: int = 4096
+
+
+@dataclass
+class LoginSettings:
+    # Failures from one client address before it is slowed, then locked.
+    address_delay_after: int = 5
+    address_lock_after: int = 20
+    # Failures on one account (from all addresses) before the account is locked.
+    account_lock_after: int = 50
+    lock_minutes: int = 15
+    max_delay_seconds: float = 5.0
+    # The first delay (after address_delay_after failures); each further failure doubles
+    # it, up to max_delay_seconds.
+    delay_base_seconds: float = 0.5
+    # Mail the system administrators when an address or an account is locked.
+    alert_on_lock: bool = True
+    # Seconds a successful password check is remembered (in memory, as an HMAC), so a
+    # client logging in again skips the costly argon2id check; a wrong password is
+    # always checked in full. 0 switches it off (congthu/accounts/verified.py).
+    verified_cache_seconds: float = 3600.0
+
+
+@dataclass
+class LifecycleSettings:
+    # Điều 4.4: a mailbox not accessed for this many months is reclaimed.
+    inactive_months: int = 6
+    # Warn the owner this many days before reclamation.
+    inactive_warning_days: list[int] = field(default_factory=lambda: [30, 7])
+    # Điều 4.2-4.3: requests are answered within this many working days.
+    request_working_days: int = 3
+    # An old address keeps delivering to the successor organisation for this long.
+    alias_keep_days: int = 730
+
+
+@dataclass
+class SMTPSettings:
+    # Per-user limits on submission, so that a stolen password cannot make the
+    # province a spam source.
+    max_recipients: int = 100
+    messages_per_hour: int = 200
+    # Outbound: a smarthost "host:port" instead of MX lookup, if set.
+    smarthost: str = ""
+    # Retry for this long, then bounce (RFC 5321 section 4.5.4.1 suggests 4-5 days).
+    queue_lifetime_hours: float = 120
+    delay_notice_hours: float = 4
+    # DKIM selector; the key is written by `congthu init`.
+    dkim_selector: str = "congthu"
+    dkim_key: str = "dkim/private.pem"
+    # Seconds before an idle SMTP client is disconnected.
+    idle_timeout: float = 300.0
+    # Seconds a client may take to send one message's DATA or BDAT chunks in all.
+    data_timeout: float = 1800.0
+    # Longest line accepted in a message, CRLF included. RFC 5321 section 4.5.3.1.6 sets
+    # 1000 for senders; receivers are asked to be lenient (section 4.5.3.1), so more is
+    # accepted, but not without bound.
+    max_line_length: int = 65536
+    # Recipients accepted in one inbound (MX) transaction; RFC 5321 section 4.5.3.1.8
+    # requires at least 100. Further ones get 452 and are sent again by the client.
+    mx_max_recipients: int = 1000
+    # DNS servers for MX, SPF, DKIM and DMARC lookups as "address" or "address:port";
+    # empty: the system's resolvers (/etc/resolv.conf).
+    dns_servers: list[str] = field(default_factory=list)
+    # Port of remote MX hosts (25; tests point it elsewhere).
+    mx_port: int = 25
+    # First retry after this many seconds; each later one waits twice as long, up to
+    # retry_max_seconds.
+    retry_first_seconds: float = 300.0
+    retry_max_seconds: float = 3600.0
+    # Seconds between looks at the queue for messages due for another attempt.
+    queue_interval: float = 30.0
+    # Outbound connections open at once.
+    outbound_concurrency: int = 20
+    # Seconds for one outbound SMTP conversation step (connect, each command, DATA).
+    outbound_timeout: float = 120.0
+    # Require a verified TLS certificate at the smarthost (MX hosts: opportunistic TLS).
+    smarthost_verify_tls: bool = True
+    # Authentication-Results on inbound mail: "reject" refuses mail whose domain
+    # publishes DMARC p=reject and fails; "quarantine" files it in Junk; "none" only marks.
+    dmarc_enforce: str = "reject"
+    # Worker processes that analyse large incoming messages (MIME parse and search text,
+    # ~0.1 s per MB of Python) beside the server's own process; 0: a thread instead.
+    analysis_processes: int = 1
+
+
+
+@dataclass
+class IMAPSettings:
+    # Seconds an authenticated client may stay silent before it is logged out (the
+    # autologout timer). RFC 9051 section 5.4: at least 30 minutes (1800) after login.
+    idle_timeout: float = 1800.0
+    # Seconds a client that has not logged in yet may stay silent. RFC 9051 section 5.4
+    # leaves the timer before authentication free; a short one frees connections sooner.
+    login_timeout: float = 60.0
+    # Longest one IDLE command may last (RFC 2177, RFC 9051 section 6.3.13). Clients
+    # restart IDLE every 29 minutes, so it must be at least 30 minutes (1800) too.
+    idle_max_duration: float = 21600.0
+    # Seconds allowed between the pieces of one command: the bytes of a literal, the
+    # next line after one, a SASL response (RFC 9051 sections 4.3, 6.2.2).
+    literal_timeout: float = 120.0
+    # Largest literal (octets) before login, e.g. a password sent as a literal. The
+    # server may refuse a literal with BAD [TOOBIG] (RFC 9051 sections 7.1, 7.5).
+    login_literal_max: int = 8192
+    # Largest literal (octets) after login outside APPEND (search strings, mailbox names);
+    # APPEND is bounded by limits.message_max_mb (RFC 7889 APPENDLIMIT).
+    literal_max: int = 262144
+    # Longest command line in octets, CRLF included, literals not; a longer one gets
+    # BAD and the connection goes on. RFC 7162 section 4: servers accept at least 8192.
+    max_line_length: int = 65536
+    # Seconds a client may take to read what we send (a slow reader) before it is
+    # disconnected, so that it holds up nothing but its own connection.
+    write_timeout: float = 300.0
+    # Failed logins on one connection before it is closed with BYE (guessing; the
+    # per-address and per-account locks in [login] still apply).
+    max_auth_failures: int = 5
+    # BAD answers in a row (a client sending garbage) before the connection is closed.
+    max_bad_commands: int = 20
+
+
+@dataclass
+class POP3Settings:
+    # Seconds a logged-in client may stay silent before the connection is closed
+    # without entering UPDATE (nothing deleted). RFC 1939 section 3: at least 10 minutes
+    # (600). The maildrop lock's lease is twice this (see congthu/pop3/lock.py).
+    idle_timeout: float = 600.0
+    # Seconds a client that has not logged in yet may stay silent before it gets -ERR
+    # and is disconnected. RFC 1939 section 3 asks 10 minutes of any autologout timer;
+    # a shorter one before login is a deliberate choice against idle connections.
+    login_timeout: float = 600.0
+    # Longest command line in octets, CRLF included; a longer one gets -ERR and the
+    # session goes on. RFC 2449 section 4: servers accept at least 255.
+    max_line_length: int = 255
+    # Failed logins on one connection before it is closed (guessing; the per-address
+    # and per-account locks in [login] still apply).
+    max_auth_failures: int = 3
+    # Seconds a client may take to read what we send (a slow reader) before it is
+    # disconnected.
+    write_timeout: float = 300.0
+
+    @property
+    def lock_lease(self) -> float:
+        """Seconds a maildrop lock lasts unless renewed (RFC 1939 section 8): twice the
+        idle timeout, so a node that died lets the mailbox go after that long."""
+        return 2 * self.idle_timeout
+
+
+@dataclass
+class PolicySettings:
+    # Điều 7.7: foreign free-mail services official mail must not go to.
+    foreign_freemail_domains: list[str] = field(
+        default_factory=lambda: [
+            "gmail.com", "googlemail.com", "yahoo.com", "yahoo.com.vn", "hotmail.com",
+            "outlook.com", "live.com", "msn.com", "aol.com", "icloud.com", "me.com",
+            "mail.ru", "yandex.ru", "qq.com", "163.com", "proton.me", "protonmail.com",
+        ]
+    )
+    # What to do with such mail: "refuse", "warn" (deliver, audit) or "allow".
+    foreign_freemail_action: str = "refuse"
+    # Điều 7.8, 13.3: classified markings that are refused.
+    classified_markings: list[str] = field(
+        default_factory=lambda: ["MẬT", "TỐI MẬT", "TUYỆT MẬT"]
+    )
+
+
+@dataclass
+class DirectorySettings:
+    # Where and how often the directory is published (Điều 9.8). Empty: not scheduled.
+    publish_dir: str = "public/danh-ba"
+    publish_every_hours: int = 24
+    # Fields shown publicly; by default names, titles, organisations and addresses.
+    public_fields: list[str] = field(
+        default_factory=lambda: ["name", "title", "organisation", "address"]
+    )
+
+
+@dataclass
+class ConnectionSettings:
+    # Connections open at once on each listener, from one client address (an IPv6 client
+    # counts by its /64 network) and in all. A client over either cap gets the protocol's
+    # "try again later" (SMTP 421 4.7.0, IMAP BYE [UNAVAILABLE], POP3 -ERR [SYS/TEMP],
+    # HTTP 503) and is disconnected (congthu/net.py, ConnectionLimiter). Users behind one
+    # NAT address share its per-address cap: an office's mail clients each keep a few
+    # IMAP connections open.
+    mx_per_address: int = 20
+    mx_total: int = 1000
+    submission_per_address: int = 100
+    submission_total: int = 1000
+    imap_per_address: int = 500
+    imap_total: int = 10000
+    pop3_per_address: int = 100
+    pop3_total: int = 2000
+    http_per_address: int = 100
+    http_total: int = 2000
+
+
+@dataclass
+class WebSettings:
+    # Seconds a client may take to send one whole HTTP request (request line, header and
+    # body) once its first byte arrived or the connection opened; then it is closed
+    # (a client trickling its header keeps nothing open longer).
+    request_timeout: float = 20.0
+    # Seconds an idle keep-alive connection stays open between two requests.
+    keepalive_timeout: float = 5.0
+    # /metrics: client addresses or networks that may read it without a token (the
+    # monitoring host); anyone else needs the token. /openapi.json and /docs are not served.
+    metrics_allow: list[str] = field(default_factory=lambda: ["127.0.0.1/32", "::1/128"])
+    # /metrics: a secret sent as "Authorization: Bearer <token>"; empty: no token accepted.
+    metrics_token: str = ""
+    # HTTPS responses carry Strict-Transport-Security with this max-age in seconds
+    # (RFC 6797); 0 sends none.
+    hsts_max_age: int = 31536000
+
+
+@dataclass
+class Settings:
+    system: SystemSettings = field(default_factory=SystemSettings)
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    listen: ListenSettings = field(default_factory=ListenSettings)
+    tls: TLSSettings = field(default_factory=TLSSettings)
+    limits: LimitSettings = field(default_factory=LimitSettings)
+    passwords: PasswordSettings = field(default_factory=PasswordSettings)
+    login: LoginSettings = field(default_factory=LoginSettings)
+    lifecycle: LifecycleSettings = field(default_factory=LifecycleSettings)
+    smtp: SMTPSettings = field(default_factory=SMTPSettings)
+    imap: IMAPSettings = field(default_factory=IMAPSettings)
+    pop3: POP3Settings = field(default_factory=POP3Settings)
+    policy: PolicySettings = field(default_factory=PolicySettings)
+    directory: DirectorySettings = field(default_factory=DirectorySettings)
+    connections: ConnectionSettings = field(default_factory=ConnectionSettings)
+    web: WebSettings = field(default_factory=WebSettings)
+
+    @property
+    def mailbox_quota_bytes(self) -> int:
+        return self.limits.mailbox_quota_mb * 1024 * 1024
+
+    @property
+    def attachment_max_bytes(self) -> int:
+        return self.limits.attachment_mb * 1024 * 1024
+
+    @property
+    def message_max_bytes(self) -> int:
+        return self.limits.message_max_mb * 1024 * 1024
+
+    @property
+    def local_domains(self) -> list[str]:
+        return [self.system.domain.lower(), *(d.lower() for d in self.system.extra_domains)]
+
+
+def _check_value(path: Path, key: str, expected: Any, value: Any) -> Any:
+    """Return value if it has the type the dataclass field declares, else raise."""
+    origin = typing.get_origin(expected)
+    if origin is list:
+        (item_type,) = typing.get_args(expected)
+        if not isinstance(value, list):
+            raise ConfigError(path, key, f"phải là một danh sách / must be a list, got {value!r}")
+        return [_check_value(path, f"{key}[{i}]", item_type, v) for i, v in enumerate(value)]
+    if expected is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(path, key, f"phải là true/false / must be true or false, got {value!r}")
+        return value
+    if expected is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(path, key, f"phải là số nguyên / must be an integer, got {value!r}")
+        if value < 0:
+            raise ConfigError(path, key, f"không được âm / must not be negative, got {value}")
+        return value
+    if expected is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(path, key, f"phải là số / must be a number, got {value!r}")
+        if value < 0:
+            raise ConfigError(path, key, f"không được âm / must not be negative, got {value}")
+        return float(value)
+    if expected is str:
+        if not isinstance(value, str):
+            raise ConfigError(path, key, f"phải là chuỗi / must be a string, got {value!r}")
+        return value
+    raise ConfigError(path, key, f"unsupported setting type {expected!r}")  # pragma: no cover
+
+
+def _build_section(path: Path, name: str, cls: type, table: Any) -> Any:
+    if not isinstance(table, dict):
+        raise ConfigError(path, name, "phải là một bảng [section] / must be a table")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    for key in table:
+        if key not in known:
+            raise ConfigError(
+                path, f"{name}.{key}",
+                f"khóa không tồn tại / unknown key; known keys: {', '.join(sorted(known))}",
+            )
+    values = {k: _check_value(path, f"{name}.{k}", hints[k], v) for k, v in table.items()}
+    return cls(**values)
+
+
+def _validate(path: Path, settings: Settings) -> None:
+    listen = settings.listen
+    ports = {f.name: getattr(listen, f.name) for f in dataclasses.fields(listen) if f.name != "host"}
+    for name, port in ports.items():
+        if port > 65535:
+            raise ConfigError(path, f"listen.{name}", f"cổng không hợp lệ / invalid port {port}")
+    used = [p for p in ports.values() if p]
+    if len(used) != len(set(used)):
+        raise ConfigError(path, "listen", "hai dịch vụ dùng cùng một cổng / two services share a port")
+    if "." not in settings.system.domain:
+        raise ConfigError(path, "system.domain", f"tên miền không hợp lệ / invalid domain {settings.system.domain!r}")
+    if settings.passwords.min_length < 8:
+        raise ConfigError(path, "passwords.min_length", "Điều 13.2 requires at least 8 characters")
+    if settings.policy.foreign_freemail_action not in ("refuse", "warn", "allow"):
+        raise ConfigError(path, "policy.foreign_freemail_action", "must be refuse, warn or allow")
+    if settings.smtp.dmarc_enforce not in ("reject", "quarantine", "none"):
+        raise ConfigError(path, "smtp.dmarc_enforce", "must be reject, quarantine or none")
+    if settings.limits.message_max_mb * 3 < settings.limits.attachment_mb * 4:
+        raise ConfigError(
+            path, "limits.message_max_mb",
+            "phải đủ cho một tệp đính kèm tối đa sau base64 / must fit the largest attachment after base64 (x4/3)",
+        )
+    url = settings.database.url
+    if url and not url.startswith(("sqlite", "postgresql")):
+        raise ConfigError(path, "database.url", "only sqlite and postgresql URLs are supported")
+    _validate_mail_access(path, settings)
+    _validate_connections(path, settings)
+
+
+def _validate_mail_access(path: Path, settings: Settings) -> None:
+    """[imap] and [pop3]: every timeout and limit above zero, and the RFCs' floors."""
+    for name in ("imap", "pop3"):
+        section = getattr(settings, name)
+        for f in dataclasses.fields(section):
+            if getattr(section, f.name) == 0:
+                raise ConfigError(path, f"{name}.{f.name}", "phải lớn hơn 0 / must be greater than 0")
+    seconds, octets = ("giây", "seconds"), ("octet", "octets")
+    floors = [
+        ("imap.idle_timeout", settings.imap.idle_timeout, 1800, seconds, "RFC 9051 section 5.4"),
+        # Clients restart IDLE every 29 minutes (RFC 9051 section 6.3.13).
+        ("imap.idle_max_duration", settings.imap.idle_max_duration, 1800, seconds,
+         "RFC 9051 section 6.3.13"),
+        ("imap.max_line_length", settings.imap.max_line_length, 8192, octets, "RFC 7162 section 4"),
+        ("pop3.idle_timeout", settings.pop3.idle_timeout, 600, seconds, "RFC 1939 section 3"),
+        ("pop3.max_line_length", settings.pop3.max_line_length, 255, octets, "RFC 2449 section 4"),
+    ]
+    for key, value, floor, (unit_vi, unit_en), rfc in floors:
+        if value < floor:
+            raise ConfigError(path, key, f"phải ít nhất {floor} {unit_vi} / must be at least "
+                                         f"{floor} {unit_en} ({rfc}), got {value}")
+
+
+def _validate_connections(path: Path, settings: Settings) -> None:
+    """[connections]: every cap above zero, the per-address cap within the total; [web]:
+    timeouts above zero, metrics_allow made of addresses or networks."""
+    caps = settings.connections
+    for f in dataclasses.fields(caps):
+        if getattr(caps, f.name) == 0:
+            raise ConfigError(path, f"connections.{f.name}", "phải lớn hơn 0 / must be greater than 0")
+        if f.name.endswith("_per_address"):
+            door = f.name.removesuffix("_per_address")
+            total = getattr(caps, f"{door}_total")
+            if getattr(caps, f.name) > total:
+                raise ConfigError(path, f"connections.{f.name}",
+                                  f"không được lớn hơn {door}_total / must not exceed {door}_total ({total})")
+    for key in ("request_timeout", "keepalive_timeout"):
+        if getattr(settings.web, key) == 0:
+            raise ConfigError(path, f"web.{key}", "phải lớn hơn 0 / must be greater than 0")
+    for i, network in enumerate(settings.web.metrics_allow):
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ConfigError(path, f"web.metrics_allow[{i}]", "không phải địa chỉ hay mạng IP / not an "
+                                                              f"IP address or network: {network!r}") from None
+
+
+def parse(text: str, path: Path | str = "<string>") -> Settings:
+    """Parse and validate TOML text into Settings."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(path, "-", f"TOML không hợp lệ / invalid TOML: {exc}") from None
+    sections = {f.name: f for f in dataclasses.fields(Settings)}
+    hints = typing.get_type_hints(Settings)
+    built: dict[str, Any] = {}
+    for name, table in data.items():
+        if name not in sections:
+            raise ConfigError(
+                path, name, f"mục không tồn tại / unknown section; known: {', '.join(sections)}"
+            )
+        built[name] = _build_section(path, name, hints[name], table)
+    settings = Settings(**built)
+    _validate(path, settings)
+    return settings
+
+
+def load(data_dir: Path) -> Settings:
+    """Load ``congthu.toml`` from the data directory (defaults if the file is absent)."""
+    path = data_dir / CONFIG_FILE
+    if not path.exists():
+        return Settings()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(path, "-", f"không phải UTF-8 / not UTF-8: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(path, "-", f"không đọc được / cannot read: {exc}") from None
+    return parse(text, path)
+

@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING
 
 from congthu import delegation
 from congthu.cli import CommandError, Commands
+from congthu.directory import Directory
+from congthu.store import normalise_folder_name
 
 if TYPE_CHECKING:
     from congthu.app import App
@@ -61,8 +63,6 @@ def _actor() -> str:
 
 
 async def _mailbox_id(app: App, text: str) -> tuple[int, str]:
-    from congthu.directory import Directory
-
     address = Directory(app).address_of(text.strip())
     mailbox = await app.store.get_mailbox(address)
     if mailbox is None:
@@ -72,8 +72,6 @@ async def _mailbox_id(app: App, text: str) -> tuple[int, str]:
 
 async def _folder(app: App, owner: int, name: str | None) -> tuple[int | None, str]:
     """The folder's id and name (None, "" without --folder)."""
-    from congthu.store import normalise_folder_name
-
     if name is None:
         return None, ""
     folder = await app.store.get_folder(owner, normalise_folder_name(name))

@@ -16,7 +16,7 @@ Every address issued is checked against ``mailboxes.address`` (any status: a rec
 revoked mailbox keeps its address reserved), the aliases (live or expired), the reserved
 table and ``naming.DEFAULT_RESERVED``.
 
-``Directory`` gathers one class per concern, each in its module:
+``Directory`` (``directory.py``) gathers one class per concern, each in its module:
 
 * ``records``: DirectoryError, Org, Person, the event log;
 * ``addresses``: local and full addresses, those taken, proposals of ``naming``;
@@ -36,26 +36,16 @@ use them.
 from __future__ import annotations
 
 from congthu.directory import naming
-from congthu.directory.aliases import Alias, Aliases
-from congthu.directory.lifecycle import OrgLifecycle
+from congthu.directory.aliases import Alias
+from congthu.directory.directory import Directory
 from congthu.directory.mailboxes import NewMailbox
 from congthu.directory.naming import NamingError, Proposal
-from congthu.directory.people import People
+from congthu.directory.publish import publish
 from congthu.directory.records import DirectoryError, Org, Person
-from congthu.directory.resolve import Resolver, resolve_recipient
-from congthu.directory.search import Search, SearchHit, org_search_key, person_search_key
+from congthu.directory.resolve import resolve_recipient
+from congthu.directory.search import SearchHit, org_search_key, person_search_key
 
 __all__ = [
     "Alias", "Directory", "DirectoryError", "NamingError", "NewMailbox", "Org", "Person", "Proposal",
     "SearchHit", "naming", "org_search_key", "person_search_key", "publish", "resolve_recipient",
 ]
-
-
-class Directory(OrgLifecycle, People, Aliases, Search, Resolver):
-    """The directory of one App."""
-
-
-# Imported after Directory, which it uses. Binding the function here also keeps
-# ``congthu.directory.publish`` the function: importing a submodule sets the package
-# attribute of its name to the module, which would hide a function defined above.
-from congthu.directory.publish import publish  # noqa: E402

@@ -12,15 +12,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import or_, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import false, or_, select, true
+from sqlalchemy.engine import Connection
 
 from congthu.directory import naming
 from congthu.directory.naming import NamingError, PersonRequest, Proposal
 from congthu.directory.records import DirectoryError, Org
 from congthu.directory.tables import dir_aliases, dir_reserved
 from congthu.store import normalise_address
-from congthu.store.tables import mailboxes
+from congthu.store.lookup import addresses_of, mailboxes_with_prefix
 
 if TYPE_CHECKING:
     from congthu.app import App
@@ -58,7 +58,7 @@ class Addresses:
 
     # -- taken addresses ----------------------------------------------------------------
 
-    async def taken(self, conn: AsyncConnection, prefixes: Iterable[str] | None = None) -> dict[str, str]:
+    def taken(self, conn: Connection, prefixes: Iterable[str] | None = None) -> dict[str, str]:
         """Every address that cannot be issued, with who holds it: mailboxes (any status),
         aliases (live or expired), reserved addresses. ``prefixes``: only local parts that
         start with one of these (for single operations)."""
@@ -67,26 +67,30 @@ class Addresses:
 
         def condition(column: Any) -> Any:
             if wanted is None:
-                return True
-            return or_(*[column.like(f"{p}%") for p in wanted]) if wanted else False
+                return true()
+            return or_(*[column.like(f"{p}%") for p in wanted]) if wanted else false()
 
-        for row in await conn.execute(
-            select(mailboxes.c.address, mailboxes.c.display_name, mailboxes.c.status)
-            .where(condition(mailboxes.c.address))
-        ):
-            status = "" if row.status == "active" else f", {row.status}"
-            found[row.address] = f"hộp thư / mailbox {row.address} ({row.display_name}{status})"
-        for alias_row in await conn.execute(
-            select(dir_aliases.c.address, mailboxes.c.address.label("target"))
-            .join(mailboxes, mailboxes.c.id == dir_aliases.c.mailbox_id)
-            .where(condition(dir_aliases.c.address))
-        ):
-            found.setdefault(alias_row.address, f"bí danh / alias of {alias_row.target}")
-        for reserved_row in await conn.execute(
+        for mailbox in mailboxes_with_prefix(conn, wanted):
+            status = "" if mailbox.status == "active" else f", {mailbox.status}"
+            found[mailbox.address] = f"hộp thư / mailbox {mailbox.address} ({mailbox.display_name}{status})"
+        aliases = conn.execute(
+            select(dir_aliases.c.address, dir_aliases.c.mailbox_id).where(condition(dir_aliases.c.address))
+        ).all()
+        targets = addresses_of(conn, [a.mailbox_id for a in aliases])
+        for alias_row in aliases:
+            if alias_row.mailbox_id in targets:
+                found.setdefault(alias_row.address, f"bí danh / alias of {targets[alias_row.mailbox_id]}")
+        for reserved_row in conn.execute(
             select(dir_reserved.c.address, dir_reserved.c.reason).where(condition(dir_reserved.c.address))
         ):
             found.setdefault(reserved_row.address, f"dành riêng / reserved ({reserved_row.reason})")
         return found
+
+    async def holder_of(self, address: str) -> str | None:
+        """Who holds ``address`` among the mailboxes, aliases and reserved addresses
+        (``taken``), None if none does."""
+        address = self.address_of(address)
+        return (await self.db.run_read(self.taken, [self.local_of(address)])).get(address)
 
     def holder(self, taken: dict[str, str]) -> naming.Holder:
         reserved = self._reserved_locals()
@@ -101,28 +105,24 @@ class Addresses:
 
         return who
 
-    async def _single_holder(self, conn: AsyncConnection, *bases: str) -> naming.Holder:
-        return self.holder(await self.taken(conn, [self.full(b).split("@")[0] for b in bases if b]))
+    def _single_holder(self, conn: Connection, *bases: str) -> naming.Holder:
+        return self.holder(self.taken(conn, [self.full(b).split("@")[0] for b in bases if b]))
 
     # -- proposals (Điều 3) -------------------------------------------------------------
 
-    async def _propose_org(self, conn: AsyncConnection, name: str, parent: Org | None,
+    def _propose_org(self, conn: Connection, name: str, parent: Org | None,
                            type_words: str | None, override: str | None) -> Proposal:
         parent_local = parent.local_part if parent else None
         if override:
             override = self.local_of(override)
         base = override or naming.analyse_org(name, parent=parent_local, type_words=type_words).label
-        holder = await self._single_holder(conn, base)
+        holder = self._single_holder(conn, base)
         return naming.propose_org(name, holder, parent=parent_local, type_words=type_words, override=override)
 
-    async def propose_people(self, requests: Sequence[PersonRequest]) -> dict[Any, Proposal]:
+    def _propose_people(self, conn: Connection, requests: Sequence[PersonRequest]) -> dict[Any, Proposal]:
         """Điều 3.2-3.3 for several people at once, against the addresses already taken."""
-        async with self.db.reader.connect() as conn:
-            return await self._propose_people(conn, requests)
-
-    async def _propose_people(self, conn: AsyncConnection, requests: Sequence[PersonRequest]) -> dict[Any, Proposal]:
         if len(requests) > 50:
-            holder = self.holder(await self.taken(conn))
+            holder = self.holder(self.taken(conn))
         else:
             bases = []
             for r in requests:
@@ -130,5 +130,5 @@ class Addresses:
                     bases.append(self.local_of(r.override) if r.override else naming.person_local(r.name))
                 except NamingError:
                     continue
-            holder = await self._single_holder(conn, *bases)
+            holder = self._single_holder(conn, *bases)
         return naming.allocate_people(requests, holder)

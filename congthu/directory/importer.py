@@ -16,8 +16,8 @@ import io
 import os
 import re
 import secrets
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from operator import itemgetter
@@ -25,16 +25,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from congthu.accounts import one_time_password
-from congthu.directory import Directory, NewMailbox, naming, org_search_key, person_search_key
+from congthu.db import allocate_ids, bulk_insert
+from congthu.directory import naming
+from congthu.directory.directory import Directory
+from congthu.directory.mailboxes import NewMailbox
 from congthu.directory.naming import NamingError, PersonRequest, Proposal
 from congthu.directory.records import record_event
 from congthu.directory.search import cached_fold as fold
+from congthu.directory.search import org_search_key, person_search_key
+from congthu.directory.spreadsheet import csv_text
 from congthu.directory.tables import dir_orgs, dir_people
 from congthu.store import utcnow
-from congthu.store.tables import mailboxes
+from congthu.store.lookup import addresses_of
 from congthu.text import nfc
 
 if TYPE_CHECKING:
@@ -338,8 +343,7 @@ class Importer:
         header, rows = read_rows(Path(path))
         parse_rows(header, rows, report)
         report.timings["read"] = time.perf_counter() - started
-        async with self.app.db.reader.connect() as conn:
-            state = await _State.load(self.directory, conn)
+        state = await self.app.db.run_read(_State.load, self.directory)
         self._plan(report, state)
         report.timings["plan"] = time.perf_counter() - started
         if report.errors or dry_run:
@@ -529,20 +533,20 @@ class Importer:
         now = utcnow()
         today = date.today()
         domain = "@" + d.domain
-        async with self.app.db.writer.begin() as conn, _bulk_pragmas(conn):
+        def write(conn: Connection) -> Callable[[Any], int]:
             # Mailboxes of every new organisation and person, in bulk, with their ids.
             specs = [NewMailbox(o.local + domain, o.name, "subunit" if o.parent_key else "organisation", h)
                      for o, h in zip(new_orgs, hashes, strict=False)]
             specs += [NewMailbox(p.proposal.local + domain, p.name.full, "personal", h)
                       for p, h in zip(new_people, hashes[len(new_orgs):], strict=True) if p.proposal]
-            mailbox_ids = await d.insert_mailboxes(conn, specs)
+            mailbox_ids = d.insert_mailboxes(conn, specs)
             # Organisations: ids first, so parents can be named; then inserted parents
             # first (each row's parent exists when it is checked).
             file_ids: dict[str, int] = {}
             for o in report.orgs:
                 if o.code and o.existing_id:
                     file_ids[o.code] = o.existing_id
-            for o, oid in zip(new_orgs, await d.allocate_ids(conn, dir_orgs, len(new_orgs)), strict=True):
+            for o, oid in zip(new_orgs, allocate_ids(conn, dir_orgs, len(new_orgs)), strict=True):
                 o.db_id = oid
                 if o.code:
                     file_ids[o.code] = oid
@@ -575,12 +579,12 @@ class Importer:
                     "name": o.name, "address": address, "local_part": o.local, "mailbox_id": mailbox_id,
                     "search_key": org_search_key(o.name, address),
                 })
-            await d.bulk_insert(conn, dir_orgs, org_rows,
-                                constants={"valid_from": today, "status": "active", "created_at": now})
+            bulk_insert(conn, dir_orgs, org_rows,
+                        constants={"valid_from": today, "status": "active", "created_at": now})
 
             # New people, with their ids.
             people_rows: list[dict[str, Any]] = []
-            person_ids = await d.allocate_ids(conn, dir_people, len(new_people))
+            person_ids = allocate_ids(conn, dir_people, len(new_people))
             for p, person_id, mailbox_id in zip(new_people, person_ids, mailbox_ids[len(new_orgs):], strict=True):
                 assert p.proposal is not None
                 p.db_id = person_id
@@ -594,8 +598,8 @@ class Importer:
                     "mailbox_id": mailbox_id, "phone": p.phone,
                     "search_key": person_search_key(p.name.full, address, p.title, org_name, org_address),
                 })
-            await d.bulk_insert(conn, dir_people, people_rows,
-                                constants={"status": "active", "created_at": now, "updated_at": now}, staged=True)
+            bulk_insert(conn, dir_people, people_rows,
+                        constants={"status": "active", "created_at": now, "updated_at": now}, staged=True)
             # Re-imported people: title, rank, organisation, phone.
             updates = []
             for p in report.updated_people:
@@ -609,7 +613,7 @@ class Importer:
                     "search_key": person_search_key(p.name.full, address, p.title, org_name, org_address),
                 })
             if updates:
-                await conn.execute(
+                conn.execute(
                     update(dir_people).where(dir_people.c.id == bindparam("pid")).values(
                         org_id=bindparam("org_id"), title=bindparam("title"), rank=bindparam("rank"),
                         phone=bindparam("phone"), updated_at=bindparam("updated_at"),
@@ -622,11 +626,18 @@ class Importer:
                 if p.leader and pid and p.org_key:
                     leaders[org_id_of(p.org_key)] = pid
             if leaders:
-                await conn.execute(
+                conn.execute(
                     update(dir_orgs).where(dir_orgs.c.id == bindparam("oid")).values(leader_id=bindparam("lid")),
                     [{"oid": o, "lid": p} for o, p in leaders.items()])
-            await record_event(conn, "import", at=now, orgs=len(new_orgs), people=len(new_people),
-                               updated=len(report.updated_people))
+            record_event(conn, "import", at=now, orgs=len(new_orgs), people=len(new_people),
+                         updated=len(report.updated_people))
+            return org_id_of
+
+        def tx(conn: Connection) -> Callable[[Any], int]:
+            with _bulk_pragmas(conn):
+                return write(conn)
+
+        org_id_of = await self.app.db.run_write(tx)
         report.committed = True
         report.timings["db"] = time.perf_counter() - t0 - report.timings["hash"]
         if passwords:
@@ -640,17 +651,17 @@ class Importer:
 _IMPORT_CACHE_KIB = 256 * 1024
 
 
-@asynccontextmanager
-async def _bulk_pragmas(conn: AsyncConnection) -> AsyncIterator[None]:
+@contextmanager
+def _bulk_pragmas(conn: Connection) -> Iterator[None]:
     if conn.dialect.name != "sqlite":
         yield
         return
-    old = (await conn.exec_driver_sql("PRAGMA cache_size")).scalar()
-    await conn.exec_driver_sql(f"PRAGMA cache_size=-{_IMPORT_CACHE_KIB}")
+    old = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+    conn.exec_driver_sql(f"PRAGMA cache_size=-{_IMPORT_CACHE_KIB}")
     try:
         yield
     finally:
-        await conn.exec_driver_sql(f"PRAGMA cache_size={int(old or -2000)}")
+        conn.exec_driver_sql(f"PRAGMA cache_size={int(old or -2000)}")
 
 
 def _write_password_files(app: App, report: ImportReport, new_orgs: list[OrgRow], new_people: list[PersonRow],
@@ -675,14 +686,12 @@ def _write_password_files(app: App, report: ImportReport, new_orgs: list[OrgRow]
         name, address = org_names.get(("db", org_id)) or next(
             ((o.name, Directory(app).full(o.local)) for o in new_orgs if o.db_id == org_id), ("", str(org_id)))
         path = folder / f"{address.split('@')[0]}.csv"
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow([f"# {name} <{address}>: mật khẩu một lần, đổi khi đăng nhập lần đầu (Điều 13.2)"])
-        writer.writerow(["Họ và tên / Tên", "Chức vụ", "Địa chỉ thư", "Mật khẩu một lần"])
-        writer.writerows(entries)
+        # Names and titles come from the import file: formula-like cells are escaped.
+        text = csv_text([[f"# {name} <{address}>: mật khẩu một lần, đổi khi đăng nhập lần đầu (Điều 13.2)"],
+                         ["Họ và tên / Tên", "Chức vụ", "Địa chỉ thư", "Mật khẩu một lần"], *entries])
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8-sig", newline="") as f:
-            f.write(buffer.getvalue())
+            f.write(text)
         files.append(path)
     return files
 
@@ -702,28 +711,29 @@ class _State:
         self.directory: Directory | None = None
 
     @classmethod
-    async def load(cls, d: Directory, conn: Any) -> _State:
+    def load(cls, conn: Connection, d: Directory) -> _State:
         state = cls()
         state.directory = d
-        state.taken = await d.taken(conn)
-        for row in await conn.execute(select(dir_orgs).where(dir_orgs.c.status == "active")):
+        state.taken = d.taken(conn)
+        for row in conn.execute(select(dir_orgs).where(dir_orgs.c.status == "active")):
             item = dict(row._mapping)
             state.orgs_by_id[row.id] = item
             if row.code:
                 state.orgs_by_code[row.code] = item
             state.orgs_by_address[row.address] = item
             state.orgs_by_name[(row.parent_id, fold(row.name))] = item
-        for row in await conn.execute(
+        people = conn.execute(
             select(dir_people.c.id, dir_people.c.code, dir_people.c.org_id, dir_people.c.full_name,
-                   mailboxes.c.address)
-            .outerjoin(mailboxes, mailboxes.c.id == dir_people.c.mailbox_id)
+                   dir_people.c.mailbox_id)
             .where(dir_people.c.status == "active")
-        ):
+        ).all()
+        addresses = addresses_of(conn, None if len(people) > 500 else [p.mailbox_id for p in people])
+        for row in people:
             if row.code:
                 state.people_by_code[row.code] = row.id
             if row.org_id is not None:
                 state.people_by_name[(row.org_id, fold(row.full_name))] = row.id
-            state.people_rows[row.id] = {"address": row.address or ""}
+            state.people_rows[row.id] = {"address": addresses.get(row.mailbox_id, "")}
         return state
 
     def org_by_ref(self, ref: str) -> dict[str, Any] | None:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import date
 
 from sqlalchemy import and_, func, select, update
+from sqlalchemy.engine import Connection
 
 from congthu.directory.aliases import set_alias
 from congthu.directory.orgs import Orgs
@@ -14,7 +15,7 @@ from congthu.directory.records import DirectoryError, Org, record_event
 from congthu.directory.search import refresh_people_keys
 from congthu.directory.tables import dir_aliases, dir_orgs, dir_people
 from congthu.store import utcnow
-from congthu.store.tables import mailboxes
+from congthu.store.lookup import set_mailbox
 
 
 class OrgLifecycle(Orgs):
@@ -38,8 +39,11 @@ class OrgLifecycle(Orgs):
         if (into is None) == (name is None):
             raise DirectoryError("Cần --into hoặc --name / give either an existing organisation or a new name")
         password: str | None = None
-        async with self.db.reader.connect() as conn:
-            sources = [await self.get_org(r, conn=conn, include_inactive=False) for r in refs]
+
+        def read(conn: Connection) -> list[Org]:
+            return [self.org_in(conn, r, include_inactive=False) for r in refs]
+
+        sources = await self.db.run_read(read)
         if len({o.id for o in sources}) != len(sources):
             raise DirectoryError("Một tổ chức được nêu hai lần / an organisation is given twice")
         if name is not None:
@@ -57,7 +61,7 @@ class OrgLifecycle(Orgs):
                                                          type_words=type_words)
         else:
             assert into is not None
-            target = await self.get_org(into, conn=None, include_inactive=False)
+            target = await self.get_org(into, include_inactive=False)
             if target.id in {o.id for o in sources}:
                 raise DirectoryError("Không thể sáp nhập một tổ chức vào chính nó / cannot merge into itself")
         await self._succeed(sources, target, status="merged")
@@ -68,31 +72,32 @@ class OrgLifecycle(Orgs):
         """``target`` succeeds ``sources``: aliases, people, sub-units, then the mail."""
         keep = self.settings.lifecycle.alias_keep_days
         today = date.today()
-        async with self.db.writer.begin() as conn:
+
+        def tx(conn: Connection) -> None:
             for source in sources:
                 reason = f"{status}: {source.name} → {target.name}"
                 if target.mailbox_id:
-                    await set_alias(conn, source.address, target.mailbox_id, org_id=source.id,
-                                    reason=reason, keep_days=keep)
+                    set_alias(conn, source.address, target.mailbox_id, org_id=source.id,
+                              reason=reason, keep_days=keep)
                     if source.mailbox_id:
                         # Older aliases of the source (earlier renames) follow it.
-                        await conn.execute(update(dir_aliases).where(
+                        conn.execute(update(dir_aliases).where(
                             and_(dir_aliases.c.mailbox_id == source.mailbox_id, dir_aliases.c.address != source.address)
                         ).values(mailbox_id=target.mailbox_id))
                 if source.mailbox_id:
-                    await conn.execute(update(mailboxes).where(mailboxes.c.id == source.mailbox_id)
-                                       .values(status="disabled"))
+                    set_mailbox(conn, source.mailbox_id, status="disabled")
                 if move_people:
-                    await conn.execute(update(dir_people).where(dir_people.c.org_id == source.id)
-                                       .values(org_id=target.id, updated_at=utcnow()))
-                await conn.execute(update(dir_orgs).where(and_(dir_orgs.c.parent_id == source.id,
-                                                               dir_orgs.c.status == "active"))
-                                   .values(parent_id=target.id))
-                await conn.execute(update(dir_orgs).where(dir_orgs.c.id == source.id).values(
+                    conn.execute(update(dir_people).where(dir_people.c.org_id == source.id)
+                                 .values(org_id=target.id, updated_at=utcnow()))
+                conn.execute(update(dir_orgs).where(and_(dir_orgs.c.parent_id == source.id,
+                                                         dir_orgs.c.status == "active"))
+                             .values(parent_id=target.id))
+                conn.execute(update(dir_orgs).where(dir_orgs.c.id == source.id).values(
                     status=status, valid_to=today, successor_id=target.id))
-                await record_event(conn, status, org_id=source.id, successor=target.address,
-                                   old_address=source.address)
-            await refresh_people_keys(conn, [target.id])
+                record_event(conn, status, org_id=source.id, successor=target.address, old_address=source.address)
+            refresh_people_keys(conn, [target.id])
+
+        await self.db.run_write(tx)
         for source in sources:
             if source.mailbox_id and target.mailbox_id:
                 await self.move_mail(source.mailbox_id, target.mailbox_id, f"Lưu trữ/{source.local_part}")
@@ -111,8 +116,11 @@ class OrgLifecycle(Orgs):
             new.append(org)
             passwords.append(pw)
         await self._succeed([source], new[0], status="split")
-        async with self.db.writer.begin() as conn:
-            await record_event(conn, "split", org_id=source.id, parts=[o.address for o in new])
+
+        def tx(conn: Connection) -> None:
+            record_event(conn, "split", org_id=source.id, parts=[o.address for o in new])
+
+        await self.db.run_write(tx)
         return new, passwords
 
     async def dissolve_org(self, ref: str | int, *, successor: str | int | None = None) -> Org:
@@ -124,19 +132,21 @@ class OrgLifecycle(Orgs):
             target = await self.get_org(successor, include_inactive=False)
             await self._succeed([source], target, status="dissolved")
             return await self.get_org(source.id)
-        async with self.db.writer.begin() as conn:
-            people = (await conn.execute(select(func.count()).select_from(dir_people).where(and_(
-                dir_people.c.org_id == source.id, dir_people.c.status == "active")))).scalar_one()
-            units = (await conn.execute(select(func.count()).select_from(dir_orgs).where(and_(
-                dir_orgs.c.parent_id == source.id, dir_orgs.c.status == "active")))).scalar_one()
+
+        def tx(conn: Connection) -> None:
+            people = conn.execute(select(func.count()).select_from(dir_people).where(and_(
+                dir_people.c.org_id == source.id, dir_people.c.status == "active"))).scalar_one()
+            units = conn.execute(select(func.count()).select_from(dir_orgs).where(and_(
+                dir_orgs.c.parent_id == source.id, dir_orgs.c.status == "active"))).scalar_one()
             if people or units:
                 raise DirectoryError(
                     f"{source.name} còn {people} người và {units} đơn vị; chuyển họ đi hoặc dùng --successor / "
                     f"still has {people} people and {units} units: move them or give a successor")
             if source.mailbox_id:
-                await conn.execute(update(mailboxes).where(mailboxes.c.id == source.mailbox_id)
-                                   .values(status="disabled"))
-            await conn.execute(update(dir_orgs).where(dir_orgs.c.id == source.id).values(
+                set_mailbox(conn, source.mailbox_id, status="disabled")
+            conn.execute(update(dir_orgs).where(dir_orgs.c.id == source.id).values(
                 status="dissolved", valid_to=date.today()))
-            await record_event(conn, "dissolved", org_id=source.id, address=source.address)
+            record_event(conn, "dissolved", org_id=source.id, address=source.address)
+
+        await self.db.run_write(tx)
         return await self.get_org(source.id)

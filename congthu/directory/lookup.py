@@ -4,32 +4,29 @@ of them, and the organisation tree."""
 from __future__ import annotations
 
 from sqlalchemy import or_, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from congthu.directory.addresses import Addresses
-from congthu.directory.records import DirectoryError, Org, Person, org_from_row, people_query, person_from_row
+from congthu.directory.records import DirectoryError, Org, Person, org_from_row, people_query, read_people
 from congthu.directory.tables import dir_orgs, dir_people
-from congthu.store.tables import mailboxes
+from congthu.store.lookup import mailbox_by_address
 from congthu.text import fold
 
 
 class Lookup(Addresses):
     """Organisations and people as they are now."""
 
-    async def get_org(self, ref: str | int, *, conn: AsyncConnection | None = None,
-                      include_inactive: bool = True) -> Org:
-        """An organisation by id, code, address or local part; DirectoryError if none."""
-        if conn is None:
-            async with self.db.reader.connect() as own:
-                return await self.get_org(ref, conn=own, include_inactive=include_inactive)
+    def org_in(self, conn: Connection, ref: str | int, *, include_inactive: bool = True) -> Org:
+        """An organisation by id, code, address or local part, read in ``conn``'s
+        transaction; DirectoryError if none."""
         ref_text = str(ref).strip()
         conditions = [dir_orgs.c.code == ref_text]
         if ref_text.isdigit():
             conditions.append(dir_orgs.c.id == int(ref_text))
         conditions.append(dir_orgs.c.address == self.address_of(ref_text))
-        rows = (await conn.execute(
+        rows = conn.execute(
             select(dir_orgs).where(or_(*conditions)).order_by((dir_orgs.c.status == "active").desc())
-        )).all()
+        ).all()
         if not rows:
             raise DirectoryError(f"Không có tổ chức / no such organisation: {ref}")
         org = org_from_row(rows[0])
@@ -37,12 +34,22 @@ class Lookup(Addresses):
             raise DirectoryError(f"Tổ chức không còn hoạt động / organisation is {org.status}: {org.name}")
         return org
 
+    async def get_org(self, ref: str | int, *, include_inactive: bool = True) -> Org:
+        """An organisation by id, code, address or local part; DirectoryError if none."""
+        def read(conn: Connection) -> Org:
+            return self.org_in(conn, ref, include_inactive=include_inactive)
+
+        return await self.db.run_read(read)
+
     async def list_orgs(self, *, include_inactive: bool = False) -> list[Org]:
         query = select(dir_orgs).order_by(dir_orgs.c.address)
         if not include_inactive:
             query = query.where(dir_orgs.c.status == "active")
-        async with self.db.reader.connect() as conn:
-            return [org_from_row(r) for r in await conn.execute(query)]
+
+        def read(conn: Connection) -> list[Org]:
+            return [org_from_row(r) for r in conn.execute(query)]
+
+        return await self.db.run_read(read)
 
     async def org_tree(self) -> list[tuple[int, Org]]:
         """Active organisations depth first, with their depth."""
@@ -62,25 +69,32 @@ class Lookup(Addresses):
         return out
 
     async def list_people(self, org: str | int | None = None, *, include_left: bool = False) -> list[Person]:
-        query = people_query().order_by(dir_orgs.c.name, dir_people.c.rank.is_(None),
-                                        dir_people.c.rank, dir_people.c.full_name)
-        async with self.db.reader.connect() as conn:
+        def read(conn: Connection) -> list[Person]:
+            query = people_query().order_by(dir_orgs.c.name, dir_people.c.rank.is_(None),
+                                            dir_people.c.rank, dir_people.c.full_name)
             if org is not None:
-                query = query.where(dir_people.c.org_id == (await self.get_org(org, conn=conn)).id)
+                query = query.where(dir_people.c.org_id == self.org_in(conn, org).id)
             if not include_left:
                 query = query.where(dir_people.c.status == "active")
-            return [person_from_row(r) for r in await conn.execute(query)]
+            return [person for _row, person in read_people(conn, query)]
 
-    async def get_person(self, ref: str | int) -> Person:
-        """A person by id, staff code or address."""
+        return await self.db.run_read(read)
+
+    def person_in(self, conn: Connection, ref: str | int) -> Person:
+        """A person by id, staff code or address, read in ``conn``'s transaction."""
         ref_text = str(ref).strip()
         conditions = [dir_people.c.code == ref_text]
         if ref_text.isdigit():
             conditions.append(dir_people.c.id == int(ref_text))
         else:
-            conditions.append(mailboxes.c.address == self.address_of(ref_text))
-        async with self.db.reader.connect() as conn:
-            row = (await conn.execute(people_query().where(or_(*conditions)))).first()
-        if row is None:
+            mailbox = mailbox_by_address(conn, self.address_of(ref_text))
+            if mailbox is not None:
+                conditions.append(dir_people.c.mailbox_id == mailbox.id)
+        found = read_people(conn, people_query().where(or_(*conditions)).limit(1))
+        if not found:
             raise DirectoryError(f"Không có người / no such person: {ref}")
-        return person_from_row(row)
+        return found[0][1]
+
+    async def get_person(self, ref: str | int) -> Person:
+        """A person by id, staff code or address."""
+        return await self.db.run_read(self.person_in, ref)

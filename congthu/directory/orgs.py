@@ -8,9 +8,8 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import and_, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
-from congthu.accounts import one_time_password
 from congthu.directory import naming
 from congthu.directory.aliases import set_alias
 from congthu.directory.lookup import Lookup
@@ -20,7 +19,7 @@ from congthu.directory.records import DirectoryError, Org, org_from_row, record_
 from congthu.directory.search import org_search_key, refresh_people_keys
 from congthu.directory.tables import dir_orgs
 from congthu.store import utcnow
-from congthu.store.tables import mailboxes
+from congthu.store.lookup import set_mailbox
 from congthu.text import nfc
 
 
@@ -36,15 +35,17 @@ class Orgs(Lookup, MailboxWriter):
 
     async def propose_org(self, name: str, *, parent: str | int | None = None,
                           type_words: str | None = None, override: str | None = None) -> Proposal:
-        async with self.db.reader.connect() as conn:
-            parent_org = await self.get_org(parent, conn=conn, include_inactive=False) if parent else None
-            return await self._propose_org(conn, name, parent_org, type_words, override)
+        def read(conn: Connection) -> Proposal:
+            parent_org = self.org_in(conn, parent, include_inactive=False) if parent else None
+            return self._propose_org(conn, name, parent_org, type_words, override)
 
-    async def _checked_org_proposal(self, conn: AsyncConnection, name: str, parent: Org | None,
+        return await self.db.run_read(read)
+
+    def _checked_org_proposal(self, conn: Connection, name: str, parent: Org | None,
                                     type_words: str | None, override: str | None) -> Proposal:
         """``_propose_org``, a name the rules cannot read refused as a DirectoryError."""
         try:
-            return await self._propose_org(conn, name, parent, type_words, override)
+            return self._propose_org(conn, name, parent, type_words, override)
         except NamingError as exc:
             raise DirectoryError(str(exc)) from None
 
@@ -61,19 +62,22 @@ class Orgs(Lookup, MailboxWriter):
         name = " ".join(nfc(name).split())
         if not name:
             raise DirectoryError("Thiếu tên tổ chức / organisation name missing")
-        password = password or one_time_password()
-        (hashed,) = await self.hash_passwords([password])
-        async with self.db.writer.begin() as conn:
-            parent_org = await self.get_org(parent, conn=conn, include_inactive=False) if parent else None
-            proposal = await self._checked_org_proposal(conn, name, parent_org, type_words, address)
+        issued = await self.app.accounts.prepare_issued(password, names=[name])  # Điều 13.2
+        password, hashed = issued.password, issued.hash
+
+        def tx(conn: Connection) -> tuple[Org, Proposal]:
+            parent_org = self.org_in(conn, parent, include_inactive=False) if parent else None
+            proposal = self._checked_org_proposal(conn, name, parent_org, type_words, address)
             if proposal.needs_decision and not address:
                 raise _operator_must_decide(proposal, " (hoặc địa chỉ khác / or another address)")
-            org = await self._insert_org(conn, name, proposal.local, parent_org, type_words, code,
-                                         valid_from, hashed)
-            await record_event(conn, "created", org_id=org.id, address=org.address, rule=proposal.rule)
+            org = self._insert_org(conn, name, proposal.local, parent_org, type_words, code, valid_from, hashed)
+            record_event(conn, "created", org_id=org.id, address=org.address, rule=proposal.rule)
+            return org, proposal
+
+        org, proposal = await self.db.run_write(tx)
         return org, proposal, password
 
-    async def _insert_org(self, conn: AsyncConnection, name: str, local: str, parent: Org | None,
+    def _insert_org(self, conn: Connection, name: str, local: str, parent: Org | None,
                           type_words: str | None, code: str | None, valid_from: date | None,
                           password_hash: str | None) -> Org:
         try:
@@ -82,8 +86,8 @@ class Orgs(Lookup, MailboxWriter):
             analysed_type = type_words or ""
         kind = "subunit" if parent else "organisation"
         address = self.full(local)
-        (mailbox_id,) = await self.insert_mailboxes(conn, [NewMailbox(address, name, kind, password_hash)])
-        result = await conn.execute(insert(dir_orgs).values(
+        (mailbox_id,) = self.insert_mailboxes(conn, [NewMailbox(address, name, kind, password_hash)])
+        result = conn.execute(insert(dir_orgs).values(
             code=code or None, parent_id=parent.id if parent else None, kind=kind,
             type_words=analysed_type, name=name, address=address, local_part=local,
             mailbox_id=mailbox_id, valid_from=valid_from or date.today(), status="active",
@@ -91,13 +95,16 @@ class Orgs(Lookup, MailboxWriter):
         ))
         key: Any = result.inserted_primary_key
         org_id = int(key[0])
-        return org_from_row((await conn.execute(select(dir_orgs).where(dir_orgs.c.id == org_id))).one())
+        return org_from_row(conn.execute(select(dir_orgs).where(dir_orgs.c.id == org_id)).one())
 
     async def set_leader(self, org_ref: str | int, person_ref: str | int) -> None:
         person = await self.get_person(person_ref)
         org = await self.get_org(org_ref, include_inactive=False)
-        async with self.db.writer.begin() as conn:
-            await conn.execute(update(dir_orgs).where(dir_orgs.c.id == org.id).values(leader_id=person.id))
+
+        def tx(conn: Connection) -> None:
+            conn.execute(update(dir_orgs).where(dir_orgs.c.id == org.id).values(leader_id=person.id))
+
+        await self.db.run_write(tx)
 
     async def rename_org(self, ref: str | int, new_name: str, *, address: str | None = None,
                          type_words: str | None = None) -> tuple[Org, list[tuple[str, str]]]:
@@ -106,30 +113,30 @@ class Orgs(Lookup, MailboxWriter):
         Returns the organisation and the (old, new) addresses that changed."""
         new_name = " ".join(nfc(new_name).split())
         keep = self.settings.lifecycle.alias_keep_days
-        async with self.db.writer.begin() as conn:
-            org = await self.get_org(ref, conn=conn, include_inactive=False)
-            parent = await self.get_org(org.parent_id, conn=conn) if org.parent_id else None
-            proposal = await self._checked_org_proposal(conn, new_name, parent, type_words, address)
+
+        def tx(conn: Connection) -> tuple[Org, list[tuple[str, str]]]:
+            org = self.org_in(conn, ref, include_inactive=False)
+            parent = self.org_in(conn, org.parent_id) if org.parent_id else None
+            proposal = self._checked_org_proposal(conn, new_name, parent, type_words, address)
             same_address = proposal.clash_with and proposal.clash_with.startswith(org.local_part + " ")
             new_local = org.local_part if same_address else proposal.local
             if proposal.needs_decision and not address and not same_address:
                 raise _operator_must_decide(proposal)
-            changed = await self._readdress(conn, org, new_local, keep, f"đổi tên / renamed to {new_name}")
-            await conn.execute(update(dir_orgs).where(dir_orgs.c.id == org.id).values(
+            changed = self._readdress(conn, org, new_local, keep, f"đổi tên / renamed to {new_name}")
+            conn.execute(update(dir_orgs).where(dir_orgs.c.id == org.id).values(
                 name=new_name, type_words=naming.analyse_org(new_name, type_words=type_words).type_words,
                 search_key=org_search_key(new_name, self.full(new_local))))
             if org.mailbox_id:
-                await conn.execute(update(mailboxes).where(mailboxes.c.id == org.mailbox_id)
-                                   .values(display_name=new_name))
-            moved_ids = (await conn.execute(select(dir_orgs.c.id).where(
-                dir_orgs.c.address.in_([new for _old, new in changed])))).scalars().all()
-            await refresh_people_keys(conn, [org.id, *moved_ids])
-            await record_event(conn, "renamed", org_id=org.id, old_name=org.name, new_name=new_name,
-                               addresses=changed)
-            renamed = await self.get_org(org.id, conn=conn)
-        return renamed, changed
+                set_mailbox(conn, org.mailbox_id, display_name=new_name)
+            moved_ids = conn.execute(select(dir_orgs.c.id).where(
+                dir_orgs.c.address.in_([new for _old, new in changed]))).scalars().all()
+            refresh_people_keys(conn, [org.id, *moved_ids])
+            record_event(conn, "renamed", org_id=org.id, old_name=org.name, new_name=new_name, addresses=changed)
+            return self.org_in(conn, org.id), changed
 
-    async def _readdress(self, conn: AsyncConnection, org: Org, new_local: str, keep_days: int,
+        return await self.db.run_write(tx)
+
+    def _readdress(self, conn: Connection, org: Org, new_local: str, keep_days: int,
                          reason: str) -> list[tuple[str, str]]:
         """Give an organisation a new local part, and its sub-units theirs (Điều 3.1b);
         old addresses become aliases."""
@@ -138,21 +145,20 @@ class Orgs(Lookup, MailboxWriter):
             return changed
         old_address, new_address = org.address, self.full(new_local)
         if org.mailbox_id:
-            await conn.execute(update(mailboxes).where(mailboxes.c.id == org.mailbox_id)
-                               .values(address=new_address))
-            await set_alias(conn, old_address, org.mailbox_id, org_id=org.id, reason=reason, keep_days=keep_days)
-        await conn.execute(update(dir_orgs).where(dir_orgs.c.id == org.id)
+            set_mailbox(conn, org.mailbox_id, address=new_address)
+            set_alias(conn, old_address, org.mailbox_id, org_id=org.id, reason=reason, keep_days=keep_days)
+        conn.execute(update(dir_orgs).where(dir_orgs.c.id == org.id)
                            .values(address=new_address, local_part=new_local))
         changed.append((old_address, new_address))
-        children = (await conn.execute(
+        children = conn.execute(
             select(dir_orgs).where(and_(dir_orgs.c.parent_id == org.id, dir_orgs.c.status == "active"))
-        )).all()
+        ).all()
         for row in children:
             child = org_from_row(row)
             suffix = "." + org.local_part
             if child.local_part.endswith(suffix):
                 child_local = child.local_part[: -len(suffix)] + "." + new_local
-                taken = await self.taken(conn, [child_local])
+                taken = self.taken(conn, [child_local])
                 if self.full(child_local) not in taken:
-                    changed += await self._readdress(conn, child, child_local, keep_days, reason)
+                    changed += self._readdress(conn, child, child_local, keep_days, reason)
         return changed

@@ -7,8 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, update
+from sqlalchemy.engine import Connection
 
-from congthu.accounts import one_time_password
 from congthu.directory import naming
 from congthu.directory.lookup import Lookup
 from congthu.directory.mailboxes import MailboxWriter, NewMailbox
@@ -17,7 +17,7 @@ from congthu.directory.records import DirectoryError, Person, record_event
 from congthu.directory.search import person_search_key, refresh_people_keys
 from congthu.directory.tables import dir_people
 from congthu.store import utcnow
-from congthu.store.tables import mailboxes
+from congthu.store.lookup import set_mailbox
 from congthu.text import nfc
 
 
@@ -34,22 +34,22 @@ class People(Lookup, MailboxWriter):
         proposal (rule and clash) and the password (one-time unless given)."""
         person_name = naming.split_name(name) if isinstance(name, str) else name
         registered = registered or utcnow()
-        password = password or one_time_password()
-        (hashed,) = await self.hash_passwords([password])
-        async with self.db.writer.begin() as conn:
-            org_row = await self.get_org(org, conn=conn, include_inactive=False)
+        issued = await self.app.accounts.prepare_issued(password, names=[person_name.full])  # Điều 13.2
+        password, hashed = issued.password, issued.hash
+        def tx(conn: Connection) -> tuple[int, Proposal]:
+            org_row = self.org_in(conn, org, include_inactive=False)
             request = PersonRequest(key=0, name=person_name, org_local=org_row.local_part, rank=rank,
                                     registered=registered,
                                     override=self.local_of(address) if address else None)
             try:
-                proposal = (await self._propose_people(conn, [request]))[0]
+                proposal = self._propose_people(conn, [request])[0]
             except NamingError as exc:
                 raise DirectoryError(str(exc.args[0])) from None
             full_address = self.full(proposal.local)
-            (mailbox_id,) = await self.insert_mailboxes(
+            (mailbox_id,) = self.insert_mailboxes(
                 conn, [NewMailbox(full_address, person_name.full, "personal", hashed)])
             now = utcnow()
-            result = await conn.execute(insert(dir_people).values(
+            result = conn.execute(insert(dir_people).values(
                 code=code or None, org_id=org_row.id, family_name=person_name.family,
                 middle_name=person_name.middle, given_name=person_name.given, full_name=person_name.full,
                 title=nfc(title.strip()), rank=rank or None, registered_at=registered, mailbox_id=mailbox_id,
@@ -59,37 +59,43 @@ class People(Lookup, MailboxWriter):
             ))
             key: Any = result.inserted_primary_key
             person_id = int(key[0])
-            await record_event(conn, "person-added", person_id=person_id, org_id=org_row.id,
-                               address=full_address, rule=proposal.rule, clash=proposal.clash_with)
+            record_event(conn, "person-added", person_id=person_id, org_id=org_row.id,
+                         address=full_address, rule=proposal.rule, clash=proposal.clash_with)
+            return person_id, proposal
+
+        person_id, proposal = await self.db.run_write(tx)
         return await self.get_person(person_id), proposal, password
 
     async def move_person(self, ref: str | int, org: str | int, *, title: str | None = None,
                           rank: int | None = None) -> Person:
         """Move an official to another organisation; the address and mail stay theirs."""
         person = await self.get_person(ref)
-        async with self.db.writer.begin() as conn:
-            target = await self.get_org(org, conn=conn, include_inactive=False)
+
+        def tx(conn: Connection) -> None:
+            target = self.org_in(conn, org, include_inactive=False)
             values: dict[str, Any] = {"org_id": target.id, "updated_at": utcnow()}
             if title is not None:
                 values["title"] = nfc(title.strip())
             if rank is not None:
                 values["rank"] = rank or None
-            await conn.execute(update(dir_people).where(dir_people.c.id == person.id).values(**values))
-            await refresh_people_keys(conn, [target.id])
-            await record_event(conn, "person-moved", person_id=person.id, org_id=target.id,
-                               from_org=person.org_id)
+            conn.execute(update(dir_people).where(dir_people.c.id == person.id).values(**values))
+            refresh_people_keys(conn, [target.id])
+            record_event(conn, "person-moved", person_id=person.id, org_id=target.id, from_org=person.org_id)
+
+        await self.db.run_write(tx)
         return await self.get_person(person.id)
 
     async def person_leaves(self, ref: str | int) -> Person:
         """Điều 4.5: the official left or moved out of the province: access revoked at once
         (mailbox status "revoked"), data kept, address reserved."""
         person = await self.get_person(ref)
-        async with self.db.writer.begin() as conn:
-            await conn.execute(update(dir_people).where(dir_people.c.id == person.id).values(
+
+        def tx(conn: Connection) -> None:
+            conn.execute(update(dir_people).where(dir_people.c.id == person.id).values(
                 status="left", left_at=utcnow(), updated_at=utcnow()))
             if person.mailbox_id:
-                await conn.execute(update(mailboxes).where(mailboxes.c.id == person.mailbox_id)
-                                   .values(status="revoked"))
-            await record_event(conn, "person-left", person_id=person.id, org_id=person.org_id,
-                               address=person.address)
+                set_mailbox(conn, person.mailbox_id, status="revoked")
+            record_event(conn, "person-left", person_id=person.id, org_id=person.org_id, address=person.address)
+
+        await self.db.run_write(tx)
         return await self.get_person(person.id)

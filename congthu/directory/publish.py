@@ -4,12 +4,13 @@ XLSX, vCard 3.0 and JSON. Which fields are public is ``directory.public_fields``
 (default: name, title, organisation, address; "phone" may be added).
 
 Files are written to a temporary name and renamed, so the portal never serves half a file.
+In the CSV and XLSX, text that a spreadsheet would take for a formula stays text
+(``spreadsheet.py``, OWASP CSV injection).
 """
 
 from __future__ import annotations
 
 import asyncio
-import csv
 import html
 import io
 import json
@@ -19,7 +20,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from congthu.directory import Directory
+from congthu.directory.directory import Directory
+from congthu.directory.spreadsheet import append_row, csv_text
 from congthu.text import fold
 
 if TYPE_CHECKING:
@@ -75,13 +77,11 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 
 def render_csv(groups: list[tuple[int, Any, list[Entry]]], fields: list[str]) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow([HEADERS[f] for f in fields])
+    rows: list[list[str]] = [[HEADERS[f] for f in fields]]
     for _depth, _org, entries in groups:
-        for e in entries:
-            writer.writerow([getattr(e, f) for f in fields])
-    return buffer.getvalue().encode("utf-8-sig")  # BOM: Excel shows the accents
+        rows.extend([getattr(e, f) for f in fields] for e in entries)
+    # Cells that would be formulas are escaped (spreadsheet.py).
+    return csv_text(rows).encode("utf-8-sig")  # BOM: Excel shows the accents
 
 
 def render_xlsx(groups: list[tuple[int, Any, list[Entry]]], fields: list[str]) -> bytes:
@@ -97,7 +97,7 @@ def render_xlsx(groups: list[tuple[int, Any, list[Entry]]], fields: list[str]) -
         cell.font = Font(bold=True)
     for _depth, _org, entries in groups:
         for e in entries:
-            sheet.append([getattr(e, f) for f in fields])
+            append_row(sheet, [getattr(e, f) for f in fields])  # text, never a formula
     for i, f in enumerate(fields):
         sheet.column_dimensions[chr(ord("A") + i)].width = 45 if f in ("organisation", "address") else 30
     buffer = io.BytesIO()

@@ -10,11 +10,11 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import insert, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from congthu.directory.tables import dir_events, dir_orgs, dir_people
 from congthu.store import utcnow
-from congthu.store.tables import mailboxes
+from congthu.store.lookup import addresses_of
 
 
 class DirectoryError(Exception):
@@ -75,30 +75,37 @@ def org_from_row(row: Any) -> Org:
 
 
 def people_query() -> Any:
-    """People with their address (``mb_address``) and organisation name (``org_name``)."""
+    """People with their organisation's name (``org_name``); their addresses are the
+    store's (``read_people``)."""
     return (
-        select(dir_people, mailboxes.c.address.label("mb_address"), dir_orgs.c.name.label("org_name"))
+        select(dir_people, dir_orgs.c.name.label("org_name"))
         .select_from(dir_people)
-        .outerjoin(mailboxes, mailboxes.c.id == dir_people.c.mailbox_id)
         .outerjoin(dir_orgs, dir_orgs.c.id == dir_people.c.org_id)
     )
 
 
-def person_from_row(row: Any) -> Person:
-    """A Person from a row of ``people_query()``."""
+def person_from_row(row: Any, address: str) -> Person:
+    """A Person from a row of ``people_query()`` and the address of its mailbox."""
     return Person(
         id=row.id, code=row.code, org_id=row.org_id, family_name=row.family_name,
         middle_name=row.middle_name, given_name=row.given_name, full_name=row.full_name,
         title=row.title, rank=row.rank, registered_at=aware(row.registered_at) or utcnow(),
-        mailbox_id=row.mailbox_id, phone=row.phone, status=row.status, address=row.mb_address or "",
+        mailbox_id=row.mailbox_id, phone=row.phone, status=row.status, address=address,
         org_name=row.org_name or "",
     )
 
 
-async def record_event(conn: AsyncConnection, kind: str, *, org_id: int | None = None,
-                       person_id: int | None = None, at: datetime | None = None, **detail: Any) -> None:
+def read_people(conn: Connection, query: Any) -> list[tuple[Any, Person]]:
+    """The rows of a ``people_query()`` with their Person (the address from the store)."""
+    rows = conn.execute(query).all()
+    addresses = addresses_of(conn, [r.mailbox_id for r in rows if r.mailbox_id is not None])
+    return [(r, person_from_row(r, addresses.get(r.mailbox_id, ""))) for r in rows]
+
+
+def record_event(conn: Connection, kind: str, *, org_id: int | None = None,
+                 person_id: int | None = None, at: datetime | None = None, **detail: Any) -> None:
     """One line of the directory's history (at ``at``, default now), ``detail`` as JSON."""
-    await conn.execute(insert(dir_events).values(
+    conn.execute(insert(dir_events).values(
         org_id=org_id, person_id=person_id, kind=kind,
         detail=json.dumps(detail, ensure_ascii=False, default=str), at=at or utcnow(),
     ))

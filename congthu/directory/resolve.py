@@ -3,16 +3,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
+from sqlalchemy.engine import Connection
 
 from congthu.directory.addresses import Addresses
 from congthu.directory.aliases import is_live
 from congthu.directory.records import aware
 from congthu.directory.tables import dir_aliases
 from congthu.store import normalise_address, utcnow
-from congthu.store.tables import mailboxes
+from congthu.store.lookup import mailbox_by_address, mailboxes_by_ids
 
 if TYPE_CHECKING:
     from congthu.app import App
@@ -30,20 +31,19 @@ class Resolver(Addresses):
         if address.rpartition("@")[2] != self.domain:
             address = self.full(address.rpartition("@")[0])
         now = utcnow()
-        async with self.db.reader.connect() as conn:
-            alias: Any = (await conn.execute(
-                select(dir_aliases.c.mailbox_id, dir_aliases.c.expires_at, mailboxes.c.status)
-                .join(mailboxes, mailboxes.c.id == dir_aliases.c.mailbox_id)
-                .where(dir_aliases.c.address == address)
-            )).first()
+
+        def read(conn: Connection) -> int | None:
+            alias = conn.execute(select(dir_aliases.c.mailbox_id, dir_aliases.c.expires_at)
+                                 .where(dir_aliases.c.address == address)).first()
             if alias is not None and is_live(aware(alias.expires_at), now):
-                return int(alias.mailbox_id) if alias.status == "active" else None
-            row = (await conn.execute(
-                select(mailboxes.c.id, mailboxes.c.status).where(mailboxes.c.address == address)
-            )).first()
-        if row is not None and row.status == "active":
-            return int(row.id)
-        return None
+                target = mailboxes_by_ids(conn, [alias.mailbox_id]).get(alias.mailbox_id)
+                if target is not None:
+                    return target.id if target.status == "active" else None
+            mailbox = mailbox_by_address(conn, address)
+            return mailbox.id if mailbox is not None and mailbox.status == "active" else None
+
+        # Two rows by unique key: on the loop's own connection (run_small_read).
+        return await self.db.run_small_read(read)
 
 
 async def resolve_recipient(app: App, address: str) -> int | None:

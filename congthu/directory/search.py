@@ -10,13 +10,13 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Integer, and_, bindparam, column, func, select, table, true, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from congthu.db import like_escape
 from congthu.directory.addresses import Addresses
-from congthu.directory.records import people_query
+from congthu.directory.records import people_query, read_people
 from congthu.directory.tables import PEOPLE_FTS, dir_orgs, dir_people
-from congthu.store.tables import mailboxes
+from congthu.store.lookup import addresses_of
 from congthu.text import fold
 
 
@@ -46,20 +46,17 @@ def org_search_key(name: str, address: str) -> str:
     return f"{cached_fold(name)} {address.lower()}"
 
 
-async def refresh_people_keys(conn: AsyncConnection, org_ids: Sequence[int]) -> None:
+def refresh_people_keys(conn: Connection, org_ids: Sequence[int]) -> None:
     """Recompute the search keys of the people of these organisations (after a rename,
     a new address or a move)."""
-    rows = (await conn.execute(
-        people_query().where(dir_people.c.org_id.in_(list(org_ids)))
-        .add_columns(dir_orgs.c.address.label("org_address"))
-    )).all()
-    if rows:
-        await conn.execute(
+    found = read_people(conn, people_query().where(dir_people.c.org_id.in_(list(org_ids)))
+                        .add_columns(dir_orgs.c.address.label("org_address")))
+    if found:
+        conn.execute(
             update(dir_people).where(dir_people.c.id == bindparam("pid")).values(search_key=bindparam("key")),
-            [{"pid": r.id, "key": person_search_key(r.full_name, r.mb_address or "", r.title,
-                                                    r.org_name or "", r.org_address or "")} for r in rows],
+            [{"pid": r.id, "key": person_search_key(p.full_name, p.address, p.title, p.org_name,
+                                                    r.org_address or "")} for r, p in found],
         )
-
 
 
 # The FTS5 table of migration directory_0002 (SQLite), as a lightweight table clause:
@@ -95,19 +92,18 @@ class Search(Addresses):
                 return and_(*[contains(key, t) > 0 for t in words])
             return and_(*[key.like("%" + like_escape(t) + "%", escape="\\") for t in words])
 
-        hits: list[SearchHit] = []
-        async with self.db.reader.connect() as conn:
+        def read(conn: Connection) -> list[SearchHit]:
+            hits: list[SearchHit] = []
             if include_orgs:
-                for row in await conn.execute(
+                for row in conn.execute(
                     select(dir_orgs.c.id, dir_orgs.c.name, dir_orgs.c.address)
                     .where(and_(dir_orgs.c.status == "active", where(dir_orgs.c.search_key, terms)))
                     .order_by(dir_orgs.c.name).limit(limit)
                 ):
                     hits.append(SearchHit("org", row.id, row.name, row.address, "", row.name))
             query = (
-                select(dir_people.c.id, dir_people.c.full_name, dir_people.c.title,
-                       mailboxes.c.address, dir_orgs.c.name.label("org_name"))
-                .outerjoin(mailboxes, mailboxes.c.id == dir_people.c.mailbox_id)
+                select(dir_people.c.id, dir_people.c.full_name, dir_people.c.title, dir_people.c.mailbox_id,
+                       dir_orgs.c.name.label("org_name"))
                 .outerjoin(dir_orgs, dir_orgs.c.id == dir_people.c.org_id)
             )
             grams = sorted({t[i:i + 3] for t in terms for i in range(len(t) - 2)})
@@ -123,8 +119,12 @@ class Search(Addresses):
             else:
                 query = query.select_from(dir_people).where(where(dir_people.c.search_key, terms)).order_by(
                     dir_people.c.id)
-            people: Any = await conn.execute(query.where(dir_people.c.status == "active").limit(limit))
+            people = conn.execute(query.where(dir_people.c.status == "active").limit(limit)).all()
+            # Their addresses from the store, by the mailbox ids found (a few dozen).
+            addresses = addresses_of(conn, [p.mailbox_id for p in people if p.mailbox_id is not None])
             for person in people:
-                hits.append(SearchHit("person", person.id, person.full_name, person.address or "", person.title,
-                                      person.org_name or ""))
-        return hits[:limit]
+                hits.append(SearchHit("person", person.id, person.full_name, addresses.get(person.mailbox_id, ""),
+                                      person.title, person.org_name or ""))
+            return hits[:limit]
+
+        return await self.db.run_read(read)

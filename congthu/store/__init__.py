@@ -27,15 +27,22 @@ another (renaming INBOX moves messages), the caller's mixin declares that method
 * ``model.py``: the records handed out (``Mailbox``, ``Folder``, ``MessageMeta``,
   ``Content``, ...), the errors, the special folders, normalising names.
 * ``base.py``: ``StoreBase``, the shared state and the transactions ``_tx`` / ``_ro``.
-* ``mailboxes.py``: mailboxes, their access time and quota.
+* ``mailboxes.py``: mailboxes (one, or many in a caller's transaction: the only way
+  mailboxes and their folders are made), their access time and quota.
 * ``folders.py``: folders, their status, UIDVALIDITY.
-* ``delivery.py``: ``deliver`` with its group commit, and ``append``.
+* ``delivery.py``: ``deliver`` with its group commit, and ``append``; ``pending.py``:
+  what a delivery waiting for that commit carries.
 * ``messages.py``: flags and keywords, expunge, copy and move.
 * ``reading.py``: folder index, chosen messages, changes since a MODSEQ, searches.
 * ``contents.py``: contents, message bytes, garbage collection.
+* ``checking.py``: blobs checked against their names and the messages that need them
+  (``congthu check``, ``--deep``).
 * ``accounting.py``: what every write shares: UID/MODSEQ reservation, quota charge and
   release, content reference counts.
 * ``statements.py``, ``rows.py``: the prebuilt SQL of the busy paths; rows to records.
+* ``lookup.py`` and ``access.py``: plain functions taking a ``Connection`` for other
+  packages' transactions (the directory, delegation and accounts own their tables and
+  link to mailboxes and folders by id; they never read the store's tables).
 * Beside them: ``tables.py``, ``blobs.py``, ``changes.py`` (the change feed),
   ``flags.py``, ``search.py`` (search SQL), ``recent.py`` (IMAP \\Recent).
 """
@@ -47,6 +54,7 @@ from congthu.store.changes import ChangeHub
 
 # tests/mime cuts messages the way delivery does.
 from congthu.store.delivery import _split as _split
+from congthu.store.mailboxes import NewMailbox
 from congthu.store.mailstore import MailStore
 from congthu.store.model import (
     DELIMITER,
@@ -68,6 +76,6 @@ from congthu.store.model import (
 
 __all__ = [
     "AlreadyExists", "ChangeHub", "Content", "DELIMITER", "DeliveryResult", "Folder", "FolderStatus",
-    "MailStore", "Mailbox", "MessageMeta", "NotFound", "QuotaExceeded", "StorageFull",
+    "MailStore", "Mailbox", "MessageMeta", "NewMailbox", "NotFound", "QuotaExceeded", "StorageFull",
     "SPECIAL_FOLDERS", "StoreError", "normalise_address", "normalise_folder_name", "utcnow",
 ]

@@ -8,8 +8,9 @@ the store's in-process state, and the two ways to run SQL (``_tx`` and ``_ro``).
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -18,9 +19,7 @@ from congthu.db import Database, DatabaseUnavailable
 from congthu.store.blobs import BlobStore, StorageFull
 from congthu.store.changes import ChangeHub
 from congthu.store.model import StoreError
-
-if TYPE_CHECKING:
-    from congthu.store.delivery import Delivery
+from congthu.store.pending import Delivery
 
 T = TypeVar("T")
 
@@ -40,6 +39,7 @@ class StoreBase:
         self.blobs = blobs
         self.hub = hub or ChangeHub()
         self._uidvalidity_last = 0
+        self._uidvalidity_lock = threading.Lock()
         # Deliveries waiting for the group commit, and the task committing them (delivery.py).
         self._pending: list[Delivery] = []
         self._committer: asyncio.Task[None] | None = None

@@ -180,10 +180,3 @@ def _fsync_all(paths: list[Path], *, directory: bool) -> None:
     for future in [_fsync_threads.submit(_fsync_path, path, directory) for path in paths]:
         future.result()
 
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

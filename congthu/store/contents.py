@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.engine import Connection
 
+from congthu.db import import_all_tables, metadata
 from congthu.store.base import StoreBase
 from congthu.store.model import Content, NotFound
 from congthu.store.rows import chunks, to_content
@@ -57,8 +58,6 @@ class ContentMethods(StoreBase):
     async def referenced_blobs(self) -> set[str]:
         # Other packages' columns that hold a blob digest (the SMTP queue) are marked
         # Column(..., info={"blob": True}); their blobs are referenced too.
-        from congthu.db import import_all_tables, metadata
-
         import_all_tables()
         marked = [column for table in metadata.tables.values() for column in table.columns
                   if column.info.get("blob")]

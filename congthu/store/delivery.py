@@ -18,7 +18,6 @@ import asyncio
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -38,6 +37,7 @@ from congthu.store.model import (
     normalise_folder_name,
     utcnow,
 )
+from congthu.store.pending import Delivery, Outcome, StoredMessage
 from congthu.store.statements import (
     ADD_REFS,
     CONTENT_IDS,
@@ -49,34 +49,6 @@ from congthu.store.statements import (
 from congthu.store.tables import messages
 
 _BATCH = 500  # deliveries in one group commit, at most
-
-# What one delivery is answered with: its recipients' results, and the (folder id,
-# modseq) pairs to publish on the change hub.
-_Outcome = tuple[list[DeliveryResult], list[tuple[int, int]]]
-
-
-@dataclass
-class _Message:
-    """A message's bytes as stored: what its content row records."""
-
-    sha: str
-    size: int
-    analysis: mime.Analysis
-    segments: list[tuple[str, int]]
-
-
-@dataclass
-class Delivery(_Message):
-    """A delivery whose blobs are staged, waiting for the group commit."""
-
-    staged: list[Staged]  # blobs written but not yet durable (BlobStore.flush)
-    mailbox_ids: list[int]
-    folder: str
-    flags: int
-    keywords: str
-    when: datetime
-    future: asyncio.Future[_Outcome]
-
 
 def _split(raw: bytes, ranges: Sequence[tuple[int, int]]) -> list[bytes | memoryview]:
     """Cut the message at the given large-body ranges, so those become blobs of their own."""
@@ -93,7 +65,7 @@ def _split(raw: bytes, ranges: Sequence[tuple[int, int]]) -> list[bytes | memory
     return pieces
 
 
-def _content_ids(conn: Connection, wanted: dict[str, tuple[_Message, int]]) -> dict[str, int]:
+def _content_ids(conn: Connection, wanted: dict[str, tuple[StoredMessage, int]]) -> dict[str, int]:
     """The content row of each message (sha256 -> (message, references) -> id),
     adding the references to its count; rows are made for new contents."""
     shas = list(wanted)
@@ -227,7 +199,7 @@ class DeliveryMethods(StoreBase):
             if not job.future.done():
                 job.future.set_result(outcome)
 
-    async def _deliver_batch(self, batch: list[Delivery]) -> list[_Outcome]:
+    async def _deliver_batch(self, batch: list[Delivery]) -> list[Outcome]:
         try:
             return await self._tx(self._deliver_rows, batch, True)
         except StaleFolder:
@@ -235,7 +207,7 @@ class DeliveryMethods(StoreBase):
             self._folder_ids.clear()
             return await self._tx(self._deliver_rows, batch, False)
 
-    def _deliver_rows(self, conn: Connection, batch: list[Delivery], cached: bool) -> list[_Outcome]:
+    def _deliver_rows(self, conn: Connection, batch: list[Delivery], cached: bool) -> list[Outcome]:
         """The metadata of a batch of deliveries, in one transaction: quota charged per
         recipient in order, one content row per message, one UID/MODSEQ reservation per
         folder, the message rows in one statement."""
@@ -260,7 +232,7 @@ class DeliveryMethods(StoreBase):
                     continue
                 accepted.append((j, mailbox_id, folder_id))
         if accepted:
-            wanted: dict[str, tuple[_Message, int]] = {}
+            wanted: dict[str, tuple[StoredMessage, int]] = {}
             per_folder: dict[int, tuple[int, str, int]] = {}  # folder id -> (mailbox, name, count)
             for j, mailbox_id, folder_id in accepted:
                 job = batch[j]
@@ -309,7 +281,7 @@ class DeliveryMethods(StoreBase):
             return sha, analysis, segments
 
         sha, analysis, segments = await asyncio.to_thread(write_blobs)
-        message = _Message(sha=sha, size=len(raw), analysis=analysis, segments=segments)
+        message = StoredMessage(sha=sha, size=len(raw), analysis=analysis, segments=segments)
         keyword_text, when = " ".join(keywords), internal_date or utcnow()
 
         def tx(conn: Connection) -> tuple[int, int, int]:

@@ -65,9 +65,12 @@ class FolderMethods(StoreBase):
 
     def _new_uidvalidity(self) -> int:
         # RFC 9051 section 2.3.1.1: UIDVALIDITY must grow when a name is reused;
-        # seconds since the epoch, strictly increasing within this process.
-        value = max(int(time.time()), self._uidvalidity_last + 1)
-        self._uidvalidity_last = value
+        # seconds since the epoch, strictly increasing within this process. The one rule
+        # for every folder made (create, rename, new mailboxes); called on the writer
+        # thread and on the event loop, hence the lock.
+        with self._uidvalidity_lock:
+            value = max(int(time.time()), self._uidvalidity_last + 1)
+            self._uidvalidity_last = value
         return value
 
     async def list_folders(self, mailbox_id: int) -> list[Folder]:

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from congthu.db import Database
-from congthu.store.blobs import BlobStore
+from congthu.store.checking import CheckMethods
 from congthu.store.contents import ContentMethods
 from congthu.store.delivery import DeliveryMethods
 from congthu.store.folders import FolderMethods
@@ -15,13 +12,9 @@ from congthu.store.reading import ReadingMethods
 
 
 class MailStore(MailboxMethods, FolderMethods, DeliveryMethods, MessageMethods, ReadingMethods,
-                ContentMethods):
+                ContentMethods, CheckMethods):
     """Mailboxes, folders and messages on SQL metadata and the blob store.
 
     Built with ``MailStore(db, blobs, hub=None)`` (``base.StoreBase.__init__``); each
     method is defined in the module of its concern (see the package docstring).
     """
-
-    @classmethod
-    def open_data_dir(cls, data_dir: Path, db: Database) -> MailStore:
-        return cls(db, BlobStore(data_dir / "blobs"))

@@ -18,6 +18,5 @@ async def test_schema_after_migrations_matches_the_tables(any_app: App) -> None:
         context = MigrationContext.configure(connection, opts={"include_object": include_object})
         return compare_metadata(context, metadata)
 
-    async with any_app.db.reader.connect() as conn:
-        differences = await conn.run_sync(diff)
+    differences = await any_app.db.run_read(diff)
     assert differences == []

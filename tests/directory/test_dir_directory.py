@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import update
+from sqlalchemy.engine import Connection
 
 from congthu.app import App
 from congthu.directory import Directory, DirectoryError, SearchHit, naming, resolve_recipient
@@ -126,14 +127,15 @@ async def test_search_index_follows_changes_and_odd_input(eapp: App) -> None:
     await d.move_person("lan" + D, "sokhcn")
     assert people(await d.search("sokhcn")) == ["ntbinh" + D, "lan" + D]
     assert people(await d.search("noi vu")) == []
-    async with eapp.db.reader.connect() as conn:
+    def check_index(conn: Connection) -> None:
         if eapp.db.is_sqlite:
             # FTS5 checks its index against dir_people (raises if they differ)
-            await conn.exec_driver_sql("INSERT INTO dir_people_fts(dir_people_fts) VALUES ('integrity-check')")
+            conn.exec_driver_sql("INSERT INTO dir_people_fts(dir_people_fts) VALUES ('integrity-check')")
         else:
-            found = await conn.exec_driver_sql(
-                "SELECT 1 FROM pg_indexes WHERE indexname = 'ix_dir_people_search_trgm'")
+            found = conn.exec_driver_sql("SELECT 1 FROM pg_indexes WHERE indexname = 'ix_dir_people_search_trgm'")
             assert found.first() is not None
+
+    await eapp.db.run_read(check_index)
 
 
 async def test_aliases(eapp: App) -> None:
@@ -151,8 +153,8 @@ async def test_aliases(eapp: App) -> None:
     with pytest.raises(DirectoryError):
         await d.add_alias("x", "khongco")
     # expired: no longer delivers, still reserved
-    async with eapp.db.writer.begin() as conn:
-        await conn.execute(update(dir_aliases).values(expires_at=datetime.now(UTC) - timedelta(days=1)))
+    await eapp.db.run_write(lambda conn: conn.execute(
+        update(dir_aliases).values(expires_at=datetime.now(UTC) - timedelta(days=1))))
     assert await d.resolve_recipient("vanthu.sotttt" + D) is None
     assert await d.list_aliases() == []
     with pytest.raises(DirectoryError):

@@ -12,6 +12,7 @@ from types import ModuleType
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
+from sqlalchemy.engine import Connection
 
 from congthu.app import App
 from congthu.directory import Directory
@@ -32,9 +33,11 @@ def gen_module() -> ModuleType:
 
 
 async def counts(app: App) -> tuple[int, int, int]:
-    async with app.db.reader.connect() as conn:
-        return tuple([(await conn.execute(select(func.count()).select_from(t))).scalar_one()  # type: ignore[return-value]
+    def read(conn: Connection) -> tuple[int, int, int]:
+        return tuple([conn.execute(select(func.count()).select_from(t)).scalar_one()  # type: ignore[return-value]
                       for t in (dir_orgs, dir_people, mailboxes)])
+
+    return await app.db.run_read(read)
 
 
 @pytest.mark.slow

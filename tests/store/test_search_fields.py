@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import inspect, text, update
+from sqlalchemy.engine import Connection
 
 from congthu.app import App
 from congthu.db import _alembic_config
@@ -88,11 +89,13 @@ async def test_each_field_folded_in_sql(any_app: App) -> None:
     if any_app.db.is_sqlite:
         # The index's candidates are looked up on the messages' content index.
         query = search.field_query(True, inbox, "from", ["tvdong"], candidates=[2, 3])
-        async with any_app.db.reader.connect() as conn:
+        def check_plan(conn: Connection) -> None:
             compiled = query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
-            plan = " ".join(str(r[3]) for r in await conn.execute(text(f"EXPLAIN QUERY PLAN {compiled}")))
+            plan = " ".join(str(r[3]) for r in conn.execute(text(f"EXPLAIN QUERY PLAN {compiled}")))
             assert "ix_messages_content_folder" in plan, plan
-            assert [r[0] for r in await conn.execute(query)] == [2]
+            assert [r[0] for r in conn.execute(query)] == [2]
+
+        await any_app.db.run_read(check_plan)
 
 
 async def test_contents_stored_before_the_upgrade(any_app: App) -> None:
@@ -110,20 +113,24 @@ async def test_contents_stored_before_the_upgrade(any_app: App) -> None:
                 command.upgrade(_alembic_config(connection), "heads")
         return run
 
-    async with any_app.db.writer.begin() as conn:
-        await conn.run_sync(migrate("down"))
-        columns = await conn.run_sync(lambda c: {col["name"] for col in inspect(c).get_columns("contents")})
+    def down(conn: Connection) -> None:
+        migrate("down")(conn)
+        columns = {col["name"] for col in inspect(conn).get_columns("contents")}
         assert "subject_key" not in columns and "subject" in columns
-    async with any_app.db.writer.begin() as conn:
-        await conn.run_sync(migrate("up"))
+
+    await any_app.db.run_write(down)
+    await any_app.db.run_write(migrate("up"))
     await _check_fields(any_app, inbox)
-    async with any_app.db.reader.connect() as conn:
-        keys = (await conn.execute(contents.select().with_only_columns(contents.c.from_key)
-                                   .order_by(contents.c.id))).scalars().all()
+
+    def check(conn: Connection) -> None:
+        keys = conn.execute(contents.select().with_only_columns(contents.c.from_key)
+                            .order_by(contents.c.id)).scalars().all()
         assert keys[0] == "nguyen thi anh tuyet <ntatuyet@soctrang.gov.vn>"
         if any_app.db.is_sqlite:
             # The columns were added without copying the table: the FTS5 triggers remain.
-            await conn.execute(text("INSERT INTO contents_fts(contents_fts) VALUES ('integrity-check')"))
+            conn.execute(text("INSERT INTO contents_fts(contents_fts) VALUES ('integrity-check')"))
+
+    await any_app.db.run_read(check)
     # Delivery after the upgrade keeps the text index in step.
     box = await any_app.store.get_mailbox("ntbinh@soctrang.gov.vn")
     assert box is not None
@@ -135,9 +142,8 @@ async def test_contents_stored_before_the_upgrade(any_app: App) -> None:
 
 async def test_fill_in_batches(any_app: App) -> None:
     inbox, _ = await _deliver_all(any_app)
-    async with any_app.db.writer.begin() as conn:
-        await conn.execute(update(contents).values(subject_key="", from_key="", to_key="", cc_key=""))
+    await any_app.db.run_write(lambda conn: conn.execute(
+        update(contents).values(subject_key="", from_key="", to_key="", cc_key="")))
     assert await any_app.store.search_field(inbox, "subject", ["de an"]) == []
-    async with any_app.db.writer.begin() as conn:
-        assert await conn.run_sync(lambda c: migration.fill_keys(c, batch=2)) == 3
+    assert await any_app.db.run_write(lambda conn: migration.fill_keys(conn, batch=2)) == 3
     await _check_fields(any_app, inbox)

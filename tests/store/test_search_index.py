@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
+from sqlalchemy.engine import Connection
 
 from congthu.app import App
 from congthu.store import flags, search
@@ -35,23 +36,27 @@ def _message(i: int, subject: str) -> bytes:
 
 
 async def _texts(app: App, folder_id: int) -> dict[int, str]:
-    async with app.db.reader.connect() as conn:
-        rows = await conn.execute(
+    def read(conn: Connection) -> dict[int, str]:
+        rows = conn.execute(
             messages.join(contents, contents.c.id == messages.c.content_id)
             .select().with_only_columns(messages.c.uid, contents.c.search_text)
             .where(messages.c.folder_id == folder_id))
         return {r[0]: r[1] for r in rows}
 
+    return await app.db.run_read(read)
+
 
 async def _fields(app: App, folder_id: int) -> dict[int, dict[str, str]]:
     """Each message's decoded header fields, folded here: what ``search_field`` matches."""
-    async with app.db.reader.connect() as conn:
-        rows = await conn.execute(
+    def read(conn: Connection) -> dict[int, dict[str, str]]:
+        rows = conn.execute(
             messages.join(contents, contents.c.id == messages.c.content_id)
             .select().with_only_columns(messages.c.uid, contents.c.subject, contents.c.from_addr,
                                         contents.c.to_addr, contents.c.cc_addr)
             .where(messages.c.folder_id == folder_id))
         return {r[0]: dict(zip(("subject", "from", "to", "cc"), map(fold, r[1:]), strict=True)) for r in rows}
+
+    return await app.db.run_read(read)
 
 
 async def test_indexed_search_gives_the_substring_answers(any_app: App) -> None:
@@ -96,19 +101,21 @@ async def test_the_index_follows_removed_contents(any_app: App) -> None:
     await store.deliver(_message(2, "Tuyển dụng viên chức"), [box])
     assert await store.search_text(inbox.id, ["phong chong lut bao"]) == []
     assert await store.search_text(inbox.id, ["tuyen dung vien chuc"]) == [2]
-    async with any_app.db.reader.connect() as conn:
+    def check_index(conn: Connection) -> None:
         if any_app.db.is_sqlite:
             # FTS5 checks its index against the external content table (contents).
-            await conn.execute(text("INSERT INTO contents_fts(contents_fts) VALUES ('integrity-check')"))
+            conn.execute(text("INSERT INTO contents_fts(contents_fts) VALUES ('integrity-check')"))
             # The candidates are looked up on the messages' content index, not the folder walked.
             query = search.text_query(True, inbox.id, ["tuyen dung"], candidates=[1, 2])
             compiled = query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
-            plan = " ".join(str(r[3]) for r in await conn.execute(text(f"EXPLAIN QUERY PLAN {compiled}")))
+            plan = " ".join(str(r[3]) for r in conn.execute(text(f"EXPLAIN QUERY PLAN {compiled}")))
             assert "ix_messages_content_folder" in plan, plan
         else:
-            indexes = set((await conn.execute(text(
-                "SELECT indexname FROM pg_indexes WHERE tablename IN ('contents', 'messages')"))).scalars())
+            indexes = set(conn.execute(text(
+                "SELECT indexname FROM pg_indexes WHERE tablename IN ('contents', 'messages')")).scalars())
             assert {"ix_contents_search_trgm", "ix_messages_content_folder"} <= indexes
+
+    await any_app.db.run_read(check_index)
 
 
 async def test_dates_and_sizes_in_sql(any_app: App) -> None:

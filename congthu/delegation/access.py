@@ -1,0 +1,203 @@
+"""Who may do what in whose mailbox: the grants (mailbox-wide and per folder) read back as
+``Access`` (one user in one owner's mailbox) and ``Grant`` records, the effective rights
+on a folder (its own grant, else the mailbox-wide one), ACLs, and send-as.
+
+The delegation tables hold only ids; the owners' and grantees' addresses and the folders'
+names and mailboxes come from the store (``congthu.store.lookup``) in the same read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, and_, select, true
+
+from congthu.delegation.rights import ALL_RIGHTS, SEND_AS
+from congthu.delegation.tables import delegations, folder_delegations
+from congthu.store.lookup import folder_ids_of, folder_mailbox_id, folders_by_ids, mailboxes_by_ids
+
+if TYPE_CHECKING:
+    from congthu.app import App
+
+
+@dataclass(frozen=True)
+class Grant:
+    owner_mailbox_id: int
+    owner_address: str
+    grantee_mailbox_id: int
+    grantee_address: str
+    rights: str
+    # None: the mailbox-wide grant; else the folder's id and its current name.
+    folder_id: int | None = None
+    folder: str | None = None
+
+
+@dataclass(frozen=True)
+class Access:
+    """Everything one user may do in one owner's mailbox: the mailbox-wide rights and
+    the folders' own grants."""
+
+    owner_mailbox_id: int
+    owner_address: str
+    owner_active: bool
+    mailbox: str = ""
+    folders: Mapping[int, str] = field(default_factory=dict)
+
+    def rights(self, folder_id: int | None) -> str:
+        """Effective rights on a folder: its own grant, else the mailbox-wide one."""
+        if folder_id is not None and folder_id in self.folders:
+            return self.folders[folder_id]
+        return self.mailbox
+
+    @property
+    def any_lookup(self) -> bool:
+        """May the user see anything of this mailbox ("l" somewhere)?"""
+        return "l" in self.mailbox or any("l" in r for r in self.folders.values())
+
+
+def _read_accesses(conn: Connection, grantee_id: int, owner_id: int | None) -> dict[int, Access]:
+    whole = select(delegations.c.owner_mailbox_id, delegations.c.rights) \
+        .where(delegations.c.grantee_mailbox_id == grantee_id)
+    if owner_id is not None:
+        whole = whole.where(delegations.c.owner_mailbox_id == owner_id)
+    mailbox_rights = {int(r.owner_mailbox_id): r.rights for r in conn.execute(whole)}
+    per_folder = conn.execute(select(folder_delegations.c.folder_id, folder_delegations.c.rights)
+                              .where(folder_delegations.c.grantee_mailbox_id == grantee_id)).all()
+    folders = folders_by_ids(conn, [f.folder_id for f in per_folder])
+    folder_rights: dict[int, dict[int, str]] = {}
+    for f in per_folder:
+        folder = folders.get(f.folder_id)
+        if folder is not None and (owner_id is None or folder.mailbox_id == owner_id):
+            folder_rights.setdefault(folder.mailbox_id, {})[folder.id] = f.rights
+    owners = mailboxes_by_ids(conn, set(mailbox_rights) | set(folder_rights))
+    return {oid: Access(oid, owner.address, owner.status == "active", mailbox_rights.get(oid, ""),
+                        folder_rights.get(oid, {}))
+            for oid, owner in owners.items()}
+
+
+async def access_of(app: App, owner_mailbox_id: int, user_mailbox_id: int) -> Access:
+    """What ``user`` may do in ``owner``'s mailbox (everything for the owner)."""
+    if owner_mailbox_id == user_mailbox_id:
+        owner = await app.store.get_mailbox_by_id(owner_mailbox_id)
+        return Access(owner_mailbox_id, owner.address if owner else "", owner is not None and owner.status == "active",
+                      ALL_RIGHTS, {})
+    # A few rows by key, read again before every IMAP command on a delegated folder: on
+    # the loop's own connection (run_small_read), no thread hop.
+    found = await app.db.run_small_read(_read_accesses, user_mailbox_id, owner_mailbox_id)
+    if owner_mailbox_id in found:
+        return found[owner_mailbox_id]
+    return Access(owner_mailbox_id, "", False)
+
+
+async def accesses_of(app: App, user_mailbox_id: int) -> list[Access]:
+    """Every other mailbox in which the user has a grant (mailbox-wide or on a folder),
+    by owner address."""
+    found = await app.db.run_read(_read_accesses, user_mailbox_id, None)
+    return sorted(found.values(), key=lambda a: a.owner_address)
+
+
+async def rights_of(app: App, owner_mailbox_id: int, user_mailbox_id: int, folder_id: int | None = None) -> str:
+    """The rights ``user`` has on ``owner``'s mailbox: all for the owner; else, without
+    ``folder_id``, the mailbox-wide grant's, and with it the effective rights on that
+    folder (its own grant, else the mailbox-wide one)."""
+    if owner_mailbox_id == user_mailbox_id:
+        return ALL_RIGHTS
+
+    def read(conn: Connection) -> str:
+        if folder_id is not None:
+            own = conn.execute(
+                select(folder_delegations.c.rights)
+                .where(and_(folder_delegations.c.folder_id == folder_id,
+                            folder_delegations.c.grantee_mailbox_id == user_mailbox_id))
+            ).scalar()
+            if own is not None and folder_mailbox_id(conn, folder_id) == owner_mailbox_id:
+                return str(own)
+        whole = conn.execute(
+            select(delegations.c.rights).where(and_(delegations.c.owner_mailbox_id == owner_mailbox_id,
+                                                    delegations.c.grantee_mailbox_id == user_mailbox_id))
+        ).scalar()
+        return str(whole or "")
+
+    return await app.db.run_small_read(read)  # two rows by key, before every delegated command
+
+
+def _read_grants(conn: Connection, on: int | None, to: int | None, either: int | None) -> list[Grant]:
+    """Grants on mailbox ``on``, to mailbox ``to``, on or to ``either`` (None: any)."""
+    cw: Any = true()
+    cf: Any = true()
+    if on is not None:
+        cw = delegations.c.owner_mailbox_id == on
+        cf = folder_delegations.c.folder_id.in_(folder_ids_of(conn, on))
+    if to is not None:
+        cw, cf = delegations.c.grantee_mailbox_id == to, folder_delegations.c.grantee_mailbox_id == to
+    if either is not None:
+        cw = (delegations.c.owner_mailbox_id == either) | (delegations.c.grantee_mailbox_id == either)
+        cf = (folder_delegations.c.folder_id.in_(folder_ids_of(conn, either))
+              | (folder_delegations.c.grantee_mailbox_id == either))
+    whole = conn.execute(select(delegations.c.owner_mailbox_id, delegations.c.grantee_mailbox_id,
+                                delegations.c.rights).where(cw)).all()
+    per_folder = conn.execute(select(folder_delegations.c.folder_id, folder_delegations.c.grantee_mailbox_id,
+                                     folder_delegations.c.rights).where(cf)).all()
+    folders = folders_by_ids(conn, [r.folder_id for r in per_folder])
+    boxes = mailboxes_by_ids(conn, {r.owner_mailbox_id for r in whole} | {r.grantee_mailbox_id for r in whole}
+                             | {f.mailbox_id for f in folders.values()}
+                             | {r.grantee_mailbox_id for r in per_folder})
+    out = [Grant(r.owner_mailbox_id, boxes[r.owner_mailbox_id].address, r.grantee_mailbox_id,
+                 boxes[r.grantee_mailbox_id].address, r.rights)
+           for r in whole if r.owner_mailbox_id in boxes and r.grantee_mailbox_id in boxes]
+    for r in per_folder:
+        folder = folders.get(r.folder_id)
+        if folder is None or folder.mailbox_id not in boxes or r.grantee_mailbox_id not in boxes:
+            continue
+        out.append(Grant(folder.mailbox_id, boxes[folder.mailbox_id].address, r.grantee_mailbox_id,
+                         boxes[r.grantee_mailbox_id].address, r.rights, folder.id, folder.name))
+    out.sort(key=lambda g: (g.owner_address, g.grantee_address, g.folder is not None, g.folder or ""))
+    return out
+
+
+async def grants_of(app: App, owner_mailbox_id: int) -> list[Grant]:
+    """Every grant on this mailbox, mailbox-wide and per folder."""
+    return await app.db.run_read(_read_grants, owner_mailbox_id, None, None)
+
+
+async def delegated_to(app: App, grantee_mailbox_id: int) -> list[Grant]:
+    """Every grant to this mailbox, mailbox-wide and per folder."""
+    return await app.db.run_read(_read_grants, None, grantee_mailbox_id, None)
+
+
+async def list_grants(app: App, mailbox_id: int | None = None) -> list[Grant]:
+    """Grants on or to this mailbox, or every grant (``congthu delegate list``)."""
+    return await app.db.run_read(_read_grants, None, None, mailbox_id)
+
+
+async def acl_of(app: App, owner_mailbox_id: int, folder_id: int | None) -> list[tuple[int, str, str]]:
+    """The ACL of one folder without its owner: (grantee id, address, effective rights)
+    of each grantee with any right there. ``folder_id`` None (or INBOX's id, which has no
+    grant of its own) gives the mailbox-wide grants."""
+    grants = await grants_of(app, owner_mailbox_id)
+    whole = {g.grantee_mailbox_id: g for g in grants if g.folder_id is None}
+    own = {g.grantee_mailbox_id: g for g in grants if g.folder_id is not None and g.folder_id == folder_id}
+    out = []
+    for grantee_id in sorted(set(whole) | set(own), key=lambda i: (whole.get(i) or own[i]).grantee_address):
+        g = own.get(grantee_id) or whole[grantee_id]
+        if g.rights:
+            out.append((grantee_id, g.grantee_address, g.rights))
+    return out
+
+
+async def can_send_as(app: App, mailbox_id: int, address: str) -> bool:
+    """May the owner of ``mailbox_id`` send with ``address`` as sender (From / MAIL FROM)?
+    Yes for its own address, and for a mailbox delegated to it with the send-as right in
+    the mailbox-wide grant (folder grants never carry it)."""
+    mailbox = await app.store.get_mailbox_by_id(mailbox_id)
+    if mailbox is None:
+        return False
+    wanted = address.strip().lower()
+    if mailbox.address == wanted:
+        return True
+    owner = await app.store.get_mailbox(wanted)
+    if owner is None or owner.status != "active":
+        return False
+    return SEND_AS in await rights_of(app, owner.id, mailbox_id)

@@ -1,0 +1,152 @@
+"""Changing the grants: granting and revoking rights on a mailbox or one of its folders,
+each change audited (Điều 12, 13.3), and creating a folder whose new folders inherit
+their parent's folder grants (RFC 4314 section 4)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Connection, and_, delete, insert, select, update
+
+from congthu import audit
+from congthu.delegation.access import grants_of
+from congthu.delegation.rights import INBOX, SEND_AS, InvalidRights, normalise_rights
+from congthu.delegation.tables import delegations, folder_delegations
+from congthu.store import DELIMITER, normalise_folder_name
+from congthu.store.lookup import folder_ids_of, folders_by_ids
+
+if TYPE_CHECKING:
+    from congthu.app import App
+    from congthu.store import Folder
+
+
+async def _folder_of(app: App, owner_mailbox_id: int, folder_id: int) -> Folder:
+    folder = await app.store.get_folder_by_id(folder_id)
+    if folder is None or folder.mailbox_id != owner_mailbox_id:
+        raise LookupError("Không có thư mục / no such folder")
+    if folder.name == INBOX:
+        raise InvalidRights("Quyền trên INBOX là quyền trên cả hộp thư: ủy quyền không chỉ định thư mục / "
+                            "INBOX's rights are the mailbox-wide grant: grant without a folder")
+    return folder
+
+
+async def grant(app: App, owner_mailbox_id: int, grantee_mailbox_id: int, rights: str, *,
+                folder_id: int | None = None, granted_by: str = "") -> str:
+    """Set the grantee's rights on the owner's mailbox (``folder_id`` None: the
+    mailbox-wide grant) or on one of its folders, replacing earlier ones; returns the
+    canonical rights. Empty mailbox-wide rights remove the mailbox-wide grant (folder
+    grants stay); empty folder rights are kept: "nothing on this folder"."""
+    rights = normalise_rights(rights)
+    if owner_mailbox_id == grantee_mailbox_id:
+        raise InvalidRights("Không thể ủy quyền cho chính mình / cannot delegate to oneself")
+    owner = await app.store.get_mailbox_by_id(owner_mailbox_id)
+    grantee = await app.store.get_mailbox_by_id(grantee_mailbox_id)
+    if owner is None or grantee is None:
+        raise LookupError("Không có hộp thư / no such mailbox")
+    folder = None
+    if folder_id is not None:
+        folder = await _folder_of(app, owner_mailbox_id, folder_id)
+        if SEND_AS in rights:
+            raise InvalidRights("Quyền gửi thay (0) chỉ cấp cho cả hộp thư / the send-as right (0) is "
+                                "mailbox-wide, not per folder")
+    elif not rights:
+        await _remove(app, owner_mailbox_id, grantee_mailbox_id, whole=True, folder_ids=[], by=granted_by)
+        return ""
+    now = datetime.now(UTC)
+
+    def tx(conn: Connection) -> None:
+        if folder_id is None:
+            table, where = delegations, and_(delegations.c.owner_mailbox_id == owner_mailbox_id,
+                                             delegations.c.grantee_mailbox_id == grantee_mailbox_id)
+            key = {"owner_mailbox_id": owner_mailbox_id}
+        else:
+            table, where = folder_delegations, and_(folder_delegations.c.folder_id == folder_id,
+                                                    folder_delegations.c.grantee_mailbox_id == grantee_mailbox_id)
+            key = {"folder_id": folder_id}
+        result = conn.execute(update(table).where(where).values(rights=rights, granted_by=granted_by, updated_at=now))
+        if not result.rowcount:
+            conn.execute(insert(table).values(grantee_mailbox_id=grantee_mailbox_id, rights=rights,
+                                              granted_by=granted_by, created_at=now, updated_at=now, **key))
+
+    await app.db.run_write(tx)
+    details = {"grantee": grantee.address, "rights": rights}
+    if folder is not None:
+        details["folder"] = folder.name
+    await audit.record(app, "delegation.granted", granted_by or "system", owner.address, details)
+    return rights
+
+
+async def _remove(app: App, owner_mailbox_id: int, grantee_mailbox_id: int, *, whole: bool,
+                  folder_ids: list[int] | None, by: str) -> bool:
+    """Delete the mailbox-wide grant (``whole``) and the folder grants of ``folder_ids``
+    (None: all of them on this mailbox); audit each one removed."""
+    def tx(conn: Connection) -> tuple[bool, list[str]]:
+        removed_whole = False
+        if whole:
+            removed_whole = bool(conn.execute(delete(delegations).where(and_(
+                delegations.c.owner_mailbox_id == owner_mailbox_id,
+                delegations.c.grantee_mailbox_id == grantee_mailbox_id))).rowcount)
+        condition = and_(folder_delegations.c.grantee_mailbox_id == grantee_mailbox_id,
+                         folder_delegations.c.folder_id.in_(folder_ids_of(conn, owner_mailbox_id)))
+        if folder_ids is not None:
+            condition = and_(condition, folder_delegations.c.folder_id.in_(folder_ids))
+        rows = conn.execute(select(folder_delegations.c.id, folder_delegations.c.folder_id).where(condition)).all()
+        names = folders_by_ids(conn, [r.folder_id for r in rows])
+        if rows:
+            conn.execute(delete(folder_delegations).where(folder_delegations.c.id.in_([r.id for r in rows])))
+        return removed_whole, sorted(names[r.folder_id].name for r in rows if r.folder_id in names)
+
+    removed_whole, removed_folders = await app.db.run_write(tx)
+    if removed_whole or removed_folders:
+        owner = await app.store.get_mailbox_by_id(owner_mailbox_id)
+        grantee = await app.store.get_mailbox_by_id(grantee_mailbox_id)
+        target = owner.address if owner else str(owner_mailbox_id)
+        details = {"grantee": grantee.address if grantee else str(grantee_mailbox_id)}
+        if removed_whole:
+            await audit.record(app, "delegation.revoked", by or "system", target, details)
+        for name in removed_folders:
+            await audit.record(app, "delegation.revoked", by or "system", target, {**details, "folder": name})
+    return removed_whole or bool(removed_folders)
+
+
+async def revoke(app: App, owner_mailbox_id: int, grantee_mailbox_id: int, *, folder_id: int | None = None,
+                 revoked_by: str = "") -> bool:
+    """Without ``folder_id``: take away every right of the grantee on the owner's
+    mailbox (the mailbox-wide grant and every folder grant). With it: remove that
+    folder's own grant, so the folder follows the mailbox-wide grant again. True if
+    there was something to remove."""
+    if folder_id is None:
+        return await _remove(app, owner_mailbox_id, grantee_mailbox_id, whole=True, folder_ids=None, by=revoked_by)
+    return await _remove(app, owner_mailbox_id, grantee_mailbox_id, whole=False, folder_ids=[folder_id],
+                         by=revoked_by)
+
+
+async def create_folder(app: App, mailbox_id: int, name: str, special_use: str | None = None, *,
+                        created_by: str = "") -> Folder:
+    """Create a folder (and its missing parents) like ``store.create_folder``; the new
+    folders inherit the folder grants of their nearest existing parent (RFC 4314
+    section 4, CREATE: "it SHOULD inherit the ACL from the parent mailbox"). A folder
+    whose parent has no grant of its own follows the mailbox-wide grant anyway."""
+    name = normalise_folder_name(name)
+    parts = name.split(DELIMITER)
+    parent = None
+    for i in range(len(parts) - 1, 0, -1):
+        parent = await app.store.get_folder(mailbox_id, DELIMITER.join(parts[:i]))
+        if parent is not None:
+            break
+    folder = await app.store.create_folder(mailbox_id, name, special_use)
+    if parent is None or parent.name == INBOX:
+        return folder
+    inherited = [g for g in await grants_of(app, mailbox_id) if g.folder_id == parent.id]
+    if not inherited:
+        return folder
+    depth = len(parent.name.split(DELIMITER))
+    for j in range(depth + 1, len(parts) + 1):
+        child = folder if j == len(parts) else await app.store.get_folder(mailbox_id, DELIMITER.join(parts[:j]))
+        if child is None:
+            continue
+        for g in inherited:
+            await grant(app, mailbox_id, g.grantee_mailbox_id, g.rights, folder_id=child.id,
+                        granted_by=created_by or "system")
+    return folder

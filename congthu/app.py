@@ -12,6 +12,7 @@ from pathlib import Path
 from congthu import config
 from congthu.accounts import Accounts
 from congthu.db import Database, database_url, migrate
+from congthu.smtp.runtime import SMTPRuntime
 from congthu.store import MailStore
 from congthu.store.blobs import BlobStore
 from congthu.store.changes import ChangeHub
@@ -32,6 +33,7 @@ class App:
         self.store = MailStore(db, BlobStore(data_dir / "blobs"), self.hub)
         self.accounts = Accounts(self.store, settings)
         self.tls = TLSContexts(self.path(settings.tls.cert), self.path(settings.tls.key))
+        self.smtp = SMTPRuntime(settings)  # the SMTP package's caches, resolvers, queue runner
 
     @classmethod
     async def open(cls, data_dir: Path, *, upgrade: bool = True) -> App:
@@ -48,5 +50,6 @@ class App:
         return self.data_dir / relative
 
     async def close(self) -> None:
+        self.smtp.close()
         await self.hub.close()
         await self.db.dispose()

@@ -1,4 +1,12 @@
-"""Structured logging: one JSON line per event on stderr (``event("smtp.delivered", ...)``)."""
+"""Structured logging: one JSON line per record on stderr.
+
+Our events (``event("smtp.delivered", ...)``) are JSON objects with their time, name and
+fields. Every other record that reaches the log (aiosmtpd's ``mail.log`` warnings such as
+"unrecognised: HELLO", asyncio's, uvicorn's, Python warnings) goes through the same
+formatter (``JSONFormatter``) as ``{"time", "event": "log", "logger", "level",
+"message"}`` (and ``exception`` with the traceback, if any), so every line of the server
+log is one JSON object that log collectors can read.
+"""
 
 from __future__ import annotations
 
@@ -6,24 +14,54 @@ import json
 import logging
 import sys
 from datetime import UTC, datetime
-from typing import Any
+from typing import IO, Any
+
+__all__ = ["JSONFormatter", "configure", "event"]
 
 _log = logging.getLogger("congthu.events")
+_EVENT = "congthu_event"  # the attribute that marks a record made by ``event``
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def event(name: str, **fields: Any) -> None:
     """Log one event as a JSON line: time, event name and the given fields."""
     if not _log.isEnabledFor(logging.INFO):
         return
-    record = {"time": datetime.now(UTC).isoformat(timespec="milliseconds"), "event": name}
+    record = {"time": _now(), "event": name}
     record.update(fields)
-    _log.info(json.dumps(record, ensure_ascii=False, default=str))
+    _log.info(json.dumps(record, ensure_ascii=False, default=str), extra={_EVENT: True})
 
 
-def configure(verbose: bool = False) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO, format="%(message)s", stream=sys.stderr,
-        force=True,
-    )
+class JSONFormatter(logging.Formatter):
+    """One JSON object per record: our events as they are, anything else wrapped."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        if getattr(record, _EVENT, False):
+            return record.getMessage()
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string in a library's call
+            message = f"{record.msg!r} {record.args!r}"
+        out: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "event": "log", "logger": record.name, "level": record.levelname, "message": message,
+        }
+        if record.exc_info:
+            out["exception"] = self.formatException(record.exc_info)
+        elif record.exc_text:
+            out["exception"] = record.exc_text
+        return json.dumps(out, ensure_ascii=False, default=str)
+
+
+def configure(verbose: bool = False, stream: IO[str] | None = None) -> None:
+    """Send every record (ours and every library's, and Python warnings) to ``stream``
+    (stderr) as JSON lines."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JSONFormatter())
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler], force=True)
+    logging.captureWarnings(True)
     for noisy in ("uvicorn.access", "uvicorn.error", "aiosqlite", "mail.log", "asyncio", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

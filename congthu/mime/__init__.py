@@ -13,6 +13,9 @@ Modules, one concern each:
 * ``body``: transfer/charset decoding of a part, decoded sizes;
 * ``headers``, ``params``, ``addresses``, ``envelope``, ``words``, ``charsets``: header
   sections, Content-Type/Disposition (RFC 2231), address lists, RFC 2047, charsets;
+* ``authors``: the one reader of author fields (From, Sender, Resent-From,
+  Resent-Sender) for every check of who sent a message (SMTP anti-spoofing, DMARC,
+  send-as) and for ENVELOPE;
 * ``search``: the folded search text (and ``analyse`` folds the four header fields
   SEARCH SUBJECT / FROM / TO / CC match: ``Analysis.subject_key``...).
 """

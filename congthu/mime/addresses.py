@@ -5,7 +5,8 @@ display name (RFC 9051 section 7.5.2, ENVELOPE); a group is (NIL NIL "group" NIL
 (NIL NIL NIL NIL). A missing domain or local part is returned as "MISSING_DOMAIN" /
 "MISSING_MAILBOX" (as Dovecot does), never as NIL, which would read as group syntax.
 
-The parser is lenient: unbalanced quotes, brackets and comments, missing commas and
+The parser is lenient: unbalanced quotes, brackets and comments, missing commas (a word
+after a whole address and white space starts the next address) and
 obsolete routes ("<@a,@b:user@host>") all give a best-effort result, never an error.
 When an address has no display name, a comment ("user@host (Full Name)") is used.
 """
@@ -121,6 +122,21 @@ def _comment_name(tokens: list[tuple[str, str]]) -> str | None:
     return None
 
 
+def _separated_complete(tokens: list[tuple[str, str]]) -> bool:
+    """Do ``tokens`` hold a whole address (an addr-spec with its domain, or an angle
+    address) followed by white space or a comment, so that a next word starts another?"""
+    if not tokens or tokens[-1][0] not in ("ws", "comment"):
+        return False
+    significant = [(k, t) for k, t in tokens if k not in ("ws", "comment")]
+    texts = [t for k, t in significant if k == "special"]
+    if "<" in texts:
+        return ">" in texts
+    if "@" not in texts:
+        return False
+    at = max(i for i, (k, t) in enumerate(significant) if k == "special" and t == "@")
+    return at + 1 < len(significant) and significant[-1][0] in ("atom", "lit")
+
+
 def parse_addresses(value: str | None) -> list[Address] | None:
     """Parse an address-list header value into IMAP ENVELOPE address structures.
 
@@ -156,6 +172,8 @@ def parse_addresses(value: str | None) -> list[Address] | None:
                 result.append((None, None, None, None))
                 in_group = False
                 continue
+        if kind in ("atom", "qs") and not angle and _separated_complete(current):
+            flush()  # a missing comma: "a@x b@y" (or a@x folded onto b@y) is two addresses
         if kind == "special" and text in "<>":
             angle = text == "<"
         current.append((kind, text))

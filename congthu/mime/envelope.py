@@ -2,7 +2,10 @@
 
 The envelope keeps the raw header values (unfolded, still RFC 2047-encoded, 8-bit bytes
 surrogate-escaped: use ``headers.wire`` to get the bytes back), as ENVELOPE must return
-them, and the address lists parsed into (name adl mailbox host) structures.
+them, and the address lists parsed into (name adl mailbox host) structures. From and
+Sender are parsed by ``mime.authors.parse_author_field``, the parser of every check of
+authors (the MX's anti-spoofing, DMARC, submission's send-as), so IMAP shows the sender
+those checks saw.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from congthu.mime.addresses import Address, parse_addresses
+from congthu.mime.authors import parse_author_field
 from congthu.mime.headers import Header
 
 __all__ = ["Envelope", "ADDRESS_FIELDS", "cap_string"]
@@ -50,8 +54,8 @@ class Envelope:
         return cls(
             date=cap_string(header.get("date")),
             subject=cap_string(header.get("subject")),
-            from_=_addresses(header.get("from")),
-            sender=_addresses(header.get("sender")),
+            from_=parse_author_field(header.get("from")),
+            sender=parse_author_field(header.get("sender")),
             reply_to=_addresses(header.get("reply-to")),
             to=_addresses(header.get("to")),
             cc=_addresses(header.get("cc")),

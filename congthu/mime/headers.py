@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["Header", "field_spans", "scan_header", "wire"]
+__all__ = ["Header", "field_spans", "has_field", "lenient_fields", "scan_header", "wire"]
 
 # The start of a field line: name (printable US-ASCII except ":"), optional obsolete white
 # space, ":" (RFC 5322 sections 2.2 and 4.5.3); a line starting with white space continues
@@ -36,6 +36,16 @@ def wire(value: str) -> bytes:
     return value.encode("utf-8", "surrogateescape")
 
 
+def _blank_lines(raw: bytes, start: int, end: int) -> tuple[int, int]:
+    """Where "\n\r\n" and "\n\n" first occur in raw[start:end] (-1 if not): the line
+    break before a blank line. "\n\n" is searched only before the first "\n\r\n": in a
+    CRLF message it never occurs, and searching a long run of CRLF lines for it is slow
+    (about 2 ms a megabyte, against microseconds for the other)."""
+    crlf = raw.find(b"\n\r\n", start, end)
+    lf = raw.find(b"\n\n", start, crlf + 2 if crlf >= 0 else end)
+    return crlf, lf
+
+
 def scan_header(raw: bytes, start: int, end: int, message: bool = False) -> tuple[int, int, int]:
     """Return (start, end of the field lines, end of the header including its blank line).
 
@@ -53,7 +63,7 @@ def scan_header(raw: bytes, start: int, end: int, message: bool = False) -> tupl
         return pos, pos, pos
     # Find the blank line with bytes.find, then check the lines before it with one regex
     # search (no Python loop over lines: a hostile header may have millions).
-    found = [i for i in (raw.find(b"\n\n", pos, end), raw.find(b"\n\r\n", pos, end)) if i >= 0]
+    found = [i for i in _blank_lines(raw, pos, end) if i >= 0]
     blank_at = min(found) + 1 if found else end
     bad = _NOT_FIELD_LINE.search(raw, pos, blank_at - 1 if found else end)
     if bad is not None:
@@ -105,3 +115,55 @@ class Header:
 
     def get_all(self, name: str) -> list[str]:
         return self.fields.get(name, [])
+
+
+# -- the lenient reading of checks -----------------------------------------------------
+
+_LENIENT_FIELD = re.compile(rb"([!-9;-~]+)[ \t]*:")
+_LINE_END = re.compile(rb"\r?\n")
+# Hostile messages: a header is read up to this many bytes (``lenient_fields`` then says
+# it overflowed).
+MAX_LENIENT_HEADER = 1 << 20
+
+
+def lenient_fields(raw: bytes) -> tuple[list[tuple[str, str]], bool]:
+    """(lower-case name, unfolded value) of every field of a message's header, read as
+    leniently as the most lenient mail client, and whether the header was too large.
+
+    For the checks that must see every field a client may show (``mime.authors``): the
+    header is every line up to the first empty line; a line that is neither a field nor a
+    continuation is skipped (``scan_header`` ends the header there instead); white space
+    before the colon is allowed (RFC 5322 section 4.5); unfolding removes only the line
+    breaks (section 2.2.3); CRLF or bare LF. Values are ``str`` decoded from UTF-8 with
+    ``surrogateescape``, like ``Header``'s."""
+    overflow = False
+    if raw.startswith((b"\r\n", b"\n")):
+        return [], False
+    ends = [i + 1 for i in _blank_lines(raw, 0, len(raw)) if i >= 0]  # the line break before the blank line stays
+    end = min(ends) if ends else len(raw)
+    if end > MAX_LENIENT_HEADER:
+        end, overflow = MAX_LENIENT_HEADER, True
+    fields: list[tuple[bytes, bytearray]] = []
+    current: bytearray | None = None
+    for line in _LINE_END.split(raw[:end]):
+        if line[:1] in (b" ", b"\t"):
+            if current is not None:
+                current += line  # unfolding: the line break goes, the white space stays
+            continue
+        match = _LENIENT_FIELD.match(line)
+        if match is None:
+            current = None  # not a field: skipped, and it ends the field before it
+            continue
+        current = bytearray(line[match.end():])
+        fields.append((match.group(1).lower(), current))
+        if len(fields) > MAX_FIELDS:
+            overflow = True
+            break
+    return [(name.decode("ascii"), bytes(value).decode("utf-8", "surrogateescape").strip(" \t\r"))
+            for name, value in fields], overflow
+
+
+def has_field(raw: bytes, name: str) -> bool:
+    """Does the message's header have a field ``name`` (any case), read leniently?"""
+    wanted = name.lower()
+    return any(found == wanted for found, _value in lenient_fields(raw)[0])

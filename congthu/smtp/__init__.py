@@ -1,15 +1,24 @@
 """SMTP: receiving (MX), submission, delivery to mailboxes and the outbound queue.
 
-One module per concern:
+The connection side has the shape shared with IMAP and POP3:
 
-* ``protocol``: the SMTP server protocol (aiosmtpd's ``SMTP`` with a chunked DATA
-  reader, BDAT, AUTH through ``app.accounts``); ``session``: the command hooks of the
-  MX and submission doors; ``server``: the listeners.
-* ``delivery``: local delivery (trace fields, quota, warnings); ``authres``: SPF, DKIM
-  and DMARC evaluation; ``dkimsign``: signing; ``dsn``: delivery status notifications.
-* ``queue`` and ``client``: the durable outbound queue and its runner (``jobs``);
-  ``dns``: MX and TXT lookups with a configurable resolver; ``cli``: ``congthu dns``,
-  ``congthu queue``.
+* ``server``: the listeners of each door (MX 25, submission 587 and 465);
+* ``wire``: reading DATA and BDAT on the socket (chunked, smuggling-proof, deadlines);
+* ``session``: one connection (aiosmtpd's ``SMTP``): its state, replies and ending; it
+  dispatches on the command table it is given;
+* ``commands``: the command table and aiosmtpd hooks, the only importer of the handlers;
+* ``cmd_hello`` (EHLO, HELO), ``cmd_auth`` (AUTH), ``cmd_mail`` (MAIL, RCPT),
+  ``cmd_data`` (DATA, BDAT, and what the MX and submission do with a message),
+  ``cmd_other`` (NOOP, RSET, QUIT, HELP, STARTTLS, VRFY, EXPN);
+* ``errors``: replies (bilingual, enhanced status codes) and errors.
+
+Beside it: ``delivery`` (local delivery: trace fields, quota warnings), ``authres``
+(SPF, DKIM, DMARC; the author fields come from ``congthu.mime.authors``), ``dkimsign``,
+``dsn`` (delivery status notifications), ``addresses`` (envelope addresses, which are
+ours, recipient look-up), ``queue`` and ``client`` (the durable outbound queue and its
+runner, started by ``jobs``), ``ratelimit``, ``dns`` (resolvers of ``smtp.dns_servers``),
+``runtime`` (what an App keeps for this package: ``app.smtp``), ``cli`` (``congthu dns``,
+``congthu queue``), ``tables``.
 
 RFCs implemented:
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import re
 import time
-import weakref
 from typing import TYPE_CHECKING
 
+from congthu.directory import resolve_recipient
+from congthu.mime.authors import normal_domain
 from congthu.store import normalise_address
 
 if TYPE_CHECKING:
@@ -43,27 +44,26 @@ def valid_mailbox(address: str, utf8: bool) -> bool:
 
 
 def domain_of(address: str) -> str:
-    return address.rpartition("@")[2].lower().rstrip(".")
+    """The domain of an address in the one normal form of ``mime.authors.normal_domain``."""
+    return normal_domain(address.rpartition("@")[2])
 
 
 def is_local(app: App, address: str) -> bool:
-    return domain_of(address) in app.settings.local_domains
+    return domain_of(address) in local_domains(app)
+
+
+def local_domains(app: App) -> frozenset[str]:
+    """Our domains in the normal form of ``mime.authors.normal_domain``."""
+    return frozenset(normal_domain(d) for d in app.settings.local_domains)
 
 
 async def resolve(app: App, address: str) -> int | None:
     """The mailbox id a local address delivers to (a live mailbox or alias), or None.
 
-    The one place recipients are looked up: the directory when it is there, else the
-    store. "postmaster" (RFC 5321 section 4.5.1) goes to the administrator's mailbox.
+    The one place recipients are looked up: the directory. "postmaster" (RFC 5321 section 4.5.1) goes to the administrator's mailbox.
     """
     address = normalise_address(address)
-    try:
-        from congthu.directory import resolve_recipient
-    except ImportError:  # pragma: no cover - the directory is part of the system
-        mailbox = await app.store.get_mailbox(address)
-        found = mailbox.id if mailbox is not None and mailbox.status == "active" else None
-    else:
-        found = await resolve_recipient(app, address)
+    found = await resolve_recipient(app, address)
     if found is None and address.partition("@")[0] == "postmaster":
         admin = app.settings.system.admin_address
         if "@" not in admin:
@@ -76,14 +76,14 @@ async def resolve(app: App, address: str) -> int | None:
 # Recipients looked up in the last few seconds: a busy MX sees the same addresses again
 # and again. Only hits are kept (a new mailbox receives at once); a mailbox removed
 # meanwhile is caught by the store at delivery. Usage is a hint for the RCPT-time quota
-# answer; the store enforces the quota itself when it delivers.
+# answer; the store enforces the quota itself when it delivers. The cache is the App's
+# (``app.smtp.recipients``).
 CACHE_SECONDS = 2.0
-_cache: weakref.WeakKeyDictionary[App, dict[str, tuple[float, int, int, int]]] = weakref.WeakKeyDictionary()
 
 
 async def lookup(app: App, address: str) -> tuple[int, int, int] | None:
     """(mailbox id, used bytes, quota bytes) for a local address that takes mail, else None."""
-    cache = _cache.setdefault(app, {})
+    cache = app.smtp.recipients
     now = time.monotonic()
     hit = cache.get(address)
     if hit is not None and hit[0] > now:
@@ -103,7 +103,7 @@ async def lookup(app: App, address: str) -> tuple[int, int, int] | None:
 
 def note_delivered(app: App, address: str, size: int) -> None:
     """Keep the cached usage of ``address`` roughly current after a delivery."""
-    cache = _cache.get(app)
-    if cache is not None and address in cache:
+    cache = app.smtp.recipients
+    if address in cache:
         expires, mailbox_id, used, quota = cache[address]
         cache[address] = (expires, mailbox_id, used + size, quota)

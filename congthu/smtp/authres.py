@@ -12,15 +12,15 @@ belongs to "soctrang.gov.vn" because "gov.vn" is a public suffix.
 from __future__ import annotations
 
 import asyncio
-import email.parser
-import email.policy
-import email.utils
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import dkim
+import spf
 from publicsuffixlist import PublicSuffixList
 
+from congthu.mime.authors import Authors, normal_domain
 from congthu.smtp import dns as smtpdns
 
 if TYPE_CHECKING:
@@ -36,31 +36,18 @@ _PSL = PublicSuffixList()
 def org_domain(domain: str) -> str:
     """RFC 7489 section 3.2: the public suffix of the domain and one label more; a domain
     that is itself a public suffix (or unknown to the list's rules) stands for itself."""
-    domain = domain.lower().rstrip(".")
+    domain = normal_domain(domain)
     return _PSL.privatesuffix(domain) or domain
 
 
 def _aligned(a: str, b: str, strict: bool) -> bool:
-    a, b = a.lower().rstrip("."), b.lower().rstrip(".")
+    a, b = normal_domain(a), normal_domain(b)
     return a == b if strict else org_domain(a) == org_domain(b)
 
 
 def _clean(value: str) -> str:
     """A value safe inside a header field (RFC 8601 section 2.2 tokens)."""
     return _TOKEN.sub("", value)[:255]
-
-
-def header_from_domains(raw: bytes) -> list[str]:
-    """Domains of the RFC 5322 From field(s) (RFC 7489 section 3.1 "Author Domain")."""
-    end = raw.find(b"\r\n\r\n")
-    head = raw[: end + 2] if end >= 0 else raw
-    msg = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(head)
-    domains: list[str] = []
-    for value in msg.get_all("From") or []:
-        for _name, address in email.utils.getaddresses([str(value)]):
-            if "@" in address:
-                domains.append(address.rpartition("@")[2].lower().strip(">").rstrip("."))
-    return domains
 
 
 @dataclass
@@ -98,8 +85,6 @@ class Verdict:
 async def check_spf(app: App, ip: str, mail_from: str, helo: str) -> tuple[str, str, bool]:
     """(result, identity, identity is HELO) for the client at ``ip`` (RFC 7208 section 2.3:
     the null sender is checked as postmaster@HELO)."""
-    import spf
-
     smtpdns.install_spf_lookup()
     smtpdns.use_sync_resolver(app)
     sender = mail_from or f"postmaster@{helo}"
@@ -112,8 +97,6 @@ async def check_spf(app: App, ip: str, mail_from: str, helo: str) -> tuple[str, 
 
 async def check_dkim(app: App, raw: bytes) -> list[tuple[str, str]]:
     """(result, domain) for each DKIM-Signature (at most MAX_SIGNATURES)."""
-    import dkim
-
     end = raw.find(b"\r\n\r\n")
     if not re.search(rb"(?:^|\n)dkim-signature[ \t]*:", raw[: end if end >= 0 else len(raw)], re.IGNORECASE):
         return []  # dkimpy parses the whole message even to find no signature
@@ -162,15 +145,18 @@ async def dmarc_record(app: App, domain: str) -> tuple[dict[str, str] | None, bo
     return None, False
 
 
-async def evaluate(app: App, raw: bytes, ip: str, mail_from: str, helo: str,
-                   spf: asyncio.Future[tuple[str, str, bool]] | None = None) -> Verdict:
+async def evaluate(app: App, raw: bytes, authors: Authors, ip: str, mail_from: str, helo: str,
+                   spf: asyncio.Future[tuple[str, str, bool]] | None = None,
+                   dkim: list[tuple[str, str]] | None = None) -> Verdict:
     """SPF (``spf``: a check started earlier, at MAIL), DKIM and DMARC for a message from
-    outside; the lookups run concurrently."""
+    outside; the lookups run concurrently. ``authors``: ``mime.authors.read_authors(raw)``,
+    whose From domains are DMARC's author domains (RFC 7489 section 3.1). ``dkim``: the
+    result of ``check_dkim`` if the caller has it already."""
     verdict = Verdict()
     spf_task = spf or asyncio.ensure_future(check_spf(app, ip, mail_from, helo))
-    froms = header_from_domains(raw)
+    froms = authors.from_domains()
     dmarc_task = asyncio.ensure_future(dmarc_record(app, froms[0])) if len(set(froms)) == 1 else None
-    verdict.dkim = await check_dkim(app, raw)
+    verdict.dkim = dkim if dkim is not None else await check_dkim(app, raw)
     verdict.spf, verdict.spf_identity, verdict.spf_is_helo = await spf_task
     if dmarc_task is None:
         # No or several author domains: DMARC cannot be applied (RFC 7489 section 6.6.1).
@@ -188,7 +174,7 @@ async def evaluate(app: App, raw: bytes, ip: str, mail_from: str, helo: str,
     if at_org and "sp" in tags:
         policy = tags["sp"].lower()
     verdict.dmarc_policy = policy if policy in ("none", "quarantine", "reject") else "none"
-    spf_domain = (mail_from.rpartition("@")[2] if mail_from else helo).lower()
+    spf_domain = mail_from.rpartition("@")[2] if mail_from else helo
     spf_ok = verdict.spf == "pass" and _aligned(spf_domain, verdict.from_domain, tags.get("aspf") == "s")
     dkim_ok = any(_aligned(d, verdict.from_domain, tags.get("adkim") == "s") for d in verdict.dkim_pass_domains())
     verdict.dmarc = "pass" if (spf_ok or dkim_ok) else "fail"

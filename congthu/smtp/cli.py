@@ -6,6 +6,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from congthu.cli import CommandError, Commands
+from congthu.smtp import dkimsign, queue
 
 if TYPE_CHECKING:
     from congthu.app import App
@@ -26,8 +27,6 @@ def register(commands: Commands) -> None:
 def dns_records(app: App) -> list[str]:
     """Zone-file lines for every local domain: MX, SPF (RFC 7208), DKIM (RFC 6376),
     DMARC (RFC 7489)."""
-    from congthu.smtp import dkimsign
-
     settings = app.settings
     host = settings.system.hostname.rstrip(".")
     selector = settings.smtp.dkim_selector
@@ -58,8 +57,6 @@ async def cmd_dns(app: App, args: argparse.Namespace) -> int:
 
 
 async def cmd_list(app: App, args: argparse.Namespace) -> int:
-    from congthu.smtp import queue
-
     entries = await queue.list_queue(app)
     if not entries:
         print("Hàng đợi trống / queue is empty")
@@ -74,16 +71,12 @@ async def cmd_list(app: App, args: argparse.Namespace) -> int:
 
 
 async def cmd_retry(app: App, args: argparse.Namespace) -> int:
-    from congthu.smtp import queue
-
     count = await queue.retry(app, args.ids or None)
     print(f"Đã đặt thử lại / marked for retry: {count} recipient(s)")
     return 0
 
 
 async def cmd_delete(app: App, args: argparse.Namespace) -> int:
-    from congthu.smtp import queue
-
     count = await queue.delete_messages(app, args.ids)
     if not count:
         raise CommandError("Không có thư nào với mã đó / no queued message with those ids")

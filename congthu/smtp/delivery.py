@@ -13,13 +13,10 @@
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import concurrent.futures.process
 import email.utils
-import multiprocessing
 import re
 import secrets
-import weakref
 from collections.abc import Sequence
 from datetime import datetime
 from email.message import EmailMessage
@@ -105,30 +102,20 @@ INLINE_ANALYSIS = 32 * 1024
 # From this size on a message is parsed in a separate process (about 0.1 s per MB of
 # pure Python that would otherwise hold the GIL the sessions and the store need).
 PROCESS_ANALYSIS = 256 * 1024
-_pool: concurrent.futures.ProcessPoolExecutor | None = None
 
 
-def _analysis_pool(workers: int) -> concurrent.futures.ProcessPoolExecutor:
-    """The worker processes (one pool per server process, started at first use)."""
-    global _pool
-    if _pool is None:
-        _pool = concurrent.futures.ProcessPoolExecutor(
-            max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
-    return _pool
-
-
-async def analyse(raw: bytes, processes: int = 1) -> mime.Analysis:
+async def analyse(app: App, raw: bytes, processes: int = 1) -> mime.Analysis:
     """``mime.analyse`` (it parses the whole message): inline for a small message, in a
-    worker process for a large one (``processes`` of them, 0: none), in a worker thread
-    otherwise."""
-    global _pool
+    worker process of the App's pool (``app.smtp``) for a large one (``processes`` of
+    them, 0: none), in a worker thread otherwise."""
     if len(raw) <= INLINE_ANALYSIS:
         return mime.analyse(raw)
     if len(raw) >= PROCESS_ANALYSIS and processes > 0:
         try:
-            return await asyncio.get_running_loop().run_in_executor(_analysis_pool(processes), mime.analyse, raw)
+            pool = app.smtp.analysis_pool(processes)
+            return await asyncio.get_running_loop().run_in_executor(pool, mime.analyse, raw)
         except concurrent.futures.process.BrokenProcessPool:
-            _pool = None  # a worker died (killed, out of memory): a new pool next time
+            app.smtp.drop_analysis_pool()
     return await asyncio.to_thread(mime.analyse, raw)
 
 
@@ -150,9 +137,6 @@ async def deliver(app: App, raw: bytes, mailbox_ids: Sequence[int], *, analysis:
 
 # -- Điều 8.1 quota warnings ---------------------------------------------------------------
 
-_warned: weakref.WeakKeyDictionary[App, dict[int, bool]] = weakref.WeakKeyDictionary()
-
-
 async def check_quota_warnings(app: App, mailbox_ids: Sequence[int],
                                usage: dict[int, tuple[int, int]] | None = None) -> None:
     """Warn each owner whose usage is at or above the warning level, once per crossing;
@@ -160,7 +144,7 @@ async def check_quota_warnings(app: App, mailbox_ids: Sequence[int],
     percent = app.settings.limits.quota_warning_percent
     if not percent:
         return
-    known = _warned.setdefault(app, {})
+    known = app.smtp.quota_warned
     for mailbox_id in mailbox_ids:
         hint = (usage or {}).get(mailbox_id)
         if hint is not None and known.get(mailbox_id) is False and hint[0] * 100 < hint[1] * (percent - 5):

@@ -10,6 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import dkim
 from cryptography.hazmat.primitives import serialization
 
 if TYPE_CHECKING:
@@ -44,8 +45,6 @@ def dns_record(app: App) -> str | None:
 
 
 def _sign(raw: bytes, selector: str, domain: str, private: bytes) -> bytes:
-    import dkim
-
     return bytes(dkim.sign(raw, selector.encode(), domain.encode(), private,
                            canonicalize=(b"relaxed", b"relaxed")))
 

@@ -5,7 +5,8 @@ SPF, DKIM and DMARC, all through dnspython resolvers built from ``smtp.dns_serve
 pyspf and dkimpy make their lookups synchronously from a worker thread: ``sync_txt`` and
 ``spf_lookup`` serve them with the same configured servers.
 
-Answers are cached (one thread-safe cache per App, shared by both resolvers) for their
+Answers are cached (one thread-safe cache per App, on ``app.smtp``, shared by both
+resolvers) for their
 TTL (RFC 1035 section 7.4; negative answers for the SOA minimum, RFC 2308 section 5, or
 5 minutes, dnspython's choice, when a server sends no SOA): a busy MX sees the same
 sender domains again and again, and asking the network again for each message's SPF
@@ -15,7 +16,6 @@ record, DKIM key and DMARC record cost more than the rest of the checks.
 from __future__ import annotations
 
 import contextvars
-import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +24,7 @@ import dns.exception
 import dns.nameserver
 import dns.rdatatype
 import dns.resolver
+import spf
 
 if TYPE_CHECKING:
     from congthu.app import App
@@ -42,9 +43,6 @@ class DNSPermanent(Exception):
 class Resolvers:
     asynchronous: dns.asyncresolver.Resolver
     synchronous: dns.resolver.Resolver
-
-
-_cache: weakref.WeakKeyDictionary[Any, Resolvers] = weakref.WeakKeyDictionary()
 
 
 def _nameservers(servers: list[str]) -> list[dns.nameserver.Nameserver]:
@@ -79,11 +77,11 @@ def make_resolvers(settings: Settings, timeout: float = 10.0) -> Resolvers:
 
 
 def resolvers(app: App) -> Resolvers:
-    """The app's resolvers (built once per App)."""
-    found = _cache.get(app)
-    if found is None:
-        found = _cache[app] = make_resolvers(app.settings)
-    return found
+    """The app's resolvers (built once per App, kept on its ``SMTPRuntime``)."""
+    runtime = app.smtp
+    if runtime.resolvers is None:
+        runtime.resolvers = make_resolvers(app.settings)
+    return runtime.resolvers
 
 
 async def txt(app: App, name: str) -> list[str]:
@@ -95,6 +93,8 @@ async def txt(app: App, name: str) -> list[str]:
         return []
     except (dns.exception.Timeout, dns.resolver.NoNameservers, dns.resolver.LifetimeTimeout) as exc:
         raise DNSTemporary(str(exc)) from exc
+    except dns.exception.DNSException:  # not a valid name (an IDN that IDNA refuses): no record
+        return []
     return [b"".join(r.strings).decode("utf-8", "replace") for r in answer]
 
 
@@ -166,8 +166,6 @@ def sync_txt(name: str | bytes, timeout: float = 5) -> bytes | None:
 def spf_lookup(name: str, qtype: str, strict: Any = True, timeout: float = 20) -> list[Any]:
     """pyspf's ``DNSLookup`` with the configured servers (same results as pyspf's own
     dnspython driver)."""
-    import spf
-
     resolver = _current.get() or dns.resolver.get_default_resolver()
     result: list[Any] = []
     try:
@@ -191,9 +189,8 @@ def spf_lookup(name: str, qtype: str, strict: Any = True, timeout: float = 20) -
 
 
 def install_spf_lookup() -> None:
-    """Route pyspf's lookups through ``spf_lookup`` (once per process)."""
-    import spf
-
+    """Route pyspf's lookups through ``spf_lookup`` (once per process; it reads the
+    resolver of the calling context, so every App keeps its own)."""
     if spf.DNSLookup is not spf_lookup:
         spf.DNSLookup = spf_lookup
 

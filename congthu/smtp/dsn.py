@@ -10,8 +10,6 @@ the null sender (RFC 5321 section 4.5.5), so it never causes another one.
 from __future__ import annotations
 
 import email.header
-import email.parser
-import email.policy
 import email.utils
 import secrets
 from base64 import encodebytes
@@ -19,6 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from congthu.mime.headers import lenient_fields
+from congthu.mime.words import clean, decode_words
 from congthu.text import unaccent
 
 if TYPE_CHECKING:
@@ -44,11 +44,9 @@ def _original_header(raw: bytes) -> bytes:
 
 
 def _subject(raw: bytes) -> str:
-    try:
-        head = email.parser.BytesHeaderParser(policy=email.policy.default).parsebytes(_original_header(raw))
-        return str(head.get("Subject", "") or "")
-    except Exception:
-        return ""
+    """The original Subject, decoded (the header read as ``mime.headers`` reads it)."""
+    fields, _overflow = lenient_fields(_original_header(raw))
+    return next((clean(decode_words(value)) for name, value in fields if name == "subject"), "")
 
 
 def build(app: App, *, to: str, original: bytes, recipients: list[RecipientStatus], action: str,

@@ -16,18 +16,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import weakref
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from congthu.log import event
+from congthu.smtp import addresses, delivery, dkimsign, dsn
 from congthu.smtp import client as smtpclient
-from congthu.smtp import dsn
 from congthu.smtp.addresses import domain_of
 from congthu.smtp.tables import smtp_queue, smtp_queue_rcpt
 from congthu.store import QuotaExceeded, StoreError, utcnow
@@ -37,8 +36,6 @@ if TYPE_CHECKING:
 
 
 def _aware(value: datetime) -> datetime:
-    from datetime import UTC
-
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
@@ -132,11 +129,9 @@ async def delete_messages(app: App, ids: list[int]) -> int:
 
 # -- the runner ------------------------------------------------------------------------------
 
-_runners: weakref.WeakKeyDictionary[App, Runner] = weakref.WeakKeyDictionary()
-
-
 def wake(app: App) -> None:
-    runner = _runners.get(app)
+    """Have the App's runner (``app.smtp.runner``, while it runs) look at the queue now."""
+    runner = app.smtp.runner
     if runner is not None:
         runner.wakeup.set()
 
@@ -156,7 +151,7 @@ class Runner:
         self.semaphore = asyncio.Semaphore(max(app.settings.smtp.outbound_concurrency, 1))
 
     async def run(self) -> None:
-        _runners[self.app] = self
+        self.app.smtp.runner = self
         try:
             while True:
                 self.wakeup.clear()
@@ -171,8 +166,8 @@ class Runner:
         finally:
             for task in self.tasks:
                 task.cancel()
-            if _runners.get(self.app) is self:
-                del _runners[self.app]
+            if self.app.smtp.runner is self:
+                self.app.smtp.runner = None
 
     async def run_once(self) -> int:
         """Start an attempt for every due (message, domain); returns how many started."""
@@ -236,20 +231,18 @@ async def attempt(app: App, queue_id: int, target: str) -> None:
     await _record(app, message, rcpts, outcomes, raw)
 
 
-async def _deliver_local(app: App, mailbox_id: int, addresses: list[str], raw: bytes) -> list[smtpclient.Outcome]:
-    from congthu.smtp import delivery
-
+async def _deliver_local(app: App, mailbox_id: int, rcpts: list[str], raw: bytes) -> list[smtpclient.Outcome]:
     try:
         results = await delivery.deliver(app, raw, [mailbox_id], path="queue")
     except StoreError as exc:
-        return [smtpclient.Outcome(a, "temp", str(exc), "4.3.0") for a in addresses]
+        return [smtpclient.Outcome(a, "temp", str(exc), "4.3.0") for a in rcpts]
     error = results[0].error if results else None
     if error is None:
-        return [smtpclient.Outcome(a, "ok", "250 delivered", "2.0.0") for a in addresses]
+        return [smtpclient.Outcome(a, "ok", "250 delivered", "2.0.0") for a in rcpts]
     if isinstance(error, QuotaExceeded):
         kind, status = ("perm", "5.2.2") if error.permanent else ("temp", "4.2.2")
-        return [smtpclient.Outcome(a, kind, str(error), status) for a in addresses]
-    return [smtpclient.Outcome(a, "perm", str(error), "5.1.1") for a in addresses]
+        return [smtpclient.Outcome(a, kind, str(error), status) for a in rcpts]
+    return [smtpclient.Outcome(a, "perm", str(error), "5.1.1") for a in rcpts]
 
 
 async def _record(app: App, message: Any, rcpts: list[Any], outcomes: list[smtpclient.Outcome], raw: bytes) -> None:
@@ -308,8 +301,6 @@ async def _record(app: App, message: Any, rcpts: list[Any], outcomes: list[smtpc
 async def send_dsn(app: App, to: str, original: bytes, recipients: list[dsn.RecipientStatus], action: str,
                    arrival: datetime) -> None:
     """Send a DSN to ``to``: into the mailbox if local, else through the queue (null sender)."""
-    from congthu.smtp import addresses, delivery
-
     raw = dsn.build(app, to=to, original=original, recipients=recipients, action=action, arrival=arrival)
     event("smtp.dsn", to=to, action=action, recipients=[r.address for r in recipients])
     if addresses.is_local(app, to):
@@ -323,6 +314,4 @@ async def send_dsn(app: App, to: str, original: bytes, recipients: list[dsn.Reci
             await enqueue(app, raw, "", [(to, mailbox_id)], kind="dsn",
                           delay=app.settings.smtp.retry_first_seconds)
         return
-    from congthu.smtp import dkimsign
-
     await enqueue(app, await dkimsign.sign(app, raw), "", [(to, None)], kind="dsn")

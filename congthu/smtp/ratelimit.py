@@ -16,9 +16,10 @@ Windows are wall-clock hours (UTC): nodes are assumed to keep time by NTP.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import case, insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from congthu.smtp.tables import smtp_send_counts as counts
@@ -45,30 +46,38 @@ def _estimate(row_hour: int, sent: int, sent_before: int, now: float) -> float:
     return 0.0
 
 
+def _read_window(conn: Connection, mailbox_id: int) -> Any:
+    return conn.execute(select(counts.c.hour, counts.c.sent, counts.c.sent_before)
+                        .where(counts.c.mailbox_id == mailbox_id)).first()
+
+
 async def sent_last_hour(app: App, mailbox_id: int, now: float | None = None) -> float:
     """The estimated number of messages the mailbox submitted in the last hour."""
     now = time.time() if now is None else now
-    async with app.db.reader.connect() as conn:
-        row = (await conn.execute(select(counts.c.hour, counts.c.sent, counts.c.sent_before)
-                                  .where(counts.c.mailbox_id == mailbox_id))).first()
+    row = await app.db.run_small_read(_read_window, mailbox_id)
     return 0.0 if row is None else _estimate(row.hour, row.sent, row.sent_before, now)
 
 
-async def count_sent(app: App, mailbox_id: int, now: float | None = None) -> None:
-    """Count one message submitted by the mailbox."""
-    hour, _ = _window(time.time() if now is None else now)
+def _count(conn: Connection, mailbox_id: int, hour: int) -> None:
+    """Roll the user's windows to ``hour`` and count one message (one UPDATE), or
+    insert the user's first row."""
     roll = update(counts).where(counts.c.mailbox_id == mailbox_id).values(
         sent_before=case((counts.c.hour == hour, counts.c.sent_before),
                          (counts.c.hour == hour - 1, counts.c.sent), else_=0),
         sent=case((counts.c.hour == hour, counts.c.sent + 1), else_=1),
         hour=hour,
     )
+    if conn.execute(roll).rowcount:
+        return
+    conn.execute(insert(counts).values(mailbox_id=mailbox_id, hour=hour, sent=1, sent_before=0))
+
+
+async def count_sent(app: App, mailbox_id: int, now: float | None = None) -> None:
+    """Count one message submitted by the mailbox."""
+    hour, _ = _window(time.time() if now is None else now)
     for _attempt in range(2):
         try:
-            async with app.db.writer.begin() as conn:
-                if (await conn.execute(roll)).rowcount:
-                    return
-                await conn.execute(insert(counts).values(mailbox_id=mailbox_id, hour=hour, sent=1, sent_before=0))
-                return
+            await app.db.run_write(_count, mailbox_id, hour)
+            return
         except IntegrityError:
             continue  # another node inserted the row first: count with the UPDATE

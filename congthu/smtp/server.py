@@ -1,17 +1,21 @@
 """The SMTP listeners: MX (``listen.smtp``, 25), submission with STARTTLS
 (``listen.submission``, 587) and with implicit TLS (``listen.submissions``, 465, RFC 8314).
-A port of 0 switches a listener off."""
+A port of 0 switches a listener off.
+
+Each connection is a ``session.SMTPSession`` given the command table and aiosmtpd hooks
+of ``commands`` (the session itself imports no command module)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import socket
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from congthu import metrics
-from congthu.smtp.protocol import SMTPProtocol
-from congthu.smtp.session import Handler
+from congthu.net import ConnectionLimiter
+from congthu.smtp.commands import COMMANDS, Hooks
+from congthu.smtp.session import SMTPSession
 
 if TYPE_CHECKING:
     from congthu.app import App
@@ -29,12 +33,13 @@ class SMTPService:
         self.door = door
         self.implicit_tls = implicit_tls
         self.stop_grace = stop_grace
-        self.handler = Handler(app, door)
+        self.hooks = Hooks()
+        self.limiter = ConnectionLimiter.for_door(app.settings, door, name)
         self.protocols: set[_CountedProtocol] = set()
         self._server: asyncio.Server | None = None
 
     def _make(self) -> _CountedProtocol:
-        protocol = _CountedProtocol(self.handler, self.app, door=self.door, implicit_tls=self.implicit_tls)
+        protocol = _CountedProtocol(self.hooks, COMMANDS, self.app, door=self.door, implicit_tls=self.implicit_tls)
         protocol.service = self
         return protocol
 
@@ -69,11 +74,22 @@ class SMTPService:
                 await asyncio.wait_for(self._server.wait_closed(), 2)
 
 
-class _CountedProtocol(SMTPProtocol):
+class _CountedProtocol(SMTPSession):
     service: SMTPService
-    busy = False
+    refused = False
+    peername: Any = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if self.transport is None:
+            self.peername = transport.get_extra_info("peername")
+        if self.transport is None and not self.service.limiter.acquire(self.peername):
+            # Over a [connections] cap: 421 as the greeting, then close (RFC 5321 section 3.8).
+            self.refused = True
+            cast(asyncio.Transport, transport).write(
+                f"421 4.7.0 {self.app.settings.system.hostname} Quá nhiều kết nối, hãy thử lại "
+                "sau / too many connections, try again later\r\n".encode())
+            transport.close()
+            return
         if self.transport is None:  # not the second call after STARTTLS
             self.service.protocols.add(self)
             metrics.connections.labels(self.service.name).inc()
@@ -85,17 +101,13 @@ class _CountedProtocol(SMTPProtocol):
         super().connection_made(transport)
 
     def connection_lost(self, error: Exception | None) -> None:
+        if self.refused:
+            return
         if self in self.service.protocols:
             self.service.protocols.discard(self)
+            self.service.limiter.release(self.peername)
             metrics.open_connections.labels(self.service.name).dec()
         super().connection_lost(error)
-
-    async def _deliver(self, content: bytes) -> None:
-        self.busy = True
-        try:
-            await super()._deliver(content)
-        finally:
-            self.busy = False
 
 
 def services(app: App) -> list[Any]:

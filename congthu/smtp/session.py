@@ -1,51 +1,47 @@
-"""The command hooks of the two doors (aiosmtpd handler API): what each accepts.
+"""One SMTP connection: aiosmtpd's ``SMTP`` with its state, replies and ending.
 
-MX (port 25), RFC 5321:
-  MAIL    any sender except our own domains (those come through submission, with a
-          login: mail from outside claiming to be us is spoofed)
-  RCPT    local addresses only (550 5.1.1 if unknown; 554 5.7.1 for any other domain:
-          never an open relay, section 3.6.2); quota: 452 4.2.2, or 552 5.2.2 when the
-          message could never fit
-  DATA    SPF, DKIM, DMARC (DMARC p=reject failures refused, quarantine to Junk); a From
-          of our own domain must carry our DKIM signature; the content rules
-          (``congthu.policy``); delivery, then 250
+The session reads command lines in aiosmtpd's loop and dispatches each verb to the
+handler of the command table it was given (``commands.COMMANDS``, handed over by
+``server.py``): aiosmtpd looks verbs up in ``SMTP._smtp_methods``, which it fills from
+the class's ``smtp_*`` methods; here that mapping is built from the table instead, so the
+table is the only source of commands (a verb missing from it is unknown, and HELP lists
+the table) and this module imports no command module. The table's ``Hooks`` (aiosmtpd's
+handler API: ``handle_EHLO``, ``handle_MAIL``...) are what aiosmtpd's own parsers of
+EHLO, MAIL and RCPT call.
 
-Submission (587 STARTTLS, 465 TLS), RFC 6409:
-  MAIL    after AUTH; the sender must be the user's or delegated to them
-          (``congthu.delegation.can_send_as``); ``smtp.messages_per_hour`` per user,
-          counted in the database so every node agrees (``ratelimit.py``)
-  RCPT    at most ``smtp.max_recipients``; local as above; remote through Điều 7.7
-  DATA    every From (and Sender) address the user's; Date and Message-ID added if
-          missing (section 8); the content rules; local recipients delivered at once,
-          remote ones DKIM-signed into the durable queue; then 250
-
-Nothing accepted is lost and nothing is delivered twice: the reply is 250 once every
-recipient is either delivered, queued (a local mailbox full since RCPT waits in the
-queue) or bounced with a DSN; only when no recipient could take the message is it
-refused as a whole (so the client's retry duplicates nothing).
+* Every reply carries an enhanced status code and is bilingual (``errors``); reply texts
+  are ASCII (Vietnamese without accents) unless the client asked for SMTPUTF8 (RFC 6531).
+* PIPELINING (RFC 2920 section 3.2): the replies to MAIL and RCPT are held while the
+  client's next command is already in the buffer, and go out with the next reply (in
+  one write: one packet and one wake-up of the client per group, not one per command).
+* Closing (``close_with``): after a closing reply (421, a deadline, a BDAT without size,
+  an overlong AUTH line) the transport is closed, the bytes already buffered are
+  dropped and aiosmtpd's loop ends, so nothing the client sent after is read as a
+  command (RFC 5321 section 3.8).
+* Any exception in a command answers 451 4.3.0 and logs; the session and server go on.
 """
 
 from __future__ import annotations
 
 import asyncio
-import email.parser
-import email.policy
-import email.utils
-import re
+import ipaddress
+import types
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
-from congthu import policy
-from congthu.accounts import sasl
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from congthu.db import DatabaseUnavailable
 from congthu.log import event
-from congthu.smtp import addresses, authres, delivery, dkimsign, queue, ratelimit
-from congthu.smtp.dsn import RecipientStatus
-from congthu.smtp.protocol import CTEnvelope, CTSession, SMTPProtocol, tls_description
-from congthu.store import QuotaExceeded, normalise_address, utcnow
+from congthu.smtp import errors
 
 if TYPE_CHECKING:
     from congthu.app import App
+    from congthu.store import Mailbox
+
+# A command handler: (session, argument or None).
+CommandHandler = Callable[["SMTPSession", Any], Awaitable[None]]
 
 
 @dataclass
@@ -56,315 +52,177 @@ class Recipient:
     quota: int = 0
 
 
-_SIZE = re.compile(r"^SIZE=(\d+)$", re.IGNORECASE)
+class CTSession(Session):  # type: ignore[misc]
+    """aiosmtpd's session state plus what the doors need."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(loop)
+        self.secure = False
+        self.tls_version = ""
+        self.tls_cipher = ""
+        self.peer_ip = ""
+        self.mailbox: Mailbox | None = None
 
 
-# A field name, then optional white space before the colon: RFC 5322 section 4.5 (obsolete
-# syntax) lets "From : x" be a From field, and readers must accept it (section 4).
-_FIELD = re.compile(rb"([!-9;-~]+)[ \t]*:")
+class CTEnvelope(Envelope):  # type: ignore[misc]
+    """One mail transaction."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sender = ""  # MAIL FROM without <>; "" is the null sender
+        self.size_hint = 0  # MAIL FROM SIZE= (RFC 1870)
+        self.recipients: list[Recipient] = []  # one per accepted RCPT
+        self.bdat: bytearray | None = None
+        self.bdat_error: str | None = None
+        self.spf: asyncio.Future[tuple[str, str, bool]] | None = None  # started at MAIL (MX)
 
 
-def _header_fields(raw: bytes) -> list[tuple[str, str]]:
-    """The header fields as (lower-case name, unfolded value), read as leniently as the
-    most lenient mail reader, so that no author field can hide from the checks
-    ("Composition Kills", USENIX Security 2020)."""
-    end = raw.find(b"\r\n\r\n")
-    head = raw[:end] if end >= 0 else raw
-    fields: list[tuple[bytes, bytes]] = []
-    for line in head.split(b"\r\n"):
-        if line[:1] in (b" ", b"\t") and fields:
-            # Keep the fold: the address parser reads "a@x\r\n\tb@y" as two addresses.
-            fields[-1] = (fields[-1][0], fields[-1][1] + b"\r\n" + line)
-            continue
-        match = _FIELD.match(line)
-        if match:
-            fields.append((match.group(1).lower(), line[match.end():]))
-    return [(name.decode("ascii"), value.decode("utf-8", "replace")) for name, value in fields]
+class SMTPSession(SMTP):  # type: ignore[misc]
+    """One SMTP connection. ``door`` is "mx" (port 25) or "submission" (587, 465)."""
 
-
-# Anything shaped like an address, as a second net under the address parser: a value
-# the parser cannot read must not hide an address from the sender check.
-_ADDRESS_LIKE = re.compile(r"[^\s<>()\[\],;:\"@]+@[^\s<>()\[\],;:\"@]+")
-
-
-def _header_addresses(raw: bytes, names: tuple[str, ...]) -> list[str]:
-    wanted = {name.lower() for name in names}
-    found: list[str] = []
-    for name, value in _header_fields(raw):
-        if name in wanted:
-            parsed = [address for _display, address in email.utils.getaddresses([value]) if address]
-            found.extend(parsed)
-            found.extend(a for a in _ADDRESS_LIKE.findall(value) if a not in parsed)
-    return found
-
-
-def _count_fields(raw: bytes, name: str) -> int:
-    return sum(1 for field, _value in _header_fields(raw) if field == name)
-
-
-def _quiet(task: asyncio.Future[tuple[str, str, bool]]) -> None:
-    if not task.cancelled():
-        task.exception()
-
-
-def _has_field(raw: bytes, name: bytes) -> bool:
-    end = raw.find(b"\r\n\r\n")
-    head = b"\r\n" + (raw[: end + 2] if end >= 0 else raw)
-    return re.search(rb"\r\n" + re.escape(name) + rb"[ \t]*:", head, re.IGNORECASE) is not None
-
-
-class Handler:
-    """aiosmtpd handler for one door ("mx" or "submission")."""
-
-    def __init__(self, app: App, door: str) -> None:
+    def __init__(self, hooks: Any, commands: Mapping[str, CommandHandler], app: App, *,
+                 door: str, implicit_tls: bool) -> None:
+        settings = app.settings
+        starttls = None if implicit_tls else (app.tls.server if app.tls.available else None)
+        super().__init__(
+            hooks,
+            data_size_limit=settings.message_max_bytes,
+            enable_SMTPUTF8=True,
+            decode_data=False,
+            hostname=settings.system.hostname,
+            ident="ESMTP Cong Thu",
+            tls_context=starttls,
+            require_starttls=False,
+            timeout=settings.smtp.idle_timeout,
+            auth_required=door == "submission",
+            auth_require_tls=True,
+            # AUTH attempts per connection; the rest is practically unlimited (a
+            # connection may carry many messages).
+            command_call_limit={"AUTH": 5, "STARTTLS": 3, "*": 10_000_000},
+        )
+        # The command table is the dispatch (see the module text).
+        self._smtp_methods = {verb: types.MethodType(handler, self) for verb, handler in commands.items()}
         self.app = app
         self.door = door
-        self.settings = app.settings
+        self.implicit_tls = implicit_tls
+        self.in_ehlo = False
+        self.plaintext_ok = False
+        self.may_hold = False  # set while MAIL or RCPT runs (RFC 2920 section 3.2)
+        self.closed = False  # ended by close_now
+        self.busy = False  # a message is being delivered
+        self._held = bytearray()  # replies held back, see push
 
-    # -- EHLO: RFC 1870, 2920, 2034, 3030; no AUTH on the MX --------------------------
+    @property
+    def ct_session(self) -> CTSession:
+        return cast(CTSession, self.session)
 
-    async def handle_EHLO(self, server: SMTPProtocol, session: CTSession, envelope: CTEnvelope,
-                          hostname: str, responses: list[str]) -> list[str]:
-        session.host_name = hostname
-        lines = [r for r in responses if r != "250 HELP" and not r.startswith("250-AUTH")]
-        # RFC 4954: PLAIN and LOGIN only over TLS (or development loopback); before
-        # STARTTLS on 587 nothing, as AUTH is refused until then (RFC 3207).
-        if (self.door == "submission" and not session.authenticated
-                and (session.secure or self.app.accounts.plaintext_allowed(False, session.peer_ip))):
-            secure = self.app.accounts.plaintext_allowed(session.secure, session.peer_ip)
-            lines.append("250-AUTH " + " ".join(sasl.mechanisms(secure=secure)))
-        lines += ["250-PIPELINING", "250-ENHANCEDSTATUSCODES", "250 CHUNKING"]
-        return lines
+    @property
+    def ct_envelope(self) -> CTEnvelope:
+        return cast(CTEnvelope, self.envelope)
 
-    # -- MAIL ------------------------------------------------------------------------
+    @property
+    def reader(self) -> asyncio.StreamReader:
+        return cast(asyncio.StreamReader, self._reader)
 
-    async def handle_MAIL(self, server: SMTPProtocol, session: CTSession, envelope: CTEnvelope,
-                          address: str, mail_options: list[str]) -> str:
-        utf8 = bool(envelope.smtp_utf8)
-        sender = "" if address == "<>" else address
-        if sender and not addresses.valid_mailbox(sender, utf8):
-            return "553 5.1.7 Địa chỉ người gửi không hợp lệ / invalid sender address"
-        size = 0
-        for option in mail_options:
-            match = _SIZE.match(option)
-            if match:
-                size = int(match.group(1))
-        if self.door == "submission":
-            mailbox = session.mailbox
-            assert mailbox is not None  # aiosmtpd answered 530 before AUTH
-            if not sender:
-                return "553 5.7.1 Cần địa chỉ người gửi / a sender address is required"
-            limit = self.settings.smtp.messages_per_hour
-            if limit and await ratelimit.sent_last_hour(self.app, mailbox.id) >= limit:
-                event("smtp.rate_limited", user=mailbox.address, limit=limit)
-                return (f"451 4.7.1 Đã gửi quá {limit} thư trong một giờ, hãy thử lại sau / "
-                        f"limit of {limit} messages per hour reached, try again later")
-            from congthu.delegation import can_send_as
+    # -- connection -------------------------------------------------------------------
 
-            if not await can_send_as(self.app, mailbox.id, sender):
-                event("smtp.spoof_refused", user=mailbox.address, mail_from=sender, where="MAIL")
-                return (f"553 5.7.1 Bạn không được gửi thư với địa chỉ {sender} / "
-                        f"you may not send as {sender}")
-        elif sender and addresses.is_local(self.app, sender):
-            event("smtp.spoof_refused", peer=session.peer_ip, mail_from=sender, where="MAIL")
-            return ("550 5.7.1 Thư mang địa chỉ của hệ thống phải gửi qua cổng 587/465 có đăng nhập / "
-                    "mail from our own domain must be submitted with authentication (port 587/465)")
-        if self.door == "mx":
-            # SPF depends on the envelope only: check it while RCPT and DATA arrive.
-            envelope.spf = asyncio.ensure_future(
-                authres.check_spf(self.app, session.peer_ip, sender, session.host_name or ""))
-            envelope.spf.add_done_callback(_quiet)
-        envelope.mail_from = address
-        envelope.sender = sender
-        envelope.size_hint = size
-        envelope.mail_options.extend(mail_options)
-        return "250 2.1.0 OK"
+    def _create_session(self) -> CTSession:
+        return CTSession(self.loop)
 
-    # -- RCPT ------------------------------------------------------------------------
+    def _create_envelope(self) -> CTEnvelope:
+        return CTEnvelope()
 
-    async def handle_RCPT(self, server: SMTPProtocol, session: CTSession, envelope: CTEnvelope,
-                          address: str, rcpt_options: list[str]) -> str:
-        utf8 = bool(envelope.smtp_utf8)
-        if address.lower() == "postmaster":  # RFC 5321 section 4.1.1.3
-            address = f"postmaster@{self.settings.system.domain}"
-        if not addresses.valid_mailbox(address, utf8):
-            return "553 5.1.3 Địa chỉ người nhận không hợp lệ / invalid recipient address"
-        limit = self.settings.smtp.max_recipients if self.door == "submission" else self.settings.smtp.mx_max_recipients
-        if len(envelope.recipients) >= limit:
-            return (f"452 4.5.3 Quá nhiều người nhận (tối đa {limit} mỗi thư) / "
-                    f"too many recipients (at most {limit} per message)")
-        if addresses.is_local(self.app, address):
-            address = normalise_address(address)
-            if any(r.address == address for r in envelope.recipients):
-                return "250 2.1.5 OK"
-            found = await addresses.lookup(self.app, address)
-            if found is None:
-                return f"550 5.1.1 Không có hộp thư {address} / no such mailbox: {address}"
-            mailbox_id, used, quota = found
-            size = envelope.size_hint
-            if size > quota:
-                return (f"552 5.2.2 Thư lớn hơn dung lượng hộp thư {address} / "
-                        f"message larger than the mailbox quota of {address}")
-            if used + max(size, 1) > quota:
-                return (f"452 4.2.2 Hộp thư {address} đã đầy (Điều 8.1) / mailbox full: {address}")
-            envelope.recipients.append(Recipient(address, mailbox_id, used, quota))
-        else:
-            if self.door != "submission" or not session.authenticated:
-                event("smtp.relay_denied", peer=session.peer_ip, mail_from=envelope.sender, rcpt=address)
-                return ("554 5.7.1 Không chuyển tiếp thư đến tên miền khác / relay access denied")
-            if any(r.address == address for r in envelope.recipients):
-                return "250 2.1.5 OK"
-            refusal = policy.check_recipient(self.settings, address)
-            if refusal is not None:
-                policy.log_refusal(refusal, user=session.mailbox.address if session.mailbox else "",
-                                   recipient=address)
-                return refusal.smtp_reply(utf8)
-            envelope.recipients.append(Recipient(address, None))
-        envelope.rcpt_tos.append(address)
-        envelope.rcpt_options.extend(rcpt_options)
-        return "250 2.1.5 OK"
-
-    # -- DATA ------------------------------------------------------------------------
-
-    async def handle_DATA(self, server: SMTPProtocol, session: CTSession, envelope: CTEnvelope) -> str:
-        content = envelope.original_content or b""
-        if self.door == "submission":
-            return await self._submission(server, session, envelope, content)
-        return await self._inbound(server, session, envelope, content)
-
-    def _received(self, session: CTSession, envelope: CTEnvelope, queue_id: str) -> bytes:
-        rcpts = envelope.recipients
-        return delivery.received(
-            self.app, helo=session.host_name or "unknown", ip=session.peer_ip,
-            protocol=delivery.with_protocol(esmtp=bool(session.extended_smtp), secure=session.secure,
-                                            authenticated=bool(session.authenticated),
-                                            utf8=bool(envelope.smtp_utf8)),
-            tls=tls_description(session), queue_id=queue_id,
-            for_addr=rcpts[0].address if len(rcpts) == 1 else "",
-        )
-
-    async def _inbound(self, server: SMTPProtocol, session: CTSession, envelope: CTEnvelope, content: bytes) -> str:
-        settings = self.settings
-        utf8 = bool(envelope.smtp_utf8)
-        verdict = await authres.evaluate(self.app, content, session.peer_ip, envelope.sender,
-                                         session.host_name or "", spf=envelope.spf)
-        enforce = settings.smtp.dmarc_enforce
-        if verdict.dmarc == "fail" and verdict.dmarc_policy == "reject" and enforce == "reject":
-            event("smtp.dmarc_rejected", peer=session.peer_ip, mail_from=envelope.sender,
-                  from_domain=verdict.from_domain)
-            return (f"550 5.7.1 Thư không qua kiểm tra DMARC của {verdict.from_domain} / "
-                    f"message fails the DMARC policy of {verdict.from_domain}")
-        local_froms = [d for d in authres.header_from_domains(content) if d in settings.local_domains]
-        if local_froms and not any(d in settings.local_domains for d in verdict.dkim_pass_domains()):
-            event("smtp.spoof_refused", peer=session.peer_ip, mail_from=envelope.sender,
-                  from_domain=local_froms[0], where="From")
-            return (f"550 5.7.1 Thư giả mạo địa chỉ {local_froms[0]} / message claims to be from "
-                    f"{local_froms[0]} but was not sent by its server")
-        quarantine = (verdict.dmarc == "fail" and verdict.dmarc_policy in ("quarantine", "reject")
-                      and enforce != "none")
-        queue_id = delivery.new_id()
-        body = delivery.strip_authres(content, settings.system.hostname)
-        final = (delivery.return_path(envelope.sender) + verdict.header(settings.system.hostname)
-                 + self._received(session, envelope, queue_id) + body)
-        return await self._deliver_local_and_queue(
-            session, envelope, final, queue_id, utf8, folder="Junk" if quarantine else "INBOX",
-        )
-
-    async def _submission(self, server: SMTPProtocol, session: CTSession, envelope: CTEnvelope, content: bytes) -> str:
-        settings = self.settings
-        utf8 = bool(envelope.smtp_utf8)
-        mailbox = session.mailbox
-        assert mailbox is not None
-        from congthu.delegation import can_send_as
-
-        # Every author field, resent ones too (RFC 5322 sections 3.6.2, 3.6.6).
-        authors = _header_addresses(content, ("From", "Sender", "Resent-From", "Resent-Sender"))
-        if not _header_addresses(content, ("From",)):
-            return "554 5.6.0 Thư không có trường From / message has no From field"
-        for author in authors:
-            if not await can_send_as(self.app, mailbox.id, author):
-                event("smtp.spoof_refused", user=mailbox.address, from_addr=author, where="From")
-                return (f"550 5.7.1 Bạn không được gửi thư với địa chỉ {author} / "
-                        f"you may not send as {author}")
-        # RFC 5322 section 3.6: exactly one From and at most one Sender field.
-        if _count_fields(content, "from") > 1 or _count_fields(content, "sender") > 1:
-            return ("554 5.6.0 Thư có nhiều trường From hoặc Sender / "
-                    "message has more than one From or Sender field")
-        # RFC 6409 section 8.2, 8.3: a submission server may add Date and Message-ID.
-        added = b""
-        if not _has_field(content, b"Date"):
-            added += f"Date: {email.utils.formatdate(localtime=True)}\r\n".encode("ascii")
-        if not _has_field(content, b"Message-ID"):
-            domain = addresses.domain_of(envelope.sender) or settings.system.domain
-            added += f"Message-ID: {email.utils.make_msgid(domain=domain if domain.isascii() else None)}\r\n".encode("ascii")
-        content = added + content
-        queue_id = delivery.new_id()
-        trace = self._received(session, envelope, queue_id)
-        reply = await self._deliver_local_and_queue(session, envelope, delivery.return_path(envelope.sender) + trace
-                                                     + content, queue_id, utf8, remote_raw=trace + content)
-        if reply.startswith("250"):
-            await ratelimit.count_sent(self.app, mailbox.id)
-        return reply
-
-    async def _deliver_local_and_queue(
-        self, session: CTSession, envelope: CTEnvelope, final: bytes, queue_id: str, utf8: bool, *,
-        folder: str = "INBOX", remote_raw: bytes | None = None,
-    ) -> str:
-        """Content rules, then local delivery of ``final`` and queueing of ``remote_raw``
-        (DKIM-signed here) for the remote recipients; the reply to DATA."""
-        settings = self.settings
-        local = [r for r in envelope.recipients if r.mailbox_id is not None]
-        remote = [r for r in envelope.recipients if r.mailbox_id is None]
-        analysis = await delivery.analyse(final if local or remote_raw is None else remote_raw,
-                                          settings.smtp.analysis_processes)
-        refusal = policy.check_message(settings, analysis.subject, analysis.attachments)
-        if refusal is not None:
-            policy.log_refusal(refusal, door=self.door, peer=session.peer_ip, mail_from=envelope.sender,
-                               user=session.mailbox.address if session.mailbox else "",
-                               recipients=[r.address for r in envelope.recipients], subject=analysis.subject)
-            return refusal.smtp_reply(utf8)
-        delivered: list[str] = []
-        deferred: list[Recipient] = []
-        failed: list[RecipientStatus] = []
-        temp_reasons: list[str] = []
-        if local:
-            results = await delivery.deliver(
-                self.app, final, [r.mailbox_id for r in local if r.mailbox_id is not None], analysis=analysis,
-                folder=folder, usage={r.mailbox_id: (r.used + len(final), r.quota) for r in local if r.mailbox_id},
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        first = self.transport is None
+        super().connection_made(transport)
+        session = self.ct_session
+        peer = transport.get_extra_info("peername")
+        session.peer_ip = str(peer[0]) if peer else ""
+        ssl_object = transport.get_extra_info("ssl_object")
+        if ssl_object is not None:
+            session.secure = True
+            session.tls_version = str(ssl_object.version() or "")
+            cipher = ssl_object.cipher()
+            session.tls_cipher = str(cipher[0]) if cipher else ""
+        if first:
+            loopback = False
+            try:
+                loopback = ipaddress.ip_address(session.peer_ip).is_loopback
+            except ValueError:
+                pass
+            dev_plain = self.app.settings.system.dev_allow_plaintext_loopback and loopback
+            self.plaintext_ok = dev_plain
+            # RFC 3207 section 4 / RFC 8314: no password before TLS on submission.
+            self.require_starttls = bool(
+                self.tls_context and self.door == "submission" and not dev_plain and not self.implicit_tls
             )
-            by_id = {res.mailbox_id: res for res in results}
-            for rcpt in local:
-                res = by_id.get(rcpt.mailbox_id or 0)
-                if res is not None and res.ok:
-                    delivered.append(rcpt.address)
-                    addresses.note_delivered(self.app, rcpt.address, len(final))
-                elif res is not None and isinstance(res.error, QuotaExceeded) and res.error.permanent:
-                    failed.append(RecipientStatus(rcpt.address, "5.2.2", str(res.error)))
-                else:
-                    deferred.append(rcpt)
-                    temp_reasons.append(str(res.error) if res is not None else "not delivered")
-        if not delivered and not remote:
-            # Nobody took it: refuse the whole message, the client keeps it (no duplicate).
-            if deferred:
-                return f"452 4.2.2 {temp_reasons[0]}"
-            return f"552 5.2.2 {failed[0].diagnostic}" if failed else "451 4.3.0 Lỗi tạm thời / temporary error"
-        if remote:
-            assert remote_raw is not None
-            signer_domain = addresses.domain_of(envelope.sender)
-            if signer_domain not in settings.local_domains:
-                signer_domain = settings.system.domain
-            signed = await dkimsign.sign(self.app, remote_raw, signer_domain)
-            await queue.enqueue(self.app, signed, envelope.sender, [(r.address, None) for r in remote],
-                                mailbox_id=session.mailbox.id if session.mailbox else None)
-        if deferred:
-            await queue.enqueue(self.app, final, envelope.sender, [(r.address, r.mailbox_id) for r in deferred],
-                                delay=settings.smtp.retry_first_seconds)
-        if failed and envelope.sender:
-            await queue.send_dsn(self.app, envelope.sender, final, failed, "failed", datetime.now(utcnow().tzinfo))
-        event("smtp.accepted", door=self.door, id=queue_id, peer=session.peer_ip, mail_from=envelope.sender,
-              user=session.mailbox.address if session.mailbox else "", size=len(final),
-              delivered=len(delivered), queued=len(remote), deferred=len(deferred), bounced=len(failed))
-        return f"250 2.0.0 Đã nhận thư / message accepted, id {queue_id}"
+
+    def close_now(self) -> None:
+        """End the session at once: drop what the client sent that was not read yet and
+        close the transport (which stops reading from the socket). aiosmtpd's command
+        loop then waits on an empty buffer until ``connection_lost`` cancels it, so no
+        later byte is read as a command; nothing more is said (``push``)."""
+        if self.closed or self.transport is None:
+            return
+        self.closed = True
+        self.reader._buffer.clear()  # type: ignore[attr-defined]
+        self.transport.close()
+
+    async def close_with(self, reply: str) -> None:
+        """Send the closing ``reply``, then end the session (``close_now``)."""
+        await self.push(reply)
+        self.close_now()
+
+    # -- replies ----------------------------------------------------------------------
+
+    def utf8(self) -> bool:
+        return bool(self.envelope is not None and self.envelope.smtp_utf8)
+
+    async def push(self, status: Any) -> None:
+        closing = False
+        if isinstance(status, bytes):
+            response = status
+        else:
+            text = str(status)
+            if not (self.in_ehlo and text.startswith("250")):  # EHLO's extension lines stay as they are
+                text = errors.with_enhanced(errors.translate(text))
+                closing = errors.closes(text)
+            if not text.isascii() and not self.utf8():
+                text = errors.ascii_text(text)
+            response = text.encode("utf-8" if self.enable_SMTPUTF8 else "ascii")
+        if self.closed or self.transport is None:
+            return  # the session has ended: nothing more is said
+        self._held += response + b"\r\n"
+        # RFC 2920 section 3.2: a reply to MAIL or RCPT may wait while the next command is
+        # already buffered; that command's reply follows at once and takes it along.
+        if self.may_hold and not closing and b"\n" in self.reader._buffer:  # type: ignore[attr-defined]
+            return
+        out, self._held = bytes(self._held), bytearray()
+        self._writer.write(out)
+        await self._writer.drain()
+        if closing:
+            self.close_now()
+
+    async def handle_exception(self, error: Exception) -> str:
+        if isinstance(error, DatabaseUnavailable):
+            return errors.UNAVAILABLE
+        event("smtp.error", door=self.door, peer=self.ct_session.peer_ip if self.session else "",
+              error=repr(error)[:500])
+        return errors.TEMPORARY
+
+    async def call_hook(self, name: str, *args: Any) -> Any:
+        """Call the handler hook ``name`` (aiosmtpd's handler API) with this session."""
+        return await self._call_handler_hook(name, *args)
+
+    def reset_transaction(self) -> None:
+        """The transaction is over (after DATA or the last BDAT): a new envelope."""
+        self._set_post_data_state()
 
 
-__all__ = ["Handler", "Recipient"]
+def tls_description(session: CTSession) -> str:
+    if not session.secure:
+        return ""
+    return f"(version={session.tls_version} cipher={session.tls_cipher})"
+
+
+__all__ = ["CTEnvelope", "CTSession", "CommandHandler", "Recipient", "SMTPSession", "tls_description"]

@@ -19,9 +19,14 @@ RFCs implemented (the section is cited beside each rule in the code):
 Beyond the RFCs: SEARCH TEXT/BODY/SUBJECT/FROM/... match without regard to Vietnamese
 accents or case (see ``cmd_search``).
 
-Layout (after mox's imapserver): ``server.py`` listeners; ``protocol.py`` the wire
-(lines, literals, limits, buffered writes); ``parser.py`` the grammar; ``response.py``
-serialisation; ``session.py`` states and command tables; ``selected.py`` the selected
-mailbox's index in memory; ``cmd_*.py`` one module per command family; ``mimeparts.py``
-the MIME structure for FETCH; ``threads.py`` the base subject and threading of RFC 5256.
+Layout, the same in the three protocol packages (smtp, imap, pop3): ``server.py`` the
+listeners; ``wire.py`` reading and writing on the socket (lines, literals, limits,
+deadlines, buffered writes); ``parser.py`` the grammar; ``response.py`` serialising IMAP
+data (atoms, strings, literals, lists) for the handlers; ``session.py`` one connection's
+states and loop, given the command tables by ``commands.py`` (the only module importing
+the ``cmd_*.py`` handlers, one module per command family); ``errors.py`` the errors and
+their replies; ``selected.py`` the selected mailbox's index in memory and its sequence
+sets; ``flags.py`` client flag names and rights; ``caches.py`` what the sessions of one
+App share; ``namespace.py`` mailbox names and rights; ``mimeparts.py`` the MIME structure
+for FETCH; ``threads.py`` the base subject and threading of RFC 5256.
 """

@@ -35,10 +35,11 @@ the rights one wants. Every change is audited.
 from __future__ import annotations
 
 from congthu import delegation
+from congthu.imap.errors import bad, no
 from congthu.imap.namespace import Target
 from congthu.imap.parser import Command
 from congthu.imap.response import string
-from congthu.imap.session import Result, Session, bad, no
+from congthu.imap.session import Result, Session
 from congthu.store import Folder
 
 _EVERYONE = ("anyone", "authenticated", "anonymous")

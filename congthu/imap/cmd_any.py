@@ -4,9 +4,10 @@ and ENABLE (RFC 5161, authenticated states only)."""
 from __future__ import annotations
 
 from congthu import __version__
+from congthu.imap.errors import bad
 from congthu.imap.parser import Command
 from congthu.imap.response import nstring
-from congthu.imap.session import Result, Session, State, bad
+from congthu.imap.session import Result, Session, State
 from congthu.log import event
 
 

@@ -15,10 +15,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-from typing import Any
 
+from congthu.accounts import AuthResult, AuthStatus, sasl
+from congthu.imap.errors import Answered, bad, no
 from congthu.imap.parser import Command
-from congthu.imap.session import Answered, Result, Session, State, bad, no
+from congthu.imap.session import Result, Session, State
 from congthu.log import event
 
 
@@ -68,8 +69,6 @@ def _b64(data: bytes | str) -> bytes:
 
 async def authenticate(s: Session, cmd: Command) -> Result:
     """RFC 9051 section 6.2.2 with RFC 4959 SASL-IR, through ``congthu.accounts.sasl``."""
-    from congthu.accounts import sasl
-
     mech = cmd.args["mechanism"]
     initial = cmd.args["initial"]
     if mech not in sasl.mechanisms(secure=s.plaintext_allowed()):
@@ -92,21 +91,19 @@ async def _authenticate(s: Session, user: str, password: str, how: str) -> Resul
     return await _conclude(s, result, how)
 
 
-async def _conclude(s: Session, result: Any, how: str) -> Result:
-    from congthu.accounts import AuthStatus
-
+async def _conclude(s: Session, result: AuthResult, how: str) -> Result:
     if result.status is AuthStatus.OK and result.mailbox is not None:
         s.login(result.mailbox)
         event("imap.login", user=result.mailbox.address, peer=s.conn.peer, how=how, tls=s.conn.tls)
         return ("CAPABILITY " + " ".join(s.capabilities()), "Đăng nhập thành công / logged in")
     message = result.message or "Đăng nhập thất bại / login failed"
-    code = getattr(result, "code", "") or {
+    code = result.code or {
         AuthStatus.EXPIRED: "EXPIRED", AuthStatus.LOCKED: "UNAVAILABLE",
         AuthStatus.DISABLED: "CONTACTADMIN",
     }.get(result.status, "AUTHENTICATIONFAILED")
     if result.status is AuthStatus.FAILED:
         s.auth_failures += 1
-        if not getattr(result, "delay", 0):
+        if not result.delay:
             await asyncio.sleep(min(0.25 * s.auth_failures, 2.0))
         if s.auth_failures >= s.app.settings.imap.max_auth_failures:
             await s.untagged("BYE Quá nhiều lần đăng nhập sai / too many failed logins")

@@ -6,17 +6,17 @@ mailboxes delegated to them; the destination mailbox's quota is charged.
 
 from __future__ import annotations
 
-from congthu.imap.cmd_select import s_indexes
+from congthu.imap.errors import ImapError, no
 from congthu.imap.parser import Command
 from congthu.imap.sequence import format_set
-from congthu.imap.session import ImapError, Result, Session, no
+from congthu.imap.session import Result, Session
 
 
 async def copy(s: Session, cmd: Command) -> Result:
     sel = s.selected
     assert sel is not None
     move = cmd.name == "MOVE"
-    indexes = s_indexes(s, cmd.args["set"], uid=cmd.uid)
+    indexes = sel.indexes(cmd.args["set"], uid=cmd.uid, saved=s.saved_search)
     try:
         target, folder = await s.resolve_existing(cmd.args["mailbox"])
     except ImapError as exc:

@@ -7,8 +7,8 @@ the structure computed at delivery (``store.get_contents``, ``mimeparts``) witho
 reading the message; body sections read the bytes from the blob store, a bounded number
 of bytes at a time, so a FETCH 1:* of a large mailbox streams instead of loading
 everything. What never changes of a message (size, date, content, loaded structure) is
-kept for the messages fetched lately (``_METAS``, ``_KNOWN``): fetching them again asks
-the database only whether they still exist. A body item without .PEEK sets \\Seen first (if the mailbox is
+kept for the messages fetched lately (the App's ``caches.ImapCaches``: ``metas``,
+``known``): fetching them again asks the database only whether they still exist. A body item without .PEEK sets \\Seen first (if the mailbox is
 writable and the user has the "s" right), and the FETCH response then carries FLAGS.
 
 FLAGS carries \\Recent for the messages this session was the first to be told of (RFC
@@ -24,15 +24,14 @@ the others of the set get theirs.
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict
 from typing import Any
 
 from congthu.imap import mimeparts
-from congthu.imap.cmd_select import s_indexes
+from congthu.imap.errors import no
 from congthu.imap.parser import Command, FetchAtt
 from congthu.imap.response import date_time, flag_list, literal
 from congthu.imap.sequence import format_set
-from congthu.imap.session import Result, Session, no
+from congthu.imap.session import Result, Session
 from congthu.store import Content, MessageMeta
 from congthu.store import flags as flagbits
 
@@ -54,7 +53,7 @@ async def fetch(s: Session, cmd: Command) -> Result:
     args = cmd.args
     atts: list[FetchAtt] = list(args["atts"])
     names = {a.name for a in atts}
-    indexes = s_indexes(s, args["set"], uid=cmd.uid)
+    indexes = sel.indexes(args["set"], uid=cmd.uid, saved=s.saved_search)
     changedsince = args["changedsince"]
     if changedsince is not None or "MODSEQ" in names:
         # RFC 7162 section 3.1: CONDSTORE-enabling; MODSEQ in every FETCH from now on.
@@ -195,23 +194,12 @@ async def _send_from_index(s: Session, indexes: list[int], atts: list[FetchAtt],
 
 # What a message is never changes, only its flags: its size, arrival time and content
 # (the content row: blobs, stored structure; and that structure loaded). They are kept
-# for the messages fetched lately, by (folder id, UIDVALIDITY, UID), which never names
-# another message (a UID is not reused; a recreated or renamed folder has a new
-# UIDVALIDITY), so a FETCH of the same messages again, by this session or another, need
-# not read their metadata and contents again nor load their structures: the database
-# is asked only which of them still exist (``store.present``). Bounded, shared by all
-# sessions. The flags, keywords and modseq in the cached MessageMeta are not used (the
-# session's index has the ones the client knows).
-_Key = tuple[int, int, int]
-_METAS: OrderedDict[_Key, MessageMeta] = OrderedDict()
-_KNOWN: OrderedDict[_Key, _Known] = OrderedDict()
-_KNOWN_MAX = 1024
-
-
-def _remember(cache: OrderedDict[_Key, Any], key: _Key, value: Any) -> None:
-    cache[key] = value
-    if len(cache) > _KNOWN_MAX:
-        cache.popitem(last=False)
+# for the messages fetched lately in the App's caches (``caches.py``: ``metas`` holds
+# MessageMeta, ``known`` holds _Known), so a FETCH of the same messages again, by this
+# session or another, need not read their metadata and contents again nor load their
+# structures: the database is asked only which of them still exist (``store.present``).
+# The flags, keywords and modseq in the cached MessageMeta are not used (the session's
+# index has the ones the client knows).
 
 
 async def _metas(s: Session, uids: list[int]) -> dict[int, MessageMeta]:
@@ -219,10 +207,11 @@ async def _metas(s: Session, uids: list[int]) -> dict[int, MessageMeta]:
     sel = s.selected
     assert sel is not None
     folder, validity = sel.folder_id, sel.uidvalidity
+    cache = s.caches.metas
     found: dict[int, MessageMeta] = {}
     unknown: list[int] = []
     for uid in uids:
-        meta = _METAS.get((folder, validity, uid))
+        meta = cache.get((folder, validity, uid))
         if meta is None:
             unknown.append(uid)
         else:
@@ -231,13 +220,13 @@ async def _metas(s: Session, uids: list[int]) -> dict[int, MessageMeta]:
         present = await s.app.store.present(folder, list(found))
         for uid in list(found):
             if uid in present:
-                _METAS.move_to_end((folder, validity, uid))
+                cache.move_to_end((folder, validity, uid))
             else:
                 del found[uid]  # expunged by another session meanwhile
     if unknown:
         for meta in await s.app.store.get_messages(folder, unknown):
             found[meta.uid] = meta
-            _remember(_METAS, (folder, validity, meta.uid), meta)
+            s.caches.remember(cache, (folder, validity, meta.uid), meta)
     return found
 
 
@@ -265,12 +254,13 @@ async def _contents(s: Session, metas: dict[int, MessageMeta]) -> dict[int, _Kno
     """The content and loaded structure of these messages (by content id)."""
     sel = s.selected
     assert sel is not None
+    cache = s.caches.known
     found: dict[int, _Known] = {}
     missing: list[MessageMeta] = []
     for uid, meta in metas.items():
-        known = _KNOWN.get((sel.folder_id, sel.uidvalidity, uid))
+        known = cache.get((sel.folder_id, sel.uidvalidity, uid))
         if known is not None and known.content.id == meta.content_id:
-            _KNOWN.move_to_end((sel.folder_id, sel.uidvalidity, uid))
+            cache.move_to_end((sel.folder_id, sel.uidvalidity, uid))
             found[meta.content_id] = known
         else:
             missing.append(meta)
@@ -282,7 +272,7 @@ async def _contents(s: Session, metas: dict[int, MessageMeta]) -> dict[int, _Kno
                 continue
             known = found.get(content.id) or _Known(content, mimeparts.load(content.structure))
             found[content.id] = known
-            _remember(_KNOWN, (sel.folder_id, sel.uidvalidity, meta.uid), known)
+            s.caches.remember(cache, (sel.folder_id, sel.uidvalidity, meta.uid), known)
     return found
 
 

@@ -13,8 +13,9 @@ import asyncio
 import contextlib
 from typing import Any
 
+from congthu.imap.errors import Answered, bad
 from congthu.imap.parser import Command
-from congthu.imap.session import Answered, Result, Session, State, bad
+from congthu.imap.session import Result, Session, State
 
 
 async def idle(s: Session, cmd: Command) -> Result:

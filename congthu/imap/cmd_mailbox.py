@@ -5,7 +5,9 @@ NAMESPACE (RFC 2342), STATUS=SIZE (RFC 8438) and the ACL rights of RFC 4314 sect
 STATUS RECENT (RFC 3501 section 6.3.10) counts the messages no session has been told of
 (``congthu.store.recent``), or in the selected mailbox this session's \\Recent ones.
 
-Names go out in modified UTF-7, or UTF-8 after ENABLE UTF8=ACCEPT / IMAP4rev2.
+Names go out in modified UTF-7, or UTF-8 after ENABLE UTF8=ACCEPT / IMAP4rev2. A name
+holding a control character or bytes that are not UTF-8 is never created (NO [CANNOT],
+``Session.decode_name``; RFC 9051 section 5.1).
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from congthu import delegation
+from congthu.imap.errors import bad, no
 from congthu.imap.namespace import SHARED, Target
 from congthu.imap.parser import Command
 from congthu.imap.response import string
-from congthu.imap.session import Result, Session, bad, no
+from congthu.imap.session import Result, Session
 from congthu.log import event
 from congthu.store import DELIMITER, Folder, normalise_folder_name, recent
 
@@ -25,7 +29,9 @@ SPECIAL_USES = {"\\all": "\\All", "\\archive": "\\Archive", "\\drafts": "\\Draft
 
 
 def _check_name(name: str) -> None:
-    if len(name) > 500 or any(ord(c) < 0x20 or c == "\x7f" for c in name):
+    """A name a folder may be given (CREATE, RENAME). Names that are not Net-Unicode are
+    refused for every command by ``Session.decode_name``."""
+    if len(name) > 500:
         raise bad("Tên thư mục không hợp lệ / invalid mailbox name")
     if "*" in name or "%" in name:
         raise no("Tên thư mục không được chứa * hoặc % / mailbox names cannot contain * or %", "CANNOT")
@@ -49,8 +55,7 @@ async def create(s: Session, cmd: Command) -> Result:
         use = SPECIAL_USES.get(cmd.args["use"][0].lower())
         if use is None:
             raise no("Thuộc tính không hỗ trợ / unsupported special use", "USEATTR")
-    from congthu import delegation  # RFC 4314 section 4: a new folder inherits its parent's ACL
-
+    # RFC 4314 section 4: a new folder inherits its parent's ACL.
     await delegation.create_folder(s.app, target.mailbox_id, target.folder, use,
                                    created_by=s.user.address if s.user else "")
     return None

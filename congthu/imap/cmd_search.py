@@ -35,14 +35,16 @@ import asyncio
 import functools
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from email.header import decode_header, make_header
+from email.utils import getaddresses
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from congthu.imap import mimeparts, threads
-from congthu.imap.cmd_select import s_indexes
+from congthu.imap.errors import bad
 from congthu.imap.parser import Command
 from congthu.imap.sequence import format_set
-from congthu.imap.session import Result, Session, bad
+from congthu.imap.session import Result, Session
 from congthu.imap.threads import base_subject
 from congthu.store import Content, MessageMeta
 from congthu.store import flags as flagbits
@@ -145,9 +147,9 @@ class Evaluator:
         if kind == "NOT":
             return self.universe - await self.eval(key[1])
         if kind == "SEQ":
-            return {sel.uids[i] for i in s_indexes(self.s, key[1], uid=False)}
+            return {sel.uids[i] for i in sel.indexes(key[1], uid=False, saved=self.s.saved_search)}
         if kind == "UID":
-            return {sel.uids[i] for i in s_indexes(self.s, key[1], uid=True)}
+            return {sel.uids[i] for i in sel.indexes(key[1], uid=True, saved=self.s.saved_search)}
         if kind == "FLAG":
             name, present = key[1], key[2]
             bit = flagbits.BY_NAME.get(name.lower())
@@ -228,7 +230,6 @@ def _decode_words(value: str) -> str:
     """RFC 2047 encoded words decoded, for matching header text."""
     if "=?" not in value:
         return value
-    from email.header import decode_header, make_header
     try:
         return str(make_header(decode_header(value)))
     except (ValueError, LookupError, UnicodeDecodeError):
@@ -350,7 +351,6 @@ def _ordered_set(numbers: list[int]) -> str:
 
 
 def _first_mailbox(header: str, display: bool) -> str:
-    from email.utils import getaddresses
     pairs = getaddresses([header]) if header else []
     if not pairs:
         return ""

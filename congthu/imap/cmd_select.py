@@ -13,20 +13,16 @@ Opening a delegated mailbox is recorded in the audit trail (Điều 12, 13.3).
 
 from __future__ import annotations
 
+from congthu import audit
+from congthu.imap.errors import bad, no
 from congthu.imap.parser import Command
 from congthu.imap.selected import Selected
 from congthu.imap.sequence import SeqSet, format_set
-from congthu.imap.session import Result, Session, State, bad, no
-from congthu.log import event
+from congthu.imap.session import Result, Session, State
 
 
 async def _audit_access(s: Session, owner: str, folder: str, mode: str) -> None:
     user = s.user.address if s.user else ""
-    try:
-        from congthu import audit
-    except ImportError:  # pragma: no cover
-        event("delegation.access", actor=user, target=owner, folder=folder, mode=mode)
-        return
     await audit.record(s.app, "delegation.access", user, owner,
                        {"protocol": "imap", "folder": folder, "mode": mode}, client=s.conn.peer)
 
@@ -130,7 +126,7 @@ async def expunge(s: Session, cmd: Command) -> Result:
     uids = None
     if cmd.uid:
         seqset: SeqSet = cmd.args["set"]
-        uids = [sel.uids[i] for i in s_indexes(s, seqset, uid=True)]
+        uids = [sel.uids[i] for i in sel.indexes(seqset, uid=True, saved=s.saved_search)]
         if not uids:
             return None
     removed = await s.app.store.expunge(sel.folder_id, uids)
@@ -144,22 +140,6 @@ async def _highest(s: Session) -> int:
     assert s.selected is not None
     folder = await s.app.store.get_folder_by_id(s.selected.folder_id)
     return folder.highestmodseq if folder else s.selected.modseq
-
-
-def s_indexes(s: Session, seqset: SeqSet, *, uid: bool) -> list[int]:
-    """Indexes into the selected mailbox's index that a sequence set (or UID set) picks.
-    A sequence number beyond the mailbox is a BAD (RFC 9051 section 9, seq-number)."""
-    sel = s.selected
-    assert sel is not None
-    if seqset.saved:
-        wanted = set(s.saved_search)
-        return [i for i, u in enumerate(sel.uids) if u in wanted]
-    if uid:
-        return seqset.indexes(sel.uids)
-    star = any(None in r for r in seqset.ranges)
-    if seqset.max_number() > len(sel) and not star:
-        raise bad(f"Số thứ tự thư không hợp lệ / invalid message sequence number (only {len(sel)} messages)")
-    return seqset.indexes(range(1, len(sel) + 1))
 
 
 HANDLERS = {"SELECT": select, "EXAMINE": select}

@@ -7,11 +7,11 @@ delegate with read-only rights can never mark mail for deletion.
 
 from __future__ import annotations
 
-from congthu.imap.cmd_append import check_keywords
-from congthu.imap.cmd_select import s_indexes
+from congthu.imap.errors import no
+from congthu.imap.flags import check_keywords
 from congthu.imap.parser import Command
 from congthu.imap.sequence import format_set
-from congthu.imap.session import Result, Session, no
+from congthu.imap.session import Result, Session
 from congthu.store import flags as flagbits
 
 
@@ -33,7 +33,7 @@ async def store(s: Session, cmd: Command) -> Result:
     check_keywords(args["flags"])
     bits, keywords = flagbits.from_names([f for f in args["flags"] if f.lower() != "\\recent"])
     mode = args["mode"]
-    indexes = s_indexes(s, args["set"], uid=cmd.uid)
+    indexes = sel.indexes(args["set"], uid=cmd.uid, saved=s.saved_search)
     unchanged = args["unchangedsince"]
     if unchanged is not None:
         s.enabled.add("CONDSTORE")  # RFC 7162 section 3.1: CONDSTORE-enabling

@@ -121,8 +121,3 @@ class Namespaces:
                 if "l" in rights:
                     out.append((Target(access.owner_mailbox_id, access.owner_address, f.name, rights, True), f))
         return out
-
-    async def shared_roots(self) -> list[str]:
-        """"Shared/<address>" of each mailbox with a folder this user can see (\\Noselect)."""
-        roots = {f"{SHARED}{DELIMITER}{t.owner}" for t, _f in await self.visible() if t.shared}
-        return sorted(roots)

@@ -1,6 +1,6 @@
 """The IMAP command parser (RFC 9051 section 9, RFC 3501 section 9 and the extensions).
 
-The reader (``protocol.py``) hands over a command as *parts*: the lines of the command
+The reader (``wire.py``) hands over a command as *parts*: the lines of the command
 (without CRLF) alternating with the data of the literals that ended them, so that
 ``A1 LOGIN {5}`` + ``alice`` + `` secret`` is ``[b"A1 LOGIN {5}", b"alice", b" secret"]``.
 Parsing is then synchronous, works on bytes already in memory, and never reads more:
@@ -19,11 +19,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
+from congthu.imap.errors import BadCharset, ParseError, UnknownCommand
 from congthu.imap.sequence import SeqSet
 
 __all__ = [
-    "BadCharset", "Command", "FetchAtt", "ParseError", "Parser", "Section", "parse_command",
-    "peek_command",
+    "BadCharset", "Command", "FetchAtt", "ParseError", "Parser", "Section", "UnknownCommand",
+    "append_mailbox", "parse_command", "peek_command",
 ]
 
 # RFC 9051 section 9: atom-specials = "(" / ")" / "{" / SP / CTL / list-wildcards /
@@ -36,14 +37,6 @@ _TAG_SPECIALS = _ASTRING_SPECIALS | {ord("+")}
 _LITERAL_RE = re.compile(rb"(~?)\{(\d{1,20})(\+?)\}$")
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 _MONTH = {m.upper(): i + 1 for i, m in enumerate(MONTHS)}
-
-
-class ParseError(Exception):
-    """The command does not follow the grammar: tagged BAD with this text."""
-
-
-class BadCharset(Exception):
-    """SEARCH with a charset we do not support: NO [BADCHARSET] (RFC 9051 6.4.4)."""
 
 
 @dataclass
@@ -177,9 +170,17 @@ class Parser:
             raise ParseError("mod-sequence out of range")
         return n
 
+    def at_literal(self) -> bool:
+        """A literal starts here: "{", or "~{" (literal8, RFC 3516 section 4.3). A "~"
+        not followed by "{" is an ATOM-CHAR (RFC 9051 section 9)."""
+        c = self.peek()
+        if c == 0x7B:
+            return True
+        return c == 0x7E and self.buf[self.pos + 1:self.pos + 2] == b"{"
+
     def _literal(self) -> bytes | None:
         """A literal here: its data (from the next part), else None."""
-        if self.peek() not in (ord("{"), ord("~")):
+        if not self.at_literal():
             return None
         m = _LITERAL_RE.match(self.buf, self.pos)
         if m is None or m.end() != len(self.buf):
@@ -225,8 +226,7 @@ class Parser:
         return data
 
     def astring_bytes(self) -> bytes:
-        c = self.peek()
-        if c == 0x22 or c == ord("{") or c == ord("~"):
+        if self.peek() == 0x22 or self.at_literal():
             return self.string_bytes()
         return self._chars(_ASTRING_SPECIALS, "astring")
 
@@ -540,7 +540,7 @@ def _append(p: Parser, uid: bool) -> dict[str, Any]:
     if p.peek() == 0x22:
         args["date"] = p.date_time()
         p.sp()
-    binary = p.peek() == ord("~")
+    binary = p.at_literal() and p.peek() == ord("~")
     data = p._literal()
     if data is None:
         raise ParseError("APPEND needs the message as a literal")
@@ -821,10 +821,6 @@ GRAMMAR: dict[str, Grammar] = {
 UID_COMMANDS = {"FETCH", "STORE", "SEARCH", "COPY", "MOVE", "EXPUNGE", "SORT", "THREAD"}
 
 
-class UnknownCommand(ParseError):
-    pass
-
-
 def peek_command(line: bytes) -> tuple[str | None, str]:
     """Tag and command name (upper case, "UID FETCH" as "FETCH") from the first line,
     best effort, for the reader's decisions about literals before the rest arrives."""
@@ -859,6 +855,33 @@ def parse_command(parts: list[bytes], *, utf8: bool = False) -> Command:
         args = grammar(p, uid)
         p.end()
     except (ParseError, BadCharset) as exc:
-        exc.tag = tag  # type: ignore[union-attr]
+        exc.tag = tag
         raise
     return Command(tag, name, uid, args)
+
+
+def append_mailbox(parts: list[bytes], *, utf8: bool) -> str | None:
+    """The mailbox of an APPEND whose message literal is announced at the end of the
+    last part (for the reader's gate, before the literal is read); None if that literal
+    is the mailbox name itself or the grammar is off."""
+    p = Parser(parts, utf8=utf8)
+    try:
+        p.tag()
+        p.sp()
+        p.keyword()
+        p.sp()
+        if p.index == len(parts) - 1 and p.at_literal():
+            return None  # this literal is the mailbox name
+        mailbox = p.mailbox()
+        p.sp()
+        if p.peek() == ord("("):
+            p.flag_list()
+            p.sp()
+        if p.peek() == 0x22:
+            p.date_time()
+            p.sp()
+        if p.index == len(parts) - 1 and p.at_literal():
+            return mailbox
+    except ParseError:
+        return None
+    return None

@@ -26,7 +26,9 @@ from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 
 from congthu.db import DatabaseUnavailable
+from congthu.imap.errors import bad
 from congthu.imap.namespace import Target
+from congthu.imap.sequence import SeqSet
 from congthu.store import Folder, MailStore, MessageMeta, StoreError
 from congthu.store import flags as flagbits
 from congthu.store import recent as recent_store
@@ -170,5 +172,16 @@ class Selected:
                 seen[k] = None
         return list(seen)
 
-    def count_flag(self, bit: int, present: bool) -> int:
-        return sum(1 for f in self.flags if bool(f & bit) == present)
+    def indexes(self, seqset: SeqSet, *, uid: bool, saved: list[int]) -> list[int]:
+        """Indexes into this index that a sequence set (or UID set) picks; "$" is the
+        saved search result ``saved`` (RFC 5182). A sequence number beyond the mailbox
+        is a BAD (RFC 9051 section 9, seq-number)."""
+        if seqset.saved:
+            wanted = set(saved)
+            return [i for i, u in enumerate(self.uids) if u in wanted]
+        if uid:
+            return seqset.indexes(self.uids)
+        star = any(None in r for r in seqset.ranges)
+        if seqset.max_number() > len(self) and not star:
+            raise bad(f"Số thứ tự thư không hợp lệ / invalid message sequence number (only {len(self)} messages)")
+        return seqset.indexes(range(1, len(self) + 1))

@@ -1,14 +1,22 @@
 """The IMAP listeners: ``listen.imap`` (STARTTLS, 143) and ``listen.imaps`` (implicit
-TLS, RFC 8314, 993). Port 0 switches one off."""
+TLS, RFC 8314, 993). Port 0 switches one off. Each connection gets a ``Session`` with the
+command tables (``commands.TABLES``) and the App's shared caches (``caches.for_app``)."""
 
 from __future__ import annotations
 
 import asyncio
 
 from congthu.app import App
-from congthu.imap.protocol import Connection
+from congthu.imap.caches import ImapCaches, for_app
+from congthu.imap.commands import TABLES
 from congthu.imap.session import Session
-from congthu.net import TCPService
+from congthu.imap.wire import Connection
+from congthu.net import ConnectionLimiter, TCPService
+
+# The greeting to a client over a [connections] cap: RFC 9051 section 7.1.5 (BYE as the
+# greeting when the server will not accept the connection), RFC 5530 UNAVAILABLE.
+REFUSAL = ("* BYE [UNAVAILABLE] Quá nhiều kết nối, hãy thử lại sau / "
+           "too many connections, try again later\r\n").encode()
 
 
 def services(app: App) -> list[TCPService]:
@@ -21,16 +29,18 @@ def services(app: App) -> list[TCPService]:
             continue
         service = TCPService(name, listen.host, port, None,  # type: ignore[arg-type]
                              app.tls.server if implicit else None,
-                             limit=limits.max_line_length + 2)
-        service.handler = _handler(app, service, implicit)
+                             limit=limits.max_line_length + 2,
+                             limiter=ConnectionLimiter.for_door(app.settings, "imap", name),
+                             refusal=REFUSAL)
+        service.handler = _handler(app, for_app(app), service, implicit)
         found.append(service)
     return found
 
 
-def _handler(app: App, service: TCPService, implicit: bool):  # type: ignore[no-untyped-def]
+def _handler(app: App, caches: ImapCaches, service: TCPService, implicit: bool):  # type: ignore[no-untyped-def]
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         limits = app.settings.imap
         conn = Connection(reader, writer, tls=implicit, max_line=limits.max_line_length,
                           write_timeout=limits.write_timeout)
-        await Session(app, conn, implicit_tls=implicit, service=service).run()
+        await Session(app, conn, TABLES, caches, implicit_tls=implicit, service=service).run()
     return handle

@@ -1,13 +1,19 @@
-"""One IMAP connection: its state machine and the command tables of each state.
+"""One IMAP connection: its state machine and its loop.
 
 States (RFC 9051 section 3): not authenticated -> authenticated -> selected, and logout
-from any of them. Each state has a table of the commands it accepts; a command outside
-its state gets BAD. Handlers live in the ``cmd_*`` modules, one per command family; a
-handler returns the text (and response code) of its tagged OK, or raises ``ImapError``.
+from any of them. The session is given the command table of each state (``commands.py``
+builds them; the session imports no handler); a command outside its state gets BAD. A
+handler returns the text (and response code) of its tagged OK, or raises ``ImapError``
+(``errors.py``).
 
 After each command the session takes in what changed in the selected mailbox (the change
 feed) and tells the client, except that EXPUNGE is held back after FETCH, STORE, SEARCH
 (and SORT, THREAD), which use message sequence numbers (RFC 9051 section 7.4.1).
+
+Mailbox names from the client (``decode_name``) must be Net-Unicode (RFC 9051 section
+5.1, RFC 6855 section 3, RFC 5198 section 2): bytes that are not UTF-8 and control
+characters (C0, DEL, C1), sent raw or in modified UTF-7 ("&AAA-" is NUL), are refused
+with NO on every command, as Dovecot does; such a name can never be a folder.
 """
 
 from __future__ import annotations
@@ -15,33 +21,42 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
-from collections.abc import Awaitable, Callable
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from congthu import delegation
+from congthu.accounts import sasl
 from congthu.db import DatabaseUnavailable
 from congthu.imap import utf7
-from congthu.imap.namespace import Namespaces, NoSuchName, Target
-from congthu.imap.parser import (
+from congthu.imap.caches import ImapCaches
+from congthu.imap.errors import (
+    Answered,
     BadCharset,
-    Command,
+    ImapError,
+    LineTooLong,
     ParseError,
-    Parser,
+    Rejected,
     UnknownCommand,
-    parse_command,
-    peek_command,
+    bad,
+    no,
+    store_reply,
 )
-from congthu.imap.protocol import Connection, LineTooLong, Rejected
+from congthu.imap.namespace import Namespaces, NoSuchName, Target
+from congthu.imap.parser import Command, append_mailbox, parse_command, peek_command
 from congthu.imap.response import flag_list
 from congthu.imap.selected import Selected
 from congthu.imap.sequence import format_set
+from congthu.imap.wire import Connection, Refusal
 from congthu.log import event
-from congthu.store import AlreadyExists, Mailbox, NotFound, QuotaExceeded, StoreError
+from congthu.store import Folder, Mailbox
 from congthu.store import flags as flagbits
 
 if TYPE_CHECKING:
     from congthu.app import App
 
-__all__ = ["Answered", "ImapError", "Session", "State", "no", "bad"]
+__all__ = ["Handler", "Result", "Session", "State", "Tables"]
 
 # Timeouts and limits (the autologout timer of RFC 9051 section 5.4, literal caps, line
 # length, failed logins, BADs in a row) are the settings of [imap]: app.settings.imap.
@@ -54,68 +69,30 @@ class State(enum.Enum):
     LOGOUT = "logout"
 
 
-class ImapError(Exception):
-    def __init__(self, status: str, text: str, code: str | None = None) -> None:
-        super().__init__(text)
-        self.status, self.text, self.code = status, text, code
-
-
-class Answered(Exception):
-    """The handler has sent its tagged response itself (STARTTLS, before the handshake)."""
-
-
-def no(text: str, code: str | None = None) -> ImapError:
-    return ImapError("NO", text, code)
-
-
-def bad(text: str, code: str | None = None) -> ImapError:
-    return ImapError("BAD", text, code)
-
-
 # A handler returns None (plain OK), a text, or (code, text) for its tagged OK.
 Result = None | str | tuple[str | None, str]
 Handler = Callable[["Session", Command], Awaitable[Result]]
-
-
-def _tables() -> dict[State, dict[str, Handler]]:
-    from congthu.imap import (
-        cmd_acl,
-        cmd_any,
-        cmd_append,
-        cmd_auth,
-        cmd_copy,
-        cmd_fetch,
-        cmd_idle,
-        cmd_mailbox,
-        cmd_quota,
-        cmd_search,
-        cmd_select,
-        cmd_store,
-    )
-    anywhere: dict[str, Handler] = dict(cmd_any.HANDLERS)
-    not_auth: dict[str, Handler] = {**anywhere, **cmd_auth.HANDLERS}
-    authenticated: dict[str, Handler] = {**anywhere, **cmd_mailbox.HANDLERS, **cmd_select.HANDLERS, **cmd_append.HANDLERS,
-                     **cmd_idle.HANDLERS, **cmd_quota.HANDLERS, **cmd_acl.HANDLERS}
-    selected: dict[str, Handler] = {**authenticated, **cmd_select.SELECTED_HANDLERS, **cmd_fetch.HANDLERS,
-                **cmd_store.HANDLERS, **cmd_copy.HANDLERS, **cmd_search.HANDLERS}
-    return {State.NOT_AUTHENTICATED: not_auth, State.AUTHENTICATED: authenticated,
-            State.SELECTED: selected, State.LOGOUT: {}}
-
-
-_TABLES: dict[State, dict[str, Handler]] = {}
+# The commands each state accepts, by name (``commands.TABLES``).
+Tables = Mapping[State, Mapping[str, Handler]]
 
 # Commands after which EXPUNGE must not be sent (RFC 9051 section 7.4.1).
 _NO_EXPUNGE = {"FETCH", "STORE", "SEARCH", "SORT", "THREAD"}
+# Control characters, which no mailbox name may hold (RFC 5198 section 2: C0, DEL, C1).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+_BAD_NAME = "Tên thư mục không hợp lệ / invalid mailbox name"
 
 
 class Session:
-    __slots__ = ("app", "conn", "service", "state", "user", "names", "selected", "enabled",
-                 "auth_failures", "bad_count", "saved_search", "client_id", "implicit_tls")
+    __slots__ = ("app", "conn", "tables", "caches", "service", "state", "user", "names", "selected",
+                 "enabled", "auth_failures", "bad_count", "saved_search", "client_id", "implicit_tls")
 
-    def __init__(self, app: App, conn: Connection, *, implicit_tls: bool,
-                 service: Any = None) -> None:
+    def __init__(self, app: App, conn: Connection, tables: Tables, caches: ImapCaches, *,
+                 implicit_tls: bool, service: Any = None) -> None:
         self.app = app
         self.conn = conn
+        self.tables = tables
+        # Shared by the sessions of this App (caches.py): FETCH's message cache, lookups.
+        self.caches = caches
         self.service = service
         self.implicit_tls = implicit_tls
         self.state = State.NOT_AUTHENTICATED
@@ -151,12 +128,7 @@ class Session:
 
     def plaintext_allowed(self) -> bool:
         """Passwords in the clear: only over TLS, or over loopback in development."""
-        accounts = self.app.accounts
-        check = getattr(accounts, "plaintext_allowed", None)
-        if check is not None:
-            return bool(check(self.conn.tls, self.conn.peer))
-        loopback = self.conn.peer.startswith("127.") or self.conn.peer == "::1"
-        return self.conn.tls or (self.app.settings.system.dev_allow_plaintext_loopback and loopback)
+        return self.app.accounts.plaintext_allowed(self.conn.tls, self.conn.peer)
 
     def capabilities(self) -> list[str]:
         """RFC 9051 section 7.2.2; what we offer depends on the state and on TLS."""
@@ -164,8 +136,6 @@ class Session:
         if self.state is State.NOT_AUTHENTICATED:
             if not self.conn.tls and self.app.tls.available:
                 caps.append("STARTTLS")
-            from congthu.accounts import sasl
-
             plaintext = self.plaintext_allowed()
             caps += [f"AUTH={m}" for m in sasl.mechanisms(secure=plaintext)]
             if not plaintext:
@@ -183,15 +153,27 @@ class Session:
     # -- names --------------------------------------------------------------------------
 
     def decode_name(self, wire: str) -> str:
-        """A mailbox name from the client: modified UTF-7, or UTF-8 once enabled."""
-        if self.utf8:
-            return wire
-        try:
-            return utf7.decode(wire)
-        except utf7.UTF7Error:
-            if wire.isascii():
+        """A mailbox name from the client: modified UTF-7, or UTF-8 once enabled (8-bit
+        from a client that did not ENABLE UTF8 is taken as UTF-8). NO if it is not
+        UTF-8 or holds a control character (see the module docstring)."""
+        if wire.isascii():
+            if _CONTROL.search(wire):
+                raise no(_BAD_NAME + " (control character)", "CANNOT")
+            if self.utf8:
+                return wire
+            try:
+                name = utf7.decode(wire)
+            except utf7.UTF7Error:
                 raise bad(f"Tên thư mục sai mã UTF-7 / invalid modified UTF-7 mailbox name: {wire[:100]!r}") from None
-            return wire  # 8-bit from a client that did not ENABLE UTF8: take it as UTF-8
+        else:
+            try:
+                wire.encode("utf-8")  # the parser keeps bytes that are not UTF-8 as surrogates
+            except UnicodeEncodeError:
+                raise no(_BAD_NAME + " (not UTF-8)", "CANNOT") from None
+            name = wire
+        if _CONTROL.search(name):
+            raise no(_BAD_NAME + " (control character)", "CANNOT")
+        return name
 
     def encode_name(self, name: str) -> str:
         return name if self.utf8 else utf7.encode(name)
@@ -203,7 +185,7 @@ class Session:
         except NoSuchName:
             raise no("Không có thư mục này / no such mailbox", "NONEXISTENT") from None
 
-    async def resolve_existing(self, wire: str, right: str = "") -> tuple[Target, Any]:
+    async def resolve_existing(self, wire: str, right: str = "") -> tuple[Target, Folder]:
         """Target and Folder; NO [NONEXISTENT] if it does not exist, [NOPERM] without ``right``."""
         target = await self.resolve(wire)
         folder = await self.app.store.get_folder(target.mailbox_id, target.folder)
@@ -230,9 +212,6 @@ class Session:
     # -- the connection's life ----------------------------------------------------------
 
     async def run(self) -> None:
-        global _TABLES
-        if not _TABLES:
-            _TABLES = _tables()
         caps = " ".join(self.capabilities())
         await self.send(f"* OK [CAPABILITY {caps}] Công Thư IMAP sẵn sàng / ready\r\n".encode())
         await self.conn.flush()
@@ -253,7 +232,12 @@ class Session:
                     if await self._too_many_bad():
                         break
                     continue
-                except Rejected:
+                except Rejected as exc:
+                    if exc.close:
+                        # RFC 7888 section 4: a LITERAL+ too large to read ends the connection.
+                        await self.send("* BYE Chuỗi quá dài, đóng kết nối / literal too large, "
+                                        "closing\r\n".encode())
+                        break
                     continue
                 except TimeoutError:
                     # RFC 9051 section 5.4: the autologout timer; BYE before closing.
@@ -291,51 +275,53 @@ class Session:
         if self.state is State.SELECTED:
             self.state = State.AUTHENTICATED
 
-    async def _gate(self, parts: list[bytes], line: bytes, size: int, sync: bool) -> bytes | None:
-        """Decide on a literal before reading it (see ``protocol.Gate``)."""
+    async def _gate(self, parts: list[bytes], line: bytes, size: int, sync: bool) -> Refusal | None:
+        """Decide on a literal before reading it (see ``wire.Gate``)."""
         tag, name = peek_command(parts[0] if parts else line)
         tag_b = (tag or "*").encode("ascii", "replace")
         if self.state is not State.NOT_AUTHENTICATED and name == "APPEND":
-            mailbox = _append_target(parts + [line], utf8=self.utf8)
+            mailbox = append_mailbox(parts + [line], utf8=self.utf8)
             if mailbox is not None:
                 return await self._gate_append(tag_b, mailbox, size)
         limits = self.app.settings.imap
         limit = limits.login_literal_max if self.state is State.NOT_AUTHENTICATED else limits.literal_max
         if size > limit or sum(len(p) for p in parts) + size > 4 * limit:
-            return tag_b + f" BAD [TOOBIG] Chuỗi quá dài / literal too large (max {limit})\r\n".encode()
+            return Refusal(tag_b + f" BAD [TOOBIG] Chuỗi quá dài / literal too large (max {limit})\r\n".encode())
         return None
 
-    async def _gate_append(self, tag: bytes, mailbox: str, size: int) -> bytes | None:
+    async def _gate_append(self, tag: bytes, mailbox: str, size: int) -> Refusal | None:
         limit = self.app.settings.message_max_bytes
         if size > limit:
             # RFC 7889 APPENDLIMIT: refuse before the client sends the message.
-            return tag + f" NO [TOOBIG] Thư quá lớn / message too large (APPENDLIMIT {limit})\r\n".encode()
+            return Refusal(tag + f" NO [TOOBIG] Thư quá lớn / message too large (APPENDLIMIT {limit})\r\n".encode())
         try:
             target = await self.resolve(mailbox)
         except ImapError as exc:
-            return tag + f" NO [TRYCREATE] {exc.text}\r\n".encode()
+            # RFC 9051 6.3.12: TRYCREATE, unless the name can never be created.
+            code = "CANNOT" if exc.code == "CANNOT" else "TRYCREATE"
+            return Refusal(tag + f" NO [{code}] {exc.text}\r\n".encode(), read_past=True)
         used, quota = await self.app.store.quota(target.mailbox_id)
         if used + size > quota:
             # RFC 9208 section 4.3: OVERQUOTA, before reading the message.
-            return tag + (f" NO [OVERQUOTA] Hộp thư đã đầy / mailbox full "
-                          f"({used} + {size} > {quota} bytes)\r\n").encode()
+            return Refusal(tag + (f" NO [OVERQUOTA] Hộp thư đã đầy / mailbox full "
+                                  f"({used} + {size} > {quota} bytes)\r\n").encode(), read_past=True)
         return None
 
     async def execute(self, parts: list[bytes]) -> None:
         try:
             cmd = parse_command(parts, utf8=self.utf8)
         except BadCharset as exc:
-            tag = getattr(exc, "tag", "*")
+            tag = exc.tag or "*"
             await self.send(f"{tag} NO [BADCHARSET (UTF-8 US-ASCII)] Bảng mã không hỗ trợ / "
                             f"unsupported charset {str(exc)[:40]!r}\r\n".encode())
             return
         except ParseError as exc:
-            tag = getattr(exc, "tag", None) or "*"
+            tag = exc.tag or "*"
             self.bad_count += 1
             prefix = "" if isinstance(exc, UnknownCommand) else "Lệnh sai cú pháp / syntax error: "
             await self.send(f"{tag} BAD {prefix}{str(exc)[:200]}\r\n".encode("utf-8", "replace"))
             return
-        handler = _TABLES[self.state].get(cmd.name)
+        handler = self.tables[self.state].get(cmd.name)
         if handler is None:
             self.bad_count += 1
             await self.send(f"{cmd.tag} BAD Lệnh {cmd.name} không dùng được ở trạng thái này / "
@@ -357,21 +343,14 @@ class Session:
             status, code, text = exc.status, exc.code, exc.text
             if status == "BAD":
                 self.bad_count += 1
-        except QuotaExceeded as exc:
-            status, code, text = "NO", "OVERQUOTA", str(exc)
-        except NotFound as exc:
-            status, code, text = "NO", "NONEXISTENT", str(exc)
-        except AlreadyExists as exc:
-            status, code, text = "NO", "ALREADYEXISTS", str(exc)
-        except StoreError as exc:
-            status, code, text = "NO", "CANNOT", str(exc)
-        except DatabaseUnavailable:
-            status, code, text = "NO", "UNAVAILABLE", "Tạm thời không phục vụ được, thử lại sau / try again later"
         except (ConnectionError, TimeoutError, asyncio.IncompleteReadError):
             raise
-        except Exception as exc:  # a bug: this command fails, the connection goes on
-            event("imap.command_error", command=cmd.name, error=repr(exc))
-            status, code, text = "NO", "SERVERBUG", "Lỗi máy chủ / internal server error"
+        except Exception as exc:
+            reply = store_reply(exc)
+            if reply is None:  # a bug: this command fails, the connection goes on
+                event("imap.command_error", command=cmd.name, error=repr(exc))
+                reply = ("NO", "SERVERBUG", "Lỗi máy chủ / internal server error")
+            status, code, text = reply
         if self.state is State.SELECTED and cmd.name not in ("IDLE", "LOGOUT"):
             with contextlib.suppress(DatabaseUnavailable):
                 await self.sync(expunge_ok=cmd.uid or cmd.name not in _NO_EXPUNGE)
@@ -384,10 +363,6 @@ class Session:
         takes effect at once (Điều 13.3), not at the next SELECT. Without "l" or "r" the
         folder is closed; otherwise changed flag rights are announced with PERMANENTFLAGS
         (RFC 4314 section 5.1.1)."""
-        from dataclasses import replace
-
-        from congthu import delegation
-
         sel = self.selected
         assert sel is not None and self.user is not None
         rights = await delegation.rights_of(self.app, sel.target.mailbox_id, self.user.id, sel.folder_id)
@@ -419,7 +394,7 @@ class Session:
             if logged is not None:
                 changed, gone, highest = logged
             else:
-                changed, gone, highest = await _changes_since(self.app, sel.folder_id, sel.modseq)
+                changed, gone, highest = await self.caches.changes_since(self.app.store, sel.folder_id, sel.modseq)
             if highest < sel.watch.modseq:
                 # We joined a lookup that started before the latest change: ask again.
                 changed, gone, highest = await self.app.store.changes_since(sel.folder_id, sel.modseq)
@@ -479,44 +454,3 @@ class Session:
         sel = self.selected
         names = list(flagbits.NAMES.values()) + (sel.all_keywords() if sel else [])
         return "FLAGS " + flag_list(names).decode("utf-8", "surrogateescape")
-
-
-# Lookups of changes in flight, shared by the sessions that wait on the same folder at the
-# same modseq: when a message arrives, a hundred IDLE clients of one mailbox cost one query.
-_inflight: dict[tuple[int, int], asyncio.Future[Any]] = {}
-
-
-async def _changes_since(app: App, folder_id: int, modseq: int) -> Any:
-    key = (folder_id, modseq)
-    future = _inflight.get(key)
-    if future is None:
-        future = asyncio.ensure_future(app.store.changes_since(folder_id, modseq))
-        _inflight[key] = future
-        future.add_done_callback(lambda _f: _inflight.pop(key, None))
-    return await asyncio.shield(future)
-
-
-def _append_target(parts: list[bytes], *, utf8: bool) -> str | None:
-    """The mailbox of an APPEND whose message literal is announced at the end of the
-    last part; None if that literal is the mailbox name itself or the grammar is off."""
-    p = Parser(parts, utf8=utf8)
-    try:
-        p.tag()
-        p.sp()
-        p.keyword()
-        p.sp()
-        if p.index == len(parts) - 1 and p.peek() in (ord("{"), ord("~")):
-            return None  # this literal is the mailbox name
-        mailbox = p.mailbox()
-        p.sp()
-        if p.peek() == ord("("):
-            p.flag_list()
-            p.sp()
-        if p.peek() == 0x22:
-            p.date_time()
-            p.sp()
-        if p.index == len(parts) - 1 and p.peek() in (ord("{"), ord("~")):
-            return mailbox
-    except ParseError:
-        return None
-    return None

@@ -104,3 +104,15 @@ def raw_command(sock: Any, data: bytes, *, until: bytes, limit: float = 10.0) ->
         if time.monotonic() > deadline:
             break
     return buf
+
+
+@pytest.fixture(scope="module")
+def dovecot() -> Iterator[Any]:
+    """A private Dovecot 2.3 for the differential tests (skipped when not installed)."""
+    from tests.imap.dovecot import Dovecot
+
+    running = Dovecot().start()
+    try:
+        yield running
+    finally:
+        running.stop()

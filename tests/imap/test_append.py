@@ -43,10 +43,11 @@ def test_appendlimit_refused_before_the_literal(user) -> None:
         raw_command(s, f"a LOGIN {user.address} Mk@12345678\r\n".encode(), until=b"a OK")
         reply = raw_command(s, b"b APPEND INBOX {%d}\r\n" % (limit + 1), until=b"b ")
         assert reply.startswith(b"b NO [TOOBIG]")
-        # A LITERAL+ too large: the bytes are read and dropped, the connection goes on.
-        big = b"x" * (limit + 10)
-        reply = raw_command(s, b"c APPEND INBOX {%d+}\r\n" % len(big) + big + b"\r\nd NOOP\r\n", until=b"d OK")
-        assert b"c NO [TOOBIG]" in reply and b"d OK" in reply
+        assert b"c OK" in raw_command(s, b"c NOOP\r\n", until=b"c OK")
+        # A LITERAL+ over APPENDLIMIT: refused and closed, its bytes not read (RFC 7888 section 4).
+        s.sendall(b"d APPEND INBOX {%d+}\r\n" % (limit + 10) + b"x" * 1000)
+        reply = raw_command(s, b"", until=b"* BYE")
+        assert reply.startswith(b"d NO [TOOBIG]") and b"* BYE" in reply
 
 
 def test_overquota_before_the_literal(new_user) -> None:

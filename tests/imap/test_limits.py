@@ -103,15 +103,18 @@ def test_oversize_literal_before_login_is_refused(patient: ServerThread, user: U
         # Synchronising: refused before the client sends it (RFC 9051 section 7.5).
         reply = raw_command(sock, b"a LOGIN {65}\r\n", until=b"\r\n")
         assert reply.startswith(b"a BAD [TOOBIG]") and b"max 64" in reply
-        # LITERAL+: the bytes come anyway; they are read past and the command refused.
-        reply = raw_command(sock, b"b LOGIN {65+}\r\n" + b"x" * 65 + b" pw\r\nc NOOP\r\n", until=b"c OK")
-        assert b"b BAD [TOOBIG]" in reply and b"c OK" in reply
         # Within the cap, a literal is taken.
         name = user.address.encode()
         reply = raw_command(sock, b"d LOGIN {%d}\r\n" % len(name), until=b"\r\n")
         assert reply.startswith(b"+")
         reply = raw_command(sock, name + f" {PASSWORD}\r\n".encode(), until=b"d OK")
         assert b"d OK" in reply
+    with _connect(patient) as sock:
+        # LITERAL+ over the cap: the bytes would come anyway; they are not read, the
+        # command is refused and the connection closed (RFC 7888 section 4).
+        sock.sendall(b"b LOGIN {65+}\r\n" + b"x" * 65 + b" pw\r\nc NOOP\r\n")
+        reply = _rest(sock)
+        assert reply.startswith(b"b BAD [TOOBIG]") and b"* BYE" in reply and b"c OK" not in reply
 
 
 def test_oversize_literal_after_login_is_refused(patient: ServerThread, user: User) -> None:

@@ -143,3 +143,54 @@ def test_fuzz_parser_random_bytes(data: bytes) -> None:
         parse_command([data])
     except (ParseError, BadCharset):
         pass
+
+
+# RFC 9051 section 9: atom-specials = "(" / ")" / "{" / SP / CTL / list-wildcards /
+# quoted-specials / resp-specials; ASTRING-CHAR = ATOM-CHAR / resp-specials.
+_RFC_ATOM_SPECIALS = set(b'(){ %*"\\]') | set(range(0x20)) | {0x7F}
+
+
+@pytest.mark.parametrize("c", range(0x01, 0x80), ids=lambda c: f"{c:02x}")
+def test_astring_chars_follow_the_rfc_grammar(c: int) -> None:
+    """Each CHAR where an astring may start, in its middle and at its end: an ASTRING-CHAR
+    is part of the atom (so "~foo" is a mailbox, literal8 needs "~{", RFC 3516), any
+    other is a syntax error or starts a quoted string or literal."""
+    ch = bytes([c])
+    astring_char = c not in _RFC_ATOM_SPECIALS or ch == b"]"
+    for name in (ch + b"foo", b"fo" + ch + b"o", b"foo" + ch):
+        if astring_char:
+            assert parse(b"a SELECT " + name).args["mailbox"] == name.decode()
+        elif not name.startswith(b'"'):
+            with pytest.raises(ParseError):
+                parse(b"a SELECT " + name)
+    # list-mailbox = 1*list-char / string; list-char = ATOM-CHAR / list-wildcards / resp-specials.
+    list_char = c not in _RFC_ATOM_SPECIALS or ch in b"%*]"
+    for pattern in (b"fo" + ch + b"o", b"foo" + ch):
+        if list_char:
+            assert parse(b'a LIST "" ' + pattern).args["patterns"] == [pattern.decode()]
+        else:
+            with pytest.raises(ParseError):
+                parse(b'a LIST "" ' + pattern)
+    # flag-keyword = atom (RFC 9051 section 9).
+    atom_char = c not in _RFC_ATOM_SPECIALS
+    if atom_char:
+        assert parse(b"a STORE 1 +FLAGS (k" + ch + b"w)").args["flags"] == ["k" + ch.decode() + "w"]
+    elif ch != b" ":  # SP separates two flags
+        with pytest.raises(ParseError):
+            parse(b"a STORE 1 +FLAGS (k" + ch + b"w)")
+    # The tag: ASTRING-CHAR except "+".
+    if astring_char and ch != b"+":
+        assert parse(ch + b"t NOOP").tag == ch.decode() + "t"
+    else:
+        with pytest.raises(ParseError):
+            parse(ch + b"t NOOP")
+
+
+def test_tilde_starts_a_literal8_only_before_a_brace() -> None:
+    assert parse(b"a SELECT ~foo").args["mailbox"] == "~foo"
+    assert parse(b"a SELECT ~").args["mailbox"] == "~"
+    assert parse(b"a SEARCH SUBJECT ~x").args["key"] == ("SUBJECT", "~x")
+    assert parse(b"a APPEND ~box {3}", b"abc", b"").args["mailbox"] == "~box"
+    cmd = parse(b"a APPEND INBOX ~{3}", b"a\x00c", b"")
+    assert cmd.args["binary"] and cmd.args["message"] == b"a\x00c"
+    assert parse(b"a SELECT ~{3}", b"box", b"").args["mailbox"] == "box"

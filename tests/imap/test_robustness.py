@@ -54,8 +54,10 @@ def test_huge_literal_refused_before_reading(server) -> None:
     with _connect(server) as s:
         reply = raw_command(s, b"a LOGIN {99999999999}\r\n", until=b"\r\n")
         assert reply.startswith(b"a BAD") and b"+ " not in reply[:2]
-        reply = raw_command(s, b"b LOGIN {100000+}\r\n" + b"x" * 100_000 + b" y\r\nc NOOP\r\n", until=b"c ")
-        assert b"b BAD" in reply and b"c OK" in reply
+    with _connect(server) as s:
+        # LITERAL+ too large: refused and closed without reading (RFC 7888 section 4).
+        reply = raw_command(s, b"b LOGIN {100000+}\r\n" + b"x" * 100 + b" y\r\nc NOOP\r\n", until=b"* BYE")
+        assert b"b BAD" in reply and b"c OK" not in reply
 
 
 def test_unterminated_literal_times_out_alone(user) -> None:
@@ -130,3 +132,42 @@ def test_random_bytes_on_the_wire(user) -> None:
             except OSError:
                 pass
     _alive(user.server)
+
+
+def _closed_after(s: socket.socket, limit: float = 5.0) -> bytes:
+    """Everything the server sends until it closes the connection (fails on a timeout)."""
+    s.settimeout(limit)
+    data = b""
+    while chunk := s.recv(65536):
+        data += chunk
+    return data
+
+
+def test_oversize_literal_plus_closes_without_reading(user) -> None:
+    """RFC 7888 section 4: a non-synchronising literal larger than we accept is refused
+    and the connection closed; none of its bytes is read, before login or after."""
+    for login, command in ((False, b"a LOGIN {999999999+}\r\n"),
+                           (True, b"a CREATE {999999999+}\r\n"),
+                           (True, b"a APPEND INBOX {999999999+}\r\n")):
+        with _connect(user.server) as s:
+            if login:
+                raw_command(s, f"L LOGIN {user.address} Mk@12345678\r\n".encode(), until=b"L OK")
+            started = time.monotonic()
+            s.sendall(command + b"only a few bytes of it")
+            reply = _closed_after(s)
+            assert time.monotonic() - started < 4, command
+            assert reply.startswith((b"a BAD [TOOBIG]", b"a NO [TOOBIG]")), (command, reply)
+            assert b"* BYE" in reply, reply
+    _alive(user.server)
+
+
+def test_refused_append_within_appendlimit_is_read_past(new_user) -> None:
+    """APPEND over quota (but within APPENDLIMIT) with LITERAL+: NO [OVERQUOTA], the bytes
+    are read past and the connection goes on (as Dovecot does)."""
+    u = new_user()
+    u.server.run(u.server.app.store.update_mailbox(u.id, quota_bytes=5000))
+    with _connect(u.server) as s:
+        raw_command(s, f"L LOGIN {u.address} Mk@12345678\r\n".encode(), until=b"L OK")
+        body = b"x" * 6000
+        reply = raw_command(s, b"a APPEND INBOX {6000+}\r\n" + body + b"\r\nb NOOP\r\n", until=b"b OK")
+        assert b"a NO [OVERQUOTA]" in reply and b"b OK" in reply

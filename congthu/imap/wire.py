@@ -9,8 +9,12 @@ Reading (RFC 9051 sections 2.2, 4.3, 7.5, RFC 7888):
   decides before any byte of it is read (APPENDLIMIT, quota, size caps); if accepted we
   send ``+`` and read exactly n bytes, if refused the client gets a tagged NO/BAD and
   sends nothing (RFC 9051 section 7.5);
-- ``{n+}`` (LITERAL+) is sent without waiting; if refused, its bytes are read in
-  chunks and thrown away, and the rest of the command with them;
+- ``{n+}`` (LITERAL+) is sent without waiting. Refused because it is larger than we
+  accept there, it is not read at all: the reply is sent and the connection closed
+  (RFC 7888 section 4, the server's second choice; reading a gigabyte to throw it away
+  is what a denial of service asks for). Refused for another reason (an APPEND over
+  quota, within APPENDLIMIT), its bytes are read and thrown away with the rest of the
+  command, and the connection goes on;
 - every read has a deadline: the autologout timer (``imap.idle_timeout``, at least 30
   minutes, RFC 9051 section 5.4), shorter before authentication.
 
@@ -26,23 +30,31 @@ import asyncio
 import re
 import ssl
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
-__all__ = ["Connection", "Rejected", "LineTooLong"]
+from congthu.imap.errors import LineTooLong, Rejected
+
+__all__ = ["Connection", "Gate", "Refusal"]
 
 _FLUSH_AT = 64 * 1024
 _LITERAL_AT_END = re.compile(rb"~?\{(\d{1,20})(\+?)\}$")
 
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A literal refused before it is read: ``reply`` is the complete tagged reply (e.g.
+    b"A1 NO [TOOBIG] ..."). ``read_past``: a LITERAL+ of a size we would accept, refused
+    for another reason, whose bytes are read and dropped; otherwise a LITERAL+ ends the
+    connection unread."""
+
+    reply: bytes
+    read_past: bool = False
+
+
 # gate(parts so far, the line announcing the literal, size, synchronising) -> None to
-# accept, else the complete tagged refusal to send (e.g. b"A1 NO [TOOBIG] ...").
-Gate = Callable[[list[bytes], bytes, int, bool], Awaitable[bytes | None]]
-
-
-class LineTooLong(Exception):
-    pass
-
-
-class Rejected(Exception):
-    """A command refused while it was being read; ``response`` has been sent already."""
+# accept, else the Refusal.
+Gate = Callable[[list[bytes], bytes, int, bool], Awaitable[Refusal | None]]
 
 
 class Connection:
@@ -108,12 +120,13 @@ class Connection:
             size, sync = int(m.group(1)), not m.group(2)
             refusal = await gate(parts, line, size, sync)
             if refusal is not None:
-                if not sync:
+                close = not sync and not refusal.read_past
+                if not sync and refusal.read_past:
                     await self._skip_bytes(size, literal_within)
-                    await self._discard_rest(literal_within)
-                await self.send(refusal)
+                    close = not await self._discard_rest(literal_within, size)
+                await self.send(refusal.reply)
                 await self.flush()
-                raise Rejected()
+                raise Rejected(close=close)
             if sync:
                 await self.send(b"+ Ready for literal data\r\n")
                 await self.flush()
@@ -126,13 +139,16 @@ class Connection:
             parts.append(data)
             line = await self.read_line(literal_within)
 
-    async def _discard_rest(self, within: float) -> None:
-        """Drop the rest of a refused command (further LITERAL+ literals included)."""
+    async def _discard_rest(self, within: float, largest: int) -> bool:
+        """Drop the rest of a refused command, further LITERAL+ literals of at most
+        ``largest`` bytes included; False if a larger one follows (left unread)."""
         while True:
             line = await self.read_line(within)
             m = _LITERAL_AT_END.search(line)
             if m is None or not m.group(2):
-                return  # a synchronising literal after this: the client waits for "+"
+                return True  # a synchronising literal after this: the client waits for "+"
+            if int(m.group(1)) > largest:
+                return False
             await self._skip_bytes(int(m.group(1)), within)
 
     def buffered(self) -> bytes | bytearray:

@@ -1,0 +1,69 @@
+"""What the IMAP sessions of one App share, kept per App (never between two Apps of one
+process: folder ids of two databases name different folders).
+
+- ``metas`` and ``known``: what never changes of the messages fetched lately (their
+  metadata row; their content with its loaded structure and the FETCH items made from
+  it), by (folder id, UIDVALIDITY, UID), which never names another message of the same
+  database (a UID is not reused; a recreated or renamed folder has a new UIDVALIDITY).
+  Bounded (``CACHE_MAX`` each), least recently used first out (``cmd_fetch``).
+- ``changes_since``: lookups of a folder's changes in flight, shared by the sessions
+  that wait on the same folder at the same modseq: when a message arrives, a hundred
+  IDLE clients of one mailbox cost one query.
+
+``for_app(app)`` gives the App's one instance; the listeners take it once and hand it
+to each session (no lookup per command).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from congthu.app import App
+    from congthu.store import MailStore
+
+__all__ = ["CACHE_MAX", "ImapCaches", "for_app"]
+
+CACHE_MAX = 1024
+# (folder id, UIDVALIDITY, UID)
+MessageKey = tuple[int, int, int]
+
+
+class ImapCaches:
+    # No reference to the App: the App is the key that keeps this alive (see for_app).
+    __slots__ = ("metas", "known", "_inflight")
+
+    def __init__(self) -> None:
+        self.metas: OrderedDict[MessageKey, Any] = OrderedDict()
+        self.known: OrderedDict[MessageKey, Any] = OrderedDict()
+        self._inflight: dict[tuple[int, int], asyncio.Future[Any]] = {}
+
+    @staticmethod
+    def remember(cache: OrderedDict[MessageKey, Any], key: MessageKey, value: Any) -> None:
+        cache[key] = value
+        if len(cache) > CACHE_MAX:
+            cache.popitem(last=False)
+
+    async def changes_since(self, store: MailStore, folder_id: int, modseq: int) -> Any:
+        """``store.changes_since``, one lookup for every session asking the same."""
+        key = (folder_id, modseq)
+        future = self._inflight.get(key)
+        if future is None:
+            future = asyncio.ensure_future(store.changes_since(folder_id, modseq))
+            self._inflight[key] = future
+            future.add_done_callback(lambda _f: self._inflight.pop(key, None))
+        return await asyncio.shield(future)
+
+
+# One ImapCaches per App, gone with the App (keyed by the App itself, see the docstring).
+_OF_APP: weakref.WeakKeyDictionary[App, ImapCaches] = weakref.WeakKeyDictionary()
+
+
+def for_app(app: App) -> ImapCaches:
+    caches = _OF_APP.get(app)
+    if caches is None:
+        caches = _OF_APP[app] = ImapCaches()
+    return caches

@@ -9,6 +9,10 @@ registry = CollectorRegistry()
 connections = Counter(
     "congthu_connections_total", "Connections accepted", ["service"], registry=registry
 )
+connections_refused = Counter(
+    "congthu_connections_refused_total", "Connections refused over a cap ([connections])",
+    ["service", "reason"], registry=registry,
+)
 open_connections = Gauge(
     "congthu_open_connections", "Connections open now", ["service"], registry=registry
 )

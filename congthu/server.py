@@ -1,7 +1,10 @@
 """``congthu serve``: every listener in one asyncio process.
 
 Each protocol package has a ``server.py`` with ``services(app) -> list[Service]`` that
-returns its enabled listeners (a port of 0 switches one off, so a node can specialise).
+returns its enabled listeners (a port of 0 switches one off, so a node can specialise),
+and may have a ``jobs.py`` with ``jobs(app)``, its periodic work; both are found by
+``congthu.plugins.discover``. Services start in the order of their module's
+``START_ORDER`` (50 if it has none), then of the package names, and stop in reverse.
 SIGTERM and SIGINT stop the listeners, let sessions finish their current command, and
 close the database; SIGHUP reloads the TLS certificate.
 """
@@ -15,19 +18,10 @@ from typing import Any, Protocol
 
 from congthu.app import App
 from congthu.log import event
-from congthu.plugins import optional_modules
+from congthu.plugins import discover
 
-SERVICE_MODULES = [
-    "congthu.web.server",
-    "congthu.smtp.server",
-    "congthu.imap.server",
-    "congthu.pop3.server",
-    "congthu.ldap.server",
-]
-
-
-# Packages whose jobs.py contributes periodic work (queue runs, publication, reminders).
-JOB_PACKAGES = ["smtp", "directory", "policy", "accounts", "workflow"]
+# Where a server.py without START_ORDER starts among the others.
+DEFAULT_START_ORDER = 50
 
 
 class Service(Protocol):
@@ -41,7 +35,8 @@ class Service(Protocol):
 
 
 def collect_services(app: App) -> list[Service]:
-    return [service for module in optional_modules(SERVICE_MODULES) for service in module.services(app)]
+    modules = sorted(discover("server"), key=lambda m: getattr(m, "START_ORDER", DEFAULT_START_ORDER))
+    return [service for module in modules for service in module.services(app)]
 
 
 async def serve(
@@ -92,5 +87,4 @@ def _reload(app: App) -> None:
 
 def _background_jobs(app: App) -> list[Coroutine[Any, Any, None]]:
     """Periodic jobs (queue runs, publication, reclamation) contributed by packages."""
-    names = [f"congthu.{package}.jobs" for package in JOB_PACKAGES]
-    return [job for module in optional_modules(names) for job in module.jobs(app)]
+    return [job for module in discover("jobs") for job in module.jobs(app)]

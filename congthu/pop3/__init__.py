@@ -19,14 +19,20 @@ There is no [EXPIRED] code in POP3 (RFC 5530 is IMAP's): an expired or must-chan
 password gets ``-ERR [AUTH]`` with a text that says where to change it.
 
 Every login (USER/PASS and AUTH) goes through ``congthu.accounts`` (last access for
-Điều 4.4, expiry, lockout, audit); on top of that a session answers a failed login after
-a growing delay and hangs up after the third. Beyond the RFCs: messages retrieved whole
-by RETR are marked \\Seen at QUIT, so an IMAP client on the same mailbox sees them read.
+Điều 4.4, expiry, lockout, audit, the login metric); on top of that a session answers a
+failed login after a growing delay and hangs up after the third. Beyond the RFCs:
+messages retrieved whole by RETR are marked \\Seen at QUIT, so an IMAP client on the
+same mailbox sees them read.
 
-Timeouts and limits are the settings of ``[pop3]`` (``congthu.config.POP3Settings``).
+Timeouts and limits are the settings of ``[pop3]`` (``congthu.config.POP3Settings``);
+the connection caps those of ``[connections]``.
 
-Modules: ``protocol`` (command line parsing and the wire form of messages), ``maildrop``
-(the session's fixed view of INBOX and its deletion marks), ``lock`` (the maildrop lock,
-a leased row in the database that holds across processes and nodes), ``session`` (the
-state machine with one command table per state) and ``server`` (the listeners).
+Modules, in the shape shared with ``congthu.smtp`` and ``congthu.imap``: ``server`` (the
+listeners), ``wire`` (lines in and out with deadlines, the command syntax, the wire form
+of messages), ``session`` (one connection's state and loop, looking commands up in the
+table it is given), ``commands`` (the table per state), ``cmd_auth`` (CAPA, STLS, USER,
+PASS, AUTH), ``cmd_maildrop`` (STAT, LIST, UIDL, RETR, TOP, DELE, RSET, NOOP),
+``cmd_quit`` (QUIT and the UPDATE state), ``errors`` (errors and -ERR replies);
+``maildrop`` (the session's fixed view of INBOX and its deletion marks) and ``lock`` (the
+maildrop lock, a leased row in the database that holds across processes and nodes).
 """

@@ -70,7 +70,7 @@ class MaildropLocks:
             if row is None or _aware(row.expires_at) <= self.clock():
                 return None
             return str(row.owner)
-        return await self._call(self.db.run_read, read)
+        return await self._call(self.db.run_small_read, read)  # one row by key
 
     async def _write(self, fn: Callable[..., T], *args: Any) -> T:
         return await self._call(self.db.run_write, fn, *args)

@@ -10,8 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from congthu.pop3 import protocol, session
-from congthu.pop3.protocol import CommandError
+from congthu.pop3 import cmd_auth, session
+from congthu.pop3 import wire as protocol
+from congthu.pop3.errors import CommandError
 from tests.conftest import ServerThread
 from tests.pop3.conftest import PASSWORD, deliver, login, message
 
@@ -195,7 +196,7 @@ def test_fuzzed_session_never_kills_the_server(fuzz_server: ServerThread, lines:
         server._fuzz_user = address  # type: ignore[attr-defined]
     # STLS is left out: a client that asks for TLS and then does not negotiate it is
     # held until the handshake timeout (test_tls_garbage_on_pop3s covers it).
-    delay, session.FAILURE_DELAY = session.FAILURE_DELAY, 0.001
+    delay, cmd_auth.FAILURE_DELAY = cmd_auth.FAILURE_DELAY, 0.001
     client = Raw(server)
     try:
         if authenticated:
@@ -212,6 +213,6 @@ def test_fuzzed_session_never_kills_the_server(fuzz_server: ServerThread, lines:
     except (ConnectionResetError, BrokenPipeError):
         pass
     finally:
-        session.FAILURE_DELAY = delay
+        cmd_auth.FAILURE_DELAY = delay
         client.close()
     server_alive(server)

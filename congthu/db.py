@@ -122,21 +122,25 @@ def _sqlite_events(engine: Engine, tuning: SQLiteTuning, *, writer: bool) -> Non
 
 
 class Database:
-    """The engines of the metadata database.
+    """The metadata database, and the one way into it for every package: ``run_write``,
+    ``run_read`` and ``run_small_read`` run a synchronous function holding one
+    transaction's SQL (SQLAlchemy Core on a ``Connection``).
 
-    ``writer`` is for transactions that change data, ``reader`` for the rest. On
-    PostgreSQL they are one engine; on SQLite the writer is a single connection that
-    takes the write lock at BEGIN.
+    Behind them, on PostgreSQL one async engine (asyncpg) runs those functions through
+    ``run_sync``; on SQLite the async writer engine is only the in-process write slot (a
+    single connection that takes the write lock at BEGIN), and the functions run on
+    synchronous pysqlite connections in threads. The async engines are private: other
+    modules never open a connection of their own.
     """
 
     def __init__(self, url: str, busy_timeout: float = 10.0, *, sqlite_mmap_mib: int = 0) -> None:
         self.url = url
         self.sqlite = SQLiteTuning(busy_timeout, sqlite_mmap_mib << 20)
         if url.startswith("sqlite"):
-            self.writer = _sqlite_engine(url, self.sqlite, writer=True)
-            self.reader = _sqlite_engine(url, self.sqlite, writer=False)
+            self._async_writer = _sqlite_engine(url, self.sqlite, writer=True)
+            self._async_reader = _sqlite_engine(url, self.sqlite, writer=False)
         else:
-            self.writer = self.reader = create_async_engine(
+            self._async_writer = self._async_reader = create_async_engine(
                 url, pool_size=20, max_overflow=20, pool_pre_ping=True
             )
         # SQLite only, made on first use: synchronous engines and the threads that run
@@ -178,7 +182,7 @@ class Database:
         the batch is run again alone, so each gets its own answer as without batching.
         """
         if not self.is_sqlite:
-            async with self.writer.begin() as conn:
+            async with self._async_writer.begin() as conn:
                 return await conn.run_sync(fn, *args)
         loop = asyncio.get_running_loop()
         job = _WriteJob(fn, args, loop.create_future())
@@ -215,7 +219,7 @@ class Database:
             for job in batch:
                 job.started = True
             try:
-                async with self.writer.connect():  # the in-process write slot, see run_write
+                async with self._async_writer.connect():  # the in-process write slot, see run_write
                     outcomes = await _finish(loop.run_in_executor(thread, _write_batch, engine, batch))
             except asyncio.CancelledError:
                 for job in batch:  # the loop is stopping
@@ -241,7 +245,7 @@ class Database:
         the writer); on PostgreSQL through ``run_sync`` on ``reader``.
         """
         if not self.is_sqlite:
-            async with self.reader.connect() as conn:
+            async with self._async_reader.connect() as conn:
                 return await conn.run_sync(fn, *args)
         if self._sync_reader is None:
             self._sync_reader = _sqlite_sync_engine(self.url, self.sqlite, writer=False,
@@ -286,7 +290,7 @@ class Database:
 
     @property
     def is_sqlite(self) -> bool:
-        return self.writer.dialect.name == "sqlite"
+        return self._async_writer.dialect.name == "sqlite"
 
     async def dispose(self) -> None:
         if self._write_runner is not None and not self._write_runner.done():
@@ -305,9 +309,9 @@ class Database:
         self._here_engine = None
         self._write_thread = self._read_threads = None
         self._sync_writer = self._sync_reader = None
-        await self.writer.dispose()
-        if self.reader is not self.writer:
-            await self.reader.dispose()
+        await self._async_writer.dispose()
+        if self._async_reader is not self._async_writer:
+            await self._async_reader.dispose()
 
 
 _READ_THREADS = 4
@@ -503,5 +507,5 @@ async def migrate(db: Database) -> None:
     def upgrade(connection: Connection) -> None:
         command.upgrade(_alembic_config(connection), "heads")
 
-    async with db.writer.begin() as conn:
+    async with db._async_writer.begin() as conn:
         await conn.run_sync(upgrade)

@@ -34,8 +34,7 @@ async def main(package: str, message: str) -> None:
                 command.revision(cfg, message=message, autogenerate=True, head="base",
                                  branch_label=package, rev_id=rev_id, depends_on="store_0001")
 
-        async with db.writer.begin() as conn:
-            await conn.run_sync(run)
+        await db.run_write(run)
         await db.dispose()
 
 

@@ -68,6 +68,7 @@ class LoginChecks(SecondFactor):
         if plaintext and not self.plaintext_allowed(secure, client_ip):
             await self._audit("login.refused", username, username, {"reason": "tls-required", "protocol": protocol},
                               client)
+            metrics.logins.labels(protocol, "failed").inc()
             return AuthResult(
                 AuthStatus.FAILED, code="PRIVACYREQUIRED",
                 message="Phải dùng kết nối mã hóa (TLS) để gửi mật khẩu / "
@@ -80,6 +81,7 @@ class LoginChecks(SecondFactor):
             which = "address" if by_address.locked(now) else "account"
             key = lockout.address_key(client_ip) if which == "address" else username
             await self._audit_refusal(which, key, username, protocol, client, now)
+            metrics.logins.labels(protocol, "locked").inc()
             delay = lockout.delay_for(by_address.failures, self.login) if which == "address" else 0.0
             if delay:
                 await self.sleep(delay)

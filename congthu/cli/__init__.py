@@ -13,11 +13,10 @@ import argparse
 import asyncio
 import importlib
 import inspect
-import logging
-import sys
 from collections.abc import Callable
 from typing import Any
 
+from congthu import log
 from congthu.cli.errors import CommandError as CommandError  # re-exported: commands raise it
 from congthu.cli.errors import report, require_initialised
 from congthu.plugins import discover
@@ -85,8 +84,7 @@ async def _run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(message)s", stream=sys.stderr)
+    log.configure(args.verbose)  # every command's log lines are JSON, as the server's
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2

@@ -133,3 +133,28 @@ async def test_ipv6_addresses_count_by_prefix(app: App) -> None:
     assert same_prefix.status is AuthStatus.LOCKED
     assert (await app.accounts.authenticate(OWNER, PASSWORD, protocol="imap", client_ip="2001:db8:1:3::1",
                                             secure=True)).ok
+
+
+async def test_refusals_before_the_password_is_checked_are_counted_once(app: App) -> None:
+    """A login refused by a lock or for want of TLS is still a login attempt in
+    ``congthu_logins_total``: counted once, as "locked" or "failed"."""
+    from congthu import metrics
+
+    def count(result: str) -> float:
+        return metrics.registry.get_sample_value(
+            "congthu_logins_total", {"protocol": "ldap-test", "result": result}) or 0.0
+
+    await setup(app)
+    app.accounts.clock = Clock()
+    for i in range(app.settings.login.account_lock_after):
+        await app.accounts.authenticate(OWNER, f"Guess#{i:04d}x", protocol="smtp",
+                                        client_ip=f"192.0.2.{i + 1}", secure=True)
+    locked, failed = count("locked"), count("failed")
+    result = await app.accounts.authenticate(OWNER, PASSWORD, protocol="ldap-test",
+                                             client_ip="198.51.100.20", secure=True)
+    assert result.status is AuthStatus.LOCKED
+    assert (count("locked"), count("failed")) == (locked + 1, failed)
+    result = await app.accounts.authenticate(OWNER, PASSWORD, protocol="ldap-test",
+                                             client_ip="198.51.100.20", secure=False)
+    assert result.code == "PRIVACYREQUIRED"
+    assert (count("locked"), count("failed")) == (locked + 1, failed + 1)

@@ -35,11 +35,9 @@ async def test_the_database_refuses_updates_and_deletes(app: App) -> None:
 
     await audit.record(app, "test.write", "a", "b", {})
     with pytest.raises(DBAPIError):
-        async with app.db.writer.begin() as conn:
-            await conn.execute(text("UPDATE audit_log SET actor = 'x'"))
+        await app.db.run_write(lambda conn: conn.execute(text("UPDATE audit_log SET actor = 'x'")))
     with pytest.raises(DBAPIError):
-        async with app.db.writer.begin() as conn:
-            await conn.execute(text("DELETE FROM audit_log"))
+        await app.db.run_write(lambda conn: conn.execute(text("DELETE FROM audit_log")))
     assert (await audit.verify(app)).ok
 
 
@@ -131,6 +129,5 @@ async def test_both_engines_chain_logins_and_refuse_edits(any_app: App) -> None:
     verified = await audit.verify(app)
     assert verified.ok and verified.count == 40
     with pytest.raises(DBAPIError):
-        async with app.db.writer.begin() as conn:
-            await conn.execute(text("UPDATE audit_log SET actor = 'x' WHERE id = 1"))
+        await app.db.run_write(lambda conn: conn.execute(text("UPDATE audit_log SET actor = 'x' WHERE id = 1")))
     assert (await audit.verify(app)).ok

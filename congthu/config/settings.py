@@ -145,12 +145,6 @@ class LoginSettings:
 
 @dataclass
 class LifecycleSettings:
-    # Điều 4.4: a mailbox not accessed for this many months is reclaimed.
-    inactive_months: int = 6
-    # Warn the owner this many days before reclamation.
-    inactive_warning_days: list[int] = field(default_factory=lambda: [30, 7])
-    # Điều 4.2-4.3: requests are answered within this many working days.
-    request_working_days: int = 3
     # An old address keeps delivering to the successor organisation for this long.
     alias_keep_days: int = 730
 
@@ -316,6 +310,14 @@ class ConnectionSettings:
 
 
 @dataclass
+class ServerSettings:
+    # Worker processes of `congthu serve`, each serving every port on the sockets the
+    # supervisor binds once, restarted if one dies (congthu/workers.py). 0: one per core
+    # the process may use; 1: a single process without a supervisor.
+    workers: int = 0
+
+
+@dataclass
 class WebSettings:
     # Seconds a client may take to send one whole HTTP request (request line, header and
     # body) once its first byte arrived or the connection opened; then it is closed
@@ -350,6 +352,7 @@ class Settings:
     directory: DirectorySettings = field(default_factory=DirectorySettings)
     connections: ConnectionSettings = field(default_factory=ConnectionSettings)
     web: WebSettings = field(default_factory=WebSettings)
+    server: ServerSettings = field(default_factory=ServerSettings)
 
     @property
     def mailbox_quota_bytes(self) -> int:
@@ -399,11 +402,19 @@ def _check_value(path: Path, key: str, expected: Any, value: Any) -> Any:
     raise ConfigError(path, key, f"unsupported setting type {expected!r}")  # pragma: no cover
 
 
+# Keys that earlier versions wrote into congthu.toml for features not built then; a file
+# that still has them loads (the keys do nothing) so an upgrade never stops the server.
+RETIRED_KEYS = frozenset({
+    "lifecycle.inactive_months", "lifecycle.inactive_warning_days", "lifecycle.request_working_days",
+})
+
+
 def _build_section(path: Path, name: str, cls: type, table: Any) -> Any:
     if not isinstance(table, dict):
         raise ConfigError(path, name, "phải là một bảng [section] / must be a table")
     hints = typing.get_type_hints(cls)
     known = {f.name for f in dataclasses.fields(cls)}
+    table = {k: v for k, v in table.items() if f"{name}.{k}" not in RETIRED_KEYS}
     for key in table:
         if key not in known:
             raise ConfigError(

@@ -17,7 +17,7 @@ def test_defaults_are_the_regulations_values() -> None:
     assert s.system.domain == "soctrang.gov.vn"
     assert s.limits.mailbox_quota_mb == 500 and s.limits.attachment_mb == 15
     assert s.passwords.min_length == 8 and s.passwords.max_age_days == 30
-    assert s.lifecycle.inactive_months == 6 and s.lifecycle.request_working_days == 3
+    assert s.lifecycle.alias_keep_days == 730
     # A message carrying a 15 MB attachment (base64: x4/3) must fit the message limit.
     assert s.message_max_bytes >= s.attachment_max_bytes * 4 // 3
 
@@ -58,3 +58,12 @@ def test_corrupt_config_fails_at_start_with_a_clear_message(tmp_path: Path) -> N
     assert result.returncode == 2
     assert "congthu.toml" in result.stderr and "UTF-8" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_keys_of_earlier_versions_still_load() -> None:
+    """A congthu.toml written by an earlier ``congthu init`` (with keys for features that
+    were not built) loads; a really unknown key is still refused with its name."""
+    text = "[lifecycle]\ninactive_months = 6\ninactive_warning_days = [30, 7]\nrequest_working_days = 3\n"
+    assert config.parse(text) == config.Settings()
+    with pytest.raises(config.ConfigError, match="lifecycle.inactive_days"):
+        config.parse("[lifecycle]\ninactive_days = 6\n")

@@ -7,12 +7,16 @@ VENV   ?= .venv
 DATA   ?= data
 BIN    := $(VENV)/bin
 
-# Debian packages the tests drive as real peers and clients.
-APT_TEST_PACKAGES := postgresql curl isync swaks fetchmail getmail6 ldap-utils chromium postfix offlineimap3
-# Debian packages needed to build and run.
-APT_RUN_PACKAGES := python3-venv python3-dev gcc libldap2-dev libsasl2-dev
+# Debian packages the tests drive as real peers and clients. Installed without their
+# recommendations, so what a test needs from a recommendation is named here:
+# libnet-ssleay-perl is swaks's TLS (--tls).
+APT_TEST_PACKAGES := postgresql curl isync swaks libnet-ssleay-perl fetchmail getmail6 \
+                     chromium postfix offlineimap3 nodejs
+# Debian packages needed to build and run (gcc and python3-dev for a dependency that
+# has no binary wheel for this Python).
+APT_RUN_PACKAGES := python3 python3-venv python3-dev gcc
 
-.PHONY: run test lint typecheck bench clean apt-run apt-test
+.PHONY: run test lint typecheck bench clean apt-run apt-test clean-room
 
 $(BIN)/.installed: pyproject.toml
 	@$(MAKE) --no-print-directory apt-run
@@ -28,7 +32,7 @@ run: $(BIN)/.installed
 test: $(BIN)/.installed apt-test
 	$(BIN)/ruff check congthu tests bench tools
 	$(BIN)/mypy congthu
-	$(BIN)/pytest -q -n 2 -p no:cacheprovider
+	$(BIN)/pytest -q -rfEs -n 2 -p no:cacheprovider
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check congthu tests bench tools
@@ -39,7 +43,9 @@ bench: $(BIN)/.installed
 
 # Install the Debian packages that are missing (as root, or through sudo).
 define apt_install
-	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	@missing=""; for p in $(1); do \
+	  [ "$$(dpkg-query -W -f='$${db:Status-Status}' $$p 2>/dev/null)" = installed ] || missing="$$missing $$p"; \
+	done; \
 	if [ -n "$$missing" ]; then \
 	  echo "apt-get install$$missing"; \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
@@ -55,6 +61,11 @@ apt-test:
 	@SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	echo "postfix postfix/main_mailer_type select No configuration" | $$SUDO debconf-set-selections
 	$(call apt_install,$(APT_TEST_PACKAGES))
+
+# README's `make test` on a fresh Debian 12 root (debootstrap + chroot; needs root).
+# CLEAN_ROOM_FLAGS: see `tools/clean-room --help` (--worktree, --run, --rebuild, --keep).
+clean-room:
+	bash tools/clean-room $(CLEAN_ROOM_FLAGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

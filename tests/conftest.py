@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import shutil
 import socket
 import threading
 from collections.abc import AsyncIterator, Coroutine, Iterator
@@ -23,6 +24,15 @@ from congthu.cli.core import initialise
 from congthu.config import ListenSettings
 
 T = TypeVar("T")
+
+
+def need(tool: str, package: str | None = None) -> str:
+    """The path of a program the test drives; the test fails (never skips) without it,
+    since ``make test`` installs every such program: a skip would hide a missing install."""
+    path = shutil.which(tool)
+    if path is None:
+        pytest.fail(f"{tool} is not installed (apt-get install {package or tool})")
+    return path
 
 
 def free_port() -> int:

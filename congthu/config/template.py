@@ -7,8 +7,9 @@ so the file and the code cannot drift apart.
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import re
+import sys
+from pathlib import Path
 from typing import Any
 
 from congthu.config import Settings
@@ -16,10 +17,25 @@ from congthu.config import Settings
 _FIELD = re.compile(r"^\s+(\w+):")
 
 
+def _class_lines(cls: type) -> list[str]:
+    """The source lines of ``cls``'s body, read as text. Not ``inspect.getsource``: it
+    parses the module with ``ast``, which Debian's Python 3.11.2 can fail to do while
+    other threads run (CPython gh-106905, "AST constructor recursion depth mismatch"),
+    and ``congthu init`` runs beside a server in the tests."""
+    source = Path(sys.modules[cls.__module__].__file__ or "").read_text(encoding="utf-8").splitlines()
+    start = next(i for i, line in enumerate(source) if re.match(rf"class {cls.__name__}\b", line))
+    body: list[str] = []
+    for line in source[start + 1:]:
+        if line.strip() and not line[0].isspace():
+            break
+        body.append(line)
+    return body
+
+
 def _field_comments(cls: type) -> dict[str, list[str]]:
     comments: dict[str, list[str]] = {}
     pending: list[str] = []
-    for line in inspect.getsource(cls).splitlines():
+    for line in _class_lines(cls):
         stripped = line.strip()
         if stripped.startswith("#"):
             pending.append(stripped)

@@ -12,12 +12,12 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import pytest
 import vobject
 from openpyxl import load_workbook
 
 from congthu.app import App
 from congthu.directory import Directory, publish
+from tests.conftest import need
 
 
 def make_dir(path: Path, extra: str) -> Path:
@@ -88,8 +88,8 @@ async def test_public_fields_setting(tmp_path: Path) -> None:
     assert card.tel.value == "0299 3822 222" and "title" not in card.contents
 
 
-@pytest.mark.skipif(shutil.which("node") is None, reason="node not installed")
 async def test_page_search_folds_accents_with_node(dapp: App, tmp_path: Path) -> None:
+    need("node", "nodejs")
     await fill(dapp)
     await publish(dapp, tmp_path)
     page = (tmp_path / "index.html").read_text(encoding="utf-8")

@@ -4,7 +4,6 @@ up), in bounded time, and a second run that transfers nothing."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import time
 from email.parser import BytesParser
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import need
 from tests.imap.conftest import PASSWORD, message
 
 pytestmark = pytest.mark.slow
@@ -23,8 +23,8 @@ def _local_names(maildir: Path) -> list[str]:
     return sorted(p.name for sub in ("cur", "new") for p in (maildir / sub).iterdir())
 
 
-@pytest.mark.skipif(shutil.which("offlineimap") is None, reason="offlineimap3 not installed")
 def test_offlineimap_two_way_sync(user, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    need("offlineimap", "offlineimap3")
     store = user.server.app.store
 
     async def deliver() -> None:

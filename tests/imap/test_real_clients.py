@@ -3,12 +3,12 @@ ways (a second run transfers nothing) and curl listing and fetching over imap://
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import need
 from tests.imap.conftest import PASSWORD, message
 
 pytestmark = pytest.mark.slow
@@ -23,8 +23,8 @@ def _deliver_many(user, count: int) -> None:  # type: ignore[no-untyped-def]
     user.server.run(run(), timeout=300)
 
 
-@pytest.mark.skipif(shutil.which("mbsync") is None, reason="isync (mbsync) not installed")
 def test_mbsync_two_way_sync_of_1000_messages(user, tmp_path: Path) -> None:
+    need("mbsync", "isync")
     _deliver_many(user, 500)
     inbox = tmp_path / "mail" / "INBOX"
     for sub in ("cur", "new", "tmp"):
@@ -80,8 +80,8 @@ SyncState *
     assert (status.uidnext, status.highestmodseq, sorted(local)) == before
 
 
-@pytest.mark.skipif(shutil.which("curl") is None, reason="curl not installed")
 def test_curl_lists_and_fetches(user) -> None:
+    need("curl")
     raw = message("Gửi qua curl", "Nội dung")
     user.deliver(raw)
     base = f"imap://127.0.0.1:{user.server.port('imap')}"

@@ -6,7 +6,6 @@ from __future__ import annotations
 import email.message
 import email.policy
 import logging
-import shutil
 import smtplib
 import ssl
 import subprocess
@@ -21,6 +20,7 @@ from pathlib import Path
 import aiosmtplib
 import pytest
 
+from tests.conftest import need
 from tests.smtp.conftest import PASSWORD, messages, parse, start_server
 
 BOB = "ntbinh@soctrang.gov.vn"
@@ -92,8 +92,8 @@ async def test_aiosmtplib_implicit_tls_login(mx):
     check_delivered(mx, an)
 
 
-@pytest.mark.skipif(shutil.which("swaks") is None, reason="apt-get install swaks")
 def test_swaks(mx):
+    need("swaks")
     mx.add_user(BOB)
     an = mx.add_user(AN)
     result = subprocess.run(
@@ -107,8 +107,8 @@ def test_swaks(mx):
     check_delivered(mx, an)
 
 
-@pytest.mark.skipif(shutil.which("curl") is None, reason="apt-get install curl")
 def test_curl(mx, tmp_path: Path):
+    need("curl")
     mx.add_user(BOB)
     an = mx.add_user(AN)
     mail = tmp_path / "mail.eml"

@@ -1,0 +1,13 @@
+"""The webmail at ``/`` (issue 14, Điều 2.3): Vietnamese by default, server-rendered
+(Jinja2), safe against hostile mail.
+
+This first slice: sign-in through the accounts' one login check (forced change of a
+first or expired password, TOTP, shared throttling), server-side sessions listed in
+settings, folders with unread counts, the message list, flags, move, delete to Trash,
+reading with sanitised HTML in a sandboxed frame, attachments and the source.
+
+Modules: ``web.py`` (the router), ``context.py`` (what routes share: session, CSRF,
+authorisation), ``login.py``, ``mailpages.py``, ``accountpages.py`` (the routes),
+``sessions.py`` and ``tables.py`` (sessions), ``sanitise.py`` (HTML), ``reading.py``
+(what a message shows), ``render.py`` (templates, headers), ``i18n.py`` (words).
+"""

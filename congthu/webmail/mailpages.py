@@ -1,0 +1,290 @@
+"""The mail pages: folders with unread counts, a folder's messages fifty at a time, the
+actions on chosen messages, reading a message, its attachments and its source.
+
+Every read and write goes through ``MailStore``'s methods, the paths IMAP and POP3 use
+(``folder_index``, ``get_contents``, ``store_flags``, ``move``, ``expunge``...): there
+is no second way to write mail, and IMAP sessions learn of the webmail's changes from the
+change feed as of any other client's. Every route takes the folder through
+``WebContext.own_folder``, so another mailbox's ids give 404.
+
+Deleting moves to Trash (RFC 6154 ``\\Trash``); deleting in Trash marks ``\\Deleted``
+and expunges, as an IMAP client does.
+
+Reading: the message body frame (``/thu/<folder>/<uid>/noi-dung``) holds the sanitised
+HTML (``sanitise.py``) in its own document under ``render.BODY_CSP`` (sandbox, no
+script); attachments come from ``/tep/...`` and the source from ``/nguon/...``, routes
+that serve only downloads (``Content-Disposition: attachment``, nosniff, CSP sandbox).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from congthu.mime import decode_body
+from congthu.store import Content, Folder, MessageMeta, NotFound
+from congthu.store import flags as flagbits
+from congthu.webmail import i18n, render
+from congthu.webmail.context import HOME, Signed, WebContext, first, read_form
+from congthu.webmail.reading import (
+    attachment_by_section,
+    content_disposition,
+    part_text,
+    structure_of,
+    view_of,
+)
+from congthu.webmail.sanitise import sanitise
+
+PAGE_SIZE = 50
+SORTS = ("ngay", "ngay-cu", "co")
+ACTIONS = ("doc", "chua-doc", "gan-co", "bo-co", "xoa", "chuyen")
+MAX_SELECTED = 500
+_SPECIAL_ORDER = {"INBOX": 0, "\\Drafts": 1, "\\Sent": 2, "\\Archive": 3, "\\Junk": 4, "\\Trash": 5}
+
+
+@dataclass
+class FolderEntry:
+    id: int
+    name: str
+    shown: str
+    special_use: str | None
+    unseen: int
+    messages: int
+
+
+@dataclass
+class Row:
+    uid: int
+    subject: str
+    sender: str
+    date: str
+    size: int
+    seen: bool
+    flagged: bool
+
+
+def _sort_key(folder: Folder) -> tuple[int, str]:
+    key = "INBOX" if folder.name == "INBOX" else (folder.special_use or "")
+    return _SPECIAL_ORDER.get(key, 10), folder.name.casefold()
+
+
+def _int(value: str, default: int = 0) -> int:
+    return int(value) if value.isdigit() and len(value) < 10 else default
+
+
+def _sorted(metas: list[MessageMeta], sort: str) -> list[MessageMeta]:
+    if sort == "ngay-cu":
+        return sorted(metas, key=lambda m: (m.internal_date, m.uid))
+    if sort == "co":
+        return sorted(metas, key=lambda m: (m.size, m.uid), reverse=True)
+    return sorted(metas, key=lambda m: (m.internal_date, m.uid), reverse=True)
+
+
+def routes(ctx: WebContext) -> APIRouter:
+    api = APIRouter()
+    store = ctx.app.store
+
+    async def folder_entries(signed: Signed, lang: str) -> list[FolderEntry]:
+        folders = sorted(await store.list_folders(signed.mailbox.id), key=_sort_key)
+        statuses = await asyncio.gather(*(store.folder_status(f.id) for f in folders))
+        return [FolderEntry(f.id, f.name, i18n.folder_name(f.name, f.special_use, lang), f.special_use,
+                            s.unseen, s.messages) for f, s in zip(folders, statuses, strict=True)]
+
+    def not_found(request: Request, signed: Signed | None = None) -> Response:
+        return ctx.renderer.page(request, "error.html", {
+            "csrf": signed.session.csrf if signed else "", "address": signed.mailbox.address if signed else "",
+            "session": signed.session if signed else None}, status=404)
+
+    async def base_context(request: Request, signed: Signed) -> dict[str, Any]:
+        lang = i18n.language(request.cookies.get(i18n.LANG_COOKIE))
+        return {"session": signed.session, "csrf": signed.session.csrf, "address": signed.mailbox.address,
+                "folders": await folder_entries(signed, lang)}
+
+    async def message_of(folder: Folder, uid: int) -> tuple[MessageMeta, Content] | None:
+        metas = await store.get_messages(folder.id, [uid])
+        if not metas:
+            return None
+        try:
+            return metas[0], await store.get_content(metas[0].content_id)
+        except NotFound:
+            return None
+
+    @api.get(HOME)
+    async def home(request: Request) -> Response:
+        signed = await ctx.require(request)
+        if isinstance(signed, Response):
+            return signed
+        inbox = await store.get_folder(signed.mailbox.id, "INBOX")
+        if inbox is None:
+            return not_found(request, signed)
+        return render.redirect(f"{HOME}/{inbox.id}")
+
+    @api.get(HOME + "/{folder_id}")
+    async def folder_page(request: Request, folder_id: int) -> Response:
+        signed = await ctx.require(request)
+        if isinstance(signed, Response):
+            return signed
+        folder = await ctx.own_folder(signed, folder_id)
+        if folder is None:
+            return not_found(request, signed)
+        lang = i18n.language(request.cookies.get(i18n.LANG_COOKIE))
+        sort = request.query_params.get("sap-xep", "ngay")
+        sort = sort if sort in SORTS else "ngay"
+        metas = _sorted(await store.folder_index(folder.id), sort)
+        pages = max(1, (len(metas) + PAGE_SIZE - 1) // PAGE_SIZE)
+        page = min(max(1, _int(request.query_params.get("trang", "1"), 1)), pages)
+        chosen = metas[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
+        contents = await store.get_contents([m.content_id for m in chosen])
+        rows = []
+        for meta in chosen:
+            content = contents.get(meta.content_id)
+            rows.append(Row(
+                uid=meta.uid, subject=content.subject if content else "", sender=content.from_addr if content else "",
+                date=i18n.show_date(meta.internal_date, lang), size=meta.size,
+                seen=bool(meta.flags & flagbits.SEEN), flagged=bool(meta.flags & flagbits.FLAGGED)))
+        context = await base_context(request, signed)
+        current = next(f for f in context["folders"] if f.id == folder.id)
+        return ctx.renderer.page(request, "folder.html", {
+            **context, "folder": current, "rows": rows, "page": page, "pages": pages, "sort": sort,
+            "sorts": SORTS, "total": len(metas), "in_trash": folder.special_use == "\\Trash"})
+
+    @api.post(HOME + "/{folder_id}/thao-tac")
+    async def act(request: Request, folder_id: int) -> Response:
+        signed = await ctx.require(request)
+        if isinstance(signed, Response):
+            return signed
+        folder = await ctx.own_folder(signed, folder_id)
+        if folder is None:
+            return not_found(request, signed)
+        form = await read_form(request)
+        if form is None or not ctx.form_ok(request, signed.session.secret, first(form, "csrf")):
+            return ctx.renderer.page(request, "error.html", {
+                "csrf": signed.session.csrf, "address": signed.mailbox.address, "session": signed.session,
+                "bad": True}, status=403)
+        action = first(form, "action")
+        uids = sorted({_int(v) for v in form.get("uid", [])[:MAX_SELECTED]} - {0})
+        back = f"{HOME}/{folder.id}"
+        sort, page = first(form, "sap-xep"), _int(first(form, "trang"), 1)
+        if sort in SORTS and sort != "ngay":
+            back += f"?sap-xep={sort}&trang={page}"
+        elif page > 1:
+            back += f"?trang={page}"
+        if action not in ACTIONS or not uids:
+            return render.redirect(back)
+        if action == "doc":
+            await store.store_flags(folder.id, uids, "add", flagbits.SEEN)
+        elif action == "chua-doc":
+            await store.store_flags(folder.id, uids, "remove", flagbits.SEEN)
+        elif action == "gan-co":
+            await store.store_flags(folder.id, uids, "add", flagbits.FLAGGED)
+        elif action == "bo-co":
+            await store.store_flags(folder.id, uids, "remove", flagbits.FLAGGED)
+        elif action == "xoa":
+            if folder.special_use == "\\Trash":
+                await store.store_flags(folder.id, uids, "add", flagbits.DELETED)
+                await store.expunge(folder.id, uids)
+            else:
+                trash = next((f for f in await store.list_folders(signed.mailbox.id)
+                              if f.special_use == "\\Trash"), None)
+                if trash is None:
+                    return not_found(request, signed)
+                await store.move(folder.id, uids, trash.id)
+        elif action == "chuyen":
+            target = await ctx.own_folder(signed, _int(first(form, "dich")))
+            if target is None:
+                return not_found(request, signed)
+            if target.id != folder.id:
+                await store.move(folder.id, uids, target.id)
+        if first(form, "ve") == "thu" and action in ("gan-co", "bo-co", "doc") and len(uids) == 1:
+            return render.redirect(f"{HOME}/{folder.id}/{uids[0]}")
+        return render.redirect(back)
+
+    @api.get(HOME + "/{folder_id}/{uid}")
+    async def read(request: Request, folder_id: int, uid: int) -> Response:
+        signed = await ctx.require(request)
+        if isinstance(signed, Response):
+            return signed
+        folder = await ctx.own_folder(signed, folder_id)
+        found = await message_of(folder, uid) if folder else None
+        if folder is None or found is None:
+            return not_found(request, signed)
+        meta, content = found
+        lang = i18n.language(request.cookies.get(i18n.LANG_COOKIE))
+        raw = await store.read_message(content.id)
+        structure = structure_of(content.structure, raw)
+        view = view_of(structure, raw)
+        text, cut, blocked = "", False, 0
+        if view.html_part is None and view.text_part is not None:
+            text, cut = part_text(raw, view.text_part)
+        elif view.html_part is not None:
+            html, cut = part_text(raw, view.html_part)
+            blocked = sanitise(html).blocked_images
+        if not meta.flags & flagbits.SEEN:
+            await store.store_flags(folder.id, [uid], "add", flagbits.SEEN)
+        context = await base_context(request, signed)
+        current = next(f for f in context["folders"] if f.id == folder.id)
+        return ctx.renderer.page(request, "message.html", {
+            **context, "folder": current, "uid": uid, "subject": content.subject, "sender": content.from_addr,
+            "to": content.to_addr, "cc": content.cc_addr,
+            "date": i18n.show_date(content.sent_date or meta.internal_date, lang),
+            "has_html": view.html_part is not None, "text": text, "cut": cut, "blocked": blocked,
+            "attachments": view.attachments, "flagged": bool(meta.flags & flagbits.FLAGGED),
+            "in_trash": folder.special_use == "\\Trash"})
+
+    @api.get(HOME + "/{folder_id}/{uid}/noi-dung")
+    async def body(request: Request, folder_id: int, uid: int) -> Response:
+        signed = await ctx.require(request)
+        if isinstance(signed, Response):
+            return Response(status_code=403, headers=render.BODY_HEADERS)
+        folder = await ctx.own_folder(signed, folder_id)
+        found = await message_of(folder, uid) if folder else None
+        if folder is None or found is None:
+            return Response(status_code=404, headers=render.BODY_HEADERS)
+        _meta, content = found
+        raw = await store.read_message(content.id)
+        view = view_of(structure_of(content.structure, raw), raw)
+        html = ""
+        if view.html_part is not None:
+            text, _cut = part_text(raw, view.html_part)
+            html = sanitise(text).html
+        page = ctx.renderer.env.get_template("body.html").render(body=html)
+        return HTMLResponse(page, headers=render.BODY_HEADERS)
+
+    @api.get("/tep/{folder_id}/{uid}/{section}")
+    async def attachment(request: Request, folder_id: int, uid: int, section: str) -> Response:
+        signed = await ctx.require(request)
+        if isinstance(signed, Response):
+            return signed
+        folder = await ctx.own_folder(signed, folder_id)
+        found = await message_of(folder, uid) if folder else None
+        if folder is None or found is None or len(section) > 40:
+            return not_found(request, signed)
+        _meta, content = found
+        raw = await store.read_message(content.id)
+        chosen = attachment_by_section(structure_of(content.structure, raw), raw, section)
+        if chosen is None:
+            return not_found(request, signed)
+        listed, part = chosen
+        data = raw[part.body_start:part.body_end] if part.message is not None else decode_body(raw, part)
+        return Response(data, media_type="application/octet-stream", headers={
+            **render.DOWNLOAD_HEADERS, "Content-Disposition": content_disposition(listed.filename)})
+
+    @api.get("/nguon/{folder_id}/{uid}")
+    async def source(request: Request, folder_id: int, uid: int) -> Response:
+        signed = await ctx.require(request)
+        if isinstance(signed, Response):
+            return signed
+        folder = await ctx.own_folder(signed, folder_id)
+        found = await message_of(folder, uid) if folder else None
+        if folder is None or found is None:
+            return not_found(request, signed)
+        raw = await store.read_message(found[1].id)
+        # text/plain without a charset: the bytes are the message's, in whatever it used.
+        return Response(raw, headers={
+            **render.DOWNLOAD_HEADERS, "Content-Type": "text/plain", "Content-Disposition": content_disposition(f"thu-{uid}.eml")})
+
+    return api

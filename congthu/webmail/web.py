@@ -1,0 +1,23 @@
+"""The webmail's routes, found by ``congthu.web.app`` (``router(app)``): sign-in and the
+static files (``login.py``), the mail pages (``mailpages.py``), settings
+(``accountpages.py``), all on one ``WebContext`` per App."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from fastapi import APIRouter
+
+from congthu.webmail import accountpages, login, mailpages
+from congthu.webmail.context import WebContext
+
+if TYPE_CHECKING:
+    from congthu.app import App
+
+
+def router(app: App) -> APIRouter:
+    ctx = WebContext(app)
+    api = APIRouter()
+    for part in (login, mailpages, accountpages):
+        api.include_router(part.routes(ctx))
+    return api

@@ -10,7 +10,7 @@ BIN    := $(VENV)/bin
 # Debian packages the tests drive as real peers and clients. Installed without their
 # recommendations, so what a test needs from a recommendation is named here:
 # libnet-ssleay-perl is swaks's TLS (--tls).
-APT_TEST_PACKAGES := postgresql curl isync swaks libnet-ssleay-perl fetchmail getmail6 \
+APT_TEST_PACKAGES := postgresql curl isync swaks libnet-ssleay-perl fetchmail getmail6 dovecot-imapd \
                      chromium postfix offlineimap3 nodejs
 # Debian packages needed to build and run (gcc and python3-dev for a dependency that
 # has no binary wheel for this Python).

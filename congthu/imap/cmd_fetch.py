@@ -57,8 +57,7 @@ async def fetch(s: Session, cmd: Command) -> Result:
     changedsince = args["changedsince"]
     if changedsince is not None or "MODSEQ" in names:
         # RFC 7162 section 3.1: CONDSTORE-enabling; MODSEQ in every FETCH from now on.
-        s.enabled.add("CONDSTORE")
-        sel.condstore = True
+        await s.enable_condstore()
     if changedsince is not None:
         indexes = [i for i in indexes if sel.modseqs[i] > changedsince]
         if "MODSEQ" not in names:
@@ -111,7 +110,13 @@ async def fetch(s: Session, cmd: Command) -> Result:
         for n, i in enumerate(batch):
             meta = metas.get(sel.uids[i])
             if need_meta and meta is None:
-                missing = True  # expunged by another session meanwhile
+                # Expunged by another session meanwhile, and nothing of it cached: what
+                # the session's index holds, NIL for the strings (RFC 2180 section
+                # 4.1.3), and OK [EXPUNGEISSUED] (RFC 9051 section 7.1), as Dovecot.
+                missing = True
+                items = _expunged_items(s, i, atts)
+                if items:
+                    await s.untagged(b"%d FETCH (" % (i + 1) + b" ".join(items) + b")")
                 continue
             group.append(i)
             group_bytes += meta.size if meta is not None and need_raw else 0
@@ -127,8 +132,33 @@ async def fetch(s: Session, cmd: Command) -> Result:
         raise no(f"Không giải mã được Content-Transfer-Encoding {name!r} của phần thư / "
                  f"unknown Content-Transfer-Encoding {name!r}", "UNKNOWN-CTE")
     if missing:
-        raise no("Một số thư đã bị xóa / some messages were expunged", "EXPUNGEISSUED")
+        return ("EXPUNGEISSUED", "Một số thư đã bị xóa / some messages were expunged")
     return None
+
+
+def _expunged_items(s: Session, i: int, atts: list[FetchAtt]) -> list[bytes]:
+    """The FETCH items of a message gone from the database: UID, FLAGS and MODSEQ from
+    the session's index, NIL for the nstring items, the others left out."""
+    sel = s.selected
+    assert sel is not None
+    out: list[bytes] = []
+    for att in atts:
+        name = att.name
+        if name == "UID":
+            out.append(b"UID %d" % sel.uids[i])
+        elif name == "FLAGS":
+            out.append(b"FLAGS " + flag_list(sel.flag_names(i)))
+        elif name == "MODSEQ":
+            out.append(b"MODSEQ (%d)" % sel.modseqs[i])
+        elif name in ("RFC822", "RFC822.HEADER", "RFC822.TEXT"):
+            out.append(name.encode() + b" NIL")
+        elif name in ("BODY[]", "BINARY[]") and att.section is not None:
+            label = b"BODY[" if name == "BODY[]" else b"BINARY["
+            label += att.section.spec().encode() + b"]"
+            if att.partial is not None:
+                label += b"<%d>" % att.partial[0]
+            out.append(label + b" NIL")
+    return out
 
 
 async def _decodable(s: Session, uids: list[int], atts: list[FetchAtt]) -> list[int]:
@@ -197,13 +227,20 @@ async def _send_from_index(s: Session, indexes: list[int], atts: list[FetchAtt],
 # for the messages fetched lately in the App's caches (``caches.py``: ``metas`` holds
 # MessageMeta, ``known`` holds _Known), so a FETCH of the same messages again, by this
 # session or another, need not read their metadata and contents again nor load their
-# structures: the database is asked only which of them still exist (``store.present``).
+# structures. A message another session expunged, which this session has not been told
+# of yet, is answered from the cache too: RFC 9051 section 7.4.1 (and RFC 2180 section
+# 4.1.1) lets a server return the data it still has, as Dovecot does, where a NO
+# [EXPUNGEISSUED] makes clients (and imaptest) count an error; its content and bytes
+# stay readable well after the expunge (blobs and content rows are removed only after
+# ``collect_garbage``'s grace period). Only a message neither cached nor in the
+# database any more gets NO [EXPUNGEISSUED].
 # The flags, keywords and modseq in the cached MessageMeta are not used (the session's
 # index has the ones the client knows).
 
 
 async def _metas(s: Session, uids: list[int]) -> dict[int, MessageMeta]:
-    """The metadata of those of these messages that still exist, by UID."""
+    """The metadata of these messages, by UID: from the cache, else from the database
+    (a message expunged and not cached is left out)."""
     sel = s.selected
     assert sel is not None
     folder, validity = sel.folder_id, sel.uidvalidity
@@ -216,13 +253,8 @@ async def _metas(s: Session, uids: list[int]) -> dict[int, MessageMeta]:
             unknown.append(uid)
         else:
             found[uid] = meta
-    if found:
-        present = await s.app.store.present(folder, list(found))
-        for uid in list(found):
-            if uid in present:
-                cache.move_to_end((folder, validity, uid))
-            else:
-                del found[uid]  # expunged by another session meanwhile
+    for uid in found:
+        cache.move_to_end((folder, validity, uid))
     if unknown:
         for meta in await s.app.store.get_messages(folder, unknown):
             found[meta.uid] = meta

@@ -55,9 +55,22 @@ async def create(s: Session, cmd: Command) -> Result:
         use = SPECIAL_USES.get(cmd.args["use"][0].lower())
         if use is None:
             raise no("Thuộc tính không hỗ trợ / unsupported special use", "USEATTR")
+    existing: set[str] = set()
+    if not target.shared:
+        existing = {f.name for f in await s.app.store.list_folders(target.mailbox_id)}
     # RFC 4314 section 4: a new folder inherits its parent's ACL.
     await delegation.create_folder(s.app, target.mailbox_id, target.folder, use,
                                    created_by=s.user.address if s.user else "")
+    if not target.shared:
+        # RFC 9051 section 6.3.4: CREATE does not subscribe (SUBSCRIBE does, 6.3.7), as
+        # Dovecot; the store makes folders subscribed (the mailbox's first folders and
+        # the webmail's are), so the new name and the parents made for it are
+        # unsubscribed here.
+        parts = normalise_folder_name(target.folder).split(DELIMITER)
+        for n in range(1, len(parts) + 1):
+            name = DELIMITER.join(parts[:n])
+            if name not in existing:
+                await s.app.store.set_subscribed(target.mailbox_id, name, False)
     return None
 
 
@@ -164,6 +177,10 @@ async def list_(s: Session, cmd: Command) -> Result:
     unknown = select - {"SUBSCRIBED", "REMOTE", "RECURSIVEMATCH", "SPECIAL-USE"}
     if unknown:
         raise bad(f"Tùy chọn LIST không hỗ trợ / unknown LIST selection option {sorted(unknown)[0]}")
+    unknown = returns - {"SUBSCRIBED", "CHILDREN", "SPECIAL-USE", "STATUS"}
+    if unknown:
+        # RFC 5258 section 3: an unknown return option is a BAD (as Dovecot answers).
+        raise bad(f"Tùy chọn RETURN không hỗ trợ / unknown LIST return option {sorted(unknown)[0][:30]}")
     if "RECURSIVEMATCH" in select and not (select - {"RECURSIVEMATCH", "REMOTE"}):
         raise bad("RECURSIVEMATCH cần một tùy chọn khác / RECURSIVEMATCH needs another option")
     lsub = args.get("lsub", False)
@@ -174,6 +191,7 @@ async def list_(s: Session, cmd: Command) -> Result:
         await s.send(b'* ' + (b"LSUB" if lsub else b"LIST") + b' (\\Noselect) "/" ""\r\n')
         return None
     regexes = [pattern_regex(reference + p) for p in patterns if p != ""]
+    wild = [pattern_regex(reference + p) for p in patterns if "%" in p]
     entries = await _entries(s)
     status_items = args["status"]
     for name in sorted(entries, key=lambda n: (n != "INBOX", n)):
@@ -183,6 +201,20 @@ async def list_(s: Session, cmd: Command) -> Result:
             continue
         attrs: list[str] = []
         childinfo = False
+        if lsub:
+            # RFC 3501 section 6.3.9: the subscribed names; a name that is not, matched
+            # where "%" stopped short of a subscribed one below it, as \Noselect.
+            if e.subscribed:
+                attrs = []
+            elif e.child_subscribed and any(r.fullmatch(name) for r in wild) and any(
+                    entries[other].subscribed and not any(r.fullmatch(other) for r in regexes)
+                    for other in entries if other.startswith(name + DELIMITER)):
+                attrs = ["\\Noselect"]
+            else:
+                continue
+            line = b"* LSUB (" + " ".join(attrs).encode() + b') "/" ' + string(s.encode_name(name), utf8=s.utf8)
+            await s.send(line + b"\r\n")
+            continue
         if "SUBSCRIBED" in select and not e.subscribed:
             if not ("RECURSIVEMATCH" in select and e.child_subscribed):
                 continue
@@ -190,17 +222,16 @@ async def list_(s: Session, cmd: Command) -> Result:
         if "SPECIAL-USE" in select and not (e.folder and e.folder.special_use):
             continue
         if e.folder is None:
-            attrs.append("\\NonExistent" if (s.rev2 or select or returns) and not lsub and
+            attrs.append("\\NonExistent" if (s.rev2 or select or returns) and
                          not e.name.startswith(SHARED) else "\\Noselect")
+        # RFC 5258 section 4: child information always (a server MAY give it without
+        # RETURN (CHILDREN); Dovecot gives it then only).
         attrs.append("\\HasChildren" if e.children else "\\HasNoChildren")
-        if e.folder is not None and e.folder.special_use and not lsub:
+        if e.folder is not None and e.folder.special_use:
             attrs.append(e.folder.special_use)  # RFC 6154 section 2: also in plain LIST
-        if (("SUBSCRIBED" in select or "SUBSCRIBED" in returns) and e.subscribed) and not lsub:
+        if ("SUBSCRIBED" in select or "SUBSCRIBED" in returns) and e.subscribed:
             attrs.append("\\Subscribed")
-        if lsub and e.folder is None:
-            attrs = ["\\Noselect"]
-        line = (b"* " + (b"LSUB" if lsub else b"LIST") + b" (" + " ".join(attrs).encode() + b') "/" '
-                + string(s.encode_name(name), utf8=s.utf8))
+        line = b"* LIST (" + " ".join(attrs).encode() + b') "/" ' + string(s.encode_name(name), utf8=s.utf8)
         if childinfo:
             line += b' ("CHILDINFO" ("SUBSCRIBED"))'
         await s.send(line + b"\r\n")

@@ -6,13 +6,20 @@ Beyond the RFC, on purpose (users expect it, the regulation's users write Vietna
 TEXT, BODY, SUBJECT, FROM, TO, CC, BCC and HEADER match **without regard to accents or
 case**, so "nguyen van binh" finds "Nguyễn Văn Bình" and "ĐỀ ÁN" finds "đề án"
 (``congthu.text.fold`` on both sides). RFC 9051 asks only for case-insensitive substring
-matching; folded matching finds a superset of what it finds. TEXT and BODY are answered
-from the store's folded text index (``store.search_text``: subject, addresses and text
-parts), not by reading messages; BODY therefore also matches the indexed header fields.
+matching; folded matching finds a superset of what it finds (an exact substring is always
+found). TEXT and BODY are answered from the store's folded text index
+(``store.search_text``), not by reading messages: the text made at delivery
+(``congthu.mime.search``) holds every header of the message and of its parts, then every
+text part with its transfer encoding and charset undone; BODY looks only in the latter.
 SUBJECT, FROM, TO and CC (and HEADER with those names) are answered in SQL too
 (``store.search_field``): the decoded subject (RFC 2047 words decoded), or the display
-names and addresses of the field, folded at delivery and kept beside the text. BCC and
-other HEADER fields read the message headers.
+names and addresses of the field and the names of its groups, folded at delivery and
+kept beside the text. BCC and other HEADER fields read the message headers.
+
+SENTBEFORE, SENTON and SENTSINCE compare the day written in the Date field, in the
+field's own zone (RFC 9051 section 6.4.4: "disregarding time and timezone"); a missing
+or unparsable field counts as the epoch, as Dovecot does. A sequence set beyond the
+mailbox in a search key matches nothing (not a BAD), as Dovecot answers.
 
 RECENT, NEW (RECENT UNSEEN) and OLD (NOT RECENT) use the messages this session was the
 first to be told of (RFC 3501 sections 2.3.2 and 6.4.4, ``Selected.recent``); an
@@ -25,8 +32,13 @@ segment of each message's bytes, a batch per trip to a worker thread.
 
 Flag, sequence and UID keys are answered from the session's index; arrival dates
 (BEFORE, ON, SINCE) and sizes (LARGER, SMALLER) by SQL on the folder's message rows
-(``store.search_metadata``), without loading the folder's metadata. Dates (BEFORE, ON, SINCE, SENT*) are compared as calendar days in
-the province's time zone (``system.timezone``).
+(``store.search_metadata``), without loading the folder's metadata. Arrival dates
+(BEFORE, ON, SINCE) are compared as calendar days in the province's time zone
+(``system.timezone``).
+
+SORT (RFC 5256 section 3): DATE is the Date field compared in UTC (the internal date
+when it is missing or unparsable); FROM, TO and CC the addr-mailbox of the field's first
+ENVELOPE address (a group's name for a group); ties by sequence number.
 """
 
 from __future__ import annotations
@@ -36,7 +48,7 @@ import functools
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from email.header import decode_header, make_header
-from email.utils import getaddresses
+from email.utils import getaddresses, parsedate_to_datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -147,7 +159,7 @@ class Evaluator:
         if kind == "NOT":
             return self.universe - await self.eval(key[1])
         if kind == "SEQ":
-            return {sel.uids[i] for i in sel.indexes(key[1], uid=False, saved=self.s.saved_search)}
+            return {sel.uids[i] for i in sel.indexes(key[1], uid=False, saved=self.s.saved_search, search=True)}
         if kind == "UID":
             return {sel.uids[i] for i in sel.indexes(key[1], uid=True, saved=self.s.saved_search)}
         if kind == "FLAG":
@@ -183,19 +195,17 @@ class Evaluator:
             return {u for u, m in metas.items()
                     if ((now - m.internal_date).total_seconds() >= key[1]) == (kind == "OLDER")}
         if kind in ("SENTBEFORE", "SENTON", "SENTSINCE"):
+            # RFC 9051 section 6.4.4: the Date field's date "disregarding time and
+            # timezone", i.e. the day written in the field, in its own zone. A missing
+            # or unparsable field counts as the epoch, as Dovecot does: SENTBEFORE finds
+            # such messages, SENTON and SENTSINCE do not.
             contents = await self.contents(self.universe)
-            metas = await self.metas()
-            out = set()
-            for u, c in contents.items():
-                when = c.sent_date or metas[u].internal_date
-                if _date_cmp(kind[4:], self._day(when), key[1]):
-                    out.add(u)
-            return out
+            return {u for u, c in contents.items() if _date_cmp(kind[4:], sent_day(c), key[1])}
         if kind in ("TEXT", "BODY"):
             term = fold(key[1])
             if not term:
                 return set(self.universe)
-            return self.known(await self.s.app.store.search_text(sel.folder_id, [term]))
+            return self.known(await self.s.app.store.search_text(sel.folder_id, [term], body_only=kind == "BODY"))
         if kind in _FIELDS:
             return await self._field(_FIELDS[kind], key[1])
         if kind == "BCC":
@@ -224,6 +234,26 @@ class Evaluator:
         values = await self.header_values(sorted(self.universe), (name,))
         return {uid for uid, (value,) in values.items()
                 if value is not None and term in fold(_decode_words(value))}
+
+
+_EPOCH = date(1970, 1, 1)
+
+
+def sent_day(c: Content) -> date:
+    """The calendar day of a message's Date field in the field's own zone (from the
+    envelope stored at delivery); the epoch when it is missing or unparsable."""
+    root = c.structure.get("root") if c.structure else None
+    if not isinstance(root, dict):  # stored before the structure was kept: UTC date
+        return c.sent_date.date() if c.sent_date is not None else _EPOCH
+    envelope = root.get("env")
+    value = envelope.get("date") if isinstance(envelope, dict) else None
+    if not value:
+        return _EPOCH
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return _EPOCH
+    return parsed.date()
 
 
 def _decode_words(value: str) -> str:
@@ -287,8 +317,7 @@ async def search(s: Session, cmd: Command) -> Result:
     returns = cmd.args["returns"]
     uids, ev = await _matching(s, cmd.args["key"])
     if ev.used_modseq:
-        s.enabled.add("CONDSTORE")
-        sel.condstore = True
+        await s.enable_condstore()  # RFC 7162 section 3.1: CONDSTORE-enabling
     highest = max((sel.modseqs[i] for u in uids if (i := sel.index_of(u)) is not None), default=0) \
         if ev.used_modseq else 0
     numbers = _numbers(s, uids, cmd.uid)
@@ -350,14 +379,30 @@ def _ordered_set(numbers: list[int]) -> str:
 # SUBJECT sorts by ``threads.base_subject``: RFC 5256 section 2.1, folded (accents too).
 
 
-def _first_mailbox(header: str, display: bool) -> str:
+def _first_mailbox(c: Content | None, field: str, display: bool) -> str:
+    """RFC 5256 section 3: the addr-mailbox of the field's first address in the ENVELOPE
+    (for a group, the group start, whose mailbox is the group's name, RFC 9051 section
+    7.5.2), or for DISPLAYFROM/DISPLAYTO its display name, else its address (RFC 5957
+    section 3). Compared folded (case and accents, a superset of i;unicode-casemap)."""
+    if c is None:
+        return ""
+    root = c.structure.get("root") if c.structure else None
+    envelope = root.get("env") if isinstance(root, dict) else None
+    if isinstance(envelope, dict):
+        addresses = envelope.get(field) or []
+        if not addresses:
+            return ""
+        name, _adl, mailbox, host = addresses[0]
+        if display:
+            return fold(_decode_words(name) if name else f"{mailbox or ''}@{host or ''}" if host else mailbox or "")
+        return fold(mailbox or "")
+    # Stored before the structure was kept: the display text of the field.
+    header = {"from": c.from_addr, "to": c.to_addr, "cc": c.cc_addr}[field]
     pairs = getaddresses([header]) if header else []
     if not pairs:
         return ""
     name, addr = pairs[0]
-    if display:
-        return fold(name or addr)
-    return fold(addr.split("@")[0])
+    return fold(name or addr) if display else fold(addr.split("@")[0])
 
 
 async def sort(s: Session, cmd: Command) -> Result:
@@ -391,9 +436,8 @@ async def sort(s: Session, cmd: Command) -> Result:
             return m.size if m else 0
         if word == "SUBJECT":
             return base_subject(c.subject if c else "")
-        field = {"FROM": "from_addr", "TO": "to_addr", "CC": "cc_addr",
-                 "DISPLAYFROM": "from_addr", "DISPLAYTO": "to_addr"}[word]
-        return _first_mailbox(getattr(c, field) if c else "", word.startswith("DISPLAY"))
+        field = {"FROM": "from", "TO": "to", "CC": "cc", "DISPLAYFROM": "from", "DISPLAYTO": "to"}[word]
+        return _first_mailbox(c, field, word.startswith("DISPLAY"))
 
     ordered = sorted(uids)  # ties keep the sequence order (RFC 5256 section 3)
     for word, rev in reversed(keys):

@@ -36,8 +36,7 @@ async def store(s: Session, cmd: Command) -> Result:
     indexes = sel.indexes(args["set"], uid=cmd.uid, saved=s.saved_search)
     unchanged = args["unchangedsince"]
     if unchanged is not None:
-        s.enabled.add("CONDSTORE")  # RFC 7162 section 3.1: CONDSTORE-enabling
-        sel.condstore = True
+        await s.enable_condstore()  # RFC 7162 section 3.1: CONDSTORE-enabling
 
     # RFC 4314 section 4: the rights the change needs, from what it would change.
     need: set[str] = set()
@@ -63,6 +62,7 @@ async def store(s: Session, cmd: Command) -> Result:
         if at is not None:
             sel.set_flags(at, m.flags, tuple(m.keywords), m.modseq)
             changed_uids.add(m.uid)
+    await s.announce_keywords()  # before a FETCH shows a new keyword (RFC 9051 7.3.5)
     refused_set = set(refused)
     for i in indexes:
         uid = sel.uids[i]

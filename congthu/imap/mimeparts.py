@@ -21,6 +21,7 @@ body. This is the only place in the IMAP server that looks inside a message.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from congthu import mime
@@ -63,7 +64,20 @@ def parse(raw: bytes) -> MessageStructure:
 def envelope(structure: MessageStructure, *, utf8: bool = False) -> bytes:
     """The ENVELOPE on the wire. Header strings are raw (RFC 2047 words left encoded);
     8-bit bytes survive as surrogate escapes, which ``encode`` turns back into bytes."""
-    return encode(structure.envelope.imap(), utf8=utf8)
+    return _envelope(structure.envelope.imap(), utf8)
+
+
+def _envelope(items: list[Any], utf8: bool) -> bytes:
+    """``envelope`` of the grammar: an address list is ``"(" 1*address ")"``, the
+    addresses following one another with no space between them (RFC 9051 section 9,
+    env-from ... env-bcc; RFC 3501 the same): "((...)(...))", as Dovecot sends it."""
+    out = []
+    for n, item in enumerate(items):
+        if 2 <= n <= 7 and isinstance(item, list):
+            out.append(b"(" + b"".join(encode(address, utf8=utf8) for address in item) + b")")
+        else:
+            out.append(encode(item, utf8=utf8))
+    return b"(" + b" ".join(out) + b")"
 
 
 def bodystructure(structure: MessageStructure, extended: bool, *, utf8: bool = False) -> bytes:
@@ -82,6 +96,8 @@ def _body(body: list[Any], utf8: bool) -> bytes:
         return b"(" + b"".join(_body(child, utf8) for child in body[:lead]) + b" " + rest + b")"
     if len(body) > 9 and body[0] == "MESSAGE" and isinstance(body[8], list):
         items = [encode(item, utf8=utf8) for item in body]
+        if isinstance(body[7], list):
+            items[7] = _envelope(body[7], utf8)
         items[8] = _body(body[8], utf8)
         return b"(" + b" ".join(items) + b")"
     return encode(body, utf8=utf8)
@@ -96,9 +112,33 @@ def _spec(section: Section) -> str:
     return ".".join([str(n) for n in section.part] + ([text] if text else []))
 
 
+def _path(structure: MessageStructure, path: tuple[int, ...]) -> tuple[int, ...]:
+    """The part a part number names: as a message that is not multipart has a part 1,
+    its body (RFC 9051 section 6.4.5), a leaf part of a multipart is taken as its own
+    part 1, so "1.1" of a text part 1 is that part, as Dovecot answers (clients that
+    count parts one level too deep get the part instead of nothing); the body of a
+    message that is not multipart has no part 1.1."""
+    for k in range(1, len(path)):
+        parent = structure.root if k == 1 else structure.part(".".join(str(n) for n in path[:k - 1]))
+        if parent is None:
+            break
+        if parent.message is not None:
+            parent = parent.message
+        if not parent.children:
+            continue  # the part is a message's body (its implicit part 1): no collapsing
+        part = structure.part(".".join(str(n) for n in path[:k]))
+        if part is None:
+            break
+        if part.is_leaf:
+            return path[:k] if all(n == 1 for n in path[k:]) else path
+    return path
+
+
 def section_bytes(raw: bytes, structure: MessageStructure, section: Section) -> bytes | None:
     """The bytes of BODY[section], or None if the part does not exist (then the
     response is NIL, as RFC 9051 6.4.5 leaves to the server)."""
+    if section.part:
+        section = replace(section, part=_path(structure, section.part))
     found = mime.section_range(structure, _spec(section))
     if found is None:
         return None
@@ -125,7 +165,7 @@ def message_text(raw: bytes, structure: MessageStructure) -> bytes:
 def binary_decodable(structure: MessageStructure, path: tuple[int, ...]) -> bool:
     """False if BINARY[path] would meet a transfer encoding we cannot undo (RFC 3516
     section 4.1: then the command ends in NO [UNKNOWN-CTE])."""
-    part = structure.part(".".join(str(n) for n in path)) if path else None
+    part = structure.part(".".join(str(n) for n in _path(structure, path))) if path else None
     return part is None or not part.is_leaf or part.encoding in KNOWN_ENCODINGS
 
 
@@ -135,7 +175,7 @@ def binary_bytes(raw: bytes, structure: MessageStructure, path: tuple[int, ...])
     it is; an encoding we cannot undo raises ``UnknownEncoding`` ([UNKNOWN-CTE])."""
     if not path:
         return raw
-    part = structure.part(".".join(str(n) for n in path))
+    part = structure.part(".".join(str(n) for n in _path(structure, path)))
     if part is None:
         return None
     if not part.is_leaf:
@@ -151,7 +191,7 @@ def binary_size(raw: bytes, structure: MessageStructure, path: tuple[int, ...]) 
     cannot undo raises ``UnknownEncoding`` (RFC 9051 section 6.4.5: as for BINARY[])."""
     if not path:
         return structure.size
-    part = structure.part(".".join(str(n) for n in path))
+    part = structure.part(".".join(str(n) for n in _path(structure, path)))
     if part is None:
         return None
     if part.encoding not in KNOWN_ENCODINGS and part.is_leaf:

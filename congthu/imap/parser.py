@@ -530,23 +530,31 @@ def _status(p: Parser, uid: bool) -> dict[str, Any]:
 
 
 def _append(p: Parser, uid: bool) -> dict[str, Any]:
-    """append = "APPEND" SP mailbox [SP flag-list] [SP date-time] SP literal (RFC 9051 6.3.12)."""
+    """append = "APPEND" SP mailbox 1*append-message (RFC 3502 MULTIAPPEND; RFC 9051
+    6.3.12 has one), append-message = [SP flag-list] [SP date-time] SP literal.
+    ``messages``: each message's {"flags", "date", "message", "binary"}; the first one's
+    are also the command's own arguments."""
     p.sp()
-    args: dict[str, Any] = {"mailbox": p.mailbox(), "flags": [], "date": None}
+    mailbox = p.mailbox()
+    messages: list[dict[str, Any]] = []
     p.sp()
-    if p.peek() == ord("("):
-        args["flags"] = p.flag_list()
-        p.sp()
-    if p.peek() == 0x22:
-        args["date"] = p.date_time()
-        p.sp()
-    binary = p.at_literal() and p.peek() == ord("~")
-    data = p._literal()
-    if data is None:
-        raise ParseError("APPEND needs the message as a literal")
-    args["message"] = data
-    args["binary"] = binary
-    return args
+    while True:
+        one: dict[str, Any] = {"flags": [], "date": None}
+        if p.peek() == ord("("):
+            one["flags"] = p.flag_list()
+            p.sp()
+        if p.peek() == 0x22:
+            one["date"] = p.date_time()
+            p.sp()
+        binary = p.at_literal() and p.peek() == ord("~")
+        data = p._literal()
+        if data is None:
+            raise ParseError("APPEND needs the message as a literal")
+        one["message"] = data
+        one["binary"] = binary
+        messages.append(one)
+        if not p.take_sp():
+            return {"mailbox": mailbox, **messages[0], "messages": messages}
 
 
 def _enable(p: Parser, uid: bool) -> dict[str, Any]:
@@ -873,15 +881,17 @@ def append_mailbox(parts: list[bytes], *, utf8: bool) -> str | None:
         if p.index == len(parts) - 1 and p.at_literal():
             return None  # this literal is the mailbox name
         mailbox = p.mailbox()
-        p.sp()
-        if p.peek() == ord("("):
-            p.flag_list()
+        while True:  # each append-message (RFC 3502 MULTIAPPEND: one or more)
             p.sp()
-        if p.peek() == 0x22:
-            p.date_time()
-            p.sp()
-        if p.index == len(parts) - 1 and p.at_literal():
-            return mailbox
+            if p.peek() == ord("("):
+                p.flag_list()
+                p.sp()
+            if p.peek() == 0x22:
+                p.date_time()
+                p.sp()
+            if p.index == len(parts) - 1 and p.at_literal():
+                return mailbox
+            if p._literal() is None:
+                return None
     except ParseError:
         return None
-    return None

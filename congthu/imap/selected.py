@@ -40,7 +40,7 @@ __all__ = ["Selected"]
 class Selected:
     __slots__ = ("target", "folder_id", "readonly", "uidvalidity", "uidnext", "modseq", "uids",
                  "flags", "keywords", "modseqs", "watch", "pending_expunge", "condstore", "recent",
-                 "recent_known")
+                 "recent_known", "announced", "new_keywords")
 
     def __init__(self, target: Target, folder: Folder, readonly: bool, watch: FolderWatch) -> None:
         self.target = target
@@ -62,6 +62,10 @@ class Selected:
         # the UID below which every message has been decided on (recent or not).
         self.recent: list[tuple[int, int]] = []
         self.recent_known = 1
+        # Keywords the client was told of by FLAGS (lower case), and whether a message
+        # now has one it was not (RFC 9051 section 7.3.5: FLAGS must come first).
+        self.announced: set[str] = set()
+        self.new_keywords = False
 
     def load(self, rows: Iterable[tuple[int, int, str, int]]) -> None:
         """From ``store.folder_flags``: (uid, flags, keywords, modseq) in UID order."""
@@ -72,6 +76,7 @@ class Selected:
             modseqs.append(modseq)
             if kw:
                 keywords[uid] = tuple(kw.split())
+        self.announced = {k.lower() for k in self.all_keywords()}
         if uids and uids[-1] >= self.uidnext:
             self.uidnext = uids[-1] + 1
 
@@ -84,6 +89,7 @@ class Selected:
         self.modseqs.append(m.modseq)
         if m.keywords:
             self.keywords[m.uid] = tuple(m.keywords)
+            self._note_keywords(self.keywords[m.uid])
         if m.uid >= self.uidnext:
             self.uidnext = m.uid + 1
 
@@ -158,12 +164,17 @@ class Selected:
         self.flags[i] = bits & 0xFF
         if keywords:
             self.keywords[uid] = keywords
+            self._note_keywords(keywords)
         else:
             self.keywords.pop(uid, None)
         if self.modseqs[i] != modseq:
             self.modseqs[i] = modseq
             changed = changed or self.condstore
         return changed
+
+    def _note_keywords(self, keywords: tuple[str, ...]) -> None:
+        if not self.new_keywords and any(k.lower() not in self.announced for k in keywords):
+            self.new_keywords = True
 
     def all_keywords(self) -> list[str]:
         seen: dict[str, None] = {}
@@ -172,16 +183,18 @@ class Selected:
                 seen[k] = None
         return list(seen)
 
-    def indexes(self, seqset: SeqSet, *, uid: bool, saved: list[int]) -> list[int]:
+    def indexes(self, seqset: SeqSet, *, uid: bool, saved: list[int], search: bool = False) -> list[int]:
         """Indexes into this index that a sequence set (or UID set) picks; "$" is the
         saved search result ``saved`` (RFC 5182). A sequence number beyond the mailbox
-        is a BAD (RFC 9051 section 9, seq-number)."""
+        is a BAD (RFC 9051 section 9, seq-number), but in a SEARCH key (``search``),
+        where it matches nothing: the key describes messages, and a client's view may
+        be behind (Dovecot answers OK too)."""
         if seqset.saved:
             wanted = set(saved)
             return [i for i, u in enumerate(self.uids) if u in wanted]
         if uid:
             return seqset.indexes(self.uids)
         star = any(None in r for r in seqset.ranges)
-        if seqset.max_number() > len(self) and not star:
+        if seqset.max_number() > len(self) and not star and not search:
             raise bad(f"Số thứ tự thư không hợp lệ / invalid message sequence number (only {len(self)} messages)")
         return seqset.indexes(range(1, len(self) + 1))

@@ -77,6 +77,9 @@ Tables = Mapping[State, Mapping[str, Handler]]
 
 # Commands after which EXPUNGE must not be sent (RFC 9051 section 7.4.1).
 _NO_EXPUNGE = {"FETCH", "STORE", "SEARCH", "SORT", "THREAD"}
+# A MULTIAPPEND (RFC 3502) holds its messages in memory until the command ends: at most
+# this many times the largest message, in all.
+MULTIAPPEND_FACTOR = 4
 # Control characters, which no mailbox name may hold (RFC 5198 section 2: C0, DEL, C1).
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 _BAD_NAME = "Tên thư mục không hợp lệ / invalid mailbox name"
@@ -146,7 +149,7 @@ class Session:
             "LIST-EXTENDED", "LIST-STATUS", "ESEARCH", "SEARCHRES", "UTF8=ACCEPT",
             f"APPENDLIMIT={self.app.settings.message_max_bytes}", "QUOTA", "QUOTA=RES-STORAGE",
             "CONDSTORE", "QRESYNC", "STATUS=SIZE", "SORT", "ESORT", "THREAD=ORDEREDSUBJECT",
-            "THREAD=REFERENCES", "ACL", "RIGHTS=texk", "BINARY", "WITHIN",
+            "THREAD=REFERENCES", "ACL", "RIGHTS=texk", "BINARY", "WITHIN", "MULTIAPPEND",
         ]
         return caps
 
@@ -282,18 +285,24 @@ class Session:
         if self.state is not State.NOT_AUTHENTICATED and name == "APPEND":
             mailbox = append_mailbox(parts + [line], utf8=self.utf8)
             if mailbox is not None:
-                return await self._gate_append(tag_b, mailbox, size)
+                return await self._gate_append(tag_b, mailbox, size, sum(len(p) for p in parts))
         limits = self.app.settings.imap
         limit = limits.login_literal_max if self.state is State.NOT_AUTHENTICATED else limits.literal_max
         if size > limit or sum(len(p) for p in parts) + size > 4 * limit:
             return Refusal(tag_b + f" BAD [TOOBIG] Chuỗi quá dài / literal too large (max {limit})\r\n".encode())
         return None
 
-    async def _gate_append(self, tag: bytes, mailbox: str, size: int) -> Refusal | None:
+    async def _gate_append(self, tag: bytes, mailbox: str, size: int, earlier: int) -> Refusal | None:
+        """An APPEND's message literal, before it is read; ``earlier``: the bytes of the
+        command so far (a MULTIAPPEND's previous messages, RFC 3502), which count
+        towards the quota and, held in memory until the command ends, are bounded too."""
         limit = self.app.settings.message_max_bytes
         if size > limit:
             # RFC 7889 APPENDLIMIT: refuse before the client sends the message.
             return Refusal(tag + f" NO [TOOBIG] Thư quá lớn / message too large (APPENDLIMIT {limit})\r\n".encode())
+        if earlier + size > MULTIAPPEND_FACTOR * limit:
+            return Refusal(tag + (f" NO [TOOBIG] Quá nhiều thư trong một lệnh / too many messages in one APPEND "
+                                  f"(at most {MULTIAPPEND_FACTOR * limit} bytes)\r\n").encode())
         try:
             target = await self.resolve(mailbox)
         except ImapError as exc:
@@ -301,10 +310,10 @@ class Session:
             code = "CANNOT" if exc.code == "CANNOT" else "TRYCREATE"
             return Refusal(tag + f" NO [{code}] {exc.text}\r\n".encode(), read_past=True)
         used, quota = await self.app.store.quota(target.mailbox_id)
-        if used + size > quota:
+        if used + earlier + size > quota:
             # RFC 9208 section 4.3: OVERQUOTA, before reading the message.
             return Refusal(tag + (f" NO [OVERQUOTA] Hộp thư đã đầy / mailbox full "
-                                  f"({used} + {size} > {quota} bytes)\r\n").encode(), read_past=True)
+                                  f"({used} + {earlier + size} > {quota} bytes)\r\n").encode(), read_past=True)
         return None
 
     async def execute(self, parts: list[bytes]) -> None:
@@ -409,6 +418,7 @@ class Session:
                 elif not sel.uids or meta.uid > sel.uids[-1]:
                     sel.append(meta)
             sel.modseq = max(sel.modseq, highest)
+            await self.announce_keywords()
             if len(sel) != before:
                 if not self.rev2:
                     await sel.take_recent(self.app.store)  # one claim per batch (RFC 3501 2.3.2)
@@ -421,8 +431,38 @@ class Session:
                     continue
                 await self.send_flags(i)
         if expunge_ok and sel.pending_expunge:
+            recent = sel.recent_count() if not self.rev2 else 0
             await self.announce_expunged(sorted(sel.pending_expunge))
             sel.pending_expunge.clear()
+            if not self.rev2 and sel.recent_count() != recent:
+                # RFC 3501 section 7.3.2: the client's count of \Recent is updated (as
+                # Dovecot does; an EXPUNGE alone leaves it guessing which were recent).
+                await self.untagged(f"{sel.recent_count()} RECENT")
+
+    async def announce_keywords(self) -> None:
+        """RFC 9051 section 7.3.5 (RFC 3501 section 7.2.6): a FETCH may show only the
+        keywords the client was told of, so when a STORE or APPEND (of this session or
+        another) brought a new one, FLAGS and PERMANENTFLAGS are sent again first."""
+        sel = self.selected
+        if sel is None or not sel.new_keywords:
+            return
+        sel.new_keywords = False
+        sel.announced = {k.lower() for k in sel.all_keywords()}
+        await self.untagged(self.flags_response())
+        await self.send_permanent_flags([] if sel.readonly else sel.target.permanent_flags())
+
+    async def enable_condstore(self) -> None:
+        """RFC 7162 section 3.1: a CONDSTORE-enabling command (FETCH MODSEQ or
+        CHANGEDSINCE, SEARCH MODSEQ, STORE UNCHANGEDSINCE) turns CONDSTORE on; the first
+        one in a session is answered with the mailbox's HIGHESTMODSEQ (before its data,
+        as Dovecot does), and MODSEQ is in every FETCH response from then on."""
+        first = not self.condstore
+        self.enabled.add("CONDSTORE")
+        sel = self.selected
+        if sel is not None:
+            sel.condstore = True
+            if first:
+                await self.untagged(f"OK [HIGHESTMODSEQ {sel.modseq}] Mod-sequence cao nhất / highest")
 
     async def send_flags(self, i: int, *, with_uid: bool = True) -> None:
         """An unsolicited or STORE FETCH response with the flags of message i."""

@@ -33,7 +33,7 @@ from congthu.mime.body import UnknownEncoding, body_text, decode_body, decoded_s
 from congthu.mime.headers import field_spans, wire
 from congthu.mime.imap import MessageStructure, load_structure, parse_structure, section_range
 from congthu.mime.part import Part
-from congthu.mime.search import addresses_text, search_text
+from congthu.mime.search import address_key, addresses_text, search_text
 from congthu.mime.words import clean, decode_words
 from congthu.text import fold
 
@@ -73,14 +73,16 @@ class Analysis:
 
 
 def _date(value: str | None) -> datetime | None:
-    """RFC 5322 section 3.3 date-time, leniently; aware (a "-0000" zone is taken as UTC)."""
+    """RFC 5322 section 3.3 date-time, leniently; aware, in UTC (a "-0000" zone is taken
+    as UTC). In UTC because SQLite keeps a datetime's wall time without its zone: stored
+    in its own zone, dates in different zones would compare wrongly (SORT DATE)."""
     if not value:
         return None
     try:
         sent = parsedate_to_datetime(value)
     except Exception:  # any malformed date: no date
         return None
-    return sent.replace(tzinfo=UTC) if sent.tzinfo is None else sent
+    return sent.replace(tzinfo=UTC) if sent.tzinfo is None else sent.astimezone(UTC)
 
 
 def _attachments(raw: bytes, part: Part) -> list[tuple[str, int]]:
@@ -132,7 +134,9 @@ def analyse(raw: bytes) -> Analysis:
         sent_date=_date(envelope.date),
         message_id=clean(envelope.message_id or ""),
         search_text=_safe(lambda: search_text(raw, structure.root), ""),
-        subject_key=fold(subject), from_key=fold(from_addr), to_key=fold(to_addr), cc_key=fold(cc_addr),
+        subject_key=fold(subject), from_key=_safe(lambda: fold(address_key(envelope.from_)), ""),
+        to_key=_safe(lambda: fold(address_key(envelope.to)), ""),
+        cc_key=_safe(lambda: fold(address_key(envelope.cc)), ""),
         structure_json=structure.to_json(),
         split_ranges=_safe(lambda: _split_ranges(structure), []),
         attachments=_safe(lambda: _attachments(raw, structure.root), []),

@@ -1,8 +1,22 @@
-"""Text for accent-insensitive search (``congthu.text.fold``), bounded in size.
+"""Text for search (``congthu.text.fold``), bounded in size: what IMAP SEARCH TEXT and BODY
+(RFC 9051 section 6.4.4) and the webmail's search look in.
 
-Decoded subject and addresses, then the text/plain and text/html (tags stripped) bodies
-that are not attachments, including those of attached messages; at most
-``MAX_SEARCH_TEXT`` characters are kept, and no more than that is decoded.
+The folded text has two sections, joined by ``BODY_MARK``:
+
+* the header section (SEARCH TEXT only): the header of the message and of every part and
+  attached message, RFC 2047 words decoded and folded lines joined; then the decoded
+  subject and the From/To/Cc texts of ``address_key`` (the folded fields SEARCH SUBJECT,
+  FROM, TO and CC match are each a substring of the text, which lets the store's trigram
+  index narrow those searches too);
+* the body section (SEARCH BODY and TEXT): every text/* part, attachments and attached
+  messages' parts included, with its transfer encoding (quoted-printable, base64) and
+  charset undone; HTML both as its source (what an exact substring search of the
+  decoded body finds, as Dovecot does; without scripts, styles and comments, which no
+  reader sees) and as its visible text (entities decoded, tags gone). Other media
+  types (PDF, images) are not text, as for Dovecot.
+
+Text stored before the mark existed has no mark: all of it counts as body then.
+At most ``MAX_SEARCH_TEXT`` characters are kept, and no more than that is decoded.
 """
 
 from __future__ import annotations
@@ -16,14 +30,19 @@ from congthu.mime.part import Part
 from congthu.mime.words import clean, decode_words
 from congthu.text import fold
 
-__all__ = ["search_text", "html_to_text", "addresses_text", "MAX_SEARCH_TEXT"]
+__all__ = ["search_text", "html_to_text", "addresses_text", "address_key", "BODY_MARK", "MAX_SEARCH_TEXT"]
 
 MAX_SEARCH_TEXT = 1_000_000
+# Between the header and body sections: DEL, which ``clean`` turns into a space in the
+# text on both sides, so it occurs once; not white space (``fold`` keeps it) and valid
+# in SQLite and PostgreSQL text.
+BODY_MARK = "\x7f"
 
 # Each pattern ends at the first closing mark or at the end of the text, so an unclosed
 # "<script" costs one pass, never a quadratic search.
 _INVISIBLE = re.compile(r"<(script|style|head)\b.*?(?:</\1\s*>|\Z)|<!--.*?(?:-->|\Z)", re.S | re.I)
 _TAG = re.compile(r"<[a-zA-Z/!?][^>]*(?:>|\Z)")
+_FOLDED_LINE = re.compile(r"\r?\n(?=[ \t])")
 
 
 def html_to_text(source: str) -> str:
@@ -36,31 +55,59 @@ def addresses_text(addresses: list[Address] | None) -> str:
     return ", ".join(filter(None, (clean(address_text(a)) for a in addresses or [] if a[3] is not None)))
 
 
-def _collect(raw: bytes, part: Part, out: list[str], budget: list[int]) -> None:
+def address_key(addresses: list[Address] | None) -> str:
+    """What SEARCH FROM/TO/CC match (before folding): each address's display form, and the
+    display name of each group (RFC 5322 section 3.4 group syntax: in the ENVELOPE a
+    group starts with an address whose host is NIL and whose mailbox is the group's
+    name, RFC 9051 section 7.5.2), so ``TO "Group Name"`` finds ``To: Group Name: a@b;``."""
+    out = []
+    for a in addresses or []:
+        if a[3] is not None:
+            out.append(clean(address_text(a)))
+        elif a[2]:
+            out.append(clean(decode_words(a[2])))
+    return ", ".join(filter(None, out))
+
+
+def _header_text(raw: bytes, part: Part) -> str:
+    block = raw[part.header_start:part.body_start].decode("utf-8", "surrogateescape")
+    return clean(decode_words(_FOLDED_LINE.sub("", block)))
+
+
+def _collect(raw: bytes, part: Part, headers: list[str], bodies: list[str], budget: list[int]) -> None:
     if budget[0] <= 0:
         return
+    if part.body_start > part.header_start:
+        text = _header_text(raw, part)[:budget[0]]
+        headers.append(text)
+        budget[0] -= len(text) + 1
     if part.envelope is not None:
         env = part.envelope
-        for text in (decode_words(env.subject or ""), addresses_text(env.from_),
-                     addresses_text(env.to), addresses_text(env.cc)):
-            out.append(text)
+        for text in (clean(decode_words(env.subject or "")), address_key(env.from_),
+                     address_key(env.to), address_key(env.cc)):
+            headers.append(text)
             budget[0] -= len(text) + 1
     if part.children:
         for child in part.children:
-            _collect(raw, child, out, budget)
+            _collect(raw, child, headers, bodies, budget)
     elif part.message is not None:
-        _collect(raw, part.message, out, budget)
-    elif part.type == "text" and part.subtype in ("plain", "html") and not part.is_attachment:
-        text = body_text(raw, part, limit=max(budget[0], 0))
+        _collect(raw, part.message, headers, bodies, budget)
+    elif part.type == "text":
+        text = body_text(raw, part, limit=max(budget[0], 0))[:max(budget[0], 0)]
         if part.subtype == "html":
-            text = html_to_text(text)
-        text = text[:max(budget[0], 0)]
-        out.append(text)
+            source = _INVISIBLE.sub(" ", text)
+            text = source + " " + html.unescape(_TAG.sub(" ", source))
+            text = text[:max(budget[0], 0)]
+        bodies.append(text)
         budget[0] -= len(text) + 1
 
 
 def search_text(raw: bytes, root: Part, limit: int = MAX_SEARCH_TEXT) -> str:
-    """Folded search text of a message (``congthu.text.fold``), at most ``limit`` characters."""
-    out: list[str] = []
-    _collect(raw, root, out, [limit])
-    return fold(clean(" ".join(out)))[:limit]
+    """Folded search text of a message (``congthu.text.fold``), at most ``limit``
+    characters: the header section, ``BODY_MARK``, the body section."""
+    headers: list[str] = []
+    bodies: list[str] = []
+    _collect(raw, root, headers, bodies, [limit])
+    header = fold(clean(" ".join(headers)))
+    body = fold(clean(" ".join(bodies)))
+    return (header + " " + BODY_MARK + " " + body)[:limit]

@@ -65,12 +65,14 @@ class ReadingMethods(StoreBase):
 
     # -- search -------------------------------------------------------------------------
 
-    async def search_text(self, folder_id: int, folded_terms: Sequence[str]) -> list[int]:
-        """UIDs whose folded text contains every term (see congthu.text.fold), in UID
-        order, through the trigram index (``congthu.store.search``)."""
+    async def search_text(self, folder_id: int, folded_terms: Sequence[str], *, body_only: bool = False) -> list[int]:
+        """UIDs whose folded text (with ``body_only``, its body section) contains every
+        term (see congthu.text.fold), in UID order, through the trigram index
+        (``congthu.store.search``)."""
         def read(conn: Connection) -> list[int]:
             query = search.text_query(self.db.is_sqlite, folder_id, folded_terms,
-                                      candidates=self._text_candidates(conn, folder_id, folded_terms))
+                                      candidates=self._text_candidates(conn, folder_id, folded_terms),
+                                      body_only=body_only)
             return [r[0] for r in driver_rows(conn, query)]
 
         return await self._ro(read)

@@ -34,10 +34,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, and_, column, func, literal_column, select, table
+from sqlalchemy import Integer, and_, case, column, func, literal_column, select, table
 from sqlalchemy.sql.elements import ColumnElement
 
 from congthu.db import like_escape, metadata
+from congthu.mime.search import BODY_MARK
 from congthu.store.tables import contents, folders, messages
 
 __all__ = ["CONTENTS_FTS", "FIELDS", "MIN_INDEXED", "candidates", "field_query", "folder_bound", "fts_match",
@@ -100,15 +101,31 @@ def _contains(sqlite: bool, text: Any, term: str) -> ColumnElement[bool]:
 
 
 def text_query(sqlite: bool, folder_id: int, terms: Sequence[str],
-               candidates: Sequence[int] | None = None) -> Any:
+               candidates: Sequence[int] | None = None, *, body_only: bool = False) -> Any:
     """SELECT the UIDs of the folder's messages whose folded text contains every term,
-    in UID order. On SQLite, ``candidates`` are the ids of the contents the trigram index
-    found (``candidates``); without them the folder's texts are walked (for short terms,
-    and when the index finds too many: see ``MailStore._text_candidates``)."""
+    in UID order; with ``body_only``, the text's body section (after
+    ``congthu.mime.search.BODY_MARK``; all of a text stored without the mark: IMAP
+    SEARCH BODY, RFC 9051 section 6.4.4). On SQLite, ``candidates`` are the ids of the
+    contents the trigram index found (``candidates``); without them the folder's texts
+    are walked (for short terms, and when the index finds too many: see
+    ``MailStore._text_candidates``)."""
     condition = _in_folder(sqlite, folder_id, candidates)
     for term in terms:
         condition = and_(condition, _contains(sqlite, contents.c.search_text, term))
+        if body_only:
+            condition = and_(condition, _in_body(sqlite, term))
     return _select(sqlite, condition, candidates)
+
+
+def _in_body(sqlite: bool, term: str) -> ColumnElement[bool]:
+    """The term is in the text's body section (after ``BODY_MARK``; all of a text
+    without the mark). Decided on positions where it can be: the section is copied out
+    (``substr``) only for a text whose first occurrence of the term is in the header
+    section (CASE is evaluated lazily by SQLite and PostgreSQL)."""
+    text = contents.c.search_text
+    find = func.instr if sqlite else func.strpos
+    at, mark = find(text, term), find(text, BODY_MARK)
+    return case((at == 0, 0), (at > mark, 1), else_=find(func.substr(text, mark + 1), term)) > 0
 
 
 def field_query(sqlite: bool, folder_id: int, field: str, terms: Sequence[str],

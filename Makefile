@@ -11,7 +11,12 @@ BIN    := $(VENV)/bin
 # recommendations, so what a test needs from a recommendation is named here:
 # libnet-ssleay-perl is swaks's TLS (--tls).
 APT_TEST_PACKAGES := postgresql curl isync swaks libnet-ssleay-perl fetchmail getmail6 dovecot-imapd \
-                     chromium postfix offlineimap3 nodejs
+                     chromium postfix offlineimap3 nodejs rspamd clamav-daemon clamav redis-server
+# The tests start their own private instances of these daemons; the system services that
+# installing them starts are switched off again (package:service), so `make test` leaves
+# no IMAP server, scanner or Redis running on the machine. Only for packages it installed.
+TEST_DAEMONS := dovecot-imapd:dovecot rspamd:rspamd clamav-daemon:clamav-daemon \
+                clamav-daemon:clamav-freshclam redis-server:redis-server
 # Debian packages needed to build and run (gcc and python3-dev for a dependency that
 # has no binary wheel for this Python).
 APT_RUN_PACKAGES := python3 python3-venv python3-dev gcc
@@ -41,7 +46,8 @@ lint: $(BIN)/.installed
 bench: $(BIN)/.installed
 	for b in bench/*.py; do $(BIN)/python $$b; done
 
-# Install the Debian packages that are missing (as root, or through sudo).
+# Install the Debian packages that are missing (as root, or through sudo); then switch off
+# the system services $(2) (package:service) of the packages it installed.
 define apt_install
 	@missing=""; for p in $(1); do \
 	  [ "$$(dpkg-query -W -f='$${db:Status-Status}' $$p 2>/dev/null)" = installed ] || missing="$$missing $$p"; \
@@ -49,7 +55,12 @@ define apt_install
 	if [ -n "$$missing" ]; then \
 	  echo "apt-get install$$missing"; \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing || exit 1; \
+	  for pair in $(2); do \
+	    case " $$missing " in *" $${pair%%:*} "*) \
+	      if [ -d /run/systemd/system ]; then $$SUDO systemctl disable --now "$${pair#*:}" >/dev/null 2>&1 || true; fi;; \
+	    esac; \
+	  done; \
 	fi
 endef
 
@@ -60,7 +71,7 @@ apt-run:
 apt-test:
 	@SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	echo "postfix postfix/main_mailer_type select No configuration" | $$SUDO debconf-set-selections
-	$(call apt_install,$(APT_TEST_PACKAGES))
+	$(call apt_install,$(APT_TEST_PACKAGES),$(TEST_DAEMONS))
 
 # README's `make test` on a fresh Debian 12 root (debootstrap + chroot; needs root).
 # CLEAN_ROOM_FLAGS: see `tools/clean-room --help` (--worktree, --run, --rebuild, --keep).

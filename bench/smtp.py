@@ -1,12 +1,16 @@
 """SMTP throughput: messages per second accepted and durably delivered over the MX door.
 
-    .venv/bin/python bench/smtp.py [--small N] [--large N] [--sessions 4]
+    .venv/bin/python bench/smtp.py [--small N] [--large N] [--sessions 4] [--scan] [--no-classified]
 
 Starts ``congthu serve --only smtp`` in a separate process on a fresh data directory
 (SQLite + blobs, fsync on), with a tiny DNS server on loopback for the SPF/DKIM/DMARC
 lookups, then sends from 4 concurrent sessions (like ``smtp-source -s 4``): 10 KB
 messages, then 1 MB messages. A message counts when its 250 reply arrived, i.e. it is
 in the mailbox on disk. The figures are checked against the mailbox afterwards.
+
+``--scan`` starts a private clamd and rspamd (``tests/content/daemons.py``) and sends
+every message through them (Điều 9.9, ``congthu/content/pipeline.py``);
+``--no-classified`` switches off the search for classified stamps in the content.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from congthu.app import App  # noqa: E402
 from tests.conftest import make_data_dir  # noqa: E402
+from tests.content.daemons import Clamd, Rspamd  # noqa: E402
 from tests.smtp.dnsserver import DNSServer  # noqa: E402
 
 RCPT = "ntbinh@soctrang.gov.vn"
@@ -103,10 +108,20 @@ def main() -> int:
     parser.add_argument("--small", type=int, default=2000, help="10 KB messages (default 2000)")
     parser.add_argument("--large", type=int, default=200, help="1 MB messages (default 200)")
     parser.add_argument("--sessions", type=int, default=4)
+    parser.add_argument("--scan", action="store_true", help="virus scan and spam scoring by clamd and rspamd")
+    parser.add_argument("--no-classified", action="store_true", help="content.classified_in_content = false")
     args = parser.parse_args()
     dns = DNSServer().start()
     tmp = Path(tempfile.mkdtemp(prefix="congthu-bench-"))
-    data = asyncio.run(make_data_dir(tmp / "data", smtp={"dns_servers": [dns.address]}))
+    content: dict[str, object] = {"classified_in_content": not args.no_classified}
+    daemons: list[Clamd | Rspamd] = []
+    if args.scan:
+        clamd = Clamd(tmp / "clamd").start()
+        (tmp / "rspamd").mkdir()
+        rspamd = Rspamd(tmp / "rspamd").start()
+        daemons += [clamd, rspamd]
+        content.update(clamd=clamd.address, rspamd=rspamd.url)
+    data = asyncio.run(make_data_dir(tmp / "data", smtp={"dns_servers": [dns.address]}, content=content))
     asyncio.run(prepare(data))
     port = int(next(line.split("=")[1] for line in (data / "congthu.toml").read_text().splitlines()
                     if line.startswith("smtp = ")))
@@ -126,6 +141,8 @@ def main() -> int:
         server.terminate()
         server.wait(30)
         dns.stop()
+        for daemon in daemons:
+            daemon.stop()
     total = asyncio.run(delivered(data))
     expected = args.small // args.sessions * args.sessions + args.large // args.sessions * args.sessions
     print(f"in the mailbox: {total} of {expected}")

@@ -76,6 +76,21 @@ class ListenSettings:
 
 
 @dataclass
+class ClientSettings:
+    # What mail clients are told to connect to by autoconfig, autodiscover, the Apple
+    # profile and the SRV records of `congthu dns` (RFC 6186, RFC 8314 section 5.1): the
+    # public host name and ports, which are not [listen]'s when a firewall or NAT maps the
+    # standard ports to them. Empty host: system.hostname. Port 0: not offered.
+    host: str = ""
+    imaps: int = 993  # IMAP, implicit TLS (RFC 8314)
+    imap: int = 143  # IMAP, STARTTLS
+    pop3s: int = 995  # POP3, implicit TLS
+    pop3: int = 110  # POP3, STLS
+    submissions: int = 465  # SMTP submission, implicit TLS (RFC 8314)
+    submission: int = 587  # SMTP submission, STARTTLS (RFC 6409)
+
+
+@dataclass
 class TLSSettings:
     # PEM files, relative to the data directory. `congthu init` writes a self-signed pair;
     # replace them with the province's certificate and send SIGHUP to reload.
@@ -261,6 +276,37 @@ class POP3Settings:
 
 
 @dataclass
+class LDAPSettings:
+    # LDAP for the province's applications (issue 16, RFC 4511): the tree is the
+    # directory under this base DN; empty: from system.domain (dc=soctrang,dc=gov,dc=vn).
+    base_dn: str = ""
+    # Anonymous bind and reading without a bind (RFC 4513 section 5.1.1); the root DSE
+    # and the subschema entry are always readable, so tools can discover the server.
+    allow_anonymous: bool = False
+    # Most entries one search returns (or one page of a paged search, RFC 2696); a
+    # client may ask fewer. 0 is refused.
+    size_limit: int = 1000
+    # Most seconds one search may take; a client may ask less.
+    time_limit: int = 30
+    # Seconds a connection may stay silent between requests. Applications keep pooled
+    # connections open, so this is long.
+    idle_timeout: float = 900.0
+    # Seconds a client may take to send the rest of a request once it began.
+    request_timeout: float = 30.0
+    # Seconds a client may take to read what we send before it is disconnected.
+    write_timeout: float = 300.0
+    # Largest request in octets (a bind or a search is a few hundred); a larger one
+    # ends the connection with a notice of disconnection (protocolError).
+    max_request_bytes: int = 262144
+    # Deepest nesting of and/or/not in a search filter.
+    max_filter_depth: int = 32
+    # Seconds the tree read from the directory is reused by searches (binds always
+    # check accounts at once, so a password change or a departure acts at once there);
+    # a new or moved official shows in searches within this time.
+    cache_seconds: float = 30.0
+
+
+@dataclass
 class PolicySettings:
     # Điều 7.7: foreign free-mail services official mail must not go to.
     foreign_freemail_domains: list[str] = field(
@@ -279,6 +325,47 @@ class PolicySettings:
 
 
 @dataclass
+class ContentSettings:
+    # Điều 9.9: virus scan and spam scoring of every message in (MX) and out (submission)
+    # by ClamAV's clamd and rspamd (congthu/content/pipeline.py). Both are off while
+    # empty, as in the default embedded install: mail then passes only the content rules
+    # of [policy] and [limits], as before.
+    # clamd's socket: "unix:/run/clamav/clamd.ctl" or "127.0.0.1:3310" (INSTREAM).
+    clamd: str = ""
+    # rspamd's normal worker, e.g. "http://127.0.0.1:11333" (/checkv2).
+    rspamd: str = ""
+    # rspamd's controller, e.g. "http://127.0.0.1:11334": mail moved to or from Junk
+    # teaches rspamd's Bayes for that user (learnspam, learnham;
+    # congthu/content/learning.py). Empty: no learning.
+    rspamd_controller: str = ""
+    # rspamd's controller password, if it asks for one (empty: none sent).
+    rspamd_password: str = ""
+    # Seconds one scan may take before the scanner counts as unavailable.
+    timeout: float = 30.0
+    # A configured scanner that is down or slow: "tempfail" (451 4.3.0, the sender
+    # retries later) or "deliver" (with an X-CongThu-Scan field saying what was not
+    # scanned). Never a silent loss.
+    unavailable: str = "tempfail"
+    # A virus (clamd): "refuse" (554 5.7.1 in the SMTP transaction) or "quarantine".
+    virus_action: str = "refuse"
+    # Spam (rspamd's action "reject"): "refuse", "junk" (deliver to Junk) or
+    # "quarantine". rspamd's "add header" and "rewrite subject" go to Junk, "soft
+    # reject" gets 451 4.7.1.
+    spam_action: str = "refuse"
+    # Days a held message stays in the quarantine before it is deleted unreleased
+    # (0: kept until an administrator releases or deletes it).
+    quarantine_days: int = 30
+    # Điều 7.8, 13.3: look for classified stamps in the body and the attachments' text
+    # (PDF, DOCX, XLSX, ODT, text, zip), not only in the subject and file names.
+    classified_in_content: bool = True
+    # Bounds of the text extraction from one message's attachments (zip bombs): MiB
+    # decompressed in all, files looked at in all, archives within archives.
+    extract_max_mb: int = 64
+    extract_max_files: int = 200
+    extract_max_depth: int = 2
+
+
+@dataclass
 class DirectorySettings:
     # Where and how often the directory is published (Điều 9.8). Empty: not scheduled.
     publish_dir: str = "public/danh-ba"
@@ -287,6 +374,16 @@ class DirectorySettings:
     public_fields: list[str] = field(
         default_factory=lambda: ["name", "title", "organisation", "address"]
     )
+
+
+@dataclass
+class RequestSettings:
+    # Working days the IT Center has to carry out a request and answer it (Điều 4.3:
+    # "trong thời gian ba (03) ngày làm việc"); counted by congthu/requests/calendar.py.
+    working_days: int = 3
+    # Seconds between two looks for overdue requests (alerts to the IT Center and the
+    # Department, congthu/requests/jobs.py).
+    overdue_check_seconds: float = 3600.0
 
 
 @dataclass
@@ -305,6 +402,9 @@ class ConnectionSettings:
     imap_total: int = 10000
     pop3_per_address: int = 100
     pop3_total: int = 2000
+    # LDAP: an application server binds for all its users from one address.
+    ldap_per_address: int = 200
+    ldap_total: int = 2000
     http_per_address: int = 100
     http_total: int = 2000
 
@@ -340,6 +440,7 @@ class Settings:
     system: SystemSettings = field(default_factory=SystemSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     listen: ListenSettings = field(default_factory=ListenSettings)
+    clients: ClientSettings = field(default_factory=ClientSettings)
     tls: TLSSettings = field(default_factory=TLSSettings)
     limits: LimitSettings = field(default_factory=LimitSettings)
     passwords: PasswordSettings = field(default_factory=PasswordSettings)
@@ -348,8 +449,11 @@ class Settings:
     smtp: SMTPSettings = field(default_factory=SMTPSettings)
     imap: IMAPSettings = field(default_factory=IMAPSettings)
     pop3: POP3Settings = field(default_factory=POP3Settings)
+    ldap: LDAPSettings = field(default_factory=LDAPSettings)
     policy: PolicySettings = field(default_factory=PolicySettings)
+    content: ContentSettings = field(default_factory=ContentSettings)
     directory: DirectorySettings = field(default_factory=DirectorySettings)
+    requests: RequestSettings = field(default_factory=RequestSettings)
     connections: ConnectionSettings = field(default_factory=ConnectionSettings)
     web: WebSettings = field(default_factory=WebSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
@@ -431,6 +535,10 @@ def _validate(path: Path, settings: Settings) -> None:
     for name, port in ports.items():
         if port > 65535:
             raise ConfigError(path, f"listen.{name}", f"cổng không hợp lệ / invalid port {port}")
+    for f in dataclasses.fields(settings.clients):
+        value = getattr(settings.clients, f.name)
+        if f.name != "host" and value > 65535:
+            raise ConfigError(path, f"clients.{f.name}", f"cổng không hợp lệ / invalid port {value}")
     used = [p for p in ports.values() if p]
     if len(used) != len(set(used)):
         raise ConfigError(path, "listen", "hai dịch vụ dùng cùng một cổng / two services share a port")
@@ -440,6 +548,12 @@ def _validate(path: Path, settings: Settings) -> None:
         raise ConfigError(path, "passwords.min_length", "Điều 13.2 requires at least 8 characters")
     if settings.policy.foreign_freemail_action not in ("refuse", "warn", "allow"):
         raise ConfigError(path, "policy.foreign_freemail_action", "must be refuse, warn or allow")
+    for key, allowed in (("unavailable", ("tempfail", "deliver")), ("virus_action", ("refuse", "quarantine")),
+                         ("spam_action", ("refuse", "junk", "quarantine"))):
+        if getattr(settings.content, key) not in allowed:
+            raise ConfigError(path, f"content.{key}", f"must be {' or '.join(allowed)}")
+    if settings.content.timeout <= 0:
+        raise ConfigError(path, "content.timeout", "phải lớn hơn 0 / must be greater than 0")
     if settings.smtp.dmarc_enforce not in ("reject", "quarantine", "none"):
         raise ConfigError(path, "smtp.dmarc_enforce", "must be reject, quarantine or none")
     if settings.limits.message_max_mb * 3 < settings.limits.attachment_mb * 4:
@@ -452,6 +566,7 @@ def _validate(path: Path, settings: Settings) -> None:
         raise ConfigError(path, "database.url", "only sqlite and postgresql URLs are supported")
     _validate_mail_access(path, settings)
     _validate_connections(path, settings)
+    _validate_ldap(path, settings)
 
 
 def _validate_mail_access(path: Path, settings: Settings) -> None:
@@ -475,6 +590,19 @@ def _validate_mail_access(path: Path, settings: Settings) -> None:
         if value < floor:
             raise ConfigError(path, key, f"phải ít nhất {floor} {unit_vi} / must be at least "
                                          f"{floor} {unit_en} ({rfc}), got {value}")
+
+
+def _validate_ldap(path: Path, settings: Settings) -> None:
+    """[ldap]: limits and timeouts above zero, filter depth within 1..100."""
+    ldap = settings.ldap
+    for f in dataclasses.fields(ldap):
+        value = getattr(ldap, f.name)
+        if f.name not in ("base_dn", "allow_anonymous", "cache_seconds") and value == 0:
+            raise ConfigError(path, f"ldap.{f.name}", "phải lớn hơn 0 / must be greater than 0")
+    if ldap.max_filter_depth > 100:
+        raise ConfigError(path, "ldap.max_filter_depth", "tối đa 100 / at most 100")
+    if ldap.max_request_bytes < 4096:
+        raise ConfigError(path, "ldap.max_request_bytes", "ít nhất 4096 / at least 4096")
 
 
 def _validate_connections(path: Path, settings: Settings) -> None:

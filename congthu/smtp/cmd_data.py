@@ -12,7 +12,8 @@ MX (port 25):
   fields are refused (RFC 5322 section 3.6, RFC 7489 section 6.6.1); any address of our
   own domains shown in an author field must come with a valid DKIM signature of ours
   (550 5.7.1; for unsigned mail decided before any DNS lookup); SPF, DMARC (p=reject
-  failures refused, quarantine to Junk); the content rules (``congthu.policy``);
+  failures refused, quarantine to Junk); the content pipeline (``congthu.content.pipeline``:
+  size rules, virus scan, spam scoring, classified stamps);
   delivery, then 250.
 
 Submission (587 STARTTLS, 465 TLS), RFC 6409:
@@ -34,7 +35,7 @@ from datetime import datetime
 
 from aiosmtpd.smtp import syntax
 
-from congthu import policy
+from congthu.content import pipeline
 from congthu.delegation import can_send_as
 from congthu.log import event
 from congthu.mime.authors import Authors, normal_domain, read_authors
@@ -229,6 +230,7 @@ async def _inbound(server: SMTPSession, session: CTSession, envelope: CTEnvelope
              + _received(server, session, envelope, queue_id) + body)
     return await _deliver_local_and_queue(
         server, session, envelope, final, queue_id, utf8, folder="Junk" if quarantine else "INBOX",
+        auth={"spf": verdict.spf, "dkim": ",".join(r for r, _d in verdict.dkim) or "none", "dmarc": verdict.dmarc},
     )
 
 
@@ -274,9 +276,9 @@ async def _submission(server: SMTPSession, session: CTSession, envelope: CTEnvel
 
 async def _deliver_local_and_queue(
     server: SMTPSession, session: CTSession, envelope: CTEnvelope, final: bytes, queue_id: str, utf8: bool, *,
-    folder: str = "INBOX", remote_raw: bytes | None = None,
+    folder: str = "INBOX", remote_raw: bytes | None = None, auth: dict[str, str] | None = None,
 ) -> str:
-    """Content rules, then local delivery of ``final`` and queueing of ``remote_raw``
+    """The content pipeline, then local delivery of ``final`` and queueing of ``remote_raw``
     (DKIM-signed here) for the remote recipients; the reply to DATA."""
     app = server.app
     settings = app.settings
@@ -284,12 +286,19 @@ async def _deliver_local_and_queue(
     remote = [r for r in envelope.recipients if r.mailbox_id is None]
     analysis = await delivery.analyse(app, final if local or remote_raw is None else remote_raw,
                                       settings.smtp.analysis_processes)
-    refusal = policy.check_message(settings, analysis.subject, analysis.attachments)
-    if refusal is not None:
-        policy.log_refusal(refusal, door=server.door, peer=session.peer_ip, mail_from=envelope.sender,
-                           user=session.mailbox.address if session.mailbox else "",
-                           recipients=[r.address for r in envelope.recipients], subject=analysis.subject)
-        return refusal.smtp_reply(utf8)
+    # The content pipeline (Điều 7.8, 8.1, 9.9, 13.3): refuse, defer, hold, or deliver
+    # (to Junk) with the scan's trace fields, for which the message is analysed again.
+    decision = await pipeline.check(app, pipeline.Message(
+        server.door, final if local or remote_raw is None else remote_raw, analysis, envelope.sender,
+        [(r.address, r.mailbox_id) for r in envelope.recipients], peer=session.peer_ip,
+        helo=session.host_name or "", user=session.mailbox.address if session.mailbox else "",
+        queue_id=queue_id, auth=auth or {}, utf8=utf8))
+    if decision.reply:
+        return decision.reply
+    folder = decision.folder or folder
+    if decision.header:
+        final = decision.header + final
+        analysis = await delivery.analyse(app, final, settings.smtp.analysis_processes)
     delivered: list[str] = []
     deferred: list[Recipient] = []
     failed: list[RecipientStatus] = []

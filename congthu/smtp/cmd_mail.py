@@ -26,7 +26,7 @@ import re
 
 from aiosmtpd.smtp import SMTP, syntax
 
-from congthu import policy
+from congthu.content import rules
 from congthu.delegation import can_send_as
 from congthu.log import event
 from congthu.smtp import addresses, authres, ratelimit
@@ -146,10 +146,10 @@ async def handle_RCPT(server: SMTPSession, session: CTSession, envelope: CTEnvel
             return ("554 5.7.1 Không chuyển tiếp thư đến tên miền khác / relay access denied")
         if any(r.address == address for r in envelope.recipients):
             return "250 2.1.5 OK"
-        refusal = policy.check_recipient(settings, address)
+        refusal = rules.check_recipient(settings, address)
         if refusal is not None:
-            policy.log_refusal(refusal, user=session.mailbox.address if session.mailbox else "",
-                               recipient=address)
+            rules.log_refusal(refusal, user=session.mailbox.address if session.mailbox else "",
+                              recipient=address)
             return refusal.smtp_reply(utf8)
         envelope.recipients.append(Recipient(address, None))
     envelope.rcpt_tos.append(address)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from congthu import policy
 from congthu.config import Settings
+from congthu.content import rules as policy
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
-"""Content rules of the regulation, applied to mail on every path (SMTP in and out, and
-whatever else sends or files mail: the webmail, forwarding).
+"""Content rules of the regulation on addresses, subjects and attachments, applied to mail
+on every path (SMTP in and out, and whatever else sends or files mail: the webmail,
+forwarding). The pipeline (``pipeline.py``) applies them with the scanners.
 
 * Điều 7.7: official information must not go through foreign free-mail services
   (``policy.foreign_freemail_domains``, action ``policy.foreign_freemail_action``):

@@ -6,8 +6,12 @@ directory and passes it to what it runs, so nothing reaches for global state.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 from congthu import config
 from congthu.accounts import Accounts
@@ -29,11 +33,14 @@ class App:
         self.data_dir = data_dir
         self.settings = settings
         self.db = db
-        self.hub = ChangeHub()
+        # SQLite: commits are announced to the other processes of this data directory
+        # (the workers of `congthu serve`) through run/feed (ChangeHub, LocalFeed).
+        self.hub = ChangeHub(data_dir / "run" / "feed" if db.is_sqlite else None)
         self.store = MailStore(db, BlobStore(data_dir / "blobs"), self.hub)
         self.accounts = Accounts(self.store, settings)
         self.tls = TLSContexts(self.path(settings.tls.cert), self.path(settings.tls.key))
         self.smtp = SMTPRuntime(settings)  # the SMTP package's caches, resolvers, queue runner
+        self._background: set[asyncio.Task[Any]] = set()
 
     @classmethod
     async def open(cls, data_dir: Path, *, upgrade: bool = True) -> App:
@@ -49,7 +56,20 @@ class App:
         """A path from the config, relative to the data directory."""
         return self.data_dir / relative
 
+    def spawn(self, work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Run ``work`` beside the request that asked for it: best-effort side work that no
+        client should wait for (teaching rspamd after a move to Junk). The App holds the
+        task until it ends and cancels what is left when it closes."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
+
     async def close(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
         self.smtp.close()
         await self.hub.close()
         await self.db.dispose()

@@ -2,13 +2,16 @@
 Junk is learnt as spam, one moved out of Junk as ham, in that user's own statistics
 (rspamd's ``per_user``: the ``Deliver-To`` of the learn request).
 
-``teach`` is what the doors call when a message changes folder to or from Junk (IMAP
-MOVE/COPY, the webmail). Learning is best effort: a controller that is down is logged,
-never an error for the user's move.
+``after_move`` is what the doors call when messages change folder (IMAP COPY and MOVE,
+the webmail's move): for a move into or out of Junk (RFC 6154 ``\\Junk``) it teaches
+each message, at most ``LEARN_PER_MOVE`` of them, in the background (``App.spawn``), so
+the client never waits for rspamd. Learning is best effort: a controller that is down is
+logged, never an error for the user's move.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from congthu.content import rspamd
@@ -17,8 +20,33 @@ from congthu.log import event
 
 if TYPE_CHECKING:
     from congthu.app import App
+    from congthu.store import Folder
 
-__all__ = ["teach"]
+__all__ = ["LEARN_PER_MOVE", "after_move", "teach"]
+
+JUNK = "\\Junk"
+# A user who moves a whole folder of old mail teaches rspamd with its first messages
+# only: Bayes needs examples, not every one, and a move must not start a flood.
+LEARN_PER_MOVE = 20
+
+
+async def after_move(app: App, owner: str, source_id: int, destination: Folder, uids: Sequence[int]) -> bool:
+    """Messages ``uids`` (in ``destination``) came from the folder ``source_id``: when one
+    of the two is Junk and learning is on, teach them as spam (into Junk) or ham (out of
+    it) for ``owner``, the mailbox's address, in the background. True if started."""
+    if not uids or not app.settings.content.rspamd_controller:
+        return False
+    source = await app.store.get_folder_by_id(source_id)
+    into, out_of = destination.special_use == JUNK, source is not None and source.special_use == JUNK
+    if into == out_of:
+        return False
+    app.spawn(_teach_moved(app, owner, destination.id, list(uids)[:LEARN_PER_MOVE], into))
+    return True
+
+
+async def _teach_moved(app: App, owner: str, folder_id: int, uids: list[int], spam: bool) -> None:
+    for message in await app.store.get_messages(folder_id, uids):
+        await teach(app, owner, await app.store.read_message(message.content_id), spam)
 
 
 async def teach(app: App, user: str, raw: bytes, spam: bool) -> bool:

@@ -6,6 +6,7 @@ mailboxes delegated to them; the destination mailbox's quota is charged.
 
 from __future__ import annotations
 
+from congthu.content import learning
 from congthu.imap.errors import ImapError, no
 from congthu.imap.parser import Command
 from congthu.imap.sequence import format_set
@@ -35,6 +36,8 @@ async def copy(s: Session, cmd: Command) -> Result:
     pairs = await (store.move if move else store.copy)(sel.folder_id, uids, folder.id)
     if not pairs:
         raise no("Các thư đã bị xóa / the messages were expunged", "EXPUNGEISSUED")
+    # Điều 9.9: into or out of Junk teaches rspamd for the mailbox's owner (in the background).
+    await learning.after_move(s.app, target.owner, sel.folder_id, folder, [b for _a, b in pairs])
     copyuid = (f"COPYUID {folder.uidvalidity} {format_set(a for a, _b in pairs)} "
                f"{format_set(b for _a, b in pairs)}")
     if not move:

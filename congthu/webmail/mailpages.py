@@ -25,6 +25,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from congthu.content import learning
 from congthu.mime import decode_body
 from congthu.store import Content, Folder, MessageMeta, NotFound
 from congthu.store import flags as flagbits
@@ -198,7 +199,10 @@ def routes(ctx: WebContext) -> APIRouter:
             if target is None:
                 return not_found(request, signed)
             if target.id != folder.id:
-                await store.move(folder.id, uids, target.id)
+                moved = await store.move(folder.id, uids, target.id)
+                # Điều 9.9: into or out of Junk teaches rspamd (in the background), as over IMAP.
+                await learning.after_move(ctx.app, signed.mailbox.address, folder.id, target,
+                                          [new for _old, new in moved])
         if first(form, "ve") == "thu" and action in ("gan-co", "bo-co", "doc") and len(uids) == 1:
             return render.redirect(f"{HOME}/{folder.id}/{uids[0]}")
         return render.redirect(back)

@@ -17,7 +17,7 @@ from tests.smtp.conftest import dns_server as dns_server  # noqa: F401 - the fix
 def clamd_daemon() -> Iterator[Clamd]:
     missing = missing_binaries("clamd", "sigtool")
     if missing:
-        pytest.skip(f"ClamAV not installed (apt-get install clamav-daemon clamav): {', '.join(missing)} missing")
+        pytest.fail(f"ClamAV not installed (apt-get install clamav-daemon clamav): {', '.join(missing)} missing")
     with tempfile.TemporaryDirectory(prefix="congthu-clamd-") as directory:
         daemon = Clamd(Path(directory)).start()
         try:
@@ -38,7 +38,7 @@ def clamd(clamd_daemon: Clamd) -> Clamd:
 def rspamd() -> Iterator[Rspamd]:
     missing = missing_binaries("rspamd")
     if missing:
-        pytest.skip("rspamd not installed (apt-get install rspamd)")
+        pytest.fail("rspamd not installed (apt-get install rspamd)")
     with tempfile.TemporaryDirectory(prefix="congthu-rspamd-") as directory:
         daemon = Rspamd(Path(directory)).start()
         try:

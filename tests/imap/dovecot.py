@@ -138,7 +138,7 @@ class Dovecot:
 
     def __init__(self, timezone: str = "Asia/Ho_Chi_Minh") -> None:
         if DOVECOT is None:
-            pytest.skip("dovecot is not installed (Debian package dovecot-imapd)")
+            pytest.fail("dovecot is not installed (Debian package dovecot-imapd)")
         # Its own directory under /tmp (not pytest's, which is private to the user):
         # as root the mail processes run as an unprivileged user that must reach it.
         self.root = Path(tempfile.mkdtemp(prefix="congthu-dovecot-"))

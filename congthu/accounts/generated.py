@@ -21,10 +21,14 @@ def make_hasher(settings: PasswordSettings) -> PasswordHasher:
 
 
 def one_time_password(length: int = 14) -> str:
-    """A random password that satisfies Điều 13.2 (upper, lower, digit, special)."""
-    alphabet = string.ascii_letters + string.digits + "!@#$%&*-_=+?"
+    """A random password that satisfies Điều 13.2 (upper, lower, digit, special). It
+    begins with a letter or digit: the password files an import writes are spreadsheets,
+    where a cell beginning with "=", "+", "-" or "@" is a formula and is written escaped
+    (``directory/spreadsheet.py``), which would change the password the leader reads."""
+    first = string.ascii_letters + string.digits
+    alphabet = first + "!@#$%&*-_=+?"
     while True:
-        candidate = "".join(secrets.choice(alphabet) for _ in range(length))
+        candidate = secrets.choice(first) + "".join(secrets.choice(alphabet) for _ in range(length - 1))
         if (any(c.isupper() for c in candidate) and any(c.islower() for c in candidate)
                 and any(c.isdigit() for c in candidate)
                 and any(not c.isalnum() for c in candidate)):

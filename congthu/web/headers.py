@@ -10,7 +10,9 @@ change-password page has its own Content-Security-Policy) keeps its value.
   (``frame-ancestors 'none'``, the modern X-Frame-Options).
 - X-Frame-Options DENY (RFC 7034) for browsers without CSP frame-ancestors.
 - X-Content-Type-Options nosniff: no guessing a JSON or text body is HTML.
-- Referrer-Policy no-referrer: addresses in URLs never leak to other sites.
+- Referrer-Policy same-origin: addresses in URLs never leak to other sites (and not
+  no-referrer, with which browsers send "Origin: null" on our own forms' POSTs, which
+  the same-origin checks of those forms must refuse).
 - Cross-Origin-Opener-Policy / Cross-Origin-Resource-Policy same-origin.
 - Strict-Transport-Security (RFC 6797) on HTTPS responses only (section 7.2: not over
   plain HTTP), max-age from ``web.hsts_max_age``.
@@ -28,7 +30,7 @@ _ALWAYS: list[tuple[str, str]] = [
                                 "form-action 'self'"),
     ("X-Frame-Options", "DENY"),
     ("X-Content-Type-Options", "nosniff"),
-    ("Referrer-Policy", "no-referrer"),
+    ("Referrer-Policy", "same-origin"),
     ("Cross-Origin-Opener-Policy", "same-origin"),
     ("Cross-Origin-Resource-Policy", "same-origin"),
 ]

@@ -101,3 +101,15 @@ async def test_change_password_applies_rules_and_history(app: App) -> None:
     await accounts.change_password(mailbox.id, "Start#Pass1", actor="test")
     cred = await accounts.credential(mailbox.id)
     assert cred is not None and not cred.must_change
+
+
+def test_one_time_passwords_pass_the_rules_and_survive_a_spreadsheet() -> None:
+    """Generated first passwords meet Điều 13.2 and are written unchanged into the import's
+    password files: none begins like a spreadsheet formula (which would be escaped)."""
+    from congthu.accounts.generated import one_time_password
+    from congthu.directory.spreadsheet import csv_cell, is_formula_like
+
+    for _ in range(2000):
+        password = one_time_password()
+        assert not check(password, PasswordSettings())
+        assert not is_formula_like(password) and csv_cell(password) == password

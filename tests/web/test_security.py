@@ -37,7 +37,7 @@ def url(server: ServerThread, path: str, scheme: str = "http") -> str:
 
 SECURITY = {
     "x-content-type-options": "nosniff",
-    "referrer-policy": "no-referrer",
+    "referrer-policy": "same-origin",
     "x-frame-options": "DENY",
     "cross-origin-opener-policy": "same-origin",
 }

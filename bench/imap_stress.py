@@ -574,9 +574,20 @@ async def seed(data: Path, users: int, per_user: int) -> list[str]:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process and all its threads, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU of a process and all its threads, and of the processes it
+    started (the worker processes of ``congthu serve``, server.workers), from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children = (task / "children").read_text().split()
+        except FileNotFoundError:
+            continue
+        total += sum(cpu_seconds(int(child)) for child in children)
+    return total
 
 
 def self_cpu() -> float:
@@ -664,6 +675,7 @@ async def one_run(args: argparse.Namespace, states: list[StateDef], number: int)
             overrides["passwords"] = {"argon2_time_cost": p.argon2_time_cost,
                                       "argon2_memory_kib": p.argon2_memory_kib,
                                       "argon2_parallelism": p.argon2_parallelism}
+        overrides["server"] = {"workers": args.workers}
         data = await make_data_dir(Path(tmp) / "data", **overrides)  # type: ignore[arg-type]
         t = time.perf_counter()
         users = await seed(data, args.users, args.seed_messages)
@@ -727,6 +739,8 @@ async def one_run(args: argparse.Namespace, states: list[StateDef], number: int)
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--workers", type=int, default=0,
+                        help="server.workers of the server (0: one per core; 1: one process)")
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--logout", type=int, choices=(0, 1), default=1,
                         help="0: sessions stay logged in (imaptest logout=0)")

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
@@ -153,6 +155,9 @@ class Database:
         # the task running the batches.
         self._write_queue: list[_WriteJob] = []
         self._write_runner: asyncio.Task[None] | None = None
+        # SQLite: the writers of other processes on the same file (the workers of
+        # `congthu serve`) take turns through a file lock beside it, see _WriterLock.
+        self._writer_lock = _WriterLock.beside(url) if url.startswith("sqlite") else None
         # run_small_read (SQLite): each thread's own connection (``conn``), and all of them.
         self._here = threading.local()
         self._here_engine: Engine | None = None
@@ -220,7 +225,8 @@ class Database:
                 job.started = True
             try:
                 async with self._async_writer.connect():  # the in-process write slot, see run_write
-                    outcomes = await _finish(loop.run_in_executor(thread, _write_batch, engine, batch))
+                    outcomes = await _finish(loop.run_in_executor(
+                        thread, _write_batch, engine, batch, self._writer_lock))
             except asyncio.CancelledError:
                 for job in batch:  # the loop is stopping
                     job.future.cancel()
@@ -309,6 +315,8 @@ class Database:
         self._here_engine = None
         self._write_thread = self._read_threads = None
         self._sync_writer = self._sync_reader = None
+        if self._writer_lock is not None:
+            self._writer_lock.close()
         await self._async_writer.dispose()
         if self._async_reader is not self._async_writer:
             await self._async_reader.dispose()
@@ -331,9 +339,52 @@ class _WriteJob:
 _Outcome = tuple[bool, Any]
 
 
-def _write_batch(engine: Engine, batch: list[_WriteJob]) -> list[_Outcome]:
+class _WriterLock:
+    """One writer at a time among the processes that write one SQLite file (the workers
+    of ``congthu serve``, a command run beside them), handed over as soon as it is free.
+
+    SQLite's own lock is enough for correctness (BEGIN IMMEDIATE waits ``busy_timeout``
+    for it), but a waiting writer polls it with sleeps of up to 100 ms, so with several
+    processes the database would sit idle between their commits. Each process's writer
+    thread holds this ``flock`` for a batch (``_write_batch``): the next process's writer
+    wakes the moment it is released, its batch grown meanwhile (the group commit goes on
+    across processes). Writers that do not take it (migrations) still meet SQLite's lock."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.fd: int | None = None
+
+    @classmethod
+    def beside(cls, url: str) -> _WriterLock | None:
+        database = make_url(url).database
+        if not database or database == ":memory:" or database.startswith("file:"):
+            return None
+        return cls(f"{database}-writer")
+
+    def __enter__(self) -> None:
+        if self.fd is None:
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+
+    def __exit__(self, *_exc: object) -> None:
+        if self.fd is not None:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+def _write_batch(engine: Engine, batch: list[_WriteJob], lock: _WriterLock | None = None) -> list[_Outcome]:
     """On the writer thread: a batch of write functions in one transaction (see
-    ``Database.run_write``), or each alone if that transaction fails as a whole."""
+    ``Database.run_write``), or each alone if that transaction fails as a whole; with
+    the other processes' writers kept out meanwhile (``lock``)."""
+    with lock if lock is not None else contextlib.nullcontext():
+        return _write_batch_locked(engine, batch)
+
+
+def _write_batch_locked(engine: Engine, batch: list[_WriteJob]) -> list[_Outcome]:
     if len(batch) > 1:
         try:
             return _write_together(engine, batch)

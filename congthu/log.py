@@ -5,7 +5,8 @@ fields. Every other record that reaches the log (aiosmtpd's ``mail.log`` warning
 "unrecognised: HELLO", asyncio's, uvicorn's, Python warnings) goes through the same
 formatter (``JSONFormatter``) as ``{"time", "event": "log", "logger", "level",
 "message"}`` (and ``exception`` with the traceback, if any), so every line of the server
-log is one JSON object that log collectors can read.
+log is one JSON object that log collectors can read. A worker process of ``congthu
+serve`` (``congthu.workers``) adds its number to every line (``"worker": n``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ __all__ = ["JSONFormatter", "configure", "event"]
 
 _log = logging.getLogger("congthu.events")
 _EVENT = "congthu_event"  # the attribute that marks a record made by ``event``
+# Fields put on every line of this process (its worker number), set by ``configure``.
+_process_fields: dict[str, Any] = {}
 
 
 def _now() -> str:
@@ -30,7 +33,7 @@ def event(name: str, **fields: Any) -> None:
     """Log one event as a JSON line: time, event name and the given fields."""
     if not _log.isEnabledFor(logging.INFO):
         return
-    record = {"time": _now(), "event": name}
+    record = {"time": _now(), "event": name, **_process_fields}
     record.update(fields)
     _log.info(json.dumps(record, ensure_ascii=False, default=str), extra={_EVENT: True})
 
@@ -47,7 +50,8 @@ class JSONFormatter(logging.Formatter):
             message = f"{record.msg!r} {record.args!r}"
         out: dict[str, Any] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "event": "log", "logger": record.name, "level": record.levelname, "message": message,
+            "event": "log", **_process_fields, "logger": record.name, "level": record.levelname,
+            "message": message,
         }
         if record.exc_info:
             out["exception"] = self.formatException(record.exc_info)
@@ -56,9 +60,12 @@ class JSONFormatter(logging.Formatter):
         return json.dumps(out, ensure_ascii=False, default=str)
 
 
-def configure(verbose: bool = False, stream: IO[str] | None = None) -> None:
+def configure(verbose: bool = False, stream: IO[str] | None = None, *, worker: int | None = None) -> None:
     """Send every record (ours and every library's, and Python warnings) to ``stream``
-    (stderr) as JSON lines."""
+    (stderr) as JSON lines; ``worker``: this worker process's number, on every line."""
+    _process_fields.clear()
+    if worker is not None:
+        _process_fields["worker"] = worker
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JSONFormatter())
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler], force=True)

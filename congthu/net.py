@@ -12,13 +12,22 @@ the SMTP listeners (aiosmtpd protocols) and the HTTP listeners (uvicorn protocol
 ``acquire`` when a connection is made and ``release`` when it is lost. A client over a
 cap gets its protocol's "try again later" and is disconnected, so one address cannot
 take every connection a server can hold.
+
+Listening sockets: with several worker processes (``congthu.workers``) the supervisor
+binds each listener's socket once and hands it down to every worker (``bind_listener``,
+the ``CONGTHU_LISTEN_FDS`` environment variable); a service takes its socket with
+``inherited_listener`` (``TCPService`` does; the SMTP and HTTP listeners too) and binds
+one itself only when it was given none (a single process, the tests).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import ipaddress
+import json
+import os
 import socket
 import ssl
 from collections import Counter
@@ -30,6 +39,85 @@ from congthu.config.settings import Settings
 from congthu.log import event
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+# The listening sockets a worker process was handed: [[host, port, fd], ...] as JSON.
+LISTEN_FDS_ENV = "CONGTHU_LISTEN_FDS"
+LISTEN_BACKLOG = 1024
+
+
+def bind_listener(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host`` (an address or name; its first address) and
+    ``port``, as asyncio's ``create_server`` binds one (SO_REUSEADDR, IPV6_V6ONLY for an
+    IPv6 address); an empty host is every address of both families (``::`` dual stack, or
+    ``0.0.0.0`` without IPv6). Raises OSError (address in use...)."""
+    address: Any
+    if host in ("", "*"):
+        try:
+            sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        except OSError:
+            family, address = socket.AF_INET, ("0.0.0.0", port)  # noqa: S104 - asked for every address
+        else:
+            sock.close()
+            family, address = socket.AF_INET6, ("::", port)
+        dual = family == socket.AF_INET6
+    else:
+        info = socket.getaddrinfo(host, port, socket.AF_UNSPEC, socket.SOCK_STREAM, 0, socket.AI_PASSIVE)
+        family, _type, _proto, _name, address = info[0]
+        dual = False
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0 if dual else 1)
+        sock.bind(address)
+        sock.listen(LISTEN_BACKLOG)
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+class InheritedListeners:
+    """The listening sockets this process was handed by its supervisor (named in
+    ``CONGTHU_LISTEN_FDS``, as systemd names its sockets in ``LISTEN_FDS``): state of the
+    process, like its file descriptors, not of an App. Each is taken once."""
+
+    def __init__(self, environ: dict[str, str] | None = None) -> None:
+        env = os.environ if environ is None else environ
+        self.fds: dict[tuple[str, int], int] = {
+            (str(host), int(port)): int(fd) for host, port, fd in json.loads(env.get(LISTEN_FDS_ENV) or "[]")}
+        self.taken: list[tuple[str, int]] = []
+
+    def take(self, host: str, port: int) -> socket.socket | None:
+        fd = self.fds.pop((host, port), None)
+        if fd is None:
+            return None
+        self.taken.append((host, port))
+        sock = socket.socket(fileno=fd)
+        sock.setblocking(False)
+        return sock
+
+    def close_untaken(self) -> None:
+        """Close the sockets no service took (a listener switched off in this process)."""
+        for fd in self.fds.values():
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self.fds.clear()
+
+
+@functools.cache
+def inherited_listeners() -> InheritedListeners:
+    """This process's ``InheritedListeners`` (read from the environment once)."""
+    return InheritedListeners()
+
+
+def inherited_listener(host: str, port: int) -> socket.socket | None:
+    """The listening socket for (``host``, ``port``) this worker process was handed by
+    the supervisor, or None (then the service binds its own, as a single process does)."""
+    if not port:
+        return None
+    return inherited_listeners().take(host, port)
 
 
 def client_key(peername: Any) -> str:
@@ -110,10 +198,16 @@ class TCPService:
         self._sessions: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
+        handshake = 30 if self.ssl_context else None
+        sock = inherited_listener(self.host, self.port)
+        if sock is not None:
+            self._server = await asyncio.start_server(
+                self._accept, sock=sock, ssl=self.ssl_context, limit=self.limit,
+                ssl_handshake_timeout=handshake)
+            return
         self._server = await asyncio.start_server(
             self._accept, self.host, self.port, ssl=self.ssl_context, limit=self.limit,
-            reuse_address=True, backlog=1024,
-            ssl_handshake_timeout=30 if self.ssl_context else None,
+            reuse_address=True, backlog=LISTEN_BACKLOG, ssl_handshake_timeout=handshake,
         )
         if self.port == 0:  # tests ask for any free port
             self.port = self._server.sockets[0].getsockname()[1]

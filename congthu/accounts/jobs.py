@@ -3,12 +3,12 @@
 ``send_reminders(app)`` mails every user whose password expires within one of
 ``passwords.reminder_days`` (7 and 1 by default) the reminder for the smallest such
 threshold not yet sent for the current password; ``jobs(app)`` runs it (and forgets old
-guessing counters) every ``INTERVAL`` seconds while the server runs.
+guessing counters) every ``INTERVAL`` seconds while the server runs, once across every
+worker and node (a lease, ``congthu.cluster.leases``: reminders are read, then marked).
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Coroutine
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 from congthu.accounts import credentials as sql
 from congthu.accounts import lockout, notices
 from congthu.accounts.model import aware, change_password_url
+from congthu.cluster.leases import PeriodicJob
 from congthu.log import event
 from congthu.store.lookup import mailboxes_by_ids
 
@@ -71,17 +72,14 @@ async def prune_counters(app: App) -> int:
     return await app.db.run_write(lockout.prune, app.accounts.clock(), app.settings.login)
 
 
-async def _periodic(app: App) -> None:
-    while True:
-        try:
-            await send_reminders(app)
-            await prune_counters(app)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # a failed run is retried at the next interval
-            event("accounts.job_failed", error=str(exc))
-        await asyncio.sleep(INTERVAL)
+async def _run(app: App) -> bool:
+    try:
+        await send_reminders(app)
+        await prune_counters(app)
+    except Exception as exc:  # a failed run is retried at the next interval
+        event("accounts.job_failed", error=str(exc))
+    return True
 
 
 def jobs(app: App) -> list[Coroutine[Any, Any, None]]:
-    return [_periodic(app)]
+    return [PeriodicJob(app.db, "accounts.reminders", lambda: INTERVAL, lambda: _run(app)).forever()]

@@ -110,33 +110,78 @@ async def cmd_init(args: argparse.Namespace) -> int:
 
 
 async def cmd_serve(args: argparse.Namespace) -> int:
-    from congthu import log, server
+    from congthu import log, server, workers
 
     data_dir = default_data_dir(args.data)
-    if not (data_dir / config.CONFIG_FILE).exists():
-        await initialise(data_dir)
-    log.configure(args.verbose)
-    app = await App.open(data_dir)
-    if args.only:
-        wanted = {s.strip() for s in args.only.split(",")}
-        for f in dataclasses.fields(app.settings.listen):
-            if f.name != "host" and f.name not in wanted:
-                setattr(app.settings.listen, f.name, 0)
+    worker = workers.worker_number()
+    log.configure(args.verbose, worker=worker)
+    if worker is None:
+        if not (data_dir / config.CONFIG_FILE).exists():
+            await initialise(data_dir)
+        settings = _only(config.load(data_dir), args.only)
+        count = workers.worker_count(settings)
+        if count > 1:
+            return await _supervise(data_dir, settings, count, args)
+    else:
+        workers.die_with_parent()
+    # One process serving (a worker, or the whole server with server.workers = 1); a
+    # worker's supervisor has brought the schema up to date already.
+    app = await App.open(data_dir, upgrade=worker is None)
+    _only(app.settings, args.only)
     if app.settings.database.url.startswith("postgresql"):
         await app.hub.listen_postgres(app.settings.database.url)
+    else:
+        await app.hub.listen_local()
 
     def ready(services: list[Any]) -> None:
-        listen = app.settings.listen
-        print(f"Công Thư đang chạy / running, data: {data_dir}", flush=True)
-        for service in services:
-            port = getattr(service, "port", None) or getattr(listen, service.name, "")
-            print(f"  {service.name:<12} {listen.host}:{port}", flush=True)
+        if worker is not None:
+            workers.report_ready(services)
+            return
+        _banner(data_dir, app.settings, [[s.name, getattr(s, "port", 0)] for s in services])
 
     try:
         await server.serve(app, ready=ready)
     finally:
         await app.close()
     return 0
+
+
+def _only(settings: config.Settings, only: str | None) -> config.Settings:
+    """``--only``: switch off (port 0) every listener not named."""
+    if only:
+        wanted = {s.strip() for s in only.split(",")}
+        for f in dataclasses.fields(settings.listen):
+            if f.name != "host" and f.name not in wanted:
+                setattr(settings.listen, f.name, 0)
+    return settings
+
+
+def _banner(data_dir: Path, settings: config.Settings, services: list[list[Any]], pids: list[int] | None = None) -> None:
+    listen = settings.listen
+    print(f"Công Thư đang chạy / running, data: {data_dir}", flush=True)
+    for name, port in services:
+        print(f"  {name:<12} {listen.host}:{port or getattr(listen, name, '')}", flush=True)
+    if pids:
+        print(f"  {'workers':<12} {len(pids)} (pid {', '.join(map(str, pids))})", flush=True)
+
+
+async def _supervise(data_dir: Path, settings: config.Settings, count: int, args: argparse.Namespace) -> int:
+    """``congthu serve`` with several worker processes (``congthu.workers``)."""
+    from congthu import workers
+
+    app = await App.open(data_dir)  # the schema migrations, once, before any worker
+    await app.close()
+    supervisor = workers.Supervisor(
+        settings, workers.worker_command(data_dir, verbose=args.verbose, only=args.only), count,
+        banner=lambda info, pids: _banner(data_dir, settings, info.get("services", []), pids))
+    try:
+        supervisor.bind()
+    except OSError as exc:
+        raise CommandError(f"Không mở được cổng / cannot listen on {exc.strerror}") from None
+    try:
+        return await supervisor.run()
+    except workers.WorkerFailed as exc:
+        raise CommandError(str(exc), exc.code) from None
 
 
 async def cmd_check(app: App, args: argparse.Namespace) -> int:

@@ -4,17 +4,19 @@ The directory is published (``publish.publish``) into ``directory.publish_dir`` 
 ``directory.publish_every_hours`` hours while the server runs; 0 switches the schedule
 off (``congthu directory publish`` still publishes by hand). The time of the last
 publication is the age of its ``index.html``, so a restarted server publishes at once
-only when the last publication is due, and an operator's manual run counts too.
+only when the last publication is due, and an operator's manual run counts too. Every
+worker and node runs the schedule; a lease (``congthu.cluster.leases``) lets one of them
+publish per period.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from congthu.cluster.leases import PeriodicJob
 from congthu.directory.publish import publish
 from congthu.log import event
 
@@ -52,17 +54,20 @@ async def publish_if_due(app: App) -> list[Path]:
     return written
 
 
-async def _scheduled(app: App) -> None:
-    while True:
-        try:
-            await publish_if_due(app)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # a failed run is tried again at the next check
-            event("directory.publish_failed", error=str(exc))
-        wait = due_in(app)
-        await asyncio.sleep(CHECK_EVERY if wait is None else min(CHECK_EVERY, max(wait, 1.0)))
+async def _scheduled(app: App) -> bool:
+    """One look at the schedule, under the job's lease: True if it published."""
+    try:
+        return bool(await publish_if_due(app))
+    except Exception as exc:  # a failed run is tried again at the next check
+        event("directory.publish_failed", error=str(exc))
+        return False
+
+
+def publication(app: App) -> PeriodicJob:
+    """The scheduled publication, once per ``publish_every_hours`` across every worker and node."""
+    return PeriodicJob(app.db, "directory.publish", lambda: app.settings.directory.publish_every_hours * 3600.0,
+                       lambda: _scheduled(app), check=CHECK_EVERY)
 
 
 def jobs(app: App) -> list[Coroutine[Any, Any, None]]:
-    return [_scheduled(app)]
+    return [publication(app).forever()]

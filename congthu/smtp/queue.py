@@ -10,6 +10,13 @@ Retries (RFC 5321 section 4.5.4.1): the first after ``smtp.retry_first_seconds``
 twice as long each time up to ``smtp.retry_max_seconds``, for ``smtp.queue_lifetime_hours``;
 a delay notice after ``smtp.delay_notice_hours``, a bounce (RFC 3464) on a permanent
 failure or when the lifetime runs out. Nothing is ever sent for a null-sender message.
+
+Every worker process of ``congthu serve`` (and every node on a shared PostgreSQL) runs a
+runner; an attempt first claims its recipients in the database (``claimed_until``, one
+conditional UPDATE: on SQLite under the write lock, on PostgreSQL the loser waits on the
+rows and finds them claimed), so no two runners send the same message to the same
+recipient. An attempt is cut off before its claim runs out (``CLAIM_SECONDS``); the
+claim of a runner that died runs out and the recipients are due again.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from congthu.log import event
@@ -35,8 +42,18 @@ if TYPE_CHECKING:
     from congthu.app import App
 
 
+# How long an attempt holds its recipients; the attempt itself is cut off at ATTEMPT_SECONDS.
+CLAIM_SECONDS = 1800.0
+ATTEMPT_SECONDS = 1500.0
+
+
 def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _unclaimed(now: datetime) -> Any:
+    """Recipients no attempt holds (or whose attempt's runner died)."""
+    return or_(smtp_queue_rcpt.c.claimed_until.is_(None), smtp_queue_rcpt.c.claimed_until <= now)
 
 
 @dataclass(frozen=True)
@@ -175,7 +192,7 @@ class Runner:
         def read(conn: Connection) -> list[Any]:
             return list(conn.execute(
                 select(smtp_queue_rcpt.c.queue_id, smtp_queue_rcpt.c.domain, smtp_queue_rcpt.c.mailbox_id)
-                .where(smtp_queue_rcpt.c.next_attempt_at <= now).distinct().limit(1000)
+                .where(smtp_queue_rcpt.c.next_attempt_at <= now, _unclaimed(now)).distinct().limit(1000)
             ).all())
 
         rows = await self.app.db.run_read(read)
@@ -215,20 +232,43 @@ async def attempt(app: App, queue_id: int, target: str) -> None:
     else:
         condition = and_(condition, smtp_queue_rcpt.c.domain == target, smtp_queue_rcpt.c.mailbox_id.is_(None))
 
-    def read(conn: Connection) -> tuple[Any, list[Any]]:
-        return (conn.execute(select(smtp_queue).where(smtp_queue.c.id == queue_id)).first(),
-                list(conn.execute(select(smtp_queue_rcpt).where(condition)).all()))
+    def claim(conn: Connection) -> tuple[Any, list[Any]]:
+        # Only the recipients this runner claims now are its to send: another worker or
+        # node may have claimed the others a moment ago.
+        rcpts = list(conn.execute(
+            update(smtp_queue_rcpt).where(condition, _unclaimed(now))
+            .values(claimed_until=now + timedelta(seconds=CLAIM_SECONDS))
+            .returning(*smtp_queue_rcpt.c)).all())
+        if not rcpts:
+            return None, []
+        return conn.execute(select(smtp_queue).where(smtp_queue.c.id == queue_id)).first(), rcpts
 
-    message, rcpts = await app.db.run_read(read)
+    message, rcpts = await app.db.run_write(claim)
     if message is None or not rcpts:
         return
-    raw = await asyncio.to_thread(app.store.blobs.get, message.blob)
-    if target.startswith("local:"):
-        outcomes = await _deliver_local(app, int(target[6:]), [r.address for r in rcpts], raw)
-    else:
-        outcomes = await smtpclient.send(app, target, message.mail_from, [r.address for r in rcpts], raw,
-                                         message.smtputf8)
+    try:
+        raw = await asyncio.to_thread(app.store.blobs.get, message.blob)
+        addresses_ = [r.address for r in rcpts]
+        try:
+            async with asyncio.timeout(ATTEMPT_SECONDS):
+                if target.startswith("local:"):
+                    outcomes = await _deliver_local(app, int(target[6:]), addresses_, raw)
+                else:
+                    outcomes = await smtpclient.send(app, target, message.mail_from, addresses_, raw,
+                                                     message.smtputf8)
+        except TimeoutError:
+            outcomes = [smtpclient.Outcome(a, "temp", "attempt took too long", "4.4.7") for a in addresses_]
+    except Exception:
+        # A failure of ours: give the recipients back (due again after the first retry delay).
+        await app.db.run_write(_unclaim, [r.id for r in rcpts],
+                               utcnow() + timedelta(seconds=backoff(app.settings, 1)))
+        raise
     await _record(app, message, rcpts, outcomes, raw)
+
+
+def _unclaim(conn: Connection, ids: list[int], due: datetime) -> None:
+    conn.execute(update(smtp_queue_rcpt).where(smtp_queue_rcpt.c.id.in_(ids))
+                 .values(claimed_until=None, next_attempt_at=due))
 
 
 async def _deliver_local(app: App, mailbox_id: int, rcpts: list[str], raw: bytes) -> list[smtpclient.Outcome]:
@@ -277,6 +317,7 @@ async def _record(app: App, message: Any, rcpts: list[Any], outcomes: list[smtpc
                 values: dict[str, Any] = {
                     "attempts": attempts, "last_error": outcome.reply[:1000],
                     "next_attempt_at": now + timedelta(seconds=backoff(settings, attempts)),
+                    "claimed_until": None,
                 }
                 if notice_due and not row.delay_notified:
                     values["delay_notified"] = True

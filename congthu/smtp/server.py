@@ -13,7 +13,7 @@ import socket
 from typing import TYPE_CHECKING, Any, cast
 
 from congthu import metrics
-from congthu.net import ConnectionLimiter
+from congthu.net import ConnectionLimiter, inherited_listener
 from congthu.smtp.commands import COMMANDS, Hooks
 from congthu.smtp.session import SMTPSession
 
@@ -46,9 +46,15 @@ class SMTPService:
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         ssl_context = self.app.tls.server if self.implicit_tls else None
+        handshake = 30 if ssl_context else None
+        sock = inherited_listener(self.host, self.port)  # bound by the supervisor (congthu.workers)
+        if sock is not None:
+            self._server = await loop.create_server(self._make, sock=sock, ssl=ssl_context,
+                                                    ssl_handshake_timeout=handshake)
+            return
         self._server = await loop.create_server(
             self._make, self.host, self.port, ssl=ssl_context, reuse_address=True, backlog=1024,
-            ssl_handshake_timeout=30 if ssl_context else None,
+            ssl_handshake_timeout=handshake,
         )
         if self.port == 0:
             self.port = self._server.sockets[0].getsockname()[1]

@@ -55,6 +55,10 @@ smtp_queue_rcpt = Table(
     # The last reply or error, for `congthu queue list` and the DSN.
     Column("last_error", Text, nullable=False, default=""),
     Column("delay_notified", Boolean, nullable=False, default=False),
+    # An attempt in progress (congthu/smtp/queue.py): until then no other runner, of this
+    # process, another worker or another node, takes the recipient, so nothing is sent
+    # twice; NULL between attempts. Past it (the runner died), the recipient is due again.
+    Column("claimed_until", DateTime(timezone=True), nullable=True),
     Index("ix_smtp_queue_rcpt_due", "next_attempt_at"),
     Index("ix_smtp_queue_rcpt_queue", "queue_id"),
 )

@@ -3,7 +3,9 @@
 A notification carries only the folder id and its new highest modseq; the session asks
 the store for what changed since the modseq it knows (``MailStore.changes_since``), so a
 lost or merged notification never loses a change. In one process the hub wakes waiting
-sessions directly; with PostgreSQL it also relays through LISTEN/NOTIFY to other nodes.
+sessions directly; with PostgreSQL it also relays through LISTEN/NOTIFY to other nodes;
+with SQLite through ``LocalFeed``, datagrams between the processes of one data directory
+(the workers of ``congthu serve``, and any command that changes mail).
 
 The change log: the store's writers in this process also hand the hub what each of their
 commits did to a watched folder (``record``: the messages changed or added, with their
@@ -14,20 +16,28 @@ change of another (Dovecot keeps such a log in its index files). The answer is e
 absent: every change takes the folder's next modseq (one more than the last), so the
 hub answers only when it holds every modseq from the session's to the newest it was told
 of; a change it was not given (another process or node, a delivery, a folder deleted)
-leaves a hole, and for that window the session reads the database as before.
+leaves a hole, and for that window the session reads the database as before. This holds
+across processes because the modseqs are the database's: every process's commits take
+the next modseq of the folder under the database's write lock, so a change made by
+another worker is a missing number in this process's log, never a number it holds.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import os
+import secrets
+import socket
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from pathlib import Path
+from typing import Any
 
-if TYPE_CHECKING:
-    from congthu.store.model import MessageMeta
+from congthu.store.model import MessageMeta
 
 log = logging.getLogger("congthu.store.changes")
 
@@ -72,9 +82,12 @@ _Entry = tuple[tuple["MessageMeta", ...], tuple[int, ...]]
 
 
 class ChangeHub:
-    def __init__(self) -> None:
+    def __init__(self, local_feed: Path | None = None) -> None:
+        """``local_feed``: the directory of the ``LocalFeed`` of this data directory (SQLite):
+        commits are announced there to the other processes, which ``listen_local`` hears."""
         self._watches: dict[int, set[FolderWatch]] = defaultdict(set)
         self._pg_conn: Any = None
+        self._local = LocalFeed(local_feed, self) if local_feed is not None else None
         # folder id -> {modseq: entry}, for the folders some session watches.
         self._logs: dict[int, dict[int, _Entry]] = {}
 
@@ -96,12 +109,25 @@ class ChangeHub:
         """What a commit of this process did to a folder at ``modseq``: all of it (every
         message it changed or added, as it is after the commit, and every UID it
         expunged). Call before publishing ``modseq``. Kept only while a session watches
-        the folder (one that starts watching later reads the database up to its start)."""
-        if not self._watches.get(folder_id):
+        the folder (one that starts watching later reads the database up to its start);
+        sent to the other processes of the data directory with the notification
+        (``LocalFeed``), so that their sessions need not read the database either."""
+        relay = self._local is not None and self._local.has_listeners()
+        if not relay and not self._watches.get(folder_id):
             return
         entry = (tuple(changed), tuple(gone))
         if len(entry[0]) + len(entry[1]) > ENTRY_MAX:
             return  # a whole folder changed at once: a hole, those who need it read the database
+        if relay:
+            assert self._local is not None
+            self._local.send_entry(folder_id, modseq, entry)
+        self.keep(folder_id, modseq, entry)
+
+    def keep(self, folder_id: int, modseq: int, entry: _Entry) -> None:
+        """Put one commit's changes (this process's or another's) in the folder's log,
+        if a session watches it."""
+        if not self._watches.get(folder_id):
+            return
         log = self._logs.setdefault(folder_id, {})
         log[modseq] = entry
         while len(log) > LOG_ENTRIES:
@@ -136,6 +162,8 @@ class ChangeHub:
 
     async def publish(self, folder_id: int, modseq: int) -> None:
         self.publish_local(folder_id, modseq)
+        if self._local is not None:
+            self._local.send(folder_id, modseq)
         if self._pg_conn is not None:
             try:
                 await self._pg_conn.execute(f"NOTIFY {CHANNEL}, '{int(folder_id)}:{int(modseq)}'")
@@ -156,7 +184,240 @@ class ChangeHub:
 
         await self._pg_conn.add_listener(CHANNEL, on_notify)
 
+    async def listen_local(self) -> None:
+        """Hear the commits of the other processes of this data directory (SQLite)."""
+        if self._local is not None:
+            self._local.listen()
+
     async def close(self) -> None:
+        if self._local is not None:
+            self._local.close()
         if self._pg_conn is not None:
             await self._pg_conn.close()
             self._pg_conn = None
+
+
+# Largest datagram sent: about 3,000 (folder, modseq) pairs.
+DATAGRAM_MAX = 60_000
+RETRY_SECONDS = 0.005  # a listener's queue was full: send again this soon
+SOCKET_SUFFIX = ".sock"
+_UNIX_PATH_MAX = 100  # sun_path is 108 bytes; longer paths go through /proc/self/fd
+
+
+def _encode_entry(item: tuple[int, int, _Entry]) -> bytes:
+    folder_id, modseq, (changed, gone) = item
+    metas = [[m.uid, m.flags, list(m.keywords), m.size, m.internal_date.isoformat(), m.modseq, m.content_id]
+             for m in changed]
+    return b"E" + json.dumps([folder_id, modseq, metas, list(gone)], separators=(",", ":")).encode()
+
+
+def _decode_entry(data: bytes) -> tuple[int, int, _Entry]:
+    folder_id, modseq, metas, gone = json.loads(data)
+    changed = tuple(MessageMeta(int(uid), int(flags), tuple(map(str, keywords)), int(size),
+                                datetime.fromisoformat(date), int(meta_modseq), int(content_id))
+                    for uid, flags, keywords, size, date, meta_modseq, content_id in metas)
+    return int(folder_id), int(modseq), (changed, tuple(int(uid) for uid in gone))
+
+
+class LocalFeed:
+    """The change feed between the processes of one data directory, for SQLite (the
+    workers of ``congthu serve``; a command that delivers or changes mail), as LISTEN/
+    NOTIFY is for PostgreSQL.
+
+    Each listening process binds a Unix datagram socket ``<pid>.<random>.sock`` in
+    ``directory`` (``run/feed`` in the data directory, mode 0700: only the server's own
+    user can write to it). A process that commits sends ``folder:modseq`` lines to every
+    other socket there: the publications of one turn of the event loop go together,
+    one datagram per listener, the highest modseq per folder (a notification only says
+    "look again from your modseq", so merging them loses nothing). A listener's full
+    queue is tried again in ``RETRY_SECONDS``; a socket whose process is gone
+    (ECONNREFUSED) is removed. The list of listeners is read again only when the
+    directory changes (one ``stat`` per datagram sent).
+    """
+
+    def __init__(self, directory: Path, hub: ChangeHub) -> None:
+        self.directory = directory
+        self.hub = hub  # what arrives goes to its log (keep) and its watches (publish_local)
+        self._entries: list[tuple[int, int, _Entry]] = []  # log entries to send, in order
+        self.sock: socket.socket | None = None
+        self.name = ""
+        self._dir_fd: int | None = None
+        self._peers: list[str] = []
+        self._peers_mtime = -1
+        self._pending: dict[int, int] = {}
+        self._backlog: dict[str, dict[int, int]] = {}  # listener -> what it has not got yet
+        self._flush_handle: asyncio.Handle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._out: socket.socket | None = None  # sends, in a process that does not listen
+        self._closing = False
+
+    def _address(self, name: str) -> str:
+        path = str(self.directory / name)
+        if len(os.fsencode(path)) <= _UNIX_PATH_MAX:
+            return path
+        if self._dir_fd is None:
+            self._dir_fd = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY)
+        return f"/proc/self/fd/{self._dir_fd}/{name}"
+
+    def listen(self) -> None:
+        """Bind this process's socket and hand what arrives to ``deliver``."""
+        if self.sock is not None:
+            return
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.name = f"{os.getpid()}.{secrets.token_hex(3)}{SOCKET_SUFFIX}"
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.setblocking(False)
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        sock.bind(self._address(self.name))
+        self.sock = sock
+        self._loop = asyncio.get_running_loop()
+        self._loop.add_reader(sock.fileno(), self._readable)
+        # Sockets left by killed processes (a worker restarted after SIGKILL) go now; an
+        # empty datagram is ignored by a live listener.
+        for peer in self._listeners():
+            self._send_to(peer, {})
+        self._peers_mtime = -1
+
+    def _readable(self) -> None:
+        assert self.sock is not None
+        while True:
+            try:
+                data = self.sock.recv(65536)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                log.warning("change feed receive failed: %s", exc)
+                return
+            for line in data.split(b"\n"):
+                if line.startswith(b"E"):
+                    with contextlib.suppress(ValueError, TypeError, IndexError):
+                        self.hub.keep(*_decode_entry(line[1:]))
+                    continue
+                folder, _, modseq = line.partition(b":")
+                with contextlib.suppress(ValueError):
+                    self.hub.publish_local(int(folder), int(modseq))
+
+    def has_listeners(self) -> bool:
+        """Does another process listen (worth sending log entries to)?"""
+        return bool(self._listeners())
+
+    def send_entry(self, folder_id: int, modseq: int, entry: _Entry) -> None:
+        """Send a commit's log entry with the next notifications (best effort: an entry
+        a listener does not get is a hole in its log, read from the database)."""
+        self._entries.append((folder_id, modseq, entry))
+        if self._flush_handle is None:
+            self._loop = self._loop or asyncio.get_running_loop()
+            self._flush_handle = self._loop.call_soon(self._flush)
+
+    def send(self, folder_id: int, modseq: int) -> None:
+        """Announce a commit to the other processes (at the end of this loop turn)."""
+        if self._pending.get(folder_id, -1) < modseq:
+            self._pending[folder_id] = modseq
+        if self._flush_handle is None:
+            self._loop = self._loop or asyncio.get_running_loop()
+            self._flush_handle = self._loop.call_soon(self._flush)
+
+    def _listeners(self) -> list[str]:
+        try:
+            mtime = os.stat(self.directory).st_mtime_ns
+        except FileNotFoundError:
+            return []
+        if mtime != self._peers_mtime:
+            self._peers_mtime = mtime
+            self._peers = sorted(entry.name for entry in os.scandir(self.directory)
+                                 if entry.name.endswith(SOCKET_SUFFIX) and entry.name != self.name)
+        return self._peers
+
+    def _flush(self) -> None:
+        self._flush_handle = None
+        pending, self._pending = self._pending, {}
+        entries, self._entries = self._entries, []
+        if entries and (peers := self._listeners()):
+            lines = [line for line in map(_encode_entry, entries) if len(line) < DATAGRAM_MAX]
+            for peer in peers:
+                # Before the notifications, so the log holds them when sessions wake.
+                self._send_lines(peer, lines)
+        if pending:
+            for peer in self._listeners():
+                known = self._backlog.get(peer)
+                if known is not None:
+                    for folder_id, modseq in pending.items():
+                        if known.get(folder_id, -1) < modseq:
+                            known[folder_id] = modseq
+                else:
+                    self._backlog[peer] = dict(pending)
+        for peer in list(self._backlog):
+            if self._send_to(peer, self._backlog[peer]):
+                del self._backlog[peer]
+        if self._backlog and self._loop is not None and not self._closing:
+            self._flush_handle = self._loop.call_later(RETRY_SECONDS, self._flush)
+
+    def _send_lines(self, peer: str, lines: list[bytes]) -> None:
+        """Best effort: lines in datagrams of at most DATAGRAM_MAX, dropped if the
+        listener's queue is full."""
+        out = self.sock
+        if out is None:
+            out = self._out = self._out or socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        at = 0
+        while at < len(lines):
+            size, end = 0, at
+            while end < len(lines) and size + len(lines[end]) + 1 <= DATAGRAM_MAX:
+                size += len(lines[end]) + 1
+                end += 1
+            try:
+                out.sendto(b"\n".join(lines[at:end]), socket.MSG_DONTWAIT, self._address(peer))
+            except OSError:
+                return  # full, or gone: _send_to deals with the notifications
+            at = end
+
+    def _send_to(self, peer: str, changes: dict[int, int]) -> bool:
+        """Send ``changes`` to ``peer``: True if done (or the peer is gone), False to retry."""
+        out = self.sock
+        if out is None:
+            out = self._out = self._out or socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        try:
+            lines = [f"{f}:{m}".encode() for f, m in changes.items()]
+            if not lines:  # a probe: is anyone there?
+                out.sendto(b"", socket.MSG_DONTWAIT, self._address(peer))
+            while lines:
+                size, count = 0, 0
+                while count < len(lines) and size + len(lines[count]) + 1 <= DATAGRAM_MAX:
+                    size += len(lines[count]) + 1
+                    count += 1
+                out.sendto(b"\n".join(lines[:count]), socket.MSG_DONTWAIT, self._address(peer))
+                for line in lines[:count]:
+                    changes.pop(int(line.partition(b":")[0]), None)
+                lines = lines[count:]
+            return True
+        except (BlockingIOError, InterruptedError):
+            return False
+        except (ConnectionRefusedError, FileNotFoundError):
+            # Its process is gone (killed): remove what it left behind.
+            with contextlib.suppress(OSError):
+                os.unlink(self.directory / peer)
+            return True
+        except OSError as exc:
+            log.warning("change feed send to %s failed: %s", peer, exc)
+            return True
+
+    def close(self) -> None:
+        self._closing = True
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
+            self._flush()  # what is pending goes out now, once
+        if self._out is not None:
+            self._out.close()
+            self._out = None
+        if self.sock is not None:
+            if self._loop is not None and not self._loop.is_closed():
+                with contextlib.suppress(Exception):
+                    self._loop.remove_reader(self.sock.fileno())
+            self.sock.close()
+            self.sock = None
+            with contextlib.suppress(OSError):
+                os.unlink(self.directory / self.name)
+        if self._dir_fd is not None:
+            os.close(self._dir_fd)
+            self._dir_fd = None

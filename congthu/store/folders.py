@@ -132,7 +132,7 @@ class FolderMethods(StoreBase):
             return folder_id
 
         folder_id = await self._tx(tx)
-        self.hub.publish_local(folder_id, 0)
+        await self.hub.publish(folder_id, 0)  # every process and node: the folder is gone
 
     async def rename_folder(self, mailbox_id: int, old: str, new: str) -> None:
         """Rename a folder and its children (RFC 9051 section 6.3.6).

@@ -26,7 +26,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from congthu.app import App
 from congthu.config.settings import WebSettings
-from congthu.net import ConnectionLimiter
+from congthu.net import ConnectionLimiter, inherited_listener
 from congthu.web.app import create_app
 from congthu.web.headers import SecurityHeaders, security_headers
 
@@ -150,10 +150,12 @@ class HTTPService:
             limiter=ConnectionLimiter.for_door(settings, "http", name), web=settings.web,
         )
         self.server = _Uvicorn(config)
+        self.host = settings.listen.host
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self.server.serve())
+        sock = inherited_listener(self.host, self.port)  # bound by the supervisor (congthu.workers)
+        self._task = asyncio.create_task(self.server.serve(sockets=[sock] if sock is not None else None))
         while not self.server.started:
             if self._task.done():
                 self._task.result()  # raises the bind error

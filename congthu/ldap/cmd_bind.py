@@ -1,0 +1,126 @@
+"""Bind (RFC 4511 section 4.2, RFC 4513 section 5): simple bind of a person by DN
+(``uid=ntbinh,ou=people,dc=...``), by mail address or by uid alone, and of a service
+account (``cn=NAME,ou=services,dc=...``).
+
+Every person's bind is ``app.accounts.authenticate`` with door "ldap": TLS required
+(except development loopback), expiry and must-change (Điều 13.2), lockout and
+throttling, the audit trail and the last access for the six-month rule (Điều 4.4) are
+those of the other doors. A refused bind is invalidCredentials (49) with a diagnostic
+that says why (expired: where to change the password), and, when the request carries the
+password policy control (draft-behera-ldap-password-policy-10 section 6.2), its error:
+passwordExpired, changeAfterReset or accountLocked. Service accounts go through
+``authenticate_service``. Anonymous bind is refused unless ``ldap.allow_anonymous``.
+"""
+
+from __future__ import annotations
+
+from congthu.accounts import AuthStatus
+from congthu.ldap import dn, errors
+from congthu.ldap.errors import LDAPError
+from congthu.ldap.messages import ControlRecord, Message, password_policy_value, text
+from congthu.ldap.session import Session
+from congthu.ldap.tree import ANONYMOUS, PASSWORD_POLICY, Identity, uid_of
+from congthu.log import event
+
+# draft-behera-ldap-password-policy-10 section 6.2, the error enumeration.
+PASSWORD_EXPIRED, ACCOUNT_LOCKED, CHANGE_AFTER_RESET = 0, 1, 2
+INSUFFICIENT_PASSWORD_QUALITY, PASSWORD_IN_HISTORY = 5, 8
+
+
+def person_dn(address: str, session: Session) -> str:
+    """The DN of the person entry of a mailbox."""
+    return f"uid={dn.escape(uid_of(address, session.app.settings.system.domain))},ou=people,{session.base}"
+
+
+def bind_target(name: str, session: Session) -> tuple[str, str]:
+    """("person", address) or ("service", name) for a bind name; LDAPError if it names
+    nothing that can bind."""
+    domain = session.app.settings.system.domain
+    if "=" not in name:  # a mail address, or a uid of the system's domain
+        return "person", name if "@" in name else f"{name}@{domain}"
+    try:
+        rdns = dn.parse(name)
+        key = dn.key_of(rdns)
+    except dn.InvalidDN:
+        raise LDAPError(errors.INVALID_DN_SYNTAX, f"DN không hợp lệ / invalid DN: {name}") from None
+    base = dn.key(session.base)
+    if len(key) == len(base) + 2 and key[2:] == base and len(rdns[0]) == 1:
+        attribute, value = rdns[0][0]
+        attribute = attribute.lower()
+        if key[1] == (("ou", "people"),) and attribute in ("uid", "mail"):
+            return "person", value if "@" in value else f"{value}@{domain}"
+        if key[1] == (("ou", "services"),) and attribute == "cn":
+            return "service", value
+    raise LDAPError(errors.INVALID_CREDENTIALS, errors.INVALID_CREDENTIALS_TEXT)
+
+
+def _policy(message: Message, error: int | None) -> list[ControlRecord] | None:
+    if message.control(PASSWORD_POLICY) is None:
+        return None
+    return [ControlRecord(PASSWORD_POLICY, False, password_policy_value(error))]
+
+
+async def bind(s: Session, message: Message) -> None:
+    body = message.body
+    s.identity = ANONYMOUS  # section 4.2.1: a bind, even a failed one, starts anonymous
+    s.paged.clear()
+    if int(body["version"]) != 3:
+        raise LDAPError(errors.PROTOCOL_ERROR, "Chỉ hỗ trợ LDAPv3 / only LDAP version 3 is supported")
+    try:
+        name = text(body["name"]).strip()
+    except UnicodeDecodeError:
+        raise LDAPError(errors.INVALID_DN_SYNTAX, "Tên không phải UTF-8 / name is not UTF-8") from None
+    authentication = body["authentication"]
+    if authentication.getName() == "sasl":
+        raise LDAPError(errors.AUTH_METHOD_NOT_SUPPORTED,
+                        "Chỉ hỗ trợ simple bind qua TLS / only simple bind over TLS is offered")
+    secret = bytes(authentication.getComponent())
+    if not name and not secret:  # anonymous (RFC 4513 section 5.1.1)
+        if not s.app.settings.ldap.allow_anonymous:
+            raise LDAPError(errors.INAPPROPRIATE_AUTHENTICATION, errors.ANONYMOUS_OFF)
+        await s.result(message, errors.SUCCESS)
+        return
+    if not secret:  # RFC 4513 section 5.1.2
+        raise LDAPError(errors.UNWILLING_TO_PERFORM, errors.UNAUTHENTICATED_BIND)
+    try:
+        password = secret.decode("utf-8")
+    except UnicodeDecodeError:
+        raise LDAPError(errors.INVALID_CREDENTIALS, errors.INVALID_CREDENTIALS_TEXT) from None
+    kind, who = bind_target(name, s)
+    if kind == "service":
+        await _bind_service(s, message, who, password)
+    else:
+        await _bind_person(s, message, who, password)
+
+
+async def _bind_service(s: Session, message: Message, name: str, secret: str) -> None:
+    check = await s.app.accounts.authenticate_service(name, secret, protocol="ldap", client_ip=s.peer, secure=s.tls)
+    if check.ok:
+        s.identity = Identity("service", f"cn={dn.escape(check.name)},ou=services,{s.base}")
+        await s.result(message, errors.SUCCESS)
+        return
+    code = errors.CONFIDENTIALITY_REQUIRED if check.code == "PRIVACYREQUIRED" else errors.INVALID_CREDENTIALS
+    locked = ACCOUNT_LOCKED if check.code == "UNAVAILABLE" else None
+    await s.result(message, code, check.message, controls=_policy(message, locked))
+
+
+async def _bind_person(s: Session, message: Message, address: str, password: str) -> None:
+    result = await s.app.accounts.authenticate(address, password, protocol="ldap", client_ip=s.peer, secure=s.tls)
+    event("ldap.bind", address=address, peer=s.peer, result=result.status.value, tls=s.tls)
+    if result.status is AuthStatus.OK:
+        assert result.mailbox is not None
+        s.identity = Identity("person", person_dn(result.mailbox.address, s), result.mailbox.id,
+                              result.mailbox.address)
+        await s.result(message, errors.SUCCESS, controls=_policy(message, None))
+        return
+    if result.code == "PRIVACYREQUIRED":
+        raise LDAPError(errors.CONFIDENTIALITY_REQUIRED, errors.TLS_REQUIRED)
+    error: int | None = None
+    if result.status is AuthStatus.EXPIRED:
+        assert result.mailbox is not None
+        credential = await s.app.accounts.credential(result.mailbox.id)
+        error = CHANGE_AFTER_RESET if credential is not None and credential.must_change else PASSWORD_EXPIRED
+    elif result.status in (AuthStatus.LOCKED, AuthStatus.DISABLED):
+        error = ACCOUNT_LOCKED
+    await s.result(message, errors.INVALID_CREDENTIALS, result.message or errors.INVALID_CREDENTIALS_TEXT,
+                   controls=_policy(message, error))

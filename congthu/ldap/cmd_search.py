@@ -1,0 +1,232 @@
+"""Search (RFC 4511 section 4.5) and Compare (section 4.10) over the tree.
+
+The root DSE (base "" with scope base, RFC 4512 section 5.1) and the subschema entry
+are answered to anyone; the tree only to a bound identity (or to anyone with
+``ldap.allow_anonymous``). Every scope (base, one, sub, and subordinates); every filter
+type (``filters.py``); the requested attributes with "*", "+" (RFC 3673) and "1.1";
+size and time limits, the client's within the server's (``ldap.size_limit``,
+``ldap.time_limit``); the paged results control (RFC 2696), where the server's size limit
+bounds each page. ``userPassword`` is never sent nor compared.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+
+from congthu.ldap import dn, errors, filters, schema
+from congthu.ldap.errors import LDAPError
+from congthu.ldap.messages import (
+    ControlRecord,
+    Message,
+    PagedResultsValue,
+    decode_value,
+    entry,
+    paged_value,
+    text,
+)
+from congthu.ldap.session import Paged, Session
+from congthu.ldap.tree import PAGED_RESULTS, SUBSCHEMA_DN, Entry, Tree, root_dse, subschema_entry
+
+# Entries evaluated between two yields to the event loop (a big search must not hold
+# up every other session) and two looks at the clock.
+BATCH = 500
+# Paged searches one session may keep open at once (RFC 2696 section 3: the server may
+# drop the oldest).
+MAX_PAGED = 16
+STRUCTURAL = {"person": "inetOrgPerson", "org": "organizationalUnit", "group": "groupOfNames",
+              "service": "applicationProcess", "role": "groupOfNames", "container": "organizationalUnit", "base": "organization",
+              "subschema": "subentry"}
+
+
+def _attribute_list(requested: list[str]) -> tuple[bool, bool, set[str]]:
+    """(all user attributes, all operational ones, the names asked for) of a request's
+    attribute selection (section 4.5.1.8, RFC 3673)."""
+    names = {schema.canonical(a) for a in requested if a not in ("*", "+", "1.1")}
+    every_user = not requested or "*" in requested
+    if requested == ["1.1"]:
+        every_user = False
+    return every_user, "+" in requested, names
+
+
+def _operational(tree: Tree | None, found: Entry) -> dict[str, list[str]]:
+    if found.kind in ("root",):
+        return {}
+    values = {"entryDN": [found.dn], "subschemaSubentry": [SUBSCHEMA_DN],
+              "structuralObjectClass": [STRUCTURAL.get(found.kind, "top")]}
+    if tree is not None:
+        values["hasSubordinates"] = ["TRUE" if tree.has_children(found) else "FALSE"]
+    return values
+
+
+def render(tree: Tree | None, found: Entry, visible: set[str] | None, requested: list[str],
+           types_only: bool) -> list[tuple[str, list[str]]]:
+    """The attributes of ``found`` to send (section 4.5.2)."""
+    every_user, every_operational, names = _attribute_list(requested)
+    out: list[tuple[str, list[str]]] = []
+    everything_public = found.kind in ("root", "subschema")
+    for name, values in list(found.attrs.items()) + list(_operational(tree, found).items()):
+        if name == schema.SECRET or (visible is not None and name not in visible and not schema.operational(name)):
+            continue
+        if everything_public:  # the root DSE and the subschema: with "*" or "+" alike
+            wanted = name in names or every_user or every_operational
+        else:
+            wanted = name in names or (every_operational if schema.operational(name) else every_user)
+        if wanted and values:
+            out.append((name, [] if types_only else values))
+    return out
+
+
+async def search(s: Session, message: Message) -> None:
+    body = message.body
+    settings = s.app.settings.ldap
+    try:
+        base_text = text(body["baseObject"])
+        requested = [text(a) for a in body["attributes"]]
+    except UnicodeDecodeError:
+        raise LDAPError(errors.PROTOCOL_ERROR, "Chuỗi không phải UTF-8 / a string is not UTF-8") from None
+    scope = int(body["scope"])
+    types_only = bool(body["typesOnly"])
+    try:
+        wanted = filters.from_ber(bytes(body["filter"]), settings.max_filter_depth)
+    except filters.FilterError as exc:
+        raise LDAPError(errors.PROTOCOL_ERROR, f"Bộ lọc không hợp lệ / invalid filter: {exc}") from None
+    try:
+        key = dn.key(base_text)
+    except dn.InvalidDN:
+        raise LDAPError(errors.INVALID_DN_SYNTAX, f"DN không hợp lệ / invalid DN: {base_text}") from None
+    # The root DSE and the subschema entry: to anyone, base scope only.
+    special = None
+    if not key and scope == 0:
+        special = root_dse(s.base, s.app.tls.available and not s.tls)
+    elif key == dn.key(SUBSCHEMA_DN) and scope == 0:
+        special = subschema_entry()
+    if special is not None:
+        if filters.matches(wanted, special, None):
+            await s.send(entry(message.id, special.dn, render(None, special, None, requested, types_only)))
+        await s.result(message, errors.SUCCESS)
+        return
+    if not s.may_read:
+        raise LDAPError(errors.INSUFFICIENT_ACCESS_RIGHTS, errors.BIND_FIRST)
+    tree = await s.trees.get()
+    base_entry = tree.get(key)
+    if base_entry is None or tree.hidden(base_entry, s.identity):
+        raise LDAPError(errors.NO_SUCH_OBJECT, f"Không có mục / no such entry: {base_text}", tree.matched(key))
+    client_size = int(body["sizeLimit"])
+    client_time = int(body["timeLimit"])
+    time_limit = min(client_time, settings.time_limit) if client_time else settings.time_limit
+    deadline = time.monotonic() + time_limit
+    paging = message.control(PAGED_RESULTS)
+    if paging is not None:
+        await _paged(s, message, tree, key, scope, wanted, requested, types_only, paging, deadline)
+        return
+    size_limit = min(client_size, settings.size_limit) if client_size else settings.size_limit
+    found = await _matching(s, tree, key, scope, wanted, deadline, size_limit + 1)
+    for item in found[:size_limit]:
+        await _send_entry(s, message, tree, item, requested, types_only)
+    if len(found) > size_limit:
+        raise LDAPError(errors.SIZE_LIMIT_EXCEEDED, f"Vượt giới hạn {size_limit} mục / size limit "
+                                                    f"{size_limit} exceeded")
+    await s.result(message, errors.SUCCESS)
+
+
+async def _send_entry(s: Session, message: Message, tree: Tree, found: Entry, requested: list[str],
+                      types_only: bool) -> None:
+    visible = tree.visible(found, s.identity)
+    await s.send(entry(message.id, found.dn, render(tree, found, visible, requested, types_only)))
+
+
+async def _matching(s: Session, tree: Tree, key: dn.Key, scope: int, wanted: filters.Filter, deadline: float,
+                    most: int) -> list[Entry]:
+    """The entries in scope that match, at most ``most``; timeLimitExceeded past the
+    deadline."""
+    keys = filters.candidates(wanted, tree)
+    if keys is not None:
+        pool = sorted((e for k in keys if (e := tree.get(k)) is not None and tree.in_scope(e, key, scope)),
+                      key=lambda e: e.dn)
+        entries = iter(pool)
+    else:
+        entries = tree.scope(key, scope)
+    found: list[Entry] = []
+    for count, item in enumerate(entries, 1):
+        shown = not tree.hidden(item, s.identity)
+        if shown and filters.matches(wanted, item, tree.visible(item, s.identity)) is True:
+            found.append(item)
+            if len(found) >= most:
+                break
+        if count % BATCH == 0:
+            await asyncio.sleep(0)
+            if time.monotonic() > deadline:
+                raise LDAPError(errors.TIME_LIMIT_EXCEEDED, "Vượt giới hạn thời gian / time limit exceeded")
+    return found
+
+
+async def _paged(s: Session, message: Message, tree: Tree, key: dn.Key, scope: int, wanted: filters.Filter,
+                 requested: list[str], types_only: bool, control: ControlRecord, deadline: float) -> None:
+    """RFC 2696 section 3: the first page makes the result set and keeps the rest under a
+    cookie; each later request with the cookie gets the next page; size 0 ends it."""
+    try:
+        value = decode_value(control.value or b"", PagedResultsValue())
+    except ValueError:
+        raise LDAPError(errors.PROTOCOL_ERROR, "Điều khiển phân trang không hợp lệ / "
+                                               "malformed paged results control") from None
+    settings = s.app.settings.ldap
+    size = min(int(value["size"]) or settings.size_limit, settings.size_limit)
+    cookie = bytes(value["cookie"])
+    signature = (s.trees.base, scope, bytes(message.body["filter"]), tuple(requested), types_only)
+    if cookie:
+        state = s.paged.pop(cookie, None)
+        if state is None or state.request[1:] != signature[1:] or state.identity != s.identity:
+            raise LDAPError(errors.UNWILLING_TO_PERFORM, "Cookie phân trang không hợp lệ / invalid paged "
+                                                         "results cookie")
+        if int(value["size"]) == 0:  # the client abandons the paged search
+            await s.result(message, errors.SUCCESS, controls=[
+                ControlRecord(PAGED_RESULTS, False, paged_value(0, b""))])
+            return
+        keys = state.keys
+    else:
+        keys = [e.key for e in await _matching(s, tree, key, scope, wanted, deadline, 10**9)]
+    page, rest = keys[:size], keys[size:]
+    for item_key in page:
+        item = tree.get(item_key)
+        if item is not None:
+            await _send_entry(s, message, tree, item, requested, types_only)
+    next_cookie = b""
+    if rest:
+        next_cookie = secrets.token_bytes(8)
+        if len(s.paged) >= MAX_PAGED:
+            s.paged.pop(next(iter(s.paged)))
+        s.paged[next_cookie] = Paged(signature, s.identity, rest)
+    await s.result(message, errors.SUCCESS, controls=[
+        ControlRecord(PAGED_RESULTS, False, paged_value(len(keys), next_cookie))])
+
+
+async def compare(s: Session, message: Message) -> None:
+    """Section 4.10: compareTrue or compareFalse for a readable attribute."""
+    body = message.body
+    try:
+        target = text(body["entry"])
+        attribute = schema.canonical(text(body["ava"]["attributeDesc"]))
+        value = text(body["ava"]["assertionValue"])
+    except UnicodeDecodeError:
+        raise LDAPError(errors.PROTOCOL_ERROR, "Chuỗi không phải UTF-8 / a string is not UTF-8") from None
+    if attribute == schema.SECRET:
+        raise LDAPError(errors.INSUFFICIENT_ACCESS_RIGHTS, "Không được so sánh mật khẩu / passwords cannot "
+                                                           "be compared over LDAP")
+    if not s.may_read:
+        raise LDAPError(errors.INSUFFICIENT_ACCESS_RIGHTS, errors.BIND_FIRST)
+    try:
+        key = dn.key(target)
+    except dn.InvalidDN:
+        raise LDAPError(errors.INVALID_DN_SYNTAX, f"DN không hợp lệ / invalid DN: {target}") from None
+    tree = await s.trees.get()
+    found = tree.get(key)
+    if found is None or tree.hidden(found, s.identity):
+        raise LDAPError(errors.NO_SUCH_OBJECT, f"Không có mục / no such entry: {target}", tree.matched(key))
+    if not schema.known(attribute):
+        raise LDAPError(errors.UNDEFINED_ATTRIBUTE_TYPE, f"Thuộc tính không rõ / unknown attribute {attribute}")
+    if not filters.readable(found, attribute, tree.visible(found, s.identity)):
+        raise LDAPError(errors.NO_SUCH_ATTRIBUTE, f"Không có thuộc tính / no attribute {attribute}")
+    same = dn.normalise_value(attribute, value) in found.normalised(attribute)
+    await s.result(message, errors.COMPARE_TRUE if same else errors.COMPARE_FALSE)

@@ -1,0 +1,452 @@
+"""The LDAPv3 messages (RFC 4511 section 4) in ASN.1 with pyasn1, and their reading into
+plain records and writing back.
+
+A PDU is decoded in two steps: the envelope (``LDAPMessage``: messageID, the operation as
+an opaque element, the controls), then the operation by its tag. So a request we know
+only by its tag (Add, Modify, Delete, ModifyDN: refused, the directory is read-only here)
+is answered without its body being read, and a malformed operation is answered with the
+messageID it came with. The filter type is recursive: it is decoded one level at a time
+(``FilterLevel``, inner filters opaque), so the nesting a client sends is bounded by us
+(``filters.from_asn1`` and the setting ``ldap.max_filter_depth``) and never by Python's
+stack; ``ber.frame`` bounds every PDU's size before anything is decoded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pyasn1.codec.ber import decoder, encoder
+from pyasn1.error import PyAsn1Error
+from pyasn1.type import constraint, namedtype, namedval, tag, univ
+
+from congthu.ldap.errors import MalformedPDU
+
+MAX_INT = 2147483647
+
+NOTICE_OF_DISCONNECTION = "1.3.6.1.4.1.1466.20036"  # RFC 4511 section 4.4.1
+
+
+def _app(number: int, constructed: bool = True) -> tag.Tag:
+    return tag.Tag(tag.tagClassApplication, tag.tagFormatConstructed if constructed else tag.tagFormatSimple,
+                   number)
+
+
+def _ctx(number: int, constructed: bool = False) -> tag.Tag:
+    return tag.Tag(tag.tagClassContext, tag.tagFormatConstructed if constructed else tag.tagFormatSimple, number)
+
+
+class MessageID(univ.Integer):
+    subtypeSpec = constraint.ValueRangeConstraint(0, MAX_INT)
+
+
+class LDAPString(univ.OctetString):
+    pass
+
+
+class LDAPOID(univ.OctetString):
+    pass
+
+
+class AttributeValueAssertion(univ.Sequence):
+    componentType = namedtype.NamedTypes(
+        namedtype.NamedType("attributeDesc", univ.OctetString()),
+        namedtype.NamedType("assertionValue", univ.OctetString()),
+    )
+
+
+class Substring(univ.Choice):
+    componentType = namedtype.NamedTypes(
+        namedtype.NamedType("initial", univ.OctetString().subtype(implicitTag=_ctx(0))),
+        namedtype.NamedType("any", univ.OctetString().subtype(implicitTag=_ctx(1))),
+        namedtype.NamedType("final", univ.OctetString().subtype(implicitTag=_ctx(2))),
+    )
+
+
+class SubstringFilter(univ.Sequence):
+    componentType = namedtype.NamedTypes(
+        namedtype.NamedType("type", univ.OctetString()),
+        namedtype.NamedType("substrings", univ.SequenceOf(componentType=Substring())),
+    )
+
+
+class MatchingRuleAssertion(univ.Sequence):
+    componentType = namedtype.NamedTypes(
+        namedtype.OptionalNamedType("matchingRule", univ.OctetString().subtype(implicitTag=_ctx(1))),
+        namedtype.OptionalNamedType("type", univ.OctetString().subtype(implicitTag=_ctx(2))),
+        namedtype.NamedType("matchValue", univ.OctetString().subtype(implicitTag=_ctx(3))),
+        namedtype.DefaultedNamedType("dnAttributes", univ.Boolean(False).subtype(implicitTag=_ctx(4))),
+    )
+
+
+class FilterLevel(univ.Choice):
+    """One level of Filter (RFC 4511 section 4.5.1.7): the filters inside and/or/not are
+    left opaque and decoded one level at a time by ``decode_filter``, so the depth a
+    client can make us descend is ours to bound."""
+
+    componentType = namedtype.NamedTypes(
+        namedtype.NamedType("and", univ.SetOf(componentType=univ.Any()).subtype(implicitTag=_ctx(0, True))),
+        namedtype.NamedType("or", univ.SetOf(componentType=univ.Any()).subtype(implicitTag=_ctx(1, True))),
+        # [2] Filter: an explicit tag, since Filter is a CHOICE (X.680 section 31.2.7).
+        namedtype.NamedType("not", univ.Any().subtype(explicitTag=_ctx(2, True))),
+        namedtype.NamedType("equalityMatch", AttributeValueAssertion().subtype(implicitTag=_ctx(3, True))),
+        namedtype.NamedType("substrings", SubstringFilter().subtype(implicitTag=_ctx(4, True))),
+        namedtype.NamedType("greaterOrEqual", AttributeValueAssertion().subtype(implicitTag=_ctx(5, True))),
+        namedtype.NamedType("lessOrEqual", AttributeValueAssertion().subtype(implicitTag=_ctx(6, True))),
+        namedtype.NamedType("present", univ.OctetString().subtype(implicitTag=_ctx(7))),
+        namedtype.NamedType("approxMatch", AttributeValueAssertion().subtype(implicitTag=_ctx(8, True))),
+        namedtype.NamedType("extensibleMatch", MatchingRuleAssertion().subtype(implicitTag=_ctx(9, True))),
+    )
+
+
+class SaslCredentials(univ.Sequence):
+    componentType = namedtype.NamedTypes(
+        namedtype.NamedType("mechanism", LDAPString()),
+        namedtype.OptionalNamedType("credentials", univ.OctetString()),
+    )
+
+
+class AuthenticationChoice(univ.Choice):
+    componentType = namedtype.NamedTypes(
+        namedtype.NamedType("simple", univ.OctetString().subtype(implicitTag=_ctx(0))),
+        namedtype.NamedType("sasl", SaslCredentials().subtype(implicitTag=_ctx(3, True))),
+    )
+
+
+class BindRequest(univ.Sequence):
+    tagSet = univ.Sequence.tagSet.tagImplicitly(_app(0))
+    componentType = namedtype.NamedTypes(
+        namedtype.NamedType("version", univ.Integer().subtype(subtypeSpec=constraint.ValueRangeConstraint(1, 127))),
+        namedtype.NamedType("name", univ.OctetString()),
+        namedtype.NamedType("authentication", AuthenticationChoice()),
+    )
+
+
+class SearchRequest(univ.Sequence):
+    tagSet = univ.Sequence.tagSet.tagImplicitly(_app(3))
+    componentType = namedtype.NamedTypes(
+        namedtype.NamedType("baseObject", univ.OctetString()),
+        namedtype.NamedType("scope", univ.Enumerated(namedValues=namedval.NamedValues(
+            ("baseObject", 0), ("singleLevel", 1), ("wholeSubtree", 2), ("subordinateSubtree", 3)))),
+        namedtype.NamedType("derefAliases", univ.Enumerated()),
+        namedtype.NamedType("sizeLimit", univ.Integer().subtype(subtypeSpec=constraint.ValueRangeConstraint(0, MAX_INT))),
+        namedtype.NamedType("timeLimit", univ.Integer().subtype(subtypeSpec=constraint.ValueRangeConstraint(0, MAX_INT))),
+        namedtype.NamedType("typesOnly", univ.Boolean()),
+        namedtype.NamedType("filter", univ.Any()),
+        namedtype.NamedType("attributes", univ.SequenceOf(componentType=univ.OctetString())),
+    )
+
+
+class CompareRequest(univ.Sequence):
+    tagSet = univ.Sequence.tagSet.tagImplicitly(_app(14))
+    componentType = namedtype.NamedTypes(
+        namedtype.NamedType("entry", univ.OctetString()),
+        namedtype.NamedType("ava", AttributeValueAssertion()),
+    )
+
+
+class AbandonRequest(MessageID):
+    tagSet = univ.Integer.tagSet.tagImplicitly(_app(16, False))
+
+
+class UnbindRequest(univ.Null):
+    tagSet = univ.Null.tagSet.tagImplicitly(_app(2, False))
+
+
+class ExtendedRequest(univ.Sequence):
+    tagSet = univ.Sequence.tagSet.tagImplicitly(_app(23))
+    componentType = namedtype.NamedTypes(
+        namedtype.NamedType("requestName", univ.OctetString().subtype(implicitTag=_ctx(0))),
+        namedtype.OptionalNamedType("requestValue", univ.OctetString().subtype(implicitTag=_ctx(1))),
+    )
+
+
+class Control(univ.Sequence):
+    componentType = namedtype.NamedTypes(
+        namedtype.NamedType("controlType", LDAPOID()),
+        namedtype.DefaultedNamedType("criticality", univ.Boolean(False)),
+        namedtype.OptionalNamedType("controlValue", univ.OctetString()),
+    )
+
+
+class Controls(univ.SequenceOf):
+    componentType = Control()
+
+
+class Envelope(univ.Sequence):
+    """LDAPMessage (RFC 4511 section 4.1.1) with the operation left opaque."""
+
+    componentType = namedtype.NamedTypes(
+        namedtype.NamedType("messageID", MessageID()),
+        namedtype.NamedType("protocolOp", univ.Any()),
+        namedtype.OptionalNamedType("controls", Controls().subtype(implicitTag=_ctx(0, True))),
+    )
+
+
+# -- responses --------------------------------------------------------------------------
+
+def _result_types(*extra: namedtype.NamedType) -> namedtype.NamedTypes:
+    return namedtype.NamedTypes(
+        namedtype.NamedType("resultCode", univ.Enumerated()),
+        namedtype.NamedType("matchedDN", univ.OctetString()),
+        namedtype.NamedType("diagnosticMessage", univ.OctetString()),
+        *extra,
+    )
+
+
+def _result_class(number: int, *extra: namedtype.NamedType) -> type[univ.Sequence]:
+    return type(f"Result{number}", (univ.Sequence,), {
+        "tagSet": univ.Sequence.tagSet.tagImplicitly(_app(number)), "componentType": _result_types(*extra)})
+
+
+BIND_RESPONSE = _result_class(1, namedtype.OptionalNamedType(
+    "serverSaslCreds", univ.OctetString().subtype(implicitTag=_ctx(7))))
+EXTENDED_RESPONSE = _result_class(24, namedtype.OptionalNamedType(
+    "responseName", univ.OctetString().subtype(implicitTag=_ctx(10))), namedtype.OptionalNamedType(
+    "responseValue", univ.OctetString().subtype(implicitTag=_ctx(11))))
+# The application tags of the answers made of an LDAPResult alone (RFC 4511 section 4.2).
+SEARCH_DONE, MODIFY_RESPONSE, ADD_RESPONSE, DEL_RESPONSE, MODDN_RESPONSE, COMPARE_RESPONSE = 5, 7, 9, 11, 13, 15
+_PLAIN_RESULTS = {n: _result_class(n) for n in (5, 7, 9, 11, 13, 15)}
+
+
+class PartialAttribute(univ.Sequence):
+    componentType = namedtype.NamedTypes(
+        namedtype.NamedType("type", univ.OctetString()),
+        namedtype.NamedType("vals", univ.SetOf(componentType=univ.OctetString())),
+    )
+
+
+class SearchResultEntry(univ.Sequence):
+    tagSet = univ.Sequence.tagSet.tagImplicitly(_app(4))
+    componentType = namedtype.NamedTypes(
+        namedtype.NamedType("objectName", univ.OctetString()),
+        namedtype.NamedType("attributes", univ.SequenceOf(componentType=PartialAttribute())),
+    )
+
+
+# -- the records handlers see -----------------------------------------------------------
+
+@dataclass(frozen=True)
+class ControlRecord:
+    oid: str
+    critical: bool
+    value: bytes | None
+
+
+@dataclass
+class Message:
+    """A decoded request: its id, the operation's name and tag, the operation as
+    decoded by pyasn1 (None for the operations known only by their tag), the controls."""
+
+    id: int
+    op: str
+    tag: int
+    body: Any
+    controls: list[ControlRecord] = field(default_factory=list)
+
+    def control(self, oid: str) -> ControlRecord | None:
+        return next((c for c in self.controls if c.oid == oid), None)
+
+
+# Application tag (the first octet of the operation) -> (name, schema or None).
+REQUESTS: dict[int, tuple[str, Any]] = {
+    0x60: ("bind", BindRequest()),
+    0x42: ("unbind", UnbindRequest()),
+    0x63: ("search", SearchRequest()),
+    0x66: ("modify", None),
+    0x68: ("add", None),
+    0x4A: ("delete", None),
+    0x6C: ("modifyDN", None),
+    0x6E: ("compare", CompareRequest()),
+    0x50: ("abandon", AbandonRequest()),
+    0x77: ("extended", ExtendedRequest()),
+}
+
+
+class BadOperation(Exception):
+    """The envelope was read (``message_id`` is known) but not the operation."""
+
+    def __init__(self, message_id: int, reason: str) -> None:
+        super().__init__(reason)
+        self.message_id = message_id
+
+
+def decode(pdu: bytes) -> Message:
+    """One whole LDAPMessage (RFC 4511 section 4.1.1). MalformedPDU if the envelope is
+    not one; BadOperation if only the operation is malformed or unknown."""
+    try:
+        envelope, rest = decoder.decode(pdu, asn1Spec=Envelope())
+    except (PyAsn1Error, ValueError, TypeError, IndexError, RecursionError) as exc:
+        raise MalformedPDU(f"envelope: {type(exc).__name__}") from None
+    if rest:
+        raise MalformedPDU("trailing octets")
+    message_id = int(envelope["messageID"])
+    controls = []
+    if envelope["controls"].isValue:
+        for control in envelope["controls"]:
+            value = control["controlValue"]
+            controls.append(ControlRecord(str(control["controlType"]), bool(control["criticality"]),
+                                          bytes(value) if value.isValue else None))
+    raw = bytes(envelope["protocolOp"])
+    if not raw:
+        raise BadOperation(message_id, "no operation")
+    known = REQUESTS.get(raw[0])
+    if known is None:
+        raise BadOperation(message_id, f"unknown operation tag {raw[0]:#x}")
+    name, schema = known
+    body = None
+    if schema is not None:
+        try:
+            body, rest = decoder.decode(raw, asn1Spec=schema)
+        except (PyAsn1Error, ValueError, TypeError, IndexError, RecursionError) as exc:
+            raise BadOperation(message_id, f"{name}: {type(exc).__name__}") from None
+        if rest:
+            raise BadOperation(message_id, f"{name}: trailing octets")
+    return Message(message_id, name, raw[0], body, controls)
+
+
+def decode_filter_level(raw: bytes) -> Any:
+    """One level of a filter from its encoding (a FilterLevel); BadFilter if malformed."""
+    try:
+        level, rest = decoder.decode(raw, asn1Spec=FilterLevel())
+    except (PyAsn1Error, ValueError, TypeError, IndexError, RecursionError) as exc:
+        raise BadFilter(f"filter: {type(exc).__name__}") from None
+    if rest:
+        raise BadFilter("filter: trailing octets")
+    return level
+
+
+class BadFilter(Exception):
+    """A filter that is not valid BER for RFC 4511's Filter."""
+
+
+def text(value: Any) -> str:
+    """An LDAPString or LDAPDN as text (RFC 4511 section 4.1.2: UTF-8); ValueError if not."""
+    return bytes(value).decode("utf-8")
+
+
+# -- writing ----------------------------------------------------------------------------
+
+def _controls(controls: list[ControlRecord]) -> Any:
+    out = Controls().subtype(implicitTag=_ctx(0, True))
+    for i, record in enumerate(controls):
+        control = Control()
+        control["controlType"] = record.oid
+        if record.critical:
+            control["criticality"] = True
+        if record.value is not None:
+            control["controlValue"] = record.value
+        out[i] = control
+    return out
+
+
+def envelope(message_id: int, op: bytes, controls: list[ControlRecord] | None = None) -> bytes:
+    """An LDAPMessage around an encoded operation."""
+    message = Envelope()
+    message["messageID"] = message_id
+    message["protocolOp"] = univ.Any(op)
+    if controls:
+        message["controls"] = _controls(controls)
+    return bytes(encoder.encode(message))
+
+
+def result(message_id: int, number: int, code: int, diagnostic: str = "", matched: str = "", *,
+           controls: list[ControlRecord] | None = None, name: str | None = None,
+           value: bytes | None = None) -> bytes:
+    """A response made of an LDAPResult (application tag ``number``), with the extended
+    response's name and value or a bind's nothing more."""
+    if number == 24:
+        op = EXTENDED_RESPONSE()
+    elif number == 1:
+        op = BIND_RESPONSE()
+    else:
+        op = _PLAIN_RESULTS[number]()
+    op["resultCode"] = code
+    op["matchedDN"] = matched.encode("utf-8")
+    op["diagnosticMessage"] = diagnostic.encode("utf-8")
+    if name is not None:
+        op["responseName"] = name.encode("ascii")
+    if value is not None:
+        op["responseValue"] = value
+    return envelope(message_id, bytes(encoder.encode(op)), controls)
+
+
+def entry(message_id: int, dn: str, attributes: list[tuple[str, list[str]]]) -> bytes:
+    """A SearchResultEntry (RFC 4511 section 4.5.2)."""
+    op = SearchResultEntry()
+    op["objectName"] = dn.encode("utf-8")
+    attrs = op["attributes"]
+    for i, (name, values) in enumerate(attributes):
+        attribute = PartialAttribute()
+        attribute["type"] = name.encode("utf-8")
+        vals = attribute["vals"]
+        for j, value in enumerate(values):
+            vals[j] = value.encode("utf-8")
+        attrs[i] = attribute
+    return envelope(message_id, bytes(encoder.encode(op)))
+
+
+def notice_of_disconnection(code: int, diagnostic: str) -> bytes:
+    """RFC 4511 section 4.4.1: an unsolicited ExtendedResponse with messageID 0."""
+    return result(0, 24, code, diagnostic, name=NOTICE_OF_DISCONNECTION)
+
+
+def response_tag(op_tag: int) -> int:
+    """The application number of the answer to a request known by its tag."""
+    return {0x66: MODIFY_RESPONSE, 0x68: ADD_RESPONSE, 0x4A: DEL_RESPONSE, 0x6C: MODDN_RESPONSE}[op_tag]
+
+
+# -- values of controls and extended operations -----------------------------------------
+
+class PagedResultsValue(univ.Sequence):
+    """RFC 2696 section 2: realSearchControlValue."""
+
+    componentType = namedtype.NamedTypes(
+        namedtype.NamedType("size", univ.Integer().subtype(subtypeSpec=constraint.ValueRangeConstraint(0, MAX_INT))),
+        namedtype.NamedType("cookie", univ.OctetString()),
+    )
+
+
+class PasswdModifyRequestValue(univ.Sequence):
+    """RFC 3062 section 2."""
+
+    componentType = namedtype.NamedTypes(
+        namedtype.OptionalNamedType("userIdentity", univ.OctetString().subtype(implicitTag=_ctx(0))),
+        namedtype.OptionalNamedType("oldPasswd", univ.OctetString().subtype(implicitTag=_ctx(1))),
+        namedtype.OptionalNamedType("newPasswd", univ.OctetString().subtype(implicitTag=_ctx(2))),
+    )
+
+
+def decode_value(raw: bytes, spec: univ.Sequence) -> Any:
+    """A control's or an extended request's value; ValueError if malformed."""
+    try:
+        value, rest = decoder.decode(raw, asn1Spec=spec)
+    except (PyAsn1Error, ValueError, TypeError, IndexError, RecursionError) as exc:
+        raise ValueError(f"{type(spec).__name__}: {type(exc).__name__}") from None
+    if rest:
+        raise ValueError(f"{type(spec).__name__}: trailing octets")
+    return value
+
+
+def paged_value(size: int, cookie: bytes) -> bytes:
+    value = PagedResultsValue()
+    value["size"] = size
+    value["cookie"] = cookie
+    return bytes(encoder.encode(value))
+
+
+def password_policy_value(error: int | None = None, seconds_before_expiration: int | None = None) -> bytes:
+    """draft-behera-ldap-password-policy-10 section 6.2: PasswordPolicyResponseValue, a
+    SEQUENCE of an optional warning [0] (timeBeforeExpiration [0]) and error [1]."""
+    inner = b""
+    if seconds_before_expiration is not None:
+        number = _integer(seconds_before_expiration)
+        warning = b"\x80" + bytes([len(number)]) + number
+        inner += b"\xa0" + bytes([len(warning)]) + warning
+    if error is not None:
+        inner += b"\x81\x01" + bytes([error])
+    return b"\x30" + bytes([len(inner)]) + inner
+
+
+def _integer(value: int) -> bytes:
+    return value.to_bytes(max(1, (value.bit_length() + 8) // 8), "big", signed=True)

@@ -1,0 +1,366 @@
+"""The directory information tree, built from the directory (issue 16):
+
+    dc=soctrang,dc=gov,dc=vn                 (from system.domain, or ldap.base_dn)
+      ou=people       uid=<local part>       inetOrgPerson: uid, cn, sn, givenName,
+                                             displayName, mail, o, ou, title,
+                                             telephoneNumber (when published), memberOf
+      ou=organizations ou=<local part>       each organisation under its parent, as in
+                                             the directory: cn, ou, displayName, mail
+      ou=groups       cn=<local part>        groupOfNames per organisation: its people
+        ou=roles      cn=<role>              groupOfNames per role (admin, supervisor,
+                                             org_manager): seen by service accounts only
+      ou=services     cn=<name>              service accounts (``congthu service add``)
+
+The tree is read through the directory's public functions (``Directory.list_orgs``,
+``list_people``) and ``Accounts.list_services``, never their tables, and kept for
+``ldap.cache_seconds`` by the server (``TreeCache``, one per App): a bind never uses it,
+so a password change or a departure acts at once; a new person appears in searches
+within those seconds.
+
+Who sees what: the root DSE and the subschema entry are public (tools discover the
+server with them); a bound person or service account sees the fields of
+``directory.public_fields`` (name, title, organisation, address, phone) of every entry,
+and a person all of their own entry; ``userPassword`` is never an attribute of anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from congthu.accounts import roles
+from congthu.directory import Directory, Org, Person
+from congthu.ldap import dn, schema
+from congthu.ldap.dn import Key
+
+if TYPE_CHECKING:
+    from congthu.accounts import ServiceAccount
+    from congthu.app import App
+    from congthu.config import Settings
+
+PAGED_RESULTS = "1.2.840.113556.1.4.319"  # RFC 2696
+PASSWORD_POLICY = "1.3.6.1.4.1.42.2.27.8.5.1"  # noqa: S105 (draft-behera-ldap-password-policy)
+MANAGE_DSA_IT = "2.16.840.1.113730.3.4.2"  # RFC 3296: no referrals here, nothing to do
+START_TLS = "1.3.6.1.4.1.1466.20037"  # RFC 4511 section 4.14
+WHO_AM_I = "1.3.6.1.4.1.4203.1.11.3"  # RFC 4532
+PASSWORD_MODIFY = "1.3.6.1.4.1.4203.1.11.1"  # noqa: S105 (RFC 3062)
+SUPPORTED_CONTROLS = [PAGED_RESULTS, PASSWORD_POLICY, MANAGE_DSA_IT]
+SUPPORTED_EXTENSIONS = [START_TLS, WHO_AM_I, PASSWORD_MODIFY]
+SUBSCHEMA_DN = "cn=Subschema"
+
+# The fields of directory.public_fields and the attributes of a person they open.
+FIELD_ATTRIBUTES = {
+    "name": {"cn", "sn", "givenName", "displayName"},
+    "title": {"title"},
+    "organisation": {"o", "ou", "memberOf"},
+    "address": {"mail"},
+    "phone": {"telephoneNumber"},
+}
+# Seen by anyone allowed to read an entry: what names it.
+ALWAYS = {"objectClass", "uid", "cn", "ou", "dc", "o", "description", "displayName", "member",
+          "structuralObjectClass", "entryDN", "subschemaSubentry", "hasSubordinates"}
+
+
+def base_dn_of(domain: str) -> str:
+    """dc=soctrang,dc=gov,dc=vn for soctrang.gov.vn."""
+    return ",".join(f"dc={dn.escape(label)}" for label in domain.lower().split(".") if label)
+
+
+@dataclass
+class Entry:
+    dn: str
+    key: Key
+    kind: str  # "base", "container", "person", "org", "group", "service", "root", "subschema"
+    attrs: dict[str, list[str]]
+    mailbox_id: int | None = None
+    _normalised: dict[str, set[str]] = field(default_factory=dict, repr=False)
+
+    def values(self, name: str) -> list[str]:
+        return self.attrs.get(name, [])
+
+    def normalised(self, name: str) -> set[str]:
+        """The values of ``name`` as its equality rule compares them (cached)."""
+        found = self._normalised.get(name)
+        if found is None:
+            found = {dn.normalise_value(name, v) for v in self.attrs.get(name, [])}
+            self._normalised[name] = found
+        return found
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who a connection is bound as."""
+
+    kind: str  # "anonymous", "person" or "service"
+    dn: str = ""
+    mailbox_id: int | None = None
+    address: str = ""
+
+    @property
+    def bound(self) -> bool:
+        return self.kind != "anonymous"
+
+
+ANONYMOUS = Identity("anonymous")
+
+
+class Tree:
+    """One snapshot of the tree."""
+
+    def __init__(self, base: str, public_fields: list[str]) -> None:
+        self.base = base
+        self.base_key = dn.key(base)
+        self.entries: dict[Key, Entry] = {}
+        self.children: dict[Key, list[Key]] = {}
+        # (attribute, normalised value) -> keys, for equality on uid, mail and cn.
+        self.index: dict[tuple[str, str], list[Key]] = {}
+        self.by_mailbox: dict[int, Key] = {}
+        self.person_fields: set[str] = set()
+        for name in public_fields:
+            self.person_fields |= FIELD_ATTRIBUTES.get(name, set())
+        self.built = time.monotonic()
+
+    INDEXED = ("uid", "mail", "cn")
+
+    def add(self, rdn: str, parent: str | None, kind: str, attrs: dict[str, list[str]],
+            mailbox_id: int | None = None) -> Entry:
+        text = rdn if parent is None else f"{rdn},{parent}"
+        key = dn.key(text)
+        entry = Entry(text, key, kind, {k: v for k, v in attrs.items() if v}, mailbox_id)
+        self.entries[key] = entry
+        if parent is not None:
+            self.children.setdefault(key[1:], []).append(key)
+        for name in self.INDEXED:
+            for value in entry.normalised(name):
+                self.index.setdefault((name, value), []).append(key)
+        if mailbox_id is not None and kind == "person":
+            self.by_mailbox[mailbox_id] = key
+        return entry
+
+    def get(self, key: Key) -> Entry | None:
+        return self.entries.get(key)
+
+    def matched(self, key: Key) -> str:
+        """The DN of the nearest existing superior of ``key`` (matchedDN of noSuchObject)."""
+        for cut in range(1, len(key) + 1):
+            entry = self.entries.get(key[cut:])
+            if entry is not None:
+                return entry.dn
+        return ""
+
+    def scope(self, key: Key, scope: int) -> Iterator[Entry]:
+        """The entries of a search scope (RFC 4511 section 4.5.1.2): 0 base, 1 one level,
+        2 subtree, 3 subordinates (the subtree without its base)."""
+        base = self.entries.get(key)
+        if base is None:
+            return
+        if scope in (0, 2):
+            yield base
+        if scope == 0:
+            return
+        if scope == 1:
+            for child in self.children.get(key, []):
+                yield self.entries[child]
+            return
+        stack = list(reversed(self.children.get(key, [])))
+        while stack:
+            current = stack.pop()
+            yield self.entries[current]
+            stack.extend(reversed(self.children.get(current, [])))
+
+    def in_scope(self, entry: Entry, key: Key, scope: int) -> bool:
+        depth = len(entry.key) - len(key)
+        if depth < 0 or entry.key[depth:] != key:
+            return False
+        return {0: depth == 0, 1: depth == 1, 2: True}.get(scope, depth >= 1)
+
+    def visible(self, entry: Entry, who: Identity) -> set[str] | None:
+        """The attributes of ``entry`` that ``who`` may read; None: all of them."""
+        if entry.kind in ("root", "subschema"):
+            return None
+        if entry.kind == "person":
+            if who.mailbox_id is not None and who.mailbox_id == entry.mailbox_id:
+                return None  # one's own entry
+            return ALWAYS | self.person_fields
+        shown = set(ALWAYS)
+        if "mail" in self.person_fields:
+            shown.add("mail")
+        return shown
+
+    def hidden(self, entry: Entry, who: Identity) -> bool:
+        """Entries ``who`` may not even see: the role groups (who administers the
+        system) are for the applications' service accounts only."""
+        return entry.kind == "role" and who.kind != "service"
+
+    def has_children(self, entry: Entry) -> bool:
+        return bool(self.children.get(entry.key))
+
+
+def _person_attrs(person: Person, uid: str, group: str | None) -> dict[str, list[str]]:
+    return {
+        "objectClass": ["top", "person", "organizationalPerson", "inetOrgPerson"],
+        "uid": [uid],
+        "cn": [person.full_name],
+        "sn": [person.family_name or person.full_name],
+        "givenName": [" ".join(x for x in (person.middle_name, person.given_name) if x)],
+        "displayName": [person.full_name],
+        "mail": [person.address],
+        "o": [person.org_name],
+        "ou": [person.org_name],
+        "title": [person.title] if person.title else [],
+        "telephoneNumber": [person.phone] if person.phone else [],
+        "employeeNumber": [person.code] if person.code else [],
+        "memberOf": [group] if group else [],
+    }
+
+
+def uid_of(address: str, domain: str) -> str:
+    """The uid of a mailbox: the local part for the system's domain, else the address."""
+    local, _at, host = address.rpartition("@")
+    return local if host.lower() == domain.lower() else address
+
+
+async def build(app: App, base: str) -> Tree:
+    """A snapshot of the tree from the directory and the service accounts."""
+    directory = Directory(app)
+    orgs: list[Org] = await directory.list_orgs()
+    people: list[Person] = await directory.list_people()
+    services = await app.accounts.list_services()
+    role_holders = {role: await app.db.run_read(roles.holders, role)
+                    for role in (roles.ADMIN, roles.SUPERVISOR, roles.ORG_MANAGER)}
+    # Making the entries is CPU work in Python (tens of thousands of people): in a worker
+    # thread, so the event loop goes on serving the other sessions meanwhile.
+    return await asyncio.to_thread(_construct, app.settings, base, orgs, people, services, role_holders)
+
+
+def _construct(settings: Settings, base: str, orgs: list[Org], people: list[Person],
+               services: list[ServiceAccount], role_holders: dict[str, list[int]]) -> Tree:
+    domain = settings.system.domain
+    tree = Tree(base, settings.directory.public_fields)
+    first = dn.parse(base)[0]
+    tree.add(base, None, "base", {
+        "objectClass": ["top", "dcObject", "organization"], "dc": [first[0][1]],
+        "o": [settings.system.operator], "description": ["Công Thư: danh bạ thư điện tử / mail directory"],
+    })
+    for name, description in (("people", "Cán bộ / officials"), ("organizations", "Cơ quan, đơn vị / organisations"),
+                              ("groups", "Nhóm theo cơ quan / groups by organisation"),
+                              ("services", "Tài khoản ứng dụng / application accounts")):
+        tree.add(f"ou={name}", base, "container", {"objectClass": ["top", "organizationalUnit"], "ou": [name],
+                                                    "description": [description]})
+    # Organisations under their parents (an organisation whose parent is not active
+    # stands at the top).
+    by_id = {org.id: org for org in orgs}
+    org_dns: dict[int, str] = {}
+
+    def org_dn(org: Org) -> str:
+        # Walk up iteratively: the tree is as deep as the directory makes it.
+        chain = []
+        current: Org | None = org
+        seen: set[int] = set()
+        while current is not None and current.id not in org_dns and current.id not in seen:
+            seen.add(current.id)
+            chain.append(current)
+            current = by_id.get(current.parent_id) if current.parent_id is not None else None
+        parent = org_dns[current.id] if current is not None and current.id in org_dns else f"ou=organizations,{base}"
+        for item in reversed(chain):
+            org_dns[item.id] = f"ou={dn.escape(item.local_part)},{parent}"
+            parent = org_dns[item.id]
+        return org_dns[org.id]
+
+    groups: dict[int, str] = {}
+    for org in orgs:
+        org_dn(org)
+        groups[org.id] = f"cn={dn.escape(org.local_part)},ou=groups,{base}"
+    for org in sorted(orgs, key=lambda o: org_dns[o.id].count(",")):
+        rdn, parent = org_dns[org.id].split(",", 1)
+        tree.add(rdn, parent, "org", {
+            "objectClass": ["top", "organizationalUnit", "extensibleObject"], "ou": [org.local_part, org.name],
+            "cn": [org.name], "displayName": [org.name], "mail": [org.address],
+            "seeAlso": [groups[org.id]],
+        })
+    members: dict[int, list[str]] = {}
+    people_base = f"ou=people,{base}"
+    for person in people:
+        if not person.address:
+            continue
+        uid = uid_of(person.address, domain)
+        group = groups.get(person.org_id) if person.org_id is not None else None
+        entry = tree.add(f"uid={dn.escape(uid)}", people_base, "person", _person_attrs(person, uid, group),
+                         person.mailbox_id)
+        if person.org_id in groups:
+            members.setdefault(person.org_id, []).append(entry.dn)
+    for org in orgs:
+        # groupOfNames needs a member (RFC 4519 section 3.5): an organisation without
+        # people has its own entry as the one member.
+        tree.add(f"cn={dn.escape(org.local_part)}", f"ou=groups,{base}", "group", {
+            "objectClass": ["top", "groupOfNames"], "cn": [org.local_part, org.name], "description": [org.name],
+            "o": [org.name], "mail": [org.address], "member": members.get(org.id) or [org_dns[org.id]],
+        })
+    tree.add("ou=roles", f"ou=groups,{base}", "container", {
+        "objectClass": ["top", "organizationalUnit"], "ou": ["roles"],
+        "description": ["Nhóm theo vai trò / groups by role"]})
+    for role, holders in role_holders.items():
+        member_dns = [tree.entries[k].dn for k in (tree.by_mailbox.get(i) for i in holders) if k is not None]
+        tree.add(f"cn={role}", f"ou=roles,ou=groups,{base}", "role", {
+            "objectClass": ["top", "groupOfNames"], "cn": [role], "description": [roles.NAMES[role]],
+            "member": member_dns or [f"cn={role},ou=roles,ou=groups,{base}"],
+        })
+    for service in services:
+        tree.add(f"cn={dn.escape(service.name)}", f"ou=services,{base}", "service", {
+            "objectClass": ["top", "applicationProcess"], "cn": [service.name],
+            "description": [service.description] if service.description else [],
+        })
+    return tree
+
+
+def root_dse(base: str, tls: bool) -> Entry:
+    """The root DSE (RFC 4512 section 5.1)."""
+    attrs = {
+        "objectClass": ["top"],
+        "namingContexts": [base],
+        "subschemaSubentry": [SUBSCHEMA_DN],
+        "supportedLDAPVersion": ["3"],
+        "supportedControl": SUPPORTED_CONTROLS,
+        "supportedExtension": [e for e in SUPPORTED_EXTENSIONS if tls or e != START_TLS],
+        # All operational attributes ("+", RFC 3673) and by object class ("@", RFC 4529).
+        "supportedFeatures": ["1.3.6.1.4.1.4203.1.5.1", "1.3.6.1.4.1.4203.1.5.2", "1.3.6.1.4.1.4203.1.5.3"],
+        "vendorName": ["Công Thư"],
+        "vendorVersion": ["Công Thư LDAPv3"],
+    }
+    return Entry("", (), "root", attrs)
+
+
+def subschema_entry() -> Entry:
+    """The subschema entry (RFC 4512 section 4.2)."""
+    return Entry(SUBSCHEMA_DN, dn.key(SUBSCHEMA_DN), "subschema", {
+        "objectClass": ["top", "subentry", "subschema"], "cn": ["Subschema"],
+        "attributeTypes": schema.attribute_types(), "objectClasses": schema.OBJECT_CLASSES,
+        "ldapSyntaxes": schema.LDAP_SYNTAXES, "matchingRules": schema.MATCHING_RULES,
+    })
+
+
+class TreeCache:
+    """The tree of one App, rebuilt when older than ``ldap.cache_seconds`` (one build
+    at a time; searches meanwhile use the one they have)."""
+
+    def __init__(self, app: App, base: str) -> None:
+        self.app, self.base = app, base
+        self._tree: Tree | None = None
+        self._lock = asyncio.Lock()
+
+    async def get(self) -> Tree:
+        tree = self._tree
+        max_age = self.app.settings.ldap.cache_seconds
+        if tree is not None and time.monotonic() - tree.built < max_age:
+            return tree
+        async with self._lock:
+            tree = self._tree
+            if tree is None or time.monotonic() - tree.built >= max_age:
+                tree = self._tree = await build(self.app, self.base)
+            return tree
+
+    def invalidate(self) -> None:
+        self._tree = None

@@ -1,0 +1,111 @@
+"""The codec on its own: BER framing and bounds (``ber``), the RFC 4511 messages
+(``messages``), filters (``filters``) and DNs (``dn``), with a hypothesis fuzz test: no
+input makes the decoder raise anything but its own errors."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from congthu.ldap import ber, dn, filters, messages
+from congthu.ldap.errors import MalformedPDU
+from tests.ldap.test_robustness import PRESENT_OBJECTCLASS, octets, search_request, simple_bind, tlv
+
+
+def decode_all(pdu: bytes) -> None:
+    """What the session does with a PDU, up to the filter of a search."""
+    ber.check(pdu, 40)
+    message = messages.decode(pdu)
+    if message.op == "search":
+        filters.from_ber(bytes(message.body["filter"]), 32)
+
+
+EXPECTED = (MalformedPDU, messages.BadOperation, filters.FilterError)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.binary(max_size=300))
+def test_fuzz_random_bytes(data: bytes) -> None:
+    try:
+        decode_all(data)
+    except EXPECTED:
+        pass
+
+
+VALID = [
+    simple_bind(1, "uid=ntbinh,ou=people,dc=soctrang,dc=gov,dc=vn", "Mật@Khẩu2026"),
+    search_request(2, "dc=soctrang,dc=gov,dc=vn", tlv(0xA0, PRESENT_OBJECTCLASS + tlv(
+        0xA3, octets("cn") + octets("Nguyễn")) + tlv(0xA4, octets("cn") + tlv(0x30, tlv(0x80, b"ng") + tlv(
+            0x82, b"nh"))))),
+]
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.sampled_from(VALID), st.data())
+def test_fuzz_mutated_requests(valid: bytes, data: st.DataObject) -> None:
+    """Valid requests with octets changed, cut or inserted."""
+    pdu = bytearray(valid)
+    for _ in range(data.draw(st.integers(1, 4))):
+        where = data.draw(st.integers(0, len(pdu) - 1))
+        action = data.draw(st.sampled_from(["flip", "cut", "insert"]))
+        if action == "flip":
+            pdu[where] = data.draw(st.integers(0, 255))
+        elif action == "cut":
+            del pdu[where:]
+            if not pdu:
+                pdu.append(0)
+        else:
+            pdu[where:where] = data.draw(st.binary(min_size=1, max_size=8))
+    try:
+        decode_all(bytes(pdu))
+    except EXPECTED:
+        pass
+
+
+def test_valid_requests_decode() -> None:
+    bind = messages.decode(VALID[0])
+    assert (bind.id, bind.op) == (1, "bind")
+    assert bytes(bind.body["authentication"].getComponent()).decode() == "Mật@Khẩu2026"
+    search = messages.decode(VALID[1])
+    found = filters.from_ber(bytes(search.body["filter"]), 32)
+    assert found.kind == "and"
+    assert [p.kind for p in found.parts] == ["present", "eq", "sub"]
+    assert (found.parts[2].initial, found.parts[2].final) == ("ng", "nh")
+
+
+def test_bounds() -> None:
+    with pytest.raises(MalformedPDU):
+        ber.header(b"\x30\x80")  # indefinite
+    with pytest.raises(MalformedPDU):
+        ber.header(b"\x30\x85\x01\x00\x00\x00\x00")  # five length octets
+    assert ber.header(b"\x30\x84\x7f\xff\xff\xff") == (6, 0x7FFFFFFF)
+    deep = PRESENT_OBJECTCLASS
+    for _ in range(50):
+        deep = tlv(0xA0, deep)
+    with pytest.raises(MalformedPDU):
+        ber.check(tlv(0x30, deep), 40)
+    ber.check(tlv(0x30, deep), 60)
+    with pytest.raises(filters.FilterError):
+        filters.from_ber(deep, 32)
+
+
+def test_responses_round_trip_through_pyasn1() -> None:
+    encoded = messages.entry(7, "uid=ntbinh,ou=people,dc=soctrang,dc=gov,dc=vn", [("cn", ["Nguyễn Thanh Bình"])])
+    assert "Nguyễn Thanh Bình".encode() in encoded
+    notice = messages.notice_of_disconnection(2, "x")
+    assert notice.startswith(b"\x30") and b"1.3.6.1.4.1.1466.20036" in notice
+    assert messages.password_policy_value(2) == bytes.fromhex("3003810102")
+    assert messages.password_policy_value(None, 300) == bytes.fromhex("3006a004800201 2c".replace(" ", ""))
+
+
+def test_dn_parse_escape_and_keys() -> None:
+    assert dn.parse(r"cn=Nguyễn\, Bình+uid=x,ou=people") == [(("cn", "Nguyễn, Bình"), ("uid", "x")),
+                                                             (("ou", "people"),)]
+    assert dn.parse(r"cn=\4E\C3\A9") == [(("cn", "Né"),)]
+    assert dn.key("UID=NTBinh, OU=People,DC=soctrang") == dn.key("uid=ntbinh,ou=people,dc=soctrang")
+    assert dn.key("cn=Nguyễn Thanh Bình") == dn.key("CN=nguyen thanh binh")  # a name attribute folds
+    assert dn.escape(" a,b#") == r"\ a\,b#"
+    for bad in ("no-equals", "cn=a\\", "=x", 'cn="q"'):
+        with pytest.raises(dn.InvalidDN):
+            dn.parse(bad)

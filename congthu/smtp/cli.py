@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from congthu.autoconfig.servers import client_servers
 from congthu.cli import CommandError, Commands
 from congthu.smtp import dkimsign, queue
 
@@ -13,7 +14,7 @@ if TYPE_CHECKING:
 
 
 def register(commands: Commands) -> None:
-    commands.command("dns", "bản ghi DNS cần công bố (MX, SPF, DKIM, DMARC) / DNS records to publish", cmd_dns)
+    commands.command("dns", "bản ghi DNS cần công bố (MX, SPF, DKIM, DMARC, SRV) / DNS records to publish", cmd_dns)
     group_help = "hàng đợi thư đi / outbound queue"
     commands.command("list", "liệt kê thư trong hàng đợi / list queued messages", cmd_list,
                      group="queue", group_help=group_help)
@@ -43,6 +44,32 @@ def dns_records(app: App) -> list[str]:
         admin = settings.system.admin_address
         report = admin if "@" in admin else f"{admin}@{settings.system.domain}"
         lines.append(f'_dmarc.{domain}.\tIN\tTXT\t"v=DMARC1; p=reject; adkim=r; aspf=r; rua=mailto:{report}"')
+        lines.extend(client_records(app, domain))
+    return lines
+
+
+# RFC 6186 services in the order clients try them; RFC 8314 section 5.1: implicit TLS
+# gets the lower (preferred) priority than STARTTLS.
+_SRV = [("_submissions._tcp", "submissions", 0), ("_submission._tcp", "submission", 10),
+        ("_imaps._tcp", "imaps", 0), ("_imap._tcp", "imap", 10),
+        ("_pop3s._tcp", "pop3s", 0), ("_pop3._tcp", "pop3", 10)]
+
+
+def client_records(app: App, domain: str) -> list[str]:
+    """SRV records of the mail doors (RFC 6186, RFC 8314 section 5.1; a door not offered
+    has the target "." meaning not offered, RFC 2782), and the host names clients
+    configure themselves from: autoconfig.<domain> (Thunderbird), autodiscover.<domain>
+    and _autodiscover._tcp (Outlook). The ports are [clients]', not [listen]'s."""
+    host = client_servers(app.settings).host
+    clients = app.settings.clients
+    lines = []
+    for name, setting, priority in _SRV:
+        port = getattr(clients, setting)
+        target = f"{priority} 1 {port} {host}." if port else "0 0 0 ."
+        lines.append(f"{name}.{domain}.\tIN\tSRV\t{target}")
+    lines.append(f"autoconfig.{domain}.\tIN\tCNAME\t{host}.")
+    lines.append(f"autodiscover.{domain}.\tIN\tCNAME\t{host}.")
+    lines.append(f"_autodiscover._tcp.{domain}.\tIN\tSRV\t0 1 443 {host}.")
     return lines
 
 

@@ -18,7 +18,7 @@ import asyncio
 import hashlib
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import insert
@@ -128,7 +128,7 @@ class DeliveryMethods(StoreBase):
         job = Delivery(
             sha=sha, size=len(raw), analysis=analysed, segments=segments, staged=staged,
             mailbox_ids=list(mailbox_ids), folder=normalise_folder_name(folder), flags=flags,
-            keywords=" ".join(keywords), when=internal_date or utcnow(),
+            keywords=" ".join(keywords), when=_utc(internal_date),
             future=asyncio.get_running_loop().create_future(),
         )
         self._pending.append(job)
@@ -282,7 +282,7 @@ class DeliveryMethods(StoreBase):
 
         sha, analysis, segments = await asyncio.to_thread(write_blobs)
         message = StoredMessage(sha=sha, size=len(raw), analysis=analysis, segments=segments)
-        keyword_text, when = " ".join(keywords), internal_date or utcnow()
+        keyword_text, when = " ".join(keywords), _utc(internal_date)
 
         def tx(conn: Connection) -> tuple[int, int, int]:
             accounting.charge(conn, folder.mailbox_id, len(raw))
@@ -300,3 +300,11 @@ class DeliveryMethods(StoreBase):
             modseq=modseq, content_id=content_id)])
         await self.hub.publish(folder_id, modseq)
         return uid
+
+
+def _utc(when: datetime | None) -> datetime:
+    """The internal date as stored: in UTC (SQLite keeps only the wall time of a
+    datetime, so one in another zone would come back hours off); now if none."""
+    if when is None:
+        return utcnow()
+    return when.astimezone(UTC) if when.tzinfo is not None else when.replace(tzinfo=UTC)

@@ -157,3 +157,20 @@ async def test_concurrent_deliveries_get_distinct_uids(any_app: App) -> None:
     results = await asyncio.gather(*(any_app.store.deliver(b, [mailbox_id]) for b in bodies))
     uids = sorted(r[0].uid for r in results if r[0].uid)
     assert uids == list(range(1, 41))
+
+
+async def test_internal_dates_in_any_zone_keep_their_instant(any_app: App) -> None:
+    """An internal date given in Vietnam's zone (as a migration reads it from another
+    server) is the same instant when read back, on both engines."""
+    from datetime import UTC, datetime, timedelta, timezone
+
+    store = any_app.store
+    mailbox_id = await new_mailbox(any_app)
+    inbox = await store.get_folder(mailbox_id, "INBOX")
+    assert inbox is not None
+    when = datetime(2026, 11, 23, 8, 0, tzinfo=timezone(timedelta(hours=7)))
+    await store.append(inbox.id, MESSAGE, internal_date=when)
+    await store.deliver(MESSAGE, [mailbox_id], internal_date=when)
+    for meta in await store.folder_index(inbox.id):
+        stored = meta.internal_date
+        assert (stored if stored.tzinfo else stored.replace(tzinfo=UTC)) == when

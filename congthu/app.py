@@ -16,6 +16,7 @@ from typing import Any
 from congthu import config
 from congthu.accounts import Accounts
 from congthu.db import Database, database_url, migrate
+from congthu.imap.caches import ImapCaches
 from congthu.smtp.runtime import SMTPRuntime
 from congthu.store import MailStore
 from congthu.store.blobs import BlobStore
@@ -40,6 +41,7 @@ class App:
         self.accounts = Accounts(self.store, settings)
         self.tls = TLSContexts(self.path(settings.tls.cert), self.path(settings.tls.key))
         self.smtp = SMTPRuntime(settings)  # the SMTP package's caches, resolvers, queue runner
+        self.imap = ImapCaches()  # what the IMAP sessions of this App share (imap/caches.py)
         self._background: set[asyncio.Task[Any]] = set()
 
     @classmethod
@@ -71,5 +73,7 @@ class App:
             with contextlib.suppress(BaseException):
                 await task
         self.smtp.close()
+        self.store.blobs.close()
+        self.accounts.close()
         await self.hub.close()
         await self.db.dispose()

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import os
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -49,6 +51,23 @@ class AccountsBase:
         self._refused: dict[tuple[str, str], tuple[int, datetime | None]] = {}
         # A hash of a random password, checked when the user is unknown (made on first use).
         self._dummy_hash: str | None = None
+        # Threads that hash many passwords at once (``hash_many``), made on first use.
+        self._hash_threads: ThreadPoolExecutor | None = None
+
+    async def hash_many(self, passwords: Sequence[str]) -> list[str]:
+        """argon2id hashes of many passwords (an import's first passwords), on every core:
+        argon2-cffi releases the GIL while it hashes."""
+        if self._hash_threads is None:
+            self._hash_threads = ThreadPoolExecutor(os.cpu_count() or 2, thread_name_prefix="argon2")
+        loop, threads = asyncio.get_running_loop(), self._hash_threads
+        return list(await asyncio.gather(*[loop.run_in_executor(threads, self.hasher.hash, p)
+                                           for p in passwords]))
+
+    def close(self) -> None:
+        """Let the hashing threads go (the App closes)."""
+        if self._hash_threads is not None:
+            self._hash_threads.shutdown(wait=False)
+            self._hash_threads = None
 
     def plaintext_allowed(self, secure: bool, client_ip: str) -> bool:
         """May a password travel in the clear here? Over TLS yes; else only dev loopback."""

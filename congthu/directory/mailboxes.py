@@ -5,10 +5,7 @@ mail of one mailbox moved into another (what a merged organisation's mail does).
 
 from __future__ import annotations
 
-import asyncio
-import os
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from sqlalchemy.engine import Connection
@@ -30,26 +27,13 @@ class NewMailbox:
     password_hash: str | None
 
 
-_HASH_POOL: ThreadPoolExecutor | None = None
-
-
-def _hash_pool() -> ThreadPoolExecutor:
-    # argon2-cffi releases the GIL while hashing, so threads use every core.
-    global _HASH_POOL
-    if _HASH_POOL is None:
-        _HASH_POOL = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="argon2")
-    return _HASH_POOL
-
-
 class MailboxWriter(Addresses):
     """Mailboxes written in the caller's transaction."""
 
     async def hash_passwords(self, passwords: Sequence[str]) -> list[str]:
-        """argon2id hashes of many passwords, on every core (the accounts' parameters)."""
-        hasher = self.app.accounts.hasher
-        loop = asyncio.get_running_loop()
-        pool = _hash_pool()
-        return list(await asyncio.gather(*[loop.run_in_executor(pool, hasher.hash, p) for p in passwords]))
+        """argon2id hashes of many passwords (``Accounts.hash_many``: the accounts' own
+        parameters, on every core)."""
+        return await self.app.accounts.hash_many(passwords)
 
     def insert_mailboxes(self, conn: Connection, specs: Sequence[NewMailbox]) -> list[int]:
         """Create mailboxes with their special folders (``MailStore.insert_mailboxes``)

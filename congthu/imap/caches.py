@@ -10,22 +10,20 @@ process: folder ids of two databases name different folders).
   that wait on the same folder at the same modseq: when a message arrives, a hundred
   IDLE clients of one mailbox cost one query.
 
-``for_app(app)`` gives the App's one instance; the listeners take it once and hand it
-to each session (no lookup per command).
+The App holds its one instance (``app.imap``); the listeners take it once and hand it to
+each session (no lookup per command).
 """
 
 from __future__ import annotations
 
 import asyncio
-import weakref
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from congthu.app import App
     from congthu.store import MailStore
 
-__all__ = ["CACHE_MAX", "ImapCaches", "for_app"]
+__all__ = ["CACHE_MAX", "ImapCaches"]
 
 CACHE_MAX = 1024
 # (folder id, UIDVALIDITY, UID)
@@ -33,7 +31,6 @@ MessageKey = tuple[int, int, int]
 
 
 class ImapCaches:
-    # No reference to the App: the App is the key that keeps this alive (see for_app).
     __slots__ = ("metas", "known", "_inflight")
 
     def __init__(self) -> None:
@@ -56,14 +53,3 @@ class ImapCaches:
             self._inflight[key] = future
             future.add_done_callback(lambda _f: self._inflight.pop(key, None))
         return await asyncio.shield(future)
-
-
-# One ImapCaches per App, gone with the App (keyed by the App itself, see the docstring).
-_OF_APP: weakref.WeakKeyDictionary[App, ImapCaches] = weakref.WeakKeyDictionary()
-
-
-def for_app(app: App) -> ImapCaches:
-    caches = _OF_APP.get(app)
-    if caches is None:
-        caches = _OF_APP[app] = ImapCaches()
-    return caches

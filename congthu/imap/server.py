@@ -1,13 +1,13 @@
 """The IMAP listeners: ``listen.imap`` (STARTTLS, 143) and ``listen.imaps`` (implicit
 TLS, RFC 8314, 993). Port 0 switches one off. Each connection gets a ``Session`` with the
-command tables (``commands.TABLES``) and the App's shared caches (``caches.for_app``)."""
+command tables (``commands.TABLES``) and the App's shared caches (``app.imap``)."""
 
 from __future__ import annotations
 
 import asyncio
 
 from congthu.app import App
-from congthu.imap.caches import ImapCaches, for_app
+from congthu.imap.caches import ImapCaches
 from congthu.imap.commands import TABLES
 from congthu.imap.session import Session
 from congthu.imap.wire import Connection
@@ -32,7 +32,7 @@ def services(app: App) -> list[TCPService]:
                              limit=limits.max_line_length + 2,
                              limiter=ConnectionLimiter.for_door(app.settings, "imap", name),
                              refusal=REFUSAL)
-        service.handler = _handler(app, for_app(app), service, implicit)
+        service.handler = _handler(app, app.imap, service, implicit)
         found.append(service)
     return found
 

@@ -7,6 +7,8 @@ bodies, which the store keeps as blobs of their own so an attachment is stored o
 
 Modules, one concern each:
 
+* ``analysis``: ``analyse`` and its result, ``Analysis``;
+
 * ``structure``: byte-exact MIME parser (offsets of every header and body);
 * ``imap``: ``MessageStructure`` (ENVELOPE, BODYSTRUCTURE), ``load_structure``,
   ``section_range`` for FETCH;
@@ -19,125 +21,18 @@ Modules, one concern each:
 * ``search``: the folded search text (and ``analyse`` folds the four header fields
   SEARCH SUBJECT / FROM / TO / CC match: ``Analysis.subject_key``...).
 """
-
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
-from typing import TypeVar
-
 from congthu.mime.addresses import display_addresses
+from congthu.mime.analysis import SPLIT_THRESHOLD, Analysis, analyse
 from congthu.mime.body import UnknownEncoding, body_text, decode_body, decoded_size
 from congthu.mime.headers import field_spans, wire
 from congthu.mime.imap import MessageStructure, load_structure, parse_structure, section_range
 from congthu.mime.part import Part
-from congthu.mime.search import address_key, addresses_text, search_text
-from congthu.mime.words import clean, decode_words
-from congthu.text import fold
+from congthu.mime.words import decode_words
 
 __all__ = [
     "Analysis", "MessageStructure", "Part", "SPLIT_THRESHOLD", "analyse", "body_text",
     "decode_body", "decode_words", "decoded_size", "display_addresses", "field_spans",
     "load_structure", "parse_structure", "section_range", "UnknownEncoding", "wire",
 ]
-
-T = TypeVar("T")
-
-# Leaf bodies at least this large become blobs of their own.
-SPLIT_THRESHOLD = 64 * 1024
-
-
-@dataclass
-class Analysis:
-    subject: str = ""
-    from_addr: str = ""
-    to_addr: str = ""
-    cc_addr: str = ""
-    sent_date: datetime | None = None
-    message_id: str = ""
-    search_text: str = ""
-    # subject, from_addr, to_addr and cc_addr folded (``congthu.text.fold``): what IMAP
-    # SEARCH SUBJECT / FROM / TO / CC match against, in SQL (``contents.subject_key``...).
-    subject_key: str = ""
-    from_key: str = ""
-    to_key: str = ""
-    cc_key: str = ""
-    # JSON text for the store's ``contents.structure`` column (``load_structure`` reads it).
-    structure_json: str = "{}"
-    # Sorted, non-overlapping (start, end) byte ranges of large leaf bodies in the raw message.
-    split_ranges: list[tuple[int, int]] = field(default_factory=list)
-    # (file name, decoded size) of each attachment, for the 15 MB rule (Điều 8.1).
-    attachments: list[tuple[str, int]] = field(default_factory=list)
-
-
-def _date(value: str | None) -> datetime | None:
-    """RFC 5322 section 3.3 date-time, leniently; aware, in UTC (a "-0000" zone is taken
-    as UTC). In UTC because SQLite keeps a datetime's wall time without its zone: stored
-    in its own zone, dates in different zones would compare wrongly (SORT DATE)."""
-    if not value:
-        return None
-    try:
-        sent = parsedate_to_datetime(value)
-    except Exception:  # any malformed date: no date
-        return None
-    return sent.replace(tzinfo=UTC) if sent.tzinfo is None else sent.astimezone(UTC)
-
-
-def _attachments(raw: bytes, part: Part) -> list[tuple[str, int]]:
-    """(decoded file name, decoded size) of every attachment; attached messages count as one."""
-    found: list[tuple[str, int]] = []
-    stack = [part]
-    while stack:
-        current = stack.pop()
-        if current.children:
-            stack.extend(reversed(current.children))
-        elif current.is_attachment:
-            name = current.filename
-            if name is None and current.message is not None:
-                subject = (current.message.envelope.subject if current.message.envelope else None) or ""
-                name = (clean(decode_words(subject)) or "message") + ".eml"
-            found.append((clean(name or ""), decoded_size(raw, current)))
-    return found
-
-
-def _split_ranges(structure: MessageStructure) -> list[tuple[int, int]]:
-    ranges = sorted(
-        (p.body_start, p.body_end) for _, p in structure.walk()
-        if p.is_leaf and p.size >= SPLIT_THRESHOLD
-    )
-    result: list[tuple[int, int]] = []
-    for start, end in ranges:
-        if (not result or start >= result[-1][1]) and 0 <= start < end <= structure.size:
-            result.append((start, end))
-    return result
-
-
-def _safe(compute: Callable[[], T], default: T) -> T:
-    try:
-        return compute()
-    except Exception:  # a bug on some odd message must not stop delivery
-        return default
-
-
-def analyse(raw: bytes) -> Analysis:
-    """Analyse a raw message; never raises (malformed input gives a best-effort result)."""
-    structure = parse_structure(raw)
-    envelope = structure.envelope
-    subject = _safe(lambda: clean(decode_words(envelope.subject or "")), "")
-    from_addr = _safe(lambda: addresses_text(envelope.from_), "")
-    to_addr = _safe(lambda: addresses_text(envelope.to), "")
-    cc_addr = _safe(lambda: addresses_text(envelope.cc), "")
-    return Analysis(
-        subject=subject, from_addr=from_addr, to_addr=to_addr, cc_addr=cc_addr,
-        sent_date=_date(envelope.date),
-        message_id=clean(envelope.message_id or ""),
-        search_text=_safe(lambda: search_text(raw, structure.root), ""),
-        subject_key=fold(subject), from_key=_safe(lambda: fold(address_key(envelope.from_)), ""),
-        to_key=_safe(lambda: fold(address_key(envelope.to)), ""),
-        cc_key=_safe(lambda: fold(address_key(envelope.cc)), ""),
-        structure_json=structure.to_json(),
-        split_ranges=_safe(lambda: _split_ranges(structure), []),
-        attachments=_safe(lambda: _attachments(raw, structure.root), []),
-    )

@@ -49,6 +49,9 @@ class BlobStore:
         self.root = root
         self.tmp = root / "tmp"
         self.tmp.mkdir(parents=True, exist_ok=True)
+        # Threads that fsync many files side by side (``flush``), made on first use.
+        self._fsync_threads: ThreadPoolExecutor | None = None
+        self._fsync_lock = threading.Lock()
 
     def path(self, digest: str) -> Path:
         return self.root / digest[:2] / digest[2:4] / digest
@@ -92,7 +95,7 @@ class BlobStore:
         raised (StorageFull when the disk is full)."""
         done = 0
         try:
-            _fsync_all([item.tmp for item in staged], directory=False)
+            self._fsync_all([item.tmp for item in staged], directory=False)
             dirs: dict[Path, None] = {}
             for item in staged:
                 target = self.path(item.digest)
@@ -104,10 +107,28 @@ class BlobStore:
                 os.replace(item.tmp, target)
                 done += 1
                 dirs[target.parent] = None
-            _fsync_all(list(dirs), directory=True)
+            self._fsync_all(list(dirs), directory=True)
         except OSError as exc:
             self.discard(staged[done:])
             _raise_storage_error(exc)
+
+    def close(self) -> None:
+        """Let the fsync threads go (the App closes)."""
+        if self._fsync_threads is not None:
+            self._fsync_threads.shutdown(wait=False)
+            self._fsync_threads = None
+
+    def _fsync_all(self, paths: list[Path], *, directory: bool) -> None:
+        """fsync several files (or directories) at once, from a few threads."""
+        if len(paths) <= 1:
+            for path in paths:
+                _fsync_path(path, directory)
+            return
+        with self._fsync_lock:
+            if self._fsync_threads is None:
+                self._fsync_threads = ThreadPoolExecutor(8, thread_name_prefix="congthu-fsync")
+        for future in [self._fsync_threads.submit(_fsync_path, path, directory) for path in paths]:
+            future.result()
 
     def discard(self, staged: Iterable[Staged]) -> None:
         """Remove staged temporary files that will not be flushed."""
@@ -155,10 +176,6 @@ class BlobStore:
         return removed
 
 
-_fsync_threads: ThreadPoolExecutor | None = None
-_fsync_lock = threading.Lock()
-
-
 def _fsync_path(path: Path, directory: bool) -> None:
     fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if directory else 0))
     try:
@@ -167,16 +184,4 @@ def _fsync_path(path: Path, directory: bool) -> None:
         os.close(fd)
 
 
-def _fsync_all(paths: list[Path], *, directory: bool) -> None:
-    """fsync several files (or directories) at once, from a few threads."""
-    global _fsync_threads
-    if len(paths) <= 1:
-        for path in paths:
-            _fsync_path(path, directory)
-        return
-    with _fsync_lock:
-        if _fsync_threads is None:
-            _fsync_threads = ThreadPoolExecutor(8, thread_name_prefix="congthu-fsync")
-    for future in [_fsync_threads.submit(_fsync_path, path, directory) for path in paths]:
-        future.result()
 

@@ -190,7 +190,7 @@ def test_structure_from_delivery_and_fallback(user) -> None:
 def test_fetch_item_cache_is_bounded_per_message(user) -> None:
     """The answers kept for a message do not grow with every new HEADER.FIELDS list a
     client invents (the server runs in this process: its cache can be looked at)."""
-    from congthu.imap import caches, cmd_fetch
+    from congthu.imap import cmd_fetch
 
     user.deliver(MULTIPART)
     c = user.client()
@@ -199,5 +199,5 @@ def test_fetch_item_cache_is_bounded_per_message(user) -> None:
         typ, data = c.fetch("1", f"(BODY.PEEK[HEADER.FIELDS (Subject X-Field-{i})])")
         assert typ == "OK" and b"Subject:" in data[0][1]
     folder = user.server.run(user.server.app.store.get_folder(user.id, "INBOX"))
-    known = [v for (fid, _validity, _uid), v in caches.for_app(user.server.app).known.items() if fid == folder.id]
+    known = [v for (fid, _validity, _uid), v in user.server.app.imap.known.items() if fid == folder.id]
     assert len(known) == 1 and 0 < len(known[0].items) <= cmd_fetch._ITEMS_PER_MESSAGE

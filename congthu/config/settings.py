@@ -384,6 +384,16 @@ class RequestSettings:
     # Seconds between two looks for overdue requests (alerts to the IT Center and the
     # Department, congthu/requests/jobs.py).
     overdue_check_seconds: float = 3600.0
+    # Điều 4.4: a mailbox not used for this many months since it was made or last
+    # accessed (any door) is reclaimed: disabled, its mail kept, its address reserved
+    # (congthu/requests/reclaim.py). 0 switches reclamation off.
+    reclaim_months: int = 6
+    # Days before reclamation when the owner and the organisation are warned by mail.
+    reclaim_warn_days: list[int] = field(default_factory=lambda: [30, 7])
+    # Mailbox kinds never reclaimed (organisation and sub-unit mailboxes), and whether
+    # the mailboxes of organisations' leaders are exempt too.
+    reclaim_exempt_kinds: list[str] = field(default_factory=lambda: ["organisation", "subunit"])
+    reclaim_exempt_leaders: bool = True
 
 
 @dataclass

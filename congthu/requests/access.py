@@ -1,0 +1,83 @@
+"""The console's one authorisation check (issue 15: "every action through the one
+authorisation check"), on the roles of ``congthu.accounts.roles`` and its one rule
+``roles.decide``:
+
+* IT Center administrators (``admin``): everything; they must have turned two-factor on
+  (``needs_second_factor``) before the console opens for them;
+* Department supervisors (``supervisor``): read every request, change nothing;
+* organisation managers (``org_manager``, scoped to an organisation): file and read the
+  requests of their organisation and its sub-units, nothing else; they alone see the
+  one-time passwords of their organisation's done requests (not even an administrator:
+  Điều 13.2, a password chosen for someone reaches only the requester).
+
+A request the viewer may not read is answered exactly as one that does not exist (404),
+so ids of other organisations reveal nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from congthu import audit
+from congthu.accounts import roles
+
+if TYPE_CHECKING:
+    from congthu.app import App
+    from congthu.requests.workflow import Requests
+
+# Console action -> the permission of accounts.roles it needs.
+PERMISSION = {
+    "read": "org.requests.read",
+    "file": "org.requests.manage",
+    "start": "requests.manage",
+    "done": "requests.manage",
+    "refuse": "requests.manage",
+    "passwords": "org.requests.manage",
+}
+CONSOLE_ROLES = (roles.ADMIN, roles.SUPERVISOR, roles.ORG_MANAGER)
+
+
+@dataclass(frozen=True)
+class Viewer:
+    mailbox_id: int
+    address: str
+    grants: tuple[roles.Grant, ...]
+
+    @property
+    def is_admin(self) -> bool:
+        return any(g.role == roles.ADMIN for g in self.grants)
+
+    @property
+    def managed_org_ids(self) -> list[int]:
+        return sorted({int(g.scope) for g in self.grants if g.role == roles.ORG_MANAGER and g.scope.isdigit()})
+
+
+async def viewer_of(app: App, mailbox_id: int, address: str) -> Viewer:
+    return Viewer(mailbox_id, address, tuple(await roles.grants(app, mailbox_id)))
+
+
+async def needs_second_factor(app: App, viewer: Viewer) -> bool:
+    """An administrator without TOTP turned on is asked to enrol instead of the console
+    (issue 15: two-factor required for administrators)."""
+    return viewer.is_admin and not await app.accounts.totp_enabled(viewer.mailbox_id)
+
+
+async def can(workflow: Requests, viewer: Viewer, action: str, org_id: int | None = None) -> bool:
+    """The one check: may ``viewer`` do ``action`` (``console`` to open it at all, or a key
+    of ``PERMISSION``) on the requests of organisation ``org_id``?"""
+    if action == "console":
+        return any(g.role in CONSOLE_ROLES for g in viewer.grants)
+    permission = PERMISSION.get(action)
+    if permission is None:
+        return False
+    target = await workflow.org_chain(org_id) if org_id is not None else None
+    held = list(viewer.grants)
+    if action == "passwords":
+        held = [g for g in held if g.role == roles.ORG_MANAGER]
+    return roles.decide(held, viewer.mailbox_id, permission, target)
+
+
+async def refused(app: App, viewer: Viewer, action: str, target: str) -> None:
+    """A refused change is written to the audit trail (as ``roles.require`` does)."""
+    await audit.record(app, "access.denied", viewer.address, target, {"permission": PERMISSION.get(action, action)})

@@ -30,7 +30,7 @@ CHANGE = "/mat-khau-moi"
 MAX_FIELD = 1024
 # Where a sign-in may send the browser afterwards: our own mail pages, nothing else
 # (no scheme, no host, no "//", no backslash, no dot segments).
-_SAFE_NEXT = re.compile(r"^/(thu|cai-dat)(/[A-Za-z0-9_-]+)*/?(\?[A-Za-z0-9_=&%-]*)?$")
+_SAFE_NEXT = re.compile(r"^/(thu|cai-dat|quan-tri)(/[A-Za-z0-9_-]+)*/?(\?[A-Za-z0-9_=&%-]*)?$")
 
 
 def safe_next(value: str | None) -> str:

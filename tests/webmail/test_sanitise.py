@@ -109,3 +109,14 @@ def test_body_choice_and_attached_messages() -> None:
     assert view.html_part is not None and view.html_part.subtype == "html"
     assert view.text_part is not None
     assert [(a.section, a.filename) for a in view.attachments] == [("2", "Thư cũ.eml")]
+
+
+def test_after_sign_in_only_our_own_pages() -> None:
+    """The page asked for before sign-in is returned to when it is one of ours (the mail,
+    the settings, the console); anything else goes to the inbox (no open redirect)."""
+    from congthu.webmail.context import HOME, safe_next
+
+    for ours in ("/thu/3", "/cai-dat", "/quan-tri/yeu-cau", "/quan-tri/yeu-cau?trang-thai=qua-han"):
+        assert safe_next(ours) == ours
+    for other in ("//evil.example/", "https://evil.example/", "/quan-tri/../../etc", "/\\evil", "javascript:x"):
+        assert safe_next(other) == HOME

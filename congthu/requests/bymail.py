@@ -154,3 +154,9 @@ async def deliver_reply(app: App, answer: Answer) -> bool:
         return False
     results = await app.store.deliver(answer.reply, [mailbox.id], internal_date=app.accounts.clock())
     return bool(results and results[0].ok)
+
+
+async def handle(app: App, raw: bytes, *, sender: str, trusted: bool) -> None:
+    """``receive``, then the explanation into a local sender's INBOX: what the doors run
+    (in the background) for a message delivered to admin@."""
+    await deliver_reply(app, await receive(app, raw, sender=sender, trusted=trusted))

@@ -40,6 +40,7 @@ from congthu.delegation import can_send_as
 from congthu.log import event
 from congthu.mime.authors import Authors, normal_domain, read_authors
 from congthu.mime.headers import has_field
+from congthu.requests import bymail
 from congthu.smtp import addresses, authres, delivery, dkimsign, queue, ratelimit, wire
 from congthu.smtp.dsn import RecipientStatus
 from congthu.smtp.errors import DATA_TIMEOUT, DeadlineExceeded, syntax_error, too_big
@@ -271,6 +272,12 @@ async def _submission(server: SMTPSession, session: CTSession, envelope: CTEnvel
                                            + content, queue_id, utf8, remote_raw=trace + content)
     if reply.startswith("250"):
         await ratelimit.count_sent(app, mailbox.id)
+        # Điều 4.1: a request mailed to admin@ from an organisation's mailbox is filed
+        # (congthu.requests.bymail); the sender is proven: it logged in, and every author
+        # field passed can_send_as above.
+        admin = f"{settings.system.admin_address}@{settings.system.domain}".lower()
+        if admin in {r.lower() for r in envelope.rcpt_tos}:
+            app.spawn(bymail.handle(app, content, sender=authors.from_[0].address, trusted=True))
     return reply
 
 

@@ -12,6 +12,7 @@ from congthu.app import App
 from congthu.directory import Directory
 from congthu.requests import bymail
 from congthu.requests.workflow import Requests
+from tests.smtp.conftest import dns_server as dns_server  # noqa: F401 - the fixture
 
 
 def mail(sender: str, body: str) -> bytes:
@@ -59,3 +60,55 @@ async def test_mail_from_the_organisation_mailbox_becomes_a_request(app: App) ->
     assert person.mailbox_id is not None
     folder = await app.store.get_folder(person.mailbox_id, "INBOX")
     assert folder is not None and len(await app.store.folder_index(folder.id)) == 1
+
+
+def test_a_request_mailed_to_admin_through_submission_is_filed(tmp_path, dns_server) -> None:
+    """End to end: the organisation's mailbox logs in on the submission port (smtplib,
+    STARTTLS) and mails the form to admin@: a request is filed; a personal mailbox
+    sending the same gets the explanation in its INBOX and files nothing."""
+    import smtplib
+    import time
+
+    from tests.smtp.conftest import start_server
+    from tests.smtp.test_submission import tls_client
+
+    password = "Mk@12345678"
+    server = start_server(tmp_path / "data", dns_server)
+    try:
+        app = server.app
+
+        async def setup() -> tuple[str, str, int]:
+            # admin@ as `congthu init` makes it (the test's data directory has none).
+            await app.store.create_mailbox("admin@soctrang.gov.vn", "Quản trị hệ thống", kind="organisation")
+            d = Directory(app)
+            org, _p, _pw = await d.add_org("Sở Tư pháp")
+            person, _p, _pw = await d.add_person("Lê Văn Tâm", org.id)
+            assert org.mailbox_id is not None and person.mailbox_id is not None
+            for mailbox_id in (org.mailbox_id, person.mailbox_id):
+                await app.accounts.set_password(mailbox_id, password, must_change=False)
+            return org.address, person.address, person.mailbox_id
+
+        org_address, person_address, person_box = server.run(setup())
+        for sender in (org_address, person_address):
+            with smtplib.SMTP("127.0.0.1", server.port("submission"), timeout=30) as client:
+                client.starttls(context=tls_client())
+                client.login(sender, password)
+                client.sendmail(sender, ["admin@soctrang.gov.vn"], mail(sender, FORM.replace("\n", "\r\n")))
+
+        def filed() -> list:
+            return server.run(Requests(app).listing())
+
+        deadline = time.monotonic() + 30
+        while (not filed() or not server.run(_inbox_count(app, person_box))) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        requests = filed()
+        assert [(r.source, r.filed_by) for r in requests] == [("mail", org_address)]
+        assert server.run(_inbox_count(app, person_box)) == 1  # the explanation, nothing filed
+    finally:
+        server.stop()
+
+
+async def _inbox_count(app: App, mailbox_id: int) -> int:
+    folder = await app.store.get_folder(mailbox_id, "INBOX")
+    assert folder is not None
+    return len(await app.store.folder_index(folder.id))

@@ -12,7 +12,10 @@ The connection side has the shape shared with IMAP and POP3:
   ``cmd_other`` (NOOP, RSET, QUIT, HELP, STARTTLS, VRFY, EXPN);
 * ``errors``: replies (bilingual, enhanced status codes) and errors.
 
-Beside it: ``delivery`` (local delivery: trace fields, quota warnings), ``authres``
+Beside it: ``submit`` (the submission checks of MAIL, RCPT and DATA, shared by ports
+587/465 and the webmail, and ``submit()`` for a whole message without an SMTP session),
+``accept`` (the content pipeline, local delivery and the queue for an accepted message,
+every door), ``delivery`` (local delivery: trace fields, quota warnings), ``authres``
 (SPF, DKIM, DMARC; the author fields come from ``congthu.mime.authors``), ``dkimsign``,
 ``dsn`` (delivery status notifications), ``addresses`` (envelope addresses, which are
 ours, recipient look-up), ``queue`` and ``client`` (the durable outbound queue and its

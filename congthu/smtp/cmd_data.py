@@ -16,36 +16,24 @@ MX (port 25):
   size rules, virus scan, spam scoring, classified stamps);
   delivery, then 250.
 
-Submission (587 STARTTLS, 465 TLS), RFC 6409:
-  every author address (and every address of our domains a client would show in those
-  fields) the user's or delegated to them; one From, at most one Sender; Date and
-  Message-ID added if missing (section 8); the content rules; local recipients delivered
-  at once, remote ones DKIM-signed into the durable queue; then 250.
-
-Nothing accepted is lost and nothing is delivered twice: the reply is 250 once every
-recipient is either delivered, queued (a local mailbox full since RCPT waits in the
-queue) or bounced with a DSN; only when no recipient could take the message is it
-refused as a whole (so the client's retry duplicates nothing).
+Submission (587 STARTTLS, 465 TLS), RFC 6409: ``submit.submission``, the same checks
+the webmail's messages pass (every author address the user's or delegated to them; one
+From, at most one Sender; Date and Message-ID added if missing; the content rules);
+local recipients delivered at once, remote ones DKIM-signed into the durable queue
+(``accept``); then 250.
 """
 
 from __future__ import annotations
 
-import email.utils
-from datetime import datetime
-
 from aiosmtpd.smtp import syntax
 
-from congthu.content import pipeline
-from congthu.delegation import can_send_as
 from congthu.log import event
-from congthu.mime.authors import Authors, normal_domain, read_authors
-from congthu.mime.headers import has_field
-from congthu.requests import bymail
-from congthu.smtp import addresses, authres, delivery, dkimsign, queue, ratelimit, wire
-from congthu.smtp.dsn import RecipientStatus
+from congthu.mime.authors import normal_domain, read_authors
+from congthu.smtp import addresses, authres, delivery, submit, wire
+from congthu.smtp.accept import Arrival, deliver_local_and_queue
 from congthu.smtp.errors import DATA_TIMEOUT, DeadlineExceeded, syntax_error, too_big
-from congthu.smtp.session import CTEnvelope, CTSession, Recipient, SMTPSession, tls_description
-from congthu.store import QuotaExceeded, utcnow
+from congthu.smtp.session import CTEnvelope, CTSession, SMTPSession, tls_description
+from congthu.smtp.submit import malformed_authors
 
 __all__ = ["handle_DATA", "smtp_BDAT", "smtp_DATA"]
 
@@ -167,17 +155,6 @@ async def handle_DATA(server: SMTPSession, session: CTSession, envelope: CTEnvel
     return await _inbound(server, session, envelope, content)
 
 
-def malformed_authors(authors: Authors) -> str | None:
-    """RFC 5322 section 3.6: one From and at most one Sender field. Several From fields
-    leave the author to the reader's choice: refused (RFC 7489 section 6.6.1)."""
-    if authors.overflow:
-        return "554 5.6.0 Phần đầu thư quá lớn / message header too large to check"
-    if authors.count("from") > 1 or authors.count("sender") > 1:
-        return ("554 5.6.0 Thư có nhiều trường From hoặc Sender / "
-                "message has more than one From or Sender field")
-    return None
-
-
 def _received(server: SMTPSession, session: CTSession, envelope: CTEnvelope, queue_id: str) -> bytes:
     rcpts = envelope.recipients
     return delivery.received(
@@ -193,7 +170,6 @@ def _received(server: SMTPSession, session: CTSession, envelope: CTEnvelope, que
 async def _inbound(server: SMTPSession, session: CTSession, envelope: CTEnvelope, content: bytes) -> str:
     app = server.app
     settings = app.settings
-    utf8 = bool(envelope.smtp_utf8)
     # Who the message says wrote it, read once, as a mail client will show it; the
     # decisions below use nothing else (and none depends on DNS for unsigned mail).
     authors = read_authors(content)
@@ -229,122 +205,18 @@ async def _inbound(server: SMTPSession, session: CTSession, envelope: CTEnvelope
     body = delivery.strip_authres(content, settings.system.hostname)
     final = (delivery.return_path(envelope.sender) + verdict.header(settings.system.hostname)
              + _received(server, session, envelope, queue_id) + body)
-    return await _deliver_local_and_queue(
-        server, session, envelope, final, queue_id, utf8, folder="Junk" if quarantine else "INBOX",
+    return await deliver_local_and_queue(
+        app, _arrival(server, session, envelope), final, queue_id, folder="Junk" if quarantine else "INBOX",
         auth={"spf": verdict.spf, "dkim": ",".join(r for r, _d in verdict.dkim) or "none", "dmarc": verdict.dmarc},
     )
 
 
 async def _submission(server: SMTPSession, session: CTSession, envelope: CTEnvelope, content: bytes) -> str:
-    app = server.app
-    settings = app.settings
-    utf8 = bool(envelope.smtp_utf8)
-    mailbox = session.mailbox
-    assert mailbox is not None
-    # Every author field, resent ones too (RFC 5322 sections 3.6.2, 3.6.6): each
-    # address, and each address of our domains a client would show there (a display
-    # name, a comment), must be the user's or delegated to them.
-    authors = read_authors(content)
-    if not authors.from_:
-        return "554 5.6.0 Thư không có trường From / message has no From field"
-    ours = addresses.local_domains(app)
-    checked = [f"{a.local}@{a.normal_domain}" if a.domain else a.address for a in authors.addresses()]
-    checked += [c for c in authors.claimed() if c.rpartition("@")[2] in ours]
-    for author in dict.fromkeys(checked):
-        if not await can_send_as(app, mailbox.id, author):
-            event("smtp.spoof_refused", user=mailbox.address, from_addr=author, where="From")
-            return (f"550 5.7.1 Bạn không được gửi thư với địa chỉ {author} / "
-                    f"you may not send as {author}")
-    malformed = malformed_authors(authors)
-    if malformed is not None:
-        return malformed
-    # RFC 6409 section 8.2, 8.3: a submission server may add Date and Message-ID.
-    added = b""
-    if not has_field(content, "Date"):
-        added += f"Date: {email.utils.formatdate(localtime=True)}\r\n".encode("ascii")
-    if not has_field(content, "Message-ID"):
-        domain = addresses.domain_of(envelope.sender) or settings.system.domain
-        added += f"Message-ID: {email.utils.make_msgid(domain=domain if domain.isascii() else None)}\r\n".encode("ascii")
-    content = added + content
     queue_id = delivery.new_id()
-    trace = _received(server, session, envelope, queue_id)
-    reply = await _deliver_local_and_queue(server, session, envelope, delivery.return_path(envelope.sender) + trace
-                                           + content, queue_id, utf8, remote_raw=trace + content)
-    if reply.startswith("250"):
-        await ratelimit.count_sent(app, mailbox.id)
-        # Điều 4.1: a request mailed to admin@ from an organisation's mailbox is filed
-        # (congthu.requests.bymail); the sender is proven: it logged in, and every author
-        # field passed can_send_as above.
-        admin = f"{settings.system.admin_address}@{settings.system.domain}".lower()
-        if admin in {r.lower() for r in envelope.rcpt_tos}:
-            app.spawn(bymail.handle(app, content, sender=authors.from_[0].address, trusted=True))
-    return reply
+    return await submit.submission(server.app, _arrival(server, session, envelope), content,
+                                   _received(server, session, envelope, queue_id), queue_id)
 
 
-async def _deliver_local_and_queue(
-    server: SMTPSession, session: CTSession, envelope: CTEnvelope, final: bytes, queue_id: str, utf8: bool, *,
-    folder: str = "INBOX", remote_raw: bytes | None = None, auth: dict[str, str] | None = None,
-) -> str:
-    """The content pipeline, then local delivery of ``final`` and queueing of ``remote_raw``
-    (DKIM-signed here) for the remote recipients; the reply to DATA."""
-    app = server.app
-    settings = app.settings
-    local = [r for r in envelope.recipients if r.mailbox_id is not None]
-    remote = [r for r in envelope.recipients if r.mailbox_id is None]
-    analysis = await delivery.analyse(app, final if local or remote_raw is None else remote_raw,
-                                      settings.smtp.analysis_processes)
-    # The content pipeline (Điều 7.8, 8.1, 9.9, 13.3): refuse, defer, hold, or deliver
-    # (to Junk) with the scan's trace fields, for which the message is analysed again.
-    decision = await pipeline.check(app, pipeline.Message(
-        server.door, final if local or remote_raw is None else remote_raw, analysis, envelope.sender,
-        [(r.address, r.mailbox_id) for r in envelope.recipients], peer=session.peer_ip,
-        helo=session.host_name or "", user=session.mailbox.address if session.mailbox else "",
-        queue_id=queue_id, auth=auth or {}, utf8=utf8))
-    if decision.reply:
-        return decision.reply
-    folder = decision.folder or folder
-    if decision.header:
-        final = decision.header + final
-        analysis = await delivery.analyse(app, final, settings.smtp.analysis_processes)
-    delivered: list[str] = []
-    deferred: list[Recipient] = []
-    failed: list[RecipientStatus] = []
-    temp_reasons: list[str] = []
-    if local:
-        results = await delivery.deliver(
-            app, final, [r.mailbox_id for r in local if r.mailbox_id is not None], analysis=analysis,
-            folder=folder, usage={r.mailbox_id: (r.used + len(final), r.quota) for r in local if r.mailbox_id},
-        )
-        by_id = {res.mailbox_id: res for res in results}
-        for rcpt in local:
-            res = by_id.get(rcpt.mailbox_id or 0)
-            if res is not None and res.ok:
-                delivered.append(rcpt.address)
-                addresses.note_delivered(app, rcpt.address, len(final))
-            elif res is not None and isinstance(res.error, QuotaExceeded) and res.error.permanent:
-                failed.append(RecipientStatus(rcpt.address, "5.2.2", str(res.error)))
-            else:
-                deferred.append(rcpt)
-                temp_reasons.append(str(res.error) if res is not None else "not delivered")
-    if not delivered and not remote:
-        # Nobody took it: refuse the whole message, the client keeps it (no duplicate).
-        if deferred:
-            return f"452 4.2.2 {temp_reasons[0]}"
-        return f"552 5.2.2 {failed[0].diagnostic}" if failed else "451 4.3.0 Lỗi tạm thời / temporary error"
-    if remote:
-        assert remote_raw is not None
-        signer_domain = addresses.domain_of(envelope.sender)
-        if signer_domain not in addresses.local_domains(app):
-            signer_domain = settings.system.domain
-        signed = await dkimsign.sign(app, remote_raw, signer_domain)
-        await queue.enqueue(app, signed, envelope.sender, [(r.address, None) for r in remote],
-                            mailbox_id=session.mailbox.id if session.mailbox else None)
-    if deferred:
-        await queue.enqueue(app, final, envelope.sender, [(r.address, r.mailbox_id) for r in deferred],
-                            delay=settings.smtp.retry_first_seconds)
-    if failed and envelope.sender:
-        await queue.send_dsn(app, envelope.sender, final, failed, "failed", datetime.now(utcnow().tzinfo))
-    event("smtp.accepted", door=server.door, id=queue_id, peer=session.peer_ip, mail_from=envelope.sender,
-          user=session.mailbox.address if session.mailbox else "", size=len(final),
-          delivered=len(delivered), queued=len(remote), deferred=len(deferred), bounced=len(failed))
-    return f"250 2.0.0 Đã nhận thư / message accepted, id {queue_id}"
+def _arrival(server: SMTPSession, session: CTSession, envelope: CTEnvelope) -> Arrival:
+    return Arrival(server.door, session.peer_ip, session.host_name or "", envelope.sender, envelope.recipients,
+                   bool(envelope.smtp_utf8), session.mailbox)

@@ -8,7 +8,8 @@ MX (port 25):
           never an open relay, section 3.6.2); quota: 452 4.2.2, or 552 5.2.2 when the
           message could never fit
 
-Submission (587 STARTTLS, 465 TLS), RFC 6409:
+Submission (587 STARTTLS, 465 TLS), RFC 6409 (the checks are ``submit``'s, which the
+webmail's messages pass too):
   MAIL    after AUTH; the sender must be the user's or delegated to them
           (``congthu.delegation.can_send_as``); ``smtp.messages_per_hour`` per user,
           counted in the database so every node agrees (``ratelimit.py``)
@@ -26,13 +27,10 @@ import re
 
 from aiosmtpd.smtp import SMTP, syntax
 
-from congthu.content import rules
-from congthu.delegation import can_send_as
 from congthu.log import event
-from congthu.smtp import addresses, authres, ratelimit
+from congthu.smtp import addresses, authres, submit
 from congthu.smtp.errors import too_big
-from congthu.smtp.session import CTEnvelope, CTSession, Recipient, SMTPSession
-from congthu.store import normalise_address
+from congthu.smtp.session import CTEnvelope, CTSession, SMTPSession
 
 __all__ = ["handle_MAIL", "handle_RCPT", "smtp_MAIL", "smtp_RCPT"]
 
@@ -85,17 +83,9 @@ async def handle_MAIL(server: SMTPSession, session: CTSession, envelope: CTEnvel
     if server.door == "submission":
         mailbox = session.mailbox
         assert mailbox is not None  # aiosmtpd answered 530 before AUTH
-        if not sender:
-            return "553 5.7.1 Cần địa chỉ người gửi / a sender address is required"
-        limit = app.settings.smtp.messages_per_hour
-        if limit and await ratelimit.sent_last_hour(app, mailbox.id) >= limit:
-            event("smtp.rate_limited", user=mailbox.address, limit=limit)
-            return (f"451 4.7.1 Đã gửi quá {limit} thư trong một giờ, hãy thử lại sau / "
-                    f"limit of {limit} messages per hour reached, try again later")
-        if not await can_send_as(app, mailbox.id, sender):
-            event("smtp.spoof_refused", user=mailbox.address, mail_from=sender, where="MAIL")
-            return (f"553 5.7.1 Bạn không được gửi thư với địa chỉ {sender} / "
-                    f"you may not send as {sender}")
+        refusal = await submit.check_sender(app, mailbox, sender)
+        if refusal is not None:
+            return refusal
     elif sender and addresses.is_local(app, sender):
         event("smtp.spoof_refused", peer=session.peer_ip, mail_from=sender, where="MAIL")
         return ("550 5.7.1 Thư mang địa chỉ của hệ thống phải gửi qua cổng 587/465 có đăng nhập / "
@@ -114,44 +104,12 @@ async def handle_MAIL(server: SMTPSession, session: CTSession, envelope: CTEnvel
 
 async def handle_RCPT(server: SMTPSession, session: CTSession, envelope: CTEnvelope,
                       address: str, rcpt_options: list[str]) -> str:
-    app = server.app
-    settings = app.settings
-    utf8 = bool(envelope.smtp_utf8)
-    if address.lower() == "postmaster":  # RFC 5321 section 4.1.1.3
-        address = f"postmaster@{settings.system.domain}"
-    if not addresses.valid_mailbox(address, utf8):
-        return "553 5.1.3 Địa chỉ người nhận không hợp lệ / invalid recipient address"
-    limit = settings.smtp.max_recipients if server.door == "submission" else settings.smtp.mx_max_recipients
-    if len(envelope.recipients) >= limit:
-        return (f"452 4.5.3 Quá nhiều người nhận (tối đa {limit} mỗi thư) / "
-                f"too many recipients (at most {limit} per message)")
-    if addresses.is_local(app, address):
-        address = normalise_address(address)
-        if any(r.address == address for r in envelope.recipients):
-            return "250 2.1.5 OK"
-        found = await addresses.lookup(app, address)
-        if found is None:
-            return f"550 5.1.1 Không có hộp thư {address} / no such mailbox: {address}"
-        mailbox_id, used, quota = found
-        size = envelope.size_hint
-        if size > quota:
-            return (f"552 5.2.2 Thư lớn hơn dung lượng hộp thư {address} / "
-                    f"message larger than the mailbox quota of {address}")
-        if used + max(size, 1) > quota:
-            return (f"452 4.2.2 Hộp thư {address} đã đầy (Điều 8.1) / mailbox full: {address}")
-        envelope.recipients.append(Recipient(address, mailbox_id, used, quota))
-    else:
-        if server.door != "submission" or not session.authenticated:
-            event("smtp.relay_denied", peer=session.peer_ip, mail_from=envelope.sender, rcpt=address)
-            return ("554 5.7.1 Không chuyển tiếp thư đến tên miền khác / relay access denied")
-        if any(r.address == address for r in envelope.recipients):
-            return "250 2.1.5 OK"
-        refusal = rules.check_recipient(settings, address)
-        if refusal is not None:
-            rules.log_refusal(refusal, user=session.mailbox.address if session.mailbox else "",
-                              recipient=address)
-            return refusal.smtp_reply(utf8)
-        envelope.recipients.append(Recipient(address, None))
-    envelope.rcpt_tos.append(address)
-    envelope.rcpt_options.extend(rcpt_options)
-    return "250 2.1.5 OK"
+    reply, recipient = await submit.check_recipient(
+        server.app, address, envelope.recipients, door=server.door, authenticated=bool(session.authenticated),
+        user=session.mailbox.address if session.mailbox else "", sender=envelope.sender,
+        size_hint=envelope.size_hint, utf8=bool(envelope.smtp_utf8), peer=session.peer_ip)
+    if recipient is not None:
+        envelope.recipients.append(recipient)
+        envelope.rcpt_tos.append(recipient.address)
+        envelope.rcpt_options.extend(rcpt_options)
+    return reply

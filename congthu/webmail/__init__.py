@@ -4,10 +4,13 @@
 This first slice: sign-in through the accounts' one login check (forced change of a
 first or expired password, TOTP, shared throttling), server-side sessions listed in
 settings, folders with unread counts, the message list, flags, move, delete to Trash,
-reading with sanitised HTML in a sandboxed frame, attachments and the source.
+reading with sanitised HTML in a sandboxed frame, attachments and the source; writing
+(compose, reply, forward, forward as attachment, drafts) sent through the submission
+path of port 587 (``congthu.smtp.submit``).
 
 Modules: ``web.py`` (the router), ``context.py`` (what routes share: session, CSRF,
 authorisation), ``login.py``, ``mailpages.py``, ``accountpages.py`` (the routes),
+``compose.py`` (writing), ``writing.py`` (building messages), ``drafts.py``,
 ``sessions.py`` and ``tables.py`` (sessions), ``sanitise.py`` (HTML), ``reading.py``
 (what a message shows), ``render.py`` (templates, headers), ``i18n.py`` (words).
 """

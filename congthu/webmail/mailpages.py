@@ -44,6 +44,8 @@ PAGE_SIZE = 50
 SORTS = ("ngay", "ngay-cu", "co")
 ACTIONS = ("doc", "chua-doc", "gan-co", "bo-co", "xoa", "chuyen")
 MAX_SELECTED = 500
+# What a folder page says after the compose page sent the browser there.
+NOTICES = {"da-gui": "done.sent", "da-luu": "done.draft"}
 _SPECIAL_ORDER = {"INBOX": 0, "\\Drafts": 1, "\\Sent": 2, "\\Archive": 3, "\\Junk": 4, "\\Trash": 5}
 
 
@@ -151,7 +153,8 @@ def routes(ctx: WebContext) -> APIRouter:
         current = next(f for f in context["folders"] if f.id == folder.id)
         return ctx.renderer.page(request, "folder.html", {
             **context, "folder": current, "rows": rows, "page": page, "pages": pages, "sort": sort,
-            "sorts": SORTS, "total": len(metas), "in_trash": folder.special_use == "\\Trash"})
+            "sorts": SORTS, "total": len(metas), "in_trash": folder.special_use == "\\Trash",
+            "notice": next((v for k, v in NOTICES.items() if k in request.query_params), "")})
 
     @api.post(HOME + "/{folder_id}/thao-tac")
     async def act(request: Request, folder_id: int) -> Response:

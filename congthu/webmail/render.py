@@ -23,6 +23,7 @@ HERE = Path(__file__).parent
 STATIC_PATH = "/tai-nguyen"
 
 PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; frame-src 'self'; "
+            "connect-src 'self'; "
             "form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
 PAGE_HEADERS = {
     "Content-Security-Policy": PAGE_CSP,

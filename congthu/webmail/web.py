@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from fastapi import APIRouter
 
-from congthu.webmail import accountpages, login, mailpages
+from congthu.webmail import accountpages, compose, login, mailpages
 from congthu.webmail.context import WebContext
 
 if TYPE_CHECKING:
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 def router(app: App) -> APIRouter:
     ctx = WebContext(app)
     api = APIRouter()
-    for part in (login, mailpages, accountpages):
+    # compose first: /thu/soan and /thu/danh-ba before mailpages' /thu/{folder_id}.
+    for part in (login, compose, mailpages, accountpages):
         api.include_router(part.routes(ctx))
     return api

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -90,6 +91,13 @@ class Webmail:
         metas = self.server.run(self.server.app.store.folder_index(self.folder(mailbox_id, folder).id))
         return [m.uid for m in metas]
 
+    def raw(self, mailbox_id: int, folder: str, uid: int) -> bytes:
+        """The stored bytes of a message."""
+        store = self.server.app.store
+        metas = self.server.run(store.get_messages(self.folder(mailbox_id, folder).id, [uid]))
+        assert metas, (folder, uid)
+        return self.server.run(store.read_message(metas[0].content_id))
+
     def login(self, page: Page, address: str, password: str = PASSWORD) -> None:
         page.goto(self.url("/dang-nhap"))
         page.fill("#address", address)
@@ -98,17 +106,23 @@ class Webmail:
         page.wait_for_load_state()
 
 
-@pytest.fixture
-def webmail(tmp_path: Path) -> Iterator[Webmail]:
-    """A real server on loopback. Its data directory is made in a thread of its own:
-    Playwright's sync API keeps an event loop on the test's thread."""
+@contextmanager
+def start_webmail(path: Path, **overrides: dict[str, Any]) -> Iterator[Webmail]:
+    """A real server on loopback with these settings. Its data directory is made in a
+    thread of its own: Playwright's sync API keeps an event loop on the test's thread."""
     with ThreadPoolExecutor(1) as pool:
-        data = pool.submit(asyncio.run, make_data_dir(tmp_path / "data")).result()
+        data = pool.submit(asyncio.run, make_data_dir(path, **overrides)).result()
     running = ServerThread(data).start()
     try:
         yield Webmail(running)
     finally:
         running.stop()
+
+
+@pytest.fixture
+def webmail(tmp_path: Path) -> Iterator[Webmail]:
+    with start_webmail(tmp_path / "data") as started:
+        yield started
 
 
 def message(subject: str = "Chào anh", body: str = "Nội dung thư.", sender: str = "binh@example.gov.vn",

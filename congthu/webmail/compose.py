@@ -1,0 +1,333 @@
+"""Writing mail: the compose page ``/thu/soan`` (new, reply, reply-all, forward inline,
+forward as attachment, a draft reopened), sending, saving drafts, and recipient
+completion from the directory.
+
+Sending goes through ``congthu.smtp.submit.submit``, the checks and delivery of port 587
+(send-as, rate limit, recipients and Điều 7.7, size, the content pipeline of Điều 7.8,
+8.1, 9.9, DKIM and the queue): the same refusals, shown on the page in the user's
+language with the form kept. After a success a copy goes to ``\\Sent`` with ``\\Seen``
+(with Bcc, RFC 5322 section 3.6.3) and the draft, if any, is removed.
+
+Attachments (Điều 8.1): at most ``limits.attachment_mb`` per file, said on the page
+before upload, checked by the page's script before sending, and here. Forward as
+attachment (Điều 12.4) attaches the stored message byte for byte (``writing.build``).
+
+Drafts (``drafts.py``): the page's script POSTs the form (without files) to
+``/thu/soan/nhap`` every few seconds when it changed and when the page is left.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from starlette.datastructures import UploadFile
+
+from congthu.directory import Directory
+from congthu.mime import decode_words
+from congthu.smtp.submit import submit
+from congthu.store import Folder, NotFound
+from congthu.store import flags as flagbits
+from congthu.webmail import i18n, render
+from congthu.webmail.context import HOME, Signed, WebContext, client_ip
+from congthu.webmail.drafts import SOURCE_HEADER, drafts_folder, parse_source, read_draft, save_draft
+from congthu.webmail.reading import part_text, safe_filename, structure_of, view_of
+from congthu.webmail.writing import (
+    MSG_ID,
+    Draft,
+    Original,
+    Upload,
+    bad_addresses,
+    build,
+    forward_subject,
+    forward_text,
+    quote,
+    read_original,
+    reply_subject,
+    show_address,
+    split_addresses,
+    with_bcc,
+)
+
+COMPOSE = HOME + "/soan"
+KINDS = ("tra-loi", "tra-loi-tat-ca", "chuyen-tiep", "dinh-kem")
+MAX_TEXT = 2_000_000  # characters of a body
+MAX_FIELD = 20_000  # characters of an address field or subject
+MAX_FILES = 20
+JSON_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+
+
+def _int(value: str) -> int:
+    return int(value) if value.isdigit() and len(value) < 10 else 0
+
+
+def _ref(value: str) -> tuple[int, int] | None:
+    folder, _, uid = value.partition("-")
+    return (_int(folder), _int(uid)) if _int(folder) and _int(uid) else None
+
+
+def _json(value: dict[str, Any], status: int = 200) -> Response:
+    return Response(json.dumps(value, ensure_ascii=False), status_code=status,
+                    media_type="application/json", headers=JSON_HEADERS)
+
+
+def routes(ctx: WebContext) -> APIRouter:
+    api = APIRouter()
+    app = ctx.app
+    store = app.store
+
+    async def original_of(signed: Signed, ref: tuple[int, int]) -> tuple[Folder, Original] | None:
+        folder = await ctx.own_folder(signed, ref[0])
+        if folder is None:
+            return None
+        metas = await store.get_messages(folder.id, [ref[1]])
+        if not metas:
+            return None
+        try:
+            content = await store.get_content(metas[0].content_id)
+            raw = await store.read_message(content.id)
+        except NotFound:
+            return None
+        view = view_of(structure_of(content.structure, raw), raw)
+        text = part_text(raw, view.text_part)[0] if view.text_part is not None else ""
+        original = read_original(raw, text)
+        if not original.subject:
+            original.subject = decode_words(content.subject or "")
+        return folder, original
+
+    def prefill(kind: str, original: Original, own: str, lang: str) -> Draft:
+        draft = Draft()
+        if kind in ("tra-loi", "tra-loi-tat-ca"):
+            to = original.reply_to or original.from_
+            draft.to = ", ".join(show_address(p) for p in to)
+            if kind == "tra-loi-tat-ca":
+                seen = {a.lower() for _n, a in to} | {own.lower()}
+                cc = []
+                for pair in original.to + original.cc:
+                    if pair[1].lower() not in seen:
+                        seen.add(pair[1].lower())
+                        cc.append(pair)
+                draft.cc = ", ".join(show_address(p) for p in cc)
+            draft.subject = reply_subject(original.subject)
+            draft.in_reply_to = original.message_id
+            refs = (original.references + " " + original.message_id).strip()
+            draft.references = " ".join(refs.split()[-20:])  # RFC 5322 3.6.4; keep it short
+            draft.body = quote(original, lang)
+        elif kind == "chuyen-tiep":
+            draft.subject = forward_subject(original.subject)
+            draft.body = forward_text(original, lang)
+        else:
+            draft.subject = forward_subject(original.subject)
+        return draft
+
+    def page(request: Request, signed: Signed, draft: Draft, *, source: str = "", draft_uid: int = 0,
+             errors: list[str] | None = None, attached: str = "", status: int = 200) -> Response:
+        settings = app.settings
+        return ctx.renderer.page(request, "compose.html", {
+            "session": signed.session, "csrf": signed.session.csrf, "address": signed.mailbox.address,
+            "sender": show_address((signed.mailbox.display_name, signed.mailbox.address)),
+            "draft": draft, "source": source, "draft_uid": draft_uid or "", "errors": errors or [],
+            "attached": attached, "max_bytes": settings.attachment_max_bytes,
+            "max_mb": settings.limits.attachment_mb, "max_files": MAX_FILES}, status=status)
+
+    @api.get(COMPOSE)
+    async def compose(request: Request) -> Response:
+        signed = await ctx.require(request)
+        if isinstance(signed, Response):
+            return signed
+        lang = i18n.language(request.cookies.get(i18n.LANG_COOKIE))
+        query = request.query_params
+        draft_uid = _int(query.get("nhap", ""))
+        if draft_uid:
+            folder = await drafts_folder(store, signed.mailbox.id)
+            metas = await store.get_messages(folder.id, [draft_uid]) if folder else []
+            if folder is None or not metas:
+                return _not_found(ctx, request, signed)
+            raw = await store.read_message(metas[0].content_id)
+            draft, source = read_draft(raw)
+            attached = ""
+            parsed = parse_source(source)
+            if parsed and parsed[2] == "dinh-kem":
+                found = await original_of(signed, parsed[:2])
+                attached = _eml_name(found[1]) if found else ""
+            return page(request, signed, draft, source=source, draft_uid=draft_uid, attached=attached)
+        for kind in KINDS:
+            ref = _ref(query.get(kind, ""))
+            if ref is None:
+                continue
+            found = await original_of(signed, ref)
+            if found is None:
+                return _not_found(ctx, request, signed)
+            draft = prefill(kind, found[1], signed.mailbox.address, lang)
+            return page(request, signed, draft, source=f"{ref[0]}-{ref[1]} {kind}",
+                        attached=_eml_name(found[1]) if kind == "dinh-kem" else "")
+        return page(request, signed, Draft(to=query.get("den", "")[:MAX_FIELD]))
+
+    async def read_compose_form(request: Request) -> tuple[dict[str, str], list[UploadFile]] | None:
+        try:
+            form = await request.form(max_files=MAX_FILES, max_fields=50, max_part_size=8 * 1024 * 1024)
+        except Exception:  # a malformed body, too many parts: the caller answers 400
+            return None
+        fields: dict[str, str] = {}
+        files: list[UploadFile] = []
+        for key, value in form.multi_items():
+            if isinstance(value, str):
+                if key not in fields:
+                    fields[key] = value[:MAX_TEXT if key == "noi-dung" else MAX_FIELD]
+            elif key == "tep" and value.filename:
+                files.append(value)
+        return fields, files
+
+    def draft_of(fields: dict[str, str]) -> Draft:
+        return Draft(to=fields.get("den", ""), cc=fields.get("dong-gui", ""), bcc=fields.get("an", ""),
+                     subject=fields.get("tieu-de", "").replace("\r", " ").replace("\n", " "),
+                     body=fields.get("noi-dung", ""),
+                     in_reply_to=_msgids(fields.get("in-reply-to", ""), 1),
+                     references=_msgids(fields.get("references", ""), 20))
+
+    async def attach_source(signed: Signed, draft: Draft, source: str) -> bool:
+        """For a forward as attachment, the original's raw bytes; False if it is gone."""
+        parsed = parse_source(source)
+        if parsed is None or parsed[2] != "dinh-kem":
+            return True
+        found = await original_of(signed, parsed[:2])
+        if found is None:
+            return False
+        draft.attached_messages.append((_eml_name(found[1]), found[1].raw))
+        return True
+
+    def bad_request(request: Request, signed: Signed) -> Response:
+        return ctx.renderer.page(request, "error.html", {
+            "csrf": signed.session.csrf, "address": signed.mailbox.address, "session": signed.session,
+            "bad": True}, status=403)
+
+    @api.post(COMPOSE)
+    async def send(request: Request) -> Response:
+        signed = await ctx.require(request)
+        if isinstance(signed, Response):
+            return signed
+        lang = i18n.language(request.cookies.get(i18n.LANG_COOKIE))
+        t = i18n.translator(lang)
+        settings = app.settings
+        declared = request.headers.get("content-length", "0")
+        length = int(declared) if declared.isdigit() and len(declared) < 16 else 0
+        if length > settings.message_max_bytes + 1024 * 1024:
+            return page(request, signed, Draft(), errors=[t("compose.too_big", mb=settings.limits.message_max_mb)],
+                        status=413)
+        parsed_form = await read_compose_form(request)
+        if parsed_form is None:
+            return bad_request(request, signed)
+        fields, files = parsed_form
+        if not ctx.form_ok(request, signed.session.secret, fields.get("csrf", "")):
+            return bad_request(request, signed)
+        draft = draft_of(fields)
+        source = fields.get("goc", "") if parse_source(fields.get("goc", "")) else ""
+        draft_uid = _int(fields.get("nhap", ""))
+        errors: list[str] = []
+        total = 0
+        for upload in files:
+            name = safe_filename(upload.filename or "")
+            data = await upload.read(settings.attachment_max_bytes + 1)
+            if len(data) > settings.attachment_max_bytes:
+                errors.append(t("compose.file_too_big", name=name, mb=settings.limits.attachment_mb))
+                continue
+            total += len(data)
+            draft.uploads.append(Upload(name, data, upload.content_type or ""))
+        if not await attach_source(signed, draft, source):
+            errors.append(t("compose.original_gone"))
+        attached = draft.attached_messages[0][0] if draft.attached_messages else ""
+        headers = {SOURCE_HEADER: source} if source else {}
+        if fields.get("action") == "luu":
+            folder = await drafts_folder(store, signed.mailbox.id)
+            if folder is None:
+                return _not_found(ctx, request, signed)
+            saved = await save_draft(store, folder, build(
+                Draft(**{**draft.__dict__, "uploads": [], "attached_messages": []}),
+                sender=(signed.mailbox.display_name, signed.mailbox.address), domain=settings.system.domain,
+                include_bcc=True, extra_headers=headers), draft_uid or None)
+            return page(request, signed, draft, source=source, draft_uid=saved, attached=attached,
+                        errors=errors) if errors else render.redirect(f"{HOME}/{folder.id}?da-luu=1")
+        recipients = [a for field in (draft.to, draft.cc, draft.bcc) for _n, a in split_addresses(field)]
+        bad = [b for field in (draft.to, draft.cc, draft.bcc) for b in bad_addresses(field)]
+        if bad:
+            errors.append(t("compose.bad_address", addresses=", ".join(bad[:5])))
+        elif not recipients:
+            errors.append(t("compose.no_recipient"))
+        sender = fields.get("tu", signed.mailbox.address).strip()[:320] or signed.mailbox.address
+        if errors:
+            return page(request, signed, draft, source=source, draft_uid=draft_uid, errors=errors,
+                        attached=attached, status=400)
+        name = signed.mailbox.display_name if sender.lower() == signed.mailbox.address.lower() else ""
+        raw = build(draft, sender=(name, sender), domain=settings.system.domain)
+        outcome = await submit(app, signed.mailbox, sender, recipients, raw, client_ip=client_ip(request),
+                               door="web", secure=render.secure(request))
+        if not outcome.ok:
+            words = outcome.text.split(" / ", 1)
+            shown = words[0] if lang == "vi" or len(words) == 1 else words[1]
+            return page(request, signed, draft, source=source, draft_uid=draft_uid, attached=attached,
+                        errors=[t("compose.refused", reason=shown)], status=400 if not outcome.temporary else 503)
+        sent = next((f for f in await store.list_folders(signed.mailbox.id) if f.special_use == "\\Sent"), None)
+        if sent is not None:
+            await store.append(sent.id, with_bcc(raw, draft.bcc), flags=flagbits.SEEN)
+        if draft_uid:
+            folder = await drafts_folder(store, signed.mailbox.id)
+            if folder is not None and await store.get_messages(folder.id, [draft_uid]):
+                await store.store_flags(folder.id, [draft_uid], "add", flagbits.DELETED)
+                await store.expunge(folder.id, [draft_uid])
+        parsed = parse_source(source)
+        if parsed and parsed[2] in ("tra-loi", "tra-loi-tat-ca"):
+            answered = await ctx.own_folder(signed, parsed[0])
+            if answered is not None:
+                await store.store_flags(answered.id, [parsed[1]], "add", flagbits.ANSWERED)
+        return render.redirect(f"{HOME}/{sent.id}?da-gui=1" if sent else HOME)
+
+    @api.post(COMPOSE + "/nhap")
+    async def autosave(request: Request) -> Response:
+        signed = await ctx.signed(request)
+        if signed is None or signed.session.must_change:
+            return _json({"loi": "dang-nhap"}, 401)
+        parsed_form = await read_compose_form(request)
+        if parsed_form is None:
+            return _json({"loi": "bieu-mau"}, 400)
+        fields, _files = parsed_form
+        if not ctx.form_ok(request, signed.session.secret, fields.get("csrf", "")):
+            return _json({"loi": "csrf"}, 403)
+        folder = await drafts_folder(store, signed.mailbox.id)
+        if folder is None:
+            return _json({"loi": "khong-co-thu-muc"}, 404)
+        source = fields.get("goc", "") if parse_source(fields.get("goc", "")) else ""
+        raw = build(draft_of(fields), sender=(signed.mailbox.display_name, signed.mailbox.address),
+                    domain=app.settings.system.domain, include_bcc=True,
+                    extra_headers={SOURCE_HEADER: source} if source else None)
+        uid = await save_draft(store, folder, raw, _int(fields.get("nhap", "")) or None)
+        return _json({"nhap": uid})
+
+    @api.get(HOME + "/danh-ba")
+    async def complete(request: Request) -> Response:
+        """Recipients from the directory, accents ignored (``binh`` finds Bình)."""
+        signed = await ctx.signed(request)
+        if signed is None or signed.session.must_change:
+            return _json({"loi": "dang-nhap"}, 401)
+        text = request.query_params.get("q", "")[:100]
+        if len(text.strip()) < 2:
+            return _json({"ket-qua": []})
+        hits = await Directory(app).search(text, limit=10)
+        return _json({"ket-qua": [{"ten": h.name, "dia-chi": h.address, "chuc-vu": h.title,
+                                   "don-vi": h.organisation} for h in hits if h.address]})
+
+    return api
+
+
+def _eml_name(original: Original) -> str:
+    return safe_filename(original.subject or "thu") + ".eml"
+
+
+def _msgids(value: str, most: int) -> str:
+    return " ".join(MSG_ID.findall(value)[-most:])
+
+
+def _not_found(ctx: WebContext, request: Request, signed: Signed) -> Response:
+    return ctx.renderer.page(request, "error.html", {
+        "csrf": signed.session.csrf, "address": signed.mailbox.address, "session": signed.session}, status=404)

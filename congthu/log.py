@@ -60,13 +60,27 @@ class JSONFormatter(logging.Formatter):
         return json.dumps(out, ensure_ascii=False, default=str)
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A handler that writes to ``sys.stderr`` as it is when a record comes, not as it
+    was at start: a test run swaps stderr for each test, and a handler holding an old
+    one would write to a closed file ("--- Logging error ---")."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> IO[str]:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: IO[str]) -> None:
+        pass  # always the current sys.stderr
+
+
 def configure(verbose: bool = False, stream: IO[str] | None = None, *, worker: int | None = None) -> None:
     """Send every record (ours and every library's, and Python warnings) to ``stream``
     (stderr) as JSON lines; ``worker``: this worker process's number, on every line."""
     _process_fields.clear()
     if worker is not None:
         _process_fields["worker"] = worker
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler = logging.StreamHandler(stream) if stream is not None else _StderrHandler()
     handler.setFormatter(JSONFormatter())
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler], force=True)
     logging.captureWarnings(True)

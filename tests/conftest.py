@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import random
 import shutil
 import socket
 import threading
@@ -35,24 +36,40 @@ def need(tool: str, package: str | None = None) -> str:
     return path
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def _listening_range() -> tuple[int, int]:
+    """Ports for test servers: below the kernel's ephemeral range, from which every
+    outgoing connection (and a bind to port 0) takes its local port. A port chosen there
+    could be taken by another test's client between the choice and the server's bind
+    ("address already in use"); below it only another server can take it."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    return 10000, max(10001, low - 1)
+
+
+def free_port(taken: set[int] | None = None) -> int:
+    """A free loopback port for a test server (see ``_listening_range``)."""
+    low, high = _listening_range()
+    while True:
+        port = random.randint(low, high)
+        if taken is not None and port in taken:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
 
 
 def loopback_ports() -> dict[str, Any]:
-    # All sockets stay bound until every port is chosen: one at a time, the kernel can
-    # hand out the same free port twice ("two services share a port").
     names = [f.name for f in dataclasses.fields(ListenSettings) if f.name != "host"]
-    sockets = [socket.socket() for _ in names]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        ports: dict[str, Any] = {n: int(s.getsockname()[1]) for n, s in zip(names, sockets, strict=True)}
-    finally:
-        for s in sockets:
-            s.close()
+    taken: set[int] = set()
+    ports: dict[str, Any] = {}
+    for name in names:
+        ports[name] = free_port(taken)
+        taken.add(ports[name])
     ports["host"] = "127.0.0.1"
     return ports
 

@@ -11,12 +11,13 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 import uuid
 from pathlib import Path
+
+from tests.conftest import free_port
 
 
 def _bin(name: str) -> str | None:
@@ -24,16 +25,10 @@ def _bin(name: str) -> str | None:
     return found[-1] if found else shutil.which(name)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class PostgresServer:
     def __init__(self) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="congthu-pg-"))
-        self.port = _free_port()
+        self.port = free_port()
         self.user = "postgres"
 
     def _run(self, *args: str) -> subprocess.CompletedProcess[str]:

@@ -33,6 +33,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import free_port
+
 DOVECOT = shutil.which("dovecot") or ("/usr/sbin/dovecot" if os.path.exists("/usr/sbin/dovecot") else None)
 PASSWORD = "Dv@12345678"
 
@@ -97,12 +99,6 @@ imap_hibernate_timeout = 0
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _login_user(uid: int) -> str:
     """imap-login refuses to run as root: as root, Debian's unprivileged ``dovenull``."""
     import pwd
@@ -144,7 +140,7 @@ class Dovecot:
         self.root = Path(tempfile.mkdtemp(prefix="congthu-dovecot-"))
         self.root.chmod(0o755)
         self.timezone = timezone
-        self.port = _free_port()
+        self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Dovecot:

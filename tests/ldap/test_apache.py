@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from congthu.directory import Directory
+from tests.conftest import free_port
 from tests.ldap.conftest import BASE, OTHER_PASSWORD, PASSWORD, LDAPWorld
 
 APACHE = shutil.which("apache2") or "/usr/sbin/apache2"
@@ -68,12 +69,6 @@ LDAPVerifyServerCert Off
     Require ldap-group cn=sotttt,ou=groups,{base}
 </Directory>
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture

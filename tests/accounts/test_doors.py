@@ -9,34 +9,18 @@ from __future__ import annotations
 
 import email
 import email.policy
-import imaplib
 import poplib
-import smtplib
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from congthu.accounts.jobs import send_reminders
-from tests.accounts.helpers import Clock, congthu
+from tests.accounts.helpers import Clock, congthu, imap_login, pop3_login, smtp_login
 
 ADDRESS = "ntbinh@soctrang.gov.vn"
 FIRST = "Mot#LanDau1"
 NEW = "Song@Hau7River"
-
-
-def imap_login(server: Any, password: str) -> str:
-    client = imaplib.IMAP4("127.0.0.1", server.port("imap"), timeout=30)
-    try:
-        typ, data = client.login(ADDRESS, password)
-        return f"{typ} {data[0].decode()}"
-    except imaplib.IMAP4.error as exc:
-        return f"NO {exc.args[0].decode() if isinstance(exc.args[0], bytes) else exc.args[0]}"
-    finally:
-        try:
-            client.logout()
-        except Exception:
-            pass
 
 
 def pop3_session(server: Any, password: str) -> poplib.POP3:
@@ -46,38 +30,18 @@ def pop3_session(server: Any, password: str) -> poplib.POP3:
     return client
 
 
-def pop3_login(server: Any, password: str) -> str:
-    try:
-        client = pop3_session(server, password)
-    except poplib.error_proto as exc:
-        return exc.args[0].decode()
-    client.quit()
-    return "+OK"
-
-
-def smtp_login(server: Any, password: str) -> str:
-    with smtplib.SMTP("127.0.0.1", server.port("submission"), timeout=30) as client:
-        client.ehlo()
-        try:
-            code, _text = client.login(ADDRESS, password)
-            return str(code)
-        except smtplib.SMTPAuthenticationError as exc:
-            error = exc.smtp_error
-            return f"{exc.smtp_code} {error.decode() if isinstance(error, bytes) else error}"
-
-
 def test_must_change_then_monthly_expiry_on_every_door(server: Any) -> None:
     server.add_user(ADDRESS, FIRST, name="Nguyễn Thanh Bình", must_change=True)
-    refused = imap_login(server, FIRST)
+    refused = imap_login(server, ADDRESS, FIRST)
     assert refused.startswith("NO [EXPIRED]") and "/doi-mat-khau" in refused
-    assert pop3_login(server, FIRST).startswith("-ERR")
-    assert smtp_login(server, FIRST).startswith("535")
+    assert pop3_login(server, ADDRESS, FIRST).startswith("-ERR")
+    assert smtp_login(server, ADDRESS, FIRST).startswith("535")
 
     changed = congthu(server.data_dir, "user", "passwd", ADDRESS, "--password-stdin", stdin=NEW + "\n")
     assert changed.returncode == 0, changed.stderr
-    assert imap_login(server, NEW).startswith("OK")
-    assert pop3_login(server, NEW) == "+OK"
-    assert smtp_login(server, NEW) == "235"
+    assert imap_login(server, ADDRESS, NEW).startswith("OK")
+    assert pop3_login(server, ADDRESS, NEW) == "+OK"
+    assert smtp_login(server, ADDRESS, NEW) == "235"
 
     # Move the server's clock: reminders on days 23 and 29, expiry on day 31.
     mailbox = server.run(server.app.store.get_mailbox(ADDRESS))
@@ -107,15 +71,15 @@ def test_must_change_then_monthly_expiry_on_every_door(server: Any) -> None:
                         "Mật khẩu sắp hết hạn sau 1 ngày / Your password expires in 1 day"]
 
     clock.now = cred.changed_at + timedelta(days=31)
-    refused = imap_login(server, NEW)
+    refused = imap_login(server, ADDRESS, NEW)
     assert refused.startswith("NO [EXPIRED]"), refused
-    assert pop3_login(server, NEW).startswith("-ERR")
-    assert smtp_login(server, NEW).startswith("535")
+    assert pop3_login(server, ADDRESS, NEW).startswith("-ERR")
+    assert smtp_login(server, ADDRESS, NEW).startswith("535")
 
 
 @pytest.mark.parametrize("door", ["imap", "pop3", "smtp"])
 def test_wrong_passwords_are_refused_on_every_door(server: Any, door: str) -> None:
     server.add_user(ADDRESS, NEW)
     login = {"imap": imap_login, "pop3": pop3_login, "smtp": smtp_login}[door]
-    assert not login(server, "Sai#MatKhau9").startswith(("OK", "+OK", "235"))
-    assert login(server, NEW).startswith(("OK", "+OK", "235"))
+    assert not login(server, ADDRESS, "Sai#MatKhau9").startswith(("OK", "+OK", "235"))
+    assert login(server, ADDRESS, NEW).startswith(("OK", "+OK", "235"))

@@ -10,74 +10,17 @@ strong one must still be changed at first login on every door. Checked with the 
 
 from __future__ import annotations
 
-import imaplib
-import poplib
-import smtplib
 from typing import Any
 
 import pytest
 
 from congthu.accounts import AuthStatus, PasswordRejected
-from tests.accounts.helpers import congthu
+from tests.accounts.helpers import congthu, imap_login, imap_plain, pop3_login, smtp_login
 from tests.accounts.test_login import Page
 
 DOMAIN = "soctrang.gov.vn"
 STRONG = "Kh@c1Manh#Song"
 NEW = "Song@Hau7River"
-
-
-def imap_login(server: Any, address: str, password: str) -> str:
-    client = imaplib.IMAP4("127.0.0.1", server.port("imap"), timeout=30)
-    try:
-        typ, data = client.login(address, password)
-        return f"{typ} {data[0].decode()}"
-    except imaplib.IMAP4.error as exc:
-        return f"NO {exc.args[0].decode() if isinstance(exc.args[0], bytes) else exc.args[0]}"
-    finally:
-        try:
-            client.logout()
-        except Exception:
-            pass
-
-
-def imap_plain(server: Any, address: str, password: str) -> str:
-    client = imaplib.IMAP4("127.0.0.1", server.port("imap"), timeout=30)
-    try:
-        typ, data = client.authenticate("PLAIN", lambda _challenge: f"\0{address}\0{password}".encode())
-        return f"{typ} {data[0].decode()}"
-    except imaplib.IMAP4.error as exc:
-        return f"NO {exc.args[0].decode() if isinstance(exc.args[0], bytes) else exc.args[0]}"
-    finally:
-        try:
-            client.logout()
-        except Exception:
-            pass
-
-
-def pop3_login(server: Any, address: str, password: str) -> str:
-    client = poplib.POP3("127.0.0.1", server.port("pop3"), timeout=30)
-    try:
-        client.user(address)
-        client.pass_(password)
-    except poplib.error_proto as exc:
-        return str(exc.args[0].decode())
-    finally:
-        try:
-            client.quit()
-        except Exception:
-            pass
-    return "+OK"
-
-
-def smtp_login(server: Any, address: str, password: str) -> str:
-    with smtplib.SMTP("127.0.0.1", server.port("submission"), timeout=30) as client:
-        client.ehlo()
-        try:
-            code, _text = client.login(address, password)
-            return str(code)
-        except smtplib.SMTPAuthenticationError as exc:
-            error = exc.smtp_error
-            return f"{exc.smtp_code} {error.decode() if isinstance(error, bytes) else error}"
 
 
 def assert_must_change_on_every_door(server: Any, address: str, password: str) -> None:

@@ -11,8 +11,7 @@ from typing import Any
 
 from congthu import audit
 from congthu.app import App
-from tests.accounts.helpers import Clock, congthu
-from tests.accounts.test_issued import imap_login, pop3_login, smtp_login
+from tests.accounts.helpers import Clock, congthu, imap_login, pop3_login, smtp_login
 
 DOMAIN = "soctrang.gov.vn"
 

@@ -102,6 +102,15 @@ def routes(ctx: WebContext) -> APIRouter:
             "csrf": signed.session.csrf if signed else "", "address": signed.mailbox.address if signed else "",
             "session": signed.session if signed else None}, status=404)
 
+    async def signed_folder(request: Request, folder_id: int) -> tuple[Signed, Folder] | Response:
+        """The signed-in user and their own folder ``folder_id``, or what to answer: the
+        way to sign in, or the 404 page (another mailbox's folder looks like none)."""
+        signed = await ctx.require(request)
+        if isinstance(signed, Response):
+            return signed
+        folder = await ctx.own_folder(signed, folder_id)
+        return (signed, folder) if folder is not None else not_found(request, signed)
+
     async def base_context(request: Request, signed: Signed) -> dict[str, Any]:
         lang = i18n.language(request.cookies.get(i18n.LANG_COOKIE))
         return {"session": signed.session, "csrf": signed.session.csrf, "address": signed.mailbox.address,
@@ -128,12 +137,10 @@ def routes(ctx: WebContext) -> APIRouter:
 
     @api.get(HOME + "/{folder_id}")
     async def folder_page(request: Request, folder_id: int) -> Response:
-        signed = await ctx.require(request)
-        if isinstance(signed, Response):
-            return signed
-        folder = await ctx.own_folder(signed, folder_id)
-        if folder is None:
-            return not_found(request, signed)
+        found = await signed_folder(request, folder_id)
+        if isinstance(found, Response):
+            return found
+        signed, folder = found
         lang = i18n.language(request.cookies.get(i18n.LANG_COOKIE))
         sort = request.query_params.get("sap-xep", "ngay")
         sort = sort if sort in SORTS else "ngay"
@@ -158,12 +165,10 @@ def routes(ctx: WebContext) -> APIRouter:
 
     @api.post(HOME + "/{folder_id}/thao-tac")
     async def act(request: Request, folder_id: int) -> Response:
-        signed = await ctx.require(request)
-        if isinstance(signed, Response):
-            return signed
-        folder = await ctx.own_folder(signed, folder_id)
-        if folder is None:
-            return not_found(request, signed)
+        found = await signed_folder(request, folder_id)
+        if isinstance(found, Response):
+            return found
+        signed, folder = found
         form = await read_form(request)
         if form is None or not ctx.form_ok(request, signed.session.secret, first(form, "csrf")):
             return ctx.renderer.page(request, "error.html", {

@@ -234,12 +234,22 @@ def test_two_workers_share_ports_feed_and_locks(served: Served) -> None:
             time.sleep(0.05)
         return int(found[-1]["worker"])
 
+    # One unauthenticated connection on each worker, told apart by the worker of their
+    # ID command's log line (RFC 2971), so finding them costs no failed login (the kernel
+    # may hand many connections in a row to the same worker).
     guessing: dict[int, imaplib.IMAP4] = {}
-    while len(guessing) < 2:
-        assert failures < lock_after - 2, "the connections all went to one worker"
+    for probe in range(40):
         client = imaplib.IMAP4("127.0.0.1", served.settings.listen.imap, timeout=30)
-        worker = fail(client)
-        guessing.setdefault(worker, client)
+        client.xatom("ID", f'("name" "probe-{probe}")')
+        record = served.wait_event("imap.client_id", lambda r, n=probe: f"probe-{n}" in str(r.get("client")))
+        if int(record["worker"]) in guessing:
+            client.shutdown()
+        else:
+            guessing[int(record["worker"])] = client
+        if len(guessing) == 2:
+            break
+        time.sleep(0.05)
+    assert sorted(guessing) == [1, 2], "the connections all went to one worker"
     while failures < lock_after:
         fail(guessing[1 + failures % 2])
     for _ in range(4):  # the right password is refused now, on either worker

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 import random
 import shutil
 import socket
@@ -37,15 +38,23 @@ def need(tool: str, package: str | None = None) -> str:
 
 
 def _listening_range() -> tuple[int, int]:
-    """Ports for test servers: below the kernel's ephemeral range, from which every
-    outgoing connection (and a bind to port 0) takes its local port. A port chosen there
-    could be taken by another test's client between the choice and the server's bind
-    ("address already in use"); below it only another server can take it."""
+    """Ports for this test process's servers.
+
+    Below the kernel's ephemeral range, from which every outgoing connection (and a bind
+    to port 0) takes its local port: a port chosen there could be taken by another test's
+    client between the choice and the server's bind ("address already in use"). And a
+    slice of its own for each pytest-xdist worker: two workers checking the same free
+    port at the same moment would both choose it (seen in CI)."""
     try:
-        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+        ephemeral = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
     except (OSError, ValueError, IndexError):
-        low = 32768
-    return 10000, max(10001, low - 1)
+        ephemeral = 32768
+    low, high = 10000, max(10001, ephemeral - 1)
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    index = int(worker) if worker.isdigit() else 0
+    size = (high - low + 1) // max(count, 1)
+    return low + index * size, low + (index + 1) * size - 1
 
 
 def free_port(taken: set[int] | None = None) -> int:

@@ -99,6 +99,8 @@ class OrgLifecycle(Orgs):
 
         await self.db.run_write(tx)
         for source in sources:
+            if source.mailbox_id:  # disabled: its open sessions end (Điều 4.5)
+                await self.app.hub.end_sessions(source.mailbox_id)
             if source.mailbox_id and target.mailbox_id:
                 await self.move_mail(source.mailbox_id, target.mailbox_id, f"Lưu trữ/{source.local_part}")
 
@@ -149,4 +151,6 @@ class OrgLifecycle(Orgs):
             record_event(conn, "dissolved", org_id=source.id, address=source.address)
 
         await self.db.run_write(tx)
+        if source.mailbox_id:
+            await self.app.hub.end_sessions(source.mailbox_id)
         return await self.get_org(source.id)

@@ -41,6 +41,24 @@ class Lookup(Addresses):
 
         return await self.db.run_read(read)
 
+    def org_chain_in(self, conn: Connection, org_id: int) -> list[int]:
+        """The organisation and its parents up to the root, read in ``conn``'s
+        transaction (at most 20: a loop in the tree ends there)."""
+        chain: list[int] = []
+        current: int | None = org_id
+        while current is not None and current not in chain and len(chain) < 20:
+            row = conn.execute(select(dir_orgs.c.id, dir_orgs.c.parent_id).where(dir_orgs.c.id == current)).first()
+            if row is None:
+                break
+            chain.append(int(row.id))
+            current = row.parent_id
+        return chain
+
+    async def org_chain(self, org_id: int) -> list[int]:
+        """The organisation and its parents up to the root: a manager of a parent
+        manages its units (the target of ``roles.decide``; ``congthu.console.access``)."""
+        return await self.db.run_small_read(self.org_chain_in, org_id)
+
     async def list_orgs(self, *, include_inactive: bool = False) -> list[Org]:
         query = select(dir_orgs).order_by(dir_orgs.c.address)
         if not include_inactive:

@@ -1,5 +1,7 @@
-"""People: registering an official with the personal mailbox of Điều 3.2/3.3, moving them
-to another organisation, and their leaving (Điều 4.5)."""
+"""People: registering an official with the personal mailbox of Điều 3.2/3.3 (the address
+proposed first, so a page can show it before saving), renaming them (a new address by
+the same rules, the old one kept as an alias so no mail is lost), moving them to another
+organisation, and their leaving (Điều 4.5: every open session of the mailbox ended)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from sqlalchemy import insert, update
 from sqlalchemy.engine import Connection
 
 from congthu.directory import naming
+from congthu.directory.aliases import set_alias
 from congthu.directory.lookup import Lookup
 from congthu.directory.mailboxes import MailboxWriter, NewMailbox
 from congthu.directory.naming import NamingError, PersonName, PersonRequest, Proposal
@@ -23,6 +26,31 @@ from congthu.text import nfc
 
 class People(Lookup, MailboxWriter):
     """The officials of the organisations."""
+
+    def _person_proposal(self, conn: Connection, name: PersonName, org_local: str, *, rank: int | None,
+                         registered: datetime | None, address: str | None) -> Proposal:
+        request = PersonRequest(key=0, name=name, org_local=org_local, rank=rank, registered=registered,
+                                override=self.local_of(address) if address else None)
+        try:
+            return self._propose_people(conn, [request])[0]
+        except NamingError as exc:
+            raise DirectoryError(str(exc.args[0])) from None
+
+    async def propose_person(self, name: str, org: str | int, *, rank: int | None = None,
+                             address: str | None = None) -> Proposal:
+        """The address ``add_person`` would give now (Điều 3.2/3.3, a clash settled as
+        it would be), without saving anything: shown before the operator confirms."""
+        person_name = naming.split_name(name)
+
+        def read(conn: Connection) -> Proposal:
+            org_row = self.org_in(conn, org, include_inactive=False)
+            return self._person_proposal(conn, person_name, org_row.local_part, rank=rank, registered=utcnow(),
+                                         address=address)
+
+        try:
+            return await self.db.run_read(read)
+        except NamingError as exc:
+            raise DirectoryError(str(exc.args[0])) from None
 
     async def add_person(
         self, name: str | PersonName, org: str | int, *, title: str = "", rank: int | None = None,
@@ -38,13 +66,8 @@ class People(Lookup, MailboxWriter):
         password, hashed = issued.password, issued.hash
         def tx(conn: Connection) -> tuple[int, Proposal]:
             org_row = self.org_in(conn, org, include_inactive=False)
-            request = PersonRequest(key=0, name=person_name, org_local=org_row.local_part, rank=rank,
-                                    registered=registered,
-                                    override=self.local_of(address) if address else None)
-            try:
-                proposal = self._propose_people(conn, [request])[0]
-            except NamingError as exc:
-                raise DirectoryError(str(exc.args[0])) from None
+            proposal = self._person_proposal(conn, person_name, org_row.local_part, rank=rank,
+                                             registered=registered, address=address)
             full_address = self.full(proposal.local)
             (mailbox_id,) = self.insert_mailboxes(
                 conn, [NewMailbox(full_address, person_name.full, "personal", hashed)])
@@ -85,9 +108,59 @@ class People(Lookup, MailboxWriter):
         await self.db.run_write(tx)
         return await self.get_person(person.id)
 
+    async def rename_person(self, ref: str | int, new_name: str, *, address: str | None = None,
+                            title: str | None = None) -> tuple[Person, Proposal, str]:
+        """A new name (a marriage, a correction): a new address by Điều 3.2/3.3 (or the
+        operator's ``address``), the old address kept as an alias of the same mailbox for
+        good, so no mail sent to it is lost (and it is never issued again). Returns the
+        person, the proposal and the old address. A name that gives the same address
+        keeps it."""
+        person_name = naming.split_name(new_name)
+
+        def tx(conn: Connection) -> tuple[int, Proposal, str]:
+            person = self.person_in(conn, ref)
+            if person.status != "active" or person.mailbox_id is None:
+                raise DirectoryError(f"{person.full_name} không còn hộp thư / has no active mailbox")
+            org_row = self.org_in(conn, person.org_id) if person.org_id else None
+            own = self.local_of(person.address)
+            request = PersonRequest(key=0, name=person_name, org_local=org_row.local_part if org_row else "",
+                                    rank=person.rank, registered=person.registered_at,
+                                    override=self.local_of(address) if address else None)
+            try:
+                held = self._single_holder(conn, request.override or naming.person_local(person_name))
+                # The person's own address is free to them: a name giving it keeps it.
+                proposal = naming.allocate_people([request], lambda local: None if local == own else held(local))[0]
+            except NamingError as exc:
+                raise DirectoryError(str(exc.args[0])) from None
+            new_address = self.full(proposal.local)
+            values: dict[str, Any] = {
+                "family_name": person_name.family, "middle_name": person_name.middle,
+                "given_name": person_name.given, "full_name": person_name.full, "updated_at": utcnow()}
+            if title is not None:
+                values["title"] = nfc(title.strip())
+            conn.execute(update(dir_people).where(dir_people.c.id == person.id).values(**values))
+            changes: dict[str, Any] = {"display_name": person_name.full}
+            if new_address != person.address:
+                changes["address"] = new_address
+            set_mailbox(conn, person.mailbox_id, **changes)
+            if new_address != person.address:
+                set_alias(conn, person.address, person.mailbox_id, org_id=None,
+                          reason=f"đổi tên / renamed to {person_name.full}", keep_days=None)
+            if person.org_id:
+                refresh_people_keys(conn, [person.org_id])
+            record_event(conn, "person-renamed", person_id=person.id, org_id=person.org_id,
+                         old_name=person.full_name, new_name=person_name.full, old_address=person.address,
+                         address=new_address, rule=proposal.rule)
+            return person.id, proposal, person.address
+
+        person_id, proposal, old = await self.db.run_write(tx)
+        return await self.get_person(person_id), proposal, old
+
     async def person_leaves(self, ref: str | int) -> Person:
         """Điều 4.5: the official left or moved out of the province: access revoked at once
-        (mailbox status "revoked"), data kept, address reserved."""
+        (mailbox status "revoked": every door refuses it, and every open IMAP, POP3, SMTP
+        session of it, in any process, ends through the change feed), data kept, address
+        reserved."""
         person = await self.get_person(ref)
 
         def tx(conn: Connection) -> None:
@@ -98,4 +171,6 @@ class People(Lookup, MailboxWriter):
             record_event(conn, "person-left", person_id=person.id, org_id=person.org_id, address=person.address)
 
         await self.db.run_write(tx)
+        if person.mailbox_id:
+            await self.app.hub.end_sessions(person.mailbox_id)
         return await self.get_person(person.id)

@@ -213,7 +213,8 @@ def render_html(groups: list[tuple[int, Any, list[Entry]]], fields: list[str], g
     for depth, org, entries in groups:
         rows = []
         for e in entries:
-            key = fold(" ".join([e.name, e.title, e.organisation, e.address, e.phone]))
+            # Only the public fields: a field not published must not be in the page's source.
+            key = fold(" ".join(getattr(e, f) for f in fields))
             cells = []
             for f in fields:
                 value = getattr(e, f)

@@ -109,3 +109,12 @@ def record_event(conn: Connection, kind: str, *, org_id: int | None = None,
         org_id=org_id, person_id=person_id, kind=kind,
         detail=json.dumps(detail, ensure_ascii=False, default=str), at=at or utcnow(),
     ))
+
+
+def directory_events(conn: Connection, org_id: int, limit: int = 100) -> list[tuple[datetime, str, str]]:
+    """The latest lines of an organisation's history (its own and its people's): (at,
+    kind, detail JSON), newest first."""
+    rows = conn.execute(select(dir_events.c.at, dir_events.c.kind, dir_events.c.detail)
+                        .where(dir_events.c.org_id == org_id)
+                        .order_by(dir_events.c.id.desc()).limit(limit)).all()
+    return [(aware(r.at) or utcnow(), r.kind, r.detail) for r in rows]

@@ -27,6 +27,7 @@ from congthu.pop3.errors import CommandError, LineTooLong, SessionClosed
 from congthu.pop3.lock import MaildropLock, MaildropLocks
 from congthu.pop3.maildrop import Maildrop
 from congthu.pop3.wire import Command, Ended, Wire, parse_command, response
+from congthu.store.changes import MailboxGuard
 
 if TYPE_CHECKING:
     from congthu.app import App
@@ -66,6 +67,8 @@ class Session:
         # (it ends only if the lock was lost).
         self.lock: MaildropLock | None = None
         self._keeper: asyncio.Task[None] | None = None
+        # Ends the connection if the mailbox is revoked or disabled (Điều 4.5).
+        self._guard: MailboxGuard | None = None
 
     # -- the loop -----------------------------------------------------------------------
 
@@ -86,6 +89,8 @@ class Session:
         except SessionClosed:
             pass
         finally:
+            if self._guard is not None:
+                self._guard.close()
             self.wire.close()
             await self.release_lock()
 
@@ -169,8 +174,18 @@ class Session:
         return self.maildrop
 
     def hold(self, lock: MaildropLock) -> None:
-        """Keep the maildrop lock: renew its lease until the session ends."""
+        """Keep the maildrop lock: renew its lease until the session ends; and end the
+        session if the mailbox is revoked or disabled meanwhile (Điều 4.5)."""
         self.lock, self._keeper = lock, asyncio.ensure_future(lock.keep())
+        if self._guard is None:
+            self._guard = self.app.hub.guard(lock.mailbox_id, self.revoked)
+
+    def revoked(self) -> None:
+        """The mailbox was revoked: close now, without UPDATE (nothing is deleted)."""
+        event("pop3.revoked", address=self.address, peer=self.peer)
+        with contextlib.suppress(Exception):
+            self.wire.writer.write(response(False, "Hộp thư đã bị thu hồi / mailbox revoked"))
+            self.wire.writer.close()
 
     async def lock_lost(self) -> None:
         """The lease ran out unrenewed (the database was away) and another session took

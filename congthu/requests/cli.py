@@ -83,8 +83,9 @@ def register(commands: Commands) -> None:
     p = commands.command("restore", "khôi phục hộp thư đã thu hồi / restore a reclaimed mailbox", cmd_reclaim_restore,
                          group=g)
     p.add_argument("address")
-    p = commands.command("export", "xuất thư của hộp thư ra tệp zip (.eml) / export a mailbox's mail as a zip of "
-                         ".eml files", cmd_reclaim_export, group=g)
+    p = commands.command("export", "xuất thư của hộp thư ra tệp zip (.eml) hoặc .mbox (mboxrd) / export a "
+                         "mailbox's mail as a zip of .eml files, or as mboxrd if FILE ends in .mbox",
+                         cmd_reclaim_export, group=g)
     p.add_argument("address")
     p.add_argument("file", type=Path)
 

@@ -38,6 +38,7 @@ from congthu.requests.calendar import VIETNAM
 from congthu.requests.tables import reclaim_warnings
 from congthu.store import Mailbox
 from congthu.store.access import record_access
+from congthu.store.export import write_mbox
 from congthu.store.lookup import set_mailbox
 
 if TYPE_CHECKING:
@@ -171,12 +172,15 @@ async def restore(app: App, address: str, *, actor: str) -> str:
 
 
 async def export(app: App, address: str, dest: Path) -> int:
-    """Write every message of a mailbox (any status) into the zip file ``dest``:
+    """Write every message of a mailbox (any status) into ``dest``: a ``.mbox`` file as
+    mboxrd (``congthu.store.export``), anything else as a zip file of
     ``<folder>/<uid>.eml`` exactly as received, and ``index.csv`` (folder, uid, date,
     flags). Returns the number of messages."""
     mailbox = await app.store.get_mailbox(address)
     if mailbox is None:
         raise DirectoryError(f"Không có hộp thư / no such mailbox: {address}")
+    if dest.suffix.lower() == ".mbox":
+        return await write_mbox(app.store, mailbox.id, dest)
     count = 0
     rows = ["folder,uid,internal_date,flags"]
     tmp = dest.with_name(dest.name + ".tmp")

@@ -1,16 +1,13 @@
 """The administration console's request pages under ``/quan-tri`` (issue 15, Điều 4),
 found by ``congthu.web.app`` (``router(app)``).
 
-The console is part of the webmail: the same sign-in (``/dang-nhap``, the accounts' one
-login check with TOTP), the same server-side sessions and CSRF tokens
-(``congthu.webmail.context.WebContext``), the same layout and security headers
-(templates extend the webmail's ``layout.html``). Every route goes through
-``access.can`` (the one authorisation check); a request the viewer may not read is 404
-like a missing one, a POST the viewer may not make is 403 and audited.
+The console's sign-in gate, layout and navigation are ``congthu.console.pages`` (the
+webmail's sign-in, sessions, CSRF tokens and layout). Every route goes through
+``congthu.console.access.can`` (the one authorisation check); a request the viewer may
+not read is 404 like a missing one, a POST the viewer may not make is 403 and audited.
 
 | path | what |
 |---|---|
-| `/quan-tri` | to `/quan-tri/yeu-cau` |
 | `/quan-tri/yeu-cau?trang-thai=` | requests with due dates and overdue marks, by state or `qua-han` |
 | `/quan-tri/yeu-cau/moi` | a new request (organisation managers for their organisation; administrators) |
 | `/quan-tri/yeu-cau/<id>` | one request: details, result, history, actions by role, one-time passwords |
@@ -23,12 +20,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from fastapi.responses import Response
 
+from congthu.console import access
+from congthu.console.access import Viewer
+from congthu.console.pages import ConsolePages
 from congthu.directory import DirectoryError, Org
-from congthu.requests import access, words
-from congthu.requests.access import Viewer
+from congthu.requests import words
 from congthu.requests.calendar import deadline
 from congthu.requests.workflow import (
     KIND_NAMES,
@@ -42,56 +40,23 @@ from congthu.requests.workflow import (
     Request as WorkRequest,
 )
 from congthu.webmail import i18n, render
-from congthu.webmail.context import Signed, WebContext, first, read_form
+from congthu.webmail.context import Signed, first, read_form
 
 if TYPE_CHECKING:
     from congthu.app import App
 
-HOME = "/quan-tri"
 LIST = "/quan-tri/yeu-cau"
 TEMPLATES = Path(__file__).parent / "templates"
-WEBMAIL_TEMPLATES = Path(i18n.__file__).parent / "templates"
 ACTIONS = {"bat-dau": "start", "hoan-thanh": "done", "tu-choi": "refuse", "nhan-mat-khau": "passwords"}
 
 
-class Console:
-    """What the console's routes share: the webmail's context, the workflow, templates."""
+class Console(ConsolePages):
+    """The request pages: the console's shared pages (``congthu.console.pages``) with the
+    workflow, its templates and words."""
 
     def __init__(self, app: App) -> None:
-        self.app = app
-        self.web = WebContext(app)
         self.workflow = Requests(app)
-        self.env = Environment(
-            loader=ChoiceLoader([FileSystemLoader(TEMPLATES), FileSystemLoader(WEBMAIL_TEMPLATES)]),
-            autoescape=select_autoescape(default=True, default_for_string=True),
-            undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-        self.env.globals["static"] = render.STATIC_PATH
-
-    def page(self, request: Request, signed: Signed, template: str, context: dict[str, Any],
-             status: int = 200) -> HTMLResponse:
-        lang = i18n.language(request.cookies.get(i18n.LANG_COOKIE))
-        values = {"lang": lang, "t": words.translator(lang), "path": request.url.path,
-                  "session": signed.session, "csrf": signed.session.csrf, "folders": [],
-                  "address": signed.mailbox.address, **context}
-        html = self.env.get_template(template).render(values)
-        return HTMLResponse(html, status_code=status, headers=render.PAGE_HEADERS)
-
-    def error(self, request: Request, signed: Signed, key: str, status: int) -> HTMLResponse:
-        return self.page(request, signed, "console_error.html", {"message_key": key}, status)
-
-    async def enter(self, request: Request) -> tuple[Signed, Viewer] | Response:
-        """The signed-in viewer of a console page, or the response instead: the sign-in
-        page, the two-factor enrolment page, or 404 for users without a console role
-        (the console does not exist for them)."""
-        signed = await self.web.require(request)
-        if isinstance(signed, Response):
-            return signed
-        viewer = await access.viewer_of(self.app, signed.mailbox.id, signed.mailbox.address)
-        if not await access.can(self.workflow, viewer, "console"):
-            return self.error(request, signed, "not_found", 404)
-        if await access.needs_second_factor(self.app, viewer):
-            return self.page(request, signed, "console_enrol.html", {}, 403)
-        return signed, viewer
+        super().__init__(app, self.workflow.directory, templates=[TEMPLATES], texts=words.TEXTS)
 
     async def org_names(self) -> dict[int, Org]:
         try:
@@ -122,11 +87,6 @@ def routes(console: Console) -> APIRouter:
     api = APIRouter()
     workflow = console.workflow
 
-    @api.get(HOME)
-    async def home(request: Request) -> Response:
-        entered = await console.enter(request)
-        return entered if isinstance(entered, Response) else render.redirect(LIST)
-
     @api.get(LIST)
     async def list_page(request: Request) -> Response:
         entered = await console.enter(request)
@@ -139,7 +99,7 @@ def routes(console: Console) -> APIRouter:
         lang = _lang(request)
         visible = []
         for r in await workflow.listing(state=state):
-            if await access.can(workflow, viewer, "read", r.org_id):
+            if await console.can(viewer, "read", r.org_id):
                 row = console.shown(r, orgs, lang)
                 if wanted != "qua-han" or row["overdue"]:
                     visible.append(row)
@@ -150,7 +110,7 @@ def routes(console: Console) -> APIRouter:
     async def orgs_for_filing(viewer: Viewer) -> list[Org]:
         orgs = await console.org_names()
         return [o for o in orgs.values() if o.status == "active"
-                and await access.can(workflow, viewer, "file", o.id)]
+                and await console.can(viewer, "file", o.id)]
 
     async def new_page(request: Request, signed: Signed, viewer: Viewer, error: str = "",
                        status: int = 200, form: dict[str, list[str]] | None = None) -> Response:
@@ -181,7 +141,7 @@ def routes(console: Console) -> APIRouter:
             return console.error(request, signed, "form.expired", 403)
         org_text = first(form, "org")
         org_id = _request_id(org_text)
-        if org_id is None or not await access.can(workflow, viewer, "file", org_id):
+        if org_id is None or not await console.can(viewer, "file", org_id):
             await access.refused(console.app, viewer, "file", f"org:{org_text[:20]}")
             return console.error(request, signed, "denied", 403)
         try:
@@ -201,13 +161,13 @@ def routes(console: Console) -> APIRouter:
             found = await workflow.get(request_id)
         except RequestError:
             return None
-        return found if await access.can(workflow, viewer, "read", found.org_id) else None
+        return found if await console.can(viewer, "read", found.org_id) else None
 
     async def request_page(request: Request, signed: Signed, viewer: Viewer, found: WorkRequest,
                            error: str = "", status: int = 200, taken: bool = False) -> Response:
         lang = _lang(request)
         orgs = await console.org_names()
-        may = {a: await access.can(workflow, viewer, a, found.org_id) for a in ("start", "done", "refuse",
+        may = {a: await console.can(viewer, a, found.org_id) for a in ("start", "done", "refuse",
                                                                                "passwords")}
         passwords = await workflow.passwords(found.id) if may["passwords"] else {}
         events = [{"at": i18n.show_date(e.at, lang), "actor": e.actor, "action": e.action, "text": e.text}
@@ -245,7 +205,7 @@ def routes(console: Console) -> APIRouter:
         form = await read_form(request)
         if form is None or not console.web.form_ok(request, signed.session.secret, first(form, "csrf")):
             return console.error(request, signed, "form.expired", 403)
-        if not await access.can(workflow, viewer, action, found.org_id):
+        if not await console.can(viewer, action, found.org_id):
             await access.refused(console.app, viewer, action, f"request:{found.id}")
             return console.error(request, signed, "denied", 403)
         try:

@@ -1,14 +1,10 @@
-"""The console's words in Vietnamese and English; the webmail's (``congthu.webmail.i18n``)
-are used for the shared layout, so both look and switch language alike."""
+"""The request pages' words in Vietnamese and English; the console's shared words
+(``congthu.console.words``) and the webmail's serve the layout, so every page looks and
+switches language alike."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from congthu.webmail import i18n
-
 TEXTS: dict[str, tuple[str, str]] = {
-    "console": ("Quản trị", "Administration"),
     "requests": ("Yêu cầu (Điều 4)", "Requests (article 4)"),
     "new": ("Tạo yêu cầu", "New request"),
     "all": ("Tất cả", "All"),
@@ -52,24 +48,5 @@ TEXTS: dict[str, tuple[str, str]] = {
     "form.target": ("Địa chỉ hộp thư (đổi tên, cấp lại mật khẩu, hủy)", "Mailbox address (rename, reset, delete)"),
     "form.new_name": ("Tên mới (đổi tên)", "New name (rename)"),
     "form.submit": ("Gửi yêu cầu", "Send the request"),
-    "enrol.title": ("Cần bật xác thực hai lớp", "Two-factor authentication required"),
-    "enrol.text": ("Quản trị viên phải bật xác thực hai lớp (TOTP) trước khi dùng trang quản trị. Liên hệ Trung "
-                   "tâm CNTT&TT hoặc chạy: congthu user totp {address} enable, rồi đăng nhập lại với mã.",
-                   "Administrators must turn on two-factor authentication (TOTP) before using the console. Ask "
-                   "the IT Center, or run: congthu user totp {address} enable, then sign in again with a code."),
-    "denied": ("Bạn không có quyền thực hiện việc này.", "You may not do this."),
     "not_found": ("Không tìm thấy yêu cầu này.", "This request was not found."),
 }
-
-
-def translator(lang: str) -> Callable[..., str]:
-    index = i18n.LANGUAGES.index(lang)
-    shared = i18n.translator(lang)
-
-    def t(key: str, **values: object) -> str:
-        if key not in TEXTS:
-            return shared(key, **values)
-        text = TEXTS[key][index]
-        return text.format(**values) if values else text
-
-    return t

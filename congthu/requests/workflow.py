@@ -270,17 +270,8 @@ class Requests:
     # -- organisations -----------------------------------------------------------------------------
 
     async def org_chain(self, org_id: int) -> list[int]:
-        """The organisation and its parents up to the root (managers of a parent manage
-        its units: ``roles.decide``'s target)."""
-        chain: list[int] = []
-        current: int | None = org_id
-        while current is not None and current not in chain and len(chain) < 20:
-            chain.append(current)
-            try:
-                current = (await self.directory.get_org(current)).parent_id
-            except DirectoryError:
-                break
-        return chain
+        """The organisation and its parents up to the root (``Directory.org_chain``)."""
+        return await self.directory.org_chain(org_id)
 
     async def _target_org(self, address: str) -> tuple[str, int, Any]:
         """What an address is in the directory: ("person", org id, Person) or ("org", org id, Org)."""

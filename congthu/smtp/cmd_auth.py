@@ -92,6 +92,7 @@ async def smtp_AUTH(self: SMTPSession, arg: str) -> None:
     if result.ok and result.mailbox is not None:
         session.authenticated = True
         session.mailbox = result.mailbox
+        self.guard = self.app.hub.guard(result.mailbox.id, self.revoked)  # Điều 4.5
         # aiosmtpd's auth_data (its login_data is deprecated and logs a warning).
         session.auth_data = result.mailbox.address  # type: ignore[assignment]
         event("smtp.auth", door=self.door, peer=session.peer_ip, user=result.mailbox.address,

@@ -32,7 +32,7 @@ import os
 import secrets
 import socket
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -47,9 +47,11 @@ CHANNEL = "congthu_changes"
 class FolderWatch:
     """A session's subscription to one folder: ``await watch.wait()`` until it changes."""
 
-    def __init__(self, hub: ChangeHub, folder_id: int) -> None:
+    def __init__(self, hub: ChangeHub, folder_id: int, event: asyncio.Event | None = None) -> None:
         self.hub, self.folder_id = hub, folder_id
-        self.event = asyncio.Event()
+        # Shared by several watches when given (the webmail's stream waits on all the
+        # folders of a mailbox at once and reads each watch's modseq).
+        self.event = event or asyncio.Event()
         self.modseq = 0
 
     def notify(self, modseq: int) -> None:
@@ -72,6 +74,20 @@ class FolderWatch:
             self.hub._logs.pop(self.folder_id, None)  # nobody left to ask
 
 
+class MailboxGuard(FolderWatch):
+    """An open session of a mailbox (IMAP, POP3, SMTP): ``end`` is called when the mailbox is
+    revoked or disabled (``ChangeHub.end_sessions``, Điều 4.5), whichever process or node
+    did it. It rides the folder feed under the negative of the mailbox id (no folder has
+    one), so it crosses processes and nodes as folder changes do."""
+
+    def __init__(self, hub: ChangeHub, mailbox_id: int, end: Callable[[], None]) -> None:
+        super().__init__(hub, -mailbox_id)
+        self.end = end
+
+    def notify(self, modseq: int) -> None:
+        self.end()
+
+
 # Entries kept per watched folder: a session further behind reads the database. An
 # entry of more than ENTRY_MAX messages is not kept (memory stays bounded).
 LOG_ENTRIES = 512
@@ -91,10 +107,24 @@ class ChangeHub:
         # folder id -> {modseq: entry}, for the folders some session watches.
         self._logs: dict[int, dict[int, _Entry]] = {}
 
-    def watch(self, folder_id: int) -> FolderWatch:
-        w = FolderWatch(self, folder_id)
+    def watch(self, folder_id: int, event: asyncio.Event | None = None) -> FolderWatch:
+        """Subscribe to a folder's changes; ``event``, if given, is set by this watch
+        (and by any other watch given the same event)."""
+        w = FolderWatch(self, folder_id, event)
         self._watches[folder_id].add(w)
         return w
+
+    def guard(self, mailbox_id: int, end: Callable[[], None]) -> MailboxGuard:
+        """Call ``end`` (from the event loop) if the mailbox's sessions are ended;
+        ``close()`` the guard when the session ends."""
+        g = MailboxGuard(self, mailbox_id, end)
+        self._watches[g.folder_id].add(g)
+        return g
+
+    async def end_sessions(self, mailbox_id: int) -> None:
+        """End every open session of a mailbox, in every process and node (its status
+        was changed from active: Điều 4.4, 4.5)."""
+        await self.publish(-mailbox_id, 0)
 
     @contextlib.contextmanager
     def watching(self, folder_id: int) -> Iterator[FolderWatch]:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from congthu.accounts import roles
 from congthu.app import App
+from congthu.console import access
 from congthu.directory import Directory
-from congthu.requests import access
 from congthu.requests.workflow import Requests
 
 ACTIONS = ("read", "file", "start", "done", "refuse", "passwords")

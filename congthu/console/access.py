@@ -4,38 +4,58 @@ authorisation check"), on the roles of ``congthu.accounts.roles`` and its one ru
 
 * IT Center administrators (``admin``): everything; they must have turned two-factor on
   (``needs_second_factor``) before the console opens for them;
-* Department supervisors (``supervisor``): read every request, change nothing;
-* organisation managers (``org_manager``, scoped to an organisation): file and read the
-  requests of their organisation and its sub-units, nothing else; they alone see the
-  one-time passwords of their organisation's done requests (not even an administrator:
-  Điều 13.2, a password chosen for someone reaches only the requester).
+* Department supervisors (``supervisor``): read (requests, the directory, reports),
+  change nothing;
+* organisation managers (``org_manager``, scoped to an organisation): their
+  organisation and its sub-units only: its requests, people and mailboxes; they alone
+  see the one-time passwords of their organisation's done requests (not even an
+  administrator: Điều 13.2, a password chosen for someone reaches only the requester).
 
-A request the viewer may not read is answered exactly as one that does not exist (404),
-so ids of other organisations reveal nothing.
+An action on an organisation is decided against the organisation's chain up to the root
+(a manager of a department also manages its units), which the caller's ``orgs`` gives
+(``Directory.org_chain``; anything with that method). A page the viewer may not read is
+answered exactly as one that does not exist (404), so ids of other organisations reveal
+nothing; a change the viewer may not make is 403 and written to the audit trail
+(``refused``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from congthu import audit
 from congthu.accounts import roles
 
 if TYPE_CHECKING:
     from congthu.app import App
-    from congthu.requests.workflow import Requests
 
 # Console action -> the permission of accounts.roles it needs.
 PERMISSION = {
+    # Requests (Điều 4.1-4.3, congthu.requests.web).
     "read": "org.requests.read",
     "file": "org.requests.manage",
     "start": "requests.manage",
     "done": "requests.manage",
     "refuse": "requests.manage",
     "passwords": "org.requests.manage",
+    # The directory (congthu.directory.web): reading an organisation's people and
+    # mailboxes; adding, renaming and the departure of its people (Điều 3, 4.5);
+    # reorganising (rename, merge, dissolve) and exporting a mailbox: administrators.
+    "directory.read": "org.directory.read",
+    "directory.people": "org.mailboxes.manage",
+    "directory.orgs": "orgs.manage",
+    "mailbox.export": "mailboxes.export",
+    # Reports to the Department (congthu.reports).
+    "reports.read": "org.reports.read",
 }
 CONSOLE_ROLES = (roles.ADMIN, roles.SUPERVISOR, roles.ORG_MANAGER)
+
+
+class OrgChains(Protocol):
+    """What gives an organisation's chain: its id, its parent's, ... up to the root."""
+
+    async def org_chain(self, org_id: int) -> list[int]: ...
 
 
 @dataclass(frozen=True)
@@ -49,8 +69,17 @@ class Viewer:
         return any(g.role == roles.ADMIN for g in self.grants)
 
     @property
+    def is_supervisor(self) -> bool:
+        return any(g.role == roles.SUPERVISOR for g in self.grants)
+
+    @property
     def managed_org_ids(self) -> list[int]:
         return sorted({int(g.scope) for g in self.grants if g.role == roles.ORG_MANAGER and g.scope.isdigit()})
+
+    @property
+    def in_console(self) -> bool:
+        """Holds a console role (the console exists for them)."""
+        return any(g.role in CONSOLE_ROLES for g in self.grants)
 
 
 async def viewer_of(app: App, mailbox_id: int, address: str) -> Viewer:
@@ -63,15 +92,16 @@ async def needs_second_factor(app: App, viewer: Viewer) -> bool:
     return viewer.is_admin and not await app.accounts.totp_enabled(viewer.mailbox_id)
 
 
-async def can(workflow: Requests, viewer: Viewer, action: str, org_id: int | None = None) -> bool:
+async def can(orgs: OrgChains, viewer: Viewer, action: str, org_id: int | None = None) -> bool:
     """The one check: may ``viewer`` do ``action`` (``console`` to open it at all, or a key
-    of ``PERMISSION``) on the requests of organisation ``org_id``?"""
+    of ``PERMISSION``) on organisation ``org_id`` (None: not about one organisation,
+    which only administrators and supervisors' reading pass)?"""
     if action == "console":
-        return any(g.role in CONSOLE_ROLES for g in viewer.grants)
+        return viewer.in_console
     permission = PERMISSION.get(action)
     if permission is None:
         return False
-    target = await workflow.org_chain(org_id) if org_id is not None else None
+    target = await orgs.org_chain(org_id) if org_id is not None else None
     held = list(viewer.grants)
     if action == "passwords":
         held = [g for g in held if g.role == roles.ORG_MANAGER]

@@ -15,6 +15,9 @@ RFCs implemented (the section is cited beside each rule in the code):
 - RFC 4314 ACL, rights per folder, with the shared namespace ``Shared/<address>/`` for
   delegated organisation mailboxes (Điều 12; ``namespace.py``, ``congthu.delegation``);
 - RFC 3501 section 2.3.2 \\Recent for IMAP4rev1 sessions (``congthu.store.recent``).
+- RFC 3502 MULTIAPPEND, RFC 8514 SAVEDATE, RFC 8474 OBJECTID, RFC 8970 PREVIEW, RFC
+  4978 COMPRESS=DEFLATE (``wire.py``, ``cmd_compress.py``); subscriptions kept by name
+  (RFC 5258 section 3.4: a deleted mailbox's name stays subscribed, ``\\NonExistent``).
 
 Beyond the RFCs: SEARCH TEXT/BODY/SUBJECT/FROM/... match without regard to Vietnamese
 accents or case (see ``cmd_search``).

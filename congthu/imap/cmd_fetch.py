@@ -1,5 +1,12 @@
 """FETCH and UID FETCH (RFC 9051 section 6.4.5 and 7.5.2), with CONDSTORE/QRESYNC
-modifiers (RFC 7162: MODSEQ, CHANGEDSINCE, VANISHED) and BINARY (RFC 3516).
+modifiers (RFC 7162: MODSEQ, CHANGEDSINCE, VANISHED), BINARY (RFC 3516), SAVEDATE (RFC
+8514), EMAILID and THREADID (RFC 8474) and PREVIEW (RFC 8970).
+
+SAVEDATE is when the message was put in the folder (``store.save_dates``). EMAILID is
+the content's (``Content.objectid``: a copy keeps it); THREADID is NIL, which RFC 8474
+section 5.2 allows a server that does not keep threads. PREVIEW is the text made at
+delivery (``congthu.mime.preview``); a message stored before previews were kept gets it
+made from its bytes on its first FETCH PREVIEW, and kept (``store.set_previews``).
 
 FLAGS, UID and MODSEQ come from the session's index. Other items read the messages'
 metadata in batches (``store.get_messages``); ENVELOPE, BODY and BODYSTRUCTURE come from
@@ -24,20 +31,25 @@ the others of the set get theirs.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from congthu.imap import mimeparts
 from congthu.imap.errors import no
 from congthu.imap.parser import Command, FetchAtt
-from congthu.imap.response import date_time, flag_list, literal
+from congthu.imap.response import date_time, flag_list, literal, string
 from congthu.imap.sequence import format_set
 from congthu.imap.session import Result, Session
+from congthu.mime.preview import preview
 from congthu.store import Content, MessageMeta
 from congthu.store import flags as flagbits
 
 # Items that need the metadata row, the stored structure, or the message bytes.
-_META = {"INTERNALDATE", "RFC822.SIZE"}
+_META = {"INTERNALDATE", "RFC822.SIZE", "SAVEDATE", "THREADID"}
 _STRUCTURE = {"ENVELOPE", "BODYSTRUCTURE", "BODY"}
+# Items made from the content row without the structure (RFC 8474 EMAILID, RFC 8970).
+_CONTENT = {"EMAILID", "PREVIEW"}
 _RAW = {"BODY[]", "BINARY[]", "BINARY.SIZE", "RFC822", "RFC822.HEADER", "RFC822.TEXT"}
 _SETS_SEEN = {"BODY[]", "BINARY[]", "RFC822", "RFC822.TEXT"}
 # Bytes of messages read at once.
@@ -86,8 +98,8 @@ async def fetch(s: Session, cmd: Command) -> Result:
                     sel.set_flags(i, m.flags, tuple(m.keywords), m.modseq)
                     seen_now.add(m.uid)
 
-    need_meta = bool(names & (_META | _STRUCTURE | _RAW))
-    need_content = bool(names & (_STRUCTURE | _RAW))
+    need_meta = bool(names & (_META | _STRUCTURE | _RAW | _CONTENT))
+    need_content = bool(names & (_STRUCTURE | _RAW | _CONTENT))
     need_raw = bool(names & _RAW)
     if not need_meta:
         await _send_from_index(s, indexes, atts, seen_now)
@@ -104,6 +116,9 @@ async def fetch(s: Session, cmd: Command) -> Result:
         contents: dict[int, _Known] = {}
         if need_content:
             contents = await _contents(s, metas)
+        saved: dict[int, datetime] = {}
+        if "SAVEDATE" in names:
+            saved = await s.app.store.save_dates(sel.folder_id, [sel.uids[i] for i in batch])
         # Read the bytes in groups of at most _BATCH_BYTES.
         group: list[int] = []
         group_bytes = 0
@@ -121,10 +136,12 @@ async def fetch(s: Session, cmd: Command) -> Result:
             group.append(i)
             group_bytes += meta.size if meta is not None and need_raw else 0
             if group_bytes >= _BATCH_BYTES or n == len(batch) - 1:
-                unknown_cte += await _send_group(s, group, atts, metas, contents, seen_now, need_content, need_raw)
+                unknown_cte += await _send_group(s, group, atts, metas, contents, seen_now, need_content, need_raw,
+                                                 saved)
                 group, group_bytes = [], 0
         if group:
-            unknown_cte += await _send_group(s, group, atts, metas, contents, seen_now, need_content, need_raw)
+            unknown_cte += await _send_group(s, group, atts, metas, contents, seen_now, need_content, need_raw,
+                                             saved)
     if unknown_cte:
         # RFC 3516 section 4.1, RFC 9051 section 6.4.5: a tagged NO [UNKNOWN-CTE]; the
         # messages concerned got no FETCH response (other messages got theirs).
@@ -150,7 +167,7 @@ def _expunged_items(s: Session, i: int, atts: list[FetchAtt]) -> list[bytes]:
             out.append(b"FLAGS " + flag_list(sel.flag_names(i)))
         elif name == "MODSEQ":
             out.append(b"MODSEQ (%d)" % sel.modseqs[i])
-        elif name in ("RFC822", "RFC822.HEADER", "RFC822.TEXT"):
+        elif name in ("RFC822", "RFC822.HEADER", "RFC822.TEXT", "SAVEDATE", "THREADID", "PREVIEW"):
             out.append(name.encode() + b" NIL")
         elif name in ("BODY[]", "BINARY[]") and att.section is not None:
             label = b"BODY[" if name == "BODY[]" else b"BINARY["
@@ -310,13 +327,14 @@ async def _contents(s: Session, metas: dict[int, MessageMeta]) -> dict[int, _Kno
 
 async def _send_group(s: Session, group: list[int], atts: list[FetchAtt], metas: dict[int, MessageMeta],
                       contents: dict[int, _Known], seen_now: set[int], need_content: bool,
-                      need_raw: bool) -> list[str]:
+                      need_raw: bool, saved: dict[int, datetime] | None = None) -> list[str]:
     """Send the FETCH responses of a group of messages; returns the transfer encodings
     that stopped a BINARY item (those messages got no response, see ``render``)."""
     sel = s.selected
     assert sel is not None
     utf8 = s.utf8
     raw_atts = [a for a in atts if a.name in _RAW]
+    wants_preview = any(a.name == "PREVIEW" for a in atts)
     knowns: list[_Known | None] = [None] * len(group)
     structures: list[mimeparts.MessageStructure | None] = [None] * len(group)
     segments: list[list[tuple[str, int]] | None] = [None] * len(group)
@@ -328,7 +346,8 @@ async def _send_group(s: Session, group: list[int], atts: list[FetchAtt], metas:
             structures[n] = known.structure
             # The bytes: for body sections not made before, and to parse a content
             # stored without structure.
-            if (need_raw and not all((a, utf8) in known.items for a in raw_atts)) or known.structure is None:
+            if (need_raw and not all((a, utf8) in known.items for a in raw_atts)) or known.structure is None \
+                    or (wants_preview and known.content.preview is None):
                 segments[n] = known.content.segments
     raws: list[bytes | None] = [None] * len(group)
     if any(seg is not None for seg in segments):
@@ -343,12 +362,20 @@ async def _send_group(s: Session, group: list[int], atts: list[FetchAtt], metas:
         small = sum(n for seg in segments if seg is not None for _d, n in seg) <= _INLINE_BYTES
         raws = read() if small else await asyncio.to_thread(read)
     unknown: list[str] = []
+    made: dict[int, str] = {}
     for n, i in enumerate(group):
         structure, raw = structures[n], raws[n]
         if structure is None and raw is not None:
             structure = mimeparts.parse(raw)
+        known = knowns[n]
+        if wants_preview and known is not None and known.content.preview is None and raw is not None \
+                and structure is not None:
+            # Stored before previews were made at delivery: made now, and kept.
+            text = made[known.content.id] = preview(raw, structure.root)
+            known.content = replace(known.content, preview=text)
         try:
-            items = render(s, i, atts, metas.get(sel.uids[i]), structure, raw, knowns[n])
+            items = render(s, i, atts, metas.get(sel.uids[i]), structure, raw, known,
+                           (saved or {}).get(sel.uids[i]))
         except mimeparts.UnknownEncoding as exc:
             unknown.append(str(exc))
             if sel.uids[i] in seen_now:  # \Seen was set: say so (an unsolicited FLAGS)
@@ -357,12 +384,14 @@ async def _send_group(s: Session, group: list[int], atts: list[FetchAtt], metas:
         if sel.uids[i] in seen_now and not any(a.name == "FLAGS" for a in atts):
             items.append(b"FLAGS " + flag_list(sel.flag_names(i)))
         await s.send(b"* %d FETCH (" % (i + 1) + b" ".join(items) + b")\r\n")
+    if made:
+        await s.app.store.set_previews(made)
     return unknown
 
 
 def render(s: Session, i: int, atts: list[FetchAtt], meta: MessageMeta | None,
            structure: mimeparts.MessageStructure | None, raw: bytes | None,
-           known: _Known | None = None) -> list[bytes]:
+           known: _Known | None = None, saved: datetime | None = None) -> list[bytes]:
     """The items of one message's FETCH response, all made before any is sent: a BINARY
     item of a part whose transfer encoding we cannot undo raises
     ``mimeparts.UnknownEncoding`` and nothing of that message is sent. Items made from
@@ -388,6 +417,17 @@ def render(s: Session, i: int, atts: list[FetchAtt], meta: MessageMeta | None,
         elif name == "RFC822.SIZE":
             assert meta is not None
             out.append(b"RFC822.SIZE %d" % meta.size)
+        elif name == "SAVEDATE":  # RFC 8514 section 3
+            when = saved or (meta.internal_date if meta is not None else None)
+            out.append(b"SAVEDATE " + (date_time(when) if when is not None else b"NIL"))
+        elif name == "THREADID":  # RFC 8474 section 5.2: no threads kept
+            out.append(b"THREADID NIL")
+        elif name == "EMAILID":  # RFC 8474 section 5.1
+            out.append(b"EMAILID (" + known.content.objectid.encode() + b")" if known is not None
+                       else b"EMAILID NIL")
+        elif name == "PREVIEW":  # RFC 8970 section 3
+            text = known.content.preview if known is not None else None
+            out.append(b"PREVIEW " + (string(text, utf8=utf8) if text is not None else b"NIL"))
         elif structure is None or (raw is None and name not in _STRUCTURE):
             # The content (or its bytes) is gone: cannot happen while referenced.
             out.append(name.encode() + b" NIL")

@@ -1,7 +1,10 @@
 """Mailbox commands: CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, LIST, LSUB, NAMESPACE
 and STATUS (RFC 9051 sections 6.3.3-6.3.11), with LIST-EXTENDED (RFC 5258), LIST-STATUS
 (RFC 5819), SPECIAL-USE and CREATE-SPECIAL-USE (RFC 6154), CHILDREN (RFC 3348),
-NAMESPACE (RFC 2342), STATUS=SIZE (RFC 8438) and the ACL rights of RFC 4314 section 4.
+NAMESPACE (RFC 2342), STATUS=SIZE (RFC 8438), OBJECTID's MAILBOXID (RFC 8474 section
+4) and the ACL rights of RFC 4314 section 4. Subscriptions are names kept by the store
+apart from the folders: a deleted mailbox's name stays subscribed and LIST (SUBSCRIBED)
+and LSUB show it (\\NonExistent, RFC 5258 section 3.4), as Dovecot does.
 STATUS RECENT (RFC 3501 section 6.3.10) counts the messages no session has been told of
 (``congthu.store.recent``), or in the selected mailbox this session's \\Recent ones.
 
@@ -56,22 +59,26 @@ async def create(s: Session, cmd: Command) -> Result:
         if use is None:
             raise no("Thuộc tính không hỗ trợ / unsupported special use", "USEATTR")
     existing: set[str] = set()
+    subscribed: set[str] = set()
     if not target.shared:
         existing = {f.name for f in await s.app.store.list_folders(target.mailbox_id)}
+        subscribed = set(await s.app.store.subscribed_names(target.mailbox_id))
     # RFC 4314 section 4: a new folder inherits its parent's ACL.
-    await delegation.create_folder(s.app, target.mailbox_id, target.folder, use,
-                                   created_by=s.user.address if s.user else "")
+    folder = await delegation.create_folder(s.app, target.mailbox_id, target.folder, use,
+                                            created_by=s.user.address if s.user else "")
     if not target.shared:
         # RFC 9051 section 6.3.4: CREATE does not subscribe (SUBSCRIBE does, 6.3.7), as
-        # Dovecot; the store makes folders subscribed (the mailbox's first folders and
-        # the webmail's are), so the new name and the parents made for it are
-        # unsubscribed here.
+        # Dovecot; the store subscribes the folders it makes (the mailbox's first
+        # folders and the webmail's are), so the new name and the parents made for it
+        # are unsubscribed here, unless they were subscribed before (a name keeps its
+        # subscription while its mailbox is deleted and made again, RFC 5258 3.4).
         parts = normalise_folder_name(target.folder).split(DELIMITER)
         for n in range(1, len(parts) + 1):
             name = DELIMITER.join(parts[:n])
-            if name not in existing:
+            if name not in existing and name not in subscribed:
                 await s.app.store.set_subscribed(target.mailbox_id, name, False)
-    return None
+    # RFC 8474 section 4.1: the new mailbox's MAILBOXID in the tagged OK.
+    return (f"MAILBOXID ({folder.objectid})", "CREATE hoàn tất / completed")
 
 
 async def delete(s: Session, cmd: Command) -> Result:
@@ -104,8 +111,14 @@ async def rename(s: Session, cmd: Command) -> Result:
 
 
 async def subscribe(s: Session, cmd: Command) -> Result:
-    """RFC 9051 section 6.3.7. A delegated mailbox is always listed as subscribed."""
-    target, _folder = await s.resolve_existing(cmd.args["mailbox"])
+    """RFC 9051 sections 6.3.7 and 6.3.8. SUBSCRIBE needs the mailbox to exist (NO
+    [NONEXISTENT] otherwise, as Dovecot); UNSUBSCRIBE takes any name off the list,
+    a deleted mailbox's included, and is OK for a name that was not on it (as Dovecot).
+    A delegated mailbox is always listed as subscribed."""
+    if cmd.name == "SUBSCRIBE":
+        target, _folder = await s.resolve_existing(cmd.args["mailbox"])
+    else:
+        target = await s.resolve(cmd.args["mailbox"])
     if not target.shared:
         await s.app.store.set_subscribed(target.mailbox_id, target.folder, cmd.name == "SUBSCRIBE")
     return None
@@ -151,19 +164,31 @@ class _Entry:
         self.child_subscribed = False
 
 
-async def _entries(s: Session) -> dict[str, _Entry]:
-    """Every name the user can see, with virtual parents (\\Noselect) filled in."""
-    assert s.names is not None
+async def _entries(s: Session, subscriptions: bool) -> dict[str, _Entry]:
+    """Every name the user can see, with virtual parents (\\Noselect) filled in; with
+    ``subscriptions`` (LSUB, LIST (SUBSCRIBED)) also the subscribed names whose mailbox
+    does not exist (RFC 5258 section 3.4: listed with \\NonExistent), which give their
+    parents no children, only a subscribed descendant (CHILDINFO, LSUB's \\Noselect)."""
+    assert s.names is not None and s.user is not None
     entries: dict[str, _Entry] = {}
     for target, folder in await s.names.visible():
         entries[target.display] = _Entry(target.display, target, folder)
-    for name in list(entries):
+    real = set(entries)
+    ghosts = []
+    if subscriptions:
+        for name in await s.app.store.subscribed_names(s.user.id):
+            if name not in entries:
+                entry = entries[name] = _Entry(name, None, None)
+                entry.subscribed = True
+                ghosts.append(name)
+    for name in [*real, *ghosts]:
         parts = name.split(DELIMITER)
         for i in range(1, len(parts)):
             parent = DELIMITER.join(parts[:i])
             if parent not in entries:
                 entries[parent] = _Entry(parent, None, None)
-            entries[parent].children = True
+            if name in real:
+                entries[parent].children = True
             if entries[name].subscribed:
                 entries[parent].child_subscribed = True
     return entries
@@ -192,7 +217,7 @@ async def list_(s: Session, cmd: Command) -> Result:
         return None
     regexes = [pattern_regex(reference + p) for p in patterns if p != ""]
     wild = [pattern_regex(reference + p) for p in patterns if "%" in p]
-    entries = await _entries(s)
+    entries = await _entries(s, lsub or "SUBSCRIBED" in select)
     status_items = args["status"]
     for name in sorted(entries, key=lambda n: (n != "INBOX", n)):
         e = entries[name]
@@ -248,6 +273,7 @@ async def _send_status(s: Session, name: str, folder: Folder, items: list[str]) 
         "MESSAGES": st.messages, "UIDNEXT": st.uidnext, "UIDVALIDITY": st.uidvalidity,
         "UNSEEN": st.unseen, "SIZE": st.size, "DELETED": st.deleted,
         "HIGHESTMODSEQ": st.highestmodseq, "APPENDLIMIT": s.app.settings.message_max_bytes,
+        "MAILBOXID": f"({folder.objectid})",  # RFC 8474 section 4.2
     }
     sel = s.selected if s.selected is not None and s.selected.folder_id == folder.id else None
     if sel is not None:

@@ -189,6 +189,24 @@ class Evaluator:
             before = start if kind == "BEFORE" else end if kind == "ON" else None
             found = await self.s.app.store.search_metadata(sel.folder_id, since=since, before=before)
             return self.known(found)
+        if kind == "SAVEDATESUPPORTED":
+            # RFC 8514 section 4: every message, when the mailbox keeps save dates
+            # (every folder does: messages stored before have their internal date).
+            return set(self.universe)
+        if kind in ("SAVEDBEFORE", "SAVEDON", "SAVEDSINCE"):
+            # RFC 8514 section 4: the save date's calendar day, in the server's zone
+            # (as BEFORE/ON/SINCE on the internal date).
+            start = datetime.combine(key[1], time(), self.tz)
+            end = datetime.combine(key[1] + timedelta(days=1), time(), self.tz)
+            since = None if kind == "SAVEDBEFORE" else start
+            before = start if kind == "SAVEDBEFORE" else end if kind == "SAVEDON" else None
+            return self.known(await self.s.app.store.search_saved(sel.folder_id, since=since, before=before))
+        if kind == "EMAILID":
+            # RFC 8474 section 6: the messages with this EMAILID (``Content.objectid``).
+            contents = await self.contents(self.universe)
+            return {u for u, c in contents.items() if c.objectid == key[1]}
+        if kind == "THREADID":
+            return set()  # RFC 8474 section 5.2: no message has a THREADID (NIL)
         if kind in ("OLDER", "YOUNGER"):
             metas = await self.metas()
             now = datetime.now(UTC)
@@ -281,7 +299,7 @@ def _date_cmp(kind: str, day: date, wanted: date) -> bool:
     return day >= wanted  # SINCE
 
 
-_CHEAP = {"ALL", "OLD", "NEW", "RECENT", "SEQ", "UID", "FLAG", "MODSEQ"}
+_CHEAP = {"ALL", "OLD", "NEW", "RECENT", "SEQ", "UID", "FLAG", "MODSEQ", "SAVEDATESUPPORTED", "THREADID"}
 
 
 def _cost(key: tuple[Any, ...]) -> int:
@@ -289,7 +307,8 @@ def _cost(key: tuple[Any, ...]) -> int:
     kind = key[0]
     if kind in _CHEAP:
         return 0
-    if kind in ("TEXT", "BODY", "LARGER", "SMALLER", "BEFORE", "ON", "SINCE", "OLDER", "YOUNGER") or kind in _FIELDS:
+    if kind in ("TEXT", "BODY", "LARGER", "SMALLER", "BEFORE", "ON", "SINCE", "OLDER", "YOUNGER", "SAVEDBEFORE",
+                "SAVEDON", "SAVEDSINCE") or kind in _FIELDS:
         return 1
     if kind.startswith("SENT"):
         return 2

@@ -71,6 +71,7 @@ async def select(s: Session, cmd: Command) -> Result:
     await s.untagged(f"OK [UIDVALIDITY {sel.uidvalidity}] UID hợp lệ / UIDs valid")
     await s.untagged(f"OK [UIDNEXT {sel.uidnext}] UID tiếp theo / predicted next UID")
     await s.untagged(f"OK [HIGHESTMODSEQ {sel.modseq}] Mod-sequence cao nhất / highest")
+    await s.untagged(f"OK [MAILBOXID ({folder.objectid})] Mã thư mục / mailbox id")  # RFC 8474 section 4.2
     if qresync is not None and qresync["uidvalidity"] == sel.uidvalidity:
         await _qresync(s, sel, qresync)
     mode = "READ-ONLY" if readonly else "READ-WRITE"

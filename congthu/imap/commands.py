@@ -3,7 +3,8 @@ module that imports the handlers (``cmd_*``). The listeners (``server.py``) hand
 ``TABLES`` to each session; a command missing from its state's table gets BAD.
 
 - not authenticated: any state's commands, STARTTLS, LOGIN, AUTHENTICATE;
-- authenticated: any state's, mailbox commands, SELECT/EXAMINE, APPEND, IDLE, QUOTA, ACL;
+- authenticated: any state's, mailbox commands, SELECT/EXAMINE, APPEND, IDLE, QUOTA, ACL,
+  COMPRESS;
 - selected: the authenticated ones and CLOSE, UNSELECT, CHECK, EXPUNGE, FETCH, STORE,
   COPY, MOVE, SEARCH, SORT, THREAD.
 """
@@ -17,6 +18,7 @@ from congthu.imap import (
     cmd_any,
     cmd_append,
     cmd_auth,
+    cmd_compress,
     cmd_copy,
     cmd_fetch,
     cmd_idle,
@@ -34,7 +36,7 @@ _ANYWHERE: dict[str, Handler] = dict(cmd_any.HANDLERS)
 _NOT_AUTHENTICATED: dict[str, Handler] = {**_ANYWHERE, **cmd_auth.HANDLERS}
 _AUTHENTICATED: dict[str, Handler] = {
     **_ANYWHERE, **cmd_mailbox.HANDLERS, **cmd_select.HANDLERS, **cmd_append.HANDLERS,
-    **cmd_idle.HANDLERS, **cmd_quota.HANDLERS, **cmd_acl.HANDLERS,
+    **cmd_idle.HANDLERS, **cmd_quota.HANDLERS, **cmd_acl.HANDLERS, **cmd_compress.HANDLERS,
 }
 _SELECTED: dict[str, Handler] = {
     **_AUTHENTICATED, **cmd_select.SELECTED_HANDLERS, **cmd_fetch.HANDLERS, **cmd_store.HANDLERS,

@@ -384,6 +384,15 @@ class Parser:
             name = word.replace(".PEEK", "")
             return [FetchAtt(name + ("[]" if name in ("BODY", "BINARY") else ""), section, partial,
                              peek=word.endswith(".PEEK"))]
+        if word == "PREVIEW":
+            # RFC 8970 section 4: "PREVIEW" [SP "(" preview-mod *(SP preview-mod) ")"],
+            # preview-mod = "LAZY"; we always make the preview, so LAZY changes nothing.
+            if self.buf[self.pos:self.pos + 6].upper() == b" (LAZY":
+                self.sp()
+                for mod in self.paren_list(self.keyword):
+                    if mod != "LAZY":
+                        raise ParseError(f"unknown PREVIEW modifier {mod[:30]!r}")
+            return [FetchAtt("PREVIEW")]
         if word in SIMPLE_FETCH:
             return [FetchAtt(word)]
         raise ParseError(f"unknown FETCH item {word!r}")
@@ -557,6 +566,12 @@ def _append(p: Parser, uid: bool) -> dict[str, Any]:
             return {"mailbox": mailbox, **messages[0], "messages": messages}
 
 
+def _compress(p: Parser, uid: bool) -> dict[str, Any]:
+    """RFC 4978 section 4: command-auth =/ compress; compress = "COMPRESS" SP algorithm."""
+    p.sp()
+    return {"mechanism": p.keyword()}
+
+
 def _enable(p: Parser, uid: bool) -> dict[str, Any]:
     caps = []
     while p.take_sp():
@@ -689,7 +704,9 @@ _FLAG_KEYS = {
     "UNDRAFT": ("\\Draft", False), "UNFLAGGED": ("\\Flagged", False), "UNSEEN": ("\\Seen", False),
 }
 _STRING_KEYS = {"BCC", "BODY", "CC", "FROM", "SUBJECT", "TEXT", "TO"}
-_DATE_KEYS = {"BEFORE", "ON", "SINCE", "SENTBEFORE", "SENTON", "SENTSINCE"}
+_DATE_KEYS = {"BEFORE", "ON", "SINCE", "SENTBEFORE", "SENTON", "SENTSINCE", "SAVEDBEFORE", "SAVEDON", "SAVEDSINCE"}
+# RFC 8474 section 6: objectid = 1*255(ALPHA / DIGIT / "_" / "-").
+_OBJECTID = re.compile(r"[A-Za-z0-9_-]{1,255}")
 
 
 def search_key(p: Parser, decoder: Callable[[bytes], str], depth: int) -> tuple[Any, ...]:
@@ -708,8 +725,14 @@ def search_key(p: Parser, decoder: Callable[[bytes], str], depth: int) -> tuple[
     if c == ord("*") or c == ord("$") or 0x30 <= c <= 0x39:
         return ("SEQ", p.sequence_set())
     word = p.keyword()
-    if word in ("ALL", "NEW", "OLD", "RECENT"):
+    if word in ("ALL", "NEW", "OLD", "RECENT", "SAVEDATESUPPORTED"):  # RFC 8514 section 4
         return (word,)
+    if word in ("EMAILID", "THREADID"):  # RFC 8474 section 6
+        p.sp()
+        objectid = p.atom()
+        if not _OBJECTID.fullmatch(objectid):
+            raise ParseError(f"bad {word} {objectid[:30]!r}")
+        return (word, objectid)
     if word in _FLAG_KEYS:
         name, present = _FLAG_KEYS[word]
         return ("FLAG", name, present)
@@ -824,7 +847,7 @@ GRAMMAR: dict[str, Grammar] = {
     "SORT": _sort, "THREAD": _thread,
     "GETQUOTA": _quota_root, "GETQUOTAROOT": _mailbox_only, "SETQUOTA": _setquota,
     "GETACL": _mailbox_only, "MYRIGHTS": _mailbox_only, "LISTRIGHTS": _acl_ident,
-    "SETACL": _setacl, "DELETEACL": _acl_ident,
+    "SETACL": _setacl, "DELETEACL": _acl_ident, "COMPRESS": _compress,
 }
 UID_COMMANDS = {"FETCH", "STORE", "SEARCH", "COPY", "MOVE", "EXPUNGE", "SORT", "THREAD"}
 

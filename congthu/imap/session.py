@@ -52,6 +52,7 @@ from congthu.imap.wire import Connection, Refusal
 from congthu.log import event
 from congthu.store import Folder, Mailbox
 from congthu.store import flags as flagbits
+from congthu.store.changes import MailboxGuard
 
 if TYPE_CHECKING:
     from congthu.app import App
@@ -87,7 +88,7 @@ _BAD_NAME = "Tên thư mục không hợp lệ / invalid mailbox name"
 
 class Session:
     __slots__ = ("app", "conn", "tables", "caches", "service", "state", "user", "names", "selected",
-                 "enabled", "auth_failures", "bad_count", "saved_search", "client_id", "implicit_tls")
+                 "enabled", "auth_failures", "bad_count", "saved_search", "client_id", "implicit_tls", "guard")
 
     def __init__(self, app: App, conn: Connection, tables: Tables, caches: ImapCaches, *,
                  implicit_tls: bool, service: Any = None) -> None:
@@ -109,6 +110,8 @@ class Session:
         # RFC 5182 SEARCHRES "$": UIDs of the last SEARCH RETURN (SAVE).
         self.saved_search: list[int] = []
         self.client_id: str = ""
+        # Ends the connection if the mailbox is revoked or disabled (Điều 4.5).
+        self.guard: MailboxGuard | None = None
 
     # -- properties ---------------------------------------------------------------------
 
@@ -150,7 +153,10 @@ class Session:
             f"APPENDLIMIT={self.app.settings.message_max_bytes}", "QUOTA", "QUOTA=RES-STORAGE",
             "CONDSTORE", "QRESYNC", "STATUS=SIZE", "SORT", "ESORT", "THREAD=ORDEREDSUBJECT",
             "THREAD=REFERENCES", "ACL", "RIGHTS=texk", "BINARY", "WITHIN", "MULTIAPPEND",
+            "SAVEDATE", "OBJECTID", "PREVIEW",
         ]
+        if not self.conn.compressed:
+            caps.append("COMPRESS=DEFLATE")  # RFC 4978 section 3
         return caps
 
     # -- names --------------------------------------------------------------------------
@@ -211,6 +217,15 @@ class Session:
         self.user = mailbox
         self.names = Namespaces(self.app, mailbox)
         self.state = State.AUTHENTICATED
+        self.guard = self.app.hub.guard(mailbox.id, self.revoked)
+
+    def revoked(self) -> None:
+        """The mailbox was revoked or disabled (Điều 4.5): BYE and close at once, whatever
+        the session is doing (RFC 9051 section 7.1.5: BYE when the server closes)."""
+        event("imap.revoked", address=self.user.address if self.user else "")
+        with contextlib.suppress(Exception):
+            self.conn.write_now("* BYE Hộp thư đã bị thu hồi / mailbox revoked\r\n".encode())
+            self.conn.writer.close()
 
     # -- the connection's life ----------------------------------------------------------
 
@@ -257,10 +272,12 @@ class Session:
                     break
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
-                self.conn.writer.write("* BYE Máy chủ đang dừng / server shutting down\r\n".encode())
+                self.conn.write_now("* BYE Máy chủ đang dừng / server shutting down\r\n".encode())
             raise
         finally:
             self.close_selected()
+            if self.guard is not None:
+                self.guard.close()
         with contextlib.suppress(Exception):
             await self.conn.flush()
 

@@ -22,6 +22,15 @@ Writing: responses are gathered in a small buffer and written when it grows or w
 command completes; ``drain()`` has a deadline, so a client that stops reading (a slow
 reader) holds up only its own session, and is disconnected after ``write_timeout``
 (``imap.write_timeout``).
+
+COMPRESS=DEFLATE (RFC 4978): after ``start_deflate`` both directions are raw DEFLATE
+streams (RFC 1951, zlib with no header), inside TLS when TLS is on (compressed, then
+encrypted: section 3's order). Each flush of our output ends with a sync flush, so the
+client can decode every response as it arrives (section 4). What the client sends is
+inflated by ``InflatingReader`` only as the session asks for more, at most
+``INFLATE_STEP`` bytes at a time: a small compressed input that inflates to gigabytes
+(a "zip bomb") never occupies more than the line and literal bounds above allow, and
+is refused by them like plain input.
 """
 
 from __future__ import annotations
@@ -29,12 +38,14 @@ from __future__ import annotations
 import asyncio
 import re
 import ssl
+import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from congthu.imap.errors import LineTooLong, Rejected
 
-__all__ = ["Connection", "Gate", "Refusal"]
+__all__ = ["Connection", "Gate", "INFLATE_STEP", "InflatingReader", "Refusal"]
 
 _FLUSH_AT = 64 * 1024
 _LITERAL_AT_END = re.compile(rb"~?\{(\d{1,20})(\+?)\}$")
@@ -57,8 +68,88 @@ class Refusal:
 Gate = Callable[[list[bytes], bytes, int, bool], Awaitable[Refusal | None]]
 
 
+# Bytes of inflated input made at a time (COMPRESS=DEFLATE).
+INFLATE_STEP = 64 * 1024
+
+
+class InflatingReader:
+    """The client's input after COMPRESS=DEFLATE (RFC 4978): the methods of
+    ``asyncio.StreamReader`` that ``Connection`` uses, over a raw DEFLATE stream read
+    from the socket's reader. Input is inflated only when a read needs more, at most
+    ``INFLATE_STEP`` bytes a time; a line longer than ``limit`` raises
+    ``LimitOverrunError`` as StreamReader does. A stream that does not inflate is a
+    ``ConnectionError`` (the connection ends)."""
+
+    def __init__(self, source: asyncio.StreamReader, limit: int) -> None:
+        self._source = source
+        self._limit = limit
+        self._buffer = bytearray()
+        self._inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+        self._eof = False
+
+    async def _fill(self) -> None:
+        """Add some inflated bytes to the buffer (or reach the end of the input)."""
+        while True:
+            pending = self._inflater.unconsumed_tail
+            if not pending:
+                pending = await self._source.read(INFLATE_STEP)
+                if not pending:
+                    self._eof = True
+                    return
+            try:
+                data = self._inflater.decompress(pending, INFLATE_STEP)
+            except zlib.error as exc:
+                raise ConnectionError(f"invalid DEFLATE data: {exc}") from None
+            if data:
+                self._buffer += data
+                return
+            if self._inflater.eof:
+                self._eof = True
+                return
+
+    async def readuntil(self, separator: bytes = b"\n") -> bytes:
+        start = 0
+        while True:
+            found = self._buffer.find(separator, start)
+            if found >= 0:
+                end = found + len(separator)
+                if end > self._limit:
+                    raise asyncio.LimitOverrunError("separator found, but chunk longer than limit", found)
+                data = bytes(self._buffer[:end])
+                del self._buffer[:end]
+                return data
+            if len(self._buffer) > self._limit:
+                raise asyncio.LimitOverrunError("separator not found, and chunk exceeds the limit",
+                                                len(self._buffer))
+            if self._eof:
+                partial = bytes(self._buffer)
+                self._buffer.clear()
+                raise asyncio.IncompleteReadError(partial, None)
+            start = max(0, len(self._buffer) - len(separator) + 1)
+            await self._fill()
+
+    async def readexactly(self, n: int) -> bytes:
+        while len(self._buffer) < n:
+            if self._eof:
+                partial = bytes(self._buffer)
+                self._buffer.clear()
+                raise asyncio.IncompleteReadError(partial, n)
+            await self._fill()
+        data = bytes(self._buffer[:n])
+        del self._buffer[:n]
+        return data
+
+    async def read(self, n: int = -1) -> bytes:
+        if not self._buffer and not self._eof:
+            await self._fill()
+        size = len(self._buffer) if n < 0 else min(n, len(self._buffer))
+        data = bytes(self._buffer[:size])
+        del self._buffer[:size]
+        return data
+
+
 class Connection:
-    __slots__ = ("reader", "writer", "out", "out_size", "tls", "peer", "max_line", "write_timeout")
+    __slots__ = ("reader", "writer", "out", "out_size", "tls", "peer", "max_line", "write_timeout", "deflater")
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, tls: bool,
                  max_line: int, write_timeout: float) -> None:
@@ -72,6 +163,8 @@ class Connection:
         self.write_timeout = write_timeout
         peer = writer.get_extra_info("peername")
         self.peer = str(peer[0]) if isinstance(peer, tuple) and peer else ""
+        # COMPRESS=DEFLATE (RFC 4978): our output's compressor once started.
+        self.deflater: Any = None
 
     # -- reading ------------------------------------------------------------------------
 
@@ -173,7 +266,7 @@ class Connection:
         data = b"".join(self.out) if len(self.out) > 1 else self.out[0]
         self.out.clear()
         self.out_size = 0
-        self.writer.write(data)
+        self.writer.write(self._deflate(data))
         if self.writer.transport.get_write_buffer_size() == 0:
             # All of it went to the socket at once (the usual case): drain() cannot wait,
             # so no deadline (and no task for wait_for) is needed.
@@ -181,6 +274,27 @@ class Connection:
         else:
             async with asyncio.timeout(self.write_timeout):
                 await self.writer.drain()
+
+    def _deflate(self, data: bytes) -> bytes:
+        if self.deflater is None:
+            return data
+        # A sync flush after each write: the client decodes all of it at once.
+        return self.deflater.compress(data) + self.deflater.flush(zlib.Z_SYNC_FLUSH)
+
+    def write_now(self, data: bytes) -> None:
+        """Write at once, without waiting (a BYE as the connection is being ended)."""
+        self.writer.write(self._deflate(data))
+
+    @property
+    def compressed(self) -> bool:
+        return self.deflater is not None
+
+    def start_deflate(self) -> None:
+        """COMPRESS=DEFLATE from here on, both ways (RFC 4978 section 3): called once the
+        tagged OK has been written uncompressed. What the client sent after it and we
+        have read already is compressed too, and stays in the reader for the inflater."""
+        self.deflater = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
+        self.reader = InflatingReader(self.reader, self.max_line + 2)  # type: ignore[assignment]
 
     async def start_tls(self, context: ssl.SSLContext) -> None:
         await self.flush()

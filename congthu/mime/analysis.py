@@ -14,6 +14,7 @@ from typing import TypeVar
 from congthu.mime.body import decoded_size
 from congthu.mime.imap import MessageStructure, parse_structure
 from congthu.mime.part import Part
+from congthu.mime.preview import preview
 from congthu.mime.search import address_key, addresses_text, search_text
 from congthu.mime.words import clean, decode_words
 from congthu.text import fold
@@ -41,6 +42,8 @@ class Analysis:
     from_key: str = ""
     to_key: str = ""
     cc_key: str = ""
+    # RFC 8970 PREVIEW text (``congthu.mime.preview``), for ``contents.preview``.
+    preview: str = ""
     # JSON text for the store's ``contents.structure`` column (``load_structure`` reads it).
     structure_json: str = "{}"
     # Sorted, non-overlapping (start, end) byte ranges of large leaf bodies in the raw message.
@@ -114,6 +117,7 @@ def analyse(raw: bytes) -> Analysis:
         subject_key=fold(subject), from_key=_safe(lambda: fold(address_key(envelope.from_)), ""),
         to_key=_safe(lambda: fold(address_key(envelope.to)), ""),
         cc_key=_safe(lambda: fold(address_key(envelope.cc)), ""),
+        preview=_safe(lambda: preview(raw, structure.root), ""),
         structure_json=structure.to_json(),
         split_ranges=_safe(lambda: _split_ranges(structure), []),
         attachments=_safe(lambda: _attachments(raw, structure.root), []),

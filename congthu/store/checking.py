@@ -60,6 +60,8 @@ class StoreCheck:
     # digest -> why it is corrupt ("SHA-256 is …", "length 10, messages expect 12")
     corrupt_why: dict[str, str] = field(default_factory=dict)
     unreferenced: list[str] = field(default_factory=list)
+    # Contents stored by an older version, to analyse again (``congthu store reindex``).
+    to_reindex: int = 0
 
     @property
     def ok(self) -> bool:
@@ -82,9 +84,13 @@ class StoreCheck:
         return lines
 
     def notes(self) -> list[str]:
+        out = []
+        if self.to_reindex:
+            out.append(f"{self.to_reindex} thư lưu bởi phiên bản cũ cần phân tích lại / messages stored by an "
+                       f"older version to analyse again: congthu store reindex")
         if not self.unreferenced:
-            return []
-        return [f"{len(self.unreferenced)} blob không được tham chiếu / unreferenced blobs, e.g. "
+            return out
+        return out + [f"{len(self.unreferenced)} blob không được tham chiếu / unreferenced blobs, e.g. "
                 f"{self.unreferenced[0]}; sửa / repair: thu gom rác xóa chúng sau thời gian chờ / "
                 f"garbage collection removes them after the grace period"]
 
@@ -112,13 +118,15 @@ def _hash_file(path: Path) -> tuple[str, int] | None:
 
 
 class CheckMethods(StoreBase):
-    if TYPE_CHECKING:  # from ContentMethods
+    if TYPE_CHECKING:  # from ContentMethods and ReindexMethods
         async def referenced_blobs(self) -> set[str]: ...
+        async def reindex_pending(self) -> int: ...
 
     async def check(self, *, deep: bool = False) -> StoreCheck:
         """Every blob a content row names exists; with ``deep``, every blob on disk hashes
         to its name and has the length the content rows record. See the module."""
         report = StoreCheck(deep=deep)
+        report.to_reindex = await self.reindex_pending()
         referenced = await self.referenced_blobs()
         report.referenced = len(referenced)
 

@@ -9,7 +9,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, bindparam, delete, select, update
 from sqlalchemy.engine import Connection
 
 from congthu.db import import_all_tables, metadata
@@ -49,6 +49,21 @@ class ContentMethods(StoreBase):
         if len(wanted) <= _SMALL:
             return await self._ro_small(read)
         return await self._ro(read)
+
+    async def set_previews(self, previews: dict[int, str]) -> None:
+        """Keep the RFC 8970 PREVIEW texts made from the bytes of contents stored before
+        previews were made at delivery (content id -> text); a content that has one
+        keeps it."""
+        if not previews:
+            return
+        statement = (update(contents)
+                     .where(and_(contents.c.id == bindparam("b_id"), contents.c.preview.is_(None)))
+                     .values(preview=bindparam("b_preview")))
+
+        def tx(conn: Connection) -> None:
+            conn.execute(statement, [{"b_id": cid, "b_preview": text} for cid, text in previews.items()])
+
+        await self._tx(tx)
 
     async def read_message(self, content_id: int) -> bytes:
         """The message's bytes exactly as received (Điều 7.3-7.5: never altered)."""

@@ -50,8 +50,9 @@ from congthu.store.tables import messages
 
 _BATCH = 500  # deliveries in one group commit, at most
 
-def _split(raw: bytes, ranges: Sequence[tuple[int, int]]) -> list[bytes | memoryview]:
-    """Cut the message at the given large-body ranges, so those become blobs of their own."""
+def split_at_bodies(raw: bytes, ranges: Sequence[tuple[int, int]]) -> list[bytes | memoryview]:
+    """Cut the message at the given large-body ranges, so those become blobs of their own
+    (the journal cuts what it keeps the same way, so an attachment is on disk once)."""
     view = memoryview(raw)
     pieces: list[bytes | memoryview] = []
     pos = 0
@@ -85,6 +86,7 @@ def _content_ids(conn: Connection, wanted: dict[str, tuple[StoredMessage, int]])
                 "to_addr": a.to_addr, "cc_addr": a.cc_addr, "sent_date": a.sent_date,
                 "message_id": a.message_id, "search_text": a.search_text,
                 "subject_key": a.subject_key, "from_key": a.from_key, "to_key": a.to_key, "cc_key": a.cc_key,
+                "preview": a.preview,
                 "refcount": references, "created_at": now,
             })
         conn.execute(INSERT_CONTENT, rows)
@@ -104,7 +106,7 @@ class DeliveryMethods(StoreBase):
         segments: list[tuple[str, int]] = []
         staged: list[Staged] = []
         try:
-            for piece in _split(raw, result.split_ranges):
+            for piece in split_at_bodies(raw, result.split_ranges):
                 digest, item = self.blobs.stage(piece)
                 segments.append((digest, len(piece)))
                 if item is not None:
@@ -252,6 +254,7 @@ class DeliveryMethods(StoreBase):
                 next_uid[folder_id] = int(row.uidnext) - count
                 modseqs[folder_id] = int(row.highestmodseq)
             rows = []
+            saved_at = utcnow()  # RFC 8514 SAVEDATE of every message of the batch
             for j, mailbox_id, folder_id in accepted:
                 job = batch[j]
                 uid = next_uid[folder_id]
@@ -259,7 +262,7 @@ class DeliveryMethods(StoreBase):
                 rows.append({
                     "folder_id": folder_id, "uid": uid, "content_id": content_ids[job.sha],
                     "flags": job.flags, "keywords": job.keywords, "internal_date": job.when,
-                    "size": job.size, "modseq": modseqs[folder_id],
+                    "size": job.size, "modseq": modseqs[folder_id], "saved_at": saved_at,
                 })
                 results[j].append(DeliveryResult(mailbox_id, uid=uid))
                 notify[j].append((folder_id, modseqs[folder_id]))
@@ -291,6 +294,7 @@ class DeliveryMethods(StoreBase):
             conn.execute(insert(messages).values(
                 folder_id=folder_id, uid=uid, content_id=content_id, flags=flags,
                 keywords=keyword_text, internal_date=when, size=len(raw), modseq=modseq,
+                saved_at=utcnow(),  # RFC 8514 SAVEDATE
             ))
             return uid, modseq, content_id
 

@@ -1,6 +1,14 @@
 """Folders of a mailbox: listing, finding, creating (with missing parents), deleting,
 renaming, subscribing, their status counts, and the UIDVALIDITY a new or renamed
-folder takes (``FolderMethods``)."""
+folder takes (``FolderMethods``).
+
+Subscriptions are names (``tables.subscriptions``, RFC 9051 sections 6.3.7-6.3.8): a
+folder made here is subscribed (the mailbox's first folders and the webmail's are;
+IMAP CREATE takes that back, as Dovecot does), DELETE leaves the name subscribed (RFC
+5258 section 3.4: LIST (SUBSCRIBED) shows it \\NonExistent), and RENAME moves the
+subscriptions of the folder and its children to the new names, so a folder renamed
+stays in the clients that show only subscribed folders.
+"""
 
 from __future__ import annotations
 
@@ -26,7 +34,7 @@ from congthu.store.model import (
 )
 from congthu.store.rows import to_folder
 from congthu.store.statements import FOLDER_BY_ID, FOLDER_BY_NAME, FOLDERS_OF, STATUS
-from congthu.store.tables import expunged, folders, messages
+from congthu.store.tables import expunged, folders, messages, subscriptions
 
 
 def _invalid_name(name: str) -> StoreError:
@@ -48,6 +56,14 @@ def _missing_parents(name: str, existing: Collection[str]) -> list[str]:
     return [parent for parent in parents if parent not in existing]
 
 
+def _subscribe(conn: Connection, mailbox_id: int, name: str) -> None:
+    """Add a name to the subscriptions, unless it is there."""
+    present = conn.execute(select(subscriptions.c.name).where(
+        and_(subscriptions.c.mailbox_id == mailbox_id, subscriptions.c.name == name))).first()
+    if present is None:
+        conn.execute(insert(subscriptions).values(mailbox_id=mailbox_id, name=name))
+
+
 class FolderMethods(StoreBase):
     if TYPE_CHECKING:  # from ReadingMethods and MessageMethods
         async def folder_index(self, folder_id: int) -> list[MessageMeta]: ...
@@ -61,6 +77,7 @@ class FolderMethods(StoreBase):
 
     def _insert_folder(self, conn: Connection, mailbox_id: int, name: str, special: str | None) -> int:
         result = conn.execute(insert(folders).values(**self._folder_values(mailbox_id, name, special)))
+        _subscribe(conn, mailbox_id, name)
         return int(result.inserted_primary_key[0])  # type: ignore[index]
 
     def _new_uidvalidity(self) -> int:
@@ -101,7 +118,7 @@ class FolderMethods(StoreBase):
             for parent in _missing_parents(name, existing):
                 self._insert_folder(conn, mailbox_id, parent, None)
             folder_id = self._insert_folder(conn, mailbox_id, name, special_use)
-            return to_folder(conn.execute(select(folders).where(folders.c.id == folder_id)).one())
+            return to_folder(conn.execute(FOLDER_BY_ID, {"b_folder": folder_id}).one())
 
         try:
             return await self._tx(tx)
@@ -152,9 +169,11 @@ class FolderMethods(StoreBase):
             return
 
         def tx(conn: Connection) -> None:
-            names = {r.name: r.id for r in conn.execute(
-                select(folders.c.name, folders.c.id).where(folders.c.mailbox_id == mailbox_id)
+            rows = {r.name: r for r in conn.execute(
+                select(folders.c.name, folders.c.id, folders.c.uidvalidity, folders.c.mailboxid)
+                .where(folders.c.mailbox_id == mailbox_id)
             )}
+            names = {name: r.id for name, r in rows.items()}
             if old not in names:
                 raise _no_such(old)
             if new in names:
@@ -163,26 +182,54 @@ class FolderMethods(StoreBase):
                 self._insert_folder(conn, mailbox_id, parent, None)
             for name, folder_id in names.items():
                 if name == old or name.startswith(old + DELIMITER):
-                    # A renamed folder gets a new UIDVALIDITY (RFC 9051 section 2.3.1.1).
+                    # A renamed folder gets a new UIDVALIDITY (RFC 9051 section 2.3.1.1)
+                    # and keeps its MAILBOXID (RFC 8474 section 4.1), stored now if it
+                    # was made from the old UIDVALIDITY (model.Folder.objectid).
+                    row = rows[name]
                     conn.execute(
                         update(folders).where(folders.c.id == folder_id)
-                        .values(name=new + name[len(old):], uidvalidity=self._new_uidvalidity())
+                        .values(name=new + name[len(old):], uidvalidity=self._new_uidvalidity(),
+                                mailboxid=row.mailboxid or f"F{row.id}-{row.uidvalidity}")
                     )
                     self._folder_ids.pop((mailbox_id, name), None)
+            moved = [name for name in conn.execute(
+                select(subscriptions.c.name).where(subscriptions.c.mailbox_id == mailbox_id)).scalars()
+                if name == old or name.startswith(old + DELIMITER)]
+            for name in moved:
+                conn.execute(delete(subscriptions).where(
+                    and_(subscriptions.c.mailbox_id == mailbox_id, subscriptions.c.name == name)))
+            for name in moved:
+                _subscribe(conn, mailbox_id, new + name[len(old):])
 
         await self._tx(tx)
 
     async def set_subscribed(self, mailbox_id: int, name: str, subscribed: bool) -> None:
+        """Subscribe to an existing folder's name (NotFound if there is none, as Dovecot
+        answers SUBSCRIBE), or take a name off the subscriptions, whether a folder has
+        it or not (RFC 9051 section 6.3.8: how a client drops a deleted mailbox's name)."""
         folder_name = normalise_folder_name(name)
 
-        def tx(conn: Connection) -> int:
-            return int(conn.execute(
-                update(folders).where(and_(folders.c.mailbox_id == mailbox_id, folders.c.name == folder_name))
-                .values(subscribed=subscribed)
-            ).rowcount)
+        def tx(conn: Connection) -> bool:
+            if not subscribed:
+                conn.execute(delete(subscriptions).where(
+                    and_(subscriptions.c.mailbox_id == mailbox_id, subscriptions.c.name == folder_name)))
+                return True
+            if conn.execute(select(folders.c.id).where(
+                    and_(folders.c.mailbox_id == mailbox_id, folders.c.name == folder_name))).first() is None:
+                return False
+            _subscribe(conn, mailbox_id, folder_name)
+            return True
 
         if not await self._tx(tx):
             raise _no_such(name)
+
+    async def subscribed_names(self, mailbox_id: int) -> list[str]:
+        """Every subscribed name of a mailbox, its folder existing or not, sorted."""
+        def read(conn: Connection) -> list[str]:
+            return list(conn.execute(select(subscriptions.c.name).where(subscriptions.c.mailbox_id == mailbox_id)
+                                     .order_by(subscriptions.c.name)).scalars())
+
+        return await self._ro_small(read)  # tens of names, read by key
 
     async def folder_status(self, folder_id: int) -> FolderStatus:
         def read(conn: Connection) -> FolderStatus:

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 
 from congthu.store.model import Folder, Mailbox, normalise_address
 from congthu.store.rows import to_folder, to_mailbox
-from congthu.store.statements import FOLDER_MAILBOX, MAILBOX_BY_ADDRESS
+from congthu.store.statements import FOLDER_COLUMNS, FOLDER_MAILBOX, MAILBOX_BY_ADDRESS
 from congthu.store.tables import folders, mailboxes
 
 # Above this many ids, one pass over the table beats an IN list (and SQLite's limit on
@@ -91,7 +91,7 @@ def folders_by_ids(conn: Connection, folder_ids: Collection[int]) -> dict[int, F
     """folder id -> Folder, for those of these ids that exist."""
     out: dict[int, Folder] = {}
     for chunk in _chunks(sorted(set(folder_ids))):
-        for row in conn.execute(select(folders).where(folders.c.id.in_(chunk))):
+        for row in conn.execute(select(*FOLDER_COLUMNS).where(folders.c.id.in_(chunk))):
             out[int(row.id)] = to_folder(row)
     return out
 

@@ -32,7 +32,7 @@ from congthu.store.base import StoreBase
 from congthu.store.model import SPECIAL_FOLDERS, AlreadyExists, Mailbox, NotFound, normalise_address, utcnow
 from congthu.store.rows import to_mailbox
 from congthu.store.statements import MAILBOX_BY_ADDRESS, MAILBOX_BY_ID, QUOTA, TOUCH
-from congthu.store.tables import folders, mailboxes
+from congthu.store.tables import folders, mailboxes, subscriptions
 from congthu.text import nfc
 
 
@@ -85,6 +85,12 @@ class MailboxMethods(StoreBase):
                    literal(True, Boolean))
             .select_from(mailboxes.join(special, true()))  # every mailbox × every folder
             .where(new_ids).order_by(mailboxes.c.id, special.c.ord)))
+        # Their names subscribed (store_0005), in one INSERT ... SELECT too.
+        conn.execute(insert(subscriptions).from_select(
+            ["mailbox_id", "name"],
+            select(folders.c.mailbox_id, folders.c.name).where(
+                folders.c.mailbox_id.between(ids[0], ids[-1]) if conn.dialect.name == "sqlite"
+                else folders.c.mailbox_id == any_(literal(ids, ARRAY(Integer))))))
         return ids
 
     async def create_mailbox(
@@ -118,7 +124,8 @@ class MailboxMethods(StoreBase):
         return await self._ro(read)
 
     async def update_mailbox(self, mailbox_id: int, **values: Any) -> None:
-        """Change address, display_name, kind, quota_bytes or status."""
+        """Change address, display_name, kind, quota_bytes or status (any status but
+        "active" ends the mailbox's open sessions)."""
         allowed = {"address", "display_name", "kind", "quota_bytes", "status"}
         if not set(values) <= allowed:
             raise ValueError(f"cannot update {set(values) - allowed}")
@@ -132,6 +139,8 @@ class MailboxMethods(StoreBase):
             await self._tx(tx)
         except IntegrityError:
             raise _address_taken(values.get("address")) from None
+        if values.get("status", "active") != "active":
+            await self.hub.end_sessions(mailbox_id)  # a disabled mailbox's sessions end (Điều 4.4, 4.5)
 
     async def touch(self, mailbox_id: int, when: datetime | None = None) -> None:
         """Record an access (a login on any protocol), for the six-month rule (Điều 4.4)."""

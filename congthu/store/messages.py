@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 
 from congthu.store import accounting
 from congthu.store.base import StoreBase
-from congthu.store.model import MessageMeta
+from congthu.store.model import MessageMeta, utcnow
 from congthu.store.rows import chunks, metas_from_driver, to_meta
 from congthu.store.statements import (
     DELETE_UIDS,
@@ -189,10 +189,11 @@ class MessageMethods(StoreBase):
                 accounting.charge(conn, dst_mailbox, total)
             first_uid, modseq = accounting.reserve_uids(conn, dst, len(rows))
             pairs = [(row.uid, first_uid + offset) for offset, row in enumerate(rows)]
+            saved_at = utcnow()  # RFC 8514: COPY and MOVE save the message anew
             conn.execute(INSERT_MESSAGE, [
                 {"folder_id": dst, "uid": new_uid, "content_id": row.content_id, "flags": row.flags,
                  "keywords": row.keywords, "internal_date": row.internal_date, "size": row.size,
-                 "modseq": modseq}
+                 "modseq": modseq, "saved_at": saved_at}
                 for row, (_old, new_uid) in zip(rows, pairs, strict=True)
             ])
             accounting.add_references(conn, rows)

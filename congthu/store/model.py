@@ -97,6 +97,15 @@ class Folder:
     uidnext: int
     highestmodseq: int
     subscribed: bool
+    # RFC 8474 MAILBOXID as stored (set by RENAME); ``objectid`` is the one to show.
+    mailboxid: str | None = None
+
+    @property
+    def objectid(self) -> str:
+        """RFC 8474 section 4 MAILBOXID: the stored one, else made from the folder's id
+        and UIDVALIDITY (a folder id may be reused on SQLite, with another UIDVALIDITY;
+        RENAME stores the id before it changes the UIDVALIDITY, so it never changes)."""
+        return self.mailboxid or f"F{self.id}-{self.uidvalidity}"
 
 
 @dataclass(frozen=True)
@@ -138,6 +147,16 @@ class Content:
     cc_addr: str
     sent_date: datetime | None
     message_id: str
+    # RFC 8970 PREVIEW text made at delivery; None for contents stored before store_0006.
+    preview: str | None = None
+
+    @property
+    def objectid(self) -> str:
+        """RFC 8474 section 5.1 EMAILID: made from the SHA-256 of the bytes, so a message
+        keeps it when copied or moved (the copy shares the content) and it tells nothing
+        of other messages (a row id would tell how many the server holds). Identical
+        bytes stored twice share it, which section 5.1 allows."""
+        return "M" + self.sha256[:24]
 
 
 @dataclass(frozen=True)

@@ -1,19 +1,26 @@
 """What a session reads of a folder's messages (``ReadingMethods``): the whole index
-(IMAP SELECT, POP3), chosen messages (FETCH), what changed since a MODSEQ (IDLE, NOOP,
-QRESYNC), and the searches, whose SQL ``congthu.store.search`` builds."""
+(IMAP SELECT, POP3), chosen messages (FETCH), their save dates (RFC 8514), what changed
+since a MODSEQ (IDLE, NOOP, QRESYNC), and the searches, whose SQL
+``congthu.store.search`` builds."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from sqlalchemy import and_, func, select
 from sqlalchemy.engine import Connection
 
 from congthu.store import search
 from congthu.store.base import StoreBase
 from congthu.store.model import MessageMeta, NotFound
-from congthu.store.rows import chunks, driver_rows, metas_from_driver, to_metas
+from congthu.store.rows import aware, chunks, driver_rows, metas_from_driver, to_metas
 from congthu.store.statements import CHANGED, FLAGS_INDEX, FOLDER_HIGHEST, INDEX, METAS_BY_UIDS, VANISHED
+from congthu.store.tables import messages
+
+# RFC 8514 SAVEDATE: when the message was put in its folder; for messages stored before
+# the store kept it (store_0006), their internal date.
+_SAVED = func.coalesce(messages.c.saved_at, messages.c.internal_date)
 
 
 class ReadingMethods(StoreBase):
@@ -44,6 +51,42 @@ class ReadingMethods(StoreBase):
             for chunk in chunks(wanted):
                 found.extend(to_metas(conn.execute(METAS_BY_UIDS, {"b_folder": folder_id, "b_uids": chunk})))
             return found
+
+        return await self._ro(read)
+
+    async def save_dates(self, folder_id: int, uids: Sequence[int]) -> dict[int, datetime]:
+        """UID -> when the message was saved in this folder (RFC 8514 SAVEDATE: by
+        delivery, APPEND, COPY or MOVE), in UTC, for those of these UIDs that exist."""
+        wanted = sorted(set(uids))
+
+        def read(conn: Connection) -> dict[int, datetime]:
+            out: dict[int, datetime] = {}
+            for chunk in chunks(wanted):
+                for uid, when in conn.execute(select(messages.c.uid, _SAVED.label("saved")).where(
+                        and_(messages.c.folder_id == folder_id, messages.c.uid.in_(chunk)))):
+                    if isinstance(when, str):  # SQLite gives COALESCE's value as text
+                        when = datetime.fromisoformat(when)
+                    out[int(uid)] = aware(when) or when
+            return out
+
+        if not wanted:
+            return {}
+        return await self._ro(read)
+
+    async def search_saved(self, folder_id: int, *, since: datetime | None = None,
+                           before: datetime | None = None) -> list[int]:
+        """UIDs of the messages saved in the folder ``since <= saved < before`` (aware
+        datetimes, each when given), in UID order: SEARCH SAVEDSINCE, SAVEDON,
+        SAVEDBEFORE (RFC 8514 section 4)."""
+        condition = messages.c.folder_id == folder_id
+        if since is not None:
+            condition = and_(condition, since.astimezone(UTC) <= _SAVED)
+        if before is not None:
+            condition = and_(condition, before.astimezone(UTC) > _SAVED)
+        query = select(messages.c.uid).where(condition).order_by(messages.c.uid)
+
+        def read(conn: Connection) -> list[int]:
+            return [int(u) for u in conn.execute(query).scalars()]
 
         return await self._ro(read)
 

@@ -36,7 +36,7 @@ def to_folder(row: Any) -> Folder:
     return Folder(
         id=row.id, mailbox_id=row.mailbox_id, name=row.name, special_use=row.special_use,
         uidvalidity=row.uidvalidity, uidnext=row.uidnext, highestmodseq=row.highestmodseq,
-        subscribed=row.subscribed,
+        subscribed=bool(row.subscribed), mailboxid=row.mailboxid,
     )
 
 
@@ -76,7 +76,7 @@ def to_content(row: Any) -> Content:
         segments=[(d, n) for d, n in json.loads(row.segments)],
         structure=json.loads(row.structure), subject=row.subject, from_addr=row.from_addr,
         to_addr=row.to_addr, cc_addr=row.cc_addr, sent_date=aware(row.sent_date),
-        message_id=row.message_id,
+        message_id=row.message_id, preview=row.preview,
     )
 
 

@@ -7,11 +7,11 @@ clash with column names. Statements used once, on quiet paths, are built where t
 
 from __future__ import annotations
 
-from sqlalchemy import Integer, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import Integer, and_, bindparam, delete, exists, func, insert, select, update
 
 from congthu.store import flags as flagbits
 from congthu.store.rows import Compiled
-from congthu.store.tables import contents, expunged, folders, mailboxes, messages
+from congthu.store.tables import contents, expunged, folders, mailboxes, messages, subscriptions
 
 # The columns of a MessageMeta, in its fields' order (rows.metas_from_driver).
 META_COLUMNS = (
@@ -20,13 +20,20 @@ META_COLUMNS = (
 )
 
 _P = bindparam
+# A folder's columns as ``rows.to_folder`` reads them: "subscribed" is whether its name is
+# in ``subscriptions`` (store_0005), not the old column of the folder.
+FOLDER_COLUMNS = (
+    *(c for c in folders.c if c.name != "subscribed"),
+    exists().where(and_(subscriptions.c.mailbox_id == folders.c.mailbox_id,
+                        subscriptions.c.name == folders.c.name)).label("subscribed"),
+)
 FOLDER_ID = select(folders.c.id).where(
     and_(folders.c.mailbox_id == _P("b_mailbox"), folders.c.name == _P("b_name")))
-FOLDER_BY_ID = select(folders).where(folders.c.id == _P("b_folder"))
-FOLDER_BY_NAME = select(folders).where(
+FOLDER_BY_ID = select(*FOLDER_COLUMNS).where(folders.c.id == _P("b_folder"))
+FOLDER_BY_NAME = select(*FOLDER_COLUMNS).where(
     and_(folders.c.mailbox_id == _P("b_mailbox"), folders.c.name == _P("b_name")))
 FOLDER_MAILBOX = select(folders.c.mailbox_id).where(folders.c.id == _P("b_folder"))
-FOLDERS_OF = select(folders).where(folders.c.mailbox_id == _P("b_mailbox")).order_by(folders.c.name)
+FOLDERS_OF = select(*FOLDER_COLUMNS).where(folders.c.mailbox_id == _P("b_mailbox")).order_by(folders.c.name)
 FOLDER_HIGHEST = select(folders.c.highestmodseq).where(folders.c.id == _P("b_folder"))
 CHARGE = (
     update(mailboxes)

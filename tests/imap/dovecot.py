@@ -96,6 +96,10 @@ service log {{
   user = {user}
 }}
 imap_hibernate_timeout = 0
+mail_plugins = $mail_plugins zlib
+protocol imap {{
+  mail_plugins = $mail_plugins imap_zlib
+}}
 """
 
 
@@ -369,6 +373,8 @@ def normalise(reply: Reply, modseq: bool = False) -> tuple[bytes, list[bytes]]:
         body = re.sub(rb"(BINARY\[[^\]]*\](?:<\d+>)?) ~\{", rb"\1 {", body)
         if opening and body.startswith(b"OK [HIGHESTMODSEQ"):
             continue
+        if body.startswith(b"OK [MAILBOXID "):
+            continue  # RFC 8474 OBJECTID, which Dovecot 2.3 does not offer
         if listing:
             body = _list_line(body, drop_children)
         # A count of \Recent with every EXISTS (we) or when it changed (Dovecot): RFC

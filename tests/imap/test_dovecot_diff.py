@@ -280,3 +280,43 @@ def test_esearch_esort_and_searchres(pair: Pair) -> None:
                 "SORT RETURN (ALL COUNT MIN MAX) (SUBJECT) UTF-8 ALL",
                 "SEARCH RETURN (SAVE) OR FLAGGED ANSWERED", "FETCH $ (UID FLAGS)", "SEARCH $ SEEN",
                 "UID SEARCH RETURN (SAVE) SUBJECT cong", "UID FETCH $ (FLAGS)", "SEARCH NOT $"])
+
+
+def test_subscriptions_outlive_their_mailboxes(pair: Pair) -> None:
+    """RFC 9051 sections 6.3.7-6.3.8 and RFC 5258 section 3.4: a subscription is a name;
+    DELETE leaves it, and LIST (SUBSCRIBED) shows the name \\NonExistent (LSUB without
+    attributes), a parent of such a name gets CHILDINFO; CREATE again finds it
+    subscribed; UNSUBSCRIBE removes it, and is OK for a name never subscribed; SUBSCRIBE
+    needs the mailbox."""
+    pair.check(["CREATE S", "CREATE S/a", "CREATE S/b", "CREATE S/b/c", "CREATE S/d", "SUBSCRIBE S/a",
+                "SUBSCRIBE S/b/c", "SUBSCRIBE S/d", "DELETE S/a", "DELETE S/b/c"])
+    pair.check(['LIST (SUBSCRIBED) "" S/*', 'LIST (SUBSCRIBED) "" S/%', 'LSUB "" S/*', 'LSUB "" S/%',
+                'LSUB "" S/b/%', 'LIST (SUBSCRIBED RECURSIVEMATCH) "" S/%', 'LIST (SUBSCRIBED) "" S/* RETURN (CHILDREN)',
+                'LIST "" S/* RETURN (SUBSCRIBED)', 'LIST "" S/* RETURN (SUBSCRIBED CHILDREN)',
+                'LIST (SUBSCRIBED) "" S/a RETURN (STATUS (MESSAGES))', "STATUS S/a (MESSAGES)",
+                "CREATE S/a", 'LIST "" S/a RETURN (SUBSCRIBED)', "DELETE S/a", "UNSUBSCRIBE S/a", 'LSUB "" S/*',
+                "UNSUBSCRIBE S/never", "UNSUBSCRIBE S/never", "SUBSCRIBE S/nosuch", 'LIST (SUBSCRIBED) "" S/*'])
+
+
+def _today_here() -> str:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    return datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).strftime("%d-%b-%Y")
+
+
+def test_savedate_and_preview(pair: Pair) -> None:
+    """RFC 8514 SAVEDATE (the save date searched by its day in the server's zone; FETCH
+    SAVEDATE compared as instants, each server saved at its own moment) and RFC 8970
+    PREVIEW of every message of the corpus."""
+    from datetime import datetime
+
+    pair.check(["SELECT INBOX", "CREATE T2", "COPY 2:3 T2"])
+    today = _today_here()
+    pair.check([f"SEARCH {key}" for key in ("SAVEDATESUPPORTED", f"SAVEDON {today}", f"SAVEDSINCE {today}",
+                                            f"SAVEDBEFORE {today}", "SAVEDBEFORE 1-Jan-2000", "NOT SAVEDON 1-Jan-2000")])
+    pair.check([f"FETCH {n} (PREVIEW)" for n in range(1, len(MESSAGES) + 1)] + ["FETCH 1:3 (PREVIEW (LAZY))"])
+    ours, theirs = pair.run(["EXAMINE T2", "FETCH 1:* (SAVEDATE)"])
+    for a, b in zip(ours[1].untagged, theirs[1].untagged, strict=True):
+        when = [datetime.strptime(x.split(b'"')[1].decode(), "%d-%b-%Y %H:%M:%S %z") for x in (a, b)]
+        assert abs((when[0] - when[1]).total_seconds()) < 120, (a, b)

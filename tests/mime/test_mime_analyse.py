@@ -11,7 +11,7 @@ import pytest
 
 from congthu.mime import SPLIT_THRESHOLD, analyse, load_structure
 from congthu.mime.search import html_to_text
-from congthu.store import _split
+from congthu.store import split_at_bodies
 from tests.mime.samples import ALTERNATIVE_IN_MIXED, FORWARDED, crlf
 
 
@@ -93,7 +93,7 @@ def test_split_ranges_are_exact_attachment_bodies() -> None:
         assert len(ranges) == 1
         start, end = ranges[0]
         assert raw[start:end] == encoded  # exactly the body: no header, no CRLF before the boundary
-        assert b"".join(_split(raw, ranges)) == raw
+        assert b"".join(split_at_bodies(raw, ranges)) == raw
         cuts.append(raw[start:end])
     assert cuts[0] == cuts[1]  # so the store keeps one blob for both messages
 

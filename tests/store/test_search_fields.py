@@ -108,7 +108,7 @@ async def test_contents_stored_before_the_upgrade(any_app: App) -> None:
             from alembic import command
 
             if target == "down":
-                command.downgrade(_alembic_config(connection), "store@-1")
+                command.downgrade(_alembic_config(connection), "store_0003")
             else:
                 command.upgrade(_alembic_config(connection), "heads")
         return run

@@ -1,0 +1,54 @@
+"""The preview of a message (RFC 8970 section 3): the start of its first text part as
+plain text, for a client's message list.
+
+Made once at delivery (``Analysis.preview``, stored in ``contents.preview``), or from the
+bytes for messages stored before. The first text/plain or text/html part that is not an
+attachment, depth first (a multipart/alternative's plain part comes first, as senders
+write it; an attached message is not looked into), with its transfer encoding and
+charset undone; HTML as its visible text; quoted lines (starting with ">") left out, as
+Dovecot does; every run of white space one space; control characters dropped; at most
+``MAX_PREVIEW`` characters (RFC 8970: at most 256), and no more than a few times that
+is decoded.
+"""
+
+from __future__ import annotations
+
+import re
+
+from congthu.mime.body import body_text
+from congthu.mime.part import Part
+from congthu.mime.search import html_to_text
+
+__all__ = ["MAX_PREVIEW", "preview"]
+
+# Characters of a preview: Dovecot's length (RFC 8970 section 3 allows up to 256).
+MAX_PREVIEW = 200
+# Characters decoded from the part to make one.
+_DECODED = 16 * MAX_PREVIEW
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def _first_text(part: Part) -> Part | None:
+    if part.children:
+        for child in part.children:
+            found = _first_text(child)
+            if found is not None:
+                return found
+        return None
+    if part.message is None and part.type == "text" and part.subtype in ("plain", "html") \
+            and not part.is_attachment:
+        return part
+    return None
+
+
+def preview(raw: bytes, root: Part) -> str:
+    """The preview text of a message (see the module docstring); "" when it has no text."""
+    part = _first_text(root)
+    if part is None:
+        return ""
+    text = body_text(raw, part, limit=_DECODED)[:_DECODED]
+    if part.subtype == "html":
+        text = html_to_text(text)
+    lines = (line for line in text.splitlines() if not line.lstrip().startswith(">"))
+    words = _CONTROL.sub("", " ".join(lines)).split()
+    return " ".join(words)[:MAX_PREVIEW].rstrip()

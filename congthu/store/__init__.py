@@ -29,12 +29,16 @@ another (renaming INBOX moves messages), the caller's mixin declares that method
 * ``base.py``: ``StoreBase``, the shared state and the transactions ``_tx`` / ``_ro``.
 * ``mailboxes.py``: mailboxes (one, or many in a caller's transaction: the only way
   mailboxes and their folders are made), their access time and quota.
-* ``folders.py``: folders, their status, UIDVALIDITY.
+* ``folders.py``: folders, their status, UIDVALIDITY, subscriptions (names, kept apart).
 * ``delivery.py``: ``deliver`` with its group commit, and ``append``; ``pending.py``:
   what a delivery waiting for that commit carries.
 * ``messages.py``: flags and keywords, expunge, copy and move.
 * ``reading.py``: folder index, chosen messages, changes since a MODSEQ, searches.
+* ``listing.py``: a page of a folder's messages in a chosen order with the fields a
+  list shows, and the unread counts of a mailbox's folders (the webmail).
 * ``contents.py``: contents, message bytes, garbage collection.
+* ``reindex.py``: contents stored by earlier versions analysed again, a batch per
+  transaction, resumably (``congthu store reindex``, ``cli.py``).
 * ``checking.py``: blobs checked against their names and the messages that need them
   (``congthu check``, ``--deep``).
 * ``accounting.py``: what every write shares: UID/MODSEQ reservation, quota charge and
@@ -53,7 +57,8 @@ from congthu.store.blobs import StorageFull
 from congthu.store.changes import ChangeHub
 
 # tests/mime cuts messages the way delivery does.
-from congthu.store.delivery import _split as _split
+from congthu.store.delivery import split_at_bodies as split_at_bodies
+from congthu.store.listing import Listed
 from congthu.store.mailboxes import NewMailbox
 from congthu.store.mailstore import MailStore
 from congthu.store.model import (
@@ -76,6 +81,6 @@ from congthu.store.model import (
 
 __all__ = [
     "AlreadyExists", "ChangeHub", "Content", "DELIMITER", "DeliveryResult", "Folder", "FolderStatus",
-    "MailStore", "Mailbox", "MessageMeta", "NewMailbox", "NotFound", "QuotaExceeded", "StorageFull",
+    "Listed", "MailStore", "Mailbox", "MessageMeta", "NewMailbox", "NotFound", "QuotaExceeded", "StorageFull",
     "SPECIAL_FOLDERS", "StoreError", "normalise_address", "normalise_folder_name", "utcnow",
 ]

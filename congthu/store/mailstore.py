@@ -6,13 +6,15 @@ from congthu.store.checking import CheckMethods
 from congthu.store.contents import ContentMethods
 from congthu.store.delivery import DeliveryMethods
 from congthu.store.folders import FolderMethods
+from congthu.store.listing import ListingMethods
 from congthu.store.mailboxes import MailboxMethods
 from congthu.store.messages import MessageMethods
 from congthu.store.reading import ReadingMethods
+from congthu.store.reindex import ReindexMethods
 
 
 class MailStore(MailboxMethods, FolderMethods, DeliveryMethods, MessageMethods, ReadingMethods,
-                ContentMethods, CheckMethods):
+                ListingMethods, ContentMethods, CheckMethods, ReindexMethods):
     """Mailboxes, folders and messages on SQL metadata and the blob store.
 
     Built with ``MailStore(db, blobs, hub=None)`` (``base.StoreBase.__init__``); each

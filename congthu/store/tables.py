@@ -53,12 +53,30 @@ folders = Table(
     Column("uidnext", BigInteger, nullable=False, default=1),
     # RFC 7162: every change in the folder takes the next modification sequence.
     Column("highestmodseq", BigInteger, nullable=False, default=1),
+    # Not read since store_0005: subscriptions are kept by name in ``subscriptions``,
+    # apart from the folders (RFC 9051 section 6.3.7: a name stays subscribed when its
+    # mailbox is deleted). Kept so that older code on the same database still works.
     Column("subscribed", Boolean, nullable=False, default=True),
     # RFC 3501 section 2.3.2 \Recent: the lowest UID no IMAP session has been told of
     # yet. A read-write session claims [first_recent_uid, its UIDNEXT) and moves it on
     # (congthu.store.recent); STATUS RECENT counts the messages from it.
     Column("first_recent_uid", BigInteger, nullable=False, default=1, server_default="1"),
+    # RFC 8474 MAILBOXID: given when the folder is made, kept by RENAME, never reused
+    # (a folder id may be, on SQLite). NULL for folders made before store_0006, whose
+    # MAILBOXID is made from their id and UIDVALIDITY (congthu.store.objectid).
+    Column("mailboxid", String(64), nullable=True),
     UniqueConstraint("mailbox_id", "name"),
+)
+
+# The names a mailbox's owner subscribed to (RFC 9051 sections 6.3.7-6.3.8, RFC 5258
+# section 3.4): a name, not a folder, so it outlives DELETE (LIST (SUBSCRIBED) then shows
+# it \NonExistent, as Dovecot) and follows RENAME.
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("mailbox_id", Integer, ForeignKey("mailboxes.id", ondelete="CASCADE"), primary_key=True),
+    # The folder name as in ``folders.name`` ("/"-separated, NFC, INBOX in upper case).
+    Column("name", String(1000), primary_key=True),
 )
 
 # The bytes of a message, stored once however many mailboxes hold it.
@@ -92,6 +110,11 @@ contents = Table(
     Column("cc_key", Text, nullable=False, default="", server_default=""),
     Column("refcount", Integer, nullable=False, default=0),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # RFC 8970 PREVIEW: the start of the message's first text part as plain text, white
+    # space made single spaces, at most congthu.mime.preview.MAX_PREVIEW characters; made
+    # at delivery (NULL for contents stored before store_0006 until ``congthu store
+    # reindex`` or the first FETCH PREVIEW makes it).
+    Column("preview", Text, nullable=True),
 )
 
 messages = Table(
@@ -107,12 +130,20 @@ messages = Table(
     Column("internal_date", DateTime(timezone=True), nullable=False),
     Column("size", BigInteger, nullable=False),
     Column("modseq", BigInteger, nullable=False),
+    # RFC 8514 SAVEDATE: when the message was put in this folder (delivery, APPEND, COPY,
+    # MOVE). NULL for messages stored before store_0006: their internal date is used.
+    Column("saved_at", DateTime(timezone=True), nullable=True),
     UniqueConstraint("folder_id", "uid"),
     Index("ix_messages_folder_modseq", "folder_id", "modseq"),
     # The messages holding a content, by folder: the candidates the text index gives
     # (congthu.store.search) are looked up here instead of walking the whole folder, and
     # deleting a content does not scan messages for its foreign key (store_0002).
     Index("ix_messages_content_folder", "content_id", "folder_id", "uid"),
+    # A page of a folder by arrival date or by size, read on the index (the webmail's
+    # list, congthu.store.listing; store_0007). The unread counts' expression index
+    # (folder_id, flags & 1) is made by hand in the same migration.
+    Index("ix_messages_folder_date", "folder_id", "internal_date", "uid"),
+    Index("ix_messages_folder_size", "folder_id", "size", "uid"),
 )
 
 # Expunged UIDs with the modseq of their removal (RFC 7162 QRESYNC VANISHED).

@@ -7,8 +7,14 @@ is no second way to write mail, and IMAP sessions learn of the webmail's changes
 change feed as of any other client's. Every route takes the folder through
 ``WebContext.own_folder``, so another mailbox's ids give 404.
 
+The list reads one page from the store (``MailStore.list_page``: the page's rows only,
+in the order chosen: date, sender, subject or size), never the whole folder index, and
+the folders' unread counts in one query (``unseen_counts``).
+
 Deleting moves to Trash (RFC 6154 ``\\Trash``); deleting in Trash marks ``\\Deleted``
-and expunges, as an IMAP client does.
+and expunges, as an IMAP client does. "Thư rác" / "Không phải thư rác" move to Junk or
+back to the Inbox through the same ``move`` and the same Junk learning
+(``congthu.content.learning.after_move``) as an IMAP MOVE.
 
 Reading: the message body frame (``/thu/<folder>/<uid>/noi-dung``) holds the sanitised
 HTML (``sanitise.py``) in its own document under ``render.BODY_CSP`` (sandbox, no
@@ -18,8 +24,6 @@ that serve only downloads (``Content-Disposition: attachment``, nosniff, CSP san
 
 from __future__ import annotations
 
-import asyncio
-from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -31,6 +35,7 @@ from congthu.store import Content, Folder, MessageMeta, NotFound
 from congthu.store import flags as flagbits
 from congthu.webmail import i18n, render
 from congthu.webmail.context import HOME, Signed, WebContext, first, read_form
+from congthu.webmail.listview import ORDERS, PAGE_SIZE, SORTS, folder_entries, number, row_of
 from congthu.webmail.reading import (
     attachment_by_section,
     content_disposition,
@@ -40,62 +45,15 @@ from congthu.webmail.reading import (
 )
 from congthu.webmail.sanitise import sanitise
 
-PAGE_SIZE = 50
-SORTS = ("ngay", "ngay-cu", "co")
-ACTIONS = ("doc", "chua-doc", "gan-co", "bo-co", "xoa", "chuyen")
+ACTIONS = ("doc", "chua-doc", "gan-co", "bo-co", "xoa", "chuyen", "rac", "khong-rac")
 MAX_SELECTED = 500
 # What a folder page says after the compose page sent the browser there.
 NOTICES = {"da-gui": "done.sent", "da-luu": "done.draft"}
-_SPECIAL_ORDER = {"INBOX": 0, "\\Drafts": 1, "\\Sent": 2, "\\Archive": 3, "\\Junk": 4, "\\Trash": 5}
-
-
-@dataclass
-class FolderEntry:
-    id: int
-    name: str
-    shown: str
-    special_use: str | None
-    unseen: int
-    messages: int
-
-
-@dataclass
-class Row:
-    uid: int
-    subject: str
-    sender: str
-    date: str
-    size: int
-    seen: bool
-    flagged: bool
-
-
-def _sort_key(folder: Folder) -> tuple[int, str]:
-    key = "INBOX" if folder.name == "INBOX" else (folder.special_use or "")
-    return _SPECIAL_ORDER.get(key, 10), folder.name.casefold()
-
-
-def _int(value: str, default: int = 0) -> int:
-    return int(value) if value.isdigit() and len(value) < 10 else default
-
-
-def _sorted(metas: list[MessageMeta], sort: str) -> list[MessageMeta]:
-    if sort == "ngay-cu":
-        return sorted(metas, key=lambda m: (m.internal_date, m.uid))
-    if sort == "co":
-        return sorted(metas, key=lambda m: (m.size, m.uid), reverse=True)
-    return sorted(metas, key=lambda m: (m.internal_date, m.uid), reverse=True)
 
 
 def routes(ctx: WebContext) -> APIRouter:
     api = APIRouter()
     store = ctx.app.store
-
-    async def folder_entries(signed: Signed, lang: str) -> list[FolderEntry]:
-        folders = sorted(await store.list_folders(signed.mailbox.id), key=_sort_key)
-        statuses = await asyncio.gather(*(store.folder_status(f.id) for f in folders))
-        return [FolderEntry(f.id, f.name, i18n.folder_name(f.name, f.special_use, lang), f.special_use,
-                            s.unseen, s.messages) for f, s in zip(folders, statuses, strict=True)]
 
     def not_found(request: Request, signed: Signed | None = None) -> Response:
         return ctx.renderer.page(request, "error.html", {
@@ -114,7 +72,7 @@ def routes(ctx: WebContext) -> APIRouter:
     async def base_context(request: Request, signed: Signed) -> dict[str, Any]:
         lang = i18n.language(request.cookies.get(i18n.LANG_COOKIE))
         return {"session": signed.session, "csrf": signed.session.csrf, "address": signed.mailbox.address,
-                "folders": await folder_entries(signed, lang)}
+                "folders": await folder_entries(store, signed.mailbox.id, lang)}
 
     async def message_of(folder: Folder, uid: int) -> tuple[MessageMeta, Content] | None:
         metas = await store.get_messages(folder.id, [uid])
@@ -144,23 +102,22 @@ def routes(ctx: WebContext) -> APIRouter:
         lang = i18n.language(request.cookies.get(i18n.LANG_COOKIE))
         sort = request.query_params.get("sap-xep", "ngay")
         sort = sort if sort in SORTS else "ngay"
-        metas = _sorted(await store.folder_index(folder.id), sort)
-        pages = max(1, (len(metas) + PAGE_SIZE - 1) // PAGE_SIZE)
-        page = min(max(1, _int(request.query_params.get("trang", "1"), 1)), pages)
-        chosen = metas[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
-        contents = await store.get_contents([m.content_id for m in chosen])
-        rows = []
-        for meta in chosen:
-            content = contents.get(meta.content_id)
-            rows.append(Row(
-                uid=meta.uid, subject=content.subject if content else "", sender=content.from_addr if content else "",
-                date=i18n.show_date(meta.internal_date, lang), size=meta.size,
-                seen=bool(meta.flags & flagbits.SEEN), flagged=bool(meta.flags & flagbits.FLAGGED)))
+        total = await store.message_count(folder.id)
+        pages = max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE)
+        page = min(max(1, number(request.query_params.get("trang", "1"), 1)), pages)
+        order, descending = ORDERS[sort]
+        listed = await store.list_page(folder.id, order, descending=descending,
+                                       offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+        rows = [row_of(item, lang) for item in listed]
         context = await base_context(request, signed)
         current = next(f for f in context["folders"] if f.id == folder.id)
         return ctx.renderer.page(request, "folder.html", {
             **context, "folder": current, "rows": rows, "page": page, "pages": pages, "sort": sort,
-            "sorts": SORTS, "total": len(metas), "in_trash": folder.special_use == "\\Trash",
+            "sorts": SORTS, "total": total, "in_trash": folder.special_use == "\\Trash",
+            "in_junk": folder.special_use == "\\Junk",
+            # New mail is added live on the first page by date: after this folder's last UID
+            # when it was read (events.py; a row already shown is not added twice).
+            "newest": folder.uidnext - 1 if page == 1 and sort == "ngay" else -1,
             "notice": next((v for k, v in NOTICES.items() if k in request.query_params), "")})
 
     @api.post(HOME + "/{folder_id}/thao-tac")
@@ -175,9 +132,9 @@ def routes(ctx: WebContext) -> APIRouter:
                 "csrf": signed.session.csrf, "address": signed.mailbox.address, "session": signed.session,
                 "bad": True}, status=403)
         action = first(form, "action")
-        uids = sorted({_int(v) for v in form.get("uid", [])[:MAX_SELECTED]} - {0})
+        uids = sorted({number(v) for v in form.get("uid", [])[:MAX_SELECTED]} - {0})
         back = f"{HOME}/{folder.id}"
-        sort, page = first(form, "sap-xep"), _int(first(form, "trang"), 1)
+        sort, page = first(form, "sap-xep"), number(first(form, "trang"), 1)
         if sort in SORTS and sort != "ngay":
             back += f"?sap-xep={sort}&trang={page}"
         elif page > 1:
@@ -202,8 +159,14 @@ def routes(ctx: WebContext) -> APIRouter:
                 if trash is None:
                     return not_found(request, signed)
                 await store.move(folder.id, uids, trash.id)
-        elif action == "chuyen":
-            target = await ctx.own_folder(signed, _int(first(form, "dich")))
+        elif action in ("chuyen", "rac", "khong-rac"):
+            if action == "chuyen":
+                target = await ctx.own_folder(signed, number(first(form, "dich")))
+            else:
+                # Junk, or out of it to the Inbox (Điều 9.9: the learning below).
+                wanted = "\\Junk" if action == "rac" else None
+                target = next((f for f in await store.list_folders(signed.mailbox.id)
+                               if (f.special_use == wanted if wanted else f.name == "INBOX")), None)
             if target is None:
                 return not_found(request, signed)
             if target.id != folder.id:

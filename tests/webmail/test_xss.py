@@ -11,16 +11,17 @@ call stays untouched). Downloads of hostile file names carry a clean
 
 from __future__ import annotations
 
+import base64
 import socket
 import threading
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import BrowserContext, Dialog, Frame, Page, Route
+from playwright.sync_api import BrowserContext, Dialog, Frame, Page, Route, expect
 from playwright.sync_api import Error as PlaywrightError
 
 from tests.webmail.conftest import Webmail
-from tests.webmail.xss_corpus import HTML_PAYLOADS, corpus
+from tests.webmail.xss_corpus import HEADER_CASES, HTML_PAYLOADS, corpus
 
 
 class Attacker:
@@ -140,6 +141,67 @@ def test_no_hostile_message_runs_script_or_calls_out(webmail: Webmail, context: 
     assert not outside, outside
     assert all(url.startswith(webmail.origin + "/") for url in requests), [
         url for url in requests if not url.startswith(webmail.origin + "/")]
+    assert attacker.hits == [], attacker.hits
+
+
+def hostile_headers(attacker: str) -> list[tuple[str, bytes]]:
+    """Messages whose subject and sender name are the corpus's payloads, each with the
+    word "canhbao" to be searched for: the header cases as they are, and every HTML
+    payload as the subject (folded onto one line) and, as an encoded word, the name."""
+    out = []
+    for name, headers in HEADER_CASES:
+        head = headers.replace("Subject: ", "Subject: canhbao ", 1) if "Subject: " in headers else headers
+        out.append((name, f"{head}\r\nX-Corpus: {name}\r\n\r\ncanhbao\r\n".encode()))
+    for name, html in HTML_PAYLOADS:
+        line = " ".join(html.split())
+        word = "=?utf-8?b?" + base64.b64encode(line.encode()).decode() + "?="
+        out.append((name, (f"From: {word} <x@evil.example>\r\nSubject: canhbao {line}\r\n"
+                           f"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{line}\r\n").encode()))
+    return [(name, raw.replace(b"ATTACKER", attacker.encode())) for name, raw in out]
+
+
+@pytest.mark.slow
+def test_hostile_subjects_in_search_results_and_new_mail_events(webmail: Webmail, context: BrowserContext,
+                                                                attacker: Attacker) -> None:
+    """The same guards for the search results (``/thu/tim``) and for rows that new mail
+    adds to an open list through the event stream (``/thu/su-kien``)."""
+    box = webmail.add_user("an@example.gov.vn")
+    messages = hostile_headers(attacker.url)
+    half = len(messages) // 2
+    for _name, raw in messages[:half]:
+        webmail.deliver(box, raw)
+    outside: list[str] = []
+    dialogs: list[str] = []
+    context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(webmail.origin + "/")
+                  else (outside.append(route.request.url), route.abort()))
+    page = context.new_page()
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    webmail.login(page, "an@example.gov.vn")
+    page.wait_for_function("window.congthuEvents && window.congthuEvents.readyState === 1")
+    # The rest arrive while the list is open: each becomes a row, as text.
+    for _name, raw in messages[half:]:
+        webmail.deliver(box, raw)
+    rows = page.locator("table.messages tbody tr")
+    expect(rows).to_have_count(min(len(messages), 50 + len(messages) - half))
+    assert_clean(page, "rows added by the event stream")
+    added = page.locator("table.messages tbody tr.new td.subject a").all_text_contents()
+    assert any("<script" in text or "<img" in text for text in added), added[:5]
+    # Search results: every hostile subject and sender, page by page.
+    page.goto(webmail.url("/thu/tim?q=canhbao"))
+    expect(page.locator("[role=status]").first).to_contain_text(f"{len(messages)} thư")
+    number = 1
+    while True:
+        assert_clean(page, f"search page {number}")
+        assert page.title().endswith("Công Thư")
+        following = page.locator("a[rel=next]")
+        if not following.count():
+            break
+        following.click()
+        number += 1
+    assert number == (len(messages) + 49) // 50
+    page.wait_for_timeout(300)
+    assert_clean(page, "end")
+    assert not dialogs and not outside, (dialogs, outside)
     assert attacker.hits == [], attacker.hits
 
 

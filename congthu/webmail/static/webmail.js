@@ -10,10 +10,15 @@ document.addEventListener("DOMContentLoaded", function () {
       boxes.forEach(function (box) { box.checked = all.checked; });
     });
   }
-  // Keyboard shortcuts on the message list: j/k move, o/Enter open, x select.
-  var rows = Array.prototype.slice.call(document.querySelectorAll("table.messages tbody tr"));
+  // Keyboard shortcuts (listed in the page's help): on the list j/k next/previous,
+  // o/Enter open, x select, r reply to the current message; on a message r reply;
+  // everywhere / to the search box. Rows are read when a key comes (new mail adds some).
   var current = -1;
+  function listRows() {
+    return Array.prototype.slice.call(document.querySelectorAll("table.messages tbody tr"));
+  }
   function focusRow(i) {
+    var rows = listRows();
     if (!rows.length) { return; }
     current = Math.max(0, Math.min(rows.length - 1, i));
     var link = rows[current].querySelector(".subject a");
@@ -24,12 +29,143 @@ document.addEventListener("DOMContentLoaded", function () {
     if (tag === "INPUT" || tag === "SELECT" || tag === "TEXTAREA" || event.ctrlKey || event.metaKey || event.altKey) {
       return;
     }
+    var rows = listRows();
+    var active = document.activeElement && document.activeElement.closest ?
+      document.activeElement.closest("table.messages tbody tr") : null;
+    if (active) { current = rows.indexOf(active); }
     if (event.key === "j") { focusRow(current + 1); }
     else if (event.key === "k") { focusRow(current - 1); }
     else if (event.key === "x" && current >= 0) {
       var box = rows[current].querySelector("input[type=checkbox]");
       if (box) { box.checked = !box.checked; }
+    } else if (event.key === "o" && current >= 0) {
+      var open = rows[current].querySelector(".subject a");
+      if (open) { location.href = open.getAttribute("href"); }
+    } else if (event.key === "r") {
+      var reply = document.querySelector("a.reply");
+      var table = document.querySelector("table.messages[data-folder]");
+      if (reply) { location.href = reply.getAttribute("href"); }
+      else if (table && current >= 0) {
+        location.href = "/thu/soan?tra-loi=" + table.getAttribute("data-folder") + "-" + rows[current].getAttribute("data-uid");
+      }
+    } else if (event.key === "/") {
+      var search = document.getElementById("tim");
+      if (search) { event.preventDefault(); search.focus(); }
+    } else { return; }
+  });
+});
+
+// New mail without reload: the server's event stream (/thu/su-kien, fed by the store's
+// change feed) sends the folders' unread counts and the shown folder's new messages.
+// Every value goes in as text (textContent), never as markup.
+document.addEventListener("DOMContentLoaded", function () {
+  if (!document.querySelector("nav.folders") || typeof EventSource === "undefined") { return; }
+  var table = document.querySelector("table.messages[data-folder]");
+  var url = "/thu/su-kien";
+  if (table && parseInt(table.getAttribute("data-newest"), 10) >= 0) {
+    url += "?thu-muc=" + encodeURIComponent(table.getAttribute("data-folder")) +
+      "&sau=" + encodeURIComponent(table.getAttribute("data-newest"));
+  } else { table = null; }
+  var stream = new EventSource(url);
+  window.congthuEvents = stream;  // the tests look at its state
+  stream.addEventListener("so-chua-doc", function (event) {
+    var counts = JSON.parse(event.data);
+    document.querySelectorAll("nav.folders a[data-folder]").forEach(function (link) {
+      var n = counts[link.getAttribute("data-folder")] || 0;
+      var badge = link.querySelector(".count");
+      if (!n) { if (badge) { badge.remove(); } return; }
+      if (!badge) {
+        badge = document.createElement("span");
+        badge.className = "count";
+        link.appendChild(document.createTextNode(" "));
+        link.appendChild(badge);
+      }
+      badge.textContent = String(n);
+    });
+  });
+  function cell(row, className, text) {
+    var td = document.createElement("td");
+    if (className) { td.className = className; }
+    if (text !== undefined) { td.textContent = text; }
+    row.appendChild(td);
+    return td;
+  }
+  stream.addEventListener("thu-moi", function (event) {
+    if (!table) { return; }
+    var m = JSON.parse(event.data);
+    var body = table.querySelector("tbody");
+    if (body.querySelector('tr[data-uid="' + String(parseInt(m.uid, 10)) + '"]')) { return; }
+    var row = document.createElement("tr");
+    row.className = (m.seen ? "read" : "unread") + (m.flagged ? " flagged" : "") + " new";
+    row.setAttribute("data-uid", String(parseInt(m.uid, 10)));
+    row.setAttribute("draggable", "true");
+    var box = document.createElement("input");
+    box.type = "checkbox";
+    box.name = "uid";
+    box.value = String(parseInt(m.uid, 10));
+    box.setAttribute("aria-label", m.subject);
+    cell(row, "").appendChild(box);
+    cell(row, "from", m.sender);
+    var link = document.createElement("a");
+    link.href = m.url;
+    link.textContent = m.subject || table.getAttribute("data-no-subject") || "";
+    cell(row, "subject").appendChild(link);
+    cell(row, "date", m.date);
+    cell(row, "num", m.size);
+    body.insertBefore(row, body.firstChild);
+    table.setAttribute("data-newest", String(m.uid));
+    var empty = document.querySelector("p.empty");
+    if (empty) { empty.hidden = true; }
+    var status = document.getElementById("thu-moi-trang-thai");
+    if (status) { status.textContent = status.getAttribute("data-text") + ": " + m.subject; }
+  });
+  stream.addEventListener("het-phien", function () {
+    stream.close();
+    location.reload();  // the server sends the page to the sign-in
+  });
+  window.addEventListener("pagehide", function () { stream.close(); });
+});
+
+// Drag and drop: rows (the checked ones, or the one dragged) onto a folder in the list
+// move there with the list's own form (the "move" button of /thu/<folder>/thao-tac).
+document.addEventListener("DOMContentLoaded", function () {
+  var form = document.getElementById("danh-sach");
+  var target = document.getElementById("dich");
+  if (!form || !target) { return; }
+  var MIME = "application/x-congthu-uids";
+  form.addEventListener("dragstart", function (event) {
+    var row = event.target.closest ? event.target.closest("tr[data-uid]") : null;
+    if (!row) { return; }
+    var box = row.querySelector("input[name=uid]");
+    if (box && !box.checked) {
+      form.querySelectorAll("input[name=uid]").forEach(function (other) { other.checked = false; });
+      box.checked = true;
     }
+    var uids = [];
+    form.querySelectorAll("input[name=uid]:checked").forEach(function (b) { uids.push(b.value); });
+    event.dataTransfer.setData(MIME, uids.join(","));
+    event.dataTransfer.setData("text/plain", uids.join(","));
+    event.dataTransfer.effectAllowed = "move";
+  });
+  document.querySelectorAll("nav.folders a[data-folder]").forEach(function (link) {
+    var id = link.getAttribute("data-folder");
+    if (!target.querySelector('option[value="' + id + '"]')) { return; }  // the folder shown
+    link.addEventListener("dragover", function (event) {
+      if (Array.prototype.indexOf.call(event.dataTransfer.types, MIME) < 0) { return; }
+      event.preventDefault();
+      event.dataTransfer.dropEffect = "move";
+      link.classList.add("drop");
+    });
+    link.addEventListener("dragleave", function () { link.classList.remove("drop"); });
+    link.addEventListener("drop", function (event) {
+      event.preventDefault();
+      link.classList.remove("drop");
+      var uids = (event.dataTransfer.getData(MIME) || "").split(",").filter(Boolean);
+      if (!uids.length) { return; }
+      form.querySelectorAll("input[name=uid]").forEach(function (b) { b.checked = uids.indexOf(b.value) >= 0; });
+      target.value = id;
+      form.requestSubmit(form.querySelector('button[name=action][value=chuyen]'));
+    });
   });
 });
 
@@ -141,4 +277,12 @@ document.addEventListener("DOMContentLoaded", function () {
       }, 150);
     });
   });
+});
+
+// The print view: its button prints (hidden when scripts do not run).
+document.addEventListener("DOMContentLoaded", function () {
+  var button = document.getElementById("in-thu");
+  if (!button) { return; }
+  button.hidden = false;
+  button.addEventListener("click", function () { window.print(); });
 });

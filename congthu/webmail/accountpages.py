@@ -1,5 +1,6 @@
-"""The settings page of this slice: the user's signed-in sessions (browsers), each with
-its device, address and times, signed out one by one or all at once.
+"""The settings overview: the mailbox's storage used of its quota (Điều 8.1) and the
+user's signed-in sessions (browsers), each with its device, address and times, signed
+out one by one or all at once. The other settings pages are ``settingspages.py``.
 
 Signing out another device deletes its row: its next request finds no session. The ids
 in the forms are checked against the signed-in mailbox (``sessions.delete_session``), so
@@ -14,6 +15,7 @@ from fastapi.responses import Response
 from congthu.webmail import i18n, render
 from congthu.webmail.context import LOGIN, WebContext, first, read_form
 from congthu.webmail.sessions import COOKIE
+from congthu.webmail.settingspages import NAV
 
 SETTINGS = "/cai-dat"
 
@@ -31,9 +33,12 @@ def routes(ctx: WebContext) -> APIRouter:
         shown = [{"id": s.id, "device": s.user_agent, "ip": s.client_ip,
                   "created": i18n.show_date(s.created_at, lang), "seen": i18n.show_date(s.last_seen_at, lang),
                   "this": s.id == signed.session.id} for s in sessions]
+        quota, used = signed.mailbox.quota_bytes, signed.mailbox.used_bytes
         return ctx.renderer.page(request, "settings.html", {
             "session": signed.session, "csrf": signed.session.csrf, "address": signed.mailbox.address,
-            "sessions": shown, "changed": request.query_params.get("doi-mat-khau") == "xong"})
+            "sessions": shown, "changed": request.query_params.get("doi-mat-khau") == "xong",
+            "nav": NAV, "quota": quota, "used": min(used, quota) if quota > 0 else used,
+            "percent": used * 100 // quota if quota > 0 else 0})
 
     @api.post(SETTINGS + "/phien")
     async def end_sessions(request: Request) -> Response:

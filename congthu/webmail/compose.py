@@ -26,6 +26,8 @@ from fastapi.responses import Response
 from starlette.datastructures import UploadFile
 
 from congthu.directory import Directory
+from congthu.mailrules.rules import get_signature
+from congthu.mailrules.signature import with_signature
 from congthu.mime import decode_words
 from congthu.smtp.submit import submit
 from congthu.store import Folder, NotFound
@@ -161,9 +163,11 @@ def routes(ctx: WebContext) -> APIRouter:
             if found is None:
                 return _not_found(ctx, request, signed)
             draft = prefill(kind, found[1], signed.mailbox.address, lang)
+            draft.body = with_signature(draft.body, await get_signature(app, signed.mailbox.id))
             return page(request, signed, draft, source=f"{ref[0]}-{ref[1]} {kind}",
                         attached=_eml_name(found[1]) if kind == "dinh-kem" else "")
-        return page(request, signed, Draft(to=query.get("den", "")[:MAX_FIELD]))
+        return page(request, signed, Draft(to=query.get("den", "")[:MAX_FIELD],
+                                           body=with_signature("", await get_signature(app, signed.mailbox.id))))
 
     async def read_compose_form(request: Request) -> tuple[dict[str, str], list[UploadFile]] | None:
         try:

@@ -1,0 +1,107 @@
+"""Fixtures and helpers of the mail-rule tests: real servers (``tests.conftest``), two
+instances exchanging mail through a test DNS server (``tests.smtp``), and clients
+(smtplib, imaplib) to send and read mail."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import imaplib
+import smtplib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from congthu.mailrules import rules
+from congthu.mailrules.vacation import Vacation
+from congthu.smtp import queue
+from tests.conftest import ServerThread, free_port
+from tests.smtp.conftest import dns_server, messages, start_server, wait_for  # noqa: F401 (fixture)
+from tests.smtp.dnsserver import DNSServer
+from tests.smtp.test_exchange import publish
+from tests.smtp.test_submission import tls_client
+
+PASSWORD = "Mk@12345678"
+ST, CT = "soctrang.gov.vn", "cantho.gov.vn"
+
+
+@pytest.fixture
+def pair(tmp_path: Path, dns_server: DNSServer) -> Iterator[tuple[ServerThread, ServerThread]]:  # noqa: F811
+    """soctrang.gov.vn and cantho.gov.vn, each the other's MX through the test DNS."""
+    port_st, port_ct = free_port(), free_port()
+    st = start_server(tmp_path / "st", dns_server, listen={"smtp": port_st}, smtp={"mx_port": port_ct},
+                      system={"domain": ST, "hostname": f"mail.{ST}"})
+    ct = start_server(tmp_path / "ct", dns_server, listen={"smtp": port_ct}, smtp={"mx_port": port_st},
+                      system={"domain": CT, "hostname": f"mail.{CT}"})
+    try:
+        publish(dns_server, st, ST)
+        publish(dns_server, ct, CT)
+        yield st, ct
+    finally:
+        st.stop()
+        ct.stop()
+
+
+def submit(server: ServerThread, sender: str, to: list[str], raw: bytes, password: str = PASSWORD) -> None:
+    """Send over the submission port (STARTTLS, AUTH) as a mail client does."""
+    with smtplib.SMTP("127.0.0.1", server.port("submission")) as client:
+        client.starttls(context=tls_client())
+        client.ehlo()
+        client.login(sender, password)
+        client.sendmail(sender, to, raw)
+
+
+def mx(server: ServerThread, sender: str, to: list[str], raw: bytes, helo: str = "mail.cantho.gov.vn") -> None:
+    """Send to the MX port as another mail server does."""
+    with smtplib.SMTP("127.0.0.1", server.port("smtp")) as client:
+        client.ehlo(helo)
+        client.sendmail(sender, to, raw)
+
+
+def imap_messages(server: ServerThread, address: str, password: str = PASSWORD) -> list[bytes]:
+    """Every message of the Inbox, read with imaplib."""
+    imap = imaplib.IMAP4("127.0.0.1", server.port("imap"))
+    try:
+        imap.login(address, password)
+        imap.select("INBOX", readonly=True)
+        _typ, data = imap.uid("SEARCH", "ALL")
+        found: list[bytes] = []
+        for uid in data[0].split():
+            _typ, fetched = imap.uid("FETCH", uid, "(BODY.PEEK[])")
+            found.append(bytes(fetched[0][1]))  # type: ignore[index]
+        return found
+    finally:
+        imap.logout()
+
+
+def parse(raw: bytes) -> email.message.EmailMessage:
+    return email.message_from_bytes(raw, policy=email.policy.default)  # type: ignore[return-value]
+
+
+def queued(server: ServerThread, kind: str) -> list[tuple[queue.QueuedMessage, bytes]]:
+    """The queued messages of ``kind`` with their bytes."""
+    found = server.run(queue.list_queue(server.app))
+    return [(m, server.app.store.blobs.get(m.blob)) for m in found if m.kind == kind]
+
+
+def set_vacation(server: ServerThread, mailbox_id: int, body: str = "Tôi nghỉ phép đến hết tuần.", **values: object) -> None:
+    async def save() -> None:
+        mailbox = await server.app.store.get_mailbox_by_id(mailbox_id)
+        assert mailbox is not None
+        await rules.set_vacation(server.app, mailbox, Vacation(**{"enabled": True, "body": body, **values}),  # type: ignore[arg-type]
+                                 actor=mailbox.address)
+    server.run(save())
+
+
+def set_forwarding(server: ServerThread, mailbox_id: int, targets: list[str], keep_copy: bool = True) -> None:
+    async def save() -> None:
+        mailbox = await server.app.store.get_mailbox_by_id(mailbox_id)
+        assert mailbox is not None
+        await rules.set_forwarding(server.app, mailbox, targets, enabled=True, keep_copy=keep_copy,
+                                   actor=mailbox.address)
+    server.run(save())
+
+
+__all__ = ["CT", "PASSWORD", "ST", "imap_messages", "messages", "mx", "pair", "parse", "queued", "set_forwarding",
+           "set_vacation", "submit", "wait_for"]

@@ -17,6 +17,9 @@ delivered or queued (``congthu.smtp.cmd_data``). Its steps, in order:
 5. The outcome: deliver, deliver to Junk, quarantine (250 to the sender, the recipients
    told), refuse or defer in the SMTP transaction with the reason in Vietnamese and
    English. Every outcome but a plain delivery goes to the audit trail with its reason.
+6. For a message delivered (to Junk too): the type of document it carries (Điều 7.1–7.2,
+   ``doctypes.py``), once, in ``Decision.document_type``, for the reports and the
+   journal. The attachments' text is extracted once for steps 4 and 6.
 
 Both scanners are asked at once, each with ``content.timeout``. One that is down or slow
 gives, by ``content.unavailable``, a temporary failure (451 4.3.0: the sender keeps the
@@ -31,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from congthu import audit, mime
-from congthu.content import clamd, classified, extract, quarantine, rspamd, rules
+from congthu.content import clamd, classified, doctypes, extract, quarantine, rspamd, rules
 from congthu.content.errors import (
     ScannerUnavailable,
     classified_reply,
@@ -64,6 +67,8 @@ class Message:
     queue_id: str = ""
     auth: dict[str, str] = field(default_factory=dict)  # "spf", "dkim", "dmarc" -> result
     utf8: bool = True  # SMTPUTF8: else replies are ASCII (RFC 5321 section 4.2)
+    # The text of the body and attachments (``extract.documents``), once extracted.
+    documents: list[extract.Document] | None = None
 
 
 @dataclass
@@ -77,6 +82,9 @@ class Decision:
     rule: str = ""
     reason: str = ""
     header: bytes = b""
+    # Điều 7.1–7.2: the key of the document type the message carries
+    # (``doctypes.document_type``), for a message delivered; else None.
+    document_type: str | None = None
 
     @property
     def folder(self) -> str | None:
@@ -110,9 +118,29 @@ async def _spam(app: App, message: Message) -> rspamd.SpamCheck | ScannerUnavail
         return exc
 
 
+async def _documents(app: App, message: Message) -> list[extract.Document]:
+    """The text of the message's body and attachments, extracted once (bounded by the
+    ``content.extract_max_*`` settings), in a worker thread."""
+    if message.documents is None:
+        content = app.settings.content
+        limits = extract.Limits(content.extract_max_mb * 1024 * 1024, content.extract_max_files,
+                                content.extract_max_depth)
+        message.documents = await asyncio.to_thread(extract.documents, message.raw, limits)
+    return message.documents
+
+
+async def _document_type(app: App, message: Message) -> str | None:
+    """Step 6 (Điều 7.1–7.2). Attachments are read for their heading only when there
+    are some (a message without them costs no extraction)."""
+    documents = await _documents(app, message) if message.analysis.attachments else []
+    return doctypes.document_type(message.raw, message.analysis.subject, documents)
+
+
 async def check(app: App, message: Message) -> Decision:
     """Run the pipeline on ``message``; the decision is audited (but plain deliveries)."""
     decision = await _decide(app, message)
+    if decision.outcome in ("deliver", "junk"):
+        decision.document_type = await _document_type(app, message)
     if decision.outcome == "quarantine":
         held_id = await quarantine.hold(
             app, message.raw, door=message.door, mail_from=message.mail_from, recipients=message.recipients,
@@ -177,10 +205,7 @@ async def _decide(app: App, message: Message) -> Decision:
             spam_header, spam_reason = spam.header(), reason
     # 4. Điều 7.8, 13.3: the stamp in the body and the documents.
     if content.classified_in_content:
-        limits = extract.Limits(content.extract_max_mb * 1024 * 1024, content.extract_max_files,
-                                content.extract_max_depth)
-        documents = await asyncio.to_thread(extract.documents, message.raw, limits)
-        found = classified.find_stamp(documents, settings.policy.classified_markings)
+        found = classified.find_stamp(await _documents(app, message), settings.policy.classified_markings)
         if found is not None:
             marking, document = found
             where_vi = f"tệp {document.name}" if document.name else "nội dung thư"

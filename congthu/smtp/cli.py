@@ -7,14 +7,14 @@ from typing import TYPE_CHECKING
 
 from congthu.autoconfig.servers import client_servers
 from congthu.cli import CommandError, Commands
-from congthu.smtp import dkimsign, queue
+from congthu.smtp import dkimsign, mtasts, queue
 
 if TYPE_CHECKING:
     from congthu.app import App
 
 
 def register(commands: Commands) -> None:
-    commands.command("dns", "bản ghi DNS cần công bố (MX, SPF, DKIM, DMARC, SRV) / DNS records to publish", cmd_dns)
+    commands.command("dns", "bản ghi DNS cần công bố (MX, SPF, DKIM, DMARC, MTA-STS, TLS-RPT, SRV) / DNS records to publish", cmd_dns)
     group_help = "hàng đợi thư đi / outbound queue"
     commands.command("list", "liệt kê thư trong hàng đợi / list queued messages", cmd_list,
                      group="queue", group_help=group_help)
@@ -27,7 +27,8 @@ def register(commands: Commands) -> None:
 
 def dns_records(app: App) -> list[str]:
     """Zone-file lines for every local domain: MX, SPF (RFC 7208), DKIM (RFC 6376),
-    DMARC (RFC 7489)."""
+    DMARC (RFC 7489), MTA-STS (RFC 8461: the policy host and its TXT record) and TLS
+    reporting (RFC 8460)."""
     settings = app.settings
     host = settings.system.hostname.rstrip(".")
     selector = settings.smtp.dkim_selector
@@ -44,6 +45,10 @@ def dns_records(app: App) -> list[str]:
         admin = settings.system.admin_address
         report = admin if "@" in admin else f"{admin}@{settings.system.domain}"
         lines.append(f'_dmarc.{domain}.\tIN\tTXT\t"v=DMARC1; p=reject; adkim=r; aspf=r; rua=mailto:{report}"')
+        if settings.smtp.mta_sts_mode != "none":
+            lines.append(f"mta-sts.{domain}.\tIN\tCNAME\t{host}.")
+            lines.append(f'_mta-sts.{domain}.\tIN\tTXT\t"{mtasts.txt_record(app)}"')
+        lines.append(f'_smtp._tls.{domain}.\tIN\tTXT\t"{mtasts.tlsrpt_record(app)}"')
         lines.extend(client_records(app, domain))
     return lines
 

@@ -6,8 +6,15 @@ each address of each host in turn until one answers. A 5xx reply from a host tha
 answered is final; a connection failure or a 4xx greeting tries the next host.
 
 TLS: STARTTLS whenever the server offers it (RFC 3207), without certificate checks
-(opportunistic: most MX certificates are not verifiable; MTA-STS, RFC 8461, will say
-where to insist). The smarthost's certificate is verified (``smtp.smarthost_verify_tls``).
+(opportunistic: most MX certificates are not verifiable), unless the domain publishes an
+MTA-STS policy in "enforce" mode (RFC 8461 section 5, ``mtasts.py``): then only the MX
+hosts its policy names are tried, each with STARTTLS and a certificate valid for its
+name. The smarthost's certificate is verified (``smtp.smarthost_verify_tls``).
+
+DSN (RFC 3461 section 4.1): a server that offers the extension is given the sender's
+RET and ENVID on MAIL and each recipient's NOTIFY and ORCPT on RCPT, and then sends the
+notices itself (``Outcome.dsn_passed``); to one that does not, nothing is passed and
+the queue reports "relayed" to a sender who asked for success notices.
 """
 
 from __future__ import annotations
@@ -18,7 +25,10 @@ from typing import TYPE_CHECKING
 
 import aiosmtplib
 
+from congthu.log import event
 from congthu.smtp import dns as smtpdns
+from congthu.smtp import mtasts
+from congthu.smtp.dsn import xtext_encode
 from congthu.tls import client_context
 
 if TYPE_CHECKING:
@@ -32,6 +42,7 @@ class Outcome:
     reply: str  # the remote reply (or our reason), for logs and DSNs
     status: str = ""  # RFC 3463 code
     remote: str = ""  # host that answered
+    dsn_passed: bool = False  # the DSN parameters were handed on (RFC 3461 section 4.1)
 
 
 class _Unreachable(Exception):
@@ -66,8 +77,12 @@ async def destinations(app: App, domain: str) -> list[tuple[str, str, int, bool]
     return result
 
 
+# The sender's RFC 3461 parameters: RET, ENVID, and (NOTIFY, ORCPT) by recipient address.
+DSNParameters = tuple[str, str, dict[str, tuple[str, str]]]
+
+
 async def send(app: App, domain: str, mail_from: str, recipients: list[str], raw: bytes,
-               smtputf8: bool = False) -> list[Outcome]:
+               smtputf8: bool = False, dsn: DSNParameters | None = None) -> list[Outcome]:
     """Deliver ``raw`` to ``recipients`` (all at ``domain``); one Outcome each."""
     try:
         targets = await destinations(app, domain)
@@ -77,17 +92,38 @@ async def send(app: App, domain: str, mail_from: str, recipients: list[str], raw
         return _all(recipients, "temp", f"DNS: {exc}", "4.4.3")
     if not targets:
         return _all(recipients, "temp", f"không tìm được máy chủ nhận thư / no reachable mail host for {domain}", "4.4.4")
+    policy = None if app.settings.smtp.smarthost else await mtasts.policy_for(app, domain)
+    if policy is not None and policy.mode != "none":
+        unmatched = sorted({h for h, _a, _p, _v in targets if not policy.matches(h)})
+        if unmatched:
+            event("smtp.mta_sts_failure", domain=domain, mode=policy.mode, reason="mx not in policy", hosts=unmatched)
+        if policy.mode == "enforce":
+            targets = [(h, a, p, True) for h, a, p, _v in targets if policy.matches(h)]
+            if not targets:
+                return _all(recipients, "temp", f"không máy chủ nào khớp chính sách MTA-STS của {domain} / "
+                            f"no MX host matches the MTA-STS policy of {domain}", "4.7.5")
     last = "no answer"
     for host, address, port, verify in targets:
         try:
-            return await _transaction(app, host, address, port, verify, mail_from, recipients, raw, smtputf8)
+            return await _transaction(app, host, address, port, verify, mail_from, recipients, raw, smtputf8,
+                                      dsn)
         except _Unreachable as exc:
             last = f"{host} [{address}]:{port}: {exc}"
     return _all(recipients, "temp", last, "4.4.1")
 
 
+def _rcpt_options(dsn: DSNParameters | None, address: str) -> list[str]:
+    notify, orcpt = dsn[2].get(address, ("", "")) if dsn else ("", "")
+    options = [f"NOTIFY={notify}"] if notify else []
+    if orcpt:
+        kind, _sep, original = orcpt.partition(";")
+        options.append(f"ORCPT={kind};{xtext_encode(original)}")
+    return options
+
+
 async def _transaction(app: App, host: str, address: str, port: int, verify: bool, mail_from: str,
-                       recipients: list[str], raw: bytes, smtputf8: bool) -> list[Outcome]:
+                       recipients: list[str], raw: bytes, smtputf8: bool,
+                       dsn: DSNParameters | None = None) -> list[Outcome]:
     settings = app.settings
     timeout = settings.smtp.outbound_timeout
     client = aiosmtplib.SMTP(hostname=address, port=port, local_hostname=settings.system.hostname,
@@ -98,8 +134,12 @@ async def _transaction(app: App, host: str, address: str, port: int, verify: boo
             await client.connect()
             await client.ehlo()
             if client.supports_extension("starttls"):
-                context = client_context(verify=verify)
+                context = mtasts.verifying_context(app) if verify else client_context(verify=False)
                 await client.starttls(tls_context=context, server_hostname=host if verify else None)
+                # RFC 3207 section 4.2: the extensions offered before TLS are forgotten
+                # (aiosmtplib clears them); ask again, or SIZE, 8BITMIME, SMTPUTF8 and DSN
+                # would look absent.
+                await client.ehlo()
             elif verify:
                 raise _Unreachable("máy chủ không hỗ trợ STARTTLS / smarthost offers no STARTTLS")
         except (OSError, ssl.SSLError, aiosmtplib.SMTPException, TimeoutError) as exc:
@@ -116,6 +156,10 @@ async def _transaction(app: App, host: str, address: str, port: int, verify: boo
                             "5.6.7", remote)
             options.append("SMTPUTF8")
             encoding = "utf-8"
+        passed = dsn is not None and client.supports_extension("dsn")
+        if passed and dsn is not None:
+            options += [f"RET={dsn[0]}"] if dsn[0] else []
+            options += [f"ENVID={xtext_encode(dsn[1])}"] if dsn[1] else []
         try:
             await client.mail(mail_from, options=options, encoding=encoding)
         except aiosmtplib.SMTPResponseException as exc:
@@ -128,7 +172,7 @@ async def _transaction(app: App, host: str, address: str, port: int, verify: boo
         accepted: list[str] = []
         for rcpt in recipients:
             try:
-                await client.rcpt(rcpt, encoding=encoding)
+                await client.rcpt(rcpt, options=_rcpt_options(dsn, rcpt) if passed else [], encoding=encoding)
                 accepted.append(rcpt)
             except aiosmtplib.SMTPResponseException as exc:
                 kind = "perm" if exc.code >= 500 else "temp"
@@ -139,7 +183,8 @@ async def _transaction(app: App, host: str, address: str, port: int, verify: boo
             try:
                 response = await client.data(raw)
                 for rcpt in accepted:
-                    outcomes[rcpt] = Outcome(rcpt, "ok", f"{response.code} {response.message}", "2.0.0", remote)
+                    outcomes[rcpt] = Outcome(rcpt, "ok", f"{response.code} {response.message}", "2.0.0", remote,
+                                             passed)
             except aiosmtplib.SMTPResponseException as exc:
                 kind = "perm" if exc.code >= 500 else "temp"
                 for rcpt in accepted:

@@ -219,4 +219,4 @@ async def _submission(server: SMTPSession, session: CTSession, envelope: CTEnvel
 
 def _arrival(server: SMTPSession, session: CTSession, envelope: CTEnvelope) -> Arrival:
     return Arrival(server.door, session.peer_ip, session.host_name or "", envelope.sender, envelope.recipients,
-                   bool(envelope.smtp_utf8), session.mailbox)
+                   bool(envelope.smtp_utf8), session.mailbox, envelope.dsn_ret, envelope.dsn_envid)

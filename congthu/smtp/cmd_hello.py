@@ -1,8 +1,8 @@
 """EHLO and HELO (RFC 5321 section 4.1.1.1): the greeting and the extensions offered.
 
 EHLO lists SIZE (RFC 1870), 8BITMIME (RFC 6152), SMTPUTF8 (RFC 6531), STARTTLS (RFC
-3207) from aiosmtpd, then PIPELINING (RFC 2920), ENHANCEDSTATUSCODES (RFC 2034) and
-CHUNKING (RFC 3030); AUTH (RFC 4954) only on the submission doors, with PLAIN and LOGIN
+3207) from aiosmtpd, then DSN (RFC 3461, on every door: ``dsn.py``), PIPELINING (RFC
+2920), ENHANCEDSTATUSCODES (RFC 2034) and CHUNKING (RFC 3030); AUTH (RFC 4954) only on the submission doors, with PLAIN and LOGIN
 only over TLS (or development loopback), and nothing before STARTTLS on 587 (RFC 3207:
 AUTH is refused until then). The MX offers no AUTH.
 """
@@ -39,5 +39,5 @@ async def handle_EHLO(server: SMTPSession, session: CTSession, envelope: CTEnvel
             and (session.secure or accounts.plaintext_allowed(False, session.peer_ip))):
         secure = accounts.plaintext_allowed(session.secure, session.peer_ip)
         lines.append("250-AUTH " + " ".join(sasl.mechanisms(secure=secure)))
-    lines += ["250-PIPELINING", "250-ENHANCEDSTATUSCODES", "250 CHUNKING"]
+    lines += ["250-DSN", "250-PIPELINING", "250-ENHANCEDSTATUSCODES", "250 CHUNKING"]
     return lines

@@ -17,7 +17,9 @@ webmail's messages pass too):
 
 MAIL accepts RFC 4954 section 5's AUTH= parameter and ignores it (we trust no one's word
 for the original submitter); SIZE (RFC 1870) above the limit is refused at once with
-552 5.3.4. Replies to MAIL and RCPT may be held for PIPELINING (``session.push``).
+552 5.3.4. The DSN parameters (RFC 3461: RET and ENVID on MAIL, NOTIFY and ORCPT on RCPT)
+are taken off the command after EHLO and kept with the envelope and its recipients
+(``dsn.mail_parameters``, ``dsn.rcpt_parameters``; 501 5.5.4 when malformed). Replies to MAIL and RCPT may be held for PIPELINING (``session.push``).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import re
 from aiosmtpd.smtp import SMTP, syntax
 
 from congthu.log import event
-from congthu.smtp import addresses, authres, submit
+from congthu.smtp import addresses, authres, dsn, submit
 from congthu.smtp.errors import too_big
 from congthu.smtp.session import CTEnvelope, CTSession, SMTPSession
 
@@ -49,18 +51,32 @@ async def smtp_MAIL(self: SMTPSession, arg: str | None) -> None:
             if size and self.data_size_limit and int(size.group(1)) > self.data_size_limit:
                 await self.push(too_big(self.data_size_limit))
                 return
+            if self.ct_session.extended_smtp:
+                arg, ret, envid, refusal = dsn.mail_parameters(arg)
+                if refusal is not None:
+                    await self.push(refusal)
+                    return
+                self.dsn_params = (ret, envid)
         await SMTP.smtp_MAIL(self, arg)
     finally:
         self.may_hold = False
+        self.dsn_params = ("", "")
 
 
 @syntax("RCPT TO: <address>", extended=" [SP <mail-parameters>]")
 async def smtp_RCPT(self: SMTPSession, arg: str | None) -> None:
     self.may_hold = True
     try:
+        if arg and self.ct_session.extended_smtp:
+            arg, notify, orcpt, refusal = dsn.rcpt_parameters(arg)
+            if refusal is not None:
+                await self.push(refusal)
+                return
+            self.dsn_params = (notify, orcpt)
         await SMTP.smtp_RCPT(self, arg)
     finally:
         self.may_hold = False
+        self.dsn_params = ("", "")
 
 
 def _quiet(task: asyncio.Future[tuple[str, str, bool]]) -> None:
@@ -97,6 +113,7 @@ async def handle_MAIL(server: SMTPSession, session: CTSession, envelope: CTEnvel
         envelope.spf.add_done_callback(_quiet)
     envelope.mail_from = address
     envelope.sender = sender
+    envelope.dsn_ret, envelope.dsn_envid = server.dsn_params
     envelope.size_hint = size
     envelope.mail_options.extend(mail_options)
     return "250 2.1.0 OK"
@@ -109,6 +126,7 @@ async def handle_RCPT(server: SMTPSession, session: CTSession, envelope: CTEnvel
         user=session.mailbox.address if session.mailbox else "", sender=envelope.sender,
         size_hint=envelope.size_hint, utf8=bool(envelope.smtp_utf8), peer=session.peer_ip)
     if recipient is not None:
+        recipient.notify, recipient.orcpt = server.dsn_params
         envelope.recipients.append(recipient)
         envelope.rcpt_tos.append(recipient.address)
         envelope.rcpt_options.extend(rcpt_options)

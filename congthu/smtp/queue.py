@@ -9,7 +9,11 @@ full mailbox) are queue entries too and go through ``app.store``.
 Retries (RFC 5321 section 4.5.4.1): the first after ``smtp.retry_first_seconds``, then
 twice as long each time up to ``smtp.retry_max_seconds``, for ``smtp.queue_lifetime_hours``;
 a delay notice after ``smtp.delay_notice_hours``, a bounce (RFC 3464) on a permanent
-failure or when the lifetime runs out. Nothing is ever sent for a null-sender message.
+failure or when the lifetime runs out, each as the recipient's NOTIFY asks (RFC 3461;
+``dsn.py``), and a success notice when it asked for one: "delivered" into a local
+mailbox, "relayed" to a server without the DSN extension (one with it is given the
+parameters, RET, ENVID, NOTIFY and ORCPT, and reports itself). Nothing is ever sent for
+a null-sender message.
 
 Every worker process of ``congthu serve`` (and every node on a shared PostgreSQL) runs a
 runner; an attempt first claims its recipients in the database (``claimed_until``, one
@@ -24,7 +28,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -57,6 +62,21 @@ def _unclaimed(now: datetime) -> Any:
 
 
 @dataclass(frozen=True)
+class DSNRequest:
+    """What the sender asked of the notices (RFC 3461): RET and ENVID of the message,
+    (NOTIFY, ORCPT) of each recipient by address."""
+
+    ret: str = ""
+    envid: str = ""
+    recipients: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, ret: str, envid: str, recipients: Iterable[Any]) -> DSNRequest:
+        """From the transaction's RET, ENVID and recipients (with ``notify``, ``orcpt``)."""
+        return cls(ret, envid, {r.address: (r.notify, r.orcpt) for r in recipients if r.notify or r.orcpt})
+
+
+@dataclass(frozen=True)
 class QueuedRecipient:
     id: int
     address: str
@@ -82,9 +102,12 @@ class QueuedMessage:
 
 
 async def enqueue(app: App, raw: bytes, mail_from: str, recipients: list[tuple[str, int | None]], *,
-                  kind: str = "mail", mailbox_id: int | None = None, delay: float = 0.0) -> int:
+                  kind: str = "mail", mailbox_id: int | None = None, delay: float = 0.0,
+                  dsn: DSNRequest | None = None) -> int:
     """Queue ``raw`` for ``recipients`` ((address, local mailbox id or None)); durable on
-    return. ``delay``: seconds before the first attempt."""
+    return. ``delay``: seconds before the first attempt; ``dsn``: the sender's RFC 3461
+    parameters."""
+    dsn = dsn or DSNRequest()
     digest = await asyncio.to_thread(app.store.blobs.put, raw)
     now = utcnow()
     due = now + timedelta(seconds=delay)
@@ -93,12 +116,14 @@ async def enqueue(app: App, raw: bytes, mail_from: str, recipients: list[tuple[s
     def tx(conn: Connection) -> int:
         result = conn.execute(insert(smtp_queue).values(
             mail_from=mail_from, blob=digest, size=len(raw), smtputf8=smtputf8, kind=kind,
-            mailbox_id=mailbox_id, created_at=now,
+            mailbox_id=mailbox_id, created_at=now, dsn_ret=dsn.ret, dsn_envid=dsn.envid,
         ))
         queue_id = int(result.inserted_primary_key[0])  # type: ignore[index]
         conn.execute(insert(smtp_queue_rcpt), [
             {"queue_id": queue_id, "address": address, "domain": domain_of(address), "mailbox_id": local,
-             "attempts": 0, "next_attempt_at": due, "last_error": "", "delay_notified": False}
+             "attempts": 0, "next_attempt_at": due, "last_error": "", "delay_notified": False,
+             "dsn_notify": dsn.recipients.get(address, ("", ""))[0],
+             "dsn_orcpt": dsn.recipients.get(address, ("", ""))[1]}
             for address, local in recipients
         ])
         return queue_id
@@ -254,8 +279,9 @@ async def attempt(app: App, queue_id: int, target: str) -> None:
                 if target.startswith("local:"):
                     outcomes = await _deliver_local(app, int(target[6:]), addresses_, raw)
                 else:
-                    outcomes = await smtpclient.send(app, target, message.mail_from, addresses_, raw,
-                                                     message.smtputf8)
+                    outcomes = await smtpclient.send(
+                        app, target, message.mail_from, addresses_, raw, message.smtputf8,
+                        dsn=(message.dsn_ret, message.dsn_envid, {r.address: (r.dsn_notify, r.dsn_orcpt) for r in rcpts}))
         except TimeoutError:
             outcomes = [smtpclient.Outcome(a, "temp", "attempt took too long", "4.4.7") for a in addresses_]
     except Exception:
@@ -293,6 +319,8 @@ async def _record(app: App, message: Any, rcpts: list[Any], outcomes: list[smtpc
     notice_due = now - created >= timedelta(hours=settings.smtp.delay_notice_hours)
     failed: list[dsn.RecipientStatus] = []
     delayed: list[dsn.RecipientStatus] = []
+    succeeded: list[dsn.RecipientStatus] = []
+    relayed: list[dsn.RecipientStatus] = []
     by_address = {o.address: o for o in outcomes}
 
     def tx(conn: Connection) -> None:
@@ -302,6 +330,11 @@ async def _record(app: App, message: Any, rcpts: list[Any], outcomes: list[smtpc
                 conn.execute(delete(smtp_queue_rcpt).where(smtp_queue_rcpt.c.id == row.id))
                 event("smtp.delivered", id=message.id, rcpt=row.address, reply=outcome.reply[:200],
                       remote=outcome.remote, attempts=row.attempts + 1)
+                # RFC 3461 section 4.1: a server that took the DSN parameters reports itself.
+                if dsn.wants(row.dsn_notify, "SUCCESS") and not outcome.dsn_passed:
+                    (succeeded if row.mailbox_id is not None else relayed).append(dsn.RecipientStatus(
+                        row.address, "2.0.0", outcome.reply if row.mailbox_id is None else "", outcome.remote,
+                        row.dsn_orcpt))
             elif outcome.kind == "perm" or expired:
                 conn.execute(delete(smtp_queue_rcpt).where(smtp_queue_rcpt.c.id == row.id))
                 reason = outcome.reply if outcome.kind == "perm" else (
@@ -310,7 +343,8 @@ async def _record(app: App, message: Any, rcpts: list[Any], outcomes: list[smtpc
                 status = outcome.status if outcome.kind == "perm" else "4.4.7"
                 if status.startswith("4"):
                     status = "5" + status[1:]
-                failed.append(dsn.RecipientStatus(row.address, status, reason, outcome.remote))
+                if dsn.wants(row.dsn_notify, "FAILURE"):
+                    failed.append(dsn.RecipientStatus(row.address, status, reason, outcome.remote, row.dsn_orcpt))
                 event("smtp.failed", id=message.id, rcpt=row.address, reason=reason[:300], expired=expired)
             else:
                 attempts = row.attempts + 1
@@ -321,8 +355,9 @@ async def _record(app: App, message: Any, rcpts: list[Any], outcomes: list[smtpc
                 }
                 if notice_due and not row.delay_notified:
                     values["delay_notified"] = True
-                    delayed.append(dsn.RecipientStatus(row.address, outcome.status or "4.0.0", outcome.reply,
-                                                       outcome.remote))
+                    if dsn.wants(row.dsn_notify, "DELAY"):
+                        delayed.append(dsn.RecipientStatus(row.address, outcome.status or "4.0.0", outcome.reply,
+                                                           outcome.remote, row.dsn_orcpt))
                 conn.execute(update(smtp_queue_rcpt).where(smtp_queue_rcpt.c.id == row.id).values(**values))
                 event("smtp.deferred", id=message.id, rcpt=row.address, reply=outcome.reply[:200],
                       attempts=attempts)
@@ -334,15 +369,18 @@ async def _record(app: App, message: Any, rcpts: list[Any], outcomes: list[smtpc
 
     await app.db.run_write(tx)
     if message.mail_from and message.kind != "dsn":
-        for action, group in (("failed", failed), ("delayed", delayed)):
+        for action, group in (("failed", failed), ("delayed", delayed), ("delivered", succeeded),
+                              ("relayed", relayed)):
             if group:
-                await send_dsn(app, message.mail_from, raw, group, action, created)
+                await send_dsn(app, message.mail_from, raw, group, action, created, envid=message.dsn_envid,
+                               ret=message.dsn_ret)
 
 
 async def send_dsn(app: App, to: str, original: bytes, recipients: list[dsn.RecipientStatus], action: str,
-                   arrival: datetime) -> None:
+                   arrival: datetime, *, envid: str = "", ret: str = "") -> None:
     """Send a DSN to ``to``: into the mailbox if local, else through the queue (null sender)."""
-    raw = dsn.build(app, to=to, original=original, recipients=recipients, action=action, arrival=arrival)
+    raw = dsn.build(app, to=to, original=original, recipients=recipients, action=action, arrival=arrival,
+                    envid=envid, ret=ret)
     event("smtp.dsn", to=to, action=action, recipients=[r.address for r in recipients])
     if addresses.is_local(app, to):
         mailbox_id = await addresses.resolve(app, to)

@@ -7,6 +7,8 @@
 * ``quota_warned``: whether each mailbox's owner was warned of its usage (Điều 8.1,
   ``delivery.check_quota_warnings``);
 * ``runner``: the outbound queue's runner while it runs (``queue.wake``);
+* ``mta_sts``: the MTA-STS policies of the domains we deliver to, by domain
+  (``mtasts.policy_for``);
 * ``analysis_pool``: the worker processes that analyse large messages
   (``delivery.analyse``), started at first use and shut down with the runtime.
 
@@ -24,6 +26,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from congthu.config import Settings
     from congthu.smtp.dns import Resolvers
+    from congthu.smtp.mtasts import Policy
     from congthu.smtp.queue import Runner
 
 __all__ = ["SMTPRuntime"]
@@ -37,6 +40,7 @@ class SMTPRuntime:
         self.recipients: dict[str, tuple[float, int, int, int]] = {}
         self.quota_warned: dict[int, bool] = {}
         self.runner: Runner | None = None
+        self.mta_sts: dict[str, Policy] = {}
         self._pool: concurrent.futures.ProcessPoolExecutor | None = None
 
     def analysis_pool(self, workers: int) -> concurrent.futures.ProcessPoolExecutor:

@@ -35,6 +35,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from congthu.db import DatabaseUnavailable
 from congthu.log import event
 from congthu.smtp import errors
+from congthu.store.changes import MailboxGuard
 
 if TYPE_CHECKING:
     from congthu.app import App
@@ -50,6 +51,8 @@ class Recipient:
     mailbox_id: int | None  # None: a remote address
     used: int = 0  # usage and quota when RCPT was accepted (local only)
     quota: int = 0
+    notify: str = ""  # RFC 3461 NOTIFY ("SUCCESS,FAILURE", "NEVER"; "" when not given)
+    orcpt: str = ""  # RFC 3461 ORCPT, decoded: "rfc822;user@example.com"
 
 
 class CTSession(Session):  # type: ignore[misc]
@@ -75,6 +78,8 @@ class CTEnvelope(Envelope):  # type: ignore[misc]
         self.bdat: bytearray | None = None
         self.bdat_error: str | None = None
         self.spf: asyncio.Future[tuple[str, str, bool]] | None = None  # started at MAIL (MX)
+        self.dsn_ret = ""  # RFC 3461 RET ("FULL", "HDRS") and ENVID (decoded) of MAIL
+        self.dsn_envid = ""
 
 
 class SMTPSession(SMTP):  # type: ignore[misc]
@@ -110,7 +115,12 @@ class SMTPSession(SMTP):  # type: ignore[misc]
         self.may_hold = False  # set while MAIL or RCPT runs (RFC 2920 section 3.2)
         self.closed = False  # ended by close_now
         self.busy = False  # a message is being delivered
+        # RFC 3461 parameters of the MAIL or RCPT command being handled: (RET, ENVID) or
+        # (NOTIFY, ORCPT), taken off the command before aiosmtpd reads it, for its hook.
+        self.dsn_params: tuple[str, str] = ("", "")
         self._held = bytearray()  # replies held back, see push
+        # After AUTH: ends the session if the mailbox is revoked or disabled (Điều 4.5).
+        self.guard: MailboxGuard | None = None
 
     @property
     def ct_session(self) -> CTSession:
@@ -167,6 +177,21 @@ class SMTPSession(SMTP):  # type: ignore[misc]
         self.closed = True
         self.reader._buffer.clear()  # type: ignore[attr-defined]
         self.transport.close()
+
+    def revoked(self) -> None:
+        """The signed-in mailbox was revoked (Điều 4.5): 421 and close at once (RFC 5321
+        section 3.8: the server may close with 421 when it must)."""
+        if self.closed or self.transport is None:
+            return
+        event("smtp.revoked", door=self.door, peer=self.ct_session.peer_ip)
+        self._writer.write(errors.ascii_text("421 4.7.0 Hộp thư đã bị thu hồi / mailbox revoked").encode() + b"\r\n")
+        self.close_now()
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if self.guard is not None:
+            self.guard.close()
+            self.guard = None
+        super().connection_lost(error)
 
     async def close_with(self, reply: str) -> None:
         """Send the closing ``reply``, then end the session (``close_now``)."""

@@ -168,7 +168,7 @@ async def submission(app: App, arrival: Arrival, content: bytes, trace: bytes, q
         added += f"Message-ID: {email.utils.make_msgid(domain=domain if domain.isascii() else None)}\r\n".encode("ascii")
     content = added + content
     reply = await deliver_local_and_queue(app, arrival, delivery.return_path(arrival.sender) + trace + content,
-                                          queue_id, remote_raw=trace + content)
+                                          queue_id, remote_raw=trace + content, sent=content)
     if reply.startswith("250"):
         await ratelimit.count_sent(app, mailbox.id)
         # Điều 4.1: a request mailed to admin@ from an organisation's mailbox is filed

@@ -38,6 +38,9 @@ smtp_queue = Table(
     # The submitting mailbox, for the queue listing and per-user views.
     Column("mailbox_id", Integer, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # RFC 3461 RET ("FULL", "HDRS", "" not given) and ENVID (decoded) of the sender's MAIL.
+    Column("dsn_ret", String(4), nullable=False, default="", server_default=""),
+    Column("dsn_envid", String(100), nullable=False, default="", server_default=""),
 )
 
 smtp_queue_rcpt = Table(
@@ -59,6 +62,10 @@ smtp_queue_rcpt = Table(
     # process, another worker or another node, takes the recipient, so nothing is sent
     # twice; NULL between attempts. Past it (the runner died), the recipient is due again.
     Column("claimed_until", DateTime(timezone=True), nullable=True),
+    # RFC 3461 NOTIFY ("SUCCESS,FAILURE", "NEVER", "" not given) and ORCPT (decoded,
+    # "rfc822;user@example.com") of the sender's RCPT.
+    Column("dsn_notify", String(40), nullable=False, default="", server_default=""),
+    Column("dsn_orcpt", String(500), nullable=False, default="", server_default=""),
     Index("ix_smtp_queue_rcpt_due", "next_attempt_at"),
     Index("ix_smtp_queue_rcpt_queue", "queue_id"),
 )

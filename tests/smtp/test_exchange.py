@@ -123,3 +123,22 @@ def test_remote_down_is_retried_then_bounced(tmp_path: Path, dns_server: DNSServ
         assert bounce["Auto-Submitted"] == "auto-replied"
     finally:
         st.stop()
+
+
+def test_smtputf8_mail_goes_out_after_starttls(pair):
+    """RFC 3207 section 4.2: after STARTTLS the client asks EHLO again; the extensions of
+    the first EHLO no longer count. A recipient with a Vietnamese local part needs
+    SMTPUTF8 (RFC 6531) at the next hop, which Cần Thơ offers after TLS: the message
+    arrives (it used to bounce, the extensions being read from the emptied list)."""
+    st, ct = pair
+    st.add_user(BINH)
+    recipient = f"trần@{CT}"
+    tran = ct.add_user(recipient)
+    with smtplib.SMTP("127.0.0.1", st.port("submission")) as client:
+        client.starttls(context=tls_client())
+        client.ehlo()
+        client.login(BINH, PASSWORD)
+        client.sendmail(BINH, [recipient], (f"From: {BINH}\r\nTo: {recipient}\r\nSubject: UTF-8\r\n\r\n"
+                                            "Nội dung.\r\n").encode(), mail_options=["SMTPUTF8"])
+    [arrived] = wait_for(lambda: messages(ct, tran), timeout=30)
+    assert f"To: {recipient}".encode() in arrived

@@ -13,6 +13,12 @@ the SMTP listeners (aiosmtpd protocols) and the HTTP listeners (uvicorn protocol
 cap gets its protocol's "try again later" and is disconnected, so one address cannot
 take every connection a server can hold.
 
+``door_listeners`` makes the two listeners of a door we serve ourselves (``listen.pop3``
+and ``listen.pop3s``, ``listen.ldap`` and ``listen.ldaps``: the first with a STARTTLS-like
+upgrade, the second with implicit TLS), and ``StreamWire`` is what those doors' ``wire.py``
+share: the client's address, waiting for input until a deadline or the server's stop,
+writing with a deadline, and the switch to TLS on the same connection.
+
 Listening sockets: with several worker processes (``congthu.workers``) the supervisor
 binds each listener's socket once and hands it down to every worker (``bind_listener``,
 the ``CONGTHU_LISTEN_FDS`` environment variable); a service takes its socket with
@@ -24,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import functools
 import ipaddress
 import json
@@ -32,13 +39,19 @@ import socket
 import ssl
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from congthu import metrics
 from congthu.config.settings import Settings
 from congthu.log import event
 
+if TYPE_CHECKING:
+    from congthu.app import App
+
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+# One connection of a door: (reader, writer, the listener's stopping event, implicit TLS).
+DoorSession = Callable[[asyncio.StreamReader, asyncio.StreamWriter, asyncio.Event, bool], Awaitable[None]]
+T = TypeVar("T")
 
 # The listening sockets a worker process was handed: [[host, port, fd], ...] as JSON.
 LISTEN_FDS_ENV = "CONGTHU_LISTEN_FDS"
@@ -272,3 +285,100 @@ class TCPService:
         if self._server is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 2)
+
+
+def door_listeners(app: App, door: str, run: DoorSession, *, refusal: bytes,
+                   limit: int = 64 * 1024) -> list[TCPService]:
+    """The listeners of ``door`` ("pop3", "ldap"): ``listen.<door>`` (plaintext, upgraded
+    by the protocol's STARTTLS) and ``listen.<door>s`` (implicit TLS, only with a
+    certificate); a port of 0 switches one off. Both cap their connections with the
+    door's ``[connections]`` settings and send ``refusal`` to a client over a cap. Each
+    connection is ``run(reader, writer, stopping, implicit_tls)``."""
+    listen = app.settings.listen
+    found: list[TCPService] = []
+    for name, implicit in ((door, False), (f"{door}s", True)):
+        port = getattr(listen, name)
+        if not port or (implicit and not app.tls.available):
+            continue
+        service = TCPService(name, listen.host, port, _unset, app.tls.server if implicit else None, limit=limit,
+                             limiter=ConnectionLimiter.for_door(app.settings, door, name), refusal=refusal)
+        service.handler = _door_handler(run, service.stopping, implicit)
+        found.append(service)
+    return found
+
+
+def _door_handler(run: DoorSession, stopping: asyncio.Event, implicit: bool) -> Handler:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await run(reader, writer, stopping, implicit)
+    return handle
+
+
+async def _unset(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """The handler until ``door_listeners`` sets the one that needs the service itself."""
+
+
+class Ended(enum.Enum):
+    """Why a wire's read returned nothing."""
+
+    EOF = "eof"  # the client went away, perhaps in the middle of a request
+    TIMEOUT = "timeout"
+    STOPPING = "stopping"  # the server is stopping
+
+
+class StreamWire:
+    """What the ``wire.py`` of our own doors share: one connection's socket, its client's
+    address, reads bounded by a deadline and by the server's stop, writes bounded by
+    ``write_timeout``, and the switch to TLS (RFC 2595 section 4, RFC 4513 section 3)."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *,
+                 stopping: asyncio.Event, write_timeout: float) -> None:
+        self.reader, self.writer = reader, writer
+        self.stopping = stopping
+        self.write_timeout = write_timeout
+        peer = writer.get_extra_info("peername")
+        self.peer = str(peer[0]) if isinstance(peer, tuple) and peer else ""
+        self._stop_waiter: asyncio.Future[Any] | None = None
+
+    async def until(self, reading: Awaitable[T], silence: float) -> T | Ended:
+        """What ``reading`` gives, or Ended.TIMEOUT after ``silence`` seconds, or
+        Ended.STOPPING when the server stops first (``reading`` is then cancelled)."""
+        if self._stop_waiter is None:
+            self._stop_waiter = asyncio.ensure_future(self.stopping.wait())
+        stop_waiter = self._stop_waiter
+        task = asyncio.ensure_future(reading)
+        done, _pending = await asyncio.wait({task, stop_waiter}, timeout=silence,
+                                            return_when=asyncio.FIRST_COMPLETED)
+        if task not in done:
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+            return Ended.STOPPING if stop_waiter in done else Ended.TIMEOUT
+        return task.result()
+
+    def write(self, data: bytes) -> None:
+        """Queue bytes; the next ``send`` waits for them to leave."""
+        self.writer.write(data)
+
+    async def send(self, data: bytes) -> None:
+        """Write and wait until the client has taken it; a client that reads too slowly
+        (``write_timeout``) ends its session with TimeoutError."""
+        self.writer.write(data)
+        await asyncio.wait_for(self.writer.drain(), self.write_timeout)
+
+    async def start_tls(self, context: ssl.SSLContext, ok: bytes) -> None:
+        """Send ``ok`` (the protocol's "go ahead") and negotiate TLS on the connection."""
+        # Anything the client sent after its request arrived in plaintext and must not be
+        # taken as if it came through TLS (command injection, CVE-2011-0411).
+        buffered = getattr(self.reader, "_buffer", None)
+        if buffered:
+            buffered.clear()
+        # Stop reading before the answer: the client's ClientHello must reach the TLS
+        # layer, not the plaintext buffer, even if it arrives while the answer drains.
+        self.writer.transport.pause_reading()  # type: ignore[attr-defined]
+        await self.send(ok)
+        await self.writer.start_tls(context, ssl_handshake_timeout=30)
+
+    def close(self) -> None:
+        """Stop waiting for the server's stop (the connection itself is TCPService's)."""
+        if self._stop_waiter is not None:
+            self._stop_waiter.cancel()

@@ -12,8 +12,9 @@ exception flag:
 - the name is never an address (no ``@``): a service account has no mailbox, receives no
   mail, and ``Accounts.authenticate`` (the mail doors: IMAP, POP3, SMTP submission, the
   web pages) never finds it;
-- its only check is ``authenticate_service`` (the future LDAP bind): over TLS only,
-  counted by the per-address guessing counters, every attempt audited.
+- its only check is ``authenticate_service`` (the LDAP bind): over TLS only, counted by
+  the per-address guessing counters, every failure audited, and every success too, or,
+  for binds repeated per request, once per period with their count (``recent.py``).
 """
 
 from __future__ import annotations
@@ -141,9 +142,11 @@ class ServiceAccounts(AccountsBase):
         return secret
 
     async def authenticate_service(self, name: str, secret: str, *, protocol: str = "ldap", client_ip: str = "",
-                                   secure: bool = True) -> ServiceCheck:
+                                   secure: bool = True, record_within: float = 0.0) -> ServiceCheck:
         """The check of a service account's secret (an LDAP simple bind): TLS only, the
-        client address's guessing counters, every attempt audited and counted."""
+        client address's guessing counters, every attempt counted and audited; with
+        ``record_within``, a success repeated from the same address within that many
+        seconds is a count on the next record (``recent.py``), every failure a record."""
         name = name.strip().lower()
         client = f"{protocol} {client_ip or '-'}"
         now = self.clock()
@@ -163,6 +166,17 @@ class ServiceAccounts(AccountsBase):
         stored = await self.db.run_small_read(_secret_hash, name) if NAME.fullmatch(name) else None
         ok = stored is not None and hmac.compare_digest(stored, sha256_hex(secret))
         login = self.login
+        account = _ACCOUNT_KEY + name
+        if ok and self.recent.repeat(account, protocol, client_ip, now, record_within):
+            metrics.logins.labels(protocol, "ok").inc()
+            return ServiceCheck(True, name)
+        details: dict[str, Any] = {"protocol": protocol}
+        if ok and record_within > 0:
+            repeats = self.recent.recorded(account, protocol, client_ip, now)
+            if repeats:
+                details["repeats"] = repeats
+        elif not ok:
+            self.recent.forget(account)
 
         def write(conn: Connection) -> lockout.Counter:
             counter = lockout.Counter()
@@ -174,10 +188,14 @@ class ServiceAccounts(AccountsBase):
                 counter, _newly = lockout.fail(conn, lockout.ADDRESS, address, now, login, login.address_lock_after,
                                                lockout.fingerprint(name, secret))
             audit.append(conn, at=now, action="service.login.ok" if ok else "service.login.failed", actor=name,
-                         target=name, details={"protocol": protocol}, client=client)
+                         target=name, details=details, client=client)
             return counter
 
-        counter = await self.db.run_write(write)
+        try:
+            counter = await self.db.run_write(write)
+        except BaseException:
+            self.recent.forget(account)  # not written: the next success must be
+            raise
         metrics.logins.labels(protocol, "ok" if ok else "failed").inc()
         event("service.login.ok" if ok else "service.login.failed", protocol=protocol, user=name, client=client_ip)
         if ok:

@@ -13,5 +13,7 @@ The package has the shape of the other protocol packages: ``server.py`` (listene
 (handlers), ``errors.py`` (result codes); plus ``ber.py`` (framing and bounds of BER),
 ``messages.py`` (the RFC 4511 ASN.1 with pyasn1), ``dn.py`` (distinguished names,
 RFC 4514), ``filters.py`` (search filters), ``schema.py`` (attributes, matching rules,
-the subschema entry) and ``tree.py`` (the DIT built from the directory).
+the subschema entry), ``tree.py`` (the DIT built from the directory) and ``grants.py``
+(what each service account may read). The listeners and the socket's deadlines are
+``congthu.net``'s (``door_listeners``, ``StreamWire``), shared with POP3.
 """

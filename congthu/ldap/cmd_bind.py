@@ -10,9 +10,15 @@ that says why (expired: where to change the password), and, when the request car
 password policy control (draft-behera-ldap-password-policy-10 section 6.2), its error:
 passwordExpired, changeAfterReset or accountLocked. Service accounts go through
 ``authenticate_service``. Anonymous bind is refused unless ``ldap.allow_anonymous``.
+
+SASL PLAIN (RFC 4616) carries the same name and password and takes the same path; a
+repeated success of one account from one address within ``ldap.bind_record_seconds`` is
+counted rather than written (application servers bind per request: ``accounts/recent.py``).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from congthu.accounts import AuthStatus
 from congthu.ldap import dn, errors
@@ -21,10 +27,13 @@ from congthu.ldap.messages import ControlRecord, Message, password_policy_value,
 from congthu.ldap.session import Session
 from congthu.ldap.tree import ANONYMOUS, PASSWORD_POLICY, Identity, uid_of
 from congthu.log import event
+from congthu.store import normalise_address
 
 # draft-behera-ldap-password-policy-10 section 6.2, the error enumeration.
 PASSWORD_EXPIRED, ACCOUNT_LOCKED, CHANGE_AFTER_RESET = 0, 1, 2
 INSUFFICIENT_PASSWORD_QUALITY, PASSWORD_IN_HISTORY = 5, 8
+# The SASL mechanism offered (RFC 4616), over TLS only.
+PLAIN = "PLAIN"
 
 
 def person_dn(address: str, session: Session) -> str:
@@ -72,8 +81,8 @@ async def bind(s: Session, message: Message) -> None:
         raise LDAPError(errors.INVALID_DN_SYNTAX, "Tên không phải UTF-8 / name is not UTF-8") from None
     authentication = body["authentication"]
     if authentication.getName() == "sasl":
-        raise LDAPError(errors.AUTH_METHOD_NOT_SUPPORTED,
-                        "Chỉ hỗ trợ simple bind qua TLS / only simple bind over TLS is offered")
+        await _bind_sasl(s, message, authentication.getComponent())
+        return
     secret = bytes(authentication.getComponent())
     if not name and not secret:  # anonymous (RFC 4513 section 5.1.1)
         if not s.app.settings.ldap.allow_anonymous:
@@ -86,6 +95,10 @@ async def bind(s: Session, message: Message) -> None:
         password = secret.decode("utf-8")
     except UnicodeDecodeError:
         raise LDAPError(errors.INVALID_CREDENTIALS, errors.INVALID_CREDENTIALS_TEXT) from None
+    await _bind_as(s, message, name, password)
+
+
+async def _bind_as(s: Session, message: Message, name: str, password: str) -> None:
     kind, who = bind_target(name, s)
     if kind == "service":
         await _bind_service(s, message, who, password)
@@ -93,10 +106,54 @@ async def bind(s: Session, message: Message) -> None:
         await _bind_person(s, message, who, password)
 
 
+async def _bind_sasl(s: Session, message: Message, sasl: Any) -> None:
+    """SASL PLAIN (RFC 4616; RFC 4513 section 5.2): the authentication identity is a bind
+    name (an address, a uid, a person's or a service account's DN) and the password is
+    checked as a simple bind's, TLS required. A PLAIN bind without credentials is
+    answered saslBindInProgress with empty server credentials (RFC 4511 section 4.2.2),
+    so the client sends them. EXTERNAL (RFC 4422 appendix A) is not offered: it needs
+    client certificates, which no listener asks for."""
+    mechanism = text(sasl["mechanism"])
+    if mechanism.upper() != PLAIN:
+        raise LDAPError(errors.AUTH_METHOD_NOT_SUPPORTED, errors.SASL_MECHANISMS_TEXT)
+    if not sasl["credentials"].isValue:
+        await s.result(message, errors.SASL_BIND_IN_PROGRESS, value=b"")
+        return
+    try:
+        authzid, authcid, password = bytes(sasl["credentials"]).decode("utf-8").split("\0")
+    except ValueError:  # not UTF-8, or not three parts
+        raise LDAPError(errors.INVALID_CREDENTIALS, errors.SASL_PLAIN_MALFORMED) from None
+    authcid = authcid.strip()
+    if not authcid or not password:
+        raise LDAPError(errors.INVALID_CREDENTIALS, errors.SASL_PLAIN_MALFORMED)
+    if authzid and not _same_identity(s, authzid, authcid):
+        raise LDAPError(errors.INVALID_CREDENTIALS, errors.SASL_AUTHZID)
+    await _bind_as(s, message, authcid, password)
+
+
+def _same_identity(s: Session, authzid: str, authcid: str) -> bool:
+    """Does the authorization identity (RFC 4513 section 5.2.1.8: "u:NAME", "dn:DN" or a
+    bare name) name the same account as ``authcid``? Acting as someone else is refused."""
+    for prefix in ("u:", "dn:"):
+        if authzid.startswith(prefix):
+            authzid = authzid[len(prefix):]
+    try:
+        return _normalised(bind_target(authzid, s)) == _normalised(bind_target(authcid, s))
+    except LDAPError:
+        return False
+
+
+def _normalised(target: tuple[str, str]) -> tuple[str, str]:
+    kind, who = target
+    return kind, normalise_address(who) if kind == "person" else who.strip().lower()
+
+
 async def _bind_service(s: Session, message: Message, name: str, secret: str) -> None:
-    check = await s.app.accounts.authenticate_service(name, secret, protocol="ldap", client_ip=s.peer, secure=s.tls)
+    check = await s.app.accounts.authenticate_service(name, secret, protocol="ldap", client_ip=s.peer, secure=s.tls,
+                                                      record_within=s.app.settings.ldap.bind_record_seconds)
     if check.ok:
-        s.identity = Identity("service", f"cn={dn.escape(check.name)},ou=services,{s.base}")
+        s.identity = Identity("service", f"cn={dn.escape(check.name)},ou=services,{s.base}",
+                              grant=s.trees.grant(check.name))
         await s.result(message, errors.SUCCESS)
         return
     code = errors.CONFIDENTIALITY_REQUIRED if check.code == "PRIVACYREQUIRED" else errors.INVALID_CREDENTIALS
@@ -105,7 +162,8 @@ async def _bind_service(s: Session, message: Message, name: str, secret: str) ->
 
 
 async def _bind_person(s: Session, message: Message, address: str, password: str) -> None:
-    result = await s.app.accounts.authenticate(address, password, protocol="ldap", client_ip=s.peer, secure=s.tls)
+    result = await s.app.accounts.authenticate(address, password, protocol="ldap", client_ip=s.peer, secure=s.tls,
+                                               record_within=s.app.settings.ldap.bind_record_seconds)
     event("ldap.bind", address=address, peer=s.peer, result=result.status.value, tls=s.tls)
     if result.status is AuthStatus.OK:
         assert result.mailbox is not None

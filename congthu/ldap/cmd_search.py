@@ -99,7 +99,8 @@ async def search(s: Session, message: Message) -> None:
     # The root DSE and the subschema entry: to anyone, base scope only.
     special = None
     if not key and scope == 0:
-        special = root_dse(s.base, s.app.tls.available and not s.tls)
+        special = root_dse(s.base, s.app.tls.available and not s.tls,
+                           s.app.accounts.plaintext_allowed(s.tls, s.peer))
     elif key == dn.key(SUBSCHEMA_DN) and scope == 0:
         special = subschema_entry()
     if special is not None:

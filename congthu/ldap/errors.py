@@ -16,6 +16,7 @@ STRONGER_AUTH_REQUIRED = 8
 ADMIN_LIMIT_EXCEEDED = 11
 UNAVAILABLE_CRITICAL_EXTENSION = 12
 CONFIDENTIALITY_REQUIRED = 13
+SASL_BIND_IN_PROGRESS = 14
 NO_SUCH_ATTRIBUTE = 16
 UNDEFINED_ATTRIBUTE_TYPE = 17
 INAPPROPRIATE_MATCHING = 18
@@ -67,3 +68,9 @@ TLS_REQUIRED = ("Phải dùng kết nối mã hóa (StartTLS hoặc LDAPS) để
                 "a password may only be sent over TLS (StartTLS or LDAPS)")
 INVALID_CREDENTIALS_TEXT = "Sai tên đăng nhập hoặc mật khẩu / invalid name or password"
 UNAVAILABLE_TEXT = "Hệ thống tạm thời không sẵn sàng, hãy thử lại sau / temporarily unavailable, try again later"
+SASL_MECHANISMS_TEXT = ("Chỉ hỗ trợ simple bind và SASL PLAIN qua TLS / only simple bind and SASL PLAIN over "
+                        "TLS are offered (EXTERNAL needs client certificates, which are not configured)")
+SASL_PLAIN_MALFORMED = ("Dữ liệu SASL PLAIN không hợp lệ / malformed SASL PLAIN credentials: "
+                        "[authzid] NUL authcid NUL password (RFC 4616 section 2)")
+SASL_AUTHZID = ("Không được đăng nhập thay người khác / the authorization identity must be empty or "
+                "the same as the authentication identity")

@@ -327,63 +327,59 @@ def text(value: Any) -> str:
 
 # -- writing ----------------------------------------------------------------------------
 
-def _controls(controls: list[ControlRecord]) -> Any:
-    out = Controls().subtype(implicitTag=_ctx(0, True))
-    for i, record in enumerate(controls):
-        control = Control()
-        control["controlType"] = record.oid
+# Responses are encoded by hand: they are a handful of fixed shapes, and pyasn1's encoder
+# costs more than everything else a bind or a one-entry search does.
+# ``test_codec.py`` checks them against pyasn1's encoding of the ASN.1 classes above.
+
+def _tlv(tag: int, content: bytes) -> bytes:
+    """One BER element, definite length in its shortest form (RFC 4511 section 5.1)."""
+    size = len(content)
+    if size < 0x80:
+        return bytes((tag, size)) + content
+    octets = size.to_bytes((size.bit_length() + 7) // 8, "big")
+    return bytes((tag, 0x80 | len(octets))) + octets + content
+
+
+def _controls(controls: list[ControlRecord]) -> bytes:
+    """controls [0] Controls (RFC 4511 section 4.1.11); TRUE is 0xFF (section 5.1)."""
+    out = b""
+    for record in controls:
+        inner = _tlv(0x04, record.oid.encode("ascii"))
         if record.critical:
-            control["criticality"] = True
+            inner += b"\x01\x01\xff"
         if record.value is not None:
-            control["controlValue"] = record.value
-        out[i] = control
-    return out
+            inner += _tlv(0x04, record.value)
+        out += _tlv(0x30, inner)
+    return _tlv(0xA0, out)
 
 
 def envelope(message_id: int, op: bytes, controls: list[ControlRecord] | None = None) -> bytes:
     """An LDAPMessage around an encoded operation."""
-    message = Envelope()
-    message["messageID"] = message_id
-    message["protocolOp"] = univ.Any(op)
-    if controls:
-        message["controls"] = _controls(controls)
-    return bytes(encoder.encode(message))
+    return _tlv(0x30, _tlv(0x02, _integer(message_id)) + op + (_controls(controls) if controls else b""))
 
 
 def result(message_id: int, number: int, code: int, diagnostic: str = "", matched: str = "", *,
            controls: list[ControlRecord] | None = None, name: str | None = None,
            value: bytes | None = None) -> bytes:
     """A response made of an LDAPResult (application tag ``number``), with the extended
-    response's name and value or a bind's nothing more."""
-    if number == 24:
-        op = EXTENDED_RESPONSE()
-    elif number == 1:
-        op = BIND_RESPONSE()
-    else:
-        op = _PLAIN_RESULTS[number]()
-    op["resultCode"] = code
-    op["matchedDN"] = matched.encode("utf-8")
-    op["diagnosticMessage"] = diagnostic.encode("utf-8")
-    if name is not None:
-        op["responseName"] = name.encode("ascii")
-    if value is not None:
-        op["responseValue"] = value
-    return envelope(message_id, bytes(encoder.encode(op)), controls)
+    response's name and value, or a bind's server SASL credentials (``value``)."""
+    if number not in (1, 24) and number not in _PLAIN_RESULTS:
+        raise ValueError(f"no LDAPResult response has application tag {number}")
+    content = _tlv(0x0A, _integer(code)) + _tlv(0x04, matched.encode("utf-8")) + _tlv(0x04, diagnostic.encode("utf-8"))
+    if number == 24 and name is not None:
+        content += _tlv(0x8A, name.encode("ascii"))  # responseName [10]
+    if value is not None and number in (1, 24):
+        content += _tlv(0x87 if number == 1 else 0x8B, value)  # serverSaslCreds [7], responseValue [11]
+    return envelope(message_id, _tlv(0x60 | number, content), controls)
 
 
 def entry(message_id: int, dn: str, attributes: list[tuple[str, list[str]]]) -> bytes:
     """A SearchResultEntry (RFC 4511 section 4.5.2)."""
-    op = SearchResultEntry()
-    op["objectName"] = dn.encode("utf-8")
-    attrs = op["attributes"]
-    for i, (name, values) in enumerate(attributes):
-        attribute = PartialAttribute()
-        attribute["type"] = name.encode("utf-8")
-        vals = attribute["vals"]
-        for j, value in enumerate(values):
-            vals[j] = value.encode("utf-8")
-        attrs[i] = attribute
-    return envelope(message_id, bytes(encoder.encode(op)))
+    attrs = b"".join(
+        _tlv(0x30, _tlv(0x04, name.encode("utf-8")) + _tlv(0x31, b"".join(_tlv(0x04, v.encode("utf-8"))
+                                                                          for v in values)))
+        for name, values in attributes)
+    return envelope(message_id, _tlv(0x64, _tlv(0x04, dn.encode("utf-8")) + _tlv(0x30, attrs)))
 
 
 def notice_of_disconnection(code: int, diagnostic: str) -> bytes:

@@ -20,7 +20,9 @@ within those seconds.
 Who sees what: the root DSE and the subschema entry are public (tools discover the
 server with them); a bound person or service account sees the fields of
 ``directory.public_fields`` (name, title, organisation, address, phone) of every entry,
-and a person all of their own entry; ``userPassword`` is never an attribute of anything.
+and a person all of their own entry; a service account with a grant (``grants.py``)
+sees only its organisations and attributes; ``userPassword`` is never an attribute of
+anything.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from typing import TYPE_CHECKING
 
 from congthu.accounts import roles
 from congthu.directory import Directory, Org, Person
-from congthu.ldap import dn, schema
+from congthu.ldap import dn, grants, schema
 from congthu.ldap.dn import Key
 
 if TYPE_CHECKING:
@@ -76,6 +78,8 @@ class Entry:
     kind: str  # "base", "container", "person", "org", "group", "service", "root", "subschema"
     attrs: dict[str, list[str]]
     mailbox_id: int | None = None
+    # The organisation a person, an organisation entry or a group belongs to (grants).
+    org_id: int | None = None
     _normalised: dict[str, set[str]] = field(default_factory=dict, repr=False)
 
     def values(self, name: str) -> list[str]:
@@ -98,6 +102,8 @@ class Identity:
     dn: str = ""
     mailbox_id: int | None = None
     address: str = ""
+    # A service account's grant (grants.py); None: what every bound identity reads.
+    grant: grants.Grant | None = None
 
     @property
     def bound(self) -> bool:
@@ -118,6 +124,10 @@ class Tree:
         # (attribute, normalised value) -> keys, for equality on uid, mail and cn.
         self.index: dict[tuple[str, str], list[Key]] = {}
         self.by_mailbox: dict[int, Key] = {}
+        # Organisations by address, and the units directly under each (grants).
+        self.org_by_address: dict[str, int] = {}
+        self.units: dict[int, list[int]] = {}
+        self._granted: dict[tuple[str, ...], frozenset[int]] = {}
         self.person_fields: set[str] = set()
         for name in public_fields:
             self.person_fields |= FIELD_ATTRIBUTES.get(name, set())
@@ -126,10 +136,10 @@ class Tree:
     INDEXED = ("uid", "mail", "cn")
 
     def add(self, rdn: str, parent: str | None, kind: str, attrs: dict[str, list[str]],
-            mailbox_id: int | None = None) -> Entry:
+            mailbox_id: int | None = None, org_id: int | None = None) -> Entry:
         text = rdn if parent is None else f"{rdn},{parent}"
         key = dn.key(text)
-        entry = Entry(text, key, kind, {k: v for k, v in attrs.items() if v}, mailbox_id)
+        entry = Entry(text, key, kind, {k: v for k, v in attrs.items() if v}, mailbox_id, org_id)
         self.entries[key] = entry
         if parent is not None:
             self.children.setdefault(key[1:], []).append(key)
@@ -181,19 +191,48 @@ class Tree:
         """The attributes of ``entry`` that ``who`` may read; None: all of them."""
         if entry.kind in ("root", "subschema"):
             return None
+        shown: set[str] | None
         if entry.kind == "person":
-            if who.mailbox_id is not None and who.mailbox_id == entry.mailbox_id:
-                return None  # one's own entry
-            return ALWAYS | self.person_fields
-        shown = set(ALWAYS)
-        if "mail" in self.person_fields:
-            shown.add("mail")
-        return shown
+            own = who.mailbox_id is not None and who.mailbox_id == entry.mailbox_id
+            shown = None if own else ALWAYS | self.person_fields
+        else:
+            shown = set(ALWAYS)
+            if "mail" in self.person_fields:
+                shown.add("mail")
+        if who.grant is None or who.grant.attributes is None:
+            return shown
+        naming = {schema.canonical(attribute) for attribute, _value in entry.key[0]} if entry.key else set()
+        granted = who.grant.attributes | naming | {"objectClass"}
+        return set(granted & (set(entry.attrs) if shown is None else shown))
 
     def hidden(self, entry: Entry, who: Identity) -> bool:
         """Entries ``who`` may not even see: the role groups (who administers the
-        system) are for the applications' service accounts only."""
-        return entry.kind == "role" and who.kind != "service"
+        system) are for the applications' service accounts only; a service account
+        granted some organisations sees only theirs (grants.py)."""
+        if entry.kind == "role" and who.kind != "service":
+            return True
+        grant = who.grant
+        if grant is None or not grant.orgs:
+            return False
+        if entry.kind in ("person", "org", "group"):
+            return entry.org_id not in self.granted_orgs(grant.orgs)
+        if entry.kind == "service":
+            return entry.dn.lower() != who.dn.lower()
+        return entry.kind == "role"
+
+    def granted_orgs(self, addresses: tuple[str, ...]) -> frozenset[int]:
+        """The organisations of ``addresses`` and every unit under them (cached per tree)."""
+        found = self._granted.get(addresses)
+        if found is None:
+            stack = [self.org_by_address[a] for a in addresses if a in self.org_by_address]
+            seen: set[int] = set()
+            while stack:
+                current = stack.pop()
+                if current not in seen:
+                    seen.add(current)
+                    stack.extend(self.units.get(current, []))
+            found = self._granted[addresses] = frozenset(seen)
+        return found
 
     def has_children(self, entry: Entry) -> bool:
         return bool(self.children.get(entry.key))
@@ -274,13 +313,17 @@ def _construct(settings: Settings, base: str, orgs: list[Org], people: list[Pers
     for org in orgs:
         org_dn(org)
         groups[org.id] = f"cn={dn.escape(org.local_part)},ou=groups,{base}"
+    for org in orgs:
+        tree.org_by_address[org.address.lower()] = org.id
+        if org.parent_id is not None and org.parent_id in by_id:
+            tree.units.setdefault(org.parent_id, []).append(org.id)
     for org in sorted(orgs, key=lambda o: org_dns[o.id].count(",")):
         rdn, parent = org_dns[org.id].split(",", 1)
         tree.add(rdn, parent, "org", {
             "objectClass": ["top", "organizationalUnit", "extensibleObject"], "ou": [org.local_part, org.name],
             "cn": [org.name], "displayName": [org.name], "mail": [org.address],
             "seeAlso": [groups[org.id]],
-        })
+        }, org_id=org.id)
     members: dict[int, list[str]] = {}
     people_base = f"ou=people,{base}"
     for person in people:
@@ -289,7 +332,7 @@ def _construct(settings: Settings, base: str, orgs: list[Org], people: list[Pers
         uid = uid_of(person.address, domain)
         group = groups.get(person.org_id) if person.org_id is not None else None
         entry = tree.add(f"uid={dn.escape(uid)}", people_base, "person", _person_attrs(person, uid, group),
-                         person.mailbox_id)
+                         person.mailbox_id, person.org_id)
         if person.org_id in groups:
             members.setdefault(person.org_id, []).append(entry.dn)
     for org in orgs:
@@ -298,7 +341,7 @@ def _construct(settings: Settings, base: str, orgs: list[Org], people: list[Pers
         tree.add(f"cn={dn.escape(org.local_part)}", f"ou=groups,{base}", "group", {
             "objectClass": ["top", "groupOfNames"], "cn": [org.local_part, org.name], "description": [org.name],
             "o": [org.name], "mail": [org.address], "member": members.get(org.id) or [org_dns[org.id]],
-        })
+        }, org_id=org.id)
     tree.add("ou=roles", f"ou=groups,{base}", "container", {
         "objectClass": ["top", "organizationalUnit"], "ou": ["roles"],
         "description": ["Nhóm theo vai trò / groups by role"]})
@@ -316,8 +359,9 @@ def _construct(settings: Settings, base: str, orgs: list[Org], people: list[Pers
     return tree
 
 
-def root_dse(base: str, tls: bool) -> Entry:
-    """The root DSE (RFC 4512 section 5.1)."""
+def root_dse(base: str, tls: bool, sasl: bool = False) -> Entry:
+    """The root DSE (RFC 4512 section 5.1); ``tls``: StartTLS is offered; ``sasl``: a
+    password may be sent here, so SASL PLAIN is offered (RFC 4616 section 6)."""
     attrs = {
         "objectClass": ["top"],
         "namingContexts": [base],
@@ -325,6 +369,7 @@ def root_dse(base: str, tls: bool) -> Entry:
         "supportedLDAPVersion": ["3"],
         "supportedControl": SUPPORTED_CONTROLS,
         "supportedExtension": [e for e in SUPPORTED_EXTENSIONS if tls or e != START_TLS],
+        "supportedSASLMechanisms": ["PLAIN"] if sasl else [],
         # All operational attributes ("+", RFC 3673) and by object class ("@", RFC 4529).
         "supportedFeatures": ["1.3.6.1.4.1.4203.1.5.1", "1.3.6.1.4.1.4203.1.5.2", "1.3.6.1.4.1.4203.1.5.3"],
         "vendorName": ["Công Thư"],
@@ -344,12 +389,22 @@ def subschema_entry() -> Entry:
 
 class TreeCache:
     """The tree of one App, rebuilt when older than ``ldap.cache_seconds`` (one build
-    at a time; searches meanwhile use the one they have)."""
+    at a time; searches meanwhile use the one they have), and the service accounts'
+    grants that say what of it each may see."""
 
     def __init__(self, app: App, base: str) -> None:
         self.app, self.base = app, base
         self._tree: Tree | None = None
         self._lock = asyncio.Lock()
+        self._grants: tuple[tuple[str, ...], dict[str, grants.Grant]] = ((), {})
+
+    def grant(self, service: str) -> grants.Grant | None:
+        """The grant of a service account (``ldap.service_grants``, parsed again only
+        when the setting changes); None: it reads what every bound identity reads."""
+        lines = tuple(self.app.settings.ldap.service_grants)
+        if lines != self._grants[0]:
+            self._grants = (lines, grants.parse(list(lines), self.app.settings.system.domain))
+        return self._grants[1].get(service)
 
     async def get(self) -> Tree:
         tree = self._tree

@@ -5,57 +5,35 @@ reads the rest within ``ldap.request_timeout`` (a client trickling a PDU one oct
 time holds nothing for long), and never buffers more than ``ldap.max_request_bytes``: a
 PDU announced larger is refused from its header, unread. Writes wait at most
 ``ldap.write_timeout`` for a client that reads too slowly. StartTLS (RFC 4513 section 3)
-switches the same connection to TLS after the success response.
+switches the same connection to TLS after the success response. The deadlines, the stop
+and StartTLS are ``congthu.net.StreamWire``'s, shared with POP3.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import enum
-import ssl
-from typing import Any
 
 from congthu.config.settings import LDAPSettings
 from congthu.ldap import ber
 from congthu.ldap.errors import TOO_LARGE_TEXT, MalformedPDU
+from congthu.net import Ended, StreamWire
 
 
-class Ended(enum.Enum):
-    """Why ``Wire.read_pdu`` returned no PDU."""
-
-    EOF = "eof"
-    TIMEOUT = "timeout"
-    STOPPING = "stopping"
-
-
-class Wire:
+class Wire(StreamWire):
     """One connection's socket."""
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *,
                  settings: LDAPSettings, stopping: asyncio.Event) -> None:
-        self.reader, self.writer = reader, writer
+        super().__init__(reader, writer, stopping=stopping, write_timeout=settings.write_timeout)
         self.settings = settings
-        self.stopping = stopping
-        peer = writer.get_extra_info("peername")
-        self.peer = str(peer[0]) if isinstance(peer, tuple) and peer else ""
-        self._stop_waiter: asyncio.Task[Any] | None = None
         self._lock = asyncio.Lock()
 
     async def read_pdu(self) -> bytes | Ended:
         """The next whole PDU, or why there is none. MalformedPDU if its header is not
         BER's definite form or announces more than ``max_request_bytes``."""
-        if self._stop_waiter is None:
-            self._stop_waiter = asyncio.ensure_future(self.stopping.wait())
-        first = asyncio.ensure_future(self.reader.read(1))
-        done, _pending = await asyncio.wait({first, self._stop_waiter}, timeout=self.settings.idle_timeout,
-                                            return_when=asyncio.FIRST_COMPLETED)
-        if first not in done:
-            first.cancel()
-            with contextlib.suppress(BaseException):
-                await first
-            return Ended.STOPPING if self._stop_waiter in done else Ended.TIMEOUT
-        start = first.result()
+        start = await self.until(self.reader.read(1), self.settings.idle_timeout)
+        if isinstance(start, Ended):
+            return start
         if not start:
             return Ended.EOF
         try:
@@ -83,21 +61,4 @@ class Wire:
         TimeoutError ends the session). Whole messages only: a search sending entries
         and another answer never interleave (the lock)."""
         async with self._lock:
-            self.writer.write(data)
-            await asyncio.wait_for(self.writer.drain(), self.settings.write_timeout)
-
-    async def start_tls(self, context: ssl.SSLContext, ok: bytes) -> None:
-        """RFC 4513 section 3.1.3: send the StartTLS success response, then the TLS
-        handshake on the same connection."""
-        # Anything sent after the request arrived in plaintext: it must not be taken
-        # as if it came through TLS (CVE-2011-0411, for SMTP).
-        buffered = getattr(self.reader, "_buffer", None)
-        if buffered:
-            buffered.clear()
-        self.writer.transport.pause_reading()  # type: ignore[attr-defined]
-        await self.send(ok)
-        await self.writer.start_tls(context, ssl_handshake_timeout=30)
-
-    def close(self) -> None:
-        if self._stop_waiter is not None:
-            self._stop_waiter.cancel()
+            await super().send(data)

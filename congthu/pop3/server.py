@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 
 from congthu.app import App
-from congthu.net import ConnectionLimiter, TCPService
+from congthu.net import TCPService, door_listeners
 from congthu.pop3 import errors
 from congthu.pop3.commands import COMMANDS
 from congthu.pop3.lock import MaildropLocks
@@ -25,34 +25,15 @@ class POP3Server:
         self.app = app
         self.locks = MaildropLocks(app.db, app.settings.pop3.lock_lease)
 
-    def listener(self, name: str, port: int, *, implicit_tls: bool) -> TCPService:
-        settings = self.app.settings
-        # The stream buffer holds at least one whole command line (pop3.max_line_length);
-        # a longer line is read past and refused (wire.Wire._discard).
-        limit = max(64 * 1024, settings.pop3.max_line_length + 2)
-        service = TCPService(name, settings.listen.host, port, _unset,
-                             self.app.tls.server if implicit_tls else None, limit=limit,
-                             limiter=ConnectionLimiter.for_door(settings, "pop3", name),
-                             refusal=response(False, *errors.TOO_MANY_CONNECTIONS))
-
-        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            wire = Wire(reader, writer, settings=settings.pop3, stopping=service.stopping)
-            await Session(self.app, self.locks, COMMANDS, wire, tls=implicit_tls).run()
-
-        service.handler = handle
-        return service
-
-
-async def _unset(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """The handler until ``listener`` sets the one that needs the service itself."""
+    async def session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, stopping: asyncio.Event,
+                      implicit_tls: bool) -> None:
+        wire = Wire(reader, writer, settings=self.app.settings.pop3, stopping=stopping)
+        await Session(self.app, self.locks, COMMANDS, wire, tls=implicit_tls).run()
 
 
 def services(app: App) -> list[TCPService]:
-    listen = app.settings.listen
-    server = POP3Server(app)
-    found = []
-    if listen.pop3:
-        found.append(server.listener("pop3", listen.pop3, implicit_tls=False))
-    if listen.pop3s and app.tls.available:
-        found.append(server.listener("pop3s", listen.pop3s, implicit_tls=True))
-    return found
+    # The stream buffer holds at least one whole command line (pop3.max_line_length);
+    # a longer line is read past and refused (wire.Wire._discard).
+    limit = max(64 * 1024, app.settings.pop3.max_line_length + 2)
+    return door_listeners(app, "pop3", POP3Server(app).session, limit=limit,
+                          refusal=response(False, *errors.TOO_MANY_CONNECTIONS))

@@ -1,7 +1,8 @@
 """POP3 on the socket: command lines in, responses and multi-line bodies out.
 
 ``Wire`` reads lines with bounded memory and deadlines and writes with a deadline, so a
-client that sends an endless line or reads too slowly ends only its own session. The
+client that sends an endless line or reads too slowly ends only its own session (the
+deadlines, the stop, writing and STLS are ``congthu.net.StreamWire``'s, shared with LDAP). The
 functions below it are pure (no I/O), so that the parser can be fuzzed on its own:
 ``parse_command`` (RFC 1939 section 3, RFC 2449 section 4), ``response`` (RFC 2449
 section 8), and the wire form of a message (CRLF lines, byte-stuffing, TOP).
@@ -12,13 +13,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import contextlib
-import enum
-import ssl
 from dataclasses import dataclass
-from typing import Any
 
 from congthu.config.settings import POP3Settings
+from congthu.net import Ended, StreamWire
 from congthu.pop3.errors import (
     LINE_FAR_TOO_LONG,
     CommandError,
@@ -42,43 +40,19 @@ MAX_KEYWORD = 4
 MAX_DISCARD = 1024 * 1024
 
 
-class Ended(enum.Enum):
-    """Why ``Wire.read_line`` returned no line."""
-
-    EOF = "eof"  # the client went away, perhaps mid-line
-    TIMEOUT = "timeout"
-    STOPPING = "stopping"  # the server is stopping
-
-
-class Wire:
+class Wire(StreamWire):
     """One connection's socket: line reading and writing with deadlines."""
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *,
                  settings: POP3Settings, stopping: asyncio.Event) -> None:
-        self.reader, self.writer = reader, writer
+        super().__init__(reader, writer, stopping=stopping, write_timeout=settings.write_timeout)
         self.settings = settings
-        self.stopping = stopping
-        peer = writer.get_extra_info("peername")
-        self.peer = str(peer[0]) if isinstance(peer, tuple) and peer else ""
-        self._stop_waiter: asyncio.Task[Any] | None = None
 
     async def read_line(self, limit: int, silence: float) -> bytes | Ended:
         """The next line with its end, or why there is none (end of input, ``silence``
         seconds of silence, server stop). A line longer than ``limit`` is read to its
         end and thrown away (LineTooLong)."""
-        if self._stop_waiter is None:
-            self._stop_waiter = asyncio.ensure_future(self.stopping.wait())
-        stop_waiter = self._stop_waiter
-        reading = asyncio.ensure_future(self._read_line(limit))
-        done, _pending = await asyncio.wait(
-            {reading, stop_waiter}, timeout=silence, return_when=asyncio.FIRST_COMPLETED,
-        )
-        if reading not in done:
-            reading.cancel()
-            with contextlib.suppress(BaseException):
-                await reading
-            return Ended.STOPPING if stop_waiter in done else Ended.TIMEOUT
-        return reading.result()
+        return await self.until(self._read_line(limit), silence)
 
     async def _read_line(self, limit: int) -> bytes | Ended:
         try:
@@ -106,36 +80,8 @@ class Wire:
             except asyncio.LimitOverrunError as exc:
                 consumed = max(exc.consumed, 1)
 
-    def write(self, data: bytes) -> None:
-        """Queue bytes; the next ``send`` waits for them to leave."""
-        self.writer.write(data)
-
-    async def send(self, data: bytes) -> None:
-        """Write and wait until the client has taken it; a client that reads too slowly
-        (pop3.write_timeout) ends its session with TimeoutError."""
-        self.writer.write(data)
-        await asyncio.wait_for(self.writer.drain(), self.settings.write_timeout)
-
     async def reply(self, ok: bool, text: str = "", code: str = "") -> None:
         await self.send(response(ok, text, code))
-
-    async def start_tls(self, context: ssl.SSLContext, ok: bytes) -> None:
-        """RFC 2595 section 4: answer ``ok`` to STLS and negotiate TLS."""
-        # Anything the client sent after STLS arrived in plaintext and must not be taken
-        # as if it came through TLS (command injection, CVE-2011-0411).
-        buffered = getattr(self.reader, "_buffer", None)
-        if buffered:
-            buffered.clear()
-        # Stop reading before the +OK: the client's ClientHello must reach the TLS layer,
-        # not the plaintext buffer, even if it arrives while we wait for the +OK to drain.
-        self.writer.transport.pause_reading()  # type: ignore[attr-defined]
-        await self.send(ok)
-        await self.writer.start_tls(context, ssl_handshake_timeout=30)
-
-    def close(self) -> None:
-        """Stop waiting for the server's stop (the connection itself is TCPService's)."""
-        if self._stop_waiter is not None:
-            self._stop_waiter.cancel()
 
 
 # -- the syntax (pure functions) ----------------------------------------------------------

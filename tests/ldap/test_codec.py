@@ -4,9 +4,12 @@ input makes the decoder raise anything but its own errors."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pyasn1.codec.ber import decoder
 
 from congthu.ldap import ber, dn, filters, messages
 from congthu.ldap.errors import MalformedPDU
@@ -109,3 +112,54 @@ def test_dn_parse_escape_and_keys() -> None:
     for bad in ("no-equals", "cn=a\\", "=x", 'cn="q"'):
         with pytest.raises(dn.InvalidDN):
             dn.parse(bad)
+
+
+def _open(encoded: bytes, spec: Any) -> tuple[int, Any, Any]:
+    """(message id, the operation decoded by pyasn1 with ``spec``, the controls)."""
+    envelope, rest = decoder.decode(encoded, asn1Spec=messages.Envelope())
+    assert rest == b""
+    op, rest = decoder.decode(bytes(envelope["protocolOp"]), asn1Spec=spec)
+    assert rest == b""
+    return int(envelope["messageID"]), op, envelope["controls"]
+
+
+@given(st.integers(0, 2**31 - 1), st.sampled_from([1, 5, 7, 9, 11, 13, 15, 24]), st.integers(0, 127),
+       st.text(max_size=300), st.text(max_size=300), st.booleans(), st.binary(max_size=300))
+@settings(max_examples=200, deadline=None)
+def test_hand_encoded_results_decode_with_pyasn1(message_id: int, number: int, code: int, diagnostic: str,
+                                                 matched: str, with_control: bool, value: bytes) -> None:
+    """The responses are encoded by hand (messages.py): pyasn1 reads them as the ASN.1
+    of RFC 4511 says, with long lengths, controls and the optional parts."""
+    controls = [messages.ControlRecord("1.2.840.113556.1.4.319", True, value)] if with_control else None
+    name = messages.NOTICE_OF_DISCONNECTION if number == 24 else None
+    encoded = messages.result(message_id, number, code, diagnostic, matched, controls=controls, name=name,
+                              value=value if number in (1, 24) else None)
+    spec = {1: messages.BIND_RESPONSE, 24: messages.EXTENDED_RESPONSE}.get(number) or messages._PLAIN_RESULTS[number]
+    got_id, op, got_controls = _open(encoded, spec())
+    assert got_id == message_id
+    assert (int(op["resultCode"]), bytes(op["diagnosticMessage"]).decode(), bytes(op["matchedDN"]).decode()) == (
+        code, diagnostic, matched)
+    if number == 1:
+        assert bytes(op["serverSaslCreds"]) == value
+    if number == 24:
+        assert bytes(op["responseName"]).decode() == name
+        assert bytes(op["responseValue"]) == value
+    if with_control:
+        [control] = list(got_controls)
+        assert str(control["controlType"]) == "1.2.840.113556.1.4.319"
+        assert bool(control["criticality"]) and bytes(control["controlValue"]) == value
+    else:
+        assert not got_controls.isValue
+
+
+@given(st.integers(0, 2**31 - 1), st.text(max_size=200),
+       st.lists(st.tuples(st.sampled_from(["cn", "mail", "memberOf"]), st.lists(st.text(max_size=120), max_size=40)),
+                max_size=6))
+@settings(max_examples=200, deadline=None)
+def test_hand_encoded_entries_decode_with_pyasn1(message_id: int, name: str,
+                                                 attributes: list[tuple[str, list[str]]]) -> None:
+    got_id, op, _controls = _open(messages.entry(message_id, name, attributes), messages.SearchResultEntry())
+    assert got_id == message_id
+    assert bytes(op["objectName"]).decode() == name
+    assert [(bytes(a["type"]).decode(), [bytes(v).decode() for v in a["vals"]]) for a in op["attributes"]] == \
+        attributes

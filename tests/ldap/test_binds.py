@@ -1,0 +1,125 @@
+"""What a bind writes, and guessing through LDAP (issue 16).
+
+Application servers bind per request (Apache mod_authnz_ldap, PHP applications), so a
+repeated success of one account from one address within ``ldap.bind_record_seconds`` is
+counted, not written; the next record carries the count (``accounts/recent.py``). Every
+failure is written at once, and after a failure the next success is written again.
+Failed binds, of people and of service accounts alike, count on the client address's
+guessing counter that every door shares (``accounts/lockout.py``)."""
+
+from __future__ import annotations
+
+import imaplib
+import ssl
+from datetime import datetime
+
+import pytest
+from ldap3 import NONE, Connection, Server, Tls
+
+from congthu import audit
+from congthu.store import utcnow
+from tests.accounts.helpers import Clock
+from tests.ldap.conftest import BASE, PASSWORD, LDAPWorld
+
+BINH = "Nguyễn Thanh Bình"
+
+
+def bind(world: LDAPWorld, user: str, password: str) -> Connection:
+    conn = Connection(Server("127.0.0.1", port=world.port, tls=Tls(validate=ssl.CERT_NONE), get_info=NONE),
+                      user=user, password=password, receive_timeout=30)
+    conn.open()
+    assert conn.start_tls()
+    conn.bind()
+    return conn
+
+
+def actions(world: LDAPWorld, target: str) -> list[tuple[str, dict[str, object]]]:
+    return [(r.action, r.details) for r in world.server.run(audit.records(world.server.app, target=target))
+            if r.action.startswith(("login.", "service.login."))]
+
+
+def last_access(world: LDAPWorld, address: str) -> datetime | None:
+    mailbox = world.server.run(world.server.app.store.get_mailbox(address))
+    assert mailbox is not None
+    return mailbox.last_access_at
+
+
+def test_repeated_binds_are_written_once_per_period_with_their_count(world: LDAPWorld) -> None:
+    clock = Clock(utcnow())
+    world.server.app.accounts.clock = clock
+    address = world.address(BINH)
+    conn = bind(world, world.dn(BINH), PASSWORD)
+    assert conn.result["result"] == 0
+    first_access = last_access(world, address)
+    for _ in range(4):
+        clock.advance(seconds=10)
+        assert conn.rebind(world.dn(BINH), PASSWORD), conn.result
+    # Five successes: one record, one access stamp.
+    assert [a for a, _d in actions(world, address)] == ["login.ok"]
+    assert last_access(world, address) == first_access
+    # A failure is written at once, and the success after it too (with the count so far).
+    assert not conn.rebind(world.dn(BINH), "Sai@mat-khau1")
+    assert conn.result["result"] == 49
+    clock.advance(seconds=10)
+    assert conn.rebind(world.dn(BINH), PASSWORD)
+    found = actions(world, address)
+    assert [a for a, _d in found] == ["login.ok", "login.failed", "login.ok"]
+    assert found[2][1]["repeats"] == 4
+    # After the period, the next success is written again, with the access stamp.
+    clock.advance(seconds=10)
+    assert conn.rebind(world.dn(BINH), PASSWORD)
+    clock.advance(seconds=world.server.app.settings.ldap.bind_record_seconds)
+    assert conn.rebind(world.dn(BINH), PASSWORD)
+    found = actions(world, address)
+    assert [a for a, _d in found] == ["login.ok", "login.failed", "login.ok", "login.ok"]
+    assert found[3][1]["repeats"] == 1
+    assert last_access(world, address) == clock.now
+
+
+def test_every_bind_written_when_the_period_is_zero(world: LDAPWorld) -> None:
+    world.server.app.settings.ldap.bind_record_seconds = 0.0
+    conn = bind(world, world.dn(BINH), PASSWORD)
+    assert conn.rebind(world.dn(BINH), PASSWORD)
+    assert conn.rebind(world.dn(BINH), PASSWORD)
+    assert [a for a, _d in actions(world, world.address(BINH))] == ["login.ok"] * 3
+
+
+def test_service_account_binds_counted_failures_written(world: LDAPWorld) -> None:
+    clock = Clock(utcnow())
+    world.server.app.accounts.clock = clock
+    secret = world.server.run(world.server.app.accounts.add_service("cong-thong-tin", actor="test"))
+    service_dn = f"cn=cong-thong-tin,ou=services,{BASE}"
+    conn = bind(world, service_dn, secret)
+    assert conn.result["result"] == 0
+    for _ in range(3):
+        clock.advance(seconds=5)
+        assert conn.rebind(service_dn, secret)
+    assert not conn.rebind(service_dn, "sai")
+    assert conn.rebind(service_dn, secret)
+    found = actions(world, "cong-thong-tin")
+    assert [a for a, _d in found] == ["service.login.ok", "service.login.failed", "service.login.ok"]
+    assert found[2][1]["repeats"] == 3
+
+
+def test_failed_binds_from_one_address_are_throttled_then_locked(world: LDAPWorld) -> None:
+    """People's and service accounts' failures count on the same per-address counter as
+    every other door's; once the address is locked, even the right password is refused
+    (with the lock's diagnostic), and other doors from that address are locked too."""
+    login = world.server.app.settings.login
+    login.address_delay_after, login.address_lock_after, login.delay_base_seconds = 1, 4, 0.01
+    login.alert_on_lock = False
+    secret = world.server.run(world.server.app.accounts.add_service("cong-thong-tin", actor="test"))
+    service_dn = f"cn=cong-thong-tin,ou=services,{BASE}"
+    for number, user in enumerate((world.dn(BINH), service_dn, world.dn("Trần Thị Hoa"), service_dn)):
+        refused = bind(world, user, f"Sai@mat-khau{number}")
+        assert refused.result["result"] == 49
+    locked = bind(world, world.dn(BINH), PASSWORD)
+    assert locked.result["result"] == 49
+    assert "Tạm khóa" in locked.result["message"]
+    service = bind(world, service_dn, secret)
+    assert service.result["result"] == 49
+    assert "Tạm khóa" in service.result["message"]
+    # The same counter as the mail doors': IMAP from this address is locked as well.
+    with imaplib.IMAP4("127.0.0.1", world.server.port("imap")) as imap, \
+            pytest.raises(imaplib.IMAP4.error, match="UNAVAILABLE"):
+        imap.login(world.address("Phạm Minh Tâm"), "any-password")

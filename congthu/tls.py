@@ -3,7 +3,10 @@
 
 One ``TLSContexts`` object is shared by all listeners; ``reload()`` loads the files into
 the same ``ssl.SSLContext`` objects, so new connections use the new certificate while
-open ones go on.
+open ones go on. ``reload_if_changed()`` is called by every worker process every minute
+(``congthu/acme/jobs.py``), so a certificate replaced on disk (renewed by ACME in one
+process, or copied in by the operator) is served by every protocol of every worker
+without a restart or a signal.
 """
 
 from __future__ import annotations
@@ -55,14 +58,39 @@ class TLSContexts:
         self.server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         self.server.minimum_version = ssl.TLSVersion.TLSv1_2
         self.available = False
+        self.loaded: tuple[tuple[int, int, int], ...] = ()
         self.reload()
 
     def reload(self) -> None:
         """Load the certificate and key again (SIGHUP). Keeps the old pair on error."""
         if not (self.cert_path.exists() and self.key_path.exists()):
             return
+        stamp = self._stamp()
         self.server.load_cert_chain(self.cert_path, self.key_path)
+        self.loaded = stamp
         self.available = True
+
+    def _stamp(self) -> tuple[tuple[int, int, int], ...]:
+        """What identifies the files' contents: inode, size, modification time."""
+        out = []
+        for path in (self.cert_path, self.key_path):
+            try:
+                info = path.stat()
+            except FileNotFoundError:
+                return ()
+            out.append((info.st_ino, info.st_size, info.st_mtime_ns))
+        return tuple(out)
+
+    def reload_if_changed(self) -> bool:
+        """Reload when the files were replaced since the last load (a renewed ACME
+        certificate, written by another process): True if it did. A pair that does not
+        load (half written, key and certificate not matching) keeps the old one and is
+        tried again next time."""
+        stamp = self._stamp()
+        if not stamp or stamp == self.loaded:
+            return False
+        self.reload()
+        return True
 
 
 def client_context(verify: bool = True, cafile: Path | None = None) -> ssl.SSLContext:

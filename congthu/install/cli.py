@@ -9,6 +9,7 @@ server, in one command.
 3. the hardened systemd unit (``unit.py``), checked by ``systemd-analyze verify``;
 4. the DNS records to publish and the firewall ports to open.
 
+``congthu upgrade`` (``upgrade.py``) applies a new version's migrations after a backup.
 Run again, it changes nothing that exists (configuration, keys, user) and says so.
 """
 
@@ -29,6 +30,7 @@ from congthu.app import App
 from congthu.cli import CommandError, Commands
 from congthu.cli.core import initialise
 from congthu.install.unit import UNIT_NAME, systemd_unit
+from congthu.install.upgrade import cmd_upgrade, register_upgrade
 from congthu.smtp.cli import dns_records
 
 DEFAULT_DATA = Path("/var/lib/congthu")
@@ -36,6 +38,7 @@ PRODUCTION_PORTS = {"smtp": 25, "submission": 587, "submissions": 465, "imap": 1
                     "pop3": 110, "pop3s": 995, "ldap": 389, "ldaps": 636, "http": 80, "https": 443}
 _NAME = re.compile(r"(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
 _USER = re.compile(r"[a-z_][a-z0-9_-]{0,30}")
+LETS_ENCRYPT = "https://acme-v02.api.letsencrypt.org/directory"
 
 
 def register(commands: Commands) -> None:
@@ -48,6 +51,13 @@ def register(commands: Commands) -> None:
     p.add_argument("--unit-dir", type=Path, default=Path("/etc/systemd/system"),
                    help="where the systemd unit is written (default /etc/systemd/system)")
     p.add_argument("--admin", help="first administrator's address (default admin@<domain>)")
+    p.add_argument("--acme-email", metavar="EMAIL",
+                   help="obtain the certificate from Let's Encrypt (ACME, HTTP-01 on port 80); contact address")
+    p.add_argument("--acme-directory", default=LETS_ENCRYPT, metavar="URL",
+                   help="another ACME CA's directory URL (with --acme-email)")
+    p = commands.command("upgrade", "nâng cấp cơ sở dữ liệu, sao lưu trước / upgrade the database after a "
+                         "backup", cmd_upgrade, needs_app=False)
+    register_upgrade(p)
 
 
 def _ensure_user(name: str, home: Path) -> bool:
@@ -106,8 +116,10 @@ async def cmd_quickstart(args: argparse.Namespace) -> int:
     data_dir = Path(args.data).absolute() if args.data else DEFAULT_DATA
     existed = (data_dir / config.CONFIG_FILE).exists()
     listen = {"host": args.listen, **PRODUCTION_PORTS}
-    settings = await initialise(data_dir, domain=domain, hostname=hostname, dev=False,
-                                overrides={"listen": listen})
+    overrides: dict[str, dict[str, object]] = {"listen": listen}
+    if args.acme_email:
+        overrides["tls"] = {"acme_directory": args.acme_directory, "acme_email": args.acme_email}
+    settings = await initialise(data_dir, domain=domain, hostname=hostname, dev=False, overrides=overrides)
     print(f"1. Thư mục dữ liệu / data directory: {data_dir}"
           + (" (đã có, giữ nguyên / existed, kept)" if existed else ""))
     if settings.system.dev_allow_plaintext_loopback:
@@ -144,6 +156,10 @@ async def cmd_quickstart(args: argparse.Namespace) -> int:
         print(f"   {line}")
     print("   Tường lửa / firewall: open TCP " + ", ".join(
         str(p) for p in sorted(PRODUCTION_PORTS.values())))
-    print(f"   Chứng chỉ / certificate: self-signed in {data_dir / settings.tls.cert}; replace it and its key "
-          "with the province's (or an ACME one) and `systemctl reload congthu`.")
+    if settings.tls.acme_directory:
+        print(f"   Chứng chỉ / certificate: from {settings.tls.acme_directory} at the first start (HTTP-01 on "
+              "port 80: the A record must point here), renewed by the server itself")
+    else:
+        print(f"   Chứng chỉ / certificate: self-signed in {data_dir / settings.tls.cert}; replace it and its key "
+              "with the province's (or set tls.acme_directory) and `systemctl reload congthu`.")
     return 0 if passed else 1

@@ -48,7 +48,7 @@ class FolderReport:
     copied: int = 0
     copied_bytes: int = 0
     already: int = 0  # found in our folder (a crash before the checkpoint)
-    skipped: list[tuple[int, str]] = field(default_factory=list)  # (old UID, why)
+    skipped: list[tuple[int | str, str]] = field(default_factory=list)  # (old UID or file entry, why)
 
 
 @dataclass
@@ -127,7 +127,7 @@ async def migrate_user(app: App, options: Options, job: UserJob, on_progress: Pr
     return report
 
 
-async def _dest_folder(app: App, mailbox_id: int, name: str) -> int:
+async def ensure_folder(app: App, mailbox_id: int, name: str) -> int:
     folder = await app.store.get_folder(mailbox_id, name)
     if folder is None:
         try:
@@ -138,7 +138,7 @@ async def _dest_folder(app: App, mailbox_id: int, name: str) -> int:
     return folder.id
 
 
-async def _ours_above(app: App, folder_id: int, dest_uid: int) -> Counter[str]:
+async def ours_above(app: App, folder_id: int, dest_uid: int) -> Counter[str]:
     """SHA-256 of each message of ours above ``dest_uid``: those a lost checkpoint hides."""
     above = [m for m in await app.store.folder_index(folder_id) if m.uid > dest_uid]
     contents = await app.store.get_contents([m.content_id for m in above]) if above else {}
@@ -170,14 +170,14 @@ async def _copy_folder(app: App, old: OldServer, key: progress.FolderKey, folder
         saved = progress.Checkpoint(uidvalidity, 0, 0, saved.copied if saved else 0,
                                     saved.copied_bytes if saved else 0)
     try:
-        folder_id = await _dest_folder(app, key.mailbox_id, dest_name)
+        folder_id = await ensure_folder(app, key.mailbox_id, dest_name)
     except StoreError as exc:
         result.skipped.append((0, f"thư mục không tạo được / folder not created: {exc}"))
         return
     messages = await asyncio.to_thread(old.messages_after, saved.last_uid)
     result.found = len(messages)
     counts[1] += len(messages)
-    present = await _ours_above(app, folder_id, saved.dest_uid)
+    present = await ours_above(app, folder_id, saved.dest_uid)
     last_uid, dest_uid = saved.last_uid, saved.dest_uid
     copied, copied_bytes = saved.copied, saved.copied_bytes
     limit = app.settings.message_max_bytes

@@ -87,3 +87,16 @@ def test_bad_arguments(tmp_path: Path, args: list[str]) -> None:
                              "--unit-dir", str(tmp_path / "u")], capture_output=True, text=True, timeout=120)
     assert result.returncode != 0 and "Traceback" not in result.stderr and result.stderr.strip()
     assert not (tmp_path / "d").exists()
+
+
+def test_quickstart_with_acme(tmp_path: Path, system_user: str) -> None:
+    """``--acme-email``: the configuration asks Let's Encrypt for the certificate."""
+    from congthu import config
+
+    data = tmp_path / "data"
+    result = quickstart(data, tmp_path / "units", system_user, "--acme-email", "cntt@soctrang.gov.vn")
+    assert result.returncode == 0, result.stdout + result.stderr
+    settings = config.load(data)
+    assert settings.tls.acme_directory == "https://acme-v02.api.letsencrypt.org/directory"
+    assert settings.tls.acme_email == "cntt@soctrang.gov.vn"
+    assert "renewed by the server itself" in result.stdout

@@ -268,3 +268,26 @@ def test_new_uidvalidity_starts_over_without_duplicates(ours: ServerThread, dove
     (folder,) = [f for f in user["folders"] if f["old"] == "Thư rác"]
     assert (folder["found"], folder["already_present"], folder["copied"]) == (15, 15, 0)
     _check_everything_arrived(ours, dovecot)
+
+
+def test_keep_old_addresses_makes_the_old_login_an_alias(ours: ServerThread, dovecot: Dovecot,
+                                                         tmp_path: Path) -> None:
+    """``--keep-old-addresses``: an old login that is an address (renamed under the naming
+    rules) becomes an alias of the new address; mail sent to it over SMTP arrives."""
+    import smtplib
+    import time
+
+    old, new = f"tthoa.cu@{DOMAIN}", f"tran.thi.hoa@{DOMAIN}"
+    ours.add_user(new, PASSWORD)
+    users = tmp_path / "users.csv"
+    users.write_text(f"{old},{OLD_PASSWORD},{new}\n")
+    users.chmod(0o600)
+    result = _run(_command(ours, dovecot, users) + ["--keep-old-addresses"])
+    assert f"{old} → {new}" in result.stdout, result.stdout
+    with smtplib.SMTP("127.0.0.1", ours.port("smtp"), timeout=30) as client:
+        client.sendmail("someone@example.net", [old], b"From: someone@example.net\r\nTo: " + old.encode()
+                        + b"\r\nSubject: old address\r\nMessage-ID: <old.login@example.net>\r\n\r\nStill arrives\r\n")
+    deadline = time.monotonic() + 30
+    while not _contents(ours.port("imap"), new, PASSWORD)["INBOX"]:
+        assert time.monotonic() < deadline, "mail to the old address did not arrive"
+        time.sleep(0.2)

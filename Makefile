@@ -12,15 +12,16 @@ BIN    := $(VENV)/bin
 # libnet-ssleay-perl is swaks's TLS (--tls).
 APT_TEST_PACKAGES := postgresql curl isync swaks libnet-ssleay-perl fetchmail getmail6 dovecot-imapd \
                      chromium postfix offlineimap3 nodejs rspamd clamav-daemon clamav redis-server \
-                     ldap-utils apache2 systemd openssl
+                     ldap-utils apache2 systemd openssl poppler-utils pebble python3-ldap
 # The tests start their own private instances of these daemons; the system services that
 # installing them starts are switched off again (package:service), so `make test` leaves
 # no IMAP server, scanner, Redis or web server running on the machine. Only for packages it installed.
 TEST_DAEMONS := dovecot-imapd:dovecot rspamd:rspamd clamav-daemon:clamav-daemon \
                 clamav-daemon:clamav-freshclam redis-server:redis-server apache2:apache2
 # Debian packages needed to build and run (gcc and python3-dev for a dependency that
-# has no binary wheel for this Python).
-APT_RUN_PACKAGES := python3 python3-venv python3-dev gcc
+# has no binary wheel for this Python; fonts-liberation2: the serif font of the PDF
+# reports where Times New Roman is not installed).
+APT_RUN_PACKAGES := python3 python3-venv python3-dev gcc fonts-liberation2
 
 .PHONY: run test lint typecheck bench clean apt-run apt-test clean-room
 

@@ -17,6 +17,7 @@ from congthu import config
 from congthu.accounts import Accounts
 from congthu.db import Database, database_url, migrate
 from congthu.imap.caches import ImapCaches
+from congthu.reports.counters import ReportCounters
 from congthu.smtp.runtime import SMTPRuntime
 from congthu.store import MailStore
 from congthu.store.blobs import BlobStore
@@ -43,6 +44,11 @@ class App:
         self.smtp = SMTPRuntime(settings)  # the SMTP package's caches, resolvers, queue runner
         self.imap = ImapCaches()  # what the IMAP sessions of this App share (imap/caches.py)
         self._background: set[asyncio.Task[Any]] = set()
+        # The reports' counters (Điều 9.13): the doors add to them, a background task
+        # writes them every few seconds, close() writes the rest (congthu/reports/counters.py).
+        self.reports = ReportCounters(db, clock=lambda: self.accounts.clock(), local_domains=settings.local_domains,
+                                      spawn=self.spawn)
+        self.accounts.on_login = self.reports.login
 
     @classmethod
     async def open(cls, data_dir: Path, *, upgrade: bool = True) -> App:
@@ -72,6 +78,7 @@ class App:
             task.cancel()
             with contextlib.suppress(BaseException):
                 await task
+        await self.reports.close()
         self.smtp.close()
         self.store.blobs.close()
         self.accounts.close()

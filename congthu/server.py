@@ -66,6 +66,9 @@ async def serve(
         event("server.stopping")
         for task in background:
             task.cancel()
+        # Awaited, so that none is left pending when the loop closes (and a job in the
+        # middle of a database write ends it before the services and the App go).
+        await asyncio.gather(*background, return_exceptions=True)
         for service in reversed(started):
             try:
                 await service.stop()

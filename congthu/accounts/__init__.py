@@ -19,7 +19,9 @@ of the regulation hold on every path at once:
   awaited inside ``authenticate`` and reported in ``AuthResult.delay``;
 - a second factor (TOTP, RFC 6238, ``totp.py``) for the web protocols of users who turn
   it on; their mail clients then log in with app passwords;
-- every success and failure is a record of the audit trail (``congthu.audit``);
+- every success and failure is a record of the audit trail (``congthu.audit``); a door
+  whose clients log in per request (LDAP) may have repeated successes of one account
+  from one address counted on the next record instead (``recent.py``);
 - applications log in with service accounts (``services.py``), a kind of their own.
 
 Time comes from ``accounts.clock`` (a callable returning an aware UTC datetime) and delays

@@ -27,6 +27,7 @@ from congthu.accounts import lockout, scram
 from congthu.accounts.credentials import credential_row
 from congthu.accounts.generated import make_hasher
 from congthu.accounts.model import Credential, aware
+from congthu.accounts.recent import RecentLogins
 from congthu.accounts.verified import VerifiedPasswords
 from congthu.config import Settings
 from congthu.db import Database
@@ -42,9 +43,14 @@ class AccountsBase:
         self.login = settings.login
         self.hasher = make_hasher(settings.passwords)
         self.verified = VerifiedPasswords(settings.login.verified_cache_seconds)
+        # Successes written lately, for doors that log in per request (recent.py).
+        self.recent = RecentLogins()
         # Injectable for tests: the time now (aware, UTC) and how delays are awaited.
         self.clock: Callable[[], datetime] = utcnow
         self.sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep
+        # Told of every successful login (mailbox id, protocol) after its commit: the
+        # reports' counters (the App sets it: congthu/reports/counters.py).
+        self.on_login: Callable[[int, str], None] = lambda _mailbox_id, _protocol: None
         # For SCRAM salts of unknown users (same answer for the same name in one process).
         self._fake_salt_key = secrets.token_bytes(32)
         # Attempts refused by a lock and not yet in the audit trail: (kind, key) -> (count, last record).

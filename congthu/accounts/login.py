@@ -40,7 +40,7 @@ from congthu.store.lookup import addresses_of
 class LoginChecks(SecondFactor):
     async def authenticate(
         self, username: str, password: str, *, protocol: str, client_ip: str = "", secure: bool = True,
-        otp: str | None = None,
+        otp: str | None = None, record_within: float = 0.0,
     ) -> AuthResult:
         """The one login check of every door (SMTP AUTH, IMAP, POP3, web, LDAP).
 
@@ -49,7 +49,9 @@ class LoginChecks(SecondFactor):
         records the access for the six-month rule (Điều 4.4). A password that must be
         changed (first login, reset, any password set by someone else) or is older than
         the limit (Điều 13.2) gives EXPIRED with a text that says where to change it.
-        Every attempt is audited.
+        Every attempt is audited; ``record_within`` (seconds, for doors whose clients log
+        in per request: LDAP) writes a repeated success of the same account from the same
+        address within that time as a count on the next record (``recent.py``).
         """
         username = normalise_address(username)
         refusal = await self.precheck(username, protocol=protocol, client_ip=client_ip,
@@ -58,7 +60,7 @@ class LoginChecks(SecondFactor):
             return refusal
         verified = await self._verify(username, password, protocol, otp)
         return await self.conclude(username, verified, protocol=protocol, client_ip=client_ip,
-                                   attempt=lockout.fingerprint(username, password))
+                                   attempt=lockout.fingerprint(username, password), record_within=record_within)
 
     async def precheck(self, username: str, *, protocol: str, client_ip: str, secure: bool,
                        plaintext: bool) -> AuthResult | None:
@@ -124,7 +126,7 @@ class LoginChecks(SecondFactor):
         return Verified(None, known=True, hint=hint)
 
     async def conclude(self, username: str, verified: Verified, *, protocol: str, client_ip: str,
-                       attempt: str = "") -> AuthResult:
+                       attempt: str = "", record_within: float = 0.0) -> AuthResult:
         """Count, lock, audit and answer, once the credentials were checked (any mechanism)."""
         username = normalise_address(username)
         mailbox = verified.mailbox
@@ -147,7 +149,18 @@ class LoginChecks(SecondFactor):
             keys = verified.scram_keys
             values.update(scram_salt=keys.salt_b64, scram_iterations=keys.iterations,
                           scram_stored_key=keys.stored_b64, scram_server_key=keys.server_b64)
-        details = {"protocol": protocol, "via": verified.via, **({"rehashed": True} if verified.rehash else {})}
+        if (status is AuthStatus.OK and not values and verified.app_password_id is None
+                and self.recent.repeat(username, protocol, client_ip, now, record_within)):
+            # Written lately for this account and address (recent.py): counted only.
+            metrics.logins.labels(protocol, status.value).inc()
+            self.on_login(mailbox.id, protocol)
+            return AuthResult(AuthStatus.OK, mailbox, via=verified.via)
+        details: dict[str, Any] = {"protocol": protocol, "via": verified.via,
+                                   **({"rehashed": True} if verified.rehash else {})}
+        if status is AuthStatus.OK and record_within > 0:
+            repeats = self.recent.recorded(username, protocol, client_ip, now)
+            if repeats:
+                details["repeats"] = repeats
 
         def write(conn: Connection) -> None:
             lockout.clear(conn, lockout.ACCOUNT, username)
@@ -159,9 +172,15 @@ class LoginChecks(SecondFactor):
                 # one commit for a login, not two.
                 record_access(conn, mailbox.id, now)
 
-        await self.db.run_write(write)
+        try:
+            await self.db.run_write(write)
+        except BaseException:
+            self.recent.forget(username)  # not written: the next success must be
+            raise
         event(action, protocol=protocol, user=mailbox.address, client=client_ip, via=verified.via)
         metrics.logins.labels(protocol, status.value).inc()
+        if status is AuthStatus.OK:
+            self.on_login(mailbox.id, protocol)
         if status is AuthStatus.DISABLED:
             return AuthResult(status, mailbox, code="CONTACTADMIN",
                               message="Hộp thư đã bị thu hồi hoặc khóa, hãy liên hệ quản trị / "
@@ -181,6 +200,7 @@ class LoginChecks(SecondFactor):
         client = f"{protocol} {client_ip or '-'}"
         address = lockout.address_key(client_ip)
         login = self.login
+        self.recent.forget(username)
 
         def write(conn: Connection) -> tuple[lockout.Counter, list[tuple[str, str, lockout.Counter]]]:
             locks: list[tuple[str, str, lockout.Counter]] = []

@@ -7,6 +7,8 @@ Roles (stored in ``roles``; "official" is everyone's and not stored):
 - ``org_manager`` (scoped to an organisation id): its own organisation's mailboxes and
   requests.
 - ``official``: their own mailbox, password and second factor.
+- ``records``: the records office (văn thư, Điều 7.4): searches and reads the journal of
+  inter-organisation mail (``congthu.journal``), nothing else.
 
 ``require(app, mailbox_id, permission, target=...)`` raises ``Forbidden`` or returns;
 ``allowed`` answers True/False. The ``target`` is a mailbox id for the ``mailbox.*``
@@ -35,13 +37,15 @@ ADMIN = "admin"
 SUPERVISOR = "supervisor"
 ORG_MANAGER = "org_manager"
 OFFICIAL = "official"
-ROLES = (ADMIN, SUPERVISOR, ORG_MANAGER, OFFICIAL)
+RECORDS = "records"
+ROLES = (ADMIN, SUPERVISOR, ORG_MANAGER, OFFICIAL, RECORDS)
 
 NAMES = {
     ADMIN: "Quản trị hệ thống / system administrator",
     SUPERVISOR: "Giám sát (Sở) / supervisor (the Department)",
     ORG_MANAGER: "Quản lý cơ quan / organisation manager",
     OFFICIAL: "Cán bộ / official",
+    RECORDS: "Văn thư / records office",
 }
 
 # Permission -> roles that hold it. "own" permissions need target == the caller's mailbox;
@@ -56,6 +60,7 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "org.requests.manage": (ORG_MANAGER,),
     "org.requests.read": (ORG_MANAGER, SUPERVISOR),
     "org.reports.read": (ORG_MANAGER, SUPERVISOR),
+    "org.directory.read": (ORG_MANAGER, SUPERVISOR),
     # Read-only oversight.
     "audit.read": (SUPERVISOR,),
     "reports.read": (SUPERVISOR,),
@@ -66,7 +71,11 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "roles.manage": (),
     "requests.manage": (),
     "policy.manage": (),
+    "orgs.manage": (),  # reorganisation: rename, merge, dissolve organisations
+    "mailboxes.export": (),  # a mailbox's mail written out (mbox, .eml zip)
     "audit.export": (SUPERVISOR,),
+    # Điều 7.4: the journal of inter-organisation mail, for the records office.
+    "journal.read": (RECORDS,),
 }
 
 OWN = ("mailbox.access", "password.change", "totp.manage")
@@ -103,7 +112,7 @@ async def grant(app: App, mailbox_id: int, role: str, scope: str | int | None = 
                 actor: str = "system") -> bool:
     """Give a role (org_manager needs an organisation scope); False if already held."""
     if role not in ROLES or role == OFFICIAL:
-        raise ValueError(f"Vai trò không hợp lệ / invalid role {role!r}; one of admin, supervisor, org_manager")
+        raise ValueError(f"Vai trò không hợp lệ / invalid role {role!r}; one of admin, supervisor, org_manager, records")
     if (role == ORG_MANAGER) != (scope not in (None, "")):
         raise ValueError("org_manager cần một cơ quan / org_manager needs an organisation scope (only it)")
     scope_text = "" if scope is None else str(scope)

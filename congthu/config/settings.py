@@ -96,6 +96,18 @@ class TLSSettings:
     # replace them with the province's certificate and send SIGHUP to reload.
     cert: str = "tls/cert.pem"
     key: str = "tls/key.pem"
+    # ACME (RFC 8555, congthu/acme): the CA's directory URL, e.g. Let's Encrypt's
+    # "https://acme-v02.api.letsencrypt.org/directory"; empty: no ACME, the files above
+    # are the operator's. The certificate is obtained by HTTP-01 on the HTTP port (80),
+    # renewed at 2/3 of its lifetime and loaded by every process without a restart.
+    acme_directory: str = ""
+    # Contact address given to the CA (expiry notices); empty: none.
+    acme_email: str = ""
+    # Names in the certificate; empty: system.hostname. Add autoconfig.<domain> and
+    # autodiscover.<domain> once their DNS records point here.
+    acme_names: list[str] = field(default_factory=list)
+    # CA bundle trusted for the ACME server itself (a private CA); empty: the system's.
+    acme_ca_file: str = ""
 
 
 @dataclass
@@ -212,6 +224,24 @@ class SMTPSettings:
     # Worker processes that analyse large incoming messages (MIME parse and search text,
     # ~0.1 s per MB of Python) beside the server's own process; 0: a thread instead.
     analysis_processes: int = 1
+    # MTA-STS (RFC 8461, congthu/smtp/mtasts.py): the policy we publish at
+    # https://mta-sts.<domain>/.well-known/mta-sts.txt: "testing" (senders report
+    # failures but deliver), "enforce" (senders deliver only over verified TLS to the
+    # hosts below; the HTTPS and SMTP certificates must then be valid) or "none".
+    mta_sts_mode: str = "testing"
+    # Our MX host names in the policy (empty: system.hostname), and how long senders
+    # keep it, in seconds (at most a year).
+    mta_sts_mx: list[str] = field(default_factory=list)
+    mta_sts_max_age: int = 604800
+    # Port of the remote mta-sts.<domain> HTTPS hosts (443; tests point it elsewhere).
+    mta_sts_port: int = 443
+    # TLS reporting (RFC 8460): where senders send their reports; empty:
+    # "mailto:postmaster@<domain>".
+    tlsrpt_rua: str = ""
+    # Extra certificate authorities (a PEM file, relative to the data directory) trusted
+    # when a certificate is verified outbound (MTA-STS, the smarthost), beside the
+    # system's: a province's own CA on the special-purpose network. Empty: none.
+    ca_file: str = ""
 
 
 
@@ -304,6 +334,17 @@ class LDAPSettings:
     # check accounts at once, so a password change or a departure acts at once there);
     # a new or moved official shows in searches within this time.
     cache_seconds: float = 30.0
+    # Seconds within which a repeated successful bind of one account from one client
+    # address is counted, not written (application servers bind per request): the audit
+    # record and the last access are written once per period, with the count; every
+    # failure is written at once (congthu/accounts/recent.py). 0 writes every bind.
+    bind_record_seconds: float = 600.0
+    # What a service account may read (congthu/ldap/grants.py), one string per account:
+    # "NAME org=ADDRESS[,ADDRESS...] attributes=ATTR[,ATTR...]", both parts optional:
+    # org= limits it to the people, organisations and groups of those organisations and
+    # their units; attributes= to those attributes (and objectClass and the naming one).
+    # A service account without a grant reads what every bound identity reads.
+    service_grants: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -366,6 +407,19 @@ class ContentSettings:
 
 
 @dataclass
+class JournalSettings:
+    # Điều 7.3–7.5: mail between organisation mailboxes is kept as sent, byte for byte,
+    # in a read-only journal that the records office ("văn thư" role) searches
+    # (congthu/journal). "organisations": every message submitted from an organisation
+    # or sub-unit mailbox (as its author or its login) to at least one other
+    # organisation mailbox of ours; "off": no journal.
+    scope: str = "organisations"
+    # Days an entry is kept, counted from when it was sent; past it the daily clean-up
+    # removes it (0: kept for ever, as records of permanent value are).
+    retention_days: int = 0
+
+
+@dataclass
 class DirectorySettings:
     # Where and how often the directory is published (Điều 9.8). Empty: not scheduled.
     publish_dir: str = "public/danh-ba"
@@ -397,6 +451,20 @@ class RequestSettings:
 
 
 @dataclass
+class ReportSettings:
+    # Where the monthly, quarterly and yearly reports of the whole system (Điều 9.13,
+    # 11.8) are mailed, as PDF and XLSX, on the first working day after each period
+    # (congthu/reports/jobs.py): the Department's mailbox, a local address. Empty: not mailed.
+    recipient: str = ""
+    # Periods mailed: any of "month", "quarter", "year".
+    periods: list[str] = field(default_factory=lambda: ["month", "quarter", "year"])
+    # A mailbox is "near quota" from this share of its quota (percent).
+    near_quota_percent: int = 90
+    # The place name of the report's date line (Decree 30/2020: "Sóc Trăng, ngày ...").
+    place: str = ""
+
+
+@dataclass
 class ConnectionSettings:
     # Connections open at once on each listener, from one client address (an IPv6 client
     # counts by its /64 network) and in all. A client over either cap gets the protocol's
@@ -425,6 +493,16 @@ class ServerSettings:
     # supervisor binds once, restarted if one dies (congthu/workers.py). 0: one per core
     # the process may use; 1: a single process without a supervisor.
     workers: int = 0
+
+
+@dataclass
+class MailRuleSettings:
+    # Vacation auto-reply (congthu/mailrules): days before the same sender gets the
+    # reply again (RFC 3834 section 4.2: at most once per sender in a period).
+    vacation_days: int = 7
+    # Forwarding rules: most targets one mailbox may forward to (Điều 7.7: never to
+    # foreign free-mail, whatever policy.foreign_freemail_action says).
+    forward_max_targets: int = 5
 
 
 @dataclass
@@ -462,11 +540,14 @@ class Settings:
     ldap: LDAPSettings = field(default_factory=LDAPSettings)
     policy: PolicySettings = field(default_factory=PolicySettings)
     content: ContentSettings = field(default_factory=ContentSettings)
+    journal: JournalSettings = field(default_factory=JournalSettings)
     directory: DirectorySettings = field(default_factory=DirectorySettings)
     requests: RequestSettings = field(default_factory=RequestSettings)
     connections: ConnectionSettings = field(default_factory=ConnectionSettings)
     web: WebSettings = field(default_factory=WebSettings)
+    mailrules: MailRuleSettings = field(default_factory=MailRuleSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
+    reports: ReportSettings = field(default_factory=ReportSettings)
 
     @property
     def mailbox_quota_bytes(self) -> int:
@@ -552,6 +633,8 @@ def _validate(path: Path, settings: Settings) -> None:
     used = [p for p in ports.values() if p]
     if len(used) != len(set(used)):
         raise ConfigError(path, "listen", "hai dịch vụ dùng cùng một cổng / two services share a port")
+    if settings.tls.acme_directory and not settings.tls.acme_directory.startswith("https://"):
+        raise ConfigError(path, "tls.acme_directory", "phải là https:// / must be an https:// URL")
     if "." not in settings.system.domain:
         raise ConfigError(path, "system.domain", f"tên miền không hợp lệ / invalid domain {settings.system.domain!r}")
     if settings.passwords.min_length < 8:
@@ -577,6 +660,20 @@ def _validate(path: Path, settings: Settings) -> None:
     _validate_mail_access(path, settings)
     _validate_connections(path, settings)
     _validate_ldap(path, settings)
+    if settings.smtp.mta_sts_mode not in ("testing", "enforce", "none"):
+        raise ConfigError(path, "smtp.mta_sts_mode", "chỉ testing, enforce, none / only testing, enforce, none")
+    if not 0 <= settings.smtp.mta_sts_max_age <= 31_557_600:
+        raise ConfigError(path, "smtp.mta_sts_max_age", "từ 0 đến 31557600 / from 0 to 31557600 (RFC 8461)")
+    if settings.journal.scope not in ("organisations", "off"):
+        raise ConfigError(path, "journal.scope", "chỉ organisations hoặc off / only organisations or off")
+    if settings.journal.retention_days < 0:
+        raise ConfigError(path, "journal.retention_days", "không được âm / must not be negative")
+    if any(p not in ("month", "quarter", "year") for p in settings.reports.periods):
+        raise ConfigError(path, "reports.periods", "chỉ month, quarter, year / only month, quarter, year")
+    if not 1 <= settings.reports.near_quota_percent <= 100:
+        raise ConfigError(path, "reports.near_quota_percent", "từ 1 đến 100 / from 1 to 100")
+    if settings.mailrules.vacation_days < 1 or settings.mailrules.forward_max_targets < 1:
+        raise ConfigError(path, "mailrules", "phải lớn hơn 0 / must be greater than 0")
 
 
 def _validate_mail_access(path: Path, settings: Settings) -> None:
@@ -607,7 +704,8 @@ def _validate_ldap(path: Path, settings: Settings) -> None:
     ldap = settings.ldap
     for f in dataclasses.fields(ldap):
         value = getattr(ldap, f.name)
-        if f.name not in ("base_dn", "allow_anonymous", "cache_seconds") and value == 0:
+        if f.name not in ("base_dn", "allow_anonymous", "cache_seconds", "bind_record_seconds",
+                          "service_grants") and value == 0:
             raise ConfigError(path, f"ldap.{f.name}", "phải lớn hơn 0 / must be greater than 0")
     if ldap.max_filter_depth > 100:
         raise ConfigError(path, "ldap.max_filter_depth", "tối đa 100 / at most 100")

@@ -64,8 +64,10 @@ class Aliases(Addresses):
 
     async def add_alias(self, alias: str, target: str, *, days: int | None = None, reason: str = "") -> Alias:
         """An extra address delivering to ``target``'s mailbox; validated like any address."""
-        alias_address = self.address_of(alias)
-        local = self.local_of(alias_address)
+        local = self.local_of(self.address_of(alias))
+        # Every local domain shares one namespace (resolve_recipient reads x@extra-domain
+        # as x@main-domain), so the alias is kept under the main domain.
+        alias_address = self.full(local)
         problem = naming.validate_local(local)
         if problem:
             raise DirectoryError(f"Địa chỉ không hợp lệ / invalid address {alias_address}: {problem}")

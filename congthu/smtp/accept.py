@@ -18,9 +18,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from congthu.content import pipeline
+from congthu.journal.entries import Sent, record_sent
 from congthu.log import event
+from congthu.mailrules.delivered import after_delivery
 from congthu.smtp import addresses, delivery, dkimsign, queue
-from congthu.smtp.dsn import RecipientStatus
+from congthu.smtp.dsn import RecipientStatus, wants
 from congthu.smtp.session import Recipient
 from congthu.store import Mailbox, QuotaExceeded, utcnow
 
@@ -42,6 +44,8 @@ class Arrival:
     recipients: list[Recipient]
     utf8: bool
     mailbox: Mailbox | None = None
+    ret: str = ""  # RFC 3461 RET and ENVID of MAIL (the recipients hold NOTIFY and ORCPT)
+    envid: str = ""
 
     @property
     def content_door(self) -> str:
@@ -52,9 +56,11 @@ class Arrival:
 async def deliver_local_and_queue(
     app: App, arrival: Arrival, final: bytes, queue_id: str, *,
     folder: str = "INBOX", remote_raw: bytes | None = None, auth: dict[str, str] | None = None,
+    sent: bytes | None = None,
 ) -> str:
     """The content pipeline, then local delivery of ``final`` and queueing of ``remote_raw``
-    (DKIM-signed here) for the remote recipients; the reply to DATA."""
+    (DKIM-signed here) for the remote recipients; the reply to DATA. ``sent``: on a
+    submission door, the message as sent (without trace fields), for the journal."""
     settings = app.settings
     user = arrival.mailbox.address if arrival.mailbox else ""
     local = [r for r in arrival.recipients if r.mailbox_id is not None]
@@ -67,6 +73,9 @@ async def deliver_local_and_queue(
         arrival.content_door, final if local or remote_raw is None else remote_raw, analysis, arrival.sender,
         [(r.address, r.mailbox_id) for r in arrival.recipients], peer=arrival.peer,
         helo=arrival.helo, user=user, queue_id=queue_id, auth=auth or {}, utf8=arrival.utf8))
+    sender_id = arrival.mailbox.id if arrival.mailbox else None
+    # The reports' counters (Điều 9.13): spam, viruses, "Mật" stopped.
+    app.reports.verdict(decision.outcome, decision.rule, sender_id, [r.mailbox_id for r in local])
     if decision.reply:
         return decision.reply
     folder = decision.folder or folder
@@ -89,10 +98,13 @@ async def deliver_local_and_queue(
                 delivered.append(rcpt.address)
                 addresses.note_delivered(app, rcpt.address, len(final))
             elif res is not None and isinstance(res.error, QuotaExceeded) and res.error.permanent:
-                failed.append(RecipientStatus(rcpt.address, "5.2.2", str(res.error)))
+                failed.append(RecipientStatus(rcpt.address, "5.2.2", str(res.error), original=rcpt.orcpt))
             else:
                 deferred.append(rcpt)
                 temp_reasons.append(str(res.error) if res is not None else "not delivered")
+        # Per-mailbox rules (congthu.mailrules): forwarding, the vacation reply (RFC 3834).
+        await after_delivery(app, arrival.sender, final, folder, results,
+                             {r.mailbox_id: r.address for r in local if r.mailbox_id})
     if not delivered and not remote:
         # Nobody took it: refuse the whole message, the client keeps it (no duplicate).
         if deferred:
@@ -105,12 +117,30 @@ async def deliver_local_and_queue(
             signer_domain = settings.system.domain
         signed = await dkimsign.sign(app, remote_raw, signer_domain)
         await queue.enqueue(app, signed, arrival.sender, [(r.address, None) for r in remote],
-                            mailbox_id=arrival.mailbox.id if arrival.mailbox else None)
+                            mailbox_id=arrival.mailbox.id if arrival.mailbox else None,
+                            dsn=queue.DSNRequest.of(arrival.ret, arrival.envid, remote))
     if deferred:
         await queue.enqueue(app, final, arrival.sender, [(r.address, r.mailbox_id) for r in deferred],
-                            delay=settings.smtp.retry_first_seconds)
-    if failed and arrival.sender:
-        await queue.send_dsn(app, arrival.sender, final, failed, "failed", datetime.now(utcnow().tzinfo))
+                            delay=settings.smtp.retry_first_seconds,
+                            dsn=queue.DSNRequest.of(arrival.ret, arrival.envid, deferred))
+    # RFC 3461: the notices each recipient's NOTIFY asks for (failures by default).
+    notify = {r.address: r.notify for r in arrival.recipients}
+    failed_notice = [f for f in failed if wants(notify.get(f.address, ""), "FAILURE")]
+    success_notice = [RecipientStatus(r.address, "2.0.0", original=r.orcpt) for r in local
+                      if r.address in delivered and wants(r.notify, "SUCCESS")]
+    for action, group in (("failed", failed_notice), ("delivered", success_notice)):
+        if group and arrival.sender:
+            await queue.send_dsn(app, arrival.sender, final, group, action, datetime.now(utcnow().tzinfo),
+                                 envid=arrival.envid, ret=arrival.ret)
+    # The reports' counters: sent by a local mailbox, received by each local one that took it.
+    taken = set(delivered)
+    app.reports.mail(sender_id, arrival.sender, [(r.address, r.mailbox_id) for r in local if r.address in taken]
+                     + [(r.address, None) for r in remote], decision.document_type)
+    if sent is not None:
+        # Điều 7.3–7.5: mail between organisation mailboxes kept as sent (congthu.journal).
+        await record_sent(app, Sent(sent, arrival.door, queue_id, arrival.sender,
+                                    [(r.address, r.mailbox_id) for r in arrival.recipients], user,
+                                    sender_id, decision.document_type))
     event("smtp.accepted", door=arrival.door, id=queue_id, peer=arrival.peer, mail_from=arrival.sender,
           user=user, size=len(final), delivered=len(delivered), queued=len(remote), deferred=len(deferred),
           bounced=len(failed))

@@ -140,6 +140,9 @@ class HTTPService:
             log_config=None, access_log=False, lifespan="off", proxy_headers=False,
             server_header=False, http=GuardedH11Protocol,
             timeout_keep_alive=settings.web.keepalive_timeout,  # type: ignore[arg-type]
+            # A stop waits at most this long for responses still open (the webmail's
+            # event streams last up to a minute), then closes them.
+            timeout_graceful_shutdown=5,
             # uvicorn's own bound on connections and requests in progress (it answers 503
             # from len >= limit); the limiter already refuses connections past the total.
             limit_concurrency=caps.http_total + 1,

@@ -10,13 +10,15 @@ other id, existing or not, is the same 404, so ids of other mailboxes reveal not
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 
 from fastapi import Request
 from fastapi.responses import Response
 
+from congthu.accounts import roles
+from congthu.console.access import CONSOLE_ROLES
 from congthu.store import Folder, Mailbox
 from congthu.webmail import render
 from congthu.webmail.sessions import COOKIE, PRE_COOKIE, WebSession, WebSessions, csrf_matches
@@ -71,6 +73,8 @@ class WebContext:
         mailbox = await self.app.store.get_mailbox_by_id(session.mailbox_id)
         if mailbox is None or mailbox.status != "active":
             return None
+        if any(g.role in CONSOLE_ROLES for g in await roles.grants(self.app, mailbox.id)):
+            session = replace(session, console=True)
         return Signed(session, mailbox)
 
     async def require(self, request: Request) -> Signed | Response:

@@ -52,6 +52,8 @@ class WebSession:
     expires_at: datetime
     # The random id from the cookie (only for the session of the current request).
     secret: str = ""
+    # Its user holds a console role (the header links to /quan-tri; WebContext.signed).
+    console: bool = False
 
     @property
     def csrf(self) -> str:
@@ -143,8 +145,9 @@ class WebSessions:
                           user_agent=values["user_agent"], client_ip=values["client_ip"], created_at=now,
                           last_seen_at=now, expires_at=expires, secret=secret)
 
-    async def find(self, secret: str) -> WebSession | None:
-        """The live session of this cookie value, its idle expiry moved on; else None."""
+    async def find(self, secret: str, *, touch: bool = True) -> WebSession | None:
+        """The live session of this cookie value, its idle expiry moved on (unless
+        ``touch`` is False: the webmail's event stream is no sign of a user); else None."""
         if not secret or len(secret) > 100:
             return None
         row = await self.db.run_small_read(find_session, token_hash(secret))
@@ -154,7 +157,7 @@ class WebSessions:
         now = self.clock()
         if session.expires_at <= now:
             return None
-        if not session.must_change and now - session.last_seen_at >= TOUCH_EVERY:
+        if touch and not session.must_change and now - session.last_seen_at >= TOUCH_EVERY:
             expires = min(session.created_at + ABSOLUTE_LIFETIME, now + IDLE_LIFETIME)
             await self.db.run_write(touch_session, session.id, now, expires)
         return session

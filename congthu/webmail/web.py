@@ -8,7 +8,17 @@ from typing import TYPE_CHECKING
 
 from fastapi import APIRouter
 
-from congthu.webmail import accountpages, compose, login, mailpages
+from congthu.webmail import (
+    accountpages,
+    compose,
+    events,
+    folderpages,
+    login,
+    mailpages,
+    messageviews,
+    searchpages,
+    settingspages,
+)
 from congthu.webmail.context import WebContext
 
 if TYPE_CHECKING:
@@ -18,7 +28,9 @@ if TYPE_CHECKING:
 def router(app: App) -> APIRouter:
     ctx = WebContext(app)
     api = APIRouter()
-    # compose first: /thu/soan and /thu/danh-ba before mailpages' /thu/{folder_id}.
-    for part in (login, compose, mailpages, accountpages):
+    # compose, search, events and folders first: /thu/soan, /thu/danh-ba, /thu/tim,
+    # /thu/su-kien and /thu/thu-muc before mailpages' /thu/{folder_id}.
+    for part in (login, compose, searchpages, events, folderpages, mailpages, messageviews, accountpages,
+                 settingspages):
         api.include_router(part.routes(ctx))
     return api

@@ -4,6 +4,7 @@ lifecycle of organisations (rename, merge, split, dissolve) without losing mail.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import update
@@ -12,6 +13,7 @@ from sqlalchemy.engine import Connection
 from congthu.app import App
 from congthu.directory import Directory, DirectoryError, SearchHit, naming, resolve_recipient
 from congthu.directory.tables import dir_aliases
+from tests.directory.conftest import make_dir
 
 D = "@soctrang.gov.vn"
 
@@ -164,6 +166,26 @@ async def test_aliases(eapp: App) -> None:
         await d.add_person("Văn Thư", "sotttt", address="vanthu.sotttt")
     with pytest.raises(DirectoryError):
         await d.add_alias("vanthu.sotttt", "sotttt")  # removed aliases stay reserved
+
+
+async def test_an_alias_in_an_extra_domain_delivers(tmp_path: Path) -> None:
+    """Every local domain is one namespace: an alias given as x@<extra domain> is kept
+    as x@<main domain>, so mail to either address finds it (it was stored as given and
+    never found: seen by the importer's --keep-old-address)."""
+    app = await App.open(make_dir(tmp_path / "data", '\n[system]\nextra_domains = ["haugiang.gov.vn"]\n'))
+    try:
+        d = Directory(app)
+        await d.add_org("Sở Thông tin và Truyền thông")
+        alias = await d.add_alias("nvbinh@haugiang.gov.vn", "sotttt")
+        assert alias.address == "nvbinh" + D
+        target = await app.store.get_mailbox("sotttt" + D)
+        assert target is not None
+        assert await d.resolve_recipient("nvbinh@haugiang.gov.vn") == target.id
+        assert await d.resolve_recipient("nvbinh" + D) == target.id
+        with pytest.raises(DirectoryError):
+            await d.add_alias("nvbinh@example.org", "sotttt")  # not one of ours
+    finally:
+        await app.close()
 
 
 async def test_rename_keeps_old_addresses_delivering(eapp: App) -> None:

@@ -9,10 +9,11 @@ BIN    := $(VENV)/bin
 
 # Debian packages the tests drive as real peers and clients. Installed without their
 # recommendations, so what a test needs from a recommendation is named here:
-# libnet-ssleay-perl is swaks's TLS (--tls).
+# libnet-ssleay-perl is swaks's TLS (--tls); libsasl2-modules is the SASL PLAIN of ldapwhoami -Y PLAIN.
 APT_TEST_PACKAGES := postgresql curl isync swaks libnet-ssleay-perl fetchmail getmail6 dovecot-imapd \
                      chromium postfix offlineimap3 nodejs rspamd clamav-daemon clamav redis-server \
-                     ldap-utils apache2 systemd openssl poppler-utils pebble python3-ldap
+                     ldap-utils apache2 systemd openssl poppler-utils pebble python3-ldap \
+                     libsasl2-modules
 # The tests start their own private instances of these daemons; the system services that
 # installing them starts are switched off again (package:service), so `make test` leaves
 # no IMAP server, scanner, Redis or web server running on the machine. Only for packages it installed.

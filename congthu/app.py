@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import threading
+import time
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
@@ -57,7 +59,15 @@ class App:
         db = Database(database_url(settings.database.url, data_dir), settings.database.busy_timeout,
                       sqlite_mmap_mib=settings.database.sqlite_mmap_mib)
         if upgrade:
-            await migrate(db)
+            try:
+                await migrate(db)
+            except BaseException:
+                # Its connections' threads must end before the event loop does (a database
+                # that cannot be opened is a user's mistake, answered without a traceback).
+                with contextlib.suppress(Exception):
+                    await db.dispose()
+                await _let_failed_connections_end()
+                raise
         return cls(data_dir, settings, db)
 
     def path(self, relative: str) -> Path:
@@ -84,3 +94,15 @@ class App:
         self.accounts.close()
         await self.hub.close()
         await self.db.dispose()
+
+
+async def _let_failed_connections_end() -> None:
+    """Wait (briefly) for aiosqlite's worker threads to finish. A connection that failed to
+    open is stopped by aiosqlite without waiting: its thread then reports to the event
+    loop, and if the loop has closed meanwhile (the command ends at once with its error)
+    the thread prints a traceback. Joined from another thread, so the loop stays alive
+    to take their reports."""
+    deadline = time.monotonic() + 1.0  # seconds, for all of them
+    for thread in threading.enumerate():
+        if "_connection_worker_thread" in thread.name and thread.is_alive():
+            await asyncio.to_thread(thread.join, max(0.0, deadline - time.monotonic()))

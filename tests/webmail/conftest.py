@@ -9,6 +9,7 @@ background networking, so every request it makes is one a page asked for.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -132,3 +133,14 @@ def message(subject: str = "Chào anh", body: str = "Nội dung thư.", sender: 
             f"Message-ID: <{abs(hash(subject + body))}@example.gov.vn>\r\nMIME-Version: 1.0\r\n{extra}"
             f"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{body}\r\n"
             ).encode()
+
+
+def wait_for_script_state(page: Page, expression: str, timeout: float = 15.0) -> None:
+    """Wait until ``expression`` is true in the page. Not ``page.wait_for_function``: its
+    polling evaluates a string in the page, which our Content-Security-Policy (no
+    'unsafe-eval') refuses whenever the first look is not already true."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(f"() => Boolean({expression})"):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout} s: {expression}")
+        time.sleep(0.05)

@@ -22,7 +22,7 @@ from playwright.sync_api import BrowserContext, Page, expect
 from congthu.webmail.sessions import COOKIE
 from tests.content.conftest import rspamd  # noqa: F401  (the fixture)
 from tests.content.daemons import Rspamd
-from tests.webmail.conftest import PASSWORD, Webmail, message, start_webmail
+from tests.webmail.conftest import PASSWORD, Webmail, message, start_webmail, wait_for_script_state
 
 ADDRESS = "an@example.gov.vn"
 
@@ -284,7 +284,7 @@ def test_new_mail_appears_without_reload(webmail: Webmail, context: BrowserConte
     webmail.deliver(box, mail("Thư cũ"))
     page = context.new_page()
     webmail.login(page, ADDRESS)
-    page.wait_for_function("window.congthuEvents && window.congthuEvents.readyState === 1")
+    wait_for_script_state(page, "window.congthuEvents && window.congthuEvents.readyState === 1")
     expect(page.locator("nav.folders a[aria-current=page] .count")).to_have_text("1")
     webmail.deliver(box, mail("Lịch làm việc tuần 50", sender="Trần Thị Bình <binh@example.gov.vn>"))
     row = page.locator("table.messages tbody tr").first
@@ -314,7 +314,7 @@ def test_an_empty_folder_gets_its_first_row(webmail: Webmail, context: BrowserCo
     page = context.new_page()
     webmail.login(page, ADDRESS)
     expect(page.locator("p.empty")).to_be_visible()
-    page.wait_for_function("window.congthuEvents && window.congthuEvents.readyState === 1")
+    wait_for_script_state(page, "window.congthuEvents && window.congthuEvents.readyState === 1")
     webmail.deliver(box, mail("Thư đầu tiên"))
     expect(page.locator("table.messages tbody tr")).to_have_count(1)
     expect(page.locator("p.empty")).to_be_hidden()

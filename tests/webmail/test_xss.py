@@ -20,7 +20,7 @@ import pytest
 from playwright.sync_api import BrowserContext, Dialog, Frame, Page, Route, expect
 from playwright.sync_api import Error as PlaywrightError
 
-from tests.webmail.conftest import Webmail
+from tests.webmail.conftest import Webmail, wait_for_script_state
 from tests.webmail.xss_corpus import HEADER_CASES, HTML_PAYLOADS, corpus
 
 
@@ -177,7 +177,7 @@ def test_hostile_subjects_in_search_results_and_new_mail_events(webmail: Webmail
     page = context.new_page()
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     webmail.login(page, "an@example.gov.vn")
-    page.wait_for_function("window.congthuEvents && window.congthuEvents.readyState === 1")
+    wait_for_script_state(page, "window.congthuEvents && window.congthuEvents.readyState === 1")
     # The rest arrive while the list is open: each becomes a row, as text.
     for _name, raw in messages[half:]:
         webmail.deliver(box, raw)

@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 from congthu.db import DatabaseUnavailable
-from congthu.store import AlreadyExists, NotFound, QuotaExceeded, StoreError
+from congthu.store import AlreadyExists, NotFound, QuotaExceeded, StorageUnavailable, StoreError
 
 __all__ = [
     "Answered", "BadCharset", "ImapError", "LineTooLong", "ParseError", "Rejected", "UnknownCommand",
@@ -82,6 +82,6 @@ def store_reply(exc: Exception) -> tuple[str, str, str] | None:
         return "NO", "ALREADYEXISTS", str(exc)
     if isinstance(exc, StoreError):
         return "NO", "CANNOT", str(exc)
-    if isinstance(exc, DatabaseUnavailable):
+    if isinstance(exc, DatabaseUnavailable | StorageUnavailable):  # RFC 5530 section 3
         return "NO", "UNAVAILABLE", "Tạm thời không phục vụ được, thử lại sau / try again later"
     return None

@@ -1,187 +1,161 @@
-"""Content-addressed blob store on disk: ``blobs/ab/cd/<sha256>``.
+"""The blob store's interface: content-addressed, immutable blobs named by their SHA-256.
 
-A blob is written to a temporary file, fsynced, renamed into place and its directory
-fsynced, so that after a crash a blob is either whole or absent. Blobs are immutable; the
-same bytes are stored once. Unreferenced blobs are removed by ``collect_garbage`` after a
-grace period, so that a delivery whose metadata is not yet committed never loses its blob.
+Two backends keep the same names (``ab/cd/<sha256>``) and the same promises:
+``blobs_disk.py``, a directory of the data directory, and ``blobs_s3.py``, a bucket of an
+S3-compatible object store (Ceph's RADOS Gateway, MinIO, a cloud's S3) shared by every
+node. ``blob_backends.open_blob_store`` opens the one ``[blobs] backend`` names.
 
-For many blobs at once (a group commit of deliveries), ``stage`` writes each to its
-temporary file without waiting, and ``flush`` then makes all of them durable together:
-every file fsynced, renamed into place, and each directory touched fsynced once. The
-rule is the same as ``put``'s (a blob is visible under its name only once its bytes are
-on disk); the journal commits of many deliveries are merged into a few.
+The promises every backend keeps (the store's callers rely on them):
+
+* ``put`` (or ``stage`` then ``flush``) returns only once the bytes are durably stored
+  under their name: on disk fsynced and renamed into place, on S3 the PUT (or the
+  multipart upload's completion) answered; a delivery is acknowledged after that.
+* A blob is whole or absent under its name; a crash leaves at most unreferenced blobs
+  (and temporary files or unfinished multipart uploads), which ``collect_garbage``
+  removes once older than the grace period (another node may be mid-delivery).
+* Failures are ``StorageFull`` (no space: the delivery is refused temporarily),
+  ``StorageUnavailable`` (the object store cannot be reached or refuses our key: the
+  same) or ``BlobMissing`` (a name with no blob). Callers run these blocking methods in
+  threads (``asyncio.to_thread``).
 """
 
 from __future__ import annotations
 
-import errno
 import hashlib
-import os
-import threading
-import time
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
+from typing import Protocol
+
+HEX = frozenset("0123456789abcdef")
 
 
 class StorageFull(OSError):
     """No space left for a blob: the delivery is refused temporarily, nothing is half written."""
 
 
+class StorageUnavailable(OSError):
+    """The object store cannot be used now (unreachable, a wrong key, a missing bucket):
+    the delivery is refused temporarily (SMTP 451) and the sender tries again."""
+
+
+class BlobMissing(FileNotFoundError):
+    """No blob has this name (removed, or never stored)."""
+
+
+class BlobCorrupt(ValueError):
+    """Bytes offered under a name they do not hash to (``write``), or a stored blob whose
+    bytes no longer do."""
+
+
 @dataclass(frozen=True)
 class Staged:
-    """A blob written to its temporary file by ``stage``, not yet durable nor visible."""
+    """A blob ``stage`` prepared, not yet durable nor visible: its temporary file (disk)
+    or its bytes waiting for the PUT (S3)."""
 
     digest: str
-    tmp: Path
+    tmp: Path | None = None
+    data: bytes | memoryview | None = None
 
 
-def _raise_storage_error(exc: OSError) -> NoReturn:
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        raise StorageFull(exc.errno, "không còn chỗ lưu thư / no space left for mail") from exc
-    raise exc
+@dataclass(frozen=True)
+class BlobInfo:
+    """A stored blob: its name, its length and when it was stored (seconds since the epoch)."""
+
+    digest: str
+    size: int
+    modified: float
 
 
-class BlobStore:
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.tmp = root / "tmp"
-        self.tmp.mkdir(parents=True, exist_ok=True)
-        # Threads that fsync many files side by side (``flush``), made on first use.
-        self._fsync_threads: ThreadPoolExecutor | None = None
-        self._fsync_lock = threading.Lock()
+def blob_name(digest: str) -> str:
+    """A blob's name under the store's root or bucket: ``ab/cd/<sha256>``."""
+    return f"{digest[:2]}/{digest[2:4]}/{digest}"
 
-    def path(self, digest: str) -> Path:
-        return self.root / digest[:2] / digest[2:4] / digest
 
-    def exists(self, digest: str) -> bool:
-        return self.path(digest).exists()
+def is_digest(name: str) -> bool:
+    """A SHA-256 in lowercase hex: what every blob's name ends with."""
+    return len(name) == 64 and set(name) <= HEX
+
+
+def sha256_hex(data: bytes | memoryview) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class BlobStore(Protocol):
+    """What both backends offer (``DiskBlobStore``, ``S3BlobStore``). Blocking methods."""
+
+    def describe(self) -> str:
+        """Where the blobs are, for messages and logs ("disk /srv/data/blobs")."""
+        ...
 
     def put(self, data: bytes | memoryview) -> str:
-        """Store bytes durably and return their SHA-256 (hex). Blocking: run in a thread."""
-        digest, staged = self.stage(data)
-        if staged is not None:
-            self.flush([staged])
-        return digest
+        """Store bytes durably and return their SHA-256 (hex)."""
+        ...
 
     def stage(self, data: bytes | memoryview) -> tuple[str, Staged | None]:
-        """Hash the bytes and, unless the blob is stored already, write them to a temporary
-        file (no fsync); ``flush`` makes them durable. Blocking: run in a thread."""
-        digest = hashlib.sha256(data).hexdigest()
-        if self.path(digest).exists():
-            return digest, None
-        tmp = self.tmp / f"{digest}.{os.getpid()}.{time.monotonic_ns()}"
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
-            try:
-                view = memoryview(data)
-                while view:
-                    written = os.write(fd, view)
-                    view = view[written:]
-            finally:
-                os.close(fd)
-        except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            _raise_storage_error(exc)
-        return digest, Staged(digest, tmp)
+        """Hash the bytes and, unless stored already, prepare them; ``flush`` stores them."""
+        ...
 
     def flush(self, staged: Sequence[Staged]) -> None:
-        """Make staged blobs durable and visible: fsync each file, rename it into place,
-        then fsync each directory that changed, once. The fsyncs of many files run
-        side by side, so the file system commits them together instead of one after
-        the other. On an error the blobs not yet in place are removed and the error
-        raised (StorageFull when the disk is full)."""
-        done = 0
-        try:
-            self._fsync_all([item.tmp for item in staged], directory=False)
-            dirs: dict[Path, None] = {}
-            for item in staged:
-                target = self.path(item.digest)
-                if not target.parent.is_dir():
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    # New directories: their own entries must be durable too.
-                    dirs[target.parent.parent] = None
-                    dirs[self.root] = None
-                os.replace(item.tmp, target)
-                done += 1
-                dirs[target.parent] = None
-            self._fsync_all(list(dirs), directory=True)
-        except OSError as exc:
-            self.discard(staged[done:])
-            _raise_storage_error(exc)
-
-    def close(self) -> None:
-        """Let the fsync threads go (the App closes)."""
-        if self._fsync_threads is not None:
-            self._fsync_threads.shutdown(wait=False)
-            self._fsync_threads = None
-
-    def _fsync_all(self, paths: list[Path], *, directory: bool) -> None:
-        """fsync several files (or directories) at once, from a few threads."""
-        if len(paths) <= 1:
-            for path in paths:
-                _fsync_path(path, directory)
-            return
-        with self._fsync_lock:
-            if self._fsync_threads is None:
-                self._fsync_threads = ThreadPoolExecutor(8, thread_name_prefix="congthu-fsync")
-        for future in [self._fsync_threads.submit(_fsync_path, path, directory) for path in paths]:
-            future.result()
+        """Make staged blobs durable and visible, many at once; on an error the ones not
+        stored are discarded and the error raised."""
+        ...
 
     def discard(self, staged: Iterable[Staged]) -> None:
-        """Remove staged temporary files that will not be flushed."""
-        for item in staged:
-            item.tmp.unlink(missing_ok=True)
+        """Forget staged blobs that will not be flushed."""
+        ...
+
+    def write(self, digest: str, size: int, chunks: Iterable[bytes]) -> None:
+        """Store a blob whose name is known from a stream of its bytes (a migration, a
+        restore): BlobCorrupt, and nothing stored, if they do not hash to ``digest``."""
+        ...
 
     def get(self, digest: str) -> bytes:
-        return self.path(digest).read_bytes()
+        """A blob's bytes (BlobMissing if there is none)."""
+        ...
 
     def read(self, segments: Iterable[tuple[str, int]]) -> bytes:
-        """The concatenation of the given blobs."""
-        return b"".join(self.get(digest) for digest, _length in segments)
+        """The concatenation of the given blobs (a message's segments)."""
+        ...
+
+    def chunks(self, digest: str) -> Iterator[bytes]:
+        """A blob's bytes piece by piece, for blobs too large to hold (BlobMissing)."""
+        ...
+
+    def exists(self, digest: str) -> bool:
+        ...
+
+    def info(self, digest: str) -> BlobInfo | None:
+        ...
+
+    def listing(self) -> Iterator[BlobInfo]:
+        """Every stored blob, in no particular order."""
+        ...
 
     def all_digests(self) -> Iterator[str]:
-        for first in self.root.iterdir():
-            if len(first.name) != 2 or not first.is_dir():
-                continue
-            for second in first.iterdir():
-                for blob in second.iterdir():
-                    yield blob.name
+        ...
 
     def delete(self, digest: str) -> None:
-        self.path(digest).unlink(missing_ok=True)
+        ...
 
-    def size_on_disk(self) -> int:
-        return sum(self.path(d).stat().st_size for d in self.all_digests())
+    def size(self) -> int:
+        """Bytes of all blobs together."""
+        ...
 
     def collect_garbage(self, referenced: set[str], grace_seconds: float = 3600) -> int:
-        """Delete blobs not in ``referenced`` and older than the grace period."""
-        removed = 0
-        cutoff = time.time() - grace_seconds
-        for digest in list(self.all_digests()):
-            if digest in referenced:
-                continue
-            path = self.path(digest)
-            try:
-                if path.stat().st_mtime < cutoff:
-                    path.unlink()
-                    removed += 1
-            except FileNotFoundError:
-                pass
-        for tmp in self.tmp.iterdir():
-            if tmp.stat().st_mtime < cutoff:
-                tmp.unlink(missing_ok=True)
-        return removed
+        """Delete blobs not in ``referenced`` and older than the grace period, and what
+        an interrupted write left behind; how many blobs were deleted."""
+        ...
+
+    def health(self) -> str:
+        """"ok", or why the store cannot be used now (for /healthz)."""
+        ...
+
+    def close(self) -> None:
+        """Let threads and connections go (the App closes)."""
+        ...
 
 
-def _fsync_path(path: Path, directory: bool) -> None:
-    fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if directory else 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-
+def read_segments(store: BlobStore, segments: Iterable[tuple[str, int]]) -> bytes:
+    """``BlobStore.read`` from ``get``: the blobs one after the other."""
+    return b"".join(store.get(digest) for digest, _length in segments)

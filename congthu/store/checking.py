@@ -8,7 +8,8 @@ What is found, and what a repair would do (nothing is changed here):
   (its bytes no longer hash to its name, or its length is not the recorded one): the
   messages holding it can no longer be read as received (Điều 7.3-7.5). The repair puts
   back a blob with the same name from a backup (``congthu restore`` into a scratch
-  directory, then copy ``blobs/ab/cd/<sha256>``); a corrupt one is first moved aside.
+  directory, then copy ``blobs/ab/cd/<sha256>``, on S3 to the object of that name);
+  a corrupt one is first moved aside.
   Each is reported with the messages (mailbox, folder, UID) that need it.
 * an **unreferenced** blob (on disk, named by no content row nor by another package's
   blob column, e.g. the SMTP queue): what a crash between the blob write and the commit
@@ -22,16 +23,14 @@ import asyncio
 import hashlib
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from congthu.store.base import StoreBase
+from congthu.store.blobs import BlobMissing, BlobStore
 from congthu.store.tables import contents, folders, mailboxes, messages
-
-_READ_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -103,18 +102,17 @@ def _places(places: list[MessagePlace]) -> str:
     return f"{len(places)} thư / messages: {shown}{more}"
 
 
-def _hash_file(path: Path) -> tuple[str, int] | None:
-    """(SHA-256 hex, length) of a file's bytes, None if it is gone."""
-    digest = hashlib.sha256()
+def _hash_blob(blobs: BlobStore, digest: str) -> tuple[str, int] | None:
+    """(SHA-256 hex, length) of a blob's bytes, read as a stream; None if it is gone."""
+    found = hashlib.sha256()
     size = 0
     try:
-        with path.open("rb") as f:
-            while chunk := f.read(_READ_CHUNK):
-                digest.update(chunk)
-                size += len(chunk)
-    except FileNotFoundError:
+        for chunk in blobs.chunks(digest):
+            found.update(chunk)
+            size += len(chunk)
+    except BlobMissing:
         return None
-    return digest.hexdigest(), size
+    return found.hexdigest(), size
 
 
 class CheckMethods(StoreBase):
@@ -147,7 +145,7 @@ class CheckMethods(StoreBase):
             gone: set[str] = set()
             if deep:
                 for digest in on_disk:
-                    found = _hash_file(self.blobs.path(digest))
+                    found = _hash_blob(self.blobs, digest)
                     if found is None:  # removed meanwhile (garbage collection)
                         gone.add(digest)
                         continue

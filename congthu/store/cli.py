@@ -1,14 +1,23 @@
-"""``congthu store reindex``: analyse again the messages stored by earlier versions, so
-that SEARCH TEXT/BODY, TO/FROM/CC of group names, SORT DATE and PREVIEW work for them
-as for new mail (``congthu.store.reindex`` says what and how). Run once after an
-upgrade; it may run while the server runs, and may be stopped and started again."""
+"""The store's commands.
+
+* ``congthu store reindex``: analyse again the messages stored by earlier versions, so
+  that SEARCH TEXT/BODY, TO/FROM/CC of group names, SORT DATE and PREVIEW work for them
+  as for new mail (``congthu.store.reindex`` says what and how). Run once after an
+  upgrade; it may run while the server runs, and may be stopped and started again.
+* ``congthu blobs migrate --to s3|disk``: copy the blobs from the data directory's disk
+  store to the configured S3 bucket, or back (``congthu.store.blob_migration``);
+  resumable, verified by SHA-256 (docs/object-storage.md).
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 from typing import TYPE_CHECKING
 
 from congthu.cli import CommandError, Commands
+from congthu.store.blob_backends import open_blob_store
+from congthu.store.blob_migration import Migration, migrate_blobs
 from congthu.store.reindex import REINDEX_BATCH, Reindexed
 
 if TYPE_CHECKING:
@@ -21,6 +30,14 @@ def register(commands: Commands) -> None:
         cmd_reindex, group="store", group_help="kho thư / the mail store")
     p.add_argument("--batch", type=int, default=REINDEX_BATCH,
                    help=f"thư mỗi giao dịch / messages per transaction (default {REINDEX_BATCH})")
+    p = commands.command(
+        "migrate", "chép blob giữa đĩa và S3 / copy the blobs between disk and S3 (resumable, verified)",
+        cmd_migrate_blobs, group="blobs", group_help="kho blob (nội dung thư) / the blob store (message bytes)")
+    p.add_argument("--to", required=True, choices=("s3", "disk"),
+                   help="đích / target: s3 (from the data directory's blobs/) or disk (from the S3 bucket)")
+    p.add_argument("--verify", action="store_true",
+                   help="đọc lại và băm mọi blob ở đích / read every target blob back and hash it")
+    p.add_argument("--jobs", type=int, default=8, help="số blob chép song song / blobs copied side by side (1-64)")
 
 
 async def cmd_reindex(app: App, args: argparse.Namespace) -> int:
@@ -39,4 +56,50 @@ async def cmd_reindex(app: App, args: argparse.Namespace) -> int:
         print(f"LỖI / ERROR: không đọc được {result.failed_count} thư / unreadable: content ids {ids} "
               f"(congthu check --deep)")
         return 1
+    return 0
+
+
+def _mib(n: int) -> str:
+    return f"{n / (1 << 20):.1f} MiB"
+
+
+async def cmd_migrate_blobs(app: App, args: argparse.Namespace) -> int:
+    if not 1 <= args.jobs <= 64:
+        raise CommandError("--jobs phải từ 1 đến 64 / --jobs must be 1 to 64")
+    settings = app.settings.blobs
+    if not settings.s3_endpoint:
+        raise CommandError("Chưa cấu hình S3 / S3 is not configured: set [blobs] s3_endpoint, s3_bucket, "
+                           "s3_access_key and s3_secret_key in congthu.toml", 2)
+    source_kind = "disk" if args.to == "s3" else "s3"
+    source = open_blob_store(settings, app.data_dir, source_kind)
+    target = open_blob_store(settings, app.data_dir, args.to)
+    print(f"Chép / copying: {source.describe()} -> {target.describe()}", flush=True)
+
+    def progress(done: Migration) -> None:
+        print(f"  {done.listed} blob: đã chép / copied {done.copied} ({_mib(done.copied_bytes)}), "
+              f"đã có / already there {done.skipped}", flush=True)
+
+    try:
+        done = await asyncio.to_thread(migrate_blobs, source, target, verify=args.verify, jobs=args.jobs,
+                                       progress=progress)
+    finally:
+        source.close()
+        target.close()
+    print(f"Xong / done: {done.listed} blob trong nguồn / in the source; đã chép / copied {done.copied} "
+          f"({_mib(done.copied_bytes)}); đã có sẵn / already there {done.skipped}"
+          + (f"; đã kiểm SHA-256 ở đích / verified in the target {done.verified}" if args.verify else ""))
+    if done.vanished:
+        print(f"Đã bị xóa khỏi nguồn trong lúc chép (thu gom rác) / removed from the source meanwhile "
+              f"(garbage collection): {len(done.vanished)}")
+    for digest in done.corrupt:
+        print(f"LỖI / ERROR: blob hỏng ở nguồn, không chép / corrupt in the source, not copied: {digest} "
+              f"(congthu check --deep)")
+    for digest in done.bad_target:
+        print(f"LỖI / ERROR: blob ở đích đọc lại sai / wrong when read back from the target: {digest} "
+              f"(chạy lại / run again)")
+    if not done.ok:
+        return 1
+    if settings.backend != args.to:
+        print(f"Tiếp theo / next: đặt / set [blobs] backend = \"{args.to}\" trong / in congthu.toml, "
+              f"chạy lại lệnh này rồi khởi động lại / run this command again, then restart")
     return 0

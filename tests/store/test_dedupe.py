@@ -37,11 +37,11 @@ def message_with(attachment: bytes, number: int) -> bytes:
 
 async def test_one_message_to_100_mailboxes_is_stored_once(app: App) -> None:
     ids = [(await app.store.create_mailbox(f"u{i}@soctrang.gov.vn")).id for i in range(100)]
-    before = app.store.blobs.size_on_disk()
+    before = app.store.blobs.size()
     raw = message_with(os.urandom(TEN_MB), 0)
     results = await app.store.deliver(raw, ids)
     assert all(r.ok for r in results)
-    grown = app.store.blobs.size_on_disk() - before
+    grown = app.store.blobs.size() - before
     assert len(raw) <= grown < len(raw) * 1.05
     for mailbox_id in ids[:3] + ids[-3:]:
         assert (await app.store.quota(mailbox_id))[0] == len(raw)
@@ -50,7 +50,7 @@ async def test_one_message_to_100_mailboxes_is_stored_once(app: App) -> None:
 async def test_same_attachment_in_100_different_messages_is_stored_once(app: App) -> None:
     attachment = os.urandom(TEN_MB)
     encoded_size = len(base64.encodebytes(attachment))
-    before = app.store.blobs.size_on_disk()
+    before = app.store.blobs.size()
     total = 0
     for i in range(100):
         mailbox = await app.store.create_mailbox(f"v{i}@soctrang.gov.vn")
@@ -64,6 +64,6 @@ async def test_same_attachment_in_100_different_messages_is_stored_once(app: App
         [meta] = await app.store.folder_index(inbox.id)
         if i % 33 == 0:
             assert await app.store.read_message(meta.content_id) == raw
-    grown = app.store.blobs.size_on_disk() - before
+    grown = app.store.blobs.size() - before
     # About one copy of the (base64) attachment plus 100 small header/text pieces.
     assert grown < encoded_size * 1.1, (grown, encoded_size, total)

@@ -1,6 +1,11 @@
 """SEARCH, SORT and THREAD with their UID forms (RFC 9051 section 6.4.4, RFC 5256),
-ESEARCH (RFC 4731), ESORT (RFC 5267), SEARCHRES (RFC 5182), WITHIN (RFC 5032) and the
+ESEARCH (RFC 4731), ESORT, CONTEXT=SEARCH and CONTEXT=SORT (RFC 5267: PARTIAL, UPDATE
+with ADDTO/REMOVEFROM, CANCELUPDATE), SEARCHRES (RFC 5182), WITHIN (RFC 5032) and the
 MODSEQ search key (RFC 7162 section 3.1.5).
+
+A search kept with RETURN (UPDATE) is a closure in ``Session.updates`` (the session
+calls it where it may send untagged data: after a command, in IDLE, for NOTIFY), which
+evaluates the search again and sends what changed (``_keep_context``).
 
 Beyond the RFC, on purpose (users expect it, the regulation's users write Vietnamese):
 TEXT, BODY, SUBJECT, FROM, TO, CC, BCC and HEADER match **without regard to accents or
@@ -45,7 +50,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from email.header import decode_header, make_header
 from email.utils import getaddresses, parsedate_to_datetime
@@ -53,11 +58,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from congthu.imap import mimeparts, threads
-from congthu.imap.errors import bad
+from congthu.imap.errors import bad, no
 from congthu.imap.parser import Command
 from congthu.imap.sequence import format_set
 from congthu.imap.session import Result, Session
-from congthu.imap.threads import base_subject
+from congthu.mime.subjects import base_subject
 from congthu.store import Content, MessageMeta
 from congthu.store import flags as flagbits
 from congthu.text import fold
@@ -329,8 +334,24 @@ def _numbers(s: Session, uids: list[int], uid: bool) -> list[int]:
     return [i + 1 for u in uids if (i := sel.index_of(u)) is not None]
 
 
+# RETURN options (RFC 4731, RFC 5182 SAVE, RFC 5267 sections 4.2 and 4.4).
+_RETURN_OPTIONS = {"MIN", "MAX", "COUNT", "ALL", "SAVE", "UPDATE", "PARTIAL"}
+# Search contexts kept up to date per session (RFC 5267 section 4.2: a server may
+# refuse more with NOUPDATE).
+MAX_CONTEXTS = 20
+
+
+def _return_options(cmd: Command) -> set[str]:
+    opts = set(cmd.args["returns"] or ["ALL"]) or {"ALL"}
+    unknown = opts - _RETURN_OPTIONS
+    if unknown:
+        raise bad(f"RETURN không hỗ trợ / unknown RETURN option {sorted(unknown)[0][:20]}")
+    return opts
+
+
 async def search(s: Session, cmd: Command) -> Result:
-    """SEARCH / UID SEARCH, with RETURN (MIN MAX COUNT ALL SAVE) for ESEARCH."""
+    """SEARCH / UID SEARCH, with RETURN (MIN MAX COUNT ALL SAVE PARTIAL UPDATE) for
+    ESEARCH and CONTEXT=SEARCH."""
     sel = s.selected
     assert sel is not None
     returns = cmd.args["returns"]
@@ -341,17 +362,14 @@ async def search(s: Session, cmd: Command) -> Result:
         if ev.used_modseq else 0
     numbers = _numbers(s, uids, cmd.uid)
     if returns is not None or s.rev2:
-        opts = set(returns or ["ALL"]) or {"ALL"}
-        if not opts:
-            opts = {"ALL"}
-        unknown = opts - {"MIN", "MAX", "COUNT", "ALL", "SAVE"}
-        if unknown:
-            raise bad(f"RETURN không hỗ trợ / unknown RETURN option {sorted(unknown)[0]}")
+        opts = _return_options(cmd)
         if "SAVE" in opts:
             s.saved_search = uids
             if opts == {"SAVE"}:
                 return None
         await s.untagged(_esearch(cmd, opts, numbers, highest, sort_order=False))
+        if "UPDATE" in opts:
+            await _keep_context(s, cmd, uids, None)
         return None
     line = "SEARCH" + "".join(f" {n}" for n in numbers)
     if ev.used_modseq and numbers:
@@ -371,11 +389,89 @@ def _esearch(cmd: Command, opts: set[str], numbers: list[int], modseq: int, *, s
             parts.append(f"MAX {numbers[-1] if sort_order else max(numbers)}")
         if "ALL" in opts:
             parts.append("ALL " + (_ordered_set(numbers) if sort_order else format_set(numbers)))
+    if "PARTIAL" in opts:
+        # RFC 5267 section 4.4: the results at positions low..high of the (sorted)
+        # result, or NIL when there are none there.
+        low, high = cmd.args["partial"]
+        chosen = numbers[low - 1:high]
+        shown = (_ordered_set(chosen) if sort_order else format_set(chosen)) if chosen else "NIL"
+        parts.append(f"PARTIAL ({low}:{high} {shown})")
     if "COUNT" in opts:
         parts.append(f"COUNT {len(numbers)}")
     if modseq:
         parts.append(f"MODSEQ {modseq}")
     return " ".join(parts)
+
+
+Order = Callable[[Evaluator, list[int]], Awaitable[list[int]]]
+
+
+async def _keep_context(s: Session, cmd: Command, uids: list[int], order: Order | None) -> None:
+    """RFC 5267 section 4.2: keep this search's result and send what changes in it
+    (ESEARCH ... ADDTO / REMOVEFROM) whenever the session may tell the client of
+    changes. SEARCH results are a set: position 0 and the numbers as a set (as
+    Dovecot sends them). SORT results (CONTEXT=SORT, section 4.3) are a list: each
+    removal with its position in the old list, highest first, then each addition with
+    its position in the new one, lowest first, so that applying them in order gives
+    the new list. Message numbers (not UIDs) for a SEARCH without UID, as they are when
+    sent (before the EXPUNGE of a removed message)."""
+    if len(s.updates) >= MAX_CONTEXTS and cmd.tag not in s.updates:
+        await s.untagged(f'NO [NOUPDATE "{cmd.tag}"] Quá nhiều tìm kiếm theo dõi / too many search contexts')
+        return
+    key = cmd.args["key"]
+    current = list(uids)
+
+    async def update(gone: set[int]) -> None:
+        nonlocal current
+        found, ev = await _matching(s, key)
+        found = [u for u in found if u not in gone]
+        new = await order(ev, found) if order is not None else found
+        old_set, new_set = set(current), set(new)
+        removed = [u for u in current if u not in new_set]
+        added = [u for u in new if u not in old_set]
+        sel = s.selected
+        if sel is None:
+            return
+
+        def number(u: int) -> int | None:
+            if cmd.uid:
+                return u
+            i = sel.index_of(u)
+            return None if i is None else i + 1
+
+        parts: list[str] = []
+        if order is None:
+            gone_numbers = [n for u in removed if (n := number(u)) is not None]
+            new_numbers = [n for u in added if (n := number(u)) is not None]
+            if gone_numbers:
+                parts.append(f"REMOVEFROM (0 {format_set(gone_numbers)})")
+            if new_numbers:
+                parts.append(f"ADDTO (0 {format_set(new_numbers)})")
+        else:
+            positions = {u: p for p, u in enumerate(current, 1)}
+            pairs = [f"{positions[u]} {n}" for u in reversed(removed) if (n := number(u)) is not None]
+            if pairs:
+                parts.append(f"REMOVEFROM ({' '.join(pairs)})")
+            places = {u: p for p, u in enumerate(new, 1)}
+            pairs = [f"{places[u]} {n}" for u in added if (n := number(u)) is not None]
+            if pairs:
+                parts.append(f"ADDTO ({' '.join(pairs)})")
+        current = new
+        for part in parts:
+            await s.untagged(f'ESEARCH (TAG "{cmd.tag}")' + (" UID " if cmd.uid else " ") + part)
+
+    s.updates[cmd.tag] = update
+
+
+async def cancelupdate(s: Session, cmd: Command) -> Result:
+    """RFC 5267 section 4.3: CANCELUPDATE "tag"...: those searches are no longer kept
+    up to date; a tag that names none is NO (as Dovecot answers)."""
+    unknown = [t for t in cmd.args["tags"] if t not in s.updates]
+    if unknown:
+        raise no(f"Không có tìm kiếm này / unknown search tag {unknown[0][:40]!r}")
+    for tag in cmd.args["tags"]:
+        s.updates.pop(tag, None)
+    return None
 
 
 def _ordered_set(numbers: list[int]) -> str:
@@ -395,7 +491,7 @@ def _ordered_set(numbers: list[int]) -> str:
 
 
 # -- SORT (RFC 5256 section 3, RFC 5957 DISPLAYFROM/DISPLAYTO) ------------------------------
-# SUBJECT sorts by ``threads.base_subject``: RFC 5256 section 2.1, folded (accents too).
+# SUBJECT sorts by ``mime.subjects.base_subject``: RFC 5256 section 2.1, folded (accents too).
 
 
 def _first_mailbox(c: Content | None, field: str, display: bool) -> str:
@@ -424,10 +520,7 @@ def _first_mailbox(c: Content | None, field: str, display: bool) -> str:
     return fold(name or addr) if display else fold(addr.split("@")[0])
 
 
-async def sort(s: Session, cmd: Command) -> Result:
-    sel = s.selected
-    assert sel is not None
-    criteria = cmd.args["criteria"]
+def _sort_keys(criteria: list[str]) -> list[tuple[str, bool]]:
     keys: list[tuple[str, bool]] = []
     reverse = False
     for word in criteria:
@@ -440,7 +533,11 @@ async def sort(s: Session, cmd: Command) -> Result:
         reverse = False
     if reverse:
         raise bad("REVERSE cần một tiêu chí / REVERSE needs a criterion")
-    uids, ev = await _matching(s, cmd.args["key"])
+    return keys
+
+
+async def _sorted(keys: list[tuple[str, bool]], ev: Evaluator, uids: list[int]) -> list[int]:
+    """The UIDs in the order of the sort keys (RFC 5256 section 3)."""
     metas = await ev.metas()
     contents = await ev.contents(set(uids))
 
@@ -461,11 +558,25 @@ async def sort(s: Session, cmd: Command) -> Result:
     ordered = sorted(uids)  # ties keep the sequence order (RFC 5256 section 3)
     for word, rev in reversed(keys):
         ordered.sort(key=functools.partial(_swap, value, word), reverse=rev)
+    return ordered
+
+
+async def sort(s: Session, cmd: Command) -> Result:
+    """SORT / UID SORT (RFC 5256), with RETURN for ESORT and CONTEXT=SORT (RFC 5267)."""
+    sel = s.selected
+    assert sel is not None
+    keys = _sort_keys(cmd.args["criteria"])
+    uids, ev = await _matching(s, cmd.args["key"])
+    ordered = await _sorted(keys, ev, uids)
     numbers = _numbers(s, ordered, cmd.uid)
     returns = cmd.args["returns"]
     if returns is not None:
-        opts = set(returns) or {"ALL"}
+        opts = _return_options(cmd)
+        if "SAVE" in opts:
+            s.saved_search = sorted(uids)  # RFC 5182: "$" is a set of messages
         await s.untagged(_esearch(cmd, opts, numbers, 0, sort_order=True))
+        if "UPDATE" in opts:
+            await _keep_context(s, cmd, ordered, functools.partial(_sorted, keys))
         return None
     await s.untagged("SORT" + "".join(f" {n}" for n in numbers))
     return None
@@ -519,4 +630,4 @@ async def _thread_ids(ev: Evaluator, messages: list[threads.ThreadMessage]) -> N
         m.references = threads.message_ids(refs) or threads.message_ids(reply_to)[:1]
 
 
-HANDLERS = {"SEARCH": search, "SORT": sort, "THREAD": thread}
+HANDLERS = {"SEARCH": search, "SORT": sort, "THREAD": thread, "CANCELUPDATE": cancelupdate}

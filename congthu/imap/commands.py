@@ -4,9 +4,9 @@ module that imports the handlers (``cmd_*``). The listeners (``server.py``) hand
 
 - not authenticated: any state's commands, STARTTLS, LOGIN, AUTHENTICATE;
 - authenticated: any state's, mailbox commands, SELECT/EXAMINE, APPEND, IDLE, QUOTA, ACL,
-  COMPRESS;
+  COMPRESS, GETMETADATA/SETMETADATA, NOTIFY;
 - selected: the authenticated ones and CLOSE, UNSELECT, CHECK, EXPUNGE, FETCH, STORE,
-  COPY, MOVE, SEARCH, SORT, THREAD.
+  COPY, MOVE, SEARCH, SORT, THREAD, CANCELUPDATE.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from congthu.imap import (
     cmd_fetch,
     cmd_idle,
     cmd_mailbox,
+    cmd_metadata,
+    cmd_notify,
     cmd_quota,
     cmd_search,
     cmd_select,
@@ -37,6 +39,7 @@ _NOT_AUTHENTICATED: dict[str, Handler] = {**_ANYWHERE, **cmd_auth.HANDLERS}
 _AUTHENTICATED: dict[str, Handler] = {
     **_ANYWHERE, **cmd_mailbox.HANDLERS, **cmd_select.HANDLERS, **cmd_append.HANDLERS,
     **cmd_idle.HANDLERS, **cmd_quota.HANDLERS, **cmd_acl.HANDLERS, **cmd_compress.HANDLERS,
+    **cmd_metadata.HANDLERS, **cmd_notify.HANDLERS,
 }
 _SELECTED: dict[str, Handler] = {
     **_AUTHENTICATED, **cmd_select.SELECTED_HANDLERS, **cmd_fetch.HANDLERS, **cmd_store.HANDLERS,

@@ -555,6 +555,14 @@ def _append(p: Parser, uid: bool) -> dict[str, Any]:
         if p.peek() == 0x22:
             one["date"] = p.date_time()
             p.sp()
+        if p.take(b"CATENATE "):
+            one["parts"] = _cat_parts(p)
+            one["message"] = None
+            one["binary"] = False
+            messages.append(one)
+            if not p.take_sp():
+                return {"mailbox": mailbox, **messages[0], "messages": messages}
+            continue
         binary = p.at_literal() and p.peek() == ord("~")
         data = p._literal()
         if data is None:
@@ -564,6 +572,34 @@ def _append(p: Parser, uid: bool) -> dict[str, Any]:
         messages.append(one)
         if not p.take_sp():
             return {"mailbox": mailbox, **messages[0], "messages": messages}
+
+
+# At most this many parts in one CATENATE (each is a literal or a URL to read).
+CATENATE_MAX_PARTS = 1000
+
+
+def _cat_parts(p: Parser) -> list[tuple[str, Any]]:
+    """RFC 4469 section 5: catenate = "CATENATE" SP "(" cat-part *(SP cat-part) ")",
+    cat-part = text-literal / url, text-literal = "TEXT" SP literal, url = "URL" SP
+    astring. ("TEXT", bytes) and ("URL", str) in order; literal8 is taken in TEXT too
+    (RFC 4469 section 3 with BINARY: the server stores the bytes as they are)."""
+    def cat_part() -> tuple[str, Any]:
+        word = p.keyword()
+        p.sp()
+        if word == "TEXT":
+            data = p._literal()
+            if data is None:
+                raise ParseError("CATENATE TEXT needs a literal")
+            return ("TEXT", data)
+        if word == "URL":
+            return ("URL", p.astring())
+        raise ParseError(f"unknown CATENATE part {word[:20]!r}")
+    parts = p.paren_list(cat_part)
+    if not parts:
+        raise ParseError("empty CATENATE list")
+    if len(parts) > CATENATE_MAX_PARTS:
+        raise ParseError(f"too many CATENATE parts (max {CATENATE_MAX_PARTS})")
+    return parts
 
 
 def _compress(p: Parser, uid: bool) -> dict[str, Any]:
@@ -675,19 +711,40 @@ def _charset_decoder(charset: str) -> Callable[[bytes], str]:
     raise BadCharset(charset)
 
 
+def _return_opts(p: Parser) -> tuple[list[str] | None, tuple[int, int] | None]:
+    """search-return-opts = SP "RETURN" SP "(" [search-return-opt *(SP
+    search-return-opt)] ")" (RFC 4731 ESEARCH, RFC 5182 SAVE, RFC 5267 section 4.4:
+    "PARTIAL" SP partial-range, partial-range = nz-number ":" nz-number, given in
+    either order as Dovecot takes it). The option names, and PARTIAL's range."""
+    if not p.take(b"RETURN "):
+        return None, None
+    partial: tuple[int, int] | None = None
+
+    def option() -> str:
+        nonlocal partial
+        word = p.keyword()
+        if word == "PARTIAL":
+            p.sp()
+            low = p.nz_number()
+            p.expect(b":")
+            high = p.nz_number()
+            partial = (min(low, high), max(low, high))
+        return word
+    returns = p.paren_list(option)
+    p.sp()
+    return returns, partial
+
+
 def _search(p: Parser, uid: bool) -> dict[str, Any]:
     """search = "SEARCH" [search-return-opts] [SP "CHARSET" SP charset] 1*(SP search-key)."""
     p.sp()
-    returns: list[str] | None = None
-    if p.take(b"RETURN "):  # RFC 4731 ESEARCH, RFC 5182 SAVE
-        returns = [w.upper() for w in p.paren_list(p.atom)]
-        p.sp()
+    returns, partial = _return_opts(p)
     decoder = _charset_decoder("UTF-8")
     if p.take(b"CHARSET "):
         decoder = _charset_decoder(p.astring())
         p.sp()
     keys = _search_keys(p, decoder)
-    return {"returns": returns, "key": keys}
+    return {"returns": returns, "partial": partial, "key": keys}
 
 
 def _search_keys(p: Parser, decoder: Callable[[bytes], str]) -> tuple[Any, ...]:
@@ -781,17 +838,78 @@ def search_key(p: Parser, decoder: Callable[[bytes], str], depth: int) -> tuple[
 def _sort(p: Parser, uid: bool) -> dict[str, Any]:
     """RFC 5256: SORT [RETURN (...)] (criteria) charset keys."""
     p.sp()
-    returns: list[str] | None = None
-    if p.take(b"RETURN "):  # RFC 5267 ESORT
-        returns = [w.upper() for w in p.paren_list(p.atom)]
-        p.sp()
+    returns, partial = _return_opts(p)  # RFC 5267 ESORT
     criteria = [w.upper() for w in p.paren_list(p.atom)]
     if not criteria:
         raise ParseError("empty sort criteria")
     p.sp()
     decoder = _charset_decoder(p.astring())
     p.sp()
-    return {"criteria": criteria, "returns": returns, "key": _search_keys(p, decoder)}
+    return {"criteria": criteria, "returns": returns, "partial": partial, "key": _search_keys(p, decoder)}
+
+
+def _cancelupdate(p: Parser, uid: bool) -> dict[str, Any]:
+    """RFC 5267 section 4.3: "CANCELUPDATE" 1*(SP quoted), the tags of the searches."""
+    tags = []
+    while p.take_sp():
+        tags.append(p.quoted().decode("utf-8", "replace"))
+    if not tags:
+        raise ParseError("CANCELUPDATE needs the tag of a search")
+    return {"tags": tags}
+
+
+# RFC 5465 section 8: the event names, as the RFC spells them (case-insensitive).
+NOTIFY_EVENTS = {e.upper(): e for e in (
+    "MessageNew", "MessageExpunge", "FlagChange", "AnnotationChange", "MailboxName", "SubscriptionChange",
+    "MailboxMetadataChange", "ServerMetadataChange")}
+_NOTIFY_FILTERS = {"SELECTED", "SELECTED-DELAYED", "INBOXES", "PERSONAL", "SUBSCRIBED", "SUBTREE", "MAILBOXES"}
+
+
+def _event_group(p: Parser) -> dict[str, Any]:
+    """event-group = "(" filter-mailboxes SP events ")"; events = ("(" event *(SP
+    event) ")") / "NONE"; event = "MessageNew" [SP "(" fetch-att *(SP fetch-att) ")"]
+    / ... / event-ext (an atom: kept, for a BADEVENT answer)."""
+    p.expect(b"(")
+    kind = p.keyword()
+    if kind not in _NOTIFY_FILTERS:
+        raise ParseError(f"unknown NOTIFY mailbox filter {kind[:20]!r}")
+    mailboxes: list[str] = []
+    if kind in ("SUBTREE", "MAILBOXES"):
+        p.sp()
+        mailboxes = p.paren_list(p.mailbox) if p.peek() == ord("(") else [p.mailbox()]
+        if not mailboxes:
+            raise ParseError(f"{kind} needs a mailbox")
+    p.sp()
+    events: list[str] = []
+    fetch: list[FetchAtt] = []
+    if not p.take(b"NONE"):
+        def event() -> None:
+            word = p.keyword()
+            name = NOTIFY_EVENTS.get(word, word)
+            events.append(name)
+            if name == "MessageNew" and p.buf[p.pos:p.pos + 2] == b" (":
+                p.sp()
+                for group in p.paren_list(p.fetch_att):
+                    fetch.extend(group)
+        p.paren_list(event)
+        if not events:
+            raise ParseError("empty NOTIFY event list")
+    p.expect(b")")
+    return {"filter": kind, "mailboxes": mailboxes, "events": events, "fetch": fetch}
+
+
+def _notify(p: Parser, uid: bool) -> dict[str, Any]:
+    """RFC 5465 section 8: notify = "NOTIFY" SP (notify-set / notify-none); notify-set =
+    "SET" [SP "STATUS"] SP event-groups; event-groups = event-group *(SP event-group)."""
+    p.sp()
+    if p.take(b"NONE"):
+        return {"groups": None, "status": False}
+    p.expect(b"SET ")
+    status = p.take(b"STATUS ")
+    groups = [_event_group(p)]
+    while p.take_sp():
+        groups.append(_event_group(p))
+    return {"groups": groups, "status": status}
 
 
 def _thread(p: Parser, uid: bool) -> dict[str, Any]:
@@ -836,6 +954,54 @@ def _setacl(p: Parser, uid: bool) -> dict[str, Any]:
     return args
 
 
+def _getmetadata(p: Parser, uid: bool) -> dict[str, Any]:
+    """RFC 5464 section 5: getmetadata = "GETMETADATA" [SP getmetadata-options] SP
+    mailbox SP entries; getmetadata-option = "MAXSIZE" SP number / "DEPTH" SP ("0" /
+    "1" / "infinity"); entries = entry / "(" entry *(SP entry) ")". ``depth`` is 0, 1 or
+    None (infinity); an empty entry list is taken (as Dovecot does)."""
+    p.sp()
+    args: dict[str, Any] = {"maxsize": None, "depth": 0}
+    if p.peek() == ord("("):
+        def option() -> None:
+            word = p.keyword()
+            p.sp()
+            if word == "MAXSIZE":
+                args["maxsize"] = p.number32()
+            elif word == "DEPTH":
+                value = p.atom().lower()
+                if value not in ("0", "1", "infinity"):
+                    raise ParseError("Invalid value for DEPTH option")
+                args["depth"] = None if value == "infinity" else int(value)
+            else:
+                raise ParseError(f"unknown GETMETADATA option {word[:20]!r}")
+        p.paren_list(option)
+        p.sp()
+    args["mailbox"] = p.mailbox()
+    p.sp()
+    args["entries"] = p.paren_list(p.astring) if p.peek() == ord("(") else [p.astring()]
+    return args
+
+
+def _setmetadata(p: Parser, uid: bool) -> dict[str, Any]:
+    """RFC 5464 section 5: setmetadata = "SETMETADATA" SP mailbox SP "(" entry-value
+    *(SP entry-value) ")"; entry-value = entry SP value; value = nstring / literal8."""
+    p.sp()
+    mailbox = p.mailbox()
+    p.sp()
+    values: list[tuple[str, bytes | None]] = []
+
+    def entry_value() -> None:
+        entry = p.astring()
+        if not p.take_sp():
+            raise ParseError("Entry value missing")
+        value = None if p.take(b"NIL") else p.string_bytes()
+        values.append((entry, value))
+    p.paren_list(entry_value)
+    if not values:
+        raise ParseError("SETMETADATA needs at least one entry")
+    return {"mailbox": mailbox, "values": values}
+
+
 GRAMMAR: dict[str, Grammar] = {
     "CAPABILITY": _none, "NOOP": _none, "LOGOUT": _none, "STARTTLS": _none,
     "LOGIN": _login, "AUTHENTICATE": _authenticate, "ENABLE": _enable, "ID": _id,
@@ -848,6 +1014,8 @@ GRAMMAR: dict[str, Grammar] = {
     "GETQUOTA": _quota_root, "GETQUOTAROOT": _mailbox_only, "SETQUOTA": _setquota,
     "GETACL": _mailbox_only, "MYRIGHTS": _mailbox_only, "LISTRIGHTS": _acl_ident,
     "SETACL": _setacl, "DELETEACL": _acl_ident, "COMPRESS": _compress,
+    "GETMETADATA": _getmetadata, "SETMETADATA": _setmetadata, "CANCELUPDATE": _cancelupdate,
+    "NOTIFY": _notify,
 }
 UID_COMMANDS = {"FETCH", "STORE", "SEARCH", "COPY", "MOVE", "EXPUNGE", "SORT", "THREAD"}
 
@@ -912,6 +1080,30 @@ def append_mailbox(parts: list[bytes], *, utf8: bool) -> str | None:
             if p.peek() == 0x22:
                 p.date_time()
                 p.sp()
+            if p.take(b"CATENATE "):
+                # RFC 4469: each TEXT literal is part of the message (gated as one);
+                # a literal after URL is a URL, not message data.
+                p.expect(b"(")
+                while True:
+                    word = p.keyword()
+                    p.sp()
+                    if word == "TEXT" and p.index == len(parts) - 1 and p.at_literal():
+                        return mailbox
+                    if word == "TEXT":
+                        if p._literal() is None:
+                            return None
+                    elif word == "URL":
+                        if p.index == len(parts) - 1 and p.at_literal():
+                            return None
+                        p.astring()
+                    else:
+                        return None
+                    if p.take(b")"):
+                        break
+                    p.sp()
+                if p.at_end() or p.peek() == -1:
+                    return None
+                continue
             if p.index == len(parts) - 1 and p.at_literal():
                 return mailbox
             if p._literal() is None:

@@ -15,7 +15,7 @@ from typing import Any
 
 from congthu.imap.parser import MONTHS
 
-__all__ = ["Atom", "NIL", "encode", "date_time", "flag_list", "literal", "quoted", "string"]
+__all__ = ["Atom", "NIL", "astring", "encode", "date_time", "flag_list", "literal", "quoted", "string"]
 
 
 class Atom(str):
@@ -44,6 +44,19 @@ def string(value: str | bytes, *, utf8: bool = False) -> bytes:
     """A string as a quoted string if possible, else a literal (RFC 9051 section 4.3)."""
     data = value.encode("utf-8", "surrogateescape") if isinstance(value, str) else value
     return quoted(data) if _quotable(data, utf8) else literal(data)
+
+
+# RFC 9051 section 9: ASTRING-CHAR = ATOM-CHAR / resp-specials.
+_ASTRING_SPECIALS = frozenset(b'(){ %*"\\') | frozenset(range(0, 0x21)) | {0x7F}
+
+
+def astring(value: str, *, utf8: bool = False) -> bytes:
+    """An astring as an atom when it can be one (as Dovecot sends mailbox names and
+    METADATA entries), else a quoted string or a literal."""
+    data = value.encode("utf-8", "surrogateescape")
+    if data and data.upper() != b"NIL" and data.isascii() and not any(b in _ASTRING_SPECIALS for b in data):
+        return data
+    return string(data, utf8=utf8)
 
 
 def nstring(value: str | bytes | None, *, utf8: bool = False) -> bytes:

@@ -40,7 +40,7 @@ __all__ = ["Selected"]
 class Selected:
     __slots__ = ("target", "folder_id", "readonly", "uidvalidity", "uidnext", "modseq", "uids",
                  "flags", "keywords", "modseqs", "watch", "pending_expunge", "condstore", "recent",
-                 "recent_known", "announced", "new_keywords")
+                 "recent_known", "announced", "new_keywords", "unsent_flags")
 
     def __init__(self, target: Target, folder: Folder, readonly: bool, watch: FolderWatch) -> None:
         self.target = target
@@ -57,6 +57,8 @@ class Selected:
         self.watch = watch
         # UIDs expunged by others, not yet announced (RFC 9051 section 7.4.1).
         self.pending_expunge: set[int] = set()
+        # UIDs whose new flags are taken in but not told yet (NOTIFY without FlagChange).
+        self.unsent_flags: set[int] = set()
         self.condstore = False
         # \Recent: half-open UID ranges [start, end) this session was first to see, and
         # the UID below which every message has been decided on (recent or not).

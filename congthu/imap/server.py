@@ -31,7 +31,8 @@ def services(app: App) -> list[TCPService]:
                              app.tls.server if implicit else None,
                              limit=limits.max_line_length + 2,
                              limiter=ConnectionLimiter.for_door(app.settings, "imap", name),
-                             refusal=REFUSAL)
+                             refusal=REFUSAL, settings=app.settings,
+                             stop_grace=app.settings.server.drain_seconds)
         service.handler = _handler(app, app.imap, service, implicit)
         found.append(service)
     return found

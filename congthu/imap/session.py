@@ -10,6 +10,15 @@ After each command the session takes in what changed in the selected mailbox (th
 feed) and tells the client, except that EXPUNGE is held back after FETCH, STORE, SEARCH
 (and SORT, THREAD), which use message sequence numbers (RFC 9051 section 7.4.1).
 
+With NOTIFY (RFC 5465) a task of the session (``notify.Notifier``) writes between
+commands; ``turn`` is held while a command is answered so that the two never mix.
+Searches kept up to date (RFC 5267 CONTEXT) are brought up to date at the same points
+as the changes are told (``update_results``).
+
+When the server stops (the node drains, ``congthu.net.Stopping``), a session waiting
+for its next command gets ``* BYE`` at once; a command under way is answered first
+(within ``server.drain_seconds``), then the BYE.
+
 Mailbox names from the client (``decode_name``) must be Net-Unicode (RFC 9051 section
 5.1, RFC 6855 section 3, RFC 5198 section 2): bytes that are not UTF-8 and control
 characters (C0, DEL, C1), sent raw or in modified UTF-7 ("&AAA-" is NUL), are refused
@@ -44,12 +53,14 @@ from congthu.imap.errors import (
     store_reply,
 )
 from congthu.imap.namespace import Namespaces, NoSuchName, Target
+from congthu.imap.notify import Notifier
 from congthu.imap.parser import Command, append_mailbox, parse_command, peek_command
 from congthu.imap.response import flag_list
 from congthu.imap.selected import Selected
 from congthu.imap.sequence import format_set
 from congthu.imap.wire import Connection, Refusal
 from congthu.log import event
+from congthu.net import Stopped
 from congthu.store import Folder, Mailbox
 from congthu.store import flags as flagbits
 from congthu.store.changes import MailboxGuard
@@ -57,7 +68,7 @@ from congthu.store.changes import MailboxGuard
 if TYPE_CHECKING:
     from congthu.app import App
 
-__all__ = ["Handler", "Result", "Session", "State", "Tables"]
+__all__ = ["SHUTTING_DOWN", "Handler", "Result", "Session", "State", "Tables", "Update"]
 
 # Timeouts and limits (the autologout timer of RFC 9051 section 5.4, literal caps, line
 # length, failed logins, BADs in a row) are the settings of [imap]: app.settings.imap.
@@ -78,9 +89,18 @@ Tables = Mapping[State, Mapping[str, Handler]]
 
 # Commands after which EXPUNGE must not be sent (RFC 9051 section 7.4.1).
 _NO_EXPUNGE = {"FETCH", "STORE", "SEARCH", "SORT", "THREAD"}
+# Commands of this session that may change search results (RFC 5267 UPDATE contexts).
+_CHANGING = {"STORE", "APPEND", "COPY", "MOVE", "EXPUNGE"}
+# A search context kept for RETURN (UPDATE) (RFC 5267 section 4.2), made by
+# ``cmd_search``: called with the UIDs about to be expunged, it sends the ESEARCH
+# ADDTO/REMOVEFROM of what changed in its result.
+Update = Callable[[set[int]], Awaitable[None]]
 # A MULTIAPPEND (RFC 3502) holds its messages in memory until the command ends: at most
 # this many times the largest message, in all.
 MULTIAPPEND_FACTOR = 4
+# The BYE of a stopping (draining) server (RFC 9051 section 7.1.5), with RFC 5530's
+# UNAVAILABLE: the client may reconnect at once (a balancer sends it to another node).
+SHUTTING_DOWN = "BYE [UNAVAILABLE] Máy chủ đang dừng, hãy kết nối lại / server shutting down, reconnect"
 # Control characters, which no mailbox name may hold (RFC 5198 section 2: C0, DEL, C1).
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 _BAD_NAME = "Tên thư mục không hợp lệ / invalid mailbox name"
@@ -88,7 +108,8 @@ _BAD_NAME = "Tên thư mục không hợp lệ / invalid mailbox name"
 
 class Session:
     __slots__ = ("app", "conn", "tables", "caches", "service", "state", "user", "names", "selected",
-                 "enabled", "auth_failures", "bad_count", "saved_search", "client_id", "implicit_tls", "guard")
+                 "enabled", "auth_failures", "bad_count", "saved_search", "client_id", "implicit_tls", "guard",
+                 "updates", "results_stale", "notifier", "turn")
 
     def __init__(self, app: App, conn: Connection, tables: Tables, caches: ImapCaches, *,
                  implicit_tls: bool, service: Any = None) -> None:
@@ -112,6 +133,14 @@ class Session:
         self.client_id: str = ""
         # Ends the connection if the mailbox is revoked or disabled (Điều 4.5).
         self.guard: MailboxGuard | None = None
+        # RFC 5267 CONTEXT=SEARCH/SORT: the searches kept up to date, by tag, and
+        # whether the mailbox changed since they were last brought up to date.
+        self.updates: dict[str, Update] = {}
+        self.results_stale = False
+        # RFC 5465 NOTIFY: the task telling the client of changes at any time. ``turn``
+        # is held while a command is answered, so it writes only between commands.
+        self.notifier: Notifier | None = None
+        self.turn = asyncio.Lock()
 
     # -- properties ---------------------------------------------------------------------
 
@@ -153,7 +182,8 @@ class Session:
             f"APPENDLIMIT={self.app.settings.message_max_bytes}", "QUOTA", "QUOTA=RES-STORAGE",
             "CONDSTORE", "QRESYNC", "STATUS=SIZE", "SORT", "ESORT", "THREAD=ORDEREDSUBJECT",
             "THREAD=REFERENCES", "ACL", "RIGHTS=texk", "BINARY", "WITHIN", "MULTIAPPEND",
-            "SAVEDATE", "OBJECTID", "PREVIEW",
+            "SAVEDATE", "OBJECTID", "PREVIEW", "CATENATE", "METADATA", "CONTEXT=SEARCH", "CONTEXT=SORT",
+            "NOTIFY",
         ]
         if not self.conn.compressed:
             caps.append("COMPRESS=DEFLATE")  # RFC 4978 section 3
@@ -235,14 +265,20 @@ class Session:
         await self.conn.flush()
         try:
             while self.state is not State.LOGOUT:
-                if self.service is not None and self.service.stopping.is_set():
-                    await self.send("* BYE Máy chủ đang dừng / server shutting down\r\n".encode())
+                stopping = self.service.stopping if self.service is not None else None
+                if stopping is not None and stopping.is_set():
+                    # Draining: the command under way is answered, then BYE.
+                    await self.untagged(SHUTTING_DOWN)
                     break
                 limits = self.app.settings.imap
                 before_login = self.state is State.NOT_AUTHENTICATED
                 timeout = limits.login_timeout if before_login else limits.idle_timeout
                 try:
-                    parts = await self.conn.read_command(self._gate, timeout, limits.literal_timeout)
+                    parts = await self.conn.read_command(self._gate, timeout, limits.literal_timeout, stopping)
+                except Stopped:
+                    # Draining while waiting for a command: BYE at once, not at the end of the grace.
+                    await self.untagged(SHUTTING_DOWN)
+                    break
                 except LineTooLong:
                     await self.send(f"* BAD Dòng lệnh quá dài / command line too long "
                                     f"(max {self.conn.max_line} bytes)\r\n".encode())
@@ -265,16 +301,19 @@ class Session:
                     else:
                         await self.send("* BYE Hết thời gian chờ / autologout, idle too long\r\n".encode())
                     break
-                await self.execute(parts)
-                await self.conn.flush()
+                async with self.turn:
+                    await self.execute(parts)
+                    await self.conn.flush()
                 if self.bad_count >= limits.max_bad_commands:
                     await self.send("* BYE Quá nhiều lệnh sai / too many bad commands\r\n".encode())
                     break
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
-                self.conn.write_now("* BYE Máy chủ đang dừng / server shutting down\r\n".encode())
+                self.conn.write_now(f"* {SHUTTING_DOWN}\r\n".encode())
             raise
         finally:
+            if self.notifier is not None:
+                self.notifier.close()
             self.close_selected()
             if self.guard is not None:
                 self.guard.close()
@@ -289,6 +328,7 @@ class Session:
         return False
 
     def close_selected(self) -> None:
+        self.updates.clear()  # RFC 5267 section 4.2: contexts end with the selection
         if self.selected is not None:
             self.selected.watch.close()
             self.selected = None
@@ -377,9 +417,18 @@ class Session:
                 event("imap.command_error", command=cmd.name, error=repr(exc))
                 reply = ("NO", "SERVERBUG", "Lỗi máy chủ / internal server error")
             status, code, text = reply
+        if cmd.name in _CHANGING and self.updates:
+            self.results_stale = True
         if self.state is State.SELECTED and cmd.name not in ("IDLE", "LOGOUT"):
             with contextlib.suppress(DatabaseUnavailable):
                 await self.sync(expunge_ok=cmd.uid or cmd.name not in _NO_EXPUNGE)
+        if self.notifier is not None and self.state is not State.LOGOUT:
+            try:
+                await self.notifier.after_command(cmd.name)
+            except (ConnectionError, TimeoutError):
+                raise
+            except Exception as exc:  # a failed look-up: the command's reply still goes
+                event("imap.notify_error", error=repr(exc))
         code_text = f"[{code}] " if code else ""
         await self.send(f"{cmd.tag} {status} {code_text}{text}\r\n".encode("utf-8", "replace"))
 
@@ -408,12 +457,16 @@ class Session:
 
     # -- taking in changes (RFC 9051 section 7.4.1, RFC 7162) ---------------------------
 
-    async def sync(self, expunge_ok: bool) -> None:
+    async def sync(self, expunge_ok: bool, flags: bool = True) -> None:
+        """Take in the selected mailbox's changes and tell the client (see the module
+        docstring). ``flags`` False (NOTIFY without FlagChange, RFC 5465 section 5.3):
+        flag changes are taken in but told at the next sync with ``flags``."""
         sel = self.selected
         if sel is None:
             return
         if sel.watch.event.is_set():
             sel.watch.event.clear()
+            self.results_stale = bool(self.updates)
             # The change log of this process answers without the database when it holds
             # every change since ours (``ChangeHub.changes_since``).
             logged = self.app.hub.changes_since(sel.folder_id, sel.modseq, sel.watch.modseq)
@@ -442,11 +495,14 @@ class Session:
                 await self.untagged(f"{len(sel)} EXISTS")
                 if not self.rev2:
                     await self.untagged(f"{sel.recent_count()} RECENT")  # RFC 3501 section 7.3.2
-            for uid in updates:
+            sel.unsent_flags.update(updates)
+        if flags and sel.unsent_flags:
+            for uid in sorted(sel.unsent_flags):
                 i = sel.index_of(uid)
                 if i is None or uid in sel.pending_expunge:
                     continue
                 await self.send_flags(i)
+            sel.unsent_flags.clear()
         if expunge_ok and sel.pending_expunge:
             recent = sel.recent_count() if not self.rev2 else 0
             await self.announce_expunged(sorted(sel.pending_expunge))
@@ -455,6 +511,23 @@ class Session:
                 # RFC 3501 section 7.3.2: the client's count of \Recent is updated (as
                 # Dovecot does; an EXPUNGE alone leaves it guessing which were recent).
                 await self.untagged(f"{sel.recent_count()} RECENT")
+        if expunge_ok and self.results_stale:
+            await self.update_results(set())
+
+    async def update_results(self, gone: set[int]) -> None:
+        """RFC 5267 section 4.2: bring each search context up to date (ADDTO and
+        REMOVEFROM), ``gone``: UIDs about to be announced expunged. A context that
+        fails is ended with NO [NOUPDATE "tag"] (section 4.2), not the session."""
+        self.results_stale = False
+        for tag, update in list(self.updates.items()):
+            try:
+                await update(gone)
+            except (ConnectionError, asyncio.CancelledError):
+                raise
+            except Exception as exc:
+                event("imap.search_update_error", error=repr(exc))
+                self.updates.pop(tag, None)
+                await self.untagged(f'NO [NOUPDATE "{tag}"] Không cập nhật được / updates stopped')
 
     async def announce_keywords(self) -> None:
         """RFC 9051 section 7.3.5 (RFC 3501 section 7.2.6): a FETCH may show only the
@@ -500,6 +573,9 @@ class Session:
         present = [(i, u) for u in uids if (i := sel.index_of(u)) is not None]
         if not present:
             return
+        if self.updates:
+            # REMOVEFROM before the EXPUNGE, while the numbers still hold (as Dovecot).
+            await self.update_results({u for _i, u in present})
         for i, _u in sorted(present, reverse=True):
             sel.remove_at(i)
             if not self.qresync:

@@ -16,7 +16,9 @@ Reading (RFC 9051 sections 2.2, 4.3, 7.5, RFC 7888):
   quota, within APPENDLIMIT), its bytes are read and thrown away with the rest of the
   command, and the connection goes on;
 - every read has a deadline: the autologout timer (``imap.idle_timeout``, at least 30
-  minutes, RFC 9051 section 5.4), shorter before authentication.
+  minutes, RFC 9051 section 5.4), shorter before authentication;
+- the wait for a command that has not begun also ends when the server stops (draining,
+  ``congthu.net.Stopping``); a command that has begun is read to its end.
 
 Writing: responses are gathered in a small buffer and written when it grows or when the
 command completes; ``drain()`` has a deadline, so a client that stops reading (a slow
@@ -44,6 +46,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from congthu.imap.errors import LineTooLong, Rejected
+from congthu.net import Stopping
 
 __all__ = ["Connection", "Gate", "INFLATE_STEP", "InflatingReader", "Refusal"]
 
@@ -168,13 +171,19 @@ class Connection:
 
     # -- reading ------------------------------------------------------------------------
 
-    async def read_line(self, within: float | None) -> bytes:
+    async def read_line(self, within: float | None, stopping: Stopping | None = None) -> bytes:
         """One line without its CRLF. EOF: IncompleteReadError; too long: LineTooLong
-        (after reading past it); no data before the deadline: TimeoutError."""
+        (after reading past it); no data before the deadline: TimeoutError. With
+        ``stopping`` (the wait for the next command), ``Stopped`` as soon as the server
+        stops while nothing of the line has come."""
         try:
-            if b"\n" in self.buffered():
+            buffered = self.buffered()
+            if b"\n" in buffered:
                 # Already here (a pipelining client): no deadline to arm, nothing to wait for.
                 line = await self.reader.readuntil(b"\n")
+            elif stopping is not None and not buffered:
+                async with stopping.between_commands(within):
+                    line = await self.reader.readuntil(b"\n")
             else:
                 # asyncio.timeout, not wait_for: no extra task for each line read.
                 async with asyncio.timeout(within):
@@ -201,10 +210,13 @@ class Connection:
                 raise asyncio.IncompleteReadError(b"", n)
             n -= len(chunk)
 
-    async def read_command(self, gate: Gate, within: float | None, literal_within: float) -> list[bytes]:
-        """The parts of one command (see ``parser``): lines alternating with literal data."""
+    async def read_command(self, gate: Gate, within: float | None, literal_within: float,
+                           stopping: Stopping | None = None) -> list[bytes]:
+        """The parts of one command (see ``parser``): lines alternating with literal data.
+        ``Stopped`` if the server stops (``stopping``) before the command has begun to
+        come; once it has, it is read to its end."""
         parts: list[bytes] = []
-        line = await self.read_line(within)
+        line = await self.read_line(within, stopping)
         while True:
             m = _LITERAL_AT_END.search(line)
             if m is None:

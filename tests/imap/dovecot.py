@@ -97,8 +97,10 @@ service log {{
 }}
 imap_hibernate_timeout = 0
 mail_plugins = $mail_plugins zlib
+mail_attribute_dict = file:%h/dovecot-attributes
 protocol imap {{
   mail_plugins = $mail_plugins imap_zlib
+  imap_metadata = yes
 }}
 """
 

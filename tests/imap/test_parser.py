@@ -194,3 +194,56 @@ def test_tilde_starts_a_literal8_only_before_a_brace() -> None:
     cmd = parse(b"a APPEND INBOX ~{3}", b"a\x00c", b"")
     assert cmd.args["binary"] and cmd.args["message"] == b"a\x00c"
     assert parse(b"a SELECT ~{3}", b"box", b"").args["mailbox"] == "box"
+
+
+# -- the grammars of CATENATE (RFC 4469), METADATA (RFC 5464), CONTEXT (RFC 5267), NOTIFY (RFC 5465)
+
+_EXT_COMMANDS = [
+    [b'a APPEND INBOX (\\Seen) CATENATE (TEXT {3}', b"abc", b' URL "/INBOX/;UID=1/;SECTION=1" URL ";UID=2")'],
+    [b'a APPEND INBOX CATENATE (TEXT {3}', b"abc", b") CATENATE (URL {14}", b"/INBOX/;UID=17", b")"],
+    [b'a GETMETADATA (MAXSIZE 10 DEPTH infinity) INBOX (/private/comment /shared)'],
+    [b'a SETMETADATA "" (/private/a {3}', b"x\r\n", b' /shared/b NIL /shared/c ~{2}', b"\x00\x01", b")"],
+    [b'a UID SEARCH RETURN (PARTIAL 1:5 UPDATE COUNT) FLAGGED'],
+    [b'a UID SORT RETURN (PARTIAL 5:1 UPDATE) (REVERSE SUBJECT) UTF-8 ALL'],
+    [b'a CANCELUPDATE "a1" "b2"'],
+    [b'a NOTIFY SET STATUS (SELECTED (MessageNew (UID FLAGS) MessageExpunge FlagChange)) '
+     b'(SUBTREE (Other "T/a") (MessageNew MessageExpunge MailboxName)) (PERSONAL NONE)'],
+]
+
+
+def test_extension_grammars() -> None:
+    """Each new grammar reads its RFC's forms (section 5 of RFC 4469 and RFC 5464,
+    section 4.4 of RFC 5267, section 8 of RFC 5465)."""
+    cat = parse_command(_EXT_COMMANDS[0])
+    assert cat.args["messages"][0]["parts"] == [("TEXT", b"abc"), ("URL", "/INBOX/;UID=1/;SECTION=1"),
+                                                ("URL", ";UID=2")]
+    multi = parse_command(_EXT_COMMANDS[1])
+    assert [m["parts"] for m in multi.args["messages"]] == [[("TEXT", b"abc")], [("URL", "/INBOX/;UID=17")]]
+    get = parse_command(_EXT_COMMANDS[2])
+    assert (get.args["maxsize"], get.args["depth"], get.args["entries"]) == (10, None, ["/private/comment", "/shared"])
+    put = parse_command(_EXT_COMMANDS[3])
+    assert put.args["values"] == [("/private/a", b"x\r\n"), ("/shared/b", None), ("/shared/c", b"\x00\x01")]
+    search = parse_command(_EXT_COMMANDS[4])
+    assert (search.args["returns"], search.args["partial"]) == (["PARTIAL", "UPDATE", "COUNT"], (1, 5))
+    assert parse_command(_EXT_COMMANDS[5]).args["partial"] == (1, 5)
+    assert parse_command(_EXT_COMMANDS[6]).args["tags"] == ["a1", "b2"]
+    notify = parse_command(_EXT_COMMANDS[7])
+    assert notify.args["status"] and [g["filter"] for g in notify.args["groups"]] == ["SELECTED", "SUBTREE", "PERSONAL"]
+    assert notify.args["groups"][1]["mailboxes"] == ["Other", "T/a"]
+    assert [a.name for a in notify.args["groups"][0]["fetch"]] == ["UID", "FLAGS"]
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.sampled_from(_EXT_COMMANDS), st.integers(0, 400), st.integers(0, 4), st.binary(max_size=4))
+def test_fuzz_extension_grammars(parts: list[bytes], cut: int, where: int, junk: bytes) -> None:
+    """The new grammars, truncated or with bytes put in anywhere: a Command or a
+    ParseError, never another exception."""
+    parts = list(parts)
+    i = where % len(parts)
+    part = parts[i]
+    at = cut % (len(part) + 1)
+    for variant in ([*parts[:i], part[:at]], [*parts[:i], part[:at] + junk + part[at:], *parts[i + 1:]]):
+        try:
+            parse_command(variant)
+        except (ParseError, BadCharset):
+            pass

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from congthu.imap.threads import ThreadMessage, base_subject, references, render, subject_base
+from congthu.imap.threads import ThreadMessage, references, render
+from congthu.mime.subjects import base_subject, subject_base
 from congthu.text import fold
 from tests.imap.conftest import message
 

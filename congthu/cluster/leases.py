@@ -151,11 +151,19 @@ class PeriodicJob:
             event("job.failed", job=self.name, error=str(exc)[:500])
         finally:
             keeper.cancel()
-            with contextlib.suppress(BaseException):
-                await keeper
+            # Waiting for the keeper must not swallow a cancellation of this run: the
+            # server's stop, landing here, would otherwise be lost and the job's loop go
+            # back to sleep, holding the stop for good. It goes on after the lease is back.
+            stopped = False
+            try:
+                await asyncio.wait([keeper])
+            except asyncio.CancelledError:
+                stopped = True
             # Shielded: a run cancelled by the server's stop still gives the job back.
             with contextlib.suppress(Exception):
                 await asyncio.shield(self.db.run_write(finish, self.name, holder, ran_at))
+            if stopped:
+                raise asyncio.CancelledError
         return ran_at is not None, min(period if ran_at else self.check, self.check)
 
     async def _keep(self, holder: str, run: asyncio.Task[Any] | None) -> bool:
@@ -184,3 +192,20 @@ class PeriodicJob:
                 wait = self.check
             # A little jitter, so the workers of a node do not all ask at the same instant.
             await asyncio.sleep(wait + random.uniform(0, min(5.0, wait / 10)))  # noqa: S311 - not a secret
+
+
+def housekeeping(db: Database, name: str, interval: float, work: Callable[[], Awaitable[Any]], *,
+                 failed: str) -> PeriodicJob:
+    """A housekeeping job (a purge, a report) that runs ``work()`` every ``interval``
+    seconds, once across every process and node: a run that fails is logged as the
+    event ``failed`` and counts as done, so it is tried again at the next interval rather
+    than at every check (a bare ``PeriodicJob`` retries a failed run at the next check)."""
+
+    async def run() -> bool:
+        try:
+            await work()
+        except Exception as exc:  # noqa: BLE001 - retried at the next interval
+            event(failed, error=str(exc)[:500])
+        return True
+
+    return PeriodicJob(db, name, lambda: interval, run)

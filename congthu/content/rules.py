@@ -4,7 +4,10 @@ forwarding). The pipeline (``pipeline.py``) applies them with the scanners.
 
 * Điều 7.7: official information must not go through foreign free-mail services
   (``policy.foreign_freemail_domains``, action ``policy.foreign_freemail_action``):
-  ``check_recipient``.
+  ``check_recipient``. Mail sent on without a person choosing it each time (a forwarding
+  rule, an alias, a vacation reply) never goes there, whatever the action:
+  ``automatic_forwarding_refusal``, the one rule the mail rules, the directory's aliases
+  and the SMTP recipient look-up apply.
 * Điều 7.8, 13.3: classified documents ("MẬT", "TỐI MẬT", "TUYỆT MẬT") are out of scope
   of the system and must not be sent: a message carrying such a marking is refused with
   a clear reason and the attempt is logged: ``check_message``, ``log_refusal``.
@@ -27,8 +30,8 @@ from congthu.log import event
 from congthu.text import nfc, unaccent
 
 __all__ = [
-    "Refusal", "check_attachments", "check_message", "check_recipient", "classified_marking",
-    "foreign_freemail_domain", "log_refusal",
+    "Refusal", "automatic_forwarding_refusal", "check_attachments", "check_message", "check_recipient",
+    "classified_marking", "foreign_freemail_domain", "log_refusal",
 ]
 
 
@@ -84,6 +87,20 @@ def check_recipient(settings: Settings, address: str) -> Refusal | None:
         log_refusal(refusal, action="warned", recipient=address)
         return None
     return refusal
+
+
+def automatic_forwarding_refusal(settings: Settings, target: str) -> Refusal | None:
+    """Điều 7.7 (issue 17): mail is never sent on automatically (a forwarding rule, an
+    alias, a vacation reply) to a foreign free-mail service, whatever
+    ``policy.foreign_freemail_action`` lets a person do; the refusal, or None."""
+    domain = foreign_freemail_domain(settings, target)
+    if domain is None:
+        return None
+    return Refusal(
+        "7.7", 550, "5.7.1",
+        f"Điều 7.7 Quy chế: không được tự động chuyển tiếp thư công vụ đến dịch vụ thư nước ngoài ({domain})",
+        f"official mail must never be forwarded automatically to a foreign mail service ({domain})",
+    )
 
 
 # -- Điều 7.8, 13.3: classified markings ---------------------------------------------------

@@ -24,7 +24,7 @@ from sqlalchemy import bindparam, select, union
 from sqlalchemy.engine import Connection
 
 from congthu import audit
-from congthu.content.rules import foreign_freemail_domain
+from congthu.content.rules import automatic_forwarding_refusal
 from congthu.log import event
 from congthu.mailrules import forwarding as fwd
 from congthu.mailrules import vacation as vac
@@ -100,11 +100,10 @@ async def _forward(app: App, mailbox: Mailbox, rule: fwd.Forwarding, raw: bytes,
         if target in done:
             event("mailrules.forward_loop", mailbox=mailbox.address, target=target)
             continue  # already forwarded by us to this target: a loop
-        domain = foreign_freemail_domain(app.settings, target)
-        if domain is not None:
+        refusal = automatic_forwarding_refusal(app.settings, target)
+        if refusal is not None:
             # Điều 7.7, checked again: the list may have grown since the rule was saved.
             sent_all = False
-            refusal = fwd.freemail_refusal(domain)
             event("mailrules.forward_refused", mailbox=mailbox.address, target=target, rule="7.7")
             await audit.record(app, "mailrules.forward_refused", mailbox.address, target,
                                {"rule": "7.7", "reason": refusal.english})

@@ -2,10 +2,10 @@
 
 * **Điều 7.7** (and issue 17): automatic forwarding to a foreign free-mail service is
   never allowed, whatever ``policy.foreign_freemail_action`` says for mail a person
-  sends. The one list is ``policy.foreign_freemail_domains``, read through
-  ``congthu.content.rules.foreign_freemail_domain``; a target on it is refused when the
-  rule is saved (``check_targets``) and again at delivery (``delivered.py``), since the
-  list can change after a rule was saved.
+  sends. The one rule is ``congthu.content.rules.automatic_forwarding_refusal`` (the
+  directory's aliases apply it too), over ``policy.foreign_freemail_domains``; a target
+  on the list is refused when the rule is saved (``check_targets``) and again at
+  delivery (``delivered.py``), since the list can change after a rule was saved.
 * **Byte for byte.** The forwarded message is the delivered message without the
   Return-Path we added at delivery (RFC 5321 section 4.4: it belongs to the final
   delivery only), preceded by our loop mark and, when sent, our Received field.
@@ -31,7 +31,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
 
 from congthu.audit import append as audit_append
-from congthu.content.rules import foreign_freemail_domain
+from congthu.content.rules import Refusal, automatic_forwarding_refusal
 from congthu.mailrules.errors import RuleRefused
 from congthu.mailrules.tables import forwardings
 from congthu.smtp.addresses import valid_mailbox
@@ -60,10 +60,9 @@ def read_forwarding(conn: Connection, mailbox_id: int) -> Forwarding:
     return Forwarding(row.enabled, tuple(t for t in row.targets.split("\n") if t), row.keep_copy)
 
 
-def freemail_refusal(domain: str) -> RuleRefused:
-    return RuleRefused(
-        f"Điều 7.7 Quy chế: không được tự động chuyển tiếp thư công vụ đến dịch vụ thư nước ngoài ({domain})",
-        f"official mail must never be forwarded automatically to a foreign mail service ({domain})")
+def refused(refusal: Refusal) -> RuleRefused:
+    """A content rule's refusal as the mail rules' error."""
+    return RuleRefused(refusal.vietnamese, refusal.english)
 
 
 def check_targets(settings: Settings, own: str, targets: list[str]) -> tuple[str, ...]:
@@ -77,9 +76,9 @@ def check_targets(settings: Settings, own: str, targets: list[str]) -> tuple[str
         if not valid_mailbox(target, True):
             raise RuleRefused(f"Địa chỉ không hợp lệ: {target}", f"invalid address: {target}")
         target = normalise_address(target)
-        domain = foreign_freemail_domain(settings, target)
-        if domain is not None:
-            raise freemail_refusal(domain)
+        refusal = automatic_forwarding_refusal(settings, target)
+        if refusal is not None:
+            raise refused(refusal)
         if target == normalise_address(own):
             raise RuleRefused("Không thể chuyển tiếp thư đến chính hộp thư này",
                               "a mailbox cannot forward to itself")

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.engine import Connection
 
 from congthu.mailrules.errors import RuleRefused
-from congthu.mailrules.forwarding import Forwarding, check_targets, read_forwarding, save_forwarding
+from congthu.mailrules.forwarding import Forwarding, check_targets, read_forwarding, refused, save_forwarding
 from congthu.mailrules.signature import read_signature, save_signature
 from congthu.mailrules.vacation import Vacation, read_vacation, save_vacation
 from congthu.smtp import addresses
@@ -46,7 +46,13 @@ async def set_forwarding(app: App, mailbox: Mailbox, targets: list[str], *, enab
     """Check the targets (Điều 7.7, addresses, a local target must exist) and save."""
     checked = check_targets(app.settings, mailbox.address, targets)
     for target in checked:
-        if addresses.is_local(app, target) and await addresses.resolve(app, target) is None:
+        if not addresses.is_local(app, target):
+            continue
+        try:
+            found = await addresses.resolve(app, target)
+        except addresses.RecipientRefused as exc:  # an alias to foreign free-mail (Điều 7.7)
+            raise refused(exc.refusal) from None
+        if found is None:
             raise RuleRefused(f"Không có hộp thư {target}", f"no such mailbox: {target}")
     forwarding = Forwarding(enabled, checked, keep_copy)
     at = app.accounts.clock()

@@ -37,7 +37,11 @@ async def send(app: App, raw: bytes, mail_from: str, to: str, *, kind: str, for_
     trace = delivery.received(app, helo=app.settings.system.hostname, ip="127.0.0.1", protocol="local",
                               for_addr=to)
     if addresses.is_local(app, to):
-        mailbox_id = await addresses.resolve(app, to)
+        try:
+            mailbox_id = await addresses.resolve(app, to)
+        except addresses.RecipientRefused as exc:  # an alias to foreign free-mail (Điều 7.7)
+            event("mailrules.dropped", kind=kind, to=to, reason=exc.refusal.english, mailbox=for_mailbox)
+            return Sent(False, mail_from, to, raw)
         if mailbox_id is None:
             event("mailrules.dropped", kind=kind, to=to, reason="no such local mailbox", mailbox=for_mailbox)
             return Sent(False, mail_from, to, raw)

@@ -37,7 +37,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 from congthu.audit import append as audit_append
-from congthu.content.rules import foreign_freemail_domain
+from congthu.content.rules import automatic_forwarding_refusal
 from congthu.mailrules.errors import RuleRefused
 from congthu.mailrules.tables import vacation_replies, vacations
 from congthu.mime.addresses import parse_addresses
@@ -161,7 +161,7 @@ def sender_unsuitable(settings: Settings, sender: str) -> str | None:
     local = sender.rpartition("@")[0].lower()
     if local == "mailer-daemon" or local.startswith("owner-") or local.endswith("-request"):
         return "list or daemon"
-    if foreign_freemail_domain(settings, sender) is not None:
+    if automatic_forwarding_refusal(settings, sender) is not None:
         return "foreign free-mail (Điều 7.7)"
     return None
 

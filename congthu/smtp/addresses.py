@@ -4,6 +4,11 @@ which ones are ours.
 An envelope address ends up in header fields (Return-Path, Received "for"), so anything
 outside the grammar (control characters, CR, LF, angle brackets) is refused at MAIL/RCPT:
 no header can be injected through the envelope.
+
+An alias whose mailbox has a foreign free-mail address (Điều 7.7: made before the rule,
+or before the domain was listed) is refused where it is expanded (``resolve_mailbox``,
+``RecipientRefused``), with the reason the directory gives when such an alias is made
+(``content.rules.automatic_forwarding_refusal``).
 """
 
 from __future__ import annotations
@@ -12,9 +17,11 @@ import re
 import time
 from typing import TYPE_CHECKING
 
+from congthu.content.rules import Refusal, automatic_forwarding_refusal
 from congthu.directory import resolve_recipient
+from congthu.log import event
 from congthu.mime.authors import normal_domain
-from congthu.store import normalise_address
+from congthu.store import Mailbox, normalise_address
 
 if TYPE_CHECKING:
     from congthu.app import App
@@ -57,20 +64,44 @@ def local_domains(app: App) -> frozenset[str]:
     return frozenset(normal_domain(d) for d in app.settings.local_domains)
 
 
-async def resolve(app: App, address: str) -> int | None:
-    """The mailbox id a local address delivers to (a live mailbox or alias), or None.
+class RecipientRefused(Exception):
+    """A local address that must not take mail: an alias expanding to a foreign
+    free-mail address (Điều 7.7). ``refusal`` holds the article and the reply."""
+
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(refusal.text)
+        self.refusal = refusal
+
+
+async def resolve_mailbox(app: App, address: str) -> Mailbox | None:
+    """The mailbox a local address delivers to (a live mailbox or alias), or None;
+    ``RecipientRefused`` for an alias the rules refuse.
 
     The one place recipients are looked up: the directory. "postmaster" (RFC 5321 section 4.5.1) goes to the administrator's mailbox.
     """
     address = normalise_address(address)
     found = await resolve_recipient(app, address)
-    if found is None and address.partition("@")[0] == "postmaster":
-        admin = app.settings.system.admin_address
-        if "@" not in admin:
-            admin = f"{admin}@{app.settings.system.domain}"
-        if normalise_address(admin) != address:
-            return await resolve(app, admin)
-    return found
+    if found is None:
+        if address.partition("@")[0] == "postmaster":
+            admin = app.settings.system.admin_address
+            if "@" not in admin:
+                admin = f"{admin}@{app.settings.system.domain}"
+            if normalise_address(admin) != address:
+                return await resolve_mailbox(app, admin)
+        return None
+    mailbox = await app.store.get_mailbox_by_id(found)
+    if mailbox is not None and mailbox.address != address:  # reached through an alias
+        refusal = automatic_forwarding_refusal(app.settings, mailbox.address)
+        if refusal is not None:
+            event("smtp.alias_refused", alias=address, target=mailbox.address, rule=refusal.rule)
+            raise RecipientRefused(refusal)
+    return mailbox
+
+
+async def resolve(app: App, address: str) -> int | None:
+    """The id of ``resolve_mailbox``'s mailbox, or None."""
+    mailbox = await resolve_mailbox(app, address)
+    return mailbox.id if mailbox is not None else None
 
 
 # Recipients looked up in the last few seconds: a busy MX sees the same addresses again
@@ -82,19 +113,19 @@ CACHE_SECONDS = 2.0
 
 
 async def lookup(app: App, address: str) -> tuple[int, int, int] | None:
-    """(mailbox id, used bytes, quota bytes) for a local address that takes mail, else None."""
+    """(mailbox id, used bytes, quota bytes) for a local address that takes mail, else
+    None; ``RecipientRefused`` for an alias the rules refuse."""
     cache = app.smtp.recipients
     now = time.monotonic()
     hit = cache.get(address)
     if hit is not None and hit[0] > now:
         return hit[1], hit[2], hit[3]
-    mailbox_id = await resolve(app, address)
-    if mailbox_id is None:
+    mailbox = await resolve_mailbox(app, address)
+    if mailbox is None:
         cache.pop(address, None)
         return None
-    mailbox = await app.store.get_mailbox_by_id(mailbox_id)
-    if mailbox is None or mailbox.status != "active":
-        return None
+    # Whether a mailbox takes mail is the directory's decision (``resolve_mailbox``): an
+    # active one, or a leaver's revoked one during its handover (Điều 4.5).
     if len(cache) > 10_000:
         cache.clear()
     cache[address] = (now + CACHE_SECONDS, mailbox.id, mailbox.used_bytes, mailbox.quota_bytes)

@@ -9,7 +9,15 @@ TLS: STARTTLS whenever the server offers it (RFC 3207), without certificate chec
 (opportunistic: most MX certificates are not verifiable), unless the domain publishes an
 MTA-STS policy in "enforce" mode (RFC 8461 section 5, ``mtasts.py``): then only the MX
 hosts its policy names are tried, each with STARTTLS and a certificate valid for its
-name. The smarthost's certificate is verified (``smtp.smarthost_verify_tls``).
+name. The smarthost's certificate is verified (``smtp.smarthost_verify_tls``). With
+``smtp.dane`` and a DNSSEC-secure MX answer, an MX host with secure TLSA records gets
+mail only over STARTTLS with a certificate chain matching them (RFC 7672, ``dane.py``),
+whatever the MTA-STS policy says of it (RFC 8461 section 2: DANE takes precedence); a
+host whose TLSA lookup fails is not used. When no host can be used securely the
+message waits in the queue (4.7.5) with the reason.
+
+TLS reporting (RFC 8460, ``tlsrpt.py``): every session to an MX host is counted, a
+success or the failure's result-type, under the policy it ran under.
 
 DSN (RFC 3461 section 4.1): a server that offers the extension is given the sender's
 RET and ENVID on MAIL and each recipient's NOTIFY and ORCPT on RCPT, and then sends the
@@ -20,14 +28,14 @@ the queue reports "relayed" to a sender who asked for success notices.
 from __future__ import annotations
 
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import aiosmtplib
 
 from congthu.log import event
+from congthu.smtp import dane, mtasts, tlsrpt
 from congthu.smtp import dns as smtpdns
-from congthu.smtp import mtasts
 from congthu.smtp.dsn import xtext_encode
 from congthu.tls import client_context
 
@@ -45,8 +53,37 @@ class Outcome:
     dsn_passed: bool = False  # the DSN parameters were handed on (RFC 3461 section 4.1)
 
 
+@dataclass(frozen=True)
+class Target:
+    """One address of one host to try."""
+
+    host: str
+    address: str
+    port: int
+    verify: bool  # a certificate valid for the host (MTA-STS "enforce", the smarthost)
+    tlsa: dane.HostTLSA | None = None  # DANE applies: the host's secure TLSA records
+
+
 class _Unreachable(Exception):
-    """This host could not take part: try the next one."""
+    """This host could not take part: try the next one. ``tls_result``: the RFC 8460
+    result-type when TLS failed ("" otherwise)."""
+
+    def __init__(self, text: str, tls_result: str = "") -> None:
+        super().__init__(text)
+        self.tls_result = tls_result
+
+
+def _tls_result(exc: BaseException) -> str:
+    """The RFC 8460 section 4.3.1 result-type of a failed TLS negotiation."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        code = exc.verify_code
+        if code == 10:  # X509_V_ERR_CERT_HAS_EXPIRED
+            return "certificate-expired"
+        if code == 62:  # X509_V_ERR_HOSTNAME_MISMATCH
+            return "certificate-host-mismatch"
+        if code in (2, 18, 19, 20, 21):  # unknown issuer, self-signed, no local issuer
+            return "certificate-not-trusted"
+    return "validation-failure"
 
 
 def _status_of(code: int, message: str) -> str:
@@ -61,20 +98,21 @@ def _all(recipients: list[str], kind: str, reply: str, status: str, remote: str 
     return [Outcome(r, kind, reply, status, remote) for r in recipients]
 
 
-async def destinations(app: App, domain: str) -> list[tuple[str, str, int, bool]]:
-    """(host name, address, port, verify TLS) to try, best first."""
+async def destinations(app: App, domain: str) -> tuple[list[Target], bool]:
+    """The targets to try, best first, and whether the MX answer was DNSSEC-secure."""
     settings = app.settings.smtp
     if settings.smarthost:
         host, _, port = settings.smarthost.rpartition(":") if ":" in settings.smarthost else (settings.smarthost, "", "25")
-        return [(host, host, int(port or 25), settings.smarthost_verify_tls)]
-    result: list[tuple[str, str, int, bool]] = []
-    for host in await smtpdns.mx_hosts(app, domain):
+        return [Target(host, host, int(port or 25), settings.smarthost_verify_tls)], False
+    result: list[Target] = []
+    hosts, secure = await smtpdns.mx_hosts(app, domain)
+    for host in hosts:
         try:
             addresses = await smtpdns.host_addresses(app, host)
         except smtpdns.DNSTemporary:
             continue
-        result.extend((host, address, settings.mx_port, False) for address in addresses[:2])
-    return result
+        result.extend(Target(host, address, settings.mx_port, False) for address in addresses[:2])
+    return result, secure
 
 
 # The sender's RFC 3461 parameters: RET, ENVID, and (NOTIFY, ORCPT) by recipient address.
@@ -85,31 +123,81 @@ async def send(app: App, domain: str, mail_from: str, recipients: list[str], raw
                smtputf8: bool = False, dsn: DSNParameters | None = None) -> list[Outcome]:
     """Deliver ``raw`` to ``recipients`` (all at ``domain``); one Outcome each."""
     try:
-        targets = await destinations(app, domain)
+        targets, secure = await destinations(app, domain)
     except smtpdns.DNSPermanent as exc:
         return _all(recipients, "perm", str(exc), "5.1.2")
     except smtpdns.DNSTemporary as exc:
         return _all(recipients, "temp", f"DNS: {exc}", "4.4.3")
     if not targets:
         return _all(recipients, "temp", f"không tìm được máy chủ nhận thư / no reachable mail host for {domain}", "4.4.4")
+    # DANE first (RFC 7672 section 2.2): only after a secure MX answer.
+    tlsa: dict[str, dane.HostTLSA | None] = {}
+    broken: dict[str, str] = {}
+    if secure:
+        for host in dict.fromkeys(t.host for t in targets):
+            try:
+                tlsa[host] = await dane.tlsa_for(app, host)
+            except smtpdns.DNSTemporary as exc:
+                broken[host] = str(exc)
+                event("smtp.dane_failure", domain=domain, host=host, reason=f"TLSA lookup failed: {exc}")
+                await tlsrpt.count(app, domain, tlsrpt.PolicyRef("tlsa", (), (host,)), "dnssec-invalid", host)
     policy = None if app.settings.smtp.smarthost else await mtasts.policy_for(app, domain)
-    if policy is not None and policy.mode != "none":
-        unmatched = sorted({h for h, _a, _p, _v in targets if not policy.matches(h)})
-        if unmatched:
-            event("smtp.mta_sts_failure", domain=domain, mode=policy.mode, reason="mx not in policy", hosts=unmatched)
-        if policy.mode == "enforce":
-            targets = [(h, a, p, True) for h, a, p, _v in targets if policy.matches(h)]
-            if not targets:
-                return _all(recipients, "temp", f"không máy chủ nào khớp chính sách MTA-STS của {domain} / "
-                            f"no MX host matches the MTA-STS policy of {domain}", "4.7.5")
-    last = "no answer"
-    for host, address, port, verify in targets:
+    sts = policy is not None and policy.mode != "none"
+    if sts and policy is not None:
+        reported = tlsrpt.PolicyRef("sts", tuple(policy.lines()), policy.mx)
+    elif domain in app.smtp.mta_sts_failures and not app.settings.smtp.smarthost:
+        reported = tlsrpt.PolicyRef("sts")
+        await tlsrpt.count(app, domain, reported, app.smtp.mta_sts_failures[domain])
+    else:
+        reported = tlsrpt.NO_POLICY
+    chosen: list[Target] = []
+    unmatched: list[str] = []
+    for target in targets:
+        records = tlsa.get(target.host)
+        if target.host in broken:
+            continue
+        if records is not None:  # DANE takes precedence over MTA-STS (RFC 8461 section 2)
+            chosen.append(replace(target, tlsa=records))
+        elif sts and policy is not None and not policy.matches(target.host):
+            if target.host not in unmatched:
+                unmatched.append(target.host)
+            if policy.mode != "enforce":
+                chosen.append(target)
+        else:
+            chosen.append(replace(target, verify=True) if sts and policy is not None and policy.mode == "enforce"
+                          else target)
+    if unmatched and policy is not None:
+        event("smtp.mta_sts_failure", domain=domain, mode=policy.mode, reason="mx not in policy", hosts=unmatched)
+        for host in unmatched:
+            await tlsrpt.count(app, domain, reported, "validation-failure", host)
+    if not chosen:
+        if broken:
+            return _all(recipients, "temp", f"DANE: không tra được bản ghi TLSA / TLSA lookup failed: "
+                        f"{'; '.join(broken.values())}", "4.7.5")
+        return _all(recipients, "temp", f"không máy chủ nào khớp chính sách MTA-STS của {domain} / "
+                    f"no MX host matches the MTA-STS policy of {domain}", "4.7.5")
+    last, status = "no answer", "4.4.1"
+    for target in chosen:
+        under = (tlsrpt.PolicyRef("tlsa", tuple(r.text() for r in target.tlsa.records), (target.host,))
+                 if target.tlsa is not None else reported)
         try:
-            return await _transaction(app, host, address, port, verify, mail_from, recipients, raw, smtputf8,
-                                      dsn)
+            outcomes, encrypted = await _transaction(app, target, domain, mail_from, recipients, raw, smtputf8,
+                                                     dsn)
         except _Unreachable as exc:
-            last = f"{host} [{address}]:{port}: {exc}"
-    return _all(recipients, "temp", last, "4.4.1")
+            last = f"{target.host} [{target.address}]:{target.port}: {exc}"
+            if exc.tls_result:
+                if target.verify or target.tlsa is not None:
+                    status = "4.7.5"  # RFC 3463: security features not supported
+                if not app.settings.smtp.smarthost:
+                    await tlsrpt.count(app, domain, under, exc.tls_result, target.host, target.address)
+            continue
+        if not app.settings.smtp.smarthost:
+            await tlsrpt.count(app, domain, under, "" if encrypted else "starttls-not-supported",
+                               target.host, target.address)
+        return outcomes
+    if broken:
+        last += f"; DANE: TLSA lookup failed: {'; '.join(broken.values())}"
+    return _all(recipients, "temp", last, status)
 
 
 def _rcpt_options(dsn: DSNParameters | None, address: str) -> list[str]:
@@ -121,27 +209,57 @@ def _rcpt_options(dsn: DSNParameters | None, address: str) -> list[str]:
     return options
 
 
-async def _transaction(app: App, host: str, address: str, port: int, verify: bool, mail_from: str,
-                       recipients: list[str], raw: bytes, smtputf8: bool,
-                       dsn: DSNParameters | None = None) -> list[Outcome]:
+async def _starttls(app: App, client: aiosmtplib.SMTP, target: Target, domain: str) -> bool:
+    """STARTTLS as the target requires (``_Unreachable`` with the RFC 8460 result-type
+    when it fails); whether the session is now encrypted."""
+    required = target.verify or target.tlsa is not None
+    if not client.supports_extension("starttls"):
+        if required:
+            raise _Unreachable("máy chủ không hỗ trợ STARTTLS / the server offers no STARTTLS",
+                               "starttls-not-supported")
+        return False
+    name: str | None = target.host
+    if target.verify:
+        context = mtasts.verifying_context(app)
+    else:  # DANE checks the chain itself (RFC 7672 section 8.1: SNI is the host name)
+        context = client_context(verify=False)
+        name = target.host if target.tlsa is not None else None
+    try:
+        await client.starttls(tls_context=context, server_hostname=name)
+    except ssl.SSLError as exc:
+        raise _Unreachable(str(exc) or type(exc).__name__, _tls_result(exc) if required else "validation-failure") from exc
+    except aiosmtplib.SMTPConnectError as exc:  # the handshake failed: aiosmtplib's wrapping
+        cause = exc.__cause__ or exc.__context__
+        result = _tls_result(cause) if isinstance(cause, ssl.SSLError) else "validation-failure"
+        raise _Unreachable(str(exc) or type(exc).__name__, result) from exc
+    if target.tlsa is not None:
+        chain = dane.peer_chain(client.get_transport_info("ssl_object"))
+        problem = dane.verify(chain, target.tlsa, [target.host, domain])
+        if problem is not None:
+            event("smtp.dane_failure", domain=domain, host=target.host, address=target.address, reason=problem)
+            raise _Unreachable(f"DANE: {problem}", "tlsa-invalid")
+    # RFC 3207 section 4.2: the extensions offered before TLS are forgotten (aiosmtplib
+    # clears them); ask again, or SIZE, 8BITMIME, SMTPUTF8 and DSN would look absent.
+    await client.ehlo()
+    return True
+
+
+async def _transaction(app: App, target: Target, domain: str, mail_from: str, recipients: list[str], raw: bytes,
+                       smtputf8: bool, dsn: DSNParameters | None = None) -> tuple[list[Outcome], bool]:
+    """One SMTP transaction with ``target``: the outcomes and whether it was encrypted."""
     settings = app.settings
     timeout = settings.smtp.outbound_timeout
-    client = aiosmtplib.SMTP(hostname=address, port=port, local_hostname=settings.system.hostname,
-                             timeout=timeout, start_tls=False, use_tls=False, validate_certs=verify)
+    host, address = target.host, target.address
+    client = aiosmtplib.SMTP(hostname=address, port=target.port, local_hostname=settings.system.hostname,
+                             timeout=timeout, start_tls=False, use_tls=False, validate_certs=target.verify)
     remote = f"{host} [{address}]"
     try:
         try:
             await client.connect()
             await client.ehlo()
-            if client.supports_extension("starttls"):
-                context = mtasts.verifying_context(app) if verify else client_context(verify=False)
-                await client.starttls(tls_context=context, server_hostname=host if verify else None)
-                # RFC 3207 section 4.2: the extensions offered before TLS are forgotten
-                # (aiosmtplib clears them); ask again, or SIZE, 8BITMIME, SMTPUTF8 and DSN
-                # would look absent.
-                await client.ehlo()
-            elif verify:
-                raise _Unreachable("máy chủ không hỗ trợ STARTTLS / smarthost offers no STARTTLS")
+            encrypted = await _starttls(app, client, target, domain)
+        except _Unreachable:
+            raise
         except (OSError, ssl.SSLError, aiosmtplib.SMTPException, TimeoutError) as exc:
             raise _Unreachable(str(exc) or type(exc).__name__) from exc
         options: list[str] = []
@@ -153,7 +271,7 @@ async def _transaction(app: App, host: str, address: str, port: int, verify: boo
         if smtputf8:
             if not client.supports_extension("smtputf8"):
                 return _all(recipients, "perm", f"{remote} không hỗ trợ SMTPUTF8 / does not support SMTPUTF8",
-                            "5.6.7", remote)
+                            "5.6.7", remote), encrypted
             options.append("SMTPUTF8")
             encoding = "utf-8"
         passed = dsn is not None and client.supports_extension("dsn")
@@ -164,7 +282,8 @@ async def _transaction(app: App, host: str, address: str, port: int, verify: boo
             await client.mail(mail_from, options=options, encoding=encoding)
         except aiosmtplib.SMTPResponseException as exc:
             if exc.code >= 500:
-                return _all(recipients, "perm", f"{exc.code} {exc.message}", _status_of(exc.code, exc.message), remote)
+                return _all(recipients, "perm", f"{exc.code} {exc.message}", _status_of(exc.code, exc.message),
+                            remote), encrypted
             raise _Unreachable(f"{exc.code} {exc.message}") from exc
         except (OSError, aiosmtplib.SMTPException, TimeoutError) as exc:
             raise _Unreachable(str(exc) or type(exc).__name__) from exc
@@ -194,7 +313,7 @@ async def _transaction(app: App, host: str, address: str, port: int, verify: boo
                 # duplicate, giving up may lose: RFC 5321 section 6.1 prefers duplicates.
                 for rcpt in accepted:
                     outcomes[rcpt] = Outcome(rcpt, "temp", f"{remote}: {exc}", "4.4.2", remote)
-        return [outcomes[r] for r in recipients]
+        return [outcomes[r] for r in recipients], encrypted
     finally:
         try:
             if client.is_connected:

@@ -2,6 +2,10 @@
 SPF, DKIM and DMARC, all through dnspython resolvers built from ``smtp.dns_servers``
 (empty: /etc/resolv.conf), so tests and air-gapped networks can point them anywhere.
 
+With ``smtp.dane`` on, every query asks for the AD bit (RFC 6840 section 5.7), so a
+validating resolver says which answers DNSSEC authenticated (``mx_hosts``' second value,
+``dane.py``); both resolvers ask alike, since they share one cache.
+
 pyspf and dkimpy make their lookups synchronously from a worker thread: ``sync_txt`` and
 ``spf_lookup`` serve them with the same configured servers.
 
@@ -21,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import dns.asyncresolver
 import dns.exception
+import dns.flags
 import dns.nameserver
 import dns.rdatatype
 import dns.resolver
@@ -73,6 +78,8 @@ def make_resolvers(settings: Settings, timeout: float = 10.0) -> Resolvers:
             r.nameservers = _nameservers(servers)
         r.lifetime = timeout
         r.timeout = min(timeout, 3.0)
+        if settings.smtp.dane:
+            r.flags = dns.flags.RD | dns.flags.AD
     return pair
 
 
@@ -98,24 +105,26 @@ async def txt(app: App, name: str) -> list[str]:
     return [b"".join(r.strings).decode("utf-8", "replace") for r in answer]
 
 
-async def mx_hosts(app: App, domain: str) -> list[str]:
+async def mx_hosts(app: App, domain: str) -> tuple[list[str], bool]:
     """Host names to try for ``domain``, best first (RFC 5321 section 5.1): its MX
-    records by preference, else the domain itself (implicit MX). A null MX (RFC 7505)
-    or a domain that does not exist is DNSPermanent."""
+    records by preference, else the domain itself (implicit MX); and whether the answer
+    was DNSSEC-authenticated (the AD bit, believed only with ``smtp.dane``). A null MX
+    (RFC 7505) or a domain that does not exist is DNSPermanent."""
     resolver = resolvers(app).asynchronous
     try:
-        answer = await resolver.resolve(domain, "MX")
+        answer = await resolver.resolve(domain, "MX", raise_on_no_answer=False)
     except dns.resolver.NXDOMAIN as exc:
         raise DNSPermanent(f"tên miền không tồn tại / domain {domain} does not exist") from exc
-    except dns.resolver.NoAnswer:
-        return [domain]
     except (dns.exception.Timeout, dns.resolver.NoNameservers, dns.resolver.LifetimeTimeout) as exc:
         raise DNSTemporary(f"DNS MX {domain}: {exc}") from exc
+    secure = app.settings.smtp.dane and bool(answer.response.flags & dns.flags.AD)
+    if answer.rrset is None:
+        return [domain], secure
     records = sorted(answer, key=lambda r: r.preference)
     hosts = [r.exchange.to_text(omit_final_dot=True) for r in records]
     if len(hosts) == 1 and hosts[0] in ("", "."):
         raise DNSPermanent(f"tên miền không nhận thư / domain {domain} accepts no mail (null MX, RFC 7505)")
-    return [h for h in hosts if h not in ("", ".")]
+    return [h for h in hosts if h not in ("", ".")], secure
 
 
 async def host_addresses(app: App, host: str) -> list[str]:

@@ -11,9 +11,13 @@ section 3) naming where senders send their reports.
 **Theirs** (section 5): before delivering to a domain, ``policy_for`` looks up its TXT
 record; with one (exactly one ``v=STSv1`` record), the policy is fetched over HTTPS with
 a verified certificate for ``mta-sts.<domain>``, no redirects (section 3.3), at most
-``MAX_POLICY_BYTES``, and kept per App until its ``max_age`` runs out or the TXT record's
-``id`` changes. A fetch that fails keeps a policy still cached; with none, the domain has
-no policy (section 5.1). In "enforce" mode only MX hosts that match the policy's ``mx``
+``MAX_POLICY_BYTES``, and kept until its ``max_age`` runs out or the TXT record's ``id``
+changes: in the database (``smtp_mta_sts_policies``), so a restart, another worker or
+another node keeps honouring it (section 5.1: a policy is cached; an attacker who
+blocks the policy host or the TXT record after a restart must not turn "enforce" off),
+and in memory per App in front of it. A fetch that fails keeps a policy still cached;
+with none, the domain has no policy (section 5.1). Expired rows are removed by
+``purge_expired`` (the TLS report job). In "enforce" mode only MX hosts that match the policy's ``mx``
 patterns are used, each with STARTTLS and a certificate valid for its name
 (``client.py``); when none can be, the message waits in the queue (4.7.5). "testing"
 delivers as before and logs what would have failed (``smtp.mta_sts_failure``); "none"
@@ -29,17 +33,22 @@ import re
 import ssl
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.engine import Connection
 
 from congthu.log import event
 from congthu.smtp import dns as smtpdns
+from congthu.smtp.tables import smtp_mta_sts_policies
 from congthu.tls import client_context
 
 if TYPE_CHECKING:
     from congthu.app import App
 
-__all__ = ["MAX_POLICY_BYTES", "Policy", "parse_policy", "policy_for", "policy_text", "tlsrpt_record",
-           "txt_record", "verifying_context"]
+__all__ = ["MAX_POLICY_BYTES", "Policy", "parse_policy", "policy_for", "policy_text", "purge_expired",
+           "tlsrpt_record", "txt_record", "verifying_context"]
 
 MAX_POLICY_BYTES = 64 * 1024  # section 3.3: "senders SHOULD impose a limit" (64 KiB suggested)
 FETCH_SECONDS = 60.0  # section 3.3: a timeout of one minute is suggested
@@ -70,6 +79,11 @@ class Policy:
 
     def fresh(self, now: float) -> bool:
         return now < self.fetched_at + self.max_age
+
+    def lines(self) -> list[str]:
+        """The policy as the lines of its text (section 3.2; RFC 8460's policy-string)."""
+        return ["version: STSv1", f"mode: {self.mode}", *(f"mx: {m}" for m in self.mx),
+                f"max_age: {self.max_age}"]
 
 
 def parse_policy(text: str) -> Policy | None:
@@ -197,16 +211,68 @@ def _unchunk(body: bytes) -> bytes:
     return bytes(out)
 
 
+# -- the cache in the database (section 5.1) ------------------------------------------------
+
+
+def _read_stored(conn: Connection, domain: str) -> Policy | None:
+    row = conn.execute(select(smtp_mta_sts_policies).where(smtp_mta_sts_policies.c.domain == domain)).first()
+    if row is None:
+        return None
+    fetched = row.fetched_at if row.fetched_at.tzinfo else row.fetched_at.replace(tzinfo=UTC)
+    return Policy(row.mode, tuple(m for m in row.mx.split("\n") if m), row.max_age, row.policy_id,
+                  fetched.timestamp())
+
+
+def _store(conn: Connection, domain: str, policy: Policy) -> None:
+    values = {"policy_id": policy.id, "mode": policy.mode, "mx": "\n".join(policy.mx), "max_age": policy.max_age,
+              "fetched_at": datetime.fromtimestamp(policy.fetched_at, UTC)}
+    table = smtp_mta_sts_policies
+    if not conn.execute(update(table).where(table.c.domain == domain).values(**values)).rowcount:
+        conn.execute(insert(table).values(domain=domain, **values))
+
+
+def _purge(conn: Connection, now: datetime) -> int:
+    table = smtp_mta_sts_policies
+    rows = conn.execute(select(table.c.domain, table.c.fetched_at, table.c.max_age)).all()
+    gone = [r.domain for r in rows
+            if (r.fetched_at if r.fetched_at.tzinfo else r.fetched_at.replace(tzinfo=UTC)).timestamp() + r.max_age
+            <= now.timestamp()]
+    if gone:
+        conn.execute(delete(table).where(table.c.domain.in_(gone)))
+    return len(gone)
+
+
+async def purge_expired(app: App) -> int:
+    """Remove the stored policies whose max_age ran out; how many."""
+    return int(await app.db.run_write(_purge, datetime.now(UTC)))
+
+
+async def _cached(app: App, domain: str) -> Policy | None:
+    """The policy kept for ``domain`` in memory, else in the database (read once per App
+    and domain: afterwards memory follows every fetch of this App)."""
+    cache = app.smtp.mta_sts
+    if domain in cache:
+        return cache[domain]
+    if domain in app.smtp.mta_sts_loaded:
+        return None
+    stored = await app.db.run_small_read(_read_stored, domain)
+    app.smtp.mta_sts_loaded.add(domain)
+    if stored is not None:
+        cache[domain] = stored
+    return stored
+
+
 async def policy_for(app: App, domain: str) -> Policy | None:
     """The MTA-STS policy of ``domain`` in force, or None (see the module's text)."""
     cache = app.smtp.mta_sts
     now = time.time()
-    cached = cache.get(domain)
+    cached = await _cached(app, domain)
     try:
         policy_id = _txt_id(await smtpdns.txt(app, f"_mta-sts.{domain}"))
     except smtpdns.DNSTemporary:
         policy_id = cached.id if cached else None  # section 5.1: keep using a cached policy
     if policy_id is None:
+        app.smtp.mta_sts_failures.pop(domain, None)
         return cached if cached is not None and cached.fresh(now) else None
     if cached is not None and cached.id == policy_id and cached.fresh(now):
         return cached
@@ -216,8 +282,13 @@ async def policy_for(app: App, domain: str) -> Policy | None:
             raise ValueError("invalid policy")
     except (OSError, ssl.SSLError, TimeoutError, ValueError, UnicodeError) as exc:
         event("smtp.mta_sts_fetch_failed", domain=domain, error=str(exc)[:300] or type(exc).__name__)
+        app.smtp.mta_sts_failures[domain] = ("sts-webpki-invalid" if isinstance(exc, ssl.SSLError)
+                                             else "sts-policy-invalid" if isinstance(exc, ValueError)
+                                             else "sts-policy-fetch-error")
         return cached if cached is not None and cached.fresh(now) else None
+    app.smtp.mta_sts_failures.pop(domain, None)
     policy = Policy(fetched.mode, fetched.mx, fetched.max_age, policy_id, now)
     cache[domain] = policy
+    await app.db.run_write(_store, domain, policy)
     event("smtp.mta_sts_policy", domain=domain, mode=policy.mode, mx=list(policy.mx), max_age=policy.max_age)
     return policy

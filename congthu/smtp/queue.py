@@ -383,7 +383,11 @@ async def send_dsn(app: App, to: str, original: bytes, recipients: list[dsn.Reci
                     envid=envid, ret=ret)
     event("smtp.dsn", to=to, action=action, recipients=[r.address for r in recipients])
     if addresses.is_local(app, to):
-        mailbox_id = await addresses.resolve(app, to)
+        try:
+            mailbox_id = await addresses.resolve(app, to)
+        except addresses.RecipientRefused as exc:
+            event("smtp.dsn_dropped", to=to, reason=exc.refusal.english)
+            return
         if mailbox_id is None:
             event("smtp.dsn_dropped", to=to, reason="no such local mailbox")
             return

@@ -7,8 +7,10 @@
 * ``quota_warned``: whether each mailbox's owner was warned of its usage (Điều 8.1,
   ``delivery.check_quota_warnings``);
 * ``runner``: the outbound queue's runner while it runs (``queue.wake``);
-* ``mta_sts``: the MTA-STS policies of the domains we deliver to, by domain
-  (``mtasts.policy_for``);
+* ``mta_sts``: the MTA-STS policies of the domains we deliver to, by domain, in front
+  of their table (``mtasts.policy_for``); ``mta_sts_loaded``: the domains already read
+  from it; ``mta_sts_failures``: the RFC 8460 result-type of a domain's last failed
+  policy fetch, for its TLS report;
 * ``analysis_pool``: the worker processes that analyse large messages
   (``delivery.analyse``), started at first use and shut down with the runtime.
 
@@ -41,6 +43,8 @@ class SMTPRuntime:
         self.quota_warned: dict[int, bool] = {}
         self.runner: Runner | None = None
         self.mta_sts: dict[str, Policy] = {}
+        self.mta_sts_loaded: set[str] = set()
+        self.mta_sts_failures: dict[str, str] = {}
         self._pool: concurrent.futures.ProcessPoolExecutor | None = None
 
     def analysis_pool(self, workers: int) -> concurrent.futures.ProcessPoolExecutor:

@@ -102,7 +102,11 @@ async def check_recipient(app: App, address: str, accepted: Sequence[Recipient],
         address = normalise_address(address)
         if any(r.address == address for r in accepted):
             return "250 2.1.5 OK", None
-        found = await addresses.lookup(app, address)
+        try:
+            found = await addresses.lookup(app, address)
+        except addresses.RecipientRefused as exc:  # an alias to foreign free-mail (Điều 7.7)
+            rules.log_refusal(exc.refusal, user=user, recipient=address, door=door)
+            return exc.refusal.smtp_reply(utf8), None
         if found is None:
             return f"550 5.1.1 Không có hộp thư {address} / no such mailbox: {address}", None
         mailbox_id, used, quota = found

@@ -1,4 +1,6 @@
-"""Tables of the outbound queue: messages waiting for delivery, and their recipients.
+"""Tables of the SMTP package: the outbound queue (messages waiting for delivery, and their
+recipients), per-user send counts, the MTA-STS policies of remote domains, and the TLS
+session counts of TLS reporting.
 
 The message bytes are a blob in the store's blob store (``app.store.blobs``); the column
 ``blob`` is marked ``info={"blob": True}`` so the store's garbage collection keeps it for
@@ -15,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -81,4 +84,44 @@ smtp_send_counts = Table(
     # Messages submitted in that hour, and in the hour before it.
     Column("sent", Integer, nullable=False, default=0),
     Column("sent_before", Integer, nullable=False, default=0),
+)
+
+# The MTA-STS policies of the domains we deliver to (RFC 8461 section 5.1: "senders
+# SHOULD cache" them for max_age), so a restart, another worker or another node keeps
+# honouring a policy while its web host is away (congthu/smtp/mtasts.py).
+smtp_mta_sts_policies = Table(
+    "smtp_mta_sts_policies",
+    metadata,
+    Column("domain", String(255), primary_key=True),
+    # The id of the _mta-sts TXT record the policy was fetched under (section 3.1).
+    Column("policy_id", String(32), nullable=False),
+    Column("mode", String(10), nullable=False),
+    # The mx patterns, one a line.
+    Column("mx", Text, nullable=False, default=""),
+    Column("max_age", Integer, nullable=False),
+    Column("fetched_at", DateTime(timezone=True), nullable=False),
+)
+
+# Outbound TLS sessions counted for TLS reports (RFC 8460, congthu/smtp/tlsrpt.py): one
+# row per UTC day, recipient domain, policy and result (with the MX host and address for
+# a failure), added to by every worker and node; a day's rows are removed once its
+# reports are queued.
+smtp_tls_results = Table(
+    "smtp_tls_results",
+    metadata,
+    Column("day", String(10), nullable=False),  # YYYY-MM-DD, UTC
+    Column("policy_domain", String(255), nullable=False),
+    # RFC 8460 section 4.4: "sts", "tlsa" or "no-policy-found".
+    Column("policy_type", String(20), nullable=False),
+    # A digest of the policy's text, so two policies of one day are reported apart.
+    Column("policy_key", String(16), nullable=False),
+    # "" for a successful session, else the result-type of section 4.3.
+    Column("result", String(40), nullable=False),
+    Column("mx_host", String(255), nullable=False, default=""),
+    Column("ip", String(45), nullable=False, default=""),
+    # The policy-string lines and the mx-host patterns, one a line.
+    Column("policy_text", Text, nullable=False, default=""),
+    Column("mx_patterns", Text, nullable=False, default=""),
+    Column("sessions", Integer, nullable=False, default=0),
+    PrimaryKeyConstraint("day", "policy_domain", "policy_type", "policy_key", "result", "mx_host", "ip"),
 )

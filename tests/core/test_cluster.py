@@ -144,3 +144,27 @@ async def test_two_runners_send_a_queued_message_once(two_apps: tuple[App, App])
         assert await queue.list_queue(first) == []
     finally:
         controller.stop()
+
+
+async def test_a_job_cancelled_at_any_point_ends(app: App) -> None:
+    """The server's stop cancels every job's loop and waits for it: wherever the
+    cancellation lands (in the work, as the lease is given back, taking the next one), the
+    loop ends cancelled rather than going back to sleep for hours (a loop that swallowed
+    it held ``congthu serve``'s stop, and the test fixture's 30 s join, for good)."""
+    now = datetime(2026, 12, 6, tzinfo=UTC)
+    for turns in range(8):
+        returned = asyncio.Event()
+
+        async def work(returned: asyncio.Event = returned) -> bool:
+            returned.set()
+            return True
+
+        job = PeriodicJob(app.db, f"test.cancel.{turns}", lambda: 3600.0, work, clock=lambda: now)
+        task = asyncio.create_task(job.forever())
+        await returned.wait()  # (not wait_for: its extra task would add loop turns)
+        for _ in range(turns):  # 0: while the lease keeper is being stopped
+            await asyncio.sleep(0)
+        task.cancel()
+        done, _pending = await asyncio.wait([task], timeout=10)
+        assert done, f"the job's loop did not end when cancelled {turns} turns after its work"
+        assert task.cancelled()

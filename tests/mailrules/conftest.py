@@ -1,6 +1,7 @@
 """Fixtures and helpers of the mail-rule tests: real servers (``tests.conftest``), two
 instances exchanging mail through a test DNS server (``tests.smtp``), and clients
-(smtplib, imaplib) to send and read mail."""
+(smtplib, imaplib) to send and read mail. ``pair`` (soctrang.gov.vn and cantho.gov.vn,
+each the other's MX) is the SMTP tests' fixture."""
 
 from __future__ import annotations
 
@@ -8,39 +9,15 @@ import email
 import email.policy
 import imaplib
 import smtplib
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from congthu.mailrules import rules
 from congthu.mailrules.vacation import Vacation
 from congthu.smtp import queue
-from tests.conftest import ServerThread, free_port
-from tests.smtp.conftest import dns_server, messages, start_server, wait_for  # noqa: F401 (fixture)
-from tests.smtp.dnsserver import DNSServer
-from tests.smtp.test_exchange import publish
+from tests.conftest import ServerThread
+from tests.smtp.conftest import CT, ST, dns_server, messages, pair, wait_for  # noqa: F401 (fixtures)
 from tests.smtp.test_submission import tls_client
 
 PASSWORD = "Mk@12345678"
-ST, CT = "soctrang.gov.vn", "cantho.gov.vn"
-
-
-@pytest.fixture
-def pair(tmp_path: Path, dns_server: DNSServer) -> Iterator[tuple[ServerThread, ServerThread]]:  # noqa: F811
-    """soctrang.gov.vn and cantho.gov.vn, each the other's MX through the test DNS."""
-    port_st, port_ct = free_port(), free_port()
-    st = start_server(tmp_path / "st", dns_server, listen={"smtp": port_st}, smtp={"mx_port": port_ct},
-                      system={"domain": ST, "hostname": f"mail.{ST}"})
-    ct = start_server(tmp_path / "ct", dns_server, listen={"smtp": port_ct}, smtp={"mx_port": port_st},
-                      system={"domain": CT, "hostname": f"mail.{CT}"})
-    try:
-        publish(dns_server, st, ST)
-        publish(dns_server, ct, CT)
-        yield st, ct
-    finally:
-        st.stop()
-        ct.stop()
 
 
 def submit(server: ServerThread, sender: str, to: list[str], raw: bytes, password: str = PASSWORD) -> None:

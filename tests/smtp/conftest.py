@@ -1,4 +1,5 @@
-"""Fixtures of the SMTP tests: a test DNS server, servers that use it, mailbox readers."""
+"""Fixtures of the SMTP tests: a test DNS server, servers that use it (``pair``: two
+instances exchanging mail, shared with ``tests/mailrules``), mailbox readers."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ from typing import Any
 
 import pytest
 
+from congthu.smtp import dkimsign
 from tests.conftest import ServerThread, make_data_dir
 from tests.smtp.dnsserver import DNSServer
 
 PASSWORD = "Mk@12345678"
+ST, CT = "soctrang.gov.vn", "cantho.gov.vn"
 
 
 @pytest.fixture
@@ -42,6 +45,42 @@ def mx(tmp_path: Path, dns_server: DNSServer) -> Iterator[ServerThread]:
         yield server
     finally:
         server.stop()
+
+
+def publish(dns: DNSServer, server: ServerThread, domain: str) -> None:
+    """The MX, address, SPF, DMARC and DKIM records of ``server`` for ``domain``."""
+    host = f"mail.{domain}"
+    dns.add(domain, "MX", f"10 {host}.")
+    dns.add(host, "A", "127.0.0.1")
+    dns.add_txt(domain, "v=spf1 ip4:127.0.0.1 -all")
+    dns.add_txt(f"_dmarc.{domain}", "v=DMARC1; p=reject")
+    record = dkimsign.dns_record(server.app)
+    assert record
+    dns.add_txt(f"congthu._domainkey.{domain}", record)
+
+
+@pytest.fixture
+def pair(tmp_path: Path, dns_server: DNSServer) -> Iterator[tuple[ServerThread, ServerThread]]:
+    """soctrang.gov.vn and cantho.gov.vn, each the other's MX through the test DNS.
+
+    Each server binds the ports chosen for it as it starts; Sóc Trăng learns Cần Thơ's
+    MX port once Cần Thơ listens (a port chosen ahead and bound seconds later can be
+    taken meanwhile by another test process)."""
+    st = start_server(tmp_path / "st", dns_server, system={"domain": ST, "hostname": f"mail.{ST}"})
+    try:
+        ct = start_server(tmp_path / "ct", dns_server, smtp={"mx_port": st.port("smtp")},
+                          system={"domain": CT, "hostname": f"mail.{CT}"})
+    except BaseException:
+        st.stop()
+        raise
+    st.app.settings.smtp.mx_port = ct.port("smtp")
+    try:
+        publish(dns_server, st, ST)
+        publish(dns_server, ct, CT)
+        yield st, ct
+    finally:
+        st.stop()
+        ct.stop()
 
 
 def messages(server: ServerThread, mailbox_id: int, folder: str = "INBOX") -> list[bytes]:

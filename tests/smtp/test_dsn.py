@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import smtplib
-from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -23,13 +22,11 @@ import pytest
 
 from congthu.smtp import queue
 from tests.conftest import ServerThread, free_port
-from tests.smtp.conftest import PASSWORD, messages, parse, start_server, wait_for
+from tests.smtp.conftest import CT, PASSWORD, ST, messages, parse, start_server, wait_for
 from tests.smtp.dnsserver import DNSServer
 from tests.smtp.postfix import Postfix, installed
-from tests.smtp.test_exchange import publish
 from tests.smtp.test_submission import tls_client
 
-ST, CT = "soctrang.gov.vn", "cantho.gov.vn"
 BINH, AN, LAN = f"ntbinh@{ST}", f"ltan@{ST}", f"ttlan@{CT}"
 
 # (MAIL parameters, RCPT parameters) and whether both servers accept them (else 501 5.5.4).
@@ -81,22 +78,6 @@ def test_parameters_are_read_as_postfix_reads_them(tmp_path: Path, dns_server: D
     finally:
         postfix.stop()
         st.stop()
-
-
-@pytest.fixture
-def pair(tmp_path: Path, dns_server: DNSServer) -> Iterator[tuple[ServerThread, ServerThread]]:
-    port_st, port_ct = free_port(), free_port()
-    st = start_server(tmp_path / "st", dns_server, listen={"smtp": port_st}, smtp={"mx_port": port_ct},
-                      system={"domain": ST, "hostname": f"mail.{ST}"})
-    ct = start_server(tmp_path / "ct", dns_server, listen={"smtp": port_ct}, smtp={"mx_port": port_st},
-                      system={"domain": CT, "hostname": f"mail.{CT}"})
-    try:
-        publish(dns_server, st, ST)
-        publish(dns_server, ct, CT)
-        yield st, ct
-    finally:
-        st.stop()
-        ct.stop()
 
 
 def message(subject: str, to: str) -> bytes:

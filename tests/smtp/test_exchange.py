@@ -5,46 +5,15 @@ and a remote that is down: queued, retried, a delay notice, then a bounce (RFC 3
 from __future__ import annotations
 
 import smtplib
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-from congthu.smtp import dkimsign, queue
+from congthu.smtp import queue
 from tests.conftest import ServerThread, free_port
-from tests.smtp.conftest import PASSWORD, messages, parse, start_server, wait_for
+from tests.smtp.conftest import CT, PASSWORD, ST, messages, parse, start_server, wait_for
 from tests.smtp.dnsserver import DNSServer
 from tests.smtp.test_submission import tls_client
 
-ST, CT = "soctrang.gov.vn", "cantho.gov.vn"
 BINH, LAN = f"ntbinh@{ST}", f"ttlan@{CT}"
-
-
-def publish(dns: DNSServer, server: ServerThread, domain: str) -> None:
-    host = f"mail.{domain}"
-    dns.add(domain, "MX", f"10 {host}.")
-    dns.add(host, "A", "127.0.0.1")
-    dns.add_txt(domain, "v=spf1 ip4:127.0.0.1 -all")
-    dns.add_txt(f"_dmarc.{domain}", "v=DMARC1; p=reject")
-    record = dkimsign.dns_record(server.app)
-    assert record
-    dns.add_txt(f"congthu._domainkey.{domain}", record)
-
-
-@pytest.fixture
-def pair(tmp_path: Path, dns_server: DNSServer) -> Iterator[tuple[ServerThread, ServerThread]]:
-    port_st, port_ct = free_port(), free_port()
-    st = start_server(tmp_path / "st", dns_server, listen={"smtp": port_st}, smtp={"mx_port": port_ct},
-                      system={"domain": ST, "hostname": f"mail.{ST}"})
-    ct = start_server(tmp_path / "ct", dns_server, listen={"smtp": port_ct}, smtp={"mx_port": port_st},
-                      system={"domain": CT, "hostname": f"mail.{CT}"})
-    try:
-        publish(dns_server, st, ST)
-        publish(dns_server, ct, CT)
-        yield st, ct
-    finally:
-        st.stop()
-        ct.stop()
 
 
 def submit(server: ServerThread, sender: str, to: str, subject: str) -> None:

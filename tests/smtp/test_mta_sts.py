@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import asyncio
-import datetime
 import smtplib
 import ssl
 import subprocess
@@ -23,13 +22,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from congthu.smtp import mtasts, queue
 from tests.conftest import ServerThread, free_port, make_data_dir
+from tests.smtp.certs import issue, make_ca
 from tests.smtp.conftest import PASSWORD, messages, start_server, wait_for
 from tests.smtp.dnsserver import DNSServer
 from tests.smtp.test_submission import tls_client
@@ -82,46 +78,18 @@ def test_wildcards_match_one_label() -> None:
     assert not policy.matches("mail.example.org.evil")
 
 
-def _ca(directory: Path) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test CA of the province")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    (directory / "ca.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    return key, cert
-
-
-def _issue(ca_key: ec.EllipticCurvePrivateKey, ca: x509.Certificate, names: list[str], data: Path) -> None:
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
-            .issuer_name(ca.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False)
-            .sign(ca_key, hashes.SHA256()))
-    (data / "tls" / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM)
-                                            + ca.public_bytes(serialization.Encoding.PEM))
-    (data / "tls" / "key.pem").write_bytes(key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-
-
 @pytest.fixture
 def enforced(tmp_path: Path, dns_server: DNSServer) -> Iterator[tuple[ServerThread, ServerThread, DNSServer]]:
     taken: set[int] = set()
     for _ in range(3):
         taken.add(free_port(taken))
     port_st, port_ct, https_ct = sorted(taken)
-    ca_key, ca = _ca(tmp_path)
+    ca_key, ca = make_ca(tmp_path)
     ct_data = asyncio.run(make_data_dir(
         tmp_path / "ct", listen={"smtp": port_ct, "https": https_ct},
         smtp={"dns_servers": [dns_server.address], "mta_sts_mode": "enforce", "mta_sts_mx": [f"mail.{CT}"]},
         system={"domain": CT, "hostname": f"mail.{CT}"}))
-    _issue(ca_key, ca, [f"mail.{CT}", f"mta-sts.{CT}", f"mta-sts.{VL}"], ct_data)
+    issue(ca_key, ca, [f"mail.{CT}", f"mta-sts.{CT}", f"mta-sts.{VL}"], ct_data)
     ct = ServerThread(ct_data).start()
     st = start_server(tmp_path / "st", dns_server, listen={"smtp": port_st},
                       smtp={"mx_port": port_ct, "mta_sts_port": https_ct, "ca_file": str(tmp_path / "ca.pem")},
@@ -176,3 +144,41 @@ def test_an_enforced_policy_is_honoured(enforced: tuple[ServerThread, ServerThre
     errors = wait_for(lambda: queued_errors(st), timeout=30)
     assert errors and "certificate" in errors[0].lower(), errors
     assert len(messages(ct, lan)) == 1
+
+
+def test_a_policy_survives_a_restart(enforced: tuple[ServerThread, ServerThread, DNSServer]) -> None:
+    """RFC 8461 section 5.1: policies are cached for their max_age, in the database, so a
+    restart does not forget an "enforce" policy while its web host cannot be reached
+    (an attacker who blocks it must not turn verified TLS off)."""
+    st, ct, dns = enforced
+    st.add_user(BINH)
+    lan = ct.add_user(LAN)
+    submit(st, LAN, "Trước khi khởi động lại")
+    wait_for(lambda: messages(ct, lan), timeout=30)
+    first = st.app.smtp.mta_sts[CT]
+    st.stop()
+    dns.records.pop((f"mta-sts.{CT}", "A"))  # the policy can no longer be fetched
+    again = ServerThread(st.data_dir).start()
+    try:
+        assert CT not in again.app.smtp.mta_sts
+        policy = again.run(mtasts.policy_for(again.app, CT))
+        assert policy is not None and (policy.mode, policy.mx, policy.id) == ("enforce", first.mx, first.id)
+        assert abs(policy.fetched_at - first.fetched_at) < 1
+        # Still enforced: with the CA no longer trusted, the message waits.
+        again.app.settings.smtp.ca_file = ""
+        submit(again, LAN, "Sau khi khởi động lại")
+        errors = wait_for(lambda: queued_errors(again), timeout=30)
+        assert "certificate" in errors[0].lower(), errors
+        assert len(messages(ct, lan)) == 1
+
+        # max_age is honoured: a stored policy past it is not used, and is purged.
+        now = time.time()
+        for domain, fetched in (("camau.gov.vn", now - 120), ("baclieu.gov.vn", now)):
+            stored = mtasts.Policy("enforce", (f"mail.{domain}",), 60, "abc", fetched)
+            again.run(again.app.db.run_write(mtasts._store, domain, stored))
+        assert again.run(mtasts.policy_for(again.app, "camau.gov.vn")) is None
+        kept = again.run(mtasts.policy_for(again.app, "baclieu.gov.vn"))
+        assert kept is not None and kept.mx == ("mail.baclieu.gov.vn",)
+        assert again.run(mtasts.purge_expired(again.app)) == 1
+    finally:
+        again.stop()

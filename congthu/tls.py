@@ -55,8 +55,10 @@ def write_self_signed(cert_path: Path, key_path: Path, host_names: list[str], da
 class TLSContexts:
     def __init__(self, cert_path: Path, key_path: Path) -> None:
         self.cert_path, self.key_path = cert_path, key_path
-        self.server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        self.server.minimum_version = ssl.TLSVersion.TLSv1_2
+        self.server = _server_context()
+        # Server contexts that also ask for a client certificate, by CA file (LDAP's SASL
+        # EXTERNAL): the same certificate, reloaded with the others.
+        self.verifying: dict[Path, ssl.SSLContext] = {}
         self.available = False
         self.loaded: tuple[tuple[int, int, int], ...] = ()
         self.reload()
@@ -66,9 +68,25 @@ class TLSContexts:
         if not (self.cert_path.exists() and self.key_path.exists()):
             return
         stamp = self._stamp()
-        self.server.load_cert_chain(self.cert_path, self.key_path)
+        for context in (self.server, *self.verifying.values()):
+            context.load_cert_chain(self.cert_path, self.key_path)
         self.loaded = stamp
         self.available = True
+
+    def client_verifying(self, ca_file: Path) -> ssl.SSLContext:
+        """A server context that asks for a client certificate and, when one is sent,
+        verifies it against the CAs of ``ca_file`` (a client without one goes on; one
+        that does not verify fails the handshake). OSError or ssl.SSLError if the CA file
+        cannot be read."""
+        context = self.verifying.get(ca_file)
+        if context is None:
+            context = _server_context()
+            context.load_verify_locations(cafile=str(ca_file))
+            context.verify_mode = ssl.CERT_OPTIONAL
+            if self.available:
+                context.load_cert_chain(self.cert_path, self.key_path)
+            self.verifying[ca_file] = context
+        return context
 
     def _stamp(self) -> tuple[tuple[int, int, int], ...]:
         """What identifies the files' contents: inode, size, modification time."""
@@ -91,6 +109,12 @@ class TLSContexts:
             return False
         self.reload()
         return True
+
+
+def _server_context() -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
 
 
 def client_context(verify: bool = True, cafile: Path | None = None) -> ssl.SSLContext:

@@ -15,7 +15,8 @@ of the regulation hold on every path at once:
   Both give ``AuthStatus.EXPIRED`` with a message pointing to the change page
   ``/doi-mat-khau``. The rules for a new password are in ``passwords.py``; reminders in
   ``jobs.py``;
-- guessing: per-address then per-account delays and locks (``lockout.py``). The delay is
+- guessing: per (address, account), per address and per account delays and locks
+  (``lockout.py``). The delay is
   awaited inside ``authenticate`` and reported in ``AuthResult.delay``;
 - a second factor (TOTP, RFC 6238, ``totp.py``) for the web protocols of users who turn
   it on; their mail clients then log in with app passwords;

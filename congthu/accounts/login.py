@@ -77,17 +77,19 @@ class LoginChecks(SecondFactor):
                         "a password may only be sent over an encrypted (TLS) connection",
             )
         now = self.clock()
-        by_address, by_account = await self.db.run_small_read(
-            lockout.read_both, lockout.address_key(client_ip), username, now, self.login)
-        if by_address.locked(now) or by_account.locked(now):
-            which = "address" if by_address.locked(now) else "account"
-            key = lockout.address_key(client_ip) if which == "address" else username
+        address = lockout.address_key(client_ip)
+        counters = await self.db.run_small_read(lockout.read_counters, address, username, now, self.login)
+        lock = counters.lock(now)
+        if lock is not None:
+            which, counter = lock
+            key = {lockout.ADDRESS: address, lockout.PAIR: lockout.pair_key(address, username)}.get(which, username)
             await self._audit_refusal(which, key, username, protocol, client, now)
             metrics.logins.labels(protocol, "locked").inc()
-            delay = lockout.delay_for(by_address.failures, self.login) if which == "address" else 0.0
+            delay = lockout.failure_delay(counters.address, counters.pair, self.login) if which != lockout.ACCOUNT \
+                else 0.0
             if delay:
                 await self.sleep(delay)
-            until = by_address.locked_until if which == "address" else by_account.locked_until
+            until = counter.locked_until
             assert until is not None
             minutes = max(1, int((until - now).total_seconds() // 60) + 1)
             return AuthResult(
@@ -202,14 +204,19 @@ class LoginChecks(SecondFactor):
         login = self.login
         self.recent.forget(username)
 
-        def write(conn: Connection) -> tuple[lockout.Counter, list[tuple[str, str, lockout.Counter]]]:
+        def write(conn: Connection) -> tuple[lockout.Counter, lockout.Counter,
+                                             list[tuple[str, str, lockout.Counter]]]:
             locks: list[tuple[str, str, lockout.Counter]] = []
             # One writer at a time (PostgreSQL): the counters are read, then written.
             audit.serialise(conn)
-            counter, newly = lockout.fail(conn, lockout.ADDRESS, address, now, login, login.address_lock_after,
-                                          attempt)
+            by_address, newly = lockout.fail(conn, lockout.ADDRESS, address, now, login,
+                                             login.address_all_accounts_lock_after, attempt, leaking=True)
             if newly:
-                locks.append((lockout.ADDRESS, address, counter))
+                locks.append((lockout.ADDRESS, address, by_address))
+            pair = lockout.pair_key(address, username)
+            by_pair, newly = lockout.fail(conn, lockout.PAIR, pair, now, login, login.address_lock_after, attempt)
+            if newly:
+                locks.append((lockout.PAIR, pair, by_pair))
             if verified.known:
                 account, newly_account = lockout.fail(conn, lockout.ACCOUNT, username, now, login,
                                                       login.account_lock_after, attempt)
@@ -217,17 +224,20 @@ class LoginChecks(SecondFactor):
                     locks.append((lockout.ACCOUNT, username, account))
             audit.append(conn, at=now, action="login.failed", actor=username, target=username,
                          details={"protocol": protocol, "reason": verified.reason,
-                                  "address_failures": counter.failures}, client=client)
+                                  "address_failures": by_pair.failures,
+                                  "all_accounts_failures": by_address.failures}, client=client)
             for kind, key, c in locks:
-                audit.append(conn, at=now, action="lockout.locked", actor="system", target=key,
-                             details={"kind": kind, "failures": c.failures, "until": c.locked_until},
+                audit.append(conn, at=now, action="lockout.locked", actor="system",
+                             target=address if kind == lockout.PAIR else key,
+                             details={"kind": kind, "failures": c.failures, "until": c.locked_until,
+                                      **({"account": username} if kind == lockout.PAIR else {})},
                              client=client)
-            return counter, locks
+            return by_address, by_pair, locks
 
-        counter, locks = await self.db.run_write(write)
+        by_address, by_pair, locks = await self.db.run_write(write)
         for kind, key, c in locks:
             await self._alert_lock(kind, key, c, now)
-        delay = lockout.delay_for(counter.failures, login)
+        delay = lockout.failure_delay(by_address, by_pair, login)
         if delay:
             await self.sleep(delay)
         event("login.failed", protocol=protocol, user=username, client=client_ip, delay=delay)
@@ -235,7 +245,7 @@ class LoginChecks(SecondFactor):
         if verified.hint:
             message = f"{message}. {verified.hint}"
         metrics.logins.labels(protocol, "failed").inc()
-        if counter.locked(now) or any(kind == lockout.ACCOUNT for kind, _k, _c in locks):
+        if by_address.locked(now) or by_pair.locked(now) or any(kind == lockout.ACCOUNT for kind, _k, _c in locks):
             return AuthResult(AuthStatus.LOCKED, code="UNAVAILABLE", delay=delay,
                               message="Tạm khóa do đăng nhập sai nhiều lần / "
                                       "temporarily locked after too many failed logins")

@@ -52,15 +52,24 @@ def expiry_reminder(settings: Settings, address: str, days: int, expires: dateti
 
 def lock_alert(settings: Settings, admins: list[str], kind: str, key: str, failures: int,
                until: datetime, when: datetime) -> bytes:
-    what_vi = "Địa chỉ máy khách" if kind == "address" else "Tài khoản"
-    what_en = "Client address" if kind == "address" else "Account"
-    subject = f"Cảnh báo: đã khóa {what_vi.lower()} {key} / Alert: {what_en.lower()} {key} locked"
+    """``kind``: "address" (every account from a client address), "account", or "pair"
+    (``key`` is "ADDRESS ACCOUNT": that account from that address only)."""
+    unlock = key
+    if kind == "pair":
+        address, _space, account = key.partition(" ")
+        what_vi, what_en, unlock = f"Tài khoản {account} từ địa chỉ", f"Account {account} from address", account
+        key = address
+    elif kind == "address":
+        what_vi, what_en = "Địa chỉ máy khách", "Client address"
+    else:
+        what_vi, what_en = "Tài khoản", "Account"
+    subject = f"Cảnh báo: đã khóa {what_vi[0].lower()}{what_vi[1:]} {key} / Alert: {what_en.lower()} {key} locked"
     until_text = until.strftime("%d/%m/%Y %H:%M UTC")
     body = (
         f"{what_vi} {key} đã bị khóa đến {until_text} sau {failures} lần đăng nhập sai.\n"
-        f"Mở khóa sớm: congthu user unlock {key}\n\n"
+        f"Mở khóa sớm: congthu user unlock {unlock}\n\n"
         f"---\n"
         f"{what_en} {key} is locked until {until_text} after {failures} failed logins.\n"
-        f"To unlock earlier: congthu user unlock {key}\n"
+        f"To unlock earlier: congthu user unlock {unlock}\n"
     )
     return build(settings, ", ".join(admins), subject, body, when)

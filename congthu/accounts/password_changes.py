@@ -130,7 +130,7 @@ class PasswordChanges(AccountsBase):
         now = self.clock()
 
         def write(conn: Connection) -> None:
-            lockout.clear(conn, lockout.ACCOUNT, mailbox.address)
+            lockout.clear_with_pairs(conn, lockout.ACCOUNT, mailbox.address)
             audit.append(conn, at=now, action="password.reset", actor=actor, target=mailbox.address, details={},
                          client=client)
 
@@ -138,7 +138,8 @@ class PasswordChanges(AccountsBase):
         return issued.password
 
     async def unlock(self, key: str, *, actor: str, client: str = "") -> int:
-        """Lift the lock and counters of an account (an address with @) or a client address."""
+        """Lift the lock and counters of an account (an address with @) or a client
+        address, with those of its (address, account) pairs."""
         if "@" in key:
             kind, key = lockout.ACCOUNT, normalise_address(key)
         else:
@@ -146,7 +147,7 @@ class PasswordChanges(AccountsBase):
         now = self.clock()
 
         def write(conn: Connection) -> int:
-            count = lockout.clear(conn, kind, key)
+            count = lockout.clear_with_pairs(conn, kind, key)
             audit.append(conn, at=now, action="lockout.unlocked", actor=actor, target=key,
                          details={"kind": kind, "cleared": count}, client=client)
             return count

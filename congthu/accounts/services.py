@@ -12,9 +12,11 @@ exception flag:
 - the name is never an address (no ``@``): a service account has no mailbox, receives no
   mail, and ``Accounts.authenticate`` (the mail doors: IMAP, POP3, SMTP submission, the
   web pages) never finds it;
-- its only check is ``authenticate_service`` (the LDAP bind): over TLS only, counted by
-  the per-address guessing counters, every failure audited, and every success too, or,
-  for binds repeated per request, once per period with their count (``recent.py``).
+- its only check is ``authenticate_service`` (the LDAP bind, or a client certificate
+  mapped to it: SASL EXTERNAL): over TLS only, counted by the guessing counters of its
+  (address, account) pair and of the address, every failure audited, and every success
+  too, or, for binds repeated per request, once per period with their count
+  (``recent.py``).
 """
 
 from __future__ import annotations
@@ -141,6 +143,58 @@ class ServiceAccounts(AccountsBase):
             raise ServiceError(f"Không có tài khoản dịch vụ / no such service account: {name}")
         return secret
 
+    async def authenticate_service_certificate(self, name: str, subject: str, *, protocol: str = "ldap",
+                                               client_ip: str = "", record_within: float = 0.0) -> ServiceCheck:
+        """The login of a service account by a client certificate that TLS verified and
+        ``ldap.certificate_map`` mapped to ``name`` (SASL EXTERNAL): nothing to guess, so
+        nothing is counted, but the account must exist (a removed account's certificate
+        binds no more) and the locks of its address hold; audited as the secret's
+        login is, with ``via: certificate`` and the subject."""
+        name = name.strip().lower()
+        client = f"{protocol} {client_ip or '-'}"
+        now = self.clock()
+        address = lockout.address_key(client_ip)
+        account = _ACCOUNT_KEY + name
+        counters = await self.db.run_small_read(lockout.read_counters, address, account, now, self.login)
+        if counters.address.locked(now) or counters.pair.locked(now):
+            await self._audit("service.login.locked", name, name, {"protocol": protocol, "via": "certificate"},
+                              client)
+            return ServiceCheck(False, code="UNAVAILABLE",
+                                message="Tạm khóa do đăng nhập sai nhiều lần / "
+                                        "temporarily locked after too many failed logins")
+        exists = NAME.fullmatch(name) is not None and await self.db.run_small_read(_secret_hash, name) is not None
+        if exists and self.recent.repeat(account, protocol, client_ip, now, record_within):
+            metrics.logins.labels(protocol, "ok").inc()
+            return ServiceCheck(True, name)
+        details: dict[str, Any] = {"protocol": protocol, "via": "certificate", "subject": subject[:300]}
+        if exists and record_within > 0:
+            repeats = self.recent.recorded(account, protocol, client_ip, now)
+            if repeats:
+                details["repeats"] = repeats
+        if not exists:
+            details["reason"] = "unknown-service"
+
+        def write(conn: Connection) -> None:
+            if exists:
+                conn.execute(update(service_accounts).where(service_accounts.c.name == name)
+                             .values(last_used_at=now))
+            audit.append(conn, at=now, action="service.login.ok" if exists else "service.login.failed", actor=name,
+                         target=name, details=details, client=client)
+
+        try:
+            await self.db.run_write(write)
+        except BaseException:
+            self.recent.forget(account)
+            raise
+        metrics.logins.labels(protocol, "ok" if exists else "failed").inc()
+        event("service.login.ok" if exists else "service.login.failed", protocol=protocol, user=name,
+              client=client_ip, via="certificate")
+        if exists:
+            return ServiceCheck(True, name)
+        return ServiceCheck(False, code="AUTHENTICATIONFAILED",
+                            message="Chứng chỉ ứng với tài khoản dịch vụ không còn tồn tại / the certificate maps to "
+                                    "a service account that does not exist")
+
     async def authenticate_service(self, name: str, secret: str, *, protocol: str = "ldap", client_ip: str = "",
                                    secure: bool = True, record_within: float = 0.0) -> ServiceCheck:
         """The check of a service account's secret (an LDAP simple bind): TLS only, the
@@ -156,9 +210,9 @@ class ServiceAccounts(AccountsBase):
             return ServiceCheck(False, code="PRIVACYREQUIRED",
                                 message="Phải dùng kết nối mã hóa (TLS) / an encrypted (TLS) connection is required")
         address = lockout.address_key(client_ip)
-        by_address, _none = await self.db.run_small_read(lockout.read_both, address, _ACCOUNT_KEY + name, now,
-                                                         self.login)
-        if by_address.locked(now):
+        account = _ACCOUNT_KEY + name
+        counters = await self.db.run_small_read(lockout.read_counters, address, account, now, self.login)
+        if counters.address.locked(now) or counters.pair.locked(now):
             await self._audit("service.login.locked", name, name, {"protocol": protocol}, client)
             return ServiceCheck(False, code="UNAVAILABLE",
                                 message="Tạm khóa do đăng nhập sai nhiều lần / "
@@ -166,7 +220,6 @@ class ServiceAccounts(AccountsBase):
         stored = await self.db.run_small_read(_secret_hash, name) if NAME.fullmatch(name) else None
         ok = stored is not None and hmac.compare_digest(stored, sha256_hex(secret))
         login = self.login
-        account = _ACCOUNT_KEY + name
         if ok and self.recent.repeat(account, protocol, client_ip, now, record_within):
             metrics.logins.labels(protocol, "ok").inc()
             return ServiceCheck(True, name)
@@ -178,21 +231,26 @@ class ServiceAccounts(AccountsBase):
         elif not ok:
             self.recent.forget(account)
 
-        def write(conn: Connection) -> lockout.Counter:
-            counter = lockout.Counter()
+        def write(conn: Connection) -> tuple[lockout.Counter, lockout.Counter]:
+            by_address = by_pair = lockout.Counter()
             if ok:
                 conn.execute(update(service_accounts).where(service_accounts.c.name == name)
                              .values(last_used_at=now))
             else:
+                # The same counters as a person's (lockout.py): this account from this
+                # address, and the address over every account.
                 audit.serialise(conn)
-                counter, _newly = lockout.fail(conn, lockout.ADDRESS, address, now, login, login.address_lock_after,
-                                               lockout.fingerprint(name, secret))
+                attempt = lockout.fingerprint(name, secret)
+                by_address, _newly = lockout.fail(conn, lockout.ADDRESS, address, now, login,
+                                                  login.address_all_accounts_lock_after, attempt, leaking=True)
+                by_pair, _newly = lockout.fail(conn, lockout.PAIR, lockout.pair_key(address, account), now, login,
+                                               login.address_lock_after, attempt)
             audit.append(conn, at=now, action="service.login.ok" if ok else "service.login.failed", actor=name,
                          target=name, details=details, client=client)
-            return counter
+            return by_address, by_pair
 
         try:
-            counter = await self.db.run_write(write)
+            by_address, by_pair = await self.db.run_write(write)
         except BaseException:
             self.recent.forget(account)  # not written: the next success must be
             raise
@@ -200,7 +258,7 @@ class ServiceAccounts(AccountsBase):
         event("service.login.ok" if ok else "service.login.failed", protocol=protocol, user=name, client=client_ip)
         if ok:
             return ServiceCheck(True, name)
-        delay = lockout.delay_for(counter.failures, login)
+        delay = lockout.failure_delay(by_address, by_pair, login)
         if delay:
             await self.sleep(delay)
         return ServiceCheck(False, code="AUTHENTICATIONFAILED", delay=delay,

@@ -11,9 +11,10 @@ The package has the shape of the other protocol packages: ``server.py`` (listene
 ``ldap`` with StartTLS and ``ldaps``), ``wire.py`` (PDUs on the socket, bounded),
 ``session.py`` (one connection), ``commands.py`` (the operation table), ``cmd_*.py``
 (handlers), ``errors.py`` (result codes); plus ``ber.py`` (framing and bounds of BER),
-``messages.py`` (the RFC 4511 ASN.1 with pyasn1), ``dn.py`` (distinguished names,
-RFC 4514), ``filters.py`` (search filters), ``schema.py`` (attributes, matching rules,
-the subschema entry), ``tree.py`` (the DIT built from the directory) and ``grants.py``
-(what each service account may read). The listeners and the socket's deadlines are
+``messages.py`` (the RFC 4511 messages: Bind and Search read by hand, the rest with
+pyasn1), ``dn.py`` (distinguished names, RFC 4514), ``filters.py`` (search filters),
+``schema.py`` (attributes, matching rules, the subschema entry), ``tree.py`` (the DIT
+built from the directory), ``grants.py`` (what each service account may read) and
+``certificates.py`` (client certificates mapped to service accounts, SASL EXTERNAL). The listeners and the socket's deadlines are
 ``congthu.net``'s (``door_listeners``, ``StreamWire``), shared with POP3.
 """

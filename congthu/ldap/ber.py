@@ -4,8 +4,10 @@ RFC 4511 section 5.1: an LDAPMessage is one BER element, with "only the definite
 length", so a PDU's size is known from its first octets: ``header`` reads the tag and
 length (pure function), ``check`` walks the PDU's elements without recursion and refuses
 an indefinite length, a length running past its parent, and nesting deeper than allowed.
-Only then is the PDU given to pyasn1 (``messages.decode``), so no client can make the
-decoder allocate a huge buffer or descend deeper than the bound.
+Only then is the PDU decoded (``messages.decode``), so no client can make the decoder
+allocate a huge buffer or descend deeper than the bound. ``element`` reads one element's
+tag and bounds for the hand-written decoders of the common requests (``messages``,
+``filters``), which leave anything unusual to pyasn1.
 """
 
 from __future__ import annotations
@@ -67,3 +69,24 @@ def check(pdu: bytes, max_depth: int) -> None:
             position += head
         else:
             position = end
+
+
+def element(data: bytes, position: int, end: int) -> tuple[int, int, int] | None:
+    """(tag, content start, content end) of the element at ``position``, which must end
+    by ``end``; None when it is anything but a one-octet tag with a definite length of at
+    most four octets that fits (the hand decoders then leave the PDU to pyasn1)."""
+    if position + 2 > end:
+        return None
+    tag, first = data[position], data[position + 1]
+    if tag & 0x1F == 0x1F:
+        return None
+    if first < 0x80:
+        start, length = position + 2, first
+    else:
+        count = first & 0x7F
+        if count == 0 or count > MAX_LENGTH_OCTETS or position + 2 + count > end:
+            return None
+        start, length = position + 2 + count, int.from_bytes(data[position + 2:position + 2 + count], "big")
+    if start + length > end:
+        return None
+    return tag, start, start + length

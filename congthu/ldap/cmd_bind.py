@@ -14,16 +14,18 @@ passwordExpired, changeAfterReset or accountLocked. Service accounts go through
 SASL PLAIN (RFC 4616) carries the same name and password and takes the same path; a
 repeated success of one account from one address within ``ldap.bind_record_seconds`` is
 counted rather than written (application servers bind per request: ``accounts/recent.py``).
+SASL EXTERNAL (RFC 4422 appendix A, RFC 4513 section 5.2.3) binds as the service account
+a verified TLS client certificate maps to (``certificates.py``), through
+``authenticate_service_certificate``.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
+from congthu import audit
 from congthu.accounts import AuthStatus
 from congthu.ldap import dn, errors
 from congthu.ldap.errors import LDAPError
-from congthu.ldap.messages import ControlRecord, Message, password_policy_value, text
+from congthu.ldap.messages import BindBody, ControlRecord, Message, password_policy_value, text
 from congthu.ldap.session import Session
 from congthu.ldap.tree import ANONYMOUS, PASSWORD_POLICY, Identity, uid_of
 from congthu.log import event
@@ -32,8 +34,10 @@ from congthu.store import normalise_address
 # draft-behera-ldap-password-policy-10 section 6.2, the error enumeration.
 PASSWORD_EXPIRED, ACCOUNT_LOCKED, CHANGE_AFTER_RESET = 0, 1, 2
 INSUFFICIENT_PASSWORD_QUALITY, PASSWORD_IN_HISTORY = 5, 8
-# The SASL mechanism offered (RFC 4616), over TLS only.
+# The SASL mechanisms offered: PLAIN (RFC 4616) over TLS only; EXTERNAL (RFC 4422
+# appendix A) on a TLS connection whose client sent a verified certificate.
 PLAIN = "PLAIN"
+EXTERNAL = "EXTERNAL"
 
 
 def person_dn(address: str, session: Session) -> str:
@@ -52,7 +56,7 @@ def bind_target(name: str, session: Session) -> tuple[str, str]:
         key = dn.key_of(rdns)
     except dn.InvalidDN:
         raise LDAPError(errors.INVALID_DN_SYNTAX, f"DN không hợp lệ / invalid DN: {name}") from None
-    base = dn.key(session.base)
+    base = session.trees.key(session.base)
     if len(key) == len(base) + 2 and key[2:] == base and len(rdns[0]) == 1:
         attribute, value = rdns[0][0]
         attribute = attribute.lower()
@@ -70,20 +74,19 @@ def _policy(message: Message, error: int | None) -> list[ControlRecord] | None:
 
 
 async def bind(s: Session, message: Message) -> None:
-    body = message.body
+    body: BindBody = message.body
     s.identity = ANONYMOUS  # section 4.2.1: a bind, even a failed one, starts anonymous
     s.paged.clear()
-    if int(body["version"]) != 3:
+    if body.version != 3:
         raise LDAPError(errors.PROTOCOL_ERROR, "Chỉ hỗ trợ LDAPv3 / only LDAP version 3 is supported")
     try:
-        name = text(body["name"]).strip()
+        name = text(body.name).strip()
     except UnicodeDecodeError:
         raise LDAPError(errors.INVALID_DN_SYNTAX, "Tên không phải UTF-8 / name is not UTF-8") from None
-    authentication = body["authentication"]
-    if authentication.getName() == "sasl":
-        await _bind_sasl(s, message, authentication.getComponent())
+    if body.simple is None:
+        await _bind_sasl(s, message, body)
         return
-    secret = bytes(authentication.getComponent())
+    secret = body.simple
     if not name and not secret:  # anonymous (RFC 4513 section 5.1.1)
         if not s.app.settings.ldap.allow_anonymous:
             raise LDAPError(errors.INAPPROPRIATE_AUTHENTICATION, errors.ANONYMOUS_OFF)
@@ -106,21 +109,23 @@ async def _bind_as(s: Session, message: Message, name: str, password: str) -> No
         await _bind_person(s, message, who, password)
 
 
-async def _bind_sasl(s: Session, message: Message, sasl: Any) -> None:
+async def _bind_sasl(s: Session, message: Message, sasl: BindBody) -> None:
     """SASL PLAIN (RFC 4616; RFC 4513 section 5.2): the authentication identity is a bind
     name (an address, a uid, a person's or a service account's DN) and the password is
     checked as a simple bind's, TLS required. A PLAIN bind without credentials is
     answered saslBindInProgress with empty server credentials (RFC 4511 section 4.2.2),
-    so the client sends them. EXTERNAL (RFC 4422 appendix A) is not offered: it needs
-    client certificates, which no listener asks for."""
-    mechanism = text(sasl["mechanism"])
-    if mechanism.upper() != PLAIN:
+    so the client sends them. EXTERNAL: ``_bind_external``."""
+    mechanism = (sasl.mechanism or b"").decode("utf-8", "replace").upper()
+    if mechanism == EXTERNAL:
+        await _bind_external(s, message, sasl.credentials or b"")
+        return
+    if mechanism != PLAIN:
         raise LDAPError(errors.AUTH_METHOD_NOT_SUPPORTED, errors.SASL_MECHANISMS_TEXT)
-    if not sasl["credentials"].isValue:
+    if sasl.credentials is None:
         await s.result(message, errors.SASL_BIND_IN_PROGRESS, value=b"")
         return
     try:
-        authzid, authcid, password = bytes(sasl["credentials"]).decode("utf-8").split("\0")
+        authzid, authcid, password = sasl.credentials.decode("utf-8").split("\0")
     except ValueError:  # not UTF-8, or not three parts
         raise LDAPError(errors.INVALID_CREDENTIALS, errors.SASL_PLAIN_MALFORMED) from None
     authcid = authcid.strip()
@@ -129,6 +134,43 @@ async def _bind_sasl(s: Session, message: Message, sasl: Any) -> None:
     if authzid and not _same_identity(s, authzid, authcid):
         raise LDAPError(errors.INVALID_CREDENTIALS, errors.SASL_AUTHZID)
     await _bind_as(s, message, authcid, password)
+
+
+async def _bind_external(s: Session, message: Message, credentials: bytes) -> None:
+    """SASL EXTERNAL (RFC 4422 appendix A; RFC 4513 section 5.2.3): the identity is the
+    one TLS established, a client certificate verified against ``ldap.client_ca`` and
+    mapped by ``ldap.certificate_map`` to a service account. The credentials are an
+    optional authorization identity, which must name that same account. Without a client
+    certificate the mechanism is not offered (the root DSE does not list it):
+    authMethodNotSupported (7), as slapd answers; a certificate that maps to no account,
+    or an authorization identity of someone else: invalidCredentials (49)."""
+    presented = s.client_certificate()
+    if presented is None:
+        raise LDAPError(errors.AUTH_METHOD_NOT_SUPPORTED, errors.SASL_EXTERNAL_NO_CERTIFICATE)
+    client = f"ldap {s.peer or '-'}"
+    if presented.service is None:
+        event("ldap.external_unmapped", subject=presented.subject, peer=s.peer)
+        await audit.record(s.app, "service.login.failed", presented.subject[:300], "-",
+                           {"protocol": "ldap", "via": "certificate", "reason": "unmapped-certificate"}, client=client)
+        raise LDAPError(errors.INVALID_CREDENTIALS, errors.SASL_EXTERNAL_UNMAPPED)
+    service_dn = f"cn={dn.escape(presented.service)},ou=services,{s.base}"
+    if credentials:
+        try:
+            authzid = credentials.decode("utf-8")
+        except UnicodeDecodeError:
+            raise LDAPError(errors.INVALID_CREDENTIALS, errors.SASL_AUTHZID) from None
+        if not _same_identity(s, authzid, service_dn):
+            raise LDAPError(errors.INVALID_CREDENTIALS, errors.SASL_AUTHZID)
+    check = await s.app.accounts.authenticate_service_certificate(
+        presented.service, presented.subject, protocol="ldap", client_ip=s.peer,
+        record_within=s.app.settings.ldap.bind_record_seconds)
+    if not check.ok:
+        locked = ACCOUNT_LOCKED if check.code == "UNAVAILABLE" else None
+        await s.result(message, errors.INVALID_CREDENTIALS, check.message, controls=_policy(message, locked))
+        return
+    s.identity = Identity("service", f"cn={dn.escape(check.name)},ou=services,{s.base}",
+                          grant=s.trees.grant(check.name))
+    await s.result(message, errors.SUCCESS)
 
 
 def _same_identity(s: Session, authzid: str, authcid: str) -> bool:

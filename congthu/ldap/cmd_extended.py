@@ -21,6 +21,7 @@ from congthu.ldap.cmd_bind import (
 from congthu.ldap.errors import LDAPError
 from congthu.ldap.messages import (
     ControlRecord,
+    ExtendedBody,
     Message,
     PasswdModifyRequestValue,
     decode_value,
@@ -33,9 +34,9 @@ from congthu.store import normalise_address
 
 
 async def extended(s: Session, message: Message) -> None:
-    name = bytes(message.body["requestName"]).decode("ascii", "replace")
-    value = message.body["requestValue"]
-    raw = bytes(value) if value.isValue else None
+    body: ExtendedBody = message.body
+    name = body.name.decode("ascii", "replace")
+    raw = body.value
     if name == START_TLS:
         await start_tls(s, message)
     elif name == WHO_AM_I:
@@ -56,7 +57,7 @@ async def start_tls(s: Session, message: Message) -> None:
     if not s.app.tls.available:
         raise LDAPError(errors.UNAVAILABLE, "Không có chứng chỉ TLS / TLS is not available")
     ok = result(message.id, 24, errors.SUCCESS, name=START_TLS)
-    await s.wire.start_tls(s.app.tls.server, ok)
+    await s.wire.start_tls(s.certificates.context, ok)
     s.tls = True
 
 

@@ -18,12 +18,16 @@ import time
 from congthu.ldap import dn, errors, filters, schema
 from congthu.ldap.errors import LDAPError
 from congthu.ldap.messages import (
+    SEARCH_DONE,
+    CompareBody,
     ControlRecord,
     Message,
     PagedResultsValue,
+    SearchBody,
     decode_value,
     entry,
     paged_value,
+    result,
     text,
 )
 from congthu.ldap.session import Paged, Session
@@ -32,6 +36,8 @@ from congthu.ldap.tree import PAGED_RESULTS, SUBSCHEMA_DN, Entry, Tree, root_dse
 # Entries evaluated between two yields to the event loop (a big search must not hold
 # up every other session) and two looks at the clock.
 BATCH = 500
+# Octets of entries gathered before they are written (the last write carries the result).
+WRITE_BATCH = 65536
 # Paged searches one session may keep open at once (RFC 2696 section 3: the server may
 # drop the oldest).
 MAX_PAGED = 16
@@ -79,29 +85,29 @@ def render(tree: Tree | None, found: Entry, visible: set[str] | None, requested:
 
 
 async def search(s: Session, message: Message) -> None:
-    body = message.body
+    body: SearchBody = message.body
     settings = s.app.settings.ldap
     try:
-        base_text = text(body["baseObject"])
-        requested = [text(a) for a in body["attributes"]]
+        base_text = text(body.base)
+        requested = [text(a) for a in body.attributes]
     except UnicodeDecodeError:
         raise LDAPError(errors.PROTOCOL_ERROR, "Chuỗi không phải UTF-8 / a string is not UTF-8") from None
-    scope = int(body["scope"])
-    types_only = bool(body["typesOnly"])
+    scope = body.scope
+    types_only = body.types_only
     try:
-        wanted = filters.from_ber(bytes(body["filter"]), settings.max_filter_depth)
+        wanted = filters.from_ber(body.filter, settings.max_filter_depth)
     except filters.FilterError as exc:
         raise LDAPError(errors.PROTOCOL_ERROR, f"Bộ lọc không hợp lệ / invalid filter: {exc}") from None
     try:
-        key = dn.key(base_text)
+        key = s.trees.key(base_text)
     except dn.InvalidDN:
         raise LDAPError(errors.INVALID_DN_SYNTAX, f"DN không hợp lệ / invalid DN: {base_text}") from None
     # The root DSE and the subschema entry: to anyone, base scope only.
     special = None
     if not key and scope == 0:
         special = root_dse(s.base, s.app.tls.available and not s.tls,
-                           s.app.accounts.plaintext_allowed(s.tls, s.peer))
-    elif key == dn.key(SUBSCHEMA_DN) and scope == 0:
+                           s.app.accounts.plaintext_allowed(s.tls, s.peer), s.client_certificate() is not None)
+    elif scope == 0 and key == s.trees.key(SUBSCHEMA_DN):
         special = subschema_entry()
     if special is not None:
         if filters.matches(wanted, special, None):
@@ -114,8 +120,8 @@ async def search(s: Session, message: Message) -> None:
     base_entry = tree.get(key)
     if base_entry is None or tree.hidden(base_entry, s.identity):
         raise LDAPError(errors.NO_SUCH_OBJECT, f"Không có mục / no such entry: {base_text}", tree.matched(key))
-    client_size = int(body["sizeLimit"])
-    client_time = int(body["timeLimit"])
+    client_size = body.size_limit
+    client_time = body.time_limit
     time_limit = min(client_time, settings.time_limit) if client_time else settings.time_limit
     deadline = time.monotonic() + time_limit
     paging = message.control(PAGED_RESULTS)
@@ -124,12 +130,25 @@ async def search(s: Session, message: Message) -> None:
         return
     size_limit = min(client_size, settings.size_limit) if client_size else settings.size_limit
     found = await _matching(s, tree, key, scope, wanted, deadline, size_limit + 1)
+    # The entries go out in writes of about WRITE_BATCH octets, the last with the
+    # result: one write for the usual search of one entry, not two.
+    pending: list[bytes] = []
+    size = 0
     for item in found[:size_limit]:
-        await _send_entry(s, message, tree, item, requested, types_only)
+        encoded = entry(message.id, item.dn, render(tree, item, tree.visible(item, s.identity), requested,
+                                                    types_only))
+        pending.append(encoded)
+        size += len(encoded)
+        if size >= WRITE_BATCH:
+            await s.send(b"".join(pending))
+            pending, size = [], 0
     if len(found) > size_limit:
+        if pending:
+            await s.send(b"".join(pending))
         raise LDAPError(errors.SIZE_LIMIT_EXCEEDED, f"Vượt giới hạn {size_limit} mục / size limit "
                                                     f"{size_limit} exceeded")
-    await s.result(message, errors.SUCCESS)
+    pending.append(result(message.id, SEARCH_DONE, errors.SUCCESS))
+    await s.send(b"".join(pending))
 
 
 async def _send_entry(s: Session, message: Message, tree: Tree, found: Entry, requested: list[str],
@@ -175,7 +194,7 @@ async def _paged(s: Session, message: Message, tree: Tree, key: dn.Key, scope: i
     settings = s.app.settings.ldap
     size = min(int(value["size"]) or settings.size_limit, settings.size_limit)
     cookie = bytes(value["cookie"])
-    signature = (s.trees.base, scope, bytes(message.body["filter"]), tuple(requested), types_only)
+    signature = (s.trees.base, scope, message.body.filter, tuple(requested), types_only)
     if cookie:
         state = s.paged.pop(cookie, None)
         if state is None or state.request[1:] != signature[1:] or state.identity != s.identity:
@@ -205,11 +224,11 @@ async def _paged(s: Session, message: Message, tree: Tree, key: dn.Key, scope: i
 
 async def compare(s: Session, message: Message) -> None:
     """Section 4.10: compareTrue or compareFalse for a readable attribute."""
-    body = message.body
+    body: CompareBody = message.body
     try:
-        target = text(body["entry"])
-        attribute = schema.canonical(text(body["ava"]["attributeDesc"]))
-        value = text(body["ava"]["assertionValue"])
+        target = text(body.entry)
+        attribute = schema.canonical(text(body.attribute))
+        value = text(body.value)
     except UnicodeDecodeError:
         raise LDAPError(errors.PROTOCOL_ERROR, "Chuỗi không phải UTF-8 / a string is not UTF-8") from None
     if attribute == schema.SECRET:
@@ -218,7 +237,7 @@ async def compare(s: Session, message: Message) -> None:
     if not s.may_read:
         raise LDAPError(errors.INSUFFICIENT_ACCESS_RIGHTS, errors.BIND_FIRST)
     try:
-        key = dn.key(target)
+        key = s.trees.key(target)
     except dn.InvalidDN:
         raise LDAPError(errors.INVALID_DN_SYNTAX, f"DN không hợp lệ / invalid DN: {target}") from None
     tree = await s.trees.get()

@@ -68,8 +68,14 @@ TLS_REQUIRED = ("Phải dùng kết nối mã hóa (StartTLS hoặc LDAPS) để
                 "a password may only be sent over TLS (StartTLS or LDAPS)")
 INVALID_CREDENTIALS_TEXT = "Sai tên đăng nhập hoặc mật khẩu / invalid name or password"
 UNAVAILABLE_TEXT = "Hệ thống tạm thời không sẵn sàng, hãy thử lại sau / temporarily unavailable, try again later"
-SASL_MECHANISMS_TEXT = ("Chỉ hỗ trợ simple bind và SASL PLAIN qua TLS / only simple bind and SASL PLAIN over "
-                        "TLS are offered (EXTERNAL needs client certificates, which are not configured)")
+SASL_MECHANISMS_TEXT = ("Chỉ hỗ trợ simple bind, SASL PLAIN qua TLS và SASL EXTERNAL với chứng chỉ máy khách / "
+                        "only simple bind, SASL PLAIN over TLS and SASL EXTERNAL with a client certificate are "
+                        "offered")
+SASL_EXTERNAL_NO_CERTIFICATE = ("Chưa có chứng chỉ máy khách / this connection offers simple bind and SASL PLAIN: "
+                                "SASL EXTERNAL needs a TLS connection on which the client sent a certificate "
+                                "(ldap.client_ca)")
+SASL_EXTERNAL_UNMAPPED = ("Chứng chỉ không ứng với tài khoản dịch vụ nào / the client certificate maps to no "
+                          "service account (ldap.certificate_map)")
 SASL_PLAIN_MALFORMED = ("Dữ liệu SASL PLAIN không hợp lệ / malformed SASL PLAIN credentials: "
                         "[authzid] NUL authcid NUL password (RFC 4616 section 2)")
 SASL_AUTHZID = ("Không được đăng nhập thay người khác / the authorization identity must be empty or "

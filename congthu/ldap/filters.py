@@ -1,5 +1,6 @@
 """Search filters (RFC 4511 section 4.5.1.7): read from their BER one level at a time
-(``from_ber``, bounded by ``ldap.max_filter_depth``), evaluated against an entry with
+(``from_ber``, bounded by ``ldap.max_filter_depth``; the usual shapes by hand, anything
+else by pyasn1), evaluated against an entry with
 three-valued logic (TRUE, FALSE, Undefined as None; section 4.5.1.7), and the entries an
 equality on an indexed attribute narrows a search to (``candidates``).
 
@@ -16,7 +17,7 @@ from typing import Any
 
 from pyasn1.type import univ
 
-from congthu.ldap import dn, schema
+from congthu.ldap import ber, dn, schema
 from congthu.ldap.dn import Key
 from congthu.ldap.messages import BadFilter, decode_filter_level
 from congthu.ldap.tree import Entry, Tree
@@ -44,11 +45,16 @@ def _text(value: Any) -> str:
     return bytes(value).decode("utf-8", "surrogateescape")
 
 
-def from_ber(raw: bytes, max_depth: int, depth: int = 0) -> Filter:
+def from_ber(raw: bytes, max_depth: int, depth: int = 0, *, by_hand: bool = True) -> Filter:
     """The filter encoded in ``raw``; FilterError if malformed or nested deeper than
-    ``max_depth`` levels of and/or/not."""
+    ``max_depth`` levels of and/or/not. ``by_hand=False``: pyasn1 alone (the reference
+    the hand reading is tested against)."""
     if depth > max_depth:
         raise FilterError(f"filter nested deeper than {max_depth}")
+    if by_hand:
+        fast = _from_ber_fast(raw, max_depth, depth)
+        if fast is not None:
+            return fast
     try:
         level = decode_filter_level(raw)
     except BadFilter as exc:
@@ -56,9 +62,9 @@ def from_ber(raw: bytes, max_depth: int, depth: int = 0) -> Filter:
     name = level.getName()
     body = level.getComponent()
     if name in ("and", "or"):
-        return Filter(name, parts=[from_ber(bytes(item), max_depth, depth + 1) for item in body])
+        return Filter(name, parts=[from_ber(bytes(item), max_depth, depth + 1, by_hand=by_hand) for item in body])
     if name == "not":
-        return Filter("not", parts=[from_ber(bytes(body), max_depth, depth + 1)])
+        return Filter("not", parts=[from_ber(bytes(body), max_depth, depth + 1, by_hand=by_hand)])
     if name == "present":
         return Filter("present", schema.canonical(_text(body)))
     if name == "substrings":
@@ -89,6 +95,85 @@ def from_ber(raw: bytes, max_depth: int, depth: int = 0) -> Filter:
     kinds = {"equalityMatch": "eq", "greaterOrEqual": "ge", "lessOrEqual": "le", "approxMatch": "approx"}
     assert isinstance(body, univ.Sequence)
     return Filter(kinds[name], schema.canonical(_text(body["attributeDesc"])), _text(body["assertionValue"]))
+
+
+_AVA_KINDS = {0xA3: "eq", 0xA5: "ge", 0xA6: "le", 0xA8: "approx"}
+
+
+def _octets(raw: bytes, found: tuple[int, int, int] | None, tag: int) -> str | None:
+    if found is None or found[0] != tag:
+        return None
+    return raw[found[1]:found[2]].decode("utf-8", "surrogateescape")
+
+
+def _from_ber_fast(raw: bytes, max_depth: int, depth: int) -> Filter | None:
+    """The usual filters read by hand (and, or, not, equality, substrings, ordering,
+    presence, approx); None for any other shape, left to pyasn1 (extensible matches,
+    constructed strings, an element too many...)."""
+    top = ber.element(raw, 0, len(raw))
+    if top is None or top[2] != len(raw):
+        return None
+    tag, start, end = top
+    if tag in (0xA0, 0xA1):
+        children = []
+        position = start
+        while position < end:
+            child = ber.element(raw, position, end)
+            if child is None:
+                return None
+            children.append(raw[position:child[2]])
+            position = child[2]
+        return Filter("and" if tag == 0xA0 else "or",
+                      parts=[from_ber(child_raw, max_depth, depth + 1) for child_raw in children])
+    if tag == 0xA2:
+        child = ber.element(raw, start, end)
+        if child is None or child[2] != end:
+            return None
+        return Filter("not", parts=[from_ber(raw[start:end], max_depth, depth + 1)])
+    if tag == 0x87:
+        return Filter("present", schema.canonical(raw[start:end].decode("utf-8", "surrogateescape")))
+    if tag in _AVA_KINDS:
+        first = ber.element(raw, start, end)
+        attribute = _octets(raw, first, 0x04)
+        if attribute is None or first is None:
+            return None
+        second = ber.element(raw, first[2], end)
+        value = _octets(raw, second, 0x04)
+        if value is None or second is None or second[2] != end:
+            return None
+        return Filter(_AVA_KINDS[tag], schema.canonical(attribute), value)
+    if tag == 0xA4:
+        first = ber.element(raw, start, end)
+        attribute = _octets(raw, first, 0x04)
+        if attribute is None or first is None:
+            return None
+        pieces = ber.element(raw, first[2], end)
+        if pieces is None or pieces[0] != 0x30 or pieces[2] != end:
+            return None
+        found = Filter("sub", schema.canonical(attribute))
+        items: list[tuple[int, str]] = []
+        position = pieces[1]
+        while position < end:
+            piece = ber.element(raw, position, end)
+            if piece is None or piece[0] not in (0x80, 0x81, 0x82):
+                return None
+            items.append((piece[0], raw[piece[1]:piece[2]].decode("utf-8", "surrogateescape")))
+            position = piece[2]
+        if not items:
+            raise FilterError("empty substrings")
+        for index, (which, value) in enumerate(items):
+            if which == 0x80:
+                if index != 0 or found.initial is not None:
+                    raise FilterError("initial substring not first")
+                found.initial = value
+            elif which == 0x82:
+                if index != len(items) - 1:
+                    raise FilterError("final substring not last")
+                found.final = value
+            else:
+                found.any.append(value)
+        return found
+    return None
 
 
 def readable(entry: Entry, name: str, visible: set[str] | None) -> bool:

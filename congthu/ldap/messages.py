@@ -1,6 +1,12 @@
 """The LDAPv3 messages (RFC 4511 section 4) in ASN.1 with pyasn1, and their reading into
 plain records and writing back.
 
+The common requests (the envelope with its controls, Bind, Search) are read by hand
+(``_decode_fast``): it is most of what a bind or a one-entry search costs otherwise. Any
+shape it does not expect (a constructed string, an out-of-range value, an element too
+many) is left to pyasn1, which decides; both give the same records (``BindBody``,
+``SearchBody``...), checked against each other under hypothesis in ``test_codec.py``.
+
 A PDU is decoded in two steps: the envelope (``LDAPMessage``: messageID, the operation as
 an opaque element, the controls), then the operation by its tag. So a request we know
 only by its tag (Add, Modify, Delete, ModifyDN: refused, the directory is read-only here)
@@ -20,6 +26,7 @@ from pyasn1.codec.ber import decoder, encoder
 from pyasn1.error import PyAsn1Error
 from pyasn1.type import constraint, namedtype, namedval, tag, univ
 
+from congthu.ldap import ber
 from congthu.ldap.errors import MalformedPDU
 
 MAX_INT = 2147483647
@@ -233,10 +240,50 @@ class ControlRecord:
     value: bytes | None
 
 
+@dataclass(frozen=True)
+class BindBody:
+    """BindRequest (RFC 4511 section 4.2): ``simple`` for a simple bind, else the SASL
+    ``mechanism`` and its ``credentials`` (None when absent)."""
+
+    version: int
+    name: bytes
+    simple: bytes | None = None
+    mechanism: bytes | None = None
+    credentials: bytes | None = None
+
+
+@dataclass(frozen=True)
+class SearchBody:
+    """SearchRequest (section 4.5.1); ``filter`` is the filter's encoding (``filters``)."""
+
+    base: bytes
+    scope: int
+    deref: int
+    size_limit: int
+    time_limit: int
+    types_only: bool
+    filter: bytes
+    attributes: tuple[bytes, ...]
+
+
+@dataclass(frozen=True)
+class CompareBody:
+    entry: bytes
+    attribute: bytes
+    value: bytes
+
+
+@dataclass(frozen=True)
+class ExtendedBody:
+    name: bytes
+    value: bytes | None
+
+
 @dataclass
 class Message:
-    """A decoded request: its id, the operation's name and tag, the operation as
-    decoded by pyasn1 (None for the operations known only by their tag), the controls."""
+    """A decoded request: its id, the operation's name and tag, the operation as a record
+    (``BindBody``, ``SearchBody``, ``CompareBody``, ``ExtendedBody``, the message id of an
+    Abandon; None for Unbind and the operations known only by their tag), the controls."""
 
     id: int
     op: str
@@ -274,6 +321,13 @@ class BadOperation(Exception):
 def decode(pdu: bytes) -> Message:
     """One whole LDAPMessage (RFC 4511 section 4.1.1). MalformedPDU if the envelope is
     not one; BadOperation if only the operation is malformed or unknown."""
+    fast = _decode_fast(pdu)
+    return fast if fast is not None else decode_by_pyasn1(pdu)
+
+
+def decode_by_pyasn1(pdu: bytes) -> Message:
+    """``decode`` by pyasn1 alone: for the shapes the hand decoder leaves, and the
+    reference it is tested against."""
     try:
         envelope, rest = decoder.decode(pdu, asn1Spec=Envelope())
     except (PyAsn1Error, ValueError, TypeError, IndexError, RecursionError) as exc:
@@ -287,7 +341,11 @@ def decode(pdu: bytes) -> Message:
             value = control["controlValue"]
             controls.append(ControlRecord(str(control["controlType"]), bool(control["criticality"]),
                                           bytes(value) if value.isValue else None))
-    raw = bytes(envelope["protocolOp"])
+    return _operation(message_id, bytes(envelope["protocolOp"]), controls)
+
+
+def _operation(message_id: int, raw: bytes, controls: list[ControlRecord]) -> Message:
+    """The operation of an envelope already read, decoded by pyasn1 into its record."""
     if not raw:
         raise BadOperation(message_id, "no operation")
     known = REQUESTS.get(raw[0])
@@ -297,12 +355,193 @@ def decode(pdu: bytes) -> Message:
     body = None
     if schema is not None:
         try:
-            body, rest = decoder.decode(raw, asn1Spec=schema)
+            decoded, rest = decoder.decode(raw, asn1Spec=schema)
         except (PyAsn1Error, ValueError, TypeError, IndexError, RecursionError) as exc:
             raise BadOperation(message_id, f"{name}: {type(exc).__name__}") from None
         if rest:
             raise BadOperation(message_id, f"{name}: trailing octets")
+        body = _record(name, decoded)
     return Message(message_id, name, raw[0], body, controls)
+
+
+def _optional(value: Any) -> bytes | None:
+    return bytes(value) if value.isValue else None
+
+
+def _record(name: str, decoded: Any) -> Any:
+    """The record of an operation decoded by pyasn1."""
+    if name == "bind":
+        authentication = decoded["authentication"]
+        if authentication.getName() == "sasl":
+            sasl = authentication.getComponent()
+            return BindBody(int(decoded["version"]), bytes(decoded["name"]), None, bytes(sasl["mechanism"]),
+                            _optional(sasl["credentials"]))
+        return BindBody(int(decoded["version"]), bytes(decoded["name"]), bytes(authentication.getComponent()))
+    if name == "search":
+        return SearchBody(bytes(decoded["baseObject"]), int(decoded["scope"]), int(decoded["derefAliases"]),
+                          int(decoded["sizeLimit"]), int(decoded["timeLimit"]), bool(decoded["typesOnly"]),
+                          bytes(decoded["filter"]), tuple(bytes(a) for a in decoded["attributes"]))
+    if name == "compare":
+        ava = decoded["ava"]
+        return CompareBody(bytes(decoded["entry"]), bytes(ava["attributeDesc"]), bytes(ava["assertionValue"]))
+    if name == "extended":
+        return ExtendedBody(bytes(decoded["requestName"]), _optional(decoded["requestValue"]))
+    if name == "abandon":
+        return int(decoded)
+    return None
+
+
+# -- the hand decoder of the common requests ------------------------------------------
+
+def _integer_at(pdu: bytes, found: tuple[int, int, int] | None, tag: int, low: int, high: int) -> int | None:
+    """An INTEGER or ENUMERATED of 1 to 4 octets within [low, high], else None."""
+    if found is None or found[0] != tag or not 1 <= found[2] - found[1] <= 4:
+        return None
+    value = int.from_bytes(pdu[found[1]:found[2]], "big", signed=True)
+    return value if low <= value <= high else None
+
+
+def _octets_at(pdu: bytes, found: tuple[int, int, int] | None, tag: int = 0x04) -> bytes | None:
+    if found is None or found[0] != tag:
+        return None
+    return pdu[found[1]:found[2]]
+
+
+def _decode_fast(pdu: bytes) -> Message | None:
+    """A Bind or a Search with its envelope and controls read by hand; None for any other
+    operation or any shape not expected here (pyasn1 then decides)."""
+    outer = ber.element(pdu, 0, len(pdu))
+    if outer is None or outer[0] != 0x30 or outer[2] != len(pdu):
+        return None
+    _tag, position, end = outer
+    found = ber.element(pdu, position, end)
+    message_id = _integer_at(pdu, found, 0x02, 0, MAX_INT)
+    if message_id is None or found is None:
+        return None
+    operation = ber.element(pdu, found[2], end)
+    if operation is None:
+        return None
+    controls: list[ControlRecord] = []
+    if operation[2] < end:
+        parsed = _controls_fast(pdu, operation[2], end)
+        if parsed is None:
+            return None
+        controls = parsed
+    op_tag, op_start, op_end = operation
+    body: BindBody | SearchBody | None
+    if op_tag == 0x60:
+        body = _bind_fast(pdu, op_start, op_end)
+        name = "bind"
+    elif op_tag == 0x63:
+        body = _search_fast(pdu, op_start, op_end)
+        name = "search"
+    else:
+        return None  # the rarer operations: pyasn1
+    if body is None:
+        return None
+    return Message(message_id, name, op_tag, body, controls)
+
+
+def _controls_fast(pdu: bytes, position: int, end: int) -> list[ControlRecord] | None:
+    """controls [0] Controls, the last element of the envelope (section 4.1.11)."""
+    outer = ber.element(pdu, position, end)
+    if outer is None or outer[0] != 0xA0 or outer[2] != end:
+        return None
+    controls = []
+    position = outer[1]
+    while position < end:
+        item = ber.element(pdu, position, end)
+        if item is None or item[0] != 0x30:
+            return None
+        position = item[2]
+        inner = ber.element(pdu, item[1], item[2])
+        oid = _octets_at(pdu, inner)
+        if oid is None or inner is None:
+            return None
+        critical, value, at = False, None, inner[2]
+        following = ber.element(pdu, at, item[2]) if at < item[2] else None
+        if following is not None and following[0] == 0x01:
+            if following[2] - following[1] != 1:
+                return None
+            critical, at = pdu[following[1]] != 0, following[2]
+            following = ber.element(pdu, at, item[2]) if at < item[2] else None
+        if following is not None and following[0] == 0x04:
+            value, at = pdu[following[1]:following[2]], following[2]
+        if at != item[2]:
+            return None
+        try:
+            controls.append(ControlRecord(oid.decode("ascii"), critical, value))
+        except UnicodeDecodeError:
+            return None
+    return controls
+
+
+def _bind_fast(pdu: bytes, position: int, end: int) -> BindBody | None:
+    found = ber.element(pdu, position, end)
+    version = _integer_at(pdu, found, 0x02, 1, 127)
+    if version is None or found is None:
+        return None
+    found = ber.element(pdu, found[2], end)
+    name = _octets_at(pdu, found)
+    if name is None or found is None:
+        return None
+    found = ber.element(pdu, found[2], end)
+    if found is None or found[2] != end:
+        return None
+    if found[0] == 0x80:
+        return BindBody(version, name, pdu[found[1]:found[2]])
+    if found[0] != 0xA3:
+        return None
+    inner_end = found[2]
+    mechanism_at = ber.element(pdu, found[1], inner_end)
+    mechanism = _octets_at(pdu, mechanism_at)
+    if mechanism is None or mechanism_at is None:
+        return None
+    credentials = None
+    if mechanism_at[2] < inner_end:
+        credentials_at = ber.element(pdu, mechanism_at[2], inner_end)
+        credentials = _octets_at(pdu, credentials_at)
+        if credentials is None or credentials_at is None or credentials_at[2] != inner_end:
+            return None
+    return BindBody(version, name, None, mechanism, credentials)
+
+
+def _search_fast(pdu: bytes, position: int, end: int) -> SearchBody | None:
+    fields: list[Any] = []
+    # baseObject, scope, derefAliases, sizeLimit, timeLimit, typesOnly.
+    for kind, low, high in ((0x04, 0, 0), (0x0A, 0, 3), (0x0A, 0, 3), (0x02, 0, MAX_INT), (0x02, 0, MAX_INT),
+                            (0x01, 0, 0)):
+        found = ber.element(pdu, position, end)
+        if found is None:
+            return None
+        if kind == 0x04:
+            value: Any = _octets_at(pdu, found)
+        elif kind == 0x01:
+            value = pdu[found[1]] != 0 if found[0] == 0x01 and found[2] - found[1] == 1 else None
+        else:
+            value = _integer_at(pdu, found, kind, low, high)
+        if value is None:
+            return None
+        fields.append(value)
+        position = found[2]
+    query = ber.element(pdu, position, end)
+    if query is None:
+        return None
+    raw_filter = pdu[position:query[2]]
+    found = ber.element(pdu, query[2], end)
+    if found is None or found[0] != 0x30 or found[2] != end:
+        return None
+    attributes = []
+    position = found[1]
+    while position < end:
+        item = ber.element(pdu, position, end)
+        value = _octets_at(pdu, item)
+        if value is None or item is None:
+            return None
+        attributes.append(value)
+        position = item[2]
+    base, scope, deref, size_limit, time_limit, types_only = fields
+    return SearchBody(base, scope, deref, size_limit, time_limit, types_only, raw_filter, tuple(attributes))
 
 
 def decode_filter_level(raw: bytes) -> Any:

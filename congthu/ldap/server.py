@@ -1,7 +1,9 @@
 """The LDAP listeners: ``listen.ldap`` (StartTLS, RFC 4513 section 3) and ``listen.ldaps``
-(implicit TLS). Both share one ``LDAPServer``: the App, the base DN and the cached tree.
-Each listener caps its connections (``[connections]`` ldap_per_address, ldap_total); a
-client over a cap gets a Notice of Disconnection (busy) and is closed."""
+(implicit TLS). Both share one ``LDAPServer``: the App, the base DN, the cached tree and
+the TLS context, which asks for client certificates when ``ldap.client_ca`` is set (SASL
+EXTERNAL, ``certificates.py``). Each listener caps its connections (``[connections]``
+ldap_per_address, ldap_total); a client over a cap gets a Notice of Disconnection (busy)
+and is closed."""
 
 from __future__ import annotations
 
@@ -9,11 +11,12 @@ import asyncio
 
 from congthu.app import App
 from congthu.ldap import errors, grants, messages
+from congthu.ldap.certificates import ClientCertificates
 from congthu.ldap.commands import COMMANDS
 from congthu.ldap.session import Session
 from congthu.ldap.tree import TreeCache, base_dn_of
 from congthu.ldap.wire import Wire
-from congthu.net import TCPService, door_listeners
+from congthu.net import Stopping, TCPService, door_listeners
 
 
 class LDAPServer:
@@ -24,15 +27,22 @@ class LDAPServer:
         settings = app.settings
         self.base = settings.ldap.base_dn or base_dn_of(settings.system.domain)
         self.trees = TreeCache(app, self.base)
+        self.certificates = ClientCertificates(app)
 
-    async def session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, stopping: asyncio.Event,
+    async def session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, stopping: Stopping,
                       implicit_tls: bool) -> None:
         wire = Wire(reader, writer, settings=self.app.settings.ldap, stopping=stopping)
-        await Session(self.app, self.trees, COMMANDS, wire, tls=implicit_tls).run()
+        await Session(self.app, self.trees, COMMANDS, wire, tls=implicit_tls, certificates=self.certificates).run()
 
 
 def services(app: App) -> list[TCPService]:
-    # A malformed grant stops the start with its message, not the first bind.
+    # A malformed grant or certificate map stops the start with its message, not the
+    # first bind.
     grants.parse(app.settings.ldap.service_grants, app.settings.system.domain)
-    return door_listeners(app, "ldap", LDAPServer(app).session,
-                          refusal=messages.notice_of_disconnection(errors.BUSY, errors.TOO_MANY_CONNECTIONS_TEXT))
+    server = LDAPServer(app)
+    found = door_listeners(app, "ldap", server.session,
+                           refusal=messages.notice_of_disconnection(errors.BUSY, errors.TOO_MANY_CONNECTIONS_TEXT))
+    for service in found:
+        if service.ssl_context is not None:  # LDAPS: ask for client certificates too
+            service.ssl_context = server.certificates.context
+    return found

@@ -9,6 +9,10 @@ LDAPMessage ends the session with a Notice of Disconnection, protocolError (sect
 Operations run in order. A search runs as a task while the loop goes on reading, so an
 Abandon (section 4.11) can stop it; any other request first waits for it to finish, so
 Bind and StartTLS never have an operation outstanding (sections 4.2.1, 4.14.1).
+
+When the server stops (the node drains), a session waiting for its next request gets
+the Notice of Disconnection (unavailable) at once; one with an operation under way
+gets it once the operation is answered.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from congthu.db import DatabaseUnavailable
 from congthu.ldap import ber, errors, messages
+from congthu.ldap.certificates import ClientCertificates, Presented
 from congthu.ldap.errors import LDAPError, MalformedPDU, SessionClosed
 from congthu.ldap.messages import ControlRecord, Message
 from congthu.ldap.tree import ANONYMOUS, MANAGE_DSA_IT, PAGED_RESULTS, PASSWORD_POLICY, Identity, TreeCache
@@ -56,8 +61,10 @@ class Paged:
 
 
 class Session:
-    def __init__(self, app: App, trees: TreeCache, commands: Commands, wire: Wire, *, tls: bool) -> None:
+    def __init__(self, app: App, trees: TreeCache, commands: Commands, wire: Wire, *, tls: bool,
+                 certificates: ClientCertificates) -> None:
         self.app = app
+        self.certificates = certificates
         self.trees = trees
         self.base = trees.base
         self.commands = commands
@@ -89,12 +96,11 @@ class Session:
             pass
         finally:
             await self.finish_current(cancel=True)
-            self.wire.close()
 
     async def dispatch(self, message: Message) -> bool:
         """Run one request; False when the session is to end (Unbind)."""
         if message.op == "abandon":
-            target = int(message.body)
+            target = message.body
             if self.current is not None and self.current[0] == target:
                 self.current[1].cancel()  # section 4.11: no answer to the abandoned search
             return True
@@ -141,6 +147,9 @@ class Session:
 
     async def ended(self, why: Ended) -> None:
         if why is Ended.STOPPING:
+            # Draining: a search under way finishes first (within the listener's grace),
+            # then the Notice of Disconnection, unavailable (section 4.4.1).
+            await self.finish_current()
             await self.disconnect(errors.UNAVAILABLE, errors.SHUTTING_DOWN_TEXT)
         elif why is Ended.TIMEOUT:
             event("ldap.timeout", peer=self.peer)
@@ -168,6 +177,12 @@ class Session:
                                         controls=controls, name=name, value=value))
 
     # -- what handlers share ------------------------------------------------------------
+
+    def client_certificate(self) -> Presented | None:
+        """The verified client certificate of this connection's TLS, if it sent one."""
+        if not self.tls:
+            return None
+        return self.certificates.presented(self.wire.writer.get_extra_info("ssl_object"))
 
     @property
     def may_read(self) -> bool:

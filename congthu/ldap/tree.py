@@ -359,9 +359,11 @@ def _construct(settings: Settings, base: str, orgs: list[Org], people: list[Pers
     return tree
 
 
-def root_dse(base: str, tls: bool, sasl: bool = False) -> Entry:
+def root_dse(base: str, tls: bool, sasl: bool = False, external: bool = False) -> Entry:
     """The root DSE (RFC 4512 section 5.1); ``tls``: StartTLS is offered; ``sasl``: a
-    password may be sent here, so SASL PLAIN is offered (RFC 4616 section 6)."""
+    password may be sent here, so SASL PLAIN is offered (RFC 4616 section 6);
+    ``external``: the client sent a verified certificate, so EXTERNAL is offered (as
+    slapd does)."""
     attrs = {
         "objectClass": ["top"],
         "namingContexts": [base],
@@ -369,7 +371,7 @@ def root_dse(base: str, tls: bool, sasl: bool = False) -> Entry:
         "supportedLDAPVersion": ["3"],
         "supportedControl": SUPPORTED_CONTROLS,
         "supportedExtension": [e for e in SUPPORTED_EXTENSIONS if tls or e != START_TLS],
-        "supportedSASLMechanisms": ["PLAIN"] if sasl else [],
+        "supportedSASLMechanisms": (["EXTERNAL"] if external else []) + (["PLAIN"] if sasl else []),
         # All operational attributes ("+", RFC 3673) and by object class ("@", RFC 4529).
         "supportedFeatures": ["1.3.6.1.4.1.4203.1.5.1", "1.3.6.1.4.1.4203.1.5.2", "1.3.6.1.4.1.4203.1.5.3"],
         "vendorName": ["Công Thư"],
@@ -392,11 +394,26 @@ class TreeCache:
     at a time; searches meanwhile use the one they have), and the service accounts'
     grants that say what of it each may see."""
 
+    # DNs whose keys are kept (the bases applications search from are few).
+    MAX_KEYS = 1024
+
     def __init__(self, app: App, base: str) -> None:
         self.app, self.base = app, base
+        self._keys: dict[str, dn.Key] = {}
         self._tree: Tree | None = None
         self._lock = asyncio.Lock()
         self._grants: tuple[tuple[str, ...], dict[str, grants.Grant]] = ((), {})
+
+    def key(self, text: str) -> dn.Key:
+        """``dn.key(text)``, remembered: an application searches from the same few bases
+        again and again. InvalidDN if malformed (not remembered)."""
+        found = self._keys.get(text)
+        if found is None:
+            found = dn.key(text)
+            if len(self._keys) >= self.MAX_KEYS:
+                self._keys.clear()
+            self._keys[text] = found
+        return found
 
     def grant(self, service: str) -> grants.Grant | None:
         """The grant of a service account (``ldap.service_grants``, parsed again only

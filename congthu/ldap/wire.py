@@ -16,14 +16,14 @@ import asyncio
 from congthu.config.settings import LDAPSettings
 from congthu.ldap import ber
 from congthu.ldap.errors import TOO_LARGE_TEXT, MalformedPDU
-from congthu.net import Ended, StreamWire
+from congthu.net import Ended, Stopping, StreamWire
 
 
 class Wire(StreamWire):
     """One connection's socket."""
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *,
-                 settings: LDAPSettings, stopping: asyncio.Event) -> None:
+                 settings: LDAPSettings, stopping: Stopping) -> None:
         super().__init__(reader, writer, stopping=stopping, write_timeout=settings.write_timeout)
         self.settings = settings
         self._lock = asyncio.Lock()

@@ -59,7 +59,8 @@ _counter = itertools.count(1)
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
-    login = {"address_delay_after": 100_000, "address_lock_after": 100_000, "account_lock_after": 100_000}
+    login = {"address_delay_after": 100_000, "address_lock_after": 100_000, "account_lock_after": 100_000,
+             "address_all_accounts_delay_after": 100_000, "address_all_accounts_lock_after": 100_000}
     data = asyncio.run(make_data_dir(tmp_path_factory.mktemp("authz") / "data", login=login))
     running = ServerThread(data).start()
     try:

@@ -158,3 +158,34 @@ async def test_refusals_before_the_password_is_checked_are_counted_once(app: App
                                              client_ip="198.51.100.20", secure=False)
     assert result.code == "PRIVACYREQUIRED"
     assert (count("locked"), count("failed")) == (locked + 1, failed + 1)
+
+
+async def test_an_application_server_address_is_not_locked_by_a_trickle_of_failures(app: App) -> None:
+    """Failures of many accounts from one address (the users of an application server)
+    leak away: a trickle all day long never locks the address, a burst does."""
+    await setup(app)
+    login = app.settings.login
+    login.alert_on_lock = False
+    clock = Clock()
+    app.accounts.clock = clock
+    server = "198.51.100.80"
+    leak = login.lock_minutes * 60 / login.address_all_accounts_lock_after  # seconds per leaked failure
+    # A day of people mistyping, one failure every 2 leak periods, each on another account.
+    for i in range(3 * login.address_all_accounts_lock_after):
+        result = await app.accounts.authenticate(f"nguoi{i}@soctrang.gov.vn", "Sai#MatKhau1", protocol="ldap",
+                                                 client_ip=server, secure=True)
+        assert result.status is AuthStatus.FAILED and result.delay == 0.0, (i, result)
+        clock.advance(seconds=2 * leak)
+    assert (await app.accounts.authenticate(OWNER, PASSWORD, protocol="ldap", client_ip=server, secure=True)).ok
+    # About as many guesses in a burst (ten a second): slowed, then locked for all.
+    results = []
+    for i in range(login.address_all_accounts_lock_after + 2):
+        results.append(await app.accounts.authenticate(f"khac{i}@soctrang.gov.vn", "Sai#MatKhau1",
+                                                       protocol="ldap", client_ip=server, secure=True))
+        clock.advance(seconds=0.1)
+    assert results[-1].status is AuthStatus.LOCKED
+    assert results[login.address_all_accounts_delay_after + 1].delay > 0
+    locked = await app.accounts.authenticate(OWNER, PASSWORD, protocol="ldap", client_ip=server, secure=True)
+    assert locked.status is AuthStatus.LOCKED
+    locks = await audit.records(app, action="lockout.locked")
+    assert [(r.target, r.details["kind"]) for r in locks] == [(server, "address")]

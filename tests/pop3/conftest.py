@@ -142,7 +142,8 @@ def fuzz_server(tmp_path: Path) -> Iterator[ServerThread]:
     after repeated failures), which a fuzzer sending random PASS lines would trip."""
     never = 10**6
     data = asyncio.run(make_data_dir(tmp_path / "data", login={
-        "address_delay_after": never, "address_lock_after": never, "account_lock_after": never}))
+        "address_delay_after": never, "address_lock_after": never, "account_lock_after": never,
+        "address_all_accounts_delay_after": never, "address_all_accounts_lock_after": never}))
     running = ServerThread(data).start()
     try:
         yield running

@@ -20,6 +20,9 @@ and drives it over loopback:
 * sign-in to usable inbox: from clicking "Đăng nhập" to the inbox's DOMContentLoaded
   (the page shown and its script running), ``--browser-rounds`` fresh contexts.
 
+The list by conversation is measured on its first pages (the cost of page n grows with
+the messages walked to reach it: the deep pages are printed apart).
+
 Goals (issue 14): p95 <= 50 ms for the list and for opening a message, <= 150 KB for
 the first visit, <= 300 ms from sign-in to the inbox.
 """
@@ -53,6 +56,7 @@ from sqlalchemy import insert, update  # noqa: E402
 
 from congthu.app import App  # noqa: E402
 from congthu.config import load  # noqa: E402
+from congthu.store.listing import sort_keys  # noqa: E402
 from congthu.store.tables import contents, folders, mailboxes, messages  # noqa: E402
 from congthu.text import fold  # noqa: E402
 from tests.conftest import make_data_dir  # noqa: E402
@@ -99,7 +103,9 @@ async def seed(data: Path, count: int) -> int:
                 ids = range(base, min(base + batch, count))
                 rows_c = []
                 for i in ids:
-                    subject = f"Công văn số {i}/UBND về {TOPICS[i % len(TOPICS)]}"
+                    # every tenth message answers the one before (conversations of two)
+                    subject = (f"Re: Công văn số {i - 1}/UBND về {TOPICS[(i - 1) % len(TOPICS)]}" if i % 10 == 0
+                               else f"Công văn số {i}/UBND về {TOPICS[i % len(TOPICS)]}")
                     sender, to = SENDERS[(i * 7) % len(SENDERS)], "canbo@soctrang.gov.vn"
                     rows_c.append({
                         "sha256": hashlib.sha256(f"bench-web-{i}".encode()).hexdigest(), "size": len(raw),
@@ -114,9 +120,12 @@ async def seed(data: Path, count: int) -> int:
                 conn.execute(insert(messages), [
                     {"folder_id": inbox.id, "uid": i + 1, "content_id": cid, "flags": 1 if i % 3 else 0,
                      "keywords": "", "size": len(raw) + rnd.randrange(0, 200_000), "modseq": 2,
+                     # the list's sort keys, as every writer of a message row stores them (store_0008)
+                     **dict(zip(("sort_subject", "sort_from"),
+                                sort_keys(row["subject"], row["from_key"]), strict=True)),
                      # mostly in order of arrival, some appended late with older dates
                      "internal_date": start + timedelta(minutes=i - (rnd.randrange(0, 5000) if i % 50 == 0 else 0))}
-                    for i, cid in zip(ids, content_ids, strict=True)])
+                    for i, cid, row in zip(ids, content_ids, rows_c, strict=True)])
             conn.execute(update(folders).where(folders.c.id == inbox.id).values(uidnext=count + 1, highestmodseq=3))
             conn.execute(update(mailboxes).where(mailboxes.c.id == box.id).values(used_bytes=count * len(raw)))
 
@@ -202,9 +211,29 @@ def server_times(port: int, inbox: int, count: int, rounds: int) -> None:
     for sort, label in (("ngay", "newest first"), ("ngay-cu", "oldest first"), ("co", "largest first"),
                         ("nguoi-gui", "by sender"), ("tieu-de", "by subject")):
         paths = [f"/thu/{inbox}?sap-xep={sort}&trang={rnd.randrange(1, pages + 1)}" for _ in range(rounds)]
-        few = paths[: max(20, rounds // 10)] if sort in ("nguoi-gui", "tieu-de") else paths
-        print(f"  {label + ', random page':<36} {quantiles(timed(port, cookie, few))}"
-              f"{f'  ({len(few)} requests)' if few is not paths else ''}")
+        print(f"  {label + ', random page':<36} {quantiles(timed(port, cookie, paths))}")
+    # The list by conversation (the user's choice, set through the page's own form).
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn.request("GET", "/thu/thu-muc", headers={"Cookie": cookie})
+    csrf = conn.getresponse().read().decode().split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    conn.request("POST", "/thu/theo-chuoi", body=urlencode({"csrf": csrf, "bat": "1", "thu-muc": inbox}),
+                 headers={"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"})
+    switched = conn.getresponse()
+    switched.read()
+    conn.close()
+    if switched.status != 303:
+        raise RuntimeError(f"switching to conversations: {switched.status}")
+    for label, first_pages in (("by conversation, page 1", [1]), ("by conversation, pages 2-20", range(2, 21))):
+        paths = [f"/thu/{inbox}?trang={rnd.choice(list(first_pages))}" for _ in range(rounds)]
+        print(f"  {label:<36} {quantiles(timed(port, cookie, paths))}")
+    deep = [f"/thu/{inbox}?trang={p}" for p in (200, 1000, pages)]
+    print(f"  {'by conversation, pages 200/1000/last':<36} {quantiles(timed(port, cookie, deep * 3))}")
+    # Back to one row a message for what follows (and the browser figures).
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn.request("POST", "/thu/theo-chuoi", body=urlencode({"csrf": csrf, "bat": "0", "thu-muc": inbox}),
+                 headers={"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"})
+    conn.getresponse().read()
+    conn.close()
     uids = [rnd.randrange(1, count + 1) for _ in range(rounds)]
     print(f"  {'opening a message':<36} {quantiles(timed(port, cookie, [f'/thu/{inbox}/{u}' for u in uids]))}")
     searches = [f"/thu/tim?{urlencode({'q': q, 'thu-muc': inbox})}"

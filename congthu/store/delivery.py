@@ -28,6 +28,7 @@ from congthu import mime
 from congthu.store import accounting
 from congthu.store.base import StaleFolder, StoreBase
 from congthu.store.blobs import Staged
+from congthu.store.listing import sort_keys
 from congthu.store.model import (
     DeliveryResult,
     Folder,
@@ -259,10 +260,12 @@ class DeliveryMethods(StoreBase):
                 job = batch[j]
                 uid = next_uid[folder_id]
                 next_uid[folder_id] = uid + 1
+                sort_subject, sort_from = sort_keys(job.analysis.subject, job.analysis.from_key)
                 rows.append({
                     "folder_id": folder_id, "uid": uid, "content_id": content_ids[job.sha],
                     "flags": job.flags, "keywords": job.keywords, "internal_date": job.when,
                     "size": job.size, "modseq": modseqs[folder_id], "saved_at": saved_at,
+                    "sort_subject": sort_subject, "sort_from": sort_from,
                 })
                 results[j].append(DeliveryResult(mailbox_id, uid=uid))
                 notify[j].append((folder_id, modseqs[folder_id]))
@@ -291,10 +294,12 @@ class DeliveryMethods(StoreBase):
             accounting.charge(conn, folder.mailbox_id, len(raw))
             content_id = _content_ids(conn, {sha: (message, 1)})[sha]
             uid, modseq = accounting.reserve_uids(conn, folder_id)
+            sort_subject, sort_from = sort_keys(analysis.subject, analysis.from_key)
             conn.execute(insert(messages).values(
                 folder_id=folder_id, uid=uid, content_id=content_id, flags=flags,
                 keywords=keyword_text, internal_date=when, size=len(raw), modseq=modseq,
                 saved_at=utcnow(),  # RFC 8514 SAVEDATE
+                sort_subject=sort_subject, sort_from=sort_from,
             ))
             return uid, modseq, content_id
 

@@ -61,13 +61,15 @@ def _remove(conn: Connection, folder_id: int, rows: Sequence[Any]) -> tuple[list
     expunged; (UIDs, modseq)."""
     if not rows:
         return [], 0
+    # The mailbox row before the folder row, in the order APPEND and delivery lock them
+    # (charge, then reserve_uids): the other order deadlocks on PostgreSQL.
+    mailbox_id = conn.execute(FOLDER_MAILBOX, {"b_folder": folder_id}).scalar_one()
+    accounting.release(conn, mailbox_id, rows)
     modseq = accounting.bump_modseq(conn, folder_id)
     uids = [r.uid for r in rows]
     for chunk in chunks(uids):
         conn.execute(DELETE_UIDS, {"b_folder": folder_id, "b_uids": chunk})
     conn.execute(INSERT_EXPUNGED, [{"folder_id": folder_id, "uid": uid, "modseq": modseq} for uid in uids])
-    mailbox_id = conn.execute(FOLDER_MAILBOX, {"b_folder": folder_id}).scalar_one()
-    accounting.release(conn, mailbox_id, rows)
     return uids, modseq
 
 
@@ -193,7 +195,7 @@ class MessageMethods(StoreBase):
             conn.execute(INSERT_MESSAGE, [
                 {"folder_id": dst, "uid": new_uid, "content_id": row.content_id, "flags": row.flags,
                  "keywords": row.keywords, "internal_date": row.internal_date, "size": row.size,
-                 "modseq": modseq, "saved_at": saved_at}
+                 "modseq": modseq, "saved_at": saved_at, "sort_subject": row.sort_subject, "sort_from": row.sort_from}
                 for row, (_old, new_uid) in zip(rows, pairs, strict=True)
             ])
             accounting.add_references(conn, rows)

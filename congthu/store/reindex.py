@@ -38,7 +38,8 @@ from sqlalchemy.engine import Connection
 
 from congthu import mime
 from congthu.store.base import StoreBase
-from congthu.store.tables import contents
+from congthu.store.listing import sort_keys
+from congthu.store.tables import contents, messages
 
 __all__ = ["ReindexMethods", "Reindexed", "REINDEX_BATCH"]
 
@@ -69,6 +70,11 @@ def _pending(conn: Connection, after: int, batch: int) -> list[Any]:
     return list(conn.execute(
         select(contents.c.id, contents.c.segments, contents.c.search_text, contents.c.structure)
         .where(and_(_NEEDED, contents.c.id > after)).order_by(contents.c.id).limit(batch)))
+
+
+# The messages of a content take its new keys (congthu.store.listing.sort_keys).
+_WRITE_SORT_KEYS = (update(messages).where(messages.c.content_id == bindparam("b_id"))
+                    .values(sort_subject=bindparam("b_sort_subject"), sort_from=bindparam("b_sort_from")))
 
 
 def _write_batch(conn: Connection, work: tuple[tuple[Any, list[dict[str, Any]]], ...]) -> None:
@@ -104,6 +110,7 @@ class ReindexMethods(StoreBase):
             plain: list[dict[str, Any]] = []
             with_text: list[dict[str, Any]] = []
             with_structure: list[dict[str, Any]] = []
+            sort_rows: list[dict[str, Any]] = []
             for row, found in zip(rows, analysed, strict=True):
                 if found is None:
                     result.failed_count += 1
@@ -112,6 +119,8 @@ class ReindexMethods(StoreBase):
                     continue
                 values = {f"b_{name}": getattr(found, name) for name in _COLUMNS}
                 values["b_id"] = row.id
+                subject_key, from_key = sort_keys(found.subject, found.from_key)
+                sort_rows.append({"b_id": row.id, "b_sort_subject": subject_key, "b_sort_from": from_key})
                 changed = found.search_text != row.search_text
                 result.text_changed += changed
                 if changed or not row.structure or row.structure == "{}":
@@ -125,7 +134,7 @@ class ReindexMethods(StoreBase):
                     plain.append(values)
 
             await self._tx(_write_batch, ((write, plain), (write_text, with_text),
-                                          (write_structure, with_structure)))
+                                          (write_structure, with_structure), (_WRITE_SORT_KEYS, sort_rows)))
             result.done += len(plain) + len(with_text) + len(with_structure)
             result.last_id = int(rows[-1].id)
             if progress is not None:

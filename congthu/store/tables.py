@@ -133,6 +133,10 @@ messages = Table(
     # RFC 8514 SAVEDATE: when the message was put in this folder (delivery, APPEND, COPY,
     # MOVE). NULL for messages stored before store_0006: their internal date is used.
     Column("saved_at", DateTime(timezone=True), nullable=True),
+    # The list's sort keys of the message's content (store_0008): the base subject
+    # (RFC 5256 section 2.1) and the first sender, folded and cut to 80 characters.
+    Column("sort_subject", Text, nullable=False, default="", server_default=""),
+    Column("sort_from", Text, nullable=False, default="", server_default=""),
     UniqueConstraint("folder_id", "uid"),
     Index("ix_messages_folder_modseq", "folder_id", "modseq"),
     # The messages holding a content, by folder: the candidates the text index gives
@@ -144,6 +148,11 @@ messages = Table(
     # (folder_id, flags & 1) is made by hand in the same migration.
     Index("ix_messages_folder_date", "folder_id", "internal_date", "uid"),
     Index("ix_messages_folder_size", "folder_id", "size", "uid"),
+    # A page by subject or sender, and the list grouped by conversation, read on these
+    # indexes (store_0008): the keys are copied from the content when the row is written
+    # (congthu.store.listing.sort_keys), so no order needs the contents table.
+    Index("ix_messages_folder_subject", "folder_id", "sort_subject", "internal_date", "uid"),
+    Index("ix_messages_folder_from", "folder_id", "sort_from", "internal_date", "uid"),
 )
 
 # Expunged UIDs with the modseq of their removal (RFC 7162 QRESYNC VANISHED).

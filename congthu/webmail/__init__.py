@@ -11,6 +11,9 @@ path of port 587 (``congthu.smtp.submit``).
 Modules: ``web.py`` (the router), ``context.py`` (what routes share: session, CSRF,
 authorisation), ``login.py``, ``mailpages.py``, ``accountpages.py`` (the routes),
 ``compose.py`` (writing), ``writing.py`` (building messages), ``drafts.py``,
-``sessions.py`` and ``tables.py`` (sessions), ``sanitise.py`` (HTML), ``reading.py``
-(what a message shows), ``render.py`` (templates, headers), ``i18n.py`` (words).
+``sessions.py`` and ``tables.py`` (sessions), ``prefs.py`` (each user's choices: the
+list by conversation, senders whose remote images are shown), ``sanitise.py`` (HTML,
+inline and remote images), ``previews.py`` (images checked by their bytes, PDF pages
+rendered by poppler), ``reading.py`` (what a message shows), ``render.py`` (templates,
+headers), ``i18n.py`` (words).
 """

@@ -13,7 +13,12 @@ before upload, checked by the page's script before sending, and here. Forward as
 attachment (Điều 12.4) attaches the stored message byte for byte (``writing.build``).
 
 Drafts (``drafts.py``): the page's script POSTs the form (without files) to
-``/thu/soan/nhap`` every few seconds when it changed and when the page is left.
+``/thu/soan/nhap`` every few seconds when it changed and when the page is left. A draft
+keeps its attachments: "Lưu nháp" stores the chosen files in the draft message (through
+``MailStore.append``, as an IMAP APPEND would), reopening the draft lists them ticked
+(``giu``: their section numbers in the draft), and the next version (saved, autosaved)
+or the message sent takes the ticked ones from the previous version, read back from the
+user's own Drafts folder, plus any new files.
 """
 
 from __future__ import annotations
@@ -25,17 +30,26 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.datastructures import UploadFile
 
+from congthu import delegation
 from congthu.directory import Directory
 from congthu.mailrules.rules import get_signature
 from congthu.mailrules.signature import with_signature
-from congthu.mime import decode_words
+from congthu.mime import decode_body, decode_words
 from congthu.smtp.submit import submit
 from congthu.store import Folder, NotFound
 from congthu.store import flags as flagbits
 from congthu.webmail import i18n, render
 from congthu.webmail.context import HOME, Signed, WebContext, client_ip
 from congthu.webmail.drafts import SOURCE_HEADER, drafts_folder, parse_source, read_draft, save_draft
-from congthu.webmail.reading import part_text, safe_filename, structure_of, view_of
+from congthu.webmail.reading import (
+    SECTION,
+    Attachment,
+    attachment_by_section,
+    part_text,
+    safe_filename,
+    structure_of,
+    view_of,
+)
 from congthu.webmail.writing import (
     MSG_ID,
     Draft,
@@ -124,14 +138,58 @@ def routes(ctx: WebContext) -> APIRouter:
             draft.subject = forward_subject(original.subject)
         return draft
 
-    def page(request: Request, signed: Signed, draft: Draft, *, source: str = "", draft_uid: int = 0,
-             errors: list[str] | None = None, attached: str = "", status: int = 200) -> Response:
+    async def draft_message(signed: Signed, draft_uid: int) -> tuple[Folder, bytes] | None:
+        """The Drafts folder and the bytes of the user's own draft ``draft_uid``."""
+        folder = await drafts_folder(store, signed.mailbox.id)
+        metas = await store.get_messages(folder.id, [draft_uid]) if folder and draft_uid else []
+        if folder is None or not metas:
+            return None
+        try:
+            return folder, await store.read_message(metas[0].content_id)
+        except NotFound:
+            return None
+
+    async def kept_of(signed: Signed, draft_uid: int) -> list[Attachment]:
+        """The attachments stored in the user's draft ``draft_uid`` (none if it is gone)."""
+        found = await draft_message(signed, draft_uid)
+        if found is None:
+            return []
+        raw = found[1]
+        return view_of(structure_of({}, raw), raw).attachments
+
+    async def kept_uploads(signed: Signed, draft_uid: int, sections: list[str]) -> list[Upload]:
+        """The ticked attachments of the previous version of the draft, as uploads."""
+        found = await draft_message(signed, draft_uid) if sections else None
+        if found is None:
+            return []
+        raw = found[1]
+        structure = structure_of({}, raw)
+        uploads = []
+        for section in dict.fromkeys(sections):
+            chosen = attachment_by_section(structure, raw, section) if SECTION.match(section) else None
+            if chosen is None or chosen[1].message is not None:
+                continue
+            listed, part = chosen
+            uploads.append(Upload(listed.filename, decode_body(raw, part), listed.media_type))
+        return uploads[:MAX_FILES]
+
+    async def senders(signed: Signed) -> list[tuple[str, str]]:
+        """(address, as shown) of every sender the user may choose: their own address,
+        then each organisation mailbox delegated to them with the send-as right "0"
+        (Điều 12; ``submit`` checks it again, as port 587 does)."""
+        own = [(signed.mailbox.address, show_address((signed.mailbox.display_name, signed.mailbox.address)))]
+        return own + [(a.owner_address, a.owner_address) for a in await ctx.delegated(signed)
+                      if delegation.SEND_AS in a.mailbox]
+
+    async def page(request: Request, signed: Signed, draft: Draft, *, source: str = "", draft_uid: int = 0,
+                   errors: list[str] | None = None, attached: str = "", status: int = 200,
+                   kept: list[Attachment] | None = None, sender: str = "") -> Response:
         settings = app.settings
         return ctx.renderer.page(request, "compose.html", {
             "session": signed.session, "csrf": signed.session.csrf, "address": signed.mailbox.address,
-            "sender": show_address((signed.mailbox.display_name, signed.mailbox.address)),
+            "senders": await senders(signed), "chosen_sender": sender.lower(),
             "draft": draft, "source": source, "draft_uid": draft_uid or "", "errors": errors or [],
-            "attached": attached, "max_bytes": settings.attachment_max_bytes,
+            "attached": attached, "max_bytes": settings.attachment_max_bytes, "kept": kept or [],
             "max_mb": settings.limits.attachment_mb, "max_files": MAX_FILES}, status=status)
 
     @api.get(COMPOSE)
@@ -143,18 +201,18 @@ def routes(ctx: WebContext) -> APIRouter:
         query = request.query_params
         draft_uid = _int(query.get("nhap", ""))
         if draft_uid:
-            folder = await drafts_folder(store, signed.mailbox.id)
-            metas = await store.get_messages(folder.id, [draft_uid]) if folder else []
-            if folder is None or not metas:
+            stored = await draft_message(signed, draft_uid)
+            if stored is None:
                 return _not_found(ctx, request, signed)
-            raw = await store.read_message(metas[0].content_id)
+            raw = stored[1]
             draft, source = read_draft(raw)
             attached = ""
             parsed = parse_source(source)
             if parsed and parsed[2] == "dinh-kem":
                 found = await original_of(signed, parsed[:2])
                 attached = _eml_name(found[1]) if found else ""
-            return page(request, signed, draft, source=source, draft_uid=draft_uid, attached=attached)
+            return await page(request, signed, draft, source=source, draft_uid=draft_uid, attached=attached,
+                        kept=view_of(structure_of({}, raw), raw).attachments)
         for kind in KINDS:
             ref = _ref(query.get(kind, ""))
             if ref is None:
@@ -162,27 +220,36 @@ def routes(ctx: WebContext) -> APIRouter:
             found = await original_of(signed, ref)
             if found is None:
                 return _not_found(ctx, request, signed)
-            draft = prefill(kind, found[1], signed.mailbox.address, lang)
+            # Answering mail of a delegated mailbox: as that mailbox when the user may.
+            held = await ctx.held(signed, found[0].id)
+            owner = held.owner_address if held is not None and held.delegated else signed.mailbox.address
+            draft = prefill(kind, found[1], owner, lang)
             draft.body = with_signature(draft.body, await get_signature(app, signed.mailbox.id))
-            return page(request, signed, draft, source=f"{ref[0]}-{ref[1]} {kind}",
-                        attached=_eml_name(found[1]) if kind == "dinh-kem" else "")
-        return page(request, signed, Draft(to=query.get("den", "")[:MAX_FIELD],
-                                           body=with_signature("", await get_signature(app, signed.mailbox.id))))
+            return await page(request, signed, draft, source=f"{ref[0]}-{ref[1]} {kind}",
+                              attached=_eml_name(found[1]) if kind == "dinh-kem" else "", sender=owner)
+        return await page(request, signed, Draft(to=query.get("den", "")[:MAX_FIELD],
+                                                 body=with_signature("", await get_signature(app, signed.mailbox.id))),
+                          sender=query.get("tu", "")[:320])
 
-    async def read_compose_form(request: Request) -> tuple[dict[str, str], list[UploadFile]] | None:
+    async def read_compose_form(request: Request) -> tuple[dict[str, str], list[UploadFile], list[str]] | None:
+        """(the fields' first values, the files, the kept attachments' sections)."""
         try:
-            form = await request.form(max_files=MAX_FILES, max_fields=50, max_part_size=8 * 1024 * 1024)
+            form = await request.form(max_files=MAX_FILES, max_fields=50 + MAX_FILES,
+                                      max_part_size=8 * 1024 * 1024)
         except Exception:  # a malformed body, too many parts: the caller answers 400
             return None
         fields: dict[str, str] = {}
         files: list[UploadFile] = []
+        kept: list[str] = []
         for key, value in form.multi_items():
             if isinstance(value, str):
-                if key not in fields:
+                if key == "giu":
+                    kept.append(value[:50])
+                elif key not in fields:
                     fields[key] = value[:MAX_TEXT if key == "noi-dung" else MAX_FIELD]
             elif key == "tep" and value.filename:
                 files.append(value)
-        return fields, files
+        return fields, files, kept[:MAX_FILES]
 
     def draft_of(fields: dict[str, str]) -> Draft:
         return Draft(to=fields.get("den", ""), cc=fields.get("dong-gui", ""), bcc=fields.get("an", ""),
@@ -218,12 +285,12 @@ def routes(ctx: WebContext) -> APIRouter:
         declared = request.headers.get("content-length", "0")
         length = int(declared) if declared.isdigit() and len(declared) < 16 else 0
         if length > settings.message_max_bytes + 1024 * 1024:
-            return page(request, signed, Draft(), errors=[t("compose.too_big", mb=settings.limits.message_max_mb)],
+            return await page(request, signed, Draft(), errors=[t("compose.too_big", mb=settings.limits.message_max_mb)],
                         status=413)
         parsed_form = await read_compose_form(request)
         if parsed_form is None:
             return bad_request(request, signed)
-        fields, files = parsed_form
+        fields, files, kept_sections = parsed_form
         if not ctx.form_ok(request, signed.session.secret, fields.get("csrf", "")):
             return bad_request(request, signed)
         draft = draft_of(fields)
@@ -231,7 +298,8 @@ def routes(ctx: WebContext) -> APIRouter:
         draft_uid = _int(fields.get("nhap", ""))
         errors: list[str] = []
         total = 0
-        for upload in files:
+        draft.uploads.extend(await kept_uploads(signed, draft_uid, kept_sections))
+        for upload in files[:MAX_FILES - len(draft.uploads)]:
             name = safe_filename(upload.filename or "")
             data = await upload.read(settings.attachment_max_bytes + 1)
             if len(data) > settings.attachment_max_bytes:
@@ -247,12 +315,15 @@ def routes(ctx: WebContext) -> APIRouter:
             folder = await drafts_folder(store, signed.mailbox.id)
             if folder is None:
                 return _not_found(ctx, request, signed)
+            # The draft keeps its files (kept and new); a forwarded original is attached
+            # again from its source when sent.
             saved = await save_draft(store, folder, build(
-                Draft(**{**draft.__dict__, "uploads": [], "attached_messages": []}),
+                Draft(**{**draft.__dict__, "attached_messages": []}),
                 sender=(signed.mailbox.display_name, signed.mailbox.address), domain=settings.system.domain,
                 include_bcc=True, extra_headers=headers), draft_uid or None)
-            return page(request, signed, draft, source=source, draft_uid=saved, attached=attached,
-                        errors=errors) if errors else render.redirect(f"{HOME}/{folder.id}?da-luu=1")
+            return await page(request, signed, draft, source=source, draft_uid=saved, attached=attached,
+                        errors=errors, kept=await kept_of(signed, saved)
+                        ) if errors else render.redirect(f"{HOME}/{folder.id}?da-luu=1")
         recipients = [a for field in (draft.to, draft.cc, draft.bcc) for _n, a in split_addresses(field)]
         bad = [b for field in (draft.to, draft.cc, draft.bcc) for b in bad_addresses(field)]
         if bad:
@@ -261,18 +332,29 @@ def routes(ctx: WebContext) -> APIRouter:
             errors.append(t("compose.no_recipient"))
         sender = fields.get("tu", signed.mailbox.address).strip()[:320] or signed.mailbox.address
         if errors:
-            return page(request, signed, draft, source=source, draft_uid=draft_uid, errors=errors,
-                        attached=attached, status=400)
-        name = signed.mailbox.display_name if sender.lower() == signed.mailbox.address.lower() else ""
+            return await page(request, signed, draft, source=source, draft_uid=draft_uid, errors=errors,
+                              attached=attached, status=400, kept=await kept_of(signed, draft_uid), sender=sender)
+        own_sender = sender.lower() == signed.mailbox.address.lower()
+        name = signed.mailbox.display_name if own_sender else ""
         raw = build(draft, sender=(name, sender), domain=settings.system.domain)
         outcome = await submit(app, signed.mailbox, sender, recipients, raw, client_ip=client_ip(request),
                                door="web", secure=render.secure(request))
         if not outcome.ok:
             words = outcome.text.split(" / ", 1)
             shown = words[0] if lang == "vi" or len(words) == 1 else words[1]
-            return page(request, signed, draft, source=source, draft_uid=draft_uid, attached=attached,
-                        errors=[t("compose.refused", reason=shown)], status=400 if not outcome.temporary else 503)
-        sent = next((f for f in await store.list_folders(signed.mailbox.id) if f.special_use == "\\Sent"), None)
+            return await page(request, signed, draft, source=source, draft_uid=draft_uid, attached=attached,
+                        errors=[t("compose.refused", reason=shown)], status=400 if not outcome.temporary else 503,
+                        kept=await kept_of(signed, draft_uid), sender=sender)
+        # Sent as an organisation mailbox (Điều 12; ``submit`` let it through only with the
+        # send-as right): the copy goes to that mailbox's Sent, and the use is audited.
+        sent_in = signed.mailbox.id
+        if not own_sender:
+            owner = await store.get_mailbox(sender.lower())
+            if owner is not None:
+                sent_in = owner.id
+                await ctx.audit_delegated(request, signed, "webmail.delegate.send", owner.address, {
+                    "subject": draft.subject[:200], "recipients": len(recipients)})
+        sent = next((f for f in await store.list_folders(sent_in) if f.special_use == "\\Sent"), None)
         if sent is not None:
             await store.append(sent.id, with_bcc(raw, draft.bcc), flags=flagbits.SEEN)
         if draft_uid:
@@ -282,7 +364,7 @@ def routes(ctx: WebContext) -> APIRouter:
                 await store.expunge(folder.id, [draft_uid])
         parsed = parse_source(source)
         if parsed and parsed[2] in ("tra-loi", "tra-loi-tat-ca"):
-            answered = await ctx.own_folder(signed, parsed[0])
+            answered = await ctx.own_folder(signed, parsed[0], "w")
             if answered is not None:
                 await store.store_flags(answered.id, [parsed[1]], "add", flagbits.ANSWERED)
         return render.redirect(f"{HOME}/{sent.id}?da-gui=1" if sent else HOME)
@@ -295,18 +377,22 @@ def routes(ctx: WebContext) -> APIRouter:
         parsed_form = await read_compose_form(request)
         if parsed_form is None:
             return _json({"loi": "bieu-mau"}, 400)
-        fields, _files = parsed_form
+        fields, _files, kept_sections = parsed_form
         if not ctx.form_ok(request, signed.session.secret, fields.get("csrf", "")):
             return _json({"loi": "csrf"}, 403)
         folder = await drafts_folder(store, signed.mailbox.id)
         if folder is None:
             return _json({"loi": "khong-co-thu-muc"}, 404)
         source = fields.get("goc", "") if parse_source(fields.get("goc", "")) else ""
-        raw = build(draft_of(fields), sender=(signed.mailbox.display_name, signed.mailbox.address),
+        previous = _int(fields.get("nhap", ""))
+        draft = draft_of(fields)
+        draft.uploads = await kept_uploads(signed, previous, kept_sections)
+        raw = build(draft, sender=(signed.mailbox.display_name, signed.mailbox.address),
                     domain=app.settings.system.domain, include_bcc=True,
                     extra_headers={SOURCE_HEADER: source} if source else None)
-        uid = await save_draft(store, folder, raw, _int(fields.get("nhap", "")) or None)
-        return _json({"nhap": uid})
+        uid = await save_draft(store, folder, raw, previous or None)
+        # The kept files' section numbers in the new version, in order (the page renumbers).
+        return _json({"nhap": uid, "giu": [a.section for a in view_of(structure_of({}, raw), raw).attachments]})
 
     @api.get(HOME + "/danh-ba")
     async def complete(request: Request) -> Response:

@@ -6,8 +6,8 @@ versions, never none.
 
 A draft holds what the compose form holds: the addresses (Bcc too), subject, text,
 In-Reply-To and References, and in ``X-Congthu-Source`` which stored message it answers
-or forwards (folder id and UID, checked again as the user's when sent). Files the user
-uploaded are not kept in drafts.
+or forwards (folder id and UID, checked again as the user's when sent), and the files
+the user attached (``compose.py``: kept from version to version).
 """
 
 from __future__ import annotations
@@ -35,7 +35,9 @@ async def drafts_folder(store: MailStore, mailbox_id: int) -> Folder | None:
 async def save_draft(store: MailStore, folder: Folder, raw: bytes, previous_uid: int | None) -> int:
     """Append this version; expunge ``previous_uid`` (if it is still a draft there)."""
     uid = await store.append(folder.id, raw, flags=flagbits.DRAFT | flagbits.SEEN)
-    if previous_uid:
+    # A form may name a UID that was never a draft here, even the one just given to this
+    # version (the folder's next UID): never expunge what was just saved.
+    if previous_uid and previous_uid != uid:
         old = await store.get_messages(folder.id, [previous_uid])
         if old:
             await store.store_flags(folder.id, [previous_uid], "add", flagbits.DELETED)

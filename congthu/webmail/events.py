@@ -122,7 +122,20 @@ def routes(ctx: WebContext) -> APIRouter:
         shown = await ctx.own_folder(signed, shown_id) if shown_id else None
         after = max(number(request.query_params.get("sau", "")),
                     number(request.headers.get("last-event-id", "")[:12]))
-        folders = await store.list_folders(signed.mailbox.id)
+        # The mailbox of the page: the shown folder's (a delegated one, Điều 12, gives
+        # the counts of its folders the user may read), else the user's own.
+        mailbox_id = shown.mailbox_id if shown is not None else signed.mailbox.id
+        folders = await ctx.visible_folders(signed, mailbox_id)
+        visible = {f.id for f in folders}
+
+        async def unseen() -> dict[int, int]:
+            counts = await store.unseen_counts(mailbox_id)
+            return {fid: n for fid, n in counts.items() if fid in visible}
+
+        async def still_allowed() -> bool:
+            """A delegated folder's stream stops when the grant is revoked."""
+            return shown is None or shown.mailbox_id == signed.mailbox.id or \
+                await ctx.own_folder(signed, shown.id) is not None
         session_id = signed.session.id
         opened = streams.open(session_id)
         if opened is None:
@@ -138,7 +151,7 @@ def routes(ctx: WebContext) -> APIRouter:
             waits: set[asyncio.Future[Any]] = set()
             try:
                 yield f"retry: {RETRY_MS}\n\n".encode()
-                yield message("so-chua-doc", await store.unseen_counts(signed.mailbox.id))
+                yield message("so-chua-doc", await unseen())
                 if shown is not None:  # what arrived between the page and this stream
                     for row in await new_rows(shown, after, lang):
                         after = max(after, row["uid"])
@@ -155,7 +168,7 @@ def routes(ctx: WebContext) -> APIRouter:
                         task.cancel()
                     if ending.is_set():
                         return
-                    if not await still_signed(request, signed):
+                    if not await still_signed(request, signed) or not await still_allowed():
                         yield message("het-phien", {})
                         return
                     if waiting not in done:
@@ -166,7 +179,7 @@ def routes(ctx: WebContext) -> APIRouter:
                     changed = [fid for fid, w in watches.items() if w.modseq > seen[fid]]
                     for fid in changed:
                         seen[fid] = watches[fid].modseq
-                    yield message("so-chua-doc", await store.unseen_counts(signed.mailbox.id))
+                    yield message("so-chua-doc", await unseen())
                     if shown is not None and shown.id in changed:
                         for row in await new_rows(shown, after, lang):
                             after = max(after, row["uid"])

@@ -1,5 +1,5 @@
 """Folder management (``/thu/thu-muc``): create, rename and delete the user's own folders,
-and empty Trash.
+and empty Trash (of the user's own mailbox: not of a delegated one).
 
 Names are Unicode as the user typed them (NFC; "Dự án 2026"); the store keeps them so
 and IMAP shows them in modified UTF-7 (RFC 3501 section 5.1.3) through its own decoder.
@@ -28,7 +28,7 @@ from fastapi.responses import Response
 from congthu.store import DELIMITER, AlreadyExists, Folder, StoreError
 from congthu.store import flags as flagbits
 from congthu.webmail import i18n, render
-from congthu.webmail.context import HOME, Signed, WebContext, first, read_form
+from congthu.webmail.context import HOME, Form, Signed, WebContext
 from congthu.webmail.listview import FolderEntry, folder_entries, number
 
 MANAGE = HOME + "/thu-muc"
@@ -62,23 +62,26 @@ def routes(ctx: WebContext) -> APIRouter:
             "folders": folders, "counts": counts, "error": error, "done": done, "values": values or {},
             "parents": [f for f in folders if f.special_use is None or f.name == "INBOX"]}, status=status)
 
-    async def checked(request: Request) -> tuple[Signed, dict[str, list[str]]] | Response:
-        signed = await ctx.require(request)
-        if isinstance(signed, Response):
-            return signed
-        form = await read_form(request)
-        if form is None or not ctx.form_ok(request, signed.session.secret, first(form, "csrf")):
-            return ctx.renderer.page(request, "error.html", {
-                "csrf": signed.session.csrf, "address": signed.mailbox.address, "session": signed.session,
-                "bad": True}, status=403)
-        return signed, form
-
-    async def own_entry(signed: Signed, folder_id: int, lang: str) -> tuple[Folder, FolderEntry] | None:
-        folder = await ctx.own_folder(signed, folder_id)
-        if folder is None:
-            return None
-        entry = next(f for f in await folder_entries(store, signed.mailbox.id, lang) if f.id == folder.id)
-        return folder, entry
+    async def changing(request: Request, folder_id: int | None = None
+                       ) -> tuple[Signed, Form, Folder | None, FolderEntry | None] | Response:
+        """``WebContext.changing`` (signed in, CSRF token and origin, the folder the
+        user's own), with the folder as the list shows it. A folder of another mailbox,
+        or none, gives this page's 404."""
+        change = await ctx.changing(request)
+        if isinstance(change, Response):
+            return change
+        if folder_id is None:
+            return change.signed, change.form, None, None
+        # Folder management is for the user's own mailbox only: a delegated folder, even
+        # one the user may read, is not found here (its management is the owner's, or
+        # IMAP's with the "k" and "x" rights).
+        held = await ctx.held(change.signed, folder_id)
+        if held is None or held.delegated:
+            return await page(request, change.signed, error="error.not_found", status=404)
+        folder = held.folder
+        lang = i18n.language(request.cookies.get(i18n.LANG_COOKIE))
+        entry = next(f for f in await folder_entries(store, change.signed.mailbox.id, lang) if f.id == folder.id)
+        return change.signed, change.form, folder, entry
 
     @api.get(MANAGE)
     async def manage(request: Request) -> Response:
@@ -89,19 +92,20 @@ def routes(ctx: WebContext) -> APIRouter:
 
     @api.post(MANAGE + "/tao")
     async def create(request: Request) -> Response:
-        found = await checked(request)
+        found = await changing(request)
         if isinstance(found, Response):
             return found
-        signed, form = found
-        name = unicodedata.normalize("NFC", first(form, "ten").strip())
-        parent_id = number(first(form, "cha"))
+        signed, form, _folder, _entry = found
+        name = unicodedata.normalize("NFC", form.get("ten").strip())
+        parent_id = number(form.get("cha"))
         values = {"ten": name}
         problem = name_problem(name)
         if problem:
             return await page(request, signed, error=problem, values=values, status=400)
         full = name
         if parent_id:
-            parent = await ctx.own_folder(signed, parent_id)
+            held = await ctx.held(signed, parent_id)
+            parent = held.folder if held is not None and not held.delegated else None
             if parent is None or (parent.special_use is not None and parent.name != "INBOX"):
                 return await page(request, signed, error="folders.bad_parent", values=values, status=400)
             full = parent.name + DELIMITER + name
@@ -115,18 +119,14 @@ def routes(ctx: WebContext) -> APIRouter:
 
     @api.post(MANAGE + "/{folder_id}/doi-ten")
     async def rename(request: Request, folder_id: int) -> Response:
-        found = await checked(request)
+        found = await changing(request, folder_id)
         if isinstance(found, Response):
             return found
-        signed, form = found
-        lang = i18n.language(request.cookies.get(i18n.LANG_COOKIE))
-        owned = await own_entry(signed, folder_id, lang)
-        if owned is None:
-            return await page(request, signed, error="error.not_found", status=404)
-        folder, entry = owned
+        signed, form, folder, entry = found
+        assert folder is not None and entry is not None
         if entry.protected:
             return await page(request, signed, error="folders.protected", status=400)
-        name = unicodedata.normalize("NFC", first(form, "ten").strip())
+        name = unicodedata.normalize("NFC", form.get("ten").strip())
         problem = name_problem(name)
         if problem:
             return await page(request, signed, error=problem, status=400)
@@ -141,18 +141,14 @@ def routes(ctx: WebContext) -> APIRouter:
 
     @api.post(MANAGE + "/{folder_id}/xoa")
     async def remove(request: Request, folder_id: int) -> Response:
-        found = await checked(request)
+        found = await changing(request, folder_id)
         if isinstance(found, Response):
             return found
-        signed, form = found
-        lang = i18n.language(request.cookies.get(i18n.LANG_COOKIE))
-        owned = await own_entry(signed, folder_id, lang)
-        if owned is None:
-            return await page(request, signed, error="error.not_found", status=404)
-        folder, entry = owned
+        signed, form, folder, entry = found
+        assert folder is not None and entry is not None
         if entry.protected:
             return await page(request, signed, error="folders.protected", status=400)
-        if first(form, "xac-nhan") != "1":
+        if form.get("xac-nhan") != "1":
             return await page(request, signed, error="folders.confirm_needed", status=400)
         names = [f.name for f in await store.list_folders(signed.mailbox.id)]
         if any(name.startswith(folder.name + DELIMITER) for name in names):
@@ -171,14 +167,13 @@ def routes(ctx: WebContext) -> APIRouter:
 
     @api.post(HOME + "/{folder_id}/don-rac")
     async def empty_trash(request: Request, folder_id: int) -> Response:
-        found = await checked(request)
+        found = await changing(request, folder_id)
         if isinstance(found, Response):
             return found
-        signed, form = found
-        folder = await ctx.own_folder(signed, folder_id)
+        signed, form, folder, _entry = found
         if folder is None or folder.special_use != "\\Trash":
             return await page(request, signed, error="error.not_found", status=404)
-        if first(form, "xac-nhan") != "1":
+        if form.get("xac-nhan") != "1":
             return render.redirect(f"{HOME}/{folder.id}")
         uids = [m.uid for m in await store.folder_index(folder.id)]
         if uids:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from congthu.store import Folder, Listed, MailStore
 from congthu.store import flags as flagbits
+from congthu.store.listing import Thread
 from congthu.webmail import i18n
 
 PAGE_SIZE = 50
@@ -53,6 +54,8 @@ class Row:
     seen: bool
     flagged: bool
     folder_id: int = 0
+    count: int = 1  # messages of its conversation (the list by conversation)
+    unseen_in_thread: int = 0
 
 
 def row_of(item: Listed, lang: str) -> Row:
@@ -62,6 +65,15 @@ def row_of(item: Listed, lang: str) -> Row:
                date=i18n.show_date(meta.internal_date, lang), size=meta.size,
                seen=bool(meta.flags & flagbits.SEEN), flagged=bool(meta.flags & flagbits.FLAGGED),
                folder_id=item.folder_id)
+
+
+def thread_row_of(thread: Thread, lang: str) -> Row:
+    """A row of the list by conversation: the newest message, the conversation's size
+    and unread count (the row is bold if any of its messages is unread)."""
+    row = row_of(thread.newest, lang)
+    row.count, row.unseen_in_thread = thread.count, thread.unseen
+    row.seen = thread.unseen == 0
+    return row
 
 
 def sort_key(folder: Folder) -> tuple[int, str]:

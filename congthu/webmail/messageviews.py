@@ -29,7 +29,6 @@ from congthu.store import Content, Folder, MessageMeta, NotFound
 from congthu.text import fold
 from congthu.webmail import i18n
 from congthu.webmail.context import HOME, Signed, WebContext
-from congthu.webmail.listview import folder_entries
 from congthu.webmail.reading import part_text, structure_of, view_of
 
 MAX_IDS = 20
@@ -76,6 +75,10 @@ def routes(ctx: WebContext) -> APIRouter:
         if isinstance(got, Response):
             return got
         signed, folder, meta, content = got
+        if folder.mailbox_id != signed.mailbox.id:  # Điều 12: a delegate's reading is audited
+            held = await ctx.held(signed, folder.id)
+            await ctx.audit_delegated(request, signed, "webmail.delegate.print", held.owner_address if held else "",
+                                      {"folder": folder.name, "uid": uid})
         lang = i18n.language(request.cookies.get(i18n.LANG_COOKIE))
         raw = await store.read_message(content.id)
         view = view_of(structure_of(content.structure, raw), raw)
@@ -96,7 +99,8 @@ def routes(ctx: WebContext) -> APIRouter:
         lang = i18n.language(request.cookies.get(i18n.LANG_COOKIE))
         own, refs = chain_of(await store.read_message(content.id))
         ids = list(dict.fromkeys(([own] if own else []) + refs))[-MAX_IDS:]
-        mine = await store.list_folders(signed.mailbox.id)
+        # The conversation within the folder's mailbox, in the folders the user may read.
+        mine = await ctx.visible_folders(signed, folder.mailbox_id)
         candidates: dict[tuple[int, int], None] = {(folder.id, uid): None}
         for each in mine:
             for mid in ids:
@@ -120,7 +124,8 @@ def routes(ctx: WebContext) -> APIRouter:
                 chosen.append(threads.ThreadMessage(
                     number, (item.sent_date or item.meta.internal_date, number), item.subject, item_own, item_refs))
         rows = []
-        names = {f.id: f.full for f in await folder_entries(store, signed.mailbox.id, lang)}
+        pane = await ctx.pane(request, signed, folder.mailbox_id)
+        names = {f.id: f.full for f in pane["folders"]}
         stack = [(node, 0) for node in reversed(threads.references(chosen))]
         while stack:
             node, depth = stack.pop()
@@ -136,7 +141,7 @@ def routes(ctx: WebContext) -> APIRouter:
                          "current": (fid, item_uid) == (folder.id, uid)})
         return ctx.renderer.page(request, "thread.html", {
             "session": signed.session, "csrf": signed.session.csrf, "address": signed.mailbox.address,
-            "folders": await folder_entries(store, signed.mailbox.id, lang), "subject": content.subject,
+            **pane, "subject": content.subject,
             "rows": rows, "back": f"{HOME}/{folder.id}/{uid}"})
 
     return api

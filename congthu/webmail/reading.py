@@ -34,7 +34,11 @@ from congthu.text import unaccent
 # Text bodies longer than this (characters) are cut before showing.
 MAX_BODY_CHARS = 2_000_000
 MAX_FILENAME = 180
-_UNSAFE_NAME = re.compile(r'[\x00-\x1f\x7f"\\/:*?<>|;]+')
+# A part's IMAP section number (RFC 9051 section 6.4.5) as the routes take it.
+SECTION = re.compile(r"^[1-9][0-9]{0,3}(\.[1-9][0-9]{0,3}){0,9}$")
+# Control characters, quotes, path and shell characters, and the bidirectional controls
+# (U+202E RIGHT-TO-LEFT OVERRIDE makes "hóa\u202efdp.exe" look like "hóaexe.pdf").
+_UNSAFE_NAME = re.compile('[\x00-\x1f\x7f-\x9f"\\\\/:*?<>|;\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]+')
 
 
 @dataclass
@@ -43,6 +47,19 @@ class Attachment:
     filename: str
     media_type: str
     size: int
+
+    @property
+    def preview(self) -> str:
+        """"image" or "pdf" when the page may offer a preview (the bytes are checked
+        again when served, ``previews``), else ""."""
+        name = self.filename.lower()
+        if self.media_type in ("image/png", "image/jpeg", "image/gif", "image/webp") or (
+                self.media_type == "application/octet-stream" and name.endswith((".png", ".jpg", ".jpeg", ".gif", ".webp"))):
+            return "image"
+        if self.media_type in ("application/pdf", "application/x-pdf") or (
+                self.media_type == "application/octet-stream" and name.endswith(".pdf")):
+            return "pdf"
+        return ""
 
 
 @dataclass
@@ -78,6 +95,33 @@ def view_of(structure: MessageStructure, raw: bytes) -> MessageView:
         elif part.type == "text" and part.subtype != "html" and view.text_part is None:
             view.text_part = part
     return view
+
+
+def inline_images(structure: MessageStructure) -> dict[str, str]:
+    """Content-ID (lower case, without angle brackets) -> section of each image part of
+    the message itself (not of an attached message): what ``cid:`` URLs may name (RFC
+    2392). Whether the bytes are an image the page may show is checked when served."""
+    found: dict[str, str] = {}
+    inside_attached: list[str] = []
+    for section, part in structure.walk():
+        if any(section.startswith(prefix + ".") for prefix in inside_attached):
+            continue
+        if part.message is not None:
+            inside_attached.append(section)
+        elif part.type == "image" and part.content_id and not part.children:
+            key = part.content_id.strip().strip("<>").lower()
+            if key and len(key) <= 250:
+                found.setdefault(key, section)
+    return found
+
+
+def image_part(structure: MessageStructure, raw: bytes, section: str) -> Part | None:
+    """The part ``section`` if it is an image part of the message itself: an inline
+    image (``inline_images``) or an attachment the reading page lists."""
+    if section in inline_images(structure).values():
+        return structure.part(section)
+    chosen = attachment_by_section(structure, raw, section)
+    return chosen[1] if chosen is not None else None
 
 
 def attachment_by_section(structure: MessageStructure, raw: bytes, section: str) -> tuple[Attachment, Part] | None:
@@ -118,8 +162,10 @@ def attachment_name(part: Part, number: int) -> str:
     return f"tep-dinh-kem-{number}"
 
 
-def content_disposition(filename: str) -> str:
-    """``attachment; filename="ascii"; filename*=UTF-8''...`` (RFC 6266 section 4.3)."""
+def content_disposition(filename: str, *, inline: bool = False) -> str:
+    """``attachment; filename="ascii"; filename*=UTF-8''...`` (RFC 6266 section 4.3);
+    ``inline`` for what the page shows (images)."""
     ascii_name = unaccent(filename).encode("ascii", "replace").decode("ascii")
     ascii_name = re.sub(r"\.{2,}", ".", re.sub(r"[^A-Za-z0-9._ -]+", "_", ascii_name)).strip(" ._") or "tep-dinh-kem"
-    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
+    kind = "inline" if inline else "attachment"
+    return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"

@@ -36,8 +36,10 @@ PAGE_HEADERS = {
 
 # The message body frame: a sandbox without scripts, forms or same-origin (an opaque
 # origin even if opened directly), styles only inline (ours and the sanitised ones),
-# nothing else may load; only our pages may frame it.
-BODY_CSP = ("default-src 'none'; style-src 'unsafe-inline'; form-action 'none'; base-uri 'none'; "
+# images only as data: URLs (the message's inline images, ``body_csp``), nothing else
+# may load; only our pages may frame it. ``body_csp`` adds https: images for a reader
+# who asked.
+BODY_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'none'; base-uri 'none'; "
             "frame-ancestors 'self'; sandbox allow-popups allow-popups-to-escape-sandbox")
 BODY_HEADERS = {
     "Content-Security-Policy": BODY_CSP,
@@ -45,6 +47,27 @@ BODY_HEADERS = {
     "X-Frame-Options": "SAMEORIGIN",
     "X-Content-Type-Options": "nosniff",
 }
+
+# Images shown in the page (image attachments, PDF pages as PNG): the type the bytes
+# were recognised as, never sniffed, inline, and a document that can run nothing if
+# opened on its own.
+IMAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; sandbox",
+    "Cache-Control": "private, no-store",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+}
+
+
+def body_csp(remote_images: bool) -> dict[str, str]:
+    """The body frame's headers. Its images are the message's inline images, written
+    into the frame as ``data:`` URLs by the server (the sandboxed frame has an opaque
+    origin: its requests to us would carry no SameSite session cookie); with
+    ``remote_images`` (the reader asked), https: images too (the sanitiser kept only
+    public ones); never http:, script or anything else."""
+    images = "img-src data:" + (" https:" if remote_images else "")
+    return {**BODY_HEADERS, "Content-Security-Policy": BODY_CSP.replace("img-src data:", images)}
+
 
 # Downloads: never shown in the page, never sniffed, never a document that could run
 # anything even if opened (CSP sandbox).

@@ -10,8 +10,16 @@ Every message is hostile (the Zimbra XSS of 2023, CVE-2023-37580). What survives
 - links only to http, https and mailto (no ``javascript:``, ``data:``, ``vbscript:``
   or relative URLs), opened in a new tab with ``rel="noopener noreferrer"``, and each
   link's real target is put in its ``title`` so the reader sees where it goes;
-- images lose their source: no request leaves for a remote host (tracking pixels) and
-  ``data:`` images go too; ``blocked_images`` says how many the reader does not see;
+- images: a ``cid:`` source (RFC 2392) naming an image part of the same message becomes
+  the path that serves that part from our origin (``images``: Content-ID -> path, made
+  by the caller from the parts ``previews.safe_image`` accepts; any other ``cid:``
+  goes); a remote source is kept only when the reader asked for this message's or this
+  sender's images (``remote``), only ``https:`` on the default port and only to a host
+  that names no address of a private, loopback, link-local or reserved network nor a
+  local name (``public_image_url``), so that a message cannot make the reader's browser
+  send requests into the agency's own network; ``data:`` and every other source go.
+  ``blocked_images`` says how many images the reader does not see, ``remote_images``
+  how many of those the reader could ask for;
 - inline CSS only with the properties of ``STYLE_PROPERTIES`` (none can load anything),
   and a style holding ``url(``, ``expression(``, ``@import``, a backslash escape or
   ``javascript:`` is dropped whole.
@@ -23,8 +31,10 @@ The result is shown inside a sandboxed frame under its own Content-Security-Poli
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
 
 import nh3
 
@@ -74,6 +84,9 @@ STYLE_PROPERTIES = {
 }
 
 URL_SCHEMES = {"http", "https", "mailto"}
+_LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".lan", ".home", ".intranet", ".corp", ".localdomain")
+_HOST = re.compile(r"^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?)+$")
+_IMG_TOKEN = re.compile(r'src="cid-image:(\d{1,6})"')
 _DANGEROUS_STYLE = re.compile(r"url\s*\(|expression\s*\(|@import|\\|javascript:|behavior\s*:|-moz-binding|image-set",
                               re.IGNORECASE)
 _URL_ATTRIBUTES = {"cite"}
@@ -85,13 +98,59 @@ _LINK = re.compile(r'<a ([^>]*?)href="([^"]*)"')
 class Sanitised:
     html: str
     blocked_images: int
+    remote_images: int = 0
+    inline_images: int = 0
 
 
-def sanitise(html: str) -> Sanitised:
-    """The allow-listed form of an HTML mail body (see the module docstring)."""
+def public_image_url(value: str) -> bool:
+    """An https URL on the default port whose host is a public DNS name or a public IP
+    address: never loopback, private (RFC 1918, RFC 4193), link-local, shared, reserved,
+    a single-label or local name, nor a URL with user information."""
+    try:
+        parts = urlsplit(value.strip())
+        port = parts.port
+    except ValueError:
+        return False
+    host = (parts.hostname or "").rstrip(".").lower()
+    if parts.scheme.lower() != "https" or port not in (None, 443) or "@" in parts.netloc or not host:
+        return False
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        address = None
+    if address is not None:
+        return address.is_global and not address.is_multicast
+    if host == "localhost" or host.endswith(_LOCAL_SUFFIXES) or not _HOST.match(host):
+        return False
+    # A name made of digits and dots only is an address in another notation (0x7f.1, 2130706433).
+    return not re.fullmatch(r"[0-9.x]+", host.rsplit(".", 1)[-1])
+
+
+def sanitise(html: str, *, images: dict[str, str] | None = None, remote: bool = False) -> Sanitised:
+    """The allow-listed form of an HTML mail body (see the module docstring). ``images``:
+    the message's inline images, Content-ID (without angle brackets, lower case) -> the
+    path serving it; ``remote``: keep public https images."""
+    inline = images or {}
+    paths: list[str] = []
+    counts = {"remote": 0}
+
     def attribute_filter(tag: str, attribute: str, value: str) -> str | None:
-        if (tag == "img" and attribute == "src") or (tag == "a" and attribute == "title"):
-            return None  # no image loads; a link's title will be its real target
+        if tag == "img" and attribute == "src":
+            if value[:4].lower() == "cid:":
+                path = inline.get(_content_id(value[4:]))
+                if path is None:
+                    return None
+                paths.append(path)
+                return f"cid-image:{len(paths) - 1}"  # replaced by the path below
+            if value[:6].lower() == "https:" or value[:5].lower() == "http:":
+                if remote and public_image_url(value):
+                    return value
+                counts["remote"] += 1
+            return None
+        if attribute == "href" and value[:3].lower() == "cid":
+            return None
+        if tag == "a" and attribute == "title":
+            return None  # a link's title will be its real target
         if attribute == "style" and _DANGEROUS_STYLE.search(value):
             return None
         if attribute in _URL_ATTRIBUTES and not value.lower().startswith(("http://", "https://")):
@@ -106,13 +165,22 @@ def sanitise(html: str) -> Sanitised:
         attribute_filter=attribute_filter,
         strip_comments=True,
         link_rel="noopener noreferrer nofollow",
-        url_schemes=URL_SCHEMES,
+        url_schemes=URL_SCHEMES | {"cid", "cid-image"},  # both settled by attribute_filter
         url_relative="deny",
         filter_style_properties=STYLE_PROPERTIES,
         set_tag_attribute_values={"a": {"target": "_blank"}},
     )
-    # Every image lost its source (a remote one, data: or cid:): that many not shown.
-    return Sanitised(_LINK.sub(_titled_link, cleaned), cleaned.count("<img"))
+    shown = _IMG_TOKEN.sub(lambda m: f'src="{paths[int(m.group(1))]}"' if int(m.group(1)) < len(paths) else "",
+                           cleaned)
+    # Every image without a source left (remote, data:, an unknown cid:) is not shown.
+    blocked = len(re.findall(r"<img(?![^>]*\ssrc=)", shown))
+    return Sanitised(_LINK.sub(_titled_link, shown), blocked, counts["remote"], len(paths))
+
+
+def _content_id(value: str) -> str:
+    """A ``cid:`` URL's Content-ID as the parts' are keyed (RFC 2392: URL-encoded, no
+    angle brackets; compared without case)."""
+    return unquote(value).strip().strip("<>").lower()
 
 
 def _titled_link(match: re.Match[str]) -> str:

@@ -22,7 +22,7 @@ from congthu.store import Folder
 from congthu.text import fold
 from congthu.webmail import i18n
 from congthu.webmail.context import HOME, WebContext
-from congthu.webmail.listview import PAGE_SIZE, folder_entries, number, row_of
+from congthu.webmail.listview import PAGE_SIZE, number, row_of
 
 SEARCH = HOME + "/tim"
 MAX_QUERY = 200
@@ -49,11 +49,21 @@ def routes(ctx: WebContext) -> APIRouter:
         lang = i18n.language(request.cookies.get(i18n.LANG_COOKIE))
         query = request.query_params.get("q", "")[:MAX_QUERY]
         scope_id = number(request.query_params.get("thu-muc", ""))
-        scope = await ctx.own_folder(signed, scope_id) if scope_id else None
-        folders = await folder_entries(store, signed.mailbox.id, lang)
-        chosen: list[Folder] = [scope] if scope is not None else [
-            f for f in await store.list_folders(signed.mailbox.id)]
+        held = await ctx.held(signed, scope_id) if scope_id else None
+        scope = held.folder if held else None
+        # The mailbox searched: the scope folder's, else the one named (a delegated
+        # mailbox, Điều 12), else the user's own; only folders the user may read.
+        mailbox_id = scope.mailbox_id if scope else number(request.query_params.get("hop-thu", "")) or signed.mailbox.id
+        access = await ctx.mailbox_access(signed, mailbox_id)
+        if access is None:
+            return ctx.error_page(request, signed, 404)
+        pane = await ctx.pane(request, signed, mailbox_id)
+        folders = pane["folders"]
+        chosen: list[Folder] = [scope] if scope is not None else await ctx.visible_folders(signed, mailbox_id)
         terms = terms_of(query)
+        if terms and mailbox_id != signed.mailbox.id:
+            await ctx.audit_delegated(request, signed, "webmail.delegate.search", access.owner_address,
+                                      {"query": query, "folder": scope.name if scope else ""})
         hits: list[tuple[object, int, int]] = []  # (arrival date, uid, folder id)
         total, capped = 0, False
         for folder in chosen if terms else []:
@@ -79,7 +89,7 @@ def routes(ctx: WebContext) -> APIRouter:
                 ((folder_id, uid) for _date, uid, folder_id in chosen_hits) if key in listed]
         return ctx.renderer.page(request, "search.html", {
             "session": signed.session, "csrf": signed.session.csrf, "address": signed.mailbox.address,
-            "folders": folders, "query": query, "scope": scope.id if scope else 0, "searched": bool(terms),
+            **pane, "query": query, "scope": scope.id if scope else 0, "searched": bool(terms),
             "rows": rows, "total": total, "capped": capped, "page": page, "pages": pages,
             "max_per_folder": MAX_PER_FOLDER})
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Awaitable
 from datetime import date
 from typing import Any
 
@@ -29,7 +30,7 @@ from congthu.accounts import totp
 from congthu.autoconfig.servers import client_servers
 from congthu.mailrules import RuleRefused, Vacation, rules
 from congthu.webmail import i18n, render
-from congthu.webmail.context import Signed, WebContext, client_ip
+from congthu.webmail.context import Form, Signed, WebContext, client_ip
 
 SETTINGS = "/cai-dat"
 SIGNATURE = SETTINGS + "/chu-ky"
@@ -76,19 +77,6 @@ def qr_svg(text: str) -> Markup:
     return Markup(out.getvalue().decode("ascii"))  # noqa: S704 (segno's own SVG, no user text in it)
 
 
-async def read_fields(request: Request) -> dict[str, str] | None:
-    """The POSTed form (first value of each field, cut to ``MAX_TEXT_FIELD``), or None."""
-    try:
-        form = await request.form(max_files=0, max_fields=50)
-    except Exception:  # a malformed body: the caller answers 400
-        return None
-    out: dict[str, str] = {}
-    for key, value in form.multi_items():
-        if isinstance(value, str) and key not in out:
-            out[key] = value[:MAX_TEXT_FIELD]
-    return out
-
-
 def routes(ctx: WebContext) -> APIRouter:
     api = APIRouter()
     app = ctx.app
@@ -107,16 +95,23 @@ def routes(ctx: WebContext) -> APIRouter:
         reason = refused.vietnamese if lang == "vi" else refused.english
         return words(request)("set.refused", reason=reason)
 
-    async def posted(request: Request) -> tuple[Signed, dict[str, str]] | Response:
+    async def posted(request: Request) -> tuple[Signed, Form] | Response:
         """The signed-in user and the form of a POST whose session, token and origin
-        are right; otherwise the answer to send."""
-        signed = await ctx.require(request)
-        if isinstance(signed, Response):
-            return signed
-        form = await read_fields(request)
-        if form is None or not ctx.form_ok(request, signed.session.secret, form.get("csrf", "")):
-            return show(request, signed, "error.html", {"bad": True}, status=403)
-        return signed, form
+        are right (``WebContext.changing``); otherwise the answer to send."""
+        change = await ctx.changing(request, max_chars=MAX_TEXT_FIELD)
+        return change if isinstance(change, Response) else (change.signed, change.form)
+
+    async def saved(request: Request, signed: Signed, change: Awaitable[object], *, template: str,
+                    typed: dict[str, Any], back: str) -> Response:
+        """The one way a rule is saved: ``change`` (the owner's call) done, then back to
+        the page with "Đã lưu"; refused by the owner (``RuleRefused``), the same page
+        again with the reason in the user's language and what was typed."""
+        try:
+            await change
+        except RuleRefused as refused:
+            return show(request, signed, template, {**typed, "saved": False,
+                                                    "error": refusal_text(request, refused)}, 400)
+        return render.redirect(back + "?xong=1")
 
     # -- signature ---------------------------------------------------------------------
 
@@ -135,13 +130,9 @@ def routes(ctx: WebContext) -> APIRouter:
         if isinstance(got, Response):
             return got
         signed, form = got
-        try:
-            await rules.set_signature(app, signed.mailbox, form.get("chu-ky", ""), actor=signed.mailbox.address,
-                                      client=client_ip(request))
-        except RuleRefused as refused:
-            return show(request, signed, "settings_signature.html", {
-                "text": form.get("chu-ky", ""), "saved": False, "error": refusal_text(request, refused)}, 400)
-        return render.redirect(SIGNATURE + "?xong=1")
+        return await saved(request, signed, rules.set_signature(
+            app, signed.mailbox, form.get("chu-ky", ""), actor=signed.mailbox.address, client=client_ip(request)),
+            template="settings_signature.html", typed={"text": form.get("chu-ky", "")}, back=SIGNATURE)
 
     # -- vacation ----------------------------------------------------------------------
 
@@ -167,26 +158,19 @@ def routes(ctx: WebContext) -> APIRouter:
         signed, form = got
         enabled, subject, body = form.get("bat") == "1", form.get("tieu-de", ""), form.get("noi-dung", "")
         start, end = form.get("tu-ngay", ""), form.get("den-ngay", "")
-        typed = {"enabled": enabled, "subject": subject, "body": body, "start": start, "end": end}
-        error = ""
-        try:
-            dates: list[date | None] = []
-            for value in (start, end):
-                try:
-                    dates.append(parse_date(value))
-                except ValueError:
-                    error = words(request)("set.bad_date", value=value[:40])
-                    raise
-            await rules.set_vacation(app, signed.mailbox, Vacation(enabled, subject, body, dates[0], dates[1]),
-                                     actor=signed.mailbox.address, client=client_ip(request))
-        except RuleRefused as refused:
-            error = refusal_text(request, refused)
-        except ValueError:
-            pass
-        if error:
-            return show(request, signed, "settings_vacation.html", {
-                "v": typed, "days": app.settings.mailrules.vacation_days, "saved": False, "error": error}, 400)
-        return render.redirect(VACATION + "?xong=1")
+        typed = {"v": {"enabled": enabled, "subject": subject, "body": body, "start": start, "end": end},
+                 "days": app.settings.mailrules.vacation_days}
+        dates: list[date | None] = []
+        for value in (start, end):
+            try:
+                dates.append(parse_date(value))
+            except ValueError:
+                return show(request, signed, "settings_vacation.html", {
+                    **typed, "saved": False, "error": words(request)("set.bad_date", value=value[:40])}, 400)
+        return await saved(request, signed, rules.set_vacation(
+            app, signed.mailbox, Vacation(enabled, subject, body, dates[0], dates[1]),
+            actor=signed.mailbox.address, client=client_ip(request)),
+            template="settings_vacation.html", typed=typed, back=VACATION)
 
     # -- forwarding --------------------------------------------------------------------
 
@@ -209,15 +193,12 @@ def routes(ctx: WebContext) -> APIRouter:
         signed, form = got
         enabled, keep = form.get("bat") == "1", form.get("giu-ban-sao") == "1"
         typed = form.get("dia-chi", "")
-        try:
-            await rules.set_forwarding(app, signed.mailbox, re.split(r"[\s,;]+", typed), enabled=enabled,
-                                       keep_copy=keep, actor=signed.mailbox.address, client=client_ip(request))
-        except RuleRefused as refused:
-            return show(request, signed, "settings_forwarding.html", {
+        return await saved(request, signed, rules.set_forwarding(
+            app, signed.mailbox, re.split(r"[\s,;]+", typed), enabled=enabled, keep_copy=keep,
+            actor=signed.mailbox.address, client=client_ip(request)),
+            template="settings_forwarding.html", back=FORWARDING, typed={
                 "enabled": enabled, "targets": typed, "keep": keep,
-                "most": app.settings.mailrules.forward_max_targets, "saved": False,
-                "error": refusal_text(request, refused)}, 400)
-        return render.redirect(FORWARDING + "?xong=1")
+                "most": app.settings.mailrules.forward_max_targets})
 
     # -- two-factor authentication (TOTP) ------------------------------------------------
 

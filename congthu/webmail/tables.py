@@ -1,4 +1,6 @@
-"""Tables of the webmail: its server-side sessions (``congthu.webmail.sessions``).
+"""Tables of the webmail: its server-side sessions (``congthu.webmail.sessions``) and each
+user's choices (``congthu.webmail.prefs``: the list grouped by conversation, the senders
+whose remote images are shown without asking).
 
 A browser holds only a random session id in a cookie; the table keeps its SHA-256, so a
 copy of the database opens no session. One row per signed-in browser, listed on the
@@ -30,4 +32,22 @@ web_sessions = Table(
     # The earlier of the absolute limit and the idle limit; moved on with last_seen_at.
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Index("ix_webmail_sessions_expires_at", "expires_at"),
+)
+
+# One row per user who changed a choice (no row: the defaults).
+web_prefs = Table(
+    "webmail_prefs",
+    metadata,
+    Column("mailbox_id", Integer, ForeignKey("mailboxes.id", ondelete="CASCADE"), primary_key=True),
+    # The message list grouped by conversation (base subject) instead of one row a message.
+    Column("thread_list", Boolean, nullable=False, default=False),
+)
+
+# Senders (the From address, lower case) whose remote images the user chose to see.
+web_image_senders = Table(
+    "webmail_image_senders",
+    metadata,
+    Column("mailbox_id", Integer, ForeignKey("mailboxes.id", ondelete="CASCADE"), primary_key=True),
+    Column("address", String(320), primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
 )

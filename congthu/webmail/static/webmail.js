@@ -220,11 +220,13 @@ document.addEventListener("DOMContentLoaded", function () {
     return parts.join("\u0000");
   }
   last = key(snapshot());
+  function keptBoxes() { return Array.prototype.slice.call(form.querySelectorAll("input[name=giu]")); }
   function save(leaving) {
     var data = snapshot();
     var now = key(data);
     if (now === last || (saving && !leaving)) { return; }
     saving = true;
+    var sent = keptBoxes().filter(function (box) { return box.checked; });
     var request = fetch(form.getAttribute("data-autosave"), {
       method: "POST", body: data, credentials: "same-origin", keepalive: !!leaving
     });
@@ -234,6 +236,13 @@ document.addEventListener("DOMContentLoaded", function () {
       return response.json();
     }).then(function (answer) {
       draftField.value = String(answer.nhap);
+      // The kept files have new section numbers in the new version; unticked ones are gone.
+      var sections = answer.giu || [];
+      sent.forEach(function (box, at) { if (at < sections.length) { box.value = String(sections[at]); } });
+      keptBoxes().forEach(function (box) {
+        if (!box.checked && sent.indexOf(box) < 0) { box.parentNode.remove(); }
+      });
+      now = key(snapshot());
       last = now;
       var time = new Date();
       status.textContent = form.getAttribute("data-saved") + " " +

@@ -64,7 +64,7 @@ def register(commands: Commands) -> None:
     p.add_argument("address")
     p.add_argument("action", choices=["list", "grant", "revoke"])
     p.add_argument("role", nargs="?", choices=[r for r in roles.ROLES if r != roles.OFFICIAL])
-    p.add_argument("--scope", default=None, help="mã cơ quan / organisation id (org_manager)")
+    p.add_argument("--scope", default=None, help="mã cơ quan / organisation id (org_manager; records: only that organisation)")
 
     audit_help = "nhật ký kiểm tra / audit trail"
     p = commands.command("list", "xem nhật ký / list records", cmd_audit_list, group="audit", group_help=audit_help)

@@ -8,7 +8,8 @@ Roles (stored in ``roles``; "official" is everyone's and not stored):
   requests.
 - ``official``: their own mailbox, password and second factor.
 - ``records``: the records office (văn thư, Điều 7.4): searches and reads the journal of
-  inter-organisation mail (``congthu.journal``), nothing else.
+  inter-organisation mail (``congthu.journal``), nothing else; optionally scoped to an
+  organisation (its entries and its sub-units' only), unscoped for the province's.
 
 ``require(app, mailbox_id, permission, target=...)`` raises ``Forbidden`` or returns;
 ``allowed`` answers True/False. The ``target`` is a mailbox id for the ``mailbox.*``
@@ -73,6 +74,8 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "policy.manage": (),
     "orgs.manage": (),  # reorganisation: rename, merge, dissolve organisations
     "mailboxes.export": (),  # a mailbox's mail written out (mbox, .eml zip)
+    "aliases.manage": (),  # extra addresses (Điều 3.3c: the IT Center decides addresses)
+    "quarantine.manage": (),  # held messages (Điều 9.9) released or deleted: the recipients' mail
     "audit.export": (SUPERVISOR,),
     # Điều 7.4: the journal of inter-organisation mail, for the records office.
     "journal.read": (RECORDS,),
@@ -110,11 +113,14 @@ async def grants(app: App, mailbox_id: int) -> list[Grant]:
 
 async def grant(app: App, mailbox_id: int, role: str, scope: str | int | None = None, *,
                 actor: str = "system") -> bool:
-    """Give a role (org_manager needs an organisation scope); False if already held."""
+    """Give a role (org_manager needs an organisation scope, records may have one);
+    False if already held."""
     if role not in ROLES or role == OFFICIAL:
         raise ValueError(f"Vai trò không hợp lệ / invalid role {role!r}; one of admin, supervisor, org_manager, records")
-    if (role == ORG_MANAGER) != (scope not in (None, "")):
-        raise ValueError("org_manager cần một cơ quan / org_manager needs an organisation scope (only it)")
+    scoped = scope not in (None, "")
+    if (role == ORG_MANAGER and not scoped) or (scoped and role not in (ORG_MANAGER, RECORDS)):
+        raise ValueError("org_manager cần một cơ quan; chỉ org_manager và records có phạm vi / org_manager needs "
+                         "an organisation scope; only org_manager and records take one")
     scope_text = "" if scope is None else str(scope)
     mailbox = await app.store.get_mailbox_by_id(mailbox_id)
     if mailbox is None:

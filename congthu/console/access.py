@@ -9,7 +9,12 @@ authorisation check"), on the roles of ``congthu.accounts.roles`` and its one ru
 * organisation managers (``org_manager``, scoped to an organisation): their
   organisation and its sub-units only: its requests, people and mailboxes; they alone
   see the one-time passwords of their organisation's done requests (not even an
-  administrator: Điều 13.2, a password chosen for someone reaches only the requester).
+  administrator: Điều 13.2, a password chosen for someone reaches only the requester);
+  they grant and revoke the delegations of their organisation mailboxes (Điều 12);
+* the records office (``records``, Điều 7.4): the journal of inter-organisation mail
+  only; a grant scoped to an organisation reads the entries that organisation (or one
+  of its sub-units) sent or received, an unscoped one (the province's records office)
+  every entry.
 
 An action on an organisation is decided against the organisation's chain up to the root
 (a manager of a department also manages its units), which the caller's ``orgs`` gives
@@ -46,10 +51,21 @@ PERMISSION = {
     "directory.people": "org.mailboxes.manage",
     "directory.orgs": "orgs.manage",
     "mailbox.export": "mailboxes.export",
+    # Aliases (extra addresses: Điều 3.3c, the IT Center decides addresses) and the bulk
+    # import of the directory (Điều 10.2: the structure from Home Affairs): administrators.
+    "directory.aliases": "aliases.manage",
+    "directory.import": "orgs.manage",
+    # Delegations of an organisation mailbox (Điều 12: managed by its leader or delegated
+    # to a unit or person): administrators and the organisation's managers.
+    "delegations.manage": "org.mailboxes.manage",
+    # The journal of inter-organisation mail (Điều 7.3-7.5): the records office.
+    "journal.read": "journal.read",
     # Reports to the Department (congthu.reports).
     "reports.read": "org.reports.read",
+    # The quarantine (Điều 9.9, congthu.content.web): administrators.
+    "quarantine.manage": "quarantine.manage",
 }
-CONSOLE_ROLES = (roles.ADMIN, roles.SUPERVISOR, roles.ORG_MANAGER)
+CONSOLE_ROLES = (roles.ADMIN, roles.SUPERVISOR, roles.ORG_MANAGER, roles.RECORDS)
 
 
 class OrgChains(Protocol):
@@ -77,6 +93,14 @@ class Viewer:
         return sorted({int(g.scope) for g in self.grants if g.role == roles.ORG_MANAGER and g.scope.isdigit()})
 
     @property
+    def journal_scope(self) -> list[int] | None:
+        """The organisations whose journal entries the viewer reads: None for every one
+        (administrators, an unscoped records grant), else the scoped records grants'."""
+        if self.is_admin or any(g.role == roles.RECORDS and not g.scope for g in self.grants):
+            return None
+        return sorted({int(g.scope) for g in self.grants if g.role == roles.RECORDS and g.scope.isdigit()})
+
+    @property
     def in_console(self) -> bool:
         """Holds a console role (the console exists for them)."""
         return any(g.role in CONSOLE_ROLES for g in self.grants)
@@ -98,6 +122,10 @@ async def can(orgs: OrgChains, viewer: Viewer, action: str, org_id: int | None =
     which only administrators and supervisors' reading pass)?"""
     if action == "console":
         return viewer.in_console
+    if action == "journal.read" and org_id is not None:
+        # The records grant's scope is an organisation, and reading covers its sub-units.
+        scope = viewer.journal_scope
+        return scope is None or bool(set(scope) & set(await orgs.org_chain(org_id)))
     permission = PERMISSION.get(action)
     if permission is None:
         return False

@@ -10,35 +10,60 @@ words, and call ``enter`` first in every route.
 
 The navigation lists the console's sections whose package is installed (a section's
 ``web.py`` exists), so a link never leads to a missing page.
+
+What every package's pages did alike lives here once: ``posted`` (a POSTed form with its
+CSRF token checked), ``allowed`` (the one check for a change, the refusal audited and
+answered 403), ``readable_org`` and ``readable_person`` (an organisation or person of
+the URL, or None when the viewer may not read it: answered 404 like what does not
+exist), and ``id_of`` (an id from the URL). A route's prologue is one call: ``visit``
+(the gate, then what the URL names, or 404) for a page, ``change`` (the same, then the
+posted form and the one check of the change) for a POST; each returns the response to
+give instead, or what the route goes on with (``Visit``, ``Change``).
 """
 
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from congthu.console import access, words
-from congthu.console.access import OrgChains, Viewer
+from congthu.console.access import Viewer
+from congthu.directory import Directory, DirectoryError, Org, Person
 from congthu.webmail import i18n, render
-from congthu.webmail.context import Signed, WebContext
+from congthu.webmail.context import Signed, WebContext, first, read_form
 
 if TYPE_CHECKING:
     from congthu.app import App
 
+T = TypeVar("T")
+
 HOME = "/quan-tri"
+JOURNAL = "/quan-tri/luu-thu"
 TEMPLATES = Path(__file__).parent / "templates"
 WEBMAIL_TEMPLATES = Path(i18n.__file__).parent / "templates"
+# Downloads from the console (an mbox, a kept message, the import template): never shown
+# in the page, never sniffed, never a document that could run anything (CSP sandbox).
+DOWNLOAD_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; sandbox",
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+}
 # The console's sections: (path, word, the module that serves it).
 SECTIONS = (
     ("/quan-tri/yeu-cau", "nav.requests", "congthu.requests.web"),
     ("/quan-tri/danh-ba", "nav.directory", "congthu.directory.web"),
     ("/quan-tri/bao-cao", "nav.reports", "congthu.reports.web"),
+    (JOURNAL, "nav.journal", "congthu.journal.web"),
+    ("/quan-tri/cach-ly", "nav.quarantine", "congthu.content.web"),
+    ("/quan-tri/api", "nav.api", "congthu.api.pages"),
 )
 
 
@@ -59,13 +84,43 @@ def lang_of(request: Request) -> str:
     return i18n.language(request.cookies.get(i18n.LANG_COOKIE))
 
 
+def id_of(text: str) -> int | None:
+    """An id from a URL or a form ("12"), None for anything else (never an exception)."""
+    text = text.strip()
+    return int(text) if text.isdigit() and len(text) < 10 else None
+
+
+@dataclass(frozen=True, slots=True)
+class Visit(Generic[T]):
+    """A console page's viewer and what its URL names (``ConsolePages.visit``)."""
+
+    signed: Signed
+    viewer: Viewer
+    found: T
+
+
+@dataclass(frozen=True, slots=True)
+class Change(Generic[T]):
+    """A change the viewer may make (``ConsolePages.change``): who, on what, the form."""
+
+    signed: Signed
+    viewer: Viewer
+    found: T
+    form: dict[str, list[str]]
+
+
+# What a route's URL names, for a viewer: None when it does not exist or they may not see it.
+Finder = Callable[[Viewer], Awaitable[T | None]]
+
+
 class ConsolePages:
     """The console pages of one package on one App."""
 
-    def __init__(self, app: App, orgs: OrgChains, *, templates: Sequence[Path] = (),
+    def __init__(self, app: App, directory: Directory, *, templates: Sequence[Path] = (),
                  texts: Mapping[str, tuple[str, str]] | None = None) -> None:
         self.app = app
-        self.orgs = orgs
+        self.directory = directory
+        self.orgs = directory  # the organisation chains of the one check
         self.web = WebContext(app)
         self.texts = dict(texts or {})
         self.sections = installed_sections()
@@ -107,3 +162,72 @@ class ConsolePages:
         if await access.needs_second_factor(self.app, viewer):
             return self.page(request, signed, "console_enrol.html", {}, 403)
         return signed, viewer
+
+    async def visit(self, request: Request, find: Finder[T]) -> Visit[T] | Response:
+        """The gate (``enter``), then what the URL names (``find``), or the response
+        instead: the gate's, or 404 when ``find`` gives None."""
+        entered = await self.enter(request)
+        if isinstance(entered, Response):
+            return entered
+        signed, viewer = entered
+        found = await find(viewer)
+        if found is None:
+            return self.error(request, signed, "not_found", 404)
+        return Visit(signed, viewer, found)
+
+    async def change(self, request: Request, find: Finder[T], action: str,
+                     scope: Callable[[T], tuple[int | None, str]]) -> Change[T] | Response:
+        """A POSTed change: ``visit``, then the form (its CSRF token checked: 403), then
+        the one check of ``action`` on the organisation ``scope`` gives with the audit
+        target (403, audited). The response to give instead, or the ``Change``."""
+        visited = await self.visit(request, find)
+        if isinstance(visited, Response):
+            return visited
+        form = await self.posted(request, visited.signed)
+        if isinstance(form, Response):
+            return form
+        org_id, target = scope(visited.found)
+        refused = await self.allowed(request, visited.signed, visited.viewer, action, org_id, target)
+        if refused is not None:
+            return refused
+        return Change(visited.signed, visited.viewer, visited.found, form)
+
+    async def posted(self, request: Request, signed: Signed) -> dict[str, list[str]] | Response:
+        """The POSTed form if its CSRF token is right, else the 403 page."""
+        form = await read_form(request)
+        if form is None or not self.web.form_ok(request, signed.session.secret, first(form, "csrf")):
+            return self.error(request, signed, "form.expired", 403)
+        return form
+
+    async def allowed(self, request: Request, signed: Signed, viewer: Viewer, action: str,
+                      org_id: int | None, target: str) -> Response | None:
+        """None if the viewer may do ``action`` on the organisation; else the 403 page,
+        the refusal audited (``access.refused``)."""
+        if await self.can(viewer, action, org_id):
+            return None
+        await access.refused(self.app, viewer, action, target)
+        return self.error(request, signed, "denied", 403)
+
+    async def readable_org(self, viewer: Viewer, id_text: str, action: str = "directory.read") -> Org | None:
+        """The organisation of the URL if the viewer may ``action`` on it, else None
+        (answered 404: another organisation's id reveals nothing)."""
+        org_id = id_of(id_text)
+        if org_id is None:
+            return None
+        try:
+            org = await self.directory.get_org(org_id)
+        except DirectoryError:
+            return None
+        return org if await self.can(viewer, action, org.id) else None
+
+    async def readable_person(self, viewer: Viewer, id_text: str) -> Person | None:
+        """The person of the URL if the viewer may read their organisation, else None."""
+        person_id = id_of(id_text)
+        if person_id is None:
+            return None
+        try:
+            person = await self.directory.get_person(person_id)
+        except DirectoryError:
+            return None
+        # Someone in no organisation: only those who read every organisation.
+        return person if await self.can(viewer, "directory.read", person.org_id) else None

@@ -14,6 +14,9 @@ TEXTS: dict[str, tuple[str, str]] = {
     "nav.requests": ("Yêu cầu", "Requests"),
     "nav.directory": ("Danh bạ, đơn vị", "Directory"),
     "nav.reports": ("Báo cáo", "Reports"),
+    "nav.journal": ("Lưu thư", "Mail records"),
+    "nav.quarantine": ("Thư bị giữ", "Quarantine"),
+    "nav.api": ("Mã truy cập API", "API tokens"),
     "nav.mail": ("Hộp thư", "Mail"),
     "enrol.title": ("Cần bật xác thực hai lớp", "Two-factor authentication required"),
     "enrol.text": ("Quản trị viên phải bật xác thực hai lớp (TOTP) trước khi dùng trang quản trị. Liên hệ Trung "

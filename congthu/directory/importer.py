@@ -2,8 +2,11 @@
 from CSV or XLSX files in the template this module writes (Vietnamese column headers).
 
 The whole file is checked first; any bad row (missing name, unknown organisation,
-duplicate person, impossible address, ...) is reported with its line number and nothing is
-imported. A real import is one transaction. Re-importing updates the people already there
+duplicate person, impossible address, a formula instead of a value, ...) is reported with
+its line number and nothing is imported. A file that is not what it says (an XLSX that is
+no zip or unpacks to more than ``MAX_XLSX_UNPACKED``, a CSV that is not UTF-8 text) is
+refused whole with ``ImportFileError``. The CLI (``congthu directory import``) and the
+console (``/quan-tri/danh-ba/nhap``) use the same ``Importer``. A real import is one transaction. Re-importing updates the people already there
 (matched by staff code, else by organisation and name) instead of duplicating them. New
 mailboxes get one-time passwords, written to one file per organisation for its leader.
 """
@@ -16,6 +19,7 @@ import io
 import os
 import re
 import secrets
+import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -88,6 +92,72 @@ EXAMPLE_ROWS: list[dict[str, str]] = [
 
 class ImportFileError(Exception):
     """The file cannot be read at all (format, encoding, headers)."""
+
+
+# An XLSX is a zip: what it may unpack to (a "zip bomb" of a few kilobytes unpacking to
+# gigabytes would fill the memory of openpyxl). 50,000 people take some 30 MB.
+MAX_XLSX_UNPACKED = 400 * 1024 * 1024
+# Cells a spreadsheet computes: the import takes values typed in, never formulas (a
+# cached value may be stale or absent; "=" or "@" at the start of a CSV cell is what a
+# spreadsheet would compute, OWASP "CSV Injection"). "+" and "-" start phone numbers.
+CSV_FORMULA_STARTS = ("=", "@")
+
+
+def _check_xlsx(path: Path) -> bool:
+    """Refuse an XLSX that is no zip or unpacks to too much; True if a worksheet holds
+    a formula (``<f>`` elements), so its cells must be looked at."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+            if sum(m.file_size for m in members) > MAX_XLSX_UNPACKED:
+                raise ImportFileError(f"Tệp XLSX giải nén quá lớn / the XLSX unpacks to more than "
+                                      f"{MAX_XLSX_UNPACKED // (1024 * 1024)} MB")
+            formulas = False
+            for member in members:
+                if member.filename.startswith("xl/worksheets/") and member.filename.endswith(".xml"):
+                    with archive.open(member) as part:
+                        formulas = formulas or _has_formula(part)
+            return formulas
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise ImportFileError(f"Không phải tệp XLSX / not an XLSX file: {path.name} ({exc})") from None
+
+
+def _has_formula(part: Any) -> bool:
+    tail = b""
+    while chunk := part.read(1 << 20):
+        if re.search(rb"<(?:\w+:)?f[ >/]", tail + chunk):
+            return True
+        tail = chunk[-16:]
+    return False
+
+
+def formula_errors(path: Path, rows: list[tuple[int, list[str]]], header: list[str]) -> list[tuple[int, str]]:
+    """(line, message) for every row with a formula instead of a value."""
+    found: dict[int, str] = {}
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        from openpyxl import load_workbook
+
+        try:
+            workbook = load_workbook(path, read_only=True, data_only=False)
+        except Exception as exc:
+            raise ImportFileError(f"Không đọc được tệp XLSX / cannot read XLSX: {exc}") from None
+        try:
+            for line, row in enumerate(workbook.worksheets[0].iter_rows(values_only=True), 1):
+                for index, value in enumerate(row):
+                    if isinstance(value, str) and value.startswith("="):
+                        column = header[index] if index < len(header) else str(index + 1)
+                        found.setdefault(line, f"ô công thức ở cột '{column}': chỉ nhận giá trị / a formula in "
+                                               f"column '{column}': type the value instead")
+        finally:
+            workbook.close()
+    else:
+        for line, cells in rows:
+            for index, cell in enumerate(cells):
+                if cell.startswith(CSV_FORMULA_STARTS):
+                    column = header[index] if index < len(header) else str(index + 1)
+                    found.setdefault(line, f"ô giống công thức ở cột '{column}' (bắt đầu bằng {cell[0]}) / a "
+                                           f"formula-like cell in column '{column}'")
+    return sorted(found.items())
 
 
 @dataclass
@@ -185,7 +255,8 @@ def _cell(value: Any) -> str:
 
 
 def read_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    """(header, [(line number, cells)]) from a CSV or XLSX file."""
+    """(header, [(line number, cells)]) from a CSV or XLSX file (an XLSX checked by
+    ``_check_xlsx`` first)."""
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
         from openpyxl import load_workbook
@@ -199,10 +270,19 @@ def read_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
         workbook.close()
     elif suffix in (".csv", ".txt"):
         raw = path.read_bytes()
+        if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+            raise ImportFileError("Tệp CSV là UTF-16; hãy lưu lại dạng CSV UTF-8 / the CSV is UTF-16: save it as "
+                                  "CSV UTF-8")
+        if raw.startswith(b"PK\x03\x04"):
+            raise ImportFileError("Tệp là XLSX mà đặt tên .csv / an XLSX file named .csv: name it .xlsx")
+        if b"\x00" in raw:
+            raise ImportFileError("Không phải tệp văn bản CSV / not a CSV text file")
         try:
             text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise ImportFileError("Tệp CSV phải là UTF-8 / the CSV file must be UTF-8") from None
+        except UnicodeDecodeError as exc:
+            line = raw[: exc.start].count(b"\n") + 1
+            raise ImportFileError(f"Tệp CSV phải là UTF-8 (dòng {line} không phải) / the CSV file must be UTF-8 "
+                                  f"(line {line} is not): save it as CSV UTF-8") from None
         text = nfc(text)  # once for the whole file (a no-op check when it is NFC already)
         sample = text[:4096]
         delimiter = ";" if sample.count(";") > sample.count(",") else ","
@@ -340,8 +420,13 @@ class Importer:
 
         started = time.perf_counter()
         report = ImportReport(dry_run=dry_run)
-        header, rows = read_rows(Path(path))
-        parse_rows(header, rows, report)
+        xlsx = path.suffix.lower() in (".xlsx", ".xlsm")
+        may_hold_formulas = _check_xlsx(path) if xlsx else True  # before openpyxl opens it
+        header, rows = read_rows(path)
+        formulas = formula_errors(path, rows, header) if may_hold_formulas else []
+        report.errors.extend(formulas)
+        bad = {line for line, _ in formulas}
+        parse_rows(header, [(n, cells) for n, cells in rows if n not in bad], report)
         report.timings["read"] = time.perf_counter() - started
         state = await self.app.db.run_read(_State.load, self.directory)
         self._plan(report, state)

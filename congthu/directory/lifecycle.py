@@ -1,5 +1,7 @@
 """The end of organisations (Điều 2.5): merge, split and dissolve. A successor takes the
-old addresses (as aliases), the people, the sub-units and the mail, so no mail is lost."""
+old addresses (as aliases), the people, the sub-units and the mail, so no mail is lost.
+``split_off`` is the reverse of a merge: chosen sub-units and people of an organisation
+leave it for a new one, which the old organisation outlives."""
 
 from __future__ import annotations
 
@@ -11,11 +13,12 @@ from sqlalchemy.engine import Connection
 
 from congthu.directory.aliases import set_alias
 from congthu.directory.orgs import Orgs
-from congthu.directory.records import DirectoryError, Org, record_event
+from congthu.directory.records import DirectoryError, Org, org_from_row, record_event
 from congthu.directory.search import refresh_people_keys
 from congthu.directory.tables import dir_aliases, dir_orgs, dir_people
 from congthu.store import utcnow
 from congthu.store.lookup import set_mailbox
+from congthu.text import nfc
 
 
 class OrgLifecycle(Orgs):
@@ -124,6 +127,63 @@ class OrgLifecycle(Orgs):
 
         await self.db.run_write(tx)
         return new, passwords
+
+    async def split_off(self, ref: str | int, name: str, *, units: Sequence[int] = (), people: Sequence[int] = (),
+                        address: str | None = None) -> tuple[Org, str, list[tuple[str, str]]]:
+        """Split chosen sub-units (``units``, direct sub-units of ``ref``) and people
+        (``people``, its own) off into a new organisation named ``name`` beside it (same
+        parent; Điều 3.1 gives its address, or the operator's ``address``). Each moved
+        sub-unit whose address carries the old organisation (Điều 3.1b: ``unit.old``)
+        gets one carrying the new one, the old address kept delivering as an alias
+        (``lifecycle.alias_keep_days``); people keep their addresses; every mailbox keeps
+        its mail. One transaction. Returns the new organisation, its mailbox's one-time
+        password, and the (old, new) addresses that changed."""
+        name = " ".join(nfc(name).split())
+        if not name:
+            raise DirectoryError("Thiếu tên tổ chức mới / the new organisation's name is missing")
+        if not units and not people:
+            raise DirectoryError("Chọn đơn vị hoặc người chuyển sang / choose the units or people that move")
+        issued = await self.app.accounts.prepare_issued(None, names=[name])  # Điều 13.2
+        keep = self.settings.lifecycle.alias_keep_days
+
+        def tx(conn: Connection) -> tuple[Org, list[tuple[str, str]]]:
+            source = self.org_in(conn, ref, include_inactive=False)
+            parent = self.org_in(conn, source.parent_id) if source.parent_id else None
+            unit_rows = [org_from_row(r) for r in conn.execute(select(dir_orgs).where(and_(
+                dir_orgs.c.id.in_(list(units)), dir_orgs.c.parent_id == source.id, dir_orgs.c.status == "active")))]
+            person_ids = set(conn.execute(select(dir_people.c.id).where(and_(
+                dir_people.c.id.in_(list(people)), dir_people.c.org_id == source.id,
+                dir_people.c.status == "active"))).scalars())
+            strangers = sorted(set(units) - {u.id for u in unit_rows}) + sorted(set(people) - person_ids)
+            if strangers:
+                raise DirectoryError(f"Không thuộc {source.name} / not part of {source.name}: {strangers}")
+            proposal = self._checked_org_proposal(conn, name, parent, None, address)
+            if proposal.needs_decision and not address:
+                raise DirectoryError(f"Cần Trung tâm CNTT&TT quyết định / the operator must decide: "
+                                     f"{proposal.explain()}")
+            new = self._insert_org(conn, name, proposal.local, parent, None, None, None, issued.hash)
+            record_event(conn, "created", org_id=new.id, address=new.address, rule=proposal.rule,
+                         split_from=source.address)
+            changed: list[tuple[str, str]] = []
+            suffix = "." + source.local_part
+            for unit in unit_rows:
+                conn.execute(update(dir_orgs).where(dir_orgs.c.id == unit.id).values(parent_id=new.id))
+                if unit.local_part.endswith(suffix):
+                    unit_local = unit.local_part[: -len(suffix)] + "." + new.local_part
+                    if self.full(unit_local) not in self.taken(conn, [unit_local]):
+                        changed += self._readdress(conn, unit, unit_local, keep,
+                                                   f"chia tách / split to {new.name}")
+            if person_ids:
+                conn.execute(update(dir_people).where(dir_people.c.id.in_(sorted(person_ids)))
+                             .values(org_id=new.id, updated_at=utcnow()))
+            moved = [u.id for u in unit_rows]
+            refresh_people_keys(conn, [source.id, new.id, *moved])
+            record_event(conn, "split-off", org_id=source.id, new=new.address, units=moved,
+                         people=sorted(person_ids), addresses=changed)
+            return self.org_in(conn, new.id), changed
+
+        new, changed = await self.db.run_write(tx)
+        return new, issued.password, changed
 
     async def dissolve_org(self, ref: str | int, *, successor: str | int | None = None) -> Org:
         """End an organisation. With a successor, it takes the address, people and mail

@@ -24,7 +24,8 @@ class Resolver(Addresses):
 
     async def resolve_recipient(self, address: str) -> int | None:
         """The mailbox id mail for ``address`` goes to: a live alias first (the old address
-        of a merged organisation points to its successor), else an active mailbox."""
+        of a merged organisation points to its successor; a leaver's own address during
+        its handover, to their revoked mailbox), else an active mailbox."""
         address = normalise_address(address)
         if "@" not in address or address.rpartition("@")[2] not in self.settings.local_domains:
             return None
@@ -38,7 +39,10 @@ class Resolver(Addresses):
             if alias is not None and is_live(aware(alias.expires_at), now):
                 target = mailboxes_by_ids(conn, [alias.mailbox_id]).get(alias.mailbox_id)
                 if target is not None:
-                    return target.id if target.status == "active" else None
+                    # A leaver's own address kept receiving (Điều 4.5, ``receive_until``):
+                    # the revoked mailbox takes the mail so its handover rules answer it.
+                    handover = target.status == "revoked" and target.address == address
+                    return target.id if target.status == "active" or handover else None
             mailbox = mailbox_by_address(conn, address)
             return mailbox.id if mailbox is not None and mailbox.status == "active" else None
 

@@ -4,6 +4,7 @@ people's keys right when their organisation changes name or address."""
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -28,6 +29,9 @@ class SearchHit:
     address: str
     title: str
     organisation: str
+    # The organisation the person is in, or the organisation itself (who may read the
+    # hit: ``congthu.console.access.can``).
+    org_id: int | None = None
 
 
 # Names, titles and organisations repeat: fold each distinct text once (bulk import).
@@ -78,7 +82,9 @@ class Search(Addresses):
         checked whole; on PostgreSQL ``LIKE '%word%'`` uses the pg_trgm index. A query of
         words shorter than three letters scans. Organisations (a few thousand at most) are
         scanned."""
-        terms = fold(text).split()
+        # Control characters are in no name or address, and a NUL ends an FTS5 string
+        # early (a malformed MATCH): they separate words like spaces.
+        terms = fold("".join(" " if unicodedata.category(c) == "Cc" else c for c in text)).split()
         if not terms:
             return []
         sqlite = self.db.is_sqlite
@@ -100,10 +106,10 @@ class Search(Addresses):
                     .where(and_(dir_orgs.c.status == "active", where(dir_orgs.c.search_key, terms)))
                     .order_by(dir_orgs.c.name).limit(limit)
                 ):
-                    hits.append(SearchHit("org", row.id, row.name, row.address, "", row.name))
+                    hits.append(SearchHit("org", row.id, row.name, row.address, "", row.name, row.id))
             query = (
                 select(dir_people.c.id, dir_people.c.full_name, dir_people.c.title, dir_people.c.mailbox_id,
-                       dir_orgs.c.name.label("org_name"))
+                       dir_people.c.org_id, dir_orgs.c.name.label("org_name"))
                 .outerjoin(dir_orgs, dir_orgs.c.id == dir_people.c.org_id)
             )
             grams = sorted({t[i:i + 3] for t in terms for i in range(len(t) - 2)})
@@ -124,7 +130,7 @@ class Search(Addresses):
             addresses = addresses_of(conn, [p.mailbox_id for p in people if p.mailbox_id is not None])
             for person in people:
                 hits.append(SearchHit("person", person.id, person.full_name, addresses.get(person.mailbox_id, ""),
-                                      person.title, person.org_name or ""))
+                                      person.title, person.org_name or "", person.org_id))
             return hits[:limit]
 
         return await self.db.run_read(read)

@@ -12,9 +12,12 @@ every route through the one check ``congthu.console.access.can``; every change a
 | POST `.../don-vi/<id>/them-nguoi` | admin, its managers | add a person: the address of Điều 3.2/3.3 shown (`buoc=xem`), then saved (`buoc=luu`) |
 | `/quan-tri/danh-ba/nguoi/<id>` | readers of its organisation | a person and their mailbox |
 | POST `.../nguoi/<id>/doi-ten` | admin, its managers | a new name: a new address, the old one kept as an alias |
-| POST `.../nguoi/<id>/nghi-viec` | admin, its managers | departure (Điều 4.5): mailbox revoked, every open session ended |
-| POST `.../don-vi/<id>/doi-ten`, `sap-nhap`, `giai-the` | admin | reorganisation: rename, merge into another, dissolve; `step=preview` shows what will happen to every address, person, unit and mailbox, then it runs; mail and old addresses kept |
+| POST `.../nguoi/<id>/nghi-viec` | admin, its managers | departure (Điều 4.5): mailbox revoked, every open session ended; optionally, until an end date, new mail forwarded to a successor and answered naming them (``congthu.mailrules.leaver``) |
+| POST `.../don-vi/<id>/doi-ten`, `sap-nhap`, `chia-tach`, `giai-the` | admin | reorganisation: rename, merge into another, split chosen units and people off into a new organisation, dissolve; `step=preview` shows what will happen to every address, person, unit and mailbox, then it runs; mail and old addresses kept |
 | `/quan-tri/danh-ba/hop-thu/<mailbox id>.mbox` | admin | the mailbox's mail as mboxrd |
+| POST `.../don-vi/<id>/bi-danh`, `.../nguoi/<id>/bi-danh` | admin | add or remove an alias (``web_addresses.py``) |
+| POST `.../don-vi/<id>/uy-quyen` | admin, its managers | grant or revoke a delegation of the organisation mailbox (``web_addresses.py``) |
+| `/quan-tri/danh-ba/nhap` | admin | bulk import: upload, preview with row errors, confirm (``web_import.py``) |
 
 What a viewer may not read is 404 like what does not exist; a change they may not make
 is 403 and audited (``access.denied``).
@@ -26,9 +29,11 @@ The public page ``/danh-ba`` needs no sign-in and shows only what the publicatio
 from __future__ import annotations
 
 import time
-from pathlib import Path
+from datetime import date, datetime, timedelta
+from datetime import time as day_start
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
@@ -37,163 +42,36 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined,
 from congthu import audit
 from congthu.console import access, words
 from congthu.console.access import Viewer
-from congthu.console.pages import ConsolePages, lang_of
+from congthu.console.pages import DOWNLOAD_HEADERS, id_of, lang_of
 from congthu.directory.directory import Directory
 from congthu.directory.naming import NamingError
+from congthu.directory.pages import HOME, MAILBOX, ORG, PERSON, TEMPLATES, TEXTS, DirectoryPages, why
 from congthu.directory.publish import HEADERS, Entry, collect
-from congthu.directory.records import DirectoryError, Org, Person, directory_events
+from congthu.directory.records import DirectoryError, Org, Person
+from congthu.directory.web_addresses import address_routes
+from congthu.directory.web_import import import_routes
+from congthu.mailrules.errors import RuleRefused
+from congthu.mailrules.leaver import Handover, checked_handover, set_leaver_rules
+from congthu.mailrules.vacation import today
 from congthu.store.export import mbox_chunks
 from congthu.text import fold
-from congthu.webmail import i18n, render
-from congthu.webmail.context import Signed, first, read_form
+from congthu.webmail import render
+from congthu.webmail.context import first
 
 if TYPE_CHECKING:
     from congthu.app import App
 
-HOME = "/quan-tri/danh-ba"
-ORG = HOME + "/don-vi"
-PERSON = HOME + "/nguoi"
-MAILBOX = HOME + "/hop-thu"
 PUBLIC = "/danh-ba"
-TEMPLATES = Path(__file__).parent / "templates"
 PAGE_SIZE = 50
 MAX_QUERY = 200
 PUBLIC_CACHE_SECONDS = 60.0
-
-TEXTS: dict[str, tuple[str, str]] = {
-    "dir.title": ("Danh bạ, đơn vị", "Directory"),
-    "dir.tree": ("Cây tổ chức", "Organisation tree"),
-    "dir.none": ("Không có đơn vị nào bạn được xem.", "No organisation you may see."),
-    "dir.org": ("Đơn vị", "Organisation"),
-    "dir.address": ("Địa chỉ thư", "Address"),
-    "dir.status": ("Trạng thái", "Status"),
-    "dir.units": ("Đơn vị trực thuộc", "Sub-units"),
-    "dir.people": ("Cán bộ, công chức", "People"),
-    "dir.name": ("Họ và tên", "Name"),
-    "dir.title_col": ("Chức vụ", "Title"),
-    "dir.mailbox": ("Hộp thư", "Mailbox"),
-    "dir.aliases": ("Bí danh (địa chỉ cũ vẫn nhận thư)", "Aliases (old addresses still delivering)"),
-    "dir.history": ("Lịch sử", "History"),
-    "dir.add": ("Thêm người", "Add a person"),
-    "dir.add.name": ("Họ và tên", "Full name"),
-    "dir.add.title": ("Chức vụ", "Title"),
-    "dir.add.rank": ("Cấp lãnh đạo (1 = cao nhất, để trống nếu không)", "Leadership rank (1 highest; empty: none)"),
-    "dir.add.override": ("Địa chỉ khác (chỉ Trung tâm CNTT&TT, Điều 3.3c)", "Another address (IT Center only, 3.3c)"),
-    "dir.add.preview": ("Xem địa chỉ sẽ cấp", "Show the address"),
-    "dir.add.proposed": ("Địa chỉ sẽ cấp theo Điều 3", "The address of article 3"),
-    "dir.add.rule": ("Quy tắc", "Rule"),
-    "dir.add.clash": ("Trùng với", "Clashes with"),
-    "dir.add.save": ("Tạo hộp thư", "Create the mailbox"),
-    "dir.add.changed": ("Địa chỉ vừa thay đổi (có người vừa được cấp); hãy xem lại.",
-                        "The address changed meanwhile (someone was just given it); check again."),
-    "dir.added": ("Đã tạo hộp thư", "Mailbox created"),
-    "dir.password": ("Mật khẩu dùng một lần (chỉ hiện một lần; người dùng phải đổi ở lần đăng nhập đầu)",
-                     "One-time password (shown once; the owner must change it at first sign-in)"),
-    "dir.rename": ("Đổi tên", "Rename"),
-    "dir.rename.new": ("Tên mới", "New name"),
-    "dir.renamed": ("Đã đổi tên; địa chỉ cũ vẫn nhận thư (bí danh)", "Renamed; the old address still delivers (alias)"),
-    "dir.leave": ("Nghỉ việc, chuyển công tác (Điều 4.5)", "Departure (article 4.5)"),
-    "dir.leave.why": ("Thu hồi hộp thư ngay: mọi phiên IMAP, POP3 và webmail đang mở bị ngắt; thư được giữ, địa "
-                      "chỉ không cấp lại cho người khác.",
-                      "Revokes the mailbox at once: every open IMAP, POP3 and webmail session ends; the mail is "
-                      "kept, the address never given to anyone else."),
-    "dir.left": ("Đã thu hồi hộp thư", "Mailbox revoked"),
-    "dir.reorg": ("Sắp xếp lại tổ chức (Trung tâm CNTT&TT)", "Reorganisation (IT Center)"),
-    "dir.reorg.rename": ("Đổi tên đơn vị (địa chỉ mới theo Điều 3.1; địa chỉ cũ vẫn nhận thư)",
-                         "Rename (a new address by 3.1; the old one still delivers)"),
-    "dir.reorg.merge": ("Sáp nhập vào đơn vị (người, đơn vị con, thư và địa chỉ cũ chuyển sang)",
-                        "Merge into (people, sub-units, mail and old addresses move)"),
-    "dir.reorg.dissolve": ("Giải thể (nếu có đơn vị kế thừa: thư và địa chỉ chuyển sang)",
-                           "Dissolve (with a successor: mail and addresses move to it)"),
-    "dir.reorg.successor": ("Đơn vị kế thừa", "Successor"),
-    "dir.reorg.none": ("(không có)", "(none)"),
-    "dir.reorg.done": ("Đã thực hiện", "Done"),
-    "dir.reorg.plan": ("Sẽ thực hiện như sau (chưa có gì thay đổi)", "What will happen (nothing changed yet)"),
-    "dir.reorg.run": ("Thực hiện", "Carry it out"),
-    "dir.reorg.cancel": ("Hủy", "Cancel"),
-    "dir.changed": ("Địa chỉ thay đổi", "Addresses changed"),
-    "dir.export": ("Tải thư (mbox)", "Download mail (mbox)"),
-    "dir.back": ("Về đơn vị", "Back to the organisation"),
-    "not_found": ("Không tìm thấy trang này.", "This page was not found."),
-    "public.title": ("Danh bạ thư điện tử công vụ", "Official e-mail directory"),
-    "public.search": ("Tìm theo tên, chức vụ, cơ quan hoặc địa chỉ (có dấu hoặc không dấu)",
-                      "Search by name, title, organisation or address (with or without accents)"),
-    "public.go": ("Tìm", "Search"),
-    "public.count": ("{count} kết quả", "{count} results"),
-    "public.none": ("Không tìm thấy.", "Nothing found."),
-    "public.prev": ("Trang trước", "Previous page"),
-    "public.next": ("Trang sau", "Next page"),
-    "public.page": ("Trang {page}/{pages}", "Page {page} of {pages}"),
-    "public.files": ("Tải danh bạ", "Download the directory"),
-}
-STATUS_WORDS = {
-    "active": ("hoạt động", "active"), "revoked": ("đã thu hồi", "revoked"), "disabled": ("đã khóa", "disabled"),
-    "reclaimed": ("đã thu hồi (không dùng 6 tháng)", "reclaimed (unused)"), "left": ("đã nghỉ", "left"),
-    "merged": ("đã sáp nhập", "merged"), "split": ("đã chia tách", "split"), "dissolved": ("đã giải thể", "dissolved"),
-}
-
-
-def _id(text: str) -> int | None:
-    return int(text) if text.isdigit() and len(text) < 10 else None
-
-
-def _why(exc: Exception) -> str:
-    """The operator's text of a refusal (a NamingError carries the row's key too)."""
-    return str(exc.args[0]) if exc.args else str(exc)
+# A leaver's handover lasts this long unless the form says otherwise.
+HANDOVER_DAYS = 90
 
 
 def _rank(text: str) -> int | None:
     text = text.strip()
     return int(text) if text.isdigit() and 0 < int(text) < 100 else None
-
-
-class DirectoryPages(ConsolePages):
-    """The console's directory pages of one App."""
-
-    def __init__(self, app: App) -> None:
-        self.directory = Directory(app)
-        super().__init__(app, self.directory, templates=[TEMPLATES], texts=TEXTS)
-
-    def status(self, code: str, lang: str) -> str:
-        return STATUS_WORDS.get(code, (code, code))[i18n.LANGUAGES.index(lang)]
-
-    async def readable_org(self, viewer: Viewer, id_text: str) -> Org | None:
-        """The organisation of the URL if the viewer may read it, else None (404)."""
-        org_id = _id(id_text)
-        if org_id is None:
-            return None
-        try:
-            org = await self.directory.get_org(org_id)
-        except DirectoryError:
-            return None
-        return org if await self.can(viewer, "directory.read", org.id) else None
-
-    async def readable_person(self, viewer: Viewer, id_text: str) -> Person | None:
-        person_id = _id(id_text)
-        if person_id is None:
-            return None
-        try:
-            person = await self.directory.get_person(person_id)
-        except DirectoryError:
-            return None
-        # Someone in no organisation: only those who read every organisation.
-        return person if await self.can(viewer, "directory.read", person.org_id) else None
-
-    async def posted(self, request: Request, signed: Signed) -> dict[str, list[str]] | Response:
-        """The POSTed form if its CSRF token is right, else the 403 page."""
-        form = await read_form(request)
-        if form is None or not self.web.form_ok(request, signed.session.secret, first(form, "csrf")):
-            return self.error(request, signed, "form.expired", 403)
-        return form
-
-    async def allowed(self, request: Request, signed: Signed, viewer: Viewer, action: str,
-                      org_id: int | None, target: str) -> Response | None:
-        """None if the viewer may do ``action`` on the organisation; else the 403 page,
-        the refusal audited."""
-        if await self.can(viewer, action, org_id):
-            return None
-        await access.refused(self.app, viewer, action, target)
-        return self.error(request, signed, "denied", 403)
 
 
 def console_routes(pages: DirectoryPages) -> APIRouter:
@@ -212,62 +90,22 @@ def console_routes(pages: DirectoryPages) -> APIRouter:
         for depth, org in await directory.org_tree():
             if await pages.can(viewer, "directory.read", org.id):
                 rows.append({"depth": depth, "id": org.id, "name": org.name, "address": org.address})
-        return pages.page(request, signed, "dir_tree.html", {"rows": rows, "lang": lang})
-
-    async def org_page(request: Request, signed: Signed, viewer: Viewer, org: Org, *, status: int = 200,
-                       **extra: Any) -> Response:
-        lang = lang_of(request)
-        people = await directory.list_people(org.id, include_left=True)
-        boxes: dict[int | None, Any] = {
-            p.mailbox_id: await app.store.get_mailbox_by_id(p.mailbox_id) for p in people if p.mailbox_id}
-        active = await directory.list_orgs()
-        units = [o for o in active if o.parent_id == org.id]
-        aliases = [a for a in await directory.list_aliases() if a.mailbox_id == org.mailbox_id]
-        orgs = [o for o in active if o.id != org.id]
-        events = await app.db.run_read(directory_events, org.id)
-        may_people = org.status == "active" and await pages.can(viewer, "directory.people", org.id)
-        may_orgs = org.status == "active" and await pages.can(viewer, "directory.orgs", org.id)
-        context = {
-            "org": org, "org_status": pages.status(org.status, lang),
-            "parent": await directory.get_org(org.parent_id) if org.parent_id else None,
-            "units": units, "aliases": aliases, "others": sorted(orgs, key=lambda o: fold(o.name)),
-            "people": [{"p": p, "status": pages.status(p.status, lang),
-                        "mailbox": pages.status(boxes[p.mailbox_id].status, lang) if boxes.get(p.mailbox_id)
-                        else "-"} for p in people],
-            "events": [{"at": i18n.show_date(e[0], lang), "kind": e[1], "detail": e[2]} for e in events],
-            "may_people": may_people, "may_orgs": may_orgs,
-            "may_export": await pages.can(viewer, "mailbox.export"),
-            "form": dict.fromkeys(("name", "title", "rank", "override"), ""), "proposal": None, "plan": None, "error": "", "added": None, "done": "", "changed": [],
-        }
-        context.update(extra)
-        return pages.page(request, signed, "dir_org.html", context, status)
+        return pages.page(request, signed, "dir_tree.html", {
+            "rows": rows, "lang": lang, "may_import": await pages.can(viewer, "directory.import")})
 
     @api.get(ORG + "/{id_text}")
     async def show_org(request: Request, id_text: str) -> Response:
-        entered = await pages.enter(request)
-        if isinstance(entered, Response):
-            return entered
-        signed, viewer = entered
-        org = await pages.readable_org(viewer, id_text)
-        if org is None:
-            return pages.error(request, signed, "not_found", 404)
-        return await org_page(request, signed, viewer, org)
+        visit = await pages.org_visit(request, id_text)
+        if isinstance(visit, Response):
+            return visit
+        return await pages.org_page(request, visit.signed, visit.viewer, visit.found)
 
     @api.post(ORG + "/{id_text}/them-nguoi")
     async def add_person(request: Request, id_text: str) -> Response:
-        entered = await pages.enter(request)
-        if isinstance(entered, Response):
-            return entered
-        signed, viewer = entered
-        org = await pages.readable_org(viewer, id_text)
-        if org is None:
-            return pages.error(request, signed, "not_found", 404)
-        form = await pages.posted(request, signed)
-        if isinstance(form, Response):
-            return form
-        refused = await pages.allowed(request, signed, viewer, "directory.people", org.id, f"org:{org.id}")
-        if refused is not None:
-            return refused
+        change = await pages.org_change(request, id_text, "directory.people")
+        if isinstance(change, Response):
+            return change
+        signed, viewer, org, form = change.signed, change.viewer, change.found, change.form
         name = " ".join(first(form, "name").split())[:300]
         title = first(form, "title").strip()[:200]
         rank = _rank(first(form, "rank"))
@@ -275,53 +113,66 @@ def console_routes(pages: DirectoryPages) -> APIRouter:
         override = first(form, "override").strip()[:64] if viewer.is_admin else ""
         values = {"name": name, "title": title, "rank": first(form, "rank"), "override": override}
         if not name:
-            return await org_page(request, signed, viewer, org, status=400, form=values,
+            return await pages.org_page(request, signed, viewer, org, status=400, form=values,
                                   error="Thiếu họ tên / the name is missing")
         try:
             proposal = await directory.propose_person(name, org.id, rank=rank, address=override or None)
         except (DirectoryError, NamingError) as exc:
-            return await org_page(request, signed, viewer, org, status=400, form=values, error=_why(exc))
+            return await pages.org_page(request, signed, viewer, org, status=400, form=values, error=why(exc))
         shown = {"address": directory.full(proposal.local), "rule": proposal.rule, "reason": proposal.reason,
                  "clash": proposal.clash_with or ""}
         if first(form, "step") != "save":
-            return await org_page(request, signed, viewer, org, form=values, proposal=shown)
+            return await pages.org_page(request, signed, viewer, org, form=values, proposal=shown)
         if first(form, "proposed") != shown["address"]:
-            return await org_page(request, signed, viewer, org, status=409, form=values, proposal=shown,
+            return await pages.org_page(request, signed, viewer, org, status=409, form=values, proposal=shown,
                                   error=pages.translator(lang_of(request))("dir.add.changed"))
         try:
             person, made, password = await directory.add_person(name, org.id, title=title, rank=rank,
                                                                 address=override or None)
         except (DirectoryError, NamingError) as exc:
-            return await org_page(request, signed, viewer, org, status=400, form=values, error=_why(exc))
+            return await pages.org_page(request, signed, viewer, org, status=400, form=values, error=why(exc))
         await audit.record(app, "directory.person_added", viewer.address, person.address,
                            {"org": org.id, "rule": made.rule, "clash": made.clash_with or ""})
-        return await org_page(request, signed, viewer, org, added={
+        return await pages.org_page(request, signed, viewer, org, added={
             "name": person.full_name, "address": person.address, "rule": made.explain(), "password": password})
 
     @api.post(ORG + "/{id_text}/{action}")
     async def reorganise(request: Request, id_text: str, action: str) -> Response:
-        entered = await pages.enter(request)
-        if isinstance(entered, Response):
-            return entered
-        signed, viewer = entered
-        org = await pages.readable_org(viewer, id_text)
-        if org is None or action not in ("doi-ten", "sap-nhap", "giai-the"):
-            return pages.error(request, signed, "not_found", 404)
-        form = await pages.posted(request, signed)
-        if isinstance(form, Response):
-            return form
-        refused = await pages.allowed(request, signed, viewer, "directory.orgs", org.id, f"org:{org.id}")
-        if refused is not None:
-            return refused
-        other = _id(first(form, "other"))
+        change = await pages.org_change(request, id_text, "directory.orgs",
+                                        known=action in ("doi-ten", "sap-nhap", "chia-tach", "giai-the"))
+        if isinstance(change, Response):
+            return change
+        signed, viewer, org, form = change.signed, change.viewer, change.found, change.form
+        other = id_of(first(form, "other"))
+        name = " ".join(first(form, "name").split())[:300]
+        # Splitting: the sub-units and people chosen to move (ids; anything else ignored).
+        units = sorted({i for i in (id_of(v) for v in form.get("unit", [])[:500]) if i is not None})
+        movers = sorted({i for i in (id_of(v) for v in form.get("person", [])[:5000]) if i is not None})
         if first(form, "step") == "preview":
             try:
-                plan = await reorganisation_plan(directory, org, action, " ".join(first(form, "name").split())[:300],
-                                                 other, app.settings.lifecycle.alias_keep_days)
+                if action == "chia-tach":
+                    plan = await split_plan(directory, org, name, units, movers,
+                                            app.settings.lifecycle.alias_keep_days)
+                else:
+                    plan = await reorganisation_plan(directory, org, action, name, other,
+                                                     app.settings.lifecycle.alias_keep_days)
             except (DirectoryError, NamingError) as exc:
-                return await org_page(request, signed, viewer, org, status=400, error=_why(exc))
-            return await org_page(request, signed, viewer, org, plan=plan)
+                return await pages.org_page(request, signed, viewer, org, status=400, error=why(exc))
+            return await pages.org_page(request, signed, viewer, org, plan=plan)
         try:
+            if action == "chia-tach":
+                if not name:
+                    raise DirectoryError("Thiếu tên tổ chức mới / the new organisation's name is missing")
+                new_org, new_password, changed = await directory.split_off(org.id, name, units=units,
+                                                                           people=movers)
+                await audit.record(app, "directory.org_split", viewer.address, org.address, {
+                    "new": new_org.address, "name": name, "units": units, "people": movers, "changed": changed})
+                # The new organisation mailbox's one-time password, shown once as for a person added.
+                return await pages.org_page(request, signed, viewer, await directory.get_org(org.id), done="reorg",
+                                            changed=changed, added={
+                                                "name": new_org.name, "address": new_org.address,
+                                                "rule": f"/quan-tri/danh-ba/don-vi/{new_org.id}",
+                                                "password": new_password})
             if action == "doi-ten":
                 new_name = " ".join(first(form, "name").split())[:300]
                 if not new_name:
@@ -339,54 +190,27 @@ def console_routes(pages: DirectoryPages) -> APIRouter:
                 changed = [(org.address, (await directory.get_org(other)).address)] if other else []
                 details = {"successor": other}
         except (DirectoryError, NamingError) as exc:
-            return await org_page(request, signed, viewer, org, status=400, error=_why(exc))
+            return await pages.org_page(request, signed, viewer, org, status=400, error=why(exc))
         event = {"doi-ten": "directory.org_renamed", "sap-nhap": "directory.org_merged",
                  "giai-the": "directory.org_dissolved"}[action]
         await audit.record(app, event, viewer.address, org.address, details)
-        return await org_page(request, signed, viewer, await directory.get_org(result.id), done="reorg",
+        return await pages.org_page(request, signed, viewer, await directory.get_org(result.id), done="reorg",
                               changed=changed)
 
     @api.get(PERSON + "/{id_text}")
     async def show_person(request: Request, id_text: str) -> Response:
-        entered = await pages.enter(request)
-        if isinstance(entered, Response):
-            return entered
-        signed, viewer = entered
-        person = await pages.readable_person(viewer, id_text)
-        if person is None:
-            return pages.error(request, signed, "not_found", 404)
-        return await person_page(request, signed, viewer, person)
-
-    async def person_page(request: Request, signed: Signed, viewer: Viewer, person: Person, *,
-                          status: int = 200, **extra: Any) -> Response:
-        lang = lang_of(request)
-        mailbox = await app.store.get_mailbox_by_id(person.mailbox_id) if person.mailbox_id else None
-        aliases = [a for a in await directory.list_aliases() if mailbox and a.mailbox_id == mailbox.id]
-        may = person.status == "active" and person.org_id is not None and await pages.can(
-            viewer, "directory.people", person.org_id)
-        context = {"person": person, "status": pages.status(person.status, lang),
-                   "mailbox": mailbox, "mailbox_status": pages.status(mailbox.status, lang) if mailbox else "-",
-                   "aliases": aliases, "may": may, "may_export": await pages.can(viewer, "mailbox.export"),
-                   "error": "", "done": "", "old": ""}
-        context.update(extra)
-        return pages.page(request, signed, "dir_person.html", context, status)
+        visit = await pages.person_visit(request, id_text)
+        if isinstance(visit, Response):
+            return visit
+        return await pages.person_page(request, visit.signed, visit.viewer, visit.found)
 
     @api.post(PERSON + "/{id_text}/{action}")
     async def person_action(request: Request, id_text: str, action: str) -> Response:
-        entered = await pages.enter(request)
-        if isinstance(entered, Response):
-            return entered
-        signed, viewer = entered
-        person = await pages.readable_person(viewer, id_text)
-        if person is None or action not in ("doi-ten", "nghi-viec"):
-            return pages.error(request, signed, "not_found", 404)
-        form = await pages.posted(request, signed)
-        if isinstance(form, Response):
-            return form
-        refused = await pages.allowed(request, signed, viewer, "directory.people", person.org_id,
-                                      f"person:{person.id}")
-        if refused is not None:
-            return refused
+        change = await pages.person_change(request, id_text, "directory.people",
+                                           known=action in ("doi-ten", "nghi-viec"))
+        if isinstance(change, Response):
+            return change
+        signed, viewer, person, form = change.signed, change.viewer, change.found, change.form
         try:
             if action == "doi-ten":
                 new_name = " ".join(first(form, "name").split())[:300]
@@ -395,16 +219,26 @@ def console_routes(pages: DirectoryPages) -> APIRouter:
                 renamed, proposal, old = await directory.rename_person(person.id, new_name)
                 await audit.record(app, "directory.person_renamed", viewer.address, renamed.address,
                                    {"old_address": old, "old_name": person.full_name, "rule": proposal.rule})
-                return await person_page(request, signed, viewer, renamed, done="renamed", old=old)
+                return await pages.person_page(request, signed, viewer, renamed, done="renamed", old=old)
             if person.status != "active":
                 raise DirectoryError("Người này đã nghỉ / already left")
+            handover = await leaver_handover(pages, viewer, person, form)
             left = await directory.person_leaves(person.id)
             if person.mailbox_id is not None:
                 await pages.web.sessions.end_all(person.mailbox_id)  # the webmail's sessions too
             await audit.record(app, "directory.person_left", viewer.address, person.address, {"org": person.org_id})
-            return await person_page(request, signed, viewer, left, done="left")
+            notice = ""
+            if handover is not None and person.mailbox_id is not None:
+                await hand_over(pages, viewer, person, handover)
+                t = pages.translator(lang_of(request))
+                rules = ", ".join(t(k) for k, on in (("leave.forward", handover.forward),
+                                                     ("leave.reply", handover.reply)) if on)
+                notice = t("leave.kept", until=handover.until.strftime("%d/%m/%Y"), rules=rules)
+            return await pages.person_page(request, signed, viewer, left, done="left", notice=notice)
         except (DirectoryError, NamingError) as exc:
-            return await person_page(request, signed, viewer, person, status=400, error=_why(exc))
+            return await pages.person_page(request, signed, viewer, person, status=400, error=why(exc))
+        except RuleRefused as exc:
+            return await pages.person_page(request, signed, viewer, person, status=400, error=str(exc))
 
     @api.get(MAILBOX + "/{name}")
     async def export_mailbox(request: Request, name: str) -> Response:
@@ -412,7 +246,7 @@ def console_routes(pages: DirectoryPages) -> APIRouter:
         if isinstance(entered, Response):
             return entered
         signed, viewer = entered
-        mailbox_id = _id(name.removesuffix(".mbox")) if name.endswith(".mbox") else None
+        mailbox_id = id_of(name.removesuffix(".mbox")) if name.endswith(".mbox") else None
         mailbox = await app.store.get_mailbox_by_id(mailbox_id) if mailbox_id is not None else None
         if mailbox is None:
             return pages.error(request, signed, "not_found", 404)
@@ -421,7 +255,7 @@ def console_routes(pages: DirectoryPages) -> APIRouter:
             return pages.error(request, signed, "denied", 403)
         await audit.record(app, "mailbox.exported", viewer.address, mailbox.address, {"format": "mbox"})
         filename = quote(f"{mailbox.address}.mbox")
-        headers = {**render.DOWNLOAD_HEADERS,
+        headers = {**DOWNLOAD_HEADERS,
                    "Content-Disposition": f"attachment; filename*=UTF-8''{filename}"}
         return StreamingResponse(mbox_chunks(app.store, mailbox.id), media_type="application/mbox", headers=headers)
 
@@ -483,6 +317,100 @@ async def reorganisation_plan(directory: Directory, org: Org, action: str, name:
     return {"action": action, "name": "", "other": str(target.id), "lines": lines}
 
 
+async def split_plan(directory: Directory, org: Org, name: str, unit_ids: list[int], person_ids: list[int],
+                     keep_days: int) -> dict[str, Any]:
+    """What splitting ``org`` would do (``Directory.split_off``), before it runs: the new
+    organisation's address by Điều 3.1, each chosen sub-unit moved under it (a new
+    address by 3.1b, the old one kept as an alias), each chosen person moved (address
+    and mail kept); ``org`` keeps its address, mail and the rest."""
+    if not name:
+        raise DirectoryError("Thiếu tên tổ chức mới / the new organisation's name is missing")
+    units = {o.id: o for o in await directory.list_orgs() if o.parent_id == org.id}
+    people = {p.id: p for p in await directory.list_people(org.id)}
+    unknown = [i for i in unit_ids if i not in units] + [i for i in person_ids if i not in people]
+    if unknown:
+        raise DirectoryError(f"Không thuộc {org.name} / not part of {org.name}: {unknown}")
+    if not unit_ids and not person_ids:
+        raise DirectoryError("Chọn đơn vị hoặc người chuyển sang / choose the units or people that move")
+    proposal = await directory.propose_org(name, parent=org.parent_id)
+    if proposal.needs_decision:
+        raise DirectoryError(f"Cần Trung tâm CNTT&TT quyết định địa chỉ / the address needs a decision: "
+                             f"{proposal.explain()}")
+    new_address = directory.full(proposal.local)
+    keep = f"{keep_days} ngày / days" if keep_days else "mãi mãi / for good"
+    lines = [f"Tổ chức mới / new organisation: {name} <{new_address}> ({proposal.rule})",
+             f"{org.name} <{org.address}>: giữ địa chỉ và thư / keeps its address and mail"]
+    suffix = "." + org.local_part
+    for unit_id in unit_ids:
+        unit = units[unit_id]
+        if unit.local_part.endswith(suffix):
+            moved = directory.full(unit.local_part[: -len(suffix)] + "." + proposal.local)
+            lines.append(f"{unit.name}: {unit.address} → {moved}; {unit.address} vẫn nhận thư (bí danh, {keep}) / "
+                         f"still delivers (alias, {keep}); thư giữ nguyên / mail kept")
+        else:
+            lines.append(f"{unit.name} <{unit.address}> → trực thuộc / under {name} (địa chỉ giữ nguyên / kept)")
+    for person_id in person_ids:
+        person = people[person_id]
+        lines.append(f"{person.full_name} <{person.address}> → {name} (địa chỉ và thư giữ nguyên / address and "
+                     f"mail kept)")
+    return {"action": "chia-tach", "name": name, "other": "", "lines": lines,
+            "units": unit_ids, "people": person_ids}
+
+
+async def leaver_handover(pages: DirectoryPages, viewer: Viewer, person: Person,
+                          form: dict[str, list[str]]) -> Handover | None:
+    """The handover of a leaver's new mail the departure form asks for (Điều 4.5), checked
+    before anything changes; None when neither forwarding nor a reply is asked. An
+    organisation manager's successor must be in an organisation they manage."""
+    forward = first(form, "forward") == "1"
+    reply = first(form, "reply") == "1"
+    if not (forward or reply) or person.mailbox_id is None:
+        return None
+    app, directory = pages.app, pages.directory
+    until_text = first(form, "until").strip()
+    try:
+        until = (date.fromisoformat(until_text) if "-" in until_text
+                 else datetime.strptime(until_text, "%d/%m/%Y").date()) if until_text else None
+    except ValueError:
+        raise RuleRefused(f"Ngày không hợp lệ: {until_text[:20]}", "invalid date (yyyy-mm-dd)") from None
+    if until is None:
+        until = today(app.settings, app.accounts.clock()) + timedelta(days=HANDOVER_DAYS)
+    successor = first(form, "successor").strip()[:320]
+    if successor and not viewer.is_admin:
+        org_id: int | None = None
+        try:
+            org_id = (await directory.get_person(successor)).org_id
+        except DirectoryError:
+            try:
+                org_id = (await directory.get_org(successor, include_inactive=False)).id
+            except DirectoryError:
+                org_id = None
+        if org_id is None or not await pages.can(viewer, "directory.people", org_id):
+            raise RuleRefused("Người tiếp nhận phải thuộc cơ quan bạn quản lý",
+                              "the successor must be in an organisation you manage")
+    organisation = (await directory.get_org(person.org_id)).address if person.org_id else ""
+    mailbox = await app.store.get_mailbox_by_id(person.mailbox_id)
+    if mailbox is None:
+        return None
+    return await checked_handover(app, mailbox, Handover(until, successor, forward, reply, organisation))
+
+
+async def hand_over(pages: DirectoryPages, viewer: Viewer, person: Person, handover: Handover) -> None:
+    """After the departure: the address keeps taking mail to the end of ``until`` (the
+    system's time zone) and the mailbox's rules forward and answer it."""
+    app = pages.app
+    assert person.mailbox_id is not None
+    mailbox = await app.store.get_mailbox_by_id(person.mailbox_id)
+    if mailbox is None:
+        return
+    end = datetime.combine(handover.until + timedelta(days=1), day_start(), ZoneInfo(app.settings.system.timezone))
+    await pages.directory.receive_until(mailbox.id, end, f"nghỉ việc / departure → {handover.successor or '-'}")
+    saved = await set_leaver_rules(app, mailbox, person.full_name, handover, actor=viewer.address)
+    await audit.record(app, "directory.leaver_handover", viewer.address, person.address, {
+        "successor": saved.successor, "forward": saved.forward, "reply": saved.reply,
+        "until": saved.until.isoformat()})
+
+
 # -- the public directory -----------------------------------------------------------------
 
 
@@ -512,7 +440,7 @@ class PublicDirectory:
     async def page(self, request: Request) -> HTMLResponse:
         lang = lang_of(request)
         query = request.query_params.get("q", "")[:MAX_QUERY]
-        number = _id(request.query_params.get("trang", "1")) or 1
+        number = id_of(request.query_params.get("trang", "1")) or 1
         keyed, fields = await self.entries()
         terms = fold(query).split()
         found = [e for key, e in keyed if all(t in key for t in terms)]
@@ -532,7 +460,12 @@ class PublicDirectory:
 
 def router(app: App) -> APIRouter:
     api = APIRouter()
-    api.include_router(console_routes(DirectoryPages(app)))
+    pages = DirectoryPages(app)
+    # The aliases', delegations' and import's fixed paths before the catch-all
+    # ``/don-vi/<id>/<action>`` and ``/nguoi/<id>/<action>`` of the console routes.
+    api.include_router(address_routes(pages))
+    api.include_router(import_routes(pages))
+    api.include_router(console_routes(pages))
     public = PublicDirectory(app)
 
     @api.get(PUBLIC)

@@ -27,7 +27,11 @@ mailbox of ours is kept here, when ``journal.scope`` is "organisations":
 * **Read-only**: nothing changes an entry; there is no function to.
 * **For the records office**: searching and reading need the ``journal.read``
   permission (``records`` role; administrators hold every permission), checked by
-  ``accounts.roles``, and each search and read is written to the audit trail.
+  ``accounts.roles``, and each search and read is written to the audit trail. A
+  records grant scoped to an organisation reads only the entries that organisation or
+  one of its sub-units sent or received (by any address it has or had: the
+  directory's ``org_addresses``); an entry outside the scope reads as one that does
+  not exist. The console's page is ``web.py`` (``/quan-tri/luu-thu``).
 
 The entry is written when the submission is accepted, before the 250 reaches the
 client. If it cannot be written then (the database away for a moment), the message is
@@ -46,11 +50,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, and_, delete, insert, select
+from sqlalchemy import ColumnElement, and_, delete, insert, or_, select
 from sqlalchemy.engine import Connection
 
 from congthu import audit, mime
 from congthu.accounts import roles
+from congthu.directory import Directory
 from congthu.journal.tables import journal_entries, journal_segments
 from congthu.log import event
 from congthu.mime.authors import read_authors
@@ -224,6 +229,34 @@ async def _allowed(app: App, reader_id: int) -> str:
     return mailbox.address if mailbox is not None else str(reader_id)
 
 
+async def reader_scope(app: App, reader_id: int) -> set[str] | None:
+    """The organisation addresses whose entries the reader may see: None for every
+    entry (administrators, an unscoped records grant), else the addresses of the
+    organisations of the reader's scoped records grants and of their sub-units."""
+    held = await roles.grants(app, reader_id)
+    if any(g.role == roles.ADMIN or (g.role == roles.RECORDS and not g.scope) for g in held):
+        return None
+    org_ids = {int(g.scope) for g in held if g.role == roles.RECORDS and g.scope.isdigit()}
+    return await Directory(app).org_addresses(org_ids)
+
+
+def _like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _in_scope(scope: set[str]) -> ColumnElement[bool]:
+    """Entries sent by, or to, one of the ``scope`` addresses (``org_recipients`` is a
+    JSON list of addresses: each one is matched with its quotes)."""
+    if not scope:
+        return journal_entries.c.id.is_(None)  # matches nothing
+    return or_(journal_entries.c.organisation.in_(sorted(scope)),
+               *[journal_entries.c.org_recipients.like(f'%"{_like(a)}"%', escape="\\") for a in sorted(scope)])
+
+
+def _entry_in_scope(entry: Entry, scope: set[str] | None) -> bool:
+    return scope is None or entry.organisation in scope or bool(set(entry.org_recipients) & scope)
+
+
 async def search(app: App, reader_id: int, *, text: str = "", address: str = "", since: datetime | None = None,
                  until: datetime | None = None, document_type: str | None = None, limit: int = 100,
                  client: str = "") -> list[Entry]:
@@ -231,11 +264,13 @@ async def search(app: App, reader_id: int, *, text: str = "", address: str = "",
     ``address`` (accents and case ignored), sent in [since, until), of the type. The
     reader needs ``journal.read``; the search is audited."""
     reader = await _allowed(app, reader_id)
+    scope = await reader_scope(app, reader_id)
     conditions: list[ColumnElement[bool]] = []
+    if scope is not None:
+        conditions.append(_in_scope(scope))
     for words in (text, address):
         for word in fold(words).split():
-            escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            conditions.append(journal_entries.c.search_key.like(f"%{escaped}%", escape="\\"))
+            conditions.append(journal_entries.c.search_key.like(f"%{_like(word)}%", escape="\\"))
     if since is not None:
         conditions.append(journal_entries.c.sent_at >= since)
     if until is not None:
@@ -282,7 +317,13 @@ async def _bytes(app: App, entry_id: int) -> tuple[Entry, bytes]:
 async def read_entry(app: App, reader_id: int, entry_id: int, *, client: str = "") -> tuple[Entry, bytes]:
     """An entry and its bytes, checked against its SHA-256. Needs ``journal.read``; audited."""
     reader = await _allowed(app, reader_id)
+    scope = await reader_scope(app, reader_id)
     entry, raw = await _bytes(app, entry_id)
+    if not _entry_in_scope(entry, scope):
+        # Outside the reader's organisation: as if it did not exist, the attempt audited.
+        await audit.record(app, "access.denied", reader, f"journal:{entry_id}", {"permission": "journal.read"},
+                           client=client)
+        raise JournalError(f"Không có bản lưu / no journal entry {entry_id}")
     await audit.record(app, "journal.read", reader, f"journal:{entry_id}",
                        {"message_id": entry.message_id, "sha256": entry.sha256}, client=client)
     return entry, raw

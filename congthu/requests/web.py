@@ -24,7 +24,7 @@ from fastapi.responses import Response
 
 from congthu.console import access
 from congthu.console.access import Viewer
-from congthu.console.pages import ConsolePages
+from congthu.console.pages import ConsolePages, id_of, lang_of
 from congthu.directory import DirectoryError, Org
 from congthu.requests import words
 from congthu.requests.calendar import deadline
@@ -40,7 +40,7 @@ from congthu.requests.workflow import (
     Request as WorkRequest,
 )
 from congthu.webmail import i18n, render
-from congthu.webmail.context import Signed, first, read_form
+from congthu.webmail.context import Signed, first
 
 if TYPE_CHECKING:
     from congthu.app import App
@@ -75,12 +75,9 @@ class Console(ConsolePages):
                 "source": r.source, "filed_by": r.filed_by, "note": r.note, "reason": r.reason}
 
 
-def _lang(request: Request) -> str:
-    return i18n.language(request.cookies.get(i18n.LANG_COOKIE))
-
-
-def _request_id(text: str) -> int | None:
-    return int(text) if text.isdigit() and len(text) < 10 else None
+def request_scope(found: WorkRequest) -> tuple[int | None, str]:
+    """The organisation a change to a request is checked on, and its audit target."""
+    return found.org_id, f"request:{found.id}"
 
 
 def routes(console: Console) -> APIRouter:
@@ -96,7 +93,7 @@ def routes(console: Console) -> APIRouter:
         wanted = request.query_params.get("trang-thai", "")
         state = wanted if wanted in STATES else None
         orgs = await console.org_names()
-        lang = _lang(request)
+        lang = lang_of(request)
         visible = []
         for r in await workflow.listing(state=state):
             if await console.can(viewer, "read", r.org_id):
@@ -114,7 +111,7 @@ def routes(console: Console) -> APIRouter:
 
     async def new_page(request: Request, signed: Signed, viewer: Viewer, error: str = "",
                        status: int = 200, form: dict[str, list[str]] | None = None) -> Response:
-        lang = _lang(request)
+        lang = lang_of(request)
         index = i18n.LANGUAGES.index(lang)
         return console.page(request, signed, "console_new.html", {
             "orgs": sorted(await orgs_for_filing(viewer), key=lambda o: o.name),
@@ -136,14 +133,17 @@ def routes(console: Console) -> APIRouter:
         if isinstance(entered, Response):
             return entered
         signed, viewer = entered
-        form = await read_form(request)
-        if form is None or not console.web.form_ok(request, signed.session.secret, first(form, "csrf")):
-            return console.error(request, signed, "form.expired", 403)
+        form = await console.posted(request, signed)
+        if isinstance(form, Response):
+            return form
         org_text = first(form, "org")
-        org_id = _request_id(org_text)
-        if org_id is None or not await console.can(viewer, "file", org_id):
+        org_id = id_of(org_text)
+        if org_id is None:
             await access.refused(console.app, viewer, "file", f"org:{org_text[:20]}")
             return console.error(request, signed, "denied", 403)
+        refused = await console.allowed(request, signed, viewer, "file", org_id, f"org:{org_text[:20]}")
+        if refused is not None:
+            return refused
         try:
             filed = await workflow.file(
                 first(form, "kind"), org_id, filed_by=viewer.address, source="console",
@@ -154,7 +154,7 @@ def routes(console: Console) -> APIRouter:
         return render.redirect(f"{LIST}/{filed.id}")
 
     async def visible(viewer: Viewer, id_text: str) -> WorkRequest | None:
-        request_id = _request_id(id_text)
+        request_id = id_of(id_text)
         if request_id is None:
             return None
         try:
@@ -165,7 +165,7 @@ def routes(console: Console) -> APIRouter:
 
     async def request_page(request: Request, signed: Signed, viewer: Viewer, found: WorkRequest,
                            error: str = "", status: int = 200, taken: bool = False) -> Response:
-        lang = _lang(request)
+        lang = lang_of(request)
         orgs = await console.org_names()
         may = {a: await console.can(viewer, a, found.org_id) for a in ("start", "done", "refuse",
                                                                                "passwords")}
@@ -182,32 +182,23 @@ def routes(console: Console) -> APIRouter:
 
     @api.get(LIST + "/{id_text}")
     async def show_request(request: Request, id_text: str) -> Response:
-        entered = await console.enter(request)
-        if isinstance(entered, Response):
-            return entered
-        signed, viewer = entered
-        found = await visible(viewer, id_text)
-        if found is None:
-            return console.error(request, signed, "not_found", 404)
-        return await request_page(request, signed, viewer, found,
+        visit = await console.visit(request, lambda viewer: visible(viewer, id_text))
+        if isinstance(visit, Response):
+            return visit
+        return await request_page(request, visit.signed, visit.viewer, visit.found,
                                   taken=request.query_params.get("mat-khau") == "da-xoa")
 
     @api.post(LIST + "/{id_text}/{action_text}")
     async def act(request: Request, id_text: str, action_text: str) -> Response:
-        entered = await console.enter(request)
-        if isinstance(entered, Response):
-            return entered
-        signed, viewer = entered
-        found = await visible(viewer, id_text)
-        action = ACTIONS.get(action_text)
-        if found is None or action is None:
-            return console.error(request, signed, "not_found", 404)
-        form = await read_form(request)
-        if form is None or not console.web.form_ok(request, signed.session.secret, first(form, "csrf")):
-            return console.error(request, signed, "form.expired", 403)
-        if not await console.can(viewer, action, found.org_id):
-            await access.refused(console.app, viewer, action, f"request:{found.id}")
-            return console.error(request, signed, "denied", 403)
+        action = ACTIONS.get(action_text, "")
+
+        async def find(viewer: Viewer) -> WorkRequest | None:
+            return await visible(viewer, id_text) if action else None
+
+        change = await console.change(request, find, action, request_scope)
+        if isinstance(change, Response):
+            return change
+        signed, viewer, found, form = change.signed, change.viewer, change.found, change.form
         try:
             if action == "start":
                 await workflow.start(found.id, viewer.address)

@@ -46,7 +46,7 @@ KINDS = ("create", "rename", "reset", "delete")
 RECEIVED, IN_PROGRESS, DONE, REFUSED = "received", "in_progress", "done", "refused"
 STATES = (RECEIVED, IN_PROGRESS, DONE, REFUSED)
 OPEN = (RECEIVED, IN_PROGRESS)
-SOURCES = ("console", "paper", "mail")
+SOURCES = ("console", "paper", "mail", "api")  # api: congthu/api (another application)
 # The state machine: action -> (states it may start from, state it leads to).
 TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "start": ((RECEIVED,), IN_PROGRESS),

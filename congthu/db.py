@@ -42,6 +42,12 @@ metadata = MetaData(
 
 SQLITE_FILE = "meta.db"
 
+# PostgreSQL rolled the whole transaction back and says running it again may succeed:
+# a deadlock's victim (40P01), a serialisation failure (40001). run_write runs it again
+# (as SQLite's group commit re-runs a batch's functions: they hold one transaction's SQL).
+PG_RETRY_SQLSTATES = frozenset({"40P01", "40001"})
+PG_RETRIES = 5
+
 
 def like_escape(text: str) -> str:
     """``text`` as a literal inside a LIKE pattern written with ``escape="\\\\"``."""
@@ -185,10 +191,19 @@ class Database:
         answered once the shared COMMIT is durable. If the shared transaction itself
         fails (the COMMIT, or a savepoint that cannot be rolled back), every function of
         the batch is run again alone, so each gets its own answer as without batching.
+        On PostgreSQL a transaction rolled back as a deadlock's victim or for a
+        serialisation failure (``PG_RETRY_SQLSTATES``) is run again, up to ``PG_RETRIES``
+        times: either way ``fn`` may run more than once, so it holds only its SQL.
         """
         if not self.is_sqlite:
-            async with self._async_writer.begin() as conn:
-                return await conn.run_sync(fn, *args)
+            for attempt in range(1, PG_RETRIES + 1):
+                try:
+                    async with self._async_writer.begin() as conn:
+                        return await conn.run_sync(fn, *args)
+                except DBAPIError as exc:
+                    if getattr(exc.orig, "sqlstate", None) not in PG_RETRY_SQLSTATES or attempt == PG_RETRIES:
+                        raise
+                await asyncio.sleep(0.005 * attempt)
         loop = asyncio.get_running_loop()
         job = _WriteJob(fn, args, loop.create_future())
         self._write_queue.append(job)

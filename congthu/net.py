@@ -4,7 +4,12 @@ and the connection caps every listener applies.
 ``TCPService`` accepts connections (implicit TLS if given a context), hands each to an
 async handler, counts them for /metrics, and on stop closes the listener, asks open
 sessions to finish (``stopping`` is set) and cancels those that do not within a grace
-period. One bad client only ever ends its own task.
+period (``server.drain_seconds`` for the doors). One bad client only ever ends its own task.
+
+Draining is the same on every door we serve ourselves (``Stopping``, the listener's
+``stopping`` event): a session waiting for its client's next command is told at once
+(IMAP ``* BYE``, POP3 ``-ERR [SYS/TEMP]``, LDAP's Notice of Disconnection), a command
+under way finishes and the session ends after it.
 
 ``ConnectionLimiter`` caps the connections open at once on one listener, per client
 address and in all (the ``[connections]`` settings). ``TCPService`` applies it itself;
@@ -18,6 +23,11 @@ and ``listen.pop3s``, ``listen.ldap`` and ``listen.ldaps``: the first with a STA
 upgrade, the second with implicit TLS), and ``StreamWire`` is what those doors' ``wire.py``
 share: the client's address, waiting for input until a deadline or the server's stop,
 writing with a deadline, and the switch to TLS on the same connection.
+
+Behind a TCP load balancer, a listener named in ``proxy.listeners`` reads the PROXY
+protocol header of each connection before its door does (``congthu.proxyproto.gated``:
+``TCPService`` here, and the SMTP and HTTP listeners), and the client's address it
+gives becomes the connection's peer for everything above.
 
 Listening sockets: with several worker processes (``congthu.workers``) the supervisor
 binds each listener's socket once and hands it down to every worker (``bind_listener``,
@@ -38,19 +48,20 @@ import os
 import socket
 import ssl
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from congthu import metrics
 from congthu.config.settings import Settings
 from congthu.log import event
+from congthu.proxyproto import gated
 
 if TYPE_CHECKING:
     from congthu.app import App
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 # One connection of a door: (reader, writer, the listener's stopping event, implicit TLS).
-DoorSession = Callable[[asyncio.StreamReader, asyncio.StreamWriter, asyncio.Event, bool], Awaitable[None]]
+DoorSession = Callable[[asyncio.StreamReader, asyncio.StreamWriter, "Stopping", bool], Awaitable[None]]
 T = TypeVar("T")
 
 # The listening sockets a worker process was handed: [[host, port, fd], ...] as JSON.
@@ -192,35 +203,91 @@ class ConnectionLimiter:
         self.count = max(0, self.count - 1)
 
 
+class Stopped(Exception):
+    """The listener stopped while its session waited for the client's next command."""
+
+
+class Stopping(asyncio.Event):
+    """A listener's stop as its sessions see it: set once, when the listener stops (the
+    node drains). Besides being an ``asyncio.Event`` (IMAP IDLE waits on it), it ends at
+    once the waits of the sessions idle between two commands (``between_commands``):
+    their deadline is moved to now, so that waiting costs no task per command read."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._waits: set[asyncio.Timeout] = set()
+
+    def set(self) -> None:
+        super().set()
+        if self._waits:
+            now = asyncio.get_running_loop().time()
+            for wait in self._waits:
+                if not wait.expired():  # one that ran out already ends by itself
+                    wait.reschedule(now)
+
+    @contextlib.asynccontextmanager
+    async def between_commands(self, within: float | None) -> AsyncIterator[None]:
+        """Around the wait for a client's next command: TimeoutError after ``within``
+        seconds (None: no limit), ``Stopped`` once the listener stops (at once if it
+        has stopped already). A command under way is not waited on through this, so it
+        finishes (within the listener's grace)."""
+        if self.is_set():
+            raise Stopped()
+        try:
+            async with asyncio.timeout(within) as wait:
+                self._waits.add(wait)
+                try:
+                    yield
+                finally:
+                    self._waits.discard(wait)
+        except TimeoutError:
+            if self.is_set():
+                raise Stopped() from None
+            raise
+
+
 class TCPService:
     def __init__(
         self, name: str, host: str, port: int, handler: Handler,
         ssl_context: ssl.SSLContext | None = None, *, limit: int = 64 * 1024,
         stop_grace: float = 5.0, limiter: ConnectionLimiter | None = None, refusal: bytes = b"",
+        settings: Settings | None = None,
     ) -> None:
         """``limiter`` caps the connections (none if None); a connection over a cap is
-        sent ``refusal`` (the protocol's "try again later" line) and closed."""
+        sent ``refusal`` (the protocol's "try again later" line) and closed. With
+        ``settings``, a listener named in ``proxy.listeners`` reads the PROXY header of
+        each connection first (``congthu.proxyproto``). On stop, sessions still open
+        after ``stop_grace`` seconds are cancelled."""
         self.name, self.host, self.port = name, host, port
+        self.settings = settings
         self.handler = handler
         self.ssl_context = ssl_context
         self.limit = limit
         self.stop_grace = stop_grace
         self.limiter, self.refusal = limiter, refusal
-        self.stopping = asyncio.Event()
+        self.stopping = Stopping()
         self._server: asyncio.Server | None = None
         self._sessions: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
-        handshake = 30 if self.ssl_context else None
+        loop = asyncio.get_running_loop()
+
+        def stream() -> asyncio.BaseProtocol:  # what asyncio.start_server makes
+            return asyncio.StreamReaderProtocol(asyncio.StreamReader(limit=self.limit, loop=loop), self._accept,
+                                                loop=loop)
+
+        # Behind a balancer (proxy.listeners) the PROXY header comes first, then TLS.
+        factory, ssl_context = (gated(self.settings, self.name, stream, self.ssl_context)
+                                if self.settings is not None else (stream, self.ssl_context))
+        handshake = 30 if ssl_context else None
         sock = inherited_listener(self.host, self.port)
         if sock is not None:
-            self._server = await asyncio.start_server(
-                self._accept, sock=sock, ssl=self.ssl_context, limit=self.limit,
-                ssl_handshake_timeout=handshake)
+            self._server = await loop.create_server(factory, sock=sock, ssl=ssl_context,
+                                                    ssl_handshake_timeout=handshake)
             return
-        self._server = await asyncio.start_server(
-            self._accept, self.host, self.port, ssl=self.ssl_context, limit=self.limit,
-            reuse_address=True, backlog=LISTEN_BACKLOG, ssl_handshake_timeout=handshake,
+        self._server = await loop.create_server(
+            factory, self.host, self.port, ssl=ssl_context, reuse_address=True, backlog=LISTEN_BACKLOG,
+            ssl_handshake_timeout=handshake,
         )
         if self.port == 0:  # tests ask for any free port
             self.port = self._server.sockets[0].getsockname()[1]
@@ -292,7 +359,8 @@ def door_listeners(app: App, door: str, run: DoorSession, *, refusal: bytes,
     """The listeners of ``door`` ("pop3", "ldap"): ``listen.<door>`` (plaintext, upgraded
     by the protocol's STARTTLS) and ``listen.<door>s`` (implicit TLS, only with a
     certificate); a port of 0 switches one off. Both cap their connections with the
-    door's ``[connections]`` settings and send ``refusal`` to a client over a cap. Each
+    door's ``[connections]`` settings and send ``refusal`` to a client over a cap, and
+    give a command under way ``server.drain_seconds`` to finish when they stop. Each
     connection is ``run(reader, writer, stopping, implicit_tls)``."""
     listen = app.settings.listen
     found: list[TCPService] = []
@@ -301,13 +369,14 @@ def door_listeners(app: App, door: str, run: DoorSession, *, refusal: bytes,
         if not port or (implicit and not app.tls.available):
             continue
         service = TCPService(name, listen.host, port, _unset, app.tls.server if implicit else None, limit=limit,
-                             limiter=ConnectionLimiter.for_door(app.settings, door, name), refusal=refusal)
+                             limiter=ConnectionLimiter.for_door(app.settings, door, name), refusal=refusal,
+                             settings=app.settings, stop_grace=app.settings.server.drain_seconds)
         service.handler = _door_handler(run, service.stopping, implicit)
         found.append(service)
     return found
 
 
-def _door_handler(run: DoorSession, stopping: asyncio.Event, implicit: bool) -> Handler:
+def _door_handler(run: DoorSession, stopping: Stopping, implicit: bool) -> Handler:
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await run(reader, writer, stopping, implicit)
     return handle
@@ -331,29 +400,25 @@ class StreamWire:
     ``write_timeout``, and the switch to TLS (RFC 2595 section 4, RFC 4513 section 3)."""
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *,
-                 stopping: asyncio.Event, write_timeout: float) -> None:
+                 stopping: Stopping, write_timeout: float) -> None:
         self.reader, self.writer = reader, writer
         self.stopping = stopping
         self.write_timeout = write_timeout
         peer = writer.get_extra_info("peername")
         self.peer = str(peer[0]) if isinstance(peer, tuple) and peer else ""
-        self._stop_waiter: asyncio.Future[Any] | None = None
 
-    async def until(self, reading: Awaitable[T], silence: float) -> T | Ended:
-        """What ``reading`` gives, or Ended.TIMEOUT after ``silence`` seconds, or
-        Ended.STOPPING when the server stops first (``reading`` is then cancelled)."""
-        if self._stop_waiter is None:
-            self._stop_waiter = asyncio.ensure_future(self.stopping.wait())
-        stop_waiter = self._stop_waiter
-        task = asyncio.ensure_future(reading)
-        done, _pending = await asyncio.wait({task, stop_waiter}, timeout=silence,
-                                            return_when=asyncio.FIRST_COMPLETED)
-        if task not in done:
-            task.cancel()
-            with contextlib.suppress(BaseException):
-                await task
-            return Ended.STOPPING if stop_waiter in done else Ended.TIMEOUT
-        return task.result()
+    async def until(self, reading: Coroutine[Any, Any, T], silence: float) -> T | Ended:
+        """What ``reading`` (the wait for the client's next request) gives, or
+        Ended.TIMEOUT after ``silence`` seconds, or Ended.STOPPING when the server stops
+        first (``reading`` is then cancelled; ``Stopping.between_commands``)."""
+        try:
+            async with self.stopping.between_commands(silence):
+                return await reading
+        except TimeoutError:
+            return Ended.TIMEOUT
+        except Stopped:
+            reading.close()  # not started if the server had stopped already
+            return Ended.STOPPING
 
     def write(self, data: bytes) -> None:
         """Queue bytes; the next ``send`` waits for them to leave."""
@@ -377,8 +442,3 @@ class StreamWire:
         self.writer.transport.pause_reading()  # type: ignore[attr-defined]
         await self.send(ok)
         await self.writer.start_tls(context, ssl_handshake_timeout=30)
-
-    def close(self) -> None:
-        """Stop waiting for the server's stop (the connection itself is TCPService's)."""
-        if self._stop_waiter is not None:
-            self._stop_waiter.cancel()

@@ -5,8 +5,14 @@ returns its enabled listeners (a port of 0 switches one off, so a node can speci
 and may have a ``jobs.py`` with ``jobs(app)``, its periodic work; both are found by
 ``congthu.plugins.discover``. Services start in the order of their module's
 ``START_ORDER`` (50 if it has none), then of the package names, and stop in reverse.
-SIGTERM and SIGINT stop the listeners, let sessions finish their current command, and
-close the database; SIGHUP reloads the TLS certificate.
+SIGTERM and SIGINT drain the node: ``/healthz`` answers 503 at once (a load balancer
+stops sending connections), the listeners stop accepting, sessions finish what they are
+doing within ``server.drain_seconds`` (an SMTP transaction under way is completed, an
+IMAP, POP3 or LDAP command under way is answered, then the session ends; one waiting
+for its next command, or in IMAP IDLE, gets its goodbye at once: SMTP 421, IMAP BYE,
+POP3 -ERR [SYS/TEMP], LDAP's Notice of Disconnection), then the database is closed and
+the process exits; SIGHUP
+reloads the TLS certificate.
 """
 
 from __future__ import annotations
@@ -34,9 +40,11 @@ class Service(Protocol):
         """Stop accepting, finish or close open sessions."""
 
 
-def collect_services(app: App) -> list[Service]:
+def collect_services(app: App) -> list[tuple[int, Service]]:
+    """Every enabled service with its module's START_ORDER, in start order."""
     modules = sorted(discover("server"), key=lambda m: getattr(m, "START_ORDER", DEFAULT_START_ORDER))
-    return [service for module in modules for service in module.services(app)]
+    return [(getattr(module, "START_ORDER", DEFAULT_START_ORDER), service)
+            for module in modules for service in module.services(app)]
 
 
 async def serve(
@@ -51,29 +59,36 @@ async def serve(
         loop.add_signal_handler(signal.SIGINT, stop.set)
         loop.add_signal_handler(signal.SIGHUP, _reload, app)
     services = collect_services(app)
-    started: list[Service] = []
+    started: list[tuple[int, Service]] = []
     background: list[asyncio.Task[None]] = []
     try:
-        for service in services:
+        for order, service in services:
             await service.start()
-            started.append(service)
+            started.append((order, service))
             event("service.started", service=service.name)
         background = [asyncio.create_task(job) for job in _background_jobs(app)]
         if ready:
-            ready(started)
+            ready([service for _order, service in started])
         await stop.wait()
     finally:
+        # Draining: /healthz answers 503 from now on (congthu.web.app), so a balancer
+        # sends no new connection here while the sessions finish.
+        app.draining = True
         event("server.stopping")
         for task in background:
             task.cancel()
         # Awaited, so that none is left pending when the loop closes (and a job in the
         # middle of a database write ends it before the services and the App go).
         await asyncio.gather(*background, return_exceptions=True)
-        for service in reversed(started):
-            try:
-                await service.stop()
-            except Exception as exc:  # one service's failure must not keep the others up
-                event("service.stop_failed", service=service.name, error=str(exc))
+        # Services of one START_ORDER drain together (each within its grace),
+        # in the reverse of the start order: the web listener, first up, answers health
+        # checks until the others are done.
+        for order in sorted({order for order, _service in started}, reverse=True):
+            group = [service for o, service in started if o == order]
+            results = await asyncio.gather(*(service.stop() for service in group), return_exceptions=True)
+            for service, result in zip(group, results, strict=True):
+                if isinstance(result, Exception):  # one service's failure must not keep the others up
+                    event("service.stop_failed", service=service.name, error=str(result))
         if install_signals:
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(sig)

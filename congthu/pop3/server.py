@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 
 from congthu.app import App
-from congthu.net import TCPService, door_listeners
+from congthu.net import Stopping, TCPService, door_listeners
 from congthu.pop3 import errors
 from congthu.pop3.commands import COMMANDS
 from congthu.pop3.lock import MaildropLocks
@@ -25,7 +25,7 @@ class POP3Server:
         self.app = app
         self.locks = MaildropLocks(app.db, app.settings.pop3.lock_lease)
 
-    async def session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, stopping: asyncio.Event,
+    async def session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, stopping: Stopping,
                       implicit_tls: bool) -> None:
         wire = Wire(reader, writer, settings=self.app.settings.pop3, stopping=stopping)
         await Session(self.app, self.locks, COMMANDS, wire, tls=implicit_tls).run()

@@ -10,6 +10,12 @@ sends ends more than its own session.
 Timeouts and limits are the settings of ``[pop3]`` (``app.settings.pop3``), read when
 they apply. The maildrop lock (``congthu.pop3.lock``) is taken on entering TRANSACTION,
 renewed by a task while the session lives, and released when it ends, however it ends.
+
+When the server stops (the node drains), a session waiting for its next command is
+closed at once, and one running a command after it; neither enters UPDATE, so nothing
+is deleted. RFC 1939 has no unsolicited response; like Dovecot we still write one line,
+``-ERR [SYS/TEMP]`` (RFC 2449 section 8.1.2), before closing, which a client reads as the
+answer to whatever it sends next and which tells it to come back later.
 """
 
 from __future__ import annotations
@@ -91,7 +97,6 @@ class Session:
         finally:
             if self._guard is not None:
                 self._guard.close()
-            self.wire.close()
             await self.release_lock()
 
     async def dispatch(self, line: bytes) -> None:

@@ -16,7 +16,7 @@ import binascii
 from dataclasses import dataclass
 
 from congthu.config.settings import POP3Settings
-from congthu.net import Ended, StreamWire
+from congthu.net import Ended, Stopping, StreamWire
 from congthu.pop3.errors import (
     LINE_FAR_TOO_LONG,
     CommandError,
@@ -44,7 +44,7 @@ class Wire(StreamWire):
     """One connection's socket: line reading and writing with deadlines."""
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *,
-                 settings: POP3Settings, stopping: asyncio.Event) -> None:
+                 settings: POP3Settings, stopping: Stopping) -> None:
         super().__init__(reader, writer, stopping=stopping, write_timeout=settings.write_timeout)
         self.settings = settings
 

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 from congthu import metrics
 from congthu.net import ConnectionLimiter, inherited_listener
+from congthu.proxyproto import gated
+from congthu.smtp import errors
 from congthu.smtp.commands import COMMANDS, Hooks
 from congthu.smtp.session import SMTPSession
 
@@ -45,27 +47,37 @@ class SMTPService:
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        ssl_context = self.app.tls.server if self.implicit_tls else None
+        # Behind a balancer (proxy.listeners) the PROXY header comes first, then TLS.
+        factory, ssl_context = gated(self.app.settings, self.name, self._make,
+                                     self.app.tls.server if self.implicit_tls else None)
         handshake = 30 if ssl_context else None
         sock = inherited_listener(self.host, self.port)  # bound by the supervisor (congthu.workers)
         if sock is not None:
-            self._server = await loop.create_server(self._make, sock=sock, ssl=ssl_context,
+            self._server = await loop.create_server(factory, sock=sock, ssl=ssl_context,
                                                     ssl_handshake_timeout=handshake)
             return
         self._server = await loop.create_server(
-            self._make, self.host, self.port, ssl=ssl_context, reuse_address=True, backlog=1024,
+            factory, self.host, self.port, ssl=ssl_context, reuse_address=True, backlog=1024,
             ssl_handshake_timeout=handshake,
         )
         if self.port == 0:
             self.port = self._server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
+        """Drain: stop accepting; a session between transactions gets 421 and is closed
+        (RFC 5321 section 3.8); a transaction under way (MAIL given, or its message being
+        delivered) is let finish, its client getting its 250, for up to ``stop_grace``
+        seconds; then what is left is closed."""
         if self._server is not None:
             self._server.close()
-        # Let a message being delivered finish (its client then gets its 250).
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.stop_grace
-        while any(p.busy for p in self.protocols) and loop.time() < deadline:  # noqa: ASYNC110
+        while self.protocols and loop.time() < deadline:
+            for protocol in list(self.protocols):
+                if not protocol.in_transaction():
+                    protocol.shutting_down()
+            if not any(p.in_transaction() for p in self.protocols):
+                break
             await asyncio.sleep(0.05)
         tasks = []
         for protocol in list(self.protocols):
@@ -106,6 +118,21 @@ class _CountedProtocol(SMTPSession):
                     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super().connection_made(transport)
 
+    def in_transaction(self) -> bool:
+        """A mail transaction is under way: MAIL was accepted and its DATA or last BDAT
+        has not been answered yet."""
+        envelope = self.envelope
+        return self.busy or (not self.closed and envelope is not None and envelope.mail_from is not None)
+
+    def shutting_down(self) -> None:
+        """421 and close, between transactions, as the server stops (RFC 5321 section 3.8)."""
+        if self.closed or self.transport is None:
+            return
+        text = (f"421 4.3.2 {self.app.settings.system.hostname} Máy chủ đang dừng, hãy thử lại sau / "
+                "server shutting down, try again later")
+        self._writer.write(errors.ascii_text(text).encode() + b"\r\n")
+        self.close_now()
+
     def connection_lost(self, error: Exception | None) -> None:
         if self.refused:
             return
@@ -118,11 +145,12 @@ class _CountedProtocol(SMTPSession):
 
 def services(app: App) -> list[Any]:
     listen = app.settings.listen
+    drain = app.settings.server.drain_seconds
     found: list[Any] = []
     if listen.smtp:
-        found.append(SMTPService(app, "smtp", listen.smtp, "mx", False))
+        found.append(SMTPService(app, "smtp", listen.smtp, "mx", False, drain))
     if listen.submission:
-        found.append(SMTPService(app, "submission", listen.submission, "submission", False))
+        found.append(SMTPService(app, "submission", listen.submission, "submission", False, drain))
     if listen.submissions and app.tls.available:
-        found.append(SMTPService(app, "submissions", listen.submissions, "submission", True))
+        found.append(SMTPService(app, "submissions", listen.submissions, "submission", True, drain))
     return found

@@ -11,6 +11,7 @@ shows logins, refusals and traffic. FastAPI's generated ``/openapi.json``, ``/do
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import ipaddress
 
@@ -48,14 +49,18 @@ def create_app(app: App) -> FastAPI:
 
     @api.get("/healthz")
     async def healthz() -> Response:
-        """Liveness and readiness: the database answers and the blob store is writable."""
+        """Liveness and readiness: the database answers and the blob store is writable,
+        and the node is not draining (stopping on SIGTERM: 503 at once, so a load
+        balancer sends it no new connection while its sessions finish)."""
         checks: dict[str, str] = {}
+        if app.draining:
+            checks["node"] = "draining"
         try:
             await app.db.run_small_read(_select_one)
             checks["database"] = "ok"
         except Exception as exc:
             checks["database"] = f"error: {exc}"
-        checks["blobs"] = "ok" if app.store.blobs.tmp.is_dir() else "error: missing"
+        checks["blobs"] = await asyncio.to_thread(app.store.blobs.health)
         healthy = all(v == "ok" for v in checks.values())
         return JSONResponse({"status": "ok" if healthy else "error", "version": __version__, **checks},
                             status_code=200 if healthy else 503)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 from collections.abc import Generator
 from typing import Any, cast
 
@@ -27,6 +28,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from congthu.app import App
 from congthu.config.settings import WebSettings
 from congthu.net import ConnectionLimiter, inherited_listener
+from congthu.proxyproto import ProxyGate, ProxySetup, setup_for
 from congthu.web.app import create_app
 from congthu.web.headers import SecurityHeaders, security_headers
 
@@ -90,6 +92,11 @@ class GuardedH11Protocol(H11Protocol):
             return
         self.counted = True
         super().connection_made(transport)
+        if transport.get_extra_info("proxy_peer") is not None:
+            # Behind a balancer (congthu.proxyproto): uvicorn asks the socket itself for
+            # the peer, which is the balancer; the client is the header's.
+            peer = self.peername
+            self.client = (str(peer[0]), int(peer[1])) if isinstance(peer, tuple) and len(peer) >= 2 else None
         self._arm()
 
     def data_received(self, data: bytes) -> None:
@@ -135,10 +142,17 @@ class HTTPService:
         self.name, self.port = name, port
         settings = app.settings
         caps = settings.connections
+        # Behind a TCP balancer (proxy.listeners): the PROXY header comes first, then
+        # TLS, which the gate starts itself; uvicorn then gets no certificate.
+        proxy = setup_for(settings, name)
+        http: Any = GuardedH11Protocol
+        if proxy is not None:
+            http = _gated_protocol(name, proxy, app.tls.server if tls else None)
+            tls = False
         config = GuardedConfig(
             SecurityHeaders(create_app(app), settings.web), host=settings.listen.host, port=port,
             log_config=None, access_log=False, lifespan="off", proxy_headers=False,
-            server_header=False, http=GuardedH11Protocol,
+            server_header=False, http=http,
             timeout_keep_alive=settings.web.keepalive_timeout,  # type: ignore[arg-type]
             # A stop waits at most this long for responses still open (the webmail's
             # event streams last up to a minute), then closes them.
@@ -169,6 +183,16 @@ class HTTPService:
         self.server.should_exit = True
         if self._task:
             await self._task
+
+
+def _gated_protocol(name: str, setup: ProxySetup, ssl_context: ssl.SSLContext | None) -> Any:
+    """uvicorn's protocol factory for a listener behind a balancer: a ``ProxyGate`` in
+    front of each ``GuardedH11Protocol``."""
+    def make(config: uvicorn.Config, server_state: Any, app_state: Any,
+             _loop: asyncio.AbstractEventLoop | None = None) -> asyncio.BaseProtocol:
+        inner = GuardedH11Protocol(config, server_state=server_state, app_state=app_state, _loop=_loop)
+        return ProxyGate(name, inner, setup, ssl_context)
+    return make
 
 
 def services(app: App) -> list[HTTPService]:

@@ -12,17 +12,20 @@ BIN    := $(VENV)/bin
 # libnet-ssleay-perl is swaks's TLS (--tls); libsasl2-modules is the SASL PLAIN of ldapwhoami -Y PLAIN.
 APT_TEST_PACKAGES := postgresql curl isync swaks libnet-ssleay-perl fetchmail getmail6 dovecot-imapd \
                      chromium postfix offlineimap3 nodejs rspamd clamav-daemon clamav redis-server \
-                     ldap-utils apache2 systemd openssl poppler-utils pebble python3-ldap \
-                     libsasl2-modules
+                     ldap-utils apache2 systemd openssl pebble python3-ldap \
+                     libsasl2-modules ceph-mon ceph-osd radosgw ceph-common haproxy slapd \
+                     thunderbird libnss3-tools
 # The tests start their own private instances of these daemons; the system services that
 # installing them starts are switched off again (package:service), so `make test` leaves
 # no IMAP server, scanner, Redis or web server running on the machine. Only for packages it installed.
 TEST_DAEMONS := dovecot-imapd:dovecot rspamd:rspamd clamav-daemon:clamav-daemon \
-                clamav-daemon:clamav-freshclam redis-server:redis-server apache2:apache2
+                clamav-daemon:clamav-freshclam redis-server:redis-server apache2:apache2 haproxy:haproxy \
+                slapd:slapd
 # Debian packages needed to build and run (gcc and python3-dev for a dependency that
 # has no binary wheel for this Python; fonts-liberation2: the serif font of the PDF
-# reports where Times New Roman is not installed).
-APT_RUN_PACKAGES := python3 python3-venv python3-dev gcc fonts-liberation2
+# reports where Times New Roman is not installed; poppler-utils: pdftoppm, the webmail's
+# previews of PDF attachments as images).
+APT_RUN_PACKAGES := python3 python3-venv python3-dev gcc fonts-liberation2 poppler-utils
 
 .PHONY: run test lint typecheck bench clean apt-run apt-test clean-room
 
@@ -40,7 +43,7 @@ run: $(BIN)/.installed
 test: $(BIN)/.installed apt-test
 	$(BIN)/ruff check congthu tests bench tools
 	$(BIN)/mypy congthu
-	$(BIN)/pytest -q -rfEs -n 2 -p no:cacheprovider
+	$(BIN)/pytest -q -rfEs -n 2 -p no:cacheprovider --durations=25
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check congthu tests bench tools

@@ -22,7 +22,7 @@ from congthu.imap.caches import ImapCaches
 from congthu.reports.counters import ReportCounters
 from congthu.smtp.runtime import SMTPRuntime
 from congthu.store import MailStore
-from congthu.store.blobs import BlobStore
+from congthu.store.blob_backends import open_blob_store
 from congthu.store.changes import ChangeHub
 from congthu.tls import TLSContexts
 
@@ -40,11 +40,12 @@ class App:
         # SQLite: commits are announced to the other processes of this data directory
         # (the workers of `congthu serve`) through run/feed (ChangeHub, LocalFeed).
         self.hub = ChangeHub(data_dir / "run" / "feed" if db.is_sqlite else None)
-        self.store = MailStore(db, BlobStore(data_dir / "blobs"), self.hub)
+        self.store = MailStore(db, open_blob_store(settings.blobs, data_dir), self.hub)
         self.accounts = Accounts(self.store, settings)
         self.tls = TLSContexts(self.path(settings.tls.cert), self.path(settings.tls.key))
         self.smtp = SMTPRuntime(settings)  # the SMTP package's caches, resolvers, queue runner
         self.imap = ImapCaches()  # what the IMAP sessions of this App share (imap/caches.py)
+        self.draining = False  # set when the server stops: /healthz answers 503 (congthu/server.py)
         self._background: set[asyncio.Task[Any]] = set()
         # The reports' counters (Điều 9.13): the doors add to them, a background task
         # writes them every few seconds, close() writes the rest (congthu/reports/counters.py).

@@ -54,6 +54,10 @@ _FOLDED_WORDS_MAX = 200_000
 
 def fold(text: str) -> str:
     """Search key: accents removed, case folded, white space collapsed."""
+    if text.isascii():
+        # Nothing to strip, and ASCII's case folding is lower(): done in C, without the
+        # word loop (most header sections, and the plain English or unaccented parts).
+        return " ".join(text.lower().split())
     cache = _FOLDED_WORDS
     out = []
     for word in text.split():

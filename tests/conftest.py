@@ -89,6 +89,9 @@ async def make_data_dir(path: Path, **overrides: dict[str, Any]) -> Path:
         "listen": loopback_ports(),
         # Tests create many accounts: argon2id stays, with small costs.
         "passwords": {"argon2_time_cost": 1, "argon2_memory_kib": 8192, "argon2_parallelism": 1},
+        # A session left in the middle of a command holds the server fixture's stop (its
+        # 30 s join) for this long at most.
+        "server": {"drain_seconds": 5},
     }
     for section, values in overrides.items():
         sections.setdefault(section, {}).update(values)

@@ -32,7 +32,12 @@ def register(commands: Commands) -> None:
                         "SHA-256 name and the messages that need it")
 
     p = commands.command("backup", "sao lưu / consistent backup of a running system", cmd_backup)
-    p.add_argument("dest", help="empty or new directory")
+    p.add_argument("dest", nargs="?", help="empty or new directory")
+    p.add_argument("--into", metavar="DIR",
+                   help="sao lưu định kỳ / scheduled backup: a new DIR/<UTC time>, unchanged blobs hard-linked "
+                        "from the newest backup there, older ones removed (--keep)")
+    p.add_argument("--keep", type=int, default=14, metavar="N",
+                   help="with --into: the number of backups kept (default 14)")
 
     p = commands.command("restore", "khôi phục vào thư mục dữ liệu trống / restore into an empty data directory",
                          cmd_restore, needs_app=False)
@@ -210,10 +215,19 @@ async def cmd_check(app: App, args: argparse.Namespace) -> int:
 
 
 async def cmd_backup(app: App, args: argparse.Namespace) -> int:
-    from congthu.backup import backup
+    from congthu.backup import BackupError, backup, rotate
 
-    dest = Path(args.dest).resolve()
-    summary = await backup(app, dest)
+    if (args.dest is None) == (args.into is None):
+        raise CommandError("Cần đúng một trong DEST hoặc --into DIR / give either DEST or --into DIR")
+    try:
+        if args.into is not None:
+            summary = await rotate(app, Path(args.into).resolve(), args.keep)
+            dest = Path(summary["path"])
+        else:
+            dest = Path(args.dest).resolve()
+            summary = await backup(app, dest)
+    except (BackupError, OSError) as exc:
+        raise CommandError(f"Sao lưu không được / backup failed: {exc}") from None
     print(f"Đã sao lưu / backed up to {dest}: {summary}")
     return 0
 

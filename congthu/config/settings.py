@@ -152,9 +152,15 @@ class PasswordSettings:
 
 @dataclass
 class LoginSettings:
-    # Failures from one client address before it is slowed, then locked.
+    # Failures of one account from one client address before they are slowed, then
+    # that account is locked from that address (congthu/accounts/lockout.py): one
+    # misconfigured application behind a shared address locks only its own account.
     address_delay_after: int = 5
     address_lock_after: int = 20
+    # Failures from one client address over every account (one password sprayed across
+    # many accounts) before it is slowed, then locked for everyone.
+    address_all_accounts_delay_after: int = 25
+    address_all_accounts_lock_after: int = 100
     # Failures on one account (from all addresses) before the account is locked.
     account_lock_after: int = 50
     lock_minutes: int = 15
@@ -242,6 +248,13 @@ class SMTPSettings:
     # when a certificate is verified outbound (MTA-STS, the smarthost), beside the
     # system's: a province's own CA on the special-purpose network. Empty: none.
     ca_file: str = ""
+    # DANE (RFC 7672, congthu/smtp/dane.py): the resolvers of dns_servers validate DNSSEC
+    # and are trusted (the local one), so their AD bit is believed; MX hosts with secure
+    # TLSA records then get mail only over TLS matching those records. Off: no DANE.
+    dane: bool = False
+    # TLS reporting (RFC 8460, congthu/smtp/tlsrpt.py): count outbound TLS sessions per
+    # recipient domain and send each domain that publishes a _smtp._tls record a daily report.
+    tls_reports: bool = True
 
 
 
@@ -345,6 +358,16 @@ class LDAPSettings:
     # their units; attributes= to those attributes (and objectClass and the naming one).
     # A service account without a grant reads what every bound identity reads.
     service_grants: list[str] = field(default_factory=list)
+    # SASL EXTERNAL with client certificates (RFC 4422 appendix A, RFC 4513 section
+    # 5.2.3; congthu/ldap/certificates.py): a PEM file (relative to the data directory)
+    # of the CAs that issue the applications' certificates. When set, LDAPS and StartTLS
+    # ask for a client certificate (optional) and verify one that is sent against them.
+    client_ca: str = ""
+    # Which service account a verified client certificate binds as, one string each:
+    # "NAME subject=DN" (the certificate's subject, compared as a DN) or
+    # "NAME san=dns:HOST" / "san=email:ADDRESS" / "san=uri:URI" (a subjectAltName).
+    # A certificate that maps to no account is refused (invalidCredentials).
+    certificate_map: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -462,6 +485,9 @@ class ReportSettings:
     near_quota_percent: int = 90
     # The place name of the report's date line (Decree 30/2020: "Sóc Trăng, ngày ...").
     place: str = ""
+    # Days the daily snapshots of the mailboxes' states are kept (congthu/reports/snapshot.py);
+    # the last day of each month is kept for good.
+    snapshot_days: int = 62
 
 
 @dataclass
@@ -493,6 +519,25 @@ class ServerSettings:
     # supervisor binds once, restarted if one dies (congthu/workers.py). 0: one per core
     # the process may use; 1: a single process without a supervisor.
     workers: int = 0
+    # Seconds a stopping node (SIGTERM) gives an SMTP transaction, or an IMAP, POP3 or
+    # LDAP command, under way to finish once /healthz answers 503 and the listeners are
+    # closed (congthu/server.py); sessions waiting between commands (IMAP IDLE too) are
+    # ended at once. Below the supervisor's 60 s.
+    drain_seconds: float = 30.0
+
+
+@dataclass
+class ProxySettings:
+    # Listeners behind a TCP load balancer that sends the PROXY protocol header (v1 or
+    # v2, HAProxy's send-proxy / send-proxy-v2) before anything else: names from
+    # [listen] ("smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s",
+    # "ldap", "ldaps", "http", "https"). Such a listener requires the header (congthu/proxyproto.py).
+    listeners: list[str] = field(default_factory=list)
+    # The balancers' addresses or networks; a connection to a listener above from any
+    # other address is closed.
+    trusted: list[str] = field(default_factory=list)
+    # Seconds the balancer has to send the header once connected.
+    header_timeout: float = 5.0
 
 
 @dataclass
@@ -524,6 +569,50 @@ class WebSettings:
 
 
 @dataclass
+class ApiSettings:
+    # The REST API under /api/v1 (congthu/api, docs/api.md), for the province's other
+    # applications, with tokens made by `congthu api token create`.
+    # Calls one token may make per minute (a token bucket per token and process); the
+    # client over it gets 429 with Retry-After.
+    calls_per_minute: int = 600
+    # Calls per minute from one client address without a valid token (each is audited).
+    refused_per_minute: int = 30
+    # Largest request body accepted, in KiB (a larger one gets 413 unread).
+    max_body_kib: int = 256
+    # Days a new token lives unless `--days` says otherwise, and the most it may.
+    token_days: int = 365
+    token_max_days: int = 730
+
+
+@dataclass
+class BlobSettings:
+    # Where message bytes are kept (docs/object-storage.md): "disk", the blobs/ directory
+    # of the data directory, or "s3", a bucket of an S3-compatible object store (Ceph's
+    # RADOS Gateway, MinIO, a cloud's S3), which every node of a cluster shares.
+    # `congthu blobs migrate --to s3` copies a disk store to the bucket (and --to disk back).
+    backend: str = "disk"
+    # S3: the endpoint URL, e.g. "https://s3.example.gov.vn" or "http://10.0.0.5:7480".
+    s3_endpoint: str = ""
+    # S3: the bucket, created beforehand (e.g. with radosgw-admin or `s3cmd mb`).
+    s3_bucket: str = ""
+    # S3: the access key and secret key of the user owning the bucket.
+    s3_access_key: str = ""
+    s3_secret_key: str = ""
+    # S3: the region the signatures name (Ceph RGW accepts its zonegroup or us-east-1).
+    s3_region: str = "us-east-1"
+    # S3: seconds to wait for a connection or an answer before the request fails (a
+    # delivery then gets a temporary 451 and is retried by the sender).
+    s3_timeout: float = 30.0
+    # S3: blobs larger than this many MiB are sent by multipart upload, in parts of this
+    # size (S3 requires parts of at least 5 MiB).
+    multipart_threshold_mib: int = 16
+    # S3: MiB of recently read small blobs each process keeps in memory (0: none).
+    cache_mib: int = 64
+    # S3: only blobs up to this many KiB are cached (headers and text bodies, not attachments).
+    cache_max_blob_kib: int = 256
+
+
+@dataclass
 class Settings:
     system: SystemSettings = field(default_factory=SystemSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
@@ -547,7 +636,10 @@ class Settings:
     web: WebSettings = field(default_factory=WebSettings)
     mailrules: MailRuleSettings = field(default_factory=MailRuleSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
+    proxy: ProxySettings = field(default_factory=ProxySettings)
     reports: ReportSettings = field(default_factory=ReportSettings)
+    blobs: BlobSettings = field(default_factory=BlobSettings)
+    api: ApiSettings = field(default_factory=ApiSettings)
 
     @property
     def mailbox_quota_bytes(self) -> int:
@@ -660,6 +752,7 @@ def _validate(path: Path, settings: Settings) -> None:
     _validate_mail_access(path, settings)
     _validate_connections(path, settings)
     _validate_ldap(path, settings)
+    _validate_blobs(path, settings)
     if settings.smtp.mta_sts_mode not in ("testing", "enforce", "none"):
         raise ConfigError(path, "smtp.mta_sts_mode", "chỉ testing, enforce, none / only testing, enforce, none")
     if not 0 <= settings.smtp.mta_sts_max_age <= 31_557_600:
@@ -672,8 +765,39 @@ def _validate(path: Path, settings: Settings) -> None:
         raise ConfigError(path, "reports.periods", "chỉ month, quarter, year / only month, quarter, year")
     if not 1 <= settings.reports.near_quota_percent <= 100:
         raise ConfigError(path, "reports.near_quota_percent", "từ 1 đến 100 / from 1 to 100")
+    if settings.reports.snapshot_days < 1:
+        raise ConfigError(path, "reports.snapshot_days", "phải lớn hơn 0 / must be greater than 0")
+    for f in dataclasses.fields(settings.api):
+        if getattr(settings.api, f.name) == 0:
+            raise ConfigError(path, f"api.{f.name}", "phải lớn hơn 0 / must be greater than 0")
+    if settings.api.token_days > settings.api.token_max_days:
+        raise ConfigError(path, "api.token_days", "không được lớn hơn token_max_days / must not exceed token_max_days")
     if settings.mailrules.vacation_days < 1 or settings.mailrules.forward_max_targets < 1:
         raise ConfigError(path, "mailrules", "phải lớn hơn 0 / must be greater than 0")
+    _validate_proxy(path, settings)
+
+
+def _validate_proxy(path: Path, settings: Settings) -> None:
+    """[proxy]: known listener names, valid balancer addresses, and balancers named
+    whenever a listener expects the header; [server] drain_seconds under the supervisor's
+    60 s."""
+    proxy = settings.proxy
+    names = {f.name for f in dataclasses.fields(settings.listen) if f.name != "host"}
+    for name in proxy.listeners:
+        if name not in names:
+            raise ConfigError(path, "proxy.listeners", f"cổng không biết / unknown listener {name!r}; "
+                                                       f"known: {', '.join(sorted(names))}")
+    for entry in proxy.trusted:
+        try:
+            ipaddress.ip_network(entry.strip(), strict=False)
+        except ValueError:
+            raise ConfigError(path, "proxy.trusted", f"địa chỉ không hợp lệ / invalid address {entry!r}") from None
+    if proxy.listeners and not proxy.trusted:
+        raise ConfigError(path, "proxy.trusted", "cần địa chỉ bộ cân bằng tải / the balancers' addresses are needed")
+    if proxy.header_timeout <= 0:
+        raise ConfigError(path, "proxy.header_timeout", "phải lớn hơn 0 / must be greater than 0")
+    if settings.server.drain_seconds >= 55:
+        raise ConfigError(path, "server.drain_seconds", "phải dưới 55 giây / must be under 55 seconds")
 
 
 def _validate_mail_access(path: Path, settings: Settings) -> None:
@@ -699,13 +823,39 @@ def _validate_mail_access(path: Path, settings: Settings) -> None:
                                          f"{floor} {unit_en} ({rfc}), got {value}")
 
 
+def _validate_blobs(path: Path, settings: Settings) -> None:
+    """[blobs]: a known backend; for S3 every key it needs, an http(s) endpoint, a valid
+    bucket name and part sizes S3 accepts."""
+    blobs = settings.blobs
+    if blobs.backend not in ("disk", "s3"):
+        raise ConfigError(path, "blobs.backend", f"chỉ disk hoặc s3 / only disk or s3, got {blobs.backend!r}")
+    if blobs.multipart_threshold_mib < 5:
+        raise ConfigError(path, "blobs.multipart_threshold_mib", "ít nhất 5 (S3) / at least 5 (S3's smallest part)")
+    if blobs.backend != "s3" and not blobs.s3_endpoint:
+        return  # S3 keys are checked when S3 is used or set up (for `congthu blobs migrate`)
+    for key in ("s3_endpoint", "s3_bucket", "s3_access_key", "s3_secret_key", "s3_region"):
+        if not getattr(blobs, key):
+            raise ConfigError(path, f"blobs.{key}", "cần cho backend = \"s3\" / required with backend = \"s3\"")
+    host = blobs.s3_endpoint.partition("://")[2].rstrip("/")
+    if not blobs.s3_endpoint.startswith(("http://", "https://")) or not host or "/" in host:
+        raise ConfigError(path, "blobs.s3_endpoint",
+                          f"phải là http(s)://máy[:cổng] / must be http(s)://host[:port], got {blobs.s3_endpoint!r}")
+    bucket = blobs.s3_bucket
+    if not (3 <= len(bucket) <= 63 and all(c.isascii() and (c.islower() or c.isdigit() or c in "-.") for c in bucket)
+            and bucket[0].isalnum() and bucket[-1].isalnum()):
+        raise ConfigError(path, "blobs.s3_bucket", f"tên bucket không hợp lệ / invalid bucket name {bucket!r} "
+                          "(3-63 lowercase letters, digits, '-' or '.')")
+    if blobs.s3_timeout <= 0:
+        raise ConfigError(path, "blobs.s3_timeout", "phải lớn hơn 0 / must be greater than 0")
+
+
 def _validate_ldap(path: Path, settings: Settings) -> None:
     """[ldap]: limits and timeouts above zero, filter depth within 1..100."""
     ldap = settings.ldap
     for f in dataclasses.fields(ldap):
         value = getattr(ldap, f.name)
         if f.name not in ("base_dn", "allow_anonymous", "cache_seconds", "bind_record_seconds",
-                          "service_grants") and value == 0:
+                          "service_grants", "client_ca", "certificate_map") and value == 0:
             raise ConfigError(path, f"ldap.{f.name}", "phải lớn hơn 0 / must be greater than 0")
     if ldap.max_filter_depth > 100:
         raise ConfigError(path, "ldap.max_filter_depth", "tối đa 100 / at most 100")

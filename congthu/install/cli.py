@@ -7,7 +7,9 @@ server, in one command.
    province's, the DKIM key, the database schema, the first administrator;
 2. the system user that owns it (``useradd --system``, no shell, no login);
 3. the hardened systemd unit (``unit.py``), checked by ``systemd-analyze verify``;
-4. the DNS records to publish and the firewall ports to open.
+4. the daily backup (``congthu-backup.service`` and ``.timer``, ``unit.backup_units``)
+   into ``/var/backups/congthu`` (or ``--backup-dir``), owned by the same user;
+5. the DNS records to publish and the firewall ports to open.
 
 ``congthu upgrade`` (``upgrade.py``) applies a new version's migrations after a backup.
 Run again, it changes nothing that exists (configuration, keys, user) and says so.
@@ -29,11 +31,12 @@ from congthu.accounts import roles
 from congthu.app import App
 from congthu.cli import CommandError, Commands
 from congthu.cli.core import initialise
-from congthu.install.unit import UNIT_NAME, systemd_unit
+from congthu.install.unit import BACKUP_SERVICE, BACKUP_TIMER, UNIT_NAME, backup_units, systemd_unit
 from congthu.install.upgrade import cmd_upgrade, register_upgrade
 from congthu.smtp.cli import dns_records
 
 DEFAULT_DATA = Path("/var/lib/congthu")
+DEFAULT_BACKUPS = Path("/var/backups/congthu")
 PRODUCTION_PORTS = {"smtp": 25, "submission": 587, "submissions": 465, "imap": 143, "imaps": 993,
                     "pop3": 110, "pop3s": 995, "ldap": 389, "ldaps": 636, "http": 80, "https": 443}
 _NAME = re.compile(r"(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
@@ -55,6 +58,10 @@ def register(commands: Commands) -> None:
                    help="obtain the certificate from Let's Encrypt (ACME, HTTP-01 on port 80); contact address")
     p.add_argument("--acme-directory", default=LETS_ENCRYPT, metavar="URL",
                    help="another ACME CA's directory URL (with --acme-email)")
+    p.add_argument("--backup-dir", type=Path, default=DEFAULT_BACKUPS, metavar="DIR",
+                   help="where the daily backups go (default /var/backups/congthu; better another disk)")
+    p.add_argument("--backup-keep", type=int, default=14, metavar="N",
+                   help="daily backups kept (default 14)")
     p = commands.command("upgrade", "nâng cấp cơ sở dữ liệu, sao lưu trước / upgrade the database after a "
                          "backup", cmd_upgrade, needs_app=False)
     register_upgrade(p)
@@ -113,6 +120,8 @@ async def cmd_quickstart(args: argparse.Namespace) -> int:
             raise CommandError(f"{what}: tên miền không hợp lệ / invalid domain name {value!r}")
     if not _USER.fullmatch(args.user):
         raise CommandError(f"--user: tên không hợp lệ / invalid user name {args.user!r}")
+    if args.backup_keep < 1:
+        raise CommandError("--backup-keep phải từ 1 trở lên / must be at least 1")
     data_dir = Path(args.data).absolute() if args.data else DEFAULT_DATA
     existed = (data_dir / config.CONFIG_FILE).exists()
     listen = {"host": args.listen, **PRODUCTION_PORTS}
@@ -150,7 +159,21 @@ async def cmd_quickstart(args: argparse.Namespace) -> int:
           + ("" if passed else f"\n   systemd-analyze verify: {said}"))
     print("   systemctl daemon-reload && systemctl enable --now congthu")
 
-    print("4. Bản ghi DNS cần công bố / DNS records to publish:")
+    backups = args.backup_dir.absolute()
+    backups.mkdir(mode=0o700, parents=True, exist_ok=True)
+    entry = pwd.getpwnam(args.user)
+    os.chown(backups, entry.pw_uid, entry.pw_gid)  # the backups in it are the user's already
+    backups.chmod(0o700)
+    service, timer = backup_units(_command(), data_dir, args.user, backups, args.backup_keep)
+    (args.unit_dir / BACKUP_SERVICE).write_text(service, encoding="utf-8")
+    (args.unit_dir / BACKUP_TIMER).write_text(timer, encoding="utf-8")
+    checked = verify_unit(args.unit_dir / BACKUP_TIMER)  # verifies the service it starts too
+    passed = passed and checked[0]
+    print(f"4. Sao lưu hằng ngày / daily backup: {backups} (01:30, {args.backup_keep} kept), "
+          f"{args.unit_dir / BACKUP_TIMER}" + ("" if checked[0] else f"\n   systemd-analyze verify: {checked[1]}"))
+    print(f"   systemctl enable --now {BACKUP_TIMER}")
+
+    print("5. Bản ghi DNS cần công bố / DNS records to publish:")
     print(f"   {hostname}.\tIN\tA\t<địa chỉ IP / the server's address> (and AAAA, PTR)")
     for line in records:
         print(f"   {line}")

@@ -64,3 +64,60 @@ SystemCallErrorNumber=EPERM
 [Install]
 WantedBy=multi-user.target
 """
+
+
+BACKUP_SERVICE = "congthu-backup.service"
+BACKUP_TIMER = "congthu-backup.timer"
+
+
+def backup_units(command: Path, data_dir: Path, user: str, into: Path, keep: int) -> tuple[str, str]:
+    """The scheduled backup (``congthu backup --into``): a oneshot service, as hardened as
+    the server's, and its daily timer (systemd.timer(5)): at 01:30, spread over 30
+    minutes, and run at the next boot when the machine was off at that hour."""
+    service = f"""\
+# Công Thư: sao lưu hằng ngày / daily backup. Written by `congthu quickstart`.
+[Unit]
+Description=Cong Thu daily backup (metadata snapshot, new blobs, {keep} kept)
+Documentation=https://congthu.gov.vn/docs
+After=congthu.service
+
+[Service]
+Type=oneshot
+User={user}
+Group={user}
+ExecStart={command} --data {data_dir} backup --into {into} --keep {keep}
+Nice=10
+IOSchedulingClass=best-effort
+IOSchedulingPriority=7
+UMask=0077
+Environment=PYTHONUNBUFFERED=1
+NoNewPrivileges=yes
+ProtectSystem=strict
+ReadWritePaths={data_dir} {into}
+ProtectHome=yes
+PrivateTmp=yes
+PrivateDevices=yes
+ProtectKernelTunables=yes
+ProtectKernelModules=yes
+ProtectControlGroups=yes
+RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6
+RestrictNamespaces=yes
+LockPersonality=yes
+SystemCallArchitectures=native
+SystemCallFilter=@system-service
+"""
+    timer = f"""\
+# Công Thư: lịch sao lưu / backup schedule. `systemctl enable --now {BACKUP_TIMER}`.
+[Unit]
+Description=Cong Thu daily backup
+
+[Timer]
+OnCalendar=*-*-* 01:30:00
+RandomizedDelaySec=30min
+Persistent=true
+Unit={BACKUP_SERVICE}
+
+[Install]
+WantedBy=timers.target
+"""
+    return service, timer

@@ -6,11 +6,13 @@ Where each figure comes from:
 * logins by door, messages sent and received by class, spam / viruses / "Mật" stopped:
   the counters kept as things happened (``report_counters`` and ``report_months``,
   ``counters.py``), each in the organisation the mailbox belonged to then;
-* the mailboxes by kind and state, created in the period, storage and near-quota: the
-  store's mailboxes (``store.census.mailbox_states``) in their organisations of now (the
-  directory's ``membership``); states and storage are those at the report's making (the
-  store keeps no history of them), "unused" is reckoned at the period's end from the
-  last access;
+* the mailboxes by kind and state, storage and near-quota (``snapshot.STATE_METRICS``): for a
+  period that is over, as kept on its last day by the daily snapshot (``snapshot.py``,
+  in the organisations of that day); for the current period, or a past one without a
+  snapshot (before the system ran), the store's mailboxes of now
+  (``store.census.mailbox_states``) in their organisations of now (the directory's
+  ``membership``), "unused" reckoned at the period's end from the last access; the
+  mailboxes created in the period always from the store;
 * renamed and deleted mailboxes, requests received, done within the working days of
   Điều 4.3, late, refused: the requests of Điều 4 (``requests.workflow.request_rows``),
   a durable record already;
@@ -31,8 +33,10 @@ from sqlalchemy.engine import Connection
 
 from congthu.accounts.ages import passwords_on_time
 from congthu.directory.membership import Member, OrgLink, members, org_links
+from congthu.reports import snapshot
 from congthu.reports.counters import DOORS, vietnam_day
 from congthu.reports.periods import Period
+from congthu.reports.snapshot import NO_ORG
 from congthu.reports.tables import report_active, report_counters, report_months
 from congthu.requests.workflow import DONE, OPEN, REFUSED, Request, request_rows
 from congthu.store.census import MailboxState, mailbox_states
@@ -42,7 +46,6 @@ if TYPE_CHECKING:
 
 __all__ = ["MB", "Column", "Report", "ReportError", "Row", "SECTIONS", "Section", "build", "shown"]
 
-NO_ORG = 0  # mailboxes outside the directory (system mailboxes) and unknown senders
 MB = 1024 * 1024
 
 
@@ -195,6 +198,9 @@ class Gathered:
     used: set[int]
     passwords: dict[int, bool]
     boxes: list[MailboxState]
+    # (day, [(org id, metric, value)]): the states kept on the period's last day, or None
+    # (a period not over, or no snapshot of it): the states of now.
+    states: tuple[date, list[tuple[int, str, int]]] | None = None
 
 
 def _counter_sums(conn: Connection, period: Period) -> list[tuple[int, str, int]]:
@@ -231,8 +237,9 @@ def gather(conn: Connection, period: Period, at: datetime, max_age_days: int) ->
     """Everything the report reads, in one read transaction."""
     used = {int(r[0]) for r in conn.execute(
         select(report_active.c.mailbox_id).where(report_active.c.month.in_(period.months)).distinct())}
+    kept = snapshot.states_on(conn, period.first, period.last) if period.end <= at else None
     return Gathered(org_links(conn), members(conn), _counter_sums(conn, period), request_rows(conn, None, None),
-                    used, passwords_on_time(conn, at, max_age_days), mailbox_states(conn))
+                    used, passwords_on_time(conn, at, max_age_days), mailbox_states(conn), kept)
 
 
 def _add(values: dict[str, int], key: str, value: int = 1) -> None:
@@ -251,32 +258,18 @@ def _own_values(app: App, period: Period, data: Gathered, now: datetime) -> dict
 
     for org_id, metric, value in data.counters:
         _add(of(org_id), metric, value)
+    if data.states is not None:  # the states kept on the period's last day (snapshot.py)
+        for org_id, metric, value in data.states[1]:
+            _add(of(org_id), metric, value)
     for box in data.boxes:
         if box.created_at >= period.end:
             continue
         member = owner.get(box.id)
         values = of(member.org_id if member else NO_ORG)
-        _add(values, "mb.total")
-        _add(values, {"organisation": "mb.organisation", "subunit": "mb.subunit"}.get(box.kind, "mb.personal"))
         if period.start <= box.created_at < period.end:
             _add(values, "mb.created")
-        if box.status == "active":
-            _add(values, "mb.active")
-            last = box.last_access_at or box.created_at
-            last = min(last, at)
-            if at - last >= timedelta(days=90):
-                _add(values, "mb.unused3")
-            if at - last >= timedelta(days=180):
-                _add(values, "mb.unused6")
-        elif box.status == "reclaimed":
-            _add(values, "mb.reclaimed")
-        else:  # disabled, revoked (Điều 4.5)
-            _add(values, "mb.disabled")
-        if box.status != "reclaimed":
-            _add(values, "storage.used", box.used_bytes)
-            _add(values, "storage.quota", box.quota_bytes)
-            if box.quota_bytes and box.used_bytes * 100 >= box.quota_bytes * near:
-                _add(values, "storage.near")
+        if data.states is None:
+            snapshot.add_state(values, box, at, near)
         if member is not None and member.person and member.active and box.status == "active":
             _add(values, "use.officials")
             if box.id in data.used:
@@ -360,7 +353,10 @@ async def build(app: App, period: Period, org_ref: str | int | None = None, *,
     report = Report(period, root, _parent_name(links, root), rows, total, now, app.settings.system.operator)
     if period.end > now:
         report.notes.append("Kỳ báo cáo chưa kết thúc: số liệu tính đến thời điểm lập báo cáo.")
-    report.notes.append("Số hộp thư theo trạng thái và dung lượng là số liệu tại thời điểm lập báo cáo.")
+    if data.states is not None:
+        report.notes.append(f"Số hộp thư theo trạng thái và dung lượng là số liệu ngày {data.states[0]:%d/%m/%Y}.")
+    else:
+        report.notes.append("Số hộp thư theo trạng thái và dung lượng là số liệu tại thời điểm lập báo cáo.")
     return report
 
 

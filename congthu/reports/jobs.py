@@ -10,6 +10,9 @@ government's swapped days) and that period's report was not mailed yet
 delivered to ``reports.recipient`` (a local address; an alias of a merged organisation
 follows it) from the system's admin address. A server that was down on that day mails
 it when it is back. Empty ``reports.recipient``: nothing is mailed.
+
+Beside it, every hour too, the picture of the mailboxes' states is kept as the day's
+(``snapshot.py``), so that each past period's report shows the states at its end.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from congthu.accounts.notices import system_sender
 from congthu.cluster.leases import PeriodicJob
 from congthu.directory import resolve_recipient
 from congthu.log import event
+from congthu.reports import snapshot
 from congthu.reports.counters import vietnam_day
 from congthu.reports.figures import build
 from congthu.reports.pdf import pdf_bytes
@@ -40,6 +44,7 @@ if TYPE_CHECKING:
     from congthu.app import App
 
 CHECK_EVERY = 3600.0
+SNAPSHOT_EVERY = 3600.0
 XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
 
@@ -122,6 +127,23 @@ async def mail_due(app: App) -> bool:
     return True
 
 
+async def take_snapshot(app: App) -> int:
+    """Keep the mailboxes' states of now as today's picture (``snapshot.take``)."""
+    now = app.accounts.clock()
+    settings = app.settings.reports
+    rows = await app.db.run_write(snapshot.take, vietnam_day(now), now, settings.near_quota_percent,
+                                  settings.snapshot_days)
+    event("reports.snapshot", day=vietnam_day(now).isoformat(), rows=rows)
+    return rows
+
+
 def jobs(app: App) -> list[Coroutine[Any, Any, None]]:
     return [PeriodicJob(app.db, "reports.mail", lambda: CHECK_EVERY if app.settings.reports.recipient else None,
-                        lambda: mail_due(app)).forever()]
+                        lambda: mail_due(app)).forever(),
+            PeriodicJob(app.db, "reports.snapshot", lambda: SNAPSHOT_EVERY,
+                        lambda: _taken(take_snapshot(app))).forever()]
+
+
+async def _taken(taking: Coroutine[Any, Any, int]) -> bool:
+    await taking
+    return True  # an empty picture (no mailbox yet) is a picture too

@@ -10,6 +10,10 @@
 * ``report_active``: the mailboxes used (a successful login on any door) in a month,
   one row each, so the usage ratio of any period is a count of distinct mailboxes.
 * ``report_mailings``: the periodic reports mailed (``jobs.py``), so each is mailed once.
+* ``report_states``: the mailboxes' states and storage per organisation as they were on a
+  day (``snapshot.py``), so that the report of a past period shows the states at its end
+  rather than those of today. Kept for ``reports.snapshot_days`` days, and the last day
+  of every month for good (the month, quarter and year reports end on one).
 
 Only this package's modules import them; other packages count through ``app.reports``.
 """
@@ -59,4 +63,15 @@ report_mailings = Table(
     Column("period", String(16), primary_key=True),
     Column("sent_at", DateTime(timezone=True), nullable=False),
     Column("recipient", String(320), nullable=False),
+)
+
+report_states = Table(
+    "report_states",
+    metadata,
+    # Vietnam's day; the snapshot of a day is retaken through the day, so it ends as the
+    # states of its last hour.
+    Column("day", Date, primary_key=True),
+    Column("org_id", Integer, primary_key=True, autoincrement=False),
+    Column("metric", String(48), primary_key=True),  # figures.STATE_METRICS
+    Column("value", BigInteger, nullable=False),
 )

@@ -47,13 +47,15 @@ another (renaming INBOX moves messages), the caller's mixin declares that method
 * ``lookup.py`` and ``access.py``: plain functions taking a ``Connection`` for other
   packages' transactions (the directory, delegation and accounts own their tables and
   link to mailboxes and folders by id; they never read the store's tables).
-* Beside them: ``tables.py``, ``blobs.py``, ``changes.py`` (the change feed),
+* Beside them: ``tables.py``, ``blobs.py`` (the blob store's interface; its backends
+  ``blobs_disk.py`` and ``blobs_s3.py``, opened by ``blob_backends.py``; ``congthu blobs
+  migrate`` in ``blob_migration.py``), ``changes.py`` (the change feed),
   ``flags.py``, ``search.py`` (search SQL), ``recent.py`` (IMAP \\Recent).
 """
 
 from __future__ import annotations
 
-from congthu.store.blobs import StorageFull
+from congthu.store.blobs import StorageFull, StorageUnavailable
 from congthu.store.changes import ChangeHub
 
 # tests/mime cuts messages the way delivery does.
@@ -82,5 +84,5 @@ from congthu.store.model import (
 __all__ = [
     "AlreadyExists", "ChangeHub", "Content", "DELIMITER", "DeliveryResult", "Folder", "FolderStatus",
     "Listed", "MailStore", "Mailbox", "MessageMeta", "NewMailbox", "NotFound", "QuotaExceeded", "StorageFull",
-    "SPECIAL_FOLDERS", "StoreError", "normalise_address", "normalise_folder_name", "utcnow",
+    "StorageUnavailable", "SPECIAL_FOLDERS", "StoreError", "normalise_address", "normalise_folder_name", "utcnow",
 ]

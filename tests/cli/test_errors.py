@@ -98,6 +98,8 @@ CASES: list[tuple[list[str], str, str]] = [
     # core
     (["restore", "/nonexistent/backup"], "nonexistent", ""),
     (["backup", "/proc/version/x"], "", ""),
+    (["backup"], "DEST hoặc --into", ""),
+    (["backup", "--into", "/proc/x", "--keep", "0"], "--keep", ""),
 ]
 
 UNINITIALISED = [["user", "list"], ["check"], ["audit", "verify"], ["org", "list"], ["service", "list"],
@@ -162,7 +164,8 @@ def test_bad_configuration_file(tmp_path: Path, text: str, expected: str) -> Non
 
 
 BAD_FILES = [
-    ("people.csv", bytes(range(256)) * 8, "utf-8"),
+    ("people.csv", bytes(range(256)) * 8, "not a csv text file"),  # NUL bytes: binary, not text
+    ("people.csv", b"ho ten,don vi\nNguy\xea\xde\xf2n,S\xf4\n", "utf-8"),  # a Windows code page, not UTF-8
     ("people.xlsx", b"PK\x03\x04 not really a workbook", "xlsx"),
     ("people.csv", b"a,b\n1,2\n", "missing columns"),
 ]

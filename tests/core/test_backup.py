@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from congthu.app import App
-from congthu.backup import BackupError, backup, restore
+from congthu.backup import BackupError, backup, restore, rotate
 
 
 async def snapshot(app: App) -> dict[str, list[tuple[int, int, str, bytes]]]:
@@ -76,3 +76,41 @@ async def test_restore_refuses_a_non_empty_directory(app: App, tmp_path: Path) -
         restore(dest, app.data_dir)
     with pytest.raises(BackupError, match="not a backup"):
         restore(tmp_path, tmp_path / "x")
+
+
+async def test_scheduled_backups_link_unchanged_blobs_and_keep_the_newest(app: App, tmp_path: Path) -> None:
+    """``congthu backup --into DIR --keep N`` (the daily timer of ``congthu quickstart``):
+    the second backup hard-links the blobs the first holds and copies only the new ones;
+    what an interrupted run left is removed; only the newest N are kept; each restores."""
+    box = (await app.store.create_mailbox("luu@soctrang.gov.vn")).id
+    await app.store.deliver(b"Subject: 1\r\n\r\n" + b"a" * 4000 + b"\r\n", [box])
+    into = tmp_path / "backups"
+    first = await rotate(app, into, keep=2)
+    assert first["blobs"] > 0 and first["blobs_linked"] == 0
+    assert into.stat().st_mode & 0o777 == 0o700
+    await app.store.deliver(b"Subject: 2\r\n\r\n" + b"b" * 4000 + b"\r\n", [box])
+    (into / "2000-01-01T000000Z").mkdir()  # an interrupted run: no manifest
+    await asyncio.sleep(1.1)  # backups are named by the second
+    second = await rotate(app, into, keep=2)
+    assert second["blobs_linked"] == first["blobs"] and second["blobs"] >= 1
+    assert second["removed"] == ["2000-01-01T000000Z"]
+    old_files = {p.relative_to(Path(first["path"])): p.stat().st_ino
+                 for p in (Path(first["path"]) / "blobs").rglob("*") if p.is_file()}
+    new_files = {p.relative_to(Path(second["path"])): p.stat().st_ino
+                 for p in (Path(second["path"]) / "blobs").rglob("*") if p.is_file()}
+    assert old_files.items() <= new_files.items()  # the same files (inodes), not copies
+    await asyncio.sleep(1.1)
+    third = await rotate(app, into, keep=2)
+    assert third["removed"] == [Path(first["path"]).name]
+    assert sorted(p.name for p in into.iterdir()) == sorted([Path(second["path"]).name, Path(third["path"]).name])
+    # The newest restores with both messages, its blobs whole although the oldest backup is gone.
+    await asyncio.to_thread(restore, Path(third["path"]), tmp_path / "restored")
+    back = await App.open(tmp_path / "restored")
+    try:
+        got = await snapshot(back)
+        assert [row[3][:12] for row in got[next(k for k in got if k.startswith("luu@soctrang.gov.vn/INBOX/"))]] == \
+            [b"Subject: 1\r\n", b"Subject: 2\r\n"]
+    finally:
+        await back.close()
+    with pytest.raises(BackupError, match="keep"):
+        await rotate(app, into, keep=0)

@@ -33,7 +33,8 @@ def system_user() -> Iterator[str]:
 
 def quickstart(data: Path, units: Path, user: str, *extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "congthu", "--data", str(data), "quickstart", "--domain",
-                           "soctrang.gov.vn", "--unit-dir", str(units), "--user", user, *extra],
+                           "soctrang.gov.vn", "--unit-dir", str(units), "--user", user,
+                           "--backup-dir", str(data.parent / "backups"), *extra],
                           capture_output=True, text=True, timeout=300)
 
 
@@ -59,6 +60,17 @@ def test_quickstart(tmp_path: Path, system_user: str) -> None:
         assert line in text.splitlines()
     result = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and str(unit) not in result.stdout + result.stderr, result.stderr
+    # The daily backup: its timer and service verified, the backups' directory the user's alone.
+    backups = data.parent / "backups"
+    assert backups.stat().st_uid == owner.pw_uid and backups.stat().st_mode & 0o777 == 0o700
+    service = (units / "congthu-backup.service").read_text().splitlines()
+    assert any(line.startswith("ExecStart=/") and line.endswith(f"congthu --data {data} backup --into {backups} "
+                                                                 "--keep 14") for line in service)
+    assert f"ReadWritePaths={data} {backups}" in service and f"User={system_user}" in service
+    timer = units / "congthu-backup.timer"
+    assert "OnCalendar=*-*-* 01:30:00" in timer.read_text().splitlines()
+    result = subprocess.run(["systemd-analyze", "verify", str(timer)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and str(units) not in result.stdout + result.stderr, result.stderr
     assert "admin@soctrang.gov.vn" in first.stdout
     for record in ("soctrang.gov.vn.\tIN\tMX\t10 mail.soctrang.gov.vn.",
                    "_imaps._tcp.soctrang.gov.vn.\tIN\tSRV\t0 1 993 mail.soctrang.gov.vn.",

@@ -79,3 +79,51 @@ async def test_pages_and_counts_read_their_indexes(app: App) -> None:
     assert "COVERING INDEX ix_messages_folder_date" in by_date and "TEMP B-TREE" not in by_date, by_date
     assert "COVERING INDEX ix_messages_folder_size" in by_size and "TEMP B-TREE" not in by_size, by_size
     assert "ix_messages_folder_unseen" in unseen, unseen
+
+
+async def test_subject_and_sender_orders_and_conversations(any_app: App) -> None:
+    """Pages by subject (the base subject, RFC 5256 section 2.1) and sender read the
+    keys kept on each message row (store_0008), kept through COPY and MOVE; the
+    conversations of a folder newest first, with their sizes and unread counts."""
+    store = any_app.store
+    box = await store.create_mailbox("chuoi@soctrang.gov.vn")
+    inbox = await store.get_folder(box.id, "INBOX")
+    archive = await store.get_folder(box.id, "Archive")
+    assert inbox is not None and archive is not None
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    mails = [("Họp giao ban", "Chi <chi@x.vn>"), ("Báo cáo", "An <an@x.vn>"), ("Re: Họp giao ban", "Bình <binh@x.vn>"),
+             ("", "An <an@x.vn>"), ("RE: [Sở] HOP GIAO BAN", "An <an@x.vn>"), ("Fwd: Báo cáo", "Chi <chi@x.vn>")]
+    for n, (subject, sender) in enumerate(mails):
+        await store.append(inbox.id, raw(subject, sender, 0), internal_date=start + timedelta(hours=n))
+    subjects = [i.subject for i in await store.list_page(inbox.id, "subject", descending=False, limit=10)]
+    assert subjects == ["", "Báo cáo", "Fwd: Báo cáo", "Họp giao ban", "Re: Họp giao ban", "RE: [Sở] HOP GIAO BAN"]
+    senders = [i.meta.uid for i in await store.list_page(inbox.id, "from", descending=False, limit=10)]
+    assert senders == [2, 4, 5, 3, 1, 6]  # An (by date), Bình, Chi (by date)
+    threads = await store.thread_page(inbox.id, limit=10)
+    assert [(t.newest.meta.uid, t.count, t.unseen) for t in threads] == [(6, 2, 2), (5, 3, 3), (4, 1, 1)]
+    await store.store_flags(inbox.id, [1, 5], "add", flagbits.SEEN)
+    assert [(t.count, t.unseen) for t in await store.thread_page(inbox.id, offset=1, limit=1)] == [(3, 1)]
+    assert [i.meta.uid for i in await store.thread_of(inbox.id, 3)] == [1, 3, 5]
+    assert [i.meta.uid for i in await store.thread_of(inbox.id, 4)] == [4]
+    assert await store.thread_of(inbox.id, 99) == []
+    # The keys travel with the message.
+    await store.copy(inbox.id, [3], archive.id)
+    await store.move(inbox.id, [1], archive.id)
+    assert [i.subject for i in await store.list_page(archive.id, "subject", descending=False)] == [
+        "Họp giao ban", "Re: Họp giao ban"]
+    assert [t.count for t in await store.thread_page(archive.id)] == [2]
+
+
+async def test_subject_and_sender_pages_read_their_indexes(app: App) -> None:
+    def plans(conn: Connection) -> list[str]:
+        out = []
+        for key in (("subject", False), ("from", True)):
+            compiled = _PAGES[key].compile(compile_kwargs={"literal_binds": False})
+            rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + str(compiled),
+                                        {"b_folder": 1, "b_limit": 50, "b_offset": 100}).all()
+            out.append(" | ".join(r[-1] for r in rows))
+        return out
+
+    by_subject, by_sender = await app.db.run_read(plans)
+    assert "COVERING INDEX ix_messages_folder_subject" in by_subject and "TEMP B-TREE" not in by_subject, by_subject
+    assert "COVERING INDEX ix_messages_folder_from" in by_sender and "TEMP B-TREE" not in by_sender, by_sender

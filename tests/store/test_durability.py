@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -52,20 +51,23 @@ CHILD = textwrap.dedent(
 ).replace("TOTAL", str(TOTAL))
 
 
-def run_child(data: Path, start: int, kill_after: float | None) -> dict[int, str]:
+def run_child(data: Path, start: int, kill_after: int | None) -> dict[int, str]:
+    """Deliver from ``start`` in a child process, SIGKILLed once it has reported
+    ``kill_after`` deliveries (others are under way then: the kill lands mid-delivery
+    on a fast machine as on a slow one, which a kill after a fixed time did not)."""
     proc = subprocess.Popen([sys.executable, "-c", CHILD, str(data), str(start)],
                             stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "ready"
-    if kill_after is not None:
-        time.sleep(kill_after)
-        proc.send_signal(signal.SIGKILL)
-    out, _ = proc.communicate(timeout=300)
     done = {}
-    for line in out.splitlines():
+    for line in proc.stdout:  # until EOF: what it printed before it died is read too
         parts = line.split()
         if len(parts) == 3 and parts[0] == "done":
             done[int(parts[1])] = parts[2]
+        if kill_after is not None and len(done) >= kill_after:
+            proc.send_signal(signal.SIGKILL)
+            kill_after = None
+    proc.wait(300)
     return done
 
 
@@ -77,7 +79,7 @@ async def test_sigkill_during_deliveries_loses_nothing_reported(tmp_path: Path) 
     kills = 0
     while len(reported) < TOTAL - 1 or max(reported, default=-1) < TOTAL - 1:
         start = max(reported, default=-1) + 1
-        kill_after = rnd.uniform(0.05, 1.5) if kills < 8 else None
+        kill_after = rnd.randint(10, 100) if kills < 8 else None  # 8 kills fit in TOTAL
         got = await asyncio.to_thread(run_child, data, start, kill_after)
         reported.update(got)
         kills += kill_after is not None

@@ -6,6 +6,9 @@ process: folder ids of two databases name different folders).
   it), by (folder id, UIDVALIDITY, UID), which never names another message of the same
   database (a UID is not reused; a recreated or renamed folder has a new UIDVALIDITY).
   Bounded (``CACHE_MAX`` each), least recently used first out (``cmd_fetch``).
+- ``folders``: the index of each folder selected lately (UIDs, flags, modseqs), which
+  a SELECT copies and brings up to date instead of reading the folder
+  (``indexes.FolderIndexes``).
 - ``changes_since``: lookups of a folder's changes in flight, shared by the sessions
   that wait on the same folder at the same modseq: when a message arrives, a hundred
   IDLE clients of one mailbox cost one query.
@@ -20,6 +23,8 @@ import asyncio
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
+from congthu.imap.indexes import FolderIndexes
+
 if TYPE_CHECKING:
     from congthu.store import MailStore
 
@@ -31,11 +36,12 @@ MessageKey = tuple[int, int, int]
 
 
 class ImapCaches:
-    __slots__ = ("metas", "known", "_inflight")
+    __slots__ = ("metas", "known", "folders", "_inflight")
 
     def __init__(self) -> None:
         self.metas: OrderedDict[MessageKey, Any] = OrderedDict()
         self.known: OrderedDict[MessageKey, Any] = OrderedDict()
+        self.folders = FolderIndexes()
         self._inflight: dict[tuple[int, int], asyncio.Future[Any]] = {}
 
     @staticmethod

@@ -216,27 +216,51 @@ def _flags_item(sel: Any, i: int) -> bytes:
 
 
 async def _send_from_index(s: Session, indexes: list[int], atts: list[FetchAtt], seen_now: set[int]) -> None:
-    """FETCH of UID, FLAGS and MODSEQ only (a client's resync): no database at all."""
+    """FETCH of UID, FLAGS and MODSEQ only (a client's resync): no database at all. The
+    usual item lists are written from one template per message."""
     sel = s.selected
     assert sel is not None
-    names = [a.name for a in atts]
-    uids, modseqs = sel.uids, sel.modseqs
+    names = tuple(a.name for a in atts)
+    uids, modseqs, flags = sel.uids, sel.modseqs, sel.flags
+    # Messages whose FLAGS text depends on more than the flags byte: keywords, \Recent.
+    special = bool(sel.keywords) or bool(sel.recent)
+    flag_text = _FLAG_TEXT
     out: list[bytes] = []
+    template = _TEMPLATES.get(names)
     for i in indexes:
-        items = []
-        for name in names:
-            if name == "UID":
-                items.append(b"UID %d" % uids[i])
-            elif name == "FLAGS":
-                items.append(_flags_item(sel, i))
-            else:
-                items.append(b"MODSEQ (%d)" % modseqs[i])
-        out.append(b"* %d FETCH (" % (i + 1) + b" ".join(items) + b")\r\n")
-        if len(out) >= 500:
+        if template is not None:
+            text = None if special else flag_text.get(flags[i])
+            if text is None:
+                text = _flags_item(sel, i)
+            if names == ("UID", "FLAGS"):
+                out.append(template % (i + 1, uids[i], text))
+            elif names == ("FLAGS",):
+                out.append(template % (i + 1, text))
+            else:  # ("UID", "FLAGS", "MODSEQ")
+                out.append(template % (i + 1, uids[i], text, modseqs[i]))
+        else:
+            items = []
+            for name in names:
+                if name == "UID":
+                    items.append(b"UID %d" % uids[i])
+                elif name == "FLAGS":
+                    items.append(_flags_item(sel, i))
+                else:
+                    items.append(b"MODSEQ (%d)" % modseqs[i])
+            out.append(b"* %d FETCH (" % (i + 1) + b" ".join(items) + b")\r\n")
+        if len(out) >= 1000:
             await s.send(b"".join(out))
             out.clear()
     if out:
         await s.send(b"".join(out))
+
+
+# The FETCH responses of the usual index-only item lists (``_send_from_index``).
+_TEMPLATES = {
+    ("UID", "FLAGS"): b"* %d FETCH (UID %d %s)\r\n",
+    ("FLAGS",): b"* %d FETCH (%s)\r\n",
+    ("UID", "FLAGS", "MODSEQ"): b"* %d FETCH (UID %d %s MODSEQ (%d))\r\n",
+}
 
 
 # What a message is never changes, only its flags: its size, arrival time and content

@@ -47,7 +47,7 @@ async def select(s: Session, cmd: Command) -> Result:
     sel = Selected(target, folder, readonly, watch)
     sel.condstore = s.condstore
     try:
-        sel.load(await s.app.store.folder_flags(folder.id))
+        await sel.load(s.caches.folders, s.app.store, s.app.hub, folder)
     except BaseException:
         watch.close()
         raise
@@ -64,9 +64,9 @@ async def select(s: Session, cmd: Command) -> Result:
     await s.untagged(f"{len(sel)} EXISTS")
     if not s.rev2:
         await s.untagged(f"{sel.recent_count()} RECENT")  # RFC 3501 section 7.3.2
-        first_unseen = next((i + 1 for i, f in enumerate(sel.flags) if not f & 1), None)
+        first_unseen = sel.first_unseen()
         if first_unseen is not None:
-            await s.untagged(f"OK [UNSEEN {first_unseen}] Thư chưa đọc đầu tiên / first unseen")
+            await s.untagged(f"OK [UNSEEN {first_unseen + 1}] Thư chưa đọc đầu tiên / first unseen")
     await s.send_permanent_flags([] if readonly else target.permanent_flags())
     await s.untagged(f"OK [UIDVALIDITY {sel.uidvalidity}] UID hợp lệ / UIDs valid")
     await s.untagged(f"OK [UIDNEXT {sel.uidnext}] UID tiếp theo / predicted next UID")

@@ -1,7 +1,9 @@
 """The selected mailbox as one session sees it: its index in memory.
 
-SELECT loads UIDs, flags and modseqs of every message once (``store.folder_index``);
-after that FETCH FLAGS, SEARCH on flags, sequence-number mapping and most of STORE are
+SELECT takes UIDs, flags and modseqs of every message from the copy the App's sessions
+share (``indexes.FolderIndexes``: a memory copy, brought up to date from the change log
+or the database; the folder is read whole only when no session of the App selected it
+lately); after that FETCH FLAGS, SEARCH on flags, sequence-number mapping and most of STORE are
 answered from here without the database. Changes by others come through the change feed
 (``app.hub``): from the hub's log of this process's changes when it holds them all, else
 from ``store.changes_since``; they are applied only at the points where the
@@ -21,28 +23,28 @@ responses show it (``flag_names``), SEARCH RECENT/NEW/OLD use it, nothing stores
 
 from __future__ import annotations
 
-from array import array
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 
 from congthu.db import DatabaseUnavailable
 from congthu.imap.errors import bad
+from congthu.imap.indexes import FolderIndexes, MessageIndex
 from congthu.imap.namespace import Target
 from congthu.imap.sequence import SeqSet
 from congthu.store import Folder, MailStore, MessageMeta, StoreError
 from congthu.store import flags as flagbits
 from congthu.store import recent as recent_store
-from congthu.store.changes import FolderWatch
+from congthu.store.changes import ChangeHub, FolderWatch
 
 __all__ = ["Selected"]
 
 
-class Selected:
-    __slots__ = ("target", "folder_id", "readonly", "uidvalidity", "uidnext", "modseq", "uids",
-                 "flags", "keywords", "modseqs", "watch", "pending_expunge", "condstore", "recent",
-                 "recent_known", "announced", "new_keywords", "unsent_flags")
+class Selected(MessageIndex):
+    __slots__ = ("target", "folder_id", "readonly", "uidvalidity", "watch", "pending_expunge", "condstore",
+                 "recent", "recent_known", "announced", "new_keywords", "unsent_flags")
 
     def __init__(self, target: Target, folder: Folder, readonly: bool, watch: FolderWatch) -> None:
+        super().__init__()
         self.target = target
         self.folder_id = folder.id
         self.readonly = readonly
@@ -50,10 +52,6 @@ class Selected:
         self.uidnext = folder.uidnext
         # The highest modseq whose changes this session has taken in.
         self.modseq = folder.highestmodseq
-        self.uids = array("I")
-        self.flags = bytearray()
-        self.modseqs = array("Q")
-        self.keywords: dict[int, tuple[str, ...]] = {}
         self.watch = watch
         # UIDs expunged by others, not yet announced (RFC 9051 section 7.4.1).
         self.pending_expunge: set[int] = set()
@@ -64,47 +62,24 @@ class Selected:
         # the UID below which every message has been decided on (recent or not).
         self.recent: list[tuple[int, int]] = []
         self.recent_known = 1
-        # Keywords the client was told of by FLAGS (lower case), and whether a message
-        # now has one it was not (RFC 9051 section 7.3.5: FLAGS must come first).
-        self.announced: set[str] = set()
+        # Keywords the client was told of by FLAGS (lower case -> as shown), and whether
+        # a message now has one it was not (RFC 9051 section 7.3.5: FLAGS must come
+        # first). Never shrinks while the folder is selected: a later FLAGS without a
+        # keyword that, in the client's view, messages still carry (their FETCH comes
+        # after it) would leave those dangling, and Dovecot keeps every keyword too.
+        self.announced: dict[str, str] = {}
         self.new_keywords = False
 
-    def load(self, rows: Iterable[tuple[int, int, str, int]]) -> None:
-        """From ``store.folder_flags``: (uid, flags, keywords, modseq) in UID order."""
-        uids, flags, modseqs, keywords = self.uids, self.flags, self.modseqs, self.keywords
-        for uid, bits, kw, modseq in rows:
-            uids.append(uid)
-            flags.append(bits & 0xFF)
-            modseqs.append(modseq)
-            if kw:
-                keywords[uid] = tuple(kw.split())
-        self.announced = {k.lower() for k in self.all_keywords()}
-        if uids and uids[-1] >= self.uidnext:
-            self.uidnext = uids[-1] + 1
-
-    def __len__(self) -> int:
-        return len(self.uids)
+    async def load(self, app_indexes: FolderIndexes, store: MailStore, hub: ChangeHub, folder: Folder) -> None:
+        """Take the folder's index from the copy the App's sessions share
+        (``indexes.FolderIndexes``), as of a modseq read after ``watch`` began."""
+        await app_indexes.current(store, hub, folder, self)
+        self.announced = {k.lower(): k for k in self.all_keywords()}
 
     def append(self, m: MessageMeta) -> None:
-        self.uids.append(m.uid)
-        self.flags.append(m.flags & 0xFF)
-        self.modseqs.append(m.modseq)
+        super().append(m)
         if m.keywords:
-            self.keywords[m.uid] = tuple(m.keywords)
             self._note_keywords(self.keywords[m.uid])
-        if m.uid >= self.uidnext:
-            self.uidnext = m.uid + 1
-
-    def index_of(self, uid: int) -> int | None:
-        i = bisect_left(self.uids, uid)
-        return i if i < len(self.uids) and self.uids[i] == uid else None
-
-    def remove_at(self, i: int) -> None:
-        uid = self.uids[i]
-        del self.uids[i]
-        del self.flags[i]
-        del self.modseqs[i]
-        self.keywords.pop(uid, None)
 
     def flag_names(self, i: int) -> list[str]:
         uid = self.uids[i]
@@ -177,13 +152,6 @@ class Selected:
     def _note_keywords(self, keywords: tuple[str, ...]) -> None:
         if not self.new_keywords and any(k.lower() not in self.announced for k in keywords):
             self.new_keywords = True
-
-    def all_keywords(self) -> list[str]:
-        seen: dict[str, None] = {}
-        for kws in self.keywords.values():
-            for k in kws:
-                seen[k] = None
-        return list(seen)
 
     def indexes(self, seqset: SeqSet, *, uid: bool, saved: list[int], search: bool = False) -> list[int]:
         """Indexes into this index that a sequence set (or UID set) picks; "$" is the

@@ -39,12 +39,15 @@ class SeqSet:
         if not values:
             return []
         largest = values[-1]
-        picked: set[int] = set()
-        for lo, hi in self.bounds(largest):
-            start = bisect_left(values, lo)
-            end = bisect_right(values, hi)
-            picked.update(range(start, end))
-        return sorted(picked)
+        spans = sorted((bisect_left(values, lo), bisect_right(values, hi)) for lo, hi in self.bounds(largest))
+        picked: list[int] = []
+        done = 0  # every index below is picked or passed
+        for start, end in spans:
+            start = max(start, done)
+            if start < end:
+                picked.extend(range(start, end))
+                done = end
+        return picked
 
     def contains(self, value: int, largest: int) -> bool:
         return any(lo <= value <= hi for lo, hi in self.bounds(largest))

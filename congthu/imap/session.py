@@ -452,7 +452,11 @@ class Session:
                 await self.send_permanent_flags(permanent)
 
     async def send_permanent_flags(self, flags: list[str]) -> None:
-        """The PERMANENTFLAGS response code (RFC 9051 section 7.1)."""
+        """The PERMANENTFLAGS response code (RFC 9051 section 7.1); when keywords may be
+        stored (``\\*``), the folder's known keywords are listed before it, as Dovecot
+        does (imaptest warns of a keyword in FETCH that PERMANENTFLAGS did not name)."""
+        if "\\*" in flags and self.selected is not None:
+            flags = [f for f in flags if f != "\\*"] + list(self.selected.announced.values()) + ["\\*"]
         await self.untagged(b"OK [PERMANENTFLAGS " + flag_list(flags) + "] Cờ lưu được / permanent flags".encode())
 
     # -- taking in changes (RFC 9051 section 7.4.1, RFC 7162) ---------------------------
@@ -537,7 +541,8 @@ class Session:
         if sel is None or not sel.new_keywords:
             return
         sel.new_keywords = False
-        sel.announced = {k.lower() for k in sel.all_keywords()}
+        for keyword in sel.all_keywords():
+            sel.announced.setdefault(keyword.lower(), keyword)
         await self.untagged(self.flags_response())
         await self.send_permanent_flags([] if sel.readonly else sel.target.permanent_flags())
 
@@ -585,5 +590,5 @@ class Session:
 
     def flags_response(self) -> str:
         sel = self.selected
-        names = list(flagbits.NAMES.values()) + (sel.all_keywords() if sel else [])
+        names = list(flagbits.NAMES.values()) + (list(sel.announced.values()) if sel else [])
         return "FLAGS " + flag_list(names).decode("utf-8", "surrogateescape")

@@ -7,7 +7,7 @@ clash with column names. Statements used once, on quiet paths, are built where t
 
 from __future__ import annotations
 
-from sqlalchemy import Integer, and_, bindparam, delete, exists, func, insert, select, update
+from sqlalchemy import Integer, and_, bindparam, delete, exists, func, insert, select, text, update
 
 from congthu.store import flags as flagbits
 from congthu.store.rows import Compiled
@@ -35,6 +35,8 @@ FOLDER_BY_NAME = select(*FOLDER_COLUMNS).where(
 FOLDER_MAILBOX = select(folders.c.mailbox_id).where(folders.c.id == _P("b_folder"))
 FOLDERS_OF = select(*FOLDER_COLUMNS).where(folders.c.mailbox_id == _P("b_mailbox")).order_by(folders.c.name)
 FOLDER_HIGHEST = select(folders.c.highestmodseq).where(folders.c.id == _P("b_folder"))
+FOLDER_STATE = select(folders.c.uidvalidity, folders.c.uidnext, folders.c.highestmodseq).where(
+    folders.c.id == _P("b_folder"))
 CHARGE = (
     update(mailboxes)
     .where(and_(mailboxes.c.id == _P("b_mailbox"),
@@ -71,9 +73,19 @@ BUMP = (update(folders).where(folders.c.id == _P("b_folder"))
         .values(highestmodseq=folders.c.highestmodseq + 1).returning(folders.c.highestmodseq))
 INDEX = Compiled(
     select(*META_COLUMNS).where(messages.c.folder_id == _P("b_folder")).order_by(messages.c.uid))
-FLAGS_INDEX = Compiled(
-    select(messages.c.uid, messages.c.flags, messages.c.keywords, messages.c.modseq)
-    .where(messages.c.folder_id == _P("b_folder")).order_by(messages.c.uid))
+# A folder's UIDs, flags, modseqs (each one text, comma-separated, in UID order) and the
+# keywords of the messages that have some ("uid keywords" lines), by dialect.
+FLAG_COLUMNS = {
+    "sqlite": text(
+        "SELECT group_concat(uid), group_concat(flags), group_concat(modseq),"
+        " group_concat(CASE WHEN keywords != '' THEN uid || ' ' || keywords END, char(10))"
+        " FROM (SELECT uid, flags, modseq, keywords FROM messages WHERE folder_id = :b_folder ORDER BY uid)"),
+    "postgresql": text(
+        "SELECT string_agg(uid::text, ',' ORDER BY uid), string_agg(flags::text, ',' ORDER BY uid),"
+        " string_agg(modseq::text, ',' ORDER BY uid),"
+        " string_agg(CASE WHEN keywords <> '' THEN uid::text || ' ' || keywords END, E'\\n' ORDER BY uid)"
+        " FROM messages WHERE folder_id = :b_folder"),
+}
 METAS_BY_UIDS = (
     select(*META_COLUMNS)
     .where(and_(messages.c.folder_id == _P("b_folder"), messages.c.uid.in_(_P("b_uids", expanding=True))))

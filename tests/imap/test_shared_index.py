@@ -1,0 +1,240 @@
+"""The folder index the sessions of one App share (``congthu.imap.indexes``): a SELECT
+copies it and brings it up to date instead of reading the folder, so it must never show
+a state other than the database's. Changes come from a session of the same server (the
+change log), from another App on the same data directory standing for another worker
+(``congthu serve`` with several workers: its flag changes relayed through the local feed,
+its deliveries and expunges read from the database), and an IDLE session on the server
+hears of another worker's change."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+import socket
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from congthu.app import App
+from congthu.store import flags as flagbits
+from tests.imap.conftest import User, message, raw_command
+
+T = TypeVar("T")
+
+
+def on_other_worker(user: User, work: Callable[[App, int], Awaitable[T]]) -> T:
+    """Run ``work(app, inbox_id)`` on a second App of the server's data directory."""
+    async def run() -> T:
+        app = await App.open(user.server.data_dir)
+        try:
+            folder = await app.store.get_folder(user.id, "INBOX")
+            assert folder is not None
+            return await work(app, folder.id)
+        finally:
+            await app.close()
+    return asyncio.run(run())
+
+
+def database_view(user: User) -> list[tuple[int, int, tuple[str, ...], int]]:
+    """(uid, system flags, keywords, modseq) of every message of the INBOX, read whole."""
+    async def read() -> Any:
+        store = user.server.app.store
+        folder = await store.get_folder(user.id, "INBOX")
+        assert folder is not None
+        return await store.flag_index(folder.id)
+    state = user.server.run(read())
+    keywords = dict(state.keywords)
+    return [(u, f, tuple(keywords.get(u, "").split()), m)
+            for u, f, m in zip(state.uids, state.flags, state.modseqs, strict=True)]
+
+
+_FETCH = re.compile(rb"(\d+) \(UID (\d+) MODSEQ \((\d+)\) FLAGS \(([^)]*)\)\)")
+
+
+def session_view(user: User) -> list[tuple[int, int, tuple[str, ...], int]]:
+    """What a new session sees after SELECT: the same tuples, from FETCH 1:*."""
+    c = user.client()
+    try:
+        typ, exists = c.select("INBOX")
+        assert typ == "OK"
+        if int(exists[0]) == 0:
+            return []
+        typ, data = c.fetch("1:*", "(UID MODSEQ FLAGS)")
+        assert typ == "OK"
+    finally:
+        c.logout()
+    view = []
+    for n, line in enumerate((d for d in data if isinstance(d, bytes)), start=1):
+        m = _FETCH.match(line)
+        assert m is not None, line
+        assert int(m.group(1)) == n
+        names = m.group(4).decode().split()
+        bits = 0
+        keywords = []
+        for name in names:
+            bit = flagbits.BY_NAME.get(name.lower())
+            if bit:
+                bits |= bit
+            elif name != "\\Recent":
+                keywords.append(name)
+        view.append((int(m.group(2)), bits, tuple(keywords), int(m.group(3))))
+    return view
+
+
+def test_select_sees_changes_of_this_server_and_of_another_worker(user: User) -> None:
+    for n in range(40):
+        user.deliver(message(f"Công văn {n}"))
+    assert session_view(user) == database_view(user)
+    folders = user.server.app.imap.folders
+    assert len(folders) >= 1  # kept after the first SELECT
+
+    # A session of this server changes flags and keywords and expunges.
+    c = user.client()
+    c.select("INBOX")
+    c.store("1:5", "+FLAGS", "(\\Flagged $Important)")
+    c.store("6", "+FLAGS", "\\Deleted")
+    c.expunge()
+    c.logout()
+    assert session_view(user) == database_view(user)
+
+    # Another worker: a flag change (relayed), a delivery (read from the database) and
+    # an expunge of more messages than are cut one by one.
+    def work(app: App, inbox: int) -> Awaitable[Any]:
+        async def run() -> None:
+            await app.store.store_flags(inbox, [7, 8], "add", flagbits.SEEN, ["$ViecGap"])
+            await app.store.deliver(message("Thư từ máy khác"), [user.id])
+            await app.store.store_flags(inbox, list(range(9, 50)), "add", flagbits.DELETED)
+            await app.store.expunge(inbox)
+        return run()
+
+    on_other_worker(user, work)
+    view = session_view(user)
+    assert view == database_view(user)
+    assert [v[0] for v in view] == [1, 2, 3, 4, 5, 7, 8]
+    assert ("$ViecGap",) in [v[2] for v in view]
+
+
+def test_keywords_of_another_worker_are_announced_in_flags(user: User) -> None:
+    user.deliver(message())
+    user.deliver(message())
+    session_view(user)  # the folder's index is kept
+
+    def work(app: App, inbox: int) -> Awaitable[Any]:
+        return app.store.store_flags(inbox, [2], "add", 0, ["$Label7"])
+
+    on_other_worker(user, work)
+    c = user.client()
+    c.select("INBOX")
+    # RFC 9051 section 7.3.5: the keyword is in FLAGS before any FETCH shows it.
+    flags = b" ".join(bytes(x) for x in c.untagged_responses["FLAGS"])
+    assert b"$Label7" in flags
+    c.logout()
+
+
+def test_idle_session_hears_a_flag_change_made_by_another_worker(user: User) -> None:
+    # As `congthu serve` does in each worker on SQLite: hear the other processes' commits.
+    user.server.run(user.server.app.hub.listen_local())
+    for n in range(3):
+        user.deliver(message(f"Thư {n}"))
+    s = socket.create_connection(("127.0.0.1", user.server.port("imap")))
+    try:
+        s.recv(4096)
+        raw_command(s, f"a LOGIN {user.address} Mk@12345678\r\n".encode(), until=b"a OK")
+        raw_command(s, b"b SELECT INBOX\r\n", until=b"b OK")
+        assert raw_command(s, b"c IDLE\r\n", until=b"+ ").startswith(b"+ ")
+
+        def work(app: App, inbox: int) -> Awaitable[Any]:
+            return app.store.store_flags(inbox, [2], "add", flagbits.FLAGGED)
+
+        on_other_worker(user, work)
+        pushed = raw_command(s, b"", until=b"FETCH", limit=5)
+        assert re.search(rb"\* 2 FETCH \(UID 2 FLAGS \([^)]*\\Flagged", pushed), pushed
+        assert b"c OK" in raw_command(s, b"DONE\r\n", until=b"c OK")
+    finally:
+        s.close()
+    # And a new session on this server sees it (the kept index took it in).
+    assert session_view(user) == database_view(user)
+
+
+def test_random_changes_from_everywhere(user: User) -> None:
+    """Random steps by sessions of this server and by another worker; after each, a new
+    SELECT sees exactly what the database holds."""
+    rng = random.Random(20261206)
+    for n in range(30):
+        user.deliver(message(f"Thư {n}"))
+    session_view(user)
+    for _step in range(12):
+        uids = [u for u, *_ in database_view(user)]
+        picked = rng.sample(uids, min(len(uids), rng.randint(1, 6)))
+        action = rng.choice(["flag", "keyword", "expunge", "deliver", "other-flag", "other-expunge"])
+        if action in ("flag", "keyword", "expunge"):
+            c = user.client()
+            c.select("INBOX")
+            uid_set = ",".join(map(str, picked))
+            if action == "flag":
+                c.uid("STORE", uid_set, "+FLAGS", "(\\Seen \\Answered)")
+            elif action == "keyword":
+                c.uid("STORE", uid_set, "FLAGS", f"($K{rng.randint(1, 3)})")
+            else:
+                c.uid("STORE", uid_set, "+FLAGS", "(\\Deleted)")
+                c.expunge()
+            c.logout()
+        elif action == "deliver":
+            user.deliver(message("Thư mới"))
+        else:
+            def work(app: App, inbox: int, action: str = action, picked: list[int] = picked) -> Awaitable[Any]:
+                if action == "other-flag":
+                    return app.store.store_flags(inbox, picked, "remove", flagbits.SEEN)
+
+                async def expunge() -> None:
+                    await app.store.store_flags(inbox, picked, "add", flagbits.DELETED)
+                    await app.store.expunge(inbox, picked)
+                return expunge()
+            on_other_worker(user, work)
+        assert session_view(user) == database_view(user), action
+
+
+async def test_kept_index_follows_the_database_on_both_engines(any_app: App) -> None:
+    """The catch-up of a kept index (``FolderIndexes.current``) from the database, on
+    SQLite and PostgreSQL: flag changes, keywords, new messages, expunges (one by one
+    and more than are cut one by one), from the hub's log and across its holes."""
+    from congthu.imap.indexes import FolderIndexes, MessageIndex
+
+    store = any_app.store
+    mailbox = await store.create_mailbox("chiase@soctrang.gov.vn", quota_bytes=10**9)
+    folder = await store.get_folder(mailbox.id, "INBOX")
+    assert folder is not None
+    for n in range(50):
+        assert (await store.deliver(message(f"Thư {n}"), [mailbox.id]))[0].ok
+    kept = FolderIndexes()
+
+    async def check() -> None:
+        current = await store.get_folder_by_id(folder.id)
+        assert current is not None
+        index = MessageIndex()
+        with any_app.hub.watching(folder.id):
+            await kept.current(store, any_app.hub, current, index)
+        state = await store.flag_index(folder.id)
+        assert state is not None
+        keywords = {u: tuple(k.split()) for u, k in state.keywords}
+        assert (list(index.uids), list(index.flags), list(index.modseqs), index.keywords) == \
+            (list(state.uids), list(state.flags), list(state.modseqs), keywords)
+        assert index.modseq >= state.highestmodseq and index.uidnext == state.uidnext
+        assert index.first_unseen() == next((i for i, f in enumerate(state.flags) if not f & flagbits.SEEN), None)
+
+    await check()
+    assert len(kept) == 1
+    await store.store_flags(folder.id, [1, 2, 3], "add", flagbits.SEEN, ["$Done"])
+    await check()
+    await store.store_flags(folder.id, [2], "remove", 0, ["$Done"])
+    await store.store_flags(folder.id, [10], "add", flagbits.DELETED)
+    await store.expunge(folder.id)
+    assert (await store.deliver(message("Thư mới"), [mailbox.id]))[0].ok
+    await check()
+    # A delivery first: a hole in the hub's log, so this catch-up reads the database.
+    assert (await store.deliver(message("Thư mới nữa"), [mailbox.id]))[0].ok
+    await store.store_flags(folder.id, list(range(11, 51)), "add", flagbits.DELETED)
+    await store.expunge(folder.id)
+    await store.store_flags(folder.id, list(range(1, 10)), "add", flagbits.SEEN)
+    await check()
+    kept.close()

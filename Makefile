@@ -27,7 +27,7 @@ TEST_DAEMONS := dovecot-imapd:dovecot rspamd:rspamd clamav-daemon:clamav-daemon 
 # previews of PDF attachments as images).
 APT_RUN_PACKAGES := python3 python3-venv python3-dev gcc fonts-liberation2 poppler-utils
 
-.PHONY: run test lint typecheck bench clean apt-run apt-test clean-room
+.PHONY: run test lint typecheck bench compare clean apt-run apt-test clean-room
 
 $(BIN)/.installed: pyproject.toml
 	@$(MAKE) --no-print-directory apt-run
@@ -51,6 +51,12 @@ lint: $(BIN)/.installed
 
 bench: $(BIN)/.installed
 	for b in bench/*.py; do $(BIN)/python $$b; done
+
+# Công Thư side by side with Postfix → Dovecot on this machine (issue 13; as root, private
+# instances under /tmp/congthu-compare; docs/benchmarks.md): make compare [COMPARE=smtp|imap|all]
+COMPARE ?= all
+compare: $(BIN)/.installed
+	bench/compare.sh $(COMPARE)
 
 # Install the Debian packages that are missing (as root, or through sudo); then switch off
 # the system services $(2) (package:service) of the packages it installed.

@@ -14,7 +14,7 @@ import fcntl
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from operator import itemgetter
@@ -171,8 +171,15 @@ class Database:
 
     # -- whole transactions in one call -----------------------------------------------------
 
-    async def run_write(self, fn: Callable[..., T], *args: Any) -> T:
+    async def run_write(self, fn: Callable[..., T], *args: Any, durable: bool = True) -> T:
         """Run ``fn(conn, *args)`` in one write transaction and commit; its result.
+
+        ``durable=False`` (flag changes: Dovecot's ``mail_fsync=optimized``) lets the
+        commit return before it is on disk: SQLite ``synchronous=NORMAL`` for a batch made
+        only of such writes (the WAL is fsynced at the next durable commit or checkpoint,
+        which makes every earlier commit durable too, in order), PostgreSQL
+        ``synchronous_commit = off`` for the transaction. A power cut may lose the last
+        such changes, never a delivered or appended message, and never consistency.
 
         ``fn`` is synchronous SQLAlchemy Core code. On SQLite it runs whole on the writer
         thread's own pysqlite connection (BEGIN IMMEDIATE ... COMMIT, synchronous=FULL):
@@ -199,13 +206,15 @@ class Database:
             for attempt in range(1, PG_RETRIES + 1):
                 try:
                     async with self._async_writer.begin() as conn:
+                        if not durable:
+                            await conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
                         return await conn.run_sync(fn, *args)
                 except DBAPIError as exc:
                     if getattr(exc.orig, "sqlstate", None) not in PG_RETRY_SQLSTATES or attempt == PG_RETRIES:
                         raise
                 await asyncio.sleep(0.005 * attempt)
         loop = asyncio.get_running_loop()
-        job = _WriteJob(fn, args, loop.create_future())
+        job = _WriteJob(fn, args, loop.create_future(), durable=durable)
         self._write_queue.append(job)
         if self._write_runner is None or self._write_runner.done():
             self._write_runner = loop.create_task(self._run_writes())
@@ -348,6 +357,7 @@ class _WriteJob:
     args: tuple[Any, ...]
     future: asyncio.Future[Any]
     started: bool = False  # taken into a batch: it will run (or has run)
+    durable: bool = True  # its commit must be on disk before it is answered (run_write)
 
 
 # A write function's outcome: (True, its result) or (False, the exception it raised).
@@ -408,9 +418,23 @@ def _write_batch_locked(engine: Engine, batch: list[_WriteJob]) -> list[_Outcome
     return [_write_alone(engine, job) for job in batch]
 
 
+@contextlib.contextmanager
+def _begin(engine: Engine, durable: bool) -> Iterator[Connection]:
+    """A write transaction on the writer's connection, its commit fsynced or not
+    (``run_write``'s ``durable``): SQLite takes the setting outside a transaction only."""
+    with engine.connect() as conn:
+        info = conn.connection.info
+        level = "FULL" if durable else "NORMAL"
+        if info.get("synchronous", "FULL") != level:
+            conn.connection.driver_connection.execute(f"PRAGMA synchronous={level}")  # type: ignore[union-attr]
+            info["synchronous"] = level
+        with conn.begin():
+            yield conn
+
+
 def _write_together(engine: Engine, batch: list[_WriteJob]) -> list[_Outcome]:
     outcomes: list[_Outcome] = []
-    with engine.begin() as conn:
+    with _begin(engine, any(job.durable for job in batch)) as conn:
         for job in batch:
             # Plain SQL savepoints: SQLAlchemy's begin_nested() costs several times more,
             # and a function's own begin_nested() nests inside them all the same.
@@ -430,7 +454,7 @@ def _write_together(engine: Engine, batch: list[_WriteJob]) -> list[_Outcome]:
 
 def _write_alone(engine: Engine, job: _WriteJob) -> _Outcome:
     try:
-        with engine.begin() as conn:
+        with _begin(engine, job.durable) as conn:
             return (True, job.fn(conn, *job.args))
     except Exception as exc:
         return (False, exc)

@@ -61,7 +61,15 @@ def stamp_in_line(line: str, forms: dict[str, str]) -> str | None:
 def find_stamp(documents: Iterable[Document], markings: Iterable[str]) -> tuple[str, Document] | None:
     """The first stamp found in the header block of one of ``documents``, with it."""
     forms = stamps(markings)
+    # A line can be a stamp only if it holds the first word of a form, or the label's
+    # "mật": a document whose text holds none of them (in any case) is passed over
+    # without reading it line by line (casefold maps each character on its own, so a
+    # word in a line is still in the folded text).
+    needles = {form.split()[0].casefold() for form in forms if form.split()} | {"mật", "mat"}
     for document in documents:
+        text = nfc("\n".join(document.lines)).casefold()
+        if not any(needle in text for needle in needles):
+            continue
         for line in document.lines:
             found = stamp_in_line(line, forms)
             if found is not None:

@@ -36,7 +36,7 @@ import pypdf
 
 from congthu.text import nfc
 
-__all__ = ["Document", "Limits", "documents"]
+__all__ = ["Document", "Limits", "documents", "documents_of", "parse"]
 
 # Lines kept of each document: the header block is in the first ones.
 HEAD_LINES = 60
@@ -254,10 +254,29 @@ def _filename(part: Message) -> str:
         return ""
 
 
+def parse(raw: bytes) -> Message:
+    """``email.message_from_bytes(raw)`` (compat32). A message that is not multipart (nor
+    an attached message) has its header read by ``email`` and its body taken as it is:
+    ``email`` would only cut it into lines and join them again, 9 ms a megabyte. A header
+    that ``email`` finds anything wrong with is read the whole way, as before."""
+    end = raw.find(b"\r\n\r\n")
+    if end >= 0:
+        head = email.message_from_bytes(raw[:end + 4], policy=email.policy.compat32)
+        if (not head.defects and head.get_payload() == ""
+                and head.get_content_maintype() not in ("multipart", "message")):
+            head.set_payload(raw[end + 4:].decode("ascii", "surrogateescape"))
+            return head
+    return email.message_from_bytes(raw, policy=email.policy.compat32)
+
+
 def documents(raw: bytes, limits: Limits = Limits()) -> list[Document]:
     """The body parts and attachments of ``raw`` with their first lines."""
+    return documents_of(parse(raw), limits)
+
+
+def documents_of(message: Message, limits: Limits = Limits()) -> list[Document]:
+    """``documents`` of a message ``email`` has read."""
     budget = _Budget(limits)
-    message = email.message_from_bytes(raw, policy=email.policy.compat32)
     found: list[Document] = []
     for part in message.walk():
         if part.is_multipart():

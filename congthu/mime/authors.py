@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from congthu.mime.addresses import Address, address_text, parse_addresses
 from congthu.mime.headers import lenient_fields
@@ -76,6 +77,9 @@ def _u_label(label: str) -> str:
     return decoded
 
 
+# Remembered: an MX compares the same few domains (ours, the senders') several times
+# for every message, and the form depends on the text alone.
+@lru_cache(maxsize=4096)
 def normal_domain(domain: str) -> str:
     """The one form in which domains are compared: lower case, NFC, no trailing dot,
     A-labels decoded to U-labels (RFC 5890), ideographic dots read as dots (UTS 46)."""

@@ -30,7 +30,8 @@ from congthu.mime.part import Part
 from congthu.mime.words import clean, decode_words
 from congthu.text import fold
 
-__all__ = ["search_text", "html_to_text", "addresses_text", "address_key", "BODY_MARK", "MAX_SEARCH_TEXT"]
+__all__ = ["search_text", "folded_clean", "html_to_text", "addresses_text", "address_key", "BODY_MARK",
+           "MAX_SEARCH_TEXT"]
 
 MAX_SEARCH_TEXT = 1_000_000
 # Between the header and body sections: DEL, which ``clean`` turns into a space in the
@@ -102,12 +103,31 @@ def _collect(raw: bytes, part: Part, headers: list[str], bodies: list[str], budg
         budget[0] -= len(text) + 1
 
 
+# Control characters ``str.split()`` does not take for white space (every other one, CR,
+# LF, TAB, VT, FF and U+001C-U+001F, is), as UTF-8 bytes.
+_NOT_SPACE_CONTROLS = bytes([*range(0x00, 0x09), *range(0x0E, 0x1C), 0x7F])
+
+
+def folded_clean(text: str) -> str:
+    """``fold(clean(text))``, without ``clean``'s pass when it would change nothing that
+    ``fold`` keeps: for text whose only control characters are white space (CR LF line
+    ends: a body, almost always), ``fold`` collapses them as ``clean`` would. A regular
+    expression pass over a body cost 18 ms per MB, most of the analysis of a large text."""
+    try:
+        data = text.encode("utf-8")  # stray surrogates (undecodable bytes) fail: clean them
+    except UnicodeEncodeError:
+        return fold(clean(text))
+    if len(data.translate(None, _NOT_SPACE_CONTROLS)) != len(data):
+        return fold(clean(text))
+    return fold(text)
+
+
 def search_text(raw: bytes, root: Part, limit: int = MAX_SEARCH_TEXT) -> str:
     """Folded search text of a message (``congthu.text.fold``), at most ``limit``
     characters: the header section, ``BODY_MARK``, the body section."""
     headers: list[str] = []
     bodies: list[str] = []
     _collect(raw, root, headers, bodies, [limit])
-    header = fold(clean(" ".join(headers)))
-    body = fold(clean(" ".join(bodies)))
+    header = folded_clean(" ".join(headers))
+    body = folded_clean(" ".join(bodies))
     return (header + " " + BODY_MARK + " " + body)[:limit]

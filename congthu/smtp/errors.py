@@ -87,11 +87,18 @@ def ascii_text(text: str) -> str:
     return unaccent(text).encode("ascii", "replace").decode("ascii")
 
 
+# The same by reply code (each pattern starts with its code): a reply is tried against
+# the few patterns of its code, not all of them (every reply of every session is).
+_AIOSMTPD_BY_CODE: dict[str, list[tuple[re.Pattern[str], str]]] = {}
+for _entry in _AIOSMTPD:
+    _AIOSMTPD_BY_CODE.setdefault(_entry[0].pattern[:3], []).append(_entry)
+
+
 def translate(text: str) -> str:
     """The bilingual reply for one of aiosmtpd's own English replies; others unchanged."""
     if len(text) < 4 or not text[:3].isdigit() or " / " in text:
         return text
-    for pattern, ours in _AIOSMTPD:
+    for pattern, ours in _AIOSMTPD_BY_CODE.get(text[:3], ()):
         match = pattern.fullmatch(text)
         if match:
             return match.expand(ours)

@@ -59,9 +59,10 @@ class StoreBase:
     # thread on a pysqlite connection, one thread hop per transaction; on PostgreSQL the
     # same Core statements run on asyncpg through run_sync.
 
-    async def _tx(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run ``fn(conn, *args)`` in one write transaction."""
-        return await _run(self.db.run_write(fn, *args), _WRITE_PASSES)
+    async def _tx(self, fn: Callable[..., T], *args: Any, durable: bool = True) -> T:
+        """Run ``fn(conn, *args)`` in one write transaction; ``durable=False``: answered
+        before its commit is on disk (``Database.run_write``), for flag changes only."""
+        return await _run(self.db.run_write(fn, *args, durable=durable), _WRITE_PASSES)
 
     async def _ro(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(conn, *args)`` in one read transaction (one snapshot)."""

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import base64
 import os
+import random
 import time
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
 from congthu.mime import SPLIT_THRESHOLD, analyse, load_structure
-from congthu.mime.search import html_to_text
+from congthu.mime.search import folded_clean, html_to_text
+from congthu.mime.words import clean
 from congthu.store import split_at_bodies
+from congthu.text import fold
 from tests.mime.samples import ALTERNATIVE_IN_MIXED, FORWARDED, crlf
 
 
@@ -62,6 +65,19 @@ def test_search_text_is_bounded_and_clean() -> None:
     assert 900_000 < len(result.search_text) <= 1_000_000
     assert "\x00" not in result.search_text
     result.search_text.encode("utf-8")  # no lone surrogates
+
+
+def test_search_text_folds_as_clean_then_fold() -> None:
+    """``folded_clean`` skips ``clean`` when it would change nothing ``fold`` keeps: the
+    same key for every mix of controls (white space or not), surrogates, Vietnamese."""
+    alphabet = [*map(chr, range(0x21)), "\x7f", "\x85", "\xa0", "\u2028", "\u3000", " ", "a", "B", "Đ", "ế",
+                "\u0301", "\ud800", "\udcff"]
+    rng = random.Random(5)
+    texts = ["", "Kính gửi\r\n\tanh chị\r\n", "a\x1c\x1fb", "a\x00b", "x\x7fy", "bad \udcc3 byte",
+             "line\x0bfeed\x0c", *("".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
+                                   for _ in range(20_000))]
+    for text in texts:
+        assert folded_clean(text) == fold(clean(text)), repr(text)
 
 
 @pytest.mark.parametrize("size", [0, 1, 2, 3, 4, 57, 1000, SPLIT_THRESHOLD + 5, 300_001])

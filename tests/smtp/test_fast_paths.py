@@ -1,16 +1,24 @@
 """The throughput paths of the MX door keep their meaning: DNS answers cached for their
 TTL only (a changed SPF record is seen once it expires), pipelined replies (RFC 2920)
-complete and in order, large messages analysed out of process like small ones."""
+complete and in order, large messages analysed out of process like small ones, a new
+session set up without aiosmtpd's look-over of every attribute, plain MAIL and RCPT
+paths read without the RFC 5322 parser and as it reads them."""
 
 from __future__ import annotations
 
 import email.policy
 import json
+import random
 import smtplib
 import socket
 import time
 from email.message import EmailMessage
 
+from aiosmtpd.smtp import SMTP
+
+from congthu.app import App
+from congthu.smtp.commands import COMMANDS, Hooks
+from congthu.smtp.server import _CountedProtocol
 from tests.smtp.conftest import messages, parse, start_server
 from tests.smtp.rawclient import Raw
 
@@ -130,3 +138,36 @@ def test_large_message_analysed_like_a_small_one(mx):
     assert [subject for subject, _ in results] == [f"Công văn số {n} về việc triển khai" for n in range(2)]
     for _subject, structure in results:
         assert "Quyết định số 1.pdf" in structure
+
+
+def test_a_new_session_knows_every_command_and_hook(app: App) -> None:
+    """aiosmtpd's tables of a session (AUTH mechanisms, handler hooks), built from the
+    short ``dir()`` of the session and of ``Hooks``, are those of the full look-over."""
+    session = _CountedProtocol(Hooks(), COMMANDS, app, door="submission", implicit_tls=False)
+    every = object.__dir__(session)
+    assert sorted(session._auth_methods) == sorted(
+        getattr(getattr(session, n), "__auth_mechanism_name__", n[5:].replace("__", "-"))
+        for n in every if n.startswith("auth_")) == ["LOGIN", "PLAIN"]
+    assert all(session._auth_methods[m].is_builtin for m in ("LOGIN", "PLAIN"))
+    assert sorted(session._handle_hooks) == sorted(
+        n[7:] for n in object.__dir__(Hooks()) if n.startswith("handle_")) == ["DATA", "EHLO", "MAIL", "RCPT"]
+    assert session._ehlo_hook_ver == "new"
+    assert set(session._smtp_methods) == set(COMMANDS)
+
+
+def test_plain_paths_are_read_as_aiosmtpd_reads_them(app: App) -> None:
+    session = _CountedProtocol(Hooks(), COMMANDS, app, door="mx", implicit_tls=False)
+    paths = ["<a@b>", "<vanthu@cantho.gov.vn> SIZE=100", "<a@b>  BODY=8BITMIME", "<a.b+c@d-e.f> RET=HDRS",
+             "<a..b@c>", "<.a@b>", "<a@b.>", "<a@b> (c)", "<a(b)@c>", '<"x y"@b>', "<a@[1.2.3.4]>", "<>",
+             "< a@b>", "<a@b >", "<a@b>x", "<a@b>\tX", "<ü@b>", "<@x,@y:a@b>", "<" + "x" * 65 + "@b>",
+             "<" + "x" * 64 + "@b>", "a@b", ""]
+    rng = random.Random(7)
+    atext = "abcXYZ0189!#$%&'*+/=?^_`{|}~-"
+    for _ in range(3000):
+        local = ".".join("".join(rng.choice(atext) for _ in range(rng.randint(1, 5))) for _ in range(rng.randint(1, 3)))
+        domain = ".".join("".join(rng.choice("ab-9Z") for _ in range(rng.randint(1, 4))) for _ in range(rng.randint(1, 3)))
+        paths.append(f"<{local}@{domain}>" + rng.choice(["", " SIZE=1", "  X", " (c)", " =x", " A B", ">"]))
+    for limit in (0, 64):
+        session.local_part_limit = limit
+        for path in paths:
+            assert session._getaddr(path) == SMTP._getaddr(session, path), path

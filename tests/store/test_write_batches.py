@@ -154,3 +154,41 @@ async def test_recent_claims_of_one_process(any_app: App, readonly: bool) -> Non
     assert await recent.first_unclaimed_below(store, inbox.id, end, inbox.uidvalidity) == end
     await store.append(inbox.id, message(9))
     assert await recent.claim(store, inbox.id, end + 1, inbox.uidvalidity) == range(end, end + 1)
+
+
+def _commit_setting(conn: Connection) -> str:
+    """How this transaction's commit is made durable: SQLite's ``synchronous`` level,
+    PostgreSQL's ``synchronous_commit``."""
+    if conn.dialect.name == "sqlite":
+        return {1: "normal", 2: "full"}[conn.exec_driver_sql("PRAGMA synchronous").scalar()]
+    return str(conn.exec_driver_sql("SHOW synchronous_commit").scalar())
+
+
+async def test_flag_changes_do_not_wait_for_the_disk(any_app: App) -> None:
+    """Dovecot's mail_fsync=optimized: a write run with ``durable=False`` (a flag change)
+    commits without waiting for the disk; every other write, and on SQLite any batch
+    that holds one, still does."""
+    db = any_app.db
+    durable, lazy = ("full", "normal") if db.is_sqlite else ("on", "off")
+    assert await db.run_write(_commit_setting) == durable
+    assert await db.run_write(_commit_setting, durable=False) == lazy
+    assert await db.run_write(_commit_setting) == durable
+    together = await asyncio.gather(db.run_write(_commit_setting, durable=False), db.run_write(_commit_setting),
+                                    db.run_write(_commit_setting, durable=False))
+    assert together == ([durable] * 3 if db.is_sqlite else [lazy, durable, lazy])
+    store = any_app.store
+    box = await store.create_mailbox("co@soctrang.gov.vn")
+    inbox = await store.get_folder(box.id, "INBOX")
+    assert inbox is not None
+    uid = await store.append(inbox.id, message(1))
+    if db.is_sqlite:
+        # A STORE committed in one batch with a lazy write: the batch stays lazy, so the
+        # STORE did not ask for the disk either.
+        changed, probe = await asyncio.gather(store.store_flags(inbox.id, [uid], "add", flags.SEEN),
+                                              db.run_write(_commit_setting, durable=False))
+        assert [m.uid for m in changed[0]] == [uid] and probe == lazy
+    else:
+        await store.store_flags(inbox.id, [uid], "add", flags.SEEN)
+    [meta] = await store.folder_index(inbox.id)
+    assert meta.flags & flags.SEEN
+    assert await db.run_write(_commit_setting) == durable

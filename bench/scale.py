@@ -2,6 +2,8 @@
 
     .venv/bin/python bench/scale.py [--messages 300] [--sessions 6] [--imap-seconds 15]
         [--imap-clients 20] [--nodes 1,2,3] [--no-disk]
+    .venv/bin/python bench/scale.py --mailboxes 1,1000,10000 [--recipients 1] [--messages 300]
+        [--engines sqlite,postgresql]
 
 Everything on this machine, started by the script and thrown away: a PostgreSQL server
 (``tests/postgres.py``), a single-node Ceph cluster with a RADOS Gateway on memstore
@@ -24,6 +26,19 @@ Each configuration gets a fresh database and bucket, then:
 Besides the rates it reads the CPU seconds (``/proc/<pid>/stat``) spent in each phase by
 the nodes, PostgreSQL (every backend) and Ceph (monitor, OSD, radosgw), so that the cost
 per message of each part shows even on a busy machine, and prints one table.
+
+With ``--mailboxes``: how the cost of a delivery grows with the number of mailboxes.
+For each engine (SQLite, PostgreSQL) and each count M, a fresh data directory with M
+mailboxes made in one transaction (``store.insert_mailboxes``, as the directory's
+import makes them: no passwords, so no argon2), one ``congthu serve`` node (one worker,
+blobs on its disk), and ``--messages`` messages of 10 KB over ``--sessions`` SMTP
+sessions straight to the node, each to ``--recipients`` recipients spread evenly over
+the M mailboxes (message i to mailboxes (i·R + j)·stride mod M, so with M ≥ messages ×
+recipients every delivery goes to a mailbox not written before; ``--warm`` sends the
+same load once, unmeasured, first, so that the measured one finds the node's caches
+warm). It reports the CPU
+seconds of the node, and of PostgreSQL, per message and per delivered copy, the node's
+resident memory after the load, and the time to create the mailboxes.
 """
 
 from __future__ import annotations
@@ -33,6 +48,7 @@ import asyncio
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -49,6 +65,7 @@ from sqlalchemy import text  # noqa: E402
 
 from bench.smtp import RCPT, message, session  # noqa: E402
 from congthu.app import App  # noqa: E402
+from congthu.store.mailboxes import NewMailbox  # noqa: E402
 from tests.cluster.haproxy import BALANCER, Frontend, HAProxy  # noqa: E402
 from tests.cluster.nodes import Served  # noqa: E402
 from tests.conftest import free_port, make_data_dir  # noqa: E402
@@ -229,6 +246,185 @@ class Bench:
         return row
 
 
+async def session_to(port: int, jobs: list[tuple[bytes, list[str]]], done: list[int]) -> None:
+    """One pipelined SMTP session (as bench/smtp.py's) sending each message to its own
+    recipients; ``done`` gets one entry per message that got its 250."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 20)
+
+    async def reply() -> bytes:
+        while True:
+            line = await reader.readline()
+            if not line:
+                raise ConnectionError("closed")
+            if line[3:4] != b"-":
+                return line
+
+    await reply()
+    writer.write(b"EHLO bench.cantho.gov.vn\r\n")
+    await reply()
+    for raw, rcpts in jobs:
+        writer.write((f"MAIL FROM:<vanthu@cantho.gov.vn> SIZE={len(raw)}\r\n"
+                      + "".join(f"RCPT TO:<{r}>\r\n" for r in rcpts) + "DATA\r\n").encode())
+        for expected in (b"250", *(b"250" for _ in rcpts), b"354"):
+            line = await reply()
+            if not line.startswith(expected):
+                raise RuntimeError(line)
+        writer.write(raw.replace(b"\r\n.", b"\r\n..") + b".\r\n")
+        line = await reply()
+        if not line.startswith(b"250"):
+            raise RuntimeError(line)
+        done.append(len(raw))
+    writer.write(b"QUIT\r\n")
+    await reply()
+    writer.close()
+
+
+def spread(count: int, recipients: int, mailboxes: int) -> list[list[str]]:
+    """The recipients of each of ``count`` messages, spread evenly over the mailboxes:
+    consecutive deliveries go to mailboxes far apart (a prime stride), and each mailbox
+    is written once before any is written twice."""
+    stride = next(p for p in (7919, 104729, 1) if mailboxes % p)
+    return [[spread_address((i * recipients + j) * stride % mailboxes) for j in range(recipients)]
+            for i in range(count)]
+
+
+def spread_address(n: int) -> str:
+    return f"canbo{n:06d}@soctrang.gov.vn"
+
+
+def resident_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+@dataclass
+class SpreadRow:
+    engine: str
+    mailboxes: int
+    recipients: int
+    create_seconds: float = 0.0
+    delivered: int = 0
+    node_cpu: float = 0.0
+    db_cpu: float = 0.0
+    rss_mib: float = 0.0
+
+
+class SpreadBench:
+    """``--mailboxes``: one node, no balancer, no Ceph; PostgreSQL only when asked for."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.tmp = Path(tempfile.mkdtemp(prefix="congthu-spread-"))
+        self.dns = DNSServer().start()
+        self.pg = PostgresServer().start() if "postgresql" in args.engines.split(",") else None
+
+    def close(self) -> None:
+        if self.pg is not None:
+            self.pg.stop()
+        self.dns.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    async def data_dir(self, engine: str, count: int) -> tuple[Path, float]:
+        database = {"url": self.pg.create_database()} if engine == "postgresql" and self.pg else {}
+        data = await make_data_dir(self.tmp / uuid.uuid4().hex[:8] / "data", database=database,
+                                   smtp={"dns_servers": [self.dns.address]}, server={"workers": 1})
+        app = await App.open(data)
+        try:
+            specs = [NewMailbox(spread_address(n), quota_bytes=1 << 30) for n in range(count)]
+            started = time.perf_counter()
+            await app.db.run_write(app.store.insert_mailboxes, specs)
+            return data, time.perf_counter() - started
+        finally:
+            await app.close()
+
+    def run(self, engine: str, count: int) -> SpreadRow:
+        args = self.args
+        row = SpreadRow(engine, count, args.recipients)
+        for attempt in range(3):
+            data, row.create_seconds = asyncio.run(self.data_dir(engine, count))
+            try:
+                node = Served(data, "node.log")
+                break
+            except AssertionError:  # a port taken meanwhile by another process of the machine
+                if attempt == 2:
+                    raise
+        try:
+            time.sleep(1.0)  # let the node settle after its start
+            postmaster = (int((self.pg.root / "data" / "postmaster.pid").read_text().split()[0])
+                          if engine == "postgresql" and self.pg else None)
+
+            def db_cpu() -> float:
+                return cpu_seconds(children_of(postmaster)) if postmaster else 0.0
+
+            per = spread(args.messages, args.recipients, count)
+            sessions = max(1, args.sessions)
+            jobs = [[(message(10 * 1024, i), per[i]) for i in range(s, args.messages, sessions)]
+                    for s in range(sessions)]
+            done: list[int] = []
+
+            async def load() -> None:
+                await asyncio.gather(*(session_to(node.settings.listen.smtp, part, done) for part in jobs))
+
+            if args.warm:  # the same recipients once, unmeasured: the node's caches know them
+                asyncio.run(load())
+                done.clear()
+            node_before, db_before = cpu_seconds([node.proc.pid]), db_cpu()
+
+            profiler = None
+            if args.profile:  # py-spy's collapsed stacks of the node during the load
+                args.profile.mkdir(parents=True, exist_ok=True)
+                profiler = subprocess.Popen(
+                    [str(Path(sys.executable).with_name("py-spy")), "record", "--format", "raw", "--rate", "200",
+                     "--pid", str(node.proc.pid), "-o", str(args.profile / f"{engine}-{count}.txt")],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                time.sleep(1.0)
+            asyncio.run(load())
+            if profiler is not None:
+                profiler.send_signal(signal.SIGINT)
+                profiler.wait(30)
+            row.node_cpu = cpu_seconds([node.proc.pid]) - node_before
+            row.db_cpu = db_cpu() - db_before
+            row.delivered = len(done)
+            row.rss_mib = resident_mib(node.proc.pid)
+        finally:
+            node.stop()
+        return row
+
+
+def spread_table(rows: list[SpreadRow]) -> str:
+    out = ["| engine | mailboxes | recipients/msg | create mailboxes s | CPU ms/msg: node / PostgreSQL "
+           "| CPU ms per copy: node + PostgreSQL | node RSS MiB |",
+           "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        d = max(r.delivered, 1)
+        out.append(f"| {r.engine} | {r.mailboxes:,} | {r.recipients} | {r.create_seconds:.1f} | "
+                   f"{1000 * r.node_cpu / d:.1f} / {1000 * r.db_cpu / d:.1f} | "
+                   f"{1000 * (r.node_cpu + r.db_cpu) / (d * r.recipients):.1f} | {r.rss_mib:.0f} |")
+    return "\n".join(out)
+
+
+def spread_main(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    load = os.getloadavg()
+    bench = SpreadBench(args)
+    rows: list[SpreadRow] = []
+    try:
+        for engine in args.engines.split(","):
+            for count in (int(x) for x in args.mailboxes.split(",")):
+                rows.append(bench.run(engine, count))
+                print(spread_table(rows[-1:]).splitlines()[-1], flush=True)
+    finally:
+        bench.close()
+    warm = " (after the same load once, unmeasured)" if args.warm else ""
+    print(f"\n{args.messages} messages of 10 KB over {args.sessions} sessions per row{warm}; load average before "
+          f"{load[0]:.1f} {load[1]:.1f}, after {os.getloadavg()[0]:.1f}; {os.cpu_count()} cores; "
+          f"{time.monotonic() - started:.0f} s in all\n")
+    print(spread_table(rows))
+    return 0
+
+
 def table(rows: list[Row]) -> str:
     out = ["| configuration | SMTP msgs/s | CPU ms/msg: nodes / PostgreSQL / Ceph | IMAP cmds/s (errors) "
            "| CPU ms/cmd: nodes / PostgreSQL / Ceph | database KB/msg |",
@@ -255,7 +451,16 @@ def main() -> int:
     parser.add_argument("--verbose", action="store_true", help="print imaptest's summary")
     parser.add_argument("--keep", action="store_true", help="keep the data directories and logs")
     parser.add_argument("--no-disk", action="store_true", help="skip the one-node local-disk run")
+    parser.add_argument("--mailboxes", help="instead: delivery cost with this many mailboxes (e.g. 1,1000,10000)")
+    parser.add_argument("--recipients", type=int, default=1, help="with --mailboxes: recipients per message")
+    parser.add_argument("--engines", default="sqlite,postgresql", help="with --mailboxes: the databases")
+    parser.add_argument("--warm", action="store_true",
+                        help="with --mailboxes: send the same load once before the measured one")
+    parser.add_argument("--profile", type=Path, metavar="DIR",
+                        help="with --mailboxes: py-spy's collapsed stacks of the node during each load, in DIR")
     args = parser.parse_args()
+    if args.mailboxes:
+        return spread_main(args)
     if not IMAPTEST.exists():
         print(f"imaptest not found at {IMAPTEST}", file=sys.stderr)
         return 2

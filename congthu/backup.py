@@ -2,9 +2,10 @@
 
 Consistency: the metadata is snapshotted first (SQLite's online backup API, or pg_dump),
 then the blobs are copied. Blobs are immutable and written before the metadata that
-refers to them, and garbage collection keeps unreferenced blobs for an hour, so every
-blob the snapshot refers to is on disk while we copy: the backup is a consistent state
-even while mail is being delivered.
+refers to them, and the blob store's garbage collection does not run while a backup
+holds the lease ``store.blobs`` (``congthu.store.jobs``; the backup waits for a
+collection in progress), so every blob the snapshot refers to is there while we copy:
+the backup is a consistent state even while mail is being delivered and deleted.
 
 The blobs are read through the store (``app.store.blobs``), from disk or from S3, and
 written in the disk store's layout; a data directory restored for an S3 store puts them
@@ -25,11 +26,15 @@ from typing import Any
 
 from congthu import __version__, config
 from congthu.app import App
+from congthu.cluster.leases import LeaseBusy, holding
+from congthu.config.template import render
 from congthu.db import SQLITE_FILE
 from congthu.store.blobs import BlobMissing, BlobStore, blob_name
+from congthu.store.jobs import BLOBS_LEASE
 
 MANIFEST = "congthu-backup.json"
 PG_DUMP = "meta.pgdump"
+GC_WAIT_SECONDS = 3600.0  # a backup waits this long for a garbage collection to end
 
 
 class BackupError(Exception):
@@ -84,6 +89,15 @@ async def backup(app: App, dest: Path, *, previous: Path | None = None) -> dict[
     if dest.exists() and any(dest.iterdir()):
         raise BackupError(f"Thư mục đích không trống / destination not empty: {dest}")
     dest.mkdir(parents=True, exist_ok=True)
+    try:
+        async with holding(app.db, BLOBS_LEASE, wait=GC_WAIT_SECONDS):
+            return await _backup(app, dest, previous)
+    except LeaseBusy:
+        raise BackupError("Bộ thu gom blob đang chạy quá lâu, hãy thử lại sau / the blob garbage "
+                          f"collection held the store for {GC_WAIT_SECONDS:.0f} s: try again later") from None
+
+
+async def _backup(app: App, dest: Path, previous: Path | None) -> dict[str, Any]:
     data = app.data_dir
     engine = "sqlite" if app.db.is_sqlite else "postgresql"
     if app.db.is_sqlite:
@@ -133,7 +147,32 @@ async def rotate(app: App, into: Path, keep: int) -> dict[str, Any]:
     return {**summary, "path": str(dest), "removed": [p.name for p in removed]}
 
 
-def restore(src: Path, data_dir: Path) -> dict[str, Any]:
+def _retarget(data_dir: Path, database_url: str | None, s3_bucket: str | None) -> None:
+    """Point the restored configuration at another database or bucket (a fresh one on a
+    new or promoted server, docs/cluster.md), checked as any configuration is."""
+    settings = config.load(data_dir)
+    if database_url is not None:
+        settings.database.url = database_url
+    if s3_bucket is not None:
+        if settings.blobs.backend != "s3" and not settings.blobs.s3_endpoint:
+            raise BackupError("--s3-bucket: cấu hình không dùng S3 / the configuration has no S3 store")
+        settings.blobs.s3_bucket = s3_bucket
+    path = data_dir / config.CONFIG_FILE
+    path.write_text(render(settings), encoding="utf-8")
+    try:
+        config.load(data_dir)
+    except config.ConfigError as exc:
+        raise BackupError(str(exc)) from None
+
+
+def restore(src: Path, data_dir: Path, *, database_url: str | None = None,
+            s3_bucket: str | None = None) -> dict[str, Any]:
+    """Restore the backup ``src`` into the empty ``data_dir``: files, the database
+    (SQLite's file, or ``pg_restore`` into the configuration's PostgreSQL database, which
+    must exist and be empty), and the blobs in the disk layout (for an S3 store
+    ``congthu blobs migrate --to s3`` puts them into its bucket). ``database_url`` and
+    ``s3_bucket`` replace those of the backed-up configuration first: restoring into a
+    new database or bucket while the old ones still exist."""
     manifest = src / MANIFEST
     if not manifest.exists():
         raise BackupError(f"Không phải bản sao lưu / not a backup (no {MANIFEST}): {src}")
@@ -146,10 +185,16 @@ def restore(src: Path, data_dir: Path) -> dict[str, Any]:
             target = data_dir / path.relative_to(src)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, target)
+    if database_url is not None or s3_bucket is not None:
+        _retarget(data_dir, database_url, s3_bucket)
     if (src / PG_DUMP).exists():
         settings = config.load(data_dir)
         url = settings.database.url.replace("postgresql+asyncpg://", "postgresql://")
-        subprocess.run(["pg_restore", "--no-owner", "-d", url, str(src / PG_DUMP)], check=True)
+        try:  # pg_restore prints its own reasons on stderr
+            subprocess.run(["pg_restore", "--no-owner", "--exit-on-error", "-d", url, str(src / PG_DUMP)],
+                           check=True)
+        except (OSError, subprocess.CalledProcessError) as exc:
+            raise BackupError(f"pg_restore không được / failed: {exc}") from None
     (data_dir / "blobs" / "tmp").mkdir(parents=True, exist_ok=True)
     os.sync()
     return summary

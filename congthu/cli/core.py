@@ -42,6 +42,11 @@ def register(commands: Commands) -> None:
     p = commands.command("restore", "khôi phục vào thư mục dữ liệu trống / restore into an empty data directory",
                          cmd_restore, needs_app=False)
     p.add_argument("src", help="a directory written by `congthu backup`")
+    p.add_argument("--database-url", metavar="URL",
+                   help="khôi phục vào CSDL PostgreSQL khác (đã tạo, trống) / restore into this (existing, empty) "
+                        "PostgreSQL database instead of the backed-up configuration's")
+    p.add_argument("--s3-bucket", metavar="NAME",
+                   help="dùng bucket S3 này / use this S3 bucket (then: congthu blobs migrate --to s3)")
 
 
 async def initialise(data_dir: Path, *, domain: str | None = None, hostname: str | None = None,
@@ -237,8 +242,12 @@ async def cmd_restore(args: argparse.Namespace) -> int:
 
     data_dir = default_data_dir(args.data)
     try:
-        summary = await asyncio.to_thread(restore, Path(args.src).resolve(), data_dir)
+        summary = await asyncio.to_thread(restore, Path(args.src).resolve(), data_dir,
+                                          database_url=args.database_url, s3_bucket=args.s3_bucket)
     except BackupError as exc:
         raise CommandError(str(exc)) from None
     print(f"Đã khôi phục / restored into {data_dir}: {summary}")
+    if config.load(data_dir).blobs.backend == "s3":
+        print("Blob ở đĩa / blobs are on disk: đưa vào bucket / put them into the bucket with "
+              "`congthu blobs migrate --to s3`, rồi / then `congthu check --deep`")
     return 0

@@ -18,6 +18,10 @@ pruning) is wrapped in a ``PeriodicJob``. Its row of ``job_leases`` holds:
   returned a false value: not due by its own measure) or failed leaves ``last_run_at``
   as it was, so the job is tried again at the next check.
 
+The same row serves work that must not overlap other work, whatever its schedule:
+``holding(db, name)`` holds the lease ``name`` for the time of a ``with`` block (the
+blob store's garbage collection and a backup's copy of the blobs, ``congthu.store.jobs``).
+
 Times are the nodes' own clocks in UTC, assumed to agree within seconds (NTP).
 """
 
@@ -29,7 +33,7 @@ import os
 import random
 import secrets
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -104,6 +108,49 @@ def finish(conn: Connection, name: str, holder: str, ran_at: datetime | None) ->
         values["last_run_at"] = ran_at
     conn.execute(update(job_leases).where(and_(job_leases.c.name == name, job_leases.c.holder == holder))
                  .values(**values))
+
+
+# -- work that must not overlap ---------------------------------------------------------
+
+
+class LeaseBusy(Exception):
+    """Another process held the lease for the whole wait."""
+
+
+@contextlib.asynccontextmanager
+async def holding(db: Database, name: str, *, wait: float = 0.0, poll: float = 2.0,
+                  lease: float = LEASE_SECONDS) -> AsyncIterator[None]:
+    """Hold lease ``name`` (a row of ``job_leases``) while the block runs, renewed every
+    third of ``lease``; wait up to ``wait`` seconds for another holder to let it go, else
+    ``LeaseBusy``. Whether a period is over does not matter here, and ``last_run_at`` is
+    left as it was."""
+    holder = f"{_NODE} {secrets.token_hex(8)}"
+    deadline = asyncio.get_running_loop().time() + wait
+    far = datetime.max.replace(tzinfo=UTC)  # any last run is "before" this: always due
+    while True:
+        now = utcnow()
+        taken, _last = await db.run_write(take, name, holder, now, now + timedelta(seconds=lease), far)
+        if taken:
+            break
+        if asyncio.get_running_loop().time() >= deadline:
+            raise LeaseBusy(name)
+        await asyncio.sleep(poll)
+
+    async def keep() -> None:
+        while True:
+            await asyncio.sleep(lease / 3)
+            with contextlib.suppress(Exception):  # the database may be away a moment
+                await db.run_write(renew, name, holder, utcnow() + timedelta(seconds=lease))
+
+    keeper = asyncio.create_task(keep())
+    try:
+        yield
+    finally:
+        keeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await keeper
+        with contextlib.suppress(Exception):
+            await asyncio.shield(db.run_write(finish, name, holder, None))
 
 
 # -- a job -------------------------------------------------------------------------------

@@ -7,6 +7,8 @@
 * ``congthu blobs migrate --to s3|disk``: copy the blobs from the data directory's disk
   store to the configured S3 bucket, or back (``congthu.store.blob_migration``);
   resumable, verified by SHA-256 (docs/object-storage.md).
+* ``congthu blobs gc``: remove now the blobs of deleted mail, as the periodic job does
+  (``congthu.store.jobs``).
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from congthu.cli import CommandError, Commands
+from congthu.cluster.leases import LeaseBusy
 from congthu.store.blob_backends import open_blob_store
 from congthu.store.blob_migration import Migration, migrate_blobs
+from congthu.store.jobs import collect
 from congthu.store.reindex import REINDEX_BATCH, Reindexed
 
 if TYPE_CHECKING:
@@ -38,6 +42,10 @@ def register(commands: Commands) -> None:
     p.add_argument("--verify", action="store_true",
                    help="đọc lại và băm mọi blob ở đích / read every target blob back and hash it")
     p.add_argument("--jobs", type=int, default=8, help="số blob chép song song / blobs copied side by side (1-64)")
+    p = commands.command(
+        "gc", "xóa blob của thư đã xóa / remove the blobs of deleted mail now", cmd_gc, group="blobs")
+    p.add_argument("--grace-minutes", type=int, default=None,
+                   help="giữ blob mới hơn / keep blobs younger than this (default [blobs] gc_grace_minutes, ≥ 10)")
 
 
 async def cmd_reindex(app: App, args: argparse.Namespace) -> int:
@@ -102,4 +110,16 @@ async def cmd_migrate_blobs(app: App, args: argparse.Namespace) -> int:
     if settings.backend != args.to:
         print(f"Tiếp theo / next: đặt / set [blobs] backend = \"{args.to}\" trong / in congthu.toml, "
               f"chạy lại lệnh này rồi khởi động lại / run this command again, then restart")
+    return 0
+
+
+async def cmd_gc(app: App, args: argparse.Namespace) -> int:
+    if args.grace_minutes is not None and args.grace_minutes < 10:
+        raise CommandError("--grace-minutes phải ≥ 10 / must be at least 10 (a delivery may be writing)")
+    try:
+        removed = await collect(app, grace_minutes=args.grace_minutes, wait=60.0)
+    except LeaseBusy:
+        raise CommandError("Một bản sao lưu đang chạy, hãy thử lại sau / a backup holds the blob "
+                           "store: try again when it ends") from None
+    print(f"Đã xóa / removed: {removed} blob")
     return 0

@@ -28,6 +28,7 @@ from congthu import mime
 from congthu.store import accounting
 from congthu.store.base import StaleFolder, StoreBase
 from congthu.store.blobs import Staged
+from congthu.store.blobs_disk import DiskBlobStore
 from congthu.store.listing import sort_keys
 from congthu.store.model import (
     DeliveryResult,
@@ -50,6 +51,10 @@ from congthu.store.statements import (
 from congthu.store.tables import messages
 
 _BATCH = 500  # deliveries in one group commit, at most
+# A message up to this size, analysed already, is hashed and written to its temporary
+# blob file on the event loop when the blobs are on local disk (some 30 us): a hop to a
+# worker thread and back would cost three times that.
+INLINE_PREPARE = 32 * 1024
 
 def split_at_bodies(raw: bytes, ranges: Sequence[tuple[int, int]]) -> list[bytes | memoryview]:
     """Cut the message at the given large-body ranges, so those become blobs of their own
@@ -70,7 +75,7 @@ def split_at_bodies(raw: bytes, ranges: Sequence[tuple[int, int]]) -> list[bytes
 def _content_ids(conn: Connection, wanted: dict[str, tuple[StoredMessage, int]]) -> dict[str, int]:
     """The content row of each message (sha256 -> (message, references) -> id),
     adding the references to its count; rows are made for new contents."""
-    shas = list(wanted)
+    shas = sorted(wanted)  # the rows locked in one order (see ``_deliver_rows``)
     found: dict[str, int] = {sha: cid for sha, cid in conn.execute(CONTENT_IDS, {"b_shas": shas})}
     if found:
         conn.execute(ADD_REFS, [{"b_id": found[sha], "b_n": wanted[sha][1]} for sha in shas if sha in found])
@@ -127,7 +132,10 @@ class DeliveryMethods(StoreBase):
         The bytes are stored once. Each recipient succeeds or fails on its own (quota,
         missing mailbox); the call returns when the successful ones are durable.
         """
-        sha, analysed, segments, staged = await asyncio.to_thread(self._prepare, raw, analysis)
+        if analysis is not None and len(raw) <= INLINE_PREPARE and isinstance(self.blobs, DiskBlobStore):
+            sha, analysed, segments, staged = self._prepare(raw, analysis)
+        else:  # S3 asks the object store whether the blob exists: never on the loop
+            sha, analysed, segments, staged = await asyncio.to_thread(self._prepare, raw, analysis)
         job = Delivery(
             sha=sha, size=len(raw), analysis=analysed, segments=segments, staged=staged,
             mailbox_ids=list(mailbox_ids), folder=normalise_folder_name(folder), flags=flags,
@@ -212,28 +220,40 @@ class DeliveryMethods(StoreBase):
 
     def _deliver_rows(self, conn: Connection, batch: list[Delivery], cached: bool) -> list[Outcome]:
         """The metadata of a batch of deliveries, in one transaction: quota charged per
-        recipient in order, one content row per message, one UID/MODSEQ reservation per
-        folder, the message rows in one statement."""
+        recipient, one content row per message, one UID/MODSEQ reservation per folder, the
+        message rows in one statement.
+
+        Rows are locked in one order on PostgreSQL, as every writer of the store does
+        (``messages.py``): the mailboxes (quota) in id order across the whole batch, the
+        contents in SHA-256 order, the folders in id order. Two batches (of two workers or
+        nodes) to the same mailboxes in other orders, or a batch and a MOVE, would
+        otherwise each hold a row the other waits for."""
         results: list[list[DeliveryResult]] = [[] for _ in batch]
         notify: list[list[tuple[int, int]]] = [[] for _ in batch]
-        accepted: list[tuple[int, int, int]] = []  # (job index, mailbox id, folder id)
+        candidates: list[tuple[int, int, int, int]] = []  # (job index, position, mailbox id, folder id)
+        refused: dict[tuple[int, int], DeliveryResult] = {}  # (job index, position) -> why
         for j, job in enumerate(batch):
-            for mailbox_id in job.mailbox_ids:
+            for position, mailbox_id in enumerate(job.mailbox_ids):
                 folder_id = self._folder_ids.get((mailbox_id, job.folder)) if cached else None
                 if folder_id is None:
                     folder_id = conn.execute(
                         FOLDER_ID, {"b_mailbox": mailbox_id, "b_name": job.folder}).scalar()
                     if folder_id is None:
-                        results[j].append(DeliveryResult(
-                            mailbox_id, error=NotFound(f"no folder {job.folder} in mailbox {mailbox_id}")))
+                        refused[(j, position)] = DeliveryResult(
+                            mailbox_id, error=NotFound(f"no folder {job.folder} in mailbox {mailbox_id}"))
                         continue
                     self._folder_ids[(mailbox_id, job.folder)] = folder_id
-                try:
-                    accounting.charge(conn, mailbox_id, job.size)
-                except StoreError as exc:
-                    results[j].append(DeliveryResult(mailbox_id, error=exc))
-                    continue
-                accepted.append((j, mailbox_id, folder_id))
+                candidates.append((j, position, mailbox_id, folder_id))
+        for j, position, mailbox_id, _folder in sorted(candidates, key=lambda c: (c[2], c[0], c[1])):
+            try:
+                accounting.charge(conn, mailbox_id, batch[j].size)
+            except StoreError as exc:
+                refused[(j, position)] = DeliveryResult(mailbox_id, error=exc)
+        for (j, _position), result in sorted(refused.items()):
+            results[j].append(result)
+        # In the batch's order: the UIDs of one folder follow the order messages came in.
+        accepted = [(j, mailbox_id, folder_id) for j, position, mailbox_id, folder_id in candidates
+                    if (j, position) not in refused]
         if accepted:
             wanted: dict[str, tuple[StoredMessage, int]] = {}
             per_folder: dict[int, tuple[int, str, int]] = {}  # folder id -> (mailbox, name, count)
@@ -245,7 +265,7 @@ class DeliveryMethods(StoreBase):
             content_ids = _content_ids(conn, wanted)
             next_uid: dict[int, int] = {}
             modseqs: dict[int, int] = {}
-            for folder_id, (mailbox_id, name, count) in per_folder.items():
+            for folder_id, (mailbox_id, name, count) in sorted(per_folder.items()):
                 # The reservation checks that the folder still has this mailbox and name.
                 row = conn.execute(RESERVE_CHECKED, {
                     "b_folder": folder_id, "b_mailbox": mailbox_id, "b_name": name, "b_count": count,

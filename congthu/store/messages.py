@@ -1,7 +1,15 @@
 """Changing messages already in a folder: flags and keywords (IMAP STORE, with
 UNCHANGEDSINCE), expunge, copy and move (``MessageMethods``). Each change takes the
 folder's next MODSEQ and is recorded in the change hub's log and published there after
-its commit. Also ``present``: which of some messages still exist."""
+its commit. Also ``present``: which of some messages still exist.
+
+Lock order on PostgreSQL: a transaction locks mailbox rows (quota) before folder rows
+(UIDs, MODSEQ), as delivery, APPEND and EXPUNGE do (charge, then reserve or bump). A
+MOVE writes two mailboxes and two folders: it locks both mailboxes, then both folders,
+each pair in id order, before writing any (``_lock_for_move``); in the order its
+statements came, a MOVE from A to B and one from B to A each held what the other
+wanted next.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.engine import Connection
 
 from congthu.store import accounting
@@ -27,9 +35,10 @@ from congthu.store.statements import (
     METAS_RANGE,
     PRESENT,
     PRESENT_RANGE,
+    RELEASE,
     SET_FLAGS,
 )
-from congthu.store.tables import mailboxes, messages
+from congthu.store.tables import folders, mailboxes, messages
 
 # UIDs looked up at once on the event loop (``_ro_small``), at most.
 _SMALL = 500
@@ -56,21 +65,43 @@ def _metas_of(conn: Connection, folder_id: int, uids: Sequence[int]) -> list[Mes
             for row in conn.execute(METAS_BY_UIDS, {"b_folder": folder_id, "b_uids": chunk})]
 
 
+# The rows a MOVE writes, locked as UPDATE would (FOR NO KEY UPDATE: foreign keys that
+# point at them stay free), in id order.
+_LOCK_MAILBOXES = (select(mailboxes.c.id).where(mailboxes.c.id.in_(bindparam("b_ids", expanding=True)))
+                   .order_by(mailboxes.c.id).with_for_update(key_share=True))
+_LOCK_FOLDERS = (select(folders.c.id).where(folders.c.id.in_(bindparam("b_ids", expanding=True)))
+                 .order_by(folders.c.id).with_for_update(key_share=True))
+
+
+def _lock_for_move(conn: Connection, mailbox_ids: set[int], folder_ids: set[int]) -> None:
+    """Lock the mailboxes, then the folders, each in id order (see the module's
+    docstring). SQLite has one writer at a time and nothing to order."""
+    if conn.dialect.name == "sqlite":
+        return
+    conn.execute(_LOCK_MAILBOXES, {"b_ids": sorted(mailbox_ids)})
+    conn.execute(_LOCK_FOLDERS, {"b_ids": sorted(folder_ids)})
+
+
+def _drop(conn: Connection, folder_id: int, uids: Sequence[int]) -> int:
+    """Delete these messages of a folder and record them as expunged; the modseq."""
+    modseq = accounting.bump_modseq(conn, folder_id)
+    for chunk in chunks(uids):
+        conn.execute(DELETE_UIDS, {"b_folder": folder_id, "b_uids": chunk})
+    conn.execute(INSERT_EXPUNGED, [{"folder_id": folder_id, "uid": uid, "modseq": modseq} for uid in uids])
+    return modseq
+
+
 def _remove(conn: Connection, folder_id: int, rows: Sequence[Any]) -> tuple[list[int], int]:
-    """Delete these messages (uid, size, content_id) of a folder and record them as
-    expunged; (UIDs, modseq)."""
+    """Delete these messages (uid, size, content_id) of a folder, giving back their quota
+    and content references, and record them as expunged; (UIDs, modseq)."""
     if not rows:
         return [], 0
     # The mailbox row before the folder row, in the order APPEND and delivery lock them
     # (charge, then reserve_uids): the other order deadlocks on PostgreSQL.
     mailbox_id = conn.execute(FOLDER_MAILBOX, {"b_folder": folder_id}).scalar_one()
     accounting.release(conn, mailbox_id, rows)
-    modseq = accounting.bump_modseq(conn, folder_id)
     uids = [r.uid for r in rows]
-    for chunk in chunks(uids):
-        conn.execute(DELETE_UIDS, {"b_folder": folder_id, "b_uids": chunk})
-    conn.execute(INSERT_EXPUNGED, [{"folder_id": folder_id, "uid": uid, "modseq": modseq} for uid in uids])
-    return uids, modseq
+    return uids, _drop(conn, folder_id, uids)
 
 
 class MessageMethods(StoreBase):
@@ -139,7 +170,9 @@ class MessageMethods(StoreBase):
                     ))
             return changed, refused
 
-        changed, refused = await self._tx(tx) if wanted else ([], [])
+        # Flags need not wait for the disk (as Dovecot's mail_fsync=optimized): a power
+        # cut may undo the last changes of flags, never lose a message.
+        changed, refused = await self._tx(tx, durable=False) if wanted else ([], [])
         if changed:
             self.hub.record(folder_id, changed[0].modseq, changed)
             await self.hub.publish(folder_id, changed[0].modseq)
@@ -176,19 +209,27 @@ class MessageMethods(StoreBase):
         wanted = sorted(set(uids))
 
         def tx(conn: Connection) -> tuple[list[tuple[int, int]], int, int, list[Any]]:
+            src_mailbox, dst_mailbox = [
+                conn.execute(FOLDER_MAILBOX, {"b_folder": f}).scalar_one()
+                for f in (src, dst)
+            ]
+            if move:
+                # Before reading the messages: a MOVE of the same ones that committed
+                # meanwhile is seen, and they are not moved twice.
+                _lock_for_move(conn, {src_mailbox, dst_mailbox}, {src, dst})
             rows = [row for chunk in chunks(wanted) for row in conn.execute(
                 select(messages).where(and_(messages.c.folder_id == src, messages.c.uid.in_(chunk)))
                 .order_by(messages.c.uid)
             )]
             if not rows:
                 return [], 0, 0, []
-            src_mailbox, dst_mailbox = [
-                conn.execute(FOLDER_MAILBOX, {"b_folder": f}).scalar_one()
-                for f in (src, dst)
-            ]
             total = sum(r.size for r in rows)
+            # Within one mailbox a move changes no usage; otherwise the destination is
+            # charged (and may refuse) and, for a move, the source given it back.
             if not (move and src_mailbox == dst_mailbox):
                 accounting.charge(conn, dst_mailbox, total)
+                if move:
+                    conn.execute(RELEASE[conn.dialect.name], {"b_mailbox": src_mailbox, "b_total": total})
             first_uid, modseq = accounting.reserve_uids(conn, dst, len(rows))
             pairs = [(row.uid, first_uid + offset) for offset, row in enumerate(rows)]
             saved_at = utcnow()  # RFC 8514: COPY and MOVE save the message anew
@@ -198,14 +239,13 @@ class MessageMethods(StoreBase):
                  "modseq": modseq, "saved_at": saved_at, "sort_subject": row.sort_subject, "sort_from": row.sort_from}
                 for row, (_old, new_uid) in zip(rows, pairs, strict=True)
             ])
-            accounting.add_references(conn, rows)
             src_modseq = 0
             if move:
-                if src_mailbox == dst_mailbox:
-                    # Same mailbox: the usage does not change; _remove gives it back below.
-                    conn.execute(update(mailboxes).where(mailboxes.c.id == dst_mailbox)
-                                 .values(used_bytes=mailboxes.c.used_bytes + total))
-                _uids, src_modseq = _remove(conn, src, rows)
+                # The messages change folder: their contents keep the same references.
+                src_modseq = _drop(conn, src, [row.uid for row in rows])
+            else:
+                # In content id order, so two copies of the same contents lock them alike.
+                accounting.add_references(conn, sorted(rows, key=lambda row: row.content_id))
             return pairs, modseq, src_modseq, rows
 
         if not wanted:

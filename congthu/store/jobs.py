@@ -1,0 +1,56 @@
+"""Background work of the store: the garbage collection of the blob store.
+
+A message's bytes are blobs (``blobs.py``) shared by every copy of the message and kept
+by reference counts of ``contents``; deleting mail (EXPUNGE, a purge) lowers the counts
+but leaves the bytes. Every ``[blobs] gc_every_hours`` the contents no message refers to
+and then the blobs no content refers to are removed (``ContentMethods.collect_garbage``),
+once across every worker and node (``leases.housekeeping``). Two rules keep it safe:
+
+- a blob younger than ``[blobs] gc_grace_minutes`` is kept even when unreferenced, since
+  a delivery on another node may have written it and not yet committed;
+- it never runs while a backup runs, nor a backup while it runs: both hold the lease
+  ``store.blobs`` (``leases.holding``). A backup snapshots the metadata and then copies
+  the blobs it refers to; a collection in between would remove blobs of mail deleted in
+  the meantime, which the snapshot still holds (``congthu.backup``).
+
+``congthu blobs gc`` runs it by hand (``store/cli.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any
+
+from congthu.cluster.leases import LeaseBusy, holding, housekeeping
+from congthu.log import event
+
+if TYPE_CHECKING:
+    from congthu.app import App
+
+BLOBS_LEASE = "store.blobs"  # held by a collection and by a backup, never both
+
+
+async def collect(app: App, *, grace_minutes: int | None = None, wait: float = 0.0) -> int:
+    """Remove unreferenced contents and blobs under the lease; the number of blobs
+    removed. ``LeaseBusy`` when a backup (or another collection) held the lease for all of
+    ``wait`` seconds."""
+    grace = app.settings.blobs.gc_grace_minutes if grace_minutes is None else grace_minutes
+    async with holding(app.db, BLOBS_LEASE, wait=wait):
+        removed = await app.store.collect_garbage(grace_seconds=grace * 60.0)
+    event("store.gc", removed=removed, grace_minutes=grace)
+    return removed
+
+
+async def _scheduled(app: App) -> None:
+    try:
+        await collect(app)
+    except LeaseBusy:  # a backup runs: the next period will do
+        event("store.gc_skipped", why="a backup holds the blob store")
+
+
+def jobs(app: App) -> list[Coroutine[Any, Any, None]]:
+    hours = app.settings.blobs.gc_every_hours
+    if not hours:
+        return []
+    return [housekeeping(app.db, "store.gc", hours * 3600.0, lambda: _scheduled(app),
+                         failed="store.gc_failed").forever()]

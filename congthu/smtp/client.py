@@ -9,15 +9,21 @@ TLS: STARTTLS whenever the server offers it (RFC 3207), without certificate chec
 (opportunistic: most MX certificates are not verifiable), unless the domain publishes an
 MTA-STS policy in "enforce" mode (RFC 8461 section 5, ``mtasts.py``): then only the MX
 hosts its policy names are tried, each with STARTTLS and a certificate valid for its
-name. The smarthost's certificate is verified (``smtp.smarthost_verify_tls``). With
-``smtp.dane`` and a DNSSEC-secure MX answer, an MX host with secure TLSA records gets
+name. In "testing" mode (RFC 8461 section 5) mail goes as without a policy, but the
+certificate of a host the policy names is checked all the same, for the TLS report:
+STARTTLS with verification first; when the certificate fails, the failure is reported
+and logged (``smtp.mta_sts_failure``) and the same host is connected to again without
+verification, which delivers. The smarthost's certificate is verified
+(``smtp.smarthost_verify_tls``). With ``smtp.dane`` and a DNSSEC-secure MX answer, an MX host with secure TLSA records gets
 mail only over STARTTLS with a certificate chain matching them (RFC 7672, ``dane.py``),
 whatever the MTA-STS policy says of it (RFC 8461 section 2: DANE takes precedence); a
 host whose TLSA lookup fails is not used. When no host can be used securely the
 message waits in the queue (4.7.5) with the reason.
 
-TLS reporting (RFC 8460, ``tlsrpt.py``): every session to an MX host is counted, a
-success or the failure's result-type, under the policy it ran under.
+TLS reporting (RFC 8460, ``tlsrpt.py``): every session to an MX host is counted once, a
+success or the failure's result-type, under the policy it ran under; in MTA-STS
+"testing" mode a session with a certificate failure, or with a host the policy does not
+name, is a failure (RFC 8460 section 4.3) although the message went.
 
 DSN (RFC 3461 section 4.1): a server that offers the extension is given the sender's
 RET and ENVID on MAIL and each recipient's NOTIFY and ORCPT on RCPT, and then sends the
@@ -62,6 +68,10 @@ class Target:
     port: int
     verify: bool  # a certificate valid for the host (MTA-STS "enforce", the smarthost)
     tlsa: dane.HostTLSA | None = None  # DANE applies: the host's secure TLSA records
+    # MTA-STS "testing": check the certificate for the report only (RFC 8461 section 5).
+    check: bool = False
+    # MTA-STS "testing": the policy does not name the host; it is used, the session is a failure.
+    unnamed: bool = False
 
 
 class _Unreachable(Exception):
@@ -71,6 +81,22 @@ class _Unreachable(Exception):
     def __init__(self, text: str, tls_result: str = "") -> None:
         super().__init__(text)
         self.tls_result = tls_result
+
+
+class _Unverified(_Unreachable):
+    """MTA-STS "testing": the certificate check failed (``tls_result`` says how); the
+    host is to be connected to again without it."""
+
+
+def _certificate_failure(exc: BaseException) -> ssl.SSLCertVerificationError | None:
+    """The certificate verification error behind a failed STARTTLS, if that is what it was
+    (aiosmtplib wraps the handshake's errors)."""
+    current: BaseException | None = exc
+    for _depth in range(5):
+        if current is None or isinstance(current, ssl.SSLCertVerificationError):
+            return current
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def _tls_result(exc: BaseException) -> str:
@@ -162,14 +188,16 @@ async def send(app: App, domain: str, mail_from: str, recipients: list[str], raw
             if target.host not in unmatched:
                 unmatched.append(target.host)
             if policy.mode != "enforce":
-                chosen.append(target)
+                chosen.append(replace(target, unnamed=True))
+        elif sts and policy is not None:
+            chosen.append(replace(target, verify=True) if policy.mode == "enforce" else replace(target, check=True))
         else:
-            chosen.append(replace(target, verify=True) if sts and policy is not None and policy.mode == "enforce"
-                          else target)
+            chosen.append(target)
     if unmatched and policy is not None:
         event("smtp.mta_sts_failure", domain=domain, mode=policy.mode, reason="mx not in policy", hosts=unmatched)
-        for host in unmatched:
-            await tlsrpt.count(app, domain, reported, "validation-failure", host)
+        if policy.mode == "enforce":  # not used: no session; in "testing" the session is counted
+            for host in unmatched:
+                await tlsrpt.count(app, domain, reported, "validation-failure", host)
     if not chosen:
         if broken:
             return _all(recipients, "temp", f"DANE: không tra được bản ghi TLSA / TLSA lookup failed: "
@@ -180,19 +208,31 @@ async def send(app: App, domain: str, mail_from: str, recipients: list[str], raw
     for target in chosen:
         under = (tlsrpt.PolicyRef("tlsa", tuple(r.text() for r in target.tlsa.records), (target.host,))
                  if target.tlsa is not None else reported)
+        checked = ""  # MTA-STS "testing": the certificate check's result-type when it failed
         try:
-            outcomes, encrypted = await _transaction(app, target, domain, mail_from, recipients, raw, smtputf8,
-                                                     dsn)
+            try:
+                outcomes, encrypted = await _transaction(app, target, domain, mail_from, recipients, raw,
+                                                         smtputf8, dsn)
+            except _Unverified as exc:
+                # RFC 8461 section 5, "testing": the failure is reported, the message goes
+                # as without a policy (the same host again, unverified: one session counted).
+                event("smtp.mta_sts_failure", domain=domain, mode="testing", host=target.host,
+                      address=target.address, reason=str(exc)[:300], result=exc.tls_result)
+                checked = exc.tls_result
+                outcomes, encrypted = await _transaction(app, replace(target, check=False), domain, mail_from,
+                                                         recipients, raw, smtputf8, dsn)
         except _Unreachable as exc:
             last = f"{target.host} [{target.address}]:{target.port}: {exc}"
-            if exc.tls_result:
-                if target.verify or target.tlsa is not None:
-                    status = "4.7.5"  # RFC 3463: security features not supported
-                if not app.settings.smtp.smarthost:
-                    await tlsrpt.count(app, domain, under, exc.tls_result, target.host, target.address)
+            if exc.tls_result and (target.verify or target.tlsa is not None):
+                status = "4.7.5"  # RFC 3463: security features not supported
+            if (checked or exc.tls_result) and not app.settings.smtp.smarthost:
+                await tlsrpt.count(app, domain, under, checked or exc.tls_result, target.host, target.address)
             continue
         if not app.settings.smtp.smarthost:
-            await tlsrpt.count(app, domain, under, "" if encrypted else "starttls-not-supported",
+            # "testing" (RFC 8460 section 4.3): delivered, but a failure all the same when
+            # the certificate failed or the policy does not name the host.
+            result = checked or ("validation-failure" if target.unnamed else "")
+            await tlsrpt.count(app, domain, under, result or ("" if encrypted else "starttls-not-supported"),
                                target.host, target.address)
         return outcomes
     if broken:
@@ -219,18 +259,22 @@ async def _starttls(app: App, client: aiosmtplib.SMTP, target: Target, domain: s
                                "starttls-not-supported")
         return False
     name: str | None = target.host
-    if target.verify:
+    if target.verify or target.check:
         context = mtasts.verifying_context(app)
     else:  # DANE checks the chain itself (RFC 7672 section 8.1: SNI is the host name)
         context = client_context(verify=False)
         name = target.host if target.tlsa is not None else None
     try:
         await client.starttls(tls_context=context, server_hostname=name)
-    except ssl.SSLError as exc:
-        raise _Unreachable(str(exc) or type(exc).__name__, _tls_result(exc) if required else "validation-failure") from exc
-    except aiosmtplib.SMTPConnectError as exc:  # the handshake failed: aiosmtplib's wrapping
-        cause = exc.__cause__ or exc.__context__
-        result = _tls_result(cause) if isinstance(cause, ssl.SSLError) else "validation-failure"
+    except (ssl.SSLError, aiosmtplib.SMTPConnectError) as exc:
+        failed = _certificate_failure(exc) if target.check else None
+        if failed is not None:
+            raise _Unverified(str(exc) or type(exc).__name__, _tls_result(failed)) from exc
+        if isinstance(exc, ssl.SSLError):
+            result = _tls_result(exc) if required else "validation-failure"
+        else:  # the handshake failed: aiosmtplib's wrapping
+            cause = exc.__cause__ or exc.__context__
+            result = _tls_result(cause) if isinstance(cause, ssl.SSLError) else "validation-failure"
         raise _Unreachable(str(exc) or type(exc).__name__, result) from exc
     if target.tlsa is not None:
         chain = dane.peer_chain(client.get_transport_info("ssl_object"))

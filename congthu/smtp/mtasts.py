@@ -20,8 +20,9 @@ with none, the domain has no policy (section 5.1). Expired rows are removed by
 ``purge_expired`` (the TLS report job). In "enforce" mode only MX hosts that match the policy's ``mx``
 patterns are used, each with STARTTLS and a certificate valid for its name
 (``client.py``); when none can be, the message waits in the queue (4.7.5). "testing"
-delivers as before and logs what would have failed (``smtp.mta_sts_failure``); "none"
-is no policy. The certificates are checked against the system's roots, plus
+delivers as before, and checks and reports what would have failed: the certificates of
+the hosts the policy names, the hosts it does not name (``smtp.mta_sts_failure``, a
+failure in the TLS report); "none" is no policy. The certificates are checked against the system's roots, plus
 ``smtp.ca_file`` when set (a province's own CA on the special-purpose network).
 """
 
@@ -41,6 +42,7 @@ from sqlalchemy.engine import Connection
 
 from congthu.log import event
 from congthu.smtp import dns as smtpdns
+from congthu.smtp.publichosts import checked_addresses
 from congthu.smtp.tables import smtp_mta_sts_policies
 from congthu.tls import client_context
 
@@ -163,14 +165,16 @@ def _txt_id(records: list[str]) -> str | None:
 
 async def _fetch(app: App, domain: str) -> str:
     """GET the policy (section 3.3): HTTPS, a verified certificate for mta-sts.<domain>,
-    status 200 only (no redirects), at most MAX_POLICY_BYTES."""
+    status 200 only (no redirects), at most MAX_POLICY_BYTES. The recipient's domain
+    names the host: only a public address is connected to, the one checked
+    (``publichosts``; a refusal is an ``OSError`` like any failed fetch)."""
     host = f"mta-sts.{domain}"
-    addresses = await smtpdns.host_addresses(app, host)
+    addresses = await checked_addresses(app, host)
     if not addresses:
         raise OSError(f"{host}: no address")
     port = app.settings.smtp.mta_sts_port
     async with asyncio.timeout(FETCH_SECONDS):
-        reader, writer = await asyncio.open_connection(addresses[0], port, ssl=verifying_context(app),
+        reader, writer = await asyncio.open_connection(str(addresses[0]), port, ssl=verifying_context(app),
                                                        server_hostname=host)
         try:
             writer.write(f"GET {_PATH} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n"

@@ -86,7 +86,7 @@ def setup(tmp_path: Path, dns_server: DNSServer) -> Iterator[Setup]:
     # The CA file lets the MTA-STS policy be fetched (over HTTPS); SMTP to Cần Thơ is
     # verified only by DANE (an MTA-STS "enforce" verification would need the MX named).
     st = start_server(tmp_path / "st", dns_server, listen={"smtp": port_st},
-                      smtp={"mx_port": port_ct, "mta_sts_port": https_ct, "ca_file": str(tmp_path / "ca.pem"),
+                      smtp={"mx_port": port_ct, "mta_sts_port": https_ct, "ca_file": str(tmp_path / "ca.pem"), "https_allow": ["127.0.0.1/32"],
                             "dane": True},
                       system={"domain": ST, "hostname": f"mail.{ST}"})
     dns_server.ttl = 0  # every look-up reaches the server: the records change between steps

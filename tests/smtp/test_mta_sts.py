@@ -92,7 +92,7 @@ def enforced(tmp_path: Path, dns_server: DNSServer) -> Iterator[tuple[ServerThre
     issue(ca_key, ca, [f"mail.{CT}", f"mta-sts.{CT}", f"mta-sts.{VL}"], ct_data)
     ct = ServerThread(ct_data).start()
     st = start_server(tmp_path / "st", dns_server, listen={"smtp": port_st},
-                      smtp={"mx_port": port_ct, "mta_sts_port": https_ct, "ca_file": str(tmp_path / "ca.pem")},
+                      smtp={"mx_port": port_ct, "mta_sts_port": https_ct, "ca_file": str(tmp_path / "ca.pem"), "https_allow": ["127.0.0.1/32"]},
                       system={"domain": ST, "hostname": f"mail.{ST}"})
     try:
         for domain in (CT, VL):

@@ -27,6 +27,10 @@ What is compared:
 Each client is a process of its own running ldap3 on one connection, so the figures are
 the servers', not one Python interpreter's; over loopback without TLS (Công Thư in
 development mode allows a password there), as a bench of the protocol, not of TLS.
+
+Each step also prints the server's CPU seconds per 1,000 operations (``congthu serve``
+and its workers, or slapd, from ``/proc``): on a machine shared with other work the
+rates swing with the load, the CPU spent per operation much less.
 """
 
 from __future__ import annotations
@@ -283,15 +287,50 @@ def warm(port: int, users: list[str], rounds: int = 6) -> None:
         list(pool.map(one, users * rounds))
 
 
-def measure(name: str, port: int, users: list[str], uids: list[str], seconds: float) -> dict[str, float]:
+def cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) spent so far by process ``pid`` and every process
+    under it (``congthu serve``'s workers), from ``/proc``: on a machine shared with other
+    work, the server's CPU per operation is the figure that holds, not the rate."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            raw = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = raw[raw.rindex(")") + 2:].split()
+        parents[int(entry)] = int(fields[1])
+        times[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        total += times.get(current, 0.0)
+        todo.extend(child for child, parent in parents.items() if parent == current)
+    return total
+
+
+def measure(name: str, port: int, users: list[str], uids: list[str], seconds: float,
+            pid: int | None = None) -> dict[str, float]:
+    """Binds/s and searches/s with 1 and 10 clients; with ``pid`` (the server's process)
+    also its CPU seconds per 1,000 operations."""
     figures = {}
     run("search", 1, port, 0.5, users, uids)  # warm: the tree built, caches filled
     for kind in ("bind", "search"):
         for clients in (1, 10):
+            before = cpu_seconds(pid) if pid else 0.0
             rate = run(kind, clients, port, seconds, users, uids)
             figures[f"{kind} {clients}"] = rate
-            print(f"{name}: {'binds' if kind == 'bind' else 'searches'}/s with {clients:>2} client(s): {rate:,.0f}",
-                  flush=True)
+            cpu = ""
+            if pid:
+                spent = cpu_seconds(pid) - before
+                figures[f"{kind} {clients} cpu"] = spent / max(1.0, rate * seconds) * 1000
+                cpu = (f"; server CPU {figures[f'{kind} {clients} cpu']:.2f} s per 1,000 "
+                       f"(load {os.getloadavg()[0]:.1f})")
+            print(f"{name}: {'binds' if kind == 'bind' else 'searches'}/s with {clients:>2} client(s): {rate:,.0f}"
+                  f"{cpu}", flush=True)
     return figures
 
 
@@ -333,7 +372,7 @@ def main() -> None:
                 print(f"congthu: tree of {len(prepared.entries)} people built in ≤ {time.perf_counter() - t:.1f} s",
                       flush=True)
                 time.sleep(args.settle)  # the start-up jobs (the directory's publication) first
-                measure("congthu", port, bound_dns, prepared.uids, args.seconds)
+                measure("congthu", port, bound_dns, prepared.uids, args.seconds, server.pid)
             finally:
                 server.terminate()
                 try:
@@ -348,7 +387,7 @@ def main() -> None:
             try:
                 first = first_binds(slapd_port, argon2_dns)
                 print(f"slapd: first bind ({{ARGON2}}, the same hashes): {first * 1000:.1f} ms each", flush=True)
-                measure("slapd {SSHA}", slapd_port, bound_dns, prepared.uids, args.seconds)
+                measure("slapd {SSHA}", slapd_port, bound_dns, prepared.uids, args.seconds, slapd.pid)
             finally:
                 slapd.terminate()
                 slapd.wait(30)

@@ -59,6 +59,8 @@ class AccountsBase:
         self._dummy_hash: str | None = None
         # Threads that hash many passwords at once (``hash_many``), made on first use.
         self._hash_threads: ThreadPoolExecutor | None = None
+        # Whether a stored hash has other parameters than the hasher's (``needs_rehash``).
+        self._rehash: tuple[Any, dict[str, bool]] = (None, {})
 
     async def hash_many(self, passwords: Sequence[str]) -> list[str]:
         """argon2id hashes of many passwords (an import's first passwords), on every core:
@@ -96,6 +98,19 @@ class AccountsBase:
             return True
         return False
 
+    def needs_rehash(self, hashed: str) -> bool:
+        """``hasher.check_needs_rehash``, remembered per hash (and hasher): a login of
+        someone verified lately need not parse their hash's parameters again."""
+        hasher, known = self._rehash
+        if hasher is not self.hasher:
+            hasher, known = self._rehash = (self.hasher, {})
+        found = known.get(hashed)
+        if found is None:
+            if len(known) >= 10_000:
+                known.clear()
+            found = known[hashed] = hasher.check_needs_rehash(hashed)
+        return found
+
     async def _dummy_verify(self, password: str) -> None:
         # Same work as a real check, so timing does not reveal which addresses exist.
         if self._dummy_hash is None:
@@ -103,7 +118,10 @@ class AccountsBase:
         await self._check_hash(self._dummy_hash, password)
 
     async def credential(self, mailbox_id: int) -> Credential | None:
-        row = await self.db.run_small_read(credential_row, mailbox_id)
+        return self.to_credential(await self.db.run_small_read(credential_row, mailbox_id))
+
+    def to_credential(self, row: Any) -> Credential | None:
+        """The record of a ``credentials`` row (None for None)."""
         if row is None:
             return None
         return Credential(row.mailbox_id, row.password_hash, row.must_change, aware(row.changed_at) or self.clock(),

@@ -33,6 +33,21 @@ def totp_enabled(conn: Connection, mailbox_id: int) -> bool:
     return bool(row and row.enabled)
 
 
+# What a password login needs of a mailbox's credentials, in one statement: the
+# credential and whether its second factor is on (``LoginChecks.authenticate``).
+_CREDENTIAL_AND_TOTP = (
+    select(credentials, totp_table.c.enabled.label("totp_enabled"))
+    .select_from(credentials.outerjoin(totp_table, totp_table.c.mailbox_id == credentials.c.mailbox_id))
+    .where(credentials.c.mailbox_id == bindparam("b_mailbox"))
+)
+
+
+def credential_and_totp(conn: Connection, mailbox_id: int) -> tuple[Any, bool]:
+    """(the credential row or None, whether the second factor is on)."""
+    row = conn.execute(_CREDENTIAL_AND_TOTP, {"b_mailbox": mailbox_id}).first()
+    return row, bool(row is not None and row.totp_enabled)
+
+
 def store_password(conn: Connection, mailbox_id: int, values: dict[str, Any], hashed: str, now: datetime,
                    keep: int) -> None:
     """Write a credential (insert or update) and the history, keeping the ``keep`` newest."""

@@ -1,7 +1,9 @@
 """The one login check of every door (SMTP AUTH, IMAP, POP3, the web pages, LDAP).
 
-``authenticate`` = ``precheck`` (TLS, locks) + ``_verify`` (the credentials) + ``conclude``
-(counters, expiry, audit, the answer). SASL mechanisms that check the credentials
+``authenticate`` = the checks of ``precheck`` (TLS, locks) + ``_verify`` (the credentials) +
+``conclude`` (counters, expiry, audit, the answer), with what they read of the database
+(the counters, the mailbox, its credential and second factor) read in one transaction
+(``read_login_state``). SASL mechanisms that check the credentials
 themselves (SCRAM, ``sasl.py``) call ``precheck``, ``scram_lookup`` and ``conclude``, so
 each attempt is counted, audited and answered in one place, once per login, whatever
 the door (``congthu_logins_total`` is counted here and nowhere else).
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,16 +28,45 @@ from congthu.accounts.model import (
     WEB_PROTOCOLS,
     AuthResult,
     AuthStatus,
+    Credential,
     ScramCandidate,
     ScramLookup,
     Verified,
     change_password_url,
 )
 from congthu.accounts.second_factor import SecondFactor
+from congthu.config import LoginSettings
 from congthu.log import event
 from congthu.store import Mailbox, normalise_address
 from congthu.store.access import record_access
-from congthu.store.lookup import addresses_of
+from congthu.store.lookup import addresses_of, mailbox_by_address
+
+
+@dataclass(frozen=True)
+class LoginState:
+    """What a password login reads before it decides: the guessing counters, the mailbox
+    of the name, its credential row and whether its second factor is on."""
+
+    counters: lockout.Counters
+    mailbox: Mailbox | None = None
+    credential: Any = None
+    two_factor: bool = False
+
+
+def read_login_state(conn: Connection, address: str, username: str, now: datetime,
+                     settings: LoginSettings) -> LoginState:
+    """The state a login is decided on, in one read transaction (``run_small_read``: on
+    SQLite on the event loop's own connection), instead of one transaction for each
+    part: a bind of an application server is mostly these reads. Under a lock nothing
+    more than the counters is read (the attempt is refused without a credential check)."""
+    counters = lockout.read_counters(conn, address, username, now, settings)
+    if counters.lock(now) is not None:
+        return LoginState(counters)
+    mailbox = mailbox_by_address(conn, username)
+    if mailbox is None:
+        return LoginState(counters)
+    row, two_factor = sql.credential_and_totp(conn, mailbox.id)
+    return LoginState(counters, mailbox, row, two_factor)
 
 
 class LoginChecks(SecondFactor):
@@ -54,11 +86,18 @@ class LoginChecks(SecondFactor):
         address within that time as a count on the next record (``recent.py``).
         """
         username = normalise_address(username)
-        refusal = await self.precheck(username, protocol=protocol, client_ip=client_ip,
-                                      secure=secure, plaintext=True)
+        refusal = await self._plaintext_refusal(username, protocol, client_ip, secure, plaintext=True)
         if refusal is not None:
             return refusal
-        verified = await self._verify(username, password, protocol, otp)
+        now = self.clock()
+        address = lockout.address_key(client_ip)
+        # The counters, the mailbox, its credential and second factor: one read.
+        state = await self.db.run_small_read(read_login_state, address, username, now, self.login)
+        refusal = await self._lock_refusal(state.counters, address, username, protocol, client_ip, now)
+        if refusal is not None:
+            return refusal
+        verified = await self._verify(password, protocol, otp, state.mailbox, self.to_credential(state.credential),
+                                      state.two_factor)
         return await self.conclude(username, verified, protocol=protocol, client_ip=client_ip,
                                    attempt=lockout.fingerprint(username, password), record_within=record_within)
 
@@ -66,20 +105,34 @@ class LoginChecks(SecondFactor):
                        plaintext: bool) -> AuthResult | None:
         """Refusals decided before any credential is looked at: no TLS, a lock."""
         username = normalise_address(username)
-        client = f"{protocol} {client_ip or '-'}"
-        if plaintext and not self.plaintext_allowed(secure, client_ip):
-            await self._audit("login.refused", username, username, {"reason": "tls-required", "protocol": protocol},
-                              client)
-            metrics.logins.labels(protocol, "failed").inc()
-            return AuthResult(
-                AuthStatus.FAILED, code="PRIVACYREQUIRED",
-                message="Phải dùng kết nối mã hóa (TLS) để gửi mật khẩu / "
-                        "a password may only be sent over an encrypted (TLS) connection",
-            )
+        refusal = await self._plaintext_refusal(username, protocol, client_ip, secure, plaintext=plaintext)
+        if refusal is not None:
+            return refusal
         now = self.clock()
         address = lockout.address_key(client_ip)
         counters = await self.db.run_small_read(lockout.read_counters, address, username, now, self.login)
+        return await self._lock_refusal(counters, address, username, protocol, client_ip, now)
+
+    async def _plaintext_refusal(self, username: str, protocol: str, client_ip: str, secure: bool, *,
+                                 plaintext: bool) -> AuthResult | None:
+        """A password sent in the clear where that is not allowed: refused, audited."""
+        if not plaintext or self.plaintext_allowed(secure, client_ip):
+            return None
+        await self._audit("login.refused", username, username, {"reason": "tls-required", "protocol": protocol},
+                          f"{protocol} {client_ip or '-'}")
+        metrics.logins.labels(protocol, "failed").inc()
+        return AuthResult(
+            AuthStatus.FAILED, code="PRIVACYREQUIRED",
+            message="Phải dùng kết nối mã hóa (TLS) để gửi mật khẩu / "
+                    "a password may only be sent over an encrypted (TLS) connection",
+        )
+
+    async def _lock_refusal(self, counters: lockout.Counters, address: str, username: str, protocol: str,
+                            client_ip: str, now: datetime) -> AuthResult | None:
+        """A lock of the address, the (address, account) pair or the account: refused,
+        audited (``_audit_refusal``), held back by the failure delay."""
         lock = counters.lock(now)
+        client = f"{protocol} {client_ip or '-'}"
         if lock is not None:
             which, counter = lock
             key = {lockout.ADDRESS: address, lockout.PAIR: lockout.pair_key(address, username)}.get(which, username)
@@ -99,20 +152,20 @@ class LoginChecks(SecondFactor):
             )
         return None
 
-    async def _verify(self, username: str, password: str, protocol: str, otp: str | None) -> Verified:
-        mailbox = await self.store.get_mailbox(username)
-        cred = await self.credential(mailbox.id) if mailbox else None
+    async def _verify(self, password: str, protocol: str, otp: str | None, mailbox: Mailbox | None,
+                      cred: Credential | None, two_factor: bool) -> Verified:
+        """Check the password (or app password, and the second factor on the web) of a
+        mailbox against what ``read_login_state`` found."""
         if mailbox is None or cred is None:
             await self._dummy_verify(password)
             return Verified(None, reason="unknown-user")
-        two_factor = await self.totp_enabled(mailbox.id)
         web = protocol in WEB_PROTOCOLS
         if (not two_factor or web) and await self._check_hash(cred.password_hash, password):
             if two_factor and not (otp and await self.check_second_factor(mailbox.id, otp)):
                 return Verified(None, known=True, reason="second-factor",
                                 hint="Cần mã xác thực hai lớp / a two-factor code is required")
             verified = Verified(mailbox, known=True, via="password", credential=cred)
-            if self.hasher.check_needs_rehash(cred.password_hash):
+            if self.needs_rehash(cred.password_hash):
                 verified.rehash = await asyncio.to_thread(self.hasher.hash, scram.normalise(password))
             if cred.scram_stored_key is None or cred.scram_iterations != self.settings.scram_iterations:
                 salt = b64decode(cred.scram_salt) if cred.scram_salt else scram.new_salt()
@@ -122,7 +175,7 @@ class LoginChecks(SecondFactor):
         if not web:
             app_id = await self._app_password(mailbox.id, password)
             if app_id is not None:
-                return Verified(mailbox, known=True, via="app-password", app_password_id=app_id)
+                return Verified(mailbox, known=True, via="app-password", app_password_id=app_id, credential=cred)
         hint = ("Tài khoản đã bật xác thực hai lớp: hãy dùng mật khẩu ứng dụng / "
                 "two-factor is on for this account: use an app password") if two_factor and not web else ""
         return Verified(None, known=True, hint=hint)

@@ -37,6 +37,7 @@ from congthu.accounts.base import AccountsBase
 from congthu.accounts.generated import new_service_secret, sha256_hex
 from congthu.accounts.model import aware
 from congthu.accounts.tables import service_accounts
+from congthu.config import LoginSettings
 from congthu.log import event
 
 NAME = re.compile(r"[a-z][a-z0-9._-]{1,63}")
@@ -114,6 +115,16 @@ def _reset(conn: Connection, name: str, secret_hash: str, now: datetime, actor: 
 def _secret_hash(conn: Connection, name: str) -> str | None:
     row = conn.execute(select(service_accounts.c.secret_hash).where(service_accounts.c.name == name)).first()
     return None if row is None else str(row.secret_hash)
+
+
+def _bind_state(conn: Connection, address: str, account: str, name: str, now: datetime,
+                settings: LoginSettings) -> tuple[lockout.Counters, str | None]:
+    """The guessing counters and, unless they lock, the stored secret's hash: what a
+    service account's bind is decided on, in one read transaction."""
+    counters = lockout.read_counters(conn, address, account, now, settings)
+    if counters.address.locked(now) or counters.pair.locked(now) or not NAME.fullmatch(name):
+        return counters, None
+    return counters, _secret_hash(conn, name)
 
 
 class ServiceAccounts(AccountsBase):
@@ -211,13 +222,12 @@ class ServiceAccounts(AccountsBase):
                                 message="Phải dùng kết nối mã hóa (TLS) / an encrypted (TLS) connection is required")
         address = lockout.address_key(client_ip)
         account = _ACCOUNT_KEY + name
-        counters = await self.db.run_small_read(lockout.read_counters, address, account, now, self.login)
+        counters, stored = await self.db.run_small_read(_bind_state, address, account, name, now, self.login)
         if counters.address.locked(now) or counters.pair.locked(now):
             await self._audit("service.login.locked", name, name, {"protocol": protocol}, client)
             return ServiceCheck(False, code="UNAVAILABLE",
                                 message="Tạm khóa do đăng nhập sai nhiều lần / "
                                         "temporarily locked after too many failed logins")
-        stored = await self.db.run_small_read(_secret_hash, name) if NAME.fullmatch(name) else None
         ok = stored is not None and hmac.compare_digest(stored, sha256_hex(secret))
         login = self.login
         if ok and self.recent.repeat(account, protocol, client_ip, now, record_within):

@@ -47,7 +47,19 @@ def person_dn(address: str, session: Session) -> str:
 
 def bind_target(name: str, session: Session) -> tuple[str, str]:
     """("person", address) or ("service", name) for a bind name; LDAPError if it names
-    nothing that can bind."""
+    nothing that can bind. Remembered per server (``TreeCache.bind_names``): an
+    application binds the same few hundred people again and again."""
+    names = session.trees.bind_names
+    found = names.get(name)
+    if found is None:
+        found = _bind_target(name, session)
+        if len(names) >= session.trees.MAX_BIND_NAMES:
+            names.clear()
+        names[name] = found
+    return found
+
+
+def _bind_target(name: str, session: Session) -> tuple[str, str]:
     domain = session.app.settings.system.domain
     if "=" not in name:  # a mail address, or a uid of the system's domain
         return "person", name if "@" in name else f"{name}@{domain}"

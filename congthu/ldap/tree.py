@@ -396,10 +396,14 @@ class TreeCache:
 
     # DNs whose keys are kept (the bases applications search from are few).
     MAX_KEYS = 1024
+    # Bind names kept (one per person an application binds as).
+    MAX_BIND_NAMES = 20_000
 
     def __init__(self, app: App, base: str) -> None:
         self.app, self.base = app, base
         self._keys: dict[str, dn.Key] = {}
+        # Bind names -> ("person", address) or ("service", name) (``cmd_bind.bind_target``).
+        self.bind_names: dict[str, tuple[str, str]] = {}
         self._tree: Tree | None = None
         self._lock = asyncio.Lock()
         self._grants: tuple[tuple[str, ...], dict[str, grants.Grant]] = ((), {})

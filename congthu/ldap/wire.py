@@ -37,7 +37,9 @@ class Wire(StreamWire):
         if not start:
             return Ended.EOF
         try:
-            return await asyncio.wait_for(self._rest(start), self.settings.request_timeout)
+            # A deadline, not wait_for: on Python 3.11 wait_for makes a task of each read.
+            async with asyncio.timeout(self.settings.request_timeout):
+                return await self._rest(start)
         except asyncio.IncompleteReadError:
             return Ended.EOF
         except TimeoutError:
@@ -61,4 +63,13 @@ class Wire(StreamWire):
         TimeoutError ends the session). Whole messages only: a search sending entries
         and another answer never interleave (the lock)."""
         async with self._lock:
-            await super().send(data)
+            self.writer.write(data)
+            if not self.writer.transport.get_write_buffer_size():
+                # All of it went to the socket: drain cannot wait (it still raises if
+                # the connection was lost), so no deadline to arm.
+                await self.writer.drain()
+                return
+            # As ``StreamWire.send``, under a deadline rather than wait_for (a task per
+            # answer on Python 3.11).
+            async with asyncio.timeout(self.write_timeout):
+                await self.writer.drain()

@@ -10,9 +10,12 @@ every account."""
 
 from __future__ import annotations
 
+import contextlib
 import imaplib
 import ssl
+from collections.abc import Callable, Iterator
 from datetime import datetime
+from typing import Any
 
 import pytest
 from ldap3 import NONE, Connection, Server, Tls
@@ -131,3 +134,63 @@ def test_failed_binds_lock_the_account_from_that_address_not_the_others(world: L
         imap.login(world.address(BINH), "any-password")
     with imaplib.IMAP4("127.0.0.1", world.server.port("imap")) as imap:
         imap.authenticate("PLAIN", lambda _c: f"\0{world.address('Trần Thị Hoa')}\0{PASSWORD}".encode())
+
+
+@contextlib.contextmanager
+def database_calls(world: LDAPWorld) -> Iterator[list[str]]:
+    """The transactions the server runs meanwhile for logins (the accounts, the store,
+    LDAP, the audit trail; not the reports' counters, which write every 5 s), as
+    "run_small_read FUNCTION" lines."""
+    db = world.server.app.db
+    calls: list[str] = []
+    names = ("run_small_read", "run_read", "run_write")
+
+    def counting(name: str) -> Callable[..., Any]:
+        original = getattr(db, name)
+
+        def run(fn: Callable[..., Any], *args: Any) -> Any:
+            if fn.__module__.startswith(("congthu.accounts", "congthu.store", "congthu.ldap", "congthu.audit")):
+                calls.append(f"{name} {fn.__qualname__}")
+            return original(fn, *args)
+        return run
+
+    for name in names:
+        setattr(db, name, counting(name))
+    try:
+        yield calls
+    finally:
+        for name in names:
+            delattr(db, name)
+
+
+def test_a_repeated_bind_is_one_read_and_a_change_still_acts_at_once(world: LDAPWorld) -> None:
+    """The cost of a bind (issue 16): a person whose password was verified lately, and
+    whose success was written lately, binds with one read transaction of the database
+    (the guessing counters, the mailbox, its credential and second factor together:
+    ``accounts/login.read_login_state``) and no write; a service account likewise (its
+    counters and secret). Nothing of it is kept between binds, so a new password, a
+    revoked mailbox or a lock made elsewhere acts on the very next bind."""
+    app = world.server.app
+    conn = bind(world, world.dn(BINH), PASSWORD)
+    assert conn.result["result"] == 0
+    assert conn.rebind(world.dn(BINH), PASSWORD)
+    with database_calls(world) as calls:
+        for _ in range(5):
+            assert conn.rebind(world.dn(BINH), PASSWORD), conn.result
+    assert calls == ["run_small_read read_login_state"] * 5
+    secret = world.server.run(app.accounts.add_service("cong-thong-tin", actor="test"))
+    service_dn = f"cn=cong-thong-tin,ou=services,{BASE}"
+    assert conn.rebind(service_dn, secret)
+    with database_calls(world) as calls:
+        for _ in range(3):
+            assert conn.rebind(service_dn, secret), conn.result
+    assert calls == ["run_small_read _bind_state"] * 3
+    # A new password (as the webmail sets it) acts at once: the old one is refused.
+    mailbox_id = world.people[BINH][1]
+    world.server.run(app.accounts.set_password(mailbox_id, "Mới@MatKhau2027", must_change=False))
+    assert not conn.rebind(world.dn(BINH), PASSWORD)
+    assert conn.rebind(world.dn(BINH), "Mới@MatKhau2027")
+    # A revoked mailbox (a departure) is refused on the next bind.
+    world.server.run(app.store.update_mailbox(mailbox_id, status="revoked"))
+    assert not conn.rebind(world.dn(BINH), "Mới@MatKhau2027")
+    assert "thu hồi" in conn.result["message"]

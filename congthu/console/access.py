@@ -44,6 +44,10 @@ PERMISSION = {
     "done": "requests.manage",
     "refuse": "requests.manage",
     "passwords": "org.requests.manage",
+    # The working-day calendar's overrides (Điều 4.3: the government's swapped days): the IT Center.
+    "calendar.manage": "requests.manage",
+    # A paper request entered by the IT Center, with its scanned letter (Điều 4.1).
+    "paper": "requests.manage",
     # The directory (congthu.directory.web): reading an organisation's people and
     # mailboxes; adding, renaming and the departure of its people (Điều 3, 4.5);
     # reorganising (rename, merge, dissolve) and exporting a mailbox: administrators.
@@ -64,6 +68,9 @@ PERMISSION = {
     "reports.read": "org.reports.read",
     # The quarantine (Điều 9.9, congthu.content.web): administrators.
     "quarantine.manage": "quarantine.manage",
+    # The REST API's tokens (congthu.api.pages): they carry their owner's rights, so only
+    # those who give roles make them.
+    "api.tokens": "roles.manage",
 }
 CONSOLE_ROLES = (roles.ADMIN, roles.SUPERVISOR, roles.ORG_MANAGER, roles.RECORDS)
 
@@ -134,6 +141,18 @@ async def can(orgs: OrgChains, viewer: Viewer, action: str, org_id: int | None =
     if action == "passwords":
         held = [g for g in held if g.role == roles.ORG_MANAGER]
     return roles.decide(held, viewer.mailbox_id, permission, target)
+
+
+async def can_somewhere(orgs: OrgChains, viewer: Viewer, action: str) -> bool:
+    """May ``viewer`` do ``action`` on anything at all: not about one organisation, or on
+    one of the organisations they manage? What decides which console sections they are
+    shown (``ConsolePages.sections_of``) and may open: the same ``can``."""
+    if await can(orgs, viewer, action):
+        return True
+    for org_id in viewer.managed_org_ids:
+        if await can(orgs, viewer, action, org_id):
+            return True
+    return False
 
 
 async def refused(app: App, viewer: Viewer, action: str, target: str) -> None:

@@ -8,8 +8,13 @@ login check with TOTP), the same server-side sessions and CSRF tokens
 package's console pages make one ``ConsolePages`` with their own template directory and
 words, and call ``enter`` first in every route.
 
-The navigation lists the console's sections whose package is installed (a section's
-``web.py`` exists), so a link never leads to a missing page.
+The navigation is per viewer: of the console's sections whose package is installed (a
+section's module exists), those the viewer may open, decided by the one check on the
+section's action (``access.can_somewhere`` over ``access.PERMISSION``, the table every
+route checks: no second list). The gate works it out once per request and keeps it
+with the request (``request.state.console_nav``) for the layout. A section's page opens
+with ``visit(request, pages.opening(action))``, the same decision, so a link shown always
+opens and a section not shown is refused (404).
 
 What every package's pages did alike lives here once: ``posted`` (a POSTed form with its
 CSRF token checked), ``allowed`` (the one check for a change, the refusal audited and
@@ -18,7 +23,8 @@ the URL, or None when the viewer may not read it: answered 404 like what does no
 exist), and ``id_of`` (an id from the URL). A route's prologue is one call: ``visit``
 (the gate, then what the URL names, or 404) for a page, ``change`` (the same, then the
 posted form and the one check of the change) for a POST; each returns the response to
-give instead, or what the route goes on with (``Visit``, ``Change``).
+give instead, or what the route goes on with (``Visit``, ``Change``); a page that names
+nothing in its URL (a section's list) finds the viewer with ``opening(action)``.
 """
 
 from __future__ import annotations
@@ -46,6 +52,8 @@ T = TypeVar("T")
 
 HOME = "/quan-tri"
 JOURNAL = "/quan-tri/luu-thu"
+# Where the gate keeps the viewer's sections for the layout (``request.state``).
+NAV = "console_nav"
 TEMPLATES = Path(__file__).parent / "templates"
 WEBMAIL_TEMPLATES = Path(i18n.__file__).parent / "templates"
 # Downloads from the console (an mbox, a kept message, the import template): never shown
@@ -56,27 +64,41 @@ DOWNLOAD_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
 }
-# The console's sections: (path, word, the module that serves it).
+# The console's sections: (link, word, the module that serves it, the action of
+# access.PERMISSION its page needs somewhere). The IT Center's administrators see every
+# one; the Department's supervisors the requests (read), the overdue ones and the reports;
+# an organisation's managers its requests, its directory (mailboxes, delegations) and
+# reports; the records office the journal: what the permission table gives each role.
 SECTIONS = (
-    ("/quan-tri/yeu-cau", "nav.requests", "congthu.requests.web"),
-    ("/quan-tri/danh-ba", "nav.directory", "congthu.directory.web"),
-    ("/quan-tri/bao-cao", "nav.reports", "congthu.reports.web"),
-    (JOURNAL, "nav.journal", "congthu.journal.web"),
-    ("/quan-tri/cach-ly", "nav.quarantine", "congthu.content.web"),
-    ("/quan-tri/api", "nav.api", "congthu.api.pages"),
+    ("/quan-tri/yeu-cau", "nav.requests", "congthu.requests.web", "read"),
+    ("/quan-tri/yeu-cau?trang-thai=qua-han", "nav.overdue", "congthu.requests.web", "read"),
+    ("/quan-tri/danh-ba", "nav.directory", "congthu.directory.web", "directory.read"),
+    ("/quan-tri/bao-cao", "nav.reports", "congthu.reports.web", "reports.read"),
+    (JOURNAL, "nav.journal", "congthu.journal.web", "journal.read"),
+    ("/quan-tri/cach-ly", "nav.quarantine", "congthu.content.web", "quarantine.manage"),
+    ("/quan-tri/api", "nav.api", "congthu.api.pages", "api.tokens"),
 )
 
 
-def installed_sections() -> list[tuple[str, str]]:
+@dataclass(frozen=True, slots=True)
+class Section:
+    """A console section in the navigation: its link, its word, the action it needs."""
+
+    href: str
+    word: str
+    action: str
+
+
+def installed_sections() -> list[Section]:
     """The sections whose module exists (found, not imported: no import cycle)."""
     found = []
-    for path, word, module in SECTIONS:
+    for href, word, module, action in SECTIONS:
         try:
             present = importlib.util.find_spec(module) is not None
         except ModuleNotFoundError:
             present = False
         if present:
-            found.append((path, word))
+            found.append(Section(href, word, action))
     return found
 
 
@@ -137,9 +159,11 @@ class ConsolePages:
     def page(self, request: Request, signed: Signed, template: str, context: dict[str, Any],
              status: int = 200) -> HTMLResponse:
         lang = lang_of(request)
+        # The viewer's sections, worked out by the gate; none on a page answered before it
+        # knew the viewer may use the console (a 404 for a non-console user, the enrolment).
         values = {"lang": lang, "t": self.translator(lang), "path": request.url.path,
                   "session": signed.session, "csrf": signed.session.csrf, "folders": [],
-                  "address": signed.mailbox.address, "sections": self.sections, **context}
+                  "address": signed.mailbox.address, "sections": getattr(request.state, NAV, []), **context}
         html = self.env.get_template(template).render(values)
         return HTMLResponse(html, status_code=status, headers=render.PAGE_HEADERS)
 
@@ -148,6 +172,20 @@ class ConsolePages:
 
     async def can(self, viewer: Viewer, action: str, org_id: int | None = None) -> bool:
         return await access.can(self.orgs, viewer, action, org_id)
+
+    async def sections_of(self, viewer: Viewer) -> list[Section]:
+        """The sections the viewer may open (``access.can_somewhere`` on each one's action)."""
+        return [s for s in self.sections if await access.can_somewhere(self.orgs, viewer, s.action)]
+
+    def opening(self, action: str | None = None) -> Finder[Viewer]:
+        """What a section's page (naming nothing in its URL) finds for ``visit``: the
+        viewer, if they may do ``action`` somewhere (as the navigation decides; None: any
+        console user), else None (404)."""
+        async def find(viewer: Viewer) -> Viewer | None:
+            if action is None or await access.can_somewhere(self.orgs, viewer, action):
+                return viewer
+            return None
+        return find
 
     async def enter(self, request: Request) -> tuple[Signed, Viewer] | Response:
         """The signed-in viewer of a console page, or the response instead: the sign-in
@@ -161,6 +199,7 @@ class ConsolePages:
             return self.error(request, signed, "not_found", 404)
         if await access.needs_second_factor(self.app, viewer):
             return self.page(request, signed, "console_enrol.html", {}, 403)
+        setattr(request.state, NAV, await self.sections_of(viewer))
         return signed, viewer
 
     async def visit(self, request: Request, find: Finder[T]) -> Visit[T] | Response:

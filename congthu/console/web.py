@@ -1,6 +1,7 @@
 """``/quan-tri``, the console's door (found by ``congthu.web.app``): through the gate of
-``ConsolePages.enter``, then to the first section (the requests of Điều 4), or for the
-records office to the journal."""
+``ConsolePages.visit``, then to the first section of the viewer's navigation (the
+requests of Điều 4 for most; the journal for the records office), the same sections the
+navigation shows them (``ConsolePages.sections_of``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import TYPE_CHECKING
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from congthu.console.pages import HOME, JOURNAL, ConsolePages
+from congthu.console.pages import HOME, ConsolePages
 from congthu.directory import Directory
 from congthu.webmail import render
 
@@ -23,13 +24,10 @@ def router(app: App) -> APIRouter:
 
     @api.get(HOME)
     async def home(request: Request) -> Response:
-        entered = await pages.enter(request)
-        if isinstance(entered, Response):
-            return entered
-        signed, viewer = entered
-        paths = [path for path, _word in pages.sections]
-        if not (viewer.is_admin or viewer.is_supervisor or viewer.managed_org_ids) and JOURNAL in paths:
-            return render.redirect(JOURNAL)  # the records office has the journal only
-        return render.redirect(paths[0] if paths else "/thu")
+        visit = await pages.visit(request, pages.opening())
+        if isinstance(visit, Response):
+            return visit
+        shown = await pages.sections_of(visit.viewer)
+        return render.redirect(shown[0].href if shown else "/thu")
 
     return api

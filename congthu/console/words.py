@@ -12,6 +12,7 @@ from congthu.webmail import i18n
 TEXTS: dict[str, tuple[str, str]] = {
     "console": ("Quản trị", "Administration"),
     "nav.requests": ("Yêu cầu", "Requests"),
+    "nav.overdue": ("Quá hạn", "Overdue"),
     "nav.directory": ("Danh bạ, đơn vị", "Directory"),
     "nav.reports": ("Báo cáo", "Reports"),
     "nav.journal": ("Lưu thư", "Mail records"),

@@ -32,7 +32,9 @@ each folder):
   so over IMAP the ACL of INBOX is the mailbox-wide ACL (``congthu.imap.cmd_acl``).
 
 So the effective rights on a folder are its own grant if there is one, else the
-mailbox-wide grant. IMAP shows the delegated folders under the shared namespace
+mailbox-wide grant. A delegation (one owner, one delegate) may have an end
+(``term``): from then on no door honours any of its grants (``term.in_force``, the one
+check, applied by every read a door acts on). IMAP shows the delegated folders under the shared namespace
 ``Shared/<owner address>/...`` (``congthu.imap.namespace``); a folder without "l" is not
 there at all for the delegate.
 """
@@ -62,7 +64,9 @@ from congthu.delegation.rights import (
     normalise_rights,
     with_virtual_rights,
 )
+from congthu.delegation.term import KEEP, InvalidTerm, in_force, last_day, parse_end
 
-__all__ = ["ALL_RIGHTS", "FOLDER_RIGHTS", "INBOX", "READ_ONLY", "SEND_AS", "Access", "Grant", "InvalidRights",
-           "access_of", "accesses_of", "acl_of", "can_send_as", "create_folder", "delegated_to", "grant",
-           "grants_of", "list_grants", "normalise_rights", "revoke", "rights_of", "with_virtual_rights"]
+__all__ = ["ALL_RIGHTS", "FOLDER_RIGHTS", "INBOX", "KEEP", "READ_ONLY", "SEND_AS", "Access", "Grant",
+           "InvalidRights", "InvalidTerm", "access_of", "accesses_of", "acl_of", "can_send_as", "create_folder",
+           "delegated_to", "grant", "grants_of", "in_force", "last_day", "list_grants", "normalise_rights",
+           "parse_end", "revoke", "rights_of", "with_virtual_rights"]

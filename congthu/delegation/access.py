@@ -2,6 +2,11 @@
 ``Access`` (one user in one owner's mailbox) and ``Grant`` records, the effective rights
 on a folder (its own grant, else the mailbox-wide one), ACLs, and send-as.
 
+Only the grants in force at ``app.accounts.clock()`` count (``term.in_force``, the one
+check of a delegation's end): every read here that a door acts on leaves the expired ones
+out; ``grants_of`` / ``delegated_to`` / ``list_grants`` with ``expired=True`` give them
+too, for the console and ``congthu delegate list``.
+
 The delegation tables hold only ids; the owners' and grantees' addresses and the folders'
 names and mailboxes come from the store (``congthu.store.lookup``) in the same read.
 """
@@ -10,12 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, and_, select, true
 
 from congthu.delegation.rights import ALL_RIGHTS, SEND_AS
 from congthu.delegation.tables import delegations, folder_delegations
+from congthu.delegation.term import aware, in_force
 from congthu.store.lookup import folder_ids_of, folder_mailbox_id, folders_by_ids, mailboxes_by_ids
 
 if TYPE_CHECKING:
@@ -32,6 +39,11 @@ class Grant:
     # None: the mailbox-wide grant; else the folder's id and its current name.
     folder_id: int | None = None
     folder: str | None = None
+    # The delegation's end (None: none); see ``congthu.delegation.term``.
+    expires_at: datetime | None = None
+
+    def in_force(self, now: datetime) -> bool:
+        return in_force(self.expires_at, now)
 
 
 @dataclass(frozen=True)
@@ -57,14 +69,16 @@ class Access:
         return "l" in self.mailbox or any("l" in r for r in self.folders.values())
 
 
-def _read_accesses(conn: Connection, grantee_id: int, owner_id: int | None) -> dict[int, Access]:
-    whole = select(delegations.c.owner_mailbox_id, delegations.c.rights) \
+def _read_accesses(conn: Connection, grantee_id: int, owner_id: int | None, now: datetime) -> dict[int, Access]:
+    whole = select(delegations.c.owner_mailbox_id, delegations.c.rights, delegations.c.expires_at) \
         .where(delegations.c.grantee_mailbox_id == grantee_id)
     if owner_id is not None:
         whole = whole.where(delegations.c.owner_mailbox_id == owner_id)
-    mailbox_rights = {int(r.owner_mailbox_id): r.rights for r in conn.execute(whole)}
-    per_folder = conn.execute(select(folder_delegations.c.folder_id, folder_delegations.c.rights)
-                              .where(folder_delegations.c.grantee_mailbox_id == grantee_id)).all()
+    mailbox_rights = {int(r.owner_mailbox_id): r.rights for r in conn.execute(whole) if in_force(r.expires_at, now)}
+    per_folder = [f for f in conn.execute(select(folder_delegations.c.folder_id, folder_delegations.c.rights,
+                                                 folder_delegations.c.expires_at)
+                                          .where(folder_delegations.c.grantee_mailbox_id == grantee_id))
+                  if in_force(f.expires_at, now)]
     folders = folders_by_ids(conn, [f.folder_id for f in per_folder])
     folder_rights: dict[int, dict[int, str]] = {}
     for f in per_folder:
@@ -85,7 +99,7 @@ async def access_of(app: App, owner_mailbox_id: int, user_mailbox_id: int) -> Ac
                       ALL_RIGHTS, {})
     # A few rows by key, read again before every IMAP command on a delegated folder: on
     # the loop's own connection (run_small_read), no thread hop.
-    found = await app.db.run_small_read(_read_accesses, user_mailbox_id, owner_mailbox_id)
+    found = await app.db.run_small_read(_read_accesses, user_mailbox_id, owner_mailbox_id, app.accounts.clock())
     if owner_mailbox_id in found:
         return found[owner_mailbox_id]
     return Access(owner_mailbox_id, "", False)
@@ -94,7 +108,7 @@ async def access_of(app: App, owner_mailbox_id: int, user_mailbox_id: int) -> Ac
 async def accesses_of(app: App, user_mailbox_id: int) -> list[Access]:
     """Every other mailbox in which the user has a grant (mailbox-wide or on a folder),
     by owner address."""
-    found = await app.db.run_read(_read_accesses, user_mailbox_id, None)
+    found = await app.db.run_read(_read_accesses, user_mailbox_id, None, app.accounts.clock())
     return sorted(found.values(), key=lambda a: a.owner_address)
 
 
@@ -104,27 +118,32 @@ async def rights_of(app: App, owner_mailbox_id: int, user_mailbox_id: int, folde
     folder (its own grant, else the mailbox-wide one)."""
     if owner_mailbox_id == user_mailbox_id:
         return ALL_RIGHTS
+    now = app.accounts.clock()
 
     def read(conn: Connection) -> str:
         if folder_id is not None:
             own = conn.execute(
-                select(folder_delegations.c.rights)
+                select(folder_delegations.c.rights, folder_delegations.c.expires_at)
                 .where(and_(folder_delegations.c.folder_id == folder_id,
                             folder_delegations.c.grantee_mailbox_id == user_mailbox_id))
-            ).scalar()
-            if own is not None and folder_mailbox_id(conn, folder_id) == owner_mailbox_id:
-                return str(own)
+            ).first()
+            if (own is not None and in_force(own.expires_at, now)
+                    and folder_mailbox_id(conn, folder_id) == owner_mailbox_id):
+                return str(own.rights)
         whole = conn.execute(
-            select(delegations.c.rights).where(and_(delegations.c.owner_mailbox_id == owner_mailbox_id,
-                                                    delegations.c.grantee_mailbox_id == user_mailbox_id))
-        ).scalar()
-        return str(whole or "")
+            select(delegations.c.rights, delegations.c.expires_at)
+            .where(and_(delegations.c.owner_mailbox_id == owner_mailbox_id,
+                        delegations.c.grantee_mailbox_id == user_mailbox_id))
+        ).first()
+        return str(whole.rights) if whole is not None and in_force(whole.expires_at, now) else ""
 
     return await app.db.run_small_read(read)  # two rows by key, before every delegated command
 
 
-def _read_grants(conn: Connection, on: int | None, to: int | None, either: int | None) -> list[Grant]:
-    """Grants on mailbox ``on``, to mailbox ``to``, on or to ``either`` (None: any)."""
+def _read_grants(conn: Connection, on: int | None, to: int | None, either: int | None,
+                 now: datetime | None) -> list[Grant]:
+    """Grants on mailbox ``on``, to mailbox ``to``, on or to ``either`` (None: any); only
+    those in force at ``now``, or every one with ``now`` None."""
     cw: Any = true()
     cf: Any = true()
     if on is not None:
@@ -136,40 +155,57 @@ def _read_grants(conn: Connection, on: int | None, to: int | None, either: int |
         cw = (delegations.c.owner_mailbox_id == either) | (delegations.c.grantee_mailbox_id == either)
         cf = (folder_delegations.c.folder_id.in_(folder_ids_of(conn, either))
               | (folder_delegations.c.grantee_mailbox_id == either))
-    whole = conn.execute(select(delegations.c.owner_mailbox_id, delegations.c.grantee_mailbox_id,
-                                delegations.c.rights).where(cw)).all()
-    per_folder = conn.execute(select(folder_delegations.c.folder_id, folder_delegations.c.grantee_mailbox_id,
-                                     folder_delegations.c.rights).where(cf)).all()
+    whole = [r for r in conn.execute(select(delegations.c.owner_mailbox_id, delegations.c.grantee_mailbox_id,
+                                            delegations.c.rights, delegations.c.expires_at).where(cw))
+             if now is None or in_force(r.expires_at, now)]
+    per_folder = [r for r in conn.execute(select(folder_delegations.c.folder_id,
+                                                 folder_delegations.c.grantee_mailbox_id,
+                                                 folder_delegations.c.rights, folder_delegations.c.expires_at)
+                                          .where(cf))
+                  if now is None or in_force(r.expires_at, now)]
     folders = folders_by_ids(conn, [r.folder_id for r in per_folder])
     boxes = mailboxes_by_ids(conn, {r.owner_mailbox_id for r in whole} | {r.grantee_mailbox_id for r in whole}
                              | {f.mailbox_id for f in folders.values()}
                              | {r.grantee_mailbox_id for r in per_folder})
     out = [Grant(r.owner_mailbox_id, boxes[r.owner_mailbox_id].address, r.grantee_mailbox_id,
-                 boxes[r.grantee_mailbox_id].address, r.rights)
+                 boxes[r.grantee_mailbox_id].address, r.rights, expires_at=_end(r.expires_at))
            for r in whole if r.owner_mailbox_id in boxes and r.grantee_mailbox_id in boxes]
     for r in per_folder:
         folder = folders.get(r.folder_id)
         if folder is None or folder.mailbox_id not in boxes or r.grantee_mailbox_id not in boxes:
             continue
         out.append(Grant(folder.mailbox_id, boxes[folder.mailbox_id].address, r.grantee_mailbox_id,
-                         boxes[r.grantee_mailbox_id].address, r.rights, folder.id, folder.name))
+                         boxes[r.grantee_mailbox_id].address, r.rights, folder.id, folder.name,
+                         _end(r.expires_at)))
     out.sort(key=lambda g: (g.owner_address, g.grantee_address, g.folder is not None, g.folder or ""))
     return out
 
 
-async def grants_of(app: App, owner_mailbox_id: int) -> list[Grant]:
-    """Every grant on this mailbox, mailbox-wide and per folder."""
-    return await app.db.run_read(_read_grants, owner_mailbox_id, None, None)
+def _end(expires_at: datetime | None) -> datetime | None:
+    return aware(expires_at) if expires_at is not None else None
 
 
-async def delegated_to(app: App, grantee_mailbox_id: int) -> list[Grant]:
-    """Every grant to this mailbox, mailbox-wide and per folder."""
-    return await app.db.run_read(_read_grants, None, grantee_mailbox_id, None)
+def _at(app: App, expired: bool) -> datetime | None:
+    """The moment grants must be in force at (None: every grant, the expired too)."""
+    return None if expired else app.accounts.clock()
 
 
-async def list_grants(app: App, mailbox_id: int | None = None) -> list[Grant]:
-    """Grants on or to this mailbox, or every grant (``congthu delegate list``)."""
-    return await app.db.run_read(_read_grants, None, None, mailbox_id)
+async def grants_of(app: App, owner_mailbox_id: int, *, expired: bool = False) -> list[Grant]:
+    """Every grant in force on this mailbox, mailbox-wide and per folder (``expired``:
+    the expired ones too)."""
+    return await app.db.run_read(_read_grants, owner_mailbox_id, None, None, _at(app, expired))
+
+
+async def delegated_to(app: App, grantee_mailbox_id: int, *, expired: bool = False) -> list[Grant]:
+    """Every grant in force to this mailbox, mailbox-wide and per folder (``expired``: the
+    expired ones too)."""
+    return await app.db.run_read(_read_grants, None, grantee_mailbox_id, None, _at(app, expired))
+
+
+async def list_grants(app: App, mailbox_id: int | None = None, *, expired: bool = False) -> list[Grant]:
+    """Grants in force on or to this mailbox, or every grant in force (``congthu delegate
+    list``; ``expired``: the expired ones too)."""
+    return await app.db.run_read(_read_grants, None, None, mailbox_id, _at(app, expired))
 
 
 async def acl_of(app: App, owner_mailbox_id: int, folder_id: int | None) -> list[tuple[int, str, str]]:

@@ -8,11 +8,16 @@ folder's own, replacing the mailbox-wide ones there (e.g. only "Công văn đế
 read-only); empty rights then mean "nothing on this folder" (it is hidden from a
 delegate of the whole mailbox). INBOX has no rights of its own: its rights are the
 mailbox-wide grant. RIGHTS may also be given as a third argument, as before.
+``--until DAY`` (YYYY-MM-DD or DD/MM/YYYY, inclusive, the system's time zone) ends the
+whole delegation (every grant of GRANTEE on OWNER's mailbox) after that day, ``--until
+never`` takes its end away; without ``--until`` the delegation keeps the end it has
+(``congthu.delegation.term``).
 
 ``delegate revoke OWNER GRANTEE`` takes away every right of GRANTEE on OWNER's mailbox
 (mailbox-wide and per folder); with ``--folder NAME`` only that folder's own grant, so
 the folder follows the mailbox-wide grant again. ``delegate list [MAILBOX]`` shows the
-grants on and to MAILBOX, or every grant, folder grants with their folder. Addresses may
+grants on and to MAILBOX, or every grant, folder grants with their folder, each with its
+end and, once past it, marked expired (no door honours it). Addresses may
 be given without the domain. Every change is audited, with the system user who ran the
 command as the actor.
 """
@@ -21,10 +26,12 @@ from __future__ import annotations
 
 import argparse
 import getpass
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from congthu import delegation
 from congthu.cli import CommandError, Commands
+from congthu.delegation.term import Keep
 from congthu.directory import Directory
 from congthu.store import normalise_folder_name
 
@@ -34,6 +41,8 @@ if TYPE_CHECKING:
 _RIGHTS_HELP = ("quyền RFC 4314 / rights: l xem, r đọc, s đánh dấu đã đọc, w cờ, i thêm thư, "
                 "k tạo thư mục, x xóa thư mục, t đánh dấu xóa, e xóa hẳn, a quản trị, 0 gửi thay "
                 f"(chỉ cho cả hộp thư / mailbox-wide only); chỉ đọc / read only: {delegation.READ_ONLY}")
+_UNTIL_HELP = ("ủy quyền hết hiệu lực sau ngày này (YYYY-MM-DD hoặc DD/MM/YYYY); never: không thời hạn / the "
+               "delegation ends after this day; never: no end")
 _FOLDER_HELP = ("chỉ thư mục này, ví dụ \"Công văn đến\" (không có: cả hộp thư) / only this folder "
                 "(without: the whole mailbox)")
 
@@ -47,6 +56,7 @@ def register(commands: Commands) -> None:
     p.add_argument("rights", nargs="?", help=_RIGHTS_HELP)
     p.add_argument("--rights", dest="rights_option", metavar="RIGHTS", help=_RIGHTS_HELP)
     p.add_argument("--folder", help=_FOLDER_HELP)
+    p.add_argument("--until", metavar="DAY", help=_UNTIL_HELP)
     p = commands.command("revoke", "thu hồi ủy quyền / revoke a grant", cmd_revoke, group=g)
     p.add_argument("owner")
     p.add_argument("grantee")
@@ -96,13 +106,24 @@ async def cmd_grant(app: App, args: argparse.Namespace) -> int:
     owner, owner_address = await _mailbox_id(app, args.owner)
     grantee, grantee_address = await _mailbox_id(app, args.grantee)
     folder_id, folder = await _folder(app, owner, args.folder)
+    zone = app.settings.system.timezone
     try:
-        rights = await delegation.grant(app, owner, grantee, rights_text, folder_id=folder_id, granted_by=_actor())
-    except delegation.InvalidRights as exc:
+        if args.until is None:
+            end: datetime | None | Keep = delegation.KEEP
+        elif args.until.strip().lower() == "never":
+            end = None
+        else:
+            end = delegation.parse_end(args.until, app.accounts.clock(), zone)
+        rights = await delegation.grant(app, owner, grantee, rights_text, folder_id=folder_id, granted_by=_actor(),
+                                        expires_at=end)
+    except (delegation.InvalidRights, delegation.InvalidTerm) as exc:
         raise CommandError(str(exc)) from None
     where = _where(owner_address, folder)
     if rights:
-        print(f"{where} -> {grantee_address}: {rights}")
+        ends = [g.expires_at for g in await delegation.grants_of(app, owner)
+                if g.grantee_mailbox_id == grantee and g.expires_at is not None]
+        until = f" (đến hết / until {delegation.last_day(ends[0], zone):%d/%m/%Y})" if ends else ""
+        print(f"{where} -> {grantee_address}: {rights}{until}")
     elif folder:
         print(f"{where} -> {grantee_address}: không có quyền trên thư mục này / no rights on this folder")
     else:
@@ -129,17 +150,22 @@ async def cmd_list(app: App, args: argparse.Namespace) -> int:
     mailbox = None
     if args.mailbox:
         mailbox, _address = await _mailbox_id(app, args.mailbox)
-    grants = await delegation.list_grants(app, mailbox)
+    grants = await delegation.list_grants(app, mailbox, expired=True)
     if not grants:
         print("Không có ủy quyền / no grants")
         return 0
     # One line a grant: owner, grantee, rights ("-" = none), then the folder of a folder
-    # grant (a mailbox-wide grant has none).
+    # grant (a mailbox-wide grant has none), then its end and whether it is past.
     width = max(len(g.owner_address) for g in grants)
     gwidth = max(len(g.grantee_address) for g in grants)
+    now, zone = app.accounts.clock(), app.settings.system.timezone
     for g in grants:
         line = f"{g.owner_address:<{width}}  ->  {g.grantee_address:<{gwidth}}  {g.rights or '-'}"
         if g.folder is not None:
             line = f"{line:<{width + gwidth + 20}}  thư mục / folder: {g.folder}"
+        if g.expires_at is not None:
+            day = delegation.last_day(g.expires_at, zone)
+            state = "đến hết / until" if g.in_force(now) else "HẾT HẠN / EXPIRED"
+            line = f"{line}  {state} {day:%d/%m/%Y}"
         print(line.rstrip())
     return 0

@@ -1,11 +1,17 @@
 """Changing the grants: granting and revoking rights on a mailbox or one of its folders,
-each change audited (Điều 12, 13.3), and creating a folder whose new folders inherit
-their parent's folder grants (RFC 4314 section 4)."""
+with the delegation's end (``term``), each change audited (Điều 12, 13.3), and creating a
+folder whose new folders inherit their parent's folder grants (RFC 4314 section 4).
+
+A delegation's rows share one end. A grant given an end (``expires_at``) sets it on
+every row of the delegation; a grant without one (``KEEP``) takes the end of the rows in
+force. An expired delegation is over: a new grant to the same delegate starts a new one,
+and the expired rows are removed first (so an expired "nothing on this folder" never
+outlives the delegation it hid the folder from)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, and_, delete, insert, select, update
 
@@ -13,6 +19,7 @@ from congthu import audit
 from congthu.delegation.access import grants_of
 from congthu.delegation.rights import INBOX, SEND_AS, InvalidRights, normalise_rights
 from congthu.delegation.tables import delegations, folder_delegations
+from congthu.delegation.term import KEEP, Keep, aware, in_force
 from congthu.store import DELIMITER, normalise_folder_name
 from congthu.store.lookup import folder_ids_of, folders_by_ids
 
@@ -31,12 +38,39 @@ async def _folder_of(app: App, owner_mailbox_id: int, folder_id: int) -> Folder:
     return folder
 
 
+def _pair(conn: Connection, owner_mailbox_id: int, grantee_mailbox_id: int) -> tuple[Any, Any]:
+    """The conditions on both tables selecting one delegation's rows (owner, grantee)."""
+    return (and_(delegations.c.owner_mailbox_id == owner_mailbox_id,
+                 delegations.c.grantee_mailbox_id == grantee_mailbox_id),
+            and_(folder_delegations.c.grantee_mailbox_id == grantee_mailbox_id,
+                 folder_delegations.c.folder_id.in_(folder_ids_of(conn, owner_mailbox_id))))
+
+
+def _delegation_end(conn: Connection, owner_mailbox_id: int, grantee_mailbox_id: int,
+                    now: datetime) -> datetime | None:
+    """The end of the delegation's rows in force (None: no end, or no row in force); the
+    expired rows are removed (the delegation they belonged to is over)."""
+    whole, per_folder = _pair(conn, owner_mailbox_id, grantee_mailbox_id)
+    ends = [r.expires_at for r in conn.execute(select(delegations.c.expires_at).where(whole))]
+    ends += [r.expires_at for r in conn.execute(select(folder_delegations.c.expires_at).where(per_folder))]
+    if ends and not any(in_force(e, now) for e in ends):
+        conn.execute(delete(delegations).where(whole))
+        conn.execute(delete(folder_delegations).where(per_folder))
+        return None
+    live = [aware(e) for e in ends if e is not None and in_force(e, now)]
+    return min(live) if live else None
+
+
 async def grant(app: App, owner_mailbox_id: int, grantee_mailbox_id: int, rights: str, *,
-                folder_id: int | None = None, granted_by: str = "") -> str:
+                folder_id: int | None = None, granted_by: str = "",
+                expires_at: datetime | None | Keep = KEEP) -> str:
     """Set the grantee's rights on the owner's mailbox (``folder_id`` None: the
     mailbox-wide grant) or on one of its folders, replacing earlier ones; returns the
     canonical rights. Empty mailbox-wide rights remove the mailbox-wide grant (folder
-    grants stay); empty folder rights are kept: "nothing on this folder"."""
+    grants stay); empty folder rights are kept: "nothing on this folder".
+
+    ``expires_at`` is the delegation's end, set on all its rows (None: no end); left
+    out, the row takes the end the delegation has (``term``)."""
     rights = normalise_rights(rights)
     if owner_mailbox_id == grantee_mailbox_id:
         raise InvalidRights("Không thể ủy quyền cho chính mình / cannot delegate to oneself")
@@ -54,8 +88,15 @@ async def grant(app: App, owner_mailbox_id: int, grantee_mailbox_id: int, rights
         await _remove(app, owner_mailbox_id, grantee_mailbox_id, whole=True, folder_ids=[], by=granted_by)
         return ""
     now = datetime.now(UTC)
+    clock = app.accounts.clock()
 
-    def tx(conn: Connection) -> None:
+    def tx(conn: Connection) -> datetime | None:
+        end = _delegation_end(conn, owner_mailbox_id, grantee_mailbox_id, clock)
+        if not isinstance(expires_at, Keep):
+            end = expires_at
+            whole, per_folder = _pair(conn, owner_mailbox_id, grantee_mailbox_id)
+            conn.execute(update(delegations).where(whole).values(expires_at=end))
+            conn.execute(update(folder_delegations).where(per_folder).values(expires_at=end))
         if folder_id is None:
             table, where = delegations, and_(delegations.c.owner_mailbox_id == owner_mailbox_id,
                                              delegations.c.grantee_mailbox_id == grantee_mailbox_id)
@@ -64,15 +105,19 @@ async def grant(app: App, owner_mailbox_id: int, grantee_mailbox_id: int, rights
             table, where = folder_delegations, and_(folder_delegations.c.folder_id == folder_id,
                                                     folder_delegations.c.grantee_mailbox_id == grantee_mailbox_id)
             key = {"folder_id": folder_id}
-        result = conn.execute(update(table).where(where).values(rights=rights, granted_by=granted_by, updated_at=now))
+        values = {"rights": rights, "granted_by": granted_by, "updated_at": now, "expires_at": end}
+        result = conn.execute(update(table).where(where).values(**values))
         if not result.rowcount:
-            conn.execute(insert(table).values(grantee_mailbox_id=grantee_mailbox_id, rights=rights,
-                                              granted_by=granted_by, created_at=now, updated_at=now, **key))
+            conn.execute(insert(table).values(grantee_mailbox_id=grantee_mailbox_id, created_at=now, **values,
+                                              **key))
+        return end
 
-    await app.db.run_write(tx)
+    end = await app.db.run_write(tx)
     details = {"grantee": grantee.address, "rights": rights}
     if folder is not None:
         details["folder"] = folder.name
+    if end is not None:
+        details["until"] = aware(end).isoformat()
     await audit.record(app, "delegation.granted", granted_by or "system", owner.address, details)
     return rights
 

@@ -1,5 +1,5 @@
 """Tables of delegated access: who may open which mailbox, or which of its folders, with
-which rights (Điều 12)."""
+which rights, until when (Điều 12)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,9 @@ delegations = Table(
     Column("granted_by", String(320), nullable=False, default=""),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # When the delegation ends (``congthu.delegation.term``); NULL: no end. The same on
+    # every row of one owner and grantee (the delegation's end, not the row's).
+    Column("expires_at", DateTime(timezone=True), nullable=True),
     UniqueConstraint("owner_mailbox_id", "grantee_mailbox_id"),
     Index("ix_delegations_grantee", "grantee_mailbox_id"),
 )
@@ -44,6 +47,8 @@ folder_delegations = Table(
     Column("granted_by", String(320), nullable=False, default=""),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # The delegation's end, as on the mailbox-wide row (``congthu.delegation.term``).
+    Column("expires_at", DateTime(timezone=True), nullable=True),
     UniqueConstraint("folder_id", "grantee_mailbox_id"),
     Index("ix_folder_delegations_grantee", "grantee_mailbox_id"),
 )

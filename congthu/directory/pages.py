@@ -13,6 +13,7 @@ bulk import).
 from __future__ import annotations
 
 from collections.abc import Awaitable
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +22,7 @@ from fastapi.responses import Response
 
 from congthu.console.access import Viewer
 from congthu.console.pages import Change, ConsolePages, Visit, lang_of
-from congthu.delegation import grants_of
+from congthu.delegation import INBOX, grants_of, last_day
 from congthu.directory.directory import Directory
 from congthu.directory.naming import NamingError
 from congthu.directory.records import DirectoryError, Org, Person, directory_events
@@ -44,6 +45,12 @@ DELEGATION_RIGHTS = {
     "xem": ("lrs", "deleg.read"),
     "xu-ly": ("lrswipkxte", "deleg.handle"),
     "gui-thay": ("lrswipkxte0", "deleg.send"),
+}
+# The rights of a folder's own grant (never send-as, which is mailbox-wide; "" hides it).
+FOLDER_RIGHTS = {
+    "xem": ("lrs", "deleg.read"),
+    "xu-ly": ("lrswipkxte", "deleg.handle"),
+    "khong": ("", "deleg.nothing"),
 }
 
 TEXTS: dict[str, tuple[str, str]] = {
@@ -144,6 +151,19 @@ TEXTS: dict[str, tuple[str, str]] = {
     "deleg.read": ("Xem thư", "Read"),
     "deleg.handle": ("Xử lý thư (đọc, đánh dấu, sắp xếp, xóa)", "Handle mail (read, flag, file, delete)"),
     "deleg.send": ("Xử lý và gửi thư thay cơ quan", "Handle mail and send as the organisation"),
+    "deleg.nothing": ("Không được xem (ẩn thư mục)", "Nothing (the folder hidden)"),
+    "deleg.until": ("Đến hết ngày (trống: không thời hạn)", "Until (inclusive; empty: no end)"),
+    "deleg.end": ("Thời hạn", "Ends"),
+    "deleg.no_end": ("không thời hạn", "no end"),
+    "deleg.ends": ("đến hết {day}", "until the end of {day}"),
+    "deleg.expired": ("đã hết hạn {day}", "expired {day}"),
+    "deleg.expired_title": ("Ủy quyền đã hết hạn (không còn hiệu lực ở mọi nơi)",
+                            "Expired delegations (honoured nowhere)"),
+    "deleg.folder_title": ("Quyền riêng trên một thư mục", "A folder's own rights"),
+    "deleg.folder_why": ("Quyền riêng của thư mục thay cho quyền trên cả hộp thư ở thư mục đó và hết hạn cùng ủy "
+                         "quyền; thu hồi quyền riêng thì thư mục theo quyền cả hộp thư.",
+                         "A folder's own rights replace the mailbox-wide ones there and end with the delegation; "
+                         "revoking them, the folder follows the mailbox-wide rights again."),
     # Bulk import (Điều 10.2).
     "imp.title": ("Nhập danh bạ từ tệp (XLSX, CSV)", "Import the directory from a file (XLSX, CSV)"),
     "imp.link": ("Nhập từ tệp", "Import a file"),
@@ -208,9 +228,9 @@ def person_scope(person: Person) -> tuple[int | None, str]:
 
 def rights_name(rights: str, t: Any) -> str:
     """The words for a delegation's rights (a preset's name, else the letters)."""
-    for letters, word in DELEGATION_RIGHTS.values():
+    for letters, word in (*DELEGATION_RIGHTS.values(), *FOLDER_RIGHTS.values()):
         if letters == rights:
-            return f"{t(word)} ({rights})"
+            return f"{t(word)} ({rights})" if rights else t(word)
     return rights
 
 
@@ -265,6 +285,14 @@ class DirectoryPages(ConsolePages):
     def status(self, code: str, lang: str) -> str:
         return STATUS_WORDS.get(code, (code, code))[i18n.LANGUAGES.index(lang)]
 
+    @staticmethod
+    def delegation_end(expires_at: datetime | None, live: bool, t: Any, zone: str) -> str:
+        """A delegation's end in words: none, until its last day, or expired since then."""
+        if expires_at is None:
+            return str(t("deleg.no_end"))
+        day = last_day(expires_at, zone).strftime("%d/%m/%Y")
+        return str(t("deleg.ends", day=day) if live else t("deleg.expired", day=day))
+
     def alias_rows(self, aliases: list[Any], lang: str) -> list[dict[str, Any]]:
         return [{"address": a.address, "target": a.target, "reason": a.reason,
                  "until": i18n.show_date(a.expires_at, lang) if a.expires_at else ""} for a in aliases]
@@ -287,7 +315,10 @@ class DirectoryPages(ConsolePages):
         is_active = org.status == "active"
         may_people = is_active and await self.can(viewer, "directory.people", org.id)
         may_orgs = is_active and await self.can(viewer, "directory.orgs", org.id)
-        grants = await grants_of(app, org.mailbox_id) if org.mailbox_id else []
+        grants = await grants_of(app, org.mailbox_id, expired=True) if org.mailbox_id else []
+        now, zone = app.accounts.clock(), app.settings.system.timezone
+        folders = [f for f in await app.store.list_folders(org.mailbox_id) if f.name != INBOX] \
+            if org.mailbox_id else []
         context = {
             "org": org, "org_status": self.status(org.status, lang),
             "parent": await directory.get_org(org.parent_id) if org.parent_id else None,
@@ -304,8 +335,12 @@ class DirectoryPages(ConsolePages):
                 viewer, "delegations.manage", org.id),
             "grants": [{"grantee": g.grantee_address, "grantee_id": g.grantee_mailbox_id,
                         "rights": rights_name(g.rights, t), "folder": g.folder or t("deleg.whole"),
-                        "whole": g.folder_id is None} for g in grants],
+                        "folder_id": g.folder_id or "", "whole": g.folder_id is None,
+                        "in_force": g.in_force(now), "end": self.delegation_end(g.expires_at, g.in_force(now), t, zone)}
+                       for g in grants],
             "presets": [(key, t(word)) for key, (_letters, word) in DELEGATION_RIGHTS.items()],
+            "folder_presets": [(key, t(word)) for key, (_letters, word) in FOLDER_RIGHTS.items()],
+            "delegable_folders": folders,
             "form": dict.fromkeys(("name", "title", "rank", "override"), ""), "proposal": None, "plan": None,
             "error": "", "added": None, "done": "", "changed": [], "notice": "",
         }

@@ -40,7 +40,7 @@ from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from congthu import audit
-from congthu.console import access, words
+from congthu.console import words
 from congthu.console.access import Viewer
 from congthu.console.pages import DOWNLOAD_HEADERS, id_of, lang_of
 from congthu.directory.directory import Directory
@@ -53,6 +53,7 @@ from congthu.directory.web_import import import_routes
 from congthu.mailrules.errors import RuleRefused
 from congthu.mailrules.leaver import Handover, checked_handover, set_leaver_rules
 from congthu.mailrules.vacation import today
+from congthu.store import Mailbox
 from congthu.store.export import mbox_chunks
 from congthu.text import fold
 from congthu.webmail import render
@@ -81,10 +82,10 @@ def console_routes(pages: DirectoryPages) -> APIRouter:
 
     @api.get(HOME)
     async def tree(request: Request) -> Response:
-        entered = await pages.enter(request)
-        if isinstance(entered, Response):
-            return entered
-        signed, viewer = entered
+        visit = await pages.visit(request, pages.opening("directory.read"))
+        if isinstance(visit, Response):
+            return visit
+        signed, viewer = visit.signed, visit.viewer
         lang = lang_of(request)
         rows = []
         for depth, org in await directory.org_tree():
@@ -242,17 +243,17 @@ def console_routes(pages: DirectoryPages) -> APIRouter:
 
     @api.get(MAILBOX + "/{name}")
     async def export_mailbox(request: Request, name: str) -> Response:
-        entered = await pages.enter(request)
-        if isinstance(entered, Response):
-            return entered
-        signed, viewer = entered
-        mailbox_id = id_of(name.removesuffix(".mbox")) if name.endswith(".mbox") else None
-        mailbox = await app.store.get_mailbox_by_id(mailbox_id) if mailbox_id is not None else None
-        if mailbox is None:
-            return pages.error(request, signed, "not_found", 404)
-        if not await pages.can(viewer, "mailbox.export"):
-            await access.refused(app, viewer, "mailbox.export", mailbox.address)
-            return pages.error(request, signed, "denied", 403)
+        async def named(_viewer: Viewer) -> Mailbox | None:
+            mailbox_id = id_of(name.removesuffix(".mbox")) if name.endswith(".mbox") else None
+            return await app.store.get_mailbox_by_id(mailbox_id) if mailbox_id is not None else None
+
+        visit = await pages.visit(request, named)
+        if isinstance(visit, Response):
+            return visit
+        signed, viewer, mailbox = visit.signed, visit.viewer, visit.found
+        refused = await pages.allowed(request, signed, viewer, "mailbox.export", None, mailbox.address)
+        if refused is not None:
+            return refused
         await audit.record(app, "mailbox.exported", viewer.address, mailbox.address, {"format": "mbox"})
         filename = quote(f"{mailbox.address}.mbox")
         headers = {**DOWNLOAD_HEADERS,

@@ -5,7 +5,7 @@ and the delegations of an organisation mailbox (Điều 12).
 |---|---|---|
 | POST `/quan-tri/danh-ba/don-vi/<id>/bi-danh` | admin | add (`action=them`) or remove (`action=xoa`) an alias of the organisation's mailbox |
 | POST `/quan-tri/danh-ba/nguoi/<id>/bi-danh` | admin | the same for a person's mailbox |
-| POST `/quan-tri/danh-ba/don-vi/<id>/uy-quyen` | admin, the organisation's managers | grant (`action=cap`) or revoke (`action=thu-hoi`) a delegate's rights on the organisation mailbox |
+| POST `/quan-tri/danh-ba/don-vi/<id>/uy-quyen` | admin, the organisation's managers | grant (`action=cap`) or revoke (`action=thu-hoi`) a delegate's rights on the organisation mailbox, or (`folder`) on one of its folders; the delegation's end (`until`) |
 
 Aliases follow the directory's rules (``Aliases.add_alias``): a valid local part, kept
 under the main domain (every local domain shares one namespace), never an address
@@ -18,6 +18,15 @@ mailboxes (Điều 12; Điều 13.3 forbids access to another person's mailbox).
 is an active mailbox of ours; an organisation manager's delegate must be a person or unit
 of an organisation they manage.
 
+Without ``folder`` a grant is the mailbox-wide one (rights ``xem``, ``xu-ly``,
+``gui-thay``) with the delegation's end: ``until``, its last day (empty: no end), set
+on all the delegation's grants (``congthu.delegation.term``); a revocation takes every
+right of the delegate. With ``folder`` (the id of a folder of that mailbox, not INBOX,
+whose rights are the mailbox-wide ones) a grant is that folder's own (``xem``, ``xu-ly``,
+or ``khong``: nothing there, the folder hidden from the delegate), replacing the
+mailbox-wide rights on it and ending with the delegation; a revocation removes the
+folder's own grant, so the folder follows the mailbox-wide one again.
+
 Pages the viewer may not read are 404, changes they may not make 403 and audited
 (``congthu.console.pages``).
 """
@@ -29,9 +38,9 @@ from fastapi.responses import Response
 
 from congthu import audit
 from congthu.console.access import Viewer
-from congthu.console.pages import Change
-from congthu.delegation import InvalidRights, grant, revoke
-from congthu.directory.pages import DELEGATION_RIGHTS, ORG, PERSON, DirectoryPages, why
+from congthu.console.pages import Change, id_of
+from congthu.delegation import KEEP, InvalidRights, InvalidTerm, grant, parse_end, revoke
+from congthu.directory.pages import DELEGATION_RIGHTS, FOLDER_RIGHTS, ORG, PERSON, DirectoryPages, why
 from congthu.directory.records import DirectoryError, Org, Person
 from congthu.webmail.context import first
 
@@ -82,13 +91,18 @@ async def change_delegation(pages: DirectoryPages, viewer: Viewer, org: Org, for
     if not wanted:
         raise DirectoryError("Thiếu địa chỉ người được ủy quyền / the delegate's address is missing")
     grantee = await app.store.get_mailbox(directory.address_of(wanted))
+    folder_text = first(form, "folder").strip()
+    folder_id = id_of(folder_text) if folder_text else None
+    if folder_text and folder_id is None:
+        raise DirectoryError("Không có thư mục / no such folder")
     if first(form, "action") == "thu-hoi":
-        if grantee is None or not await revoke(app, org.mailbox_id, grantee.id, revoked_by=viewer.address):
+        if grantee is None or not await revoke(app, org.mailbox_id, grantee.id, folder_id=folder_id,
+                                               revoked_by=viewer.address):
             raise DirectoryError(f"{wanted} không được ủy quyền / has no delegation here")
         return "deleg.revoked"
     if grantee is None or grantee.status != "active":
         raise DirectoryError(f"Không có hộp thư đang hoạt động / no active mailbox: {wanted}")
-    preset = DELEGATION_RIGHTS.get(first(form, "rights"))
+    preset = (FOLDER_RIGHTS if folder_id is not None else DELEGATION_RIGHTS).get(first(form, "rights"))
     if preset is None:
         raise DirectoryError("Chọn quyền / choose the rights")
     if not viewer.is_admin:
@@ -105,8 +119,12 @@ async def change_delegation(pages: DirectoryPages, viewer: Viewer, org: Org, for
             raise DirectoryError("Người được ủy quyền phải thuộc cơ quan bạn quản lý / the delegate must be in an "
                                  "organisation you manage")
     try:
-        await grant(app, org.mailbox_id, grantee.id, preset[0], granted_by=viewer.address)
-    except (InvalidRights, LookupError) as exc:
+        # The whole mailbox's grant says the delegation's end; a folder's joins it.
+        end = KEEP if folder_id is not None else parse_end(first(form, "until"), app.accounts.clock(),
+                                                           app.settings.system.timezone)
+        await grant(app, org.mailbox_id, grantee.id, preset[0], folder_id=folder_id, granted_by=viewer.address,
+                    expires_at=end)
+    except (InvalidRights, InvalidTerm, LookupError) as exc:
         raise DirectoryError(why(exc)) from None
     return "deleg.granted"
 

@@ -131,13 +131,12 @@ def import_routes(pages: DirectoryPages) -> APIRouter:
         return pages.page(request, signed, "dir_import.html", context, status)
 
     async def admitted(request: Request, post: bool) -> tuple[Signed, Viewer] | Response:
-        entered = await pages.enter(request)
-        if isinstance(entered, Response):
-            return entered
-        signed, viewer = entered
-        if not post and not await pages.can(viewer, "directory.import"):
-            return pages.error(request, signed, "not_found", 404)
-        return signed, viewer
+        """The gate: a page exists for administrators only (404); a POST from another
+        console user reaches the one check (``allowed``: 403, audited)."""
+        visit = await pages.visit(request, pages.opening(None if post else "directory.import"))
+        if isinstance(visit, Response):
+            return visit
+        return visit.signed, visit.viewer
 
     @api.get(IMPORT)
     async def import_page(request: Request) -> Response:

@@ -33,7 +33,6 @@ from congthu.content.doctypes import TYPES, lookup
 from congthu.directory import Directory
 from congthu.journal import entries
 from congthu.webmail import i18n
-from congthu.webmail.context import Signed
 
 if TYPE_CHECKING:
     from congthu.app import App
@@ -110,17 +109,6 @@ class JournalPages(ConsolePages):
     def __init__(self, app: App) -> None:
         super().__init__(app, Directory(app), templates=[TEMPLATES], texts=TEXTS)
 
-    async def reader(self, request: Request) -> tuple[Signed, Viewer] | Response:
-        """The console's gate, then ``journal.read``: the page does not exist (404) for
-        anyone without it."""
-        entered = await self.enter(request)
-        if isinstance(entered, Response):
-            return entered
-        signed, viewer = entered
-        if not await self.can(viewer, "journal.read"):
-            return self.error(request, signed, "not_found", 404)
-        return signed, viewer
-
     async def scope_names(self, viewer: Viewer, lang: str) -> str:
         scope = viewer.journal_scope
         if scope is None:
@@ -145,10 +133,12 @@ def routes(pages: JournalPages) -> APIRouter:
 
     @api.get(HOME)
     async def search(request: Request) -> Response:
-        entered = await pages.reader(request)
-        if isinstance(entered, Response):
-            return entered
-        signed, viewer = entered
+        # The console's gate, then ``journal.read``: the page does not exist (404) for
+        # anyone without it.
+        visit = await pages.visit(request, pages.opening("journal.read"))
+        if isinstance(visit, Response):
+            return visit
+        signed, viewer = visit.signed, visit.viewer
         lang = lang_of(request)
         query = request.query_params
         form = {"q": query.get("q", "")[:200], "dia-chi": query.get("dia-chi", "")[:320],

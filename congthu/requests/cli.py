@@ -1,7 +1,9 @@
 """Commands of the IT Center for the request workflow and the working-day calendar:
 
 * ``congthu request add|list|show|start|done|refuse``: paper requests (Điều 4.1, "gửi
-  bằng văn bản") entered by the IT Center, and the actions on any request;
+  bằng văn bản") entered by the IT Center, with their scanned letter (``add --letter
+  FILE``, or ``request letter ID FILE`` later: PDF, JPEG or PNG by its bytes, at most
+  ``[requests] letter_max_mb``), and the actions on any request;
 * ``congthu holiday add|list|remove``: the override table of the calendar (the
   government's yearly swapped working days), and ``holiday list --year`` shows what the
   calendar makes of a year.
@@ -15,10 +17,11 @@ from __future__ import annotations
 import argparse
 from datetime import date, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from congthu.cli import CommandError, Commands
 from congthu.directory import DirectoryError
-from congthu.requests import reclaim
+from congthu.requests import letters, reclaim
 from congthu.requests.calendar import (
     KINDS as DAY_KINDS,
 )
@@ -32,7 +35,27 @@ from congthu.requests.calendar import (
 )
 from congthu.requests.workflow import KINDS, STATES, Request, RequestError, Requests
 
+if TYPE_CHECKING:
+    from congthu.app import App
+
 OPERATOR = "it-center (cli)"
+_LETTER_HELP = "công văn quét: PDF, JPEG hoặc PNG / the scanned letter: PDF, JPEG or PNG"
+
+
+def read_letter(app: App, path: Path) -> letters.Letter:
+    """The letter in ``path``, checked (its size from the file system before it is read)."""
+    limit = letters.max_bytes(app)
+    try:
+        if path.stat().st_size > limit:
+            raise CommandError(f"Tệp công văn lớn quá {limit // (1024 * 1024)} MB / the letter is larger than "
+                               f"{limit // (1024 * 1024)} MB: {path}")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CommandError(f"Không đọc được tệp / cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        return letters.check(data, path.name, limit)
+    except letters.LetterError as exc:
+        raise CommandError(str(exc)) from None
 
 
 def register(commands: Commands) -> None:
@@ -49,6 +72,12 @@ def register(commands: Commands) -> None:
     p.add_argument("--new-name", default="", help="rename: tên mới / the new name")
     p.add_argument("--note", default="", help="ghi chú, số công văn / note, letter number")
     p.add_argument("--by", default=OPERATOR, help="người nhập / who enters it")
+    p.add_argument("--letter", type=Path, metavar="FILE", help=_LETTER_HELP)
+    p = commands.command("letter", "đính kèm công văn quét vào yêu cầu / attach a scanned letter", cmd_letter,
+                         group=g)
+    p.add_argument("id", type=int)
+    p.add_argument("file", type=Path, help=_LETTER_HELP)
+    p.add_argument("--by", default=OPERATOR)
     p = commands.command("list", "danh sách yêu cầu / list requests", cmd_list, group=g)
     p.add_argument("--state", choices=STATES)
     p.add_argument("--overdue", action="store_true", help="chỉ yêu cầu quá hạn / overdue only")
@@ -103,14 +132,27 @@ async def cmd_add(app, args: argparse.Namespace) -> int:  # type: ignore[no-unty
             names += args.names_file.read_text(encoding="utf-8").splitlines()
         except (OSError, UnicodeDecodeError) as exc:
             raise CommandError(f"Không đọc được tệp / cannot read {args.names_file}: {exc}") from None
+    letter = read_letter(app, args.letter) if args.letter else None
     try:
         request = await Requests(app).file(
             args.kind, args.org, filed_by=args.by, source="paper", names="\n".join(names),
             mailbox_kind="subunit" if args.subunit else "person", target=args.target, new_name=args.new_name,
-            note=args.note)
+            note=args.note, letter=letter)
     except RequestError as exc:
         raise CommandError(str(exc)) from None
     print(show(request, False))
+    if letter is not None:
+        print(f"  công văn / letter: {letter.filename} ({letter.content_type}, {len(letter.data)} bytes)")
+    return 0
+
+
+async def cmd_letter(app, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
+    letter = read_letter(app, args.file)
+    try:
+        kept = await Requests(app).attach_letter(args.id, letter, args.by)
+    except RequestError as exc:
+        raise CommandError(str(exc)) from None
+    print(f"{kept.request_id}: công văn / letter {kept.id} {kept.filename} ({kept.content_type}, {kept.size} bytes)")
     return 0
 
 
@@ -139,6 +181,9 @@ async def cmd_show(app, args: argparse.Namespace) -> int:  # type: ignore[no-unt
         print(f"  lý do / reason: {request.reason}")
     if request.result:
         print(f"  kết quả / result: {request.result}")
+    for kept in await workflow.letters_of(args.id):
+        print(f"  công văn / letter {kept.id}: {kept.filename} ({kept.content_type}, {kept.size} bytes, "
+              f"sha256 {kept.blob}) {kept.added_by}")
     if request.has_passwords:
         print("  mật khẩu một lần: chờ người quản lý cơ quan xem trên trang quản trị / one-time passwords wait for "
               "the organisation's manager in the console")

@@ -1,8 +1,9 @@
-"""Tables of the request workflow (Điều 4.1–4.3): the requests, the history of each, and
-the calendar's overrides (the government's yearly swapped working days).
+"""Tables of the request workflow (Điều 4.1–4.3): the requests, the history of each, the
+scanned letters of paper requests (their bytes in the blob store), and the calendar's
+overrides (the government's yearly swapped working days).
 
 Only this package's modules import them (``congthu/requests/workflow.py``,
-``congthu/requests/calendar.py``); other packages call their functions.
+``letters.py``, ``calendar.py``, ``reclaim.py``); other packages call their functions.
 """
 
 from __future__ import annotations
@@ -78,4 +79,23 @@ reclaim_warnings = Table(
     Column("last_use", DateTime(timezone=True), primary_key=True),
     Column("days", Integer, primary_key=True),
     Column("sent_at", DateTime(timezone=True), nullable=False),
+)
+
+request_letters = Table(
+    "request_letters",
+    metadata,
+    # The scanned letter of a paper request (Điều 4.1, "gửi bằng văn bản"), entered by
+    # the IT Center with it (``congthu/requests/letters.py``).
+    Column("id", Integer, primary_key=True),
+    Column("request_id", Integer, ForeignKey("requests.id", ondelete="CASCADE"), nullable=False, index=True),
+    # The file's bytes: a blob of the store's content-addressed blob store (its SHA-256),
+    # kept by the store's garbage collection for as long as this row refers to it.
+    Column("blob", String(64), nullable=False, info={"blob": True}),
+    Column("size", Integer, nullable=False),
+    # application/pdf | image/jpeg | image/png, told by the bytes (never by the name).
+    Column("content_type", String(40), nullable=False),
+    # The name the file had, cleaned; shown on the page, never a path nor the download's name.
+    Column("filename", String(200), nullable=False, default=""),
+    Column("added_by", String(320), nullable=False),
+    Column("added_at", DateTime(timezone=True), nullable=False),
 )

@@ -49,4 +49,12 @@ TEXTS: dict[str, tuple[str, str]] = {
     "form.new_name": ("Tên mới (đổi tên)", "New name (rename)"),
     "form.submit": ("Gửi yêu cầu", "Send the request"),
     "not_found": ("Không tìm thấy yêu cầu này.", "This request was not found."),
+    # Paper requests and their scanned letters (Điều 4.1).
+    "paper.title": ("Yêu cầu bằng văn bản (Trung tâm CNTT&TT nhập)", "Paper request (entered by the IT Center)"),
+    "paper.is": ("Yêu cầu này đến bằng văn bản giấy", "This request came on paper"),
+    "letter.title": ("Công văn (bản quét)", "Letter (scanned)"),
+    "letter.file": ("Tệp công văn quét: PDF, JPEG hoặc PNG, tối đa {mb} MB",
+                    "The scanned letter: PDF, JPEG or PNG, at most {mb} MB"),
+    "letter.none": ("Chưa có công văn.", "No letter."),
+    "letter.add": ("Đính kèm công văn", "Attach the letter"),
 }

@@ -15,6 +15,12 @@ organisation's mailbox through the store's delivery (Điều 4.3: "gửi thông 
 ... đến tổ chức, cá nhân gửi yêu cầu"), with a copy to the Department's supervisors
 when the request is answered ("đồng thời báo cáo Sở").
 
+A paper request (source ``paper``, entered by the IT Center) may carry its scanned
+letter (``letters.py``): checked by its bytes, kept in the blob store, written with the
+request in one transaction (or added later by the IT Center), listed and downloaded
+from the request's page by those who may read the request, every addition and download
+audited (``request.letter_added``, ``request.letter_read``).
+
 The due date is ``requests.working_days`` (3, Điều 4.3) working days after the filed day
 (``calendar.py``). The one-time passwords of a done request are kept for the requesting
 organisation's manager only, shown in the console until taken, never mailed (Điều 13.2).
@@ -34,9 +40,10 @@ from sqlalchemy.engine import Connection
 from congthu import audit
 from congthu.accounts import roles
 from congthu.directory import Directory, DirectoryError, Org
-from congthu.requests import notices
+from congthu.requests import letters, notices
 from congthu.requests.calendar import is_overdue, load_calendar
-from congthu.requests.tables import request_events, requests
+from congthu.requests.letters import KeptLetter, Letter
+from congthu.requests.tables import request_events, request_letters, requests
 from congthu.text import nfc
 
 if TYPE_CHECKING:
@@ -138,8 +145,10 @@ def _event(conn: Connection, request_id: int, at: datetime, actor: str, action: 
                                                text=text[:MAX_TEXT]))
 
 
-def insert_request(conn: Connection, values: dict[str, Any], working_days: int) -> Request:
-    """File a request: its due date from the calendar as it stands, its history, its audit."""
+def insert_request(conn: Connection, values: dict[str, Any], working_days: int,
+                   letter: tuple[str, Letter] | None = None) -> Request:
+    """File a request: its due date from the calendar as it stands, its history, its audit;
+    with its letter (the blob already stored, and the letter) if it has one."""
     calendar = load_calendar(conn)
     due = calendar.due_on(values["filed_at"], working_days)
     key: Any = conn.execute(insert(requests).values(**values, due_on=due, state=RECEIVED)).inserted_primary_key
@@ -149,7 +158,26 @@ def insert_request(conn: Connection, values: dict[str, Any], working_days: int) 
                  target=f"request:{request_id}",
                  details={"kind": values["kind"], "org_id": values["org_id"], "source": values["source"],
                           "due_on": due.isoformat()})
+    if letter is not None:
+        add_letter(conn, request_id, letter[0], letter[1], values["filed_by"], values["filed_at"])
     return _record(conn.execute(select(requests).where(requests.c.id == request_id)).one())
+
+
+def add_letter(conn: Connection, request_id: int, digest: str, letter: Letter, actor: str,
+               at: datetime) -> KeptLetter | None:
+    """Keep a letter (its blob already stored) with a request, its history line and its
+    audit record; None if there is no such request."""
+    if conn.execute(select(requests.c.id).where(requests.c.id == request_id)).first() is None:
+        return None
+    key: Any = conn.execute(insert(request_letters).values(
+        request_id=request_id, blob=digest, size=len(letter.data), content_type=letter.content_type,
+        filename=letter.filename, added_by=actor, added_at=at)).inserted_primary_key
+    letter_id = int(key[0])
+    _event(conn, request_id, at, actor, "letter", letter.filename)
+    audit.append(conn, at=at, action="request.letter_added", actor=actor, target=f"request:{request_id}",
+                 details={"letter": letter_id, "type": letter.content_type, "size": len(letter.data),
+                          "sha256": digest, "filename": letter.filename})
+    return letters.letter_of(conn, request_id, letter_id)
 
 
 def request_row(conn: Connection, request_id: int) -> Request | None:
@@ -298,8 +326,11 @@ class Requests:
 
     async def file(self, kind: str, org_ref: str | int, *, filed_by: str, source: str = "console",
                    names: str = "", mailbox_kind: str = "person", target: str = "", new_name: str = "",
-                   note: str = "") -> Request:
-        """File a request of ``kind`` for an organisation; RequestError if it cannot be."""
+                   note: str = "", letter: Letter | None = None) -> Request:
+        """File a request of ``kind`` for an organisation, a paper one with its scanned
+        ``letter`` (checked by ``letters.check``); RequestError if it cannot be."""
+        if letter is not None and source != "paper":
+            raise RequestError("Chỉ yêu cầu bằng văn bản mới kèm công văn / only a paper request carries a letter")
         if kind not in KINDS:
             raise RequestError(f"Loại yêu cầu không hợp lệ / unknown kind {kind!r}: {', '.join(KINDS)}")
         if source not in SOURCES:
@@ -339,9 +370,36 @@ class Requests:
         values = dict(kind=kind, org_id=org.id, filed_by=filed_by, source=source,
                       details=json.dumps(details, ensure_ascii=False), note=nfc(note.strip())[:MAX_TEXT],
                       filed_at=self.now(), result="{}", secrets="", reason="")
-        request = await self.app.db.run_write(insert_request, values, self.working_days)
+        # The letter's blob first: a request never refers to bytes not stored (a failure
+        # after it leaves only a blob no row refers to, which garbage collection removes).
+        kept = (await letters.put(self.app, letter), letter) if letter is not None else None
+        request = await self.app.db.run_write(insert_request, values, self.working_days, kept)
         await self._mail(request, org)
         return request
+
+    # -- letters -------------------------------------------------------------------------------------
+
+    async def attach_letter(self, request_id: int, letter: Letter, actor: str) -> KeptLetter:
+        """Keep another letter with a request (the IT Center, e.g. the paper letter of a
+        request that came by mail); RequestNotFound if there is no such request."""
+        digest = await letters.put(self.app, letter)
+        kept = await self.app.db.run_write(add_letter, request_id, digest, letter, actor, self.now())
+        if kept is None:
+            raise RequestNotFound(f"Không có yêu cầu / no such request: {request_id}")
+        return kept
+
+    async def letters_of(self, request_id: int) -> list[KeptLetter]:
+        return await self.app.db.run_read(letters.letters_of, request_id)
+
+    async def letter_of(self, request_id: int, letter_id: int) -> KeptLetter | None:
+        return await self.app.db.run_small_read(letters.letter_of, request_id, letter_id)
+
+    async def letter_bytes(self, kept: KeptLetter, reader: str) -> bytes:
+        """The letter's bytes for ``reader``, the reading audited."""
+        data = await letters.read(self.app, kept)
+        await audit.record(self.app, "request.letter_read", reader, f"request:{kept.request_id}",
+                           {"letter": kept.id})
+        return data
 
     # -- reading -----------------------------------------------------------------------------------
 

@@ -6,14 +6,11 @@ organisation (the target must be that organisation or one of its sub-units). A t
 therefore holds at most its owner's rights, and the console and the API cannot disagree.
 
 A refused action is written to the audit trail by the console's ``access.refused``.
-The rate limit is a token bucket per token (and per client address for calls without a
-valid token), kept per App and process.
+The rate limits are in ``limits.py``.
 """
 
 from __future__ import annotations
 
-import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -91,27 +88,3 @@ async def require(app: App, orgs: OrgChains, caller: Caller, action: str, org_id
         return
     await access.refused(app, caller.viewer, action, f"{target} (api:{caller.token.name})")
     raise forbidden()
-
-
-class RateLimiter:
-    """Token buckets by key ("token:12", "address:127.0.0.1"), at most ``size`` keys
-    (the longest unused go first)."""
-
-    def __init__(self, size: int = 10_000) -> None:
-        self.size = size
-        self.buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
-
-    def take(self, key: str, per_minute: int) -> float:
-        """0 if a call may go now (and it is counted), else the seconds until one may."""
-        now = time.monotonic()
-        level, at = self.buckets.pop(key, (float(per_minute), now))
-        level = min(float(per_minute), level + (now - at) * per_minute / 60.0)
-        if level >= 1.0:
-            self.buckets[key] = (level - 1.0, now)
-            wait = 0.0
-        else:
-            self.buckets[key] = (level, now)
-            wait = (1.0 - level) * 60.0 / per_minute
-        while len(self.buckets) > self.size:
-            self.buckets.popitem(last=False)
-        return wait

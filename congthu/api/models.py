@@ -4,14 +4,18 @@ bound every text and list; outputs are made from the owners' records (``from_*``
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from congthu.api.tokens import Token
-from congthu.directory import Org, Person, SearchHit
-from congthu.requests.calendar import deadline
+from congthu.content.quarantine import Held
+from congthu.delegation import Grant
+from congthu.directory import Alias, Org, Person, SearchHit
+from congthu.journal.entries import Entry
+from congthu.requests.calendar import Override, deadline
 from congthu.requests.workflow import Event
 from congthu.requests.workflow import Request as WorkRequest
 from congthu.store.model import Mailbox
@@ -22,6 +26,28 @@ from congthu.store.model import Mailbox
 LINE = r"^[^\x00-\x1f\x7f;]*$"
 ADDRESS = r"^[^\x00-\x20\x7f]*$"
 TEXT = r"^[^\x00]*$"
+
+
+ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+ISO_MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?([Zz]|[+-]\d{2}:?\d{2})?")
+
+
+def iso_day(value: Any) -> Any:
+    """A day only as YYYY-MM-DD (Pydantic alone would take 0 or "0" as 1970-01-01)."""
+    if isinstance(value, date) or (isinstance(value, str) and ISO_DAY.fullmatch(value)):
+        return value
+    raise ValueError("a day is YYYY-MM-DD")
+
+
+def iso_moment(value: Any) -> Any:
+    """A moment only as ISO 8601 text (not a number of seconds)."""
+    if isinstance(value, datetime) or (isinstance(value, str) and ISO_MOMENT.fullmatch(value)):
+        return value
+    raise ValueError("a moment is ISO 8601: YYYY-MM-DDTHH:MM[:SS][+07:00]")
+
+
+Day = Annotated[date, BeforeValidator(iso_day)]
+Moment = Annotated[datetime, BeforeValidator(iso_moment)]
 
 
 class Input(BaseModel):
@@ -222,6 +248,133 @@ class ReportOut(BaseModel):
     rows: list[ReportRowOut]
     total: ReportRowOut
     notes: list[str]
+
+
+# -- aliases and delegations (Điều 3.3c, 12) -------------------------------------------------------
+
+
+class AliasOut(BaseModel):
+    address: str
+    target: str = Field(description="the mailbox it delivers to")
+    reason: str
+    created_at: datetime
+    expires_at: datetime | None = Field(description="None: for good")
+    live: bool
+
+    @classmethod
+    def of(cls, a: Alias) -> AliasOut:
+        return cls(address=a.address, target=a.target, reason=a.reason, created_at=a.created_at,
+                   expires_at=a.expires_at, live=a.live)
+
+
+class AliasIn(Input):
+    alias: str = Field(min_length=1, max_length=320, pattern=ADDRESS,
+                       description="the local part, or an address of one of our domains (kept under the main one)")
+    days: int | None = Field(None, ge=1, le=36_500, description="days it delivers; none: for good")
+    reason: str = Field("", max_length=200, pattern=LINE)
+
+
+class DelegationOut(BaseModel):
+    grantee: str
+    rights: str = Field(description="RFC 4314 letters; 0: send as the organisation")
+    preset: Literal["xem", "xu-ly", "gui-thay"] | None = Field(description="the console's preset, if it is one")
+    folder: str | None = Field(description="None: the whole mailbox")
+    expires_at: datetime | None = Field(description="the delegation's end (None: none); no door honours it after")
+
+    @classmethod
+    def of(cls, g: Grant, presets: dict[str, str]) -> DelegationOut:
+        return cls(grantee=g.grantee_address, rights=g.rights, preset=presets.get(g.rights),  # type: ignore[arg-type]
+                   folder=g.folder, expires_at=g.expires_at)
+
+
+class DelegationIn(Input):
+    grantee: str = Field(min_length=1, max_length=320, pattern=ADDRESS, description="the delegate's address")
+    rights: Literal["xem", "xu-ly", "gui-thay"] = Field(
+        description="xem: read (lrs); xu-ly: handle mail (lrswipkxte); gui-thay: handle and send as (lrswipkxte0)")
+    until: Day | None = Field(None, description="the last day of the delegation, inclusive, in the system's time "
+                                                 "zone (at most a year ahead); none: no end")
+
+
+# -- the working-day calendar (Điều 4.3) ---------------------------------------------------------
+
+
+class OverrideOut(BaseModel):
+    day: date
+    kind: Literal["work", "off"]
+    note: str
+    added_by: str
+
+    @classmethod
+    def of(cls, o: Override) -> OverrideOut:
+        return cls(day=o.day, kind=o.kind, note=o.note, added_by=o.added_by)  # type: ignore[arg-type]
+
+
+class OverrideIn(Input):
+    day: Day = Field(description="YYYY-MM-DD")
+    kind: Literal["work", "off"] = Field(description="work: a working day (a swapped weekend day); off: a day off")
+    note: str = Field("", max_length=300, pattern=LINE)
+
+
+class DayOut(BaseModel):
+    day: date
+    working: bool
+    holiday: str | None
+    override: Literal["work", "off"] | None
+
+
+class DueOut(BaseModel):
+    filed_at: datetime
+    filed_day: date = Field(description="the filed day in Vietnam (not counted, Bộ luật Dân sự Điều 147.1)")
+    working_days: int
+    due_on: date = Field(description="the last working day")
+    deadline: datetime = Field(description="overdue from this moment (00:00 after due_on, Vietnam)")
+
+
+# -- the journal (Điều 7.3-7.5) ------------------------------------------------------------------
+
+
+class JournalEntryOut(BaseModel):
+    id: int
+    sent_at: datetime
+    door: str
+    mail_from: str
+    recipients: list[str]
+    submitted_by: str
+    organisation: str = Field(description="the sending organisation's address")
+    org_recipients: list[str] = Field(description="the receiving organisations' addresses")
+    subject: str
+    message_id: str
+    document_type: str | None
+    size: int
+    sha256: str
+
+    @classmethod
+    def of(cls, e: Entry) -> JournalEntryOut:
+        return cls(id=e.id, sent_at=e.sent_at, door=e.door, mail_from=e.mail_from, recipients=e.recipients,
+                   submitted_by=e.submitted_by, organisation=e.organisation, org_recipients=e.org_recipients,
+                   subject=e.subject, message_id=e.message_id, document_type=e.document_type, size=e.size,
+                   sha256=e.sha256)
+
+
+# -- the quarantine (Điều 9.9) -------------------------------------------------------------------
+
+
+class HeldOut(BaseModel):
+    id: int
+    held_at: datetime
+    door: str
+    mail_from: str
+    recipients: list[str]
+    subject: str
+    rule: str
+    reason: str
+    size: int
+
+    @classmethod
+    def of(cls, h: Held) -> HeldOut:
+        return cls(id=h.id, held_at=h.held_at, door=h.door, mail_from=h.mail_from,
+                   recipients=[address for address, _mailbox in h.recipients], subject=h.subject, rule=h.rule,
+                   reason=h.reason, size=h.size)
 
 
 # -- the token itself ------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 class):
 
 1. the token (401, RFC 6750), with calls without a valid one limited per client address;
-2. the rate limit of the token (429 with Retry-After);
+2. the rate limit of the token (429 with Retry-After), shared by every worker and node
+   (``limits.py``);
 3. the endpoint's scope (403 ``insufficient_scope``), before any input is read;
 4. the body: at most ``api.max_body_kib`` (413, counted while it is read, whatever
    Content-Length says), ``application/json`` only (415);
@@ -30,8 +31,9 @@ from sqlalchemy.engine import Connection
 from starlette.requests import ClientDisconnect
 
 from congthu import audit
-from congthu.api.callers import Caller, RateLimiter, authenticate
+from congthu.api.callers import Caller, authenticate
 from congthu.api.errors import ApiError, problem, validation_errors
+from congthu.api.limits import SharedLimiter
 from congthu.api.tokens import Tokens, mark_used
 from congthu.db import DatabaseUnavailable
 from congthu.log import event
@@ -82,7 +84,7 @@ class Service:
     def __init__(self, app: App) -> None:
         self.app = app
         self.tokens = Tokens(app)
-        self.limiter = RateLimiter()
+        self.limiter = SharedLimiter(app.db)
 
     async def handle(self, request: Request, inner: Callable[[Request], Coroutine[Any, Any, Response]],
                      scope: str | None) -> Response:
@@ -96,14 +98,14 @@ class Service:
             try:
                 caller = await authenticate(self.app, self.tokens, request.headers.get("authorization", ""), client)
             except ApiError as refused:
-                if self.limiter.take(f"address:{client}", settings.refused_per_minute):
+                if await self.limiter.take(f"address:{client}", settings.refused_per_minute):
                     event("api.refused_flood", client=client)  # not audited one by one: the writer is shared
                     raise ApiError(429, "rate_limited", "Quá nhiều lần gọi không hợp lệ",
                                    "too many calls without a valid token", headers={"Retry-After": "60"}) from None
                 await audit.record(self.app, "api.refused", "-", request.url.path[:200],
                                    {"method": request.method, "reason": refused.detail}, client=client)
                 raise
-            wait = self.limiter.take(f"token:{caller.token.id}", settings.calls_per_minute)
+            wait = await self.limiter.take(f"token:{caller.token.id}", settings.calls_per_minute)
             if wait:
                 raise ApiError(429, "rate_limited", "Quá nhiều lần gọi, hãy thử lại sau",
                                "too many calls, try again later", headers={"Retry-After": str(int(wait) + 1)})
@@ -130,6 +132,9 @@ class Service:
             response = await self._guarded(request, inner)
         except ApiError as exc:
             response = exc.response()
+        except DatabaseUnavailable:  # the token or the shared rate limit could not be read
+            response = problem(503, "unavailable", "Cơ sở dữ liệu đang bận, hãy thử lại / the database is busy, "
+                                                   "try again", headers={"Retry-After": "5"})
         if caller is not None:
             await self._audit(caller, request, response.status_code, time.monotonic() - started)
         return response

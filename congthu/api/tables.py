@@ -1,4 +1,5 @@
-"""Tables of the API: its scoped tokens (``congthu.api.tokens``).
+"""Tables of the API: its scoped tokens (``congthu.api.tokens``) and the shared buckets of
+its rate limits (``congthu.api.limits``).
 
 A token is shown once when it is made; the table keeps only its SHA-256 (it is 256 random
 bits, so a fast hash suffices: there is no dictionary to try), so a copy of the database
@@ -7,7 +8,7 @@ opens nothing. Only this package's modules import it.
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, ForeignKey, Integer, String, Table
+from sqlalchemy import Column, DateTime, Float, ForeignKey, Integer, String, Table
 
 from congthu.db import metadata
 
@@ -36,4 +37,18 @@ api_tokens = Table(
     Column("revoked_by", String(320), nullable=False, default=""),
     Column("last_used_at", DateTime(timezone=True), nullable=True),
     Column("last_used_from", String(64), nullable=False, default=""),
+)
+
+# The rate limits' token buckets, shared by every worker process and node (``limits.py``):
+# one row per key ("token:12", "address:127.0.0.1"); workers take calls from it in small
+# leases, so a row is written once per lease, not once per call. A row idle for a
+# minute is a full bucket again, and is deleted.
+api_rate_buckets = Table(
+    "api_rate_buckets",
+    metadata,
+    Column("key", String(100), primary_key=True),
+    # Calls left in the bucket at ``at`` (it refills at the limit's rate, up to the limit).
+    Column("level", Float, nullable=False),
+    # Seconds since the epoch (every node's clock, kept in time by NTP).
+    Column("at", Float, nullable=False, index=True),
 )

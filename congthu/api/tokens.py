@@ -32,6 +32,7 @@ from sqlalchemy.engine import Connection
 from congthu import audit
 from congthu.accounts import roles
 from congthu.api.tables import api_tokens
+from congthu.console.access import CONSOLE_ROLES
 from congthu.directory import Directory, DirectoryError
 
 if TYPE_CHECKING:
@@ -49,6 +50,15 @@ SCOPES: dict[str, str] = {
     "requests:passwords": "nhận mật khẩu dùng một lần của yêu cầu đã xong / take the one-time passwords "
                           "of done requests",
     "reports:read": "đọc báo cáo (Điều 9.13) / read reports (article 9.13)",
+    "aliases:write": "thêm, xóa bí danh (Điều 3.3c) / add and remove aliases (article 3.3c)",
+    "delegations:write": "cấp, thu hồi ủy quyền hộp thư tổ chức (Điều 12) / grant and revoke delegations "
+                         "(article 12)",
+    "calendar:write": "sửa ngày điều chỉnh của lịch làm việc (Điều 4.3) / edit the working-day calendar's "
+                      "overrides (article 4.3)",
+    "journal:read": "tìm và đọc thư lưu giữa các cơ quan (Điều 7.3–7.5) / search and read the journal "
+                    "(articles 7.3-7.5)",
+    "quarantine:manage": "xem, giải phóng, xóa thư bị giữ (Điều 9.9) / list, release and delete held messages "
+                         "(article 9.9)",
 }
 ACTIVE, EXPIRED, REVOKED = "active", "expired", "revoked"
 
@@ -176,7 +186,7 @@ class Tokens:
         if mailbox is None or mailbox.status != "active":
             raise TokenError(f"Không có hộp thư đang hoạt động / no active mailbox: {owner}")
         held = await roles.grants(self.app, mailbox.id)
-        if not any(g.role in (roles.ADMIN, roles.SUPERVISOR, roles.ORG_MANAGER) for g in held):
+        if not any(g.role in CONSOLE_ROLES for g in held):
             raise TokenError(f"{mailbox.address} không có vai trò quản trị nào; mã truy cập chỉ mang quyền của chủ "
                              f"sở hữu / holds no console role, and a token carries only its owner's rights")
         org_id: int | None = None

@@ -21,6 +21,11 @@ by ``congthu.web.app`` (``router(app)``). ``docs/api.md`` describes it for integ
 | `POST /api/v1/requests/{id}/passwords` | requests:passwords | take the one-time passwords (`Requests.take_passwords`) |
 | `GET /api/v1/reports` | reports:read | a period's figures as JSON (`reports.figures.build`) |
 | `GET /api/v1/reports/{pdf,xlsx,html}` | reports:read | the same report as a file (`reports.output.render`) |
+| `GET, POST /api/v1/orgs/{id}/aliases`, `/people/{id}/aliases`; `DELETE .../aliases/{alias}` | directory:read, aliases:write | aliases (`addresses.py`: `Directory.add_alias`, `remove_alias`) |
+| `GET, POST /api/v1/orgs/{id}/delegations`; `DELETE .../delegations/{grantee}` | directory:read, delegations:write | delegations of an organisation mailbox (`addresses.py`: `congthu.delegation.grant`, `revoke`) |
+| `GET /api/v1/calendar/overrides`, `/calendar/days`, `/calendar/due`; `POST /calendar/overrides`; `DELETE /calendar/overrides/{day}` | requests:read, calendar:write | the working-day calendar (`workdays.py`: `congthu.requests.calendar`) |
+| `GET /api/v1/journal`, `/journal/{id}`, `/journal/{id}/eml` | journal:read | the journal (`journal.py`: `entries.search`, `read_entry`) |
+| `GET /api/v1/quarantine`; `POST /quarantine/{id}/release`; `DELETE /quarantine/{id}` | quarantine:manage | the quarantine (`quarantine.py`: `content.quarantine`) |
 
 Every route decides through the console's one check (``callers.require`` over
 ``congthu.console.access.can``), with the same actions as the console's pages: what the
@@ -35,31 +40,29 @@ import html
 import re
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from congthu import __version__
-from congthu.api import models, pages
+from congthu.api import addresses, journal, models, pages, quarantine, workdays
 from congthu.api.callers import Caller, can, require
+from congthu.api.endpoints import BASE, ID, CallerDep, Readers, scoped
 from congthu.api.errors import MEDIA, ApiError, Problem, from_text, not_found
 from congthu.api.routing import SCOPE_KEY, Service, route_class
 from congthu.api.tokens import SCOPES
-from congthu.directory import DirectoryError, Org, Person
+from congthu.directory import DirectoryError
 from congthu.reports.counters import vietnam_day
 from congthu.reports.figures import SECTIONS, Report, ReportError, build
 from congthu.reports.output import render
 from congthu.reports.pdf import FontsMissing
 from congthu.reports.periods import Period, PeriodError, parse, parse_day, previous, span
-from congthu.requests.workflow import IN_PROGRESS, TRANSITIONS, RequestError, Requests
-from congthu.requests.workflow import Request as WorkRequest
+from congthu.requests.workflow import IN_PROGRESS, TRANSITIONS, RequestError
 
 if TYPE_CHECKING:
     from congthu.app import App
 
-BASE = "/api/v1"
 DOCS = "/api/docs"
-ID = Annotated[int, Path(ge=1, le=2_147_483_647)]
 PeriodQ = Annotated[str | None, Query(max_length=20, description="2026-11, 2026-Q4 or 2026; default the last "
                                                                  "whole month")]
 FromQ = Annotated[str | None, Query(alias="from", max_length=20, description="first day, YYYY-MM-DD (with to)")]
@@ -73,20 +76,6 @@ province's other applications. Every call carries `Authorization: Bearer <token>
 made by an administrator (`congthu api token create`), carries at most its owner's rights,
 narrowed by its scopes and, optionally, to one organisation. Errors are RFC 9457 problem
 documents in Vietnamese and English. See docs/api.md."""
-
-
-def caller_of(request: Request) -> Caller:
-    """The caller ``routing.Service`` authenticated before the endpoint runs."""
-    caller: Caller = request.state.caller
-    return caller
-
-
-CallerDep = Annotated[Caller, Depends(caller_of)]
-
-
-def scoped(scope: str) -> dict[str, Any]:
-    """The operation's scope, read by ``routing.ApiRoute`` and shown in the document."""
-    return {SCOPE_KEY: scope}
 
 
 def period_of(key: str | None, first: str | None, last: str | None, default: Period) -> Period:
@@ -126,37 +115,13 @@ def report_out(report: Report) -> models.ReportOut:
 
 def routes(app: App, service: Service) -> APIRouter:
     api = APIRouter(route_class=route_class(service))
-    workflow = Requests(app)
-    directory = workflow.directory
-
-    # -- reading what the caller may read (404 otherwise, as the console) ------------------------
-
-    async def readable_org(caller: Caller, org_id: int, action: str = "directory.read") -> Org:
-        try:
-            org = await directory.get_org(org_id)
-        except DirectoryError:
-            raise not_found() from None
-        if not await can(directory, caller, action, org.id):
-            raise not_found()
-        return org
-
-    async def readable_person(caller: Caller, ref: int | str) -> Person:
-        try:
-            person = await directory.get_person(ref)
-        except DirectoryError:
-            raise not_found() from None
-        if not await can(directory, caller, "directory.read", person.org_id):
-            raise not_found()
-        return person
-
-    async def readable_request(caller: Caller, request_id: int) -> WorkRequest:
-        try:
-            found = await workflow.get(request_id)
-        except RequestError:
-            raise not_found() from None
-        if not await can(directory, caller, "read", found.org_id):
-            raise not_found()
-        return found
+    readers = Readers(app)
+    workflow = readers.workflow
+    directory = readers.directory
+    # What the caller may read (404 otherwise, as the console).
+    readable_org = readers.org
+    readable_person = readers.person
+    readable_request = readers.request
 
     # -- the token ----------------------------------------------------------------------------------
 
@@ -319,6 +284,13 @@ def routes(app: App, service: Service) -> APIRouter:
         found = await readable_request(caller, request_id)
         await require(app, directory, caller, "passwords", found.org_id, f"request:{found.id}")
         return models.PasswordsOut(passwords=await workflow.take_passwords(found.id, caller.viewer.address))
+
+    # -- aliases, delegations, the calendar, the journal, the quarantine -------------------------------
+
+    addresses.routes(app, api, readers)
+    workdays.routes(app, api, readers)
+    journal.routes(app, api, readers)
+    quarantine.routes(app, api, readers)
 
     # -- reports (Điều 9.13, 11.8) ------------------------------------------------------------------
 

@@ -257,14 +257,23 @@ def _entry_in_scope(entry: Entry, scope: set[str] | None) -> bool:
     return scope is None or entry.organisation in scope or bool(set(entry.org_recipients) & scope)
 
 
+def _narrowed(scope: set[str] | None, within: set[str] | None) -> set[str] | None:
+    """The reader's scope, narrowed further to ``within`` (None: not narrowed)."""
+    if within is None:
+        return scope
+    return set(within) if scope is None else scope & within
+
+
 async def search(app: App, reader_id: int, *, text: str = "", address: str = "", since: datetime | None = None,
                  until: datetime | None = None, document_type: str | None = None, limit: int = 100,
-                 client: str = "") -> list[Entry]:
+                 client: str = "", within: set[str] | None = None) -> list[Entry]:
     """Entries, newest first, whose subject, Message-ID or addresses contain ``text`` and
     ``address`` (accents and case ignored), sent in [since, until), of the type. The
-    reader needs ``journal.read``; the search is audited."""
+    reader needs ``journal.read``; the search is audited. ``within``: organisation
+    addresses that narrow the reader's scope further (an API token limited to one
+    organisation: ``Aliases.org_addresses``)."""
     reader = await _allowed(app, reader_id)
-    scope = await reader_scope(app, reader_id)
+    scope = _narrowed(await reader_scope(app, reader_id), within)
     conditions: list[ColumnElement[bool]] = []
     if scope is not None:
         conditions.append(_in_scope(scope))
@@ -314,10 +323,12 @@ async def _bytes(app: App, entry_id: int) -> tuple[Entry, bytes]:
     return entry, raw
 
 
-async def read_entry(app: App, reader_id: int, entry_id: int, *, client: str = "") -> tuple[Entry, bytes]:
-    """An entry and its bytes, checked against its SHA-256. Needs ``journal.read``; audited."""
+async def read_entry(app: App, reader_id: int, entry_id: int, *, client: str = "",
+                     within: set[str] | None = None) -> tuple[Entry, bytes]:
+    """An entry and its bytes, checked against its SHA-256. Needs ``journal.read``; audited.
+    ``within`` narrows the reader's scope as for ``search``."""
     reader = await _allowed(app, reader_id)
-    scope = await reader_scope(app, reader_id)
+    scope = _narrowed(await reader_scope(app, reader_id), within)
     entry, raw = await _bytes(app, entry_id)
     if not _entry_in_scope(entry, scope):
         # Outside the reader's organisation: as if it did not exist, the attempt audited.

@@ -1,6 +1,7 @@
 """A real server for the API tests, with a small province: a department with a unit, a
 second department, people in each, and accounts in every role (administrator,
-supervisor, a manager of each department, a manager of the unit, a plain official).
+supervisor, a manager of each department, a manager of the unit, a plain official, the
+records office of the first department).
 
 ``World.token(...)`` makes a token through ``congthu.api.tokens`` on the server's App;
 ``World.call(...)`` calls the API over HTTP with httpx.
@@ -23,7 +24,8 @@ from congthu.directory import Directory
 from tests.conftest import ServerThread, make_data_dir
 
 ALL_SCOPES = ["directory:read", "mailboxes:read", "requests:read", "requests:write", "requests:passwords",
-              "reports:read"]
+              "reports:read", "aliases:write", "delegations:write", "calendar:write", "journal:read",
+              "quarantine:manage"]
 
 
 @dataclass
@@ -71,7 +73,8 @@ def build_world(server: ServerThread) -> World:
                               other_box=other.address)
         for name, role, scope in (("admin2", roles.ADMIN, None), ("supervisor", roles.SUPERVISOR, None),
                                   ("manager", roles.ORG_MANAGER, dept.id), ("unitmanager", roles.ORG_MANAGER, unit.id),
-                                  ("othermanager", roles.ORG_MANAGER, other.id), ("official", None, None)):
+                                  ("othermanager", roles.ORG_MANAGER, other.id), ("official", None, None),
+                                  ("records", roles.RECORDS, dept.id)):
             box = await app.store.create_mailbox(f"{name}@{domain}", name)
             world.accounts[name] = box.address
             if role is not None:
@@ -99,3 +102,20 @@ def world(api_server: ServerThread) -> Iterator[World]:
         yield built
     finally:
         built.client.close()
+
+
+@pytest.fixture(scope="module")
+def shared_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """One server and world for a module's tests that make fresh things for each call
+    (the suite's time: a server start per test adds up)."""
+    data = asyncio.run(make_data_dir(tmp_path_factory.mktemp("api") / "data",
+                                     api={"calls_per_minute": 100_000, "refused_per_minute": 100_000}))
+    running = ServerThread(data).start()
+    try:
+        built = build_world(running)
+        try:
+            yield built
+        finally:
+            built.client.close()
+    finally:
+        running.stop()

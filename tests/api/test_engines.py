@@ -1,11 +1,14 @@
 """The API's own table and checks on both engines (SQLite, then a real PostgreSQL): a token
 found by its text only, its states with the clock moved, its last use, revocation once,
 the caller it becomes (the owner's console ``Viewer``, the token's organisation), and
-every step in a valid audit chain; and the directory's search with a NUL (which
-PostgreSQL refuses in any text) answering nothing rather than failing."""
+every step in a valid audit chain; the rate limits' shared buckets (two workers' worth
+of limiters on one database give the limit once, concurrently, and a refused key is
+not written again); and the directory's search with a NUL (which PostgreSQL refuses in
+any text) answering nothing rather than failing."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,6 +17,7 @@ from congthu import audit
 from congthu.accounts import roles
 from congthu.api import callers
 from congthu.api.errors import ApiError
+from congthu.api.limits import SharedLimiter
 from congthu.api.tokens import ACTIVE, EXPIRED, REVOKED, Tokens, mark_used
 from congthu.app import App
 from congthu.directory import Directory
@@ -59,3 +63,12 @@ async def test_tokens_on_both_engines(any_app: App) -> None:
     await d.add_person("Nguyễn Thanh Bình", dept.id)
     assert [h.name for h in await d.search("nguyen\x00binh")] == ["Nguyễn Thanh Bình"]
     assert await d.search("\x00") == []
+
+
+async def test_shared_rate_limit_on_both_engines(any_app: App) -> None:
+    one, two = SharedLimiter(any_app.db), SharedLimiter(any_app.db)
+    # Both "workers" at once, as concurrent calls: the bucket's 5, never more.
+    waits = await asyncio.gather(*[(one if i % 2 else two).take("token:7", 5) for i in range(12)])
+    assert waits.count(0.0) == 5 and all(0 < w <= 12 for w in waits if w)
+    assert await one.take("token:7", 5) > 0 and await two.take("token:7", 5) > 0
+    assert await one.take("token:8", 5) == 0

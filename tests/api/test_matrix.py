@@ -7,15 +7,25 @@ or change another organisation by any URL or API call"):
   (read 200, change 2xx or 403), and 404 for the things of an organisation the owner may
   not read, exactly as for ids that do not exist;
 * a token limited to an organisation: nothing outside it, not even for an administrator;
-* listings and search show only what the owner may read.
+* listings and search show only what the owner may read;
+* the same for aliases, delegations, the working-day calendar, the journal and the
+  quarantine (``org_endpoints``, ``system_endpoints``).
 """
 
 from __future__ import annotations
 
+import itertools
+import secrets
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from congthu.content import quarantine
+from congthu.delegation import grant
+from congthu.directory import Directory
+from congthu.journal import entries
+from congthu.requests.calendar import put_override
 from congthu.requests.workflow import Requests
 from tests.api.conftest import ALL_SCOPES, World
 
@@ -160,3 +170,193 @@ def test_refusals_are_audited(world: World) -> None:
     assert any(rec.actor == world.accounts["supervisor"] and f"request:{request_id}" in rec.target for rec in denied)
     calls = world.server.run(audit.records(world.server.app, action="api.call"))
     assert any(rec.details["status"] == 403 and rec.details["path"].endswith("/start") for rec in calls)
+
+
+# -- aliases, delegations, the calendar, the journal, the quarantine ----------------------------------
+
+
+def _app(world: World) -> Any:
+    return world.server.app
+
+
+def make_alias(world: World, person: str) -> str:
+    """A fresh alias of ``person``'s mailbox."""
+    async def add() -> str:
+        return (await Directory(_app(world)).add_alias(f"bidanh{secrets.token_hex(4)}", world.accounts[person])).address
+    return world.server.run(add())
+
+
+def make_delegation(world: World, org: str, grantee: str) -> str:
+    """``grantee`` reads ``org``'s mailbox; the grantee's address."""
+    async def add() -> str:
+        app = _app(world)
+        owner = (await Directory(app).get_org(world.ids[org])).mailbox_id
+        box = await app.store.get_mailbox(world.accounts[grantee])
+        assert owner is not None and box is not None
+        await grant(app, owner, box.id, "lrs", granted_by="test")
+        return box.address
+    return world.server.run(add())
+
+
+def journal_entry(world: World, sender: str, to: str, subject: str = "Công văn số 12") -> int:
+    """An entry of mail from one organisation mailbox to another, as submission keeps it."""
+    async def keep() -> int:
+        app = _app(world)
+        src = await app.store.get_mailbox(world.accounts[sender])
+        dst = await app.store.get_mailbox(world.accounts[to])
+        assert src is not None and dst is not None
+        raw = (f"From: {src.address}\r\nTo: {dst.address}\r\nSubject: {subject}\r\n"
+               f"Message-ID: <{secrets.token_hex(8)}@test>\r\nDate: Mon, 07 Dec 2026 09:00:00 +0700\r\n\r\n"
+               "Kính gửi.\r\n").encode()
+        entry = await entries.record_sent(app, entries.Sent(raw, "submission", secrets.token_hex(4), src.address,
+                                                            [(dst.address, dst.id)], src.address, src.id))
+        assert entry is not None
+        return entry
+    return world.server.run(keep())
+
+
+def hold(world: World, person: str = "binh") -> int:
+    """A message held for ``person`` by the content pipeline's quarantine."""
+    async def keep() -> int:
+        app = _app(world)
+        box = await app.store.get_mailbox(world.accounts[person])
+        assert box is not None
+        raw = (f"From: x@example.org\r\nTo: {box.address}\r\nSubject: hoa don\r\n"
+               f"Message-ID: <{secrets.token_hex(8)}@example.org>\r\n\r\nEICAR?\r\n").encode()
+        return await quarantine.hold(app, raw, door="mx", mail_from="x@example.org", recipients=[(box.address, box.id)],
+                                     subject="hoa don", rule="test", reason="thử / test")
+    return world.server.run(keep())
+
+
+_days = itertools.count()
+
+
+def make_override(world: World) -> str:
+    """A fresh override of the calendar; its day."""
+    day = date(2031, 1, 1) + timedelta(days=next(_days))
+    world.server.run(_app(world).db.run_write(put_override, day, "work", "thử", "test", datetime.now(UTC)))
+    return day.isoformat()
+
+
+def org_endpoints(world: World, org: str = "dept", person: str = "binh") -> list[tuple[str, str, str, Any]]:
+    """(scope, method, path, json) of the new endpoints about ``org``'s things."""
+    org_id, person_id = world.ids[org], world.ids[person]
+    to = "other_box" if org != "other" else "dept_box"
+    box = {"dept": "dept_box", "other": "other_box"}.get(org)
+    if box is None:  # the unit: its mailbox's address
+        box = "unit_box"
+        world.accounts.setdefault("unit_box", world.server.run(Directory(_app(world)).get_org(org_id)).address)
+    return [
+        ("directory:read", "GET", f"/api/v1/orgs/{org_id}/aliases", None),
+        ("directory:read", "GET", f"/api/v1/people/{person_id}/aliases", None),
+        ("aliases:write", "POST", f"/api/v1/orgs/{org_id}/aliases", {"alias": f"bidanh{secrets.token_hex(4)}"}),
+        ("aliases:write", "DELETE", f"/api/v1/people/{person_id}/aliases/{make_alias(world, person)}", None),
+        ("directory:read", "GET", f"/api/v1/orgs/{org_id}/delegations", None),
+        ("delegations:write", "POST", f"/api/v1/orgs/{org_id}/delegations", {"grantee": world.accounts[person],
+                                                                               "rights": "xem"}),
+        ("delegations:write", "DELETE", f"/api/v1/orgs/{org_id}/delegations/{make_delegation(world, org, person)}",
+         None),
+        ("journal:read", "GET", f"/api/v1/journal/{journal_entry(world, box, to)}", None),
+    ]
+
+
+def system_endpoints(world: World) -> list[tuple[str, str, str, Any]]:
+    """(scope, method, path, json) of the new endpoints about no one organisation."""
+    return [
+        ("requests:read", "GET", "/api/v1/calendar/overrides", None),
+        ("requests:read", "GET", "/api/v1/calendar/due?filed_at=2027-01-08T09:00:00%2B07:00", None),
+        ("requests:read", "GET", "/api/v1/calendar/days?year=2027", None),
+        ("calendar:write", "POST", "/api/v1/calendar/overrides",
+         {"day": (date(2032, 1, 1) + timedelta(days=next(_days))).isoformat(), "kind": "off", "note": "thử"}),
+        ("calendar:write", "DELETE", f"/api/v1/calendar/overrides/{make_override(world)}", None),
+        ("journal:read", "GET", "/api/v1/journal", None),
+        ("quarantine:manage", "GET", "/api/v1/quarantine", None),
+        ("quarantine:manage", "POST", f"/api/v1/quarantine/{hold(world)}/release", None),
+        ("quarantine:manage", "DELETE", f"/api/v1/quarantine/{hold(world)}", None),
+    ]
+
+
+def test_each_scope_opens_only_its_new_endpoints(shared_world: World) -> None:
+    world = shared_world
+    tokens = {scope: world.token("admin2", [scope]) for scope in ALL_SCOPES}
+    for needed, method, path, body in org_endpoints(world) + system_endpoints(world):
+        for scope, token in tokens.items():
+            r = world.call(method, path, token, json=body)
+            if scope == needed:
+                assert not (r.status_code == 403 and r.json()["code"] == "insufficient_scope"), (scope, path)
+                assert r.status_code < 500, (scope, path, r.text)
+            else:
+                assert r.status_code == 403, (scope, path, r.status_code, r.text)
+                assert r.json()["code"] == "insufficient_scope"
+                assert f'scope="{needed}"' in r.headers["www-authenticate"]
+
+
+# Owner -> the status of each of ``org_endpoints`` on the department's things: aliases are the
+# IT Center's (Điều 3.3c), delegations the organisation's managers' too (Điều 12), the
+# journal the records office's (Điều 7.4: its own organisation and sub-units).
+ORG_EXPECTED = {
+    "admin2": [200, 200, 201, 204, 200, 201, 204, 200],
+    "supervisor": [200, 200, 403, 403, 200, 403, 403, 404],
+    "manager": [200, 200, 403, 403, 200, 201, 204, 404],
+    "unitmanager": [404] * 8,
+    "othermanager": [404] * 8,
+    "records": [404] * 7 + [200],
+}
+# Owner -> the status of each of ``system_endpoints``: the calendar is read by every
+# console role and changed by the IT Center; the quarantine is the IT Center's.
+SYSTEM_EXPECTED = {
+    "admin2": [200, 200, 200, 201, 204, 200, 200, 200, 204],
+    "supervisor": [200, 200, 200, 403, 403, 403, 403, 403, 403],
+    "manager": [200, 200, 200, 403, 403, 403, 403, 403, 403],
+    "unitmanager": [200, 200, 200, 403, 403, 403, 403, 403, 403],
+    "othermanager": [200, 200, 200, 403, 403, 403, 403, 403, 403],
+    "records": [200, 200, 200, 403, 403, 200, 403, 403, 403],
+}
+
+
+@pytest.mark.parametrize("owner", sorted(ORG_EXPECTED))
+def test_each_role_on_the_new_endpoints(shared_world: World, owner: str) -> None:
+    world = shared_world
+    token = world.token(owner)
+    got = [world.call(method, path, token, json=body).status_code for _s, method, path, body in org_endpoints(world)]
+    assert got == ORG_EXPECTED[owner]
+    got = [world.call(method, path, token, json=body).status_code
+           for _s, method, path, body in system_endpoints(world)]
+    assert got == SYSTEM_EXPECTED[owner]
+
+
+def test_the_new_endpoints_on_a_unit_and_a_token_limited_to_it(shared_world: World) -> None:
+    world = shared_world
+    unit_rights = [200, 200, 403, 403, 200, 201, 204, 200]
+    for owner, expected in (("manager", unit_rights[:7] + [404]), ("unitmanager", unit_rights[:7] + [404]),
+                            ("othermanager", [404] * 8), ("records", [404] * 7 + [200])):
+        token = world.token(owner)
+        got = [world.call(method, path, token, json=body).status_code
+               for _s, method, path, body in org_endpoints(world, "unit", "lan")]
+        assert got == expected, owner
+    limited = world.token("admin2", org=world.ids["unit"])
+    got = [world.call(method, path, limited, json=body).status_code
+           for _s, method, path, body in org_endpoints(world, "unit", "lan")]
+    assert got == [200, 200, 201, 204, 200, 201, 204, 200]
+    got = [world.call(method, path, limited, json=body).status_code for _s, method, path, body in org_endpoints(world)]
+    assert got == [404] * 8
+    # The calendar is read by anyone (it is the province's), changed and the quarantine
+    # seen only by tokens not limited to one organisation.
+    got = [world.call(method, path, limited, json=body).status_code
+           for _s, method, path, body in system_endpoints(world)]
+    assert got == [200, 200, 200, 403, 403, 200, 403, 403, 403]
+
+
+def test_refusals_on_the_new_endpoints_are_audited(shared_world: World) -> None:
+    world = shared_world
+    from congthu import audit
+
+    token = world.token("manager")
+    held = hold(world)
+    assert world.call("POST", f"/api/v1/quarantine/{held}/release", token).status_code == 403
+    dept = world.ids["dept"]
+    assert world.call("POST", f"/api/v1/orgs/{dept}/aliases", token, json={"alias": "bidanhmoi"}).status_code == 403
+    denied = world.server.run(audit.records(_app(world), action="access.denied"))
+    mine = [rec for rec in denied if rec.actor == world.accounts["manager"]]
+    assert any(f"quarantine:{held}" in rec.target for rec in mine)
+    assert any(f"org:{dept}" in rec.target and rec.details["permission"] == "aliases.manage" for rec in mine)

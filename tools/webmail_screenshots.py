@@ -13,7 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Page, sync_playwright
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -67,6 +67,7 @@ def main() -> None:
                 server.run(server.app.store.create_folder(box, "Dự án chuyển đổi số/Năm 2026"))
                 page.goto(origin + "/thu/thu-muc")
                 page.screenshot(path=OUT / "thu-muc.png", full_page=True)
+                compose(page, origin)
                 phone = browser.new_page(viewport={"width": 390, "height": 760}, is_mobile=True)
                 phone.context.add_cookies(page.context.cookies())
                 phone.goto(origin + "/thu")
@@ -74,6 +75,32 @@ def main() -> None:
                 browser.close()
         finally:
             server.stop()
+
+
+def compose(page: Page, origin: str) -> None:
+    """The compose page in rich text: a reply with bold words, a list and the quotation."""
+    page.goto(origin + "/thu")
+    page.click("text=Giấy mời họp giao ban tháng 12")
+    page.wait_for_load_state()
+    page.click("a.reply")
+    page.wait_for_load_state()
+    page.check("#kieu-html")
+    editor = page.locator("#soan-html")
+    editor.click()
+    page.keyboard.press("Control+Home")
+    page.keyboard.type("Kính gửi Văn phòng Sở,")
+    page.keyboard.press("Enter")
+    page.keyboard.type("Tôi xin ")
+    page.keyboard.press("Control+b")
+    page.keyboard.type("xác nhận tham dự")
+    page.keyboard.press("Control+b")
+    page.keyboard.type(" cuộc họp, cùng:")
+    page.keyboard.press("Enter")
+    page.click("button[data-lenh=insertUnorderedList]")
+    page.keyboard.type("bà Trần Thị Bình, Phòng Tổ chức;")
+    page.keyboard.press("Enter")
+    page.keyboard.type("ông Lê Văn Cường, Văn phòng.")
+    page.screenshot(path=OUT / "soan-thu.png", full_page=True)
 
 
 if __name__ == "__main__":

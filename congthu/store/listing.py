@@ -184,6 +184,19 @@ class ListingMethods(StoreBase):
 
         return await self._ro(read)
 
+    async def thread_count(self, folder_id: int) -> int:
+        """How many conversations ``thread_page`` pages through: the folder's distinct
+        non-empty base subjects, plus each message with an empty one (a conversation of
+        its own). Both counts read the subject index (folder_id, sort_subject, ...)."""
+        def read(conn: Connection) -> int:
+            named = conn.execute(select(func.count(func.distinct(messages.c.sort_subject))).where(
+                and_(messages.c.folder_id == folder_id, messages.c.sort_subject != ""))).scalar()
+            alone = conn.execute(select(func.count()).select_from(messages).where(
+                and_(messages.c.folder_id == folder_id, messages.c.sort_subject == ""))).scalar()
+            return int(named or 0) + int(alone or 0)
+
+        return await self._ro(read)
+
     async def thread_of(self, folder_id: int, uid: int) -> list[Listed]:
         """The messages of the folder in the conversation of message ``uid`` (same base
         subject), oldest first, at most ``MAX_THREAD``; [] if there is no such message."""

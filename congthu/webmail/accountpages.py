@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from congthu.webmail import i18n, render
-from congthu.webmail.context import LOGIN, WebContext, first, read_form
+from congthu.webmail.context import LOGIN, WebContext
 from congthu.webmail.sessions import COOKIE
 from congthu.webmail.settingspages import NAV
 
@@ -42,15 +42,11 @@ def routes(ctx: WebContext) -> APIRouter:
 
     @api.post(SETTINGS + "/phien")
     async def end_sessions(request: Request) -> Response:
-        signed = await ctx.require(request)
-        if isinstance(signed, Response):
-            return signed
-        form = await read_form(request)
-        if form is None or not ctx.form_ok(request, signed.session.secret, first(form, "csrf")):
-            return ctx.renderer.page(request, "error.html", {
-                "csrf": signed.session.csrf, "address": signed.mailbox.address, "session": signed.session,
-                "bad": True}, status=403)
-        which = first(form, "phien")
+        change = await ctx.changing(request)
+        if isinstance(change, Response):
+            return change
+        signed = change.signed
+        which = change.form.get("phien")
         if which == "tat-ca":
             await ctx.sessions.end_all(signed.mailbox.id)
         elif which.isdigit() and len(which) < 10:

@@ -18,7 +18,15 @@ keeps its attachments: "Lưu nháp" stores the chosen files in the draft message
 ``MailStore.append``, as an IMAP APPEND would), reopening the draft lists them ticked
 (``giu``: their section numbers in the draft), and the next version (saved, autosaved)
 or the message sent takes the ticked ones from the previous version, read back from the
-user's own Drafts folder, plus any new files.
+user's own Drafts folder, plus any new files. A draft written as an organisation mailbox
+(Điều 12) keeps that From and reopens with it.
+
+Rich text (``richtext.py``): with ``kieu=html`` the form's ``noi-dung-html`` (the editor's
+HTML) is cleaned by the reader's allow-list, made NFC, and sent or stored as
+``multipart/alternative`` with a plain text made from it; replies and forwards quote the
+original's HTML cleaned the same way (its text, escaped, when it has none), and the
+signature is put in as HTML. Each user's choice of rich or plain is remembered
+(``/thu/soan/kieu``, and each message sent).
 """
 
 from __future__ import annotations
@@ -39,7 +47,7 @@ from congthu.smtp.submit import submit
 from congthu.store import Folder, NotFound
 from congthu.store import flags as flagbits
 from congthu.webmail import i18n, render
-from congthu.webmail.context import HOME, Signed, WebContext, client_ip
+from congthu.webmail.context import HOME, Signed, WebContext, client_ip, first, read_form
 from congthu.webmail.drafts import SOURCE_HEADER, drafts_folder, parse_source, read_draft, save_draft
 from congthu.webmail.reading import (
     SECTION,
@@ -50,6 +58,15 @@ from congthu.webmail.reading import (
     structure_of,
     view_of,
 )
+from congthu.webmail.richtext import (
+    clean_html,
+    editor_markup,
+    forward_html,
+    html_to_text,
+    quote_html,
+    signature_html,
+    text_to_html,
+)
 from congthu.webmail.writing import (
     MSG_ID,
     Draft,
@@ -57,9 +74,11 @@ from congthu.webmail.writing import (
     Upload,
     bad_addresses,
     build,
+    forward_lines,
     forward_subject,
     forward_text,
     quote,
+    quote_head,
     read_original,
     reply_subject,
     show_address,
@@ -68,6 +87,7 @@ from congthu.webmail.writing import (
 )
 
 COMPOSE = HOME + "/soan"
+RICH, PLAIN = "html", "thuong"  # the form's ``kieu``: rich text or plain
 KINDS = ("tra-loi", "tra-loi-tat-ca", "chuyen-tiep", "dinh-kem")
 MAX_TEXT = 2_000_000  # characters of a body
 MAX_FIELD = 20_000  # characters of an address field or subject
@@ -109,12 +129,18 @@ def routes(ctx: WebContext) -> APIRouter:
         view = view_of(structure_of(content.structure, raw), raw)
         text = part_text(raw, view.text_part)[0] if view.text_part is not None else ""
         original = read_original(raw, text)
+        if view.html_part is not None:
+            original.html = part_text(raw, view.html_part)[0]
         if not original.subject:
             original.subject = decode_words(content.subject or "")
         return folder, original
 
-    def prefill(kind: str, original: Original, own: str, lang: str) -> Draft:
+    def prefill(kind: str, original: Original, own: str, lang: str, rich: bool) -> Draft:
+        """The form of a reply, reply-all or forward (inline or as an attachment); in rich
+        text the quotation is the original's HTML (cleaned when the page is made) or its
+        text escaped."""
         draft = Draft()
+        original_html = (original.html or text_to_html(original.text)) if rich else ""
         if kind in ("tra-loi", "tra-loi-tat-ca"):
             to = original.reply_to or original.from_
             draft.to = ", ".join(show_address(p) for p in to)
@@ -131,9 +157,13 @@ def routes(ctx: WebContext) -> APIRouter:
             refs = (original.references + " " + original.message_id).strip()
             draft.references = " ".join(refs.split()[-20:])  # RFC 5322 3.6.4; keep it short
             draft.body = quote(original, lang)
+            if rich:
+                draft.html = quote_html(quote_head(original, lang), original_html)
         elif kind == "chuyen-tiep":
             draft.subject = forward_subject(original.subject)
             draft.body = forward_text(original, lang)
+            if rich:
+                draft.html = forward_html(forward_lines(original, lang), original_html)
         else:
             draft.subject = forward_subject(original.subject)
         return draft
@@ -181,13 +211,24 @@ def routes(ctx: WebContext) -> APIRouter:
         return own + [(a.owner_address, a.owner_address) for a in await ctx.delegated(signed)
                       if delegation.SEND_AS in a.mailbox]
 
+    async def chosen_sender(signed: Signed, wanted: str) -> tuple[str, str]:
+        """(display name, address) a draft is stored with: the From chosen when the user
+        may send as it, else the user's own."""
+        own = (signed.mailbox.display_name, signed.mailbox.address)
+        wanted = wanted.strip().lower()
+        if not wanted or wanted == own[1].lower():
+            return own
+        return ("", wanted) if any(a.lower() == wanted for a, _shown in await senders(signed)) else own
+
     async def page(request: Request, signed: Signed, draft: Draft, *, source: str = "", draft_uid: int = 0,
                    errors: list[str] | None = None, attached: str = "", status: int = 200,
-                   kept: list[Attachment] | None = None, sender: str = "") -> Response:
+                   kept: list[Attachment] | None = None, sender: str = "", rich: bool | None = None) -> Response:
         settings = app.settings
+        rich = bool(draft.html) if rich is None else rich
         return ctx.renderer.page(request, "compose.html", {
             "session": signed.session, "csrf": signed.session.csrf, "address": signed.mailbox.address,
-            "senders": await senders(signed), "chosen_sender": sender.lower(),
+            "senders": await senders(signed), "chosen_sender": (sender or draft.sender).lower(),
+            "rich": rich, "editor_html": editor_markup(draft.html) if rich and draft.html else "",
             "draft": draft, "source": source, "draft_uid": draft_uid or "", "errors": errors or [],
             "attached": attached, "max_bytes": settings.attachment_max_bytes, "kept": kept or [],
             "max_mb": settings.limits.attachment_mb, "max_files": MAX_FILES}, status=status)
@@ -223,13 +264,20 @@ def routes(ctx: WebContext) -> APIRouter:
             # Answering mail of a delegated mailbox: as that mailbox when the user may.
             held = await ctx.held(signed, found[0].id)
             owner = held.owner_address if held is not None and held.delegated else signed.mailbox.address
-            draft = prefill(kind, found[1], owner, lang)
-            draft.body = with_signature(draft.body, await get_signature(app, signed.mailbox.id))
+            rich = await ctx.prefs.compose_html(signed.mailbox.id)
+            draft = prefill(kind, found[1], owner, lang, rich)
+            signature = await get_signature(app, signed.mailbox.id)
+            draft.body = with_signature(draft.body, signature)
+            if rich:
+                draft.html = "<div><br></div>" + signature_html(signature) + draft.html
             return await page(request, signed, draft, source=f"{ref[0]}-{ref[1]} {kind}",
-                              attached=_eml_name(found[1]) if kind == "dinh-kem" else "", sender=owner)
-        return await page(request, signed, Draft(to=query.get("den", "")[:MAX_FIELD],
-                                                 body=with_signature("", await get_signature(app, signed.mailbox.id))),
-                          sender=query.get("tu", "")[:320])
+                              attached=_eml_name(found[1]) if kind == "dinh-kem" else "", sender=owner, rich=rich)
+        rich = await ctx.prefs.compose_html(signed.mailbox.id)
+        signature = await get_signature(app, signed.mailbox.id)
+        draft = Draft(to=query.get("den", "")[:MAX_FIELD], body=with_signature("", signature))
+        if rich:
+            draft.html = "<div><br></div>" + signature_html(signature)
+        return await page(request, signed, draft, sender=query.get("tu", "")[:320], rich=rich)
 
     async def read_compose_form(request: Request) -> tuple[dict[str, str], list[UploadFile], list[str]] | None:
         """(the fields' first values, the files, the kept attachments' sections)."""
@@ -246,17 +294,20 @@ def routes(ctx: WebContext) -> APIRouter:
                 if key == "giu":
                     kept.append(value[:50])
                 elif key not in fields:
-                    fields[key] = value[:MAX_TEXT if key == "noi-dung" else MAX_FIELD]
+                    fields[key] = value[:MAX_TEXT if key in ("noi-dung", "noi-dung-html") else MAX_FIELD]
             elif key == "tep" and value.filename:
                 files.append(value)
         return fields, files, kept[:MAX_FILES]
 
     def draft_of(fields: dict[str, str]) -> Draft:
+        """The form as a draft; rich text (``kieu=html``) cleaned, with its plain text."""
+        rich = fields.get("kieu") == RICH
+        html = clean_html(fields.get("noi-dung-html", "")) if rich else ""
         return Draft(to=fields.get("den", ""), cc=fields.get("dong-gui", ""), bcc=fields.get("an", ""),
                      subject=fields.get("tieu-de", "").replace("\r", " ").replace("\n", " "),
-                     body=fields.get("noi-dung", ""),
+                     body=html_to_text(html) if rich else fields.get("noi-dung", ""), html=html,
                      in_reply_to=_msgids(fields.get("in-reply-to", ""), 1),
-                     references=_msgids(fields.get("references", ""), 20))
+                     references=_msgids(fields.get("references", ""), 20), sender=fields.get("tu", "")[:320])
 
     async def attach_source(signed: Signed, draft: Draft, source: str) -> bool:
         """For a forward as attachment, the original's raw bytes; False if it is gone."""
@@ -319,7 +370,7 @@ def routes(ctx: WebContext) -> APIRouter:
             # again from its source when sent.
             saved = await save_draft(store, folder, build(
                 Draft(**{**draft.__dict__, "attached_messages": []}),
-                sender=(signed.mailbox.display_name, signed.mailbox.address), domain=settings.system.domain,
+                sender=await chosen_sender(signed, draft.sender), domain=settings.system.domain,
                 include_bcc=True, extra_headers=headers), draft_uid or None)
             return await page(request, signed, draft, source=source, draft_uid=saved, attached=attached,
                         errors=errors, kept=await kept_of(signed, saved)
@@ -337,6 +388,7 @@ def routes(ctx: WebContext) -> APIRouter:
         own_sender = sender.lower() == signed.mailbox.address.lower()
         name = signed.mailbox.display_name if own_sender else ""
         raw = build(draft, sender=(name, sender), domain=settings.system.domain)
+        rich = fields.get("kieu") == RICH
         outcome = await submit(app, signed.mailbox, sender, recipients, raw, client_ip=client_ip(request),
                                door="web", secure=render.secure(request))
         if not outcome.ok:
@@ -367,6 +419,8 @@ def routes(ctx: WebContext) -> APIRouter:
             answered = await ctx.own_folder(signed, parsed[0], "w")
             if answered is not None:
                 await store.store_flags(answered.id, [parsed[1]], "add", flagbits.ANSWERED)
+        if rich != await ctx.prefs.compose_html(signed.mailbox.id):
+            await ctx.prefs.set_compose_html(signed.mailbox.id, rich)  # the way this user writes
         return render.redirect(f"{HOME}/{sent.id}?da-gui=1" if sent else HOME)
 
     @api.post(COMPOSE + "/nhap")
@@ -387,12 +441,27 @@ def routes(ctx: WebContext) -> APIRouter:
         previous = _int(fields.get("nhap", ""))
         draft = draft_of(fields)
         draft.uploads = await kept_uploads(signed, previous, kept_sections)
-        raw = build(draft, sender=(signed.mailbox.display_name, signed.mailbox.address),
+        raw = build(draft, sender=await chosen_sender(signed, draft.sender),
                     domain=app.settings.system.domain, include_bcc=True,
                     extra_headers={SOURCE_HEADER: source} if source else None)
         uid = await save_draft(store, folder, raw, previous or None)
         # The kept files' section numbers in the new version, in order (the page renumbers).
         return _json({"nhap": uid, "giu": [a.section for a in view_of(structure_of({}, raw), raw).attachments]})
+
+    @api.post(COMPOSE + "/kieu")
+    async def writing_mode(request: Request) -> Response:
+        """The page's rich / plain switch: the user's choice, remembered (JSON answer)."""
+        signed = await ctx.signed(request)
+        if signed is None or signed.session.must_change:
+            return _json({"loi": "dang-nhap"}, 401)
+        form = await read_form(request)
+        if form is None or not ctx.form_ok(request, signed.session.secret, first(form, "csrf")):
+            return _json({"loi": "csrf"}, 403)
+        mode = first(form, "kieu")
+        if mode not in (RICH, PLAIN):
+            return _json({"loi": "kieu"}, 400)
+        await ctx.prefs.set_compose_html(signed.mailbox.id, mode == RICH)
+        return _json({"kieu": mode})
 
     @api.get(HOME + "/danh-ba")
     async def complete(request: Request) -> Response:

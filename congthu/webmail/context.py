@@ -40,6 +40,7 @@ HOME = "/thu"
 LOGIN = "/dang-nhap"
 CHANGE = "/mat-khau-moi"
 MAX_FIELD = 1024
+MAX_THREAD_TOTALS = 10_000  # folders whose conversation count is kept
 # Where a sign-in may send the browser afterwards: our own mail pages, nothing else
 # (no scheme, no host, no "//", no backslash, no dot segments).
 _SAFE_NEXT = re.compile(r"^/(thu|cai-dat|quan-tri)(/[A-Za-z0-9_-]+)*/?(\?[A-Za-z0-9_=&%-]*)?$")
@@ -59,6 +60,12 @@ def same_origin(request: Request) -> bool:
     if origin is None:
         return True
     return origin != "null" and urlsplit(origin).netloc.lower() == request.headers.get("host", "").lower()
+
+
+def manages_folders(access: delegation.Access) -> bool:
+    """Whether a grant lets its holder manage some folder of the mailbox: "k" (create)
+    or "x" (delete, rename) on the mailbox or on one of its folders (RFC 4314)."""
+    return any(ch in rights for rights in (access.mailbox, *access.folders.values()) for ch in "kx")
 
 
 @dataclass(frozen=True)
@@ -115,6 +122,23 @@ class WebContext:
         self.sessions = WebSessions(app.db, lambda: app.accounts.clock())
         self.prefs = Prefs(app.db, lambda: app.accounts.clock())
         self.previews = Previews()
+        # Folder id -> ((UIDNEXT, message count), conversations): the list by
+        # conversation's total, counted again only when the folder's messages changed.
+        self.thread_totals: dict[int, tuple[tuple[int, int], int]] = {}
+
+    async def thread_total(self, folder: Folder, messages: int) -> int:
+        """How many conversations the folder holds (``MailStore.thread_count``, a scan of
+        the folder's subject index), kept while its UIDNEXT and message count stay the
+        same: a message added raises the one, a message removed lowers the other."""
+        key = (folder.uidnext, messages)
+        known = self.thread_totals.get(folder.id)
+        if known is not None and known[0] == key:
+            return known[1]
+        total = await self.app.store.thread_count(folder.id)
+        if len(self.thread_totals) >= MAX_THREAD_TOTALS:
+            self.thread_totals.clear()
+        self.thread_totals[folder.id] = (key, total)
+        return total
 
     async def signed(self, request: Request) -> Signed | None:
         """The session and mailbox of the request's cookie, if live and active."""
@@ -202,7 +226,8 @@ class WebContext:
                 "mailboxes": [(signed.mailbox.id, signed.mailbox.address)]
                 + [(a.owner_mailbox_id, a.owner_address) for a in delegated] if delegated else [],
                 "acting": acting.owner_address if acting else "",
-                "acting_read_only": acting is not None and not any(ch in acting.mailbox for ch in "wte")}
+                "acting_read_only": acting is not None and not any(ch in acting.mailbox for ch in "wte"),
+                "acting_manage": acting is not None and manages_folders(acting)}
 
     async def audit_delegated(self, request: Request, signed: Signed, action: str, owner_address: str,
                               details: dict[str, object] | None = None) -> None:

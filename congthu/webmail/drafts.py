@@ -4,7 +4,10 @@ store's ``append`` (the path of IMAP APPEND, so every client sees it); a new ver
 appended first and the previous one expunged after, so a crash in between leaves two
 versions, never none.
 
-A draft holds what the compose form holds: the addresses (Bcc too), subject, text,
+A draft holds what the compose form holds: the From chosen (the user's own address or an
+organisation mailbox the user may send as, Điều 12: the draft is still the user's, in
+the user's own Drafts), the addresses (Bcc too), subject, text (and its HTML when written
+in rich text: ``multipart/alternative``, the HTML cleaned again when reopened),
 In-Reply-To and References, and in ``X-Congthu-Source`` which stored message it answers
 or forwards (folder id and UID, checked again as the user's when sent), and the files
 the user attached (``compose.py``: kept from version to version).
@@ -17,9 +20,11 @@ import unicodedata
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
+from email.utils import parseaddr
 
 from congthu.store import Folder, MailStore
 from congthu.store import flags as flagbits
+from congthu.webmail.richtext import fragment
 from congthu.webmail.writing import Draft
 
 __all__ = ["SOURCE_HEADER", "drafts_folder", "read_draft", "save_draft"]
@@ -68,10 +73,18 @@ def read_draft(raw: bytes) -> tuple[Draft, str]:
             body = body[:-1] if body.endswith("\n") else body  # the line end writing.build adds
     except Exception:  # an undecodable body: the draft opens without it
         body = ""
+    html = ""
+    try:
+        part = msg.get_body(preferencelist=("html",))
+        if part is not None and part.get_content_type() == "text/html":
+            html = fragment(unicodedata.normalize("NFC", part.get_content()))
+    except Exception:  # an undecodable HTML part: the draft opens as plain text
+        html = ""
     source = header(SOURCE_HEADER).strip()
     return Draft(to=header("To"), cc=header("Cc"), bcc=header("Bcc"), subject=header("Subject"),
-                 body=body, in_reply_to=header("In-Reply-To").strip(),
-                 references=header("References").strip()), source if _SOURCE.match(source) else ""
+                 body=body, html=html, in_reply_to=header("In-Reply-To").strip(),
+                 references=header("References").strip(), sender=parseaddr(header("From"))[1]
+                 ), source if _SOURCE.match(source) else ""
 
 
 def parse_source(source: str) -> tuple[int, int, str] | None:

@@ -7,7 +7,10 @@ The stream watches every folder of the signed-in mailbox. When one changes it se
 ``so-chua-doc`` (the folders' unread counts, ``MailStore.unseen_counts``) and, for the
 folder shown (``?thu-muc=``), ``thu-moi`` for each message with a UID above the newest
 the page has (``?sau=``, or the ``Last-Event-ID`` the browser sends when it reconnects:
-each ``thu-moi`` carries its UID as the event id), read with ``list_page`` by UID. The
+each ``thu-moi`` carries its UID as the event id), read with ``list_page`` by UID. On a
+list by conversation (``?chuoi=1``) each new message's row stands for its conversation
+(``MailStore.thread_of``: its size and unread count, and the UIDs of its other messages,
+whose row the page removes: the conversation moves to the top). The
 payloads are JSON; the page's script puts every value in with ``textContent``, so a
 hostile subject is text.
 
@@ -36,6 +39,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
 from congthu.store import Folder
+from congthu.store import flags as flagbits
 from congthu.webmail import i18n, render
 from congthu.webmail.context import HOME, Signed, WebContext
 from congthu.webmail.listview import PAGE_SIZE, number, row_of
@@ -87,14 +91,23 @@ def routes(ctx: WebContext) -> APIRouter:
     store = ctx.app.store
     streams = Streams()
 
-    async def new_rows(folder: Folder, after: int, lang: str) -> list[dict[str, Any]]:
+    async def new_rows(folder: Folder, after: int, lang: str, threaded: bool) -> list[dict[str, Any]]:
         listed = await store.list_page(folder.id, "uid", descending=True, limit=PAGE_SIZE)
         rows = []
         for item in reversed([i for i in listed if i.meta.uid > after]):
             row = row_of(item, lang)
-            rows.append({"uid": row.uid, "subject": row.subject, "sender": row.sender, "date": row.date,
-                         "size": i18n.show_size(row.size, lang), "seen": row.seen, "flagged": row.flagged,
-                         "url": f"{HOME}/{folder.id}/{row.uid}"})
+            shown: dict[str, Any] = {
+                "uid": row.uid, "subject": row.subject, "sender": row.sender, "date": row.date,
+                "size": i18n.show_size(row.size, lang), "seen": row.seen, "flagged": row.flagged,
+                "url": f"{HOME}/{folder.id}/{row.uid}"}
+            if threaded:
+                members = await store.thread_of(folder.id, row.uid)
+                unseen = sum(1 for m in members if not m.meta.flags & flagbits.SEEN)
+                shown.update({"count": len(members), "seen": unseen == 0,
+                              "count_text": i18n.translator(lang)("list.thread_count", count=len(members)),
+                              "thread_url": f"{HOME}/{folder.id}/{row.uid}/cung-chuoi",
+                              "replaces": [m.meta.uid for m in members if m.meta.uid != row.uid]})
+            rows.append(shown)
         return rows
 
     async def quietly_signed(request: Request) -> Signed | None:
@@ -120,6 +133,7 @@ def routes(ctx: WebContext) -> APIRouter:
         lang = i18n.language(request.cookies.get(i18n.LANG_COOKIE))
         shown_id = number(request.query_params.get("thu-muc", ""))
         shown = await ctx.own_folder(signed, shown_id) if shown_id else None
+        threaded = request.query_params.get("chuoi") == "1"
         after = max(number(request.query_params.get("sau", "")),
                     number(request.headers.get("last-event-id", "")[:12]))
         # The mailbox of the page: the shown folder's (a delegated one, Điều 12, gives
@@ -153,7 +167,7 @@ def routes(ctx: WebContext) -> APIRouter:
                 yield f"retry: {RETRY_MS}\n\n".encode()
                 yield message("so-chua-doc", await unseen())
                 if shown is not None:  # what arrived between the page and this stream
-                    for row in await new_rows(shown, after, lang):
+                    for row in await new_rows(shown, after, lang, threaded):
                         after = max(after, row["uid"])
                         yield message("thu-moi", row, row["uid"])
                 while not ending.is_set():
@@ -181,7 +195,7 @@ def routes(ctx: WebContext) -> APIRouter:
                         seen[fid] = watches[fid].modseq
                     yield message("so-chua-doc", await unseen())
                     if shown is not None and shown.id in changed:
-                        for row in await new_rows(shown, after, lang):
+                        for row in await new_rows(shown, after, lang, threaded):
                             after = max(after, row["uid"])
                             yield message("thu-moi", row, row["uid"])
             finally:

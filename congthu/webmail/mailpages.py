@@ -154,14 +154,14 @@ def routes(ctx: WebContext) -> APIRouter:
         sort = request.query_params.get("sap-xep", "ngay")
         sort = sort if sort in SORTS else "ngay"
         total = await store.message_count(folder.id)
-        pages = max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE)
-        page = min(max(1, number(request.query_params.get("trang", "1"), 1)), pages)
         threaded = sort == "ngay" and await ctx.prefs.thread_list(signed.mailbox.id)
+        conversations = await ctx.thread_total(folder, total) if threaded else 0
+        pages = max(1, ((conversations if threaded else total) + PAGE_SIZE - 1) // PAGE_SIZE)
+        page = min(max(1, number(request.query_params.get("trang", "1"), 1)), pages)
         if threaded:
-            # Conversations, newest first; one more read tells whether a next page exists.
-            threads = await store.thread_page(folder.id, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE + 1)
-            rows = [thread_row_of(item, lang) for item in threads[:PAGE_SIZE]]
-            pages = page + 1 if len(threads) > PAGE_SIZE else page
+            # Conversations, newest first.
+            threads = await store.thread_page(folder.id, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+            rows = [thread_row_of(item, lang) for item in threads]
         else:
             order, descending = ORDERS[sort]
             listed = await store.list_page(folder.id, order, descending=descending,
@@ -173,11 +173,13 @@ def routes(ctx: WebContext) -> APIRouter:
         return ctx.renderer.page(request, "folder.html", {
             "rights": held.rights if held else "",
             **context, "folder": current, "rows": rows, "page": page, "pages": pages, "sort": sort,
-            "sorts": SORTS, "total": total, "in_trash": folder.special_use == "\\Trash",
+            "sorts": SORTS, "total": total, "conversations": conversations,
+            "in_trash": folder.special_use == "\\Trash",
             "in_junk": folder.special_use == "\\Junk",
-            # New mail is added live on the first page by date: after this folder's last UID
-            # when it was read (events.py; a row already shown is not added twice).
-            "newest": folder.uidnext - 1 if page == 1 and sort == "ngay" and not threaded else -1,
+            # New mail is added live on the first page by date (by conversation too, where
+            # the new row replaces its conversation's): after this folder's last UID when
+            # it was read (events.py; a row already shown is not added twice).
+            "newest": folder.uidnext - 1 if page == 1 and sort == "ngay" else -1,
             "threaded": threaded,
             "notice": next((v for k, v in NOTICES.items() if k in request.query_params), "")})
 

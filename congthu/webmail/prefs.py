@@ -1,5 +1,5 @@
 """Each user's choices in the webmail: the message list grouped by conversation or not,
-and the senders whose remote images are shown without asking (``webmail_prefs``,
+writing new messages in rich text (HTML) or plain text, and the senders whose remote images are shown without asking (``webmail_prefs``,
 ``webmail_image_senders``).
 
 Remote images are never loaded by default (tracking pixels tell a sender when, where and
@@ -32,10 +32,15 @@ def thread_list_of(conn: Connection, mailbox_id: int) -> bool:
     return bool(conn.execute(select(web_prefs.c.thread_list).where(web_prefs.c.mailbox_id == mailbox_id)).scalar())
 
 
-def set_thread_list(conn: Connection, mailbox_id: int, on: bool) -> None:
-    changed = conn.execute(update(web_prefs).where(web_prefs.c.mailbox_id == mailbox_id).values(thread_list=on))
+def compose_html_of(conn: Connection, mailbox_id: int) -> bool:
+    return bool(conn.execute(select(web_prefs.c.compose_html).where(web_prefs.c.mailbox_id == mailbox_id)).scalar())
+
+
+def set_prefs(conn: Connection, mailbox_id: int, values: dict[str, bool]) -> None:
+    """Set some of the user's choices (columns of ``webmail_prefs``), making their row."""
+    changed = conn.execute(update(web_prefs).where(web_prefs.c.mailbox_id == mailbox_id).values(**values))
     if not changed.rowcount:
-        conn.execute(insert(web_prefs).values(mailbox_id=mailbox_id, thread_list=on))
+        conn.execute(insert(web_prefs).values(mailbox_id=mailbox_id, **values))
 
 
 def sender_trusted(conn: Connection, mailbox_id: int, address: str) -> bool:
@@ -76,10 +81,20 @@ class Prefs:
         return await self.db.run_small_read(thread_list_of, mailbox_id)
 
     async def set_thread_list(self, mailbox_id: int, on: bool) -> None:
+        await self._set(mailbox_id, {"thread_list": on})
+
+    async def compose_html(self, mailbox_id: int) -> bool:
+        """New messages start in the rich text editor."""
+        return await self.db.run_small_read(compose_html_of, mailbox_id)
+
+    async def set_compose_html(self, mailbox_id: int, on: bool) -> None:
+        await self._set(mailbox_id, {"compose_html": on})
+
+    async def _set(self, mailbox_id: int, values: dict[str, bool]) -> None:
         try:
-            await self.db.run_write(set_thread_list, mailbox_id, on)
+            await self.db.run_write(set_prefs, mailbox_id, values)
         except IntegrityError:  # two tabs inserting the first row at once: the other won
-            await self.db.run_write(set_thread_list, mailbox_id, on)
+            await self.db.run_write(set_prefs, mailbox_id, values)
 
     async def images_allowed(self, mailbox_id: int, address: str) -> bool:
         key = sender_key(address)

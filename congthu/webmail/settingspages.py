@@ -77,6 +77,12 @@ def qr_svg(text: str) -> Markup:
     return Markup(out.getvalue().decode("ascii"))  # noqa: S704 (segno's own SVG, no user text in it)
 
 
+def back_to(page: str, word: str = "1") -> Response:
+    """After a change: back to the settings page ``page`` (a GET), which says what was
+    done (``?xong=``: "1" saved, or the word of the change)."""
+    return render.redirect(f"{page}?xong={word}")
+
+
 def routes(ctx: WebContext) -> APIRouter:
     api = APIRouter()
     app = ctx.app
@@ -111,7 +117,7 @@ def routes(ctx: WebContext) -> APIRouter:
         except RuleRefused as refused:
             return show(request, signed, template, {**typed, "saved": False,
                                                     "error": refusal_text(request, refused)}, 400)
-        return render.redirect(back + "?xong=1")
+        return back_to(back)
 
     # -- signature ---------------------------------------------------------------------
 
@@ -261,7 +267,7 @@ def routes(ctx: WebContext) -> APIRouter:
             return show(request, signed, "settings_security.html", await security_page_values(
                 signed, error="set.wrong_password"), 400)
         await app.accounts.totp_disable(signed.mailbox.id, actor=signed.mailbox.address)
-        return render.redirect(SECURITY + "?xong=tat")
+        return back_to(SECURITY, "tat")
 
     # -- app passwords -------------------------------------------------------------------
 
@@ -305,7 +311,7 @@ def routes(ctx: WebContext) -> APIRouter:
         # The owner's check: an id of another mailbox's password revokes nothing.
         if which.isdigit() and len(which) < 12:
             await app.accounts.revoke_app_password(signed.mailbox.id, int(which), actor=signed.mailbox.address)
-        return render.redirect(APP_PASSWORDS + "?xong=thu-hoi")
+        return back_to(APP_PASSWORDS, "thu-hoi")
 
     # -- mail client set-up --------------------------------------------------------------
 

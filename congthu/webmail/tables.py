@@ -1,6 +1,6 @@
 """Tables of the webmail: its server-side sessions (``congthu.webmail.sessions``) and each
-user's choices (``congthu.webmail.prefs``: the list grouped by conversation, the senders
-whose remote images are shown without asking).
+user's choices (``congthu.webmail.prefs``: the list grouped by conversation, writing in
+rich text or plain, the senders whose remote images are shown without asking).
 
 A browser holds only a random session id in a cookie; the table keeps its SHA-256, so a
 copy of the database opens no session. One row per signed-in browser, listed on the
@@ -9,7 +9,7 @@ settings page, where each can be signed out.
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Index, Integer, String, Table
+from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Index, Integer, String, Table, false
 
 from congthu.db import metadata
 
@@ -41,6 +41,8 @@ web_prefs = Table(
     Column("mailbox_id", Integer, ForeignKey("mailboxes.id", ondelete="CASCADE"), primary_key=True),
     # The message list grouped by conversation (base subject) instead of one row a message.
     Column("thread_list", Boolean, nullable=False, default=False),
+    # New messages written as rich text (HTML with a plain alternative) instead of plain.
+    Column("compose_html", Boolean, nullable=False, default=False, server_default=false()),
 )
 
 # Senders (the From address, lower case) whose remote images the user chose to see.

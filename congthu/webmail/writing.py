@@ -4,6 +4,9 @@ Vietnamese display names and subjects, RFC 2231 for Vietnamese file names), with
 Date and Message-ID (RFC 5322 sections 3.6.1, 3.6.4), From the signed-in mailbox under
 its display name.
 
+Rich text (``Draft.html``) is sent as ``multipart/alternative`` (RFC 2046 section 5.1.4):
+the plain text made from the HTML, then the HTML (``richtext``).
+
 Replies (RFC 5322 section 3.6.4): In-Reply-To the original's Message-ID, References its
 References (or In-Reply-To) followed by that Message-ID, "Re: " once. Forwarding inline
 quotes the text; forwarding as an attachment (Điều 12.4) puts the stored message, byte
@@ -25,8 +28,11 @@ from email.header import Header
 from email.message import EmailMessage
 from email.parser import HeaderParser
 
+from congthu.webmail.richtext import document
+
 __all__ = ["Draft", "Upload", "Original", "build", "read_original", "split_addresses", "reply_subject",
-           "forward_subject", "quote", "with_bcc", "bad_addresses", "forward_text", "show_address"]
+           "forward_subject", "quote", "quote_head", "with_bcc", "bad_addresses", "forward_text", "forward_lines",
+           "show_address"]
 
 SMTP_POLICY = policy.SMTP
 MAX_HEADER_CHARS = 4000
@@ -60,6 +66,7 @@ class Original:
     date: str
     text: str
     raw: bytes
+    html: str = ""  # its HTML part as sent (hostile: cleaned before any use)
 
 
 @dataclass
@@ -71,8 +78,14 @@ class Draft:
     bcc: str = ""
     subject: str = ""
     body: str = ""
+    # Written in rich text: the cleaned HTML (``richtext.clean_html``); ``body`` is then
+    # its plain alternative. "" for a plain message.
+    html: str = ""
     in_reply_to: str = ""
     references: str = ""
+    # The address chosen in "From" (the user's own, or an organisation mailbox the user
+    # may send as); "" for the user's own.
+    sender: str = ""
     uploads: list[Upload] = field(default_factory=list)
     attached_messages: list[tuple[str, bytes]] = field(default_factory=list)  # (file name, raw)
 
@@ -146,21 +159,30 @@ def show_address(pair: tuple[str, str]) -> str:
     return f"{name} <{address}>"
 
 
-def quote(original: Original, lang: str) -> str:
+def quote_head(original: Original, lang: str) -> str:
+    """The line above a reply's quotation."""
     who = ", ".join(show_address(p) for p in original.from_)
-    head = f"Ngày {original.date}, {who} viết:" if lang == "vi" else f"On {original.date}, {who} wrote:"
-    return "\n\n" + head + "\n" + "\n".join("> " + line for line in original.text.splitlines()) + "\n"
+    return f"Ngày {original.date}, {who} viết:" if lang == "vi" else f"On {original.date}, {who} wrote:"
 
 
-def forward_text(original: Original, lang: str) -> str:
+def quote(original: Original, lang: str) -> str:
+    return ("\n\n" + quote_head(original, lang) + "\n"
+            + "\n".join("> " + line for line in original.text.splitlines()) + "\n")
+
+
+def forward_lines(original: Original, lang: str) -> list[str]:
+    """The lines above an inline forward's original: its fields."""
     def show(pairs: list[tuple[str, str]]) -> str:
         return ", ".join(show_address(p) for p in pairs)
 
     labels = (("Thư chuyển tiếp", "Từ", "Ngày", "Tiêu đề", "Tới") if lang == "vi"
               else ("Forwarded message", "From", "Date", "Subject", "To"))
-    return (f"\n\n---------- {labels[0]} ----------\n{labels[1]}: {show(original.from_)}\n"
-            f"{labels[2]}: {original.date}\n{labels[3]}: {original.subject}\n{labels[4]}: {show(original.to)}\n\n"
-            f"{original.text}\n")
+    return [f"---------- {labels[0]} ----------", f"{labels[1]}: {show(original.from_)}",
+            f"{labels[2]}: {original.date}", f"{labels[3]}: {original.subject}", f"{labels[4]}: {show(original.to)}"]
+
+
+def forward_text(original: Original, lang: str) -> str:
+    return "\n\n" + "\n".join(forward_lines(original, lang)) + f"\n\n{original.text}\n"
 
 
 def _clean(text: str) -> str:
@@ -248,11 +270,16 @@ def build(draft: Draft, *, sender: tuple[str, str], domain: str, include_bcc: bo
     # (drafts.read_draft) drops exactly that one and gets the text as typed.
     body = draft.body.replace("\r\n", "\n") + "\n"
     msg.set_content(body, charset="utf-8", cte="quoted-printable")
+    if draft.html:
+        # Rich text: both forms, plain first (RFC 2046 section 5.1.4: the last part is the
+        # one preferred); the HTML was cleaned by the caller (``richtext.clean_html``).
+        msg.add_alternative(document(draft.html), subtype="html", charset="utf-8", cte="quoted-printable")
     for upload in draft.uploads:
         maintype, subtype = _media_type(upload)
         msg.add_attachment(upload.data, maintype=maintype, subtype=subtype, filename=upload.filename)
-    for part in msg.iter_parts():
-        del part["MIME-Version"]  # EmailMessage parts add one; only the top has it
+    for part in msg.walk():
+        if part is not msg:
+            del part["MIME-Version"]  # EmailMessage parts add one; only the top has it
     placeholders: dict[bytes, bytes] = {}
     for filename, raw in draft.attached_messages:
         token = f"CONGTHU-ORIGINAL-{secrets.token_hex(16)}"

@@ -101,6 +101,11 @@ async def test_subject_and_sender_orders_and_conversations(any_app: App) -> None
     assert senders == [2, 4, 5, 3, 1, 6]  # An (by date), Bình, Chi (by date)
     threads = await store.thread_page(inbox.id, limit=10)
     assert [(t.newest.meta.uid, t.count, t.unseen) for t in threads] == [(6, 2, 2), (5, 3, 3), (4, 1, 1)]
+    assert await store.thread_count(inbox.id) == 3  # the pages' total (each empty subject alone)
+    await store.append(inbox.id, raw("", "Chi <chi@x.vn>", 0), internal_date=start - timedelta(hours=1))
+    assert await store.thread_count(inbox.id) == 4 == len(await store.thread_page(inbox.id, limit=10))
+    await store.store_flags(inbox.id, [7], "add", flagbits.DELETED)
+    await store.expunge(inbox.id, [7])
     await store.store_flags(inbox.id, [1, 5], "add", flagbits.SEEN)
     assert [(t.count, t.unseen) for t in await store.thread_page(inbox.id, offset=1, limit=1)] == [(3, 1)]
     assert [i.meta.uid for i in await store.thread_of(inbox.id, 3)] == [1, 3, 5]

@@ -256,3 +256,81 @@ def test_switcher_in_the_browser(webmail: Webmail, context: BrowserContext) -> N
             assert SUBJECT not in page2.inner_text("body")
     finally:
         other.close()
+
+
+def test_folder_management_in_an_organisation_mailbox(webmail: Webmail) -> None:
+    """Folders of an organisation mailbox are created, renamed and deleted, and its Trash
+    emptied, by a delegate whose grant holds the rights IMAP asks for (RFC 4314: "k" on
+    the parent, "x" on the folder, "i" on Trash for the messages of a deleted folder, "t"
+    and "e" to empty Trash), every change audited; a grant with "k" on one folder only
+    allows just that; a grant without "k" or "x" and a colleague without a grant reach no
+    folder management of it (404), a right missing on a folder seen is 403."""
+    ids = setup(webmail)
+    org = ids["org"]
+    grant(webmail, org, ids["an"], "lrswitekx")
+    an = WebClient(webmail, "an@soctrang.gov.vn")
+    # The link in the folder pane, the page listing the organisation's folders.
+    assert f'href="/thu/thu-muc?hop-thu={org}"' in an.get(f"/thu/{ids['inbox']}").text
+    page = an.get(f"/thu/thu-muc?hop-thu={org}")
+    assert page.status_code == 200 and 'id="dang-uy-quyen"' in page.text and "Mật" in page.text
+    assert f'name="hop-thu" value="{org}"' in page.text
+    created = an.post("/thu/thu-muc/tao", {"ten": "Hồ sơ 2026", "cha": "", "hop-thu": str(org)})
+    assert created.status_code == 303 and created.headers["location"] == f"/thu/thu-muc?xong=tao&hop-thu={org}"
+    folder = webmail.folder(org, "Hồ sơ 2026")
+    assert webmail.server.run(webmail.server.app.store.get_folder(ids["an"], "Hồ sơ 2026")) is None
+    sub = an.post("/thu/thu-muc/tao", {"ten": "Quý 1", "cha": str(folder.id), "hop-thu": str(org)})
+    assert sub.status_code == 303 and webmail.folder(org, "Hồ sơ 2026/Quý 1")
+    renamed = an.post(f"/thu/thu-muc/{webmail.folder(org, 'Hồ sơ 2026/Quý 1').id}/doi-ten", {"ten": "Quý I"})
+    assert renamed.status_code == 303 and webmail.folder(org, "Hồ sơ 2026/Quý I")
+    # Deleting a folder with a message: the message to the organisation's Trash.
+    webmail.deliver(org, message(subject="Trong quý I", to=ORG), folder="Hồ sơ 2026/Quý I")
+    quarter = webmail.folder(org, "Hồ sơ 2026/Quý I").id
+    assert an.post(f"/thu/thu-muc/{quarter}/xoa", {"xac-nhan": "1"}).status_code == 303
+    assert len(webmail.uids(org, "Trash")) == 1 and webmail.uids(ids["an"], "Trash") == []
+    trash = webmail.folder(org, "Trash").id
+    assert "don-rac" in an.get(f"/thu/{trash}").text
+    assert an.post(f"/thu/{trash}/don-rac", {"xac-nhan": "1"}).status_code == 303
+    assert webmail.uids(org, "Trash") == []
+    # The special folders stay protected for a delegate as for the owner.
+    assert an.post(f"/thu/thu-muc/{ids['archive']}/xoa", {"xac-nhan": "1"}).status_code == 400
+    actions = [(r.action, r.target, r.details.get("folder")) for r in audited(webmail, "webmail.delegate.", "an@soctrang.gov.vn")]
+    assert actions == [("webmail.delegate.folder_create", ORG, "Hồ sơ 2026"),
+                       ("webmail.delegate.folder_create", ORG, "Hồ sơ 2026/Quý 1"),
+                       ("webmail.delegate.folder_rename", ORG, "Hồ sơ 2026/Quý 1"),
+                       ("webmail.delegate.folder_delete", ORG, "Hồ sơ 2026/Quý I"),
+                       ("webmail.delegate.empty_trash", ORG, None)]
+    an.close()
+
+    # Bình: read the mailbox, create folders only inside "Hồ sơ 2026" (its own grant "lrk").
+    grant(webmail, org, ids["binh"], "lr")
+    grant(webmail, org, ids["binh"], "lrk", folder_id=folder.id)
+    binh = WebClient(webmail, "binh@soctrang.gov.vn")
+    page = binh.get(f"/thu/thu-muc?hop-thu={org}")
+    assert page.status_code == 200 and f'<option value="{folder.id}">' in page.text
+    assert "(cấp cao nhất)" not in page.text and f"/thu/thu-muc/{folder.id}/xoa" not in page.text
+    assert binh.post("/thu/thu-muc/tao", {"ten": "Con", "cha": str(folder.id), "hop-thu": str(org)}).status_code == 303
+    assert webmail.folder(org, "Hồ sơ 2026/Con")
+    assert binh.post("/thu/thu-muc/tao", {"ten": "Gốc", "cha": "", "hop-thu": str(org)}).status_code == 403
+    assert binh.post(f"/thu/thu-muc/{folder.id}/doi-ten", {"ten": "Đổi"}).status_code == 403
+    assert binh.post(f"/thu/thu-muc/{folder.id}/xoa", {"xac-nhan": "1"}).status_code == 403
+    assert binh.post(f"/thu/{trash}/don-rac", {"xac-nhan": "1"}).status_code == 403
+    assert webmail.server.run(webmail.server.app.store.get_folder(org, "Gốc")) is None
+    assert webmail.folder(org, "Hồ sơ 2026")
+    binh.close()
+
+    # Cường read-only, then no grant at all: no folder management of the organisation.
+    grant(webmail, org, ids["cuong"], delegation.READ_ONLY)
+    cuong = WebClient(webmail, "cuong@soctrang.gov.vn")
+    assert "/thu/thu-muc?hop-thu" not in cuong.get(f"/thu/{ids['inbox']}").text
+    for turn in range(2):
+        assert cuong.get(f"/thu/thu-muc?hop-thu={org}").status_code == 404
+        assert cuong.post("/thu/thu-muc/tao", {"ten": "X", "cha": "", "hop-thu": str(org)}).status_code == 404
+        assert cuong.post(f"/thu/thu-muc/{folder.id}/doi-ten", {"ten": "X"}).status_code == 404
+        assert cuong.post(f"/thu/thu-muc/{folder.id}/xoa", {"xac-nhan": "1"}).status_code == 404
+        # Trash is seen read-only (403), then not at all (404).
+        assert cuong.post(f"/thu/{trash}/don-rac", {"xac-nhan": "1"}).status_code == (403 if turn == 0 else 404)
+        webmail.server.run(delegation.revoke(webmail.server.app, org, ids["cuong"], revoked_by="admin"))
+    assert [f.name for f in webmail.server.run(webmail.server.app.store.list_folders(org))
+            if f.name.startswith("Hồ sơ")] == ["Hồ sơ 2026", "Hồ sơ 2026/Con"]
+    assert audited(webmail, "webmail.delegate.folder", "cuong@soctrang.gov.vn") == []
+    cuong.close()

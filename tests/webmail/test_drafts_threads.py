@@ -23,7 +23,7 @@ from email.message import EmailMessage
 from playwright.sync_api import BrowserContext, expect
 
 from tests.webmail.client import WebClient
-from tests.webmail.conftest import Webmail, message
+from tests.webmail.conftest import Webmail, message, wait_for_script_state
 
 AN = "an@soctrang.gov.vn"
 BINH = "binh@soctrang.gov.vn"
@@ -175,3 +175,48 @@ def test_browser_kept_files_follow_the_autosave(webmail: Webmail, context: Brows
     expect(page.locator("#trang-thai-nhap")).not_to_have_attribute("data-draft", str(newer), timeout=10000)
     [latest] = webmail.uids(an, "Drafts")
     assert draft_files(webmail.raw(an, "Drafts", latest)) == [("hai.txt", b"hai")]
+
+
+def test_conversation_pages_are_counted_and_new_mail_joins_its_conversation(
+        webmail: Webmail, context: BrowserContext) -> None:
+    """The list by conversation has a total of pages (``MailStore.thread_count``), and
+    new mail arrives in an open list by conversation: a reply replaces its conversation's
+    row at the top (with the conversation's size), a new subject adds a row."""
+    an = webmail.add_user(AN, "An")
+    uids = [webmail.deliver(an, message(subject=f"Việc số {n}", body=f"thư {n}")) for n in range(53)]
+    for subject in ("Re: Việc số 0", "", ""):
+        webmail.deliver(an, message(subject=subject, body=f"thêm {subject}"))
+    folder = webmail.folder(an, "INBOX").id
+    client = WebClient(webmail, AN)
+    assert client.post("/thu/theo-chuoi", {"bat": "1", "thu-muc": str(folder)}).status_code == 303
+    first = client.get(f"/thu/{folder}").text
+    assert "56 thư, 55 cuộc hội thoại" in first and "Trang 1 / 2" in first and 'rel="next"' in first
+    assert len(listed_uids(first)) == 50
+    last = client.get(f"/thu/{folder}?trang=2").text
+    assert "Trang 2 / 2" in last and 'rel="next"' not in last and len(listed_uids(last)) == 5
+    assert "Trang 2 / 2" in client.get(f"/thu/{folder}?trang=9").text  # beyond the end: the last page
+    assert set(listed_uids(first)) | set(listed_uids(last)) == set(uids[1:]) | set(
+        webmail.uids(an, "INBOX")[53:])
+    client.close()
+    page = context.new_page()
+    webmail.login(page, AN)
+    expect(page.locator("table.messages")).to_have_attribute("data-threaded", "1")
+    wait_for_script_state(page, "window.congthuEvents && window.congthuEvents.readyState === 1")
+    rows = page.locator("table.messages tbody tr")
+    expect(rows).to_have_count(50)
+    old = uids[40]
+    expect(page.locator(f"table.messages tbody tr[data-uid='{old}']")).to_have_count(1)
+    reply = webmail.deliver(an, message(subject="Re: Việc số 40", body="trả lời"))
+    expect(rows.first).to_have_attribute("data-uid", str(reply))
+    expect(rows.first.locator(".subject a.thread-count")).to_have_text("2 thư")
+    expect(rows.first.locator(".subject a.thread-count")).to_have_attribute(
+        "href", f"/thu/{folder}/{reply}/cung-chuoi")
+    expect(page.locator(f"table.messages tbody tr[data-uid='{old}']")).to_have_count(0)
+    expect(rows).to_have_count(50)
+    fresh = webmail.deliver(an, message(subject="Việc mới hoàn toàn", body="mới"))
+    expect(rows.first).to_have_attribute("data-uid", str(fresh))
+    expect(rows.first.locator(".subject a.thread-count")).to_have_count(0)
+    expect(rows).to_have_count(51)
+    # The row added live opens the conversation's members.
+    rows.nth(1).locator("a.thread-count").click()
+    expect(page.locator("table.thread-members tbody tr")).to_have_count(2)

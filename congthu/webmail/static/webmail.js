@@ -26,7 +26,8 @@ document.addEventListener("DOMContentLoaded", function () {
   }
   document.addEventListener("keydown", function (event) {
     var tag = (event.target && event.target.tagName) || "";
-    if (tag === "INPUT" || tag === "SELECT" || tag === "TEXTAREA" || event.ctrlKey || event.metaKey || event.altKey) {
+    if (tag === "INPUT" || tag === "SELECT" || tag === "TEXTAREA" || (event.target && event.target.isContentEditable) ||
+        event.ctrlKey || event.metaKey || event.altKey) {
       return;
     }
     var rows = listRows();
@@ -64,7 +65,8 @@ document.addEventListener("DOMContentLoaded", function () {
   var url = "/thu/su-kien";
   if (table && parseInt(table.getAttribute("data-newest"), 10) >= 0) {
     url += "?thu-muc=" + encodeURIComponent(table.getAttribute("data-folder")) +
-      "&sau=" + encodeURIComponent(table.getAttribute("data-newest"));
+      "&sau=" + encodeURIComponent(table.getAttribute("data-newest")) +
+      (table.getAttribute("data-threaded") === "1" ? "&chuoi=1" : "");
   } else { table = null; }
   var stream = new EventSource(url);
   window.congthuEvents = stream;  // the tests look at its state
@@ -95,6 +97,12 @@ document.addEventListener("DOMContentLoaded", function () {
     var m = JSON.parse(event.data);
     var body = table.querySelector("tbody");
     if (body.querySelector('tr[data-uid="' + String(parseInt(m.uid, 10)) + '"]')) { return; }
+    // By conversation: the new message's row stands for its conversation, whose older
+    // row goes (the conversation moves to the top).
+    var replaced = (m.replaces || []).map(function (uid) { return String(parseInt(uid, 10)); });
+    Array.prototype.slice.call(body.querySelectorAll("tr[data-uid]")).forEach(function (old) {
+      if (replaced.indexOf(old.getAttribute("data-uid")) >= 0) { old.remove(); }
+    });
     var row = document.createElement("tr");
     row.className = (m.seen ? "read" : "unread") + (m.flagged ? " flagged" : "") + " new";
     row.setAttribute("data-uid", String(parseInt(m.uid, 10)));
@@ -109,7 +117,17 @@ document.addEventListener("DOMContentLoaded", function () {
     var link = document.createElement("a");
     link.href = m.url;
     link.textContent = m.subject || table.getAttribute("data-no-subject") || "";
-    cell(row, "subject").appendChild(link);
+    var subject = cell(row, "subject");
+    subject.appendChild(link);
+    if (m.count > 1 && m.thread_url) {
+      var members = document.createElement("a");
+      members.href = m.thread_url;
+      members.className = "thread-count";
+      members.title = table.getAttribute("data-thread-open") || "";
+      members.textContent = m.count_text;
+      subject.appendChild(document.createTextNode(" "));
+      subject.appendChild(members);
+    }
     cell(row, "date", m.date);
     cell(row, "num", m.size);
     body.insertBefore(row, body.firstChild);
@@ -169,12 +187,13 @@ document.addEventListener("DOMContentLoaded", function () {
   });
 });
 
-// The compose page (compose.html): files above the Điều 8.1 limit refused before upload,
-// drafts saved every few seconds and when the page is left, recipients completed from
-// the directory.
+// The compose page (compose.html): rich text or plain, files above the Điều 8.1 limit
+// refused before upload, drafts saved every few seconds and when the page is left,
+// recipients completed from the directory.
 document.addEventListener("DOMContentLoaded", function () {
   var form = document.getElementById("soan");
   if (!form) { return; }
+  var syncEditor = richEditor(form);
   var files = document.getElementById("tep");
   var fileError = document.getElementById("loi-tep");
   function oversized() {
@@ -199,6 +218,7 @@ document.addEventListener("DOMContentLoaded", function () {
   }
   files.addEventListener("change", checkFiles);
   form.addEventListener("submit", function (event) {
+    syncEditor();
     if (!checkFiles()) { event.preventDefault(); return; }
     saving = true;  // no autosave races the real submit
   });
@@ -209,6 +229,7 @@ document.addEventListener("DOMContentLoaded", function () {
   var saving = false;
   var last = null;
   function snapshot() {
+    syncEditor();
     var data = new FormData(form);
     data.delete("tep");
     data.delete("action");
@@ -287,6 +308,125 @@ document.addEventListener("DOMContentLoaded", function () {
     });
   });
 });
+
+// The rich text editor of the compose page: a contenteditable area and its toolbar (bold,
+// italic, underline, lists, link, quote, clear formatting; Ctrl+B/I/U), and the switch
+// between rich and plain text (the choice is remembered for the user, /thu/soan/kieu).
+// The editor's HTML goes in the form's "noi-dung-html"; the server cleans it with the
+// reader's allow-list (the browser is never trusted with it) and makes the plain part.
+// Returns the function that copies the editor into the form (before a save or a send).
+function richEditor(form) {
+  var editor = document.getElementById("soan-html");
+  if (!editor) { return function () {}; }
+  var box = document.getElementById("trinh-soan");
+  var area = document.getElementById("than-thu");
+  var field = document.getElementById("noi-dung-html");
+  var plainRadio = document.getElementById("kieu-thuong");
+  var richRadio = document.getElementById("kieu-html");
+  var linkError = document.getElementById("loi-lien-ket");
+  var rich = form.getAttribute("data-rich") === "1";
+  var saved = null;  // the editor's last selection: a toolbar button acts on it
+  document.getElementById("kieu-soan").hidden = false;
+  function apply() {
+    box.hidden = !rich;
+    area.hidden = rich;
+    richRadio.checked = rich;
+    plainRadio.checked = !rich;
+  }
+  apply();
+  function textToEditor(text) {
+    editor.textContent = "";
+    text.replace(/\r\n/g, "\n").split("\n").forEach(function (line) {
+      var div = document.createElement("div");
+      if (line) { div.textContent = line; } else { div.appendChild(document.createElement("br")); }
+      editor.appendChild(div);
+    });
+  }
+  function remember() {
+    var data = new FormData();
+    data.append("csrf", form.querySelector("input[name=csrf]").value);
+    data.append("kieu", rich ? "html" : "thuong");
+    fetch(form.getAttribute("data-mode"), { method: "POST", body: data, credentials: "same-origin" })
+      .catch(function () {});
+  }
+  [plainRadio, richRadio].forEach(function (radio) {
+    radio.addEventListener("change", function () {
+      if (richRadio.checked === rich) { return; }
+      if (richRadio.checked) { textToEditor(area.value); }
+      else { area.value = editor.innerText.replace(/\n+$/, ""); }
+      rich = richRadio.checked;
+      apply();
+      remember();
+    });
+  });
+  var buttons = Array.prototype.slice.call(box.querySelectorAll(".editor-tools button[data-lenh]"));
+  function state() {
+    buttons.forEach(function (button) {
+      if (!button.hasAttribute("aria-pressed")) { return; }
+      var on = false;
+      try { on = document.queryCommandState(button.getAttribute("data-lenh")); } catch (e) { on = false; }
+      button.setAttribute("aria-pressed", on ? "true" : "false");
+    });
+  }
+  document.addEventListener("selectionchange", function () {
+    var selection = window.getSelection();
+    if (selection.rangeCount && editor.contains(selection.anchorNode)) {
+      saved = selection.getRangeAt(0).cloneRange();
+      state();
+    }
+  });
+  function restore() {
+    // Only when the focus left the editor (a toolbar button reached by Tab): the caret
+    // is then where the editor's selection last was. Otherwise the live selection is
+    // the right one (the saved one may lag behind fast typing).
+    if (document.activeElement === editor) { return; }
+    editor.focus();
+    if (saved) {
+      var selection = window.getSelection();
+      selection.removeAllRanges();
+      selection.addRange(saved);
+    }
+  }
+  function run(command, button) {
+    if (command === "createLink") {
+      var url = window.prompt(button.getAttribute("data-hoi"), "https://");
+      restore();
+      if (url === null) { return; }
+      url = url.trim();
+      if (!/^(https?:\/\/[^\s]+|mailto:[^\s]+)$/i.test(url)) {
+        linkError.textContent = button.getAttribute("data-sai");
+        linkError.hidden = false;
+        return;
+      }
+      linkError.hidden = true;
+      document.execCommand("createLink", false, url);
+    } else {
+      restore();
+      if (command === "blockquote") { document.execCommand("formatBlock", false, "blockquote"); }
+      else if (command === "removeFormat") {
+        document.execCommand("removeFormat");
+        document.execCommand("unlink");
+        document.execCommand("formatBlock", false, "div");
+      } else { document.execCommand(command); }
+    }
+    state();
+  }
+  box.querySelector(".editor-tools").addEventListener("mousedown", function (event) {
+    if (event.target.closest("button")) { event.preventDefault(); }  // the editor keeps its selection
+  });
+  buttons.forEach(function (button) {
+    button.addEventListener("click", function () { run(button.getAttribute("data-lenh"), button); });
+  });
+  var keys = { b: "bold", i: "italic", u: "underline" };
+  editor.addEventListener("keydown", function (event) {
+    var command = keys[(event.key || "").toLowerCase()];
+    if ((event.ctrlKey || event.metaKey) && !event.altKey && !event.shiftKey && command) {
+      event.preventDefault();
+      run(command, null);
+    }
+  });
+  return function () { field.value = rich ? editor.innerHTML : ""; };
+}
 
 // The print view: its button prints (hidden when scripts do not run).
 document.addEventListener("DOMContentLoaded", function () {

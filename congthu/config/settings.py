@@ -255,6 +255,17 @@ class SMTPSettings:
     # TLS reporting (RFC 8460, congthu/smtp/tlsrpt.py): count outbound TLS sessions per
     # recipient domain and send each domain that publishes a _smtp._tls record a daily report.
     tls_reports: bool = True
+    # HTTPS to hosts another domain's DNS names (TLS reports to https: URIs, RFC 8460
+    # section 5.4; MTA-STS policies, RFC 8461 section 3.3; congthu/smtp/publichosts.py):
+    # a host whose name resolves to a loopback, private, link-local, shared (100.64/10),
+    # multicast or reserved address is refused, and so is one in these networks (CIDR):
+    # the agency's own, which are public addresses.
+    https_deny: list[str] = field(default_factory=list)
+    # Networks (CIDR) let through although private: the tests' loopback servers, or hosts
+    # on a private special-purpose network. Never wins over the deny list.
+    https_allow: list[str] = field(default_factory=list)
+    # Seconds one report's POST may take in all (the connection and TLS: at most 10).
+    tlsrpt_https_timeout: float = 30.0
 
 
 
@@ -471,6 +482,9 @@ class RequestSettings:
     # the mailboxes of organisations' leaders are exempt too.
     reclaim_exempt_kinds: list[str] = field(default_factory=lambda: ["organisation", "subunit"])
     reclaim_exempt_leaders: bool = True
+    # The largest scanned letter of a paper request (PDF, JPEG or PNG; Điều 4.1), in MB
+    # (congthu/requests/letters.py).
+    letter_max_mb: int = 20
 
 
 @dataclass
@@ -572,8 +586,8 @@ class WebSettings:
 class ApiSettings:
     # The REST API under /api/v1 (congthu/api, docs/api.md), for the province's other
     # applications, with tokens made by `congthu api token create`.
-    # Calls one token may make per minute (a token bucket per token and process); the
-    # client over it gets 429 with Retry-After.
+    # Calls one token may make per minute (a token bucket per token, shared by every
+    # worker and node: congthu/api/limits.py); the client over it gets 429 with Retry-After.
     calls_per_minute: int = 600
     # Calls per minute from one client address without a valid token (each is audited).
     refused_per_minute: int = 30
@@ -610,6 +624,13 @@ class BlobSettings:
     cache_mib: int = 64
     # S3: only blobs up to this many KiB are cached (headers and text bodies, not attachments).
     cache_max_blob_kib: int = 256
+    # Garbage collection (either backend): every this many hours the blobs of deleted mail
+    # (no message refers to them any more) are removed, once across every node; never
+    # while a backup runs. 0: never (then `congthu blobs gc` by hand).
+    gc_every_hours: int = 24
+    # A blob written less than this many minutes ago is kept even when nothing refers to
+    # it yet: a delivery on another node or worker may be between writing it and commit.
+    gc_grace_minutes: int = 60
 
 
 @dataclass
@@ -757,6 +778,14 @@ def _validate(path: Path, settings: Settings) -> None:
         raise ConfigError(path, "smtp.mta_sts_mode", "chỉ testing, enforce, none / only testing, enforce, none")
     if not 0 <= settings.smtp.mta_sts_max_age <= 31_557_600:
         raise ConfigError(path, "smtp.mta_sts_max_age", "từ 0 đến 31557600 / from 0 to 31557600 (RFC 8461)")
+    for key in ("https_deny", "https_allow"):
+        for spec in getattr(settings.smtp, key):
+            try:
+                ipaddress.ip_network(spec, strict=False)
+            except ValueError:
+                raise ConfigError(path, f"smtp.{key}", f"mạng không hợp lệ / invalid network {spec!r}") from None
+    if settings.smtp.tlsrpt_https_timeout <= 0:
+        raise ConfigError(path, "smtp.tlsrpt_https_timeout", "phải lớn hơn 0 / must be greater than 0")
     if settings.journal.scope not in ("organisations", "off"):
         raise ConfigError(path, "journal.scope", "chỉ organisations hoặc off / only organisations or off")
     if settings.journal.retention_days < 0:
@@ -767,6 +796,8 @@ def _validate(path: Path, settings: Settings) -> None:
         raise ConfigError(path, "reports.near_quota_percent", "từ 1 đến 100 / from 1 to 100")
     if settings.reports.snapshot_days < 1:
         raise ConfigError(path, "reports.snapshot_days", "phải lớn hơn 0 / must be greater than 0")
+    if not 1 <= settings.requests.letter_max_mb <= 200:
+        raise ConfigError(path, "requests.letter_max_mb", "từ 1 đến 200 / from 1 to 200")
     for f in dataclasses.fields(settings.api):
         if getattr(settings.api, f.name) == 0:
             raise ConfigError(path, f"api.{f.name}", "phải lớn hơn 0 / must be greater than 0")
@@ -827,6 +858,11 @@ def _validate_blobs(path: Path, settings: Settings) -> None:
     """[blobs]: a known backend; for S3 every key it needs, an http(s) endpoint, a valid
     bucket name and part sizes S3 accepts."""
     blobs = settings.blobs
+    if blobs.gc_every_hours < 0:
+        raise ConfigError(path, "blobs.gc_every_hours", f"không âm / not negative (0: never), got {blobs.gc_every_hours}")
+    if blobs.gc_grace_minutes < 10:
+        raise ConfigError(path, "blobs.gc_grace_minutes",
+                          f"ít nhất 10 / at least 10 (a delivery may be writing), got {blobs.gc_grace_minutes}")
     if blobs.backend not in ("disk", "s3"):
         raise ConfigError(path, "blobs.backend", f"chỉ disk hoặc s3 / only disk or s3, got {blobs.backend!r}")
     if blobs.multipart_threshold_mib < 5:

@@ -147,10 +147,17 @@ async def holding(db: Database, name: str, *, wait: float = 0.0, poll: float = 2
         yield
     finally:
         keeper.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await keeper
+        # As in PeriodicJob.run_once: waiting for the keeper must not swallow a
+        # cancellation of this task (the server's stop), which goes on once the lease is back.
+        stopped = False
+        try:
+            await asyncio.wait([keeper])
+        except asyncio.CancelledError:
+            stopped = True
         with contextlib.suppress(Exception):
             await asyncio.shield(db.run_write(finish, name, holder, None))
+        if stopped:
+            raise asyncio.CancelledError
 
 
 # -- a job -------------------------------------------------------------------------------

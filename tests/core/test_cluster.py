@@ -16,7 +16,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from congthu.app import App
-from congthu.cluster.leases import PeriodicJob
+from congthu.cluster.leases import PeriodicJob, holding
 from congthu.directory import jobs as directory_jobs
 from congthu.smtp import queue
 from tests.conftest import free_port, make_data_dir
@@ -168,3 +168,27 @@ async def test_a_job_cancelled_at_any_point_ends(app: App) -> None:
         done, _pending = await asyncio.wait([task], timeout=10)
         assert done, f"the job's loop did not end when cancelled {turns} turns after its work"
         assert task.cancelled()
+
+
+async def test_work_holding_a_lease_cancelled_at_any_point_ends(app: App) -> None:
+    """``holding`` (the blob store's garbage collection, a backup): wherever the server's
+    stop lands (in the block, as the lease keeper is stopped, as the lease is given back),
+    the task ends cancelled and the lease is free again."""
+    for turns in range(8):
+        inside = asyncio.Event()
+
+        async def hold(inside: asyncio.Event = inside) -> None:
+            async with holding(app.db, "test.holding"):
+                inside.set()
+            await asyncio.sleep(3600)  # a loop that swallowed the stop would sleep here
+
+        task = asyncio.create_task(hold())
+        await inside.wait()
+        for _ in range(turns):  # 0: in the block; then while the keeper and the lease end
+            await asyncio.sleep(0)
+        task.cancel()
+        done, _pending = await asyncio.wait([task], timeout=10)
+        assert done, f"the holder did not end when cancelled {turns} turns after entering"
+        assert task.cancelled()
+        async with holding(app.db, "test.holding"):  # given back
+            pass

@@ -110,6 +110,28 @@ def finish(conn: Connection, name: str, holder: str, ran_at: datetime | None) ->
                  .values(**values))
 
 
+# -- giving a lease back ------------------------------------------------------------------
+
+
+async def _give_back(db: Database, keeper: asyncio.Task[Any], name: str, holder: str,
+                     ran_at: datetime | None) -> None:
+    """End a lease's run: stop its keeper, then ``finish`` (shielded, so a run cancelled
+    by the server's stop still gives the lease back). Waiting for the keeper must not
+    swallow a cancellation of the calling task: the server's stop, landing here, would
+    otherwise be lost and a job's loop go back to sleep, holding the stop for good; it
+    is raised again once the lease is back."""
+    keeper.cancel()
+    stopped = False
+    try:
+        await asyncio.wait([keeper])
+    except asyncio.CancelledError:
+        stopped = True
+    with contextlib.suppress(Exception):
+        await asyncio.shield(db.run_write(finish, name, holder, ran_at))
+    if stopped:
+        raise asyncio.CancelledError
+
+
 # -- work that must not overlap ---------------------------------------------------------
 
 
@@ -146,18 +168,7 @@ async def holding(db: Database, name: str, *, wait: float = 0.0, poll: float = 2
     try:
         yield
     finally:
-        keeper.cancel()
-        # As in PeriodicJob.run_once: waiting for the keeper must not swallow a
-        # cancellation of this task (the server's stop), which goes on once the lease is back.
-        stopped = False
-        try:
-            await asyncio.wait([keeper])
-        except asyncio.CancelledError:
-            stopped = True
-        with contextlib.suppress(Exception):
-            await asyncio.shield(db.run_write(finish, name, holder, None))
-        if stopped:
-            raise asyncio.CancelledError
+        await _give_back(db, keeper, name, holder, None)
 
 
 # -- a job -------------------------------------------------------------------------------
@@ -204,20 +215,7 @@ class PeriodicJob:
         except Exception as exc:  # a failed run is tried again at the next check
             event("job.failed", job=self.name, error=str(exc)[:500])
         finally:
-            keeper.cancel()
-            # Waiting for the keeper must not swallow a cancellation of this run: the
-            # server's stop, landing here, would otherwise be lost and the job's loop go
-            # back to sleep, holding the stop for good. It goes on after the lease is back.
-            stopped = False
-            try:
-                await asyncio.wait([keeper])
-            except asyncio.CancelledError:
-                stopped = True
-            # Shielded: a run cancelled by the server's stop still gives the job back.
-            with contextlib.suppress(Exception):
-                await asyncio.shield(self.db.run_write(finish, self.name, holder, ran_at))
-            if stopped:
-                raise asyncio.CancelledError
+            await _give_back(self.db, keeper, self.name, holder, ran_at)
         return ran_at is not None, min(period if ran_at else self.check, self.check)
 
     async def _keep(self, holder: str, run: asyncio.Task[Any] | None) -> bool:

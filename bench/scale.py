@@ -63,7 +63,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from minio import Minio  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
-from bench.smtp import RCPT, message, session  # noqa: E402
+from bench.smtp import RCPT, message, session, session_to  # noqa: E402
 from congthu.app import App  # noqa: E402
 from congthu.store.mailboxes import NewMailbox  # noqa: E402
 from tests.cluster.haproxy import BALANCER, Frontend, HAProxy  # noqa: E402
@@ -244,39 +244,6 @@ class Bench:
             for node in nodes:
                 node.stop()
         return row
-
-
-async def session_to(port: int, jobs: list[tuple[bytes, list[str]]], done: list[int]) -> None:
-    """One pipelined SMTP session (as bench/smtp.py's) sending each message to its own
-    recipients; ``done`` gets one entry per message that got its 250."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 20)
-
-    async def reply() -> bytes:
-        while True:
-            line = await reader.readline()
-            if not line:
-                raise ConnectionError("closed")
-            if line[3:4] != b"-":
-                return line
-
-    await reply()
-    writer.write(b"EHLO bench.cantho.gov.vn\r\n")
-    await reply()
-    for raw, rcpts in jobs:
-        writer.write((f"MAIL FROM:<vanthu@cantho.gov.vn> SIZE={len(raw)}\r\n"
-                      + "".join(f"RCPT TO:<{r}>\r\n" for r in rcpts) + "DATA\r\n").encode())
-        for expected in (b"250", *(b"250" for _ in rcpts), b"354"):
-            line = await reply()
-            if not line.startswith(expected):
-                raise RuntimeError(line)
-        writer.write(raw.replace(b"\r\n.", b"\r\n..") + b".\r\n")
-        line = await reply()
-        if not line.startswith(b"250"):
-            raise RuntimeError(line)
-        done.append(len(raw))
-    writer.write(b"QUIT\r\n")
-    await reply()
-    writer.close()
 
 
 def spread(count: int, recipients: int, mailboxes: int) -> list[list[str]]:

@@ -42,7 +42,10 @@ def message(size: int, n: int) -> bytes:
     return head + body
 
 
-async def session(port: int, messages: list[bytes], done: list[int]) -> None:
+async def session_to(port: int, jobs: list[tuple[bytes, list[str]]], done: list[int]) -> None:
+    """One pipelined SMTP session (PIPELINING, RFC 2920: MAIL, the RCPTs and DATA in one
+    write) sending each message to its own recipients; ``done`` gets one entry per
+    message that got its 250."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 20)
 
     async def reply() -> bytes:
@@ -56,15 +59,14 @@ async def session(port: int, messages: list[bytes], done: list[int]) -> None:
     await reply()
     writer.write(b"EHLO bench.cantho.gov.vn\r\n")
     await reply()
-    for raw in messages:
-        # PIPELINING (RFC 2920): MAIL, RCPT and DATA in one write.
-        writer.write(f"MAIL FROM:<vanthu@cantho.gov.vn> SIZE={len(raw)}\r\nRCPT TO:<{RCPT}>\r\nDATA\r\n".encode())
-        for expected in (b"250", b"250", b"354"):
+    for raw, rcpts in jobs:
+        writer.write((f"MAIL FROM:<vanthu@cantho.gov.vn> SIZE={len(raw)}\r\n"
+                      + "".join(f"RCPT TO:<{r}>\r\n" for r in rcpts) + "DATA\r\n").encode())
+        for expected in (b"250", *(b"250" for _ in rcpts), b"354"):
             line = await reply()
             if not line.startswith(expected):
                 raise RuntimeError(line)
-        stuffed = raw.replace(b"\r\n.", b"\r\n..")
-        writer.write(stuffed + b".\r\n")
+        writer.write(raw.replace(b"\r\n.", b"\r\n..") + b".\r\n")
         line = await reply()
         if not line.startswith(b"250"):
             raise RuntimeError(line)
@@ -72,6 +74,11 @@ async def session(port: int, messages: list[bytes], done: list[int]) -> None:
     writer.write(b"QUIT\r\n")
     await reply()
     writer.close()
+
+
+async def session(port: int, messages: list[bytes], done: list[int]) -> None:
+    """``session_to`` with every message to the bench's one recipient."""
+    await session_to(port, [(raw, [RCPT]) for raw in messages], done)
 
 
 async def run(port: int, count: int, size: int, sessions: int) -> float:

@@ -161,7 +161,10 @@ async def check_quota_warnings(app: App, mailbox_ids: Sequence[int],
             if changed:
                 await _send_warning(app, mailbox.address, mailbox_id, mailbox.used_bytes, mailbox.quota_bytes)
         elif known.get(mailbox_id) is not False:
-            await app.store.set_quota_warned(mailbox_id, False)
+            # The row read just now says whether there is a mark to clear: the first
+            # delivery to each mailbox in a process writes only when it was warned.
+            if mailbox.quota_warned:
+                await app.store.set_quota_warned(mailbox_id, False)
             known[mailbox_id] = False
 
 

@@ -85,6 +85,9 @@ class Mailbox:
     status: str
     created_at: datetime
     last_access_at: datetime | None
+    # Điều 8.1: whether the owner was warned that the mailbox is nearly full (so a delivery
+    # below the level knows, without writing, that there is no warning to re-arm).
+    quota_warned: bool = False
 
 
 @dataclass(frozen=True)

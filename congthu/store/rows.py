@@ -29,6 +29,7 @@ def to_mailbox(row: Any) -> Mailbox:
         id=row.id, address=row.address, display_name=row.display_name, kind=row.kind,
         quota_bytes=row.quota_bytes, used_bytes=row.used_bytes, status=row.status,
         created_at=aware(row.created_at) or utcnow(), last_access_at=aware(row.last_access_at),
+        quota_warned=bool(row.quota_warned),
     )
 
 

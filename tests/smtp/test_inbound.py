@@ -195,3 +195,23 @@ def test_quota_full_and_never_fits(mx):
         client.mail(OUTSIDE)
         code, text = client.rcpt(BOB)
         assert (code, text[:5]) == (452, b"4.2.2")
+
+
+
+def test_quota_warning_rearmed_by_the_first_delivery_below_the_level(mx):
+    """Điều 8.1: a mark left by an earlier crossing (another process, before a clean-up)
+    is cleared by the first delivery that finds the mailbox below the level, so the next
+    crossing warns again; a mailbox that was never warned keeps its mark unset."""
+    bob = mx.add_user(BOB)
+    mx.run(mx.app.store.update_mailbox(bob, quota_bytes=100_000))
+    assert mx.run(mx.app.store.set_quota_warned(bob, True))
+    carol = mx.add_user("ltcarol@soctrang.gov.vn")
+    with smtplib.SMTP("127.0.0.1", mx.port("smtp")) as client:
+        client.sendmail(OUTSIDE, [BOB, "ltcarol@soctrang.gov.vn"], MESSAGE)
+    state = {m: mx.run(mx.app.store.get_mailbox_by_id(m)) for m in (bob, carol)}
+    assert [state[bob].quota_warned, state[carol].quota_warned] == [False, False]
+    with smtplib.SMTP("127.0.0.1", mx.port("smtp")) as client:
+        client.sendmail(OUTSIDE, [BOB], MESSAGE + (b"x" * 70 + b"\r\n") * 1260)
+    assert mx.run(mx.app.store.get_mailbox_by_id(bob)).quota_warned
+    subjects = [parse(m)["Subject"] for m in messages(mx, bob)]
+    assert sum("Hộp thư sắp đầy" in s for s in subjects) == 1

@@ -139,7 +139,7 @@ rgw enable usage log = false
         while time.monotonic() < deadline:
             for proc in self._procs:
                 if proc.poll() is not None:
-                    raise RuntimeError(f"{proc.args} ended with {proc.returncode}; see {self.root / 'log'}")
+                    raise RuntimeError(f"{proc.args!r} ended with {proc.returncode}; see {self.root / 'log'}")
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                     return

@@ -16,14 +16,16 @@ import ipaddress
 import ssl
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
-
 
 def write_self_signed(cert_path: Path, key_path: Path, host_names: list[str], days: int = 825) -> None:
     """Write a self-signed ECDSA P-256 certificate for the host names (and loopback)."""
+    # cryptography is imported here, for start-up time: only `congthu init` writes a
+    # certificate, and every other process (each `congthu` command) would pay its import.
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([
         x509.NameAttribute(NameOID.COMMON_NAME, host_names[0]),

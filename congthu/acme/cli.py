@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from congthu.acme import client, renewal
 from congthu.cli import CommandError, Commands
 
 if TYPE_CHECKING:
@@ -24,6 +23,10 @@ def register(commands: Commands) -> None:
 
 
 async def cmd_issue(app: App, args: argparse.Namespace) -> int:
+    # The ACME client (acme, josepy, requests, cryptography) is imported by the ACME
+    # commands, for start-up time: every other `congthu` command would pay for it.
+    from congthu.acme import client, renewal
+
     if not app.settings.tls.acme_directory:
         raise CommandError("tls.acme_directory chưa đặt / is not set in congthu.toml")
     try:
@@ -41,6 +44,8 @@ async def cmd_issue(app: App, args: argparse.Namespace) -> int:
 
 
 async def cmd_status(app: App, args: argparse.Namespace) -> int:
+    from congthu.acme import renewal  # for start-up time (see cmd_issue)
+
     cert = renewal.current(app)
     if cert is None:
         print("Không có chứng chỉ / no certificate")

@@ -31,9 +31,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import Message
 
-import openpyxl
-import pypdf
-
 from congthu.text import nfc
 
 __all__ = ["Document", "Limits", "documents", "documents_of", "parse"]
@@ -152,6 +149,10 @@ def odf_lines(archive: zipfile.ZipFile, budget: _Budget) -> list[str]:
 
 def xlsx_lines(data: bytes) -> list[str]:
     """The first rows of the first sheets, one line per row (cells joined by spaces)."""
+    # openpyxl and pypdf are imported at first use, for start-up time: together they
+    # cost every process (each `congthu` command) half a second, for attachments only.
+    import openpyxl
+
     book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     lines: list[str] = []
     try:
@@ -167,6 +168,8 @@ def xlsx_lines(data: bytes) -> list[str]:
 
 def pdf_lines(data: bytes) -> list[str]:
     """The text of the first pages (``pypdf``)."""
+    import pypdf  # at first use, for start-up time (see xlsx_lines)
+
     reader = pypdf.PdfReader(io.BytesIO(data), strict=False)
     if reader.is_encrypted:
         return []

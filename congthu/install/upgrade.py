@@ -25,8 +25,6 @@ import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 
 from congthu import db as congthu_db
@@ -40,6 +38,11 @@ MIGRATIONS = Path(congthu_db.__file__).parent / "migrations"
 
 def pending(conn: Connection) -> list[str]:
     """The revisions of the installed code not applied to this database, oldest first."""
+    # alembic is imported here, for start-up time: `congthu --help` and the commands
+    # that open no database would pay a quarter of a second for it.
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
     script = ScriptDirectory(str(MIGRATIONS))
     applied = set(MigrationContext.configure(conn).get_current_heads())
     done: set[str] = set()

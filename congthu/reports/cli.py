@@ -20,10 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from congthu.cli import CommandError, Commands
-from congthu.reports import jobs
 from congthu.reports.figures import ReportError, build
 from congthu.reports.output import FORMATS, render
-from congthu.reports.pdf import FontsMissing
 from congthu.reports.periods import Period, PeriodError, parse, parse_day, span
 
 if TYPE_CHECKING:
@@ -69,6 +67,10 @@ def period_of(args: argparse.Namespace) -> Period:
 
 
 async def cmd_report(app: App, args: argparse.Namespace) -> int:
+    # The PDF and XLSX writers (reportlab, openpyxl) are imported by the commands that
+    # need them, for start-up time: every other `congthu` command would pay half a second.
+    from congthu.reports.pdf import FontsMissing
+
     period = period_of(args)
     try:
         report = await build(app, period, args.org)
@@ -89,6 +91,9 @@ async def cmd_report(app: App, args: argparse.Namespace) -> int:
 
 
 async def cmd_send(app: App, args: argparse.Namespace) -> int:
+    from congthu.reports import jobs  # with the PDF and XLSX writers (see cmd_report)
+    from congthu.reports.pdf import FontsMissing
+
     try:
         sent = await jobs.mail_report(app, args.period, force=True)
     except (ReportError, FontsMissing, jobs.MailingError) as exc:

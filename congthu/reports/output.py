@@ -9,13 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-
 from congthu.reports.charts import bars, svg_bars
 from congthu.reports.counters import VIETNAM
 from congthu.reports.figures import SECTIONS, Report, shown
-from congthu.reports.pdf import pdf_bytes
-from congthu.reports.xlsx import xlsx_bytes
 
 __all__ = ["FORMATS", "TEMPLATES", "render", "shown_sections"]
 
@@ -42,6 +38,9 @@ def shown_sections(report: Report, lang: str = "vi", links: dict[int, str] | Non
 
 
 def _html(report: Report) -> bytes:
+    # jinja2 at first use, for start-up time (see render)
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     page = env.get_template("report_standalone.html").render(
@@ -51,9 +50,15 @@ def _html(report: Report) -> bytes:
 
 
 def render(report: Report, fmt: str, *, place: str = "") -> bytes:
+    # reportlab and openpyxl are imported by the format that needs them, for start-up
+    # time: `congthu report` is one of thirty commands that all load this module.
     if fmt == "pdf":
+        from congthu.reports.pdf import pdf_bytes
+
         return pdf_bytes(report, place=place)
     if fmt == "xlsx":
+        from congthu.reports.xlsx import xlsx_bytes
+
         return xlsx_bytes(report)
     if fmt == "html":
         return _html(report)

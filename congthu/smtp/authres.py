@@ -89,7 +89,7 @@ async def check_spf(app: App, ip: str, mail_from: str, helo: str) -> tuple[str, 
     smtpdns.use_sync_resolver(app)
     sender = mail_from or f"postmaster@{helo}"
     try:
-        result, _explanation = await asyncio.to_thread(spf.check2, i=ip, s=sender, h=helo, querytime=15)
+        result, _explanation = await app.smtp.in_dns_thread(spf.check2, i=ip, s=sender, h=helo, querytime=15)
     except Exception:  # a malformed identity or record: permerror, never a crash
         result = "permerror"
     return str(result), (mail_from or helo), not mail_from
@@ -122,7 +122,7 @@ async def check_dkim(app: App, raw: bytes) -> list[tuple[str, str]]:
             results.append((result, domain))
         return results
 
-    return await asyncio.to_thread(work)
+    return await app.smtp.in_dns_thread(work)
 
 
 def _dmarc_tags(record: str) -> dict[str, str]:

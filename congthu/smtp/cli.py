@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 
 from congthu.autoconfig.servers import client_servers
 from congthu.cli import CommandError, Commands
-from congthu.smtp import dkimsign, mtasts, queue
 
 if TYPE_CHECKING:
     from congthu.app import App
@@ -29,6 +28,11 @@ def dns_records(app: App) -> list[str]:
     """Zone-file lines for every local domain: MX, SPF (RFC 7208), DKIM (RFC 6376),
     DMARC (RFC 7489), MTA-STS (RFC 8461: the policy host and its TXT record) and TLS
     reporting (RFC 8460)."""
+    # The SMTP modules (dkimpy, pyspf, dnspython, aiosmtplib) are imported by the
+    # commands that use them, for start-up time: every other `congthu` command would
+    # pay half a second for them.
+    from congthu.smtp import dkimsign, mtasts
+
     settings = app.settings
     host = settings.system.hostname.rstrip(".")
     selector = settings.smtp.dkim_selector
@@ -89,6 +93,8 @@ async def cmd_dns(app: App, args: argparse.Namespace) -> int:
 
 
 async def cmd_list(app: App, args: argparse.Namespace) -> int:
+    from congthu.smtp import queue  # for start-up time (see dns_records)
+
     entries = await queue.list_queue(app)
     if not entries:
         print("Hàng đợi trống / queue is empty")
@@ -103,12 +109,16 @@ async def cmd_list(app: App, args: argparse.Namespace) -> int:
 
 
 async def cmd_retry(app: App, args: argparse.Namespace) -> int:
+    from congthu.smtp import queue  # for start-up time (see dns_records)
+
     count = await queue.retry(app, args.ids or None)
     print(f"Đã đặt thử lại / marked for retry: {count} recipient(s)")
     return 0
 
 
 async def cmd_delete(app: App, args: argparse.Namespace) -> int:
+    from congthu.smtp import queue  # for start-up time (see dns_records)
+
     count = await queue.delete_messages(app, args.ids)
     if not count:
         raise CommandError("Không có thư nào với mã đó / no queued message with those ids")

@@ -12,7 +12,9 @@
   from it; ``mta_sts_failures``: the RFC 8460 result-type of a domain's last failed
   policy fetch, for its TLS report;
 * ``analysis_pool``: the worker processes that analyse large messages
-  (``delivery.analyse``), started at first use and shut down with the runtime.
+  (``delivery.analyse``), started at first use and shut down with the runtime;
+* ``in_dns_thread``: the threads of the blocking lookups of SPF and DKIM verification
+  (pyspf and dkimpy resolve synchronously), apart from asyncio's default executor.
 
 The objects are built lazily, so an App that never handles mail (a CLI command) pays
 for none of them.
@@ -20,10 +22,14 @@ for none of them.
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
+import contextvars
+import functools
 import multiprocessing
 import weakref
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from congthu.config import Settings
@@ -32,6 +38,11 @@ if TYPE_CHECKING:
     from congthu.smtp.queue import Runner
 
 __all__ = ["SMTPRuntime"]
+
+T = TypeVar("T")
+# Threads for blocking DNS work: each waits on the network, not the CPU, for up to its
+# lookups' timeouts when a DNS server does not answer (pyspf's querytime is 15 s).
+DNS_THREADS = 32
 
 
 class SMTPRuntime:
@@ -46,6 +57,20 @@ class SMTPRuntime:
         self.mta_sts_loaded: set[str] = set()
         self.mta_sts_failures: dict[str, str] = {}
         self._pool: concurrent.futures.ProcessPoolExecutor | None = None
+        self._dns_threads: concurrent.futures.ThreadPoolExecutor | None = None
+
+    async def in_dns_thread(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """``fn(*args, **kwargs)`` on the runtime's DNS threads, in the caller's context
+        (the resolver ``dns.use_sync_resolver`` chose). A DNS server that does not
+        answer holds these threads for the lookups' timeouts, not asyncio's default
+        executor, on which deliveries, IMAP FETCH and the database's shutdown wait (six
+        threads on two cores: six MAIL commands from a domain whose DNS is silent stopped
+        them for 15 s each); and closing the App does not wait for lookups that nobody
+        needs any more."""
+        if self._dns_threads is None:
+            self._dns_threads = concurrent.futures.ThreadPoolExecutor(DNS_THREADS, thread_name_prefix="congthu-dns")
+        call = functools.partial(contextvars.copy_context().run, fn, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self._dns_threads, call)
 
     def analysis_pool(self, workers: int) -> concurrent.futures.ProcessPoolExecutor:
         """The worker processes (started at first use)."""
@@ -64,3 +89,6 @@ class SMTPRuntime:
 
     def close(self) -> None:
         self.drop_analysis_pool()
+        threads, self._dns_threads = self._dns_threads, None
+        if threads is not None:
+            threads.shutdown(wait=False, cancel_futures=True)

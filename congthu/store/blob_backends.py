@@ -8,7 +8,6 @@ from pathlib import Path
 from congthu.config.settings import BlobSettings
 from congthu.store.blobs import BlobStore
 from congthu.store.blobs_disk import DiskBlobStore
-from congthu.store.blobs_s3 import S3BlobStore
 
 BACKENDS = ("disk", "s3")
 
@@ -21,6 +20,10 @@ def open_blob_store(settings: BlobSettings, data_dir: Path, backend: str | None 
     if chosen == "disk":
         return DiskBlobStore(data_dir / "blobs")
     if chosen == "s3":
+        # Imported here for start-up time: minio and its cipher library cost every
+        # process (each `congthu` command) a third of a second, and most use the disk.
+        from congthu.store.blobs_s3 import S3BlobStore
+
         return S3BlobStore(
             endpoint=settings.s3_endpoint, bucket=settings.s3_bucket, access_key=settings.s3_access_key,
             secret_key=settings.s3_secret_key, region=settings.s3_region, timeout=settings.s3_timeout,

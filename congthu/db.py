@@ -8,15 +8,18 @@ package name). ``migrate()`` upgrades every branch to its head.
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import contextlib
 import fcntl
+import functools
+import logging
 import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, TypeVar
@@ -28,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool, Pool
 
 T = TypeVar("T")
+log = logging.getLogger("congthu.db")
 
 # Stable constraint names, so migrations can refer to them on both engines.
 metadata = MetaData(
@@ -52,6 +56,22 @@ PG_RETRIES = 5
 def like_escape(text: str) -> str:
     """``text`` as a literal inside a LIKE pattern written with ``escape="\\\\"``."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+# Where a write function leaves notes for after its commit (``after_commit``): a set in
+# ``Connection.info`` while ``run_write`` runs it.
+_NOTES = "congthu_after_commit"
+
+
+def after_commit(conn: Connection, note: str) -> None:
+    """Leave ``note`` for ``Database.on_commit``, told once the transaction of ``conn``
+    has committed (a write function of ``run_write``; ignored elsewhere, as in a read,
+    which changes nothing). A note of a function whose transaction rolls back is never
+    told. So an owner's function that changes something other processes keep (the state
+    a login is decided on) says so itself, whoever's transaction it joins."""
+    notes = conn.info.get(_NOTES)
+    if notes is not None:
+        notes.add(note)
 
 
 class DatabaseUnavailable(Exception):
@@ -168,6 +188,9 @@ class Database:
         self._here = threading.local()
         self._here_engine: Engine | None = None
         self._here_conns: list[Connection] = []
+        # Told the notes of each committed write function (``after_commit``), on the
+        # event loop, before its ``run_write`` returns (the App sets it: the change feed).
+        self.on_commit: Callable[[set[str]], None] = lambda _notes: None
 
     # -- whole transactions in one call -----------------------------------------------------
 
@@ -205,10 +228,17 @@ class Database:
         if not self.is_sqlite:
             for attempt in range(1, PG_RETRIES + 1):
                 try:
+                    notes: set[str] = set()
                     async with self._async_writer.begin() as conn:
                         if not durable:
                             await conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-                        return await conn.run_sync(fn, *args)
+                        conn.info[_NOTES] = notes
+                        try:
+                            result = await conn.run_sync(fn, *args)
+                        finally:
+                            conn.info.pop(_NOTES, None)
+                    self._committed(notes)
+                    return result
                 except DBAPIError as exc:
                     if getattr(exc.orig, "sqlstate", None) not in PG_RETRY_SQLSTATES or attempt == PG_RETRIES:
                         raise
@@ -262,11 +292,22 @@ class Database:
                         job.future.set_exception(exc)
                 continue
             for job, (ok, value) in zip(batch, outcomes, strict=True):
+                if ok:
+                    self._committed(job.notes)
                 if not job.future.done():
                     if ok:
                         job.future.set_result(value)
                     else:
                         job.future.set_exception(value)
+
+    def _committed(self, notes: set[str]) -> None:
+        """Hand a committed function's notes to ``on_commit`` (its failure is logged: the
+        commit stands)."""
+        if notes:
+            try:
+                self.on_commit(notes)
+            except Exception:
+                log.exception("after-commit notes failed")
 
     async def run_read(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(conn, *args)`` in one read transaction (one snapshot); its result.
@@ -358,6 +399,7 @@ class _WriteJob:
     future: asyncio.Future[Any]
     started: bool = False  # taken into a batch: it will run (or has run)
     durable: bool = True  # its commit must be on disk before it is answered (run_write)
+    notes: set[str] = field(default_factory=set)  # left by after_commit, told once committed
 
 
 # A write function's outcome: (True, its result) or (False, the exception it raised).
@@ -435,27 +477,40 @@ def _begin(engine: Engine, durable: bool) -> Iterator[Connection]:
 def _write_together(engine: Engine, batch: list[_WriteJob]) -> list[_Outcome]:
     outcomes: list[_Outcome] = []
     with _begin(engine, any(job.durable for job in batch)) as conn:
-        for job in batch:
-            # Plain SQL savepoints: SQLAlchemy's begin_nested() costs several times more,
-            # and a function's own begin_nested() nests inside them all the same.
-            conn.exec_driver_sql("SAVEPOINT congthu_job")
-            try:
-                result = job.fn(conn, *job.args)
-            except Exception as exc:
-                # If these fail, the whole batch is run again alone (_write_batch).
-                conn.exec_driver_sql("ROLLBACK TO SAVEPOINT congthu_job")
-                conn.exec_driver_sql("RELEASE SAVEPOINT congthu_job")
-                outcomes.append((False, exc))
-            else:
-                conn.exec_driver_sql("RELEASE SAVEPOINT congthu_job")
-                outcomes.append((True, result))
+        try:
+            for job in batch:
+                # Plain SQL savepoints: SQLAlchemy's begin_nested() costs several times more,
+                # and a function's own begin_nested() nests inside them all the same.
+                conn.exec_driver_sql("SAVEPOINT congthu_job")
+                job.notes = conn.info[_NOTES] = set()
+                try:
+                    result = job.fn(conn, *job.args)
+                except Exception as exc:
+                    job.notes = set()  # rolled back: nothing to tell
+                    # If these fail, the whole batch is run again alone (_write_batch).
+                    conn.exec_driver_sql("ROLLBACK TO SAVEPOINT congthu_job")
+                    conn.exec_driver_sql("RELEASE SAVEPOINT congthu_job")
+                    outcomes.append((False, exc))
+                else:
+                    conn.exec_driver_sql("RELEASE SAVEPOINT congthu_job")
+                    outcomes.append((True, result))
+        finally:
+            conn.info.pop(_NOTES, None)
     return outcomes
 
 
 def _write_alone(engine: Engine, job: _WriteJob) -> _Outcome:
+    job.notes = set()
     try:
         with _begin(engine, job.durable) as conn:
-            return (True, job.fn(conn, *job.args))
+            notes: set[str] = set()
+            conn.info[_NOTES] = notes
+            try:
+                result = job.fn(conn, *job.args)
+            finally:
+                conn.info.pop(_NOTES, None)
+        job.notes = notes
+        return (True, result)
     except Exception as exc:
         return (False, exc)
 
@@ -577,24 +632,64 @@ def include_object(obj: Any, name: str | None, type_: str, reflected: bool, comp
                 and name in metadata.info.get(kinds[type_], ()))
 
 
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
 def _alembic_config(connection: Connection) -> Any:
     from alembic.config import Config
 
     cfg = Config()
-    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["connection"] = connection
     return cfg
 
 
+@functools.cache
+def migration_heads() -> frozenset[str]:
+    """The head revision of every package's branch in ``congthu/migrations``.
+
+    Read once per process, and from the scripts' text rather than through Alembic's
+    script directory, whose import (Mako, Pygments) and loading cost every command a
+    fifth of a second: the revisions that are no script's ``down_revision``
+    (tests/core/test_migrations.py compares the answer with Alembic's). The one
+    process-wide cache of this module, allowed beside the rule of no state in module
+    globals because it holds nothing of any App, only what the installed migration
+    scripts say, which is the same for every App of the process."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for script in (MIGRATIONS / "versions").glob("*.py"):
+        for node in ast.parse(script.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.AnnAssign | ast.Assign) and node.value is not None:
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                names = {t.id for t in targets if isinstance(t, ast.Name)}
+                if "revision" in names:
+                    revisions.add(ast.literal_eval(node.value))
+                elif "down_revision" in names:
+                    down = ast.literal_eval(node.value)
+                    parents.update([down] if isinstance(down, str) else down or ())
+    return frozenset(revisions - parents)
+
+
+def at_heads(connection: Connection) -> bool:
+    """Whether the database records exactly the head of every branch: then Alembic's
+    upgrade would change nothing, and ``migrate`` need not load it (every server start
+    and command opens an App on a database that is up to date)."""
+    if not connection.dialect.has_table(connection, "alembic_version"):
+        return False
+    recorded = {row[0] for row in connection.exec_driver_sql("SELECT version_num FROM alembic_version")}
+    return recorded == migration_heads()
+
+
 async def migrate(db: Database) -> None:
     """Upgrade the schema to the head of every package's branch (Alembic)."""
-    import logging
-
-    # Alembic reports every plug-in and step at INFO; the server logs its own events.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    from alembic import command
 
     def upgrade(connection: Connection) -> None:
+        if at_heads(connection):
+            return
+        # Alembic reports every plug-in and step at INFO; the server logs its own events.
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+        from alembic import command
+
         command.upgrade(_alembic_config(connection), "heads")
 
     async with db._async_writer.begin() as conn:

@@ -9,11 +9,13 @@ coroutine on the server's loop, e.g. to create a user with the server's own App.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import dataclasses
 import os
 import random
 import shutil
 import socket
+import tempfile
 import threading
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from pathlib import Path
@@ -21,9 +23,11 @@ from typing import Any, TypeVar
 
 import pytest
 
+from congthu import config
 from congthu.app import App
 from congthu.cli.core import initialise
 from congthu.config import ListenSettings
+from congthu.config.template import render
 
 T = TypeVar("T")
 
@@ -84,7 +88,16 @@ def loopback_ports() -> dict[str, Any]:
 
 
 async def make_data_dir(path: Path, **overrides: dict[str, Any]) -> Path:
-    """Initialise a data directory for tests: dev mode, free ports, cheap argon2."""
+    """Initialise a data directory for tests: dev mode, free ports, cheap argon2.
+
+    What ``congthu init`` makes beside the configuration (the database at the head of
+    every migration, the TLS certificate and key, the DKIM key, the directories) is the
+    same for every test of a process with the same names and key paths, and costs most of
+    a second (the migrations, a 2048-bit RSA key): it is made once per process by the real
+    ``initialise`` into a template directory (``_template``) and copied; the
+    configuration is each test's own, written and checked as ``initialise`` does. The
+    database of another engine (``database.url``) and an S3 blob store are made by
+    ``initialise`` itself, as is a directory that already holds something."""
     sections: dict[str, dict[str, Any]] = {
         "listen": loopback_ports(),
         # Tests create many accounts: argon2id stays, with small costs.
@@ -95,8 +108,49 @@ async def make_data_dir(path: Path, **overrides: dict[str, Any]) -> Path:
     }
     for section, values in overrides.items():
         sections.setdefault(section, {}).update(values)
-    await initialise(path, dev=True, overrides=sections)
+    settings = _test_settings(sections)
+    if settings.database.url or settings.blobs.backend != "disk" or (path.exists() and any(path.iterdir())):
+        await initialise(path, dev=True, overrides=sections)
+        return path
+    path.mkdir(parents=True, exist_ok=True)
+    # As initialise: the configuration first, and it must load.
+    (path / config.CONFIG_FILE).write_text(render(settings), encoding="utf-8")
+    config.load(path)
+    shaping = {"system": dataclasses.asdict(settings.system), "tls": dataclasses.asdict(settings.tls),
+               "smtp": {"dkim_key": settings.smtp.dkim_key}}
+    template = await asyncio.to_thread(_template, shaping)
+    shutil.copytree(template, path, dirs_exist_ok=True,
+                    ignore=lambda directory, _names: [config.CONFIG_FILE] if directory == str(template) else [])
     return path
+
+
+def _test_settings(sections: dict[str, dict[str, Any]]) -> config.Settings:
+    """The settings ``initialise(path, dev=True, overrides=sections)`` writes to a new directory."""
+    settings = config.Settings()
+    settings.system.dev_allow_plaintext_loopback = True
+    for section, values in sections.items():
+        for name, value in values.items():
+            setattr(getattr(settings, section), name, value)
+    return settings
+
+
+# This process's initialised data directories to copy (make_data_dir), by the settings
+# that shape their files: the certificate's names, the paths of the keys.
+_TEMPLATES: dict[str, Path] = {}
+_TEMPLATES_LOCK = threading.Lock()  # make_data_dir runs in several threads at once (tests/webmail)
+
+
+def _template(shaping: dict[str, dict[str, Any]]) -> Path:
+    """The template directory for these settings, made by the real ``initialise`` the
+    first time (in this thread's own event loop: the caller's is running)."""
+    key = repr(sorted(shaping.items()))
+    with _TEMPLATES_LOCK:
+        if key not in _TEMPLATES:
+            root = Path(tempfile.mkdtemp(prefix="congthu-template-"))
+            atexit.register(shutil.rmtree, root, True)
+            asyncio.run(initialise(root / "data", dev=True, overrides=shaping))
+            _TEMPLATES[key] = root / "data"
+        return _TEMPLATES[key]
 
 
 @pytest.fixture

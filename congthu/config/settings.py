@@ -9,6 +9,7 @@ the key and the reason, so that a typo never starts a half-configured server.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import ipaddress
 import tomllib
 import typing
@@ -174,6 +175,12 @@ class LoginSettings:
     # client logging in again skips the costly argon2id check; a wrong password is
     # always checked in full. 0 switches it off (congthu/accounts/verified.py).
     verified_cache_seconds: float = 3600.0
+    # Seconds at most the state a login is decided on (the mailbox, its credential and
+    # second factor, and that no lock holds) is kept between logins, in a process that
+    # hears the change feed: every change of it is announced to every process and node
+    # at once (congthu/accounts/states.py); this bound is the safety net. 0 reads it
+    # from the database at every login.
+    state_cache_seconds: float = 60.0
 
 
 @dataclass
@@ -717,10 +724,17 @@ RETIRED_KEYS = frozenset({
 })
 
 
+@functools.cache
+def _field_types(cls: type) -> dict[str, Any]:
+    """The types of a section's fields. Evaluated once per process (most of a load's time
+    otherwise: every annotation is a string here), as the classes never change."""
+    return typing.get_type_hints(cls)
+
+
 def _build_section(path: Path, name: str, cls: type, table: Any) -> Any:
     if not isinstance(table, dict):
         raise ConfigError(path, name, "phải là một bảng [section] / must be a table")
-    hints = typing.get_type_hints(cls)
+    hints = _field_types(cls)
     known = {f.name for f in dataclasses.fields(cls)}
     table = {k: v for k, v in table.items() if f"{name}.{k}" not in RETIRED_KEYS}
     for key in table:
@@ -931,7 +945,7 @@ def parse(text: str, path: Path | str = "<string>") -> Settings:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(path, "-", f"TOML không hợp lệ / invalid TOML: {exc}") from None
     sections = {f.name: f for f in dataclasses.fields(Settings)}
-    hints = typing.get_type_hints(Settings)
+    hints = _field_types(Settings)
     built: dict[str, Any] = {}
     for name, table in data.items():
         if name not in sections:

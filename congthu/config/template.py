@@ -15,27 +15,31 @@ from typing import Any
 from congthu.config import Settings
 
 _FIELD = re.compile(r"^\s+(\w+):")
+_CLASS = re.compile(r"class (\w+)\b")
 
 
-def _class_lines(cls: type) -> list[str]:
-    """The source lines of ``cls``'s body, read as text. Not ``inspect.getsource``: it
-    parses the module with ``ast``, which Debian's Python 3.11.2 can fail to do while
-    other threads run (CPython gh-106905, "AST constructor recursion depth mismatch"),
-    and ``congthu init`` runs beside a server in the tests."""
-    source = Path(sys.modules[cls.__module__].__file__ or "").read_text(encoding="utf-8").splitlines()
-    start = next(i for i, line in enumerate(source) if re.match(rf"class {cls.__name__}\b", line))
-    body: list[str] = []
-    for line in source[start + 1:]:
+def _class_bodies(module: str) -> dict[str, list[str]]:
+    """The source lines of the body of each top-level class of ``module``, by class name,
+    read as text in one pass over the file (``render`` reads each module once). Not
+    ``inspect.getsource``: it parses the module with ``ast``, which Debian's Python
+    3.11.2 can fail to do while other threads run (CPython gh-106905, "AST constructor
+    recursion depth mismatch"), and ``congthu init`` runs beside a server in the tests."""
+    source = Path(sys.modules[module].__file__ or "").read_text(encoding="utf-8").splitlines()
+    bodies: dict[str, list[str]] = {}
+    body: list[str] | None = None
+    for line in source:
         if line.strip() and not line[0].isspace():
-            break
-        body.append(line)
-    return body
+            match = _CLASS.match(line)
+            body = bodies.setdefault(match.group(1), []) if match else None
+        elif body is not None:
+            body.append(line)
+    return bodies
 
 
-def _field_comments(cls: type) -> dict[str, list[str]]:
+def _field_comments(body: list[str]) -> dict[str, list[str]]:
     comments: dict[str, list[str]] = {}
     pending: list[str] = []
-    for line in _class_lines(cls):
+    for line in body:
         stripped = line.strip()
         if stripped.startswith("#"):
             pending.append(stripped)
@@ -69,10 +73,14 @@ def render(settings: Settings | None = None) -> str:
         "# Every number from the regulation is a setting; the default is the regulation's value.",
         "",
     ]
+    modules: dict[str, dict[str, list[str]]] = {}  # class bodies, by module, read once
     for section in dataclasses.fields(settings):
         value = getattr(settings, section.name)
         out.append(f"[{section.name}]")
-        comments = _field_comments(type(value))
+        cls = type(value)
+        if cls.__module__ not in modules:
+            modules[cls.__module__] = _class_bodies(cls.__module__)
+        comments = _field_comments(modules[cls.__module__].get(cls.__name__, []))
         for f in dataclasses.fields(value):
             out.extend(comments.get(f.name, []))
             out.append(f"{f.name} = {_toml_value(getattr(value, f.name))}")

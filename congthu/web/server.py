@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import ssl
 from collections.abc import Generator
 from typing import Any, cast
@@ -41,10 +42,53 @@ REFUSED_LINGER = 2.0
 
 
 class _Uvicorn(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self._exit = asyncio.Event()
+        self.up = asyncio.Event()  # set once the start-up is over, listening or not
+
     # The process's signals belong to congthu.server, not to uvicorn.
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
         yield
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        try:
+            await super().startup(sockets)
+        finally:
+            self.up.set()
+
+    def exit_now(self) -> None:
+        """Stop serving (uvicorn's ``should_exit``), at once rather than at its next tick."""
+        self.should_exit = True
+        self._exit.set()
+
+    async def main_loop(self) -> None:
+        # uvicorn's loop, ticking every 0.1 s (the Date header, should_exit), but with a
+        # sleep that ``exit_now`` cuts short: a stop does not wait for the next tick.
+        counter = 0
+        should_exit = await self.on_tick(counter)
+        while not should_exit:
+            counter = (counter + 1) % 864000
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(0.1):
+                    await self._exit.wait()
+            should_exit = await self.on_tick(counter)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        if self.server_state.connections or self.server_state.tasks:
+            await super().shutdown(sockets)
+            return
+        # No connection open: uvicorn's shutdown without its fixed 0.1 s pause, which
+        # lets open connections act on their shutdown (there are none to wait for).
+        for server in self.servers:
+            server.close()
+        for sock in sockets or []:
+            sock.close()
+        for server in self.servers:
+            await server.wait_closed()
+        if not self.force_exit:
+            await self.lifespan.shutdown()
 
 
 class GuardedConfig(uvicorn.Config):
@@ -138,7 +182,7 @@ class GuardedH11Protocol(H11Protocol):
 
 
 class HTTPService:
-    def __init__(self, app: App, name: str, port: int, tls: bool) -> None:
+    def __init__(self, app: App, name: str, port: int, tls: bool, asgi: Any) -> None:
         self.name, self.port = name, port
         settings = app.settings
         caps = settings.connections
@@ -150,7 +194,7 @@ class HTTPService:
             http = _gated_protocol(name, proxy, app.tls.server if tls else None)
             tls = False
         config = GuardedConfig(
-            SecurityHeaders(create_app(app), settings.web), host=settings.listen.host, port=port,
+            SecurityHeaders(asgi, settings.web), host=settings.listen.host, port=port,
             log_config=None, access_log=False, lifespan="off", proxy_headers=False,
             server_header=False, http=http,
             timeout_keep_alive=settings.web.keepalive_timeout,  # type: ignore[arg-type]
@@ -177,10 +221,12 @@ class HTTPService:
             if self._task.done():
                 self._task.result()  # raises the bind error
                 raise RuntimeError(f"{self.name} stopped during start-up")
-            await asyncio.sleep(0.02)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(0.02):
+                    await self.server.up.wait()
 
     async def stop(self) -> None:
-        self.server.should_exit = True
+        self.server.exit_now()
         if self._task:
             await self._task
 
@@ -197,9 +243,15 @@ def _gated_protocol(name: str, setup: ProxySetup, ssl_context: ssl.SSLContext | 
 
 def services(app: App) -> list[HTTPService]:
     listen = app.settings.listen
+    tls = bool(listen.https and app.tls.available)
+    if not listen.http and not tls:
+        return []
+    # One application for both listeners (each request's scope says its scheme):
+    # building FastAPI's routes is most of a server's start-up.
+    asgi = create_app(app)
     found = []
     if listen.http:
-        found.append(HTTPService(app, "http", listen.http, tls=False))
-    if listen.https and app.tls.available:
-        found.append(HTTPService(app, "https", listen.https, tls=True))
+        found.append(HTTPService(app, "http", listen.http, tls=False, asgi=asgi))
+    if tls:
+        found.append(HTTPService(app, "https", listen.https, tls=True, asgi=asgi))
     return found

@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import cProfile
 import multiprocessing
+import os
 import pstats
 import random
 import socket
@@ -129,6 +130,7 @@ async def serve(data: Path, kind: str, seconds: float, dns: list[str], uids: lis
                 profile: cProfile.Profile | None) -> float:
     app = await App.open(data)
     try:
+        await app.hub.listen_local()  # as `congthu serve` does (the change feed: accounts/states.py)
         listeners = services(app)
         ldap = next(s for s in listeners if s.name == "ldap")
         await ldap.start()
@@ -144,15 +146,26 @@ async def serve(data: Path, kind: str, seconds: float, dns: list[str], uids: lis
         p = multiprocessing.Process(target=client, args=(kind, ldap.port, seconds, dns, uids, out))
         if profile is not None:
             profile.enable()
+        cpu = _cpu()
         p.start()
         while p.is_alive():
             await asyncio.sleep(0.05)
+        cpu = _cpu() - cpu
         if profile is not None:
             profile.disable()
         await ldap.stop()
-        return out.get() / seconds
+        done = out.get()
+        print(f"{kind}: server CPU {cpu / max(done, 1) * 1000:.3f} s per 1,000 (load {os.getloadavg()[0]:.1f})",
+              flush=True)
+        return done / seconds
     finally:
         await app.close()
+
+
+def _cpu() -> float:
+    """CPU seconds (user + system) of this process so far: the server's, not the client's."""
+    times = os.times()
+    return times.user + times.system
 
 
 def main() -> None:

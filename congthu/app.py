@@ -40,6 +40,8 @@ class App:
         # SQLite: commits are announced to the other processes of this data directory
         # (the workers of `congthu serve`) through run/feed (ChangeHub, LocalFeed).
         self.hub = ChangeHub(data_dir / "run" / "feed" if db.is_sqlite else None)
+        # What committed writes announce (the account feed: store/changes.account_changed).
+        db.on_commit = self.hub.committed
         self.store = MailStore(db, open_blob_store(settings.blobs, data_dir), self.hub)
         self.accounts = Accounts(self.store, settings)
         self.tls = TLSContexts(self.path(settings.tls.cert), self.path(settings.tls.key))

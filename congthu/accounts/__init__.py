@@ -23,6 +23,10 @@ of the regulation hold on every path at once:
 - every success and failure is a record of the audit trail (``congthu.audit``); a door
   whose clients log in per request (LDAP) may have repeated successes of one account
   from one address counted on the next record instead (``recent.py``);
+- what a login is decided on (the mailbox, its credential and second factor, that no
+  lock holds) is kept between logins in a process that hears the change feed, every
+  change of it announced there by the function that makes it (``states.py``), so a
+  repeated login reads nothing;
 - applications log in with service accounts (``services.py``), a kind of their own.
 
 Time comes from ``accounts.clock`` (a callable returning an aware UTC datetime) and delays

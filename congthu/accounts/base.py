@@ -28,6 +28,7 @@ from congthu.accounts.credentials import credential_row
 from congthu.accounts.generated import make_hasher
 from congthu.accounts.model import Credential, aware
 from congthu.accounts.recent import RecentLogins
+from congthu.accounts.states import LoginStates
 from congthu.accounts.verified import VerifiedPasswords
 from congthu.config import Settings
 from congthu.db import Database
@@ -45,6 +46,10 @@ class AccountsBase:
         self.verified = VerifiedPasswords(settings.login.verified_cache_seconds)
         # Successes written lately, for doors that log in per request (recent.py).
         self.recent = RecentLogins()
+        # What logins are decided on, kept while the change feed is heard (states.py).
+        hub = store.hub
+        self.states = LoginStates(settings.login.state_cache_seconds, lambda: hub.listening)
+        hub.on_accounts_changed(self.states.forget)
         # Injectable for tests: the time now (aware, UTC) and how delays are awaited.
         self.clock: Callable[[], datetime] = utcnow
         self.sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep

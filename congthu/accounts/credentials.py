@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 
 from congthu.accounts.tables import app_passwords, credentials, password_history, recovery_codes
 from congthu.accounts.tables import totp as totp_table
+from congthu.store.changes import account_changed, mailbox_key
 
 # Read before every login, by mailbox id (run_small_read: no hop to a reader thread).
 _CREDENTIAL = select(credentials).where(credentials.c.mailbox_id == bindparam("b_mailbox"))
@@ -50,7 +51,9 @@ def credential_and_totp(conn: Connection, mailbox_id: int) -> tuple[Any, bool]:
 
 def store_password(conn: Connection, mailbox_id: int, values: dict[str, Any], hashed: str, now: datetime,
                    keep: int) -> None:
-    """Write a credential (insert or update) and the history, keeping the ``keep`` newest."""
+    """Write a credential (insert or update) and the history, keeping the ``keep`` newest
+    (announced on the account feed, as every change here of what a login reads)."""
+    account_changed(conn, mailbox_key(mailbox_id))
     result = conn.execute(update(credentials).where(credentials.c.mailbox_id == mailbox_id).values(**values))
     if not result.rowcount:
         conn.execute(insert(credentials).values(mailbox_id=mailbox_id, **values))
@@ -75,6 +78,7 @@ def after_login(conn: Connection, mailbox_id: int, values: dict[str, Any], app_p
     """A successful check: store a rehash or new SCRAM keys, note the app password's use."""
     if values:
         conn.execute(update(credentials).where(credentials.c.mailbox_id == mailbox_id).values(**values))
+        account_changed(conn, mailbox_key(mailbox_id))
     if app_password_id is not None:
         conn.execute(update(app_passwords).where(app_passwords.c.id == app_password_id).values(last_used_at=now))
 
@@ -126,12 +130,14 @@ def totp_row(conn: Connection, mailbox_id: int) -> Any:
 
 
 def totp_begin(conn: Connection, mailbox_id: int, secret: str, now: datetime) -> None:
+    account_changed(conn, mailbox_key(mailbox_id))
     conn.execute(delete(totp_table).where(totp_table.c.mailbox_id == mailbox_id))
     conn.execute(insert(totp_table).values(mailbox_id=mailbox_id, secret=secret, enabled=False,
                                            created_at=now, last_step=0))
 
 
 def totp_enable(conn: Connection, mailbox_id: int, step: int, recovery_hashes: Sequence[str]) -> None:
+    account_changed(conn, mailbox_key(mailbox_id))
     conn.execute(update(totp_table).where(totp_table.c.mailbox_id == mailbox_id).values(enabled=True, last_step=step))
     conn.execute(delete(recovery_codes).where(recovery_codes.c.mailbox_id == mailbox_id))
     conn.execute(insert(recovery_codes), [{"mailbox_id": mailbox_id, "code_hash": h} for h in recovery_hashes])
@@ -142,6 +148,7 @@ def totp_used(conn: Connection, mailbox_id: int, step: int) -> None:
 
 
 def totp_remove(conn: Connection, mailbox_id: int) -> None:
+    account_changed(conn, mailbox_key(mailbox_id))
     conn.execute(delete(totp_table).where(totp_table.c.mailbox_id == mailbox_id))
     conn.execute(delete(recovery_codes).where(recovery_codes.c.mailbox_id == mailbox_id))
 

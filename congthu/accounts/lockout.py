@@ -45,6 +45,7 @@ from sqlalchemy.engine import Connection
 
 from congthu.accounts.tables import login_throttle
 from congthu.config import LoginSettings
+from congthu.store.changes import account_changed
 
 ADDRESS = "address"
 ACCOUNT = "account"
@@ -82,6 +83,12 @@ def is_loopback(client_ip: str) -> bool:
         return ipaddress.ip_address(client_ip.split("%", 1)[0]).is_loopback
     except ValueError:
         return False
+
+
+def lock_key(kind: str, key: str) -> str:
+    """The account-feed key of a counter's lock (``accounts/states.py`` keeps which
+    counters are not locked; a new lock is announced by ``fail``)."""
+    return f"l{kind} {key}"
 
 
 def pair_key(address: str, account: str) -> str:
@@ -186,6 +193,7 @@ def fail(conn: Connection, kind: str, key: str, now: datetime, settings: LoginSe
         newly = lock_after > 0 and failures >= lock_after
         if newly:
             locked_until = now + window
+            account_changed(conn, lock_key(kind, key))
         conn.execute(insert(login_throttle).values(
             kind=kind, key=key, failures=failures, last_failure_at=now, last_fingerprint=print_,
             locked_until=locked_until,
@@ -213,6 +221,8 @@ def fail(conn: Connection, kind: str, key: str, now: datetime, settings: LoginSe
     newly = False
     if lock_after > 0 and failures >= lock_after and not locked:
         locked_until, newly = now + window, True
+        # Every process and node stops taking this counter for unlocked (states.py).
+        account_changed(conn, lock_key(kind, key))
     conn.execute(update(login_throttle).where(login_throttle.c.id == row.id).values(
         failures=failures, last_failure_at=stamp, last_fingerprint=print_, locked_until=locked_until,
     ))

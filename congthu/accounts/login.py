@@ -35,6 +35,7 @@ from congthu.accounts.model import (
     change_password_url,
 )
 from congthu.accounts.second_factor import SecondFactor
+from congthu.accounts.states import KeptLogin
 from congthu.config import LoginSettings
 from congthu.log import event
 from congthu.store import Mailbox, normalise_address
@@ -91,8 +92,14 @@ class LoginChecks(SecondFactor):
             return refusal
         now = self.clock()
         address = lockout.address_key(client_ip)
-        # The counters, the mailbox, its credential and second factor: one read.
-        state = await self.db.run_small_read(read_login_state, address, username, now, self.login)
+        # The counters, the mailbox, its credential and second factor: kept (states.py),
+        # else one read.
+        state: LoginState | KeptLogin | None = self.states.get(username, address)
+        if state is None:
+            epoch = self.states.epoch
+            state = await self.db.run_small_read(read_login_state, address, username, now, self.login)
+            self.states.keep(username, address, state.counters, state.mailbox, state.credential, state.two_factor,
+                             epoch, now)
         refusal = await self._lock_refusal(state.counters, address, username, protocol, client_ip, now)
         if refusal is not None:
             return refusal

@@ -16,7 +16,8 @@ exception flag:
   mapped to it: SASL EXTERNAL): over TLS only, counted by the guessing counters of its
   (address, account) pair and of the address, every failure audited, and every success
   too, or, for binds repeated per request, once per period with their count
-  (``recent.py``).
+  (``recent.py``); the secret's hash is kept between binds (``states.py``), its reset
+  and removal announced on the change feed.
 """
 
 from __future__ import annotations
@@ -36,9 +37,11 @@ from congthu.accounts import lockout
 from congthu.accounts.base import AccountsBase
 from congthu.accounts.generated import new_service_secret, sha256_hex
 from congthu.accounts.model import aware
+from congthu.accounts.states import service_key
 from congthu.accounts.tables import service_accounts
 from congthu.config import LoginSettings
 from congthu.log import event
+from congthu.store.changes import account_changed
 
 NAME = re.compile(r"[a-z][a-z0-9._-]{1,63}")
 # The key of a service account in the guessing counters (never an address, which has "@").
@@ -100,6 +103,7 @@ def _rows(conn: Connection) -> list[Any]:
 def _remove(conn: Connection, name: str, now: datetime, actor: str) -> bool:
     if not conn.execute(delete(service_accounts).where(service_accounts.c.name == name)).rowcount:
         return False
+    account_changed(conn, service_key(name))  # kept secrets go, in every process (states.py)
     audit.append(conn, at=now, action="service.removed", actor=actor, target=name, details={})
     return True
 
@@ -108,6 +112,7 @@ def _reset(conn: Connection, name: str, secret_hash: str, now: datetime, actor: 
     if not conn.execute(update(service_accounts).where(service_accounts.c.name == name)
                         .values(secret_hash=secret_hash, secret_set_at=now)).rowcount:
         return False
+    account_changed(conn, service_key(name))
     audit.append(conn, at=now, action="service.reset", actor=actor, target=name, details={})
     return True
 
@@ -222,7 +227,13 @@ class ServiceAccounts(AccountsBase):
                                 message="Phải dùng kết nối mã hóa (TLS) / an encrypted (TLS) connection is required")
         address = lockout.address_key(client_ip)
         account = _ACCOUNT_KEY + name
-        counters, stored = await self.db.run_small_read(_bind_state, address, account, name, now, self.login)
+        stored = self.states.get_service(name, account, address)  # kept (states.py), else one read
+        if stored is not None:
+            counters = lockout.Counters(lockout.Counter(), lockout.Counter(), lockout.Counter())
+        else:
+            epoch = self.states.epoch
+            counters, stored = await self.db.run_small_read(_bind_state, address, account, name, now, self.login)
+            self.states.keep_service(name, account, address, counters, stored, epoch, now)
         if counters.address.locked(now) or counters.pair.locked(now):
             await self._audit("service.login.locked", name, name, {"protocol": protocol}, client)
             return ServiceCheck(False, code="UNAVAILABLE",

@@ -506,6 +506,12 @@ def _bind_fast(pdu: bytes, position: int, end: int) -> BindBody | None:
     return BindBody(version, name, None, mechanism, credentials)
 
 
+# The tags of Filter's CHOICE (RFC 4511 section 4.5.1.7): and [0], or [1], not [2],
+# equalityMatch [3], substrings [4], greaterOrEqual [5], lessOrEqual [6], present [7]
+# (primitive), approxMatch [8], extensibleMatch [9].
+FILTER_TAGS = frozenset({0xA0, 0xA1, 0xA2, 0xA3, 0xA4, 0xA5, 0xA6, 0x87, 0xA8, 0xA9})
+
+
 def _search_fast(pdu: bytes, position: int, end: int) -> SearchBody | None:
     fields: list[Any] = []
     # baseObject, scope, derefAliases, sizeLimit, timeLimit, typesOnly.
@@ -525,8 +531,8 @@ def _search_fast(pdu: bytes, position: int, end: int) -> SearchBody | None:
         fields.append(value)
         position = found[2]
     query = ber.element(pdu, position, end)
-    if query is None:
-        return None
+    if query is None or query[0] not in FILTER_TAGS:
+        return None  # not a Filter's CHOICE: pyasn1's decoding gives the error
     raw_filter = pdu[position:query[2]]
     found = ber.element(pdu, query[2], end)
     if found is None or found[0] != 0x30 or found[2] != end:

@@ -20,6 +20,15 @@ leaves a hole, and for that window the session reads the database as before. Thi
 across processes because the modseqs are the database's: every process's commits take
 the next modseq of the folder under the database's write lock, so a change made by
 another worker is a missing number in this process's log, never a number it holds.
+
+The account feed rides the same transports: "the state a login of this account is
+decided on changed" (``account_changed``, called by the owners' functions that change
+it: a mailbox's status or address, a password, a second factor, a lock), so that every
+process and node drops what it keeps of it (``accounts/states.py``). It is told in this
+process and sent to the other processes of a SQLite data directory once the
+transaction has committed and before its ``run_write`` returns (``Database.on_commit``),
+so a change acts at once everywhere; on PostgreSQL a NOTIFY in the transaction itself
+carries it to every node (PostgreSQL delivers it at the commit, never for a rollback).
 """
 
 from __future__ import annotations
@@ -37,11 +46,42 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import func, select
+from sqlalchemy.engine import Connection
+
+from congthu.db import after_commit
 from congthu.store.model import MessageMeta
 
 log = logging.getLogger("congthu.store.changes")
 
 CHANNEL = "congthu_changes"
+# A note of the account feed: this prefix and the key as a JSON string (any text fits a
+# NOTIFY payload and a datagram line that way); a folder's notification starts with a
+# digit or "-". The key ALL_ACCOUNTS drops everything (a lost feed).
+ACCOUNT_NOTE = "A"
+ALL_ACCOUNTS = "*"
+
+
+def mailbox_key(mailbox_id: int) -> str:
+    """The account-feed key of a mailbox's row and credentials."""
+    return f"m{int(mailbox_id)}"
+
+
+def account_changed(conn: Connection, key: str) -> None:
+    """Announce, once the transaction of ``conn`` commits, that the state a login is
+    decided on changed for ``key`` (``mailbox_key``, or a key of the accounts' own:
+    ``accounts/states.py``), to every process and node (the module's docstring)."""
+    note = ACCOUNT_NOTE + json.dumps(key)
+    after_commit(conn, note)
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(func.pg_notify(CHANNEL, note)))
+
+
+def _account_key(note: str) -> str:
+    key = json.loads(note[len(ACCOUNT_NOTE):])
+    if not isinstance(key, str):
+        raise ValueError(note)
+    return key
 
 
 class FolderWatch:
@@ -106,6 +146,34 @@ class ChangeHub:
         self._local = LocalFeed(local_feed, self) if local_feed is not None else None
         # folder id -> {modseq: entry}, for the folders some session watches.
         self._logs: dict[int, dict[int, _Entry]] = {}
+        # Told the keys of the account feed (``on_accounts_changed``).
+        self._account_listeners: list[Callable[[list[str]], None]] = []
+
+    @property
+    def listening(self) -> bool:
+        """Does this process hear the changes of the other processes and nodes
+        (``listen_local``, ``listen_postgres``)? Only then may it keep what they change."""
+        return self._pg_conn is not None or (self._local is not None and self._local.sock is not None)
+
+    def on_accounts_changed(self, listener: Callable[[list[str]], None]) -> None:
+        """Call ``listener(keys)`` (on the event loop) for every change of the account
+        feed, this process's and the others'."""
+        self._account_listeners.append(listener)
+
+    def accounts_changed(self, keys: list[str]) -> None:
+        for listener in self._account_listeners:
+            listener(keys)
+
+    def committed(self, notes: set[str]) -> None:
+        """``Database.on_commit``: a commit of this process left these notes. Account
+        changes are told here at once and sent to the other processes of the data
+        directory now (SQLite; on PostgreSQL the NOTIFY went with the transaction)."""
+        lines = [note for note in notes if note.startswith(ACCOUNT_NOTE)]
+        if not lines:
+            return
+        self.accounts_changed([_account_key(note) for note in lines])
+        if self._local is not None:
+            self._local.send_notes(lines)
 
     def watch(self, folder_id: int, event: asyncio.Event | None = None) -> FolderWatch:
         """Subscribe to a folder's changes; ``event``, if given, is set by this watch
@@ -208,11 +276,22 @@ class ChangeHub:
         self._pg_conn = await asyncpg.connect(dsn)
 
         def on_notify(_conn: Any, _pid: int, _channel: str, payload: str) -> None:
+            if payload.startswith(ACCOUNT_NOTE):
+                with contextlib.suppress(ValueError):
+                    self.accounts_changed([_account_key(payload)])
+                return
             folder, _, modseq = payload.partition(":")
             with contextlib.suppress(ValueError):
                 self.publish_local(int(folder), int(modseq))
 
         await self._pg_conn.add_listener(CHANNEL, on_notify)
+
+        def lost(_conn: Any) -> None:
+            # Nothing more is heard: what was kept of the other nodes' changes goes.
+            self._pg_conn = None
+            self.accounts_changed([ALL_ACCOUNTS])
+
+        self._pg_conn.add_termination_listener(lost)
 
     async def listen_local(self) -> None:
         """Hear the commits of the other processes of this data directory (SQLite)."""
@@ -280,6 +359,7 @@ class LocalFeed:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._out: socket.socket | None = None  # sends, in a process that does not listen
         self._closing = False
+        self._notes: dict[str, list[bytes]] = {}  # listener -> account-feed lines not sent yet
 
     def _address(self, name: str) -> str:
         path = str(self.directory / name)
@@ -319,7 +399,12 @@ class LocalFeed:
             except OSError as exc:
                 log.warning("change feed receive failed: %s", exc)
                 return
+            accounts: list[str] = []
             for line in data.split(b"\n"):
+                if line.startswith(ACCOUNT_NOTE.encode()):
+                    with contextlib.suppress(ValueError, UnicodeDecodeError):
+                        accounts.append(_account_key(line.decode()))
+                    continue
                 if line.startswith(b"E"):
                     with contextlib.suppress(ValueError, TypeError, IndexError):
                         self.hub.keep(*_decode_entry(line[1:]))
@@ -327,6 +412,49 @@ class LocalFeed:
                 folder, _, modseq = line.partition(b":")
                 with contextlib.suppress(ValueError):
                     self.hub.publish_local(int(folder), int(modseq))
+            if accounts:
+                self.hub.accounts_changed(accounts)
+
+    def send_notes(self, lines: list[str]) -> None:
+        """Send account-feed lines to every other listening process now, not at the end
+        of the loop turn: the commit's caller goes on only after they are in the
+        listeners' queues, so the change acts at once there. A full queue is tried again
+        in ``RETRY_SECONDS`` (never dropped: a listener would keep a stale state)."""
+        encoded = [line.encode() for line in lines]
+        for peer in self._listeners():
+            self._notes.setdefault(peer, []).extend(encoded)
+            if self._send_notes_to(peer):
+                del self._notes[peer]
+        if self._notes and self._flush_handle is None and not self._closing:
+            self._loop = self._loop or asyncio.get_running_loop()
+            self._flush_handle = self._loop.call_later(RETRY_SECONDS, self._flush)
+
+    def _send_notes_to(self, peer: str) -> bool:
+        """Send ``peer`` its pending account-feed lines: True if done (or the peer is
+        gone), False to retry."""
+        lines = self._notes.get(peer, [])
+        out = self.sock
+        if out is None:
+            out = self._out = self._out or socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        try:
+            while lines:
+                size, count = 0, 0
+                while count < len(lines) and size + len(lines[count]) + 1 <= DATAGRAM_MAX:
+                    size += len(lines[count]) + 1
+                    count += 1
+                count = max(count, 1)
+                out.sendto(b"\n".join(lines[:count]), socket.MSG_DONTWAIT, self._address(peer))
+                del lines[:count]
+            return True
+        except (BlockingIOError, InterruptedError):
+            return False
+        except (ConnectionRefusedError, FileNotFoundError):
+            with contextlib.suppress(OSError):
+                os.unlink(self.directory / peer)
+            return True
+        except OSError as exc:
+            log.warning("change feed send to %s failed: %s", peer, exc)
+            return True
 
     def has_listeners(self) -> bool:
         """Does another process listen (worth sending log entries to)?"""
@@ -380,7 +508,10 @@ class LocalFeed:
         for peer in list(self._backlog):
             if self._send_to(peer, self._backlog[peer]):
                 del self._backlog[peer]
-        if self._backlog and self._loop is not None and not self._closing:
+        for peer in list(self._notes):
+            if self._send_notes_to(peer):
+                del self._notes[peer]
+        if (self._backlog or self._notes) and self._loop is not None and not self._closing:
             self._flush_handle = self._loop.call_later(RETRY_SECONDS, self._flush)
 
     def _send_lines(self, peer: str, lines: list[bytes]) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.engine import Connection
 
+from congthu.store.changes import ALL_ACCOUNTS, account_changed, mailbox_key
 from congthu.store.model import Folder, Mailbox, normalise_address
 from congthu.store.rows import to_folder, to_mailbox
 from congthu.store.statements import FOLDER_COLUMNS, FOLDER_MAILBOX, MAILBOX_BY_ADDRESS
@@ -73,11 +74,13 @@ def mailboxes_with_prefix(conn: Connection, prefixes: Collection[str] | None = N
 
 
 _CHANGEABLE = frozenset({"status", "display_name", "address"})
+_ANNOUNCED_ONE_BY_ONE = 100  # mailboxes changed at once whose changes are announced each
 
 
 def set_mailbox(conn: Connection, mailbox_ids: int | Collection[int], **values: Any) -> None:
     """Change the status, display name or address of mailboxes (IntegrityError if the
-    address is taken)."""
+    address is taken); announced on the account feed once committed (a login of them
+    must see it at once, in every process and node)."""
     if not set(values) <= _CHANGEABLE:
         raise ValueError(f"cannot set {set(values) - _CHANGEABLE}")
     if "address" in values:
@@ -85,6 +88,9 @@ def set_mailbox(conn: Connection, mailbox_ids: int | Collection[int], **values: 
     ids = [mailbox_ids] if isinstance(mailbox_ids, int) else sorted(set(mailbox_ids))
     if ids:
         conn.execute(update(mailboxes).where(mailboxes.c.id.in_(ids)).values(**values))
+        # A reorganisation may change thousands at once: then one note drops everything.
+        for key in [mailbox_key(i) for i in ids] if len(ids) <= _ANNOUNCED_ONE_BY_ONE else [ALL_ACCOUNTS]:
+            account_changed(conn, key)
 
 
 def folders_by_ids(conn: Connection, folder_ids: Collection[int]) -> dict[int, Folder]:

@@ -29,6 +29,7 @@ from sqlalchemy.types import ARRAY
 
 from congthu.db import allocate_ids, bulk_insert
 from congthu.store.base import StoreBase
+from congthu.store.changes import account_changed, mailbox_key
 from congthu.store.model import SPECIAL_FOLDERS, AlreadyExists, Mailbox, NotFound, normalise_address, utcnow
 from congthu.store.rows import to_mailbox
 from congthu.store.statements import MAILBOX_BY_ADDRESS, MAILBOX_BY_ID, QUOTA, TOUCH
@@ -134,6 +135,7 @@ class MailboxMethods(StoreBase):
 
         def tx(conn: Connection) -> None:
             conn.execute(update(mailboxes).where(mailboxes.c.id == mailbox_id).values(**values))
+            account_changed(conn, mailbox_key(mailbox_id))  # logins see it at once, everywhere
 
         try:
             await self._tx(tx)

@@ -47,7 +47,7 @@ async def select(s: Session, cmd: Command) -> Result:
     sel = Selected(target, folder, readonly, watch)
     sel.condstore = s.condstore
     try:
-        await sel.load(s.caches.folders, s.app.store, s.app.hub, folder)
+        await sel.load(s.caches.folders, s.app.store, s.app.hub, folder, s.app.spawn)
     except BaseException:
         watch.close()
         raise

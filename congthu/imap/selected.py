@@ -28,10 +28,10 @@ from collections.abc import Iterator
 
 from congthu.db import DatabaseUnavailable
 from congthu.imap.errors import bad
-from congthu.imap.indexes import FolderIndexes, MessageIndex
+from congthu.imap.indexes import FlagState, FolderIndexes, MessageIndex, Spawn
 from congthu.imap.namespace import Target
 from congthu.imap.sequence import SeqSet
-from congthu.store import Folder, MailStore, MessageMeta, StoreError
+from congthu.store import Folder, MailStore, StoreError
 from congthu.store import flags as flagbits
 from congthu.store import recent as recent_store
 from congthu.store.changes import ChangeHub, FolderWatch
@@ -70,13 +70,15 @@ class Selected(MessageIndex):
         self.announced: dict[str, str] = {}
         self.new_keywords = False
 
-    async def load(self, app_indexes: FolderIndexes, store: MailStore, hub: ChangeHub, folder: Folder) -> None:
+    async def load(self, app_indexes: FolderIndexes, store: MailStore, hub: ChangeHub, folder: Folder,
+                   spawn: Spawn | None = None) -> None:
         """Take the folder's index from the copy the App's sessions share
-        (``indexes.FolderIndexes``), as of a modseq read after ``watch`` began."""
-        await app_indexes.current(store, hub, folder, self)
+        (``indexes.FolderIndexes``), as of a modseq read after ``watch`` began; ``spawn``
+        (``App.spawn``) writes the folder's snapshot in the background when due."""
+        await app_indexes.current(store, hub, folder, self, spawn)
         self.announced = {k.lower(): k for k in self.all_keywords()}
 
-    def append(self, m: MessageMeta) -> None:
+    def append(self, m: FlagState) -> None:
         super().append(m)
         if m.keywords:
             self._note_keywords(self.keywords[m.uid])

@@ -34,6 +34,8 @@ another (renaming INBOX moves messages), the caller's mixin declares that method
   what a delivery waiting for that commit carries.
 * ``messages.py``: flags and keywords, expunge, copy and move.
 * ``reading.py``: folder index, chosen messages, changes since a MODSEQ, searches.
+* ``snapshots.py``: a folder's index packed in one row (``folder_snapshots``), read back
+  with the changes since it (an IMAP worker's first SELECT of a big folder).
 * ``listing.py``: a page of a folder's messages in a chosen order with the fields a
   list shows, and the unread counts of a mailbox's folders (the webmail).
 * ``contents.py``: contents, message bytes, garbage collection.

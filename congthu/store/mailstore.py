@@ -11,10 +11,11 @@ from congthu.store.mailboxes import MailboxMethods
 from congthu.store.messages import MessageMethods
 from congthu.store.reading import ReadingMethods
 from congthu.store.reindex import ReindexMethods
+from congthu.store.snapshots import SnapshotMethods
 
 
 class MailStore(MailboxMethods, FolderMethods, DeliveryMethods, MessageMethods, ReadingMethods,
-                ListingMethods, ContentMethods, CheckMethods, ReindexMethods):
+                ListingMethods, ContentMethods, CheckMethods, ReindexMethods, SnapshotMethods):
     """Mailboxes, folders and messages on SQL metadata and the blob store.
 
     Built with ``MailStore(db, blobs, hub=None)`` (``base.StoreBase.__init__``); each

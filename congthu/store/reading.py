@@ -49,6 +49,24 @@ class FlagIndex(NamedTuple):
     keywords: list[tuple[int, str]]
 
 
+def read_flag_index(conn: Connection, folder_id: int) -> FlagIndex | None:
+    """``ReadingMethods.flag_index`` inside a transaction."""
+    state = conn.execute(FOLDER_STATE, {"b_folder": folder_id}).first()
+    if state is None:
+        return None
+    row = conn.execute(FLAG_COLUMNS[conn.dialect.name], {"b_folder": folder_id}).one()
+    uids = array("I", map(int, row[0].split(","))) if row[0] else array("I")
+    flags = list(map(int, row[1].split(","))) if row[1] else []
+    modseqs = array("Q", map(int, row[2].split(","))) if row[2] else array("Q")
+    # SQLite's group_concat follows the subquery's order (version 3.44 would say
+    # so in the aggregate): checked, in C, since sequence numbers depend on it.
+    if not all(map(lt, uids, islice(uids, 1, None))):
+        raise StoreError(f"folder {folder_id}: UIDs not in order")
+    keywords = [(int(uid), kw) for uid, _, kw in (line.partition(" ") for line in row[3].split("\n"))] \
+        if row[3] else []
+    return FlagIndex(int(state[0]), int(state[1]), int(state[2]), uids, flags, modseqs, keywords)
+
+
 class ReadingMethods(StoreBase):
     async def folder_index(self, folder_id: int) -> list[MessageMeta]:
         """Every message of a folder in UID order: what a SELECT needs."""
@@ -65,23 +83,7 @@ class ReadingMethods(StoreBase):
         database (``FLAG_COLUMNS``) and split in C: a row per message through the driver
         and SQLAlchemy costs three times as much (100,000 messages: ~100 ms against
         ~370 ms of CPU)."""
-        def read(conn: Connection) -> FlagIndex | None:
-            state = conn.execute(FOLDER_STATE, {"b_folder": folder_id}).first()
-            if state is None:
-                return None
-            row = conn.execute(FLAG_COLUMNS[conn.dialect.name], {"b_folder": folder_id}).one()
-            uids = array("I", map(int, row[0].split(","))) if row[0] else array("I")
-            flags = list(map(int, row[1].split(","))) if row[1] else []
-            modseqs = array("Q", map(int, row[2].split(","))) if row[2] else array("Q")
-            # SQLite's group_concat follows the subquery's order (version 3.44 would say
-            # so in the aggregate): checked, in C, since sequence numbers depend on it.
-            if not all(map(lt, uids, islice(uids, 1, None))):
-                raise StoreError(f"folder {folder_id}: UIDs not in order")
-            keywords = [(int(uid), kw) for uid, _, kw in (line.partition(" ") for line in row[3].split("\n"))] \
-                if row[3] else []
-            return FlagIndex(int(state[0]), int(state[1]), int(state[2]), uids, flags, modseqs, keywords)
-
-        return await self._ro(read)
+        return await self._ro(read_flag_index, folder_id)
 
     async def folder_flags(self, folder_id: int) -> list[tuple[int, int, str, int]]:
         """(uid, flags, keywords, modseq) of every message in UID order: ``flag_index``

@@ -101,6 +101,12 @@ CHANGED = Compiled(
     .where(and_(messages.c.folder_id == _P("b_folder"), messages.c.modseq > _P("b_modseq")))
     .order_by(messages.c.uid)
 )
+# What a folder index holds of the messages changed after a modseq (store.snapshots).
+CHANGED_FLAGS = Compiled(
+    select(messages.c.uid, messages.c.flags, messages.c.keywords, messages.c.modseq)
+    .where(and_(messages.c.folder_id == _P("b_folder"), messages.c.modseq > _P("b_modseq")))
+    .order_by(messages.c.uid)
+)
 VANISHED = (
     select(expunged.c.uid)
     .where(and_(expunged.c.folder_id == _P("b_folder"), expunged.c.modseq > _P("b_modseq")))

@@ -10,6 +10,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Table,
     Text,
@@ -163,4 +164,22 @@ expunged = Table(
     Column("uid", BigInteger, nullable=False),
     Column("modseq", BigInteger, nullable=False),
     Index("ix_expunged_folder_modseq", "folder_id", "modseq"),
+)
+
+# A folder's index (UIDs, system flags, modseqs, keywords of its messages) as of a modseq,
+# packed in one blob (congthu.store.snapshots, store_0009): a worker's first SELECT of a big
+# folder reads it and the rows changed since, instead of every row of the folder.
+folder_snapshots = Table(
+    "folder_snapshots",
+    metadata,
+    Column("folder_id", Integer, ForeignKey("folders.id", ondelete="CASCADE"), primary_key=True),
+    # The folder's UIDVALIDITY when packed: a folder id may be given again (SQLite).
+    Column("uidvalidity", BigInteger, nullable=False),
+    # The folder as of this modseq: every change up to it is in, none after it is missing.
+    Column("modseq", BigInteger, nullable=False),
+    # The packing's version (snapshots.FORMAT): another one is ignored and written again.
+    Column("format", Integer, nullable=False),
+    Column("messages", Integer, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("written_at", DateTime(timezone=True), nullable=False),
 )

@@ -15,6 +15,8 @@ import socket
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from sqlalchemy import text
+
 from congthu.app import App
 from congthu.store import flags as flagbits
 from tests.imap.conftest import User, message, raw_command
@@ -238,3 +240,108 @@ async def test_kept_index_follows_the_database_on_both_engines(any_app: App) -> 
     await store.store_flags(folder.id, list(range(1, 10)), "add", flagbits.SEEN)
     await check()
     kept.close()
+
+
+async def test_first_select_from_the_snapshot_is_the_database_on_both_engines(any_app: App) -> None:
+    """A worker's first SELECT of a folder (a ``FolderIndexes`` of its own, cold) reads
+    the folder's snapshot and the changes since (``congthu.store.snapshots``). After each
+    step of a random mix (flags and keywords set and taken off, deliveries, EXPUNGE, MOVE
+    out, COPY in) by this worker's sessions and others, with snapshots written along the
+    way by the worker that keeps the folder (from its index caught up from the change log
+    or the database), the cold index is exactly the folder in the database; and when the
+    snapshot cannot be caught up, the folder is read whole."""
+    from congthu.imap.indexes import FolderIndexes, MessageIndex
+
+    store, hub = any_app.store, any_app.hub
+    mailbox = await store.create_mailbox("anhchup@soctrang.gov.vn", quota_bytes=10**9)
+    folder = await store.get_folder(mailbox.id, "INBOX")
+    other = await store.create_folder(mailbox.id, "Khác")
+    assert folder is not None
+    for n in range(60):
+        assert (await store.deliver(message(f"Thư {n}"), [mailbox.id]))[0].ok
+    for n in range(5):
+        assert (await store.deliver(message(f"Thư khác {n}"), [mailbox.id], folder="Khác"))[0].ok
+    writes: list[asyncio.Task[Any]] = []
+
+    def spawn(work: Any) -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(work)
+        writes.append(task)
+        return task
+
+    # Snapshots for any folder, written again after 5 changes (the defaults need thousands).
+    keeper = FolderIndexes(snapshot_min=0, save_after=lambda messages: 5, save_delay=0)
+
+    async def select(indexes: FolderIndexes, spawn: Any = None) -> MessageIndex:
+        current = await store.get_folder_by_id(folder.id)
+        assert current is not None
+        index = MessageIndex()
+        with hub.watching(folder.id):
+            await indexes.current(store, hub, current, index, spawn)
+        return index
+
+    async def is_the_database(index: MessageIndex) -> bool:
+        state = await store.flag_index(folder.id)
+        assert state is not None
+        keywords = {u: tuple(k.split()) for u, k in state.keywords}
+        return (list(index.uids), list(index.flags), list(index.modseqs), index.keywords) == \
+            (list(state.uids), list(state.flags), list(state.modseqs), keywords) and \
+            index.modseq >= state.highestmodseq and index.uidnext == state.uidnext
+
+    await select(keeper, spawn)
+    await asyncio.gather(*writes)
+    rng = random.Random(20261206)
+    from_snapshot = 0
+    for step in range(30):
+        state = await store.flag_index(folder.id)
+        assert state is not None
+        picked = rng.sample(list(state.uids), min(len(state.uids), rng.randint(1, 6)))
+        action = rng.choice(["flag", "unflag", "keyword", "expunge", "deliver", "move", "copy"])
+        if action == "flag":
+            await store.store_flags(folder.id, picked, "add", flagbits.SEEN | flagbits.ANSWERED)
+        elif action == "unflag":
+            await store.store_flags(folder.id, picked, "remove", flagbits.SEEN, [f"$K{rng.randint(1, 3)}"])
+        elif action == "keyword":
+            await store.store_flags(folder.id, picked, "set", flagbits.FLAGGED, [f"$K{rng.randint(1, 3)}"])
+        elif action == "expunge":
+            await store.store_flags(folder.id, picked, "add", flagbits.DELETED)
+            await store.expunge(folder.id, picked)
+        elif action == "deliver":
+            assert (await store.deliver(message("Thư mới"), [mailbox.id]))[0].ok
+        elif action == "move":
+            await store.move(folder.id, picked, other.id)
+        else:
+            await store.copy(other.id, [1, 2], folder.id)
+        if rng.random() < 0.4:  # a session of the keeping worker selects: it may write one
+            assert await is_the_database(await select(keeper, spawn)), step
+            await asyncio.gather(*writes)
+        loaded = await store.indexed_state(folder.id)
+        assert loaded is not None
+        from_snapshot += loaded.from_snapshot
+        # The snapshot caught up is the folder itself (not through the count check's
+        # fallback to the whole read).
+        caught_up = MessageIndex()
+        caught_up.modseq, caught_up.uidnext = loaded.base.highestmodseq, loaded.uidnext
+        caught_up.fill(loaded.base.uids, loaded.base.flags, loaded.base.modseqs, loaded.base.keywords)
+        caught_up.take_in(loaded.changed, loaded.gone, loaded.highestmodseq)
+        assert len(caught_up) == loaded.messages and await is_the_database(caught_up), (step, action)
+        cold = FolderIndexes()
+        assert await is_the_database(await select(cold)), (step, action)
+        cold.close()
+    assert from_snapshot >= 25  # nearly every cold SELECT came from a snapshot
+    keeper.close()
+
+    # Were the ``expunged`` rows after a snapshot lost (pruned), the snapshot caught up
+    # would keep messages that are gone: the count of the folder's messages read with it
+    # differs, and the folder is read whole instead.
+    state = await store.flag_index(folder.id)
+    assert state is not None
+    assert await store.save_snapshot(folder.id, state.uidvalidity, state.highestmodseq, state.uids,
+                                     bytes(state.flags), state.modseqs, state.keywords)
+    await store.store_flags(folder.id, list(state.uids[:3]), "add", flagbits.DELETED)
+    await store.expunge(folder.id)
+    await any_app.db.run_write(lambda conn: conn.execute(text("DELETE FROM expunged")))
+    cold = FolderIndexes()
+    index = await select(cold)
+    assert list(index.uids) == list(state.uids[3:]) and await is_the_database(index)
+    cold.close()
+

@@ -28,7 +28,7 @@ from congthu.accounts import roles
 from congthu.console.access import CONSOLE_ROLES
 from congthu.store import Folder, Mailbox
 from congthu.webmail import i18n, render
-from congthu.webmail.listview import folder_entries
+from congthu.webmail.listview import FolderCounts, folder_entries
 from congthu.webmail.prefs import Prefs
 from congthu.webmail.previews import Previews
 from congthu.webmail.sessions import COOKIE, PRE_COOKIE, WebSession, WebSessions, csrf_matches
@@ -122,6 +122,7 @@ class WebContext:
         self.sessions = WebSessions(app.db, lambda: app.accounts.clock())
         self.prefs = Prefs(app.db, lambda: app.accounts.clock())
         self.previews = Previews()
+        self.counts = FolderCounts(app.store)
         # Folder id -> ((UIDNEXT, message count), conversations): the list by
         # conversation's total, counted again only when the folder's messages changed.
         self.thread_totals: dict[int, tuple[tuple[int, int], int]] = {}
@@ -216,7 +217,7 @@ class WebContext:
         delegated one, whose it is and whether the user may change anything."""
         lang = i18n.language(request.cookies.get(i18n.LANG_COOKIE))
         mailbox_id = signed.mailbox.id if mailbox_id is None else mailbox_id
-        entries = await folder_entries(self.app.store, mailbox_id, lang)
+        entries = await folder_entries(self.counts, mailbox_id, lang)
         if mailbox_id != signed.mailbox.id:
             visible = {f.id for f in await self.visible_folders(signed, mailbox_id)}
             entries = [e for e in entries if e.id in visible]

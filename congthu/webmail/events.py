@@ -4,7 +4,8 @@ Standard, "Server-sent events") fed by the store's change feed, the one IMAP IDL
 other nodes' through PostgreSQL NOTIFY).
 
 The stream watches every folder of the signed-in mailbox. When one changes it sends
-``so-chua-doc`` (the folders' unread counts, ``MailStore.unseen_counts``) and, for the
+``so-chua-doc`` (the folders' unread counts, ``MailStore.unseen_counts``, kept under the
+folders' state by ``listview.FolderCounts``, so the streams of many tabs count once) and, for the
 folder shown (``?thu-muc=``), ``thu-moi`` for each message with a UID above the newest
 the page has (``?sau=``, or the ``Last-Event-ID`` the browser sends when it reconnects:
 each ``thu-moi`` carries its UID as the event id), read with ``list_page`` by UID. On a
@@ -143,7 +144,7 @@ def routes(ctx: WebContext) -> APIRouter:
         visible = {f.id for f in folders}
 
         async def unseen() -> dict[int, int]:
-            counts = await store.unseen_counts(mailbox_id)
+            counts = await ctx.counts.unseen_of(mailbox_id, await store.list_folders(mailbox_id))
             return {fid: n for fid, n in counts.items() if fid in visible}
 
         async def still_allowed() -> bool:

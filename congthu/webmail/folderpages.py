@@ -106,7 +106,7 @@ def routes(ctx: WebContext) -> APIRouter:
 
     async def entries(request: Request, where: Managed) -> list[FolderEntry]:
         lang = i18n.language(request.cookies.get(i18n.LANG_COOKIE))
-        found = await folder_entries(store, where.mailbox_id, lang)
+        found = await folder_entries(ctx.counts, where.mailbox_id, lang)
         if where.delegated:
             visible = {f.id for f in await ctx.visible_folders(where.signed, where.mailbox_id)}
             found = [f for f in found if f.id in visible]

@@ -13,7 +13,10 @@ there the current password (and the two-factor code) is checked by ``authenticat
 (protocol "password", counted and throttled like a login) before the change.
 
 After signing in, the browser goes to ``tiep`` only if it is one of our mail pages
-(``context.safe_next``): no open redirect.
+(``context.safe_next``): no open redirect. Without one it goes to the Inbox's own page
+(``/thu/<id>``) rather than to ``/thu``, which would only redirect there: the answer to
+the POST is still a 303 (POST-redirect-GET: reloading or going back never signs in
+again), with one round trip and one session check fewer before the inbox shows.
 """
 
 from __future__ import annotations
@@ -70,6 +73,13 @@ def routes(ctx: WebContext) -> APIRouter:
     app = ctx.app
     static_files = {p.name: p for p in STATIC_DIR.iterdir() if p.suffix in STATIC_TYPES}
 
+    async def landing(mailbox_id: int, nxt: str) -> str:
+        """Where a sign-in sends the browser: ``nxt``, the Inbox's page for ``/thu``."""
+        if nxt != HOME:
+            return nxt
+        inbox = await app.store.get_folder(mailbox_id, "INBOX")
+        return f"{HOME}/{inbox.id}" if inbox is not None else HOME
+
     def login_page(request: Request, address: str = "", error: str = "", status: int = 200,
                    nxt: str = HOME) -> Response:
         secret = ctx.pre_secret(request)
@@ -113,7 +123,7 @@ def routes(ctx: WebContext) -> APIRouter:
             session = await ctx.sessions.open(result.mailbox.id, must_change=must_change,
                                               user_agent=user_agent(request),
                                               client_ip=client_ip(request))
-            response = render.redirect(CHANGE if must_change else nxt)
+            response = render.redirect(CHANGE if must_change else await landing(result.mailbox.id, nxt))
             _open_cookie(request, response, session)
             return response
         return login_page(request, address, result.message, 401, nxt)
@@ -167,7 +177,8 @@ def routes(ctx: WebContext) -> APIRouter:
         session = await ctx.sessions.open(signed.mailbox.id, must_change=False,
                                           user_agent=user_agent(request),
                                           client_ip=client_ip(request))
-        response = render.redirect(HOME if signed.session.must_change else "/cai-dat?doi-mat-khau=xong")
+        response = render.redirect(await landing(signed.mailbox.id, HOME) if signed.session.must_change
+                                   else "/cai-dat?doi-mat-khau=xong")
         _open_cookie(request, response, session)
         return response
 

@@ -18,7 +18,8 @@ may read); switching, reading a message, downloading its parts or source are aud
 
 The list reads one page from the store (``MailStore.list_page``: the page's rows only,
 in the order chosen: date, sender, subject or size), never the whole folder index, and
-the folders' unread counts in one query (``unseen_counts``).
+the folders' unread counts in one query (``unseen_counts``); both counts, the list's total
+and the unread ones, are kept while the folders stay as they were (``listview.FolderCounts``).
 
 Deleting moves to Trash (RFC 6154 ``\\Trash``); deleting in Trash marks ``\\Deleted``
 and expunges, as an IMAP client does. "Thư rác" / "Không phải thư rác" move to Junk or
@@ -153,7 +154,7 @@ def routes(ctx: WebContext) -> APIRouter:
         lang = i18n.language(request.cookies.get(i18n.LANG_COOKIE))
         sort = request.query_params.get("sap-xep", "ngay")
         sort = sort if sort in SORTS else "ngay"
-        total = await store.message_count(folder.id)
+        total = await ctx.counts.messages(folder)
         threaded = sort == "ngay" and await ctx.prefs.thread_list(signed.mailbox.id)
         conversations = await ctx.thread_total(folder, total) if threaded else 0
         pages = max(1, ((conversations if threaded else total) + PAGE_SIZE - 1) // PAGE_SIZE)

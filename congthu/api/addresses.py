@@ -9,6 +9,7 @@ mailbox (Điều 3.3c) and the delegations of an organisation mailbox (Điều 1
 | `DELETE /orgs/{id}/aliases/{alias}`, `/people/{id}/aliases/{alias}` | aliases:write | `directory.aliases` |
 | `GET /orgs/{id}/delegations` | directory:read | `directory.read` |
 | `POST /orgs/{id}/delegations` | delegations:write | `delegations.manage` (administrators, the organisation's managers) |
+| `PATCH /orgs/{id}/delegations/{grantee}` | delegations:write | `delegations.manage`: the delegation's end set or cleared |
 | `DELETE /orgs/{id}/delegations/{grantee}` | delegations:write | `delegations.manage` |
 
 Aliases go through the directory's ``add_alias`` / ``remove_alias`` (its rules: a valid
@@ -17,7 +18,9 @@ alias stays reserved) and are audited as from the console (``directory.alias_add
 ``directory.alias_removed``). Delegations go through ``congthu.delegation`` (``grant``,
 ``revoke``, which audit them), with the console's presets of rights, an optional last
 day (``congthu.delegation.term``), and the console's rule that an organisation manager's
-delegate is a person or unit of an organisation they manage.
+delegate is a person or unit of an organisation they manage. ``PATCH`` changes only the
+end of a delegation in force (``congthu.delegation.set_end``, audited
+``delegation.end_changed``), as the console's per-row form does.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from congthu.api import models
 from congthu.api.callers import Caller, can, require
 from congthu.api.endpoints import BASE, ID, CallerDep, Readers, scoped
 from congthu.api.errors import from_text, invalid, not_found
-from congthu.delegation import InvalidRights, grant, grants_of, revoke
+from congthu.delegation import InvalidRights, grant, grants_of, revoke, set_end
 from congthu.delegation.term import InvalidTerm, parse_end
 from congthu.directory import DirectoryError, NamingError
 from congthu.directory.pages import DELEGATION_RIGHTS
@@ -176,6 +179,30 @@ def routes(app: App, api: APIRouter, readers: Readers) -> None:
             raise from_text(422, "invalid", str(exc.args[0] if exc.args else exc)) from None
         return models.DelegationOut(grantee=grantee.address, rights=rights, preset=body.rights, folder=None,
                                     expires_at=end)
+
+    @api.patch(BASE + "/orgs/{org_id}/delegations/{grantee}", response_model=models.DelegationOut,
+               openapi_extra=scoped("delegations:write"), tags=["delegations"],
+               summary="Đổi thời hạn ủy quyền / set or clear the end of a delegation")
+    async def delegation_end(caller: CallerDep, org_id: ID, grantee: AddressP,
+                             body: models.DelegationEndIn) -> models.DelegationOut:
+        mailbox_id, checked_on, target = await org_box(caller, org_id)
+        await require(app, directory, caller, "delegations.manage", checked_on, target)
+        org = await directory.get_org(checked_on)
+        if org.status != "active":
+            raise invalid(f"Tổ chức không còn hoạt động ({org.status})", f"the organisation is {org.status}")
+        box = await app.store.get_mailbox(directory.address_of(grantee))
+        try:
+            end = parse_end(body.until.isoformat() if body.until else "", app.accounts.clock(),
+                            app.settings.system.timezone)
+        except InvalidTerm as exc:
+            raise from_text(422, "invalid", str(exc.args[0] if exc.args else exc)) from None
+        if box is None or not await set_end(app, mailbox_id, box.id, end, changed_by=caller.actor):
+            raise not_found("ủy quyền đang hiệu lực / delegation in force")
+        rows = [g for g in await grants_of(app, mailbox_id) if g.grantee_mailbox_id == box.id]
+        rows.sort(key=lambda g: g.folder_id is not None)
+        if not rows:  # revoked meanwhile
+            raise not_found("ủy quyền / delegation")
+        return models.DelegationOut.of(rows[0], PRESETS)
 
     @api.delete(BASE + "/orgs/{org_id}/delegations/{grantee}", status_code=204, response_class=Response,
                 openapi_extra=scoped("delegations:write"), tags=["delegations"], responses=NO_CONTENT,

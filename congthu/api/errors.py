@@ -5,6 +5,7 @@ Vietnamese then English for people; never a traceback.
 | status | code | when |
 |---|---|---|
 | 400 | `bad_json` | the body is not JSON |
+| 400 | `bad_multipart` | an upload (``multipart/form-data``) without its boundary |
 | 401 | `unauthorized` | no token, an unknown, expired or revoked one, or its owner no longer active (RFC 6750 section 3) |
 | 403 | `insufficient_scope` | the token lacks the endpoint's scope (RFC 6750 section 3.1) |
 | 403 | `forbidden` | the owner's rights (the console's check) or the token's organisation do not allow it |

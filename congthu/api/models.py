@@ -295,6 +295,11 @@ class DelegationIn(Input):
                                                  "zone (at most a year ahead); none: no end")
 
 
+class DelegationEndIn(Input):
+    until: Day | None = Field(description="the delegation's new last day, inclusive, in the system's time zone (at "
+                                          "most a year ahead); null: no end")
+
+
 # -- the working-day calendar (Điều 4.3) ---------------------------------------------------------
 
 

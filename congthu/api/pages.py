@@ -3,10 +3,10 @@ administrator makes a token (shown once), sees every token's owner, scopes,
 organisation, expiry and last use, and revokes one at once. The same as
 ``congthu api token create|list|revoke`` (``tokens.Tokens``).
 
-The console's gate (``congthu.console.pages``: the webmail's sign-in, sessions, CSRF
-and layout; two-factor for administrators); the page exists for those whom
-``roles.decide`` allows ``roles.manage`` (a token hands its owner's rights to a program,
-as a role would): others get 404, a POST from them 403, audited.
+The console's gate (``congthu.console.pages``: ``visit`` and ``change``, the webmail's
+sign-in, sessions, CSRF and layout; two-factor for administrators); the page exists for
+those the one check allows ``api.tokens`` (``roles.manage``: a token hands its owner's
+rights to a program, as a role would): others get 404, a POST from them 403, audited.
 """
 
 from __future__ import annotations
@@ -17,21 +17,19 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from congthu.accounts import roles
 from congthu.api.tokens import ACTIVE, SCOPES, Token, TokenError, Tokens
-from congthu.console import access
 from congthu.console.access import Viewer
-from congthu.console.pages import ConsolePages, lang_of
+from congthu.console.pages import ConsolePages, id_of, lang_of
 from congthu.directory import Directory, DirectoryError
 from congthu.webmail import i18n, render
-from congthu.webmail.context import Signed, first, read_form
+from congthu.webmail.context import Signed, first
 
 if TYPE_CHECKING:
     from congthu.app import App
 
 PAGE = "/quan-tri/api"
 TEMPLATES = Path(__file__).parent / "templates"
-PERMISSION = "roles.manage"
+ACTION = "api.tokens"  # access.PERMISSION: roles.manage
 TEXTS: dict[str, tuple[str, str]] = {
     "api.title": ("Mã truy cập API", "API tokens"),
     "api.hint": ("Mã truy cập cho ứng dụng khác của tỉnh; mỗi mã mang quyền của chủ sở hữu, thu hẹp theo phạm vi "
@@ -56,10 +54,6 @@ TEXTS: dict[str, tuple[str, str]] = {
     "api.create": ("Tạo mã", "Make the token"),
 }
 STATES = {"active": ("hiệu lực", "active"), "expired": ("hết hạn", "expired"), "revoked": ("đã thu hồi", "revoked")}
-
-
-def may_manage(viewer: Viewer) -> bool:
-    return roles.decide(list(viewer.grants), viewer.mailbox_id, PERMISSION)
 
 
 def router(app: App) -> APIRouter:
@@ -97,40 +91,19 @@ def router(app: App) -> APIRouter:
                 "active": state == ACTIVE, "expires": i18n.show_date(t.expires_at, lang),
                 "used": (i18n.show_date(t.last_used_at, lang) + " " + t.last_used_from) if t.last_used_at else "-"}
 
-    async def entered(request: Request) -> tuple[Signed, Viewer] | Response:
-        got = await pages.enter(request)
-        if isinstance(got, Response):
-            return got
-        signed, viewer = got
-        if not may_manage(viewer):
-            if request.method == "POST":
-                await access.refused(app, viewer, PERMISSION, "api-tokens")
-                return pages.error(request, signed, "denied", 403)
-            return pages.error(request, signed, "not_found", 404)
-        return signed, viewer
-
-    async def posted(request: Request, signed: Signed) -> dict[str, list[str]] | Response:
-        form = await read_form(request)
-        if form is None or not pages.web.form_ok(request, signed.session.secret, first(form, "csrf")):
-            return pages.error(request, signed, "form.expired", 403)
-        return form
-
     @api.get(PAGE)
     async def listing(request: Request) -> Response:
-        got = await entered(request)
-        if isinstance(got, Response):
-            return got
-        return await show(request, *got, revoked=request.query_params.get("da-thu-hoi") == "1")
+        visit = await pages.visit(request, pages.opening(ACTION))
+        if isinstance(visit, Response):
+            return visit
+        return await show(request, visit.signed, visit.viewer, revoked=request.query_params.get("da-thu-hoi") == "1")
 
     @api.post(PAGE)
     async def create(request: Request) -> Response:
-        got = await entered(request)
-        if isinstance(got, Response):
-            return got
-        signed, viewer = got
-        form = await posted(request, signed)
-        if isinstance(form, Response):
-            return form
+        change = await pages.change(request, pages.opening(), ACTION, lambda _viewer: (None, "api-tokens"))
+        if isinstance(change, Response):
+            return change
+        signed, viewer, form = change.signed, change.viewer, change.form
         days_text = first(form, "days").strip()
         try:
             if days_text and not (days_text.isdigit() and len(days_text) < 6):
@@ -151,16 +124,14 @@ def router(app: App) -> APIRouter:
 
     @api.post(PAGE + "/{id_text}/thu-hoi")
     async def revoke(request: Request, id_text: str) -> Response:
-        got = await entered(request)
-        if isinstance(got, Response):
-            return got
-        signed, viewer = got
-        form = await posted(request, signed)
-        if isinstance(form, Response):
-            return form
-        if not (id_text.isdigit() and len(id_text) < 10) or not await tokens.revoke(int(id_text),
-                                                                                    actor=viewer.address):
-            return pages.error(request, signed, "not_found", 404)
+        async def named(_viewer: Viewer) -> int | None:
+            return id_of(id_text)
+
+        change = await pages.change(request, named, ACTION, lambda token_id: (None, f"api-token:{token_id}"))
+        if isinstance(change, Response):
+            return change
+        if not await tokens.revoke(change.found, actor=change.viewer.address):
+            return pages.error(request, change.signed, "not_found", 404)
         return render.redirect(f"{PAGE}?da-thu-hoi=1")
 
     return api

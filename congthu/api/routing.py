@@ -6,7 +6,8 @@ class):
    (``limits.py``);
 3. the endpoint's scope (403 ``insufficient_scope``), before any input is read;
 4. the body: at most ``api.max_body_kib`` (413, counted while it is read, whatever
-   Content-Length says), ``application/json`` only (415);
+   Content-Length says), ``application/json`` only (415); an upload endpoint (a request's
+   scanned letter) says in its ``x-body`` (``upload``) its media type and its own bound;
 5. the endpoint, whose input FastAPI checks against its Pydantic models (400 for a body
    that is not JSON, 422 for one that breaks a rule); the endpoint decides through the
    console's one check (``callers.require``: 404 for what the caller may not read,
@@ -19,15 +20,17 @@ class):
 
 from __future__ import annotations
 
+import re
 import time
 import traceback
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
-from fastapi import HTTPException, Request, Response
+from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from sqlalchemy.engine import Connection
+from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
 from congthu import audit
@@ -43,7 +46,17 @@ if TYPE_CHECKING:
 
 # The key of an endpoint's scope in its OpenAPI operation (shown to clients too).
 SCOPE_KEY = "x-scope"
+# The key of an upload endpoint's body in its OpenAPI operation: {"media": ..., "max_bytes": ...}.
+BODY_KEY = "x-body"
 BODY_METHODS = ("POST", "PUT", "PATCH")
+JSON_BODY = {"media": "application/json"}
+BOUNDARY = re.compile(r';\s*boundary="?[^";\s]', re.IGNORECASE)
+
+
+def upload(media: str, max_bytes: int) -> dict[str, Any]:
+    """The ``openapi_extra`` of an endpoint taking ``media`` (multipart/form-data) of at most
+    ``max_bytes`` instead of JSON (shown to clients too)."""
+    return {BODY_KEY: {"media": media, "max_bytes": max_bytes}}
 
 
 def client_of(request: Request) -> str:
@@ -87,7 +100,7 @@ class Service:
         self.limiter = SharedLimiter(app.db)
 
     async def handle(self, request: Request, inner: Callable[[Request], Coroutine[Any, Any, Response]],
-                     scope: str | None) -> Response:
+                     scope: str | None, body: dict[str, Any] | None = None) -> Response:
         if scope is None:  # public: the OpenAPI document and its page
             return await self._guarded(request, inner)
         settings = self.app.settings.api
@@ -116,19 +129,7 @@ class Service:
                                headers={"WWW-Authenticate": f'Bearer realm="congthu-api", error="insufficient_scope", '
                                                             f'scope="{scope}"'})
             if request.method in BODY_METHODS:
-                try:
-                    await read_body(request, settings.max_body_kib * 1024)
-                except TooLarge:
-                    raise ApiError(413, "too_large", f"Nội dung quá lớn (tối đa {settings.max_body_kib} KiB)",
-                                   f"the body is too large (at most {settings.max_body_kib} KiB)",
-                                   headers={"Connection": "close"}) from None
-                if request._body and not is_json(request.headers.get("content-type", "")):
-                    raise ApiError(415, "unsupported_media_type", "Chỉ nhận application/json",
-                                   "only application/json is accepted")
-                try:  # RFC 8259 section 8.1: JSON between systems is UTF-8
-                    request._body.decode("utf-8")
-                except UnicodeDecodeError:
-                    raise ApiError(400, "bad_json", "Nội dung không phải UTF-8", "the body is not UTF-8") from None
+                await self._check_body(request, body or JSON_BODY)
             response = await self._guarded(request, inner)
         except ApiError as exc:
             response = exc.response()
@@ -139,6 +140,34 @@ class Service:
             await self._audit(caller, request, response.status_code, time.monotonic() - started)
         return response
 
+    async def _check_body(self, request: Request, body: dict[str, Any]) -> None:
+        """The body read whole within its bound (413), of the endpoint's media type (415);
+        JSON in UTF-8 (400)."""
+        media = str(body.get("media", "application/json"))
+        kib = self.app.settings.api.max_body_kib
+        limit = int(body.get("max_bytes", kib * 1024))
+        try:
+            await read_body(request, limit)
+        except TooLarge:
+            shown = f"{kib} KiB" if "max_bytes" not in body else f"{limit // 1024} KiB"
+            raise ApiError(413, "too_large", f"Nội dung quá lớn (tối đa {shown})",
+                           f"the body is too large (at most {shown})", headers={"Connection": "close"}) from None
+        sent = request.headers.get("content-type", "")
+        if media != "application/json":
+            if sent.split(";", 1)[0].strip().lower() != media:
+                raise ApiError(415, "unsupported_media_type", f"Chỉ nhận {media}", f"only {media} is accepted")
+            if media.startswith("multipart/") and not BOUNDARY.search(sent):
+                raise ApiError(400, "bad_multipart", f"{media} thiếu boundary",
+                               f"{media} without its boundary (RFC 2046 section 5.1.1)")
+            return
+        if request._body and not is_json(sent):
+            raise ApiError(415, "unsupported_media_type", "Chỉ nhận application/json",
+                           "only application/json is accepted")
+        try:  # RFC 8259 section 8.1: JSON between systems is UTF-8
+            request._body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ApiError(400, "bad_json", "Nội dung không phải UTF-8", "the body is not UTF-8") from None
+
     async def _guarded(self, request: Request, inner: Callable[[Request], Coroutine[Any, Any, Response]]) -> Response:
         """The endpoint; whatever goes wrong becomes a problem document."""
         try:
@@ -147,7 +176,7 @@ class Service:
             return exc.response()
         except RequestValidationError as exc:
             return validation_errors(list(exc.errors())).response()
-        except HTTPException as exc:
+        except HTTPException as exc:  # FastAPI's, and Starlette's (a multipart body without its boundary)
             return problem(exc.status_code, "http_error", str(exc.detail))
         except DatabaseUnavailable:
             return problem(503, "unavailable", "Cơ sở dữ liệu đang bận, hãy thử lại / the database is busy, try again",
@@ -180,9 +209,10 @@ def route_class(service: Service) -> type[APIRoute]:
         def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
             inner = super().get_route_handler()
             scope = (self.openapi_extra or {}).get(SCOPE_KEY)
+            body = (self.openapi_extra or {}).get(BODY_KEY)
 
             async def handler(request: Request) -> Response:
-                return await service.handle(request, inner, scope)
+                return await service.handle(request, inner, scope, body)
 
             return handler
 

@@ -13,8 +13,10 @@ Each token carries:
 * an expiry (``api.token_days``, at most ``api.token_max_days``), a revocation, and the
   time and address of its last use.
 
-Making, listing and revoking are ``congthu api token create|list|revoke`` (``cli.py``);
-each is audited (``api.token_created``, ``api.token_revoked``).
+Making, listing and revoking are ``congthu api token create|list|revoke`` (``cli.py``),
+the console's page (``pages.py``) and the API's ``/api/v1/tokens`` (``tokens_api.py``,
+never beyond the calling token); each is audited (``api.token_created``,
+``api.token_revoked``).
 """
 
 from __future__ import annotations
@@ -44,7 +46,13 @@ NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 # Scope -> what it opens (Vietnamese / English), the endpoints in docs/api.md.
 SCOPES: dict[str, str] = {
     "directory:read": "đọc danh bạ: cây tổ chức, cán bộ, tìm kiếm / read the directory",
+    "directory:write": "thêm cán bộ theo đề xuất địa chỉ của Điều 3, đổi tên, nghỉ việc (Điều 4.5) / add people "
+                       "with the address of article 3, rename them, their departure (article 4.5)",
+    "orgs:write": "sắp xếp lại tổ chức (đổi tên, sáp nhập, chia tách, giải thể), nhập danh bạ từ tệp / "
+                  "reorganise organisations (rename, merge, split, dissolve), import the directory from a file",
     "mailboxes:read": "đọc trạng thái hộp thư / read the states of mailboxes",
+    "mailboxes:export": "xuất thư của hộp thư ra mbox hoặc zip (Điều 4.4, 4.5) / export a mailbox's mail "
+                        "(articles 4.4, 4.5)",
     "requests:read": "đọc yêu cầu (Điều 4) / read requests (article 4)",
     "requests:write": "gửi và xử lý yêu cầu (Điều 4) / file and act on requests (article 4)",
     "requests:passwords": "nhận mật khẩu dùng một lần của yêu cầu đã xong / take the one-time passwords "
@@ -59,6 +67,8 @@ SCOPES: dict[str, str] = {
                     "(articles 7.3-7.5)",
     "quarantine:manage": "xem, giải phóng, xóa thư bị giữ (Điều 9.9) / list, release and delete held messages "
                          "(article 9.9)",
+    "tokens:manage": "liệt kê, tạo, thu hồi mã truy cập trong phạm vi của mã đang dùng / list, make and revoke "
+                     "tokens within the calling token's own",
 }
 ACTIVE, EXPIRED, REVOKED = "active", "expired", "revoked"
 

@@ -19,13 +19,19 @@ by ``congthu.web.app`` (``router(app)``). ``docs/api.md`` describes it for integ
 | `POST /api/v1/requests` | requests:write | file a request (`Requests.file`, source "api") |
 | `POST /api/v1/requests/{id}/start`, `/done`, `/refuse` | requests:write | the IT Center's actions (`Requests.start`, `done`, `refuse`) |
 | `POST /api/v1/requests/{id}/passwords` | requests:passwords | take the one-time passwords (`Requests.take_passwords`) |
+| `POST /api/v1/paper-requests`; `GET, POST /requests/{id}/letters`; `GET /requests/{id}/letters/{n}` | requests:write, requests:read | a paper request with its scanned letter (multipart), the letters (`letters.py`: `Requests.file`, `attach_letter`, `letter_bytes`) |
+| `GET /api/v1/mailboxes/{address}/export?format=` (mbox, zip) | mailboxes:export | a mailbox's mail (`exports.py`: `store.export.mbox_chunks`, `requests.reclaim.export`) |
+| `GET, POST /api/v1/tokens`; `DELETE /tokens/{id}` | tokens:manage | the API's tokens, never wider than the caller's (`tokens_api.py`: `tokens.Tokens`) |
 | `GET /api/v1/reports` | reports:read | a period's figures as JSON (`reports.figures.build`) |
 | `GET /api/v1/reports/{pdf,xlsx,html}` | reports:read | the same report as a file (`reports.output.render`) |
 | `GET, POST /api/v1/orgs/{id}/aliases`, `/people/{id}/aliases`; `DELETE .../aliases/{alias}` | directory:read, aliases:write | aliases (`addresses.py`: `Directory.add_alias`, `remove_alias`) |
-| `GET, POST /api/v1/orgs/{id}/delegations`; `DELETE .../delegations/{grantee}` | directory:read, delegations:write | delegations of an organisation mailbox (`addresses.py`: `congthu.delegation.grant`, `revoke`) |
+| `GET, POST /api/v1/orgs/{id}/delegations`; `PATCH, DELETE .../delegations/{grantee}` | directory:read, delegations:write | delegations of an organisation mailbox (`addresses.py`: `congthu.delegation.grant`, `revoke`) |
 | `GET /api/v1/calendar/overrides`, `/calendar/days`, `/calendar/due`; `POST /calendar/overrides`; `DELETE /calendar/overrides/{day}` | requests:read, calendar:write | the working-day calendar (`workdays.py`: `congthu.requests.calendar`) |
 | `GET /api/v1/journal`, `/journal/{id}`, `/journal/{id}/eml` | journal:read | the journal (`journal.py`: `entries.search`, `read_entry`) |
 | `GET /api/v1/quarantine`; `POST /quarantine/{id}/release`; `DELETE /quarantine/{id}` | quarantine:manage | the quarantine (`quarantine.py`: `content.quarantine`) |
+| `GET /api/v1/orgs/{id}/proposal`; `POST /orgs/{id}/people`, `/people/{id}/rename`, `/people/{id}/departure` | directory:write | people (`people.py`: `Directory.propose_person`, `directory.operations`) |
+| `POST /api/v1/orgs/{id}/rename`, `/merge`, `/split`, `/dissolve` (each with `dry_run`) | orgs:write | reorganisation (`reorganise.py`: `directory.operations.plan`, `reorganise`) |
+| `POST /api/v1/import` (`?dry_run=true`), `GET /import/template.xlsx` | orgs:write | the bulk import (`imports.py`: `directory.importer.Importer`) |
 
 Every route decides through the console's one check (``callers.require`` over
 ``congthu.console.access.can``), with the same actions as the console's pages: what the
@@ -45,7 +51,20 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from congthu import __version__
-from congthu.api import addresses, journal, models, pages, quarantine, workdays
+from congthu.api import (
+    addresses,
+    exports,
+    imports,
+    journal,
+    letters,
+    models,
+    pages,
+    people,
+    quarantine,
+    reorganise,
+    tokens_api,
+    workdays,
+)
 from congthu.api.callers import Caller, can, require
 from congthu.api.endpoints import BASE, ID, CallerDep, Readers, scoped
 from congthu.api.errors import MEDIA, ApiError, Problem, from_text, not_found
@@ -287,7 +306,13 @@ def routes(app: App, service: Service) -> APIRouter:
 
     # -- aliases, delegations, the calendar, the journal, the quarantine -------------------------------
 
+    people.routes(app, api, readers)
+    reorganise.routes(app, api, readers)
+    imports.routes(app, api, readers)
     addresses.routes(app, api, readers)
+    letters.routes(app, api, readers)
+    exports.routes(app, api, readers)
+    tokens_api.routes(app, api, readers)
     workdays.routes(app, api, readers)
     journal.routes(app, api, readers)
     quarantine.routes(app, api, readers)
@@ -402,16 +427,16 @@ def _link_requests(doc: dict[str, Any]) -> None:
     """OpenAPI links (section 4.8.20) from a filed request to what can be done with it,
     so clients (and schemathesis's stateful phase) follow its id."""
     paths = doc.get("paths", {})
-    filed = paths.get(BASE + "/requests", {}).get("post", {}).get("responses", {}).get("201")
-    if filed is None:
-        return
     links = {}
     for path, operations in paths.items():
         if path.startswith(BASE + "/requests/{request_id}"):
             for operation in operations.values():
                 links[operation["operationId"]] = {"operationId": operation["operationId"],
                                                    "parameters": {"request_id": "$response.body#/id"}}
-    filed["links"] = links
+    for filing in (BASE + "/requests", BASE + "/paper-requests"):  # the latter: letters.py
+        filed = paths.get(filing, {}).get("post", {}).get("responses", {}).get("201")
+        if filed is not None:
+            filed["links"] = dict(links)
 
 
 def docs_page(doc: dict[str, Any]) -> str:

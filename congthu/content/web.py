@@ -85,13 +85,10 @@ def routes(pages: QuarantinePages) -> APIRouter:
 
     @api.get(HOME)
     async def show(request: Request) -> Response:
-        entered = await pages.enter(request)
-        if isinstance(entered, Response):
-            return entered
-        signed, viewer = entered
-        if not await pages.can(viewer, PERMISSION):
-            return pages.error(request, signed, "not_found", 404)
-        return await listing(request, signed)
+        visit = await pages.visit(request, pages.opening(PERMISSION))
+        if isinstance(visit, Response):
+            return visit
+        return await listing(request, visit.signed)
 
     @api.post(HOME + "/{id_text}/{action}")
     async def act(request: Request, id_text: str, action: str) -> Response:

@@ -53,7 +53,7 @@ from congthu.delegation.access import (
     list_grants,
     rights_of,
 )
-from congthu.delegation.granting import create_folder, grant, revoke
+from congthu.delegation.granting import create_folder, grant, revoke, set_end
 from congthu.delegation.rights import (
     ALL_RIGHTS,
     FOLDER_RIGHTS,
@@ -69,4 +69,4 @@ from congthu.delegation.term import KEEP, InvalidTerm, in_force, last_day, parse
 __all__ = ["ALL_RIGHTS", "FOLDER_RIGHTS", "INBOX", "KEEP", "READ_ONLY", "SEND_AS", "Access", "Grant",
            "InvalidRights", "InvalidTerm", "access_of", "accesses_of", "acl_of", "can_send_as", "create_folder",
            "delegated_to", "grant", "grants_of", "in_force", "last_day", "list_grants", "normalise_rights",
-           "parse_end", "revoke", "rights_of", "with_virtual_rights"]
+           "parse_end", "revoke", "rights_of", "set_end", "with_virtual_rights"]

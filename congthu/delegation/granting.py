@@ -122,6 +122,39 @@ async def grant(app: App, owner_mailbox_id: int, grantee_mailbox_id: int, rights
     return rights
 
 
+async def set_end(app: App, owner_mailbox_id: int, grantee_mailbox_id: int, expires_at: datetime | None, *,
+                  changed_by: str = "") -> bool:
+    """Set (or, with None, clear) the end of a delegation in force, on every row of it
+    (``term``: the end belongs to the delegation), its rights unchanged; audited
+    ``delegation.end_changed``. False if the grantee has no delegation in force on the
+    owner's mailbox (none, or one already over: a new grant starts a new one)."""
+    clock = app.accounts.clock()
+
+    def tx(conn: Connection) -> datetime | None | bool:
+        whole, per_folder = _pair(conn, owner_mailbox_id, grantee_mailbox_id)
+        ends = [r.expires_at for r in conn.execute(select(delegations.c.expires_at).where(whole))]
+        ends += [r.expires_at for r in conn.execute(select(folder_delegations.c.expires_at).where(per_folder))]
+        if not any(in_force(e, clock) for e in ends):
+            return False
+        live = [aware(e) for e in ends if e is not None]
+        before = min(live) if live else None
+        conn.execute(update(delegations).where(whole).values(expires_at=expires_at))
+        conn.execute(update(folder_delegations).where(per_folder).values(expires_at=expires_at))
+        return before
+
+    before = await app.db.run_write(tx)
+    if before is False:
+        return False
+    owner = await app.store.get_mailbox_by_id(owner_mailbox_id)
+    grantee = await app.store.get_mailbox_by_id(grantee_mailbox_id)
+    await audit.record(app, "delegation.end_changed", changed_by or "system",
+                       owner.address if owner else str(owner_mailbox_id), {
+                           "grantee": grantee.address if grantee else str(grantee_mailbox_id),
+                           "until": aware(expires_at).isoformat() if expires_at is not None else "",
+                           "before": before.isoformat() if isinstance(before, datetime) else ""})
+    return True
+
+
 async def _remove(app: App, owner_mailbox_id: int, grantee_mailbox_id: int, *, whole: bool,
                   folder_ids: list[int] | None, by: str) -> bool:
     """Delete the mailbox-wide grant (``whole``) and the folder grants of ``folder_ids``

@@ -31,6 +31,9 @@ table and ``naming.DEFAULT_RESERVED``.
 
 ``naming`` (the rules of Điều 3), ``importer`` (CSV/XLSX import), ``publish`` and ``cli``
 use them.
+``operations`` carries out the console's changes (adding, renaming, the departure of
+Điều 4.5, reorganisation with its preview) with their audit records, for the console's
+pages and the REST API alike.
 """
 
 from __future__ import annotations

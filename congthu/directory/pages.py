@@ -148,6 +148,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "deleg.none": ("Chưa ủy quyền cho ai.", "No delegate."),
     "deleg.granted": ("Đã ủy quyền", "Granted"),
     "deleg.revoked": ("Đã thu hồi ủy quyền", "Revoked"),
+    "deleg.end_changed": ("Đã đổi thời hạn ủy quyền", "The delegation's end is changed"),
+    "deleg.set_end": ("Đổi thời hạn", "Change the end"),
     "deleg.read": ("Xem thư", "Read"),
     "deleg.handle": ("Xử lý thư (đọc, đánh dấu, sắp xếp, xóa)", "Handle mail (read, flag, file, delete)"),
     "deleg.send": ("Xử lý và gửi thư thay cơ quan", "Handle mail and send as the organisation"),
@@ -336,7 +338,10 @@ class DirectoryPages(ConsolePages):
             "grants": [{"grantee": g.grantee_address, "grantee_id": g.grantee_mailbox_id,
                         "rights": rights_name(g.rights, t), "folder": g.folder or t("deleg.whole"),
                         "folder_id": g.folder_id or "", "whole": g.folder_id is None,
-                        "in_force": g.in_force(now), "end": self.delegation_end(g.expires_at, g.in_force(now), t, zone)}
+                        "in_force": g.in_force(now), "end": self.delegation_end(g.expires_at, g.in_force(now), t, zone),
+                        # The end belongs to the delegation: its form on the delegation's first row.
+                        "end_form": g == next(x for x in grants if x.grantee_mailbox_id == g.grantee_mailbox_id),
+                        "until": last_day(g.expires_at, zone).isoformat() if g.expires_at else ""}
                        for g in grants],
             "presets": [(key, t(word)) for key, (_letters, word) in DELEGATION_RIGHTS.items()],
             "folder_presets": [(key, t(word)) for key, (_letters, word) in FOLDER_RIGHTS.items()],

@@ -19,6 +19,9 @@ every route through the one check ``congthu.console.access.can``; every change a
 | POST `.../don-vi/<id>/uy-quyen` | admin, its managers | grant or revoke a delegation of the organisation mailbox (``web_addresses.py``) |
 | `/quan-tri/danh-ba/nhap` | admin | bulk import: upload, preview with row errors, confirm (``web_import.py``) |
 
+Adding, renaming, the departure and the reorganisations are ``operations.py``'s, which
+the REST API calls too (``congthu.api.people``, ``congthu.api.reorganise``).
+
 What a viewer may not read is 404 like what does not exist; a change they may not make
 is 403 and audited (``access.denied``).
 
@@ -29,11 +32,8 @@ The public page ``/danh-ba`` needs no sign-in and shows only what the publicatio
 from __future__ import annotations
 
 import time
-from datetime import date, datetime, timedelta
-from datetime import time as day_start
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
@@ -43,16 +43,14 @@ from congthu import audit
 from congthu.console import words
 from congthu.console.access import Viewer
 from congthu.console.pages import DOWNLOAD_HEADERS, id_of, lang_of
-from congthu.directory.directory import Directory
+from congthu.directory import operations
 from congthu.directory.naming import NamingError
 from congthu.directory.pages import HOME, MAILBOX, ORG, PERSON, TEMPLATES, TEXTS, DirectoryPages, why
 from congthu.directory.publish import HEADERS, Entry, collect
-from congthu.directory.records import DirectoryError, Org, Person
+from congthu.directory.records import DirectoryError
 from congthu.directory.web_addresses import address_routes
 from congthu.directory.web_import import import_routes
 from congthu.mailrules.errors import RuleRefused
-from congthu.mailrules.leaver import Handover, checked_handover, set_leaver_rules
-from congthu.mailrules.vacation import today
 from congthu.store import Mailbox
 from congthu.store.export import mbox_chunks
 from congthu.text import fold
@@ -66,8 +64,6 @@ PUBLIC = "/danh-ba"
 PAGE_SIZE = 50
 MAX_QUERY = 200
 PUBLIC_CACHE_SECONDS = 60.0
-# A leaver's handover lasts this long unless the form says otherwise.
-HANDOVER_DAYS = 90
 
 
 def _rank(text: str) -> int | None:
@@ -128,19 +124,17 @@ def console_routes(pages: DirectoryPages) -> APIRouter:
             return await pages.org_page(request, signed, viewer, org, status=409, form=values, proposal=shown,
                                   error=pages.translator(lang_of(request))("dir.add.changed"))
         try:
-            person, made, password = await directory.add_person(name, org.id, title=title, rank=rank,
-                                                                address=override or None)
+            person, made, password = await operations.add_person(app, directory, viewer.address, org, name,
+                                                                 title=title, rank=rank, override=override)
         except (DirectoryError, NamingError) as exc:
             return await pages.org_page(request, signed, viewer, org, status=400, form=values, error=why(exc))
-        await audit.record(app, "directory.person_added", viewer.address, person.address,
-                           {"org": org.id, "rule": made.rule, "clash": made.clash_with or ""})
         return await pages.org_page(request, signed, viewer, org, added={
             "name": person.full_name, "address": person.address, "rule": made.explain(), "password": password})
 
     @api.post(ORG + "/{id_text}/{action}")
     async def reorganise(request: Request, id_text: str, action: str) -> Response:
         change = await pages.org_change(request, id_text, "directory.orgs",
-                                        known=action in ("doi-ten", "sap-nhap", "chia-tach", "giai-the"))
+                                        known=action in operations.REORGANISATIONS)
         if isinstance(change, Response):
             return change
         signed, viewer, org, form = change.signed, change.viewer, change.found, change.form
@@ -151,52 +145,22 @@ def console_routes(pages: DirectoryPages) -> APIRouter:
         movers = sorted({i for i in (id_of(v) for v in form.get("person", [])[:5000]) if i is not None})
         if first(form, "step") == "preview":
             try:
-                if action == "chia-tach":
-                    plan = await split_plan(directory, org, name, units, movers,
-                                            app.settings.lifecycle.alias_keep_days)
-                else:
-                    plan = await reorganisation_plan(directory, org, action, name, other,
-                                                     app.settings.lifecycle.alias_keep_days)
+                plan = await operations.plan(app, directory, org, action, name=name, other=other, units=units,
+                                             people=movers)
             except (DirectoryError, NamingError) as exc:
                 return await pages.org_page(request, signed, viewer, org, status=400, error=why(exc))
             return await pages.org_page(request, signed, viewer, org, plan=plan)
         try:
-            if action == "chia-tach":
-                if not name:
-                    raise DirectoryError("Thiếu tên tổ chức mới / the new organisation's name is missing")
-                new_org, new_password, changed = await directory.split_off(org.id, name, units=units,
-                                                                           people=movers)
-                await audit.record(app, "directory.org_split", viewer.address, org.address, {
-                    "new": new_org.address, "name": name, "units": units, "people": movers, "changed": changed})
-                # The new organisation mailbox's one-time password, shown once as for a person added.
-                return await pages.org_page(request, signed, viewer, await directory.get_org(org.id), done="reorg",
-                                            changed=changed, added={
-                                                "name": new_org.name, "address": new_org.address,
-                                                "rule": f"/quan-tri/danh-ba/don-vi/{new_org.id}",
-                                                "password": new_password})
-            if action == "doi-ten":
-                new_name = " ".join(first(form, "name").split())[:300]
-                if not new_name:
-                    raise DirectoryError("Thiếu tên mới / the new name is missing")
-                result, changed = await directory.rename_org(org.id, new_name)
-                details: dict[str, Any] = {"name": new_name, "changed": changed}
-            elif action == "sap-nhap":
-                if other is None:
-                    raise DirectoryError("Chọn đơn vị nhận / choose the organisation to merge into")
-                result, _password = await directory.merge_orgs([org.id], into=other)
-                changed = [(org.address, result.address)]
-                details = {"into": result.address}
-            else:
-                result = await directory.dissolve_org(org.id, successor=other)
-                changed = [(org.address, (await directory.get_org(other)).address)] if other else []
-                details = {"successor": other}
+            done = await operations.reorganise(app, directory, viewer.address, org, action, name=name, other=other,
+                                               units=units, people=movers)
         except (DirectoryError, NamingError) as exc:
             return await pages.org_page(request, signed, viewer, org, status=400, error=why(exc))
-        event = {"doi-ten": "directory.org_renamed", "sap-nhap": "directory.org_merged",
-                 "giai-the": "directory.org_dissolved"}[action]
-        await audit.record(app, event, viewer.address, org.address, details)
-        return await pages.org_page(request, signed, viewer, await directory.get_org(result.id), done="reorg",
-                              changed=changed)
+        if done.new_org is not None:
+            # The new organisation mailbox's one-time password, shown once as for a person added.
+            return await pages.org_page(request, signed, viewer, done.org, done="reorg", changed=done.changed, added={
+                "name": done.new_org.name, "address": done.new_org.address,
+                "rule": f"/quan-tri/danh-ba/don-vi/{done.new_org.id}", "password": done.password})
+        return await pages.org_page(request, signed, viewer, done.org, done="reorg", changed=done.changed)
 
     @api.get(PERSON + "/{id_text}")
     async def show_person(request: Request, id_text: str) -> Response:
@@ -215,22 +179,19 @@ def console_routes(pages: DirectoryPages) -> APIRouter:
         try:
             if action == "doi-ten":
                 new_name = " ".join(first(form, "name").split())[:300]
-                if not new_name:
-                    raise DirectoryError("Thiếu tên mới / the new name is missing")
-                renamed, proposal, old = await directory.rename_person(person.id, new_name)
-                await audit.record(app, "directory.person_renamed", viewer.address, renamed.address,
-                                   {"old_address": old, "old_name": person.full_name, "rule": proposal.rule})
+                renamed, _proposal, old = await operations.rename_person(app, directory, viewer.address, person,
+                                                                         new_name)
                 return await pages.person_page(request, signed, viewer, renamed, done="renamed", old=old)
-            if person.status != "active":
-                raise DirectoryError("Người này đã nghỉ / already left")
-            handover = await leaver_handover(pages, viewer, person, form)
-            left = await directory.person_leaves(person.id)
-            if person.mailbox_id is not None:
-                await pages.web.sessions.end_all(person.mailbox_id)  # the webmail's sessions too
-            await audit.record(app, "directory.person_left", viewer.address, person.address, {"org": person.org_id})
+
+            async def may_choose(org_id: int) -> bool:
+                return await pages.can(viewer, "directory.people", org_id)
+
+            left, handover = await operations.departure(
+                app, directory, viewer.address, person, forward=first(form, "forward") == "1",
+                reply=first(form, "reply") == "1", until=operations.parse_until(first(form, "until")),
+                successor=first(form, "successor"), may_choose=None if viewer.is_admin else may_choose)
             notice = ""
-            if handover is not None and person.mailbox_id is not None:
-                await hand_over(pages, viewer, person, handover)
+            if handover is not None:
                 t = pages.translator(lang_of(request))
                 rules = ", ".join(t(k) for k, on in (("leave.forward", handover.forward),
                                                      ("leave.reply", handover.reply)) if on)
@@ -261,155 +222,6 @@ def console_routes(pages: DirectoryPages) -> APIRouter:
         return StreamingResponse(mbox_chunks(app.store, mailbox.id), media_type="application/mbox", headers=headers)
 
     return api
-
-
-async def reorganisation_plan(directory: Directory, org: Org, action: str, name: str, other: int | None,
-                              keep_days: int) -> dict[str, Any]:
-    """What a reorganisation would do to every address and mailbox, before it runs (the
-    directory's rules: ``rename_org``, ``merge_orgs``, ``dissolve_org``): the lines to
-    show, and the form to confirm it with."""
-    lines: list[str] = []
-    people = await directory.list_people(org.id)
-    units = [o for o in await directory.list_orgs() if o.parent_id == org.id]
-    keep = f"{keep_days} ngày / days" if keep_days else "mãi mãi / for good"
-    if action == "doi-ten":
-        if not name:
-            raise DirectoryError("Thiếu tên mới / the new name is missing")
-        proposal = await directory.propose_org(name, parent=org.parent_id)
-        new_local = proposal.local
-        if proposal.clash_with and proposal.clash_with.startswith(org.local_part + " "):
-            new_local = org.local_part
-        if proposal.needs_decision and new_local != org.local_part:
-            raise DirectoryError(f"Cần Trung tâm CNTT&TT quyết định địa chỉ / the address needs a decision: "
-                                 f"{proposal.explain()}")
-        lines.append(f"{org.name} → {name}")
-        if new_local == org.local_part:
-            lines.append(f"{org.address}: giữ nguyên / unchanged")
-        else:
-            lines.append(f"{org.address} → {directory.full(new_local)} ({proposal.rule}); "
-                         f"{org.address} vẫn nhận thư (bí danh, {keep}) / still delivers (alias, {keep})")
-            suffix = "." + org.local_part
-            for unit in units:
-                if unit.local_part.endswith(suffix):
-                    moved = directory.full(unit.local_part[: -len(suffix)] + "." + new_local)
-                    lines.append(f"{unit.address} → {moved} (bí danh / alias)")
-        lines.append(f"{len(people)} người giữ địa chỉ và thư / people keep their addresses and mail")
-        return {"action": action, "name": name, "other": "", "lines": lines}
-    if action == "sap-nhap" and other is None:
-        raise DirectoryError("Chọn đơn vị nhận / choose the organisation to merge into")
-    target = await directory.get_org(other, include_inactive=False) if other is not None else None
-    if target is not None and target.id == org.id:
-        raise DirectoryError("Không thể sáp nhập một tổ chức vào chính nó / cannot merge into itself")
-    if target is None:  # dissolving without a successor
-        if people or units:
-            raise DirectoryError(f"{org.name} còn {len(people)} người và {len(units)} đơn vị; chuyển họ đi hoặc chọn "
-                                 f"đơn vị kế thừa / still has people or units: move them or choose a successor")
-        lines.append(f"{org.address}: hộp thư bị khóa, thư được giữ, địa chỉ không cấp lại / mailbox disabled, "
-                     "mail kept, address never reissued")
-        return {"action": action, "name": "", "other": "", "lines": lines}
-    lines.append(f"{org.address} → {target.address}: thư gửi địa chỉ cũ đến {target.name} (bí danh, {keep}) / "
-                 f"mail to the old address goes to {target.name} (alias, {keep})")
-    lines.append(f"Thư trong {org.address} chuyển vào {target.address}, thư mục Lưu trữ/{org.local_part} / "
-                 f"its mail moves into {target.address} under Lưu trữ/{org.local_part}; the old mailbox is disabled")
-    for person in people:
-        lines.append(f"{person.full_name} <{person.address}> → {target.name} (địa chỉ giữ nguyên / address kept)")
-    for unit in units:
-        lines.append(f"{unit.name} <{unit.address}> → trực thuộc / under {target.name}")
-    return {"action": action, "name": "", "other": str(target.id), "lines": lines}
-
-
-async def split_plan(directory: Directory, org: Org, name: str, unit_ids: list[int], person_ids: list[int],
-                     keep_days: int) -> dict[str, Any]:
-    """What splitting ``org`` would do (``Directory.split_off``), before it runs: the new
-    organisation's address by Điều 3.1, each chosen sub-unit moved under it (a new
-    address by 3.1b, the old one kept as an alias), each chosen person moved (address
-    and mail kept); ``org`` keeps its address, mail and the rest."""
-    if not name:
-        raise DirectoryError("Thiếu tên tổ chức mới / the new organisation's name is missing")
-    units = {o.id: o for o in await directory.list_orgs() if o.parent_id == org.id}
-    people = {p.id: p for p in await directory.list_people(org.id)}
-    unknown = [i for i in unit_ids if i not in units] + [i for i in person_ids if i not in people]
-    if unknown:
-        raise DirectoryError(f"Không thuộc {org.name} / not part of {org.name}: {unknown}")
-    if not unit_ids and not person_ids:
-        raise DirectoryError("Chọn đơn vị hoặc người chuyển sang / choose the units or people that move")
-    proposal = await directory.propose_org(name, parent=org.parent_id)
-    if proposal.needs_decision:
-        raise DirectoryError(f"Cần Trung tâm CNTT&TT quyết định địa chỉ / the address needs a decision: "
-                             f"{proposal.explain()}")
-    new_address = directory.full(proposal.local)
-    keep = f"{keep_days} ngày / days" if keep_days else "mãi mãi / for good"
-    lines = [f"Tổ chức mới / new organisation: {name} <{new_address}> ({proposal.rule})",
-             f"{org.name} <{org.address}>: giữ địa chỉ và thư / keeps its address and mail"]
-    suffix = "." + org.local_part
-    for unit_id in unit_ids:
-        unit = units[unit_id]
-        if unit.local_part.endswith(suffix):
-            moved = directory.full(unit.local_part[: -len(suffix)] + "." + proposal.local)
-            lines.append(f"{unit.name}: {unit.address} → {moved}; {unit.address} vẫn nhận thư (bí danh, {keep}) / "
-                         f"still delivers (alias, {keep}); thư giữ nguyên / mail kept")
-        else:
-            lines.append(f"{unit.name} <{unit.address}> → trực thuộc / under {name} (địa chỉ giữ nguyên / kept)")
-    for person_id in person_ids:
-        person = people[person_id]
-        lines.append(f"{person.full_name} <{person.address}> → {name} (địa chỉ và thư giữ nguyên / address and "
-                     f"mail kept)")
-    return {"action": "chia-tach", "name": name, "other": "", "lines": lines,
-            "units": unit_ids, "people": person_ids}
-
-
-async def leaver_handover(pages: DirectoryPages, viewer: Viewer, person: Person,
-                          form: dict[str, list[str]]) -> Handover | None:
-    """The handover of a leaver's new mail the departure form asks for (Điều 4.5), checked
-    before anything changes; None when neither forwarding nor a reply is asked. An
-    organisation manager's successor must be in an organisation they manage."""
-    forward = first(form, "forward") == "1"
-    reply = first(form, "reply") == "1"
-    if not (forward or reply) or person.mailbox_id is None:
-        return None
-    app, directory = pages.app, pages.directory
-    until_text = first(form, "until").strip()
-    try:
-        until = (date.fromisoformat(until_text) if "-" in until_text
-                 else datetime.strptime(until_text, "%d/%m/%Y").date()) if until_text else None
-    except ValueError:
-        raise RuleRefused(f"Ngày không hợp lệ: {until_text[:20]}", "invalid date (yyyy-mm-dd)") from None
-    if until is None:
-        until = today(app.settings, app.accounts.clock()) + timedelta(days=HANDOVER_DAYS)
-    successor = first(form, "successor").strip()[:320]
-    if successor and not viewer.is_admin:
-        org_id: int | None = None
-        try:
-            org_id = (await directory.get_person(successor)).org_id
-        except DirectoryError:
-            try:
-                org_id = (await directory.get_org(successor, include_inactive=False)).id
-            except DirectoryError:
-                org_id = None
-        if org_id is None or not await pages.can(viewer, "directory.people", org_id):
-            raise RuleRefused("Người tiếp nhận phải thuộc cơ quan bạn quản lý",
-                              "the successor must be in an organisation you manage")
-    organisation = (await directory.get_org(person.org_id)).address if person.org_id else ""
-    mailbox = await app.store.get_mailbox_by_id(person.mailbox_id)
-    if mailbox is None:
-        return None
-    return await checked_handover(app, mailbox, Handover(until, successor, forward, reply, organisation))
-
-
-async def hand_over(pages: DirectoryPages, viewer: Viewer, person: Person, handover: Handover) -> None:
-    """After the departure: the address keeps taking mail to the end of ``until`` (the
-    system's time zone) and the mailbox's rules forward and answer it."""
-    app = pages.app
-    assert person.mailbox_id is not None
-    mailbox = await app.store.get_mailbox_by_id(person.mailbox_id)
-    if mailbox is None:
-        return
-    end = datetime.combine(handover.until + timedelta(days=1), day_start(), ZoneInfo(app.settings.system.timezone))
-    await pages.directory.receive_until(mailbox.id, end, f"nghỉ việc / departure → {handover.successor or '-'}")
-    saved = await set_leaver_rules(app, mailbox, person.full_name, handover, actor=viewer.address)
-    await audit.record(app, "directory.leaver_handover", viewer.address, person.address, {
-        "successor": saved.successor, "forward": saved.forward, "reply": saved.reply,
-        "until": saved.until.isoformat()})
 
 
 # -- the public directory -----------------------------------------------------------------

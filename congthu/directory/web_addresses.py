@@ -5,7 +5,7 @@ and the delegations of an organisation mailbox (Điều 12).
 |---|---|---|
 | POST `/quan-tri/danh-ba/don-vi/<id>/bi-danh` | admin | add (`action=them`) or remove (`action=xoa`) an alias of the organisation's mailbox |
 | POST `/quan-tri/danh-ba/nguoi/<id>/bi-danh` | admin | the same for a person's mailbox |
-| POST `/quan-tri/danh-ba/don-vi/<id>/uy-quyen` | admin, the organisation's managers | grant (`action=cap`) or revoke (`action=thu-hoi`) a delegate's rights on the organisation mailbox, or (`folder`) on one of its folders; the delegation's end (`until`) |
+| POST `/quan-tri/danh-ba/don-vi/<id>/uy-quyen` | admin, the organisation's managers | grant (`action=cap`) or revoke (`action=thu-hoi`) a delegate's rights on the organisation mailbox, or (`folder`) on one of its folders; the delegation's end (`until`); or only change that end (`action=han`, the form on each delegation's row: `until` a day, or empty for no end) |
 
 Aliases follow the directory's rules (``Aliases.add_alias``): a valid local part, kept
 under the main domain (every local domain shares one namespace), never an address
@@ -39,7 +39,7 @@ from fastapi.responses import Response
 from congthu import audit
 from congthu.console.access import Viewer
 from congthu.console.pages import Change, id_of
-from congthu.delegation import KEEP, InvalidRights, InvalidTerm, grant, parse_end, revoke
+from congthu.delegation import KEEP, InvalidRights, InvalidTerm, grant, parse_end, revoke, set_end
 from congthu.directory.pages import DELEGATION_RIGHTS, FOLDER_RIGHTS, ORG, PERSON, DirectoryPages, why
 from congthu.directory.records import DirectoryError, Org, Person
 from congthu.webmail.context import first
@@ -100,6 +100,16 @@ async def change_delegation(pages: DirectoryPages, viewer: Viewer, org: Org, for
                                                revoked_by=viewer.address):
             raise DirectoryError(f"{wanted} không được ủy quyền / has no delegation here")
         return "deleg.revoked"
+    if first(form, "action") == "han":
+        # Only the end of a delegation in force (its rights as they are), on all its rows.
+        try:
+            new_end = parse_end(first(form, "until"), app.accounts.clock(), app.settings.system.timezone)
+        except InvalidTerm as exc:
+            raise DirectoryError(why(exc)) from None
+        if grantee is None or not await set_end(app, org.mailbox_id, grantee.id, new_end,
+                                                changed_by=viewer.address):
+            raise DirectoryError(f"{wanted} không có ủy quyền đang hiệu lực / has no delegation in force here")
+        return "deleg.end_changed"
     if grantee is None or grantee.status != "active":
         raise DirectoryError(f"Không có hộp thư đang hoạt động / no active mailbox: {wanted}")
     preset = (FOLDER_RIGHTS if folder_id is not None else DELEGATION_RIGHTS).get(first(form, "rights"))

@@ -39,6 +39,7 @@ from starlette.datastructures import UploadFile
 from congthu import audit
 from congthu.console.access import Viewer
 from congthu.console.pages import DOWNLOAD_HEADERS
+from congthu.directory.directory import Directory
 from congthu.directory.importer import Importer, ImportFileError, ImportReport, write_template
 from congthu.directory.pages import IMPORT, DirectoryPages
 from congthu.webmail.context import Signed
@@ -77,11 +78,11 @@ def _upload_of(pages: DirectoryPages, viewer: Viewer, token: str) -> Path | None
     return None
 
 
-def _summary(pages: DirectoryPages, report: ImportReport) -> dict[str, Any]:
-    """What the page shows of a report: the errors by line, the new organisations and
-    people with the address Điều 3 gives them and why."""
+def summary(directory: Directory, report: ImportReport) -> dict[str, Any]:
+    """What the page (and the API, ``congthu.api.imports``) shows of a report: the errors
+    by line, the new organisations and people with the address Điều 3 gives them and why."""
     errors = sorted(report.errors)
-    full = pages.directory.full
+    full = directory.full
     return {
         "errors": [{"line": line, "text": text} for line, text in errors[:SHOWN_ROWS]],
         "error_count": len(errors),
@@ -123,6 +124,9 @@ async def _read_upload(request: Request) -> tuple[dict[str, str], UploadFile | N
 def import_routes(pages: DirectoryPages) -> APIRouter:
     api = APIRouter()
     app = pages.app
+
+    def summary_of(report: ImportReport) -> dict[str, Any]:
+        return summary(pages.directory, report)
 
     async def show(request: Request, signed: Signed, *, status: int = 200, **extra: Any) -> Response:
         context: dict[str, Any] = {"error": "", "preview": None, "token": "", "done": None, "files": [],
@@ -198,7 +202,7 @@ def import_routes(pages: DirectoryPages) -> APIRouter:
         except ImportFileError as exc:
             path.unlink(missing_ok=True)
             return await show(request, signed, status=400, filename=filename, error=str(exc))
-        summary = _summary(pages, report)
+        summary = summary_of(report)
         if report.errors:
             path.unlink(missing_ok=True)
             return await show(request, signed, status=400, filename=filename, preview=summary)
@@ -230,7 +234,7 @@ def import_routes(pages: DirectoryPages) -> APIRouter:
             return await show(request, signed, status=400, filename=filename, error=str(exc))
         finally:
             path.unlink(missing_ok=True)
-        summary = _summary(pages, report)
+        summary = summary_of(report)
         if report.errors:  # the directory changed since the preview
             return await show(request, signed, status=409, filename=filename, preview=summary)
         files = [str(p.relative_to(app.data_dir)) if p.is_relative_to(app.data_dir) else str(p)

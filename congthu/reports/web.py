@@ -89,31 +89,30 @@ def router(app: App) -> APIRouter:
     pages = ConsolePages(app, directory, templates=[TEMPLATES], texts=TEXTS)
     api = APIRouter()
 
-    async def scope(viewer: Viewer, text: str) -> tuple[bool, int | None]:
-        """(allowed, org id) of the ``to-chuc`` asked for; empty: the whole system for
-        those who may read it, else the viewer's first managed organisation."""
+    async def scope(viewer: Viewer, text: str) -> tuple[int | None] | None:
+        """(org id,) of the ``to-chuc`` asked for, None if the viewer may not read it
+        (404); empty: the whole system (None) for those who may read it, else the
+        viewer's first managed organisation."""
         if not text:
             if await pages.can(viewer, "reports.read"):
-                return True, None
+                return (None,)
             managed = viewer.managed_org_ids
-            return (True, managed[0]) if managed else (False, None)
+            return (managed[0],) if managed else None
         if not text.isdigit() or len(text) > 9:
-            return False, None
+            return None
         org_id = int(text)
         try:
             await directory.get_org(org_id)
         except Exception:
-            return False, None
-        return await pages.can(viewer, "reports.read", org_id), org_id
+            return None
+        return (org_id,) if await pages.can(viewer, "reports.read", org_id) else None
 
     async def prepare(request: Request) -> Response | Asked:
-        entered = await pages.enter(request)
-        if isinstance(entered, Response):
-            return entered
-        signed, viewer = entered
-        allowed, org_id = await scope(viewer, request.query_params.get("to-chuc", "").strip())
-        if not allowed:
-            return pages.error(request, signed, "not_found", 404)
+        asked = request.query_params.get("to-chuc", "").strip()
+        visit = await pages.visit(request, lambda viewer: scope(viewer, asked))
+        if isinstance(visit, Response):
+            return visit
+        signed, viewer, (org_id,) = visit.signed, visit.viewer, visit.found
         try:
             period = _period(request, previous("month", vietnam_day(app.accounts.clock())))
         except PeriodError:

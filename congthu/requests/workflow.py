@@ -40,6 +40,7 @@ from sqlalchemy.engine import Connection
 from congthu import audit
 from congthu.accounts import roles
 from congthu.directory import Directory, DirectoryError, Org
+from congthu.directory.operations import departure
 from congthu.requests import letters, notices
 from congthu.requests.calendar import is_overdue, load_calendar
 from congthu.requests.letters import KeptLetter, Letter
@@ -496,7 +497,11 @@ class Requests:
             done["reset"] = mailbox.address
         elif request.kind == "delete":
             if details["target_kind"] == "person":
-                person = await d.person_leaves(details["target"])
+                # Điều 4.5 as the console and the API do it (every session of the person
+                # ends, the webmail's too, audited); a retry after a failure finds them gone.
+                person = await d.get_person(details["target"])
+                if person.status == "active":
+                    person, _handover = await departure(self.app, d, actor, person, client=f"request {request.id}")
                 done["revoked"] = person.address
             else:
                 org = await d.dissolve_org(details["target"])

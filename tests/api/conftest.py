@@ -19,13 +19,12 @@ import httpx
 import pytest
 
 from congthu.accounts import roles
-from congthu.api.tokens import Tokens
+from congthu.api.tokens import SCOPES, Tokens
 from congthu.directory import Directory
 from tests.conftest import ServerThread, make_data_dir
 
-ALL_SCOPES = ["directory:read", "mailboxes:read", "requests:read", "requests:write", "requests:passwords",
-              "reports:read", "aliases:write", "delegations:write", "calendar:write", "journal:read",
-              "quarantine:manage"]
+# Every scope there is (``congthu.api.tokens.SCOPES``), new ones included.
+ALL_SCOPES = list(SCOPES)
 
 
 @dataclass

@@ -360,3 +360,82 @@ def test_refusals_on_the_new_endpoints_are_audited(shared_world: World) -> None:
     mine = [rec for rec in denied if rec.actor == world.accounts["manager"]]
     assert any(f"quarantine:{held}" in rec.target for rec in mine)
     assert any(f"org:{dept}" in rec.target and rec.details["permission"] == "aliases.manage" for rec in mine)
+
+
+# -- the directory's changes: people, reorganisation, import (people.py, reorganise.py, imports.py) ----
+
+
+def fresh_person(world: World, org: str) -> int:
+    """A person of their own in ``org`` (a name no one else has)."""
+    async def add() -> int:
+        name = "Đinh Văn " + "".join(secrets.choice("bcdghklmnpqrstvx") + secrets.choice("aeiou") for _ in range(3))
+        return (await Directory(_app(world)).add_person(name.title(), world.ids[org]))[0].id
+    return world.server.run(add())
+
+
+def directory_endpoints(world: World, org: str = "dept") -> list[tuple[str, str, str, dict[str, Any]]]:
+    """(scope, method, path, httpx arguments) of the directory's changes about ``org``; the
+    reorganisations and the import as dry runs (the answer is the same, nothing changes)."""
+    org_id, other = world.ids[org], world.ids["other"]
+    csv = ("Loại dòng,Mã,Tên tổ chức / Họ và tên,Thuộc\n"
+           f"Tổ chức,M{secrets.token_hex(3)},Trung tâm Ma Trận {secrets.token_hex(2)},,\n").encode()
+    return [
+        ("directory:write", "GET", f"/api/v1/orgs/{org_id}/proposal", {"params": {"name": "Đỗ Văn Nam"}}),
+        ("directory:write", "POST", f"/api/v1/orgs/{org_id}/people", {"json": {"name": "Đỗ Văn Nam"}}),
+        ("directory:write", "POST", f"/api/v1/people/{fresh_person(world, org)}/rename",
+         {"json": {"name": "Đỗ Thị Tên Mới"}}),
+        ("directory:write", "POST", f"/api/v1/people/{fresh_person(world, org)}/departure", {"json": {}}),
+        ("orgs:write", "POST", f"/api/v1/orgs/{org_id}/rename", {"json": {"name": "Ban Ma Trận Mới", "dry_run": True}}),
+        ("orgs:write", "POST", f"/api/v1/orgs/{org_id}/merge", {"json": {"into": other, "dry_run": True}}),
+        ("orgs:write", "POST", f"/api/v1/orgs/{org_id}/split",
+         {"json": {"name": "Ban Ma Trận Tách", "people": [fresh_person(world, org)], "dry_run": True}}),
+        ("orgs:write", "POST", f"/api/v1/orgs/{org_id}/dissolve", {"json": {"successor": other, "dry_run": True}}),
+        ("orgs:write", "POST", "/api/v1/import", {"params": {"dry_run": "true"},
+                                                  "files": {"file": ("m.csv", csv, "text/csv")}}),
+    ]
+
+
+# Owner -> the status of each of ``directory_endpoints`` on the department: its managers
+# add, rename and let go of its people (Điều 3, 4.5); reorganising and importing are the
+# IT Center's (the import is about no one organisation: 403, not 404).
+DIRECTORY_EXPECTED = {
+    "admin2": [200, 201, 200, 200, 200, 200, 200, 200, 200],
+    "supervisor": [403] * 9,
+    "manager": [200, 201, 200, 200] + [403] * 5,
+    "unitmanager": [404] * 8 + [403],
+    "othermanager": [404] * 8 + [403],
+    "records": [404] * 8 + [403],
+}
+
+
+@pytest.mark.parametrize("owner", sorted(DIRECTORY_EXPECTED))
+def test_each_role_on_the_directory_changes(shared_world: World, owner: str) -> None:
+    world = shared_world
+    token = world.token(owner)
+    got = [world.call(method, path, token, **kwargs).status_code
+           for _s, method, path, kwargs in directory_endpoints(world)]
+    assert got == DIRECTORY_EXPECTED[owner]
+
+
+def test_the_directory_changes_on_a_unit_by_scope_and_token_limit(shared_world: World) -> None:
+    world = shared_world
+    for owner in ("manager", "unitmanager"):
+        got = [world.call(method, path, world.token(owner), **kwargs).status_code
+               for _s, method, path, kwargs in directory_endpoints(world, "unit")]
+        assert got == [200, 201, 200, 200] + [403] * 5, owner
+    limited = world.token("admin2", org=world.ids["unit"])
+    got = [world.call(method, path, limited, **kwargs).status_code
+           for _s, method, path, kwargs in directory_endpoints(world)]
+    assert got == [404] * 8 + [403]
+    # Within its unit, except what names an organisation outside it (merging into another).
+    got = [world.call(method, path, limited, **kwargs).status_code
+           for _s, method, path, kwargs in directory_endpoints(world, "unit")]
+    assert got == [200, 201, 200, 200, 200, 404, 200, 404, 403]
+    tokens = {scope: world.token("admin2", [scope]) for scope in ALL_SCOPES}
+    for needed, method, path, kwargs in directory_endpoints(world):
+        for scope, token in tokens.items():
+            r = world.call(method, path, token, **kwargs)
+            if scope == needed:
+                assert r.status_code < 300, (scope, path, r.text)
+            else:
+                assert r.status_code == 403 and r.json()["code"] == "insufficient_scope", (scope, path)

@@ -21,6 +21,7 @@ from congthu.directory import Directory
 from congthu.requests.calendar import WorkingCalendar
 from congthu.requests.jobs import alert_overdue
 from congthu.requests.workflow import DONE, IN_PROGRESS, RECEIVED, REFUSED, RequestError, Requests
+from congthu.webmail.sessions import WebSessions
 
 VN = timezone(timedelta(hours=7))
 BEFORE_TET = datetime(2027, 2, 3, 15, 30, tzinfo=VN)  # the last working day before Tết 2027
@@ -135,11 +136,15 @@ async def test_reset_rename_delete_and_refuse(app: App, world: dict) -> None:
     assert renamed.result["done"]["renamed"]["name"] == "Phòng Tổ chức"
     assert (await d.get_org(unit.id)).name == "Phòng Tổ chức"
 
+    web = WebSessions(app.db, app.accounts.clock)
+    await web.open(person.mailbox_id, must_change=False, user_agent="test", client_ip="127.0.0.1")
     delete = await workflow.file("delete", org.id, filed_by="x", target=person.address)
     await workflow.start(delete.id, "it")
     await workflow.done(delete.id, "it")
     mailbox = await app.store.get_mailbox(person.address)
     assert mailbox is not None and mailbox.status == "revoked"  # mail kept, address reserved
+    assert await web.list(person.mailbox_id) == []  # Điều 4.5: the webmail's sessions end too
+    assert "directory.person_left" in [r.action for r in await audit.records(app, target=person.address)]
 
     with pytest.raises(RequestError):  # the old address is only an alias now
         await workflow.file("reset", org.id, filed_by="x", target=unit.address)

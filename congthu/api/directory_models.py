@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from congthu.api.models import ADDRESS, LINE, Day, Input, OrgOut, PersonOut
 from congthu.directory import Proposal
@@ -68,8 +68,8 @@ class PersonRenamedOut(BaseModel):
 class DepartureIn(Input):
     successor: str = Field("", max_length=320, pattern=ADDRESS, description=(
         "who takes over (an address); an organisation manager's must be in an organisation they manage"))
-    forward: bool = Field(False, description="forward new mail to the successor (a copy kept)")
-    reply: bool = Field(False, description="answer new mail naming the successor and the organisation's address")
+    forward: StrictBool = Field(False, description="forward new mail to the successor (a copy kept)")
+    reply: StrictBool = Field(False, description="answer new mail naming the successor and the organisation's address")
     until: Day | None = Field(None, description="last day of forwarding and reply (default: 90 days)")
 
 
@@ -96,25 +96,25 @@ class DepartureOut(BaseModel):
 
 class OrgRenameIn(Input):
     name: Name
-    dry_run: bool = Field(False, description=DRY_RUN)
+    dry_run: StrictBool = Field(False, description=DRY_RUN)
 
 
 class OrgMergeIn(Input):
     into: ID = Field(description="the organisation that takes in this one")
-    dry_run: bool = Field(False, description=DRY_RUN)
+    dry_run: StrictBool = Field(False, description=DRY_RUN)
 
 
 class OrgSplitIn(Input):
     name: Name = Field(description="the new organisation's name")
     units: list[ID] = Field(default_factory=list, max_length=500, description="direct sub-units that move")
     people: list[ID] = Field(default_factory=list, max_length=5000, description="its people who move")
-    dry_run: bool = Field(False, description=DRY_RUN)
+    dry_run: StrictBool = Field(False, description=DRY_RUN)
 
 
 class OrgDissolveIn(Input):
     successor: ID | None = Field(None, description="takes the address, people and mail; without one the "
                                                    "organisation must be empty")
-    dry_run: bool = Field(False, description=DRY_RUN)
+    dry_run: StrictBool = Field(False, description=DRY_RUN)
 
 
 class AddressChange(BaseModel):

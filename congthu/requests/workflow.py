@@ -40,7 +40,6 @@ from sqlalchemy.engine import Connection
 from congthu import audit
 from congthu.accounts import roles
 from congthu.directory import Directory, DirectoryError, Org
-from congthu.directory.operations import departure
 from congthu.requests import letters, notices
 from congthu.requests.calendar import is_overdue, load_calendar
 from congthu.requests.letters import KeptLetter, Letter
@@ -499,6 +498,10 @@ class Requests:
             if details["target_kind"] == "person":
                 # Điều 4.5 as the console and the API do it (every session of the person
                 # ends, the webmail's too, audited); a retry after a failure finds them gone.
+                # Imported here for start-up time: the operations bring the mail rules and
+                # with them the DKIM and SPF libraries, which no `congthu request` command needs.
+                from congthu.directory.operations import departure
+
                 person = await d.get_person(details["target"])
                 if person.status == "active":
                     person, _handover = await departure(self.app, d, actor, person, client=f"request {request.id}")

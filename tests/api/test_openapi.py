@@ -69,8 +69,17 @@ def test_schemathesis_finds_no_server_error(world: World, tmp_path: Path) -> Non
          "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,"
                      "response_schema_conformance,response_headers_conformance,negative_data_rejection,"
                      "ignored_auth,unsupported_method",
-         "--max-examples", os.environ.get("CONGTHU_SCHEMATHESIS_EXAMPLES", "15"),
+         # The token's own revocation is left out: once the run revoked it (it may, with
+         # tokens:manage), every later call was a 401 and tested nothing.
+         "--exclude-operation-id", "revoke_api_v1_tokens__token_id__delete",
+         # The coverage phase tries each operation's boundaries and wrong types whatever
+         # this is; it bounds the random examples of the fuzzing phase per operation.
+         "--max-examples", os.environ.get("CONGTHU_SCHEMATHESIS_EXAMPLES", "5"),
          "--seed", os.environ.get("CONGTHU_SCHEMATHESIS_SEED", "1"), "--request-timeout", "60", "--no-color",
          "--report", "junit", "--report-junit-path", str(report)],
         capture_output=True, text=True, timeout=900, cwd=tmp_path)  # its example database stays there
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
+    # Every operation but the revocation was run, with a token that worked to the end.
+    selected = re.search(r"Selected: (\d+)/(\d+)", run.stdout)
+    assert selected and int(selected[1]) == int(selected[2]) - 1, run.stdout[-6000:]
+    assert "Authentication failed" not in run.stdout, run.stdout[-6000:]

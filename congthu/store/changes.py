@@ -313,6 +313,20 @@ SOCKET_SUFFIX = ".sock"
 _UNIX_PATH_MAX = 100  # sun_path is 108 bytes; longer paths go through /proc/self/fd
 
 
+def _datagrams(lines: list[bytes]) -> Iterator[tuple[bytes, int]]:
+    """The lines packed into datagrams of at most DATAGRAM_MAX (a longer line goes alone):
+    each datagram with the number of lines it carries."""
+    at = 0
+    while at < len(lines):
+        size, end = 0, at
+        while end < len(lines) and size + len(lines[end]) + 1 <= DATAGRAM_MAX:
+            size += len(lines[end]) + 1
+            end += 1
+        end = max(end, at + 1)
+        yield b"\n".join(lines[at:end]), end - at
+        at = end
+
+
 def _encode_entry(item: tuple[int, int, _Entry]) -> bytes:
     folder_id, modseq, (changed, gone) = item
     metas = [[m.uid, m.flags, list(m.keywords), m.size, m.internal_date.isoformat(), m.modseq, m.content_id]
@@ -433,28 +447,16 @@ class LocalFeed:
         """Send ``peer`` its pending account-feed lines: True if done (or the peer is
         gone), False to retry."""
         lines = self._notes.get(peer, [])
-        out = self.sock
-        if out is None:
-            out = self._out = self._out or socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sent = 0
         try:
-            while lines:
-                size, count = 0, 0
-                while count < len(lines) and size + len(lines[count]) + 1 <= DATAGRAM_MAX:
-                    size += len(lines[count]) + 1
-                    count += 1
-                count = max(count, 1)
-                out.sendto(b"\n".join(lines[:count]), socket.MSG_DONTWAIT, self._address(peer))
-                del lines[:count]
-            return True
-        except (BlockingIOError, InterruptedError):
-            return False
-        except (ConnectionRefusedError, FileNotFoundError):
-            with contextlib.suppress(OSError):
-                os.unlink(self.directory / peer)
+            for datagram, count in _datagrams(lines):
+                self._outgoing().sendto(datagram, socket.MSG_DONTWAIT, self._address(peer))
+                sent += count
             return True
         except OSError as exc:
-            log.warning("change feed send to %s failed: %s", peer, exc)
-            return True
+            return self._send_failed(peer, exc)
+        finally:
+            del lines[:sent]
 
     def has_listeners(self) -> bool:
         """Does another process listen (worth sending log entries to)?"""
@@ -517,50 +519,47 @@ class LocalFeed:
     def _send_lines(self, peer: str, lines: list[bytes]) -> None:
         """Best effort: lines in datagrams of at most DATAGRAM_MAX, dropped if the
         listener's queue is full."""
-        out = self.sock
-        if out is None:
-            out = self._out = self._out or socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        at = 0
-        while at < len(lines):
-            size, end = 0, at
-            while end < len(lines) and size + len(lines[end]) + 1 <= DATAGRAM_MAX:
-                size += len(lines[end]) + 1
-                end += 1
+        for datagram, _count in _datagrams(lines):
             try:
-                out.sendto(b"\n".join(lines[at:end]), socket.MSG_DONTWAIT, self._address(peer))
+                self._outgoing().sendto(datagram, socket.MSG_DONTWAIT, self._address(peer))
             except OSError:
                 return  # full, or gone: _send_to deals with the notifications
-            at = end
 
     def _send_to(self, peer: str, changes: dict[int, int]) -> bool:
         """Send ``changes`` to ``peer``: True if done (or the peer is gone), False to retry."""
-        out = self.sock
-        if out is None:
-            out = self._out = self._out or socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        lines = [f"{f}:{m}".encode() for f, m in changes.items()]
+        at = 0
         try:
-            lines = [f"{f}:{m}".encode() for f, m in changes.items()]
             if not lines:  # a probe: is anyone there?
-                out.sendto(b"", socket.MSG_DONTWAIT, self._address(peer))
-            while lines:
-                size, count = 0, 0
-                while count < len(lines) and size + len(lines[count]) + 1 <= DATAGRAM_MAX:
-                    size += len(lines[count]) + 1
-                    count += 1
-                out.sendto(b"\n".join(lines[:count]), socket.MSG_DONTWAIT, self._address(peer))
-                for line in lines[:count]:
+                self._outgoing().sendto(b"", socket.MSG_DONTWAIT, self._address(peer))
+            for datagram, count in _datagrams(lines):
+                self._outgoing().sendto(datagram, socket.MSG_DONTWAIT, self._address(peer))
+                for line in lines[at:at + count]:  # sent: not to be sent again
                     changes.pop(int(line.partition(b":")[0]), None)
-                lines = lines[count:]
+                at += count
             return True
-        except (BlockingIOError, InterruptedError):
+        except OSError as exc:
+            return self._send_failed(peer, exc)
+
+    def _send_failed(self, peer: str, exc: OSError) -> bool:
+        """After a failed send to ``peer``: False to retry (its queue is full), True when
+        there is nothing more to do (it is gone, or the error is not one to wait out)."""
+        if isinstance(exc, BlockingIOError | InterruptedError):
             return False
-        except (ConnectionRefusedError, FileNotFoundError):
+        if isinstance(exc, ConnectionRefusedError | FileNotFoundError):
             # Its process is gone (killed): remove what it left behind.
             with contextlib.suppress(OSError):
                 os.unlink(self.directory / peer)
             return True
-        except OSError as exc:
-            log.warning("change feed send to %s failed: %s", peer, exc)
-            return True
+        log.warning("change feed send to %s failed: %s", peer, exc)
+        return True
+
+    def _outgoing(self) -> socket.socket:
+        """The socket datagrams are sent from: the listening one, or one for sending only."""
+        if self.sock is not None:
+            return self.sock
+        self._out = self._out or socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        return self._out
 
     def close(self) -> None:
         self._closing = True

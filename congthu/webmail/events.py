@@ -15,8 +15,11 @@ whose row the page removes: the conversation moves to the top). The
 payloads are JSON; the page's script puts every value in with ``textContent``, so a
 hostile subject is text.
 
-Bounds: the session is checked again every ``CHECK_SECONDS`` (and on every change): once
-it is signed out or expired the stream says ``het-phien`` and ends. A session has at
+Bounds: the session is checked again every ``CHECK_SECONDS``, on every change, at once
+when this process ends sessions of its mailbox (sign-out, sign-out everywhere, a new
+password: ``WebSessions.on_end``) and when the mailbox is revoked or disabled anywhere
+(``ChangeHub.guard``, Điều 4.5): once it is signed out or expired the stream says
+``het-phien`` and ends. A session has at
 most ``MAX_PER_SESSION`` streams (tabs): one more is answered 204, which stops that tab's
 EventSource (its page works, without live updates). Refusing the newest rather than
 ending the oldest keeps tabs from taking turns reconnecting, and leaves a browser on
@@ -55,30 +58,48 @@ RETRY_MS = 3000
 GATHER_SECONDS = 0.05
 
 
+class Stream:
+    """One open stream: ``wake`` makes it look at its folders and its session again."""
+
+    def __init__(self, mailbox_id: int) -> None:
+        self.mailbox_id = mailbox_id
+        self.wake = asyncio.Event()
+
+
 class Streams:
-    """The open streams of one App, by session: each an event that ends it when set."""
+    """The open streams of one App, by session."""
 
     def __init__(self) -> None:
-        self.by_session: dict[int, list[asyncio.Event]] = {}
+        self.by_session: dict[int, list[Stream]] = {}
 
-    def open(self, session_id: int) -> asyncio.Event | None:
-        """A new stream's ending event, or None when the session has its share."""
+    def open(self, session_id: int, mailbox_id: int) -> Stream | None:
+        """A new stream, or None when the session has its share."""
         mine = self.by_session.setdefault(session_id, [])
         if len(mine) >= MAX_PER_SESSION:
             return None
-        ending = asyncio.Event()
-        mine.append(ending)
-        return ending
+        stream = Stream(mailbox_id)
+        mine.append(stream)
+        return stream
 
-    def close(self, session_id: int, ending: asyncio.Event) -> None:
+    def close(self, session_id: int, stream: Stream) -> None:
         mine = self.by_session.get(session_id, [])
         with contextlib.suppress(ValueError):
-            mine.remove(ending)
+            mine.remove(stream)
         if not mine:
             self.by_session.pop(session_id, None)
 
     def count(self, session_id: int) -> int:
         return len(self.by_session.get(session_id, []))
+
+    def sessions_ended(self, mailbox_id: int, session_id: int | None) -> None:
+        """Sessions were ended in this process (sign-out, sign-out everywhere, a new
+        password): their streams check the session now and end, rather than at their
+        next ``CHECK_SECONDS``. Another process's streams end at theirs."""
+        for sid, mine in self.by_session.items():
+            if session_id is None or sid == session_id:
+                for stream in mine:
+                    if stream.mailbox_id == mailbox_id:
+                        stream.wake.set()
 
 
 def message(event: str, data: Any, ident: int | None = None) -> bytes:
@@ -91,6 +112,7 @@ def routes(ctx: WebContext) -> APIRouter:
     api = APIRouter()
     store = ctx.app.store
     streams = Streams()
+    ctx.sessions.on_end.append(streams.sessions_ended)
 
     async def new_rows(folder: Folder, after: int, lang: str, threaded: bool) -> list[dict[str, Any]]:
         listed = await store.list_page(folder.id, "uid", descending=True, limit=PAGE_SIZE)
@@ -152,15 +174,16 @@ def routes(ctx: WebContext) -> APIRouter:
             return shown is None or shown.mailbox_id == signed.mailbox.id or \
                 await ctx.own_folder(signed, shown.id) is not None
         session_id = signed.session.id
-        opened = streams.open(session_id)
+        opened = streams.open(session_id, signed.mailbox.id)
         if opened is None:
             return Response(status_code=204, headers={"Cache-Control": "no-store"})
-        ending = opened
+        wake = opened.wake
 
         async def stream() -> AsyncIterator[bytes]:
             nonlocal after
-            wake = asyncio.Event()
             watches = {f.id: store.hub.watch(f.id, wake) for f in folders}
+            # The mailbox revoked or disabled, in any process or node (Điều 4.5): look now.
+            guard = store.hub.guard(signed.mailbox.id, wake.set)
             seen = {f.id: f.highestmodseq for f in folders}
             started = time.monotonic()
             waits: set[asyncio.Future[Any]] = set()
@@ -171,18 +194,15 @@ def routes(ctx: WebContext) -> APIRouter:
                     for row in await new_rows(shown, after, lang, threaded):
                         after = max(after, row["uid"])
                         yield message("thu-moi", row, row["uid"])
-                while not ending.is_set():
+                while True:
                     left = MAX_SECONDS - (time.monotonic() - started)
                     if left <= 0:
                         return
                     waiting = asyncio.ensure_future(wake.wait())
-                    waits = {waiting, asyncio.ensure_future(ending.wait())}
-                    done, _pending = await asyncio.wait(waits, timeout=min(CHECK_SECONDS, left),
-                                                        return_when=asyncio.FIRST_COMPLETED)
+                    waits = {waiting}
+                    done, _pending = await asyncio.wait(waits, timeout=min(CHECK_SECONDS, left))
                     for task in waits:
                         task.cancel()
-                    if ending.is_set():
-                        return
                     if not await still_signed(request, signed) or not await still_allowed():
                         yield message("het-phien", {})
                         return
@@ -204,7 +224,8 @@ def routes(ctx: WebContext) -> APIRouter:
                     task.cancel()
                 for w in watches.values():
                     w.close()
-                streams.close(session_id, ending)
+                guard.close()
+                streams.close(session_id, opened)
 
         return StreamingResponse(stream(), media_type="text/event-stream", headers={
             **render.PAGE_HEADERS, "X-Accel-Buffering": "no"})

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -131,6 +132,9 @@ class WebSessions:
     def __init__(self, db: Database, clock: Any) -> None:
         self.db = db
         self.clock = clock
+        # Told (mailbox id, session id or None for all of them) when sessions end here:
+        # the event streams of those sessions close at once (``events.Streams``).
+        self.on_end: list[Callable[[int, int | None], None]] = []
 
     async def open(self, mailbox_id: int, *, must_change: bool, user_agent: str, client_ip: str) -> WebSession:
         """A new session; returns it with its secret (for the cookie)."""
@@ -167,7 +171,15 @@ class WebSessions:
         return [_record(row) for row in rows]
 
     async def end(self, mailbox_id: int, session_id: int) -> bool:
-        return bool(await self.db.run_write(delete_session, mailbox_id, session_id))
+        ended = bool(await self.db.run_write(delete_session, mailbox_id, session_id))
+        self._ended(mailbox_id, session_id)
+        return ended
 
     async def end_all(self, mailbox_id: int) -> int:
-        return await self.db.run_write(delete_sessions_of, mailbox_id)
+        count = await self.db.run_write(delete_sessions_of, mailbox_id)
+        self._ended(mailbox_id, None)
+        return count
+
+    def _ended(self, mailbox_id: int, session_id: int | None) -> None:
+        for listener in self.on_end:
+            listener(mailbox_id, session_id)

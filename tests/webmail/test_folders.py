@@ -375,8 +375,25 @@ def test_the_stream_ends_at_sign_out_and_is_bounded_per_session(webmail: Webmail
         assert "event: het-phien" in lines
         assert response.readline() == b"\n"  # the event's end
         assert response.readline() == b""  # and the stream's
-    assert time.monotonic() - started < 15
+    # At once (not at the streams' next 10 s check): the sign-out wakes them.
+    assert time.monotonic() - started < 5
 
+
+
+def test_the_stream_ends_when_the_mailbox_is_disabled(webmail: Webmail, context: BrowserContext) -> None:
+    """Điều 4.5: a revoked or disabled mailbox's open streams end at once (the change
+    feed's guard of the mailbox, which crosses processes), not at their next check."""
+    box = webmail.add_user(ADDRESS)
+    page = context.new_page()
+    webmail.login(page, ADDRESS)
+    cookie = next(c["value"] for c in context.cookies() if c["name"] == COOKIE)
+    page.goto(webmail.url("/cai-dat"))
+    response = _stream(webmail, cookie)
+    assert "so-chua-doc" in "\n".join(_events(response, "so-chua-doc"))
+    started = time.monotonic()
+    webmail.server.run(webmail.server.app.store.update_mailbox(box, status="disabled"))
+    assert "event: het-phien" in _events(response, "het-phien")
+    assert time.monotonic() - started < 5
 
 def test_drag_and_drop_and_keyboard(webmail: Webmail, context: BrowserContext) -> None:
     box = webmail.add_user(ADDRESS)

@@ -137,9 +137,15 @@ document.addEventListener("DOMContentLoaded", function () {
     var status = document.getElementById("thu-moi-trang-thai");
     if (status) { status.textContent = status.getAttribute("data-text") + ": " + m.subject; }
   });
+  // A form sent from this page (the sign-out among them) is taking it elsewhere already:
+  // the end of the session it causes must not turn that navigation into a reload.
+  var leaving = false;
+  document.addEventListener("submit", function (event) {
+    if (!event.defaultPrevented) { leaving = true; }  // not one this script sends itself
+  });
   stream.addEventListener("het-phien", function () {
     stream.close();
-    location.reload();  // the server sends the page to the sign-in
+    if (!leaving) { location.reload(); }  // the server sends the page to the sign-in
   });
   window.addEventListener("pagehide", function () { stream.close(); });
 });

@@ -31,6 +31,9 @@ api_tokens = Table(
     # token is limited to, with its sub-units; None: no limit beyond the owner's rights.
     Column("org_id", Integer, nullable=True),
     Column("created_by", String(320), nullable=False),
+    # The token that made this one through the API (``tokens:manage``), None if made in
+    # the console or the CLI: revoking a token revokes what it made, and what those made.
+    Column("made_by_token", Integer, nullable=True, index=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Column("revoked_at", DateTime(timezone=True), nullable=True),

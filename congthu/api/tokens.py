@@ -160,11 +160,24 @@ def _insert(conn: Connection, values: dict[str, Any], actor: str, details: dict[
 
 
 def _revoke(conn: Connection, token_id: int, actor: str, now: datetime) -> bool:
+    """Revoke the token and every token it made through the API, and theirs: a leaked
+    automation token cannot leave behind tokens it made for itself."""
     changed = conn.execute(update(api_tokens).where(api_tokens.c.id == token_id, api_tokens.c.revoked_at.is_(None))
                            .values(revoked_at=now, revoked_by=actor[:320])).rowcount
     if changed:
         audit.append(conn, at=now, action="api.token_revoked", actor=actor, target=f"api-token:{token_id}",
                      details={})
+    makers, seen = [token_id], {token_id}
+    while makers:
+        made = [int(r[0]) for r in conn.execute(select(api_tokens.c.id).where(
+            api_tokens.c.made_by_token.in_(makers)))]
+        makers = [t for t in made if t not in seen]
+        seen.update(makers)
+        for child in makers:
+            if conn.execute(update(api_tokens).where(api_tokens.c.id == child, api_tokens.c.revoked_at.is_(None))
+                            .values(revoked_at=now, revoked_by=actor[:320])).rowcount:
+                audit.append(conn, at=now, action="api.token_revoked", actor=actor, target=f"api-token:{child}",
+                             details={"made_by_token": token_id})
     return bool(changed)
 
 
@@ -181,8 +194,10 @@ class Tokens:
         return self.app.accounts.clock().astimezone(UTC)
 
     async def create(self, name: str, scopes: list[str], *, owner: str, actor: str, org: str | int | None = None,
-                     days: int | None = None, description: str = "") -> tuple[Token, str]:
-        """Make a token; returns it and its secret text (shown once, never kept)."""
+                     days: int | None = None, description: str = "",
+                     made_by_token: int | None = None) -> tuple[Token, str]:
+        """Make a token; returns it and its secret text (shown once, never kept).
+        ``made_by_token``: the calling token, when a token makes it through the API."""
         name = name.strip().lower()
         if not NAME.fullmatch(name):
             raise TokenError(f"Tên không hợp lệ / invalid name {name!r}: 1-64 of a-z 0-9 . - _")
@@ -210,7 +225,7 @@ class Tokens:
         expires = now + timedelta(days=days)
         values = dict(name=name, description=description.strip()[:200], token_hash=token_hash(secret),
                       hint=secret[:HINT_LENGTH], owner_id=mailbox.id, scopes=" ".join(chosen), org_id=org_id,
-                      created_by=actor[:320], created_at=now, expires_at=expires,
+                      created_by=actor[:320], made_by_token=made_by_token, created_at=now, expires_at=expires,
                       revoked_by="", last_used_from="")
         details = {"name": name, "owner": mailbox.address, "scopes": list(chosen), "org_id": org_id,
                    "expires_at": expires.isoformat(), "hint": secret[:HINT_LENGTH]}

@@ -120,7 +120,8 @@ def routes(app: App, api: APIRouter, readers: Readers) -> None:
                           ["body", "days"])
         try:
             made, secret = await tokens.create(body.name, body.scopes, owner=caller.viewer.address,
-                                               actor=caller.actor, org=org, days=days, description=body.description)
+                                               actor=caller.actor, org=org, days=days, description=body.description,
+                                               made_by_token=caller.token.id)
         except TokenError as exc:
             raise from_text(422, "invalid", str(exc)) from None
         return TokenMade(**models.TokenOut.of(made, caller.viewer.address).model_dump(), secret=secret)

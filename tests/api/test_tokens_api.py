@@ -11,7 +11,8 @@ never makes a token with more than it has:
 * without the scope 403; an organisation's manager (no ``roles.manage``) 403, audited; a
   limited token lists and revokes only the tokens within its reach (others 404);
 * bad input 4xx: unknown scope, bad name, extra field, days out of bounds, an organisation
-  that does not exist, an id of nothing.
+  that does not exist, an id of nothing;
+* revoking a token revokes the tokens it made through the API, and theirs.
 """
 
 from __future__ import annotations
@@ -57,6 +58,27 @@ def test_make_list_and_revoke(shared_world: World) -> None:
     listed = w.call("GET", "/api/v1/tokens", admin).json()
     assert next(t for t in listed if t["id"] == made["id"])["state"] == "revoked"
 
+
+
+def test_revoking_a_token_revokes_what_it_made(shared_world: World) -> None:
+    """A leaked automation token cannot leave behind tokens it made for itself: revoking
+    it (here in the console's way, ``Tokens.revoke``) revokes its children and theirs;
+    a token made elsewhere stays."""
+    w = shared_world
+    maker = w.token("admin2", MANAGE, name="maker")
+    bystander = w.token("admin2", MANAGE, name="bystander")
+    child = w.call("POST", "/api/v1/tokens", maker, json={"name": "child", "scopes": MANAGE, "days": 5}).json()
+    grandchild = w.call("POST", "/api/v1/tokens", child["secret"],
+                        json={"name": "grandchild", "scopes": ["directory:read"], "days": 2}).json()
+    assert w.call("GET", "/api/v1/token", grandchild["secret"]).status_code == 200
+    tokens = Tokens(w.server.app)
+    found = w.server.run(tokens.find(maker))
+    assert found is not None and w.server.run(tokens.revoke(found.id, actor="admin"))
+    for secret in (maker, child["secret"], grandchild["secret"]):
+        assert w.call("GET", "/api/v1/token", secret).status_code == 401
+    assert w.call("GET", "/api/v1/token", bystander).status_code == 200
+    revoked = [r.target for r in w.server.run(audit.records(w.server.app, action="api.token_revoked"))]
+    assert {f"api-token:{child['id']}", f"api-token:{grandchild['id']}"} <= set(revoked)
 
 def test_never_more_than_the_caller(shared_world: World) -> None:
     w = shared_world

@@ -103,12 +103,11 @@ def world(api_server: ServerThread) -> Iterator[World]:
         built.client.close()
 
 
-@pytest.fixture(scope="module")
-def shared_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    """One server and world for a module's tests that make fresh things for each call
-    (the suite's time: a server start per test adds up)."""
+def served_world(tmp_path_factory: pytest.TempPathFactory, **settings: dict[str, Any]) -> Iterator[World]:
+    """A server of its own (rate limits out of the way, and ``settings`` sections) and its
+    world, for a module-scoped fixture."""
     data = asyncio.run(make_data_dir(tmp_path_factory.mktemp("api") / "data",
-                                     api={"calls_per_minute": 100_000, "refused_per_minute": 100_000}))
+                                     api={"calls_per_minute": 100_000, "refused_per_minute": 100_000}, **settings))
     running = ServerThread(data).start()
     try:
         built = build_world(running)
@@ -118,3 +117,10 @@ def shared_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             built.client.close()
     finally:
         running.stop()
+
+
+@pytest.fixture(scope="module")
+def shared_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """One server and world for a module's tests that make fresh things for each call
+    (the suite's time: a server start per test adds up)."""
+    yield from served_world(tmp_path_factory)

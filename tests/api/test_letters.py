@@ -16,7 +16,6 @@ real HTTP (httpx's multipart) with real tokens against one server for the module
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,8 +24,7 @@ import pytest
 
 from congthu import audit
 from congthu.requests.workflow import Requests
-from tests.api.conftest import World, build_world
-from tests.conftest import ServerThread, make_data_dir
+from tests.api.conftest import World, served_world
 
 PDF = b"%PDF-1.4\n% cong van so 12/STP\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -34,17 +32,7 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 @pytest.fixture(scope="module")
 def letters_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    data = asyncio.run(make_data_dir(tmp_path_factory.mktemp("letters") / "data", requests={"letter_max_mb": 1},
-                                     api={"calls_per_minute": 100_000, "refused_per_minute": 100_000}))
-    running = ServerThread(data).start()
-    try:
-        built = build_world(running)
-        try:
-            yield built
-        finally:
-            built.client.close()
-    finally:
-        running.stop()
+    yield from served_world(tmp_path_factory, requests={"letter_max_mb": 1})
 
 
 def paper(world: World, token: str, body: dict[str, object] | str | None = None,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import collections
 import dataclasses
 import os
 import random
@@ -61,18 +62,26 @@ def _listening_range() -> tuple[int, int]:
     return low + index * size, low + (index + 1) * size - 1
 
 
+# Ports this process handed out lately: a port is free when chosen but taken only when
+# its server starts, so two data directories made before either server starts (two nodes
+# of one test) could otherwise be given the same one (seen in the clean room).
+_RECENT_PORTS: collections.deque[int] = collections.deque(maxlen=2048)
+
+
 def free_port(taken: set[int] | None = None) -> int:
-    """A free loopback port for a test server (see ``_listening_range``)."""
+    """A free loopback port for a test server (see ``_listening_range``), none of the
+    ports this process handed out lately."""
     low, high = _listening_range()
     while True:
         port = random.randint(low, high)
-        if taken is not None and port in taken:
+        if (taken is not None and port in taken) or port in _RECENT_PORTS:
             continue
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))
             except OSError:
                 continue
+        _RECENT_PORTS.append(port)
         return port
 
 

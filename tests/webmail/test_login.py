@@ -8,6 +8,7 @@ import base64
 import hashlib
 import hmac
 import imaplib
+import re
 import struct
 from datetime import timedelta
 
@@ -163,15 +164,18 @@ def test_sessions_page_signs_out_one_device_and_everywhere(webmail: Webmail, bro
         # Sign out device 1 from device 0.
         first.locator("tr", has_text="Thiết bị 1").get_by_role("button").click()
         expect(first.locator("table.sessions tbody tr")).to_have_count(2)
-        pages[1].goto(webmail.url("/thu"))
-        assert pages[1].url.startswith(webmail.url("/dang-nhap"))
+        # Device 1's open inbox hears it on its event stream and goes to the sign-in by
+        # itself; device 2 is still signed in.
+        signed_out = re.compile(re.escape(webmail.url("/dang-nhap")) + ".*")
+        pages[1].wait_for_url(signed_out, timeout=5000)
         pages[2].goto(webmail.url("/thu"))
         assert "/thu/" in pages[2].url
         # Everywhere: device 0 and device 2 both signed out.
         first.click("text=Đăng xuất mọi thiết bị")
         first.wait_for_url(webmail.url("/dang-nhap"))
-        pages[2].goto(webmail.url("/thu"))
-        assert pages[2].url.startswith(webmail.url("/dang-nhap"))
+        pages[2].wait_for_url(signed_out, timeout=5000)
+        pages[1].goto(webmail.url("/thu"))  # and a new visit is sent to the sign-in too
+        assert pages[1].url.startswith(webmail.url("/dang-nhap"))
     finally:
         for device in devices:
             device.close()

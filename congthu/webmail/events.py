@@ -186,7 +186,6 @@ def routes(ctx: WebContext) -> APIRouter:
             guard = store.hub.guard(signed.mailbox.id, wake.set)
             seen = {f.id: f.highestmodseq for f in folders}
             started = time.monotonic()
-            waits: set[asyncio.Future[Any]] = set()
             try:
                 yield f"retry: {RETRY_MS}\n\n".encode()
                 yield message("so-chua-doc", await unseen())
@@ -198,15 +197,15 @@ def routes(ctx: WebContext) -> APIRouter:
                     left = MAX_SECONDS - (time.monotonic() - started)
                     if left <= 0:
                         return
-                    waiting = asyncio.ensure_future(wake.wait())
-                    waits = {waiting}
-                    done, _pending = await asyncio.wait(waits, timeout=min(CHECK_SECONDS, left))
-                    for task in waits:
-                        task.cancel()
+                    try:
+                        await asyncio.wait_for(wake.wait(), min(CHECK_SECONDS, left))
+                        woke = True
+                    except TimeoutError:
+                        woke = False
                     if not await still_signed(request, signed) or not await still_allowed():
                         yield message("het-phien", {})
                         return
-                    if waiting not in done:
+                    if not woke:
                         yield b": ping\n\n"
                         continue
                     await asyncio.sleep(GATHER_SECONDS)
@@ -220,8 +219,6 @@ def routes(ctx: WebContext) -> APIRouter:
                             after = max(after, row["uid"])
                             yield message("thu-moi", row, row["uid"])
             finally:
-                for task in waits:  # the stream closed while waiting
-                    task.cancel()
                 for w in watches.values():
                     w.close()
                 guard.close()

@@ -30,10 +30,10 @@ protocol header of each connection before its door does (``congthu.proxyproto.ga
 gives becomes the connection's peer for everything above.
 
 Listening sockets: with several worker processes (``congthu.workers``) the supervisor
-binds each listener's socket once and hands it down to every worker (``bind_listener``,
-the ``CONGTHU_LISTEN_FDS`` environment variable); a service takes its socket with
-``inherited_listener`` (``TCPService`` does; the SMTP and HTTP listeners too) and binds
-one itself only when it was given none (a single process, the tests).
+binds each worker's own socket of every listener (``bind_listener`` with SO_REUSEPORT)
+and hands it down (the ``CONGTHU_LISTEN_FDS`` environment variable); a service takes its
+socket with ``inherited_listener`` (``TCPService`` does; the SMTP and HTTP listeners too)
+and binds one itself only when it was given none (a single process, the tests).
 """
 
 from __future__ import annotations
@@ -69,11 +69,13 @@ LISTEN_FDS_ENV = "CONGTHU_LISTEN_FDS"
 LISTEN_BACKLOG = 1024
 
 
-def bind_listener(host: str, port: int) -> socket.socket:
+def bind_listener(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
     """A listening TCP socket on ``host`` (an address or name; its first address) and
     ``port``, as asyncio's ``create_server`` binds one (SO_REUSEADDR, IPV6_V6ONLY for an
     IPv6 address); an empty host is every address of both families (``::`` dual stack, or
-    ``0.0.0.0`` without IPv6). Raises OSError (address in use...)."""
+    ``0.0.0.0`` without IPv6). ``reuse_port``: SO_REUSEPORT, one of a group of sockets on
+    the same address among which the kernel spreads new connections (one per worker).
+    Raises OSError (address in use...)."""
     address: Any
     if host in ("", "*"):
         try:
@@ -91,6 +93,8 @@ def bind_listener(host: str, port: int) -> socket.socket:
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         if family == socket.AF_INET6:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0 if dual else 1)
         sock.bind(address)
@@ -282,7 +286,7 @@ class TCPService:
         handshake = 30 if ssl_context else None
         sock = inherited_listener(self.host, self.port)
         if sock is not None:
-            self._server = await loop.create_server(factory, sock=sock, ssl=ssl_context,
+            self._server = await loop.create_server(factory, sock=sock, ssl=ssl_context, backlog=LISTEN_BACKLOG,
                                                     ssl_handshake_timeout=handshake)
             return
         self._server = await loop.create_server(

@@ -4,12 +4,19 @@ The protocols run on one asyncio event loop under the GIL, so one process uses o
 With ``server.workers`` above 1 (0, the default, is one per core the process may use)
 ``congthu serve`` becomes a supervisor that:
 
-- runs the schema migrations once, then binds every enabled listener's socket once
-  (``congthu.net.bind_listener``) and starts the workers: ``congthu serve`` again, each
-  with its number in ``CONGTHU_WORKER`` and the sockets handed down (``pass_fds``, named
-  in ``CONGTHU_LISTEN_FDS``). Every worker accepts on every socket; the kernel gives each
-  new connection to one of them, and connections waiting in a socket's queue are not lost
-  when a worker dies (which they would be with one SO_REUSEPORT socket per worker);
+- runs the schema migrations once, then binds, for every enabled listener, one socket
+  per worker with SO_REUSEPORT (``congthu.net.bind_listener``; a plain bind first, so a
+  port taken by another program, even another ``congthu serve``, is an error rather than
+  a share of its connections) and starts the workers: ``congthu serve`` again, each with
+  its number in ``CONGTHU_WORKER`` and its own sockets handed down (``pass_fds``, named in
+  ``CONGTHU_LISTEN_FDS``). The kernel spreads new connections over the workers' sockets
+  by a hash of their addresses. (One socket shared by every worker gave a burst of
+  connections, such as clients reconnecting after a restart or 20 clients of a load
+  test, all to the worker that woke first, leaving the other cores idle for the life of
+  those connections.) When a worker dies its sockets are closed, so new connections go
+  to the others until it is back with new ones; connections that were waiting in its
+  queue are reset and their clients connect again (Linux's ``net.ipv4.tcp_migrate_req =
+  1`` hands them to the other workers instead);
 - waits for each worker's "ready" line on its standard output (the listeners it took;
   the supervisor closes the sockets no worker took, so a switched-off listener refuses
   connections instead of leaving them waiting), then prints the banner;
@@ -132,28 +139,49 @@ class Supervisor:
         self.settings, self.command, self.count = settings, command, count
         self.banner = banner  # called with the first worker's ready info once all are up
         self.slots = [_Slot(n) for n in range(1, count + 1)]
-        self.sockets: dict[tuple[str, int], socket.socket] = {}
+        self.listeners: list[tuple[str, str, int]] = []  # (name, host, port) of each listener
+        # Worker number -> its sockets, by (host, port); a dead worker's are closed.
+        self.sockets: dict[int, dict[tuple[str, int], socket.socket]] = {}
         self.stopping = asyncio.Event()
         self.all_up = asyncio.Event()
         self.failure: WorkerFailed | None = None
 
     def bind(self) -> None:
-        """Bind every listener with a port (OSError, naming the port, if one is taken)."""
+        """Bind every listener with a port, a socket per worker (OSError, naming the port,
+        if one is taken)."""
         listen = self.settings.listen
         for f in dataclasses.fields(listen):
             name, port = f.name, getattr(listen, f.name)
-            if name == "host" or not port or (listen.host, port) in self.sockets:
+            if name == "host" or not port or any(p == port for _n, _h, p in self.listeners):
                 continue
+            self.listeners.append((name, listen.host, port))
             try:
-                self.sockets[(listen.host, port)] = bind_listener(listen.host, port)
+                # A plain bind fails on a port another program listens on, even with
+                # SO_REUSEPORT (which would otherwise join its group and share its traffic).
+                bind_listener(listen.host, port).close()
             except OSError as exc:
-                self.close_sockets()
                 raise OSError(exc.errno, f"{name}: {listen.host}:{port}: {exc.strerror}") from None
+        try:
+            for slot in self.slots:
+                self._bind_worker(slot.number)
+        except OSError:
+            self.close_sockets()
+            raise
 
-    def close_sockets(self, keep: set[tuple[str, int]] | None = None) -> None:
-        for key in list(self.sockets):
-            if keep is None or key not in keep:
-                self.sockets.pop(key).close()
+    def _bind_worker(self, number: int) -> None:
+        """Worker ``number``'s own socket of every listener (SO_REUSEPORT)."""
+        sockets = self.sockets.setdefault(number, {})
+        for name, host, port in self.listeners:
+            try:
+                sockets[(host, port)] = bind_listener(host, port, reuse_port=True)
+            except OSError as exc:
+                raise OSError(exc.errno, f"{name}: {host}:{port}: {exc.strerror}") from None
+
+    def close_sockets(self, number: int | None = None) -> None:
+        """Close worker ``number``'s sockets, or every worker's."""
+        for n in [number] if number is not None else list(self.sockets):
+            for sock in self.sockets.pop(n, {}).values():
+                sock.close()
 
     async def run(self) -> int:
         """Run until SIGTERM/SIGINT (0) or until workers cannot be kept running
@@ -193,7 +221,16 @@ class Supervisor:
         delay = FIRST_DELAY
         while not self.stopping.is_set():
             started = time.monotonic()
+            try:
+                if slot.number not in self.sockets:
+                    self._bind_worker(slot.number)
+            except OSError as exc:
+                self.close_sockets(slot.number)
+                self._fail(f"Không mở lại được cổng / cannot bind again: {exc}")
+                return
             was_ready, code = await self._run_worker(slot)
+            # Its sockets go with it: new connections go to the other workers meanwhile.
+            self.close_sockets(slot.number)
             if self.stopping.is_set():
                 return
             ran = time.monotonic() - started
@@ -221,7 +258,7 @@ class Supervisor:
     async def _run_worker(self, slot: _Slot) -> tuple[bool, int | None]:
         """Start worker ``slot``, wait for it to be ready and then to end: (was it ready,
         its exit code)."""
-        fds = {key: sock.fileno() for key, sock in self.sockets.items()}
+        fds = {key: sock.fileno() for key, sock in self.sockets[slot.number].items()}
         env = dict(os.environ)
         env[WORKER_ENV] = str(slot.number)
         env[SUPERVISOR_ENV] = str(os.getpid())
@@ -254,7 +291,10 @@ class Supervisor:
         # Listeners no worker took (switched off in them, e.g. TLS ports without a
         # certificate) are closed, so they refuse connections rather than queue them.
         taken = {(str(h), int(p)) for s in self.slots for h, p in s.info.get("taken", [])}
-        self.close_sockets(keep=taken)
+        self.listeners = [(name, h, p) for name, h, p in self.listeners if (h, p) in taken]
+        for sockets in self.sockets.values():
+            for key in [key for key in sockets if key not in taken]:
+                sockets.pop(key).close()
         self.all_up.set()
         event("supervisor.ready", workers=[s.info.get("pid") for s in self.slots])
         if self.banner is not None:

@@ -13,7 +13,7 @@ import socket
 from typing import TYPE_CHECKING, Any, cast
 
 from congthu import metrics
-from congthu.net import ConnectionLimiter, inherited_listener
+from congthu.net import LISTEN_BACKLOG, ConnectionLimiter, inherited_listener
 from congthu.proxyproto import gated
 from congthu.smtp import errors
 from congthu.smtp.commands import COMMANDS, Hooks
@@ -53,11 +53,11 @@ class SMTPService:
         handshake = 30 if ssl_context else None
         sock = inherited_listener(self.host, self.port)  # bound by the supervisor (congthu.workers)
         if sock is not None:
-            self._server = await loop.create_server(factory, sock=sock, ssl=ssl_context,
+            self._server = await loop.create_server(factory, sock=sock, ssl=ssl_context, backlog=LISTEN_BACKLOG,
                                                     ssl_handshake_timeout=handshake)
             return
         self._server = await loop.create_server(
-            factory, self.host, self.port, ssl=ssl_context, reuse_address=True, backlog=1024,
+            factory, self.host, self.port, ssl=ssl_context, reuse_address=True, backlog=LISTEN_BACKLOG,
             ssl_handshake_timeout=handshake,
         )
         if self.port == 0:

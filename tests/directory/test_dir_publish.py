@@ -243,3 +243,24 @@ def test_formula_cells_every_leading_character(tmp_path: Path) -> None:
     text = render_csv(groups, fields).decode("utf-8-sig")
     table = list(csv.reader(text.splitlines(keepends=True)))
     assert [row[1] for row in table[1:]] == ["'" + t for t in FORMULA_TITLES]
+
+
+def test_xlsx_of_many_people(tmp_path: Path) -> None:
+    """A directory of 3,000 people as XLSX: formula-like cells stay quote-prefixed text,
+    the header is bold, the columns have their widths. The sheet is written in openpyxl's
+    write-only mode, where a row cannot be looked up again after it is appended: doing
+    so (``sheet.max_row``, ``sheet[row]``) scanned every cell, quadratic, eight minutes
+    of CPU for a province of 50,000 at every server's first start (docs/benchmarks.md)."""
+    from congthu.directory.publish import Entry, render_xlsx
+
+    entries = [Entry("person", f"Người {i}", "=1+1" if i % 1000 == 0 else "Chuyên viên", "Sở",
+                     f"n{i}@soctrang.gov.vn", "") for i in range(3000)]
+    data = render_xlsx([(0, None, entries)], ["name", "title", "organisation", "address"])
+    (tmp_path / "d.xlsx").write_bytes(data)
+    sheet = load_workbook(tmp_path / "d.xlsx").worksheets[0]
+    assert sheet.max_row == 3001
+    assert [c.value for c in sheet[2]] == ["Người 0", "=1+1", "Sở", "n0@soctrang.gov.vn"]
+    assert [c.value for c in sheet[1002]] == ["Người 1000", "=1+1", "Sở", "n1000@soctrang.gov.vn"]
+    assert sheet["A1"].font.b and sheet["B2"].data_type == "s" and sheet["B2"].quotePrefix
+    assert sheet["B3"].value == "Chuyên viên" and not sheet["B3"].quotePrefix
+    assert sheet.column_dimensions["D"].width == 45

@@ -171,14 +171,22 @@ class ServiceAccounts(AccountsBase):
         now = self.clock()
         address = lockout.address_key(client_ip)
         account = _ACCOUNT_KEY + name
-        counters = await self.db.run_small_read(lockout.read_counters, address, account, now, self.login)
+        # What a secret's bind is decided on, kept (states.py) or one read: the counters
+        # and whether the account exists (its removal is announced, so it binds no more).
+        stored = self.states.get_service(name, account, address)
+        if stored is not None:
+            counters = lockout.Counters(lockout.Counter(), lockout.Counter(), lockout.Counter())
+        else:
+            epoch = self.states.epoch
+            counters, stored = await self.db.run_small_read(_bind_state, address, account, name, now, self.login)
+            self.states.keep_service(name, account, address, counters, stored, epoch, now)
         if counters.address.locked(now) or counters.pair.locked(now):
             await self._audit("service.login.locked", name, name, {"protocol": protocol, "via": "certificate"},
                               client)
             return ServiceCheck(False, code="UNAVAILABLE",
                                 message="Tạm khóa do đăng nhập sai nhiều lần / "
                                         "temporarily locked after too many failed logins")
-        exists = NAME.fullmatch(name) is not None and await self.db.run_small_read(_secret_hash, name) is not None
+        exists = stored is not None
         if exists and self.recent.repeat(account, protocol, client_ip, now, record_within):
             metrics.logins.labels(protocol, "ok").inc()
             return ServiceCheck(True, name)

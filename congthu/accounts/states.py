@@ -8,7 +8,8 @@ What ``login.read_login_state`` reads is kept here, per process (on the App's
 - per account (the name logged in with): its mailbox (status, address), its credential
   (the password hash, the must-change mark, when it was set) and whether its second
   factor is on; only for a mailbox that has a credential;
-- per service account (``services.py``): the hash of its secret;
+- per service account (``services.py``): the hash of its secret (a bind by its client
+  certificate, SASL EXTERNAL, asks only that it be there);
 - per guessing counter (``lockout.py``: the client address, the (address, account)
   pair, the account): that it is not locked. A lock holds until its time ends, so a
   counter not locked stays unlocked until a new failure locks it; a locked counter is

@@ -218,13 +218,17 @@ async def _bind_service(s: Session, message: Message, name: str, secret: str) ->
 async def _bind_person(s: Session, message: Message, address: str, password: str) -> None:
     result = await s.app.accounts.authenticate(address, password, protocol="ldap", client_ip=s.peer, secure=s.tls,
                                                record_within=s.app.settings.ldap.bind_record_seconds)
-    event("ldap.bind", address=address, peer=s.peer, result=result.status.value, tls=s.tls)
     if result.status is AuthStatus.OK:
+        # No line of our own per success: a written login logs "login.ok" (with the
+        # client), and a repeat within ``bind_record_seconds`` is counted on the next
+        # record, as at the other doors; an application server binding per page would
+        # otherwise write a JSON line per request to the journal.
         assert result.mailbox is not None
         s.identity = Identity("person", person_dn(result.mailbox.address, s), result.mailbox.id,
                               result.mailbox.address)
         await s.result(message, errors.SUCCESS, controls=_policy(message, None))
         return
+    event("ldap.bind", address=address, peer=s.peer, result=result.status.value, tls=s.tls)
     if result.code == "PRIVACYREQUIRED":
         raise LDAPError(errors.CONFIDENTIALITY_REQUIRED, errors.TLS_REQUIRED)
     error: int | None = None

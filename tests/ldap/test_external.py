@@ -217,3 +217,29 @@ def test_python_ldap_external(world: LDAPWorld, certs: Certificates) -> None:
     assert run(certs.portal) == {"whoami": f"dn:{PORTAL_DN}"}
     refused = run(certs.stranger)
     assert refused["error"][:2] == ["INVALID_CREDENTIALS", 49], refused  # type: ignore[index]
+
+
+def test_a_kept_external_bind_reads_nothing_and_a_removal_elsewhere_acts_at_once(
+        world: LDAPWorld, certs: Certificates) -> None:
+    """In a server that hears the change feed (as ``congthu serve``), a repeated EXTERNAL
+    bind of a service account uses the kept state (``accounts/states.py``) as a bind with
+    its secret does: no SQL statement; the account removed by another worker, the next
+    EXTERNAL bind with its certificate is refused."""
+    from tests.ldap.test_login_states import on_other_worker, statements
+
+    world.server.run(world.server.app.hub.listen_local())
+    tls = Tls(validate=ssl.CERT_NONE, local_certificate_file=str(certs.portal.cert),
+              local_private_key_file=str(certs.portal.key))
+    conn = Connection(Server("127.0.0.1", port=world.ldaps_port, use_ssl=True, tls=tls, get_info=NONE),
+                      authentication=SASL, sasl_mechanism="EXTERNAL", receive_timeout=30)
+    conn.open()
+    assert conn.bind(), conn.result
+    assert conn.bind(), conn.result
+    with statements(world) as seen:
+        for _ in range(3):
+            assert conn.bind(), conn.result
+    assert seen == []
+    assert conn.extend.standard.who_am_i() == f"dn:{PORTAL_DN}"
+    on_other_worker(world, lambda app: app.accounts.remove_service("cong-thong-tin", actor="test"))
+    assert not conn.bind()
+    assert conn.result["result"] == 49, conn.result

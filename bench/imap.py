@@ -2,21 +2,35 @@
 push latency to IDLE clients, memory per IDLE connection.
 
     .venv/bin/python bench/imap.py [--messages 100000] [--idle 10000] [--push-clients 100]
+        [--workers 2] [--parts select,push,memory]
 
 Seeds a fresh data directory (SQLite + blobs) with one mailbox of ``--messages``
 messages (rows written directly, one stored message body and MIME structure shared by
 all, distinct subjects, search text and folded header fields; the search index follows
-by its triggers), starts ``congthu serve --only imap`` in a separate process,
-and drives it from this process over loopback with a minimal asyncio IMAP client. The
+by its triggers), starts ``congthu serve --only imap`` in a separate process
+(``--workers``: ``server.workers``, 0 being one per core as in production; with more than
+one, a supervisor and its worker processes), and drives it from this process over
+loopback with a minimal asyncio IMAP client. The
 server is first started once to SELECT the folder (a worker's first SELECT, reading the
 folder whole and writing its snapshot, ``congthu.store.snapshots``) and stopped; the
 next server's first SELECT reads the snapshot. Both are shown with the server's CPU time
 (all its processes and threads, from /proc), since wall-clock time on a shared machine is
-noise. Push
-latency: ``--push-clients`` clients IDLE on a second mailbox while another connection
-APPENDs; the time from sending APPEND to each client's EXISTS. Memory: the server's RSS
-(from /proc) before and after ``--idle`` connections have logged in, selected INBOX and
-entered IDLE, divided by their number. Every loop is bounded; loopback only.
+noise.
+
+Push latency: ``--push-clients`` clients IDLE on a second mailbox while another
+connection APPENDs; the time from sending APPEND to each client's EXISTS. With several
+workers there is one APPENDing connection per worker, taking turns round by round, and
+each latency is counted as same-worker (the IDLE client is served by the worker that
+took the APPEND: the hub wakes it directly) or cross-worker (the change reached it
+through the change feed between workers, ``congthu.store.changes.LocalFeed``). Which
+worker serves a connection is read from /proc: the server-side socket whose peer is the
+client's port, and the process holding it.
+
+Memory: the proportional set size (PSS, from /proc/<pid>/smaps_rollup: the workers'
+shared pages counted once) and the RSS of the server's processes together (the
+supervisor, its workers and their children) before and after ``--idle`` connections have
+logged in, selected INBOX and entered IDLE, divided by their number; and each worker's
+own RSS growth per connection it took. Every loop is bounded; loopback only.
 """
 
 from __future__ import annotations
@@ -33,7 +47,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -123,6 +137,11 @@ class Client:
         self.reader, self.writer = reader, writer
         self.n = 0
 
+    @property
+    def port(self) -> int:
+        """This end's port: how the server's side of the connection is found in /proc."""
+        return int(self.writer.get_extra_info("sockname")[1])
+
     @classmethod
     async def connect(cls, port: int, user: str | None = None) -> Client:
         reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 22)
@@ -155,6 +174,30 @@ class Client:
         self.writer.close()
 
 
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (a supervisor's workers and their children)."""
+    pids = [pid]
+    for p in pids:
+        for task in Path(f"/proc/{p}/task").glob("*"):
+            with contextlib.suppress(OSError, ValueError):
+                pids += [int(c) for c in (task / "children").read_text().split()]
+    return pids
+
+
+def memory_kib(pid: int) -> tuple[int, int]:
+    """(PSS, RSS) in KiB of ``pid`` and its descendants together. PSS divides each shared
+    page among the processes mapping it, so the workers' common pages count once."""
+    pss = rss = 0
+    for p in process_tree(pid):
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    pss += int(line.split()[1])
+                elif line.startswith("Rss:"):
+                    rss += int(line.split()[1])
+    return pss, rss
+
+
 def rss_kib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -162,15 +205,63 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
+class Workers:
+    """The processes of the server that serve connections: its workers (numbered as in
+    its log's ``supervisor.worker_started``), or the server itself when it has none."""
+
+    def __init__(self, pid: int, log_path: Path) -> None:
+        self.pid = pid
+        self.numbers: dict[int, int] = {}
+        for line in log_path.read_text(errors="replace").splitlines():
+            if line.startswith("{") and '"supervisor.worker_started"' in line:
+                with contextlib.suppress(ValueError, KeyError):
+                    record = json.loads(line)
+                    self.numbers[int(record["pid"])] = int(record["worker"])
+        alive = set(process_tree(pid))
+        self.numbers = {p: n for p, n in self.numbers.items() if p in alive} or {pid: 1}
+
+    def of(self, clients: Iterable[Client], port: int) -> dict[int, int]:
+        """Client port -> number of the worker serving it (absent: not found), from the
+        server-side sockets in /proc/net/tcp (local port ``port``, peer the client's
+        port) and the worker holding each socket."""
+        wanted = {c.port for c in clients}
+        inodes: dict[int, int] = {}  # socket inode -> client port
+        for table in ("tcp", "tcp6"):
+            with contextlib.suppress(OSError):
+                for row in Path(f"/proc/{self.pid}/net/{table}").read_text().splitlines()[1:]:
+                    fields = row.split()
+                    local, peer, inode = fields[1], fields[2], int(fields[9])
+                    if int(local.rsplit(":", 1)[1], 16) == port and (p := int(peer.rsplit(":", 1)[1], 16)) in wanted:
+                        inodes[inode] = p
+        found: dict[int, int] = {}
+        for pid, number in self.numbers.items():
+            for p in process_tree(pid):
+                with contextlib.suppress(OSError):
+                    for fd in os.scandir(f"/proc/{p}/fd"):
+                        with contextlib.suppress(OSError):
+                            target = os.readlink(fd.path)
+                            if target.startswith("socket:["):
+                                client_port = inodes.get(int(target[8:-1]))
+                                if client_port is not None:
+                                    found[client_port] = number
+        return found
+
+    def rss(self) -> dict[int, int]:
+        """Worker number -> RSS (KiB) of the worker and its children."""
+        out: dict[int, int] = {}
+        for pid, number in self.numbers.items():
+            with contextlib.suppress(OSError):
+                out[number] = sum(rss_kib(p) for p in process_tree(pid))
+        return out
+
+
 def cpu_ms(pid: int) -> float:
     """CPU time of a process, its threads and its children (workers), in ms."""
     total = 0
-    pids = [pid]
-    for p in pids:
+    for p in process_tree(pid):
         for task in Path(f"/proc/{p}/task").glob("*"):
             with contextlib.suppress(OSError, ValueError):
                 total += int((task / "schedstat").read_text().split()[0])
-                pids += [int(c) for c in (task / "children").read_text().split()]
     return total / 1e6
 
 
@@ -235,7 +326,17 @@ async def bench_select_fetch_search(port: int, count: int) -> None:
     c.close()
 
 
-async def bench_push(port: int, clients: int, rounds: int) -> None:
+def percentiles(latencies: list[float]) -> str:
+    """p50 and p99 of latencies in seconds, in ms."""
+    if not latencies:
+        return "none"
+    ordered = sorted(latencies)
+    p50 = ordered[len(ordered) // 2] * 1000
+    p99 = ordered[max(0, int(len(ordered) * 0.99) - 1)] * 1000
+    return f"p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {ordered[-1] * 1000:.1f} ms (n={len(ordered)})"
+
+
+async def bench_push(port: int, workers: Workers, clients: int, rounds: int) -> None:
     idlers = []
     for _ in range(clients):
         c = await Client.connect(port, PUSH_USER)
@@ -243,28 +344,52 @@ async def bench_push(port: int, clients: int, rounds: int) -> None:
         c.writer.write(b"i IDLE\r\n")
         await c.read_until(b"+ idling\r\n")
         idlers.append(c)
-    sender = await Client.connect(port, PUSH_USER)
+    # One APPENDing connection per worker (a new connection goes to whichever worker
+    # accepts first: try a bounded number of times to find each).
+    senders: dict[int, Client] = {}
+    for _ in range(200):
+        c = await Client.connect(port, PUSH_USER)
+        worker = workers.of([c], port).get(c.port)
+        if worker is None or worker in senders:
+            c.close()
+            await asyncio.sleep(0.02)
+        else:
+            senders[worker] = c
+        if len(senders) == len(workers.numbers):
+            break
+    served_by = workers.of(idlers, port)
+    worker_of = {c: served_by.get(c.port) for c in idlers}
+    spread = {n: sum(1 for c in idlers if worker_of[c] == n) for n in sorted(workers.numbers.values())}
     raw = sample_message()
-    latencies: list[float] = []
+    same: list[float] = []
+    cross: list[float] = []
+    order = sorted(senders)
+    cpu_before = cpu_ms(workers.pid)
     for r in range(rounds):
+        sender_worker = order[r % len(order)]
+        sender = senders[sender_worker]
         t = time.perf_counter()
         sender.writer.write(f"a{r} APPEND INBOX {{{len(raw)}+}}\r\n".encode() + raw + b"\r\n")
 
-        async def wait(c: Client, start: float = t) -> float:
+        async def wait(c: Client, start: float = t) -> tuple[Client, float]:
             await c.read_until(b" EXISTS\r\n")
-            return time.perf_counter() - start
-        latencies += await asyncio.gather(*(wait(c) for c in idlers))
+            return c, time.perf_counter() - start
+        for c, latency in await asyncio.gather(*(wait(c) for c in idlers)):
+            (same if worker_of[c] == sender_worker else cross).append(latency)
         await sender.reader.readuntil(f"a{r} OK".encode())
         await sender.reader.readline()
-    latencies.sort()
-    p50 = latencies[len(latencies) // 2] * 1000
-    p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000
-    print(f"push latency APPEND -> EXISTS, {clients} IDLE clients x {rounds} rounds: p50 {p50:.1f} ms, p99 {p99:.1f} ms")
-    for c in idlers + [sender]:
+    cpu = (cpu_ms(workers.pid) - cpu_before) / rounds
+    print(f"push latency APPEND -> EXISTS, {clients} IDLE clients x {rounds} rounds: {percentiles(same + cross)}; "
+          f"server CPU {cpu:.1f} ms per round (the APPEND and its {clients} pushes)")
+    if len(workers.numbers) > 1:
+        print(f"  IDLE clients per worker {spread}; APPEND through worker(s) {order} in turn")
+        print(f"  same worker: {percentiles(same)}")
+        print(f"  cross worker (change feed between workers): {percentiles(cross)}")
+    for c in idlers + list(senders.values()):
         c.close()
 
 
-async def bench_memory(port: int, pid: int, count: int) -> None:
+async def bench_memory(port: int, pid: int, workers: Workers, count: int) -> None:
     sem = asyncio.Semaphore(100)
     conns: list[Client] = []
 
@@ -278,15 +403,26 @@ async def bench_memory(port: int, pid: int, count: int) -> None:
 
     await asyncio.gather(*(one() for _ in range(50)))  # warm up
     await asyncio.sleep(1)
-    before = rss_kib(pid)
+    warm = len(conns)
+    before_pss, before_rss = memory_kib(pid)
+    before_each = workers.rss()
     t = time.perf_counter()
     await asyncio.gather(*(one() for _ in range(count)))
     setup = time.perf_counter() - t
     await asyncio.sleep(2)
-    after = rss_kib(pid)
-    per = (after - before) / count
+    after_pss, after_rss = memory_kib(pid)
+    after_each = workers.rss()
+    served_by = workers.of(conns[warm:], port)
     print(f"memory per IDLE connection ({count:,} connections, selected INBOX, plaintext): "
-          f"{per:.1f} KiB (server RSS {before / 1024:.0f} -> {after / 1024:.0f} MiB; set up in {setup:.0f} s)")
+          f"{(after_pss - before_pss) / count:.1f} KiB PSS, {(after_rss - before_rss) / count:.1f} KiB RSS "
+          f"(server's processes: PSS {before_pss / 1024:.0f} -> {after_pss / 1024:.0f} MiB, "
+          f"RSS {before_rss / 1024:.0f} -> {after_rss / 1024:.0f} MiB; set up in {setup:.0f} s)")
+    if len(workers.numbers) > 1:
+        for n in sorted(workers.numbers.values()):
+            taken = sum(1 for c in conns[warm:] if served_by.get(c.port) == n)
+            grown = after_each.get(n, 0) - before_each.get(n, 0)
+            per = f"{grown / taken:.1f} KiB RSS each" if taken else "-"
+            print(f"  worker {n}: {taken:,} connections, RSS +{grown / 1024:.1f} MiB ({per})")
     for c in conns:
         c.close()
 
@@ -316,32 +452,52 @@ def imap_server(data: Path, log_path: Path, *, env: dict[str, str] | None = None
             proc.wait(30)
 
 
+PARTS = ("select", "push", "memory")
+
+
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=100_000)
     parser.add_argument("--idle", type=int, default=10_000)
     parser.add_argument("--push-clients", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--workers", type=int, default=0, help="server.workers (0: one per core)")
+    parser.add_argument("--parts", default=",".join(PARTS),
+                        help=f"which figures, comma-separated among {', '.join(PARTS)}")
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
+    if not parts <= set(PARTS):
+        parser.error(f"--parts: {', '.join(sorted(parts - set(PARTS)))} unknown")
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     args.idle = min(args.idle, hard - 500)
     with tempfile.TemporaryDirectory() as tmp:
-        data = await make_data_dir(Path(tmp) / "data")
+        # The connection caps per client address and in total (congthu.net) would refuse
+        # the bench's thousands of connections from one address.
+        caps = max(10_000, args.idle + args.push_clients + 1000)
+        data = await make_data_dir(Path(tmp) / "data", server={"workers": args.workers},
+                                   connections={"imap_per_address": caps, "imap_total": caps})
+        count = args.messages if "select" in parts else 1
         t = time.perf_counter()
-        await seed(data, args.messages)
-        print(f"seeded {args.messages:,} messages in {time.perf_counter() - t:.1f} s")
+        await seed(data, count)
+        print(f"seeded {count:,} messages in {time.perf_counter() - t:.1f} s")
         app = await App.open(data)
         port = app.settings.listen.imap
         await app.close()
-        with imap_server(data, Path(tmp) / "server0.log") as proc:
-            print(f"first SELECT in a worker, the folder read whole: {await first_select(port, proc.pid)}")
-        with imap_server(data, Path(tmp) / "server.log") as proc:
-            print(f"first SELECT in a worker, from the folder's snapshot: {await first_select(port, proc.pid)}")
-            await bench_select_fetch_search(port, args.messages)
-            await bench_push(port, args.push_clients, args.rounds)
-            if args.idle:
-                await bench_memory(port, proc.pid, args.idle)
+        if "select" in parts:
+            with imap_server(data, Path(tmp) / "server0.log") as proc:
+                print(f"first SELECT in a worker, the folder read whole: {await first_select(port, proc.pid)}")
+        log_path = Path(tmp) / "server.log"
+        with imap_server(data, log_path) as proc:
+            workers = Workers(proc.pid, log_path)
+            print(f"server: {len(workers.numbers)} worker process(es)")
+            if "select" in parts:
+                print(f"first SELECT in a worker, from the folder's snapshot: {await first_select(port, proc.pid)}")
+                await bench_select_fetch_search(port, args.messages)
+            if "push" in parts:
+                await bench_push(port, workers, args.push_clients, args.rounds)
+            if "memory" in parts and args.idle:
+                await bench_memory(port, proc.pid, workers, args.idle)
 
 
 if __name__ == "__main__":

@@ -84,19 +84,89 @@ def _account_key(note: str) -> str:
     return key
 
 
-class FolderWatch:
-    """A session's subscription to one folder: ``await watch.wait()`` until it changes."""
+class Subscription:
+    """What the hub tells of one folder's changes (``notify``), until ``close``. Slotted:
+    a server keeps one or two per open session (thousands of IDLE connections)."""
+
+    __slots__ = ("folder_id", "hub")
+
+    def __init__(self, hub: ChangeHub, folder_id: int) -> None:
+        self.hub, self.folder_id = hub, folder_id
+
+    def notify(self, modseq: int) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        watches = self.hub._watches[self.folder_id]
+        watches.discard(self)
+        if not watches:
+            self.hub._logs.pop(self.folder_id, None)  # nobody left to ask
+
+
+class ChangeFlag:
+    """A watch's "the folder changed since it was last looked at", with what an
+    ``asyncio.Event`` offers (``is_set``, ``set``, ``clear``, ``wait``) but without the
+    queue of waiters an Event allocates at once (760 bytes, for each selected IMAP
+    session, which mostly never waits on it: IDLE is woken by the watch's ``waker``);
+    a waiter's future is made only when someone waits."""
+
+    __slots__ = ("_set", "_waiters")
+
+    def __init__(self) -> None:
+        self._set = False
+        self._waiters: list[asyncio.Future[None]] | None = None
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def set(self) -> None:
+        if self._set:
+            return
+        self._set = True
+        waiters, self._waiters = self._waiters, None
+        for waiter in waiters or ():
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def clear(self) -> None:
+        self._set = False
+
+    async def wait(self) -> bool:
+        """Return once the flag is set (at once if it is)."""
+        if self._set:
+            return True
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self._waiters is None:
+            self._waiters = []
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        finally:
+            if self._waiters is not None and waiter in self._waiters:
+                self._waiters.remove(waiter)
+        return True
+
+
+class FolderWatch(Subscription):
+    """A session's subscription to one folder: ``await watch.wait()`` until it changes.
+    ``waker``, when set, is also called at each change (IMAP IDLE waits on one future
+    for the folder, the client and the server's stop, without a task per source)."""
+
+    __slots__ = ("event", "modseq", "waker")
 
     def __init__(self, hub: ChangeHub, folder_id: int, event: asyncio.Event | None = None) -> None:
-        self.hub, self.folder_id = hub, folder_id
+        super().__init__(hub, folder_id)
         # Shared by several watches when given (the webmail's stream waits on all the
         # folders of a mailbox at once and reads each watch's modseq).
-        self.event = event or asyncio.Event()
+        self.event: asyncio.Event | ChangeFlag = event or ChangeFlag()
         self.modseq = 0
+        self.waker: Callable[[], None] | None = None
 
     def notify(self, modseq: int) -> None:
         self.modseq = max(self.modseq, modseq)
         self.event.set()
+        if self.waker is not None:
+            self.waker()
 
     async def wait(self, timeout: float | None = None) -> bool:  # noqa: ASYNC109
         """True if the folder changed (since the last wait), False on timeout."""
@@ -107,18 +177,15 @@ class FolderWatch:
         self.event.clear()
         return True
 
-    def close(self) -> None:
-        watches = self.hub._watches[self.folder_id]
-        watches.discard(self)
-        if not watches:
-            self.hub._logs.pop(self.folder_id, None)  # nobody left to ask
 
-
-class MailboxGuard(FolderWatch):
+class MailboxGuard(Subscription):
     """An open session of a mailbox (IMAP, POP3, SMTP): ``end`` is called when the mailbox is
     revoked or disabled (``ChangeHub.end_sessions``, Điều 4.5), whichever process or node
     did it. It rides the folder feed under the negative of the mailbox id (no folder has
-    one), so it crosses processes and nodes as folder changes do."""
+    one), so it crosses processes and nodes as folder changes do. It keeps no event:
+    ``end`` is all it does (one less ``asyncio.Event`` per open session)."""
+
+    __slots__ = ("end",)
 
     def __init__(self, hub: ChangeHub, mailbox_id: int, end: Callable[[], None]) -> None:
         super().__init__(hub, -mailbox_id)
@@ -141,7 +208,7 @@ class ChangeHub:
     def __init__(self, local_feed: Path | None = None) -> None:
         """``local_feed``: the directory of the ``LocalFeed`` of this data directory (SQLite):
         commits are announced there to the other processes, which ``listen_local`` hears."""
-        self._watches: dict[int, set[FolderWatch]] = defaultdict(set)
+        self._watches: dict[int, set[Subscription]] = defaultdict(set)
         self._pg_conn: Any = None
         self._local = LocalFeed(local_feed, self) if local_feed is not None else None
         # folder id -> {modseq: entry}, for the folders some session watches.

@@ -95,9 +95,12 @@ class SQLiteTuning:
 
 def _sqlite_engine(url: str, tuning: SQLiteTuning, *, writer: bool) -> AsyncEngine:
     # The writer engine has a single connection, so in-process writers queue for it
-    # instead of failing with "database is locked"; readers run beside it (WAL).
+    # instead of failing with "database is locked"; readers run beside it (WAL). It is
+    # handed back without the pool's ROLLBACK: taken as the write slot of each batch
+    # (run_write) it runs no statement, and migrate's begin() ends its own transaction;
+    # the ROLLBACK was a round trip to aiosqlite's thread per batch.
     pool_args: dict[str, Any] = (
-        {"pool_size": 1, "max_overflow": 0, "pool_timeout": 3600} if writer else {}
+        {"pool_size": 1, "max_overflow": 0, "pool_timeout": 3600, "pool_reset_on_return": None} if writer else {}
     )
     engine = create_async_engine(url, connect_args={"timeout": tuning.busy_timeout}, **pool_args)
     _sqlite_events(engine.sync_engine, tuning, writer=writer)

@@ -16,6 +16,7 @@ holding a control character or bytes that are not UTF-8 is never created (NO [CA
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from typing import Any
 
 from congthu import delegation
@@ -268,25 +269,30 @@ async def list_(s: Session, cmd: Command) -> Result:
 # -- STATUS ---------------------------------------------------------------------------------
 
 async def _send_status(s: Session, name: str, folder: Folder, items: list[str]) -> None:
-    st = await s.app.store.folder_status(folder.id)
-    values: dict[str, Any] = {
-        "MESSAGES": st.messages, "UIDNEXT": st.uidnext, "UIDVALIDITY": st.uidvalidity,
-        "UNSEEN": st.unseen, "SIZE": st.size, "DELETED": st.deleted,
-        "HIGHESTMODSEQ": st.highestmodseq, "APPENDLIMIT": s.app.settings.message_max_bytes,
-        "MAILBOXID": f"({folder.objectid})",  # RFC 8474 section 4.2
-    }
+    """One STATUS response. ``folder`` is its row as read for this command. When a
+    session of this App selected the folder lately, its index is kept in memory
+    (``indexes.FolderIndexes``): it is brought up to that row and answers everything
+    but SIZE without reading the folder (``_status_from_index``); otherwise, or for
+    SIZE, the database counts."""
     sel = s.selected if s.selected is not None and s.selected.folder_id == folder.id else None
+    values = None
+    if "SIZE" not in items:
+        values = await _status_from_index(s, folder, "RECENT" in items and sel is None)
+    if values is None:
+        st = await s.app.store.folder_status(folder.id)
+        values = {"MESSAGES": st.messages, "UIDNEXT": st.uidnext, "UIDVALIDITY": st.uidvalidity,
+                  "UNSEEN": st.unseen, "SIZE": st.size, "DELETED": st.deleted, "HIGHESTMODSEQ": st.highestmodseq}
+        if "RECENT" in items and sel is None:
+            values["RECENT"] = await recent.count_unclaimed(s.app.store, folder.id)
+    values["APPENDLIMIT"] = s.app.settings.message_max_bytes
+    values["MAILBOXID"] = f"({folder.objectid})"  # RFC 8474 section 4.2
     if sel is not None:
         # The selected mailbox: what this session has told its client (RFC 9051 6.3.11).
         values["MESSAGES"] = len(sel)
-    if "RECENT" in items:
-        # RFC 3501 section 6.3.10: the messages with \Recent. In the selected mailbox,
-        # this session's; elsewhere those no session has been told of, which would be
-        # \Recent for the next one to select it (congthu.store.recent).
-        if sel is not None:
-            values["RECENT"] = sel.recent_count()
-        else:
-            values["RECENT"] = await recent.count_unclaimed(s.app.store, folder.id)
+        # RFC 3501 section 6.3.10: the messages with \Recent, this session's; elsewhere
+        # those no session has been told of, which would be \Recent for the next one to
+        # select it (congthu.store.recent).
+        values["RECENT"] = sel.recent_count()
     out = []
     for item in items:
         if item not in values:
@@ -294,6 +300,28 @@ async def _send_status(s: Session, name: str, folder: Folder, items: list[str]) 
         out.append(f"{item} {values[item]}")
     await s.send(b"* STATUS " + string(s.encode_name(name), utf8=s.utf8)
                  + b" (" + " ".join(out).encode() + b")\r\n")
+
+
+async def _status_from_index(s: Session, folder: Folder, unclaimed: bool) -> dict[str, Any] | None:
+    """STATUS values (SIZE aside) from the folder's index kept in memory, brought up to
+    ``folder`` (``FolderIndexes.caught_up``), or None when it is not kept. ``unclaimed``:
+    RECENT too, the messages from the folder's \\Recent mark (read first, one row by
+    key; counted in the index, as ``recent.count_unclaimed`` counts the rows)."""
+    if not s.caches.folders.keeps(folder):
+        return None
+    mark = await recent.first_unclaimed(s.app.store, folder.id, folder.uidvalidity) if unclaimed else None
+    index = await s.caches.folders.caught_up(s.app.store, s.app.hub, folder)
+    if index is None:
+        return None
+    # No await from here: the index may move on at the next one.
+    unseen, deleted = index.count_flags()
+    values: dict[str, Any] = {
+        "MESSAGES": len(index), "UIDNEXT": max(folder.uidnext, index.uidnext), "UIDVALIDITY": folder.uidvalidity,
+        "UNSEEN": unseen, "DELETED": deleted, "HIGHESTMODSEQ": max(folder.highestmodseq, index.modseq),
+    }
+    if unclaimed:
+        values["RECENT"] = 0 if mark is None else len(index) - bisect_left(index.uids, mark)
+    return values
 
 
 async def status(s: Session, cmd: Command) -> Result:

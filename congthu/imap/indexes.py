@@ -80,6 +80,7 @@ Spawn = Callable[[Coroutine[Any, Any, Any]], Any]
 _REBUILD_AT = 32
 # 1 for a byte of flags without \Seen: bytes.translate and find give the first unseen.
 _UNSEEN = bytes(0 if b & flagbits.SEEN else 1 for b in range(256))
+_DELETED = bytes(1 if b & flagbits.DELETED else 0 for b in range(256))
 
 # (folder id, UIDVALIDITY)
 FolderKey = tuple[int, int]
@@ -186,6 +187,10 @@ class MessageIndex:
             modseqs += self.modseqs[a:b]
         self.uids, self.flags, self.modseqs = uids, flags, modseqs
 
+    def count_flags(self) -> tuple[int, int]:
+        """(messages without \\Seen, messages with \\Deleted): STATUS UNSEEN and DELETED."""
+        return self.flags.translate(_UNSEEN).count(1), self.flags.translate(_DELETED).count(1)
+
     def first_unseen(self) -> int | None:
         """The index of the first message without \\Seen (RFC 3501 section 7.1, UNSEEN)."""
         i = self.flags.translate(_UNSEEN).find(1)
@@ -284,30 +289,57 @@ class FolderIndexes:
                 self._drop(key)
                 into.modseq = folder.highestmodseq
                 return
-            index = kept.index
-            if fresh.highestmodseq > index.modseq:
-                before = index.modseq
-                logged = hub.changes_since(folder.id, before, fresh.highestmodseq)
-                if logged is None and fresh.highestmodseq - before > len(index) // 4 + 64:
-                    # Far behind (a modseq is one commit, which may touch many messages):
-                    # reading the folder again costs less than its changes.
-                    self._drop(key)
-                    reloaded = await self._load(store, hub, key)
-                    if reloaded is None:
-                        into.modseq = folder.highestmodseq
-                        return
-                    reloaded.index.copy_into(into)
-                    self._save_if_due(store, key, reloaded, spawn)
+            if not await self._catch_up(store, hub, kept, fresh):
+                # Far behind (a modseq is one commit, which may touch many messages):
+                # reading the folder again costs less than its changes.
+                self._drop(key)
+                reloaded = await self._load(store, hub, key)
+                if reloaded is None:
+                    into.modseq = folder.highestmodseq
                     return
-                changed, gone, highest = logged if logged is not None else \
-                    await store.changes_since(folder.id, before)
-                self._size -= len(index)
-                index.take_in(changed, gone, highest)
-                self._size += len(index)
-                kept.unsaved += len(changed) + len(gone)
-            index.uidnext = max(index.uidnext, fresh.uidnext)
-            index.copy_into(into)
+                reloaded.index.copy_into(into)
+                self._save_if_due(store, key, reloaded, spawn)
+                return
+            kept.index.copy_into(into)
         self._save_if_due(store, key, kept, spawn)
+
+    def keeps(self, folder: Folder) -> bool:
+        """Whether the index of ``folder`` is kept (a session of this App selected it lately)."""
+        return (folder.id, folder.uidvalidity) in self._kept
+
+    async def caught_up(self, store: MailStore, hub: ChangeHub, folder: Folder) -> MessageIndex | None:
+        """For STATUS: the kept index of ``folder`` brought up to ``folder`` (its row as
+        read just now: at least its modseq) as ``current`` does, or None when the folder
+        is not kept or is far behind (the caller reads the database then). Read only,
+        never changed by the caller; valid until the next await."""
+        key = (folder.id, folder.uidvalidity)
+        kept = self._kept.get(key)
+        if kept is None:
+            return None
+        async with kept.lock:
+            if self._kept.get(key) is not kept or not await self._catch_up(store, hub, kept, folder):
+                return None
+            return kept.index
+
+    async def _catch_up(self, store: MailStore, hub: ChangeHub, kept: _Kept, fresh: Folder) -> bool:
+        """Bring a kept index up to ``fresh`` (its folder's row, read after the index's
+        watch began): from the hub's log, else from the database; False (nothing done)
+        when it is so far behind that reading the folder again costs less. Under
+        ``kept.lock``."""
+        index = kept.index
+        if fresh.highestmodseq > index.modseq:
+            before = index.modseq
+            logged = hub.changes_since(fresh.id, before, fresh.highestmodseq)
+            if logged is None and fresh.highestmodseq - before > len(index) // 4 + 64:
+                return False
+            changed, gone, highest = logged if logged is not None else \
+                await store.changes_since(fresh.id, before)
+            self._size -= len(index)
+            index.take_in(changed, gone, highest)
+            self._size += len(index)
+            kept.unsaved += len(changed) + len(gone)
+        index.uidnext = max(index.uidnext, fresh.uidnext)
+        return True
 
     async def _load(self, store: MailStore, hub: ChangeHub, key: FolderKey) -> _Kept | None:
         folder_id, uidvalidity = key

@@ -303,7 +303,10 @@ class Session:
                     break
                 async with self.turn:
                     await self.execute(parts)
-                    await self.conn.flush()
+                    if not self.conn.pipelined():
+                        # Responses go out once no command is waiting in the input
+                        # (``Connection.pipelined``): one write for a pipelined burst.
+                        await self.conn.flush()
                 if self.bad_count >= limits.max_bad_commands:
                     await self.send("* BYE Quá nhiều lệnh sai / too many bad commands\r\n".encode())
                     break

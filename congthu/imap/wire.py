@@ -260,6 +260,15 @@ class Connection:
         """What the client sent that is not read yet (StreamReader keeps it in _buffer)."""
         return getattr(self.reader, "_buffer", b"")
 
+    def pipelined(self) -> bool:
+        """Whether the client's next command line is here already (a pipelining client):
+        the session then answers it before writing (Dovecot corks its output alike), so
+        a burst of commands costs one write, not one each. Whatever waits for the client
+        (a literal's "+", a SASL challenge, IDLE, the next command not yet sent) writes
+        everything pending first, so nothing the client waits for is held back; and
+        ``send`` writes once ``_FLUSH_AT`` bytes are pending."""
+        return b"\n" in self.buffered()
+
     def buffered_input(self) -> int:
         """Bytes the client sent that are not read yet (STARTTLS must see none)."""
         return len(self.buffered())

@@ -34,6 +34,9 @@ from congthu.store.tables import messages
 # the store kept it (store_0006), their internal date.
 _SAVED = func.coalesce(messages.c.saved_at, messages.c.internal_date)
 
+# Messages read by key on the event loop (``_ro_small``) by ``get_messages``, at most.
+_SMALL_READ = 100
+
 
 class FlagIndex(NamedTuple):
     """A folder's flags in columns (``ReadingMethods.flag_index``): message i is
@@ -108,6 +111,10 @@ class ReadingMethods(StoreBase):
                 found.extend(to_metas(conn.execute(METAS_BY_UIDS, {"b_folder": folder_id, "b_uids": chunk})))
             return found
 
+        if len(wanted) <= _SMALL_READ:
+            # Rows by key (the folder, uid index), as a FETCH of a client's screenful
+            # asks: on the event loop, without a thread hop (``_ro_small``).
+            return await self._ro_small(read)
         return await self._ro(read)
 
     async def save_dates(self, folder_id: int, uids: Sequence[int]) -> dict[int, datetime]:

@@ -97,7 +97,10 @@ async def _claim(store: MailStore, folder_id: int, uid_end: int, key: tuple[int,
             if moved.rowcount == 1:
                 return range(mark, uid_end)
 
-    got = await store._tx(tx)
+    # Not waiting for the disk (as flag changes, ``Database.run_write``): a power cut may
+    # undo the last claims, and those messages are then \Recent again for the next
+    # session, which RFC 3501 section 2.3.2 asks when it cannot be told who saw them first.
+    got = await store._tx(tx, durable=False)
     if got:
         _remember_mark(store, key, got.stop)
     return got

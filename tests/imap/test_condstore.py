@@ -49,3 +49,47 @@ def test_qresync(user) -> None:
     other.expunge()
     imap.noop()
     assert imap.untagged_responses.pop("VANISHED") == [b"2"]
+
+
+def _status_highest(user) -> int:
+    c = user.client()
+    typ, data = c.status("INBOX", "(HIGHESTMODSEQ)")
+    c.logout()
+    return int(data[0].decode().rsplit("HIGHESTMODSEQ ", 1)[1].rstrip(")"))
+
+
+def test_expunge_highestmodseq_without_reading_the_folder(user) -> None:
+    """RFC 7162 section 3.2.10: the tagged OK of EXPUNGE carries the mailbox's
+    HIGHESTMODSEQ, taken from the folder's watch (no database read): it must be the one
+    STATUS reads from the database, after this session's expunge, after another
+    session's flag change (told before the tagged OK) and when nothing was expunged."""
+    for _ in range(4):
+        user.deliver(message())
+    c = user.client()
+    c._simple_command("SELECT", "INBOX", "(CONDSTORE)")  # type: ignore[attr-defined]
+    c.state = "SELECTED"
+    other = user.client()
+    other.select("INBOX")
+
+    def expunge() -> int:
+        typ, data = c.expunge()
+        assert typ == "OK"
+        text = c.untagged_responses.pop("HIGHESTMODSEQ", None)
+        assert text is not None, data
+        return int(text[-1])
+
+    c.store("1", "+FLAGS.SILENT", "(\\Deleted)")
+    assert expunge() == _status_highest(user)  # this session's expunge
+    c.store("1", "+FLAGS.SILENT", "(\\Deleted)")
+    c.untagged_responses.clear()
+    other.uid("STORE", "4", "+FLAGS", "(\\Flagged)")  # another session's change, then our expunge
+    highest = expunge()
+    assert highest == _status_highest(user)
+    # The other session's change is told before the tagged OK whose HIGHESTMODSEQ covers it.
+    assert any(b"\\Flagged" in f for f in c.untagged_responses.pop("FETCH", []))
+    other.uid("STORE", "4", "+FLAGS", "(\\Seen)")  # nothing to expunge, another's change
+    c.untagged_responses.clear()
+    assert expunge() == _status_highest(user)
+    assert any(b"\\Seen" in f for f in c.untagged_responses.pop("FETCH", []))
+    other.logout()
+    c.logout()

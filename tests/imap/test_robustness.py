@@ -99,6 +99,25 @@ def test_pipelined_commands(user) -> None:
             assert tag in reply
 
 
+def test_pipelined_answers_come_before_any_wait_for_the_client(user) -> None:
+    """Pipelined commands are answered in one write once no command is waiting in the
+    input; whatever then waits for the client (a literal's "+", a SASL challenge, IDLE,
+    the next command) must come with every answer before it, in order."""
+    with _connect(user.server) as s:
+        login = f"a LOGIN {user.address} Mk@12345678\r\n".encode()
+        reply = raw_command(s, login + b"b SELECT INBOX\r\nc NOOP\r\nd APPEND INBOX {5}\r\n", until=b"\r\n+ ")
+        assert reply.index(b"a OK") < reply.index(b"b OK") < reply.index(b"c OK") < reply.index(b"\r\n+ ")
+        reply = raw_command(s, b"hello\r\ne NOOP\r\nf NOOP\r\ng IDLE\r\n", until=b"\r\n+ idling")
+        assert reply.index(b"d OK") < reply.index(b"e OK") < reply.index(b"f OK") < reply.index(b"\r\n+ idling")
+        reply = raw_command(s, b"DONE\r\nh NOOP\r\ni CHECK\r\n", until=b"i OK")
+        assert reply.index(b"g OK") < reply.index(b"h OK") < reply.index(b"i OK")
+    with _connect(user.server) as s:
+        reply = raw_command(s, b"a NOOP\r\nb CAPABILITY\r\nc AUTHENTICATE PLAIN\r\n", until=b"\r\n+ ")
+        assert reply.index(b"a OK") < reply.index(b"b OK") < reply.index(b"\r\n+ ")
+        reply = raw_command(s, b"*\r\n", until=b"c BAD")
+        assert b"c BAD" in reply
+
+
 def test_many_connections(user) -> None:
     socks = []
     try:

@@ -19,6 +19,7 @@ from sqlalchemy import text
 
 from congthu.app import App
 from congthu.store import flags as flagbits
+from congthu.store import recent
 from tests.imap.conftest import User, message, raw_command
 
 T = TypeVar("T")
@@ -194,6 +195,78 @@ def test_random_changes_from_everywhere(user: User) -> None:
                 return expunge()
             on_other_worker(user, work)
         assert session_view(user) == database_view(user), action
+
+
+_STATUS_ITEMS = ("MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "DELETED", "HIGHESTMODSEQ", "RECENT")
+
+
+def _status(c: Any, items: tuple[str, ...]) -> dict[str, int]:
+    typ, data = c.status("INBOX", "(" + " ".join(items) + ")")
+    assert typ == "OK", data
+    found = dict(re.findall(r"([A-Z]+) (\d+)", data[0].decode().split("(", 1)[1]))
+    return {k: int(v) for k, v in found.items()}
+
+
+def test_status_from_the_kept_index_is_the_databases(user: User) -> None:
+    """STATUS of a folder whose index is kept is answered from it (brought up to the
+    folder's row), SIZE aside: after random changes by sessions of this server, by
+    another worker (read from the database), deliveries and expunges, its values are
+    the database's (STATUS with SIZE, which counts the rows; the store's own count of
+    the unclaimed \\Recent messages)."""
+    rng = random.Random(61206)
+    for n in range(12):
+        user.deliver(message(f"Thư {n}"))
+    keeper = user.client()  # keeps the folder's index (and claims \Recent as it goes)
+    keeper.select("INBOX")
+    asker = user.client()
+    folders = user.server.app.imap.folders
+    store = user.server.app.store
+
+    def plain() -> dict[str, int]:
+        async def read() -> dict[str, int]:
+            folder = await store.get_folder(user.id, "INBOX")
+            assert folder is not None and folders.keeps(folder)
+            st = await store.folder_status(folder.id)
+            unclaimed = await recent.count_unclaimed(store, folder.id)
+            return {"MESSAGES": st.messages, "UIDNEXT": st.uidnext, "UIDVALIDITY": st.uidvalidity,
+                    "UNSEEN": st.unseen, "DELETED": st.deleted, "HIGHESTMODSEQ": st.highestmodseq,
+                    "RECENT": unclaimed}
+        return user.server.run(read())
+
+    kinds = ["seen", "delete", "expunge", "deliver", "other-flag", "other-expunge", "keeper"]
+    # Each kind at least once (a delivery left unclaimed, \\Deleted then expunged), then at random.
+    steps = ["deliver", "delete", "seen", "other-flag", "deliver", "keeper", "delete", "expunge",
+             "other-expunge", "delete", "deliver"] + [rng.choice(kinds) for _ in range(10)]
+    for step, action in enumerate(steps):
+        uids = [u for u, *_ in database_view(user)]
+        picked = rng.sample(uids, min(len(uids), rng.randint(1, 4)))
+        uid_set = ",".join(map(str, picked))
+        if action == "seen":
+            keeper.uid("STORE", uid_set, "+FLAGS", "(\\Seen)")
+        elif action == "delete":
+            keeper.uid("STORE", uid_set, "+FLAGS", "(\\Deleted)")
+        elif action == "expunge":
+            keeper.expunge()
+        elif action == "deliver":
+            user.deliver(message("Thư mới"))
+        elif action == "keeper":
+            keeper.noop()  # takes the new messages in, claims them (\Recent)
+        else:
+            def work(app: App, inbox: int, action: str = action, picked: list[int] = picked) -> Awaitable[Any]:
+                if action == "other-flag":
+                    return app.store.store_flags(inbox, picked, "remove", flagbits.SEEN)
+
+                async def expunge() -> None:
+                    await app.store.store_flags(inbox, picked, "add", flagbits.DELETED)
+                    await app.store.expunge(inbox, picked)
+                return expunge()
+            on_other_worker(user, work)
+        from_index = _status(asker, _STATUS_ITEMS)
+        with_size = _status(asker, _STATUS_ITEMS + ("SIZE",))
+        assert with_size.pop("SIZE") > 0 or with_size["MESSAGES"] == 0
+        assert from_index == with_size == plain(), (step, action)
+    keeper.logout()
+    asker.logout()
 
 
 async def test_kept_index_follows_the_database_on_both_engines(any_app: App) -> None:

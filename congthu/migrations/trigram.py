@@ -9,7 +9,9 @@ in step by three triggers. PostgreSQL: ``ix_<table>_search_trgm``, used by
 still works, scanning.
 
 A batch ALTER of the table on SQLite (copy and rename) drops its triggers: such a
-migration must call ``create_sqlite_triggers`` again. Migrations call these functions, so
+migration must call ``create_sqlite_triggers`` again (``create_sqlite_pending_triggers``
+for a table indexed after the write, ``index_after_write``: ``contents`` since store_0010).
+Migrations call these functions, so
 what they create must not change: a different index is a new function.
 """
 
@@ -65,3 +67,67 @@ def drop_trigram_index(table: str) -> None:
         op.execute(f"DROP TABLE IF EXISTS {fts}")
     elif bind.dialect.name == "postgresql":
         op.execute(f"DROP INDEX IF EXISTS ix_{table}_search_trgm")
+
+
+# -- Filled after the write (SQLite): store_0010 ---------------------------------------------
+#
+# Indexing a row's text inside the transaction that writes the row costs ~30 ms of CPU per
+# MB of text, on the single writer. With these triggers a new row's id goes into
+# ``<table>_fts_pending`` instead, and an indexer moves pending rows into the index later,
+# many per transaction (congthu.store.indexer). A searcher treats a pending row as a
+# candidate for every term (it is checked whole anyway). The invariant the triggers keep:
+# a row of ``<table>`` is either in the index, with the text it has now, or pending, never
+# both. An external-content FTS5 table must never be told to 'delete' a row it does not
+# hold (that corrupts it), so the delete and update triggers tell it only for rows that
+# are not pending. No id watermark: SQLite may give a deleted highest id to the next row.
+
+
+def _pending(table: str) -> str:
+    return f"{_fts(table)}_pending"
+
+
+def create_sqlite_pending_triggers(table: str, column: str) -> None:
+    """The triggers that keep ``<table>_fts`` and ``<table>_fts_pending`` (rows written but
+    not yet indexed) in step with inserts, deletes and updates of ``table.column``."""
+    fts, pending = _fts(table), _pending(table)
+    not_pending = f"NOT EXISTS (SELECT 1 FROM {pending} WHERE id = old.id)"
+    op.execute(f"""CREATE TRIGGER {fts}_insert AFTER INSERT ON {table} BEGIN
+         INSERT OR IGNORE INTO {pending}(id) VALUES (new.id);
+       END""")
+    op.execute(f"""CREATE TRIGGER {fts}_delete AFTER DELETE ON {table} BEGIN
+         INSERT INTO {fts}({fts}, rowid, {column}) SELECT 'delete', old.id, old.{column} WHERE {not_pending};
+         DELETE FROM {pending} WHERE id = old.id;
+       END""")
+    op.execute(f"""CREATE TRIGGER {fts}_update AFTER UPDATE OF {column} ON {table} BEGIN
+         INSERT INTO {fts}({fts}, rowid, {column}) SELECT 'delete', old.id, old.{column} WHERE {not_pending};
+         INSERT OR IGNORE INTO {pending}(id) VALUES (new.id);
+       END""")
+
+
+def _drop_sqlite_triggers(table: str) -> None:
+    for suffix in ("insert", "delete", "update"):
+        op.execute(f"DROP TRIGGER IF EXISTS {_fts(table)}_{suffix}")
+
+
+def index_after_write(table: str, column: str) -> None:
+    """SQLite: from now on ``<table>_fts`` is filled after the write, from
+    ``<table>_fts_pending`` (see above); what is indexed stays. Nothing on PostgreSQL,
+    whose GIN index has its own pending list."""
+    if op.get_bind().dialect.name != "sqlite":
+        return
+    op.execute(f"CREATE TABLE {_pending(table)} (id INTEGER NOT NULL PRIMARY KEY)")
+    _drop_sqlite_triggers(table)
+    create_sqlite_pending_triggers(table, column)
+
+
+def index_in_write(table: str, column: str) -> None:
+    """Undo ``index_after_write``: the pending rows are indexed, and the triggers index
+    in the write again."""
+    if op.get_bind().dialect.name != "sqlite":
+        return
+    fts, pending = _fts(table), _pending(table)
+    op.execute(f"INSERT INTO {fts}(rowid, {column}) SELECT id, {column} FROM {table} "
+               f"WHERE id IN (SELECT id FROM {pending})")
+    _drop_sqlite_triggers(table)
+    create_sqlite_triggers(table, column)
+    op.execute(f"DROP TABLE {pending}")

@@ -41,6 +41,8 @@ another (renaming INBOX moves messages), the caller's mixin declares that method
 * ``contents.py``: contents, message bytes, garbage collection.
 * ``reindex.py``: contents stored by earlier versions analysed again, a batch per
   transaction, resumably (``congthu store reindex``, ``cli.py``).
+* ``indexer.py``: the trigram search index filled after delivery (SQLite): the contents
+  left pending by the deliveries indexed a batch per transaction (the store's job).
 * ``checking.py``: blobs checked against their names and the messages that need them
   (``congthu check``, ``--deep``).
 * ``accounting.py``: what every write shares: UID/MODSEQ reservation, quota charge and

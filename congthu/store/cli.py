@@ -3,7 +3,9 @@
 * ``congthu store reindex``: analyse again the messages stored by earlier versions, so
   that SEARCH TEXT/BODY, TO/FROM/CC of group names, SORT DATE and PREVIEW work for them
   as for new mail (``congthu.store.reindex`` says what and how). Run once after an
-  upgrade; it may run while the server runs, and may be stopped and started again.
+  upgrade; it may run while the server runs, and may be stopped and started again. It
+  ends by putting what is pending into the search index (``congthu.store.indexer``);
+  with ``--search-index`` it first builds that index again from every message.
 * ``congthu blobs migrate --to s3|disk``: copy the blobs from the data directory's disk
   store to the configured S3 bucket, or back (``congthu.store.blob_migration``);
   resumable, verified by SHA-256 (docs/object-storage.md).
@@ -34,6 +36,8 @@ def register(commands: Commands) -> None:
         cmd_reindex, group="store", group_help="kho thư / the mail store")
     p.add_argument("--batch", type=int, default=REINDEX_BATCH,
                    help=f"thư mỗi giao dịch / messages per transaction (default {REINDEX_BATCH})")
+    p.add_argument("--search-index", action="store_true",
+                   help="lập lại chỉ mục tìm kiếm từ mọi thư / build the search index again from every message")
     p = commands.command(
         "migrate", "chép blob giữa đĩa và S3 / copy the blobs between disk and S3 (resumable, verified)",
         cmd_migrate_blobs, group="blobs", group_help="kho blob (nội dung thư) / the blob store (message bytes)")
@@ -51,6 +55,9 @@ def register(commands: Commands) -> None:
 async def cmd_reindex(app: App, args: argparse.Namespace) -> int:
     if not 1 <= args.batch <= 10_000:
         raise CommandError("--batch phải từ 1 đến 10000 / --batch must be 1 to 10000")
+    if args.search_index:
+        await app.store.rebuild_search_index()
+        print("Đã lập lại chỉ mục tìm kiếm / search index built again", flush=True)
     pending = await app.store.reindex_pending()
     print(f"Cần phân tích lại / to analyse again: {pending}")
 
@@ -58,7 +65,8 @@ async def cmd_reindex(app: App, args: argparse.Namespace) -> int:
         print(f"  {done.done}/{pending} (content id {done.last_id})", flush=True)
 
     result = await app.store.reindex(batch=args.batch, progress=progress if pending else None)
-    print(f"Xong / done: {result.done}; văn bản tìm kiếm đổi / search text changed: {result.text_changed}")
+    print(f"Xong / done: {result.done}; văn bản tìm kiếm đổi / search text changed: {result.text_changed}; "
+          f"đưa vào chỉ mục tìm kiếm / put into the search index: {result.indexed}")
     if result.failed_count:
         ids = ", ".join(map(str, result.failed))
         print(f"LỖI / ERROR: không đọc được {result.failed_count} thư / unreadable: content ids {ids} "

@@ -1,4 +1,9 @@
-"""Background work of the store: the garbage collection of the blob store.
+"""Background work of the store: the search index filled after delivery, and the garbage
+collection of the blob store.
+
+On SQLite every worker indexes the contents deliveries left pending, looking every half
+second (``MailStore.keep_search_index``, ``congthu.store.indexer``); a batch is one
+write transaction, so workers never index a content twice.
 
 A message's bytes are blobs (``blobs.py``) shared by every copy of the message and kept
 by reference counts of ``contents``; deleting mail (EXPUNGE, a purge) lowers the counts
@@ -49,8 +54,9 @@ async def _scheduled(app: App) -> None:
 
 
 def jobs(app: App) -> list[Coroutine[Any, Any, None]]:
+    found = [app.store.keep_search_index()] if app.db.is_sqlite else []
     hours = app.settings.blobs.gc_every_hours
     if not hours:
-        return []
-    return [housekeeping(app.db, "store.gc", hours * 3600.0, lambda: _scheduled(app),
-                         failed="store.gc_failed").forever()]
+        return found
+    return [*found, housekeeping(app.db, "store.gc", hours * 3600.0, lambda: _scheduled(app),
+                                 failed="store.gc_failed").forever()]

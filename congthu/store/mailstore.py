@@ -6,6 +6,7 @@ from congthu.store.checking import CheckMethods
 from congthu.store.contents import ContentMethods
 from congthu.store.delivery import DeliveryMethods
 from congthu.store.folders import FolderMethods
+from congthu.store.indexer import IndexerMethods
 from congthu.store.listing import ListingMethods
 from congthu.store.mailboxes import MailboxMethods
 from congthu.store.messages import MessageMethods
@@ -15,7 +16,7 @@ from congthu.store.snapshots import SnapshotMethods
 
 
 class MailStore(MailboxMethods, FolderMethods, DeliveryMethods, MessageMethods, ReadingMethods,
-                ListingMethods, ContentMethods, CheckMethods, ReindexMethods, SnapshotMethods):
+                ListingMethods, ContentMethods, CheckMethods, ReindexMethods, SnapshotMethods, IndexerMethods):
     """Mailboxes, folders and messages on SQL metadata and the blob store.
 
     Built with ``MailStore(db, blobs, hub=None)`` (``base.StoreBase.__init__``); each

@@ -19,8 +19,11 @@ the database's writer that long. The command instead:
 * is resumable and idempotent: a content done has its preview set (to "" when it has
   no text), so a run stopped anywhere (Ctrl-C, crash) and started again goes on with
   what is left, and a second run finds nothing to do;
-* rewrites ``search_text`` (and so, on SQLite, the trigram index's row through its
-  trigger) only when it changed, and the structure only when none was stored;
+* rewrites ``search_text`` only when it changed, and the structure only when none was
+  stored; on SQLite a content whose text changed is taken out of the trigram index and
+  listed as pending by the update trigger (migration store_0010), and the run ends by
+  indexing what is pending (``congthu.store.indexer``; the server's indexer does the
+  same while it runs), so the command leaves the index whole even with no server;
 * skips a content whose bytes cannot be read (a missing blob: ``congthu check`` says
   which), counts it and lists its id; it is tried again by the next run.
 """
@@ -31,7 +34,7 @@ import asyncio
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.engine import Connection
@@ -61,6 +64,8 @@ class Reindexed:
     failed: list[int] = field(default_factory=list)
     failed_count: int = 0
     last_id: int = 0
+    # Contents put into the search index at the end (SQLite: those pending).
+    indexed: int = 0
 
 
 _NEEDED = and_(contents.c.preview.is_(None), contents.c.refcount > 0)
@@ -84,6 +89,9 @@ def _write_batch(conn: Connection, work: tuple[tuple[Any, list[dict[str, Any]]],
 
 
 class ReindexMethods(StoreBase):
+    if TYPE_CHECKING:  # from IndexerMethods
+        async def index_search_text(self, rows: int = ..., max_bytes: int = ...) -> int: ...
+
     async def reindex_pending(self) -> int:
         """How many contents a reindex would analyse again."""
         def read(conn: Connection) -> int:
@@ -105,6 +113,7 @@ class ReindexMethods(StoreBase):
         while True:
             rows = await self._ro(_pending, result.last_id, batch)
             if not rows:
+                result.indexed = await self.index_search_text()
                 return result
             analysed = await asyncio.to_thread(self._analyse_rows, rows)
             plain: list[dict[str, Any]] = []

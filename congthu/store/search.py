@@ -10,6 +10,10 @@ least three characters go through the index of migration store_0002:
   covering every term (``MATCH '"abc" AND "def" ...'``; each trigram a quoted string,
   so quotes and FTS operators in a term are text); their messages in the folder are found
   on ``ix_messages_content_folder``, and each term is then checked whole with ``instr``.
+  The index is filled after delivery (migration store_0010, ``congthu.store.indexer``):
+  a content not indexed yet is listed in ``contents_fts_pending`` and is a candidate for
+  every term, checked whole like the others, so the answer is the same whether the
+  indexer has run or not.
   When the trigrams find more contents than half the folder (a word in most messages),
   the folder's texts are walked instead, as that is then the cheaper way.
 * PostgreSQL: ``LIKE '%term%'``, which the pg_trgm GIN index on the column serves (the
@@ -34,15 +38,15 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, and_, case, column, func, literal_column, select, table
+from sqlalchemy import Integer, and_, case, column, func, literal_column, select, table, union_all
 from sqlalchemy.sql.elements import ColumnElement
 
 from congthu.db import like_escape, metadata
 from congthu.mime.search import BODY_MARK
 from congthu.store.tables import contents, folders, messages
 
-__all__ = ["CONTENTS_FTS", "FIELDS", "MIN_INDEXED", "candidates", "field_query", "folder_bound", "fts_match",
-           "metadata_query", "text_query", "trigrams"]
+__all__ = ["CONTENTS_FTS", "CONTENTS_FTS_PENDING", "FIELDS", "MIN_INDEXED", "PENDING", "candidates", "field_query",
+           "folder_bound", "fts_match", "metadata_query", "text_query", "trigrams"]
 
 # The FTS5 table of migration store_0002 (SQLite) and its shadow tables: made by hand,
 # so autogenerate is told to leave them alone (congthu/migrations/env.py).
@@ -52,6 +56,11 @@ metadata.info.setdefault("unmanaged_tables", set()).update(
 # Its PostgreSQL counterpart, a pg_trgm GIN index.
 metadata.info.setdefault("unmanaged_indexes", set()).add("ix_contents_search_trgm")
 _FTS = table(CONTENTS_FTS, column("rowid", Integer), column(CONTENTS_FTS))
+# The contents stored but not yet in CONTENTS_FTS (SQLite, migration store_0010), by id;
+# made by hand too (congthu.migrations.trigram.index_after_write).
+CONTENTS_FTS_PENDING = "contents_fts_pending"
+metadata.info["unmanaged_tables"].add(CONTENTS_FTS_PENDING)
+PENDING = table(CONTENTS_FTS_PENDING, column("id", Integer))
 _ZERO: Any = literal_column("0")
 
 # Shortest term the trigram index can find.
@@ -82,8 +91,10 @@ def fts_match(grams: Sequence[str]) -> str:
 
 
 def candidates(match: str, cap: int) -> Any:
-    """SELECT the ids of the contents the trigrams find, no more than ``cap`` of them."""
-    return select(_FTS.c.rowid).where(_FTS.c[CONTENTS_FTS].match(match)).limit(cap)
+    """SELECT the ids of the contents the trigrams find, and of those not indexed yet
+    (any of which may hold the terms), no more than ``cap`` of them."""
+    return union_all(select(_FTS.c.rowid).where(_FTS.c[CONTENTS_FTS].match(match)),
+                     select(PENDING.c.id)).limit(cap)
 
 
 def folder_bound(folder_id: int) -> Any:

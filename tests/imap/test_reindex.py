@@ -84,6 +84,10 @@ async def test_reindex_in_batches_resumes_and_ends(any_app: App) -> None:
         # The trigram index followed the new text (its triggers), and is consistent.
         await any_app.db.run_read(lambda conn: conn.execute(
             text("INSERT INTO contents_fts(contents_fts) VALUES ('integrity-check')")))
+    # The run ended by indexing what was pending; the index holds every content's new
+    # text (checked against the contents).
+    assert await store.search_index_pending() == 0
+    await store.check_search_index()
 
 
 async def test_unreadable_contents_are_reported_and_skipped(any_app: App) -> None:
@@ -121,8 +125,12 @@ def test_the_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     code, out = _cli(capsys, data, "store", "reindex", "--batch", "2")
     assert code == 0, out
     assert "to analyse again: 3" in out and "done: 3" in out
+    # The texts it changed, pending in the search index (store_0010), are indexed at the end.
+    assert "put into the search index: 3" in out
     code, out = _cli(capsys, data, "store", "reindex")
-    assert code == 0 and "to analyse again: 0" in out and "done: 0" in out
+    assert code == 0 and "to analyse again: 0" in out and "done: 0" in out and "search index: 0" in out
+    code, out = _cli(capsys, data, "store", "reindex", "--search-index")
+    assert code == 0 and "search index built again" in out and "search index: 0" in out
     code, out = _cli(capsys, data, "store", "reindex", "--batch", "0")
     assert code != 0 and "--batch" in out and "Traceback" not in out
 

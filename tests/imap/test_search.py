@@ -142,3 +142,24 @@ def test_header_fields_without_accents(user) -> None:
     assert c.search(["SUBJECT", "de an", "FROM", "dong"]) == [2]
     assert c.search(["NOT", "SUBJECT", "de an"]) == [3, 4]
     assert c._imap.search(None, "SUBJECT", '"de an"')[1] == [b"1 2"]  # sequence numbers
+
+
+def test_search_finds_new_mail_before_and_after_it_is_indexed(user, server) -> None:  # type: ignore[no-untyped-def]
+    """The server's indexer fills the trigram index after delivery (congthu.store.indexer):
+    SEARCH right after delivery (contents pending, unless the indexer was quicker) and
+    after it ran answers the same."""
+    import time
+
+    _setup(user)
+    c = user.imapclient()
+    c.select_folder("INBOX")
+    keys = (["TEXT", "cam on"], ["BODY", "giao ban"], ["SUBJECT", "de an"], ["FROM", "nguyen van binh"],
+            ["TEXT", "chuyen doi so"], ["TEXT", "khong co dau"])
+    before = [c.search(key) for key in keys]
+    assert before == [[2], [3], [1, 2], [1], [1, 2], []]
+    deadline = time.monotonic() + 10
+    while server.run(server.app.store.search_index_pending()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.run(server.app.store.search_index_pending()) == 0
+    assert [c.search(key) for key in keys] == before
+    c.logout()

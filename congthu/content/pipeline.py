@@ -181,8 +181,13 @@ async def _decide(app: App, message: Message) -> Decision:
                           user=message.user, recipients=[a for a, _m in message.recipients],
                           subject=analysis.subject)
         return Decision("refuse", refusal.smtp_reply(), refusal.rule, refusal.english)
-    # 2, 3. Điều 9.9: both scanners at once.
-    virus, spam = await asyncio.gather(_virus(app, message.raw), _spam(app, message))
+    # 2, 3. Điều 9.9: both scanners at once. Without scanners nothing is awaited: the
+    # gather's two tasks would hand the event loop over twice (to every other session's
+    # work) for two Nones.
+    virus: clamd.VirusScan | ScannerUnavailable | None = None
+    spam: rspamd.SpamCheck | ScannerUnavailable | None = None
+    if content.clamd or content.rspamd:
+        virus, spam = await asyncio.gather(_virus(app, message.raw), _spam(app, message))
     unscanned: list[str] = []
     for name, result in (("clamd", virus), ("rspamd", spam)):
         if isinstance(result, ScannerUnavailable):

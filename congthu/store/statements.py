@@ -47,13 +47,10 @@ MAILBOX_BY_ID = select(mailboxes).where(mailboxes.c.id == _P("b_mailbox"))
 MAILBOX_BY_ADDRESS = select(mailboxes).where(mailboxes.c.address == _P("b_address"))
 QUOTA = select(mailboxes.c.used_bytes, mailboxes.c.quota_bytes).where(mailboxes.c.id == _P("b_mailbox"))
 TOUCH = update(mailboxes).where(mailboxes.c.id == _P("b_mailbox")).values(last_access_at=_P("b_when"))
-CONTENT_IDS = select(contents.c.sha256, contents.c.id).where(
-    contents.c.sha256.in_(_P("b_shas", expanding=True)))
 CONTENT_BY_ID = select(contents).where(contents.c.id == _P("b_content"))
 CONTENTS_BY_IDS = select(contents).where(contents.c.id.in_(_P("b_contents", expanding=True)))
 ADD_REFS = (update(contents).where(contents.c.id == _P("b_id"))
             .values(refcount=contents.c.refcount + _P("b_n")))
-INSERT_CONTENT = insert(contents)
 INSERT_MESSAGE = insert(messages)
 INSERT_EXPUNGED = insert(expunged)
 # Reserve UIDs and a modseq; with the mailbox and name, it also checks a cached folder id.

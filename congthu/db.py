@@ -629,8 +629,12 @@ def include_object(obj: Any, name: str | None, type_: str, reflected: bool, comp
     """Autogenerate's filter: tables and indexes a package makes with hand-written,
     engine-specific DDL in its migration (SQLite FTS5 tables and their shadow tables,
     PostgreSQL trigram indexes) are named in ``metadata.info["unmanaged_tables"]`` and
-    ``["unmanaged_indexes"]``, and no migration proposes to drop them."""
-    kinds = {"table": "unmanaged_tables", "index": "unmanaged_indexes"}
+    ``["unmanaged_indexes"]``, and columns (SQLite generated columns) as
+    ``"<table>.<column>"`` in ``["unmanaged_columns"]``; no migration proposes to drop
+    them."""
+    kinds = {"table": "unmanaged_tables", "index": "unmanaged_indexes", "column": "unmanaged_columns"}
+    if type_ == "column":
+        name = f"{obj.table.name}.{name}"
     return not (type_ in kinds and reflected and compare_to is None
                 and name in metadata.info.get(kinds[type_], ()))
 

@@ -10,7 +10,9 @@ still works, scanning.
 
 A batch ALTER of the table on SQLite (copy and rename) drops its triggers: such a
 migration must call ``create_sqlite_triggers`` again (``create_sqlite_pending_triggers``
-for a table indexed after the write, ``index_after_write``: ``contents`` since store_0010).
+for a table indexed after the write, ``index_after_write``: ``contents`` since store_0010;
+``create_sqlite_prefix_triggers`` for one indexed on a prefix, ``index_prefix``: since
+store_0011).
 Migrations call these functions, so
 what they create must not change: a different index is a new function.
 """
@@ -131,3 +133,75 @@ def index_in_write(table: str, column: str) -> None:
     _drop_sqlite_triggers(table)
     create_sqlite_triggers(table, column)
     op.execute(f"DROP TABLE {pending}")
+
+
+# -- The first characters indexed (SQLite): store_0011 ---------------------------------------
+#
+# Indexing a text costs CPU in proportion to its length (~25-45 ms per MB, on the single
+# writer), and a long text's trigrams are mostly in every query's way anyway. From
+# store_0011 ``<table>_fts`` indexes ``<table>.<prefix>``, a VIRTUAL generated column
+# holding the first characters of the text (computed when read, never stored), so FTS5's
+# 'rebuild' and 'integrity-check' read what the indexer and the triggers give it. A row
+# whose text is longer than the prefix is found by the partial index ``ix_<table>_long_text``
+# and checked whole by the searcher, like a pending row (congthu.store.search).
+
+
+def create_sqlite_prefix_triggers(table: str, column: str, prefix: str) -> None:
+    """As ``create_sqlite_pending_triggers``, for ``<table>_fts`` indexing the generated
+    column ``prefix`` (made from ``column``, which is the one written: the update trigger
+    watches it)."""
+    fts, pending = _fts(table), _pending(table)
+    not_pending = f"NOT EXISTS (SELECT 1 FROM {pending} WHERE id = old.id)"
+    op.execute(f"""CREATE TRIGGER {fts}_insert AFTER INSERT ON {table} BEGIN
+         INSERT OR IGNORE INTO {pending}(id) VALUES (new.id);
+       END""")
+    op.execute(f"""CREATE TRIGGER {fts}_delete AFTER DELETE ON {table} BEGIN
+         INSERT INTO {fts}({fts}, rowid, {prefix}) SELECT 'delete', old.id, old.{prefix} WHERE {not_pending};
+         DELETE FROM {pending} WHERE id = old.id;
+       END""")
+    op.execute(f"""CREATE TRIGGER {fts}_update AFTER UPDATE OF {column} ON {table} BEGIN
+         INSERT INTO {fts}({fts}, rowid, {prefix}) SELECT 'delete', old.id, old.{prefix} WHERE {not_pending};
+         INSERT OR IGNORE INTO {pending}(id) VALUES (new.id);
+       END""")
+
+
+def _create_sqlite_fts(table: str, column: str) -> None:
+    op.execute(f"CREATE VIRTUAL TABLE {_fts(table)} USING fts5({column}, content='{table}', "
+               "content_rowid='id', tokenize='trigram', detail=none, columnsize=0)")
+
+
+def _all_pending(table: str) -> None:
+    op.execute(f"INSERT OR IGNORE INTO {_pending(table)}(id) SELECT id FROM {table}")
+
+
+def index_prefix(table: str, column: str, prefix: str, chars: int) -> None:
+    """SQLite, on a table indexed after the write (``index_after_write``): ``<table>_fts``
+    made again over the first ``chars`` characters of ``column`` (the generated column
+    ``prefix``), every row pending so that the indexer fills it in the background, and
+    ``ix_<table>_long_text`` listing the rows whose text is longer. Nothing on PostgreSQL."""
+    if op.get_bind().dialect.name != "sqlite":
+        return
+    fts = _fts(table)
+    _drop_sqlite_triggers(table)
+    op.execute(f"DROP TABLE {fts}")
+    op.execute(f"ALTER TABLE {table} ADD COLUMN {prefix} TEXT "
+               f"GENERATED ALWAYS AS (substr({column}, 1, {int(chars)})) VIRTUAL")
+    _create_sqlite_fts(table, prefix)
+    create_sqlite_prefix_triggers(table, column, prefix)
+    _all_pending(table)
+    op.execute(f"CREATE INDEX ix_{table}_long_text ON {table}(id) WHERE length({column}) > {int(chars)}")
+
+
+def index_whole(table: str, column: str, prefix: str) -> None:
+    """Undo ``index_prefix``: ``<table>_fts`` over the whole ``column`` again, every row
+    pending (the indexer, or a downgrade's ``index_in_write``, fills it)."""
+    if op.get_bind().dialect.name != "sqlite":
+        return
+    fts = _fts(table)
+    _drop_sqlite_triggers(table)
+    op.execute(f"DROP INDEX ix_{table}_long_text")
+    op.execute(f"DROP TABLE {fts}")
+    op.execute(f"ALTER TABLE {table} DROP COLUMN {prefix}")
+    _create_sqlite_fts(table, column)
+    create_sqlite_pending_triggers(table, column)
+    _all_pending(table)

@@ -7,7 +7,10 @@ transaction cost ~30 ms of CPU per MB on the single writer, a third of a 1 MB de
 Dovecot likewise indexes nothing at delivery (its fts plug-in indexes later, in batches).
 Search treats a pending content as a candidate for every term (``congthu.store.search``),
 so its answers are the same before and after the indexer runs; only the work of checking
-the pending contents whole is added meanwhile.
+the pending contents whole is added meanwhile. Since migration store_0011 what is indexed
+is a text's first ``congthu.store.search.INDEXED_CHARS`` characters (a longer text is
+checked whole by every search, like a pending one): a 1 MB text costs the index what a
+64 KB one does.
 
 ``keep_search_index`` (the store's job, ``congthu.store.jobs``, in every worker) looks
 every ``POLL_SECONDS`` whether anything is pending (a read of one row) and, if so, indexes
@@ -37,7 +40,7 @@ from sqlalchemy.engine import Connection
 
 from congthu.log import event
 from congthu.store.base import StoreBase
-from congthu.store.search import CONTENTS_FTS, PENDING
+from congthu.store.search import CONTENTS_FTS, PENDING, SEARCH_PREFIX
 from congthu.store.tables import contents
 
 __all__ = ["INDEX_BYTES", "INDEX_ROWS", "POLL_SECONDS", "IndexerMethods", "check_index", "index_batch",
@@ -48,7 +51,9 @@ __all__ = ["INDEX_BYTES", "INDEX_ROWS", "POLL_SECONDS", "IndexerMethods", "check
 # in batches of 256) and some on large ones (1 MB: ~4 ms each in fours, as FTS5 then
 # writes and merges fewer segments); the byte bound keeps a batch's hold on the writer,
 # which deliveries queued meanwhile wait for, near 100 ms (docs/benchmarks.md,
-# 2026-12-06 night).
+# 2026-12-06 night). Since store_0011 only a text's first INDEXED_CHARS characters are
+# indexed (~3 ms for a 1 MB message instead of ~35-42), so for large messages the byte
+# bound is now generous.
 INDEX_ROWS = 256
 INDEX_BYTES = 4 << 20
 # How often each worker looks for pending contents (seconds).
@@ -61,7 +66,10 @@ _COUNT_PENDING = text(f"SELECT count(*) FROM {PENDING.name}")
 _OLDEST = (select(PENDING.c.id, contents.c.size).select_from(PENDING.outerjoin(contents, contents.c.id == PENDING.c.id))
            .order_by(PENDING.c.id))
 # The ids of a batch travel as one JSON array.
-_INDEX = text(f"INSERT INTO {CONTENTS_FTS}(rowid, search_text) SELECT id, search_text FROM contents "
+# What is indexed is the text's first INDEXED_CHARS characters, the generated column
+# SEARCH_PREFIX (migration store_0011; congthu.store.search): what FTS5's 'rebuild' and
+# 'integrity-check' read from the contents too.
+_INDEX = text(f"INSERT INTO {CONTENTS_FTS}(rowid, {SEARCH_PREFIX}) SELECT id, {SEARCH_PREFIX} FROM contents "
               "WHERE id IN (SELECT value FROM json_each(:ids))")
 _DONE = text(f"DELETE FROM {PENDING.name} WHERE id IN (SELECT value FROM json_each(:ids))")
 

@@ -14,6 +14,10 @@ least three characters go through the index of migration store_0002:
   a content not indexed yet is listed in ``contents_fts_pending`` and is a candidate for
   every term, checked whole like the others, so the answer is the same whether the
   indexer has run or not.
+  The index holds the first ``INDEXED_CHARS`` characters of each text (migration
+  store_0011: the generated column ``contents.search_prefix``); a content whose text is
+  longer is a candidate for every term too (found on the partial index
+  ``ix_contents_long_text``) and checked whole, so a term beyond the prefix is found.
   When the trigrams find more contents than half the folder (a word in most messages),
   the folder's texts are walked instead, as that is then the cheaper way.
 * PostgreSQL: ``LIKE '%term%'``, which the pg_trgm GIN index on the column serves (the
@@ -45,8 +49,9 @@ from congthu.db import like_escape, metadata
 from congthu.mime.search import BODY_MARK
 from congthu.store.tables import contents, folders, messages
 
-__all__ = ["CONTENTS_FTS", "CONTENTS_FTS_PENDING", "FIELDS", "MIN_INDEXED", "PENDING", "candidates", "field_query",
-           "folder_bound", "fts_match", "metadata_query", "text_query", "trigrams"]
+__all__ = ["CONTENTS_FTS", "CONTENTS_FTS_PENDING", "FIELDS", "INDEXED_CHARS", "LONG_TEXT_INDEX", "MIN_INDEXED",
+           "PENDING", "SEARCH_PREFIX", "candidates", "field_query", "folder_bound", "fts_match", "metadata_query",
+           "text_query", "trigrams"]
 
 # The FTS5 table of migration store_0002 (SQLite) and its shadow tables: made by hand,
 # so autogenerate is told to leave them alone (congthu/migrations/env.py).
@@ -55,6 +60,21 @@ metadata.info.setdefault("unmanaged_tables", set()).update(
     {CONTENTS_FTS} | {f"{CONTENTS_FTS}_{shadow}" for shadow in ("data", "idx", "content", "docsize", "config")})
 # Its PostgreSQL counterpart, a pg_trgm GIN index.
 metadata.info.setdefault("unmanaged_indexes", set()).add("ix_contents_search_trgm")
+# How much of a text CONTENTS_FTS holds (SQLite, migration store_0011): its first
+# characters (substr counts characters), in the VIRTUAL generated column below. Indexing
+# costs CPU in proportion to the text's length (~25-45 ms per MB, on the single writer
+# every worker shares), and few texts are longer than this: those are checked whole with
+# instr for every search in their folders, like pending contents, so the answers do not
+# change (search engines bound what they index per field likewise: Lucene's
+# maxFieldLength). store_0011 writes this number in its DDL (a migration must not
+# change): the partial index below serves only the very same condition.
+INDEXED_CHARS = 65536
+SEARCH_PREFIX = "search_prefix"
+LONG_TEXT_INDEX = "ix_contents_long_text"
+# Both made by hand on SQLite only, not declared in congthu/store/tables.py (PostgreSQL
+# has neither).
+metadata.info["unmanaged_indexes"].add(LONG_TEXT_INDEX)
+metadata.info.setdefault("unmanaged_columns", set()).add(f"{contents.name}.{SEARCH_PREFIX}")
 _FTS = table(CONTENTS_FTS, column("rowid", Integer), column(CONTENTS_FTS))
 # The contents stored but not yet in CONTENTS_FTS (SQLite, migration store_0010), by id;
 # made by hand too (congthu.migrations.trigram.index_after_write).
@@ -62,6 +82,9 @@ CONTENTS_FTS_PENDING = "contents_fts_pending"
 metadata.info["unmanaged_tables"].add(CONTENTS_FTS_PENDING)
 PENDING = table(CONTENTS_FTS_PENDING, column("id", Integer))
 _ZERO: Any = literal_column("0")
+# The contents whose text is longer than what is indexed: on LONG_TEXT_INDEX (the bound
+# written as a literal, as in the index's definition, for the planner to match them).
+_LONG = select(contents.c.id).where(func.length(contents.c.search_text) > literal_column(str(INDEXED_CHARS)))
 
 # Shortest term the trigram index can find.
 MIN_INDEXED = 3
@@ -91,10 +114,12 @@ def fts_match(grams: Sequence[str]) -> str:
 
 
 def candidates(match: str, cap: int) -> Any:
-    """SELECT the ids of the contents the trigrams find, and of those not indexed yet
-    (any of which may hold the terms), no more than ``cap`` of them."""
+    """SELECT the ids of the contents the trigrams find, of those not indexed yet and of
+    those whose text is longer than what is indexed (any of which may hold the terms),
+    no more than ``cap`` of them (a long content the trigrams find too may be listed
+    twice)."""
     return union_all(select(_FTS.c.rowid).where(_FTS.c[CONTENTS_FTS].match(match)),
-                     select(PENDING.c.id)).limit(cap)
+                     select(PENDING.c.id), _LONG).limit(cap)
 
 
 def folder_bound(folder_id: int) -> Any:

@@ -136,7 +136,7 @@ async def test_triggers_keep_the_index_for_indexed_and_pending_contents(app: App
 
     # The check can fail: a content indexed twice is found.
     def index_again(conn: Connection) -> None:
-        conn.execute(text("INSERT INTO contents_fts(rowid, search_text) SELECT id, search_text FROM contents "
+        conn.execute(text("INSERT INTO contents_fts(rowid, search_prefix) SELECT id, search_prefix FROM contents "
                           "WHERE id = :id"), {"id": top})
 
     await app.db.run_write(index_again)
@@ -208,6 +208,17 @@ async def test_the_store_job_indexes_what_deliveries_leave(app: App) -> None:
     await store.check_search_index()
 
 
+def migrate(data: Path, how: Any, revision: str) -> None:
+    """``command.upgrade`` or ``command.downgrade`` of the data directory's database."""
+    engine = create_engine(f"sqlite:///{data / SQLITE_FILE}")
+    with engine.begin() as conn:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.attributes["connection"] = conn
+        how(config, revision)
+    engine.dispose()
+
+
 def _sqlite_master(data: Path) -> set[tuple[str, str]]:
     db = sqlite3.connect(data / SQLITE_FILE)
     try:
@@ -228,13 +239,7 @@ async def test_migration_keeps_what_is_indexed_and_its_downgrade_indexes_the_res
         assert await app.store.index_search_batch(rows=2) == (2, True)
     finally:
         await app.close()
-    engine = create_engine(f"sqlite:///{data / SQLITE_FILE}")
-    with engine.begin() as conn:
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS))
-        config.attributes["connection"] = conn
-        command.downgrade(config, "store_0009")
-    engine.dispose()
+    migrate(data, command.downgrade, "store_0009")
     assert ("table", "contents_fts_pending") not in _sqlite_master(data)
     # Old code's triggers index in the write; every content is indexed.
     db = sqlite3.connect(data / SQLITE_FILE)
@@ -242,13 +247,20 @@ async def test_migration_keeps_what_is_indexed_and_its_downgrade_indexes_the_res
         db.execute("INSERT INTO contents_fts(contents_fts, rank) VALUES ('integrity-check', 1)")
     db.close()
 
-    app = await App.open(data)  # upgraded again
+    migrate(data, command.upgrade, "store_0010")  # upgraded again: what is indexed stays
+    assert ("table", "contents_fts_pending") in _sqlite_master(data)
+    db = sqlite3.connect(data / SQLITE_FILE)
+    with db:
+        assert db.execute("SELECT count(*) FROM contents_fts_pending").fetchone() == (0,)
+        db.execute("INSERT INTO contents_fts(contents_fts, rank) VALUES ('integrity-check', 1)")
+    db.close()
+
+    app = await App.open(data)  # to the head: store_0011 indexes every content again, in the background
     try:
-        assert ("table", "contents_fts_pending") in _sqlite_master(data)
-        assert await app.store.search_index_pending() == 0
+        assert await app.store.search_index_pending() == 4
         await app.store.check_search_index()
         await app.store.deliver(_message(9, "Sau khi nâng cấp"), [box])
-        assert await app.store.search_index_pending() == 1
+        assert await app.store.search_index_pending() == 5
         assert await app.store.search_text(inbox, ["truoc khi ha cap"]) == [1, 2, 3, 4]
         assert await app.store.search_text(inbox, ["sau khi nang cap"]) == [5]
         await app.store.check_search_index()

@@ -49,7 +49,7 @@ from congthu.text import unaccent
 if TYPE_CHECKING:
     from congthu.app import App
 
-__all__ = ["Decision", "Message", "check"]
+__all__ = ["Decision", "Message", "check", "start_documents"]
 
 
 @dataclass
@@ -69,6 +69,9 @@ class Message:
     utf8: bool = True  # SMTPUTF8: else replies are ASCII (RFC 5321 section 4.2)
     # The text of the body and attachments (``extract.documents``), once extracted.
     documents: list[extract.Document] | None = None
+    # That extraction, when it was started before the message was analysed
+    # (``start_documents``).
+    documents_started: asyncio.Future[list[extract.Document]] | None = None
 
 
 @dataclass
@@ -123,18 +126,39 @@ async def _spam(app: App, message: Message) -> rspamd.SpamCheck | ScannerUnavail
 INLINE_EXTRACT = 32 * 1024
 
 
+def _limits(app: App) -> extract.Limits:
+    content = app.settings.content
+    return extract.Limits(content.extract_max_mb * 1024 * 1024, content.extract_max_files,
+                          content.extract_max_depth)
+
+
+def start_documents(app: App, raw: bytes) -> asyncio.Future[list[extract.Document]] | None:
+    """The extraction of a large message's text (``_documents``), started in a worker
+    thread before the message is analysed, when step 4 will need it
+    (``content.classified_in_content``): it then runs while the analysis process works
+    (``smtp.delivery.analyse``), where it ran after it. None for a message whose text is
+    read on the loop, or when nothing may need it; give the future to ``Message``. Not
+    with a virus scanner: its verdict comes before our parsers read the attachments."""
+    content = app.settings.content
+    if not content.classified_in_content or content.clamd or len(raw) <= INLINE_EXTRACT:
+        return None
+    started = asyncio.ensure_future(asyncio.to_thread(extract.documents, raw, _limits(app)))
+    # A message refused before step 4 never looks at it: its failure is not news.
+    started.add_done_callback(lambda done: done.cancelled() or done.exception())
+    return started
+
+
 async def _documents(app: App, message: Message) -> list[extract.Document]:
     """The text of the message's body and attachments, extracted once (bounded by the
     ``content.extract_max_*`` settings), in a worker thread (a small message without
     attachments at once)."""
     if message.documents is None:
-        content = app.settings.content
-        limits = extract.Limits(content.extract_max_mb * 1024 * 1024, content.extract_max_files,
-                                content.extract_max_depth)
-        if len(message.raw) <= INLINE_EXTRACT and not message.analysis.attachments:
-            message.documents = extract.documents(message.raw, limits)
+        if message.documents_started is not None:
+            message.documents = await message.documents_started
+        elif len(message.raw) <= INLINE_EXTRACT and not message.analysis.attachments:
+            message.documents = extract.documents(message.raw, _limits(app))
         else:
-            message.documents = await asyncio.to_thread(extract.documents, message.raw, limits)
+            message.documents = await asyncio.to_thread(extract.documents, message.raw, _limits(app))
     return message.documents
 
 

@@ -12,7 +12,7 @@ import zipfile
 import pytest
 
 from congthu.config import Settings
-from congthu.content import classified, extract
+from congthu.content import classified, extract, pipeline
 from tests.content import documents
 from tests.smtp.conftest import PASSWORD, messages, start_server
 from tests.smtp.test_submission import tls_client
@@ -213,3 +213,15 @@ def test_submission_refuses_stamped_document(submission_server, name, mime_type,
                                  "Kính gửi Văn phòng.", [(name, mime_type, make(documents.ORDINARY))])
     _submit(server, ordinary)
     assert len(messages(server, receiver)) == 1
+    # A larger message (its text extracted in a thread while it is analysed,
+    # congthu.content.pipeline.start_documents) is judged alike.
+    padding = "Nội dung kèm theo báo cáo, đọc kỹ trước khi trình lãnh đạo.\n" * 800
+    large = [documents.message("chuyenvien@soctrang.gov.vn", "vanthu@soctrang.gov.vn", "Báo cáo quý III",
+                               padding, [(name, mime_type, make(stamp))]) for stamp in (documents.STAMPED,
+                                                                                         documents.ORDINARY)]
+    assert len(large[0].as_bytes()) > pipeline.INLINE_EXTRACT
+    with pytest.raises(smtplib.SMTPDataError) as refused:
+        _submit(server, large[0])
+    assert refused.value.smtp_code == 550 and name in refused.value.smtp_error.decode("utf-8")
+    _submit(server, large[1])
+    assert len(messages(server, receiver)) == 2

@@ -22,11 +22,11 @@ from typing import Any
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.engine import Connection
 
-from congthu import audit
+from congthu import audit, metrics
 from congthu.accounts import lockout, scram
 from congthu.accounts.credentials import credential_row
 from congthu.accounts.generated import make_hasher
-from congthu.accounts.model import Credential, aware
+from congthu.accounts.model import Credential, aware, credential_of
 from congthu.accounts.recent import RecentLogins
 from congthu.accounts.states import LoginStates
 from congthu.accounts.verified import VerifiedPasswords
@@ -66,6 +66,11 @@ class AccountsBase:
         self._hash_threads: ThreadPoolExecutor | None = None
         # Whether a stored hash has other parameters than the hasher's (``needs_rehash``).
         self._rehash: tuple[Any, dict[str, bool]] = (None, {})
+        # Client address -> (its throttling key, loopback?) (``client_address``): parsed once, not
+        # on every login of the application servers that bind again and again.
+        self._clients: dict[str, tuple[str, bool]] = {}
+        # (door, result) -> the child of ``congthu_logins_total`` (``count_login``).
+        self._login_counts: dict[tuple[str, str], Any] = {}
 
     async def hash_many(self, passwords: Sequence[str]) -> list[str]:
         """argon2id hashes of many passwords (an import's first passwords), on every core:
@@ -84,7 +89,25 @@ class AccountsBase:
 
     def plaintext_allowed(self, secure: bool, client_ip: str) -> bool:
         """May a password travel in the clear here? Over TLS yes; else only dev loopback."""
-        return secure or (self.config.system.dev_allow_plaintext_loopback and lockout.is_loopback(client_ip))
+        return secure or (self.config.system.dev_allow_plaintext_loopback and self.client_address(client_ip)[1])
+
+    def client_address(self, client_ip: str) -> tuple[str, bool]:
+        """(``lockout.address_key``, ``lockout.is_loopback``) of a client address,
+        remembered (a pure function of the text; bounded)."""
+        found = self._clients.get(client_ip)
+        if found is None:
+            if len(self._clients) >= 10_000:
+                self._clients.clear()
+            found = self._clients[client_ip] = (lockout.address_key(client_ip), lockout.is_loopback(client_ip))
+        return found
+
+    def count_login(self, protocol: str, result: str) -> None:
+        """One more ``congthu_logins_total`` of this door and result (its labelled child
+        looked up once)."""
+        child = self._login_counts.get((protocol, result))
+        if child is None:
+            child = self._login_counts[(protocol, result)] = metrics.logins.labels(protocol, result)
+        child.inc()
 
     async def _check_hash(self, hashed: str, password: str) -> bool:
         if self.verified.known(hashed, password):
@@ -127,11 +150,7 @@ class AccountsBase:
 
     def to_credential(self, row: Any) -> Credential | None:
         """The record of a ``credentials`` row (None for None)."""
-        if row is None:
-            return None
-        return Credential(row.mailbox_id, row.password_hash, row.must_change, aware(row.changed_at) or self.clock(),
-                          row.scram_salt, row.scram_iterations, row.scram_stored_key, row.scram_server_key,
-                          row.reminded_days)
+        return None if row is None else credential_of(row, self.clock())
 
     def expired(self, cred: Credential, now: datetime | None = None) -> bool:
         """Điều 13.2: must change (one-time password), or older than max_age_days."""

@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from congthu import audit, metrics
+from congthu import audit
 from congthu.accounts import credentials as sql
 from congthu.accounts import lockout, notices, roles, scram
 from congthu.accounts.base import b64decode
@@ -33,6 +33,7 @@ from congthu.accounts.model import (
     ScramLookup,
     Verified,
     change_password_url,
+    credential_of,
 )
 from congthu.accounts.second_factor import SecondFactor
 from congthu.accounts.states import KeptLogin
@@ -50,7 +51,7 @@ class LoginState:
 
     counters: lockout.Counters
     mailbox: Mailbox | None = None
-    credential: Any = None
+    credential: Credential | None = None
     two_factor: bool = False
 
 
@@ -67,7 +68,7 @@ def read_login_state(conn: Connection, address: str, username: str, now: datetim
     if mailbox is None:
         return LoginState(counters)
     row, two_factor = sql.credential_and_totp(conn, mailbox.id)
-    return LoginState(counters, mailbox, row, two_factor)
+    return LoginState(counters, mailbox, credential_of(row, now), two_factor)
 
 
 class LoginChecks(SecondFactor):
@@ -91,7 +92,7 @@ class LoginChecks(SecondFactor):
         if refusal is not None:
             return refusal
         now = self.clock()
-        address = lockout.address_key(client_ip)
+        address = self.client_address(client_ip)[0]
         # The counters, the mailbox, its credential and second factor: kept (states.py),
         # else one read.
         state: LoginState | KeptLogin | None = self.states.get(username, address)
@@ -103,10 +104,11 @@ class LoginChecks(SecondFactor):
         refusal = await self._lock_refusal(state.counters, address, username, protocol, client_ip, now)
         if refusal is not None:
             return refusal
-        verified = await self._verify(password, protocol, otp, state.mailbox, self.to_credential(state.credential),
-                                      state.two_factor)
-        return await self.conclude(username, verified, protocol=protocol, client_ip=client_ip,
-                                   attempt=lockout.fingerprint(username, password), record_within=record_within)
+        verified = await self._verify(password, protocol, otp, state.mailbox, state.credential, state.two_factor)
+        # The fingerprint of a wrong password (``lockout.fail``: the same one again counts once).
+        attempt = lockout.fingerprint(username, password) if verified.mailbox is None else ""
+        return await self.conclude(username, verified, protocol=protocol, client_ip=client_ip, attempt=attempt,
+                                   record_within=record_within)
 
     async def precheck(self, username: str, *, protocol: str, client_ip: str, secure: bool,
                        plaintext: bool) -> AuthResult | None:
@@ -116,7 +118,7 @@ class LoginChecks(SecondFactor):
         if refusal is not None:
             return refusal
         now = self.clock()
-        address = lockout.address_key(client_ip)
+        address = self.client_address(client_ip)[0]
         counters = await self.db.run_small_read(lockout.read_counters, address, username, now, self.login)
         return await self._lock_refusal(counters, address, username, protocol, client_ip, now)
 
@@ -127,7 +129,7 @@ class LoginChecks(SecondFactor):
             return None
         await self._audit("login.refused", username, username, {"reason": "tls-required", "protocol": protocol},
                           f"{protocol} {client_ip or '-'}")
-        metrics.logins.labels(protocol, "failed").inc()
+        self.count_login(protocol, "failed")
         return AuthResult(
             AuthStatus.FAILED, code="PRIVACYREQUIRED",
             message="Phải dùng kết nối mã hóa (TLS) để gửi mật khẩu / "
@@ -144,7 +146,7 @@ class LoginChecks(SecondFactor):
             which, counter = lock
             key = {lockout.ADDRESS: address, lockout.PAIR: lockout.pair_key(address, username)}.get(which, username)
             await self._audit_refusal(which, key, username, protocol, client, now)
-            metrics.logins.labels(protocol, "locked").inc()
+            self.count_login(protocol, "locked")
             delay = lockout.failure_delay(counters.address, counters.pair, self.login) if which != lockout.ACCOUNT \
                 else 0.0
             if delay:
@@ -214,7 +216,7 @@ class LoginChecks(SecondFactor):
         if (status is AuthStatus.OK and not values and verified.app_password_id is None
                 and self.recent.repeat(username, protocol, client_ip, now, record_within)):
             # Written lately for this account and address (recent.py): counted only.
-            metrics.logins.labels(protocol, status.value).inc()
+            self.count_login(protocol, status.value)
             self.on_login(mailbox.id, protocol)
             return AuthResult(AuthStatus.OK, mailbox, via=verified.via)
         details: dict[str, Any] = {"protocol": protocol, "via": verified.via,
@@ -240,7 +242,7 @@ class LoginChecks(SecondFactor):
             self.recent.forget(username)  # not written: the next success must be
             raise
         event(action, protocol=protocol, user=mailbox.address, client=client_ip, via=verified.via)
-        metrics.logins.labels(protocol, status.value).inc()
+        self.count_login(protocol, status.value)
         if status is AuthStatus.OK:
             self.on_login(mailbox.id, protocol)
         if status is AuthStatus.DISABLED:
@@ -260,7 +262,7 @@ class LoginChecks(SecondFactor):
                       attempt: str) -> AuthResult:
         now = self.clock()
         client = f"{protocol} {client_ip or '-'}"
-        address = lockout.address_key(client_ip)
+        address = self.client_address(client_ip)[0]
         login = self.login
         self.recent.forget(username)
 
@@ -304,7 +306,7 @@ class LoginChecks(SecondFactor):
         message = "Sai địa chỉ hoặc mật khẩu / invalid address or password"
         if verified.hint:
             message = f"{message}. {verified.hint}"
-        metrics.logins.labels(protocol, "failed").inc()
+        self.count_login(protocol, "failed")
         if by_address.locked(now) or by_pair.locked(now) or any(kind == lockout.ACCOUNT for kind, _k, _c in locks):
             return AuthResult(AuthStatus.LOCKED, code="UNAVAILABLE", delay=delay,
                               message="Tạm khóa do đăng nhập sai nhiều lần / "

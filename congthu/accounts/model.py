@@ -6,6 +6,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from congthu.accounts import scram
 from congthu.config import Settings
@@ -114,3 +115,13 @@ def aware(value: datetime | None) -> datetime | None:
     if value is not None and value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value
+
+
+def credential_of(row: Any, now: datetime) -> Credential | None:
+    """The record of a ``credentials`` row (None for None); a row without ``changed_at``
+    counts as changed ``now``."""
+    if row is None:
+        return None
+    return Credential(row.mailbox_id, row.password_hash, row.must_change, aware(row.changed_at) or now,
+                      row.scram_salt, row.scram_iterations, row.scram_stored_key, row.scram_server_key,
+                      row.reminded_days)

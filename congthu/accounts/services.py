@@ -32,7 +32,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from congthu import audit, metrics
+from congthu import audit
 from congthu.accounts import lockout
 from congthu.accounts.base import AccountsBase
 from congthu.accounts.generated import new_service_secret, sha256_hex
@@ -169,7 +169,7 @@ class ServiceAccounts(AccountsBase):
         name = name.strip().lower()
         client = f"{protocol} {client_ip or '-'}"
         now = self.clock()
-        address = lockout.address_key(client_ip)
+        address = self.client_address(client_ip)[0]
         account = _ACCOUNT_KEY + name
         # What a secret's bind is decided on, kept (states.py) or one read: the counters
         # and whether the account exists (its removal is announced, so it binds no more).
@@ -188,7 +188,7 @@ class ServiceAccounts(AccountsBase):
                                         "temporarily locked after too many failed logins")
         exists = stored is not None
         if exists and self.recent.repeat(account, protocol, client_ip, now, record_within):
-            metrics.logins.labels(protocol, "ok").inc()
+            self.count_login(protocol, "ok")
             return ServiceCheck(True, name)
         details: dict[str, Any] = {"protocol": protocol, "via": "certificate", "subject": subject[:300]}
         if exists and record_within > 0:
@@ -210,7 +210,7 @@ class ServiceAccounts(AccountsBase):
         except BaseException:
             self.recent.forget(account)
             raise
-        metrics.logins.labels(protocol, "ok" if exists else "failed").inc()
+        self.count_login(protocol, "ok" if exists else "failed")
         event("service.login.ok" if exists else "service.login.failed", protocol=protocol, user=name,
               client=client_ip, via="certificate")
         if exists:
@@ -233,7 +233,7 @@ class ServiceAccounts(AccountsBase):
                               client)
             return ServiceCheck(False, code="PRIVACYREQUIRED",
                                 message="Phải dùng kết nối mã hóa (TLS) / an encrypted (TLS) connection is required")
-        address = lockout.address_key(client_ip)
+        address = self.client_address(client_ip)[0]
         account = _ACCOUNT_KEY + name
         stored = self.states.get_service(name, account, address)  # kept (states.py), else one read
         if stored is not None:
@@ -250,7 +250,7 @@ class ServiceAccounts(AccountsBase):
         ok = stored is not None and hmac.compare_digest(stored, sha256_hex(secret))
         login = self.login
         if ok and self.recent.repeat(account, protocol, client_ip, now, record_within):
-            metrics.logins.labels(protocol, "ok").inc()
+            self.count_login(protocol, "ok")
             return ServiceCheck(True, name)
         details: dict[str, Any] = {"protocol": protocol}
         if ok and record_within > 0:
@@ -283,7 +283,7 @@ class ServiceAccounts(AccountsBase):
         except BaseException:
             self.recent.forget(account)  # not written: the next success must be
             raise
-        metrics.logins.labels(protocol, "ok" if ok else "failed").inc()
+        self.count_login(protocol, "ok" if ok else "failed")
         event("service.login.ok" if ok else "service.login.failed", protocol=protocol, user=name, client=client_ip)
         if ok:
             return ServiceCheck(True, name)

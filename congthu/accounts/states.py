@@ -47,6 +47,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from congthu.accounts import lockout
+from congthu.accounts.model import Credential
 from congthu.store import Mailbox
 from congthu.store.changes import ALL_ACCOUNTS
 
@@ -64,11 +65,11 @@ def service_key(name: str) -> str:
 @dataclass(frozen=True)
 class KeptLogin:
     """What a login of an account needs of the database, as kept: the guessing counters
-    (none locked), the mailbox, its credential row and whether its second factor is on."""
+    (none locked), the mailbox, its credential and whether its second factor is on."""
 
     counters: lockout.Counters
     mailbox: Mailbox
-    credential: Any
+    credential: Credential
     two_factor: bool
 
 
@@ -80,8 +81,9 @@ class LoginStates:
         self.clock = clock
         # Bumped by every change heard: a read begun before it is not kept.
         self.epoch = 0
-        # account -> (until, mailbox, credential row, second factor on)
-        self._accounts: OrderedDict[str, tuple[float, Mailbox, Any, bool]] = OrderedDict()
+        # account -> (until, what a login of it needs): one record made when kept, handed
+        # out as it is to every kept login (it is frozen, and so is what it holds).
+        self._accounts: OrderedDict[str, tuple[float, KeptLogin]] = OrderedDict()
         self._names: dict[int, set[str]] = {}  # mailbox id -> the accounts kept for it
         # lockout.lock_key(kind, key) of a counter not locked -> until
         self._unlocked: OrderedDict[str, float] = OrderedDict()
@@ -97,7 +99,7 @@ class LoginStates:
         if kept is None:
             return None
         now = self.clock()
-        until, mailbox, credential, two_factor = kept
+        until, login = kept
         if until < now:
             self._drop(account)
             return None
@@ -105,10 +107,10 @@ class LoginStates:
             open_until = self._unlocked.get(key)
             if open_until is None or open_until < now:
                 return None
-        return KeptLogin(_NOT_LOCKED, mailbox, credential, two_factor)
+        return login
 
     def keep(self, account: str, address: str, counters: lockout.Counters, mailbox: Mailbox | None,
-             credential: Any, two_factor: bool, epoch: int, now_at: Any) -> None:
+             credential: Credential | None, two_factor: bool, epoch: int, now_at: Any) -> None:
         """Keep what ``read_login_state`` read (``epoch``: ``self.epoch`` before the
         read; ``now_at``: the time the counters were judged at)."""
         if self.seconds <= 0 or epoch != self.epoch or not self.active():
@@ -117,7 +119,7 @@ class LoginStates:
         if mailbox is None or credential is None:
             return
         self._drop(account)
-        self._accounts[account] = (self.clock() + self.seconds, mailbox, credential, two_factor)
+        self._accounts[account] = (self.clock() + self.seconds, KeptLogin(_NOT_LOCKED, mailbox, credential, two_factor))
         self._names.setdefault(mailbox.id, set()).add(account)
         while len(self._accounts) > MAX_ENTRIES:
             self._drop(next(iter(self._accounts)))
@@ -185,11 +187,12 @@ class LoginStates:
         kept = self._accounts.pop(account, None)
         if kept is None:
             return
-        names = self._names.get(kept[1].id)
+        mailbox_id = kept[1].mailbox.id
+        names = self._names.get(mailbox_id)
         if names is not None:
             names.discard(account)
             if not names:
-                del self._names[kept[1].id]
+                del self._names[mailbox_id]
 
     @staticmethod
     def _counter_keys(account: str, address: str) -> tuple[str, str, str]:

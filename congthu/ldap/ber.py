@@ -20,7 +20,7 @@ SEQUENCE = 0x30
 MAX_LENGTH_OCTETS = 4
 
 
-def header(data: bytes) -> tuple[int, int] | None:
+def header(data: bytes | bytearray) -> tuple[int, int] | None:
     """(header length, content length) of the element at the start of ``data``, None if
     ``data`` is too short to tell. MalformedPDU for a tag of more than one octet (LDAP
     uses none), the indefinite form, or a length longer than four octets."""

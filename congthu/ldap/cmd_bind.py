@@ -23,13 +23,13 @@ from __future__ import annotations
 
 from congthu import audit
 from congthu.accounts import AuthStatus
-from congthu.ldap import dn, errors
+from congthu.ldap import dn, errors, messages
 from congthu.ldap.errors import LDAPError
 from congthu.ldap.messages import BindBody, ControlRecord, Message, password_policy_value, text
 from congthu.ldap.session import Session
 from congthu.ldap.tree import ANONYMOUS, PASSWORD_POLICY, Identity, uid_of
 from congthu.log import event
-from congthu.store import normalise_address
+from congthu.store import Mailbox, normalise_address
 
 # draft-behera-ldap-password-policy-10 section 6.2, the error enumeration.
 PASSWORD_EXPIRED, ACCOUNT_LOCKED, CHANGE_AFTER_RESET = 0, 1, 2
@@ -43,6 +43,19 @@ EXTERNAL = "EXTERNAL"
 def person_dn(address: str, session: Session) -> str:
     """The DN of the person entry of a mailbox."""
     return f"uid={dn.escape(uid_of(address, session.app.settings.system.domain))},ou=people,{session.base}"
+
+
+def person_identity(mailbox: Mailbox, session: Session) -> Identity:
+    """The identity a bind of ``mailbox`` gives, remembered per server
+    (``TreeCache.people``): the same few hundred people bind again and again."""
+    people = session.trees.people
+    key = (mailbox.id, mailbox.address)
+    found = people.get(key)
+    if found is None:
+        if len(people) >= session.trees.MAX_BIND_NAMES:
+            people.clear()
+        found = people[key] = Identity("person", person_dn(mailbox.address, session), mailbox.id, mailbox.address)
+    return found
 
 
 def bind_target(name: str, session: Session) -> tuple[str, str]:
@@ -80,7 +93,7 @@ def _bind_target(name: str, session: Session) -> tuple[str, str]:
 
 
 def _policy(message: Message, error: int | None) -> list[ControlRecord] | None:
-    if message.control(PASSWORD_POLICY) is None:
+    if not message.controls or message.control(PASSWORD_POLICY) is None:
         return None
     return [ControlRecord(PASSWORD_POLICY, False, password_policy_value(error))]
 
@@ -224,9 +237,11 @@ async def _bind_person(s: Session, message: Message, address: str, password: str
         # record, as at the other doors; an application server binding per page would
         # otherwise write a JSON line per request to the journal.
         assert result.mailbox is not None
-        s.identity = Identity("person", person_dn(result.mailbox.address, s), result.mailbox.id,
-                              result.mailbox.address)
-        await s.result(message, errors.SUCCESS, controls=_policy(message, None))
+        s.identity = person_identity(result.mailbox, s)
+        if message.controls:
+            await s.result(message, errors.SUCCESS, controls=_policy(message, None))
+        else:
+            await s.send(messages.bind_success(message.id))
         return
     event("ldap.bind", address=address, peer=s.peer, result=result.status.value, tls=s.tls)
     if result.code == "PRIVACYREQUIRED":

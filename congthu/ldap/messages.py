@@ -325,6 +325,20 @@ def decode(pdu: bytes) -> Message:
     return fast if fast is not None else decode_by_pyasn1(pdu)
 
 
+def decode_checked(pdu: bytes, max_depth: int) -> Message:
+    """What the session does with a whole PDU: ``ber.check`` (nesting at most
+    ``max_depth``), then ``decode``. A Bind the hand decoder reads is not walked again:
+    reading it walked every element of it, each within its parent, definite, four levels
+    deep at most, which is all ``check`` would ask (``test_codec.py``: every PDU it reads
+    as a Bind passes ``check``). Any other operation is checked before pyasn1 sees it,
+    and a search's filter before it is read."""
+    fast = _decode_fast(pdu)
+    if fast is not None and fast.op == "bind":
+        return fast
+    ber.check(pdu, max_depth)
+    return fast if fast is not None else decode_by_pyasn1(pdu)
+
+
 def decode_by_pyasn1(pdu: bytes) -> Message:
     """``decode`` by pyasn1 alone: for the shapes the hand decoder leaves, and the
     reference it is tested against."""
@@ -616,6 +630,17 @@ def result(message_id: int, number: int, code: int, diagnostic: str = "", matche
     if value is not None and number in (1, 24):
         content += _tlv(0x87 if number == 1 else 0x8B, value)  # serverSaslCreds [7], responseValue [11]
     return envelope(message_id, _tlv(0x60 | number, content), controls)
+
+
+# The BindResponse of a success without controls, diagnostic or matched DN (RFC 4511
+# section 4.2.2): what nearly every bind is answered, made once (``bind_success``).
+_BIND_SUCCESS = _tlv(0x61, _tlv(0x0A, b"\x00") + _tlv(0x04, b"") + _tlv(0x04, b""))
+
+
+def bind_success(message_id: int) -> bytes:
+    """``result(message_id, 1, 0)``: the answer of a successful bind, its message id
+    spliced into bytes made once (``test_codec.py`` checks they are the same)."""
+    return _tlv(0x30, _tlv(0x02, _integer(message_id)) + _BIND_SUCCESS)
 
 
 def entry(message_id: int, dn: str, attributes: list[tuple[str, list[str]]]) -> bytes:

@@ -1,7 +1,7 @@
 """One LDAP session: its state and its loop (RFC 4511 sections 4.1, 4.2, 4.4, 5.1).
 
 The loop reads whole PDUs (``wire``), checks their structure (``ber.check``) and decodes
-them (``messages.decode``), then hands each to the handler of its operation from the
+them (``messages.decode_checked``), then hands each to the handler of its operation from the
 table it was given (``commands.py``; it imports no handler). A PDU that is not a valid
 LDAPMessage ends the session with a Notice of Disconnection, protocolError (section
 4.1.1); nothing a client sends ends more than its own session.
@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from congthu.db import DatabaseUnavailable
-from congthu.ldap import ber, errors, messages
+from congthu.ldap import errors, messages
 from congthu.ldap.certificates import ClientCertificates, Presented
 from congthu.ldap.errors import LDAPError, MalformedPDU, SessionClosed
 from congthu.ldap.messages import ControlRecord, Message
@@ -85,8 +85,7 @@ class Session:
                     if isinstance(pdu, Ended):
                         await self.ended(pdu)
                         return
-                    ber.check(pdu, self.app.settings.ldap.max_filter_depth + NESTING_MARGIN)
-                    message = messages.decode(pdu)
+                    message = messages.decode_checked(pdu, self.app.settings.ldap.max_filter_depth + NESTING_MARGIN)
                 except (MalformedPDU, messages.BadOperation) as exc:
                     await self.disconnect(errors.PROTOCOL_ERROR, exc)
                     return

@@ -404,6 +404,8 @@ class TreeCache:
         self._keys: dict[str, dn.Key] = {}
         # Bind names -> ("person", address) or ("service", name) (``cmd_bind.bind_target``).
         self.bind_names: dict[str, tuple[str, str]] = {}
+        # (mailbox id, address) -> the Identity a person's bind gives (``cmd_bind``).
+        self.people: dict[tuple[int, str], Identity] = {}
         self._tree: Tree | None = None
         self._lock = asyncio.Lock()
         self._grants: tuple[tuple[str, ...], dict[str, grants.Grant]] = ((), {})

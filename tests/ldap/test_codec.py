@@ -245,3 +245,44 @@ def test_hand_decoder_agrees_with_pyasn1_on_mutations(valid: bytes, data: st.Dat
     except MalformedPDU:
         return
     _same_decoding(bytes(pdu))
+
+
+@given(st.integers(0, 2**31 - 1))
+@settings(max_examples=300, deadline=None)
+def test_the_made_bind_success_is_the_encoded_one(message_id: int) -> None:
+    for number in (message_id, 0, 127, 128, 255, 256, 2**31 - 1):
+        assert messages.bind_success(number) == messages.result(number, 1, 0)
+
+
+def _checked(pdu: bytes, max_depth: int) -> Any:
+    """``decode_checked`` as the session used to do it: ``check``, then ``decode``."""
+    ber.check(pdu, max_depth)
+    return messages.decode(pdu)
+
+
+BINDS = [pdu for pdu in SHAPES if messages.decode(pdu).op == "bind"]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.sampled_from(BINDS), st.data())
+def test_a_bind_read_by_hand_needs_no_check(valid: bytes, data: st.DataObject) -> None:
+    """``decode_checked`` skips ``ber.check`` for a Bind the hand decoder read: every PDU
+    it reads as a Bind passes the check (nesting 3 deep at most), and ``decode_checked``
+    gives what ``check`` then ``decode`` give, for anything."""
+    pdu = bytearray(valid)
+    for _ in range(data.draw(st.integers(0, 3))):
+        where = data.draw(st.integers(0, len(pdu) - 1))
+        action = data.draw(st.sampled_from(["flip", "cut", "insert"]))
+        if action == "flip":
+            pdu[where] = data.draw(st.integers(0, 255))
+        elif action == "cut":
+            del pdu[where:]
+            if not pdu:
+                pdu.append(0)
+        else:
+            pdu[where:where] = data.draw(st.binary(min_size=1, max_size=4))
+    raw = bytes(pdu)
+    fast = messages._decode_fast(raw)
+    if fast is not None and fast.op == "bind":
+        ber.check(raw, 3)
+    assert _outcome(lambda p: messages.decode_checked(p, 40), raw) == _outcome(lambda p: _checked(p, 40), raw)

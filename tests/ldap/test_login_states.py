@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import pytest
 from sqlalchemy import Engine, event
 
+from congthu import metrics
 from congthu.app import App
 from congthu.directory import Directory
 from congthu.requests import reclaim
@@ -80,6 +81,11 @@ def statements(world: LDAPWorld) -> Iterator[list[str]]:
         event.remove(Engine, "before_cursor_execute", before)
 
 
+def logins_ok() -> float:
+    """``congthu_logins_total`` of successful LDAP binds (the server runs in this process)."""
+    return metrics.registry.get_sample_value("congthu_logins_total", {"protocol": "ldap", "result": "ok"}) or 0.0
+
+
 def test_kept_states_end_after_their_time(world: LDAPWorld) -> None:
     """The safety net: an entry is not used after ``login.state_cache_seconds``."""
     states = world.server.app.accounts.states
@@ -104,10 +110,14 @@ def test_a_kept_bind_reads_nothing_and_every_change_elsewhere_acts_at_once(world
     assert conn.rebind(world.dn(BINH), PASSWORD)
     assert kept(world, BINH)
     # Kept and written lately (ldap.bind_record_seconds): no statement at all.
+    counted = logins_ok()
     with statements(world) as seen:
         for _ in range(5):
             assert conn.rebind(world.dn(BINH), PASSWORD), conn.result
     assert seen == []
+    # Each still counted as a login, and bound as the person.
+    assert logins_ok() == counted + 5
+    assert conn.extend.standard.who_am_i() == f"dn:{world.dn(BINH)}"
 
     # A new password set by another worker: the old one is refused at once.
     mailbox_id = world.people[BINH][1]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 import time
 from pathlib import Path
 
@@ -164,6 +165,41 @@ def test_slow_client_is_cut_off(world: LDAPWorld) -> None:
         assert sock.recv(100) == b""
         assert time.monotonic() - started < 10
     still_serving(world.server, world)
+
+
+def test_pipelined_and_split_requests(world: LDAPWorld) -> None:
+    """The wire cuts what arrives into PDUs itself: three binds in one segment get three
+    answers in order; a bind split across segments (in the middle of its header, then of
+    its body) is read whole."""
+    name = world.dn("Nguyễn Thanh Bình")
+    with open_socket(world) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.sendall(b"".join(simple_bind(i, name, PASSWORD) for i in (1, 2, 3)))
+        assert [id_and_op(read_pdu(sock)) for _ in range(3)] == [(1, 0x61), (2, 0x61), (3, 0x61)]
+        pdu = simple_bind(4, name, PASSWORD)
+        for part in (pdu[:1], pdu[1:2], pdu[2:9], pdu[9:]):
+            sock.sendall(part)
+            time.sleep(0.05)
+        answer = read_pdu(sock)
+        assert id_and_op(answer) == (4, 0x61) and b"\x0a\x01\x00" in answer
+
+
+def test_a_request_pipelined_after_starttls_is_dropped(world: LDAPWorld) -> None:
+    """RFC 4513 section 3.1.1: nothing may follow StartTLS before its answer; a request
+    sent in plaintext right behind it (command injection, CVE-2011-0411) is not taken as
+    if it came through TLS."""
+    start_tls = message(1, tlv(0x77, tlv(0x80, b"1.3.6.1.4.1.1466.20037")))
+    name = world.dn("Nguyễn Thanh Bình")
+    with open_socket(world) as sock:
+        sock.sendall(start_tls + simple_bind(2, name, PASSWORD))
+        answer = read_pdu(sock)
+        assert id_and_op(answer) == (1, 0x78) and b"\x0a\x01\x00" in answer
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        with context.wrap_socket(sock) as tls:
+            tls.sendall(simple_bind(3, name, PASSWORD))
+            assert id_and_op(read_pdu(tls)) == (3, 0x61)  # not 2: the injected bind was dropped
 
 
 def test_abandon_and_unbind(world: LDAPWorld) -> None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, and_, select, true
+from sqlalchemy import Connection, and_, bindparam, select, true
 
 from congthu.delegation.rights import ALL_RIGHTS, SEND_AS
 from congthu.delegation.tables import delegations, folder_delegations
@@ -69,16 +69,21 @@ class Access:
         return "l" in self.mailbox or any("l" in r for r in self.folders.values())
 
 
+# The grants to one grantee (of one owner): built once, with parameters, so that a read
+# before every LIST or delegated command compiles nothing (the statement cache's key of a
+# statement built per call cost as much as the query).
+_WHOLE_TO = (select(delegations.c.owner_mailbox_id, delegations.c.rights, delegations.c.expires_at)
+             .where(delegations.c.grantee_mailbox_id == bindparam("b_grantee")))
+_WHOLE_TO_FROM = _WHOLE_TO.where(delegations.c.owner_mailbox_id == bindparam("b_owner"))
+_FOLDERS_TO = (select(folder_delegations.c.folder_id, folder_delegations.c.rights, folder_delegations.c.expires_at)
+               .where(folder_delegations.c.grantee_mailbox_id == bindparam("b_grantee")))
+
+
 def _read_accesses(conn: Connection, grantee_id: int, owner_id: int | None, now: datetime) -> dict[int, Access]:
-    whole = select(delegations.c.owner_mailbox_id, delegations.c.rights, delegations.c.expires_at) \
-        .where(delegations.c.grantee_mailbox_id == grantee_id)
-    if owner_id is not None:
-        whole = whole.where(delegations.c.owner_mailbox_id == owner_id)
-    mailbox_rights = {int(r.owner_mailbox_id): r.rights for r in conn.execute(whole) if in_force(r.expires_at, now)}
-    per_folder = [f for f in conn.execute(select(folder_delegations.c.folder_id, folder_delegations.c.rights,
-                                                 folder_delegations.c.expires_at)
-                                          .where(folder_delegations.c.grantee_mailbox_id == grantee_id))
-                  if in_force(f.expires_at, now)]
+    whole = conn.execute(_WHOLE_TO, {"b_grantee": grantee_id}) if owner_id is None \
+        else conn.execute(_WHOLE_TO_FROM, {"b_grantee": grantee_id, "b_owner": owner_id})
+    mailbox_rights = {int(r.owner_mailbox_id): r.rights for r in whole if in_force(r.expires_at, now)}
+    per_folder = [f for f in conn.execute(_FOLDERS_TO, {"b_grantee": grantee_id}) if in_force(f.expires_at, now)]
     folders = folders_by_ids(conn, [f.folder_id for f in per_folder])
     folder_rights: dict[int, dict[int, str]] = {}
     for f in per_folder:
@@ -108,7 +113,9 @@ async def access_of(app: App, owner_mailbox_id: int, user_mailbox_id: int) -> Ac
 async def accesses_of(app: App, user_mailbox_id: int) -> list[Access]:
     """Every other mailbox in which the user has a grant (mailbox-wide or on a folder),
     by owner address."""
-    found = await app.db.run_read(_read_accesses, user_mailbox_id, None, app.accounts.clock())
+    # Rows found by grantee (both tables are indexed by it), read before every LIST: on
+    # the loop's own connection (run_small_read), no thread hop.
+    found = await app.db.run_small_read(_read_accesses, user_mailbox_id, None, app.accounts.clock())
     return sorted(found.values(), key=lambda a: a.owner_address)
 
 

@@ -2,9 +2,10 @@
 process: folder ids of two databases name different folders).
 
 - ``metas`` and ``known``: what never changes of the messages fetched lately (their
-  metadata row; their content with its loaded structure and the FETCH items made from
-  it), by (folder id, UIDVALIDITY, UID), which never names another message of the same
-  database (a UID is not reused; a recreated or renamed folder has a new UIDVALIDITY).
+  metadata row; their content with its loaded structure, its header section of at most
+  8 KiB and the FETCH items made from it), by (folder id, UIDVALIDITY, UID), which
+  never names another message of the same database (a UID is not reused; a recreated
+  or renamed folder has a new UIDVALIDITY).
   Bounded (``CACHE_MAX`` each), least recently used first out (``cmd_fetch``).
 - ``folders``: the index of each folder selected lately (UIDs, flags, modseqs), which
   a SELECT copies and brings up to date instead of reading the folder

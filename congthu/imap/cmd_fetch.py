@@ -15,7 +15,10 @@ reading the message; body sections read the bytes from the blob store, a bounded
 of bytes at a time, so a FETCH 1:* of a large mailbox streams instead of loading
 everything. What never changes of a message (size, date, content, loaded structure) is
 kept for the messages fetched lately (the App's ``caches.ImapCaches``: ``metas``,
-``known``): fetching them again asks the database only whether they still exist. A body item without .PEEK sets \\Seen first (if the mailbox is
+``known``): fetching them again asks the database only whether they still exist. Their
+header section is kept too (``_Known.header``, up to 8 KiB), so RFC822.HEADER and
+BODY[HEADER.FIELDS (...)] of any field list are cut from it without reading the bytes
+again. A body item without .PEEK sets \\Seen first (if the mailbox is
 writable and the user has the "s" right), and the FETCH response then carries FLAGS.
 
 FLAGS carries \\Recent for the messages this session was the first to be told of (RFC
@@ -307,14 +310,46 @@ class _Known:
     """A message's content, its structure loaded, and the FETCH items made from them
     (ENVELOPE, BODYSTRUCTURE, header sections...) by (item, UTF-8 session or not): the
     same bytes every time, so they are made once. Items longer than _ITEM_MAX are not
-    kept (whole messages, large parts), nor more than _ITEMS_PER_MESSAGE of them."""
+    kept (whole messages, large parts), nor more than _ITEMS_PER_MESSAGE of them.
 
-    __slots__ = ("content", "structure", "items")
+    Also the message's header section (``header``, if at most _HEADER_MAX bytes) and its
+    fields' spans, once the bytes were read: clients ask for ever other HEADER.FIELDS
+    lists (imaptest picks them at random), which the item cache rarely holds; they are
+    cut from the kept header without reading the message again (``_from_header``)."""
+
+    __slots__ = ("content", "structure", "items", "header", "_spans")
 
     def __init__(self, content: Content, structure: mimeparts.MessageStructure | None) -> None:
         self.content = content
         self.structure = structure
         self.items: dict[tuple[FetchAtt, bool], bytes] = {}
+        self.header: bytes | None = None
+        self._spans: list[tuple[str, int, int]] | None = None
+
+    def keep_header(self, raw: bytes, structure: mimeparts.MessageStructure) -> None:
+        root = structure.root
+        if self.header is None and root.body_start - root.header_start <= _HEADER_MAX:
+            self.header = raw[root.header_start:root.body_start]
+
+    def spans(self) -> list[tuple[str, int, int]]:
+        """The fields of ``header``, found once."""
+        assert self.header is not None
+        if self._spans is None:
+            self._spans = mimeparts.header_spans(self.header)
+        return self._spans
+
+
+# A message's header section kept with its content's FETCH items, at most (bytes).
+_HEADER_MAX = 8192
+
+
+def _from_header(att: FetchAtt) -> bool:
+    """Is the item a cut of the message's own header section (RFC822.HEADER,
+    BODY[HEADER], BODY[HEADER.FIELDS (...)], BODY[HEADER.FIELDS.NOT (...)])?"""
+    if att.name == "RFC822.HEADER":
+        return True
+    return (att.name == "BODY[]" and att.section is not None and not att.section.part
+            and att.section.text in ("HEADER", "HEADER.FIELDS", "HEADER.FIELDS.NOT"))
 
 
 _ITEM_MAX = 4096
@@ -370,8 +405,9 @@ async def _send_group(s: Session, group: list[int], atts: list[FetchAtt], metas:
             structures[n] = known.structure
             # The bytes: for body sections not made before, and to parse a content
             # stored without structure.
-            if (need_raw and not all((a, utf8) in known.items for a in raw_atts)) or known.structure is None \
-                    or (wants_preview and known.content.preview is None):
+            if (need_raw and not all((a, utf8) in known.items or (known.header is not None and _from_header(a))
+                                     for a in raw_atts)) \
+                    or known.structure is None or (wants_preview and known.content.preview is None):
                 segments[n] = known.content.segments
     raws: list[bytes | None] = [None] * len(group)
     if any(seg is not None for seg in segments):
@@ -392,6 +428,8 @@ async def _send_group(s: Session, group: list[int], atts: list[FetchAtt], metas:
         if structure is None and raw is not None:
             structure = mimeparts.parse(raw)
         known = knowns[n]
+        if known is not None and raw is not None and structure is not None:
+            known.keep_header(raw, structure)
         if wants_preview and known is not None and known.content.preview is None and raw is not None \
                 and structure is not None:
             # Stored before previews were made at delivery: made now, and kept.
@@ -452,6 +490,11 @@ def render(s: Session, i: int, atts: list[FetchAtt], meta: MessageMeta | None,
         elif name == "PREVIEW":  # RFC 8970 section 3
             text = known.content.preview if known is not None else None
             out.append(b"PREVIEW " + (string(text, utf8=utf8) if text is not None else b"NIL"))
+        elif raw is None and known is not None and known.header is not None and _from_header(att):
+            item = _render_header(att, known)
+            if len(item) <= _ITEM_MAX and len(known.items) < _ITEMS_PER_MESSAGE:
+                known.items[(att, utf8)] = item
+            out.append(item)
         elif structure is None or (raw is None and name not in _STRUCTURE):
             # The content (or its bytes) is gone: cannot happen while referenced.
             out.append(name.encode() + b" NIL")
@@ -473,6 +516,19 @@ def _render_structure(name: str, structure: mimeparts.MessageStructure, utf8: bo
     if name == "BODYSTRUCTURE":
         return b"BODYSTRUCTURE " + mimeparts.bodystructure(structure, True, utf8=utf8)
     return b"BODY " + mimeparts.bodystructure(structure, False, utf8=utf8)
+
+
+def _render_header(att: FetchAtt, known: _Known) -> bytes:
+    """An item of ``_from_header`` cut from the kept header section: the same bytes as
+    ``_render_body`` makes from the whole message (tests/imap/test_fetch_header_cache.py)."""
+    header = known.header
+    assert header is not None
+    if att.name == "RFC822.HEADER":
+        return b"RFC822.HEADER " + literal(header)
+    section = att.section
+    assert section is not None
+    data = header if section.text == "HEADER" else mimeparts.pick_fields(header, known.spans(), section)
+    return _labelled(att, b"BODY[" + section.spec().encode() + b"]", data)
 
 
 def _render_body(att: FetchAtt, raw: bytes, structure: mimeparts.MessageStructure, utf8: bool) -> bytes:
@@ -499,6 +555,12 @@ def _render_body(att: FetchAtt, raw: bytes, structure: mimeparts.MessageStructur
         label = b"BINARY" + spec
     else:  # pragma: no cover - the parser knows no other item
         raise ValueError(name)
+    return _labelled(att, label, data)
+
+
+def _labelled(att: FetchAtt, label: bytes, data: bytes | None) -> bytes:
+    """A body item: its label (with the partial's origin) and its data, cut to the partial."""
+    name = att.name
     if att.partial is not None:
         offset, length = att.partial
         label += b"<%d>" % offset

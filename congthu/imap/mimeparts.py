@@ -32,7 +32,7 @@ from congthu.mime.headers import Header, scan_header
 __all__ = [
     "MessageStructure", "UnknownEncoding", "HeaderFields", "load", "parse", "envelope",
     "bodystructure", "section_bytes", "binary_bytes", "binary_size", "binary_decodable",
-    "header_fields",
+    "header_fields", "header_spans", "pick_fields",
 ]
 
 MessageStructure = mime.MessageStructure
@@ -145,10 +145,22 @@ def section_bytes(raw: bytes, structure: MessageStructure, section: Section) -> 
     start, end = found
     if section.text not in ("HEADER.FIELDS", "HEADER.FIELDS.NOT"):
         return raw[start:end]
-    # RFC 9051 6.4.5: the fields kept, as they are in the message, then the blank line.
+    return pick_fields(raw, mime.field_spans(raw, start, end), section)
+
+
+def header_spans(header: bytes) -> list[tuple[str, int, int]]:
+    """The fields of a header section on its own (``mime.field_spans``), for
+    ``pick_fields``."""
+    return mime.field_spans(header, 0, len(header))
+
+
+def pick_fields(raw: bytes, spans: list[tuple[str, int, int]], section: Section) -> bytes:
+    """BODY[HEADER.FIELDS (...)] / BODY[HEADER.FIELDS.NOT (...)] of a header section
+    whose fields are ``spans`` (``mime.field_spans`` over ``raw``): the fields kept, as
+    they are in the message, then the blank line (RFC 9051 section 6.4.5)."""
     wanted = {name.lower() for name in section.fields}
     negate = section.text == "HEADER.FIELDS.NOT"
-    kept = [raw[s:e] for name, s, e in mime.field_spans(raw, start, end) if (name in wanted) != negate]
+    kept = [raw[s:e] for name, s, e in spans if (name in wanted) != negate]
     return b"".join(f if f.endswith(b"\n") else f + b"\r\n" for f in kept) + b"\r\n"
 
 

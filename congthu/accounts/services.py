@@ -159,6 +159,17 @@ class ServiceAccounts(AccountsBase):
             raise ServiceError(f"Không có tài khoản dịch vụ / no such service account: {name}")
         return secret
 
+    async def _service_state(self, name: str, account: str, address: str,
+                             now: datetime) -> tuple[lockout.Counters, str | None]:
+        """``_bind_state``, kept (``states.py``: a kept one is never locked) or read once."""
+        stored = self.states.get_service(name, account, address)
+        if stored is not None:
+            return lockout.Counters(lockout.Counter(), lockout.Counter(), lockout.Counter()), stored
+        epoch = self.states.epoch
+        counters, stored = await self.db.run_small_read(_bind_state, address, account, name, now, self.login)
+        self.states.keep_service(name, account, address, counters, stored, epoch, now)
+        return counters, stored
+
     async def authenticate_service_certificate(self, name: str, subject: str, *, protocol: str = "ldap",
                                                client_ip: str = "", record_within: float = 0.0) -> ServiceCheck:
         """The login of a service account by a client certificate that TLS verified and
@@ -171,15 +182,8 @@ class ServiceAccounts(AccountsBase):
         now = self.clock()
         address = self.client_address(client_ip)[0]
         account = _ACCOUNT_KEY + name
-        # What a secret's bind is decided on, kept (states.py) or one read: the counters
-        # and whether the account exists (its removal is announced, so it binds no more).
-        stored = self.states.get_service(name, account, address)
-        if stored is not None:
-            counters = lockout.Counters(lockout.Counter(), lockout.Counter(), lockout.Counter())
-        else:
-            epoch = self.states.epoch
-            counters, stored = await self.db.run_small_read(_bind_state, address, account, name, now, self.login)
-            self.states.keep_service(name, account, address, counters, stored, epoch, now)
+        # Whether the account exists (its removal is announced, so it binds no more).
+        counters, stored = await self._service_state(name, account, address, now)
         if counters.address.locked(now) or counters.pair.locked(now):
             await self._audit("service.login.locked", name, name, {"protocol": protocol, "via": "certificate"},
                               client)
@@ -235,13 +239,7 @@ class ServiceAccounts(AccountsBase):
                                 message="Phải dùng kết nối mã hóa (TLS) / an encrypted (TLS) connection is required")
         address = self.client_address(client_ip)[0]
         account = _ACCOUNT_KEY + name
-        stored = self.states.get_service(name, account, address)  # kept (states.py), else one read
-        if stored is not None:
-            counters = lockout.Counters(lockout.Counter(), lockout.Counter(), lockout.Counter())
-        else:
-            epoch = self.states.epoch
-            counters, stored = await self.db.run_small_read(_bind_state, address, account, name, now, self.login)
-            self.states.keep_service(name, account, address, counters, stored, epoch, now)
+        counters, stored = await self._service_state(name, account, address, now)
         if counters.address.locked(now) or counters.pair.locked(now):
             await self._audit("service.login.locked", name, name, {"protocol": protocol}, client)
             return ServiceCheck(False, code="UNAVAILABLE",

@@ -91,19 +91,7 @@ def _pending(table: str) -> str:
 def create_sqlite_pending_triggers(table: str, column: str) -> None:
     """The triggers that keep ``<table>_fts`` and ``<table>_fts_pending`` (rows written but
     not yet indexed) in step with inserts, deletes and updates of ``table.column``."""
-    fts, pending = _fts(table), _pending(table)
-    not_pending = f"NOT EXISTS (SELECT 1 FROM {pending} WHERE id = old.id)"
-    op.execute(f"""CREATE TRIGGER {fts}_insert AFTER INSERT ON {table} BEGIN
-         INSERT OR IGNORE INTO {pending}(id) VALUES (new.id);
-       END""")
-    op.execute(f"""CREATE TRIGGER {fts}_delete AFTER DELETE ON {table} BEGIN
-         INSERT INTO {fts}({fts}, rowid, {column}) SELECT 'delete', old.id, old.{column} WHERE {not_pending};
-         DELETE FROM {pending} WHERE id = old.id;
-       END""")
-    op.execute(f"""CREATE TRIGGER {fts}_update AFTER UPDATE OF {column} ON {table} BEGIN
-         INSERT INTO {fts}({fts}, rowid, {column}) SELECT 'delete', old.id, old.{column} WHERE {not_pending};
-         INSERT OR IGNORE INTO {pending}(id) VALUES (new.id);
-       END""")
+    create_sqlite_prefix_triggers(table, column, column)
 
 
 def _drop_sqlite_triggers(table: str) -> None:
@@ -147,9 +135,9 @@ def index_in_write(table: str, column: str) -> None:
 
 
 def create_sqlite_prefix_triggers(table: str, column: str, prefix: str) -> None:
-    """As ``create_sqlite_pending_triggers``, for ``<table>_fts`` indexing the generated
-    column ``prefix`` (made from ``column``, which is the one written: the update trigger
-    watches it)."""
+    """The triggers of ``create_sqlite_pending_triggers`` for ``<table>_fts`` indexing
+    ``prefix``: ``column`` itself (store_0010), or a generated column made from it
+    (store_0011; ``column`` is the one written, so the update trigger watches it)."""
     fts, pending = _fts(table), _pending(table)
     not_pending = f"NOT EXISTS (SELECT 1 FROM {pending} WHERE id = old.id)"
     op.execute(f"""CREATE TRIGGER {fts}_insert AFTER INSERT ON {table} BEGIN

@@ -68,13 +68,19 @@ def _listening_range() -> tuple[int, int]:
 _RECENT_PORTS: collections.deque[int] = collections.deque(maxlen=2048)
 
 
+# Ports Chromium refuses to open (net::ERR_UNSAFE_PORT; net/base/port_util.cc), from
+# 1024 up: a webmail test server given one could not be visited by the browser tests.
+BROWSER_UNSAFE_PORTS = frozenset({1719, 1720, 1723, 2049, 3659, 4045, 4190, 5060, 5061, 6000, 6566, 6665, 6666,
+                                  6667, 6668, 6669, 6679, 6697, 10080})
+
+
 def free_port(taken: set[int] | None = None) -> int:
     """A free loopback port for a test server (see ``_listening_range``), none of the
-    ports this process handed out lately."""
+    ports this process handed out lately, nor one a browser refuses."""
     low, high = _listening_range()
     while True:
         port = random.randint(low, high)
-        if (taken is not None and port in taken) or port in _RECENT_PORTS:
+        if (taken is not None and port in taken) or port in _RECENT_PORTS or port in BROWSER_UNSAFE_PORTS:
             continue
         with socket.socket() as s:
             try:

@@ -58,3 +58,18 @@ async def test_a_copied_data_directory_is_what_initialise_makes(tmp_path: Path) 
     db.close()
     assert _schema(again) == _schema(real)
 
+
+
+def test_free_port_never_hands_out_a_port_the_browser_refuses(monkeypatch: Any) -> None:
+    """Chromium refuses some ports (net::ERR_UNSAFE_PORT): a webmail test server on
+    10080 failed a browser test in the clean room. ``free_port`` draws again."""
+    import random
+
+    import tests.conftest as fixtures
+
+    low, high = fixtures._listening_range()
+    safe = [p for p in range(low, high + 1) if p not in fixtures.BROWSER_UNSAFE_PORTS][:40]
+    drawn = iter([10080, 6667, *safe])
+    monkeypatch.setattr(random, "randint", lambda _a, _b: next(drawn))
+    monkeypatch.setattr(fixtures, "_RECENT_PORTS", fixtures.collections.deque(maxlen=4))
+    assert fixtures.free_port() in safe

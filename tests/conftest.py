@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import collections
+import contextlib
 import dataclasses
 import os
 import random
@@ -18,7 +19,7 @@ import shutil
 import socket
 import tempfile
 import threading
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -282,3 +283,28 @@ async def any_app(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
         yield opened
     finally:
         await opened.close()
+
+
+@contextlib.contextmanager
+def database_calls(db: Any, packages: tuple[str, ...]) -> Iterator[list[str]]:
+    """The transactions ``db`` runs meanwhile whose function is in one of ``packages``
+    (module prefixes, e.g. "congthu.store"), as "run_small_read FUNCTION" lines."""
+    calls: list[str] = []
+    names = ("run_small_read", "run_read", "run_write")
+
+    def counting(name: str) -> Callable[..., Any]:
+        original = getattr(db, name)
+
+        def run(fn: Callable[..., Any], *args: Any) -> Any:
+            if fn.__module__.startswith(packages):
+                calls.append(f"{name} {fn.__qualname__}")
+            return original(fn, *args)
+        return run
+
+    for name in names:
+        setattr(db, name, counting(name))
+    try:
+        yield calls
+    finally:
+        for name in names:
+            delattr(db, name)

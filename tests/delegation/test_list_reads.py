@@ -6,39 +6,17 @@ a reader thread and back at every LIST; what the client sees is unchanged."""
 from __future__ import annotations
 
 import imaplib
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from congthu import delegation
-from tests.conftest import ServerThread
+from tests.conftest import ServerThread, database_calls
 
 PASSWORD = "Mk@12345678"
 
 
-@contextmanager
-def database_calls(server: ServerThread) -> Iterator[list[str]]:
+def delegation_calls(server: ServerThread) -> Any:
     """The transactions of the delegation and the store meanwhile, as "run_read FUNCTION"."""
-    db = server.app.db
-    calls: list[str] = []
-    names = ("run_small_read", "run_read", "run_write")
-
-    def counting(name: str) -> Callable[..., Any]:
-        original = getattr(db, name)
-
-        def run(fn: Callable[..., Any], *args: Any) -> Any:
-            if fn.__module__.startswith(("congthu.delegation", "congthu.store")):
-                calls.append(f"{name} {fn.__qualname__}")
-            return original(fn, *args)
-        return run
-
-    for name in names:
-        setattr(db, name, counting(name))
-    try:
-        yield calls
-    finally:
-        for name in names:
-            delattr(db, name)
+    return database_calls(server.app.db, ("congthu.delegation", "congthu.store"))
 
 
 def test_a_delegates_list_reads_its_grants_on_the_loop(server: ServerThread) -> None:
@@ -53,7 +31,7 @@ def test_a_delegates_list_reads_its_grants_on_the_loop(server: ServerThread) -> 
     imap = imaplib.IMAP4("127.0.0.1", server.port("imap"))
     try:
         imap.login(an_address, PASSWORD)
-        with database_calls(server) as calls:
+        with delegation_calls(server) as calls:
             typ, lines = imap.list()
         assert typ == "OK"
         listed = b"\n".join(line for line in lines if isinstance(line, bytes)).decode()

@@ -10,10 +10,8 @@ every account."""
 
 from __future__ import annotations
 
-import contextlib
 import imaplib
 import ssl
-from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +21,7 @@ from ldap3 import NONE, Connection, Server, Tls
 from congthu import audit
 from congthu.store import utcnow
 from tests.accounts.helpers import Clock
+from tests.conftest import database_calls
 from tests.ldap.conftest import BASE, PASSWORD, LDAPWorld
 
 BINH = "Nguyễn Thanh Bình"
@@ -136,31 +135,12 @@ def test_failed_binds_lock_the_account_from_that_address_not_the_others(world: L
         imap.authenticate("PLAIN", lambda _c: f"\0{world.address('Trần Thị Hoa')}\0{PASSWORD}".encode())
 
 
-@contextlib.contextmanager
-def database_calls(world: LDAPWorld) -> Iterator[list[str]]:
+def login_calls(world: LDAPWorld) -> Any:
     """The transactions the server runs meanwhile for logins (the accounts, the store,
     LDAP, the audit trail; not the reports' counters, which write every 5 s), as
     "run_small_read FUNCTION" lines."""
-    db = world.server.app.db
-    calls: list[str] = []
-    names = ("run_small_read", "run_read", "run_write")
-
-    def counting(name: str) -> Callable[..., Any]:
-        original = getattr(db, name)
-
-        def run(fn: Callable[..., Any], *args: Any) -> Any:
-            if fn.__module__.startswith(("congthu.accounts", "congthu.store", "congthu.ldap", "congthu.audit")):
-                calls.append(f"{name} {fn.__qualname__}")
-            return original(fn, *args)
-        return run
-
-    for name in names:
-        setattr(db, name, counting(name))
-    try:
-        yield calls
-    finally:
-        for name in names:
-            delattr(db, name)
+    return database_calls(world.server.app.db,
+                          ("congthu.accounts", "congthu.store", "congthu.ldap", "congthu.audit"))
 
 
 def test_a_repeated_bind_is_one_read_and_a_change_still_acts_at_once(world: LDAPWorld) -> None:
@@ -174,14 +154,14 @@ def test_a_repeated_bind_is_one_read_and_a_change_still_acts_at_once(world: LDAP
     conn = bind(world, world.dn(BINH), PASSWORD)
     assert conn.result["result"] == 0
     assert conn.rebind(world.dn(BINH), PASSWORD)
-    with database_calls(world) as calls:
+    with login_calls(world) as calls:
         for _ in range(5):
             assert conn.rebind(world.dn(BINH), PASSWORD), conn.result
     assert calls == ["run_small_read read_login_state"] * 5
     secret = world.server.run(app.accounts.add_service("cong-thong-tin", actor="test"))
     service_dn = f"cn=cong-thong-tin,ou=services,{BASE}"
     assert conn.rebind(service_dn, secret)
-    with database_calls(world) as calls:
+    with login_calls(world) as calls:
         for _ in range(3):
             assert conn.rebind(service_dn, secret), conn.result
     assert calls == ["run_small_read _bind_state"] * 3

@@ -21,7 +21,7 @@ from congthu import metrics
 from congthu.app import App
 from congthu.directory import Directory
 from congthu.requests import reclaim
-from congthu.store import utcnow
+from congthu.store import search, utcnow
 from tests.accounts.helpers import Clock
 from tests.conftest import ServerThread, make_data_dir
 from tests.ldap.conftest import BASE, PASSWORD, LDAPWorld, build_world
@@ -64,12 +64,13 @@ def kept(world: LDAPWorld, name: str) -> bool:
 @contextlib.contextmanager
 def statements(world: LDAPWorld) -> Iterator[list[str]]:
     """The SQL statements the server's threads run meanwhile on any engine (the
-    reports' counters, written every few seconds, aside)."""
+    background jobs aside: the reports' counters, written every few seconds, and the
+    search indexer's look for pending contents, every half second)."""
     seen: list[str] = []
     server_threads = {world.server._thread.ident}
 
     def before(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if "report" in statement:
+        if "report" in statement or search.CONTENTS_FTS in statement:
             return
         if threading.get_ident() in server_threads or threading.current_thread().name.startswith("congthu-db"):
             seen.append(statement)

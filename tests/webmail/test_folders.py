@@ -45,6 +45,13 @@ def subjects(page: Page) -> list[str]:
         ".forEach(e => e.remove()); return c.textContent.trim(); })")
 
 
+def follow(page: Page, selector: str) -> None:
+    """Click what loads another page, and wait for it: a list read right after a click
+    may otherwise be that of the page still loading (empty)."""
+    with page.expect_navigation():
+        page.click(selector)
+
+
 def imap_names(webmail: Webmail) -> list[str]:
     client = imaplib.IMAP4("127.0.0.1", webmail.server.port("imap"))
     try:
@@ -74,11 +81,11 @@ def test_search_without_accents_in_a_folder_and_across_folders(webmail: Webmail,
     expect(page.locator("[role=status]").first).to_contain_text("Tìm thấy 4 thư")
     # A phrase in quotes must occur as written (accents and case still ignored).
     page.fill("#tim-q", '"LICH LAM VIEC"')
-    page.click(".search-form button")
+    follow(page, ".search-form button")
     assert sorted(subjects(page)) == ["Họp giao ban", "Lịch làm việc tuần 49", "Thông báo"]
     # Across folders: the Archive's message too, its folder named.
     page.select_option("#tim-pham-vi", "")
-    page.click(".search-form button")
+    follow(page, ".search-form button")
     assert sorted(subjects(page)) == ["Họp giao ban", "Lịch làm việc cũ", "Lịch làm việc tuần 49", "Thông báo"]
     expect(page.locator("td.folder", has_text="Lưu trữ")).to_have_count(1)
     page.locator("td.subject a", has_text="Lịch làm việc cũ").click()
@@ -98,7 +105,7 @@ def test_search_results_are_paged(webmail: Webmail, context: BrowserContext) -> 
     page.goto(webmail.url("/thu/tim?q=bao+cao"))
     first = subjects(page)
     assert len(first) == 50 and first[0] == "Báo cáo số 56"
-    page.click("a[rel=next]")
+    follow(page, "a[rel=next]")
     second = subjects(page)
     assert len(second) == 7 and second[-1] == "Báo cáo số 0"
     assert not set(first) & set(second)

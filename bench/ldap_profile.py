@@ -70,6 +70,13 @@ def read_message(sock: socket.socket, buffer: bytearray) -> bytes:
         buffer.extend(chunk)
 
 
+def operation(message: bytes) -> int:
+    """The protocolOp tag of an LDAPMessage: after the envelope's header and the message ID."""
+    first = message[1]
+    at = 2 if first < 0x80 else 2 + (first & 0x7F)  # past SEQUENCE's tag and length
+    return message[at + 2 + message[at + 1]]  # past INTEGER's tag, length and octets
+
+
 def client(kind: str, port: int, seconds: float, dns: list[str], uids: list[str], out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
     rng = random.Random(1)
     sock = socket.create_connection(("127.0.0.1", port))
@@ -86,10 +93,8 @@ def client(kind: str, port: int, seconds: float, dns: list[str], uids: list[str]
             assert answer[-7:-4] == b"\x0a\x01\x00" or b"\x0a\x01\x00" in answer, answer
         else:
             sock.sendall(search_pdu(number, rng.choice(uids)))
-            while True:
-                answer = read_message(sock, buffer)
-                if b"\x65" in answer[:8] and answer[answer.index(b"\x65", 2)] == 0x65:  # SearchResultDone
-                    break
+            while operation(read_message(sock, buffer)) != 0x65:  # until SearchResultDone
+                pass
         done += 1
         number += 1
     sock.close()

@@ -14,11 +14,11 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
+from collections.abc import Set as AbstractSet
 
 from congthu.ldap import dn, errors, filters, schema
 from congthu.ldap.errors import LDAPError
 from congthu.ldap.messages import (
-    SEARCH_DONE,
     CompareBody,
     ControlRecord,
     Message,
@@ -26,18 +26,24 @@ from congthu.ldap.messages import (
     SearchBody,
     decode_value,
     entry,
+    entry_operation,
+    envelope,
     paged_value,
-    result,
+    search_success,
     text,
 )
 from congthu.ldap.session import Paged, Session
-from congthu.ldap.tree import PAGED_RESULTS, SUBSCHEMA_DN, Entry, Tree, root_dse, subschema_entry
+from congthu.ldap.tree import PAGED_RESULTS, SUBSCHEMA_DN, Entry, Identity, Tree, root_dse, subschema_entry
 
 # Entries evaluated between two yields to the event loop (a big search must not hold
 # up every other session) and two looks at the clock.
 BATCH = 500
 # Octets of entries gathered before they are written (the last write carries the result).
 WRITE_BATCH = 65536
+# Encoded entries kept per tree snapshot (``_entry_operation``): some 200 octets each.
+MAX_ENCODED = 20_000
+# Filters kept by their encoding (``_filter``).
+MAX_FILTERS = 4096
 # Paged searches one session may keep open at once (RFC 2696 section 3: the server may
 # drop the oldest).
 MAX_PAGED = 16
@@ -66,7 +72,7 @@ def _operational(tree: Tree | None, found: Entry) -> dict[str, list[str]]:
     return values
 
 
-def render(tree: Tree | None, found: Entry, visible: set[str] | None, requested: list[str],
+def render(tree: Tree | None, found: Entry, visible: AbstractSet[str] | None, requested: list[str],
            types_only: bool) -> list[tuple[str, list[str]]]:
     """The attributes of ``found`` to send (section 4.5.2)."""
     every_user, every_operational, names = _attribute_list(requested)
@@ -95,7 +101,7 @@ async def search(s: Session, message: Message) -> None:
     scope = body.scope
     types_only = body.types_only
     try:
-        wanted = filters.from_ber(body.filter, settings.max_filter_depth)
+        wanted = _filter(s, body.filter, settings.max_filter_depth)
     except filters.FilterError as exc:
         raise LDAPError(errors.PROTOCOL_ERROR, f"Bộ lọc không hợp lệ / invalid filter: {exc}") from None
     try:
@@ -134,9 +140,9 @@ async def search(s: Session, message: Message) -> None:
     # result: one write for the usual search of one entry, not two.
     pending: list[bytes] = []
     size = 0
+    asked = tuple(requested)
     for item in found[:size_limit]:
-        encoded = entry(message.id, item.dn, render(tree, item, tree.visible(item, s.identity), requested,
-                                                    types_only))
+        encoded = envelope(message.id, _entry_operation(tree, item, s.identity, asked, types_only))
         pending.append(encoded)
         size += len(encoded)
         if size >= WRITE_BATCH:
@@ -147,14 +153,43 @@ async def search(s: Session, message: Message) -> None:
             await s.send(b"".join(pending))
         raise LDAPError(errors.SIZE_LIMIT_EXCEEDED, f"Vượt giới hạn {size_limit} mục / size limit "
                                                     f"{size_limit} exceeded")
-    pending.append(result(message.id, SEARCH_DONE, errors.SUCCESS))
+    pending.append(search_success(message.id))
     await s.send(b"".join(pending))
+
+
+def _filter(s: Session, raw: bytes, max_depth: int) -> filters.Filter:
+    """``filters.from_ber``, kept by encoding (``TreeCache.filters``): applications send
+    the same few filters again and again. A Filter is not changed once read, so the
+    sessions share them; a malformed one is not kept (FilterError each time)."""
+    kept = s.trees.filters
+    key = (raw, max_depth)
+    found = kept.get(key)
+    if found is None:
+        found = filters.from_ber(raw, max_depth)
+        if len(kept) >= MAX_FILTERS:
+            kept.clear()
+        kept[key] = found
+    return found
+
+
+def _entry_operation(tree: Tree, item: Entry, identity: Identity, requested: tuple[str, ...],
+                     types_only: bool) -> bytes:
+    """The SearchResultEntry operation of ``item`` as ``identity`` sees it, made once
+    per tree snapshot (``Tree.encoded``; a new snapshot after the directory changes)."""
+    visible = tree.visible(item, identity)
+    key = (item.dn, requested, types_only, visible)
+    found = tree.encoded.get(key)
+    if found is None:
+        found = entry_operation(item.dn, render(tree, item, visible, list(requested), types_only))
+        if len(tree.encoded) >= MAX_ENCODED:
+            tree.encoded.clear()
+        tree.encoded[key] = found
+    return found
 
 
 async def _send_entry(s: Session, message: Message, tree: Tree, found: Entry, requested: list[str],
                       types_only: bool) -> None:
-    visible = tree.visible(found, s.identity)
-    await s.send(entry(message.id, found.dn, render(tree, found, visible, requested, types_only)))
+    await s.send(envelope(message.id, _entry_operation(tree, found, s.identity, tuple(requested), types_only)))
 
 
 async def _matching(s: Session, tree: Tree, key: dn.Key, scope: int, wanted: filters.Filter, deadline: float,

@@ -12,6 +12,7 @@ so nothing hidden can be found out by filtering on it; ``userPassword`` is never
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -176,7 +177,7 @@ def _from_ber_fast(raw: bytes, max_depth: int, depth: int) -> Filter | None:
     return None
 
 
-def readable(entry: Entry, name: str, visible: set[str] | None) -> bool:
+def readable(entry: Entry, name: str, visible: AbstractSet[str] | None) -> bool:
     return name != schema.SECRET and name in entry.attrs and (visible is None or name in visible)
 
 
@@ -203,7 +204,7 @@ _EQUALITY_RULES = {"caseignorematch", "2.5.13.2", "distinguishednamematch", "2.5
                    "2.5.13.20", "integermatch", "2.5.13.14", "caseignoreia5match", "1.3.6.1.4.1.1466.109.114.2"}
 
 
-def _extensible(f: Filter, entry: Entry, visible: set[str] | None) -> bool | None:
+def _extensible(f: Filter, entry: Entry, visible: AbstractSet[str] | None) -> bool | None:
     """RFC 4511 section 4.5.1.7.7: a rule (equality rules and caseExactMatch), on one
     attribute or every readable one, and the DN's own values with dnAttributes."""
     rule = f.rule.lower()
@@ -229,7 +230,7 @@ def _extensible(f: Filter, entry: Entry, visible: set[str] | None) -> bool | Non
     return False
 
 
-def matches(f: Filter, entry: Entry, visible: set[str] | None) -> bool | None:
+def matches(f: Filter, entry: Entry, visible: AbstractSet[str] | None) -> bool | None:
     """TRUE, FALSE or None (Undefined) for ``entry`` seen with ``visible`` attributes."""
     kind = f.kind
     if kind == "and":

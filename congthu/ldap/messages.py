@@ -643,13 +643,28 @@ def bind_success(message_id: int) -> bytes:
     return _tlv(0x30, _tlv(0x02, _integer(message_id)) + _BIND_SUCCESS)
 
 
+# The SearchResultDone of a success without controls (section 4.5.2), likewise.
+_SEARCH_SUCCESS = _tlv(0x60 | SEARCH_DONE, _tlv(0x0A, b"\x00") + _tlv(0x04, b"") + _tlv(0x04, b""))
+
+
+def search_success(message_id: int) -> bytes:
+    """``result(message_id, SEARCH_DONE, 0)``, made as ``bind_success`` is."""
+    return _tlv(0x30, _tlv(0x02, _integer(message_id)) + _SEARCH_SUCCESS)
+
+
 def entry(message_id: int, dn: str, attributes: list[tuple[str, list[str]]]) -> bytes:
     """A SearchResultEntry (RFC 4511 section 4.5.2)."""
+    return envelope(message_id, entry_operation(dn, attributes))
+
+
+def entry_operation(dn: str, attributes: list[tuple[str, list[str]]]) -> bytes:
+    """The protocolOp of a SearchResultEntry, without its envelope (the message ID):
+    what a search may keep and send again (``Tree.encoded``)."""
     attrs = b"".join(
         _tlv(0x30, _tlv(0x04, name.encode("utf-8")) + _tlv(0x31, b"".join(_tlv(0x04, v.encode("utf-8"))
                                                                           for v in values)))
         for name, values in attributes)
-    return envelope(message_id, _tlv(0x64, _tlv(0x04, dn.encode("utf-8")) + _tlv(0x30, attrs)))
+    return _tlv(0x64, _tlv(0x04, dn.encode("utf-8")) + _tlv(0x30, attrs))
 
 
 def notice_of_disconnection(code: int, diagnostic: str) -> bytes:

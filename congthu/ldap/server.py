@@ -15,7 +15,7 @@ from congthu.ldap.certificates import ClientCertificates
 from congthu.ldap.commands import COMMANDS
 from congthu.ldap.session import Session
 from congthu.ldap.tree import TreeCache, base_dn_of
-from congthu.ldap.wire import Wire
+from congthu.ldap.wire import IdleWires, Wire
 from congthu.net import Stopping, TCPService, door_listeners
 
 
@@ -28,10 +28,15 @@ class LDAPServer:
         self.base = settings.ldap.base_dn or base_dn_of(settings.system.domain)
         self.trees = TreeCache(app, self.base)
         self.certificates = ClientCertificates(app)
+        # Each listener's connections waiting for a request (ended at once on its stop).
+        self.idle: dict[Stopping, IdleWires] = {}
 
     async def session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, stopping: Stopping,
                       implicit_tls: bool) -> None:
-        wire = Wire(reader, writer, settings=self.app.settings.ldap, stopping=stopping)
+        idle = self.idle.get(stopping)
+        if idle is None:
+            idle = self.idle[stopping] = IdleWires(stopping)
+        wire = Wire(reader, writer, settings=self.app.settings.ldap, stopping=stopping, idle=idle)
         await Session(self.app, self.trees, COMMANDS, wire, tls=implicit_tls, certificates=self.certificates).run()
 
 

@@ -94,6 +94,7 @@ class Session:
         except SessionClosed:
             pass
         finally:
+            self.wire.finish()
             await self.finish_current(cancel=True)
 
     async def dispatch(self, message: Message) -> bool:

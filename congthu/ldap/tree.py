@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from congthu.accounts import ServiceAccount
     from congthu.app import App
     from congthu.config import Settings
+    from congthu.ldap.filters import Filter
 
 PAGED_RESULTS = "1.2.840.113556.1.4.319"  # RFC 2696
 PASSWORD_POLICY = "1.3.6.1.4.1.42.2.27.8.5.1"  # noqa: S105 (draft-behera-ldap-password-policy)
@@ -131,6 +132,14 @@ class Tree:
         self.person_fields: set[str] = set()
         for name in public_fields:
             self.person_fields |= FIELD_ATTRIBUTES.get(name, set())
+        # What ``visible`` answers for someone else's person entry and for other entries,
+        # made once (and their hashes kept: they key ``encoded``).
+        self._shown_person = frozenset(ALWAYS | self.person_fields)
+        self._shown_other = frozenset(ALWAYS | ({"mail"} & self.person_fields))
+        # The SearchResultEntry operations made for this snapshot (``cmd_search``):
+        # (DN, attributes asked, typesOnly, visible attributes) -> encoded bytes; an
+        # application looks up the same people again and again.
+        self.encoded: dict[tuple[str, tuple[str, ...], bool, frozenset[str] | None], bytes] = {}
         self.built = time.monotonic()
 
     INDEXED = ("uid", "mail", "cn")
@@ -187,23 +196,21 @@ class Tree:
             return False
         return {0: depth == 0, 1: depth == 1, 2: True}.get(scope, depth >= 1)
 
-    def visible(self, entry: Entry, who: Identity) -> set[str] | None:
+    def visible(self, entry: Entry, who: Identity) -> frozenset[str] | None:
         """The attributes of ``entry`` that ``who`` may read; None: all of them."""
         if entry.kind in ("root", "subschema"):
             return None
-        shown: set[str] | None
+        shown: frozenset[str] | None
         if entry.kind == "person":
             own = who.mailbox_id is not None and who.mailbox_id == entry.mailbox_id
-            shown = None if own else ALWAYS | self.person_fields
+            shown = None if own else self._shown_person
         else:
-            shown = set(ALWAYS)
-            if "mail" in self.person_fields:
-                shown.add("mail")
+            shown = self._shown_other
         if who.grant is None or who.grant.attributes is None:
             return shown
         naming = {schema.canonical(attribute) for attribute, _value in entry.key[0]} if entry.key else set()
         granted = who.grant.attributes | naming | {"objectClass"}
-        return set(granted & (set(entry.attrs) if shown is None else shown))
+        return frozenset(granted & (set(entry.attrs) if shown is None else shown))
 
     def hidden(self, entry: Entry, who: Identity) -> bool:
         """Entries ``who`` may not even see: the role groups (who administers the
@@ -406,6 +413,8 @@ class TreeCache:
         self.bind_names: dict[str, tuple[str, str]] = {}
         # (mailbox id, address) -> the Identity a person's bind gives (``cmd_bind``).
         self.people: dict[tuple[int, str], Identity] = {}
+        # (a filter's encoding, the depth bound) -> the filter read (``cmd_search._filter``).
+        self.filters: dict[tuple[bytes, int], Filter] = {}
         self._tree: Tree | None = None
         self._lock = asyncio.Lock()
         self._grants: tuple[tuple[str, ...], dict[str, grants.Grant]] = ((), {})

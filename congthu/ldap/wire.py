@@ -5,10 +5,13 @@ reads the rest within ``ldap.request_timeout`` (a client trickling a PDU one oct
 time holds nothing for long), and never buffers more than ``ldap.max_request_bytes`` (and
 one read) of it: a PDU announced larger is refused from its header, unread. What arrived
 is read in chunks into the wire's own buffer and cut into PDUs there, so a PDU that came
-whole (nearly every one) costs one wait and no deadline of its own. Writes wait at most
+whole (nearly every one) costs one wait and no deadline of its own. The idle wait itself
+arms no deadline either (``IdleWires``): the time the wait began is noted, and one timer
+per connection, moved on lazily, ends a wait older than the idle timeout; a listener's
+stop ends the waits of its idle connections at once. Writes wait at most
 ``ldap.write_timeout`` for a client that reads too slowly. StartTLS (RFC 4513 section 3)
-switches the same connection to TLS after the success response. The deadlines, the stop
-and StartTLS are ``congthu.net.StreamWire``'s, shared with POP3.
+switches the same connection to TLS after the success response. StartTLS is
+``congthu.net.StreamWire``'s, shared with POP3.
 """
 
 from __future__ import annotations
@@ -25,16 +28,45 @@ from congthu.net import Ended, Stopping, StreamWire
 READ_SIZE = 65536
 
 
+class IdleWires:
+    """The connections of one listener waiting for their client's next request; when
+    the listener stops (``stopping``), each of their waits ends at once (Ended.STOPPING),
+    as ``Stopping.between_commands`` does for the other doors, without a deadline armed
+    per request. One task per listener waits for the stop, made at the first wait."""
+
+    def __init__(self, stopping: Stopping) -> None:
+        self.stopping = stopping
+        self.waiting: set[Wire] = set()
+        self._watch: asyncio.Task[None] | None = None
+
+    def add(self, wire: Wire) -> None:
+        self.waiting.add(wire)
+        if self._watch is None:
+            self._watch = asyncio.ensure_future(self._end_waits())
+
+    async def _end_waits(self) -> None:
+        await self.stopping.wait()
+        for wire in list(self.waiting):
+            wire.interrupt(Ended.STOPPING)
+
+
 class Wire(StreamWire):
     """One connection's socket."""
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *,
-                 settings: LDAPSettings, stopping: Stopping) -> None:
+                 settings: LDAPSettings, stopping: Stopping, idle: IdleWires) -> None:
         super().__init__(reader, writer, stopping=stopping, write_timeout=settings.write_timeout)
         self.settings = settings
         self._lock = asyncio.Lock()
         # Received and not yet taken as a PDU (``_take``).
         self._buffer = bytearray()
+        self._idle = idle
+        # The idle wait under way: when it began (None: not waiting), the task waiting,
+        # the timer that ends it (moved on lazily, ``_idle_check``), and why it was ended.
+        self._idle_since: float | None = None
+        self._waiter: asyncio.Task[object] | None = None
+        self._idle_timer: asyncio.TimerHandle | None = None
+        self._interrupted: Ended | None = None
 
     async def read_pdu(self) -> bytes | Ended:
         """The next whole PDU, or why there is none. MalformedPDU if its header is not
@@ -45,7 +77,7 @@ class Wire(StreamWire):
         if pdu is not None:
             return pdu
         if not self._buffer:
-            chunk = await self.until(self.reader.read(READ_SIZE), self.settings.idle_timeout)
+            chunk = await self._wait_idle()
             if isinstance(chunk, Ended):
                 return chunk
             if not chunk:
@@ -67,6 +99,59 @@ class Wire(StreamWire):
                         return pdu
         except TimeoutError:
             return Ended.TIMEOUT
+
+    async def _wait_idle(self) -> bytes | Ended:
+        """The next read of the socket between two requests: Ended.TIMEOUT after
+        ``ldap.idle_timeout`` seconds of silence, Ended.STOPPING when the listener stops."""
+        loop = asyncio.get_running_loop()
+        self._waiter = asyncio.current_task()
+        since = self._idle_since = loop.time()
+        if self._idle_timer is None:
+            self._idle_timer = loop.call_at(since + self.settings.idle_timeout, self._idle_check)
+        self._idle.add(self)
+        try:
+            return await self.reader.read(READ_SIZE)
+        except asyncio.CancelledError:
+            why = self._interrupted
+            if why is None:
+                raise  # the session itself is cancelled
+            self._interrupted = None
+            if self._waiter is not None:
+                self._waiter.uncancel()
+            return why
+        finally:
+            self._idle_since = None
+            self._idle.waiting.discard(self)
+
+    def _idle_check(self) -> None:
+        """The idle timer: end a wait that began ``idle_timeout`` ago or more, else come
+        back when the wait under way would be that old (none under way: disarmed until
+        the next one)."""
+        self._idle_timer = None
+        since = self._idle_since
+        if since is None:
+            return
+        due = since + self.settings.idle_timeout
+        loop = asyncio.get_running_loop()
+        if loop.time() >= due:
+            self.interrupt(Ended.TIMEOUT)
+        else:
+            self._idle_timer = loop.call_at(due, self._idle_check)
+
+    def interrupt(self, why: Ended) -> None:
+        """End the idle wait under way, if any, with ``why``."""
+        if self._idle_since is None or self._waiter is None or self._interrupted is not None:
+            return
+        self._interrupted = why
+        self._waiter.cancel()
+
+    def finish(self) -> None:
+        """The session is over: its idle timer goes (it would keep the session alive
+        until it fired)."""
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
+        self._idle.waiting.discard(self)
 
     def _take(self) -> bytes | None:
         """The PDU at the start of the buffer, taken out, if all of it is there."""

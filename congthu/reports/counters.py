@@ -169,11 +169,24 @@ class ReportCounters:
         self._task: asyncio.Task[Any] | None = None
         self._lock = asyncio.Lock()
         self._closed = False
+        # The Vietnam day ``_today`` found last, and the instants it runs from and until.
+        self._day: tuple[date, datetime, datetime] | None = None
 
     # -- counting (the hot path: dictionary updates only) ------------------------------
 
     def _today(self) -> date:
-        return vietnam_day(self.clock())
+        now = self.clock()
+        # The day in Vietnam, worked out again only when the clock leaves the one found
+        # last (a login is counted thousands of times a second at the LDAP door).
+        day = self._day
+        if day is not None and day[1] <= now < day[2]:
+            return day[0]
+        today = vietnam_day(now)
+        # In the clock's own zone (UTC): aware instants of one tzinfo compare without
+        # working out offsets.
+        start = datetime(today.year, today.month, today.day, tzinfo=VIETNAM).astimezone(now.tzinfo)
+        self._day = (today, start, start + timedelta(days=1))
+        return today
 
     def _wake(self) -> None:
         if self._task is None and not self._closed and self._spawn is not None:

@@ -249,9 +249,10 @@ def test_hand_decoder_agrees_with_pyasn1_on_mutations(valid: bytes, data: st.Dat
 
 @given(st.integers(0, 2**31 - 1))
 @settings(max_examples=300, deadline=None)
-def test_the_made_bind_success_is_the_encoded_one(message_id: int) -> None:
+def test_the_made_successes_are_the_encoded_ones(message_id: int) -> None:
     for number in (message_id, 0, 127, 128, 255, 256, 2**31 - 1):
         assert messages.bind_success(number) == messages.result(number, 1, 0)
+        assert messages.search_success(number) == messages.result(number, messages.SEARCH_DONE, 0)
 
 
 def _checked(pdu: bytes, max_depth: int) -> Any:

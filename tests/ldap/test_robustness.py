@@ -156,6 +156,30 @@ def test_deeply_nested_filter(world: LDAPWorld) -> None:
         assert id_and_op(read_pdu(sock)) in ((2, 0x64), (2, 0x65))  # an entry or the end
 
 
+def test_filters_kept_by_encoding_answer_as_read_afresh(world: LDAPWorld) -> None:
+    """Filters are kept by their encoding and depth bound (``cmd_search._filter``): a
+    malformed one is refused each time it comes, a kept one read again under a lower
+    ldap.max_filter_depth is refused, and one within it answers as before."""
+    empty_substrings = tlv(0xA4, octets("cn") + tlv(0x30, b""))
+    nested = PRESENT_OBJECTCLASS
+    for _ in range(8):
+        nested = tlv(0xA0, nested)  # and
+    with open_socket(world) as sock:
+        sock.sendall(simple_bind(1, world.dn("Nguyễn Thanh Bình"), PASSWORD))
+        read_pdu(sock)
+        for number in (2, 3):
+            sock.sendall(search_request(number, BASE, empty_substrings))
+            answer = read_pdu(sock)
+            assert id_and_op(answer) == (number, 0x65) and b"\x0a\x01\x02" in answer  # protocolError
+        sock.sendall(search_request(4, BASE, nested, scope=0))
+        assert id_and_op(read_pdu(sock)) == (4, 0x64)  # the base entry, then the end
+        assert b"\x0a\x01\x00" in read_pdu(sock)
+        world.server.app.settings.ldap.max_filter_depth = 4
+        sock.sendall(search_request(5, BASE, nested, scope=0))
+        answer = read_pdu(sock)
+        assert id_and_op(answer) == (5, 0x65) and b"\x0a\x01\x02" in answer
+
+
 def test_slow_client_is_cut_off(world: LDAPWorld) -> None:
     world.server.app.settings.ldap.request_timeout = 1.0
     with open_socket(world) as sock:
@@ -164,6 +188,27 @@ def test_slow_client_is_cut_off(world: LDAPWorld) -> None:
         started = time.monotonic()
         assert sock.recv(100) == b""
         assert time.monotonic() - started < 10
+    still_serving(world.server, world)
+
+
+def test_idle_connection_is_closed_and_a_busy_one_kept(world: LDAPWorld) -> None:
+    """ldap.idle_timeout counts the silence between two requests (the wire's lazy idle
+    timer): a connection asking every 0.2 s for three times the timeout is served
+    throughout; once silent, it is closed after about the timeout."""
+    world.server.app.settings.ldap.idle_timeout = 0.6
+    name = world.dn("Nguyễn Thanh Bình")
+    with open_socket(world) as sock:
+        started = time.monotonic()
+        number = 1
+        while time.monotonic() - started < 1.8:
+            sock.sendall(simple_bind(number, name, PASSWORD))
+            answer = read_pdu(sock)
+            assert id_and_op(answer) == (number, 0x61) and b"\x0a\x01\x00" in answer
+            answered = time.monotonic()
+            number += 1
+            time.sleep(0.2)
+        assert sock.recv(100) == b""
+        assert 0.55 < time.monotonic() - answered < 10
     still_serving(world.server, world)
 
 

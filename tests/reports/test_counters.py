@@ -65,6 +65,31 @@ async def test_two_apps_add_up_and_close_writes_the_rest(tmp_path: Path) -> None
         await check.close()
 
 
+async def test_logins_fall_on_their_vietnam_day_as_the_clock_moves(tmp_path: Path) -> None:
+    """The day is worked out again only when the clock leaves the one found last
+    (``ReportCounters._today``): logins on both sides of Vietnam's midnight (17:00 UTC),
+    and after the clock is set back, are counted on their own days."""
+    data = await make_data_dir(tmp_path / "data")
+    app = await App.open(data)
+    try:
+        _org, unit, mailbox_id = await _org_and_person(app)
+        moments = [datetime(2026, 11, 30, 16, 59, 59, tzinfo=UTC), datetime(2026, 11, 30, 17, 0, tzinfo=UTC),
+                   datetime(2026, 11, 30, 16, 0, tzinfo=UTC), datetime(2026, 12, 1, 16, 59, tzinfo=UTC)]
+        now = moments[:1]
+        app.accounts.clock = lambda: now[0]
+        for moment in moments:
+            now[0] = moment
+            app.reports.login(mailbox_id, "ldap")
+    finally:
+        await app.close()
+    check = await App.open(data)
+    try:
+        assert await check.db.run_read(rows) == {(date(2026, 11, 30), unit, "login.ldap"): 2,
+                                                 (date(2026, 12, 1), unit, "login.ldap"): 2}
+    finally:
+        await check.close()
+
+
 async def test_the_background_task_writes_every_few_seconds(app: App) -> None:
     _org, unit, mailbox_id = await _org_and_person(app)
     app.accounts.clock = lambda: NOW

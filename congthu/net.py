@@ -164,6 +164,11 @@ def client_key(peername: Any) -> str:
     return str(address)
 
 
+# Client addresses whose ``client_key`` a limiter remembers (a client that reconnects
+# often, imaptest's or a webmail's, is parsed once, not twice per connection).
+KEYS_KEPT = 4096
+
+
 class ConnectionLimiter:
     """The connections open at once on one listener: at most ``per_address`` from one
     client (``client_key``) and ``total`` in all."""
@@ -173,6 +178,19 @@ class ConnectionLimiter:
         self.per_address, self.total = per_address, total
         self.open: Counter[str] = Counter()
         self.count = 0
+        # host -> its client_key (bounded: emptied when full)
+        self._keys: dict[str, str] = {}
+
+    def _key(self, peername: Any) -> str:
+        if not (isinstance(peername, tuple) and peername and isinstance(peername[0], str)):
+            return client_key(peername)
+        key = self._keys.get(peername[0])
+        if key is None:
+            key = client_key(peername)
+            if len(self._keys) >= KEYS_KEPT:
+                self._keys.clear()
+            self._keys[peername[0]] = key
+        return key
 
     @classmethod
     def for_door(cls, settings: Settings, door: str, name: str = "") -> ConnectionLimiter:
@@ -184,7 +202,7 @@ class ConnectionLimiter:
     def acquire(self, peername: Any) -> bool:
         """Count a new connection from ``peername``; False (and nothing counted) if it
         would pass a cap: the caller refuses it and must not call ``release``."""
-        key = client_key(peername)
+        key = self._key(peername)
         if self.count >= self.total:
             reason = "total"
         elif self.open[key] >= self.per_address:
@@ -199,7 +217,7 @@ class ConnectionLimiter:
 
     def release(self, peername: Any) -> None:
         """A connection counted by ``acquire`` has ended."""
-        key = client_key(peername)
+        key = self._key(peername)
         if self.open[key] <= 1:
             self.open.pop(key, None)
         else:
@@ -272,6 +290,9 @@ class TCPService:
         self.stopping = Stopping()
         self._server: asyncio.Server | None = None
         self._sessions: set[asyncio.Task[None]] = set()
+        # This listener's series of the connection metrics, looked up once.
+        self._connections = metrics.connections.labels(name)
+        self._open_connections = metrics.open_connections.labels(name)
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -321,8 +342,8 @@ class TCPService:
         task = asyncio.current_task()
         assert task is not None
         self._sessions.add(task)
-        metrics.connections.labels(self.name).inc()
-        metrics.open_connections.labels(self.name).inc()
+        self._connections.inc()
+        self._open_connections.inc()
         sock = writer.get_extra_info("socket")
         if sock is not None:
             with contextlib.suppress(OSError):
@@ -337,11 +358,13 @@ class TCPService:
             event(f"{self.name}.session_error", error=repr(exc),
                   peer=str(writer.get_extra_info("peername")))
         finally:
-            metrics.open_connections.labels(self.name).dec()
+            self._open_connections.dec()
             self._sessions.discard(task)
             writer.close()
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(writer.wait_closed(), 2)
+                # asyncio.timeout, not wait_for: no task of its own for each connection's close.
+                async with asyncio.timeout(2):
+                    await writer.wait_closed()
 
     async def stop(self) -> None:
         self.stopping.set()

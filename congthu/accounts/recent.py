@@ -3,7 +3,8 @@
 write an audit record and a last-access stamp for each one.
 
 A door opts in by passing ``record_within`` (seconds) to ``authenticate`` or
-``authenticate_service`` (LDAP: ``ldap.bind_record_seconds``). Then the first success of
+``authenticate_service`` (LDAP: ``ldap.bind_record_seconds``; IMAP's LOGIN and
+AUTHENTICATE PLAIN or LOGIN: ``imap.login_record_seconds``). Then the first success of
 an account through that door from one client address is written as every login is (the
 audit record ``login.ok`` or ``service.login.ok``, the last access, the guessing counter
 cleared), and further successes of the same (account, door, address) within the period

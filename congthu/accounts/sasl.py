@@ -87,10 +87,11 @@ def _saslname(value: str) -> str:
 
 
 class SASLServer:
-    """One authentication exchange; create a new one for each AUTHENTICATE / AUTH."""
+    """One authentication exchange; create a new one for each AUTHENTICATE / AUTH.
+    ``record_within``: as for ``Accounts.authenticate``, for the password mechanisms."""
 
     def __init__(self, accounts: Accounts, mechanism: str, *, protocol: str, client_ip: str = "",
-                 secure: bool = False) -> None:
+                 secure: bool = False, record_within: float = 0.0) -> None:
         mechanism = mechanism.upper()
         if mechanism not in ALL:
             raise ValueError(f"Cơ chế không hỗ trợ / unsupported mechanism {mechanism}")
@@ -99,6 +100,7 @@ class SASLServer:
         self.protocol = protocol
         self.client_ip = client_ip
         self.secure = secure
+        self.record_within = record_within
         self.result: AuthResult | None = None
         self._state = "start"
         self._username = ""
@@ -143,7 +145,8 @@ class SASLServer:
     async def _password(self, username: str, password: str) -> Step:
         self._username = username
         return Step(result=await self.accounts.authenticate(
-            username, password, protocol=self.protocol, client_ip=self.client_ip, secure=self.secure))
+            username, password, protocol=self.protocol, client_ip=self.client_ip, secure=self.secure,
+            record_within=self.record_within))
 
     # -- PLAIN, RFC 4616 section 2: message = [authzid] NUL authcid NUL passwd ----------------
 

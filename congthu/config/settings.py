@@ -307,6 +307,12 @@ class IMAPSettings:
     max_auth_failures: int = 5
     # BAD answers in a row (a client sending garbage) before the connection is closed.
     max_bad_commands: int = 20
+    # Seconds within which a repeated successful LOGIN of one account from one client
+    # address is counted, not written (clients reconnect to check for mail, several
+    # connections at a time): the audit record and the last access are written once per
+    # period, with the count; every failure, lock and refusal is written at once
+    # (congthu/accounts/recent.py, as ldap.bind_record_seconds). 0 writes every login.
+    login_record_seconds: float = 600.0
 
 
 @dataclass
@@ -850,7 +856,7 @@ def _validate_mail_access(path: Path, settings: Settings) -> None:
     for name in ("imap", "pop3"):
         section = getattr(settings, name)
         for f in dataclasses.fields(section):
-            if getattr(section, f.name) == 0:
+            if getattr(section, f.name) == 0 and f.name != "login_record_seconds":
                 raise ConfigError(path, f"{name}.{f.name}", "phải lớn hơn 0 / must be greater than 0")
     seconds, octets = ("giây", "seconds"), ("octet", "octets")
     floors = [

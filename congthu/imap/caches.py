@@ -10,6 +10,11 @@ process: folder ids of two databases name different folders).
 - ``folders``: the index of each folder selected lately (UIDs, flags, modseqs), which
   a SELECT copies and brings up to date instead of reading the folder
   (``indexes.FolderIndexes``).
+- ``folder_ids``: the folder id a (mailbox id, folder name) had when a session of this
+  App selected it lately, so that SELECT can watch the folder before it reads its row
+  and read it once (``cmd_select``); only a hint: the row read by that id must still
+  have that mailbox and name, else the name is looked up again. Bounded
+  (``FOLDER_IDS_MAX``, oldest first out).
 - ``changes_since``: lookups of a folder's changes in flight, shared by the sessions
   that wait on the same folder at the same modseq: when a message arrives, a hundred
   IDLE clients of one mailbox cost one query.
@@ -29,20 +34,23 @@ from congthu.imap.indexes import FolderIndexes
 if TYPE_CHECKING:
     from congthu.store import MailStore
 
-__all__ = ["CACHE_MAX", "ImapCaches"]
+__all__ = ["CACHE_MAX", "FOLDER_IDS_MAX", "ImapCaches"]
 
 CACHE_MAX = 1024
+FOLDER_IDS_MAX = 10_000
 # (folder id, UIDVALIDITY, UID)
 MessageKey = tuple[int, int, int]
 
 
 class ImapCaches:
-    __slots__ = ("metas", "known", "folders", "_inflight")
+    __slots__ = ("metas", "known", "folders", "folder_ids", "_inflight")
 
     def __init__(self) -> None:
         self.metas: OrderedDict[MessageKey, Any] = OrderedDict()
         self.known: OrderedDict[MessageKey, Any] = OrderedDict()
         self.folders = FolderIndexes()
+        # (mailbox id, folder name) -> folder id, a hint (see the module docstring).
+        self.folder_ids: dict[tuple[int, str], int] = {}
         self._inflight: dict[tuple[int, int], asyncio.Future[Any]] = {}
 
     @staticmethod
@@ -50,6 +58,13 @@ class ImapCaches:
         cache[key] = value
         if len(cache) > CACHE_MAX:
             cache.popitem(last=False)
+
+    def remember_folder_id(self, mailbox_id: int, name: str, folder_id: int) -> None:
+        ids = self.folder_ids
+        ids.pop((mailbox_id, name), None)
+        ids[(mailbox_id, name)] = folder_id
+        if len(ids) > FOLDER_IDS_MAX:
+            del ids[next(iter(ids))]
 
     async def changes_since(self, store: MailStore, folder_id: int, modseq: int) -> Any:
         """``store.changes_since``, one lookup for every session asking the same."""

@@ -4,7 +4,10 @@ sections 6.2.1-6.2.3), with SASL-IR (RFC 4959) and the response codes of RFC 553
 Every login goes through ``app.accounts.authenticate(..., protocol="imap")``, the one
 check of every door: it records the access (Điều 4.4), slows down and locks guessing,
 and refuses an expired or must-change password with [EXPIRED] and where to change it
-(Điều 13.2). Passwords travel only over TLS (LOGINDISABLED before STARTTLS), except over
+(Điều 13.2). A password login (LOGIN, AUTHENTICATE PLAIN or LOGIN) repeated by one
+account from one address within ``imap.login_record_seconds`` is checked in full but
+written as a count on the next record (``congthu.accounts.recent``; failures are always
+written at once). Passwords travel only over TLS (LOGINDISABLED before STARTTLS), except over
 loopback with the development setting ``system.dev_allow_plaintext_loopback``.
 SASL mechanisms come from ``congthu.accounts.sasl``: SCRAM-SHA-256 (RFC 7677, offered
 with and without TLS), PLAIN (RFC 4616) and LOGIN (only where plaintext is allowed).
@@ -75,7 +78,8 @@ async def authenticate(s: Session, cmd: Command) -> Result:
         if mech in sasl.ALL:
             raise no("Hãy dùng STARTTLS trước / use STARTTLS first", "PRIVACYREQUIRED")
         raise no(f"Cơ chế không hỗ trợ / unsupported mechanism {mech[:30]}", "CANNOT")
-    server = sasl.SASLServer(s.app.accounts, mech, protocol="imap", client_ip=s.conn.peer, secure=s.conn.tls)
+    server = sasl.SASLServer(s.app.accounts, mech, protocol="imap", client_ip=s.conn.peer, secure=s.conn.tls,
+                             record_within=s.app.settings.imap.login_record_seconds)
     try:
         step = await server.step(_b64(initial) if initial is not None else None)
         while step.result is None:
@@ -87,7 +91,8 @@ async def authenticate(s: Session, cmd: Command) -> Result:
 
 async def _authenticate(s: Session, user: str, password: str, how: str) -> Result:
     result = await s.app.accounts.authenticate(
-        user, password, protocol="imap", client_ip=s.conn.peer, secure=s.conn.tls)
+        user, password, protocol="imap", client_ip=s.conn.peer, secure=s.conn.tls,
+        record_within=s.app.settings.imap.login_record_seconds)
     return await _conclude(s, result, how)
 
 

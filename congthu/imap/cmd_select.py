@@ -15,10 +15,13 @@ from __future__ import annotations
 
 from congthu import audit
 from congthu.imap.errors import bad, no
+from congthu.imap.namespace import Target
 from congthu.imap.parser import Command
 from congthu.imap.selected import Selected
 from congthu.imap.sequence import SeqSet, format_set
 from congthu.imap.session import Result, Session, State
+from congthu.store import Folder, normalise_folder_name
+from congthu.store.changes import FolderWatch
 
 
 async def _audit_access(s: Session, owner: str, folder: str, mode: str) -> None:
@@ -39,15 +42,18 @@ async def select(s: Session, cmd: Command) -> Result:
         raise bad("Cần ENABLE QRESYNC trước / QRESYNC must be enabled first")
     if args["condstore"]:
         s.enabled.add("CONDSTORE")
-    target, folder = await s.resolve_existing(args["mailbox"], "r")
-    examine = cmd.name == "EXAMINE"
-    # RFC 4314 section 5.2: READ-WRITE when any of "i", "e" or the flag rights is held.
-    readonly = examine or not any(target.may(r) for r in "swtei")
-    watch = s.app.hub.watch(folder.id)
-    sel = Selected(target, folder, readonly, watch)
-    sel.condstore = s.condstore
+    target = await s.resolve(args["mailbox"])
+    watch, folder, read_after_watch = await _watched_folder(s, target)
     try:
-        await sel.load(s.caches.folders, s.app.store, s.app.hub, folder, s.app.spawn)
+        if not target.may("r"):
+            raise no("Không đủ quyền / permission denied (need 'r')", "NOPERM")
+        examine = cmd.name == "EXAMINE"
+        # RFC 4314 section 5.2: READ-WRITE when any of "i", "e" or the flag rights is held.
+        readonly = examine or not any(target.may(r) for r in "swtei")
+        sel = Selected(target, folder, readonly, watch)
+        sel.condstore = s.condstore
+        await sel.load(s.caches.folders, s.app.store, s.app.hub, folder, s.app.spawn,
+                       read_after_watch=read_after_watch)
     except BaseException:
         watch.close()
         raise
@@ -76,6 +82,34 @@ async def select(s: Session, cmd: Command) -> Result:
         await _qresync(s, sel, qresync)
     mode = "READ-ONLY" if readonly else "READ-WRITE"
     return (mode, f"{cmd.name} hoàn tất / completed")
+
+
+async def _watched_folder(s: Session, target: Target) -> tuple[FolderWatch, Folder, bool]:
+    """The folder's watch and its row; True when the row was read after the watch
+    began (the kept index is then brought up to it without reading it again,
+    ``FolderIndexes.current``). A folder this App's sessions selected lately is watched
+    by the id its name had (``ImapCaches.folder_ids``), then read by that id: one read,
+    if the row still has that mailbox and name (else it was renamed or deleted, and the
+    name is looked up). Otherwise the row is read by name, then watched. NO
+    [NONEXISTENT] if there is no such folder."""
+    key = (target.mailbox_id, normalise_folder_name(target.folder))
+    known = s.caches.folder_ids.get(key)
+    if known is not None:
+        watch = s.app.hub.watch(known)
+        try:
+            folder = await s.app.store.get_folder_by_id(known)
+        except BaseException:
+            watch.close()
+            raise
+        if folder is not None and (folder.mailbox_id, folder.name) == key:
+            return watch, folder, True
+        watch.close()
+        s.caches.folder_ids.pop(key, None)
+    found = await s.app.store.get_folder(*key)
+    if found is None:
+        raise no("Không có thư mục này / no such mailbox", "NONEXISTENT")
+    s.caches.remember_folder_id(key[0], key[1], found.id)
+    return s.app.hub.watch(found.id), found, False
 
 
 async def _qresync(s: Session, sel: Selected, q: dict) -> None:  # type: ignore[type-arg]

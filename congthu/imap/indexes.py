@@ -260,11 +260,13 @@ class FolderIndexes:
         return len(self._kept)
 
     async def current(self, store: MailStore, hub: ChangeHub, folder: Folder, into: MessageIndex,
-                      spawn: Spawn | None = None) -> None:
+                      spawn: Spawn | None = None, *, read_after_watch: bool = False) -> None:
         """Copy into ``into`` the folder's index as of a modseq read now (at least): the
         caller watches the folder already, so what is committed later wakes it.
         ``spawn`` runs the writing of the folder's snapshot, when due, in the background
-        (without it none is written)."""
+        (without it none is written). ``read_after_watch``: ``folder`` is a row the
+        caller read after its watch began, as fresh as the one read here would be, so
+        it is not read again."""
         key = (folder.id, folder.uidvalidity)
         kept = self._kept.get(key)
         if kept is None:
@@ -284,7 +286,7 @@ class FolderIndexes:
                     return
         self._kept.move_to_end(key)
         async with kept.lock:
-            fresh = await store.get_folder_by_id(folder.id)
+            fresh = folder if read_after_watch else await store.get_folder_by_id(folder.id)
             if fresh is None or fresh.uidvalidity != folder.uidvalidity:
                 self._drop(key)
                 into.modseq = folder.highestmodseq

@@ -71,11 +71,12 @@ class Selected(MessageIndex):
         self.new_keywords = False
 
     async def load(self, app_indexes: FolderIndexes, store: MailStore, hub: ChangeHub, folder: Folder,
-                   spawn: Spawn | None = None) -> None:
+                   spawn: Spawn | None = None, *, read_after_watch: bool = False) -> None:
         """Take the folder's index from the copy the App's sessions share
         (``indexes.FolderIndexes``), as of a modseq read after ``watch`` began; ``spawn``
-        (``App.spawn``) writes the folder's snapshot in the background when due."""
-        await app_indexes.current(store, hub, folder, self, spawn)
+        (``App.spawn``) writes the folder's snapshot in the background when due;
+        ``read_after_watch``: ``folder`` was read after ``watch`` began."""
+        await app_indexes.current(store, hub, folder, self, spawn, read_after_watch=read_after_watch)
         self.announced = {k.lower(): k for k in self.all_keywords()}
 
     def append(self, m: FlagState) -> None:
@@ -124,8 +125,25 @@ class Selected(MessageIndex):
         return any(start <= uid < end for start, end in self.recent)
 
     def _recent_slices(self) -> list[tuple[int, int]]:
-        """Index ranges [i, j) of the recent messages in ``uids``."""
-        return [(bisect_left(self.uids, start), bisect_left(self.uids, end)) for start, end in self.recent]
+        """Index ranges [i, j) of the recent messages in ``uids``.
+
+        A UID range none of whose messages is left is dropped from ``recent``: its UIDs
+        are below the UIDNEXT of its claim, so the index held all of its messages then
+        and can never gain one of them again (new messages have higher UIDs). Where
+        sessions claim by turns and expunge as they go (imaptest's mix), the ranges
+        would otherwise pile up, and every FETCH FLAGS and RECENT walk them all."""
+        uids = self.uids
+        slices: list[tuple[int, int]] = []
+        kept: list[tuple[int, int]] = []
+        for start, end in self.recent:
+            i = bisect_left(uids, start)
+            j = bisect_left(uids, end, i)
+            if i < j:
+                slices.append((i, j))
+                kept.append((start, end))
+        if len(kept) != len(self.recent):
+            self.recent = kept
+        return slices
 
     def recent_count(self) -> int:
         """The RECENT response (RFC 3501 section 7.3.2): an expunged message no longer counts."""

@@ -170,6 +170,7 @@ def test_idle_ends_after_its_maximum_duration(server: ServerThread, user: User,
         ("[imap]\nmax_line_length = 1000\n", "imap.max_line_length", "RFC 7162 section 4"),
         ("[imap]\nlogin_timeout = 0\n", "imap.login_timeout", "greater than 0"),
         ("[imap]\nliteral_max = -5\n", "imap.literal_max", "negative"),
+        ("[imap]\nlogin_record_seconds = -1\n", "imap.login_record_seconds", "negative"),
     ],
 )
 def test_config_refuses_imap_values_below_their_bounds(text: str, key: str, reason: str) -> None:
@@ -180,8 +181,9 @@ def test_config_refuses_imap_values_below_their_bounds(text: str, key: str, reas
 
 
 def test_config_accepts_the_rfc_minimum_and_the_template_shows_the_section() -> None:
-    settings = config.parse("[imap]\nidle_timeout = 1800\nmax_line_length = 8192\n")
+    settings = config.parse("[imap]\nidle_timeout = 1800\nmax_line_length = 8192\nlogin_record_seconds = 0\n")
     assert settings.imap.idle_timeout == 1800.0 and settings.imap.max_line_length == 8192
+    assert settings.imap.login_record_seconds == 0  # every LOGIN written
     text = render()
     assert "[imap]\n" in text and "RFC 9051 section 5.4: at least 30 minutes" in text
     assert "\nlogin_literal_max = 8192\n" in text

@@ -298,10 +298,10 @@ def database_calls(db: Any, packages: tuple[str, ...]) -> Iterator[list[str]]:
     def counting(name: str) -> Callable[..., Any]:
         original = getattr(db, name)
 
-        def run(fn: Callable[..., Any], *args: Any) -> Any:
+        def run(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
             if fn.__module__.startswith(packages) and fn.__module__ != indexer.__name__:
                 calls.append(f"{name} {fn.__qualname__}")
-            return original(fn, *args)
+            return original(fn, *args, **kwargs)
         return run
 
     for name in names:

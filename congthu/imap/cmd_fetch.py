@@ -113,12 +113,10 @@ async def fetch(s: Session, cmd: Command) -> Result:
     while pos < len(indexes):
         batch = indexes[pos:pos + _BATCH_COUNT]
         pos += len(batch)
-        metas: dict[int, MessageMeta] = {}
-        if need_meta:
-            metas = await _metas(s, [sel.uids[i] for i in batch])
+        metas, read = await _metas(s, [sel.uids[i] for i in batch], need_content)
         contents: dict[int, _Known] = {}
         if need_content:
-            contents = await _contents(s, metas)
+            contents = await _contents(s, metas, read)
         saved: dict[int, datetime] = {}
         if "SAVEDATE" in names:
             saved = await s.app.store.save_dates(sel.folder_id, [sel.uids[i] for i in batch])
@@ -282,9 +280,13 @@ _TEMPLATES = {
 # index has the ones the client knows).
 
 
-async def _metas(s: Session, uids: list[int]) -> dict[int, MessageMeta]:
+async def _metas(s: Session, uids: list[int], with_contents: bool) -> tuple[dict[int, MessageMeta],
+                                                                             dict[int, Content]]:
     """The metadata of these messages, by UID: from the cache, else from the database
-    (a message expunged and not cached is left out)."""
+    (a message expunged and not cached is left out). ``with_contents``: the contents of
+    the messages read from the database too, in the same read (by content id; messages
+    not fetched lately are new ones, whose contents are not known either), and of the
+    cached ones whose content is not kept (``known``)."""
     sel = s.selected
     assert sel is not None
     folder, validity = sel.folder_id, sel.uidvalidity
@@ -299,11 +301,19 @@ async def _metas(s: Session, uids: list[int]) -> dict[int, MessageMeta]:
             found[uid] = meta
     for uid in found:
         cache.move_to_end((folder, validity, uid))
+    read: dict[int, Content] = {}
     if unknown:
-        for meta in await s.app.store.get_messages(folder, unknown):
+        if with_contents:
+            known = s.caches.known
+            also = [meta.content_id for uid, meta in found.items()
+                    if (k := known.get((folder, validity, uid))) is None or k.content.id != meta.content_id]
+            metas, read = await s.app.store.get_messages_and_contents(folder, unknown, also)
+        else:
+            metas = await s.app.store.get_messages(folder, unknown)
+        for meta in metas:
             found[meta.uid] = meta
             s.caches.remember(cache, (folder, validity, meta.uid), meta)
-    return found
+    return found, read
 
 
 class _Known:
@@ -358,8 +368,9 @@ _ITEM_MAX = 4096
 _ITEMS_PER_MESSAGE = 8
 
 
-async def _contents(s: Session, metas: dict[int, MessageMeta]) -> dict[int, _Known]:
-    """The content and loaded structure of these messages (by content id)."""
+async def _contents(s: Session, metas: dict[int, MessageMeta], read: dict[int, Content]) -> dict[int, _Known]:
+    """The content and loaded structure of these messages (by content id); ``read``:
+    contents read already (``_metas``), the others are read now."""
     sel = s.selected
     assert sel is not None
     cache = s.caches.known
@@ -373,7 +384,9 @@ async def _contents(s: Session, metas: dict[int, MessageMeta]) -> dict[int, _Kno
         else:
             missing.append(meta)
     if missing:
-        read = await s.app.store.get_contents([m.content_id for m in missing])
+        unread = [m.content_id for m in missing if m.content_id not in read]
+        if unread:
+            read = {**read, **await s.app.store.get_contents(unread)}
         for meta in missing:
             content = read.get(meta.content_id)
             if content is None:

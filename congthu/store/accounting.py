@@ -16,7 +16,16 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from congthu.store.model import NotFound, QuotaExceeded
-from congthu.store.statements import ADD_REFS, BUMP, CHARGE, RELEASE, RESERVE
+from congthu.store.statements import (
+    ADD_REFS,
+    BUMP,
+    CHARGE,
+    CHARGE_FOLDER,
+    FOLDER_MAILBOX,
+    RELEASE,
+    RELEASE_FOLDER,
+    RESERVE,
+)
 from congthu.store.tables import mailboxes
 
 
@@ -43,6 +52,21 @@ def charge(conn: Connection, mailbox_id: int, size: int) -> None:
         raise QuotaExceeded(row.address, row.used_bytes, row.quota_bytes, size)
 
 
+def charge_folder(conn: Connection, folder_id: int, size: int) -> int:
+    """``charge`` the mailbox the folder belongs to, found in the same statement; its id.
+    NotFound if the folder is gone, QuotaExceeded as ``charge``."""
+    mailbox_id = conn.execute(CHARGE_FOLDER, {"b_folder": folder_id, "b_size": size}).scalar()
+    if mailbox_id is None:
+        owner = conn.execute(FOLDER_MAILBOX, {"b_folder": folder_id}).scalar()
+        if owner is None:
+            raise NotFound(f"folder {folder_id}")
+        # QuotaExceeded with the mailbox's figures (or, had usage fallen meanwhile on
+        # PostgreSQL, charged now).
+        charge(conn, owner, size)
+        mailbox_id = owner
+    return int(mailbox_id)
+
+
 def add_references(conn: Connection, rows: Sequence[Any], sign: int = 1) -> None:
     """Count these message rows (each with a ``content_id``) in their contents'
     reference counts, or with ``sign=-1`` take them out."""
@@ -57,4 +81,12 @@ def release(conn: Connection, mailbox_id: int, rows: Sequence[Any]) -> None:
     total = sum(row.size for row in rows)
     if total:
         conn.execute(RELEASE[conn.dialect.name], {"b_mailbox": mailbox_id, "b_total": total})
+    add_references(conn, rows, -1)
+
+
+def release_in_folder(conn: Connection, folder_id: int, rows: Sequence[Any]) -> None:
+    """``release`` to the mailbox the folder belongs to, found in the same statement."""
+    total = sum(row.size for row in rows)
+    if total:
+        conn.execute(RELEASE_FOLDER[conn.dialect.name], {"b_folder": folder_id, "b_total": total})
     add_references(conn, rows, -1)

@@ -22,9 +22,8 @@ from collections import deque
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.expression import Executable
@@ -37,7 +36,6 @@ from congthu.store.blobs_disk import DiskBlobStore
 from congthu.store.listing import sort_keys
 from congthu.store.model import (
     DeliveryResult,
-    Folder,
     MessageMeta,
     NotFound,
     StoreError,
@@ -46,7 +44,7 @@ from congthu.store.model import (
 )
 from congthu.store.pending import Delivery, Outcome, StoredMessage
 from congthu.store.statements import FOLDER_ID, INSERT_MESSAGE, RESERVE_CHECKED
-from congthu.store.tables import contents, messages
+from congthu.store.tables import contents
 
 _BATCH = 500  # deliveries in one group commit, at most
 # A message up to this size, analysed already, is hashed and written to its temporary
@@ -123,9 +121,6 @@ def _content_ids(conn: Connection, wanted: dict[str, tuple[StoredMessage, int]])
 
 
 class DeliveryMethods(StoreBase):
-    if TYPE_CHECKING:  # from FolderMethods
-        async def get_folder_by_id(self, folder_id: int) -> Folder | None: ...
-
     def _prepare(self, raw: bytes, analysis: mime.Analysis | None) -> tuple[
         str, mime.Analysis, list[tuple[str, int]], list[Staged]
     ]:
@@ -340,10 +335,8 @@ class DeliveryMethods(StoreBase):
         self, folder_id: int, raw: bytes, *, flags: int = 0, keywords: Sequence[str] = (),
         internal_date: datetime | None = None,
     ) -> int:
-        """Add a message to a folder (IMAP APPEND, saving to Sent); returns its UID."""
-        folder = await self.get_folder_by_id(folder_id)
-        if folder is None:
-            raise NotFound(f"folder {folder_id}")
+        """Add a message to a folder (IMAP APPEND, saving to Sent); returns its UID.
+        NotFound if the folder does not exist (found in the transaction: no read before)."""
 
         def write_blobs() -> tuple[str, mime.Analysis, list[tuple[str, int]]]:
             sha, analysis, segments, staged = self._prepare(raw, None)
@@ -355,16 +348,17 @@ class DeliveryMethods(StoreBase):
         keyword_text, when = " ".join(keywords), _utc(internal_date)
 
         def tx(conn: Connection) -> tuple[int, int, int]:
-            accounting.charge(conn, folder.mailbox_id, len(raw))
+            accounting.charge_folder(conn, folder_id, len(raw))
             content_id = _content_ids(conn, {sha: (message, 1)})[sha]
             uid, modseq = accounting.reserve_uids(conn, folder_id)
             sort_subject, sort_from = sort_keys(analysis.subject, analysis.from_key)
-            conn.execute(insert(messages).values(
-                folder_id=folder_id, uid=uid, content_id=content_id, flags=flags,
-                keywords=keyword_text, internal_date=when, size=len(raw), modseq=modseq,
-                saved_at=utcnow(),  # RFC 8514 SAVEDATE
-                sort_subject=sort_subject, sort_from=sort_from,
-            ))
+            # The statement built once (statements.py), the values as parameters.
+            conn.execute(INSERT_MESSAGE, {
+                "folder_id": folder_id, "uid": uid, "content_id": content_id, "flags": flags,
+                "keywords": keyword_text, "internal_date": when, "size": len(raw), "modseq": modseq,
+                "saved_at": utcnow(),  # RFC 8514 SAVEDATE
+                "sort_subject": sort_subject, "sort_from": sort_from,
+            })
             return uid, modseq, content_id
 
         uid, modseq, content_id = await self._tx(tx)

@@ -23,7 +23,8 @@ from sqlalchemy.engine import Connection
 from congthu.store import accounting
 from congthu.store.base import StoreBase
 from congthu.store.model import MessageMeta, utcnow
-from congthu.store.rows import chunks, metas_from_driver, to_meta
+from congthu.store.reading import dense, metas_of
+from congthu.store.rows import chunks, to_meta
 from congthu.store.statements import (
     DELETE_UIDS,
     DELETED_ALL,
@@ -31,8 +32,6 @@ from congthu.store.statements import (
     FOLDER_MAILBOX,
     INSERT_EXPUNGED,
     INSERT_MESSAGE,
-    METAS_BY_UIDS,
-    METAS_RANGE,
     PRESENT,
     PRESENT_RANGE,
     RELEASE,
@@ -42,27 +41,6 @@ from congthu.store.tables import folders, mailboxes, messages
 
 # UIDs looked up at once on the event loop (``_ro_small``), at most.
 _SMALL = 500
-
-
-def _dense(wanted: Sequence[int]) -> tuple[int, int] | None:
-    """(lowest, highest) of sorted UIDs close enough together to be read as one range
-    of the (folder, uid) index and filtered, rather than as an IN list (which SQLAlchemy
-    compiles again for every length)."""
-    if wanted and wanted[-1] - wanted[0] <= 4 * len(wanted) + 64:
-        return wanted[0], wanted[-1]
-    return None
-
-
-def _metas_of(conn: Connection, folder_id: int, uids: Sequence[int]) -> list[MessageMeta]:
-    """The messages of a folder with these UIDs that exist, in UID order."""
-    wanted = sorted(set(uids))
-    span = _dense(wanted)
-    if span is not None:
-        keep = set(wanted)
-        found = metas_from_driver(METAS_RANGE.rows(conn, b_folder=folder_id, b_low=span[0], b_high=span[1]))
-        return [m for m in found if m.uid in keep]
-    return [to_meta(row) for chunk in chunks(wanted)
-            for row in conn.execute(METAS_BY_UIDS, {"b_folder": folder_id, "b_uids": chunk})]
 
 
 # The rows a MOVE writes, locked as UPDATE would (FOR NO KEY UPDATE: foreign keys that
@@ -98,8 +76,7 @@ def _remove(conn: Connection, folder_id: int, rows: Sequence[Any]) -> tuple[list
         return [], 0
     # The mailbox row before the folder row, in the order APPEND and delivery lock them
     # (charge, then reserve_uids): the other order deadlocks on PostgreSQL.
-    mailbox_id = conn.execute(FOLDER_MAILBOX, {"b_folder": folder_id}).scalar_one()
-    accounting.release(conn, mailbox_id, rows)
+    accounting.release_in_folder(conn, folder_id, rows)
     uids = [r.uid for r in rows]
     return uids, _drop(conn, folder_id, uids)
 
@@ -111,10 +88,10 @@ class MessageMethods(StoreBase):
         wanted = sorted(set(uids))
         if not wanted:
             return set()
-        span = _dense(wanted)
+        span = dense(wanted)
 
         def read(conn: Connection) -> set[int]:
-            if span is not None:  # the usual FETCH: see _dense
+            if span is not None:  # the usual FETCH: see dense (reading.py)
                 found = PRESENT_RANGE.rows(conn, b_folder=folder_id, b_low=span[0], b_high=span[1])
                 return {uid for (uid,) in found}.intersection(wanted)
             return {uid for chunk in chunks(wanted)
@@ -142,7 +119,7 @@ class MessageMethods(StoreBase):
             changed: list[MessageMeta] = []
             refused: list[int] = []
             updates: list[tuple[MessageMeta, int, str]] = []
-            for row in _metas_of(conn, folder_id, wanted):
+            for row in metas_of(conn, folder_id, wanted):
                 if unchanged_since is not None and row.modseq > unchanged_since:
                     refused.append(row.uid)
                     continue

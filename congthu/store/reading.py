@@ -17,15 +17,17 @@ from sqlalchemy.engine import Connection
 
 from congthu.store import search
 from congthu.store.base import StoreBase
-from congthu.store.model import MessageMeta, NotFound, StoreError
-from congthu.store.rows import aware, chunks, driver_rows, metas_from_driver, to_metas
+from congthu.store.model import Content, MessageMeta, NotFound, StoreError
+from congthu.store.rows import aware, chunks, driver_rows, metas_from_driver, to_content, to_meta
 from congthu.store.statements import (
     CHANGED,
+    CONTENTS_BY_IDS,
     FLAG_COLUMNS,
     FOLDER_HIGHEST,
     FOLDER_STATE,
     INDEX,
     METAS_BY_UIDS,
+    METAS_RANGE,
     VANISHED,
 )
 from congthu.store.tables import messages
@@ -36,6 +38,33 @@ _SAVED = func.coalesce(messages.c.saved_at, messages.c.internal_date)
 
 # Messages read by key on the event loop (``_ro_small``) by ``get_messages``, at most.
 _SMALL_READ = 100
+
+
+def dense(wanted: Sequence[int]) -> tuple[int, int] | None:
+    """(lowest, highest) of sorted UIDs close enough together to be read as one range
+    of the (folder, uid) index and filtered, rather than as an IN list (which SQLAlchemy
+    compiles again for every length)."""
+    if wanted and wanted[-1] - wanted[0] <= 4 * len(wanted) + 64:
+        return wanted[0], wanted[-1]
+    return None
+
+
+def metas_of(conn: Connection, folder_id: int, uids: Sequence[int]) -> list[MessageMeta]:
+    """The messages of a folder with these UIDs that exist, in UID order."""
+    wanted = sorted(set(uids))
+    span = dense(wanted)
+    if span is not None:
+        keep = set(wanted)
+        found = metas_from_driver(METAS_RANGE.rows(conn, b_folder=folder_id, b_low=span[0], b_high=span[1]))
+        return [m for m in found if m.uid in keep]
+    return [to_meta(row) for chunk in chunks(wanted)
+            for row in conn.execute(METAS_BY_UIDS, {"b_folder": folder_id, "b_uids": chunk})]
+
+
+def contents_of(conn: Connection, content_ids: Sequence[int]) -> dict[int, Content]:
+    """The contents with these ids (those that exist), by id."""
+    return {row.id: to_content(row) for chunk in chunks(sorted(set(content_ids)))
+            for row in conn.execute(CONTENTS_BY_IDS, {"b_contents": chunk})}
 
 
 class FlagIndex(NamedTuple):
@@ -106,16 +135,32 @@ class ReadingMethods(StoreBase):
         wanted = sorted(set(uids))
 
         def read(conn: Connection) -> list[MessageMeta]:
-            found: list[MessageMeta] = []
-            for chunk in chunks(wanted):
-                found.extend(to_metas(conn.execute(METAS_BY_UIDS, {"b_folder": folder_id, "b_uids": chunk})))
-            return found
+            return metas_of(conn, folder_id, wanted)
 
         if len(wanted) <= _SMALL_READ:
             # Rows by key (the folder, uid index), as a FETCH of a client's screenful
             # asks: on the event loop, without a thread hop (``_ro_small``).
             return await self._ro_small(read)
         return await self._ro(read)
+
+    async def get_messages_and_contents(
+        self, folder_id: int, uids: Sequence[int], content_ids: Sequence[int] = (),
+    ) -> tuple[list[MessageMeta], dict[int, Content]]:
+        """``get_messages`` and, in the same read, the contents of the messages found and
+        those of ``content_ids``: an IMAP FETCH of messages not fetched lately (new
+        ones) needs both, and one read on the event loop costs half of two."""
+        wanted = sorted(set(uids))
+        if len(wanted) > _SMALL_READ:
+            metas = await self.get_messages(folder_id, wanted)
+            more = {m.content_id for m in metas}.union(content_ids)
+            return metas, (await self._ro(contents_of, sorted(more)) if more else {})
+
+        def read(conn: Connection) -> tuple[list[MessageMeta], dict[int, Content]]:
+            metas = metas_of(conn, folder_id, wanted) if wanted else []
+            more = {m.content_id for m in metas}.union(content_ids)
+            return metas, (contents_of(conn, sorted(more)) if more else {})
+
+        return await self._ro_small(read)
 
     async def save_dates(self, folder_id: int, uids: Sequence[int]) -> dict[int, datetime]:
         """UID -> when the message was saved in this folder (RFC 8514 SAVEDATE: by

@@ -43,12 +43,30 @@ CHARGE = (
                 mailboxes.c.used_bytes + _P("b_size") <= mailboxes.c.quota_bytes))
     .values(used_bytes=mailboxes.c.used_bytes + _P("b_size"))
 )
+# The mailbox a folder belongs to, inside a statement on the mailbox.
+_FOLDER_OWNER = select(folders.c.mailbox_id).where(folders.c.id == _P("b_folder")).scalar_subquery()
+# CHARGE of the mailbox a folder belongs to, read inside the transaction (APPEND: no
+# read of the folder before it); the mailbox's id if charged, no row if the folder is
+# gone or the quota would be exceeded (``accounting.charge_folder`` tells which).
+CHARGE_FOLDER = (
+    update(mailboxes)
+    .where(and_(mailboxes.c.id == _FOLDER_OWNER, mailboxes.c.used_bytes + _P("b_size") <= mailboxes.c.quota_bytes))
+    .values(used_bytes=mailboxes.c.used_bytes + _P("b_size"))
+    .returning(mailboxes.c.id)
+)
 MAILBOX_BY_ID = select(mailboxes).where(mailboxes.c.id == _P("b_mailbox"))
 MAILBOX_BY_ADDRESS = select(mailboxes).where(mailboxes.c.address == _P("b_address"))
 QUOTA = select(mailboxes.c.used_bytes, mailboxes.c.quota_bytes).where(mailboxes.c.id == _P("b_mailbox"))
 TOUCH = update(mailboxes).where(mailboxes.c.id == _P("b_mailbox")).values(last_access_at=_P("b_when"))
-CONTENT_BY_ID = select(contents).where(contents.c.id == _P("b_content"))
-CONTENTS_BY_IDS = select(contents).where(contents.c.id.in_(_P("b_contents", expanding=True)))
+# What ``rows.to_content`` reads of a content row: not its search text (some 10 KB a
+# message, read and decoded for nothing by every FETCH of a new message) nor the keys.
+CONTENT_COLUMNS = (
+    contents.c.id, contents.c.sha256, contents.c.size, contents.c.segments, contents.c.structure,
+    contents.c.subject, contents.c.from_addr, contents.c.to_addr, contents.c.cc_addr,
+    contents.c.sent_date, contents.c.message_id, contents.c.preview,
+)
+CONTENT_BY_ID = select(*CONTENT_COLUMNS).where(contents.c.id == _P("b_content"))
+CONTENTS_BY_IDS = select(*CONTENT_COLUMNS).where(contents.c.id.in_(_P("b_contents", expanding=True)))
 ADD_REFS = (update(contents).where(contents.c.id == _P("b_id"))
             .values(refcount=contents.c.refcount + _P("b_n")))
 INSERT_MESSAGE = insert(messages)
@@ -123,6 +141,13 @@ DELETED_AMONG = (select(*_REMOVED_COLUMNS).where(and_(_DELETED, messages.c.uid.i
 DELETE_UIDS = delete(messages).where(
     and_(messages.c.folder_id == _P("b_folder"), messages.c.uid.in_(_P("b_uids", expanding=True))))
 # Quota given back, never below zero (SQLite's two-argument max, PostgreSQL's greatest).
+# RELEASE_FOLDER: of the mailbox a folder belongs to (EXPUNGE: one statement, not a read
+# of the folder's mailbox and then the update).
+RELEASE_FOLDER = {
+    dialect: update(mailboxes).where(mailboxes.c.id == _FOLDER_OWNER)
+    .values(used_bytes=floor(mailboxes.c.used_bytes - _P("b_total"), 0))
+    for dialect, floor in (("sqlite", func.max), ("postgresql", func.greatest))
+}
 RELEASE = {
     dialect: update(mailboxes).where(mailboxes.c.id == _P("b_mailbox"))
     .values(used_bytes=floor(mailboxes.c.used_bytes - _P("b_total"), 0))

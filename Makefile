@@ -12,7 +12,7 @@ BIN    := $(VENV)/bin
 # libnet-ssleay-perl is swaks's TLS (--tls); libsasl2-modules is the SASL PLAIN of ldapwhoami -Y PLAIN.
 APT_TEST_PACKAGES := postgresql curl isync swaks libnet-ssleay-perl fetchmail getmail6 dovecot-imapd \
                      chromium postfix offlineimap3 nodejs rspamd clamav-daemon clamav redis-server \
-                     ldap-utils apache2 systemd openssl pebble python3-ldap \
+                     ldap-utils apache2 systemd openssl pebble python3-ldap strace \
                      libsasl2-modules ceph-mon ceph-osd radosgw ceph-common haproxy slapd \
                      thunderbird libnss3-tools
 # The tests start their own private instances of these daemons; the system services that

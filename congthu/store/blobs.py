@@ -8,11 +8,14 @@ node. ``blob_backends.open_blob_store`` opens the one ``[blobs] backend`` names.
 The promises every backend keeps (the store's callers rely on them):
 
 * ``put`` (or ``stage`` then ``flush``) returns only once the bytes are durably stored
-  under their name: on disk fsynced and renamed into place, on S3 the PUT (or the
-  multipart upload's completion) answered; a delivery is acknowledged after that.
-* A blob is whole or absent under its name; a crash leaves at most unreferenced blobs
-  (and temporary files or unfinished multipart uploads), which ``collect_garbage``
-  removes once older than the grace period (another node may be mid-delivery).
+  under their name: on disk renamed into place and fsynced with its directory, on S3 the
+  PUT (or the multipart upload's completion) answered; a delivery is acknowledged after
+  that.
+* A blob is whole or absent under its name once ``flush`` has returned; a crash leaves at
+  most unreferenced blobs (and temporary files or unfinished multipart uploads; on disk,
+  after a power cut, possibly a blob shorter than its bytes, which ``stage`` writes
+  again), which ``collect_garbage`` removes once older than the grace period (another
+  node may be mid-delivery).
 * Failures are ``StorageFull`` (no space: the delivery is refused temporarily),
   ``StorageUnavailable`` (the object store cannot be reached or refuses our key: the
   same) or ``BlobMissing`` (a name with no blob). Callers run these blocking methods in
@@ -51,7 +54,8 @@ class BlobCorrupt(ValueError):
 @dataclass(frozen=True)
 class Staged:
     """A blob ``stage`` prepared, not yet durable nor visible: its temporary file (disk)
-    or its bytes waiting for the PUT (S3)."""
+    or its bytes waiting for the PUT (S3); on disk also a blob found in place (neither),
+    which ``flush`` fsyncs, as it may not be durable yet (``blobs_disk.py``)."""
 
     digest: str
     tmp: Path | None = None

@@ -30,9 +30,14 @@ The measures begin once every worker of ``congthu serve`` is warm (``settle``: i
 built, its bind records written), so that they count binds and searches, not a worker's
 first pass.
 
-Each client is a process of its own running ldap3 on one connection, so the figures are
-the servers', not one Python interpreter's; over loopback without TLS (Công Thư in
-development mode allows a password there), as a bench of the protocol, not of TLS.
+Each client is a process of its own on one connection, so the figures are the servers',
+not one Python interpreter's; over loopback without TLS (Công Thư in development mode
+allows a password there), as a bench of the protocol, not of TLS. ``--client raw`` (the
+default) sends pre-encoded requests over a plain socket and reads the answers' result
+codes (``bench/ldap_profile.py``'s encoders): a client that costs little, so that on two
+cores the rates are the servers'; ``--client ldap3`` is an application's library (pure
+Python: on two cores its ten processes bound the rate of either server, slapd's
+searches most).
 
 Each step also prints the server's CPU seconds per 1,000 operations (``congthu serve``
 and its workers, or slapd, from ``/proc``): on a machine shared with other work the
@@ -64,6 +69,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from ldap_profile import bind_pdu, operation, read_message, search_pdu  # noqa: E402  (bench/)
+
 from congthu.app import App  # noqa: E402
 from congthu.cli.core import initialise  # noqa: E402
 from congthu.directory import Directory  # noqa: E402
@@ -74,6 +81,8 @@ BASE = "dc=soctrang,dc=gov,dc=vn"
 PEOPLE = f"ou=people,{BASE}"
 SLAPD = "/usr/sbin/slapd"
 SLAPADD = "/usr/sbin/slapadd"
+# The clients' kind (``--client``): set before they are forked.
+CLIENT = "raw"
 
 
 def free_port() -> int:
@@ -226,6 +235,9 @@ def wait_for(port: int) -> None:
 
 def client(kind: str, port: int, seconds: float, users: list[str], uids: list[str], start: float,
            out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    if CLIENT == "raw":
+        raw_client(kind, port, seconds, users, uids, start, out)
+        return
     from ldap3 import NONE, SUBTREE, Connection, Server
 
     rng = random.Random(os.getpid())
@@ -249,6 +261,51 @@ def client(kind: str, port: int, seconds: float, users: list[str], uids: list[st
     ended = os.times()
     out.put((done, ended.user + ended.system - began.user - began.system))
     conn.unbind()
+
+
+def _result_code(answer: bytes) -> int:
+    """The resultCode of an LDAPResult answer (BindResponse, SearchResultDone): the
+    ENUMERATED right after the protocolOp's tag and length."""
+    first = answer[1]
+    at = 2 if first < 0x80 else 2 + (first & 0x7F)
+    at += 2 + answer[at + 1]  # past the message ID
+    length = answer[at + 1]
+    at += 2 if length < 0x80 else 2 + (length & 0x7F)
+    assert answer[at] == 0x0A, answer
+    return answer[at + 2]
+
+
+def raw_client(kind: str, port: int, seconds: float, users: list[str], uids: list[str], start: float,
+               out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    """``client`` with pre-encoded requests on a plain socket, one at a time; every bind
+    must succeed and every search find its person."""
+    rng = random.Random(os.getpid())
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    buffer = bytearray()
+    sock.sendall(bind_pdu(1, users[0], PASSWORD))
+    assert _result_code(read_message(sock, buffer)) == 0
+    while time.time() < start:
+        time.sleep(0.001)
+    done, number = 0, 2
+    began = os.times()
+    end = start + seconds
+    while time.time() < end:
+        if kind == "bind":
+            sock.sendall(bind_pdu(number, rng.choice(users), PASSWORD))
+            answer = read_message(sock, buffer)
+            assert _result_code(answer) == 0, answer
+        else:
+            sock.sendall(search_pdu(number, rng.choice(uids)))
+            entries = 0
+            while operation(answer := read_message(sock, buffer)) != 0x65:  # until SearchResultDone
+                entries += 1
+            assert entries == 1 and _result_code(answer) == 0, answer
+        done += 1
+        number += 1
+    ended = os.times()
+    out.put((done, ended.user + ended.system - began.user - began.system))
+    sock.close()
 
 
 def run(kind: str, clients: int, port: int, seconds: float, users: list[str], uids: list[str],
@@ -408,8 +465,12 @@ def main() -> None:
     parser.add_argument("--record-seconds", type=float, default=None,
                         help="ldap.bind_record_seconds for Công Thư (0: every bind written; default: the setting's)")
     parser.add_argument("--only", choices=("congthu", "slapd"), default=None)
+    parser.add_argument("--client", choices=("raw", "ldap3"), default="raw",
+                        help="the clients: pre-encoded requests on a socket (raw) or the ldap3 library")
     parser.add_argument("--server-log", default="", help="append congthu serve's output (JSON lines) here")
     args = parser.parse_args()
+    global CLIENT
+    CLIENT = args.client
     if args.only != "congthu" and not (shutil.which(SLAPD) or Path(SLAPD).exists()):
         raise SystemExit("slapd is not installed (apt-get install slapd), or run with --only congthu")
     with tempfile.TemporaryDirectory() as tmp:

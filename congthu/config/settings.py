@@ -235,7 +235,7 @@ class SMTPSettings:
     # publishes DMARC p=reject and fails; "quarantine" files it in Junk; "none" only marks.
     dmarc_enforce: str = "reject"
     # Worker processes that analyse large incoming messages (MIME parse and search text,
-    # ~0.1 s per MB of Python) beside the server's own process; 0: a thread instead.
+    # 5-50 ms of CPU per MB) beside the server's own process; 0: a thread instead.
     analysis_processes: int = 1
     # MTA-STS (RFC 8461, congthu/smtp/mtasts.py): the policy we publish at
     # https://mta-sts.<domain>/.well-known/mta-sts.txt: "testing" (senders report
@@ -852,7 +852,8 @@ def _validate_proxy(path: Path, settings: Settings) -> None:
 
 
 def _validate_mail_access(path: Path, settings: Settings) -> None:
-    """[imap] and [pop3]: every timeout and limit above zero, and the RFCs' floors."""
+    """[imap] and [pop3]: every timeout and limit above zero (imap.login_record_seconds
+    may be 0: every login written), and the RFCs' floors."""
     for name in ("imap", "pop3"):
         section = getattr(settings, name)
         for f in dataclasses.fields(section):

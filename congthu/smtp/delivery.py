@@ -99,8 +99,10 @@ def strip_authres(raw: bytes, authserv_id: str) -> bytes:
 # Below this size a message is parsed on the event loop: that takes about 1 ms per
 # 10 KB, less than a hop to a worker thread and back (which also waits for the GIL).
 INLINE_ANALYSIS = 32 * 1024
-# From this size on a message is parsed in a separate process (about 0.1 s per MB of
-# pure Python that would otherwise hold the GIL the sessions and the store need).
+# From this size on a message is parsed in a separate process (5-50 ms of CPU per MB
+# that would otherwise hold the GIL the sessions and the store need; in one thread of
+# the worker, 1 MB messages cost 10-25 % less CPU but were not delivered faster,
+# docs/benchmarks.md).
 PROCESS_ANALYSIS = 256 * 1024
 
 

@@ -103,6 +103,22 @@ def open_socket(world: LDAPWorld) -> socket.socket:
     return sock
 
 
+def bound_socket(world: LDAPWorld) -> socket.socket:
+    """A connection bound as Nguyễn Thanh Bình (its answer read)."""
+    sock = open_socket(world)
+    sock.sendall(simple_bind(1, world.dn("Nguyễn Thanh Bình"), PASSWORD))
+    read_pdu(sock)
+    return sock
+
+
+def nested_and(depth: int) -> bytes:
+    """(&(&(...(objectClass=*)))) ``depth`` levels deep."""
+    nested = PRESENT_OBJECTCLASS
+    for _ in range(depth):
+        nested = tlv(0xA0, nested)
+    return nested
+
+
 def still_serving(server: ServerThread, world: LDAPWorld) -> None:
     with open_socket(world) as sock:
         sock.sendall(simple_bind(1, world.dn("Nguyễn Thanh Bình"), PASSWORD))
@@ -137,21 +153,14 @@ def test_huge_announced_length_refused_unread(world: LDAPWorld) -> None:
 
 
 def test_deeply_nested_filter(world: LDAPWorld) -> None:
-    nested = PRESENT_OBJECTCLASS
-    for _ in range(500):
-        nested = tlv(0xA0, nested)  # and
-    with open_socket(world) as sock:
-        sock.sendall(simple_bind(1, world.dn("Nguyễn Thanh Bình"), PASSWORD))
-        read_pdu(sock)
-        sock.sendall(search_request(2, BASE, nested))
+    with bound_socket(world) as sock:
+        sock.sendall(search_request(2, BASE, nested_and(500)))
         expect_disconnection(sock)
     # Within the limit (ldap.max_filter_depth, 32) it is an ordinary search.
     shallow = PRESENT_OBJECTCLASS
     for _ in range(20):
         shallow = tlv(0xA2, shallow) if _ % 2 else tlv(0xA1, shallow)  # not / or
-    with open_socket(world) as sock:
-        sock.sendall(simple_bind(1, world.dn("Nguyễn Thanh Bình"), PASSWORD))
-        read_pdu(sock)
+    with bound_socket(world) as sock:
         sock.sendall(search_request(2, BASE, shallow, scope=0))
         assert id_and_op(read_pdu(sock)) in ((2, 0x64), (2, 0x65))  # an entry or the end
 
@@ -161,12 +170,8 @@ def test_filters_kept_by_encoding_answer_as_read_afresh(world: LDAPWorld) -> Non
     malformed one is refused each time it comes, a kept one read again under a lower
     ldap.max_filter_depth is refused, and one within it answers as before."""
     empty_substrings = tlv(0xA4, octets("cn") + tlv(0x30, b""))
-    nested = PRESENT_OBJECTCLASS
-    for _ in range(8):
-        nested = tlv(0xA0, nested)  # and
-    with open_socket(world) as sock:
-        sock.sendall(simple_bind(1, world.dn("Nguyễn Thanh Bình"), PASSWORD))
-        read_pdu(sock)
+    nested = nested_and(8)
+    with bound_socket(world) as sock:
         for number in (2, 3):
             sock.sendall(search_request(number, BASE, empty_substrings))
             answer = read_pdu(sock)
@@ -248,9 +253,7 @@ def test_a_request_pipelined_after_starttls_is_dropped(world: LDAPWorld) -> None
 
 
 def test_abandon_and_unbind(world: LDAPWorld) -> None:
-    with open_socket(world) as sock:
-        sock.sendall(simple_bind(1, world.dn("Nguyễn Thanh Bình"), PASSWORD))
-        read_pdu(sock)
+    with bound_socket(world) as sock:
         # A search, its abandon (RFC 4511 section 4.11: no answer to either), then a
         # search that is answered: the session goes on.
         sock.sendall(search_request(2, BASE, PRESENT_OBJECTCLASS) + message(3, tlv(0x50, b"\x02"))

@@ -44,12 +44,11 @@ VALID = [
 ]
 
 
-@settings(max_examples=1500, deadline=None)
-@given(st.sampled_from(VALID), st.data())
-def test_fuzz_mutated_requests(valid: bytes, data: st.DataObject) -> None:
-    """Valid requests with octets changed, cut or inserted."""
+def mutated(valid: bytes, data: st.DataObject, *, changes: tuple[int, int], inserted: int) -> bytes:
+    """``valid`` with between ``changes[0]`` and ``changes[1]`` octets changed, cuts made
+    or runs of up to ``inserted`` octets inserted."""
     pdu = bytearray(valid)
-    for _ in range(data.draw(st.integers(1, 4))):
+    for _ in range(data.draw(st.integers(*changes))):
         where = data.draw(st.integers(0, len(pdu) - 1))
         action = data.draw(st.sampled_from(["flip", "cut", "insert"]))
         if action == "flip":
@@ -59,9 +58,16 @@ def test_fuzz_mutated_requests(valid: bytes, data: st.DataObject) -> None:
             if not pdu:
                 pdu.append(0)
         else:
-            pdu[where:where] = data.draw(st.binary(min_size=1, max_size=8))
+            pdu[where:where] = data.draw(st.binary(min_size=1, max_size=inserted))
+    return bytes(pdu)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.sampled_from(VALID), st.data())
+def test_fuzz_mutated_requests(valid: bytes, data: st.DataObject) -> None:
+    """Valid requests with octets changed, cut or inserted."""
     try:
-        decode_all(bytes(pdu))
+        decode_all(mutated(valid, data, changes=(1, 4), inserted=8))
     except EXPECTED:
         pass
 
@@ -270,19 +276,7 @@ def test_a_bind_read_by_hand_needs_no_check(valid: bytes, data: st.DataObject) -
     """``decode_checked`` skips ``ber.check`` for a Bind the hand decoder read: every PDU
     it reads as a Bind passes the check (nesting 3 deep at most), and ``decode_checked``
     gives what ``check`` then ``decode`` give, for anything."""
-    pdu = bytearray(valid)
-    for _ in range(data.draw(st.integers(0, 3))):
-        where = data.draw(st.integers(0, len(pdu) - 1))
-        action = data.draw(st.sampled_from(["flip", "cut", "insert"]))
-        if action == "flip":
-            pdu[where] = data.draw(st.integers(0, 255))
-        elif action == "cut":
-            del pdu[where:]
-            if not pdu:
-                pdu.append(0)
-        else:
-            pdu[where:where] = data.draw(st.binary(min_size=1, max_size=4))
-    raw = bytes(pdu)
+    raw = mutated(valid, data, changes=(0, 3), inserted=4)
     fast = messages._decode_fast(raw)
     if fast is not None and fast.op == "bind":
         ber.check(raw, 3)

@@ -148,20 +148,28 @@ def inherited_listener(host: str, port: int) -> socket.socket | None:
     return inherited_listeners().take(host, port)
 
 
-def client_key(peername: Any) -> str:
-    """The unit a per-address cap counts, from a transport's ``peername``: the IPv4
-    address, or the /64 network of an IPv6 one (one subscriber's share, which an
-    attacker can fill with addresses at will); an IPv4-mapped IPv6 address is its IPv4."""
-    host = peername[0] if isinstance(peername, tuple) and peername else str(peername or "")
+def address_unit(host: str) -> str | None:
+    """The unit a client address is counted by (connection caps here, password guessing
+    in ``accounts.lockout``): the IPv4 address, or the /64 network of an IPv6 one (one
+    subscriber's share, which an attacker can fill with addresses at will); an
+    IPv4-mapped IPv6 address is its IPv4. None if ``host`` is not an IP address."""
     try:
-        address = ipaddress.ip_address(str(host).split("%", 1)[0])
+        address = ipaddress.ip_address(host.split("%", 1)[0])
     except ValueError:
-        return str(host)  # a Unix socket or something unknown: counted as itself
+        return None
     if isinstance(address, ipaddress.IPv6Address):
         if address.ipv4_mapped is not None:
             return str(address.ipv4_mapped)
         return str(ipaddress.IPv6Network((address, 64), strict=False))
     return str(address)
+
+
+def client_key(peername: Any) -> str:
+    """The unit a per-address cap counts, from a transport's ``peername``
+    (``address_unit``)."""
+    host = str(peername[0] if isinstance(peername, tuple) and peername else peername or "")
+    unit = address_unit(host)
+    return host if unit is None else unit  # a Unix socket or something unknown: counted as itself
 
 
 # Client addresses whose ``client_key`` a limiter remembers (a client that reconnects

@@ -45,6 +45,7 @@ from sqlalchemy.engine import Connection
 
 from congthu.accounts.tables import login_throttle
 from congthu.config import LoginSettings
+from congthu.net import address_unit
 from congthu.store.changes import account_changed
 
 ADDRESS = "address"
@@ -64,18 +65,12 @@ class Counter:
 
 
 def address_key(client_ip: str) -> str:
-    """The throttling key of a client address: IPv4 as is, IPv6 by its /64 prefix."""
+    """The throttling key of a client address: the unit connection caps count it by
+    (``net.address_unit``: IPv4 as is, IPv6 by its /64 prefix)."""
     if not client_ip:
         return "-"
-    try:
-        ip = ipaddress.ip_address(client_ip.split("%", 1)[0])
-    except ValueError:
-        return client_ip[:100]
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped:
-            return str(ip.ipv4_mapped)
-        return str(ipaddress.IPv6Network((ip, 64), strict=False))
-    return str(ip)
+    unit = address_unit(client_ip)
+    return client_ip[:100] if unit is None else unit
 
 
 def is_loopback(client_ip: str) -> bool:

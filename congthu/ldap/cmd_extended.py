@@ -50,14 +50,19 @@ async def extended(s: Session, message: Message) -> None:
 
 
 async def start_tls(s: Session, message: Message) -> None:
-    """RFC 4511 section 4.14.2: operationsError if TLS is on already, unavailable if
-    there is no certificate."""
+    """RFC 4511 section 4.14.2: operationsError if TLS is on already, or if the request
+    was sent with answers to earlier ones outstanding (RFC 4511 section 4.14.1, RFC 4513
+    section 3.1.1: a detected sequencing problem; the connection stays as it was);
+    unavailable if there is no certificate."""
     if s.tls:
         raise LDAPError(errors.OPERATIONS_ERROR, "TLS đã bật / TLS already established")
+    if s.outstanding():
+        raise LDAPError(errors.OPERATIONS_ERROR, "Còn thao tác chưa trả lời / StartTLS sent with operations "
+                                                 "outstanding")
     if not s.app.tls.available:
         raise LDAPError(errors.UNAVAILABLE, "Không có chứng chỉ TLS / TLS is not available")
     ok = result(message.id, 24, errors.SUCCESS, name=START_TLS)
-    await s.wire.start_tls(s.certificates.context, ok)
+    await s.start_tls(s.certificates.context, ok)
     s.tls = True
 
 

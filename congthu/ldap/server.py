@@ -1,13 +1,15 @@
 """The LDAP listeners: ``listen.ldap`` (StartTLS, RFC 4513 section 3) and ``listen.ldaps``
-(implicit TLS). Both share one ``LDAPServer``: the App, the base DN, the cached tree and
-the TLS context, which asks for client certificates when ``ldap.client_ca`` is set (SASL
-EXTERNAL, ``certificates.py``). Each listener caps its connections (``[connections]``
+(implicit TLS). Each connection's transport is taken over by the wire (``wire.py`` says
+why LDAP reads from the transport's callbacks). Both share one ``LDAPServer``: the App,
+the base DN, the cached tree and the TLS context, which asks for client certificates
+when ``ldap.client_ca`` is set (SASL EXTERNAL, ``certificates.py``). Each listener caps its connections (``[connections]``
 ldap_per_address, ldap_total); a client over a cap gets a Notice of Disconnection (busy)
 and is closed."""
 
 from __future__ import annotations
 
 import asyncio
+from typing import cast
 
 from congthu.app import App
 from congthu.ldap import errors, grants, messages
@@ -33,11 +35,32 @@ class LDAPServer:
 
     async def session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, stopping: Stopping,
                       implicit_tls: bool) -> None:
+        """One connection, as the other doors get theirs; the wire takes its transport
+        over from the stream (``Wire.attach``) and this task waits for its end. Cancelled
+        (the listener's grace is over): whatever is under way stops, the connection is
+        cut."""
+        transport = writer.transport
+        if transport.is_closing():
+            return  # gone before its turn came
         idle = self.idle.get(stopping)
         if idle is None:
             idle = self.idle[stopping] = IdleWires(stopping)
-        wire = Wire(reader, writer, settings=self.app.settings.ldap, stopping=stopping, idle=idle)
-        await Session(self.app, self.trees, COMMANDS, wire, tls=implicit_tls, certificates=self.certificates).run()
+        wire = Wire(settings=self.app.settings.ldap, stopping=stopping, idle=idle)
+        session = Session(self.app, self.trees, COMMANDS, wire, tls=implicit_tls, certificates=self.certificates)
+        # What the stream read before the wire took over (the client's first requests,
+        # when they came with the connection): the StreamReader's own buffer, as
+        # ``StreamWire.start_tls`` reaches it.
+        buffered = getattr(reader, "_buffer", None)
+        received = bytes(buffered) if buffered else b""
+        if buffered:
+            buffered.clear()
+        wire.attach(session, cast(asyncio.Transport, transport), transport.get_protocol(), received,
+                    bool(getattr(reader, "_eof", False)))
+        try:
+            await wire.done
+        finally:
+            if not wire.done.done() or not wire.closed:
+                session.cancel()
 
 
 def services(app: App) -> list[TCPService]:

@@ -28,6 +28,7 @@ from congthu.content.rules import automatic_forwarding_refusal
 from congthu.log import event
 from congthu.mailrules import forwarding as fwd
 from congthu.mailrules import vacation as vac
+from congthu.mailrules.kept import NoRules
 from congthu.mailrules.sending import Sent, send
 from congthu.mailrules.tables import forwardings, vacations
 from congthu.mime.headers import lenient_fields
@@ -58,6 +59,17 @@ def _with_rules(conn: Connection, mailbox_ids: list[int]) -> dict[int, tuple[vac
             for mailbox_id in ruled}
 
 
+def no_rules(app: App) -> NoRules:
+    """The App's mailboxes known to have no rule on (``kept.py``), told of every change
+    by the change feed from the moment it is made."""
+    kept = app.smtp.no_rules
+    if kept is None:
+        hub = app.store.hub
+        kept = app.smtp.no_rules = NoRules(lambda: hub.listening)
+        hub.on_accounts_changed(kept.forget)
+    return kept
+
+
 async def after_delivery(app: App, sender: str, raw: bytes, folder: str, results: Sequence[DeliveryResult],
                          addressed: Mapping[int, str]) -> None:
     """Run the rules of each mailbox the message was just delivered to. ``raw``: the
@@ -68,7 +80,15 @@ async def after_delivery(app: App, sender: str, raw: bytes, folder: str, results
     delivered = [r for r in results if r.ok]
     if not delivered:
         return
-    rules = await app.db.run_small_read(_with_rules, [r.mailbox_id for r in delivered])
+    # Most mailboxes have no rule on, and that answer is kept (``kept.py``): a delivery
+    # to them reads nothing here (it was one read, and two thread hops, per delivery).
+    kept = no_rules(app)
+    unknown = kept.unknown([r.mailbox_id for r in delivered])
+    if not unknown:
+        return
+    epoch = kept.epoch
+    rules = await app.db.run_small_read(_with_rules, unknown)
+    kept.keep([m for m in unknown if m not in rules], epoch)
     if not rules:
         return
     fields = lenient_fields(raw)[0]

@@ -33,9 +33,11 @@ from sqlalchemy.engine import Connection
 from congthu.audit import append as audit_append
 from congthu.content.rules import Refusal, automatic_forwarding_refusal
 from congthu.mailrules.errors import RuleRefused
+from congthu.mailrules.kept import rules_key
 from congthu.mailrules.tables import forwardings
 from congthu.smtp.addresses import valid_mailbox
 from congthu.store import normalise_address
+from congthu.store.changes import account_changed
 
 if TYPE_CHECKING:
     from congthu.config import Settings
@@ -101,6 +103,8 @@ def save_forwarding(conn: Connection, mailbox_id: int, forwarding: Forwarding, *
     done = conn.execute(update(forwardings).where(forwardings.c.mailbox_id == mailbox_id).values(**values))
     if not done.rowcount:
         conn.execute(insert(forwardings).values(mailbox_id=mailbox_id, **values))
+    # Every process and node drops what it kept of this mailbox's rules (``kept.py``).
+    account_changed(conn, rules_key(mailbox_id))
     audit_append(conn, at=at, action="mailrules.forwarding", actor=actor, target=target, client=client,
                  details={"enabled": forwarding.enabled, "targets": list(forwarding.targets),
                           "keep_copy": forwarding.keep_copy})

@@ -39,10 +39,12 @@ from sqlalchemy.engine import Connection
 from congthu.audit import append as audit_append
 from congthu.content.rules import automatic_forwarding_refusal
 from congthu.mailrules.errors import RuleRefused
+from congthu.mailrules.kept import rules_key
 from congthu.mailrules.tables import vacation_replies, vacations
 from congthu.mime.addresses import parse_addresses
 from congthu.mime.words import decode_words
 from congthu.store import Mailbox, normalise_address
+from congthu.store.changes import account_changed
 from congthu.text import nfc
 
 if TYPE_CHECKING:
@@ -113,6 +115,8 @@ def save_vacation(conn: Connection, mailbox_id: int, vacation: Vacation, *, at: 
     if not done.rowcount:
         conn.execute(insert(vacations).values(mailbox_id=mailbox_id, **values))
     conn.execute(delete(vacation_replies).where(vacation_replies.c.mailbox_id == mailbox_id))
+    # Every process and node drops what it kept of this mailbox's rules (``kept.py``).
+    account_changed(conn, rules_key(mailbox_id))
     audit_append(conn, at=at, action="mailrules.vacation", actor=actor, target=target, client=client,
                  details={"enabled": vacation.enabled,
                           "start": vacation.start.isoformat() if vacation.start else None,

@@ -89,7 +89,12 @@ async def check_spf(app: App, ip: str, mail_from: str, helo: str) -> tuple[str, 
     smtpdns.use_sync_resolver(app)
     sender = mail_from or f"postmaster@{helo}"
     try:
-        result, _explanation = await app.smtp.in_dns_thread(spf.check2, i=ip, s=sender, h=helo, querytime=15)
+        # On the event loop when every lookup is in the DNS cache (a sender domain seen
+        # lately: most mail), which saves two thread hops; else in a DNS thread.
+        cached = smtpdns.from_cache(spf.check2, i=ip, s=sender, h=helo, querytime=15)
+        found = (cached if cached is not None
+                 else await app.smtp.in_dns_thread(spf.check2, i=ip, s=sender, h=helo, querytime=15))
+        result = found[0]  # (result, explanation)
     except Exception:  # a malformed identity or record: permerror, never a crash
         result = "permerror"
     return str(result), (mail_from or helo), not mail_from

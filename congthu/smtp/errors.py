@@ -8,17 +8,21 @@
   commands, HELO before EHLO...) in English only: ``translate`` gives the bilingual reply
   of each of those texts, so both doors answer alike whoever wrote the reply.
 * A 421 reply closes the channel (RFC 5321 section 3.8): ``closes``.
+* ``wire_reply``: all of that for one reply as the session sends it, remembered (the
+  same few replies go to every session: translating, and stripping the accents for a
+  client without SMTPUTF8, cost more than sending them).
 """
 
 from __future__ import annotations
 
+import functools
 import re
 
 from congthu.text import unaccent
 
 __all__ = [
     "DATA_TIMEOUT", "DeadlineExceeded", "TEMPORARY", "UNAVAILABLE", "ascii_text", "closes",
-    "syntax_error", "too_big", "translate", "with_enhanced",
+    "syntax_error", "too_big", "translate", "wire_reply", "with_enhanced",
 ]
 
 
@@ -116,3 +120,17 @@ def with_enhanced(text: str) -> str:
 def closes(text: str) -> bool:
     """Does this reply end the session? 421 does (RFC 5321 section 3.8)."""
     return text.startswith("421")
+
+
+@functools.lru_cache(maxsize=2048)
+def wire_reply(text: str, ours: bool, utf8: bool, smtputf8: bool) -> tuple[bytes, bool]:
+    """A reply's bytes and whether it closes the channel: ``ours`` (all but EHLO's
+    extension lines) bilingual with an enhanced code, ASCII unless the transaction is
+    ``utf8`` (RFC 6531), encoded as UTF-8 when the session offers ``smtputf8``."""
+    closing = False
+    if ours:
+        text = with_enhanced(translate(text))
+        closing = closes(text)
+    if not utf8 and not text.isascii():
+        text = ascii_text(text)
+    return text.encode("utf-8" if smtputf8 else "ascii"), closing

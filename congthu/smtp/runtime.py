@@ -14,7 +14,9 @@
 * ``analysis_pool``: the worker processes that analyse large messages
   (``delivery.analyse``), started at first use and shut down with the runtime;
 * ``in_dns_thread``: the threads of the blocking lookups of SPF and DKIM verification
-  (pyspf and dkimpy resolve synchronously), apart from asyncio's default executor.
+  (pyspf and dkimpy resolve synchronously), apart from asyncio's default executor;
+* ``no_rules``: the mailboxes known to have no mail rule on (``mailrules/kept.py``),
+  made at the first delivery (``mailrules.delivered.no_rules``).
 
 The objects are built lazily, so an App that never handles mail (a CLI command) pays
 for none of them.
@@ -33,6 +35,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from congthu.config import Settings
+    from congthu.mailrules.kept import NoRules
     from congthu.smtp.dns import Resolvers
     from congthu.smtp.mtasts import Policy
     from congthu.smtp.queue import Runner
@@ -56,6 +59,7 @@ class SMTPRuntime:
         self.mta_sts: dict[str, Policy] = {}
         self.mta_sts_loaded: set[str] = set()
         self.mta_sts_failures: dict[str, str] = {}
+        self.no_rules: NoRules | None = None
         self._pool: concurrent.futures.ProcessPoolExecutor | None = None
         self._dns_threads: concurrent.futures.ThreadPoolExecutor | None = None
 

@@ -29,6 +29,8 @@ process and sent to the other processes of a SQLite data directory once the
 transaction has committed and before its ``run_write`` returns (``Database.on_commit``),
 so a change acts at once everywhere; on PostgreSQL a NOTIFY in the transaction itself
 carries it to every node (PostgreSQL delivers it at the commit, never for a rollback).
+The mail rules send their keys the same way (``mailrules/kept.py``: a saved rule drops
+what every process kept of that mailbox's rules).
 """
 
 from __future__ import annotations

@@ -200,12 +200,19 @@ class Database:
     async def run_write(self, fn: Callable[..., T], *args: Any, durable: bool = True) -> T:
         """Run ``fn(conn, *args)`` in one write transaction and commit; its result.
 
-        ``durable=False`` (flag changes: Dovecot's ``mail_fsync=optimized``) lets the
-        commit return before it is on disk: SQLite ``synchronous=NORMAL`` for a batch made
-        only of such writes (the WAL is fsynced at the next durable commit or checkpoint,
-        which makes every earlier commit durable too, in order), PostgreSQL
-        ``synchronous_commit = off`` for the transaction. A power cut may lose the last
-        such changes, never a delivered or appended message, and never consistency.
+        ``durable=False`` (Dovecot's ``mail_fsync=optimized``) lets the commit return
+        before it is on disk: SQLite ``synchronous=NORMAL`` (the WAL is fsynced at the next
+        durable commit or checkpoint, which makes every earlier commit durable too, in
+        order), PostgreSQL ``synchronous_commit = off`` for the transaction (its WAL is
+        flushed in order too). The rule: a write may be non-durable when losing it to a
+        power cut loses no message and no promise made outside the database: flag
+        changes, \\Recent claims, the search index, folder snapshots, and expunges (a
+        lost expunge brings the messages back; IMAP EXPUNGE and POP3's UPDATE state both
+        use ``MessageMethods.expunge``). Anything that saves a message (delivery, APPEND,
+        COPY, MOVE) or that other state relies on is durable; and whatever deletes on
+        the strength of a write (the blob collector unlinks blobs whose content rows are
+        gone) must rest on a durable commit that saw it: the collector's own durable
+        DELETE of contents, which writes, so its fsync covers every commit before it.
 
         ``fn`` is synchronous SQLAlchemy Core code. On SQLite it runs whole on the writer
         thread's own pysqlite connection (BEGIN IMMEDIATE ... COMMIT, synchronous=FULL):
@@ -224,6 +231,17 @@ class Database:
         answered once the shared COMMIT is durable. If the shared transaction itself
         fails (the COMMIT, or a savepoint that cannot be rolled back), every function of
         the batch is run again alone, so each gets its own answer as without batching.
+
+        Within a round of the group commit the non-durable functions queued run first, in
+        a batch of their own committed with ``synchronous=NORMAL``, and are answered at
+        once; the durable ones follow in a second batch and wait for its fsync, so a
+        STORE or an EXPUNGE does not wait for the fsync of an APPEND queued with it
+        (only for a round already under way). Reordering them is sound: the functions
+        of one round are all waiting at once, so none of their callers has been answered
+        and none can depend on another's effect (a caller that needs an order awaits one
+        write before it starts the next, and then they are in different rounds); within
+        each batch the order of arrival is kept.
+
         On PostgreSQL a transaction rolled back as a deadlock's victim or for a
         serialisation failure (``PG_RETRY_SQLSTATES``) is run again, up to ``PG_RETRIES``
         times: either way ``fn`` may run more than once, so it holds only its SQL.
@@ -268,40 +286,54 @@ class Database:
             raise
 
     async def _run_writes(self) -> None:
-        """Run the queued write functions in batches until the queue is empty."""
+        """Run the queued write functions in rounds until the queue is empty: each round
+        takes what is queued, the non-durable functions first in a batch of their own,
+        answered as soon as it commits, then the durable ones (see run_write)."""
         if self._sync_writer is None:
             self._sync_writer = _sqlite_sync_engine(self.url, self.sqlite, writer=True, pool_size=1)
             self._write_thread = ThreadPoolExecutor(1, thread_name_prefix="congthu-db-write")
         engine, thread = self._sync_writer, self._write_thread
         assert thread is not None
         loop = asyncio.get_running_loop()
+
+        def answer(batch: list[_WriteJob], outcomes: list[_Outcome]) -> None:
+            # On the writer thread, as each batch commits: its callers are answered on the
+            # loop while the thread goes on with the next batch.
+            loop.call_soon_threadsafe(self._answer, batch, outcomes)
+
         while self._write_queue:
-            batch = self._write_queue[:_WRITE_BATCH]
-            del self._write_queue[:len(batch)]
-            for job in batch:
+            taken = self._write_queue[:_WRITE_BATCH]
+            del self._write_queue[:len(taken)]
+            for job in taken:
                 job.started = True
+            lanes = [lane for lane in ([job for job in taken if not job.durable],
+                                       [job for job in taken if job.durable]) if lane]
             try:
                 async with self._async_writer.connect():  # the in-process write slot, see run_write
-                    outcomes = await _finish(loop.run_in_executor(
-                        thread, _write_batch, engine, batch, self._writer_lock))
+                    await _finish(loop.run_in_executor(
+                        thread, _write_lanes, engine, lanes, self._writer_lock, answer))
             except asyncio.CancelledError:
-                for job in batch:  # the loop is stopping
+                for job in taken:  # the loop is stopping (a job answered already stays so)
                     job.future.cancel()
                 raise
             except BaseException as exc:
-                # The write slot could not be had: the batch fails.
-                for job in batch:
+                # The write slot or the writer lock could not be had: the jobs not
+                # answered yet fail. (``answer``'s callbacks were queued on the loop
+                # before the thread's own result, so those answered are done by now.)
+                for job in taken:
                     if not job.future.done():
                         job.future.set_exception(exc)
-                continue
-            for job, (ok, value) in zip(batch, outcomes, strict=True):
+
+    def _answer(self, batch: list[_WriteJob], outcomes: list[_Outcome]) -> None:
+        """On the loop: tell each committed function's notes, answer each caller."""
+        for job, (ok, value) in zip(batch, outcomes, strict=True):
+            if ok:
+                self._committed(job.notes)
+            if not job.future.done():
                 if ok:
-                    self._committed(job.notes)
-                if not job.future.done():
-                    if ok:
-                        job.future.set_result(value)
-                    else:
-                        job.future.set_exception(value)
+                    job.future.set_result(value)
+                else:
+                    job.future.set_exception(value)
 
     def _committed(self, notes: set[str]) -> None:
         """Hand a committed function's notes to ``on_commit`` (its failure is logged: the
@@ -345,7 +377,29 @@ class Database:
         not wait here: it goes to a reader thread, which waits ``busy_timeout``."""
         if not self.is_sqlite:
             return await self.run_read(fn, *args)
-        conn = getattr(self._here, "conn", None)
+        try:
+            conn, driver = self._here_connection()  # may find the file busy too
+            # The read transaction on the driver itself: SQLAlchemy's begin() and
+            # commit() cost more than a read by key (see _here_connection).
+            driver.execute("BEGIN")
+            result = fn(conn, *args)
+            driver.commit()
+        except BaseException as exc:
+            self._here_reset()
+            if isinstance(exc, (OperationalError, sqlite3.OperationalError)):
+                # Busy (or gone): the threaded path waits, and reports a real failure.
+                return await self.run_read(fn, *args)
+            raise
+        return result
+
+    def _here_connection(self) -> tuple[Connection, sqlite3.Connection]:
+        """This thread's connection for run_small_read, and its pysqlite connection.
+
+        Its SQLAlchemy transaction is left open between reads (begun here, so Core
+        statements in ``fn`` never begin one of their own): each read is a BEGIN ...
+        COMMIT of the driver inside it, so SQLite holds no snapshot between reads."""
+        here = self._here
+        conn: Connection | None = getattr(here, "conn", None)
         if conn is None:
             if self._here_engine is None:
                 # Its own engine, without a pool (each thread that asks keeps the one
@@ -353,16 +407,29 @@ class Database:
                 tuning = SQLiteTuning(_HERE_BUSY_TIMEOUT, self.sqlite.mmap_bytes)
                 self._here_engine = _sqlite_sync_engine(self.url, tuning, writer=False, pool_size=1,
                                                         poolclass=NullPool)
-            conn = self._here.conn = self._here_engine.connect()
+            conn = here.conn = self._here_engine.connect()
             self._here_conns.append(conn)
-        try:
-            with conn.begin():
-                return fn(conn, *args)
-        except OperationalError:
-            # Busy (or gone): the threaded path waits, and reports a real failure.
-            return await self.run_read(fn, *args)
+        if not conn.in_transaction():
+            conn.begin()
+            driver = conn.connection.driver_connection
+            assert isinstance(driver, sqlite3.Connection)
+            driver.commit()  # the BEGIN the "begin" event issued: each read begins its own
+            here.driver = driver
+        return conn, here.driver
 
-    @property
+    def _here_reset(self) -> None:
+        """After a failed small read: its driver transaction ended, and SQLAlchemy's too
+        (a connection invalidated meanwhile reconnects at the next _here_connection)."""
+        driver: sqlite3.Connection | None = getattr(self._here, "driver", None)
+        conn: Connection | None = getattr(self._here, "conn", None)
+        if driver is not None:
+            with contextlib.suppress(Exception):
+                driver.rollback()
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.rollback()
+
+    @functools.cached_property
     def is_sqlite(self) -> bool:
         return self._async_writer.dialect.name == "sqlite"
 
@@ -416,7 +483,7 @@ class _WriterLock:
     SQLite's own lock is enough for correctness (BEGIN IMMEDIATE waits ``busy_timeout``
     for it), but a waiting writer polls it with sleeps of up to 100 ms, so with several
     processes the database would sit idle between their commits. Each process's writer
-    thread holds this ``flock`` for a batch (``_write_batch``): the next process's writer
+    thread holds this ``flock`` for a round (``_write_lanes``): the next process's writer
     wakes the moment it is released, its batch grown meanwhile (the group commit goes on
     across processes). Writers that do not take it (migrations) still meet SQLite's lock."""
 
@@ -446,15 +513,20 @@ class _WriterLock:
             self.fd = None
 
 
-def _write_batch(engine: Engine, batch: list[_WriteJob], lock: _WriterLock | None = None) -> list[_Outcome]:
-    """On the writer thread: a batch of write functions in one transaction (see
-    ``Database.run_write``), or each alone if that transaction fails as a whole; with
-    the other processes' writers kept out meanwhile (``lock``)."""
+def _write_lanes(engine: Engine, lanes: list[list[_WriteJob]], lock: _WriterLock | None,
+                 answer: Callable[[list[_WriteJob], list[_Outcome]], None]) -> None:
+    """On the writer thread: each batch of write functions (a round's non-durable ones,
+    then its durable ones) in one transaction (see ``Database.run_write``), its outcomes
+    handed to ``answer`` as soon as it has committed; the other processes' writers kept
+    out meanwhile (``lock``)."""
     with lock if lock is not None else contextlib.nullcontext():
-        return _write_batch_locked(engine, batch)
+        for batch in lanes:
+            answer(batch, _write_batch(engine, batch))
 
 
-def _write_batch_locked(engine: Engine, batch: list[_WriteJob]) -> list[_Outcome]:
+def _write_batch(engine: Engine, batch: list[_WriteJob]) -> list[_Outcome]:
+    """A batch in one transaction, or each function alone if that transaction fails as
+    a whole."""
     if len(batch) > 1:
         try:
             return _write_together(engine, batch)

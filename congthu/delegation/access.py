@@ -24,6 +24,7 @@ from congthu.delegation.rights import ALL_RIGHTS, SEND_AS
 from congthu.delegation.tables import delegations, folder_delegations
 from congthu.delegation.term import aware, in_force
 from congthu.store.lookup import folder_ids_of, folder_mailbox_id, folders_by_ids, mailboxes_by_ids
+from congthu.store.rows import Compiled
 
 if TYPE_CHECKING:
     from congthu.app import App
@@ -69,27 +70,43 @@ class Access:
         return "l" in self.mailbox or any("l" in r for r in self.folders.values())
 
 
-# The grants to one grantee (of one owner): built once, with parameters, so that a read
-# before every LIST or delegated command compiles nothing (the statement cache's key of a
-# statement built per call cost as much as the query).
-_WHOLE_TO = (select(delegations.c.owner_mailbox_id, delegations.c.rights, delegations.c.expires_at)
-             .where(delegations.c.grantee_mailbox_id == bindparam("b_grantee")))
-_WHOLE_TO_FROM = _WHOLE_TO.where(delegations.c.owner_mailbox_id == bindparam("b_owner"))
-_FOLDERS_TO = (select(folder_delegations.c.folder_id, folder_delegations.c.rights, folder_delegations.c.expires_at)
-               .where(folder_delegations.c.grantee_mailbox_id == bindparam("b_grantee")))
+# The grants to one grantee (of one owner): built and compiled once, with parameters, and
+# run on SQLite straight on the driver (``Compiled``), so that a read before every LIST or
+# delegated command costs little more than its query (SQLAlchemy's cost per statement was
+# several times the query's).
+_WHOLE = select(delegations.c.owner_mailbox_id, delegations.c.rights, delegations.c.expires_at) \
+    .where(delegations.c.grantee_mailbox_id == bindparam("b_grantee"))
+_WHOLE_TO = Compiled(_WHOLE)
+_WHOLE_TO_FROM = Compiled(_WHOLE.where(delegations.c.owner_mailbox_id == bindparam("b_owner")))
+_FOLDERS_TO = Compiled(
+    select(folder_delegations.c.folder_id, folder_delegations.c.rights, folder_delegations.c.expires_at)
+    .where(folder_delegations.c.grantee_mailbox_id == bindparam("b_grantee")))
+
+
+# (rights, expires_at) of one grant: on a folder, on a whole mailbox (``rights_of``).
+_FOLDER_GRANT = Compiled(
+    select(folder_delegations.c.rights, folder_delegations.c.expires_at)
+    .where(and_(folder_delegations.c.folder_id == bindparam("b_folder"),
+                folder_delegations.c.grantee_mailbox_id == bindparam("b_grantee"))))
+_WHOLE_GRANT = Compiled(
+    select(delegations.c.rights, delegations.c.expires_at)
+    .where(and_(delegations.c.owner_mailbox_id == bindparam("b_owner"),
+                delegations.c.grantee_mailbox_id == bindparam("b_grantee"))))
 
 
 def _read_accesses(conn: Connection, grantee_id: int, owner_id: int | None, now: datetime) -> dict[int, Access]:
-    whole = conn.execute(_WHOLE_TO, {"b_grantee": grantee_id}) if owner_id is None \
-        else conn.execute(_WHOLE_TO_FROM, {"b_grantee": grantee_id, "b_owner": owner_id})
-    mailbox_rights = {int(r.owner_mailbox_id): r.rights for r in whole if in_force(r.expires_at, now)}
-    per_folder = [f for f in conn.execute(_FOLDERS_TO, {"b_grantee": grantee_id}) if in_force(f.expires_at, now)]
-    folders = folders_by_ids(conn, [f.folder_id for f in per_folder])
+    # Rows of (owner or folder id, rights, expires_at).
+    whole = _WHOLE_TO.typed(conn, b_grantee=grantee_id) if owner_id is None \
+        else _WHOLE_TO_FROM.typed(conn, b_grantee=grantee_id, b_owner=owner_id)
+    mailbox_rights = {int(owner): rights for owner, rights, ends in whole if in_force(ends, now)}
+    per_folder = [(folder_id, rights) for folder_id, rights, ends in _FOLDERS_TO.typed(conn, b_grantee=grantee_id)
+                  if in_force(ends, now)]
+    folders = folders_by_ids(conn, [folder_id for folder_id, _rights in per_folder]) if per_folder else {}
     folder_rights: dict[int, dict[int, str]] = {}
-    for f in per_folder:
-        folder = folders.get(f.folder_id)
+    for folder_id, rights in per_folder:
+        folder = folders.get(folder_id)
         if folder is not None and (owner_id is None or folder.mailbox_id == owner_id):
-            folder_rights.setdefault(folder.mailbox_id, {})[folder.id] = f.rights
+            folder_rights.setdefault(folder.mailbox_id, {})[folder.id] = rights
     owners = mailboxes_by_ids(conn, set(mailbox_rights) | set(folder_rights))
     return {oid: Access(oid, owner.address, owner.status == "active", mailbox_rights.get(oid, ""),
                         folder_rights.get(oid, {}))
@@ -129,20 +146,12 @@ async def rights_of(app: App, owner_mailbox_id: int, user_mailbox_id: int, folde
 
     def read(conn: Connection) -> str:
         if folder_id is not None:
-            own = conn.execute(
-                select(folder_delegations.c.rights, folder_delegations.c.expires_at)
-                .where(and_(folder_delegations.c.folder_id == folder_id,
-                            folder_delegations.c.grantee_mailbox_id == user_mailbox_id))
-            ).first()
-            if (own is not None and in_force(own.expires_at, now)
+            own = _FOLDER_GRANT.first(conn, b_folder=folder_id, b_grantee=user_mailbox_id)
+            if (own is not None and in_force(own[1], now)
                     and folder_mailbox_id(conn, folder_id) == owner_mailbox_id):
-                return str(own.rights)
-        whole = conn.execute(
-            select(delegations.c.rights, delegations.c.expires_at)
-            .where(and_(delegations.c.owner_mailbox_id == owner_mailbox_id,
-                        delegations.c.grantee_mailbox_id == user_mailbox_id))
-        ).first()
-        return str(whole.rights) if whole is not None and in_force(whole.expires_at, now) else ""
+                return str(own[0])
+        whole = _WHOLE_GRANT.first(conn, b_owner=owner_mailbox_id, b_grantee=user_mailbox_id)
+        return str(whole[0]) if whole is not None and in_force(whole[1], now) else ""
 
     return await app.db.run_small_read(read)  # two rows by key, before every delegated command
 

@@ -64,8 +64,15 @@ def nstring(value: str | bytes | None, *, utf8: bool = False) -> bytes:
 
 
 def encode(value: Any, *, utf8: bool = False) -> bytes:
+    # Strings, NIL and lists first: an ENVELOPE is some thirty of them (an Atom is a str
+    # subclass, so the exact class is tested, the general cases follow).
+    cls = value.__class__
+    if cls is str:
+        return string(value, utf8=utf8)
     if value is None:
         return b"NIL"
+    if cls is list or cls is tuple:
+        return b"(" + b" ".join([encode(v, utf8=utf8) for v in value]) + b")"
     if isinstance(value, Atom):
         return value.encode("utf-8", "surrogateescape")
     if isinstance(value, bool):

@@ -15,7 +15,7 @@ from congthu.mime.body import decoded_size
 from congthu.mime.imap import MessageStructure, parse_structure
 from congthu.mime.part import Part
 from congthu.mime.preview import preview
-from congthu.mime.search import address_key, addresses_text, search_text
+from congthu.mime.search import address_key, addresses_text, search_text_prefix
 from congthu.mime.words import clean, decode_words
 from congthu.text import fold
 
@@ -35,7 +35,10 @@ class Analysis:
     cc_addr: str = ""
     sent_date: datetime | None = None
     message_id: str = ""
+    # The first INDEXED_CHARS characters of the folded search text, what the store keeps
+    # (``congthu.mime.search.search_text_prefix``), and whether the text is longer.
     search_text: str = ""
+    search_cut: bool = False
     # subject, from_addr, to_addr and cc_addr folded (``congthu.text.fold``): what IMAP
     # SEARCH SUBJECT / FROM / TO / CC match against, in SQL (``contents.subject_key``...).
     subject_key: str = ""
@@ -109,11 +112,12 @@ def analyse(raw: bytes) -> Analysis:
     from_addr = _safe(lambda: addresses_text(envelope.from_), "")
     to_addr = _safe(lambda: addresses_text(envelope.to), "")
     cc_addr = _safe(lambda: addresses_text(envelope.cc), "")
+    text, cut = _safe(lambda: search_text_prefix(raw, structure.root), ("", False))
     return Analysis(
         subject=subject, from_addr=from_addr, to_addr=to_addr, cc_addr=cc_addr,
         sent_date=_date(envelope.date),
         message_id=clean(envelope.message_id or ""),
-        search_text=_safe(lambda: search_text(raw, structure.root), ""),
+        search_text=text, search_cut=cut,
         subject_key=fold(subject), from_key=_safe(lambda: fold(address_key(envelope.from_)), ""),
         to_key=_safe(lambda: fold(address_key(envelope.to)), ""),
         cc_key=_safe(lambda: fold(address_key(envelope.cc)), ""),

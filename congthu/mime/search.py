@@ -17,6 +17,13 @@ The folded text has two sections, joined by ``BODY_MARK``:
 
 Text stored before the mark existed has no mark: all of it counts as body then.
 At most ``MAX_SEARCH_TEXT`` characters are kept, and no more than that is decoded.
+
+The store keeps only the first ``INDEXED_CHARS`` characters of the text (what its trigram
+index holds) and makes the whole text again with ``search_text`` when a search needs it
+(``congthu.store.search``): delivery's analysis asks ``search_text_prefix`` for that
+prefix, which folds only as much of the body as it needs (folding was most of the
+analysis of a large message: ~20 ms per MB of Vietnamese text) and is exactly the prefix
+of ``search_text``'s text (tests/store/test_search_text_prefix.py compares them).
 """
 
 from __future__ import annotations
@@ -30,10 +37,13 @@ from congthu.mime.part import Part
 from congthu.mime.words import clean, decode_words
 from congthu.text import fold
 
-__all__ = ["search_text", "folded_clean", "html_to_text", "addresses_text", "address_key", "BODY_MARK",
-           "MAX_SEARCH_TEXT"]
+__all__ = ["search_text", "search_text_prefix", "folded_clean", "html_to_text", "addresses_text", "address_key",
+           "BODY_MARK", "INDEXED_CHARS", "MAX_SEARCH_TEXT"]
 
 MAX_SEARCH_TEXT = 1_000_000
+# What the store keeps of a text: its first characters, as many as its trigram index
+# holds (congthu.store.search; migrations store_0011 and store_0012 write the number).
+INDEXED_CHARS = 65536
 # Between the header and body sections: DEL, which ``clean`` turns into a space in the
 # text on both sides, so it occurs once; not white space (``fold`` keeps it) and valid
 # in SQLite and PostgreSQL text.
@@ -122,12 +132,38 @@ def folded_clean(text: str) -> str:
     return fold(text)
 
 
-def search_text(raw: bytes, root: Part, limit: int = MAX_SEARCH_TEXT) -> str:
-    """Folded search text of a message (``congthu.text.fold``), at most ``limit``
-    characters: the header section, ``BODY_MARK``, the body section."""
+def _sections(raw: bytes, root: Part, limit: int) -> tuple[str, str]:
+    """The header and body sections, not folded yet."""
     headers: list[str] = []
     bodies: list[str] = []
     _collect(raw, root, headers, bodies, [limit])
-    header = folded_clean(" ".join(headers))
-    body = folded_clean(" ".join(bodies))
-    return (header + " " + BODY_MARK + " " + body)[:limit]
+    return " ".join(headers), " ".join(bodies)
+
+
+def search_text(raw: bytes, root: Part, limit: int = MAX_SEARCH_TEXT) -> str:
+    """Folded search text of a message (``congthu.text.fold``), at most ``limit``
+    characters: the header section, ``BODY_MARK``, the body section."""
+    header, body = _sections(raw, root, limit)
+    return (folded_clean(header) + " " + BODY_MARK + " " + folded_clean(body))[:limit]
+
+
+def search_text_prefix(raw: bytes, root: Part, chars: int = INDEXED_CHARS) -> tuple[str, bool]:
+    """``(text[:chars], len(text) > chars)`` for ``text = search_text(raw, root)``,
+    folding the body only as far as that needs (``chars`` below ``MAX_SEARCH_TEXT``).
+
+    Why a prefix of the body is enough: ``fold`` is defined word by word (and ``clean``
+    character by character), so folding the first characters of the body gives the
+    same words as folding all of it, up to its last word, which the cut may have split.
+    When the text folded from the prefix has a word boundary (a space) at or beyond
+    the characters needed, everything before it is exactly the whole text's; otherwise
+    (a body of long runs that fold to little) the whole body is folded."""
+    header, body = _sections(raw, root, MAX_SEARCH_TEXT)
+    head = folded_clean(header) + " " + BODY_MARK + " "
+    need = max(chars - len(head), 0)  # characters of the folded body in the prefix
+    span = 2 * need + 4096
+    if len(body) > span:
+        part = folded_clean(body[:span])
+        if part.rfind(" ") >= need:  # then the whole body has more than ``need`` characters
+            return (head + part)[:chars], True
+    text = (head + folded_clean(body))[:MAX_SEARCH_TEXT]
+    return text[:chars], len(text) > chars

@@ -47,7 +47,8 @@ another (renaming INBOX moves messages), the caller's mixin declares that method
   (``congthu check``, ``--deep``).
 * ``accounting.py``: what every write shares: UID/MODSEQ reservation, quota charge and
   release, content reference counts.
-* ``statements.py``, ``rows.py``: the prebuilt SQL of the busy paths; rows to records.
+* ``statements.py``, ``rows.py``: the prebuilt SQL of the busy paths (the hottest compiled
+  once and run on SQLite straight on the driver: ``rows.Compiled``); rows to records.
 * ``lookup.py`` and ``access.py``: plain functions taking a ``Connection`` for other
   packages' transactions (the directory, delegation and accounts own their tables and
   link to mailboxes and folders by id; they never read the store's tables).

@@ -61,7 +61,8 @@ class StoreBase:
 
     async def _tx(self, fn: Callable[..., T], *args: Any, durable: bool = True) -> T:
         """Run ``fn(conn, *args)`` in one write transaction; ``durable=False``: answered
-        before its commit is on disk (``Database.run_write``), for flag changes only."""
+        before its commit is on disk, for writes a power cut may undo without losing a
+        message (flags, expunges: the rule is ``Database.run_write``'s)."""
         return await _run(self.db.run_write(fn, *args, durable=durable), _WRITE_PASSES)
 
     async def _ro(self, fn: Callable[..., T], *args: Any) -> T:

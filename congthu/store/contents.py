@@ -78,7 +78,11 @@ class ContentMethods(StoreBase):
                   if column.info.get("blob")]
 
         def read(conn: Connection) -> set[str]:
-            rows = conn.execute(select(contents.c.segments).where(contents.c.refcount > 0)).scalars()
+            # Every content row, whatever its count: a count that fell to 0 may be an
+            # expunge not yet on disk (durable=False, messages.py), which a power cut
+            # would undo. A row is gone only after collect_garbage's durable DELETE,
+            # whose fsync makes every commit it saw durable first (WAL order).
+            rows = conn.execute(select(contents.c.segments)).scalars()
             found = {digest for segs in rows for digest, _n in json.loads(segs)}
             for column in marked:
                 found.update(d for d in conn.execute(select(column).distinct()).scalars() if d)

@@ -43,7 +43,8 @@ from congthu.store.model import (
     utcnow,
 )
 from congthu.store.pending import Delivery, Outcome, StoredMessage
-from congthu.store.statements import FOLDER_ID, INSERT_MESSAGE, RESERVE_CHECKED
+from congthu.store.search import stored_text
+from congthu.store.statements import CHARGE, FOLDER_ID, INSERT_MESSAGE, RESERVE_CHECKED
 from congthu.store.tables import contents
 
 _BATCH = 500  # deliveries in one group commit, at most
@@ -107,11 +108,12 @@ def _content_ids(conn: Connection, wanted: dict[str, tuple[StoredMessage, int]])
     for sha in shas:
         job, references = wanted[sha]
         a = job.analysis
+        text, cut = stored_text(a.search_text, a.search_cut)  # the indexed prefix only (store_0012)
         rows.append({
             "sha256": sha, "size": job.size, "segments": json.dumps(job.segments),
             "structure": a.structure_json, "subject": a.subject, "from_addr": a.from_addr,
             "to_addr": a.to_addr, "cc_addr": a.cc_addr, "sent_date": a.sent_date,
-            "message_id": a.message_id, "search_text": a.search_text,
+            "message_id": a.message_id, "search_text": text, "search_cut": cut,
             "subject_key": a.subject_key, "from_key": a.from_key, "to_key": a.to_key, "cc_key": a.cc_key,
             "preview": a.preview,
             "refcount": references, "created_at": now,
@@ -259,8 +261,9 @@ class DeliveryMethods(StoreBase):
 
     def _deliver_rows(self, conn: Connection, batch: list[Delivery], cached: bool) -> list[Outcome]:
         """The metadata of a batch of deliveries, in one transaction: quota charged per
-        recipient, one content row per message, one UID/MODSEQ reservation per folder, the
-        message rows in one statement.
+        mailbox (per recipient when the mailbox cannot take all of them), one content row
+        per message, one UID/MODSEQ reservation per folder, the message rows in one
+        statement.
 
         Rows are locked in one order on PostgreSQL, as every writer of the store does
         (``messages.py``): the mailboxes (quota) in id order across the whole batch, the
@@ -283,11 +286,23 @@ class DeliveryMethods(StoreBase):
                         continue
                     self._folder_ids[(mailbox_id, job.folder)] = folder_id
                 candidates.append((j, position, mailbox_id, folder_id))
+        # Quota (Điều 8.1): one statement per mailbox for all its deliveries of the batch
+        # (the group commit's batch mostly holds several messages to one busy mailbox);
+        # only when their sum does not fit is each charged on its own, in the batch's
+        # order, so each is refused or taken exactly as it would be alone.
+        per_mailbox: dict[int, list[tuple[int, int]]] = {}  # mailbox id -> [(job index, position)]
         for j, position, mailbox_id, _folder in sorted(candidates, key=lambda c: (c[2], c[0], c[1])):
-            try:
-                accounting.charge(conn, mailbox_id, batch[j].size)
-            except StoreError as exc:
-                refused[(j, position)] = DeliveryResult(mailbox_id, error=exc)
+            per_mailbox.setdefault(mailbox_id, []).append((j, position))
+        for mailbox_id, taking in per_mailbox.items():
+            total = sum(batch[j].size for j, _p in taking)
+            # ``accounting.charge``'s statement, whose refusal is read below per delivery.
+            if len(taking) > 1 and conn.execute(CHARGE, {"b_mailbox": mailbox_id, "b_size": total}).rowcount:
+                continue
+            for j, position in taking:
+                try:
+                    accounting.charge(conn, mailbox_id, batch[j].size)
+                except StoreError as exc:
+                    refused[(j, position)] = DeliveryResult(mailbox_id, error=exc)
         for (j, _position), result in sorted(refused.items()):
             results[j].append(result)
         # In the batch's order: the UIDs of one folder follow the order messages came in.

@@ -56,6 +56,23 @@ def _missing_parents(name: str, existing: Collection[str]) -> list[str]:
     return [parent for parent in parents if parent not in existing]
 
 
+# The small reads of folders by key, on the event loop (``_ro_small``) or in a caller's
+# transaction: statements compiled once (``rows.Compiled``), rows made records by
+# ``rows.to_folder``.
+def _folders_of(conn: Connection, mailbox_id: int) -> list[Folder]:
+    return [to_folder(row) for row in FOLDERS_OF.typed(conn, b_mailbox=mailbox_id)]
+
+
+def _folder_by_name(conn: Connection, mailbox_id: int, name: str) -> Folder | None:
+    row = FOLDER_BY_NAME.first(conn, b_mailbox=mailbox_id, b_name=name)
+    return to_folder(row) if row is not None else None
+
+
+def _folder_by_id(conn: Connection, folder_id: int) -> Folder | None:
+    row = FOLDER_BY_ID.first(conn, b_folder=folder_id)
+    return to_folder(row) if row is not None else None
+
+
 def _subscribe(conn: Connection, mailbox_id: int, name: str) -> None:
     """Add a name to the subscriptions, unless it is there."""
     present = conn.execute(select(subscriptions.c.name).where(
@@ -91,17 +108,13 @@ class FolderMethods(StoreBase):
         return value
 
     async def list_folders(self, mailbox_id: int) -> list[Folder]:
-        def read(conn: Connection) -> list[Folder]:
-            return [to_folder(r) for r in conn.execute(FOLDERS_OF, {"b_mailbox": mailbox_id})]
-
-        return await self._ro_small(read)  # a mailbox has tens of folders, not thousands
+        return await self._ro_small(_folders_of, mailbox_id)  # a mailbox has tens of folders, not thousands
 
     async def get_folder(self, mailbox_id: int, name: str) -> Folder | None:
-        name = normalise_folder_name(name)
-        return await self._read_one(to_folder, FOLDER_BY_NAME, {"b_mailbox": mailbox_id, "b_name": name})
+        return await self._ro_small(_folder_by_name, mailbox_id, normalise_folder_name(name))
 
     async def get_folder_by_id(self, folder_id: int) -> Folder | None:
-        return await self._read_one(to_folder, FOLDER_BY_ID, {"b_folder": folder_id})
+        return await self._ro_small(_folder_by_id, folder_id)
 
     async def create_folder(self, mailbox_id: int, name: str, special_use: str | None = None) -> Folder:
         """Create a folder, and its missing parents (RFC 9051 section 6.3.4)."""
@@ -118,7 +131,9 @@ class FolderMethods(StoreBase):
             for parent in _missing_parents(name, existing):
                 self._insert_folder(conn, mailbox_id, parent, None)
             folder_id = self._insert_folder(conn, mailbox_id, name, special_use)
-            return to_folder(conn.execute(FOLDER_BY_ID, {"b_folder": folder_id}).one())
+            folder = _folder_by_id(conn, folder_id)
+            assert folder is not None  # made in this transaction
+            return folder
 
         try:
             return await self._tx(tx)
@@ -233,7 +248,7 @@ class FolderMethods(StoreBase):
 
     async def folder_status(self, folder_id: int) -> FolderStatus:
         def read(conn: Connection) -> FolderStatus:
-            folder = conn.execute(FOLDER_BY_ID, {"b_folder": folder_id}).first()
+            folder = _folder_by_id(conn, folder_id)
             if folder is None:
                 raise NotFound(f"folder {folder_id}")
             counts = conn.execute(STATUS, {"b_folder": folder_id}).one()

@@ -10,7 +10,9 @@ so its answers are the same before and after the indexer runs; only the work of 
 the pending contents whole is added meanwhile. Since migration store_0011 what is indexed
 is a text's first ``congthu.store.search.INDEXED_CHARS`` characters (a longer text is
 checked whole by every search, like a pending one): a 1 MB text costs the index what a
-64 KB one does.
+64 KB one does. Since store_0012 only those characters are stored too (the rest is made
+again from the message when a search needs it), so the index of a cut text is its
+whole stored text.
 
 ``keep_search_index`` (the store's job, ``congthu.store.jobs``, in every worker) looks
 every ``POLL_SECONDS`` whether anything is pending (a read of one row) and, if so, indexes

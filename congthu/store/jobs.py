@@ -9,8 +9,14 @@ A message's bytes are blobs (``blobs.py``) shared by every copy of the message a
 by reference counts of ``contents``; deleting mail (EXPUNGE, a purge) lowers the counts
 but leaves the bytes. Every ``[blobs] gc_every_hours`` the contents no message refers to
 and then the blobs no content refers to are removed (``ContentMethods.collect_garbage``),
-once across every worker and node (``leases.housekeeping``). Two rules keep it safe:
+once across every worker and node (``leases.housekeeping``). Three rules keep it safe:
 
+- a blob goes only once no content row names it, whatever the row's count, and content
+  rows are deleted only by the collection's own durable commit. An expunge is committed
+  without waiting for the disk (``Database.run_write``, ``durable=False``): a power cut
+  may undo it, bringing its messages back, so their blobs must still be there. That
+  commit deletes the rows the expunge left at 0 (so it writes, and is fsynced), and the
+  WAL (or PostgreSQL's) makes every commit it saw durable with it;
 - a blob younger than ``[blobs] gc_grace_minutes`` is kept even when unreferenced, since
   a delivery on another node may have written it and not yet committed;
 - it never runs while a backup runs, nor a backup while it runs: both hold the lease

@@ -12,18 +12,22 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.engine import Connection
 
 from congthu.store.changes import ALL_ACCOUNTS, account_changed, mailbox_key
 from congthu.store.model import Folder, Mailbox, normalise_address
-from congthu.store.rows import to_folder, to_mailbox
-from congthu.store.statements import FOLDER_COLUMNS, FOLDER_MAILBOX, MAILBOX_BY_ADDRESS
+from congthu.store.rows import Compiled, to_folder, to_mailbox
+from congthu.store.statements import FOLDER_COLUMNS, FOLDER_MAILBOX, MAILBOX_BY_ADDRESS, MAILBOX_COLUMNS
 from congthu.store.tables import folders, mailboxes
 
 # Above this many ids, one pass over the table beats an IN list (and SQLite's limit on
 # bound parameters).
 _MANY = 500
+# Read before every LIST of a user with grants (``congthu.delegation.access``): compiled
+# once (``Compiled``).
+_MAILBOXES_BY_IDS = Compiled(select(*MAILBOX_COLUMNS).where(mailboxes.c.id.in_(bindparam("b_ids", expanding=True))))
+_FOLDERS_BY_IDS = Compiled(select(*FOLDER_COLUMNS).where(folders.c.id.in_(bindparam("b_ids", expanding=True))))
 
 
 def _chunks(ids: list[int], size: int = _MANY) -> Iterable[list[int]]:
@@ -50,15 +54,15 @@ def mailboxes_by_ids(conn: Connection, mailbox_ids: Collection[int]) -> dict[int
     """mailbox id -> Mailbox, for those of these ids that exist."""
     out: dict[int, Mailbox] = {}
     for chunk in _chunks(sorted(set(mailbox_ids))):
-        for row in conn.execute(select(mailboxes).where(mailboxes.c.id.in_(chunk))):
-            out[int(row.id)] = to_mailbox(row)
+        for row in _MAILBOXES_BY_IDS.typed(conn, b_ids=chunk):
+            out[int(row[0])] = to_mailbox(row)
     return out
 
 
 def mailbox_by_address(conn: Connection, address: str) -> Mailbox | None:
     """The mailbox of this address, whatever its status."""
-    row = conn.execute(MAILBOX_BY_ADDRESS, {"b_address": normalise_address(address)}).first()
-    return to_mailbox(row) if row else None
+    row = MAILBOX_BY_ADDRESS.first(conn, b_address=normalise_address(address))
+    return to_mailbox(row) if row is not None else None
 
 
 def mailboxes_with_prefix(conn: Connection, prefixes: Collection[str] | None = None) -> list[Any]:
@@ -97,8 +101,8 @@ def folders_by_ids(conn: Connection, folder_ids: Collection[int]) -> dict[int, F
     """folder id -> Folder, for those of these ids that exist."""
     out: dict[int, Folder] = {}
     for chunk in _chunks(sorted(set(folder_ids))):
-        for row in conn.execute(select(*FOLDER_COLUMNS).where(folders.c.id.in_(chunk))):
-            out[int(row.id)] = to_folder(row)
+        for row in _FOLDERS_BY_IDS.typed(conn, b_ids=chunk):
+            out[int(row[0])] = to_folder(row)
     return out
 
 

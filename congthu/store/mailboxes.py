@@ -32,9 +32,26 @@ from congthu.store.base import StoreBase
 from congthu.store.changes import account_changed, mailbox_key
 from congthu.store.model import SPECIAL_FOLDERS, AlreadyExists, Mailbox, NotFound, normalise_address, utcnow
 from congthu.store.rows import to_mailbox
-from congthu.store.statements import MAILBOX_BY_ADDRESS, MAILBOX_BY_ID, QUOTA, TOUCH
+from congthu.store.statements import MAILBOX_BY_ADDRESS, MAILBOX_BY_ID, MAILBOX_COLUMNS, QUOTA, TOUCH
 from congthu.store.tables import folders, mailboxes, subscriptions
 from congthu.text import nfc
+
+
+# The small reads of a mailbox by key, on the event loop (``_ro_small``) or in a caller's
+# transaction: statements compiled once (``rows.Compiled``), rows made records by
+# ``rows.to_mailbox``.
+def _mailbox_by_id(conn: Connection, mailbox_id: int) -> Mailbox | None:
+    row = MAILBOX_BY_ID.first(conn, b_mailbox=mailbox_id)
+    return to_mailbox(row) if row is not None else None
+
+
+def _mailbox_by_address(conn: Connection, address: str) -> Mailbox | None:
+    row = MAILBOX_BY_ADDRESS.first(conn, b_address=address)
+    return to_mailbox(row) if row is not None else None
+
+
+def _quota(conn: Connection, mailbox_id: int) -> Sequence[Any] | None:
+    return QUOTA.first(conn, b_mailbox=mailbox_id)
 
 
 def _address_taken(address: str | None) -> AlreadyExists:
@@ -104,7 +121,9 @@ class MailboxMethods(StoreBase):
 
         def tx(conn: Connection) -> Mailbox:
             (mailbox_id,) = self.insert_mailboxes(conn, [spec])
-            return to_mailbox(conn.execute(MAILBOX_BY_ID, {"b_mailbox": mailbox_id}).one())
+            mailbox = _mailbox_by_id(conn, mailbox_id)
+            assert mailbox is not None  # made in this transaction
+            return mailbox
 
         try:
             return await self._tx(tx)
@@ -112,15 +131,14 @@ class MailboxMethods(StoreBase):
             raise _address_taken(address) from None
 
     async def get_mailbox(self, address: str) -> Mailbox | None:
-        address = normalise_address(address)
-        return await self._read_one(to_mailbox, MAILBOX_BY_ADDRESS, {"b_address": address})
+        return await self._ro_small(_mailbox_by_address, normalise_address(address))
 
     async def get_mailbox_by_id(self, mailbox_id: int) -> Mailbox | None:
-        return await self._read_one(to_mailbox, MAILBOX_BY_ID, {"b_mailbox": mailbox_id})
+        return await self._ro_small(_mailbox_by_id, mailbox_id)
 
     async def list_mailboxes(self) -> list[Mailbox]:
         def read(conn: Connection) -> list[Mailbox]:
-            return [to_mailbox(r) for r in conn.execute(select(mailboxes).order_by(mailboxes.c.address))]
+            return [to_mailbox(r) for r in conn.execute(select(*MAILBOX_COLUMNS).order_by(mailboxes.c.address))]
 
         return await self._ro(read)
 
@@ -155,13 +173,10 @@ class MailboxMethods(StoreBase):
 
     async def quota(self, mailbox_id: int) -> tuple[int, int]:
         """(used bytes, limit bytes)."""
-        def read(conn: Connection) -> Any:
-            return conn.execute(QUOTA, {"b_mailbox": mailbox_id}).first()
-
-        row = await self._ro_small(read)
+        row = await self._ro_small(_quota, mailbox_id)
         if row is None:
             raise NotFound(f"mailbox {mailbox_id}")
-        return int(row.used_bytes), int(row.quota_bytes)
+        return int(row[0]), int(row[1])
 
     async def set_quota_warned(self, mailbox_id: int, warned: bool) -> bool:
         """Set the warned mark; True if it changed (so a warning is sent once per crossing)."""

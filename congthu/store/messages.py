@@ -167,7 +167,13 @@ class MessageMethods(StoreBase):
                         for row in conn.execute(DELETED_AMONG, {"b_folder": folder_id, "b_uids": chunk})]
             return _remove(conn, folder_id, rows)
 
-        removed, modseq = await self._tx(tx) if wanted is None or wanted else ([], 0)
+        # Not waiting for the disk either (Dovecot's mail_fsync=optimized): a power cut
+        # may undo the last expunges, which brings the messages back and loses none. The
+        # blobs stay until the collector's own durable commit has deleted their content
+        # rows (ContentMethods.collect_garbage), and that fsync makes this commit durable
+        # first (WAL order). Used by IMAP EXPUNGE, CLOSE, UID EXPUNGE and POP3's UPDATE
+        # state alike; COPY and MOVE save messages and stay durable (Database.run_write).
+        removed, modseq = await self._tx(tx, durable=False) if wanted is None or wanted else ([], 0)
         if removed:
             self.hub.record(folder_id, modseq, gone=removed)
             await self.hub.publish(folder_id, modseq)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from itertools import islice
 from operator import lt
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.engine import Connection
@@ -18,17 +18,17 @@ from sqlalchemy.engine import Connection
 from congthu.store import search
 from congthu.store.base import StoreBase
 from congthu.store.model import Content, MessageMeta, NotFound, StoreError
-from congthu.store.rows import aware, chunks, driver_rows, metas_from_driver, to_content, to_meta
+from congthu.store.rows import aware, chunks, driver_rows, metas_from_driver, to_content
 from congthu.store.statements import (
     CHANGED,
-    CONTENTS_BY_IDS,
+    CONTENTS_READ,
     FLAG_COLUMNS,
     FOLDER_HIGHEST,
     FOLDER_STATE,
     INDEX,
     METAS_BY_UIDS,
     METAS_RANGE,
-    VANISHED,
+    VANISHED_SINCE,
 )
 from congthu.store.tables import messages
 
@@ -57,14 +57,14 @@ def metas_of(conn: Connection, folder_id: int, uids: Sequence[int]) -> list[Mess
         keep = set(wanted)
         found = metas_from_driver(METAS_RANGE.rows(conn, b_folder=folder_id, b_low=span[0], b_high=span[1]))
         return [m for m in found if m.uid in keep]
-    return [to_meta(row) for chunk in chunks(wanted)
-            for row in conn.execute(METAS_BY_UIDS, {"b_folder": folder_id, "b_uids": chunk})]
+    return [meta for chunk in chunks(wanted)
+            for meta in metas_from_driver(METAS_BY_UIDS.rows(conn, b_folder=folder_id, b_uids=chunk))]
 
 
 def contents_of(conn: Connection, content_ids: Sequence[int]) -> dict[int, Content]:
     """The contents with these ids (those that exist), by id."""
-    return {row.id: to_content(row) for chunk in chunks(sorted(set(content_ids)))
-            for row in conn.execute(CONTENTS_BY_IDS, {"b_contents": chunk})}
+    return {row[0]: to_content(row) for chunk in chunks(sorted(set(content_ids)))
+            for row in CONTENTS_READ.typed(conn, b_contents=chunk)}
 
 
 class FlagIndex(NamedTuple):
@@ -202,14 +202,14 @@ class ReadingMethods(StoreBase):
         """Messages changed or added after ``modseq``, UIDs expunged after it, and the
         folder's highest modseq (RFC 7162)."""
         def read(conn: Connection) -> tuple[list[MessageMeta], list[int], int]:
-            highest = conn.execute(FOLDER_HIGHEST, {"b_folder": folder_id}).scalar()
-            if highest is None:
+            state = FOLDER_HIGHEST.first(conn, b_folder=folder_id)
+            if state is None:
                 raise NotFound(f"folder {folder_id}")
+            highest = state[0]
             if highest <= modseq:  # nothing changed: skip the two range scans
                 return [], [], int(highest)
-            params = {"b_folder": folder_id, "b_modseq": modseq}
-            changed = metas_from_driver(CHANGED.rows(conn, **params))
-            gone = list(conn.execute(VANISHED, params).scalars())
+            changed = metas_from_driver(CHANGED.rows(conn, b_folder=folder_id, b_modseq=modseq))
+            gone = [uid for (uid,) in VANISHED_SINCE.rows(conn, b_folder=folder_id, b_modseq=modseq)]
             return changed, gone, int(highest)
 
         return await self._ro(read)
@@ -219,14 +219,17 @@ class ReadingMethods(StoreBase):
     async def search_text(self, folder_id: int, folded_terms: Sequence[str], *, body_only: bool = False) -> list[int]:
         """UIDs whose folded text (with ``body_only``, its body section) contains every
         term (see congthu.text.fold), in UID order, through the trigram index
-        (``congthu.store.search``)."""
-        def read(conn: Connection) -> list[int]:
+        (``congthu.store.search``); the contents whose stored text was cut and does not
+        decide are checked against their whole text (``search.check_cut``)."""
+        def read(conn: Connection) -> tuple[list[int], list[Any]]:
             query = search.text_query(self.db.is_sqlite, folder_id, folded_terms,
                                       candidates=self._text_candidates(conn, folder_id, folded_terms),
                                       body_only=body_only)
-            return [r[0] for r in driver_rows(conn, query)]
+            return ([r[0] for r in driver_rows(conn, query)],
+                    list(search.CUT_ROWS[self.db.is_sqlite].rows(conn, b_folder=folder_id)))
 
-        return await self._ro(read)
+        hits, cut = await self._ro(read)
+        return await search.check_cut(self.blobs, hits, cut, folded_terms, body_only=body_only)
 
     async def search_field(self, folder_id: int, field: str, folded_terms: Sequence[str]) -> list[int]:
         """UIDs whose folded header ``field`` ("subject", "from", "to" or "cc": the decoded

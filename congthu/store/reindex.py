@@ -19,8 +19,9 @@ the database's writer that long. The command instead:
 * is resumable and idempotent: a content done has its preview set (to "" when it has
   no text), so a run stopped anywhere (Ctrl-C, crash) and started again goes on with
   what is left, and a second run finds nothing to do;
-* rewrites ``search_text`` only when it changed, and the structure only when none was
-  stored; on SQLite a content whose text changed is taken out of the trigram index and
+* rewrites ``search_text`` only when it changed (kept to its indexed prefix, with
+  ``search_cut``, as delivery keeps it: ``congthu.store.search.stored_text``), and the
+  structure only when none was stored; on SQLite a content whose text changed is taken out of the trigram index and
   listed as pending by the update trigger (migration store_0010), and the run ends by
   indexing what is pending (``congthu.store.indexer``; the server's indexer does the
   same while it runs), so the command leaves the index whole even with no server;
@@ -42,6 +43,7 @@ from sqlalchemy.engine import Connection
 from congthu import mime
 from congthu.store.base import StoreBase
 from congthu.store.listing import sort_keys
+from congthu.store.search import stored_text
 from congthu.store.tables import contents, messages
 
 __all__ = ["ReindexMethods", "Reindexed", "REINDEX_BATCH"]
@@ -73,7 +75,8 @@ _NEEDED = and_(contents.c.preview.is_(None), contents.c.refcount > 0)
 
 def _pending(conn: Connection, after: int, batch: int) -> list[Any]:
     return list(conn.execute(
-        select(contents.c.id, contents.c.segments, contents.c.search_text, contents.c.structure)
+        select(contents.c.id, contents.c.segments, contents.c.search_text, contents.c.search_cut,
+               contents.c.structure)
         .where(and_(_NEEDED, contents.c.id > after)).order_by(contents.c.id).limit(batch)))
 
 
@@ -108,7 +111,7 @@ class ReindexMethods(StoreBase):
         result = Reindexed()
         write = (update(contents).where(and_(contents.c.id == bindparam("b_id"), contents.c.preview.is_(None)))
                  .values({name: bindparam(f"b_{name}") for name in _COLUMNS}))
-        write_text = write.values(search_text=bindparam("b_search_text"))
+        write_text = write.values(search_text=bindparam("b_search_text"), search_cut=bindparam("b_search_cut"))
         write_structure = write_text.values(structure=bindparam("b_structure"))
         while True:
             rows = await self._ro(_pending, result.last_id, batch)
@@ -130,10 +133,11 @@ class ReindexMethods(StoreBase):
                 values["b_id"] = row.id
                 subject_key, from_key = sort_keys(found.subject, found.from_key)
                 sort_rows.append({"b_id": row.id, "b_sort_subject": subject_key, "b_sort_from": from_key})
-                changed = found.search_text != row.search_text
+                text, cut = stored_text(found.search_text, found.search_cut)
+                changed = text != row.search_text or cut != bool(row.search_cut)
                 result.text_changed += changed
                 if changed or not row.structure or row.structure == "{}":
-                    values["b_search_text"] = found.search_text
+                    values["b_search_text"], values["b_search_cut"] = text, cut
                 if not row.structure or row.structure == "{}":
                     values["b_structure"] = found.structure_json
                     with_structure.append(values)

@@ -1,18 +1,27 @@
-"""From SQL rows to the store's records, and the ways rows are fetched when there are many.
+"""From SQL rows to the store's records, and the ways rows are fetched without SQLAlchemy's
+per-statement cost.
 
 ``to_mailbox``, ``to_folder``, ``to_meta`` and ``to_content`` turn a row into its record
-(``congthu.store.model``); ``Compiled`` and ``driver_rows`` fetch rows as the driver gives
-them, for the queries that may return a whole folder; ``chunks`` bounds IN lists.
+(``congthu.store.model``): the first three and ``metas_from_driver`` read the columns by
+position, in the order of ``statements.MAILBOX_COLUMNS``, ``FOLDER_COLUMNS``,
+``CONTENT_COLUMNS`` and ``META_COLUMNS``, so a Core row and a plain tuple of the same
+values make the same record. ``Compiled`` runs a Core statement compiled once, straight on
+the pysqlite driver (``rows``: the driver's values, for whole folders; ``typed``: the
+values Core would give, for the small reads by key); ``driver_rows`` runs a statement
+built per call; ``chunks`` bounds IN lists.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.exc import DBAPIError
 
 from congthu.store.model import Content, Folder, Mailbox, MessageMeta, utcnow
 
@@ -24,21 +33,18 @@ def aware(value: datetime | None) -> datetime | None:
     return value
 
 
-def to_mailbox(row: Any) -> Mailbox:
-    return Mailbox(
-        id=row.id, address=row.address, display_name=row.display_name, kind=row.kind,
-        quota_bytes=row.quota_bytes, used_bytes=row.used_bytes, status=row.status,
-        created_at=aware(row.created_at) or utcnow(), last_access_at=aware(row.last_access_at),
-        quota_warned=bool(row.quota_warned),
-    )
+def to_mailbox(row: Sequence[Any]) -> Mailbox:
+    """A row of ``statements.MAILBOX_COLUMNS`` (a Core row or ``Compiled.typed``'s tuple)."""
+    ident, address, display_name, kind, quota_bytes, used_bytes, status, created, accessed, warned = row
+    return Mailbox(ident, address, display_name, kind, quota_bytes, used_bytes, status,
+                   aware(created) or utcnow(), aware(accessed), bool(warned))
 
 
-def to_folder(row: Any) -> Folder:
-    return Folder(
-        id=row.id, mailbox_id=row.mailbox_id, name=row.name, special_use=row.special_use,
-        uidvalidity=row.uidvalidity, uidnext=row.uidnext, highestmodseq=row.highestmodseq,
-        subscribed=bool(row.subscribed), mailboxid=row.mailboxid,
-    )
+def to_folder(row: Sequence[Any]) -> Folder:
+    """A row of ``statements.FOLDER_COLUMNS`` (a Core row or ``Compiled.typed``'s tuple)."""
+    ident, mailbox_id, name, special_use, uidvalidity, uidnext, highestmodseq, subscribed, mailboxid = row
+    return Folder(ident, mailbox_id, name, special_use, uidvalidity, uidnext, highestmodseq,
+                  bool(subscribed), mailboxid)
 
 
 def to_meta(row: Any) -> MessageMeta:
@@ -71,33 +77,150 @@ def metas_from_driver(rows: Iterable[Any]) -> list[MessageMeta]:
     return out
 
 
-def to_content(row: Any) -> Content:
-    return Content(
-        id=row.id, sha256=row.sha256, size=row.size,
-        segments=[(d, n) for d, n in json.loads(row.segments)],
-        structure=json.loads(row.structure), subject=row.subject, from_addr=row.from_addr,
-        to_addr=row.to_addr, cc_addr=row.cc_addr, sent_date=aware(row.sent_date),
-        message_id=row.message_id, preview=row.preview,
-    )
+def to_content(row: Sequence[Any]) -> Content:
+    """A row of ``statements.CONTENT_COLUMNS`` (a Core row or ``Compiled.typed``'s tuple)."""
+    ident, sha256, size, segments, structure, subject, from_addr, to_addr, cc_addr, sent, message_id, preview = row
+    return Content(ident, sha256, size, [(d, n) for d, n in json.loads(segments)], json.loads(structure),
+                   subject, from_addr, to_addr, cc_addr, aware(sent), message_id, preview)
+
+
+@dataclass(frozen=True)
+class _Form:
+    """A statement's SQL for one dialect (and one length of its expanding parameter)."""
+
+    sql: str
+    names: Sequence[str]  # the parameters in the SQL's order ("b_uids_2": an IN list's 2nd)
+    binds: dict[str, Callable[[Any], Any]]  # the dialect's processing of some parameters
 
 
 class Compiled:
-    """A SELECT compiled once per dialect and run through ``exec_driver_sql``: its rows
-    come back as the driver gives them, without SQLAlchemy's per-row processing. For the
-    queries that return a whole folder (a SELECT of 100,000 messages)."""
+    """A SELECT compiled once per dialect, its SQL and parameter order from SQLAlchemy's
+    compiler (the SQL is written once, in Core). Two ways to run it:
+
+    ``rows``: the rows as the driver gives them (SQLite's dates as text), for the
+    queries that may return a whole folder (a SELECT of 100,000 messages);
+    ``typed``: the values Core would give (each column's type's result processing: dates,
+    booleans) as plain tuples, for the small reads by key on the event loop.
+
+    On SQLite's pysqlite driver both go straight to the driver connection, inside the
+    Connection's transaction (begun if it is not, as Core would): no execution context,
+    cursor wrapper, result or row objects of SQLAlchemy, which cost several times the
+    query itself for a row found by key. A driver error is raised as Core raises it
+    (``DBAPIError``: ``OperationalError`` for a busy database). On other drivers (asyncpg
+    through ``run_sync``) ``rows`` runs through ``exec_driver_sql`` and ``typed`` is
+    Core's own ``execute``.
+
+    An expanding parameter (``IN``) is compiled for lengths rounded up to a power of two,
+    the list padded with its last value (the same rows), so a few forms serve every
+    length.
+    """
 
     def __init__(self, statement: Any) -> None:
         self.statement = statement
-        self._by_dialect: dict[str, tuple[str, Sequence[str] | None]] = {}
+        self._forms: dict[tuple[str, int], _Form] = {}
+        self._compiled: dict[str, Any] = {}
+        self._expanding: dict[str, str | None] = {}
+        self._results: dict[str, list[tuple[int, Callable[[Any], Any]]]] = {}
+
+    def _form(self, dialect: Dialect, params: dict[str, Any]) -> tuple[_Form, tuple[Any, ...]]:
+        name = dialect.name
+        compiled = self._compiled.get(name)
+        if compiled is None:
+            compiled = self._compiled[name] = self.statement.compile(dialect=dialect)
+            expanding = [b.key for b in compiled.post_compile_params]
+            if len(expanding) > 1:
+                raise ValueError("Compiled: at most one expanding parameter")
+            self._expanding[name] = expanding[0] if expanding else None
+        expanding_key = self._expanding[name]
+        size = 0
+        if expanding_key is not None:
+            values = list(params[expanding_key])
+            size = _bucket(len(values))
+            params = {**params, expanding_key: values + values[-1:] * (size - len(values))}
+        form = self._forms.get((name, size))
+        if form is None:
+            if expanding_key is None:
+                sql, names = str(compiled), compiled.positiontup
+            else:
+                state = compiled.construct_expanded_state(params)
+                sql, names = state.statement, state.positiontup
+            binds = {}
+            for key, bind in compiled.binds.items():
+                process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+                if process is not None:
+                    binds[key] = process
+            form = self._forms[(name, size)] = _Form(sql, names or (), binds)
+        if expanding_key is None:
+            args = tuple(params[n] for n in form.names)
+        else:
+            # "b_uids_3" is the third value of "b_uids" (SQLAlchemy's expanded names).
+            listed = params[expanding_key]
+            cut = len(expanding_key) + 1
+            args = tuple(listed[int(n[cut:]) - 1] if n not in params else params[n] for n in form.names)
+        if form.binds:
+            args = tuple(form.binds[base](a) if (base := n if n in params else expanding_key) in form.binds else a
+                         for n, a in zip(form.names, args, strict=True))
+        return form, args
 
     def rows(self, conn: Connection, **params: Any) -> Sequence[Any]:
-        compiled = self._by_dialect.get(conn.dialect.name)
-        if compiled is None:
-            form = self.statement.compile(dialect=conn.dialect)
-            compiled = self._by_dialect[conn.dialect.name] = (str(form), form.positiontup)
-        sql, names = compiled
-        args: Any = tuple(params[n] for n in names) if names is not None else params
-        return conn.exec_driver_sql(sql, args).all()
+        """The rows, as the driver gives them."""
+        form, args = self._form(conn.dialect, params)
+        driver = conn.connection.driver_connection
+        if driver.__class__ is sqlite3.Connection:
+            return _on_driver(conn, driver, form.sql, args)
+        return conn.exec_driver_sql(form.sql, args).all()
+
+    def typed(self, conn: Connection, **params: Any) -> Sequence[Sequence[Any]]:
+        """The rows with Core's values (its result processing of each column's type)."""
+        driver = conn.connection.driver_connection
+        if driver.__class__ is not sqlite3.Connection:
+            return conn.execute(self.statement, params).all()
+        dialect = conn.dialect
+        form, args = self._form(dialect, params)
+        found = _on_driver(conn, driver, form.sql, args)
+        processors = self._results.get(dialect.name)
+        if processors is None:
+            processors = self._results[dialect.name] = _result_processors(self.statement, dialect)
+        if not processors or not found:
+            return found
+        out = []
+        for row in found:
+            values = list(row)
+            for i, process in processors:
+                values[i] = process(values[i])
+            out.append(tuple(values))
+        return out
+
+    def first(self, conn: Connection, **params: Any) -> Sequence[Any] | None:
+        """The first of ``typed``'s rows, or None."""
+        found = self.typed(conn, **params)
+        return found[0] if found else None
+
+
+def _bucket(n: int) -> int:
+    # The next power of two: the forms an expanding parameter is compiled in.
+    return 1 << (n - 1).bit_length() if n > 1 else n
+
+
+def _result_processors(statement: Any, dialect: Dialect) -> list[tuple[int, Callable[[Any], Any]]]:
+    """(position, processing) of the columns whose values Core processes on this dialect
+    (SQLite: dates from text, booleans from integers), as its result rows would."""
+    out = []
+    for i, column in enumerate(statement.selected_columns):
+        process = column.type.dialect_impl(dialect).result_processor(dialect, None)
+        if process is not None:
+            out.append((i, process))
+    return out
+
+
+def _on_driver(conn: Connection, driver: sqlite3.Connection, sql: str, args: tuple[Any, ...]) -> list[Any]:
+    """Run SQL on pysqlite's connection inside ``conn``'s transaction."""
+    if not conn.in_transaction():
+        conn.begin()  # as Core's autobegin would: the read is one snapshot with the others
+    try:
+        return driver.execute(sql, args).fetchall()
+    except sqlite3.Error as exc:
+        raise DBAPIError.instance(sql, args, exc, sqlite3.Error) from exc
 
 
 def driver_rows(conn: Connection, statement: Any) -> Sequence[Any]:

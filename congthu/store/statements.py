@@ -20,21 +20,26 @@ META_COLUMNS = (
 )
 
 _P = bindparam
-# A folder's columns as ``rows.to_folder`` reads them: "subscribed" is whether its name is
-# in ``subscriptions`` (store_0005), not the old column of the folder.
+# A folder's columns in the order ``rows.to_folder`` reads them (a Folder's fields):
+# "subscribed" is whether its name is in ``subscriptions`` (store_0005), not the old
+# column of the folder.
 FOLDER_COLUMNS = (
-    *(c for c in folders.c if c.name != "subscribed"),
+    folders.c.id, folders.c.mailbox_id, folders.c.name, folders.c.special_use, folders.c.uidvalidity,
+    folders.c.uidnext, folders.c.highestmodseq,
     exists().where(and_(subscriptions.c.mailbox_id == folders.c.mailbox_id,
                         subscriptions.c.name == folders.c.name)).label("subscribed"),
+    folders.c.mailboxid,
 )
 FOLDER_ID = select(folders.c.id).where(
     and_(folders.c.mailbox_id == _P("b_mailbox"), folders.c.name == _P("b_name")))
-FOLDER_BY_ID = select(*FOLDER_COLUMNS).where(folders.c.id == _P("b_folder"))
-FOLDER_BY_NAME = select(*FOLDER_COLUMNS).where(
-    and_(folders.c.mailbox_id == _P("b_mailbox"), folders.c.name == _P("b_name")))
+# The small reads by key (``Compiled.typed``: on SQLite straight on the driver).
+FOLDER_BY_ID = Compiled(select(*FOLDER_COLUMNS).where(folders.c.id == _P("b_folder")))
+FOLDER_BY_NAME = Compiled(select(*FOLDER_COLUMNS).where(
+    and_(folders.c.mailbox_id == _P("b_mailbox"), folders.c.name == _P("b_name"))))
 FOLDER_MAILBOX = select(folders.c.mailbox_id).where(folders.c.id == _P("b_folder"))
-FOLDERS_OF = select(*FOLDER_COLUMNS).where(folders.c.mailbox_id == _P("b_mailbox")).order_by(folders.c.name)
-FOLDER_HIGHEST = select(folders.c.highestmodseq).where(folders.c.id == _P("b_folder"))
+FOLDERS_OF = Compiled(
+    select(*FOLDER_COLUMNS).where(folders.c.mailbox_id == _P("b_mailbox")).order_by(folders.c.name))
+FOLDER_HIGHEST = Compiled(select(folders.c.highestmodseq).where(folders.c.id == _P("b_folder")))
 FOLDER_STATE = select(folders.c.uidvalidity, folders.c.uidnext, folders.c.highestmodseq).where(
     folders.c.id == _P("b_folder"))
 CHARGE = (
@@ -54,12 +59,19 @@ CHARGE_FOLDER = (
     .values(used_bytes=mailboxes.c.used_bytes + _P("b_size"))
     .returning(mailboxes.c.id)
 )
-MAILBOX_BY_ID = select(mailboxes).where(mailboxes.c.id == _P("b_mailbox"))
-MAILBOX_BY_ADDRESS = select(mailboxes).where(mailboxes.c.address == _P("b_address"))
-QUOTA = select(mailboxes.c.used_bytes, mailboxes.c.quota_bytes).where(mailboxes.c.id == _P("b_mailbox"))
+# A mailbox's columns in the order ``rows.to_mailbox`` reads them (a Mailbox's fields).
+MAILBOX_COLUMNS = (
+    mailboxes.c.id, mailboxes.c.address, mailboxes.c.display_name, mailboxes.c.kind, mailboxes.c.quota_bytes,
+    mailboxes.c.used_bytes, mailboxes.c.status, mailboxes.c.created_at, mailboxes.c.last_access_at,
+    mailboxes.c.quota_warned,
+)
+MAILBOX_BY_ID = Compiled(select(*MAILBOX_COLUMNS).where(mailboxes.c.id == _P("b_mailbox")))
+MAILBOX_BY_ADDRESS = Compiled(select(*MAILBOX_COLUMNS).where(mailboxes.c.address == _P("b_address")))
+QUOTA = Compiled(select(mailboxes.c.used_bytes, mailboxes.c.quota_bytes).where(mailboxes.c.id == _P("b_mailbox")))
 TOUCH = update(mailboxes).where(mailboxes.c.id == _P("b_mailbox")).values(last_access_at=_P("b_when"))
-# What ``rows.to_content`` reads of a content row: not its search text (some 10 KB a
-# message, read and decoded for nothing by every FETCH of a new message) nor the keys.
+# What ``rows.to_content`` reads of a content row, in its order (a Content's fields): not
+# its search text (some 10 KB a message, read and decoded for nothing by every FETCH of a
+# new message) nor the keys.
 CONTENT_COLUMNS = (
     contents.c.id, contents.c.sha256, contents.c.size, contents.c.segments, contents.c.structure,
     contents.c.subject, contents.c.from_addr, contents.c.to_addr, contents.c.cc_addr,
@@ -67,6 +79,8 @@ CONTENT_COLUMNS = (
 )
 CONTENT_BY_ID = select(*CONTENT_COLUMNS).where(contents.c.id == _P("b_content"))
 CONTENTS_BY_IDS = select(*CONTENT_COLUMNS).where(contents.c.id.in_(_P("b_contents", expanding=True)))
+# CONTENTS_BY_IDS for the small reads by key (``Compiled.typed``).
+CONTENTS_READ = Compiled(CONTENTS_BY_IDS)
 ADD_REFS = (update(contents).where(contents.c.id == _P("b_id"))
             .values(refcount=contents.c.refcount + _P("b_n")))
 INSERT_MESSAGE = insert(messages)
@@ -101,7 +115,7 @@ FLAG_COLUMNS = {
         " string_agg(CASE WHEN keywords <> '' THEN uid::text || ' ' || keywords END, E'\\n' ORDER BY uid)"
         " FROM messages WHERE folder_id = :b_folder"),
 }
-METAS_BY_UIDS = (
+METAS_BY_UIDS = Compiled(
     select(*META_COLUMNS)
     .where(and_(messages.c.folder_id == _P("b_folder"), messages.c.uid.in_(_P("b_uids", expanding=True))))
     .order_by(messages.c.uid)
@@ -127,6 +141,8 @@ VANISHED = (
     .where(and_(expunged.c.folder_id == _P("b_folder"), expunged.c.modseq > _P("b_modseq")))
     .order_by(expunged.c.uid)
 )
+# VANISHED for the reads of changes (``ReadingMethods.changes_since``).
+VANISHED_SINCE = Compiled(VANISHED)
 PRESENT = (select(messages.c.uid)
            .where(and_(messages.c.folder_id == _P("b_folder"), messages.c.uid.in_(_P("b_uids", expanding=True)))))
 PRESENT_RANGE = Compiled(

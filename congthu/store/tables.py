@@ -15,6 +15,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 from congthu.db import metadata
@@ -99,8 +100,12 @@ contents = Table(
     Column("cc_addr", Text, nullable=False, default=""),
     Column("sent_date", DateTime(timezone=True), nullable=True),
     Column("message_id", Text, nullable=False, default=""),
-    # Folded text (congthu.text.fold) of headers and text parts, for accent-insensitive search.
+    # Folded text (congthu.text.fold) of headers and text parts, for accent-insensitive
+    # search: at most its first congthu.store.search.INDEXED_CHARS characters (what the
+    # trigram index holds); search_cut says the text was longer, and search makes it
+    # again from the message when it must (congthu.store.search, migration store_0012).
     Column("search_text", Text, nullable=False, default=""),
+    Column("search_cut", Boolean, nullable=False, default=False, server_default=false()),
     # The four fields above, each folded the same way (congthu.text.fold): IMAP SEARCH
     # SUBJECT / FROM / TO / CC check these in SQL (congthu.store.search.field_query).
     # Columns of their own, not one with separators: each reads as what it is, the query

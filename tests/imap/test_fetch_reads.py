@@ -42,7 +42,7 @@ def test_new_messages_fetched_with_one_read_and_appended_with_one_folder_read(us
         db.run_small_read = small_read
     assert typ == "OK" and b"APPENDUID" in data[0]
     # The folder by its name (resolve_existing), not a second time by its id.
-    assert [read for read in reads if "_read_one" in read] == ["StoreBase._read_one.<locals>.read"]
+    assert [read for read in reads if "_folder_by" in read] == ["_folder_by_name"]
     c.noop()
     typ, data = c.fetch("4", "(ENVELOPE)")
     assert typ == "OK" and b"ENVELOPE" in data[0]

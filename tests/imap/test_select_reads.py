@@ -21,7 +21,7 @@ def test_a_second_select_reads_the_folder_row_once(user: User) -> None:
     assert c.select("INBOX") == ("OK", [b"1"])
     with database_calls(user.server.app.db, ("congthu.store",)) as calls:
         assert c.select("INBOX") == ("OK", [b"1"])
-    assert [call for call in calls if "_read_one" in call] == ["run_small_read StoreBase._read_one.<locals>.read"]
+    assert [call for call in calls if "_folder_by" in call] == ["run_small_read _folder_by_id"]
     c.logout()
 
 

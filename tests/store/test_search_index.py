@@ -13,6 +13,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from congthu.app import App
+from congthu.mime.imap import parse_structure
+from congthu.mime.search import search_text
 from congthu.store import flags, search
 from congthu.store.tables import contents, messages
 from congthu.text import fold
@@ -36,14 +38,26 @@ def _message(i: int, subject: str) -> bytes:
 
 
 async def _texts(app: App, folder_id: int) -> dict[int, str]:
-    def read(conn: Connection) -> dict[int, str]:
+    """uid -> the folded text search looks in: the stored one, or for a content whose
+    stored text was cut to its indexed prefix (store_0012) the whole text made from the
+    message (of which the stored one must be the prefix)."""
+    def read(conn: Connection) -> dict[int, tuple[str, bool, int]]:
         rows = conn.execute(
             messages.join(contents, contents.c.id == messages.c.content_id)
-            .select().with_only_columns(messages.c.uid, contents.c.search_text)
+            .select().with_only_columns(messages.c.uid, contents.c.search_text, contents.c.search_cut,
+                                        contents.c.id)
             .where(messages.c.folder_id == folder_id))
-        return {r[0]: r[1] for r in rows}
+        return {r[0]: (r[1], bool(r[2]), r[3]) for r in rows}
 
-    return await app.db.run_read(read)
+    out = {}
+    for uid, (stored, cut, content_id) in (await app.db.run_read(read)).items():
+        if cut:
+            raw = await app.store.read_message(content_id)
+            whole = search_text(raw, parse_structure(raw).root)
+            assert whole.startswith(stored) and len(stored) == search.INDEXED_CHARS < len(whole)
+            stored = whole
+        out[uid] = stored
+    return out
 
 
 async def _fields(app: App, folder_id: int) -> dict[int, dict[str, str]]:

@@ -12,7 +12,6 @@ import threading
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from congthu.db import Database, DatabaseUnavailable
@@ -74,15 +73,6 @@ class StoreBase:
         event loop's thread (``Database.run_small_read``). Never for one that may walk a
         folder."""
         return await _run(self.db.run_small_read(fn, *args), _READ_PASSES)
-
-    async def _read_one(self, convert: Callable[[Any], T], statement: Any,
-                        params: dict[str, Any] | None = None) -> T | None:
-        """The first row of a SELECT by key as a record (``convert``), or None."""
-        def read(conn: Connection) -> T | None:
-            row = conn.execute(statement, params).first()
-            return convert(row) if row else None
-
-        return await self._ro_small(read)
 
 
 async def _run(transaction: Awaitable[T], passes: tuple[type[BaseException], ...]) -> T:

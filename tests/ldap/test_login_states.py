@@ -21,7 +21,7 @@ from congthu import metrics
 from congthu.app import App
 from congthu.directory import Directory
 from congthu.requests import reclaim
-from congthu.store import search, utcnow
+from congthu.store import rows, search, utcnow
 from tests.accounts.helpers import Clock
 from tests.conftest import ServerThread, make_data_dir
 from tests.ldap.conftest import BASE, PASSWORD, LDAPWorld, build_world
@@ -65,7 +65,9 @@ def kept(world: LDAPWorld, name: str) -> bool:
 def statements(world: LDAPWorld) -> Iterator[list[str]]:
     """The SQL statements the server's threads run meanwhile on any engine (the
     background jobs aside: the reports' counters, written every few seconds, and the
-    search indexer's look for pending contents, every half second)."""
+    search indexer's look for pending contents, every half second): those through
+    SQLAlchemy, and the store's statements compiled once and run on the driver itself
+    (``rows.Compiled``, which SQLAlchemy's events do not see)."""
     seen: list[str] = []
     server_threads = {world.server._thread.ident}
 
@@ -75,10 +77,18 @@ def statements(world: LDAPWorld) -> Iterator[list[str]]:
         if threading.get_ident() in server_threads or threading.current_thread().name.startswith("congthu-db"):
             seen.append(statement)
 
+    on_driver = rows._on_driver
+
+    def on_driver_seen(conn: Any, driver: Any, sql: str, args: Any) -> Any:
+        before(conn, None, sql)
+        return on_driver(conn, driver, sql, args)
+
     event.listen(Engine, "before_cursor_execute", before)
+    rows._on_driver = on_driver_seen  # type: ignore[assignment]
     try:
         yield seen
     finally:
+        rows._on_driver = on_driver  # type: ignore[assignment]
         event.remove(Engine, "before_cursor_execute", before)
 
 

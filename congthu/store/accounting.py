@@ -42,10 +42,15 @@ def bump_modseq(conn: Connection, folder_id: int) -> int:
     return int(row.highestmodseq)
 
 
+def try_charge(conn: Connection, mailbox_id: int, size: int) -> bool:
+    """Add size to the mailbox's usage if it fits (Điều 8.1); whether it was added (not:
+    over quota, or no such mailbox)."""
+    return bool(conn.execute(CHARGE, {"b_mailbox": mailbox_id, "b_size": size}).rowcount)
+
+
 def charge(conn: Connection, mailbox_id: int, size: int) -> None:
     """Add size to the mailbox's usage, or raise QuotaExceeded (Điều 8.1)."""
-    result = conn.execute(CHARGE, {"b_mailbox": mailbox_id, "b_size": size})
-    if not result.rowcount:
+    if not try_charge(conn, mailbox_id, size):
         row = conn.execute(select(mailboxes).where(mailboxes.c.id == mailbox_id)).first()
         if row is None:
             raise NotFound(f"mailbox {mailbox_id}")

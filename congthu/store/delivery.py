@@ -44,7 +44,7 @@ from congthu.store.model import (
 )
 from congthu.store.pending import Delivery, Outcome, StoredMessage
 from congthu.store.search import stored_text
-from congthu.store.statements import CHARGE, FOLDER_ID, INSERT_MESSAGE, RESERVE_CHECKED
+from congthu.store.statements import FOLDER_ID, INSERT_MESSAGE, RESERVE_CHECKED
 from congthu.store.tables import contents
 
 _BATCH = 500  # deliveries in one group commit, at most
@@ -295,8 +295,7 @@ class DeliveryMethods(StoreBase):
             per_mailbox.setdefault(mailbox_id, []).append((j, position))
         for mailbox_id, taking in per_mailbox.items():
             total = sum(batch[j].size for j, _p in taking)
-            # ``accounting.charge``'s statement, whose refusal is read below per delivery.
-            if len(taking) > 1 and conn.execute(CHARGE, {"b_mailbox": mailbox_id, "b_size": total}).rowcount:
+            if len(taking) > 1 and accounting.try_charge(conn, mailbox_id, total):
                 continue
             for j, position in taking:
                 try:

@@ -19,6 +19,7 @@ import shutil
 import socket
 import tempfile
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -231,6 +232,14 @@ class ServerThread:
     def run(self, coro: Coroutine[Any, Any, T], timeout: float = 60) -> T:
         """Run a coroutine on the server's event loop and return its result."""
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def wait_indexed(self, seconds: float = 20) -> None:
+        """Wait until the search indexer has indexed every content delivered (it runs
+        after delivery, ``congthu.store.indexer``); fail if it has not within ``seconds``."""
+        deadline = time.monotonic() + seconds
+        while self.run(self.app.store.search_index_pending()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert self.run(self.app.store.search_index_pending()) == 0
 
     @property
     def settings(self) -> Any:

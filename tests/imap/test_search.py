@@ -148,7 +148,6 @@ def test_search_finds_new_mail_before_and_after_it_is_indexed(user, server) -> N
     """The server's indexer fills the trigram index after delivery (congthu.store.indexer):
     SEARCH right after delivery (contents pending, unless the indexer was quicker) and
     after it ran answers the same."""
-    import time
 
     _setup(user)
     c = user.imapclient()
@@ -157,9 +156,6 @@ def test_search_finds_new_mail_before_and_after_it_is_indexed(user, server) -> N
             ["TEXT", "chuyen doi so"], ["TEXT", "khong co dau"])
     before = [c.search(key) for key in keys]
     assert before == [[2], [3], [1, 2], [1], [1, 2], []]
-    deadline = time.monotonic() + 10
-    while server.run(server.app.store.search_index_pending()) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.run(server.app.store.search_index_pending()) == 0
+    server.wait_indexed(10)
     assert [c.search(key) for key in keys] == before
     c.logout()

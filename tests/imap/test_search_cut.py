@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import imaplib
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -66,9 +65,6 @@ def test_search_text_and_body_over_cut_texts(engine_server: ServerThread) -> Non
             assert found("BODY", '"khong co o dau"') == []
             assert found("TEXT", '"khong co o dau"') == []
             assert found("BODY", '"khong co gi"', "TEXT", '"mo dau khac"') == [b"5"]
-            deadline = time.monotonic() + 20
-            while server.run(server.app.store.search_index_pending()) and time.monotonic() < deadline:
-                time.sleep(0.05)
-            assert server.run(server.app.store.search_index_pending()) == 0
+            server.wait_indexed()
     finally:
         imap.logout()

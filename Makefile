@@ -40,10 +40,12 @@ run: $(BIN)/.installed
 	$(BIN)/congthu --data $(DATA) init --dev
 	exec $(BIN)/congthu --data $(DATA) serve
 
+# Each test file whole on one worker (--dist loadfile), in the order tests/conftest.py
+# gives: the longest files first, so that no long file is left for the end.
 test: $(BIN)/.installed apt-test
 	$(BIN)/ruff check congthu tests bench tools
 	$(BIN)/mypy congthu
-	$(BIN)/pytest -q -rfEs -n 2 -p no:cacheprovider --durations=25
+	$(BIN)/pytest -q -rfEs -n 2 --dist loadfile --no-loadscope-reorder -p no:cacheprovider --durations=25
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check congthu tests bench tools

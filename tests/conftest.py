@@ -171,6 +171,31 @@ def _template(shaping: dict[str, dict[str, Any]]) -> Path:
         return _TEMPLATES[key]
 
 
+# The files that took longest in CI (``--durations``; tests/ldap/test_codec.py's fuzzing
+# on this machine), each a minute or near it on one worker: handed out first. With
+# ``--dist loadfile`` (``make test``) each file runs whole on one worker (its
+# module-scoped servers and browser started once), one file at a time as a worker runs
+# out; a long file handed out last would leave the other worker idle until it ends, so
+# the long ones go first and the short ones fill in at the end.
+LONGEST_FIRST = (
+    "tests/webmail/test_xss.py", "tests/ldap/test_clients.py", "tests/api/test_openapi.py",
+    "tests/cluster/test_many_nodes.py", "tests/migrate/test_migrate_files.py", "tests/ldap/test_wire.py",
+    "tests/store/test_durability.py", "tests/content/test_learning.py", "tests/imap/test_notify.py",
+    "tests/webmail/test_richtext.py", "tests/webmail/test_compose.py", "tests/cluster/test_drain.py",
+    "tests/imap/test_offlineimap.py", "tests/smtp/test_idle_deadline.py", "tests/cluster/test_move_locks.py",
+    "tests/ldap/test_codec.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Order the files for the workers: ``LONGEST_FIRST``, then the others by their
+    number of tests, most first (what xdist's own ordering of files goes by); the tests
+    of a file keep their order and stay together."""
+    files: dict[str, int] = collections.Counter(item.nodeid.split("::")[0] for item in items)
+    rank = {name: index for index, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: (rank.get(path := item.nodeid.split("::")[0], len(rank)), -files[path], path))
+
+
 @pytest.fixture
 async def data_dir(tmp_path: Path) -> Path:
     return await make_data_dir(tmp_path / "data")

@@ -6,10 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,60 +18,8 @@ from congthu.accounts import roles
 from congthu.api.tokens import Tokens
 from congthu.directory import Directory
 from tests.api.conftest import World
+from tests.clirunner import Cli
 from tests.conftest import ServerThread, make_data_dir
-
-# A child process that runs ``python -m congthu ARGS`` for each line of JSON it reads:
-# the package's ``__main__`` run by runpy as ``-m`` does, with its own argv, stdin,
-# stdout and stderr, and its exit code; Python and the package are imported once for
-# the module's calls rather than once a call (each call still opens its own App).
-RUNNER = """
-import contextlib, io, json, runpy, sys, traceback
-answers = sys.stdout
-for line in sys.stdin:
-    argv = json.loads(line)
-    out, err, code = io.StringIO(), io.StringIO(), 0
-    sys.argv = ["congthu", *argv]
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        saved, sys.stdin = sys.stdin, io.StringIO()
-        try:
-            runpy.run_module("congthu", run_name="__main__", alter_sys=True)
-        except SystemExit as exit:
-            code = exit.code if isinstance(exit.code, int) else (0 if exit.code is None else 1)
-            if isinstance(exit.code, str):
-                print(exit.code, file=sys.stderr)
-        except BaseException:
-            traceback.print_exc()
-            code = 1
-        finally:
-            sys.stdin = saved
-    answers.write(json.dumps([code, out.getvalue(), err.getvalue()]) + "\\n")
-    answers.flush()
-"""
-
-
-class Cli:
-    """``congthu`` commands run in one child process (``RUNNER``)."""
-
-    def __init__(self) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-c", RUNNER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     text=True, env={**os.environ, "PYTHONPATH": os.getcwd()})
-
-    def __call__(self, data: Path, *args: str) -> subprocess.CompletedProcess[str]:
-        return self.run("--data", str(data), *args)
-
-    def run(self, *argv: str) -> subprocess.CompletedProcess[str]:
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write(json.dumps(argv) + "\n")
-        self.proc.stdin.flush()
-        answer = self.proc.stdout.readline()
-        assert answer, f"the command runner ended (exit {self.proc.wait(10)})"
-        code, out, err = json.loads(answer)
-        return subprocess.CompletedProcess([sys.executable, "-m", "congthu", *argv], code, out, err)
-
-    def close(self) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.close()
-        self.proc.wait(30)
 
 
 @pytest.fixture(scope="module")
@@ -90,11 +34,7 @@ def congthu() -> Iterator[Cli]:
 def test_cli_runner_is_the_command(congthu: Cli, tmp_path: Path) -> None:
     """The runner gives what ``python -m congthu`` gives: output, error and exit code
     (a refusal of the CLI itself, its usage code 2, one line on stderr)."""
-    args = ["--data", str(tmp_path / "none"), "api", "token", "list"]
-    alone = subprocess.run([sys.executable, "-m", "congthu", *args], capture_output=True, text=True,
-                           timeout=120, env={**os.environ, "PYTHONPATH": os.getcwd()})
-    ran = congthu.run(*args)
-    assert (ran.returncode, ran.stdout, ran.stderr) == (alone.returncode, alone.stdout, alone.stderr)
+    ran = congthu.same_as_a_process("--data", str(tmp_path / "none"), "api", "token", "list")
     assert ran.returncode == 2 and "not initialised" in ran.stderr
 
 

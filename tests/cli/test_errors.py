@@ -2,20 +2,25 @@
 
 A table of bad inputs for commands of every package (core, users, accounts, audit,
 service accounts, directory, organisations, aliases, import, SMTP queue, delegation),
-each run as the real ``congthu`` command in its own process: it must exit non-zero with
-a short, clear message saying what was wrong, and never print a traceback or an
-internal error.
+each run as the ``congthu`` command: it must exit non-zero with a short, clear message
+saying what was wrong, and never print a traceback or an internal error. The commands
+run in one child process for the module (``tests.clirunner``: an interpreter per
+command cost a second and a half of imports each, ninety times); a sample of every kind
+also runs as the installed ``congthu`` script in a process of its own, and must give
+exactly what the runner gave (``test_the_runner_gives_what_the_command_gives``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from congthu.cli.errors import INTERNAL_MARK
+from tests.clirunner import Cli
 from tests.conftest import make_data_dir
 
 REPO = Path(__file__).resolve().parents[2]
@@ -117,9 +122,14 @@ BAD_CONFIGS = [
 ]
 
 
-def congthu(data_dir: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(CONGTHU), "--data", str(data_dir), *args], input=stdin, capture_output=True,
-                          text=True, timeout=120, cwd=REPO)
+@pytest.fixture(scope="module")
+def congthu() -> Iterator[Cli]:
+    """``congthu(DATA, ARGS..., stdin=...)``: the command's exit code, stdout and stderr."""
+    runner = Cli(REPO)
+    try:
+        yield runner
+    finally:
+        runner.close()
 
 
 def assert_clear_refusal(result: subprocess.CompletedProcess[str], expected: str) -> None:
@@ -133,7 +143,7 @@ def assert_clear_refusal(result: subprocess.CompletedProcess[str], expected: str
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def data_dir(tmp_path_factory: pytest.TempPathFactory, congthu: Cli) -> Path:
     path = asyncio.run(make_data_dir(tmp_path_factory.mktemp("cli") / "data"))
     for args in (["org", "add", "Sở Thông tin và Truyền thông"],
                  ["user", "add", USER, "--name", "Nguyễn Thanh Bình"]):
@@ -143,12 +153,13 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.parametrize(("args", "expected", "stdin"), CASES, ids=[" ".join(c[0])[:60] for c in CASES])
-def test_bad_input_gets_a_clear_message(data_dir: Path, args: list[str], expected: str, stdin: str) -> None:
+def test_bad_input_gets_a_clear_message(congthu: Cli, data_dir: Path, args: list[str], expected: str,
+                                        stdin: str) -> None:
     assert_clear_refusal(congthu(data_dir, *args, stdin=stdin), expected)
 
 
 @pytest.mark.parametrize("args", UNINITIALISED, ids=[" ".join(a) for a in UNINITIALISED])
-def test_uninitialised_data_directory(tmp_path: Path, args: list[str]) -> None:
+def test_uninitialised_data_directory(congthu: Cli, tmp_path: Path, args: list[str]) -> None:
     missing = tmp_path / "never-initialised"
     result = congthu(missing, *args)
     assert_clear_refusal(result, "not initialised")
@@ -158,7 +169,7 @@ def test_uninitialised_data_directory(tmp_path: Path, args: list[str]) -> None:
 
 
 @pytest.mark.parametrize(("text", "expected"), BAD_CONFIGS, ids=[c[1][:30] for c in BAD_CONFIGS])
-def test_bad_configuration_file(tmp_path: Path, text: str, expected: str) -> None:
+def test_bad_configuration_file(congthu: Cli, tmp_path: Path, text: str, expected: str) -> None:
     (tmp_path / "congthu.toml").write_text(text, encoding="utf-8")
     assert_clear_refusal(congthu(tmp_path, "user", "list"), expected)
 
@@ -172,22 +183,45 @@ BAD_FILES = [
 
 
 @pytest.mark.parametrize(("name", "content", "expected"), BAD_FILES, ids=[c[2] for c in BAD_FILES])
-def test_import_of_a_bad_file(data_dir: Path, tmp_path: Path, name: str, content: bytes, expected: str) -> None:
+def test_import_of_a_bad_file(congthu: Cli, data_dir: Path, tmp_path: Path, name: str, content: bytes,
+                              expected: str) -> None:
     path = tmp_path / name
     path.write_bytes(content)
     assert_clear_refusal(congthu(data_dir, "import", str(path)), expected)
 
 
-def test_configuration_file_not_utf8(tmp_path: Path) -> None:
+def test_configuration_file_not_utf8(congthu: Cli, tmp_path: Path) -> None:
     (tmp_path / "congthu.toml").write_bytes(b"[system]\ndomain = \"\xff\xfe\"\n")
     assert_clear_refusal(congthu(tmp_path, "check"), "utf-8")
 
 
-def test_data_directory_is_a_file(tmp_path: Path) -> None:
+def test_data_directory_is_a_file(congthu: Cli, tmp_path: Path) -> None:
     path = tmp_path / "a-file"
     path.write_text("x", encoding="utf-8")
     assert_clear_refusal(congthu(path, "init"), str(path))
 
 
-def test_init_with_an_invalid_domain(tmp_path: Path) -> None:
+def test_init_with_an_invalid_domain(congthu: Cli, tmp_path: Path) -> None:
     assert_clear_refusal(congthu(tmp_path / "d", "init", "--domain", "nodot"), "system.domain")
+
+
+def test_the_runner_gives_what_the_command_gives(congthu: Cli, data_dir: Path, tmp_path: Path) -> None:
+    """A case of every kind above, as the installed ``congthu`` script in a process of its
+    own and through the runner: the same exit code, stdout and stderr (argument parsing's
+    usage error, a refusal with standard input, a handler's refusal, an uninitialised
+    directory, a bad configuration, a bad file to import, a data directory that is a file)."""
+    bad_config = tmp_path / "bad-config"
+    bad_config.mkdir()
+    (bad_config / "congthu.toml").write_text(BAD_CONFIGS[1][0], encoding="utf-8")
+    bad_file = tmp_path / "people.csv"
+    bad_file.write_bytes(BAD_FILES[1][1])
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x", encoding="utf-8")
+    script = [str(CONGTHU)]
+    taken = next(c for c in CASES if c[1] == "taken")
+    for args, _expected, stdin in (CASES[0], taken, next(c for c in CASES if c[2])):
+        congthu.same_as_a_process("--data", str(data_dir), *args, stdin=stdin, command=script)
+    congthu.same_as_a_process("--data", str(tmp_path / "never-initialised"), *UNINITIALISED[0], command=script)
+    congthu.same_as_a_process("--data", str(bad_config), "user", "list", command=script)
+    congthu.same_as_a_process("--data", str(data_dir), "import", str(bad_file), command=script)
+    congthu.same_as_a_process("--data", str(a_file), "init", command=script)

@@ -14,6 +14,7 @@ import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,6 +24,11 @@ from tests.conftest import ServerThread, make_data_dir
 PASSWORD = "Mật@Khẩu2026"
 OTHER_PASSWORD = "Mk@12345678x"
 BASE = "dc=soctrang,dc=gov,dc=vn"
+
+# The test servers' settings: no cache of binds, and a short drain (1 s instead of the
+# fixtures' 5 s: no LDAP test stops a server in the middle of an operation, and the
+# tests leave their ldap3 connections open; test_tls_stop.py checks the stop itself).
+LDAP_SETTINGS: dict[str, dict[str, Any]] = {"ldap": {"cache_seconds": 0.0}, "server": {"drain_seconds": 1}}
 
 
 @dataclass
@@ -90,7 +96,7 @@ def build_world(server: ServerThread) -> dict[str, tuple[str, int]]:
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[LDAPWorld]:
-    data = asyncio.run(make_data_dir(tmp_path / "data", ldap={"cache_seconds": 0.0}))
+    data = asyncio.run(make_data_dir(tmp_path / "data", **LDAP_SETTINGS))
     running = ServerThread(data).start()
     try:
         yield LDAPWorld(running, build_world(running), tmp_path)

@@ -23,7 +23,7 @@ from ldap3 import NONE, SASL, Connection, Server, Tls
 from congthu import audit
 from tests.conftest import ServerThread, make_data_dir, need
 from tests.ldap.certificates import ClientCA, Issued
-from tests.ldap.conftest import BASE, PASSWORD, LDAPWorld, build_world
+from tests.ldap.conftest import BASE, LDAP_SETTINGS, PASSWORD, LDAPWorld, build_world
 from tests.ldap.test_clients import ldif_values
 
 PORTAL_DN = f"cn=cong-thong-tin,ou=services,{BASE}"
@@ -66,7 +66,7 @@ def world(tmp_path: Path, certs: Certificates) -> Iterator[LDAPWorld]:
             "da-xoa subject=cn=da-xoa,ou=Ung dung,o=So TTTT Soc Trang",
         ],
         "service_grants": ["qlvb-stc org=sotc attributes=cn,mail"],
-    }))
+    }, server=LDAP_SETTINGS["server"]))
     running = ServerThread(data).start()
     try:
         world = LDAPWorld(running, build_world(running), tmp_path)

@@ -25,7 +25,7 @@ import pytest
 
 from congthu.ldap.wire import Wire
 from tests.conftest import ServerThread, make_data_dir
-from tests.ldap.conftest import BASE, PASSWORD, LDAPWorld, build_world
+from tests.ldap.conftest import BASE, LDAP_SETTINGS, PASSWORD, LDAPWorld, build_world
 from tests.ldap.test_robustness import (
     PRESENT_OBJECTCLASS,
     bound_socket,
@@ -94,7 +94,7 @@ def test_pipelined_binds_and_searches_on_postgresql(backend: str, tmp_path: Path
     first bind, its kept repeats, searches reading the directory and the root DSE,
     pipelined, are answered in order."""
     url = request.getfixturevalue("postgres").create_database()
-    data = asyncio.run(make_data_dir(tmp_path / "data", database={"url": url}, ldap={"cache_seconds": 0.0}))
+    data = asyncio.run(make_data_dir(tmp_path / "data", database={"url": url}, **LDAP_SETTINGS))
     running = ServerThread(data).start()
     try:
         world = LDAPWorld(running, build_world(running), tmp_path)

@@ -6,7 +6,6 @@ one-time passwords kept for the organisation's manager, the overdue alert, the C
 from __future__ import annotations
 
 import subprocess
-import sys
 from datetime import UTC, date, datetime, timedelta, timezone
 from email import message_from_bytes
 from email.policy import default
@@ -17,6 +16,7 @@ import pytest
 from congthu import audit
 from congthu.accounts import AuthStatus, roles
 from congthu.app import App
+from congthu.cli import main
 from congthu.directory import Directory
 from congthu.requests.calendar import WorkingCalendar
 from congthu.requests.jobs import alert_overdue
@@ -185,43 +185,47 @@ async def test_working_days_setting(app: App, world: dict) -> None:
     assert filed.due_on == date(2027, 2, 17)
 
 
-def congthu(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "congthu", "--data", str(data), *args], capture_output=True,
-                          text=True, timeout=120)
+def congthu(capsys: pytest.CaptureFixture[str], data: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``congthu --data DATA ARGS`` through ``congthu.cli.main`` in this process, as the
+    other CLI tests run it (a new interpreter per command cost a second and a half of
+    imports each): its exit code, what it printed, and what it wrote to stderr."""
+    code = main(["--data", str(data), *args])
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(list(args), code, out, err)
 
 
-def test_cli_paper_request_and_holidays(data_dir: Path) -> None:
-    assert congthu(data_dir, "org", "add", "Sở Tư pháp").returncode == 0
-    out = congthu(data_dir, "holiday", "add", "23/01/2027", "work", "--note", "Công văn làm bù")
+def test_cli_paper_request_and_holidays(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert congthu(capsys, data_dir, "org", "add", "Sở Tư pháp").returncode == 0
+    out = congthu(capsys, data_dir, "holiday", "add", "23/01/2027", "work", "--note", "Công văn làm bù")
     assert out.returncode == 0, out.stderr
-    assert congthu(data_dir, "holiday", "add", "2027-02-30", "work").returncode == 1
-    listed = congthu(data_dir, "holiday", "list")
+    assert congthu(capsys, data_dir, "holiday", "add", "2027-02-30", "work").returncode == 1
+    listed = congthu(capsys, data_dir, "holiday", "list")
     assert "23/01/2027 work" in listed.stdout
-    year = congthu(data_dir, "holiday", "list", "--year", "2027").stdout
+    year = congthu(capsys, data_dir, "holiday", "list", "--year", "2027").stdout
     assert "06/02/2027 nghỉ/off" in year and "23/01/2027 làm việc/work" in year and "16/04/2027" in year
-    assert congthu(data_dir, "holiday", "remove", "2027-01-23").returncode == 0
-    assert congthu(data_dir, "holiday", "remove", "2027-01-23").returncode == 1
+    assert congthu(capsys, data_dir, "holiday", "remove", "2027-01-23").returncode == 0
+    assert congthu(capsys, data_dir, "holiday", "remove", "2027-01-23").returncode == 1
 
-    added = congthu(data_dir, "request", "add", "create", "sotp", "--name", "Nguyễn Thanh Bình",
+    added = congthu(capsys, data_dir, "request", "add", "create", "sotp", "--name", "Nguyễn Thanh Bình",
                     "--name", "Trần Thị Mai; Kế toán", "--note", "Công văn 5/STP")
     assert added.returncode == 0, added.stderr
     expected = WorkingCalendar().due_on(datetime.now(VN), 3)
     assert f"{expected:%d/%m/%Y}" in added.stdout and "paper" in added.stdout
     request_id = added.stdout.split()[0]
-    assert congthu(data_dir, "request", "done", request_id).returncode == 1  # not started
-    assert congthu(data_dir, "request", "start", request_id).returncode == 0
-    done = congthu(data_dir, "request", "done", request_id)
+    assert congthu(capsys, data_dir, "request", "done", request_id).returncode == 1  # not started
+    assert congthu(capsys, data_dir, "request", "start", request_id).returncode == 0
+    done = congthu(capsys, data_dir, "request", "done", request_id)
     assert done.returncode == 0 and "done" in done.stdout
-    shown = congthu(data_dir, "request", "show", request_id).stdout
+    shown = congthu(capsys, data_dir, "request", "show", request_id).stdout
     assert "ntbinh" in shown and "ttmai" in shown and "mật khẩu một lần" in shown
-    bad = congthu(data_dir, "request", "add", "reset", "sotp", "--target", "nobody@nowhere")
+    bad = congthu(capsys, data_dir, "request", "add", "reset", "sotp", "--target", "nobody@nowhere")
     assert bad.returncode == 1 and "Traceback" not in bad.stderr
-    assert congthu(data_dir, "request", "refuse", "999", "không có").returncode == 1
-    listed = congthu(data_dir, "request", "list", "--state", "done").stdout
+    assert congthu(capsys, data_dir, "request", "refuse", "999", "không có").returncode == 1
+    listed = congthu(capsys, data_dir, "request", "list", "--state", "done").stdout
     assert listed.split()[0] == request_id
     # Reclamation by hand: nothing due in a new system; restore refuses an active mailbox.
-    assert congthu(data_dir, "reclaim", "run").returncode == 0
-    refused = congthu(data_dir, "reclaim", "restore", "sotp@soctrang.gov.vn")
+    assert congthu(capsys, data_dir, "reclaim", "run").returncode == 0
+    refused = congthu(capsys, data_dir, "reclaim", "restore", "sotp@soctrang.gov.vn")
     assert refused.returncode == 1 and "Traceback" not in refused.stderr
-    exported = congthu(data_dir, "reclaim", "export", "sotp@soctrang.gov.vn", str(data_dir / "sotp.zip"))
+    exported = congthu(capsys, data_dir, "reclaim", "export", "sotp@soctrang.gov.vn", str(data_dir / "sotp.zip"))
     assert exported.returncode == 0 and (data_dir / "sotp.zip").is_file()

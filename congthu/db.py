@@ -183,6 +183,8 @@ class Database:
         # Group commit of run_write (SQLite): functions waiting for the next batch, and
         # the task running the batches.
         self._write_queue: list[_WriteJob] = []
+        # Guards the queue: the writer thread also takes from it (``_write_lanes``).
+        self._queue_lock = threading.Lock()
         self._write_runner: asyncio.Task[None] | None = None
         # SQLite: the writers of other processes on the same file (the workers of
         # `congthu serve`) take turns through a file lock beside it, see _WriterLock.
@@ -266,14 +268,18 @@ class Database:
                 await asyncio.sleep(0.005 * attempt)
         loop = asyncio.get_running_loop()
         job = _WriteJob(fn, args, loop.create_future(), durable=durable)
-        self._write_queue.append(job)
+        with self._queue_lock:
+            self._write_queue.append(job)
         if self._write_runner is None or self._write_runner.done():
             self._write_runner = loop.create_task(self._run_writes())
         try:
             return await asyncio.shield(job.future)
         except asyncio.CancelledError:
-            if not job.started:  # not begun: it never runs
-                self._write_queue.remove(job)
+            with self._queue_lock:
+                queued = not job.started
+                if queued:  # not begun: it never runs
+                    self._write_queue.remove(job)
+            if queued:
                 raise
             # Begun: it cannot be stopped half way; wait for it, then go on cancelling.
             while not job.future.done():
@@ -301,17 +307,22 @@ class Database:
             # loop while the thread goes on with the next batch.
             loop.call_soon_threadsafe(self._answer, batch, outcomes)
 
+        def take(limit: int) -> list[_WriteJob]:
+            # What is queued (at most ``limit``), begun from now on: by the loop for each
+            # round, and by the writer thread once it holds the writer lock.
+            with self._queue_lock:
+                taken = self._write_queue[:limit]
+                del self._write_queue[:len(taken)]
+                for job in taken:
+                    job.started = True
+            return taken
+
         while self._write_queue:
-            taken = self._write_queue[:_WRITE_BATCH]
-            del self._write_queue[:len(taken)]
-            for job in taken:
-                job.started = True
-            lanes = [lane for lane in ([job for job in taken if not job.durable],
-                                       [job for job in taken if job.durable]) if lane]
+            taken = take(_WRITE_BATCH)
             try:
                 async with self._async_writer.connect():  # the in-process write slot, see run_write
                     await _finish(loop.run_in_executor(
-                        thread, _write_lanes, engine, lanes, self._writer_lock, answer))
+                        thread, _write_lanes, engine, taken, self._writer_lock, answer, take))
             except asyncio.CancelledError:
                 for job in taken:  # the loop is stopping (a job answered already stays so)
                     job.future.cancel()
@@ -513,13 +524,25 @@ class _WriterLock:
             self.fd = None
 
 
-def _write_lanes(engine: Engine, lanes: list[list[_WriteJob]], lock: _WriterLock | None,
-                 answer: Callable[[list[_WriteJob], list[_Outcome]], None]) -> None:
-    """On the writer thread: each batch of write functions (a round's non-durable ones,
-    then its durable ones) in one transaction (see ``Database.run_write``), its outcomes
-    handed to ``answer`` as soon as it has committed; the other processes' writers kept
-    out meanwhile (``lock``)."""
+def _write_lanes(engine: Engine, taken: list[_WriteJob], lock: _WriterLock | None,
+                 answer: Callable[[list[_WriteJob], list[_Outcome]], None],
+                 take: Callable[[int], list[_WriteJob]]) -> None:
+    """On the writer thread: a round's write functions, its non-durable ones then its
+    durable ones, each batch in one transaction (see ``Database.run_write``), its
+    outcomes handed to ``answer`` as soon as it has committed; the other processes'
+    writers kept out meanwhile (``lock``).
+
+    Once it holds ``lock`` the round also takes (``take``, into ``taken``) what was queued
+    while it waited for it: with several processes a writer mostly waits for the others'
+    commits, and what its sessions queued meanwhile would otherwise wait for the next
+    round and the lock again (two workers made rounds of ~3 functions where one made ~5).
+    They are waiting as the round's first ones are (none answered), so the round may
+    take them as it would have at its start."""
     with lock if lock is not None else contextlib.nullcontext():
+        if lock is not None and len(taken) < _WRITE_BATCH:
+            taken.extend(take(_WRITE_BATCH - len(taken)))
+        lanes = [lane for lane in ([job for job in taken if not job.durable],
+                                   [job for job in taken if job.durable]) if lane]
         for batch in lanes:
             answer(batch, _write_batch(engine, batch))
 

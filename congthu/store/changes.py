@@ -198,12 +198,24 @@ class MailboxGuard(Subscription):
 
 
 # Entries kept per watched folder: a session further behind reads the database. An
-# entry of more than ENTRY_MAX messages is not kept (memory stays bounded).
+# entry of more than ENTRY_MAX messages is not kept (memory stays bounded). The log is
+# cut back to LOG_ENTRIES, its newest, once it is LOG_SLACK over (one sort then, rather
+# than a look for the lowest among 512 at every change).
 LOG_ENTRIES = 512
+LOG_SLACK = 64
 ENTRY_MAX = 1000
+# The most modseqs one read of the database fills in the log (``ChangeHub.fill``).
+FILL_MAX = 128
 
 # One commit's changes to a folder: (messages changed or added, UIDs expunged).
 _Entry = tuple[tuple["MessageMeta", ...], tuple[int, ...]]
+
+
+def _trim(log: dict[int, _Entry]) -> None:
+    """Keep the newest LOG_ENTRIES entries of a folder's log (the oldest go, so what
+    is left has no hole that was not there)."""
+    for at in sorted(log)[:len(log) - LOG_ENTRIES]:
+        del log[at]
 
 
 class ChangeHub:
@@ -297,8 +309,51 @@ class ChangeHub:
             return
         log = self._logs.setdefault(folder_id, {})
         log[modseq] = entry
-        while len(log) > LOG_ENTRIES:
-            del log[min(log)]
+        if len(log) > LOG_ENTRIES + LOG_SLACK:
+            _trim(log)
+
+    def fill(self, folder_id: int, since: int, changed: Iterable[MessageMeta],
+             gone: Iterable[tuple[int, int]], highest: int) -> None:
+        """Fill the folder's log, where it has holes, from a read of the database
+        (``MailStore.changes_since``): ``changed``, the messages with a modseq above
+        ``since`` as they are in one snapshot whose highest modseq is ``highest``, and
+        ``gone``, the (UID, modseq) of each expunge above ``since`` in it. Without it, a
+        change of another process or node whose entry has not come (or never comes: a
+        delivery, another node) sends every session of this process that is behind it
+        to the database, one read each; with it the first one reads and the others
+        take the answer from the log.
+
+        Each missing modseq from ``since + 1`` to ``highest`` gets the messages whose
+        modseq in the snapshot is that one and the UIDs expunged at it. A message
+        changed again later in the window is only in its later entry, which is enough:
+        the log is then whole from ``since`` to at least ``highest``, so every walk of
+        ``changes_since`` that passes its first change passes its last one too (a walk
+        stops only at a hole, and ends at ``highest`` or beyond). Entries already
+        there (this process's exact commits, or another process's) are kept."""
+        if highest <= since or highest - since > FILL_MAX or not self._watches.get(folder_id):
+            return  # (a session further behind reads, as at any hole)
+        log = self._logs.setdefault(folder_id, {})
+        fresh: dict[int, tuple[list[MessageMeta], list[int]]] = {
+            at: ([], []) for at in range(since + 1, highest + 1) if at not in log}
+        if not fresh:
+            return
+        count = 0
+        for meta in changed:
+            slot = fresh.get(meta.modseq)
+            if slot is not None:
+                slot[0].append(meta)
+                count += 1
+        for uid, at in gone:
+            slot = fresh.get(at)
+            if slot is not None:
+                slot[1].append(uid)
+                count += 1
+        if count > ENTRY_MAX:
+            return  # a folder rewritten wholesale: not worth the memory, sessions read
+        for at, (metas, uids) in fresh.items():
+            log[at] = (tuple(metas), tuple(uids))
+        if len(log) > LOG_ENTRIES + LOG_SLACK:
+            _trim(log)
 
     def changes_since(self, folder_id: int, modseq: int,
                       upto: int) -> tuple[list[MessageMeta], list[int], int] | None:
@@ -528,7 +583,13 @@ class LocalFeed:
             del lines[:sent]
 
     def has_listeners(self) -> bool:
-        """Does another process listen (worth sending log entries to)?"""
+        """Does another process listen (worth sending log entries to)? A listening
+        process answers from the list its last send read, without a ``stat`` per commit:
+        each loop turn that sends notifications reads it again (``_flush``), and an entry
+        is best effort (a listener just come misses at most one turn's: holes, which its
+        sessions read from the database)."""
+        if self.sock is not None and self._peers_mtime != -1:
+            return bool(self._peers)
         return bool(self._listeners())
 
     def send_entry(self, folder_id: int, modseq: int, entry: _Entry) -> None:

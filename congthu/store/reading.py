@@ -12,13 +12,13 @@ from itertools import islice
 from operator import lt
 from typing import Any, NamedTuple
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.engine import Connection
 
 from congthu.store import search
 from congthu.store.base import StoreBase
 from congthu.store.model import Content, MessageMeta, NotFound, StoreError
-from congthu.store.rows import aware, chunks, driver_rows, metas_from_driver, to_content
+from congthu.store.rows import Compiled, aware, chunks, driver_rows, metas_from_driver, to_content
 from congthu.store.statements import (
     CHANGED,
     CONTENTS_READ,
@@ -26,11 +26,12 @@ from congthu.store.statements import (
     FOLDER_HIGHEST,
     FOLDER_STATE,
     INDEX,
+    META_COLUMNS,
     METAS_BY_UIDS,
     METAS_RANGE,
     VANISHED_SINCE,
 )
-from congthu.store.tables import messages
+from congthu.store.tables import expunged, messages
 
 # RFC 8514 SAVEDATE: when the message was put in its folder; for messages stored before
 # the store kept it (store_0006), their internal date.
@@ -38,6 +39,20 @@ _SAVED = func.coalesce(messages.c.saved_at, messages.c.internal_date)
 
 # Messages read by key on the event loop (``_ro_small``) by ``get_messages``, at most.
 _SMALL_READ = 100
+
+# The few changes after a modseq, by the (folder, modseq) indexes in modseq order, at
+# most ``b_limit`` rows: ``changes_since`` reads them on the event loop and goes to a
+# reader thread only when there are more (a session a few changes behind, which is
+# every session of a busy folder after another process's change). With a LIMIT bound
+# SQLite's compiler adds an OFFSET: named here, so the compiled form gets it.
+_CHANGED_FEW = Compiled(
+    select(*META_COLUMNS)
+    .where(and_(messages.c.folder_id == bindparam("b_folder"), messages.c.modseq > bindparam("b_modseq")))
+    .order_by(messages.c.modseq).limit(bindparam("b_limit")).offset(bindparam("b_offset")))
+_VANISHED_FEW = Compiled(
+    select(expunged.c.uid, expunged.c.modseq)
+    .where(and_(expunged.c.folder_id == bindparam("b_folder"), expunged.c.modseq > bindparam("b_modseq")))
+    .order_by(expunged.c.modseq).limit(bindparam("b_limit")).offset(bindparam("b_offset")))
 
 
 def dense(wanted: Sequence[int]) -> tuple[int, int] | None:
@@ -200,19 +215,48 @@ class ReadingMethods(StoreBase):
 
     async def changes_since(self, folder_id: int, modseq: int) -> tuple[list[MessageMeta], list[int], int]:
         """Messages changed or added after ``modseq``, UIDs expunged after it, and the
-        folder's highest modseq (RFC 7162)."""
-        def read(conn: Connection) -> tuple[list[MessageMeta], list[int], int]:
+        folder's highest modseq (RFC 7162). A few changes (at most ``_SMALL_READ`` rows
+        of each kind) are read on the event loop (``_ro_small``), more on a reader
+        thread; either way the hub's log is filled from the answer (``ChangeHub.fill``)."""
+        Changes = tuple[list[MessageMeta], list[tuple[int, int]], int]
+
+        def few(conn: Connection) -> Changes | None:
             state = FOLDER_HIGHEST.first(conn, b_folder=folder_id)
             if state is None:
                 raise NotFound(f"folder {folder_id}")
             highest = state[0]
             if highest <= modseq:  # nothing changed: skip the two range scans
                 return [], [], int(highest)
+            if highest - modseq > _SMALL_READ:
+                return None  # more commits than a small read takes rows: not worth a try
+            rows = _CHANGED_FEW.rows(conn, b_folder=folder_id, b_modseq=modseq, b_limit=_SMALL_READ + 1, b_offset=0)
+            if len(rows) > _SMALL_READ:
+                return None
+            gone = _VANISHED_FEW.rows(conn, b_folder=folder_id, b_modseq=modseq, b_limit=_SMALL_READ + 1, b_offset=0)
+            if len(gone) > _SMALL_READ:
+                return None
+            changed = sorted(metas_from_driver(rows), key=lambda meta: meta.uid)
+            return changed, sorted((int(uid), int(at)) for uid, at in gone), int(highest)
+
+        def read(conn: Connection) -> Changes:
+            state = FOLDER_HIGHEST.first(conn, b_folder=folder_id)
+            if state is None:
+                raise NotFound(f"folder {folder_id}")
+            highest = state[0]
+            if highest <= modseq:
+                return [], [], int(highest)
             changed = metas_from_driver(CHANGED.rows(conn, b_folder=folder_id, b_modseq=modseq))
-            gone = [uid for (uid,) in VANISHED_SINCE.rows(conn, b_folder=folder_id, b_modseq=modseq)]
+            gone = [(int(uid), int(at)) for uid, at in VANISHED_SINCE.rows(conn, b_folder=folder_id, b_modseq=modseq)]
             return changed, gone, int(highest)
 
-        return await self._ro(read)
+        found = await self._ro_small(few)
+        changed, gone, highest = found if found is not None else await self._ro(read)
+        # What was read is the folder's changes up to ``highest`` from one snapshot: the
+        # hub's log takes it where it has holes (changes of another process or node
+        # whose entry has not come), so the other sessions of this process that are
+        # behind read nothing (``ChangeHub.fill``).
+        self.hub.fill(folder_id, modseq, changed, gone, highest)
+        return changed, [uid for uid, _at in gone], highest
 
     # -- search -------------------------------------------------------------------------
 

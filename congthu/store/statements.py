@@ -141,8 +141,9 @@ VANISHED = (
     .where(and_(expunged.c.folder_id == _P("b_folder"), expunged.c.modseq > _P("b_modseq")))
     .order_by(expunged.c.uid)
 )
-# VANISHED for the reads of changes (``ReadingMethods.changes_since``).
-VANISHED_SINCE = Compiled(VANISHED)
+# VANISHED for the reads of changes (``ReadingMethods.changes_since``), with the modseq
+# of each expunge (for the change hub's log).
+VANISHED_SINCE = Compiled(VANISHED.add_columns(expunged.c.modseq))
 PRESENT = (select(messages.c.uid)
            .where(and_(messages.c.folder_id == _P("b_folder"), messages.c.uid.in_(_P("b_uids", expanding=True)))))
 PRESENT_RANGE = Compiled(

@@ -4,7 +4,9 @@ classified stamps are looked for in the body and in the attached documents).
 Each document gives its first lines (the header block of an official document, where
 the stamp is: Nghị định 30/2020/NĐ-CP, Phụ lục I) as lines of text:
 
-* the text and HTML parts of the message (tags removed);
+* the text and HTML parts of the message's body (tags removed): their first lines, as
+  the one analysis of the message made them (``congthu.mime.lines``,
+  ``Analysis.body_lines``, from the text it decoded for search);
 * PDF: the text of the first pages (``pypdf``);
 * DOCX (Office Open XML, ECMA-376): the paragraphs of ``word/document.xml``;
 * XLSX: the rows of each sheet (``openpyxl``, read-only);
@@ -17,41 +19,38 @@ expand nothing. Archives are bounded (zip bombs): the bytes decompressed in all
 within archives (``extract_max_depth``); a member is read at most up to what is left of
 the budget, whatever its header claims. A document that cannot be read (damaged,
 encrypted) gives no text; it is not an error of the message.
+
+The message is not parsed here: its parts are those of the analysis's structure
+(``congthu.mime``, the one MIME reader), each attachment's body decoded once
+(``mime.decode_body``), text in its charset by ``congthu.mime.charsets``.
 """
 
 from __future__ import annotations
 
-import email
-import email.policy
 import html
 import io
 import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from email.message import Message
 
-from congthu.text import nfc
+from congthu.mime import Analysis, decode_body, parse_structure
+from congthu.mime.charsets import decode_bytes
+from congthu.mime.lines import HEAD_LINES, body_lines, first_lines, html_text, is_body_text, leaves
+from congthu.mime.part import Part
 
-__all__ = ["Document", "Limits", "documents", "documents_of", "parse"]
+__all__ = ["HEAD_LINES", "Document", "Limits", "documents", "html_text", "reads_attachments"]
 
-# Lines kept of each document: the header block is in the first ones.
-HEAD_LINES = 60
 # PDF pages read: the stamp is on the first page.
 PDF_PAGES = 2
 # XLSX: sheets and rows read.
 XLSX_SHEETS, XLSX_ROWS = 5, 60
-# Characters of text kept of one part (an HTML body can be large).
-_MAX_CHARS = 200_000
 
 _WORD_PARAGRAPH = re.compile(rb"<w:p[ >].*?</w:p>|<w:p/>", re.DOTALL)
 _WORD_TEXT = re.compile(rb"<w:t(?: [^>]*)?>([^<]*)</w:t>|<w:(tab|br|cr)/>")
 _ODF_PARAGRAPH = re.compile(rb"<text:(p|h)[ >].*?</text:\1>", re.DOTALL)
 _ODF_BREAK = re.compile(rb"<text:(?:line-break|tab|s)(?: [^>]*)?/>")
 _TAG = re.compile(rb"<[^>]*>")
-_HTML_BLOCK = re.compile(r"<\s*(br|/p|/div|/h\d|/tr|/li|p|div|tr|li|h\d)\b[^>]*>", re.IGNORECASE)
-_HTML_DROP = re.compile(r"<(script|style)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
-_HTML_TAG = re.compile(r"<[^>]*>")
 
 
 @dataclass(frozen=True)
@@ -88,32 +87,13 @@ class _Budget:
 
 
 def _lines(text: str) -> list[str]:
-    out: list[str] = []
-    for line in nfc(text[:_MAX_CHARS]).splitlines():
-        line = line.strip()
-        if line:
-            out.append(line)
-            if len(out) >= HEAD_LINES:
-                break
-    return out
+    return first_lines(text)
 
 
 def _decode(data: bytes, charset: str | None = None) -> str:
-    for candidate in (charset, "utf-8", "cp1258", "latin-1"):
-        if not candidate:
-            continue
-        try:
-            return data.decode(candidate)
-        except (LookupError, UnicodeDecodeError):
-            continue
-    return data.decode("utf-8", "replace")  # pragma: no cover (latin-1 decodes anything)
-
-
-def html_text(markup: str) -> str:
-    """The text of an HTML body, one line per block."""
-    markup = _HTML_DROP.sub(" ", markup[:_MAX_CHARS * 4])
-    markup = _HTML_BLOCK.sub("\n", markup)
-    return html.unescape(_HTML_TAG.sub("", markup))
+    """Text of a document in ``charset`` (None: undeclared), by the one reader of
+    charsets (``congthu.mime.charsets``: UTF-8, the Vietnamese legacy ones)."""
+    return decode_bytes(data, charset)
 
 
 def _xml_text(fragment: bytes) -> str:
@@ -250,56 +230,38 @@ def _archive(name: str, data: bytes, budget: _Budget, depth: int) -> Iterator[Do
             yield from _file(f"{name}/{info.filename}", "", member, budget, depth + 1)
 
 
-def _filename(part: Message) -> str:
-    try:
-        return str(part.get_filename() or "")
-    except (ValueError, TypeError, LookupError):
-        return ""
+def reads_attachments(root: Part) -> bool:
+    """Whether ``documents`` has more to read than the body's text, which the analysis
+    has read (``Analysis.body_lines``): a part to decode, an attachment to open."""
+    return any(part.body_end > part.body_start and not is_body_text(part) for part in leaves(root))
 
 
-def parse(raw: bytes) -> Message:
-    """``email.message_from_bytes(raw)`` (compat32). A message that is not multipart (nor
-    an attached message) has its header read by ``email`` and its body taken as it is:
-    ``email`` would only cut it into lines and join them again, 9 ms a megabyte. A header
-    that ``email`` finds anything wrong with is read the whole way, as before."""
-    end = raw.find(b"\r\n\r\n")
-    if end >= 0:
-        head = email.message_from_bytes(raw[:end + 4], policy=email.policy.compat32)
-        if (not head.defects and head.get_payload() == ""
-                and head.get_content_maintype() not in ("multipart", "message")):
-            head.set_payload(raw[end + 4:].decode("ascii", "surrogateescape"))
-            return head
-    return email.message_from_bytes(raw, policy=email.policy.compat32)
-
-
-def documents(raw: bytes, limits: Limits = Limits()) -> list[Document]:
-    """The body parts and attachments of ``raw`` with their first lines."""
-    return documents_of(parse(raw), limits)
-
-
-def documents_of(message: Message, limits: Limits = Limits()) -> list[Document]:
-    """``documents`` of a message ``email`` has read."""
+def documents(raw: bytes, limits: Limits = Limits(), analysis: Analysis | None = None) -> list[Document]:
+    """The body's text parts and the attachments of ``raw``, with their first lines, in
+    the order of the message. ``analysis``: the message's (``mime.analyse``), whose
+    structure and body lines are used as they are (the message is parsed once, each
+    body decoded once); without it the structure is parsed here."""
+    if analysis is not None and analysis.root is not None:
+        root, lines = analysis.root, analysis.body_lines
+    else:
+        root = parse_structure(raw).root
+        lines = body_lines(raw, root)
     budget = _Budget(limits)
     found: list[Document] = []
-    for part in message.walk():
-        if part.is_multipart():
+    for part in leaves(root):
+        if part.body_end <= part.body_start:
             continue
-        try:
-            payload = part.get_payload(decode=True)
-        except (ValueError, TypeError, LookupError):
+        if is_body_text(part):
+            got = lines.get(part.body_start)
+            if got is None:  # decoded to nothing (or the analysis failed on it): read it here
+                got = body_lines(raw, part).get(part.body_start)
+            if got is not None:
+                found.append(Document("", "html" if part.subtype == "html" else "body", got))
             continue
-        if not isinstance(payload, bytes) or not payload:
-            continue
-        name = _filename(part)
-        content_type = part.get_content_type()
-        charset = part.get_content_charset()
-        attached = bool(name) or part.get("Content-Disposition", "").lower().startswith("attachment")
-        if not attached and content_type in ("text/plain", "text/html"):
-            text = _decode(payload, charset)
-            kind = "html" if content_type == "text/html" else "body"
-            found.append(Document("", kind, _lines(html_text(text) if kind == "html" else text)))
+        payload = decode_body(raw, part)
+        if not payload:
             continue
         if not budget.take(0):
             break
-        found.extend(_file(name or content_type, content_type, payload, budget, 0, charset))
+        found.extend(_file(part.filename or part.media_type, part.media_type, payload, budget, 0, part.charset))
     return found

@@ -19,7 +19,8 @@ delivered or queued (``congthu.smtp.cmd_data``). Its steps, in order:
    English. Every outcome but a plain delivery goes to the audit trail with its reason.
 6. For a message delivered (to Junk too): the type of document it carries (Điều 7.1–7.2,
    ``doctypes.py``), once, in ``Decision.document_type``, for the reports and the
-   journal. The attachments' text is extracted once for steps 4 and 6.
+   journal. The attachments' text is extracted once for steps 4 and 6, from the
+   message's one analysis (its structure, its body's first lines: ``extract.py``).
 
 Both scanners are asked at once, each with ``content.timeout``. One that is down or slow
 gives, by ``content.unavailable``, a temporary failure (451 4.3.0: the sender keeps the
@@ -49,7 +50,7 @@ from congthu.text import unaccent
 if TYPE_CHECKING:
     from congthu.app import App
 
-__all__ = ["Decision", "Message", "check", "start_documents"]
+__all__ = ["Decision", "Message", "check"]
 
 
 @dataclass
@@ -69,9 +70,6 @@ class Message:
     utf8: bool = True  # SMTPUTF8: else replies are ASCII (RFC 5321 section 4.2)
     # The text of the body and attachments (``extract.documents``), once extracted.
     documents: list[extract.Document] | None = None
-    # That extraction, when it was started before the message was analysed
-    # (``start_documents``).
-    documents_started: asyncio.Future[list[extract.Document]] | None = None
 
 
 @dataclass
@@ -121,8 +119,8 @@ async def _spam(app: App, message: Message) -> rspamd.SpamCheck | ScannerUnavail
         return exc
 
 
-# A message without attachments up to this size has its text read on the event loop
-# (about 0.15 ms for 10 KB): a hop to a worker thread and back costs as much.
+# A message with attachments up to this size has them read on the event loop (about
+# 0.15 ms for a 10 KB text attachment): a hop to a worker thread and back costs as much.
 INLINE_EXTRACT = 32 * 1024
 
 
@@ -132,33 +130,18 @@ def _limits(app: App) -> extract.Limits:
                           content.extract_max_depth)
 
 
-def start_documents(app: App, raw: bytes) -> asyncio.Future[list[extract.Document]] | None:
-    """The extraction of a large message's text (``_documents``), started in a worker
-    thread before the message is analysed, when step 4 will need it
-    (``content.classified_in_content``): it then runs while the analysis process works
-    (``smtp.delivery.analyse``), where it ran after it. None for a message whose text is
-    read on the loop, or when nothing may need it; give the future to ``Message``. Not
-    with a virus scanner: its verdict comes before our parsers read the attachments."""
-    content = app.settings.content
-    if not content.classified_in_content or content.clamd or len(raw) <= INLINE_EXTRACT:
-        return None
-    started = asyncio.ensure_future(asyncio.to_thread(extract.documents, raw, _limits(app)))
-    # A message refused before step 4 never looks at it: its failure is not news.
-    started.add_done_callback(lambda done: done.cancelled() or done.exception())
-    return started
-
-
 async def _documents(app: App, message: Message) -> list[extract.Document]:
-    """The text of the message's body and attachments, extracted once (bounded by the
-    ``content.extract_max_*`` settings), in a worker thread (a small message without
-    attachments at once)."""
+    """The text of the message's body and attachments, once (bounded by the
+    ``content.extract_max_*`` settings): the body's first lines are the analysis's
+    (``Analysis.body_lines``), the message is not parsed again; attachments are read in
+    a worker thread (small ones at once)."""
     if message.documents is None:
-        if message.documents_started is not None:
-            message.documents = await message.documents_started
-        elif len(message.raw) <= INLINE_EXTRACT and not message.analysis.attachments:
-            message.documents = extract.documents(message.raw, _limits(app))
+        analysis, limits = message.analysis, _limits(app)
+        if len(message.raw) <= INLINE_EXTRACT or (analysis.root is not None
+                                                  and not extract.reads_attachments(analysis.root)):
+            message.documents = extract.documents(message.raw, limits, analysis)
         else:
-            message.documents = await asyncio.to_thread(extract.documents, message.raw, _limits(app))
+            message.documents = await asyncio.to_thread(extract.documents, message.raw, limits, analysis)
     return message.documents
 
 

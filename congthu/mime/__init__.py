@@ -20,6 +20,8 @@ Modules, one concern each:
   send-as) and for ENVELOPE;
 * ``search``: the folded search text (and ``analyse`` folds the four header fields
   SEARCH SUBJECT / FROM / TO / CC match: ``Analysis.subject_key``...).
+* ``lines``: the first lines of the body's text parts, for the content rules
+  (``Analysis.body_lines``; ``congthu.content.extract`` reads the attachments).
 """
 from __future__ import annotations
 

@@ -1,7 +1,9 @@
 """``analyse(raw)``: the one MIME analysis of a message, done once at delivery
 (RFC 5322, RFC 2045-2049, 2047, 2231), and ``Analysis``, what it finds: header fields for
-listing and SORT, folded text for search, the structure IMAP FETCH reads and the byte
-ranges of large leaf bodies (the package's docstring says which module does what)."""
+listing and SORT, folded text for search, the structure IMAP FETCH reads, the byte
+ranges of large leaf bodies and the first lines of the body's text for the content rules
+(the package's docstring says which module does what). Each text part is decoded once,
+for the search text, the preview's few characters aside."""
 
 from __future__ import annotations
 
@@ -13,9 +15,10 @@ from typing import TypeVar
 
 from congthu.mime.body import decoded_size
 from congthu.mime.imap import MessageStructure, parse_structure
+from congthu.mime.lines import body_lines
 from congthu.mime.part import Part
 from congthu.mime.preview import preview
-from congthu.mime.search import address_key, addresses_text, search_text_prefix
+from congthu.mime.search import address_texts, search_text_prefix
 from congthu.mime.words import clean, decode_words
 from congthu.text import fold
 
@@ -53,6 +56,12 @@ class Analysis:
     split_ranges: list[tuple[int, int]] = field(default_factory=list)
     # (file name, decoded size) of each attachment, for the 15 MB rule (Điều 8.1).
     attachments: list[tuple[str, int]] = field(default_factory=list)
+    # The first lines of each text part of the body, by its ``body_start``
+    # (``congthu.mime.lines``), for the content rules (Điều 7.8, 13.3).
+    body_lines: dict[int, list[str]] = field(default_factory=dict)
+    # The parsed structure (``structure_json``'s), for the content rules' reading of the
+    # attachments; not stored.
+    root: Part | None = field(default=None, repr=False, compare=False)
 
 
 def _date(value: str | None) -> datetime | None:
@@ -109,20 +118,24 @@ def analyse(raw: bytes) -> Analysis:
     structure = parse_structure(raw)
     envelope = structure.envelope
     subject = _safe(lambda: clean(decode_words(envelope.subject or "")), "")
-    from_addr = _safe(lambda: addresses_text(envelope.from_), "")
-    to_addr = _safe(lambda: addresses_text(envelope.to), "")
-    cc_addr = _safe(lambda: addresses_text(envelope.cc), "")
-    text, cut = _safe(lambda: search_text_prefix(raw, structure.root), ("", False))
+    # (addresses_text, address_key) of each list: each address decoded once.
+    from_addr, from_key = _safe(lambda: address_texts(envelope.from_), ("", ""))
+    to_addr, to_key = _safe(lambda: address_texts(envelope.to), ("", ""))
+    cc_addr, cc_key = _safe(lambda: address_texts(envelope.cc), ("", ""))
+    decoded: dict[int, str] = {}  # the text parts the search text decoded whole
+    text, cut = _safe(lambda: search_text_prefix(raw, structure.root, decoded=decoded,
+                                                 texts=(subject, from_key, to_key, cc_key)), ("", False))
     return Analysis(
         subject=subject, from_addr=from_addr, to_addr=to_addr, cc_addr=cc_addr,
         sent_date=_date(envelope.date),
         message_id=clean(envelope.message_id or ""),
         search_text=text, search_cut=cut,
-        subject_key=fold(subject), from_key=_safe(lambda: fold(address_key(envelope.from_)), ""),
-        to_key=_safe(lambda: fold(address_key(envelope.to)), ""),
-        cc_key=_safe(lambda: fold(address_key(envelope.cc)), ""),
+        subject_key=fold(subject), from_key=_safe(lambda: fold(from_key), ""),
+        to_key=_safe(lambda: fold(to_key), ""), cc_key=_safe(lambda: fold(cc_key), ""),
         preview=_safe(lambda: preview(raw, structure.root), ""),
         structure_json=structure.to_json(),
         split_ranges=_safe(lambda: _split_ranges(structure), []),
         attachments=_safe(lambda: _attachments(raw, structure.root), []),
+        body_lines=_safe(lambda: body_lines(raw, structure.root, decoded), {}),
+        root=structure.root,
     )

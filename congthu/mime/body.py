@@ -14,7 +14,7 @@ from congthu.mime.charsets import decode_bytes
 from congthu.mime.part import Part
 from congthu.mime.words import b64decode_lenient
 
-__all__ = ["decode_body", "decoded_size", "body_text", "UnknownEncoding", "IDENTITY_ENCODINGS"]
+__all__ = ["decode_body", "decoded_size", "body_limit", "body_text", "UnknownEncoding", "IDENTITY_ENCODINGS"]
 
 IDENTITY_ENCODINGS = (None, "7bit", "8bit", "binary")
 
@@ -60,6 +60,12 @@ def decoded_size(raw: bytes, part: Part) -> int:
     return part.size
 
 
+def body_limit(chars: int) -> int:
+    """The bytes of a body that ``body_text`` decodes for about ``chars`` characters:
+    twice as many, and a margin."""
+    return 2 * chars + 1024
+
+
 def body_text(raw: bytes, part: Part, limit: int | None = None) -> str:
     """The body as NFC text in its declared charset (with fallbacks, see ``charsets``).
 
@@ -67,6 +73,10 @@ def body_text(raw: bytes, part: Part, limit: int | None = None) -> str:
     """
     end = part.body_end
     if limit is not None:
-        end = min(end, part.body_start + 2 * limit + 1024)
-    data = _transfer_decode(raw[part.body_start:end], part.encoding)
-    return decode_bytes(data, part.charset)
+        end = min(end, part.body_start + body_limit(limit))
+    final = end == part.body_end  # else the decoded bytes may end in the middle of a letter
+    if part.encoding in IDENTITY_ENCODINGS:
+        # Read in place: a 15 MB body is not copied before it is decoded.
+        with memoryview(raw) as view:
+            return decode_bytes(view[part.body_start:end], part.charset, final)
+    return decode_bytes(_transfer_decode(raw[part.body_start:end], part.encoding), part.charset, final)

@@ -86,33 +86,48 @@ def codec_name(charset: str | None) -> str | None:
     return label
 
 
-def _fallback(data: bytes) -> str:
+def _utf8(data: bytes | memoryview, final: bool) -> str:
+    """UTF-8; not ``final`` (the start of a longer text), a sequence the cut left
+    incomplete at the end is left out rather than failing the whole text."""
+    return str(data, "utf-8") if final else codecs.utf_8_decode(data, "strict", False)[0]
+
+
+def _fallback(data: bytes | memoryview, final: bool = True) -> str:
     """Undeclared 8-bit text: UTF-8, else windows-1258, else VISCII (which maps every byte)."""
     try:
-        return data.decode("utf-8")
+        return _utf8(data, final)
     except UnicodeDecodeError:
         pass
     try:
-        return data.decode("cp1258")
+        return str(data, "cp1258")
     except UnicodeDecodeError:
         return codecs.charmap_decode(data, "strict", _TABLES["viscii"])[0]
 
 
-def decode_bytes(data: bytes, charset: str | None = None) -> str:
-    """Decode ``data`` declared as ``charset`` (None: undeclared) into NFC text; never raises."""
-    if data.isascii():
-        return data.decode("ascii")
+def decode_bytes(data: bytes | memoryview, charset: str | None = None, final: bool = True) -> str:
+    """Decode ``data`` declared as ``charset`` (None: undeclared) into NFC text; never
+    raises. ``data`` may be a view of a larger message (read in place, not copied).
+    Not ``final``: ``data`` is the start of a longer body, cut anywhere (a UTF-8 letter
+    cut in two must not make the whole start read as windows-1258)."""
+    if isinstance(data, bytes):
+        if data.isascii():
+            return data.decode("ascii")
+    else:
+        try:  # a view has no isascii(): the decoder stops at the first 8-bit byte
+            return str(data, "ascii")
+        except UnicodeDecodeError:
+            pass
     codec = codec_name(charset)
     if codec is None or codec == "utf-8":
-        return nfc(_fallback(data))
+        return nfc(_fallback(data, final))
     if not codec.startswith(("utf-16", "utf-32", "utf-7")):
         try:  # mislabelled UTF-8 is by far the most common lie, and valid UTF-8 is rarely
-            return nfc(data.decode("utf-8"))  # anything else by chance
+            return nfc(_utf8(data, final))  # anything else by chance
         except UnicodeDecodeError:
             pass
     if codec in _TABLES:
         return nfc(codecs.charmap_decode(data, "strict", _TABLES[codec])[0])
     try:
-        return nfc(data.decode(codec, errors="replace"))
+        return nfc(str(data, codec, errors="replace"))
     except Exception:  # a codec may fail in other ways
         return nfc(_fallback(data))

@@ -32,12 +32,13 @@ import html
 import re
 
 from congthu.mime.addresses import Address, address_text
-from congthu.mime.body import body_text
+from congthu.mime.body import body_limit, body_text
 from congthu.mime.part import Part
 from congthu.mime.words import clean, decode_words
 from congthu.text import fold
 
 __all__ = ["search_text", "search_text_prefix", "folded_clean", "html_to_text", "addresses_text", "address_key",
+           "address_texts", "EnvelopeTexts",
            "BODY_MARK", "INDEXED_CHARS", "MAX_SEARCH_TEXT"]
 
 MAX_SEARCH_TEXT = 1_000_000
@@ -80,12 +81,34 @@ def address_key(addresses: list[Address] | None) -> str:
     return ", ".join(filter(None, out))
 
 
+def address_texts(addresses: list[Address] | None) -> tuple[str, str]:
+    """``(addresses_text(addresses), address_key(addresses))``, each address's text made
+    once (decoding its name is most of the work)."""
+    shown: list[str] = []
+    key: list[str] = []
+    for a in addresses or []:
+        if a[3] is not None:
+            text = clean(address_text(a))
+            shown.append(text)
+            key.append(text)
+        elif a[2]:
+            key.append(clean(decode_words(a[2])))
+    return ", ".join(filter(None, shown)), ", ".join(filter(None, key))
+
+
+# The texts of a message's envelope in the header section: its decoded subject and the
+# From, To and Cc texts of ``address_key``.
+EnvelopeTexts = tuple[str, str, str, str]
+
+
 def _header_text(raw: bytes, part: Part) -> str:
     block = raw[part.header_start:part.body_start].decode("utf-8", "surrogateescape")
     return clean(decode_words(_FOLDED_LINE.sub("", block)))
 
 
-def _collect(raw: bytes, part: Part, headers: list[str], bodies: list[str], budget: list[int]) -> None:
+def _collect(raw: bytes, part: Part, headers: list[str], bodies: list[str], budget: list[int],
+             decoded: dict[int, str] | None = None, texts: EnvelopeTexts | None = None) -> None:
+    """``texts``: the envelope's texts of ``part`` when the caller has them already."""
     if budget[0] <= 0:
         return
     if part.body_start > part.header_start:
@@ -94,17 +117,21 @@ def _collect(raw: bytes, part: Part, headers: list[str], bodies: list[str], budg
         budget[0] -= len(text) + 1
     if part.envelope is not None:
         env = part.envelope
-        for text in (clean(decode_words(env.subject or "")), address_key(env.from_),
-                     address_key(env.to), address_key(env.cc)):
+        for text in texts or (clean(decode_words(env.subject or "")), address_key(env.from_),
+                              address_key(env.to), address_key(env.cc)):
             headers.append(text)
             budget[0] -= len(text) + 1
     if part.children:
         for child in part.children:
-            _collect(raw, child, headers, bodies, budget)
+            _collect(raw, child, headers, bodies, budget, decoded)
     elif part.message is not None:
-        _collect(raw, part.message, headers, bodies, budget)
+        _collect(raw, part.message, headers, bodies, budget, decoded)
     elif part.type == "text":
-        text = body_text(raw, part, limit=max(budget[0], 0))[:max(budget[0], 0)]
+        limit = max(budget[0], 0)
+        whole = body_text(raw, part, limit=limit)
+        if decoded is not None and part.body_end <= part.body_start + body_limit(limit):
+            decoded[part.body_start] = whole  # all of the body: the analysis reads it again
+        text = whole[:limit]
         if part.subtype == "html":
             source = _INVISIBLE.sub(" ", text)
             text = source + " " + html.unescape(_TAG.sub(" ", source))
@@ -132,11 +159,13 @@ def folded_clean(text: str) -> str:
     return fold(text)
 
 
-def _sections(raw: bytes, root: Part, limit: int) -> tuple[str, str]:
-    """The header and body sections, not folded yet."""
+def _sections(raw: bytes, root: Part, limit: int, decoded: dict[int, str] | None = None,
+              texts: EnvelopeTexts | None = None) -> tuple[str, str]:
+    """The header and body sections, not folded yet; ``decoded`` gets the text of each
+    text part decoded whole, by its ``body_start``; ``texts``: the root envelope's."""
     headers: list[str] = []
     bodies: list[str] = []
-    _collect(raw, root, headers, bodies, [limit])
+    _collect(raw, root, headers, bodies, [limit], decoded, texts)
     return " ".join(headers), " ".join(bodies)
 
 
@@ -147,9 +176,14 @@ def search_text(raw: bytes, root: Part, limit: int = MAX_SEARCH_TEXT) -> str:
     return (folded_clean(header) + " " + BODY_MARK + " " + folded_clean(body))[:limit]
 
 
-def search_text_prefix(raw: bytes, root: Part, chars: int = INDEXED_CHARS) -> tuple[str, bool]:
+def search_text_prefix(raw: bytes, root: Part, chars: int = INDEXED_CHARS, decoded: dict[int, str] | None = None,
+                       texts: EnvelopeTexts | None = None) -> tuple[str, bool]:
     """``(text[:chars], len(text) > chars)`` for ``text = search_text(raw, root)``,
     folding the body only as far as that needs (``chars`` below ``MAX_SEARCH_TEXT``).
+    ``decoded``: given, it gets the text of each text part decoded whole, by the part's
+    ``body_start`` (for ``congthu.mime.lines``, so that no body is decoded twice).
+    ``texts``: the root envelope's decoded subject and ``address_key`` texts, when the
+    caller has made them (``analyse`` does, for its fields).
 
     Why a prefix of the body is enough: ``fold`` is defined word by word (and ``clean``
     character by character), so folding the first characters of the body gives the
@@ -157,7 +191,7 @@ def search_text_prefix(raw: bytes, root: Part, chars: int = INDEXED_CHARS) -> tu
     When the text folded from the prefix has a word boundary (a space) at or beyond
     the characters needed, everything before it is exactly the whole text's; otherwise
     (a body of long runs that fold to little) the whole body is folded."""
-    header, body = _sections(raw, root, MAX_SEARCH_TEXT)
+    header, body = _sections(raw, root, MAX_SEARCH_TEXT, decoded, texts)
     head = folded_clean(header) + " " + BODY_MARK + " "
     need = max(chars - len(head), 0)  # characters of the folded body in the prefix
     span = 2 * need + 4096

@@ -66,22 +66,14 @@ async def deliver_local_and_queue(
     local = [r for r in arrival.recipients if r.mailbox_id is not None]
     remote = [r for r in arrival.recipients if r.mailbox_id is None]
     checked = final if local or remote_raw is None else remote_raw
-    # A large message's text for the content rules is extracted in a thread while it is
-    # analysed in a process: the two wait on each other no more.
-    documents = pipeline.start_documents(app, checked)
-    try:
-        analysis = await delivery.analyse(app, checked, settings.smtp.analysis_processes)
-    except BaseException:
-        if documents is not None:
-            documents.cancel()
-        raise
+    # The one analysis of the message: the content rules read its structure and text.
+    analysis = await delivery.analyse(app, checked, settings.smtp.analysis_processes)
     # The content pipeline (Điều 7.8, 8.1, 9.9, 13.3): refuse, defer, hold, or deliver
     # (to Junk) with the scan's trace fields, for which the message is analysed again.
     decision = await pipeline.check(app, pipeline.Message(
         arrival.content_door, checked, analysis, arrival.sender,
         [(r.address, r.mailbox_id) for r in arrival.recipients], peer=arrival.peer,
-        helo=arrival.helo, user=user, queue_id=queue_id, auth=auth or {}, utf8=arrival.utf8,
-        documents_started=documents))
+        helo=arrival.helo, user=user, queue_id=queue_id, auth=auth or {}, utf8=arrival.utf8))
     sender_id = arrival.mailbox.id if arrival.mailbox else None
     # The reports' counters (Điều 9.13): spam, viruses, "Mật" stopped.
     app.reports.verdict(decision.outcome, decision.rule, sender_id, [r.mailbox_id for r in local])

@@ -3,8 +3,6 @@ attached documents (PDF, DOCX, XLSX, ODT, text, zip); ordinary words never count
 
 from __future__ import annotations
 
-import email
-import email.policy
 import io
 import smtplib
 import zipfile
@@ -76,33 +74,6 @@ def test_a_document_is_read_as_its_lines_are(line):
     expected = classified.stamp_in_line(line, FORMS)
     found = classified.find_stamp([extract.Document("", "body", ["Số: 15/BC-UBND", line])], MARKINGS)
     assert (found[0] if found else None) == expected
-
-
-def test_extract_reads_a_message_as_email_reads_it_whole():
-    """``extract.parse`` takes the body of a single-part message as it is, without
-    ``email`` cutting it into lines: the documents are those of the whole reading."""
-    smtp = email.policy.SMTP
-    stamped = "\n".join(documents.STAMPED)
-    msgs = [
-        documents.message("a@x.vn", "b@x.vn", "Báo cáo", stamped).as_bytes(policy=smtp),
-        documents.message("a@x.vn", "b@x.vn", "s", "x", [("bao-cao.pdf", "application/pdf",
-                                                            documents.pdf(documents.STAMPED))]).as_bytes(policy=smtp),
-        b"From: a@x.vn\r\nSubject: s\r\n\r\n" + stamped.encode() + b"\r\nMAT\r\n" * 3,
-        b"Subject: s\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nM\xe1\xba\xacT\r\nlatin \xe9\r\n",
-        b"Subject: s\r\nContent-Transfer-Encoding: base64\r\n\r\nTeG6rFQ=\r\n",
-        b"Subject: s\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nM=E1=BA=ACT=\r\n\r\n",
-        b"Subject: s\r\nContent-Type: text/html\r\n\r\n<p>T\xe1\xbb\x90I M\xe1\xba\xacT</p>",
-        b"Subject: s\r\nContent-Type: message/rfc822\r\n\r\nSubject: in\r\n\r\nMAT\r\n",
-        b"Subject: s\r\nno colon here\r\n\r\nMAT\r\n",
-        b" folded first\r\nSubject: s\r\n\r\nMAT\r\n",
-        b"From someone Mon Jan  1 00:00:00 2026\r\nSubject: s\r\n\r\nMAT\r\n",
-        b"\r\n\r\nMAT\r\n", b"Subject: s\r\n\r\n", b"Subject: s\n\nMAT\n", b"Subject: s\r\n\r\nMAT\rX\nY",
-        b"Subject: s\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\nMAT\r\n--b--\r\n",
-        b"Subject: s\r\nContent-Type: application/pdf\r\n\r\n" + documents.pdf(documents.STAMPED),
-    ]
-    for raw in msgs:
-        whole = extract.documents_of(email.message_from_bytes(raw, policy=email.policy.compat32))
-        assert extract.documents(raw) == whole, raw[:80]
 
 
 def _found(msg) -> str | None:
@@ -213,8 +184,8 @@ def test_submission_refuses_stamped_document(submission_server, name, mime_type,
                                  "Kính gửi Văn phòng.", [(name, mime_type, make(documents.ORDINARY))])
     _submit(server, ordinary)
     assert len(messages(server, receiver)) == 1
-    # A larger message (its text extracted in a thread while it is analysed,
-    # congthu.content.pipeline.start_documents) is judged alike.
+    # A larger message (its attachment read in a worker thread, from the structure of
+    # the message's one analysis: congthu.content.pipeline._documents) is judged alike.
     padding = "Nội dung kèm theo báo cáo, đọc kỹ trước khi trình lãnh đạo.\n" * 800
     large = [documents.message("chuyenvien@soctrang.gov.vn", "vanthu@soctrang.gov.vn", "Báo cáo quý III",
                                padding, [(name, mime_type, make(stamp))]) for stamp in (documents.STAMPED,

@@ -88,10 +88,18 @@ async def check_spf(app: App, ip: str, mail_from: str, helo: str) -> tuple[str, 
     smtpdns.install_spf_lookup()
     smtpdns.use_sync_resolver(app)
     sender = mail_from or f"postmaster@{helo}"
+    key = (ip, sender, helo)
+    kept = app.smtp.spf_results.get(key)
+    if kept is not None and smtpdns.unchanged(smtpdns.resolvers(app).synchronous, kept[1]):
+        # The same check over the very same cached answers: the same result (a client
+        # sending message after message from one sender, the common case of a busy MX).
+        return kept[0], (mail_from or helo), not mail_from
     try:
         # On the event loop when every lookup is in the DNS cache (a sender domain seen
         # lately: most mail), which saves two thread hops; else in a DNS thread.
-        cached = smtpdns.from_cache(spf.check2, i=ip, s=sender, h=helo, querytime=15)
+        cached, seen = smtpdns.from_cache_seen(spf.check2, i=ip, s=sender, h=helo, querytime=15)
+        if cached is not None:
+            app.smtp.keep_spf(key, str(cached[0]), seen)
         found = (cached if cached is not None
                  else await app.smtp.in_dns_thread(spf.check2, i=ip, s=sender, h=helo, querytime=15))
         result = found[0]  # (result, explanation)
@@ -140,14 +148,25 @@ def _dmarc_tags(record: str) -> dict[str, str]:
 
 
 async def dmarc_record(app: App, domain: str) -> tuple[dict[str, str] | None, bool]:
-    """(tags, found at the organisational domain) of the DMARC record for ``domain``."""
+    """(tags, found at the organisational domain) of the DMARC record for ``domain``.
+
+    Kept by domain with the cache's answers it was read from (``app.smtp.dmarc_records``),
+    and taken again while the cache holds those very answers (``dns.unchanged``): the
+    same reading of the same answers, without parsing names and records per message."""
+    kept = app.smtp.dmarc_records.get(domain)
+    if kept is not None and smtpdns.unchanged(smtpdns.resolvers(app).asynchronous, kept[1]):
+        return kept[0]
+    seen: list[smtpdns.Seen] = []
+    found: tuple[dict[str, str] | None, bool] = (None, False)
     for name, at_org in ((domain, False), (org_domain(domain), True)):
         if at_org and name == domain:
             break
-        records = [r for r in await smtpdns.txt(app, f"_dmarc.{name}") if r.lower().startswith("v=dmarc1")]
+        records = [r for r in await smtpdns.txt(app, f"_dmarc.{name}", seen) if r.lower().startswith("v=dmarc1")]
         if len(records) == 1:
-            return _dmarc_tags(records[0]), at_org
-    return None, False
+            found = (_dmarc_tags(records[0]), at_org)
+            break
+    app.smtp.keep_dmarc(domain, found, seen)
+    return found
 
 
 async def evaluate(app: App, raw: bytes, authors: Authors, ip: str, mail_from: str, helo: str,

@@ -17,6 +17,7 @@ import concurrent.futures.process
 import email.utils
 import re
 import secrets
+import time
 from collections.abc import Sequence
 from datetime import datetime
 from email.message import EmailMessage
@@ -52,9 +53,23 @@ def received(app: App, *, helo: str, ip: str, protocol: str, tls: str = "", for_
     parts[-1] += f" id {queue_id or new_id()}"
     if for_addr and for_addr.isascii() and "\r" not in for_addr and "\n" not in for_addr:
         parts.append(f"\tfor <{for_addr}>")
-    stamp = email.utils.format_datetime(when or datetime.now().astimezone())
+    stamp = email.utils.format_datetime(when) if when is not None else _stamp_now()
     parts[-1] += f"; {stamp}"
     return ("\r\n".join(parts) + "\r\n").encode("ascii", "replace")
+
+
+_stamp: tuple[int, str] = (0, "")  # (a second of the clock, its date-time as formatted)
+
+
+def _stamp_now() -> str:
+    """Now as RFC 5322 date-time in local time, made once per second of the clock: a
+    busy MX stamps many messages a second, and ``astimezone`` and the formatting cost
+    more than the rest of the field."""
+    global _stamp
+    second = int(time.time())
+    if _stamp[0] != second:
+        _stamp = (second, email.utils.format_datetime(datetime.fromtimestamp(second).astimezone()))
+    return _stamp[1]
 
 
 def with_protocol(*, esmtp: bool, secure: bool, authenticated: bool, utf8: bool) -> str:

@@ -10,7 +10,9 @@ pyspf and dkimpy make their lookups synchronously from a worker thread: ``sync_t
 ``spf_lookup`` serve them with the same configured servers. An SPF check whose every
 lookup is answered from the cache (a sender domain seen lately) runs on the event loop
 instead (``from_cache``): a lookup that is not there stops it, and it runs again in a
-thread, so the loop never waits for the network.
+thread, so the loop never waits for the network. Its result is kept with the answers it
+read (``from_cache_seen``), and the next check of the same client, sender and HELO takes
+it while the cache still holds those very answers (``unchanged``, ``authres.check_spf``).
 
 Answers are cached (one thread-safe cache per App, on ``app.smtp``, shared by both
 resolvers) for their
@@ -101,15 +103,19 @@ def resolvers(app: App) -> Resolvers:
     return runtime.resolvers
 
 
-async def txt(app: App, name: str) -> list[str]:
+async def txt(app: App, name: str, seen: list[Seen] | None = None) -> list[str]:
     """TXT records of ``name`` (each the concatenation of its strings); [] if none.
-    Raises DNSTemporary on timeouts and server failures."""
+    Raises DNSTemporary on timeouts and server failures. ``seen``: what was read in the
+    cache is added to it (``unchanged``), and an answer from the network as never the
+    cache's (a result made from it is not kept: the cache may not hold that answer)."""
     resolver = resolvers(app).asynchronous
     # An answer in the cache (DMARC's record of a sender domain seen lately) is read
     # from it here: the resolver's own way there costs twice as much.
-    kept = cached_records(resolver, name, "TXT")
+    kept = cached_records(resolver, name, "TXT", seen)
     if kept is not None:
         return [b"".join(r.strings).decode("utf-8", "replace") for r in kept]
+    if seen is not None:
+        seen.append(((dns.name.root, dns.rdatatype.TXT, dns.rdataclass.IN), _FROM_NETWORK))
     try:
         answer = await resolver.resolve(name, "TXT", raise_on_no_answer=False)
     except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
@@ -188,12 +194,22 @@ def sync_txt(name: str | bytes, timeout: float = 5) -> bytes | None:
     return None
 
 
+_FROM_NETWORK = object()  # in ``seen``: an answer not read in the cache (never "unchanged")
+
+
 class NotCached(Exception):
     """A lookup made under ``from_cache`` whose answer is not in the cache."""
 
 
+# What one look-up in the cache found: its cache key and the cache's answer (None: none).
+Seen = tuple[tuple[dns.name.Name, dns.rdatatype.RdataType, dns.rdataclass.RdataClass], Any]
+
+
 class _CacheOnly:
     missed = False  # a lookup was not in the cache (even if the caller swallowed NotCached)
+
+    def __init__(self) -> None:
+        self.seen: list[Seen] = []  # every look-up in the cache, in order (``unchanged``)
 
 
 _cache_only: contextvars.ContextVar[_CacheOnly | None] = contextvars.ContextVar(
@@ -201,10 +217,12 @@ _cache_only: contextvars.ContextVar[_CacheOnly | None] = contextvars.ContextVar(
 )
 
 
-def cached_records(resolver: dns.resolver.BaseResolver, name: str, qtype: str) -> list[Any] | None:
+def cached_records(resolver: dns.resolver.BaseResolver, name: str, qtype: str,
+                   seen: list[Seen] | None = None) -> list[Any] | None:
     """The records ``resolver.resolve`` would take from its cache for ``name`` ``qtype``
     ([] for no data or a name that does not exist), or None when the cache does not
-    know (dnspython's own look-up order: ``_Resolution.next_request``)."""
+    know (dnspython's own look-up order: ``_Resolution.next_request``). ``seen``: each
+    look-up made in the cache is added to it (``unchanged``)."""
     cache = resolver.cache
     if cache is None:
         return None
@@ -213,31 +231,50 @@ def cached_records(resolver: dns.resolver.BaseResolver, name: str, qtype: str) -
         rdtype = dns.rdatatype.from_text(qtype)
     except dns.exception.DNSException:
         return None
-    answer = cache.get((qname, rdtype, dns.rdataclass.IN))
+    key = (qname, rdtype, dns.rdataclass.IN)
+    answer = cache.get(key)
+    if seen is not None:
+        seen.append((key, answer))
     if answer is not None:
         return list(answer) if answer.rrset is not None else []
-    missing = cache.get((qname, dns.rdatatype.ANY, dns.rdataclass.IN))
+    key = (qname, dns.rdatatype.ANY, dns.rdataclass.IN)
+    missing = cache.get(key)
+    if seen is not None:
+        seen.append((key, missing))
     if missing is not None and missing.response.rcode() == dns.rcode.NXDOMAIN:
         return []
     return None
 
 
+def unchanged(resolver: dns.resolver.BaseResolver, seen: list[Seen]) -> bool:
+    """Whether the cache would give every look-up of ``seen`` the very answer it gave then
+    (none expired, none replaced, none that was missing come since): a check that read
+    only those answers (pyspf's is a function of its DNS answers) would find the same."""
+    cache = resolver.cache
+    return cache is not None and all(cache.get(key) is answer for key, answer in seen)
+
+
 def from_cache(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T | None:
     """``fn(*args, **kwargs)`` here and now, its ``spf_lookup`` lookups answered from the
     cache only; None if one was not there (then run it where it may wait for DNS)."""
+    return from_cache_seen(fn, *args, **kwargs)[0]
+
+
+def from_cache_seen(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> tuple[T | None, list[Seen]]:
+    """``from_cache``, and the look-ups it made in the cache (for ``unchanged``)."""
     guard = _CacheOnly()
     token = _cache_only.set(guard)
     try:
         value = fn(*args, **kwargs)
     except NotCached:
-        return None
+        return None, guard.seen
     except Exception:
         if guard.missed:  # pyspf turned our NotCached into one of its own errors
-            return None
+            return None, guard.seen
         raise
     finally:
         _cache_only.reset(token)
-    return None if guard.missed else value
+    return (None if guard.missed else value), guard.seen
 
 
 def spf_lookup(name: str, qtype: str, strict: Any = True, timeout: float = 20) -> list[Any]:
@@ -248,7 +285,7 @@ def spf_lookup(name: str, qtype: str, strict: Any = True, timeout: float = 20) -
     answer: Any
     guard = _cache_only.get()
     if guard is not None:
-        answer = cached_records(resolver, name, qtype)
+        answer = cached_records(resolver, name, qtype, guard.seen)
         if answer is None:
             guard.missed = True
             raise NotCached(name)
@@ -281,9 +318,9 @@ def install_spf_lookup() -> None:
 
 
 __all__ = [
-    "DNSPermanent", "DNSTemporary", "NotCached", "cached_records", "from_cache", "host_addresses",
-    "install_spf_lookup", "make_resolvers", "mx_hosts", "resolvers", "spf_lookup", "sync_txt", "txt",
-    "use_sync_resolver",
+    "DNSPermanent", "DNSTemporary", "NotCached", "Seen", "cached_records", "from_cache", "from_cache_seen",
+    "host_addresses", "install_spf_lookup", "make_resolvers", "mx_hosts", "resolvers", "spf_lookup",
+    "sync_txt", "txt", "unchanged", "use_sync_resolver",
 ]
 
 # dnspython knows SPF (type 99) already; pyspf may ask for it.

@@ -16,7 +16,11 @@
 * ``in_dns_thread``: the threads of the blocking lookups of SPF and DKIM verification
   (pyspf and dkimpy resolve synchronously), apart from asyncio's default executor;
 * ``no_rules``: the mailboxes known to have no mail rule on (``mailrules/kept.py``),
-  made at the first delivery (``mailrules.delivered.no_rules``).
+  made at the first delivery (``mailrules.delivered.no_rules``);
+* ``spf_results``: the last SPF results checked from the DNS cache, by (client IP,
+  sender, HELO), with the cache's answers they read (``authres.check_spf``);
+  ``dmarc_records``: the DMARC records read, by author domain, likewise
+  (``authres.dmarc_record``).
 
 The objects are built lazily, so an App that never handles mail (a CLI command) pays
 for none of them.
@@ -36,7 +40,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 if TYPE_CHECKING:
     from congthu.config import Settings
     from congthu.mailrules.kept import NoRules
-    from congthu.smtp.dns import Resolvers
+    from congthu.smtp.dns import Resolvers, Seen
     from congthu.smtp.mtasts import Policy
     from congthu.smtp.queue import Runner
 
@@ -46,6 +50,7 @@ T = TypeVar("T")
 # Threads for blocking DNS work: each waits on the network, not the CPU, for up to its
 # lookups' timeouts when a DNS server does not answer (pyspf's querytime is 15 s).
 DNS_THREADS = 32
+SPF_KEPT = 10_000  # SPF results and DMARC records kept, each (the oldest go first)
 
 
 class SMTPRuntime:
@@ -60,8 +65,19 @@ class SMTPRuntime:
         self.mta_sts_loaded: set[str] = set()
         self.mta_sts_failures: dict[str, str] = {}
         self.no_rules: NoRules | None = None
+        self.spf_results: dict[tuple[str, str, str], tuple[str, list[Seen]]] = {}
+        self.dmarc_records: dict[str, tuple[tuple[dict[str, str] | None, bool], list[Seen]]] = {}
         self._pool: concurrent.futures.ProcessPoolExecutor | None = None
         self._dns_threads: concurrent.futures.ThreadPoolExecutor | None = None
+
+    def keep_spf(self, key: tuple[str, str, str], result: str, seen: list[Seen]) -> None:
+        """Keep an SPF result checked from the DNS cache, with the answers it read."""
+        _keep(self.spf_results, key, (result, seen))
+
+    def keep_dmarc(self, domain: str, found: tuple[dict[str, str] | None, bool], seen: list[Seen]) -> None:
+        """Keep a domain's DMARC record (tags, at the organisational domain), with the
+        answers it was read from."""
+        _keep(self.dmarc_records, domain, (found, seen))
 
     async def in_dns_thread(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """``fn(*args, **kwargs)`` on the runtime's DNS threads, in the caller's context
@@ -96,3 +112,11 @@ class SMTPRuntime:
         threads, self._dns_threads = self._dns_threads, None
         if threads is not None:
             threads.shutdown(wait=False, cancel_futures=True)
+
+
+def _keep(kept: dict[Any, Any], key: Any, value: Any) -> None:
+    """Put ``value`` last in ``kept``, the oldest entry dropped past ``SPF_KEPT``."""
+    kept.pop(key, None)
+    if len(kept) >= SPF_KEPT:
+        del kept[next(iter(kept))]
+    kept[key] = value

@@ -111,7 +111,7 @@ class AccountsBase:
 
     async def _check_hash(self, hashed: str, password: str) -> bool:
         if self.verified.known(hashed, password):
-            return True  # checked lately (verified.py): an HMAC, not argon2id again
+            return True  # checked lately (verified.py): a keyed hash, not argon2id again
 
         def work() -> bool:
             for candidate in dict.fromkeys((scram.normalise(password), password)):

@@ -7,6 +7,9 @@
 themselves (SCRAM, ``sasl.py``) call ``precheck``, ``scram_lookup`` and ``conclude``, so
 each attempt is counted, audited and answered in one place, once per login, whatever
 the door (``congthu_logins_total`` is counted here and nowhere else).
+``authenticate_kept`` is ``authenticate``'s answer for the one case decided without the
+database or a write (a repeated success from what is kept), as a plain call for doors
+whose clients log in per request (LDAP); every other case is left to ``authenticate``.
 """
 
 from __future__ import annotations
@@ -109,6 +112,41 @@ class LoginChecks(SecondFactor):
         attempt = lockout.fingerprint(username, password) if verified.mailbox is None else ""
         return await self.conclude(username, verified, protocol=protocol, client_ip=client_ip, attempt=attempt,
                                    record_within=record_within)
+
+    def authenticate_kept(self, username: str, password: str, *, protocol: str, client_ip: str = "",
+                          secure: bool = True, record_within: float = 0.0) -> AuthResult | None:
+        """``authenticate``'s answer when every part of it is kept and nothing is to be
+        written, without awaiting: the login state kept (``states.py``: no counter
+        locked), the password verified lately (``verified.py``), no second factor, no
+        rehash nor SCRAM keys to store, the mailbox active, the password not expired and
+        a success of this account from this address written lately (``recent.py``). Then
+        the success is counted as ``conclude`` counts a repeat and returned; otherwise
+        None, and the caller runs ``authenticate`` (which decides every other case: a
+        refusal, a wrong password, a first login, a write). For doors whose clients log
+        in per request (an LDAP bind per page, issue 16): no coroutine chain for them."""
+        username = normalise_address(username)
+        if not self.plaintext_allowed(secure, client_ip):
+            return None  # refused, and the refusal is audited: ``authenticate``
+        if record_within <= 0:
+            return None  # every success is written
+        address = self.client_address(client_ip)[0]
+        state = self.states.get(username, address)
+        if state is None or state.two_factor:
+            return None
+        mailbox, cred = state.mailbox, state.credential
+        if (mailbox.status != "active" or cred.scram_stored_key is None
+                or cred.scram_iterations != self.settings.scram_iterations):
+            return None
+        hashed = cred.password_hash
+        if not self.verified.known(hashed, password) or self.needs_rehash(hashed):
+            return None
+        now = self.clock()
+        if self.expired(cred, now) or not self.recent.repeat(username, protocol, client_ip, now, record_within):
+            return None
+        # As ``conclude`` for a success written lately: counted, not written.
+        self.count_login(protocol, AuthStatus.OK.value)
+        self.on_login(mailbox.id, protocol)
+        return AuthResult(AuthStatus.OK, mailbox, via="password")
 
     async def precheck(self, username: str, *, protocol: str, client_ip: str, secure: bool,
                        plaintext: bool) -> AuthResult | None:

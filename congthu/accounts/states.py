@@ -32,8 +32,8 @@ dropped (``forget``). A read that was under way while a change was announced is 
 - entries also end after ``login.state_cache_seconds`` (the safety net: a datagram
   lost to a crash, a NOTIFY to a dropped connection; a lost PostgreSQL listener drops
   everything at once);
-- the password is still checked every time (the verified-password cache makes that an
-  HMAC, ``verified.py``), the expiry is decided with the time now, and throttling,
+- the password is still checked every time (the verified-password cache makes that a
+  keyed hash, ``verified.py``), the expiry is decided with the time now, and throttling,
   auditing and the last access (``recent.py``) are those of every login;
 - bounded (``MAX_ENTRIES`` accounts and counters, oldest out first).
 """

@@ -126,6 +126,38 @@ async def bind(s: Session, message: Message) -> None:
     await _bind_as(s, message, name, password)
 
 
+def bind_kept(s: Session, message: Message) -> bool:
+    """A simple bind of a person answered without awaiting, when ``accounts.
+    authenticate_kept`` decides it from what is kept (an application server binding the
+    same people per page it serves): the same success ``bind`` gives, written at once.
+    False, having changed nothing, for every other bind (SASL, anonymous, a service
+    account, controls, a name or password that is not right or not kept, a refusal,
+    anything to write): ``bind`` runs it."""
+    body: BindBody = message.body
+    secret = body.simple
+    if message.controls or not secret or body.version != 3:
+        return False
+    try:
+        name = text(body.name).strip()
+        password = secret.decode("utf-8")
+        kind, who = bind_target(name, s)
+    except (UnicodeDecodeError, LDAPError):
+        return False
+    if kind != "person":
+        return False
+    result = s.app.accounts.authenticate_kept(who, password, protocol="ldap", client_ip=s.peer, secure=s.tls,
+                                              record_within=s.app.settings.ldap.bind_record_seconds)
+    if result is None:
+        return False
+    assert result.mailbox is not None
+    # As ``bind`` on this success (section 4.2.1: the paged searches of the earlier
+    # identity end with it).
+    s.paged.clear()
+    s.identity = person_identity(result.mailbox, s)
+    s.wire.write(messages.bind_success(message.id))
+    return True
+
+
 async def _bind_as(s: Session, message: Message, name: str, password: str) -> None:
     kind, who = bind_target(name, s)
     if kind == "service":

@@ -157,6 +157,49 @@ async def search(s: Session, message: Message) -> None:
     await s.send(b"".join(pending))
 
 
+def search_kept(s: Session, message: Message) -> bool:
+    """A search answered without awaiting, as ``search`` answers it, when it is the
+    lookup an application makes after a bind: no controls, a bound identity, the tree
+    snapshot fresh (``TreeCache.fresh``), a filter that narrows to fewer than ``BATCH``
+    candidates through the index (an equality on uid, mail or cn), a base other than
+    the root DSE's and the subschema's that the identity sees, within the size limit.
+    False, having sent nothing, for every other search, and for any error (``search``
+    answers it)."""
+    if message.controls or not s.may_read:
+        return False
+    tree = s.trees.fresh()
+    if tree is None:
+        return False
+    body: SearchBody = message.body
+    settings = s.app.settings.ldap
+    try:
+        base_text = text(body.base)
+        requested = tuple(text(a) for a in body.attributes)
+        wanted = _filter(s, body.filter, settings.max_filter_depth)
+        key = s.trees.key(base_text)
+    except (UnicodeDecodeError, filters.FilterError, dn.InvalidDN):
+        return False
+    scope = body.scope
+    if not key or (scope == 0 and key == s.trees.key(SUBSCHEMA_DN)):
+        return False  # the root DSE, the subschema entry
+    base_entry = tree.get(key)
+    if base_entry is None or tree.hidden(base_entry, s.identity):
+        return False
+    keys = filters.candidates(wanted, tree)
+    if keys is None or len(keys) >= BATCH:
+        return False  # a search that may take a while: ``search``, which yields
+    client_size = body.size_limit
+    size_limit = min(client_size, settings.size_limit) if client_size else settings.size_limit
+    found = _selected(s, tree, _pool(tree, keys, key, scope), wanted, size_limit + 1)
+    if len(found) > size_limit:
+        return False
+    types_only = body.types_only
+    out = [envelope(message.id, _entry_operation(tree, item, s.identity, requested, types_only)) for item in found]
+    out.append(search_success(message.id))
+    s.wire.write(b"".join(out))
+    return True
+
+
 def _filter(s: Session, raw: bytes, max_depth: int) -> filters.Filter:
     """``filters.from_ber``, kept by encoding (``TreeCache.filters``): applications send
     the same few filters again and again. A Filter is not changed once read, so the
@@ -197,12 +240,7 @@ async def _matching(s: Session, tree: Tree, key: dn.Key, scope: int, wanted: fil
     """The entries in scope that match, at most ``most``; timeLimitExceeded past the
     deadline."""
     keys = filters.candidates(wanted, tree)
-    if keys is not None:
-        pool = sorted((e for k in keys if (e := tree.get(k)) is not None and tree.in_scope(e, key, scope)),
-                      key=lambda e: e.dn)
-        entries = iter(pool)
-    else:
-        entries = tree.scope(key, scope)
+    entries = iter(_pool(tree, keys, key, scope)) if keys is not None else tree.scope(key, scope)
     found: list[Entry] = []
     for count, item in enumerate(entries, 1):
         shown = not tree.hidden(item, s.identity)
@@ -214,6 +252,23 @@ async def _matching(s: Session, tree: Tree, key: dn.Key, scope: int, wanted: fil
             await asyncio.sleep(0)
             if time.monotonic() > deadline:
                 raise LDAPError(errors.TIME_LIMIT_EXCEEDED, "Vượt giới hạn thời gian / time limit exceeded")
+    return found
+
+
+def _pool(tree: Tree, keys: set[dn.Key], key: dn.Key, scope: int) -> list[Entry]:
+    """The entries of the index's ``keys`` in scope, in the order of their DNs."""
+    return sorted((e for k in keys if (e := tree.get(k)) is not None and tree.in_scope(e, key, scope)),
+                  key=lambda e: e.dn)
+
+
+def _selected(s: Session, tree: Tree, entries: list[Entry], wanted: filters.Filter, most: int) -> list[Entry]:
+    """``_matching``'s choice among fewer than ``BATCH`` entries (no yield, no clock)."""
+    found: list[Entry] = []
+    for item in entries:
+        if not tree.hidden(item, s.identity) and filters.matches(wanted, item, tree.visible(item, s.identity)) is True:
+            found.append(item)
+            if len(found) >= most:
+                break
     return found
 
 

@@ -5,7 +5,7 @@ session. Unbind and Abandon are the session's own (they have no answer)."""
 from __future__ import annotations
 
 from congthu.ldap import cmd_bind, cmd_extended, cmd_search, cmd_write
-from congthu.ldap.session import Commands
+from congthu.ldap.session import Commands, KeptHandler
 
 COMMANDS: Commands = {
     "bind": cmd_bind.bind,
@@ -17,3 +17,6 @@ COMMANDS: Commands = {
     "delete": cmd_write.refuse,
     "modifyDN": cmd_write.refuse,
 }
+
+# Requests answered without awaiting when what they need is kept (``Session._run``).
+KEPT: dict[str, KeptHandler] = {"bind": cmd_bind.bind_kept, "search": cmd_search.search_kept}

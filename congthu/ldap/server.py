@@ -14,7 +14,7 @@ from typing import cast
 from congthu.app import App
 from congthu.ldap import errors, grants, messages
 from congthu.ldap.certificates import ClientCertificates
-from congthu.ldap.commands import COMMANDS
+from congthu.ldap.commands import COMMANDS, KEPT
 from congthu.ldap.session import Session
 from congthu.ldap.tree import TreeCache, base_dn_of
 from congthu.ldap.wire import IdleWires, Wire
@@ -46,7 +46,8 @@ class LDAPServer:
         if idle is None:
             idle = self.idle[stopping] = IdleWires(stopping)
         wire = Wire(settings=self.app.settings.ldap, stopping=stopping, idle=idle)
-        session = Session(self.app, self.trees, COMMANDS, wire, tls=implicit_tls, certificates=self.certificates)
+        session = Session(self.app, self.trees, COMMANDS, wire, tls=implicit_tls, certificates=self.certificates,
+                          kept=KEPT)
         # What the stream read before the wire took over (the client's first requests,
         # when they came with the connection): the StreamReader's own buffer, as
         # ``StreamWire.start_tls`` reaches it.

@@ -11,7 +11,12 @@ LDAPMessage ends the session with a Notice of Disconnection, protocolError (sect
 A handler is run at once, in the callback (``_run`` steps its coroutine): a bind whose
 password was verified lately, a search answered from the kept tree, WhoAmI, Compare
 finish without awaiting anything, and their answers go out together at the end of the
-callback, with no task made for them. A handler that does await (a first bind's argon2,
+callback, with no task made for them. The commonest two, a kept bind of a person and a
+search by an indexed equality, do not even make the coroutine: the session's table of
+kept handlers (``commands.KEPT``: ``cmd_bind.bind_kept``, ``cmd_search.search_kept``)
+answers them as plain calls when all they need is kept, and leaves every other request,
+untouched, to the operation's handler (application servers send these two by the
+thousand a second: issue 16). A handler that does await (a first bind's argon2,
 a database read, StartTLS, Password Modify, a search long enough to yield, a client
 slow to read) goes on as a task from where it stopped, and the requests after it wait
 their turn: operations are answered in the order they came, so Bind and StartTLS never
@@ -50,6 +55,9 @@ if TYPE_CHECKING:
 Handler = Callable[["Session", Message], Awaitable[None]]
 # The operation table: operation name -> handler.
 Commands = Mapping[str, Handler]
+# Handlers that answer a request without awaiting when what it needs is kept (True),
+# else leave it, unchanged, to the operation's handler (False): a kept bind, a kept lookup.
+KeptHandler = Callable[["Session", Message], bool]
 
 # The answer's application number for each request (RFC 4511 section 4.2 onwards).
 RESPONSES = {"bind": 1, "search": messages.SEARCH_DONE, "modify": messages.MODIFY_RESPONSE,
@@ -96,12 +104,13 @@ async def _continued(coro: Coroutine[Any, Any, None], waiting: Any) -> None:
 
 class Session:
     def __init__(self, app: App, trees: TreeCache, commands: Commands, wire: Wire, *, tls: bool,
-                 certificates: ClientCertificates) -> None:
+                 certificates: ClientCertificates, kept: Mapping[str, KeptHandler] | None = None) -> None:
         self.app = app
         self.certificates = certificates
         self.trees = trees
         self.base = trees.base
         self.commands = commands
+        self.kept = kept or {}
         self.wire = wire
         self.tls = tls
         self.identity: Identity = ANONYMOUS
@@ -235,6 +244,9 @@ class Session:
         if handler is None:
             self._end()
             return
+        kept = self.kept.get(message.op)
+        if kept is not None and kept(self, message):
+            return  # answered from what is kept: no coroutine, no task
         coro = self.guard(handler, message)
         try:
             waiting = coro.send(None)
@@ -244,7 +256,7 @@ class Session:
             self._end()
             return
         self.wire.busy()
-        task = asyncio.get_running_loop().create_task(_continued(coro, waiting))
+        task = self.wire.loop.create_task(_continued(coro, waiting))
         self.current = (message, task)
         task.add_done_callback(self._task_done)
 

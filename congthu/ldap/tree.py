@@ -438,11 +438,18 @@ class TreeCache:
             self._grants = (lines, grants.parse(list(lines), self.app.settings.system.domain))
         return self._grants[1].get(service)
 
-    async def get(self) -> Tree:
+    def fresh(self) -> Tree | None:
+        """The snapshot ``get`` would give without building one, if there is one."""
         tree = self._tree
-        max_age = self.app.settings.ldap.cache_seconds
-        if tree is not None and time.monotonic() - tree.built < max_age:
+        if tree is not None and time.monotonic() - tree.built < self.app.settings.ldap.cache_seconds:
             return tree
+        return None
+
+    async def get(self) -> Tree:
+        tree = self.fresh()
+        if tree is not None:
+            return tree
+        max_age = self.app.settings.ldap.cache_seconds
         async with self._lock:
             tree = self._tree
             if tree is None or time.monotonic() - tree.built >= max_age:

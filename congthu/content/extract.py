@@ -86,16 +86,6 @@ class _Budget:
         return True
 
 
-def _lines(text: str) -> list[str]:
-    return first_lines(text)
-
-
-def _decode(data: bytes, charset: str | None = None) -> str:
-    """Text of a document in ``charset`` (None: undeclared), by the one reader of
-    charsets (``congthu.mime.charsets``: UTF-8, the Vietnamese legacy ones)."""
-    return decode_bytes(data, charset)
-
-
 def _xml_text(fragment: bytes) -> str:
     return html.unescape(fragment.decode("utf-8", "replace"))
 
@@ -111,7 +101,7 @@ def docx_lines(archive: zipfile.ZipFile, budget: _Budget) -> list[str]:
             lines.append(text)
             if len(lines) >= HEAD_LINES:
                 break
-    return _lines("\n".join(lines))
+    return first_lines("\n".join(lines))
 
 
 def odf_lines(archive: zipfile.ZipFile, budget: _Budget) -> list[str]:
@@ -124,7 +114,7 @@ def odf_lines(archive: zipfile.ZipFile, budget: _Budget) -> list[str]:
             lines.append(text)
             if len(lines) >= HEAD_LINES:
                 break
-    return _lines("\n".join(lines))
+    return first_lines("\n".join(lines))
 
 
 def xlsx_lines(data: bytes) -> list[str]:
@@ -143,7 +133,7 @@ def xlsx_lines(data: bytes) -> list[str]:
                     lines.append(" ".join(cells))
     finally:
         book.close()
-    return _lines("\n".join(lines))
+    return first_lines("\n".join(lines))
 
 
 def pdf_lines(data: bytes) -> list[str]:
@@ -154,7 +144,7 @@ def pdf_lines(data: bytes) -> list[str]:
     if reader.is_encrypted:
         return []
     texts = [page.extract_text() or "" for page in reader.pages[:PDF_PAGES]]
-    return _lines("\n".join(texts))
+    return first_lines("\n".join(texts))
 
 
 def _read_member(archive: zipfile.ZipFile, name: str, budget: _Budget) -> bytes | None:
@@ -196,9 +186,9 @@ def _file(name: str, content_type: str, data: bytes, budget: _Budget, depth: int
         if kind == "pdf":
             yield Document(name, "pdf", pdf_lines(data))
         elif kind == "html":
-            yield Document(name, "html", _lines(html_text(_decode(data, charset))))
+            yield Document(name, "html", first_lines(html_text(decode_bytes(data, charset))))
         elif kind == "text":
-            yield Document(name, "text", _lines(_decode(data, charset)))
+            yield Document(name, "text", first_lines(decode_bytes(data, charset)))
         elif kind == "zip":
             yield from _archive(name, data, budget, depth)
     except Exception:  # noqa: BLE001 - a damaged document has no text; never fails the message

@@ -220,13 +220,16 @@ class ReadingMethods(StoreBase):
         thread; either way the hub's log is filled from the answer (``ChangeHub.fill``)."""
         Changes = tuple[list[MessageMeta], list[tuple[int, int]], int]
 
-        def few(conn: Connection) -> Changes | None:
+        def highest_of(conn: Connection) -> int:
             state = FOLDER_HIGHEST.first(conn, b_folder=folder_id)
             if state is None:
                 raise NotFound(f"folder {folder_id}")
-            highest = state[0]
+            return int(state[0])
+
+        def few(conn: Connection) -> Changes | None:
+            highest = highest_of(conn)
             if highest <= modseq:  # nothing changed: skip the two range scans
-                return [], [], int(highest)
+                return [], [], highest
             if highest - modseq > _SMALL_READ:
                 return None  # more commits than a small read takes rows: not worth a try
             rows = _CHANGED_FEW.rows(conn, b_folder=folder_id, b_modseq=modseq, b_limit=_SMALL_READ + 1, b_offset=0)
@@ -236,18 +239,15 @@ class ReadingMethods(StoreBase):
             if len(gone) > _SMALL_READ:
                 return None
             changed = sorted(metas_from_driver(rows), key=lambda meta: meta.uid)
-            return changed, sorted((int(uid), int(at)) for uid, at in gone), int(highest)
+            return changed, sorted((int(uid), int(at)) for uid, at in gone), highest
 
         def read(conn: Connection) -> Changes:
-            state = FOLDER_HIGHEST.first(conn, b_folder=folder_id)
-            if state is None:
-                raise NotFound(f"folder {folder_id}")
-            highest = state[0]
+            highest = highest_of(conn)
             if highest <= modseq:
-                return [], [], int(highest)
+                return [], [], highest
             changed = metas_from_driver(CHANGED.rows(conn, b_folder=folder_id, b_modseq=modseq))
             gone = [(int(uid), int(at)) for uid, at in VANISHED_SINCE.rows(conn, b_folder=folder_id, b_modseq=modseq)]
-            return changed, gone, int(highest)
+            return changed, gone, highest
 
         found = await self._ro_small(few)
         changed, gone, highest = found if found is not None else await self._ro(read)

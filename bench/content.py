@@ -19,17 +19,11 @@ import tracemalloc
 
 sys.path.append(os.path.join(os.path.dirname(__file__), ".."))
 
+from bench.mime import HEADER  # noqa: E402
 from congthu.content import extract  # noqa: E402
 from congthu.mime import analyse  # noqa: E402
 from tests.content import documents as docs  # noqa: E402
 
-HEADER = (
-    b"From: =?utf-8?B?Tmd1eeG7hW4gVsSDbiBB?= <a@bo.gov.vn>\r\n"
-    b"To: =?utf-8?Q?Tr=E1=BA=A7n_Th=E1=BB=8B_B?= <b@so.gov.vn>, c@so.gov.vn\r\n"
-    b"Subject: =?utf-8?Q?B=C3=A1o_c=C3=A1o_th=C3=A1ng_11?=\r\n"
-    b"Date: Mon, 13 Nov 2023 09:00:00 +0700\r\n"
-    b"Message-ID: <bench@bo.gov.vn>\r\nMIME-Version: 1.0\r\n"
-)
 NEW = "analysis" in inspect.signature(extract.documents).parameters
 
 
@@ -85,12 +79,6 @@ def work(raw: bytes) -> None:
         extract.documents(raw, analysis=analysis)
     else:
         extract.documents(raw)
-
-
-def cpu(raw: bytes) -> float:
-    start = time.process_time()
-    work(raw)
-    return (time.process_time() - start) * 1000
 
 
 if __name__ == "__main__":

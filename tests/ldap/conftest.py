@@ -9,6 +9,7 @@ in the first, Lê Văn Đức in the unit, Phạm Minh Tâm in Sở Tài chính.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 from collections.abc import Iterator
@@ -92,6 +93,19 @@ def build_world(server: ServerThread) -> dict[str, tuple[str, int]]:
             people[name] = (person.address, person.mailbox_id)
         return people
     return server.run(make())
+
+
+@contextlib.contextmanager
+def listening_world(tmp: Path, **settings: dict[str, Any]) -> Iterator[LDAPWorld]:
+    """A world whose server listens to the change feed, as ``congthu serve`` does
+    (``LDAP_SETTINGS`` with ``settings`` over them)."""
+    data = asyncio.run(make_data_dir(tmp / "data", **{**LDAP_SETTINGS, **settings}))
+    running = ServerThread(data).start()
+    try:
+        running.run(running.app.hub.listen_local())
+        yield LDAPWorld(running, build_world(running), tmp)
+    finally:
+        running.stop()
 
 
 @pytest.fixture

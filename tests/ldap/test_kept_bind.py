@@ -11,15 +11,13 @@ A search by an indexed equality is answered with the very octets the full search
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 from congthu.ldap.commands import COMMANDS
-from tests.conftest import ServerThread, make_data_dir
-from tests.ldap.conftest import BASE, LDAP_SETTINGS, PASSWORD, LDAPWorld, build_world
+from tests.ldap.conftest import BASE, PASSWORD, LDAPWorld, listening_world
 from tests.ldap.test_robustness import id_and_op, integer, octets, open_socket, read_pdu, simple_bind, tlv
 from tests.ldap.test_wire import BIND_RESPONSE, SEARCH_DONE, result_code
 
@@ -32,16 +30,10 @@ PASSWORD_POLICY = b"1.3.6.1.4.1.42.2.27.8.5.1"
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LDAPWorld]:
-    """A server that listens to the change feed, as ``congthu serve`` does."""
-    tmp = tmp_path_factory.mktemp("kept")
-    # The tree kept (the kept search answers from a fresh snapshot only).
-    data = asyncio.run(make_data_dir(tmp / "data", **{**LDAP_SETTINGS, "ldap": {"cache_seconds": 3600.0}}))
-    running = ServerThread(data).start()
-    try:
-        running.run(running.app.hub.listen_local())
-        yield LDAPWorld(running, build_world(running), tmp)
-    finally:
-        running.stop()
+    """A server that listens to the change feed, its tree kept (the kept search answers
+    from a fresh snapshot only)."""
+    with listening_world(tmp_path_factory.mktemp("kept"), ldap={"cache_seconds": 3600.0}) as world:
+        yield world
 
 
 class FullChecks:

@@ -23,8 +23,7 @@ from congthu.directory import Directory
 from congthu.requests import reclaim
 from congthu.store import rows, search, utcnow
 from tests.accounts.helpers import Clock
-from tests.conftest import ServerThread, make_data_dir
-from tests.ldap.conftest import BASE, LDAP_SETTINGS, PASSWORD, LDAPWorld, build_world
+from tests.ldap.conftest import BASE, PASSWORD, LDAPWorld, listening_world
 from tests.ldap.test_binds import bind
 
 T = TypeVar("T")
@@ -35,14 +34,8 @@ NEW_PASSWORD = "Mới@MatKhau2027"
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LDAPWorld]:
     """A server that listens to the change feed, as ``congthu serve`` does."""
-    tmp = tmp_path_factory.mktemp("states")
-    data = asyncio.run(make_data_dir(tmp / "data", **LDAP_SETTINGS))
-    running = ServerThread(data).start()
-    try:
-        running.run(running.app.hub.listen_local())
-        yield LDAPWorld(running, build_world(running), tmp)
-    finally:
-        running.stop()
+    with listening_world(tmp_path_factory.mktemp("states")) as world:
+        yield world
 
 
 def on_other_worker(world: LDAPWorld, work: Callable[[App], Awaitable[T]]) -> T:

@@ -47,6 +47,21 @@ def mx(tmp_path: Path, dns_server: DNSServer) -> Iterator[ServerThread]:
         server.stop()
 
 
+@pytest.fixture
+def spf_mx(tmp_path: Path, dns_server: DNSServer) -> Iterator[ServerThread]:
+    """``mx`` with the SPF tests' records: cantho.gov.vn lets loopback send, hanoi.gov.vn
+    nobody, hue.gov.vn includes _spf.danang.gov.vn, which lets 127.0.0.0/8 send."""
+    dns_server.add_txt("cantho.gov.vn", "v=spf1 ip4:127.0.0.1 -all")
+    dns_server.add_txt("hanoi.gov.vn", "v=spf1 -all")
+    dns_server.add_txt("hue.gov.vn", "v=spf1 include:_spf.danang.gov.vn -all")
+    dns_server.add_txt("_spf.danang.gov.vn", "v=spf1 ip4:127.0.0.0/8 -all")
+    server = start_server(tmp_path / "d", dns_server)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 def publish(dns: DNSServer, server: ServerThread, domain: str) -> None:
     """The MX, address, SPF, DMARC and DKIM records of ``server`` for ``domain``."""
     host = f"mail.{domain}"

@@ -8,18 +8,16 @@ thread, so it never waits for DNS on the loop."""
 from __future__ import annotations
 
 import smtplib
-from collections.abc import Iterator
 from typing import Any
 
 import dns.name
 import dns.rdataclass
 import dns.rdatatype
-import pytest
 
 from congthu.smtp import authres
 from congthu.smtp import dns as smtpdns
 from tests.conftest import ServerThread
-from tests.smtp.conftest import messages, parse, start_server
+from tests.smtp.conftest import messages, parse
 
 BOB = "ntbinh@soctrang.gov.vn"
 
@@ -27,19 +25,6 @@ BOB = "ntbinh@soctrang.gov.vn"
 def message(sender: str, n: int) -> bytes:
     return (f"From: <{sender}>\r\nTo: {BOB}\r\nSubject: spf {n}\r\n"
             f"Message-ID: <{n}.spf@example>\r\n\r\nnoi dung {n}\r\n").encode()
-
-
-@pytest.fixture
-def server(tmp_path, dns_server) -> Iterator[ServerThread]:
-    dns_server.add_txt("cantho.gov.vn", "v=spf1 ip4:127.0.0.1 -all")
-    dns_server.add_txt("hanoi.gov.vn", "v=spf1 -all")
-    dns_server.add_txt("hue.gov.vn", "v=spf1 include:_spf.danang.gov.vn -all")
-    dns_server.add_txt("_spf.danang.gov.vn", "v=spf1 ip4:127.0.0.0/8 -all")
-    running = start_server(tmp_path / "d", dns_server)
-    try:
-        yield running
-    finally:
-        running.stop()
 
 
 def in_threads(server: ServerThread) -> list[str]:
@@ -64,9 +49,9 @@ def send(server: ServerThread, sender: str, n: int) -> str:
     return str(parse(messages(server, bob)[-1])["Authentication-Results"])
 
 
-def test_second_message_of_a_domain_checked_on_the_loop(server, dns_server):
-    server.add_user(BOB)
-    calls = in_threads(server)
+def test_second_message_of_a_domain_checked_on_the_loop(spf_mx, dns_server):
+    spf_mx.add_user(BOB)
+    calls = in_threads(spf_mx)
     cases = [("vanthu@cantho.gov.vn", "spf=pass"), ("vanthu@hanoi.gov.vn", "spf=fail"),
              ("vanthu@hue.gov.vn", "spf=pass"), ("vanthu@vinh.gov.vn", "spf=none")]
     n = 0
@@ -74,27 +59,27 @@ def test_second_message_of_a_domain_checked_on_the_loop(server, dns_server):
         for first in (True, False):
             n += 1
             before = len(calls)
-            assert expected in send(server, sender, n)
+            assert expected in send(spf_mx, sender, n)
             assert calls[before:] == (["check2"] if first else [])
     assert dns_server.count("_spf.danang.gov.vn", "TXT") == 1
     # DMARC's record (here: none) is asked once per domain too, then read from the cache.
     assert all(dns_server.count(f"_dmarc.{d}.gov.vn", "TXT") == 1 for d in ("cantho", "hanoi", "hue", "vinh"))
     # The included domain's answer leaves the cache: the check goes back to a thread.
-    resolver = smtpdns.resolvers(server.app).synchronous
+    resolver = smtpdns.resolvers(spf_mx.app).synchronous
     resolver.cache.flush((dns.name.from_text("_spf.danang.gov.vn"), dns.rdatatype.TXT, dns.rdataclass.IN))
     before = len(calls)
-    assert "spf=pass" in send(server, "vanthu@hue.gov.vn", 99)
+    assert "spf=pass" in send(spf_mx, "vanthu@hue.gov.vn", 99)
     assert calls[before:] == ["check2"]
     assert dns_server.count("_spf.danang.gov.vn", "TXT") == 2
 
 
-def test_a_lookup_not_cached_is_never_made_on_the_loop(server, dns_server):
+def test_a_lookup_not_cached_is_never_made_on_the_loop(spf_mx, dns_server):
     async def check() -> tuple[str, str, bool]:
-        smtpdns.use_sync_resolver(server.app)
+        smtpdns.use_sync_resolver(spf_mx.app)
         found = smtpdns.from_cache(authres.spf.check2, i="127.0.0.1", s="a@cantho.gov.vn", h="x", querytime=15)
         assert found is None  # nothing cached yet
-        return await authres.check_spf(server.app, "127.0.0.1", "a@cantho.gov.vn", "x")
+        return await authres.check_spf(spf_mx.app, "127.0.0.1", "a@cantho.gov.vn", "x")
 
     asked = len(dns_server.queries)
-    assert server.run(check())[0] == "pass"
+    assert spf_mx.run(check())[0] == "pass"
     assert len(dns_server.queries) == asked + 1  # by the thread, once

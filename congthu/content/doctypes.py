@@ -35,7 +35,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from congthu.content.extract import Document
-from congthu.mime.headers import lenient_fields
+from congthu.mime.headers import lenient_fields, may_have_field
 from congthu.mime.words import clean, decode_words
 from congthu.text import fold, nfc
 
@@ -139,6 +139,8 @@ def lookup(value: str) -> DocumentType | None:
 
 def from_field(raw: bytes) -> str | None:
     """The type set in the ``X-Congthu-Loai-Van-Ban`` field of ``raw``'s header, if known."""
+    if not may_have_field(raw, FIELD):  # most messages: no need to read every field
+        return None
     fields, _overflow = lenient_fields(raw)
     wanted = FIELD.lower()
     for name, value in fields:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 
 from congthu.mime.words import decode_words
 
@@ -137,6 +138,12 @@ def _separated_complete(tokens: list[tuple[str, str]]) -> bool:
     return at + 1 < len(significant) and significant[-1][0] in ("atom", "lit")
 
 
+# Values up to this long are parsed once and remembered (``_parse_known``): the same
+# From and To fields come again and again (a province's mail is between a few thousand
+# addresses), and each is parsed for the ENVELOPE and again for the author checks.
+_KNOWN_VALUE = 512
+
+
 def parse_addresses(value: str | None) -> list[Address] | None:
     """Parse an address-list header value into IMAP ENVELOPE address structures.
 
@@ -144,6 +151,19 @@ def parse_addresses(value: str | None) -> list[Address] | None:
     """
     if value is None:
         return None
+    if len(value) <= _KNOWN_VALUE:
+        known = _parse_known(value)
+        return list(known) if known is not None else None
+    return _parse(value)
+
+
+@lru_cache(maxsize=4096)
+def _parse_known(value: str) -> tuple[Address, ...] | None:
+    found = _parse(value)
+    return tuple(found) if found is not None else None
+
+
+def _parse(value: str) -> list[Address] | None:
     result: list[Address] = []
     current: list[tuple[str, str]] = []
     angle = False

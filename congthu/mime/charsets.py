@@ -12,10 +12,11 @@ Python has no VISCII or TCVN3 codec; their tables below were generated from glib
 from __future__ import annotations
 
 import codecs
+import sys
 
 from congthu.text import nfc
 
-__all__ = ["decode_bytes", "codec_name"]
+__all__ = ["decode_bytes", "decode_start", "codec_name"]
 
 # fmt: off
 # Bytes 0x80-0xFF of VISCII 1.1 (RFC 1456), and the C0 positions it reuses for capitals.
@@ -131,3 +132,72 @@ def decode_bytes(data: bytes | memoryview, charset: str | None = None, final: bo
         return nfc(str(data, codec, errors="replace"))
     except Exception:  # a codec may fail in other ways
         return nfc(_fallback(data))
+
+
+# ``decode_start`` checks a large body's bytes in pieces of this size (no decoded copy of
+# the whole body is kept), and decodes this many bytes per character wanted, and a margin.
+_PIECE = 1 << 20
+_BYTES_PER_CHAR = 4
+_MARGIN = 4096
+
+
+def _valid(data: bytes | memoryview, codec: str) -> bool:
+    """Does all of ``data`` decode in ``codec`` without error? In pieces, nothing kept."""
+    decoder = codecs.getincrementaldecoder(codec)("strict")
+    try:
+        for pos in range(0, len(data), _PIECE):
+            decoder.decode(data[pos:pos + _PIECE], False)
+        decoder.decode(b"", True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _single_byte_table(codec: str) -> str | None:
+    """The decoding table of a single-byte codec of Python's (cp1258, iso8859-x...), or None."""
+    try:
+        module = sys.modules.get(codecs.lookup(codec).decode.__module__ or "")
+    except LookupError:
+        return None
+    table = getattr(module, "decoding_table", None)
+    return table if isinstance(table, str) and len(table) == 256 else None
+
+
+def decode_start(data: bytes | memoryview, charset: str | None, chars: int) -> str:
+    """``decode_bytes(data, charset)[:chars]``, for a body much longer than that, without
+    decoding and normalising all of it: the charset is chosen as ``decode_bytes`` chooses
+    it, from all of ``data`` (a body whose first megabyte is UTF-8 and whose end is not
+    is not UTF-8), but that check keeps no decoded copy, and only the start is decoded
+    and put in NFC. The start is cut at its last space or line break, where NFC joins
+    nothing across (both are stable code points, UAX #15 section 9), so its NFC is the
+    start of the whole text's. Whatever this cannot do exactly (UTF-16, multi-byte
+    legacy codecs, a start without a space) is done by ``decode_bytes`` on all of it."""
+    head_size = _BYTES_PER_CHAR * chars + _MARGIN
+    if len(data) <= head_size:
+        return decode_bytes(data, charset)[:chars]
+    head = data[:head_size]
+    codec = codec_name(charset)
+    text: str | None = None
+    if codec is None or codec == "utf-8":
+        if _valid(data, "utf-8"):
+            text = _utf8(head, False)
+        elif _valid(data, "cp1258"):
+            text = str(head, "cp1258")
+        else:
+            text = codecs.charmap_decode(head, "strict", _TABLES["viscii"])[0]
+    elif not codec.startswith(("utf-16", "utf-32", "utf-7")):
+        if _valid(data, "utf-8"):
+            text = _utf8(head, False)
+        elif codec in _TABLES:
+            text = codecs.charmap_decode(head, "strict", _TABLES[codec])[0]
+        else:
+            table = _single_byte_table(codec)
+            if table is not None:  # what str(data, codec, errors="replace") gives, byte by byte
+                text = codecs.charmap_decode(head, "replace", table)[0]
+    if text is not None:
+        cut = max(text.rfind("\n"), text.rfind(" "))
+        if cut > 0:
+            start = nfc(text[:cut])
+            if len(start) >= chars:
+                return start[:chars]
+    return decode_bytes(data, charset)[:chars]

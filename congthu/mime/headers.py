@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["Header", "field_spans", "has_field", "lenient_fields", "scan_header", "wire"]
+__all__ = ["Header", "field_spans", "has_field", "lenient_fields", "may_have_field", "scan_header", "wire"]
 
 # The start of a field line: name (printable US-ASCII except ":"), optional obsolete white
 # space, ":" (RFC 5322 sections 2.2 and 4.5.3); a line starting with white space continues
@@ -97,16 +97,25 @@ def field_spans(raw: bytes, start: int, end: int) -> list[tuple[str, int, int]]:
 
 
 class Header:
-    """The fields of one header section, by lower-case name, in order of appearance."""
+    """The fields of one header section, by lower-case name, in order of appearance.
 
-    def __init__(self, raw: bytes, start: int, end: int) -> None:
+    ``wanted``: the lower-case names of the fields the caller reads (as bytes); the
+    others are not unfolded nor decoded (a header of Received and DKIM-Signature
+    fields is mostly fields the structure parser never reads)."""
+
+    def __init__(self, raw: bytes, start: int, end: int, wanted: frozenset[bytes] | None = None) -> None:
         self.fields: dict[str, list[str]] = {}
         for count, match in enumerate(_FIELD.finditer(raw, start, end)):
             if count >= MAX_FIELDS:
                 break
-            name = match.group(1).decode("ascii").lower()
-            value = _FOLD.sub(b"", match.group(2)).strip(b" \t\r\n")
-            self.fields.setdefault(name, []).append(value.decode("utf-8", "surrogateescape"))
+            name = match.group(1).lower()
+            if wanted is not None and name not in wanted:
+                continue
+            value = match.group(2)
+            if b"\n" in value:  # folded: unfold (most values are one line)
+                value = _FOLD.sub(b"", value)
+            self.fields.setdefault(name.decode("ascii"), []).append(
+                value.strip(b" \t\r\n").decode("utf-8", "surrogateescape"))
 
     def get(self, name: str) -> str | None:
         """The first field of that name, unfolded (RFC 5322 2.2.3), or None."""
@@ -126,6 +135,16 @@ _LINE_END = re.compile(rb"\r?\n")
 MAX_LENIENT_HEADER = 1 << 20
 
 
+def _lenient_end(raw: bytes) -> tuple[int, bool]:
+    """Where ``lenient_fields`` stops reading (the line break before the first blank
+    line stays in), and whether that is ``MAX_LENIENT_HEADER`` (the header overflowed)."""
+    ends = [i + 1 for i in _blank_lines(raw, 0, len(raw)) if i >= 0]
+    end = min(ends) if ends else len(raw)
+    if end > MAX_LENIENT_HEADER:
+        return MAX_LENIENT_HEADER, True
+    return end, False
+
+
 def lenient_fields(raw: bytes) -> tuple[list[tuple[str, str]], bool]:
     """(lower-case name, unfolded value) of every field of a message's header, read as
     leniently as the most lenient mail client, and whether the header was too large.
@@ -136,13 +155,9 @@ def lenient_fields(raw: bytes) -> tuple[list[tuple[str, str]], bool]:
     before the colon is allowed (RFC 5322 section 4.5); unfolding removes only the line
     breaks (section 2.2.3); CRLF or bare LF. Values are ``str`` decoded from UTF-8 with
     ``surrogateescape``, like ``Header``'s."""
-    overflow = False
     if raw.startswith((b"\r\n", b"\n")):
         return [], False
-    ends = [i + 1 for i in _blank_lines(raw, 0, len(raw)) if i >= 0]  # the line break before the blank line stays
-    end = min(ends) if ends else len(raw)
-    if end > MAX_LENIENT_HEADER:
-        end, overflow = MAX_LENIENT_HEADER, True
+    end, overflow = _lenient_end(raw)
     fields: list[tuple[bytes, bytearray]] = []
     current: bytearray | None = None
     for line in _LINE_END.split(raw[:end]):
@@ -163,7 +178,17 @@ def lenient_fields(raw: bytes) -> tuple[list[tuple[str, str]], bool]:
             for name, value in fields], overflow
 
 
+def may_have_field(raw: bytes, name: str) -> bool:
+    """False when the header ``lenient_fields`` reads cannot have a field ``name``: the
+    name, in any case, is nowhere in it (one search in C; most messages have none of
+    the rare fields a check looks for, and reading every field costs a Python loop)."""
+    if raw.startswith((b"\r\n", b"\n")):
+        return False
+    end, _overflow = _lenient_end(raw)
+    return name.lower().encode("ascii") in raw[:end].lower()
+
+
 def has_field(raw: bytes, name: str) -> bool:
     """Does the message's header have a field ``name`` (any case), read leniently?"""
     wanted = name.lower()
-    return any(found == wanted for found, _value in lenient_fields(raw)[0])
+    return may_have_field(raw, name) and any(found == wanted for found, _value in lenient_fields(raw)[0])

@@ -16,7 +16,7 @@ import html
 import re
 from collections.abc import Iterator, Mapping
 
-from congthu.mime.body import body_text
+from congthu.mime.body import body_start_text
 from congthu.mime.part import Part
 from congthu.text import nfc
 
@@ -95,7 +95,9 @@ def body_lines(raw: bytes, root: Part, decoded: Mapping[int, str] | None = None)
             continue
         text = decoded.get(part.body_start) if decoded is not None else None
         if text is None:
-            text = body_text(raw, part)
+            # What ``first_lines`` reads of a text (all it reads: MAX_CHARS), or what
+            # ``html_text`` reads of an HTML source: a large body is not decoded whole.
+            text = body_start_text(raw, part, MAX_CHARS * 4 if part.subtype == "html" else MAX_CHARS)
         if not text:  # a body that decodes to nothing (bad base64) has no lines
             continue
         found[part.body_start] = first_lines(html_text(text) if part.subtype == "html" else text)

@@ -14,8 +14,9 @@ is decoded.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
-from congthu.mime.body import body_text
+from congthu.mime.body import body_limit, body_text
 from congthu.mime.part import Part
 from congthu.mime.search import html_to_text
 
@@ -41,14 +42,38 @@ def _first_text(part: Part) -> Part | None:
     return None
 
 
-def preview(raw: bytes, root: Part) -> str:
-    """The preview text of a message (see the module docstring); "" when it has no text."""
+def preview(raw: bytes, root: Part, decoded: Mapping[int, str] | None = None) -> str:
+    """The preview text of a message (see the module docstring); "" when it has no text.
+    ``decoded``: whole decoded texts already at hand, by ``body_start`` (the search
+    text's, ``analyse``): one is used when the part is short enough that the few
+    characters decoded here would be all of it (then they are the same text)."""
     part = _first_text(root)
     if part is None:
         return ""
-    text = body_text(raw, part, limit=_DECODED)[:_DECODED]
+    text = None
+    if decoded is not None and part.body_end <= part.body_start + body_limit(_DECODED):
+        text = decoded.get(part.body_start)
+    if text is None:
+        text = body_text(raw, part, limit=_DECODED)
+    text = text[:_DECODED]
     if part.subtype == "html":
         text = html_to_text(text)
-    lines = (line for line in text.splitlines() if not line.lstrip().startswith(">"))
-    words = _CONTROL.sub("", " ".join(lines)).split()
-    return " ".join(words)[:MAX_PREVIEW].rstrip()
+    joined = " ".join(line for line in text.splitlines() if not line.lstrip().startswith(">"))
+    return _first_words(joined)[:MAX_PREVIEW].rstrip()
+
+
+def _first_words(text: str) -> str:
+    """The start of ``" ".join(_CONTROL.sub("", text).split())``, at least ``MAX_PREVIEW``
+    characters of it (all of it if shorter), from a growing start of ``text``: dropping
+    control characters and splitting at white space are done character by character,
+    so the words of a start of the text, but its last one (which the cut may have
+    split), are the first words of the whole (a preview needs some 40 of a few
+    hundred)."""
+    size = 4 * MAX_PREVIEW
+    while size < len(text):
+        words = _CONTROL.sub("", text[:size]).split()[:-1]
+        shown = " ".join(words)
+        if len(shown) >= MAX_PREVIEW:
+            return shown
+        size *= 4
+    return " ".join(_CONTROL.sub("", text).split())

@@ -194,8 +194,12 @@ def search_text_prefix(raw: bytes, root: Part, chars: int = INDEXED_CHARS, decod
     header, body = _sections(raw, root, MAX_SEARCH_TEXT, decoded, texts)
     head = folded_clean(header) + " " + BODY_MARK + " "
     need = max(chars - len(head), 0)  # characters of the folded body in the prefix
-    span = 2 * need + 4096
-    if len(body) > span:
+    # A start a little longer than the folded characters needed is enough for text
+    # that folds to about as many characters (words and single spaces); else a start
+    # twice as long, and then all of it.
+    for span in (need + need // 8 + 1024, 2 * need + 4096):
+        if len(body) <= span:
+            break
         part = folded_clean(body[:span])
         if part.rfind(" ") >= need:  # then the whole body has more than ``need`` characters
             return (head + part)[:chars], True

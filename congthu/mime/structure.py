@@ -39,6 +39,13 @@ _RFC822 = ("message", "rfc822")
 # What may follow "--boundary" on a delimiter line: "--" (close), transport padding, EOL.
 _TAIL = re.compile(rb"(--)?[ \t]*\r?(?:\n|\Z)")
 _COMMENT = re.compile(r"\([^()]*\)")
+# The fields ``_Parser.entity`` reads: a part's MIME fields (RFC 2045, 2183, 3066, 2557),
+# and for a message its envelope's too (RFC 9051 section 7.5.2); no other is unfolded.
+_PART_FIELDS = frozenset({
+    b"content-type", b"content-transfer-encoding", b"content-id", b"content-description", b"content-md5",
+    b"content-location", b"content-language", b"content-disposition"})
+_MESSAGE_FIELDS = _PART_FIELDS | frozenset({
+    b"date", b"subject", b"from", b"sender", b"reply-to", b"to", b"cc", b"bcc", b"in-reply-to", b"message-id"})
 
 
 def parse(raw: bytes) -> Part:
@@ -83,7 +90,7 @@ class _Parser:
         self.count += 1
         raw = self.raw
         fields_start, fields_end, body_start = scan_header(raw, start, end, message)
-        header = Header(raw, fields_start, fields_end)
+        header = Header(raw, fields_start, fields_end, _MESSAGE_FIELDS if message else _PART_FIELDS)
         part = Part(start, body_start, end)
         joined = self._content_type(part, header, default)
         part.encoding = _token(header.get("content-transfer-encoding"))

@@ -23,6 +23,9 @@ _log = logging.getLogger("congthu.events")
 _EVENT = "congthu_event"  # the attribute that marks a record made by ``event``
 # Fields put on every line of this process (its worker number), set by ``configure``.
 _process_fields: dict[str, Any] = {}
+# ``json.dumps(..., ensure_ascii=False, default=str)`` without building its encoder for
+# every line (the encoder keeps only its settings: one serves every thread).
+_encode = json.JSONEncoder(ensure_ascii=False, default=str).encode
 
 
 def _now() -> str:
@@ -38,8 +41,7 @@ def event(name: str, **fields: Any) -> None:
     # The record made here, not by ``Logger.info``: that also walks the stack for the
     # caller's file and line (``findCaller``), which an event's line never shows, and
     # cost as much as the JSON (an event per accepted message, issue 13).
-    line = logging.LogRecord(_log.name, logging.INFO, "", 0, json.dumps(record, ensure_ascii=False, default=str),
-                             None, None)
+    line = logging.LogRecord(_log.name, logging.INFO, "", 0, _encode(record), None, None)
     setattr(line, _EVENT, True)
     _log.handle(line)
 

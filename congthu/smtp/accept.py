@@ -23,6 +23,7 @@ from congthu.log import event
 from congthu.mailrules.delivered import after_delivery
 from congthu.smtp import addresses, delivery, dkimsign, queue
 from congthu.smtp.dsn import RecipientStatus, wants
+from congthu.smtp.errors import IdReply
 from congthu.smtp.session import Recipient
 from congthu.store import Mailbox, QuotaExceeded, utcnow
 
@@ -145,4 +146,4 @@ async def deliver_local_and_queue(
     event("smtp.accepted", door=arrival.door, id=queue_id, peer=arrival.peer, mail_from=arrival.sender,
           user=user, size=len(final), delivered=len(delivered), queued=len(remote), deferred=len(deferred),
           bounced=len(failed))
-    return f"250 2.0.0 Đã nhận thư / message accepted, id {queue_id}"
+    return IdReply("250 2.0.0 Đã nhận thư / message accepted, id ", queue_id)

@@ -13,6 +13,7 @@ or before the domain was listed) is refused where it is expanded (``resolve_mail
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from typing import TYPE_CHECKING
@@ -37,6 +38,10 @@ _LITERAL = r"\[(?:\d{1,3}(?:\.\d{1,3}){3}|IPv6:[0-9A-Fa-f:.]+)\]"
 _MAILBOX = re.compile(rf"(?:{_DOT_ATOM}|{_QUOTED})@(?:{_DOMAIN}|{_LITERAL})")
 
 
+# Remembered (for the last few thousand addresses): a busy MX reads the same senders and
+# recipients message after message, and the pattern's Unicode classes make each reading
+# cost as much as the rest of the command's checks.
+@functools.lru_cache(maxsize=4096)
 def valid_mailbox(address: str, utf8: bool) -> bool:
     """Is ``address`` an RFC 5321 Mailbox (RFC 6531 when ``utf8``), within the limits of
     section 4.5.3.1 (local part 64 octets, path 256)?"""
@@ -52,7 +57,12 @@ def valid_mailbox(address: str, utf8: bool) -> bool:
 
 def domain_of(address: str) -> str:
     """The domain of an address in the one normal form of ``mime.authors.normal_domain``."""
-    return normal_domain(address.rpartition("@")[2])
+    return _normal_domain(address.rpartition("@")[2])
+
+
+# The normal forms of the last few thousand domains seen (senders' and recipients'
+# domains repeat; ``normal_domain`` is a pure function of its text).
+_normal_domain = functools.lru_cache(maxsize=4096)(normal_domain)
 
 
 def is_local(app: App, address: str) -> bool:
@@ -60,8 +70,14 @@ def is_local(app: App, address: str) -> bool:
 
 
 def local_domains(app: App) -> frozenset[str]:
-    """Our domains in the normal form of ``mime.authors.normal_domain``."""
-    return frozenset(normal_domain(d) for d in app.settings.local_domains)
+    """Our domains in the normal form of ``mime.authors.normal_domain`` (made once for
+    each list of domains the settings give: asked several times for every message)."""
+    return _normal_domains(tuple(app.settings.local_domains))
+
+
+@functools.lru_cache(maxsize=8)
+def _normal_domains(domains: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(normal_domain(d) for d in domains)
 
 
 class RecipientRefused(Exception):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 import dkim
 import spf
@@ -82,24 +82,33 @@ class Verdict:
         return ("Authentication-Results: " + ";\r\n\t".join(parts) + "\r\n").encode("ascii")
 
 
+def kept_spf(app: App, ip: str, mail_from: str, helo: str) -> tuple[str, str, bool] | None:
+    """``check_spf``'s answer when a result kept for this client, sender and HELO still
+    stands (the same check over the very same cached answers: the same result; a client
+    sending message after message from one sender, the common case of a busy MX), else
+    None. A plain call: no look-up, no task."""
+    kept = app.smtp.spf_results.get((ip, mail_from or f"postmaster@{helo}", helo))
+    if kept is not None and smtpdns.unchanged(smtpdns.resolvers(app).synchronous, kept[1]):
+        return kept[0], (mail_from or helo), not mail_from
+    return None
+
+
 async def check_spf(app: App, ip: str, mail_from: str, helo: str) -> tuple[str, str, bool]:
     """(result, identity, identity is HELO) for the client at ``ip`` (RFC 7208 section 2.3:
     the null sender is checked as postmaster@HELO)."""
+    found_kept = kept_spf(app, ip, mail_from, helo)
+    if found_kept is not None:
+        return found_kept
     smtpdns.install_spf_lookup()
     smtpdns.use_sync_resolver(app)
     sender = mail_from or f"postmaster@{helo}"
     key = (ip, sender, helo)
-    kept = app.smtp.spf_results.get(key)
-    if kept is not None and smtpdns.unchanged(smtpdns.resolvers(app).synchronous, kept[1]):
-        # The same check over the very same cached answers: the same result (a client
-        # sending message after message from one sender, the common case of a busy MX).
-        return kept[0], (mail_from or helo), not mail_from
     try:
         # On the event loop when every lookup is in the DNS cache (a sender domain seen
         # lately: most mail), which saves two thread hops; else in a DNS thread.
         cached, seen = smtpdns.from_cache_seen(spf.check2, i=ip, s=sender, h=helo, querytime=15)
         if cached is not None:
-            app.smtp.keep_spf(key, str(cached[0]), seen)
+            app.smtp.keep_spf(key, str(cached[0]), smtpdns.Reading(seen))
         found = (cached if cached is not None
                  else await app.smtp.in_dns_thread(spf.check2, i=ip, s=sender, h=helo, querytime=15))
         result = found[0]  # (result, explanation)
@@ -147,15 +156,24 @@ def _dmarc_tags(record: str) -> dict[str, str]:
     return tags
 
 
+def kept_dmarc(app: App, domain: str) -> tuple[dict[str, str] | None, bool] | None:
+    """``dmarc_record``'s answer when the reading kept for ``domain`` still stands, else
+    None (a plain call: no look-up, no task)."""
+    kept = app.smtp.dmarc_records.get(domain)
+    if kept is not None and smtpdns.unchanged(smtpdns.resolvers(app).asynchronous, kept[1]):
+        return kept[0]
+    return None
+
+
 async def dmarc_record(app: App, domain: str) -> tuple[dict[str, str] | None, bool]:
     """(tags, found at the organisational domain) of the DMARC record for ``domain``.
 
     Kept by domain with the cache's answers it was read from (``app.smtp.dmarc_records``),
     and taken again while the cache holds those very answers (``dns.unchanged``): the
     same reading of the same answers, without parsing names and records per message."""
-    kept = app.smtp.dmarc_records.get(domain)
-    if kept is not None and smtpdns.unchanged(smtpdns.resolvers(app).asynchronous, kept[1]):
-        return kept[0]
+    kept = kept_dmarc(app, domain)
+    if kept is not None:
+        return kept
     seen: list[smtpdns.Seen] = []
     found: tuple[dict[str, str] | None, bool] = (None, False)
     for name, at_org in ((domain, False), (org_domain(domain), True)):
@@ -165,7 +183,7 @@ async def dmarc_record(app: App, domain: str) -> tuple[dict[str, str] | None, bo
         if len(records) == 1:
             found = (_dmarc_tags(records[0]), at_org)
             break
-    app.smtp.keep_dmarc(domain, found, seen)
+    app.smtp.keep_dmarc(domain, found, smtpdns.Reading(seen))
     return found
 
 
@@ -179,16 +197,20 @@ async def evaluate(app: App, raw: bytes, authors: Authors, ip: str, mail_from: s
     verdict = Verdict()
     spf_task = spf or asyncio.ensure_future(check_spf(app, ip, mail_from, helo))
     froms = authors.from_domains()
-    dmarc_task = asyncio.ensure_future(dmarc_record(app, froms[0])) if len(set(froms)) == 1 else None
+    single = len(set(froms)) == 1
+    # A reading kept for the author domain is taken at once; else the lookups run as a
+    # task beside DKIM's and SPF's.
+    kept = kept_dmarc(app, froms[0]) if single else None
+    dmarc_task = asyncio.ensure_future(dmarc_record(app, froms[0])) if single and kept is None else None
     verdict.dkim = dkim if dkim is not None else await check_dkim(app, raw)
     verdict.spf, verdict.spf_identity, verdict.spf_is_helo = await spf_task
-    if dmarc_task is None:
+    if not single:
         # No or several author domains: DMARC cannot be applied (RFC 7489 section 6.6.1).
         verdict.dmarc = "none" if not froms else "permerror"
         return verdict
     verdict.from_domain = froms[0]
     try:
-        tags, at_org = await dmarc_task
+        tags, at_org = kept if kept is not None else await cast(asyncio.Task[Any], dmarc_task)
     except smtpdns.DNSTemporary:
         verdict.dmarc = "temperror"
         return verdict

@@ -107,10 +107,16 @@ async def handle_MAIL(server: SMTPSession, session: CTSession, envelope: CTEnvel
         return ("550 5.7.1 Thư mang địa chỉ của hệ thống phải gửi qua cổng 587/465 có đăng nhập / "
                 "mail from our own domain must be submitted with authentication (port 587/465)")
     if server.door == "mx":
-        # SPF depends on the envelope only: check it while RCPT and DATA arrive.
-        envelope.spf = asyncio.ensure_future(
-            authres.check_spf(app, session.peer_ip, sender, session.host_name or ""))
-        envelope.spf.add_done_callback(_quiet)
+        # SPF depends on the envelope only: check it while RCPT and DATA arrive (a result
+        # kept for this client, sender and HELO is taken at once, without a task).
+        helo = session.host_name or ""
+        kept = authres.kept_spf(app, session.peer_ip, sender, helo)
+        if kept is not None:
+            envelope.spf = server.loop.create_future()
+            envelope.spf.set_result(kept)
+        else:
+            envelope.spf = asyncio.ensure_future(authres.check_spf(app, session.peer_ip, sender, helo))
+            envelope.spf.add_done_callback(_quiet)
     envelope.mail_from = address
     envelope.sender = sender
     envelope.dsn_ret, envelope.dsn_envid = server.dsn_params

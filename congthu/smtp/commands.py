@@ -68,4 +68,7 @@ class Hooks:
     handle_DATA = staticmethod(cmd_data.handle_DATA)
 
     def __dir__(self) -> list[str]:
-        return sorted(name for name in type(self).__dict__ if name.startswith("handle_"))
+        return list(_HOOK_NAMES)
+
+
+_HOOK_NAMES = tuple(sorted(name for name in Hooks.__dict__ if name.startswith("handle_")))

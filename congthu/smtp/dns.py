@@ -25,6 +25,8 @@ record, DKIM key and DMARC record cost more than the rest of the checks.
 from __future__ import annotations
 
 import contextvars
+import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -79,11 +81,33 @@ def _nameservers(servers: list[str]) -> list[dns.nameserver.Nameserver]:
 CACHE_ENTRIES = 10_000
 
 
+class CountedCache(dns.resolver.LRUCache):  # type: ignore[misc]
+    """dnspython's LRU cache (it honours TTLs and has its own lock) that counts what is
+    put in or flushed from it (``generation``): while the count stands, no look-up can
+    find an answer other than the one it found before, but for one whose TTL ran out
+    (``Reading``). The count goes up, under the lock, before the change is made, so a
+    reader that saw the old count saw the cache as it was."""
+
+    def __init__(self, max_size: int) -> None:
+        super().__init__(max_size)
+        self.generation = 0
+
+    def put(self, key: Any, value: Any) -> None:
+        with self.lock:
+            self.generation += 1
+        super().put(key, value)
+
+    def flush(self, key: Any = None) -> None:
+        with self.lock:
+            self.generation += 1
+        super().flush(key)
+
+
 def make_resolvers(settings: Settings, timeout: float = 10.0) -> Resolvers:
     servers = settings.smtp.dns_servers
     pair = Resolvers(dns.asyncresolver.Resolver(configure=not servers),
                      dns.resolver.Resolver(configure=not servers))
-    cache = dns.resolver.LRUCache(CACHE_ENTRIES)  # honours TTLs; has its own lock
+    cache = CountedCache(CACHE_ENTRIES)
     for r in (pair.asynchronous, pair.synchronous):
         r.cache = cache
         if servers:
@@ -246,12 +270,41 @@ def cached_records(resolver: dns.resolver.BaseResolver, name: str, qtype: str,
     return None
 
 
-def unchanged(resolver: dns.resolver.BaseResolver, seen: list[Seen]) -> bool:
-    """Whether the cache would give every look-up of ``seen`` the very answer it gave then
-    (none expired, none replaced, none that was missing come since): a check that read
-    only those answers (pyspf's is a function of its DNS answers) would find the same."""
+class Reading:
+    """What a check read in the DNS cache (``seen``), for ``unchanged``, with the cache's
+    count of changes when it was last found unchanged (``generation``, -1: never) and
+    when the first of its answers expires then (``expires``, ``time.time()``'s clock)."""
+
+    __slots__ = ("expires", "generation", "seen")
+
+    def __init__(self, seen: list[Seen]) -> None:
+        self.seen = seen
+        self.generation = -1
+        self.expires = 0.0
+
+
+def unchanged(resolver: dns.resolver.BaseResolver, reading: Reading) -> bool:
+    """Whether the cache would give every look-up of ``reading`` the very answer it gave
+    then (none expired, none replaced, none that was missing come since): a check that
+    read only those answers (pyspf's is a function of its DNS answers) would find the
+    same.
+
+    Asked for each message of a sender: when nothing was put in or flushed from the cache
+    since the last "yes" (its ``generation``) and none of the answers has expired, the
+    answer is "yes" again without a look-up (each hashes and compares a DNS name in
+    Python, under the cache's lock)."""
     cache = resolver.cache
-    return cache is not None and all(cache.get(key) is answer for key, answer in seen)
+    if cache is None:
+        return False
+    generation = getattr(cache, "generation", None)
+    if generation is not None and generation == reading.generation and time.time() < reading.expires:
+        return True
+    if not all(cache.get(key) is answer for key, answer in reading.seen):
+        return False
+    if generation is not None:  # read before the look-ups: a change during them counts
+        reading.generation = generation
+        reading.expires = min((a.expiration for _key, a in reading.seen if a is not None), default=math.inf)
+    return True
 
 
 def from_cache(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T | None:
@@ -318,7 +371,7 @@ def install_spf_lookup() -> None:
 
 
 __all__ = [
-    "DNSPermanent", "DNSTemporary", "NotCached", "Seen", "cached_records", "from_cache", "from_cache_seen",
+    "CountedCache", "DNSPermanent", "DNSTemporary", "NotCached", "Reading", "Seen", "cached_records", "from_cache", "from_cache_seen",
     "host_addresses", "install_spf_lookup", "make_resolvers", "mx_hosts", "resolvers", "spf_lookup",
     "sync_txt", "txt", "unchanged", "use_sync_resolver",
 ]

@@ -10,7 +10,9 @@
 * A 421 reply closes the channel (RFC 5321 section 3.8): ``closes``.
 * ``wire_reply``: all of that for one reply as the session sends it, remembered (the
   same few replies go to every session: translating, and stripping the accents for a
-  client without SMTPUTF8, cost more than sending them).
+  client without SMTPUTF8, cost more than sending them). A reply that ends in an
+  identifier of its own (the 250 to a message, with its queue id) is an ``IdReply``:
+  what comes before the identifier is remembered, the identifier added (``reply_bytes``).
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ import re
 from congthu.text import unaccent
 
 __all__ = [
-    "DATA_TIMEOUT", "DeadlineExceeded", "TEMPORARY", "UNAVAILABLE", "ascii_text", "closes",
-    "syntax_error", "too_big", "translate", "wire_reply", "with_enhanced",
+    "DATA_TIMEOUT", "DeadlineExceeded", "IdReply", "TEMPORARY", "UNAVAILABLE", "ascii_text", "closes",
+    "reply_bytes", "syntax_error", "too_big", "translate", "wire_reply", "with_enhanced",
 ]
 
 
@@ -134,3 +136,31 @@ def wire_reply(text: str, ours: bool, utf8: bool, smtputf8: bool) -> tuple[bytes
     if not utf8 and not text.isascii():
         text = ascii_text(text)
     return text.encode("utf-8" if smtputf8 else "ascii"), closing
+
+
+class IdReply(str):
+    """A reply of ours (enhanced code, bilingual) ending in an ASCII identifier of its own,
+    such as the queue id in the 250 to a message: ``head`` is the text before it. Nothing
+    in the identifier is translated or stripped, so the reply's bytes are those of
+    ``head`` (remembered: the same for every message) followed by the identifier's, where
+    remembering the whole text would miss for every message."""
+
+    head: str
+
+    def __new__(cls, head: str, ident: str) -> IdReply:
+        if not (ident.isascii() and _ENHANCED.match(head) and " / " in head):
+            raise ValueError(f"not a reply with an identifier: {head!r} {ident!r}")
+        reply = super().__new__(cls, head + ident)
+        reply.head = head
+        return reply
+
+    def __reduce__(self) -> tuple[type[IdReply], tuple[str, str]]:
+        return IdReply, (self.head, self[len(self.head):])
+
+
+def reply_bytes(text: str, ours: bool, utf8: bool, smtputf8: bool) -> tuple[bytes, bool]:
+    """``wire_reply`` of ``text``, an ``IdReply`` from its head."""
+    if type(text) is IdReply:
+        head, closing = wire_reply(text.head, ours, utf8, smtputf8)
+        return head + text[len(text.head):].encode("ascii"), closing
+    return wire_reply(text, ours, utf8, smtputf8)

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 if TYPE_CHECKING:
     from congthu.config import Settings
     from congthu.mailrules.kept import NoRules
-    from congthu.smtp.dns import Resolvers, Seen
+    from congthu.smtp.dns import Reading, Resolvers
     from congthu.smtp.mtasts import Policy
     from congthu.smtp.queue import Runner
 
@@ -65,19 +65,19 @@ class SMTPRuntime:
         self.mta_sts_loaded: set[str] = set()
         self.mta_sts_failures: dict[str, str] = {}
         self.no_rules: NoRules | None = None
-        self.spf_results: dict[tuple[str, str, str], tuple[str, list[Seen]]] = {}
-        self.dmarc_records: dict[str, tuple[tuple[dict[str, str] | None, bool], list[Seen]]] = {}
+        self.spf_results: dict[tuple[str, str, str], tuple[str, Reading]] = {}
+        self.dmarc_records: dict[str, tuple[tuple[dict[str, str] | None, bool], Reading]] = {}
         self._pool: concurrent.futures.ProcessPoolExecutor | None = None
         self._dns_threads: concurrent.futures.ThreadPoolExecutor | None = None
 
-    def keep_spf(self, key: tuple[str, str, str], result: str, seen: list[Seen]) -> None:
+    def keep_spf(self, key: tuple[str, str, str], result: str, reading: Reading) -> None:
         """Keep an SPF result checked from the DNS cache, with the answers it read."""
-        _keep(self.spf_results, key, (result, seen))
+        _keep(self.spf_results, key, (result, reading))
 
-    def keep_dmarc(self, domain: str, found: tuple[dict[str, str] | None, bool], seen: list[Seen]) -> None:
+    def keep_dmarc(self, domain: str, found: tuple[dict[str, str] | None, bool], reading: Reading) -> None:
         """Keep a domain's DMARC record (tags, at the organisational domain), with the
         answers it was read from."""
-        _keep(self.dmarc_records, domain, (found, seen))
+        _keep(self.dmarc_records, domain, (found, reading))
 
     async def in_dns_thread(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """``fn(*args, **kwargs)`` on the runtime's DNS threads, in the caller's context

@@ -39,6 +39,10 @@ class SMTPService:
         self.limiter = ConnectionLimiter.for_door(app.settings, door, name)
         self.protocols: set[_CountedProtocol] = set()
         self._server: asyncio.Server | None = None
+        # This listener's counters, looked up once (``labels`` takes a lock and hashes
+        # for every call).
+        self.connections_metric = metrics.connections.labels(name)
+        self.open_metric = metrics.open_connections.labels(name)
 
     def _make(self) -> _CountedProtocol:
         protocol = _CountedProtocol(self.hooks, COMMANDS, self.app, door=self.door, implicit_tls=self.implicit_tls)
@@ -110,8 +114,8 @@ class _CountedProtocol(SMTPSession):
             return
         if self.transport is None:  # not the second call after STARTTLS
             self.service.protocols.add(self)
-            metrics.connections.labels(self.service.name).inc()
-            metrics.open_connections.labels(self.service.name).inc()
+            self.service.connections_metric.inc()
+            self.service.open_metric.inc()
             sock = transport.get_extra_info("socket")
             if sock is not None:
                 with contextlib.suppress(OSError):
@@ -139,7 +143,7 @@ class _CountedProtocol(SMTPSession):
         if self in self.service.protocols:
             self.service.protocols.discard(self)
             self.service.limiter.release(self.peername)
-            metrics.open_connections.labels(self.service.name).dec()
+            self.service.open_metric.dec()
         super().connection_lost(error)
 
 

@@ -3,7 +3,8 @@
 The session reads command lines in aiosmtpd's loop and dispatches each verb to the
 handler of the command table it was given (``commands.COMMANDS``, handed over by
 ``server.py``): aiosmtpd looks verbs up in ``SMTP._smtp_methods``, which it fills from
-the class's ``smtp_*`` methods; here that mapping is built from the table instead, so the
+the class's ``smtp_*`` methods; here that mapping is the table instead (one for every
+session, each verb's handler bound to the session when the verb comes), so the
 table is the only source of commands (a verb missing from it is unknown, and HELP lists
 the table) and this module imports no command module. The table's ``Hooks`` (aiosmtpd's
 handler API: ``handle_EHLO``, ``handle_MAIL``...) are what aiosmtpd's own parsers of
@@ -24,10 +25,11 @@ EHLO, MAIL and RCPT call.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import re
 import types
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
@@ -51,6 +53,12 @@ CommandHandler = Callable[["SMTPSession", Any], Awaitable[None]]
 # and the rest after the space; it costs 50 us a command, this a microsecond.
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
 _PLAIN_PATH = re.compile(rf"<({_ATEXT}+(?:\.{_ATEXT}+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)>(?: (?=[A-Za-z0-9])|$)")
+
+
+# AUTH attempts per connection; the rest is practically unlimited (a connection may
+# carry many messages). One dict for every session: aiosmtpd only reads it (each
+# session counts in a copy), and it insists on a dict.
+_CALL_LIMITS: dict[str, int] = {"AUTH": 5, "STARTTLS": 3, "*": 10_000_000}
 
 
 @dataclass
@@ -99,6 +107,9 @@ class SMTPSession(SMTP):  # type: ignore[misc]
         starttls = None if implicit_tls else (app.tls.server if app.tls.available else None)
         super().__init__(
             hooks,
+            # The loop the connection is made on; without it aiosmtpd finds one with
+            # ``get_event_loop`` under ``warnings.catch_warnings`` for every connection.
+            loop=asyncio._get_running_loop(),
             data_size_limit=settings.message_max_bytes,
             enable_SMTPUTF8=True,
             decode_data=False,
@@ -109,12 +120,12 @@ class SMTPSession(SMTP):  # type: ignore[misc]
             timeout=settings.smtp.idle_timeout,
             auth_required=door == "submission",
             auth_require_tls=True,
-            # AUTH attempts per connection; the rest is practically unlimited (a
-            # connection may carry many messages).
-            command_call_limit={"AUTH": 5, "STARTTLS": 3, "*": 10_000_000},
+            command_call_limit=_CALL_LIMITS,
         )
-        # The command table is the dispatch (see the module text).
-        self._smtp_methods = {verb: types.MethodType(handler, self) for verb, handler in commands.items()}
+        # The command table is the dispatch (see the module text), bound on look-up: a
+        # session uses five or six of its fourteen verbs. aiosmtpd types it a dict; it
+        # only calls ``get`` and ``items`` on it.
+        self._smtp_methods = _BoundCommands(self, commands)  # type: ignore[assignment]
         self.app = app
         self.door = door
         self.implicit_tls = implicit_tls
@@ -143,15 +154,15 @@ class SMTPSession(SMTP):  # type: ignore[misc]
         return address, arg[plain.end():]
 
     def __dir__(self) -> list[str]:
-        # aiosmtpd's __init__ looks for its ``smtp_*`` and ``auth_*`` methods with ``dir``
-        # and ``inspect.getmembers`` for every new connection, over every attribute of the
-        # session (its properties run): a quarter of a millisecond of each connection.
-        # Those are the only names it looks for, so they are all ``dir`` lists (found
-        # once per class).
+        # aiosmtpd's __init__ looks for its ``auth_*`` methods (``inspect.getmembers``) and
+        # its ``smtp_*`` ones (``dir``) for every new connection, over every attribute of
+        # the session (its properties run): a quarter of a millisecond of each connection.
+        # The AUTH mechanisms are the only names it needs (found once per class); its
+        # ``smtp_*`` table is replaced by the command table at once, so it gets none.
         cls = type(self)
         names: list[str] | None = cls.__dict__.get("_listed_names")
         if names is None:
-            names = sorted(n for n in super().__dir__() if n.startswith(("smtp_", "auth_")))
+            names = sorted(n for n in super().__dir__() if n.startswith("auth_"))
             cls._listed_names = names  # type: ignore[attr-defined]
         return list(names)
 
@@ -179,7 +190,7 @@ class SMTPSession(SMTP):  # type: ignore[misc]
         first = self.transport is None
         super().connection_made(transport)
         session = self.ct_session
-        peer = transport.get_extra_info("peername")
+        peer = session.peer  # aiosmtpd's connection_made took the peer name
         session.peer_ip = str(peer[0]) if peer else ""
         ssl_object = transport.get_extra_info("ssl_object")
         if ssl_object is not None:
@@ -188,12 +199,7 @@ class SMTPSession(SMTP):  # type: ignore[misc]
             cipher = ssl_object.cipher()
             session.tls_cipher = str(cipher[0]) if cipher else ""
         if first:
-            loopback = False
-            try:
-                loopback = ipaddress.ip_address(session.peer_ip).is_loopback
-            except ValueError:
-                pass
-            dev_plain = self.app.settings.system.dev_allow_plaintext_loopback and loopback
+            dev_plain = self.app.settings.system.dev_allow_plaintext_loopback and _loopback(session.peer_ip)
             self.plaintext_ok = dev_plain
             # RFC 3207 section 4 / RFC 8314: no password before TLS on submission.
             self.require_starttls = bool(
@@ -262,10 +268,10 @@ class SMTPSession(SMTP):  # type: ignore[misc]
         if isinstance(status, bytes):
             response = status
         else:
-            text = str(status)
+            text = status if isinstance(status, str) else str(status)
             # EHLO's extension lines stay as they are.
-            response, closing = errors.wire_reply(text, not (self.in_ehlo and text.startswith("250")),
-                                                  self.utf8(), bool(self.enable_SMTPUTF8))
+            response, closing = errors.reply_bytes(text, not (self.in_ehlo and text.startswith("250")),
+                                                   self.utf8(), bool(self.enable_SMTPUTF8))
         if self.closed or self.transport is None:
             return  # the session has ended: nothing more is said
         self._held += response + b"\r\n"
@@ -293,6 +299,44 @@ class SMTPSession(SMTP):  # type: ignore[misc]
     def reset_transaction(self) -> None:
         """The transaction is over (after DATA or the last BDAT): a new envelope."""
         self._set_post_data_state()
+
+
+@functools.lru_cache(maxsize=1024)
+def _loopback(ip: str) -> bool:
+    """Whether the client address ``ip`` is a loopback address (remembered: a busy MX
+    hears from the same few addresses connection after connection)."""
+    try:
+        return ipaddress.ip_address(ip).is_loopback
+    except ValueError:
+        return False
+
+
+class _BoundCommands(Mapping[str, Any]):
+    """A session's view of the command table: ``get(verb)`` is the handler bound to the
+    session (what aiosmtpd's ``_smtp_methods`` holds), made when the verb comes. The
+    table is shared by every session; nothing of one session is kept in it."""
+
+    __slots__ = ("_session", "_table")
+
+    def __init__(self, session: SMTPSession, table: Mapping[str, CommandHandler]) -> None:
+        self._session = session
+        self._table = table
+
+    def __getitem__(self, verb: str) -> Any:
+        return types.MethodType(self._table[verb], self._session)
+
+    def get(self, verb: str, default: Any = None) -> Any:
+        handler = self._table.get(verb)
+        return default if handler is None else types.MethodType(handler, self._session)
+
+    def __contains__(self, verb: object) -> bool:
+        return verb in self._table
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._table)
+
+    def __len__(self) -> int:
+        return len(self._table)
 
 
 def tls_description(session: CTSession) -> str:

@@ -388,6 +388,13 @@ def cpu_seconds(pid: int) -> float:
     """CPU seconds (user + system) spent so far by process ``pid`` and every process
     under it (``congthu serve``'s workers), from ``/proc``: on a machine shared with other
     work, the server's CPU per operation is the figure that holds, not the rate."""
+    return sum(cpu_by_process(pid).values())
+
+
+def cpu_by_process(pid: int) -> dict[int, float]:
+    """``cpu_seconds`` of ``pid`` and each process under it, by process: whether the
+    workers of ``congthu serve`` share the work (SO_REUSEPORT spreads connections by
+    a hash of their addresses, not by load)."""
     parents: dict[int, int] = {}
     times: dict[int, float] = {}
     tick = os.sysconf("SC_CLK_TCK")
@@ -401,12 +408,12 @@ def cpu_seconds(pid: int) -> float:
         fields = raw[raw.rindex(")") + 2:].split()
         parents[int(entry)] = int(fields[1])
         times[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
-    total, todo = 0.0, [pid]
+    found, todo = {}, [pid]
     while todo:
         current = todo.pop()
-        total += times.get(current, 0.0)
+        found[current] = times.get(current, 0.0)
         todo.extend(child for child, parent in parents.items() if parent == current)
-    return total
+    return found
 
 
 def wait_idle(pid: int, below: float, most: float, window: float = 3.0) -> float:
@@ -437,15 +444,22 @@ def measure(name: str, port: int, users: list[str], uids: list[str], seconds: fl
     run("search", 1, port, 0.5, users, uids)  # warm: the tree built, caches filled
     for kind in ("bind", "search"):
         for clients in (1, 10):
-            before = cpu_seconds(pid) if pid else 0.0
+            before = cpu_by_process(pid) if pid else {}
             rate, client_cpu = run_measured(kind, clients, port, seconds, users, uids)
             figures[f"{kind} {clients}"] = rate
             figures[f"{kind} {clients} client cpu"] = client_cpu * 1000
-            cpu = f"; the clients' CPU {client_cpu * 1000:.2f} s per 1,000"
+            cpu = f"; the clients' CPU {client_cpu * 1000:.3f} s per 1,000"
             if pid:
-                spent = cpu_seconds(pid) - before
+                after = cpu_by_process(pid)
+                each = {p: after[p] - before.get(p, 0.0) for p in after}
+                spent = sum(each.values())
                 figures[f"{kind} {clients} cpu"] = spent / max(1.0, rate * seconds) * 1000
-                cpu = (f"; server CPU {figures[f'{kind} {clients} cpu']:.2f} s per 1,000{cpu} "
+                # Each process's share of the server's CPU (the supervisor, the workers):
+                # two workers both busy with 10 clients, or one doing all of it.
+                shares = "/".join(f"{100 * v / spent:.0f}" for v in sorted(each.values(), reverse=True)
+                                  if spent and v > 0.01 * spent)
+                cpu = (f"; server CPU {figures[f'{kind} {clients} cpu']:.3f} s per 1,000 "
+                       f"({spent / seconds:.2f} CPU-s/s, by process {shares or '-'} %){cpu} "
                        f"(load {os.getloadavg()[0]:.1f})")
             print(f"{name}: {'binds' if kind == 'bind' else 'searches'}/s with {clients:>2} client(s): {rate:,.0f}"
                   f"{cpu}", flush=True)

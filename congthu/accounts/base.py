@@ -71,6 +71,8 @@ class AccountsBase:
         self._clients: dict[str, tuple[str, bool]] = {}
         # (door, result) -> the child of ``congthu_logins_total`` (``count_login``).
         self._login_counts: dict[tuple[str, str], Any] = {}
+        # id(kept state) -> what ``authenticate_kept`` decides of it once (``login._kept_plan``).
+        self._kept_plans: dict[int, tuple[Any, ...]] = {}
 
     async def hash_many(self, passwords: Sequence[str]) -> list[str]:
         """argon2id hashes of many passwords (an import's first passwords), on every core:

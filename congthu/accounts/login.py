@@ -35,6 +35,7 @@ from congthu.accounts.model import (
     ScramCandidate,
     ScramLookup,
     Verified,
+    aware,
     change_password_url,
     credential_of,
 )
@@ -45,6 +46,9 @@ from congthu.log import event
 from congthu.store import Mailbox, normalise_address
 from congthu.store.access import record_access
 from congthu.store.lookup import addresses_of, mailbox_by_address
+
+# Kept states whose fixed part ``authenticate_kept`` remembers (``_kept_plan``) at once.
+MAX_KEPT_PLANS = 10_000
 
 
 @dataclass(frozen=True)
@@ -131,22 +135,52 @@ class LoginChecks(SecondFactor):
             return None  # every success is written
         address = self.client_address(client_ip)[0]
         state = self.states.get(username, address)
-        if state is None or state.two_factor:
+        if state is None:
             return None
-        mailbox, cred = state.mailbox, state.credential
-        if (mailbox.status != "active" or cred.scram_stored_key is None
-                or cred.scram_iterations != self.settings.scram_iterations):
+        settings = self.settings
+        plan = self._kept_plans.get(id(state))
+        if (plan is None or plan[0] is not state or plan[1] is not self.hasher
+                or plan[2] != settings.scram_iterations or plan[3] != settings.max_age_days):
+            plan = self._kept_plan(state)
+        if not plan[4]:
             return None
-        hashed = cred.password_hash
-        if not self.verified.known(hashed, password) or self.needs_rehash(hashed):
+        if not self.verified.known(state.credential.password_hash, password):
             return None
         now = self.clock()
-        if self.expired(cred, now) or not self.recent.repeat(username, protocol, client_ip, now, record_within):
+        expires = plan[5]
+        if (expires is not None and now >= expires) or not self.recent.repeat(username, protocol, client_ip, now,
+                                                                              record_within):
             return None
         # As ``conclude`` for a success written lately: counted, not written.
         self.count_login(protocol, AuthStatus.OK.value)
+        mailbox = state.mailbox
         self.on_login(mailbox.id, protocol)
         return AuthResult(AuthStatus.OK, mailbox, via="password")
+
+    def _kept_plan(self, state: KeptLogin) -> tuple[KeptLogin, Any, int, int, bool, datetime | None]:
+        """What ``authenticate_kept`` decides of a kept state that is the same for every
+        login of it, worked out once per state and settings (the state is frozen; a
+        change of the account is a new state, ``states.py``): (the state, the hasher,
+        the SCRAM iterations and the maximum age it was worked out for, whether the
+        kept path may answer at all (no second factor, the mailbox active, no SCRAM
+        keys to store, no rehash, no must-change mark: Điều 13.2), and the instant the
+        password expires at, None if never: ``expired`` with the time now is ``now >=``
+        that instant)."""
+        settings = self.settings
+        mailbox, cred = state.mailbox, state.credential
+        usable = (not state.two_factor and mailbox.status == "active" and cred.scram_stored_key is not None
+                  and cred.scram_iterations == settings.scram_iterations
+                  and not self.needs_rehash(cred.password_hash) and not cred.must_change)
+        max_age = settings.max_age_days
+        changed = aware(cred.changed_at)
+        assert changed is not None
+        expires = changed + timedelta(days=max_age) if max_age else None
+        plan = (state, self.hasher, settings.scram_iterations, max_age, usable, expires)
+        plans = self._kept_plans
+        if len(plans) >= MAX_KEPT_PLANS:
+            plans.clear()
+        plans[id(state)] = plan
+        return plan
 
     async def precheck(self, username: str, *, protocol: str, client_ip: str, secure: bool,
                        plaintext: bool) -> AuthResult | None:

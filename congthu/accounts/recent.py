@@ -44,6 +44,13 @@ _LONG_AGO = datetime(1970, 1, 1, tzinfo=UTC)
 class _Written:
     at: datetime  # when the last success was written
     repeats: int = 0  # successes since, counted and not written
+    # ``at`` + ``within`` for the ``within`` last asked (``repeat``): worked out once per
+    # record, not per login (-1: not yet, or ``at`` moved).
+    within: float = -1.0
+    until: datetime = _LONG_AGO
+
+
+_NONE: dict[tuple[str, str], _Written] = {}
 
 
 class RecentLogins:
@@ -56,8 +63,12 @@ class RecentLogins:
         less than ``within`` seconds ago: this one is counted and need not be written."""
         if within <= 0:
             return False
-        found = self._seen.get(account, {}).get((door, client))
-        if found is None or not found.at <= now < found.at + timedelta(seconds=within):
+        found = self._seen.get(account, _NONE).get((door, client))
+        if found is None:
+            return False
+        if found.within != within:
+            found.within, found.until = within, found.at + timedelta(seconds=within)
+        if not found.at <= now < found.until:
             return False
         found.repeats += 1
         return True
@@ -76,5 +87,5 @@ class RecentLogins:
     def forget(self, account: str) -> None:
         """A failure of ``account``: its next success is written at once, from anywhere
         (with the successes counted before it)."""
-        for written in self._seen.get(account, {}).values():
-            written.at = _LONG_AGO
+        for written in self._seen.get(account, _NONE).values():
+            written.at, written.within = _LONG_AGO, -1.0

@@ -29,6 +29,7 @@ from congthu.ldap.messages import (
     entry_operation,
     envelope,
     paged_value,
+    search_answer,
     search_success,
     text,
 )
@@ -40,10 +41,15 @@ from congthu.ldap.tree import PAGED_RESULTS, SUBSCHEMA_DN, Entry, Identity, Tree
 BATCH = 500
 # Octets of entries gathered before they are written (the last write carries the result).
 WRITE_BATCH = 65536
-# Encoded entries kept per tree snapshot (``_entry_operation``): some 200 octets each.
+# Encoded entries kept per tree snapshot (``_entry_operation``): some 200 octets each,
+# at least this many, and up to twice the entries of the tree (an application that looks
+# up anyone of 50,000 people, with one attribute list, has each kept once: clearing
+# them all at a fixed 20,000 made three lookups in five encode their entry again).
 MAX_ENCODED = 20_000
 # Filters kept by their encoding (``_filter``).
 MAX_FILTERS = 4096
+# Attribute lists kept as text (``search_kept``): applications send a few.
+MAX_ATTRIBUTE_LISTS = 1024
 # Paged searches one session may keep open at once (RFC 2696 section 3: the server may
 # drop the oldest).
 MAX_PAGED = 16
@@ -173,8 +179,13 @@ def search_kept(s: Session, message: Message) -> bool:
     body: SearchBody = message.body
     settings = s.app.settings.ldap
     try:
-        base_text = text(body.base)
-        requested = tuple(text(a) for a in body.attributes)
+        base_text = body.base.decode("utf-8")  # ``text``: the body's strings are bytes
+        requested = s.trees.attribute_lists.get(body.attributes)
+        if requested is None:
+            requested = tuple([a.decode("utf-8") for a in body.attributes])
+            if len(s.trees.attribute_lists) >= MAX_ATTRIBUTE_LISTS:
+                s.trees.attribute_lists.clear()
+            s.trees.attribute_lists[body.attributes] = requested
         wanted = _filter(s, body.filter, settings.max_filter_depth)
         key = s.trees.key(base_text)
     except (UnicodeDecodeError, filters.FilterError, dn.InvalidDN):
@@ -194,9 +205,9 @@ def search_kept(s: Session, message: Message) -> bool:
     if len(found) > size_limit:
         return False
     types_only = body.types_only
-    out = [envelope(message.id, _entry_operation(tree, item, s.identity, requested, types_only)) for item in found]
-    out.append(search_success(message.id))
-    s.wire.write(b"".join(out))
+    identity = s.identity
+    s.wire.write(search_answer(message.id, [_entry_operation(tree, item, identity, requested, types_only)
+                                            for item in found]))
     return True
 
 
@@ -224,7 +235,7 @@ def _entry_operation(tree: Tree, item: Entry, identity: Identity, requested: tup
     found = tree.encoded.get(key)
     if found is None:
         found = entry_operation(item.dn, render(tree, item, visible, list(requested), types_only))
-        if len(tree.encoded) >= MAX_ENCODED:
+        if len(tree.encoded) >= max(MAX_ENCODED, 2 * len(tree.entries)):
             tree.encoded.clear()
         tree.encoded[key] = found
     return found
@@ -257,6 +268,10 @@ async def _matching(s: Session, tree: Tree, key: dn.Key, scope: int, wanted: fil
 
 def _pool(tree: Tree, keys: set[dn.Key], key: dn.Key, scope: int) -> list[Entry]:
     """The entries of the index's ``keys`` in scope, in the order of their DNs."""
+    if len(keys) == 1:  # the usual lookup of one person: nothing to sort
+        for one in keys:
+            entry_ = tree.get(one)
+            return [entry_] if entry_ is not None and tree.in_scope(entry_, key, scope) else []
     return sorted((e for k in keys if (e := tree.get(k)) is not None and tree.in_scope(e, key, scope)),
                   key=lambda e: e.dn)
 

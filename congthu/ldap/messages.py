@@ -330,11 +330,22 @@ def decode_checked(pdu: bytes, max_depth: int) -> Message:
     ``max_depth``), then ``decode``. A Bind the hand decoder reads is not walked again:
     reading it walked every element of it, each within its parent, definite, four levels
     deep at most, which is all ``check`` would ask (``test_codec.py``: every PDU it reads
-    as a Bind passes ``check``). Any other operation is checked before pyasn1 sees it,
-    and a search's filter before it is read."""
+    as a Bind passes ``check``). A Search it reads has only its filter walked (see
+    below; ``test_search_check.py``: the same outcome as the whole walk, for anything).
+    Any other operation is checked before pyasn1 sees it, and a search's filter before
+    it is read."""
     fast = _decode_fast(pdu)
-    if fast is not None and fast.op == "bind":
-        return fast
+    if fast is not None:
+        if fast.op == "bind":
+            return fast
+        if max_depth >= 3:
+            # A Search read by hand: reading it walked every element but the filter's
+            # inside (each definite, within its parent, the parents tiled exactly, none
+            # deeper than 3 but the filter: ``test_search_check.py``), so only the filter
+            # is walked, two levels below the PDU (envelope, SearchRequest): what
+            # ``check`` of the whole PDU would find, for a third of its work.
+            ber.check(fast.body.filter, max_depth - 2)
+            return fast
     ber.check(pdu, max_depth)
     return fast if fast is not None else decode_by_pyasn1(pdu)
 
@@ -527,40 +538,49 @@ FILTER_TAGS = frozenset({0xA0, 0xA1, 0xA2, 0xA3, 0xA4, 0xA5, 0xA6, 0x87, 0xA8, 0
 
 
 def _search_fast(pdu: bytes, position: int, end: int) -> SearchBody | None:
-    fields: list[Any] = []
-    # baseObject, scope, derefAliases, sizeLimit, timeLimit, typesOnly.
-    for kind, low, high in ((0x04, 0, 0), (0x0A, 0, 3), (0x0A, 0, 3), (0x02, 0, MAX_INT), (0x02, 0, MAX_INT),
-                            (0x01, 0, 0)):
-        found = ber.element(pdu, position, end)
-        if found is None:
-            return None
-        if kind == 0x04:
-            value: Any = _octets_at(pdu, found)
-        elif kind == 0x01:
-            value = pdu[found[1]] != 0 if found[0] == 0x01 and found[2] - found[1] == 1 else None
-        else:
-            value = _integer_at(pdu, found, kind, low, high)
-        if value is None:
-            return None
-        fields.append(value)
-        position = found[2]
-    query = ber.element(pdu, position, end)
+    # baseObject, scope, derefAliases, sizeLimit, timeLimit, typesOnly, written out
+    # (a search by uid is read thousands of times a second: no loop over a table).
+    element = ber.element
+    found = element(pdu, position, end)
+    if found is None or found[0] != 0x04:
+        return None
+    base = pdu[found[1]:found[2]]
+    found = element(pdu, found[2], end)
+    scope = _integer_at(pdu, found, 0x0A, 0, 3)
+    if scope is None or found is None:
+        return None
+    found = element(pdu, found[2], end)
+    deref = _integer_at(pdu, found, 0x0A, 0, 3)
+    if deref is None or found is None:
+        return None
+    found = element(pdu, found[2], end)
+    size_limit = _integer_at(pdu, found, 0x02, 0, MAX_INT)
+    if size_limit is None or found is None:
+        return None
+    found = element(pdu, found[2], end)
+    time_limit = _integer_at(pdu, found, 0x02, 0, MAX_INT)
+    if time_limit is None or found is None:
+        return None
+    found = element(pdu, found[2], end)
+    if found is None or found[0] != 0x01 or found[2] - found[1] != 1:
+        return None
+    types_only = pdu[found[1]] != 0
+    position = found[2]
+    query = element(pdu, position, end)
     if query is None or query[0] not in FILTER_TAGS:
         return None  # not a Filter's CHOICE: pyasn1's decoding gives the error
     raw_filter = pdu[position:query[2]]
-    found = ber.element(pdu, query[2], end)
+    found = element(pdu, query[2], end)
     if found is None or found[0] != 0x30 or found[2] != end:
         return None
     attributes = []
     position = found[1]
     while position < end:
-        item = ber.element(pdu, position, end)
-        value = _octets_at(pdu, item)
-        if value is None or item is None:
+        item = element(pdu, position, end)
+        if item is None or item[0] != 0x04:
             return None
-        attributes.append(value)
+        attributes.append(pdu[item[1]:item[2]])
         position = item[2]
-    base, scope, deref, size_limit, time_limit, types_only = fields
     return SearchBody(base, scope, deref, size_limit, time_limit, types_only, raw_filter, tuple(attributes))
 
 
@@ -640,7 +660,8 @@ _BIND_SUCCESS = _tlv(0x61, _tlv(0x0A, b"\x00") + _tlv(0x04, b"") + _tlv(0x04, b"
 def bind_success(message_id: int) -> bytes:
     """``result(message_id, 1, 0)``: the answer of a successful bind, its message id
     spliced into bytes made once (``test_codec.py`` checks they are the same)."""
-    return _tlv(0x30, _tlv(0x02, _integer(message_id)) + _BIND_SUCCESS)
+    number = _integer(message_id)  # 1 to 5 octets: the envelope's length is one octet
+    return bytes((0x30, 2 + len(number) + len(_BIND_SUCCESS), 0x02, len(number))) + number + _BIND_SUCCESS
 
 
 # The SearchResultDone of a success without controls (section 4.5.2), likewise.
@@ -649,7 +670,19 @@ _SEARCH_SUCCESS = _tlv(0x60 | SEARCH_DONE, _tlv(0x0A, b"\x00") + _tlv(0x04, b"")
 
 def search_success(message_id: int) -> bytes:
     """``result(message_id, SEARCH_DONE, 0)``, made as ``bind_success`` is."""
-    return _tlv(0x30, _tlv(0x02, _integer(message_id)) + _SEARCH_SUCCESS)
+    number = _integer(message_id)
+    return bytes((0x30, 2 + len(number) + len(_SEARCH_SUCCESS), 0x02, len(number))) + number + _SEARCH_SUCCESS
+
+
+def search_answer(message_id: int, operations: list[bytes]) -> bytes:
+    """The SearchResultEntry messages of ``operations`` (``entry_operation``'s) and the
+    success SearchResultDone after them, as one write: ``envelope`` of each and
+    ``search_success``, the message ID encoded once."""
+    number = _integer(message_id)
+    head = bytes((0x02, len(number))) + number
+    out = [_tlv(0x30, head + operation) for operation in operations]
+    out.append(bytes((0x30, len(head) + len(_SEARCH_SUCCESS))) + head + _SEARCH_SUCCESS)
+    return b"".join(out)
 
 
 def entry(message_id: int, dn: str, attributes: list[tuple[str, list[str]]]) -> bytes:

@@ -415,6 +415,9 @@ class TreeCache:
         self.people: dict[tuple[int, str], Identity] = {}
         # (a filter's encoding, the depth bound) -> the filter read (``cmd_search._filter``).
         self.filters: dict[tuple[bytes, int], Filter] = {}
+        # A search's attribute list as sent -> as text (``cmd_search.search_kept``): one
+        # tuple per list an application sends, shared by the keys of ``Tree.encoded``.
+        self.attribute_lists: dict[tuple[bytes, ...], tuple[str, ...]] = {}
         self._tree: Tree | None = None
         self._lock = asyncio.Lock()
         self._grants: tuple[tuple[str, ...], dict[str, grants.Grant]] = ((), {})

@@ -50,6 +50,8 @@ __all__ = ["DOORS", "FLUSH_SECONDS", "ReportCounters", "mail_class", "vietnam_da
 
 # Seconds between two writes of the counters: the most a SIGKILL can lose.
 FLUSH_SECONDS = 5.0
+# (mailbox, door) pairs whose login keys are remembered at once (``ReportCounters.login``).
+MAX_LOGIN_KEYS = 100_000
 VIETNAM = timezone(timedelta(hours=7), "ICT")
 # The login doors of the report; the web pages' protocols are one door, the webmail.
 DOORS = ("imap", "pop3", "smtp", "web", "ldap")
@@ -171,6 +173,8 @@ class ReportCounters:
         self._closed = False
         # The Vietnam day ``_today`` found last, and the instants it runs from and until.
         self._day: tuple[date, datetime, datetime] | None = None
+        # (mailbox id, door) -> (day, the login counter's key, the month's mark): ``login``.
+        self._login_keys: dict[tuple[int, str], tuple[date, tuple[date, int, str] | None, tuple[date, int]]] = {}
 
     # -- counting (the hot path: dictionary updates only) ------------------------------
 
@@ -205,14 +209,27 @@ class ReportCounters:
     def login(self, mailbox_id: int, protocol: str) -> None:
         """A successful login on ``protocol`` (the accounts' door name): counted by door,
         and the mailbox noted as used this month (the usage ratio)."""
-        door = _DOOR_OF.get(protocol)
-        if door is None:  # re-checking a password on the change page is not a sign-in
-            return
         today = self._today()
-        self.count(mailbox_id, f"login.{door}", 1, today)
-        month = (today.replace(day=1), mailbox_id)
+        # The counter's key and the month's mark, made once per mailbox, door and day
+        # (an application server's LDAP binds count the same few people thousands of
+        # times a second).
+        keys = self._login_keys.get((mailbox_id, protocol))
+        if keys is None or keys[0] != today:
+            door = _DOOR_OF.get(protocol)
+            # None: re-checking a password on the change page is not a sign-in.
+            key = None if door is None else (today, mailbox_id, f"login.{door}")
+            if len(self._login_keys) >= MAX_LOGIN_KEYS:
+                self._login_keys.clear()
+            keys = self._login_keys[(mailbox_id, protocol)] = (today, key, (today.replace(day=1), mailbox_id))
+        _day, key, month = keys
+        if key is None:
+            return
+        by_mailbox = self._pending.by_mailbox
+        by_mailbox[key] = by_mailbox.get(key, 0) + 1
         if month not in self._active_written:
             self._pending.active.add(month)
+        if self._task is None:
+            self._wake()
 
     def mail(self, sender_id: int | None, sender: str, recipients: Iterable[tuple[str, int | None]],
              document_type: str | None = None) -> None:

@@ -42,6 +42,8 @@ class App:
         self.hub = ChangeHub(data_dir / "run" / "feed" if db.is_sqlite else None)
         # What committed writes announce (the account feed: store/changes.account_changed).
         db.on_commit = self.hub.committed
+        # And the log entries, sent to the other processes under the writer lock.
+        db.on_commit_held = self.hub.committed_held
         self.store = MailStore(db, open_blob_store(settings.blobs, data_dir), self.hub)
         self.accounts = Accounts(self.store, settings)
         self.tls = TLSContexts(self.path(settings.tls.cert), self.path(settings.tls.key))

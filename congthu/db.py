@@ -179,6 +179,7 @@ class Database:
         self._sync_writer: Engine | None = None
         self._sync_reader: Engine | None = None
         self._write_thread: ThreadPoolExecutor | None = None
+        self._writer: _Writer | None = None  # the writer thread's connection, kept (see _Writer)
         self._read_threads: ThreadPoolExecutor | None = None
         # Group commit of run_write (SQLite): functions waiting for the next batch, and
         # the task running the batches.
@@ -196,6 +197,11 @@ class Database:
         # Told the notes of each committed write function (``after_commit``), on the
         # event loop, before its ``run_write`` returns (the App sets it: the change feed).
         self.on_commit: Callable[[set[str]], None] = lambda _notes: None
+        # SQLite: told the notes of each committed batch on the writer thread, at once
+        # and while it still holds the writer lock, so that what it sends reaches the
+        # other processes before any later commit of theirs (the change feed's log
+        # entries, ``ChangeHub.committed_held``). It must not block.
+        self.on_commit_held: Callable[[list[str]], None] = lambda _notes: None
 
     # -- whole transactions in one call -----------------------------------------------------
 
@@ -298,13 +304,21 @@ class Database:
         if self._sync_writer is None:
             self._sync_writer = _sqlite_sync_engine(self.url, self.sqlite, writer=True, pool_size=1)
             self._write_thread = ThreadPoolExecutor(1, thread_name_prefix="congthu-db-write")
-        engine, thread = self._sync_writer, self._write_thread
-        assert thread is not None
+            self._writer = _Writer(self._sync_writer)
+        writer, thread = self._writer, self._write_thread
+        assert writer is not None and thread is not None
         loop = asyncio.get_running_loop()
 
         def answer(batch: list[_WriteJob], outcomes: list[_Outcome]) -> None:
-            # On the writer thread, as each batch commits: its callers are answered on the
-            # loop while the thread goes on with the next batch.
+            # On the writer thread, as each batch commits: its notes to the other
+            # processes now, under the writer lock (on_commit_held); its callers are
+            # answered on the loop while the thread goes on with the next batch.
+            held = [note for job, (ok, _value) in zip(batch, outcomes, strict=True) if ok for note in job.notes]
+            if held:
+                try:
+                    self.on_commit_held(held)
+                except Exception:
+                    log.exception("after-commit notes failed")
             loop.call_soon_threadsafe(self._answer, batch, outcomes)
 
         def take(limit: int) -> list[_WriteJob]:
@@ -322,7 +336,7 @@ class Database:
             try:
                 async with self._async_writer.connect():  # the in-process write slot, see run_write
                     await _finish(loop.run_in_executor(
-                        thread, _write_lanes, engine, taken, self._writer_lock, answer, take))
+                        thread, _write_lanes, writer, taken, self._writer_lock, answer, take))
             except asyncio.CancelledError:
                 for job in taken:  # the loop is stopping (a job answered already stays so)
                     job.future.cancel()
@@ -450,6 +464,9 @@ class Database:
         for threads in (self._write_thread, self._read_threads):
             if threads is not None:
                 await asyncio.to_thread(threads.shutdown, True)
+        if self._writer is not None:  # its thread has ended: nothing uses it now
+            self._writer.close()
+            self._writer = None
         for conn in self._here_conns:
             with contextlib.suppress(Exception):
                 conn.close()
@@ -524,7 +541,7 @@ class _WriterLock:
             self.fd = None
 
 
-def _write_lanes(engine: Engine, taken: list[_WriteJob], lock: _WriterLock | None,
+def _write_lanes(writer: _Writer, taken: list[_WriteJob], lock: _WriterLock | None,
                  answer: Callable[[list[_WriteJob], list[_Outcome]], None],
                  take: Callable[[int], list[_WriteJob]]) -> None:
     """On the writer thread: a round's write functions, its non-durable ones then its
@@ -544,25 +561,56 @@ def _write_lanes(engine: Engine, taken: list[_WriteJob], lock: _WriterLock | Non
         lanes = [lane for lane in ([job for job in taken if not job.durable],
                                    [job for job in taken if job.durable]) if lane]
         for batch in lanes:
-            answer(batch, _write_batch(engine, batch))
+            answer(batch, _write_batch(writer, batch))
 
 
-def _write_batch(engine: Engine, batch: list[_WriteJob]) -> list[_Outcome]:
+def _write_batch(writer: _Writer, batch: list[_WriteJob]) -> list[_Outcome]:
     """A batch in one transaction, or each function alone if that transaction fails as
     a whole."""
     if len(batch) > 1:
         try:
-            return _write_together(engine, batch)
+            return _write_together(writer, batch)
         except Exception:  # noqa: S110 - each is run again alone and gets its own answer
             pass
-    return [_write_alone(engine, job) for job in batch]
+    return [_write_alone(writer, job) for job in batch]
+
+
+class _Writer:
+    """The writer thread's connection (SQLite), kept from one batch to the next.
+
+    Taking it from the pool and handing it back for each batch (a Connection made, the
+    pool's checkout and checkin with its ROLLBACK) cost the writer thread some 80 us of
+    its hold of the interpreter lock per batch, and most batches are one delivery. A
+    transaction that fails lets it go as before (``_begin``): handed back with the
+    pool's ROLLBACK, the next batch takes it again from the pool (its single
+    connection). Used on the writer thread only; closed by ``Database.dispose``."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.conn: Connection | None = None
+
+    def connection(self) -> Connection:
+        conn = self.conn
+        if conn is None or conn.closed or conn.invalidated:
+            self.close()
+            conn = self.conn = self.engine.connect()
+        return conn
+
+    def close(self) -> None:
+        if self.conn is not None:
+            conn, self.conn = self.conn, None
+            with contextlib.suppress(Exception):
+                conn.close()
 
 
 @contextlib.contextmanager
-def _begin(engine: Engine, durable: bool) -> Iterator[Connection]:
+def _begin(writer: _Writer, durable: bool) -> Iterator[Connection]:
     """A write transaction on the writer's connection, its commit fsynced or not
-    (``run_write``'s ``durable``): SQLite takes the setting outside a transaction only."""
-    with engine.connect() as conn:
+    (``run_write``'s ``durable``): SQLite takes the setting outside a transaction only.
+    If it fails (the function raised, BEGIN or COMMIT failed) it is rolled back and the
+    connection handed back to the pool (``_Writer``)."""
+    conn = writer.connection()
+    try:
         info = conn.connection.info
         level = "FULL" if durable else "NORMAL"
         if info.get("synchronous", "FULL") != level:
@@ -570,11 +618,14 @@ def _begin(engine: Engine, durable: bool) -> Iterator[Connection]:
             info["synchronous"] = level
         with conn.begin():
             yield conn
+    except BaseException:
+        writer.close()
+        raise
 
 
-def _write_together(engine: Engine, batch: list[_WriteJob]) -> list[_Outcome]:
+def _write_together(writer: _Writer, batch: list[_WriteJob]) -> list[_Outcome]:
     outcomes: list[_Outcome] = []
-    with _begin(engine, any(job.durable for job in batch)) as conn:
+    with _begin(writer, any(job.durable for job in batch)) as conn:
         try:
             for job in batch:
                 # Plain SQL savepoints: SQLAlchemy's begin_nested() costs several times more,
@@ -597,10 +648,10 @@ def _write_together(engine: Engine, batch: list[_WriteJob]) -> list[_Outcome]:
     return outcomes
 
 
-def _write_alone(engine: Engine, job: _WriteJob) -> _Outcome:
+def _write_alone(writer: _Writer, job: _WriteJob) -> _Outcome:
     job.notes = set()
     try:
-        with _begin(engine, job.durable) as conn:
+        with _begin(writer, job.durable) as conn:
             notes: set[str] = set()
             conn.info[_NOTES] = notes
             try:

@@ -24,6 +24,8 @@ import asyncio
 import re
 from typing import Any
 
+from sqlalchemy.engine import Connection
+
 from congthu.imap import mimeparts, urls
 from congthu.imap.errors import ImapError, no
 from congthu.imap.flags import allowed_flags, check_keywords
@@ -32,6 +34,7 @@ from congthu.imap.parser import Command, Section
 from congthu.imap.sequence import format_set
 from congthu.imap.session import Result, Session
 from congthu.store import flags as flagbits
+from congthu.store import recent as recent_store
 
 
 async def append(s: Session, cmd: Command) -> Result:
@@ -55,11 +58,25 @@ async def append(s: Session, cmd: Command) -> Result:
             raise no("Thư quá lớn / message too large", "TOOBIG")
         check_keywords(one["flags"])
     uids: list[int] = []
+    # RFC 3501 section 2.3.2: a read-write IMAP4rev1 session appending to the folder it
+    # has selected is the first to be told of the message (the EXISTS before its tagged
+    # OK), so it claims \Recent in the APPEND's own transaction (store/recent.py).
+    sel = s.selected
+    claims = sel is not None and sel.folder_id == folder.id and not sel.readonly and not s.rev2
+    claimed: list[range] = []
+
+    def claim(conn: Connection, uid: int) -> None:  # may run again: the last run is the one
+        claimed[:] = [recent_store.claim_in(conn, folder.id, uid + 1)]
+
     try:
         for one in messages:
             bits, keywords = allowed_flags(target.rights, one["flags"])
             uids.append(await s.app.store.append(folder.id, one["message"], flags=bits, keywords=keywords,
-                                                 internal_date=one["date"]))
+                                                 internal_date=one["date"], also=claim if claims else None))
+            if claimed and sel is not None:
+                recent_store.remember(s.app.store, folder.id, folder.uidvalidity, claimed[0])
+                sel.take_claimed(claimed[0])
+                claimed.clear()
     except BaseException:
         # RFC 3502 section 3: "If the server fails to append any message, none of the
         # messages are appended": those stored already are removed again.

@@ -113,13 +113,19 @@ class Selected(MessageIndex):
             # RFC 3501 section 2.3.2: if it cannot be determined whether this session is
             # the first to be told of a message, that message should be taken as recent.
             got = range(self.recent_known, end)
+        self.take_claimed(got)
+        self.recent_known = end
+
+    def take_claimed(self, got: range) -> None:
+        """UIDs this session claimed (``take_recent``, or the transaction of its own
+        APPEND to this folder: ``recent.claim_in``), recent here whenever it learns of
+        them; those below ``recent_known`` were decided on already."""
         start = max(got.start, self.recent_known)
         if start < got.stop:
             if self.recent and self.recent[-1][1] == start:
                 self.recent[-1] = (self.recent[-1][0], got.stop)
             else:
                 self.recent.append((start, got.stop))
-        self.recent_known = end
 
     def is_recent(self, uid: int) -> bool:
         return any(start <= uid < end for start, end in self.recent)

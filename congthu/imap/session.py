@@ -477,6 +477,10 @@ class Session:
             # The change log of this process answers without the database when it holds
             # every change since ours (``ChangeHub.changes_since``).
             logged = self.app.hub.changes_since(sel.folder_id, sel.modseq, sel.watch.modseq)
+            if logged is None and sel.watch.modseq <= sel.modseq and not sel.watch.gone:
+                # Told only of changes already taken in (a read of the database that
+                # saw them before their notification came): nothing to read.
+                logged = [], [], sel.modseq
             if logged is not None:
                 changed, gone, highest = logged
             else:

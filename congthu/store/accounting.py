@@ -3,7 +3,9 @@ MODSEQs reserved (RFC 9051 section 2.3.1.1, RFC 7162), quota charged and given b
 (Điều 8.1), and the reference counts that keep a content's row and blobs alive.
 
 Functions of a ``Connection``: delivery, append, copy, move, expunge and folder deletion
-call them from their transaction functions, so every path keeps the same rules.
+call them from their transaction functions, so every path keeps the same rules. The
+statements every delivery and APPEND runs (a charge, a reservation) go straight to
+SQLite's driver (``statements.*_WRITE``, ``rows.Compiled``).
 """
 
 from __future__ import annotations
@@ -19,22 +21,22 @@ from congthu.store.model import NotFound, QuotaExceeded
 from congthu.store.statements import (
     ADD_REFS,
     BUMP,
-    CHARGE,
-    CHARGE_FOLDER,
+    CHARGE_FOLDER_WRITE,
+    CHARGE_WRITE,
     FOLDER_MAILBOX,
     RELEASE,
     RELEASE_FOLDER,
-    RESERVE,
+    RESERVE_WRITE,
 )
 from congthu.store.tables import mailboxes
 
 
 def reserve_uids(conn: Connection, folder_id: int, count: int = 1) -> tuple[int, int]:
     """Reserve ``count`` UIDs and one modseq in a folder; returns (first uid, modseq)."""
-    row = conn.execute(RESERVE, {"b_folder": folder_id, "b_count": count}).first()
+    row = RESERVE_WRITE.first(conn, b_folder=folder_id, b_count=count)  # uidnext, highestmodseq
     if row is None:
         raise NotFound(f"folder {folder_id}")
-    return int(row.uidnext) - count, int(row.highestmodseq)
+    return int(row[0]) - count, int(row[1])
 
 
 def bump_modseq(conn: Connection, folder_id: int) -> int:
@@ -45,7 +47,7 @@ def bump_modseq(conn: Connection, folder_id: int) -> int:
 def try_charge(conn: Connection, mailbox_id: int, size: int) -> bool:
     """Add size to the mailbox's usage if it fits (Điều 8.1); whether it was added (not:
     over quota, or no such mailbox)."""
-    return bool(conn.execute(CHARGE, {"b_mailbox": mailbox_id, "b_size": size}).rowcount)
+    return bool(CHARGE_WRITE.changed(conn, b_mailbox=mailbox_id, b_size=size))
 
 
 def charge(conn: Connection, mailbox_id: int, size: int) -> None:
@@ -60,7 +62,8 @@ def charge(conn: Connection, mailbox_id: int, size: int) -> None:
 def charge_folder(conn: Connection, folder_id: int, size: int) -> int:
     """``charge`` the mailbox the folder belongs to, found in the same statement; its id.
     NotFound if the folder is gone, QuotaExceeded as ``charge``."""
-    mailbox_id = conn.execute(CHARGE_FOLDER, {"b_folder": folder_id, "b_size": size}).scalar()
+    row = CHARGE_FOLDER_WRITE.first(conn, b_folder=folder_id, b_size=size)
+    mailbox_id = row[0] if row is not None else None
     if mailbox_id is None:
         owner = conn.execute(FOLDER_MAILBOX, {"b_folder": folder_id}).scalar()
         if owner is None:

@@ -27,7 +27,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
 
 HEX = frozenset("0123456789abcdef")
@@ -58,7 +57,7 @@ class Staged:
     which ``flush`` fsyncs, as it may not be durable yet (``blobs_disk.py``)."""
 
     digest: str
-    tmp: Path | None = None
+    tmp: str | None = None  # its temporary file's path
     data: bytes | memoryview | None = None
 
 

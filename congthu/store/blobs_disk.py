@@ -22,10 +22,15 @@ directory was not yet fsynced committed without waiting for it).
 For many blobs at once (a group commit of deliveries), ``stage`` writes each to its
 temporary file without waiting, and ``flush`` then makes all of them durable together,
 their fsyncs side by side; the journal commits of many deliveries are merged into a few.
+
+The paths of every delivery's blobs (``stage``, ``flush``, ``get``) are plain strings
+(``_name``): ``pathlib`` cost the event loop some 40 us per 10 KB message, half of the
+staging. ``path`` still gives a ``Path``, for the quiet callers.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import os
@@ -60,6 +65,8 @@ class DiskBlobStore:
         self.root = root
         self.tmp = root / "tmp"
         self.tmp.mkdir(parents=True, exist_ok=True)
+        self._root = str(root)
+        self._tmp = str(self.tmp)
         # Threads that fsync many files side by side (``flush``), made on first use.
         self._fsync_threads: ThreadPoolExecutor | None = None
         self._fsync_lock = threading.Lock()
@@ -68,10 +75,14 @@ class DiskBlobStore:
         return f"disk {self.root}"
 
     def path(self, digest: str) -> Path:
-        return self.root / digest[:2] / digest[2:4] / digest
+        return Path(self._name(digest))
+
+    def _name(self, digest: str) -> str:
+        """``path`` as a string, for the busy paths (the module docstring says why)."""
+        return f"{self._root}/{digest[:2]}/{digest[2:4]}/{digest}"
 
     def exists(self, digest: str) -> bool:
-        return self.path(digest).exists()
+        return os.path.exists(self._name(digest))
 
     def put(self, data: bytes | memoryview) -> str:
         """Store bytes durably and return their SHA-256 (hex). Blocking: run in a thread."""
@@ -84,10 +95,10 @@ class DiskBlobStore:
         """Hash the bytes and, unless the blob is stored already, write them to a temporary
         file (no fsync); ``flush`` makes them durable. Blocking: run in a thread."""
         digest = hashlib.sha256(data).hexdigest()
-        path = self.path(digest)
+        name = self._name(digest)
         try:
             # The very bytes, not only the name: a crash may have left it short (module docstring).
-            in_place = path.stat().st_size == len(data) and path.read_bytes() == data
+            in_place = os.stat(name).st_size == len(data) and _read(name) == data
         except FileNotFoundError:
             in_place = False
         if in_place:  # flush still fsyncs it: it may not be durable yet (module docstring)
@@ -95,8 +106,8 @@ class DiskBlobStore:
         return digest, Staged(digest, self._write_tmp(digest, [data]))
 
     def _write_tmp(self, digest: str, pieces: Iterable[bytes | memoryview],
-                   check: hashlib._Hash | None = None) -> Path:
-        tmp = self.tmp / f"{digest}.{os.getpid()}.{threading.get_ident()}.{time.monotonic_ns()}"
+                   check: hashlib._Hash | None = None) -> str:
+        tmp = f"{self._tmp}/{digest}.{os.getpid()}.{threading.get_ident()}.{time.monotonic_ns()}"
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
             try:
@@ -110,10 +121,10 @@ class DiskBlobStore:
             finally:
                 os.close(fd)
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
+            _unlink(tmp)
             _raise_storage_error(exc)
         except BaseException:
-            tmp.unlink(missing_ok=True)
+            _unlink(tmp)
             raise
         return tmp
 
@@ -122,8 +133,8 @@ class DiskBlobStore:
         check = hashlib.sha256()
         tmp = self._write_tmp(digest, chunks, check)
         found = check.hexdigest()
-        if found != digest or tmp.stat().st_size != size:
-            tmp.unlink(missing_ok=True)
+        if found != digest or os.stat(tmp).st_size != size:
+            _unlink(tmp)
             raise BlobCorrupt(f"{digest}: SHA-256 {found}, {size} bytes expected")
         self.flush([Staged(digest, tmp)])
 
@@ -135,31 +146,32 @@ class DiskBlobStore:
         left are removed, and a blob this call renamed into place whose fsync failed too
         (its bytes may not be on disk), and the error raised (StorageFull when the disk is
         full)."""
-        renamed: list[Path] = []
+        renamed: list[str] = []
         done = 0
         try:
-            files: list[Path] = []
-            dirs: dict[Path, None] = {}
+            files: list[str] = []
+            dirs: dict[str, None] = {}
             for item in staged:
-                target = self.path(item.digest)
+                target = self._name(item.digest)
+                parent = os.path.dirname(target)
                 if item.tmp is not None:
-                    if not target.parent.is_dir():
-                        target.parent.mkdir(parents=True, exist_ok=True)
+                    if not os.path.isdir(parent):
+                        os.makedirs(parent, exist_ok=True)
                         # New directories: their own entries must be durable too.
-                        dirs[target.parent.parent] = None
-                        dirs[self.root] = None
+                        dirs[os.path.dirname(parent)] = None
+                        dirs[self._root] = None
                     os.replace(item.tmp, target)
                     renamed.append(target)
                 done += 1
                 files.append(target)
-                dirs[target.parent] = None
+                dirs[parent] = None
             failed = self._fsync_all([(path, False) for path in files] + [(path, True) for path in dirs])
             if failed:
                 # A blob whose fsync failed may have lost its bytes: not left under its name
                 # (the others are durable; unreferenced, they go with the garbage).
                 for target in renamed:
                     if target in failed:
-                        target.unlink(missing_ok=True)
+                        _unlink(target)
                 raise next(iter(failed.values()))
         except OSError as exc:
             self.discard(staged[done:])
@@ -171,7 +183,7 @@ class DiskBlobStore:
             self._fsync_threads.shutdown(wait=False)
             self._fsync_threads = None
 
-    def _fsync_all(self, paths: list[tuple[Path, bool]]) -> dict[Path, OSError]:
+    def _fsync_all(self, paths: list[tuple[str, bool]]) -> dict[str, OSError]:
         """fsync several files and directories (path, is a directory) at once: all but
         the first in a few threads, the first in this one (a hop less). Every fsync has
         ended when it returns; the ones that failed, with their errors."""
@@ -184,7 +196,7 @@ class DiskBlobStore:
                     self._fsync_threads = ThreadPoolExecutor(8, thread_name_prefix="congthu-fsync")
             futures = [(path, self._fsync_threads.submit(_fsync_path, path, directory))
                        for path, directory in paths[1:]]
-        failed: dict[Path, OSError] = {}
+        failed: dict[str, OSError] = {}
         try:
             _fsync_path(*paths[0])
         except OSError as exc:
@@ -200,11 +212,11 @@ class DiskBlobStore:
         """Remove staged temporary files that will not be flushed."""
         for item in staged:
             if item.tmp is not None:  # a blob staged in place stays: it was stored before
-                item.tmp.unlink(missing_ok=True)
+                _unlink(item.tmp)
 
     def get(self, digest: str) -> bytes:
         try:
-            return self.path(digest).read_bytes()
+            return _read(self._name(digest))
         except FileNotFoundError:
             raise BlobMissing(f"blob thiếu / missing blob {digest}") from None
 
@@ -272,7 +284,17 @@ class DiskBlobStore:
         return removed
 
 
-def _fsync_path(path: Path, directory: bool) -> None:
+def _read(name: str) -> bytes:
+    with open(name, "rb") as f:
+        return f.read()
+
+
+def _unlink(name: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(name)
+
+
+def _fsync_path(path: str, directory: bool) -> None:
     fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if directory else 0))
     try:
         os.fsync(fd)

@@ -21,6 +21,16 @@ across processes because the modseqs are the database's: every process's commits
 the next modseq of the folder under the database's write lock, so a change made by
 another worker is a missing number in this process's log, never a number it holds.
 
+Between the processes of a SQLite data directory a writer's entries travel before any
+later commit can be seen: the write function leaves its entry as a note (``relay``, in
+the transaction) and the writer thread sends it to the other processes once the commit
+is done and while it still holds the writer lock (``committed_held``, from
+``Database.on_commit_held``). The next commit of any process is made after that lock
+passes, so its process has the entry in its socket's queue before it learns of its own
+commit, and its sessions find no hole where another worker's change is (sent from the
+event loop after the commit, the entry was often overtaken by the other worker's own
+next commit, and every session behind it read the database).
+
 The account feed rides the same transports: "the state a login of this account is
 decided on changed" (``account_changed``, called by the owners' functions that change
 it: a mailbox's status or address, a password, a second factor, a lock), so that every
@@ -42,6 +52,7 @@ import logging
 import os
 import secrets
 import socket
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
@@ -61,6 +72,14 @@ CHANNEL = "congthu_changes"
 # NOTIFY payload and a datagram line that way); a folder's notification starts with a
 # digit or "-". The key ALL_ACCOUNTS drops everything (a lost feed).
 ACCOUNT_NOTE = "A"
+# A note of a log entry to send to the other processes (``ChangeHub.relay``): the
+# datagram line itself (``_encode_entry``), which starts with this; one only kept in
+# this process is named by KEEP_NOTE, the folder and the modseq.
+ENTRY_NOTE = "E"
+KEEP_NOTE = "K"
+# Entries of write functions not told committed yet (``ChangeHub.relay``), at most: those
+# of functions rolled back are never taken, and go when there are this many.
+HELD_MAX = 1024
 ALL_ACCOUNTS = "*"
 
 
@@ -154,17 +173,22 @@ class FolderWatch(Subscription):
     ``waker``, when set, is also called at each change (IMAP IDLE waits on one future
     for the folder, the client and the server's stop, without a task per source)."""
 
-    __slots__ = ("event", "modseq", "waker")
+    __slots__ = ("event", "gone", "modseq", "waker")
 
     def __init__(self, hub: ChangeHub, folder_id: int, event: asyncio.Event | None = None) -> None:
         super().__init__(hub, folder_id)
         # Shared by several watches when given (the webmail's stream waits on all the
         # folders of a mailbox at once and reads each watch's modseq).
         self.event: asyncio.Event | ChangeFlag = event or ChangeFlag()
+        # The highest modseq told; and whether the folder was told gone (modseq 0:
+        # ``FolderMethods.delete``), which only a read of the database confirms.
         self.modseq = 0
+        self.gone = False
         self.waker: Callable[[], None] | None = None
 
     def notify(self, modseq: int) -> None:
+        if modseq <= 0:
+            self.gone = True
         self.modseq = max(self.modseq, modseq)
         self.event.set()
         if self.waker is not None:
@@ -229,6 +253,9 @@ class ChangeHub:
         self._logs: dict[int, dict[int, _Entry]] = {}
         # Told the keys of the account feed (``on_accounts_changed``).
         self._account_listeners: list[Callable[[list[str]], None]] = []
+        # note -> (folder id, modseq, entry) of ``relay``: put by the writer thread, taken
+        # (kept in the log) by ``committed`` once the transaction has committed.
+        self._held: dict[str, tuple[int, int, _Entry]] = {}
 
     @property
     def listening(self) -> bool:
@@ -246,9 +273,14 @@ class ChangeHub:
             listener(keys)
 
     def committed(self, notes: set[str]) -> None:
-        """``Database.on_commit``: a commit of this process left these notes. Account
+        """``Database.on_commit``: a commit of this process left these notes. Its log
+        entries (``relay``) are kept now, before its caller goes on to ``record`` them: a
+        session that reads the folder's row meanwhile finds no hole where they are. Account
         changes are told here at once and sent to the other processes of the data
         directory now (SQLite; on PostgreSQL the NOTIFY went with the transaction)."""
+        for note in notes:
+            if note.startswith((ENTRY_NOTE, KEEP_NOTE)) and (held := self._held.pop(note, None)) is not None:
+                self.keep(*held)
         lines = [note for note in notes if note.startswith(ACCOUNT_NOTE)]
         if not lines:
             return
@@ -284,14 +316,15 @@ class ChangeHub:
             w.close()
 
     def record(self, folder_id: int, modseq: int, changed: Iterable[MessageMeta] = (),
-               gone: Iterable[int] = ()) -> None:
+               gone: Iterable[int] = (), *, relayed: bool = False) -> None:
         """What a commit of this process did to a folder at ``modseq``: all of it (every
         message it changed or added, as it is after the commit, and every UID it
         expunged). Call before publishing ``modseq``. Kept only while a session watches
         the folder (one that starts watching later reads the database up to its start);
         sent to the other processes of the data directory with the notification
-        (``LocalFeed``), so that their sessions need not read the database either."""
-        relay = self._local is not None and self._local.has_listeners()
+        (``LocalFeed``), so that their sessions need not read the database either;
+        ``relayed``: the write function sent it already (``relay``), only keep it here."""
+        relay = not relayed and self._local is not None and self._local.has_listeners()
         if not relay and not self._watches.get(folder_id):
             return
         entry = (tuple(changed), tuple(gone))
@@ -301,6 +334,42 @@ class ChangeHub:
             assert self._local is not None
             self._local.send_entry(folder_id, modseq, entry)
         self.keep(folder_id, modseq, entry)
+
+    def relay(self, conn: Connection, folder_id: int, modseq: int, changed: Iterable[MessageMeta] = (),
+              gone: Iterable[int] = ()) -> None:
+        """In a write function (``Database.run_write``), on the writer thread: what its
+        transaction does to a folder at ``modseq`` (as ``record``, which the caller still
+        calls after the commit, with ``relayed=True``), kept in this process's log as
+        soon as the commit is told (``committed``) and sent to the other processes of the
+        data directory as soon as the transaction commits, before the writer lock passes
+        to another (``committed_held``; the module's docstring). Not sent on PostgreSQL
+        (its nodes read the database), nor when no other process listens."""
+        send = self._local is not None and self._local.has_listeners()
+        if not send and not self._watches.get(folder_id):
+            return
+        entry = (tuple(changed), tuple(gone))
+        if len(entry[0]) + len(entry[1]) > ENTRY_MAX:
+            return
+        note = f"{KEEP_NOTE}{folder_id}:{modseq}"
+        if send:
+            line = _encode_entry((folder_id, modseq, entry)).decode()
+            if len(line) < DATAGRAM_MAX:
+                note = line
+        if len(self._held) >= HELD_MAX:
+            self._held.clear()  # rolled back ones, mostly; the others are kept by ``record``
+        self._held[note] = (folder_id, modseq, entry)
+        after_commit(conn, note)
+
+    def committed_held(self, notes: list[str]) -> None:
+        """``Database.on_commit_held``: on the writer thread, right after a commit and while
+        it holds the writer lock, the notes its functions left. The log entries among them
+        go to the other processes now (best effort, as every entry: a full queue drops it,
+        and the listener reads the database for that hole)."""
+        if self._local is None:
+            return
+        lines = [note.encode() for note in notes if note.startswith(ENTRY_NOTE)]
+        if lines:
+            self._local.send_held(lines)
 
     def keep(self, folder_id: int, modseq: int, entry: _Entry) -> None:
         """Put one commit's changes (this process's or another's) in the folder's log,
@@ -364,6 +433,17 @@ class ChangeHub:
         log = self._logs.get(folder_id)
         if log is None or upto <= modseq:
             return None
+        at = modseq + 1
+        while at in log:
+            at += 1
+        if at <= upto and self._local is not None and self._local.sock is not None:
+            # A hole: the entry of another worker's commit may be in the feed's queue,
+            # not read yet (it was sent before any later commit, but this process may
+            # learn of that later commit first: its own, or a folder row read just now).
+            self._local.drain()
+            log = self._logs.get(folder_id)
+            if log is None:
+                return None
         changed: dict[int, MessageMeta] = {}
         gone: set[int] = set()
         at = modseq + 1
@@ -455,7 +535,8 @@ def _encode_entry(item: tuple[int, int, _Entry]) -> bytes:
     folder_id, modseq, (changed, gone) = item
     metas = [[m.uid, m.flags, list(m.keywords), m.size, m.internal_date.isoformat(), m.modseq, m.content_id]
              for m in changed]
-    return b"E" + json.dumps([folder_id, modseq, metas, list(gone)], separators=(",", ":")).encode()
+    # ASCII (json's default), so that the line is also a note of ``after_commit``.
+    return ENTRY_NOTE.encode() + json.dumps([folder_id, modseq, metas, list(gone)], separators=(",", ":")).encode()
 
 
 def _decode_entry(data: bytes) -> tuple[int, int, _Entry]:
@@ -498,6 +579,9 @@ class LocalFeed:
         self._out: socket.socket | None = None  # sends, in a process that does not listen
         self._closing = False
         self._notes: dict[str, list[bytes]] = {}  # listener -> account-feed lines not sent yet
+        # The writer thread reads the list of listeners too (``send_held``).
+        self._peers_lock = threading.Lock()
+        self._held_out: socket.socket | None = None  # the writer thread's own sending socket
 
     def _address(self, name: str) -> str:
         path = str(self.directory / name)
@@ -526,6 +610,12 @@ class LocalFeed:
         for peer in self._listeners():
             self._send_to(peer, {})
         self._peers_mtime = -1
+
+    def drain(self) -> None:
+        """Take in now what the other processes sent (as the loop would at its next
+        turn): before a session reads the database for a hole in the log."""
+        if self.sock is not None:
+            self._readable()
 
     def _readable(self) -> None:
         assert self.sock is not None
@@ -608,7 +698,31 @@ class LocalFeed:
             self._loop = self._loop or asyncio.get_running_loop()
             self._flush_handle = self._loop.call_soon(self._flush)
 
+    def send_held(self, lines: list[bytes]) -> None:
+        """On the writer thread (``ChangeHub.committed_held``): log entry lines to every
+        other listening process at once, from a socket of the thread's own, dropped where
+        a listener's queue is full (best effort, see ``send_entry``). The list of
+        listeners is the one ``has_listeners`` answers from."""
+        if self._closing:
+            return
+        with self._peers_lock:
+            peers = self._peers if self.sock is not None and self._peers_mtime != -1 else self._read_listeners()
+        if not peers:
+            return
+        if self._held_out is None:
+            self._held_out = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        for peer in peers:
+            for datagram, _count in _datagrams(lines):
+                try:
+                    self._held_out.sendto(datagram, socket.MSG_DONTWAIT, self._address(peer))
+                except OSError:
+                    break  # full, or gone: the loop's sends deal with a gone one
+
     def _listeners(self) -> list[str]:
+        with self._peers_lock:
+            return self._read_listeners()
+
+    def _read_listeners(self) -> list[str]:
         try:
             mtime = os.stat(self.directory).st_mtime_ns
         except FileNotFoundError:
@@ -700,6 +814,9 @@ class LocalFeed:
         if self._out is not None:
             self._out.close()
             self._out = None
+        if self._held_out is not None:
+            self._held_out.close()
+            self._held_out = None
         if self.sock is not None:
             if self._loop is not None and not self._loop.is_closed():
                 with contextlib.suppress(Exception):

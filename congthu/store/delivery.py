@@ -19,7 +19,7 @@ import asyncio
 import hashlib
 import json
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any
@@ -43,8 +43,9 @@ from congthu.store.model import (
     utcnow,
 )
 from congthu.store.pending import Delivery, Outcome, StoredMessage
+from congthu.store.rows import Compiled
 from congthu.store.search import stored_text
-from congthu.store.statements import FOLDER_ID, INSERT_MESSAGE, RESERVE_CHECKED
+from congthu.store.statements import FOLDER_ID, INSERT_MESSAGE, INSERT_MESSAGE_WRITE, RESERVE_CHECKED_WRITE
 from congthu.store.tables import contents
 
 _BATCH = 500  # deliveries in one group commit, at most
@@ -89,8 +90,16 @@ def _upsert_contents(dialect: ModuleType) -> Executable:
     ).returning(contents.c.sha256, contents.c.id)
 
 
-# One statement per dialect, built once (statements.py says why).
+# One statement per dialect, built once (statements.py says why); on SQLite run straight
+# on the driver (``Compiled``), with these columns, every row's keys.
 UPSERT_CONTENTS = {"sqlite": _upsert_contents(sqlite), "postgresql": _upsert_contents(postgresql)}
+CONTENT_INSERT_COLUMNS = (
+    "sha256", "size", "segments", "structure", "subject", "from_addr", "to_addr", "cc_addr", "sent_date",
+    "message_id", "search_text", "search_cut", "subject_key", "from_key", "to_key", "cc_key", "preview",
+    "refcount", "created_at",
+)
+UPSERT_CONTENTS_WRITE = {name: Compiled(statement, columns=CONTENT_INSERT_COLUMNS)
+                         for name, statement in UPSERT_CONTENTS.items()}
 
 
 def _content_ids(conn: Connection, wanted: dict[str, tuple[StoredMessage, int]]) -> dict[str, int]:
@@ -118,8 +127,8 @@ def _content_ids(conn: Connection, wanted: dict[str, tuple[StoredMessage, int]])
             "preview": a.preview,
             "refcount": references, "created_at": now,
         })
-    statement = UPSERT_CONTENTS[conn.dialect.name]
-    return {sha: cid for sha, cid in conn.execute(statement, rows)}
+    statement = UPSERT_CONTENTS_WRITE[conn.dialect.name]
+    return {sha: cid for sha, cid in statement.insert_returning(conn, rows)}
 
 
 class DeliveryMethods(StoreBase):
@@ -320,13 +329,12 @@ class DeliveryMethods(StoreBase):
             modseqs: dict[int, int] = {}
             for folder_id, (mailbox_id, name, count) in sorted(per_folder.items()):
                 # The reservation checks that the folder still has this mailbox and name.
-                row = conn.execute(RESERVE_CHECKED, {
-                    "b_folder": folder_id, "b_mailbox": mailbox_id, "b_name": name, "b_count": count,
-                }).first()
+                row = RESERVE_CHECKED_WRITE.first(
+                    conn, b_folder=folder_id, b_mailbox=mailbox_id, b_name=name, b_count=count)
                 if row is None:
                     raise StaleFolder(folder_id)
-                next_uid[folder_id] = int(row.uidnext) - count
-                modseqs[folder_id] = int(row.highestmodseq)
+                next_uid[folder_id] = int(row[0]) - count  # uidnext, highestmodseq
+                modseqs[folder_id] = int(row[1])
             rows = []
             saved_at = utcnow()  # RFC 8514 SAVEDATE of every message of the batch
             for j, mailbox_id, folder_id in accepted:
@@ -342,15 +350,18 @@ class DeliveryMethods(StoreBase):
                 })
                 results[j].append(DeliveryResult(mailbox_id, uid=uid))
                 notify[j].append((folder_id, modseqs[folder_id]))
-            conn.execute(INSERT_MESSAGE, rows)
+            INSERT_MESSAGE_WRITE.insert_many(conn, rows)
         return list(zip(results, notify, strict=True))
 
     async def append(
         self, folder_id: int, raw: bytes, *, flags: int = 0, keywords: Sequence[str] = (),
-        internal_date: datetime | None = None,
+        internal_date: datetime | None = None, also: Callable[[Connection, int], object] | None = None,
     ) -> int:
         """Add a message to a folder (IMAP APPEND, saving to Sent); returns its UID.
-        NotFound if the folder does not exist (found in the transaction: no read before)."""
+        NotFound if the folder does not exist (found in the transaction: no read before).
+        ``also(conn, uid)`` runs in the same transaction, after the message is inserted
+        (IMAP: the appending session's \\Recent claim, ``recent.claim_in``); it may run
+        more than once, as any write function (``Database.run_write``)."""
 
         def write_blobs() -> tuple[str, mime.Analysis, list[tuple[str, int]]]:
             sha, analysis, segments, staged = self._prepare(raw, None)
@@ -361,7 +372,7 @@ class DeliveryMethods(StoreBase):
         message = StoredMessage(sha=sha, size=len(raw), analysis=analysis, segments=segments)
         keyword_text, when = " ".join(keywords), _utc(internal_date)
 
-        def tx(conn: Connection) -> tuple[int, int, int]:
+        def tx(conn: Connection) -> MessageMeta:
             accounting.charge_folder(conn, folder_id, len(raw))
             content_id = _content_ids(conn, {sha: (message, 1)})[sha]
             uid, modseq = accounting.reserve_uids(conn, folder_id)
@@ -373,14 +384,17 @@ class DeliveryMethods(StoreBase):
                 "saved_at": utcnow(),  # RFC 8514 SAVEDATE
                 "sort_subject": sort_subject, "sort_from": sort_from,
             })
-            return uid, modseq, content_id
+            meta = MessageMeta(uid=uid, flags=flags, keywords=tuple(keyword_text.split()), size=len(raw),
+                               internal_date=when, modseq=modseq, content_id=content_id)
+            self.hub.relay(conn, folder_id, modseq, [meta])  # to the other workers at the commit
+            if also is not None:
+                also(conn, uid)
+            return meta
 
-        uid, modseq, content_id = await self._tx(tx)
-        self.hub.record(folder_id, modseq, [MessageMeta(
-            uid=uid, flags=flags, keywords=tuple(keyword_text.split()), size=len(raw), internal_date=when,
-            modseq=modseq, content_id=content_id)])
-        await self.hub.publish(folder_id, modseq)
-        return uid
+        meta = await self._tx(tx)
+        self.hub.record(folder_id, meta.modseq, [meta], relayed=True)
+        await self.hub.publish(folder_id, meta.modseq)
+        return meta.uid
 
 
 def _utc(when: datetime | None) -> datetime:

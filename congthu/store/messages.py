@@ -81,6 +81,11 @@ def _remove(conn: Connection, folder_id: int, rows: Sequence[Any]) -> tuple[list
     return uids, _drop(conn, folder_id, uids)
 
 
+def _copied(rows: Sequence[Any], pairs: list[tuple[int, int]], modseq: int) -> list[MessageMeta]:
+    """The messages a COPY or MOVE added, as the destination holds them."""
+    return [replace(to_meta(row), uid=new_uid, modseq=modseq) for row, (_old, new_uid) in zip(rows, pairs, strict=True)]
+
+
 class MessageMethods(StoreBase):
     async def present(self, folder_id: int, uids: Sequence[int]) -> set[int]:
         """Which of these UIDs (at most a few hundred) the folder still holds: for IMAP
@@ -145,13 +150,14 @@ class MessageMethods(StoreBase):
                         uid=old.uid, flags=bits, keywords=tuple(text.split()), size=old.size,
                         internal_date=old.internal_date, modseq=modseq, content_id=old.content_id,
                     ))
+                self.hub.relay(conn, folder_id, modseq, changed)  # to the other workers at the commit
             return changed, refused
 
         # Flags need not wait for the disk (as Dovecot's mail_fsync=optimized): a power
         # cut may undo the last changes of flags, never lose a message.
         changed, refused = await self._tx(tx, durable=False) if wanted else ([], [])
         if changed:
-            self.hub.record(folder_id, changed[0].modseq, changed)
+            self.hub.record(folder_id, changed[0].modseq, changed, relayed=True)
             await self.hub.publish(folder_id, changed[0].modseq)
         return changed, refused
 
@@ -165,7 +171,10 @@ class MessageMethods(StoreBase):
             else:
                 rows = [row for chunk in chunks(wanted)
                         for row in conn.execute(DELETED_AMONG, {"b_folder": folder_id, "b_uids": chunk})]
-            return _remove(conn, folder_id, rows)
+            removed, modseq = _remove(conn, folder_id, rows)
+            if removed:
+                self.hub.relay(conn, folder_id, modseq, gone=removed)  # to the other workers at the commit
+            return removed, modseq
 
         # Not waiting for the disk either (Dovecot's mail_fsync=optimized): a power cut
         # may undo the last expunges, which brings the messages back and loses none. The
@@ -175,7 +184,7 @@ class MessageMethods(StoreBase):
         # state alike; COPY and MOVE save messages and stay durable (Database.run_write).
         removed, modseq = await self._tx(tx, durable=False) if wanted is None or wanted else ([], 0)
         if removed:
-            self.hub.record(folder_id, modseq, gone=removed)
+            self.hub.record(folder_id, modseq, gone=removed, relayed=True)
             await self.hub.publish(folder_id, modseq)
         return removed
 
@@ -191,7 +200,7 @@ class MessageMethods(StoreBase):
     async def _copy(self, src: int, uids: Sequence[int], dst: int, *, move: bool) -> list[tuple[int, int]]:
         wanted = sorted(set(uids))
 
-        def tx(conn: Connection) -> tuple[list[tuple[int, int]], int, int, list[Any]]:
+        def tx(conn: Connection) -> tuple[list[tuple[int, int]], int, int, list[MessageMeta]]:
             src_mailbox, dst_mailbox = [
                 conn.execute(FOLDER_MAILBOX, {"b_folder": f}).scalar_one()
                 for f in (src, dst)
@@ -229,18 +238,21 @@ class MessageMethods(StoreBase):
             else:
                 # In content id order, so two copies of the same contents lock them alike.
                 accounting.add_references(conn, sorted(rows, key=lambda row: row.content_id))
-            return pairs, modseq, src_modseq, rows
+            # To the other workers at the commit (ChangeHub.relay).
+            copied = _copied(rows, pairs, modseq)
+            self.hub.relay(conn, dst, modseq, copied)
+            if move:
+                self.hub.relay(conn, src, src_modseq, gone=[old for old, _new in pairs])
+            return pairs, modseq, src_modseq, copied
 
         if not wanted:
             return []
-        pairs, modseq, src_modseq, rows = await self._tx(tx)
+        pairs, modseq, src_modseq, copied = await self._tx(tx)
         if not pairs:
             return []
-        self.hub.record(dst, modseq, [
-            replace(to_meta(row), uid=new_uid, modseq=modseq) for row, (_old, new_uid) in zip(rows, pairs, strict=True)
-        ])
+        self.hub.record(dst, modseq, copied, relayed=True)
         await self.hub.publish(dst, modseq)
         if move:
-            self.hub.record(src, src_modseq, gone=[old for old, _new in pairs])
+            self.hub.record(src, src_modseq, gone=[old for old, _new in pairs], relayed=True)
             await self.hub.publish(src, src_modseq)
         return pairs

@@ -84,6 +84,13 @@ CONTENTS_READ = Compiled(CONTENTS_BY_IDS)
 ADD_REFS = (update(contents).where(contents.c.id == _P("b_id"))
             .values(refcount=contents.c.refcount + _P("b_n")))
 INSERT_MESSAGE = insert(messages)
+# The columns every new message row is given (delivery, APPEND, COPY, MOVE).
+MESSAGE_INSERT_COLUMNS = (
+    "folder_id", "uid", "content_id", "flags", "keywords", "internal_date", "size", "modseq", "saved_at",
+    "sort_subject", "sort_from",
+)
+# INSERT_MESSAGE of rows with those columns, straight on SQLite's driver (``Compiled``).
+INSERT_MESSAGE_WRITE = Compiled(INSERT_MESSAGE, columns=MESSAGE_INSERT_COLUMNS)
 INSERT_EXPUNGED = insert(expunged)
 # Reserve UIDs and a modseq; with the mailbox and name, it also checks a cached folder id.
 RESERVE_CHECKED = (
@@ -98,6 +105,11 @@ RESERVE = (
     .values(uidnext=folders.c.uidnext + _P("b_count"), highestmodseq=folders.c.highestmodseq + 1)
     .returning(folders.c.uidnext, folders.c.highestmodseq)
 )
+# The writes of every delivery and APPEND (``accounting``), straight on SQLite's driver.
+CHARGE_WRITE = Compiled(CHARGE)
+CHARGE_FOLDER_WRITE = Compiled(CHARGE_FOLDER)
+RESERVE_CHECKED_WRITE = Compiled(RESERVE_CHECKED)
+RESERVE_WRITE = Compiled(RESERVE)
 BUMP = (update(folders).where(folders.c.id == _P("b_folder"))
         .values(highestmodseq=folders.c.highestmodseq + 1).returning(folders.c.highestmodseq))
 INDEX = Compiled(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,13 +21,30 @@ from tests.store.test_group_commit import message
 
 
 @contextlib.contextmanager
-def quota_charges() -> Iterator[list[str]]:
-    """The quota charges (UPDATE of a mailbox's usage) run meanwhile, on any engine."""
+def quota_charges(app: App) -> Iterator[list[str]]:
+    """The quota charges (UPDATE of a mailbox's usage) run meanwhile: on SQLite as the
+    writer's pysqlite connection runs them (they go straight to the driver, past
+    SQLAlchemy's events: ``rows.Compiled``), on PostgreSQL as SQLAlchemy's events see them."""
     seen: list[str] = []
 
-    def before(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+    def note(statement: str) -> None:
         if statement.lstrip().upper().startswith("UPDATE MAILBOXES SET USED_BYTES"):
             seen.append(statement)
+
+    if app.db.is_sqlite:
+        writer = app.db._writer  # made by the first write (the test's mailboxes)
+        assert writer is not None
+        driver = writer.connection().connection.driver_connection
+        assert isinstance(driver, sqlite3.Connection)
+        driver.set_trace_callback(note)
+        try:
+            yield seen
+        finally:
+            driver.set_trace_callback(None)
+        return
+
+    def before(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        note(statement)
 
     event.listen(Engine, "before_cursor_execute", before)
     try:
@@ -47,7 +65,7 @@ async def test_one_charge_per_mailbox_when_the_batch_fits(any_app: App) -> None:
     first = (await store.create_mailbox("mot@soctrang.gov.vn", quota_bytes=10**9)).id
     second = (await store.create_mailbox("hai@soctrang.gov.vn", quota_bytes=10**9)).id
     raws = [message(i) for i in range(8)]
-    with quota_charges() as charges:
+    with quota_charges(any_app) as charges:
         results = await one_batch(any_app, raws, [first, second])
     assert all(r.ok for rs in results for r in rs)
     assert len(charges) == 2  # was one per delivery and mailbox: 16
@@ -64,7 +82,7 @@ async def test_a_batch_that_does_not_fit_is_charged_in_order(any_app: App) -> No
     # Room for four small messages: small, small, BIG (refused), small, small (refused).
     mailbox_id = (await store.create_mailbox("day@soctrang.gov.vn", quota_bytes=4 * len(small) + 10)).id
     raws = [small, message(2, 300), big, message(3, 300), message(4, 300)]
-    with quota_charges() as charges:
+    with quota_charges(any_app) as charges:
         results = await one_batch(any_app, raws, [mailbox_id])
     taken = [rs[0].ok for rs in results]
     assert taken == [True, True, False, True, True]

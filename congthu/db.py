@@ -261,11 +261,15 @@ class Database:
                     async with self._async_writer.begin() as conn:
                         if not durable:
                             await conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-                        conn.info[_NOTES] = notes
+                        # The dict itself, kept: once the connection is invalidated (a
+                        # statement cancelled under way), ``conn.info`` raises
+                        # PendingRollbackError, which would hide the error that ended it.
+                        info = conn.info
+                        info[_NOTES] = notes
                         try:
                             result = await conn.run_sync(fn, *args)
                         finally:
-                            conn.info.pop(_NOTES, None)
+                            info.pop(_NOTES, None)
                     self._committed(notes)
                     return result
                 except DBAPIError as exc:

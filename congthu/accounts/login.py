@@ -299,6 +299,10 @@ class LoginChecks(SecondFactor):
                 details["repeats"] = repeats
 
         def write(conn: Connection) -> None:
+            # The audit writer's lock before the counters' rows, as ``_failed`` takes them
+            # (PostgreSQL): taken after, a success and a failure of one account at once
+            # waited for each other (a deadlock, seen under the audit test's load).
+            audit.serialise(conn)
             lockout.clear(conn, lockout.ACCOUNT, username)
             sql.after_login(conn, mailbox.id, values, verified.app_password_id, now)
             audit.append(conn, at=now, action=action, actor=mailbox.address, target=mailbox.address,

@@ -130,6 +130,7 @@ class PasswordChanges(AccountsBase):
         now = self.clock()
 
         def write(conn: Connection) -> None:
+            audit.serialise(conn)  # before the counters' rows, as every writer of them (login.py)
             lockout.clear_with_pairs(conn, lockout.ACCOUNT, mailbox.address)
             audit.append(conn, at=now, action="password.reset", actor=actor, target=mailbox.address, details={},
                          client=client)
@@ -147,6 +148,7 @@ class PasswordChanges(AccountsBase):
         now = self.clock()
 
         def write(conn: Connection) -> int:
+            audit.serialise(conn)  # before the counters' rows, as every writer of them (login.py)
             count = lockout.clear_with_pairs(conn, kind, key)
             audit.append(conn, at=now, action="lockout.unlocked", actor=actor, target=key,
                          details={"kind": kind, "cleared": count}, client=client)

@@ -316,15 +316,15 @@ class ChangeHub:
             w.close()
 
     def record(self, folder_id: int, modseq: int, changed: Iterable[MessageMeta] = (),
-               gone: Iterable[int] = (), *, relayed: bool = False) -> None:
+               gone: Iterable[int] = ()) -> None:
         """What a commit of this process did to a folder at ``modseq``: all of it (every
         message it changed or added, as it is after the commit, and every UID it
         expunged). Call before publishing ``modseq``. Kept only while a session watches
         the folder (one that starts watching later reads the database up to its start);
         sent to the other processes of the data directory with the notification
-        (``LocalFeed``), so that their sessions need not read the database either;
-        ``relayed``: the write function sent it already (``relay``), only keep it here."""
-        relay = not relayed and self._local is not None and self._local.has_listeners()
+        (``LocalFeed``), so that their sessions need not read the database either. (A
+        write function that calls ``relay`` in its transaction does not call this.)"""
+        relay = self._local is not None and self._local.has_listeners()
         if not relay and not self._watches.get(folder_id):
             return
         entry = (tuple(changed), tuple(gone))
@@ -338,15 +338,14 @@ class ChangeHub:
     def relay(self, conn: Connection, folder_id: int, modseq: int, changed: Iterable[MessageMeta] = (),
               gone: Iterable[int] = ()) -> None:
         """In a write function (``Database.run_write``), on the writer thread: what its
-        transaction does to a folder at ``modseq`` (as ``record``, which the caller still
-        calls after the commit, with ``relayed=True``), kept in this process's log as
-        soon as the commit is told (``committed``) and sent to the other processes of the
-        data directory as soon as the transaction commits, before the writer lock passes
-        to another (``committed_held``; the module's docstring). Not sent on PostgreSQL
-        (its nodes read the database), nor when no other process listens."""
+        transaction does to a folder at ``modseq``, in place of ``record`` after the
+        commit: kept in this process's log as soon as the commit is told (``committed``,
+        while a session watches the folder then, as ``record`` keeps it) and sent to the
+        other processes of the data directory as soon as the transaction commits, before
+        the writer lock passes to another (``committed_held``; the module's docstring).
+        Not sent on PostgreSQL (its nodes read the database), nor when no other process
+        listens."""
         send = self._local is not None and self._local.has_listeners()
-        if not send and not self._watches.get(folder_id):
-            return
         entry = (tuple(changed), tuple(gone))
         if len(entry[0]) + len(entry[1]) > ENTRY_MAX:
             return
@@ -356,7 +355,7 @@ class ChangeHub:
             if len(line) < DATAGRAM_MAX:
                 note = line
         if len(self._held) >= HELD_MAX:
-            self._held.clear()  # rolled back ones, mostly; the others are kept by ``record``
+            self._held.clear()  # rolled back ones, mostly (a hole for the others: read)
         self._held[note] = (folder_id, modseq, entry)
         after_commit(conn, note)
 

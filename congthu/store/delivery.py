@@ -392,7 +392,6 @@ class DeliveryMethods(StoreBase):
             return meta
 
         meta = await self._tx(tx)
-        self.hub.record(folder_id, meta.modseq, [meta], relayed=True)
         await self.hub.publish(folder_id, meta.modseq)
         return meta.uid
 

@@ -157,7 +157,6 @@ class MessageMethods(StoreBase):
         # cut may undo the last changes of flags, never lose a message.
         changed, refused = await self._tx(tx, durable=False) if wanted else ([], [])
         if changed:
-            self.hub.record(folder_id, changed[0].modseq, changed, relayed=True)
             await self.hub.publish(folder_id, changed[0].modseq)
         return changed, refused
 
@@ -184,7 +183,6 @@ class MessageMethods(StoreBase):
         # state alike; COPY and MOVE save messages and stay durable (Database.run_write).
         removed, modseq = await self._tx(tx, durable=False) if wanted is None or wanted else ([], 0)
         if removed:
-            self.hub.record(folder_id, modseq, gone=removed, relayed=True)
             await self.hub.publish(folder_id, modseq)
         return removed
 
@@ -200,7 +198,7 @@ class MessageMethods(StoreBase):
     async def _copy(self, src: int, uids: Sequence[int], dst: int, *, move: bool) -> list[tuple[int, int]]:
         wanted = sorted(set(uids))
 
-        def tx(conn: Connection) -> tuple[list[tuple[int, int]], int, int, list[MessageMeta]]:
+        def tx(conn: Connection) -> tuple[list[tuple[int, int]], int, int]:
             src_mailbox, dst_mailbox = [
                 conn.execute(FOLDER_MAILBOX, {"b_folder": f}).scalar_one()
                 for f in (src, dst)
@@ -214,7 +212,7 @@ class MessageMethods(StoreBase):
                 .order_by(messages.c.uid)
             )]
             if not rows:
-                return [], 0, 0, []
+                return [], 0, 0
             total = sum(r.size for r in rows)
             # Within one mailbox a move changes no usage; otherwise the destination is
             # charged (and may refuse) and, for a move, the source given it back.
@@ -239,20 +237,17 @@ class MessageMethods(StoreBase):
                 # In content id order, so two copies of the same contents lock them alike.
                 accounting.add_references(conn, sorted(rows, key=lambda row: row.content_id))
             # To the other workers at the commit (ChangeHub.relay).
-            copied = _copied(rows, pairs, modseq)
-            self.hub.relay(conn, dst, modseq, copied)
+            self.hub.relay(conn, dst, modseq, _copied(rows, pairs, modseq))
             if move:
                 self.hub.relay(conn, src, src_modseq, gone=[old for old, _new in pairs])
-            return pairs, modseq, src_modseq, copied
+            return pairs, modseq, src_modseq
 
         if not wanted:
             return []
-        pairs, modseq, src_modseq, copied = await self._tx(tx)
+        pairs, modseq, src_modseq = await self._tx(tx)
         if not pairs:
             return []
-        self.hub.record(dst, modseq, copied, relayed=True)
         await self.hub.publish(dst, modseq)
         if move:
-            self.hub.record(src, src_modseq, gone=[old for old, _new in pairs], relayed=True)
             await self.hub.publish(src, src_modseq)
         return pairs

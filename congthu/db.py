@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Engine, MetaData, Table, create_engine, event, func, select
 from sqlalchemy.engine import Connection, make_url
@@ -94,11 +94,9 @@ class SQLiteTuning:
 
 
 def _sqlite_engine(url: str, tuning: SQLiteTuning, *, writer: bool) -> AsyncEngine:
-    # The writer engine has a single connection, so in-process writers queue for it
-    # instead of failing with "database is locked"; readers run beside it (WAL). It is
-    # handed back without the pool's ROLLBACK: taken as the write slot of each batch
-    # (run_write) it runs no statement, and migrate's begin() ends its own transaction;
-    # the ROLLBACK was a round trip to aiosqlite's thread per batch.
+    # The writer engine has a single connection (migrate's, under the in-process write
+    # slot, ``Database._write_slot``); readers run beside it (WAL). It is handed back
+    # without the pool's ROLLBACK: migrate's begin() ends its own transaction.
     pool_args: dict[str, Any] = (
         {"pool_size": 1, "max_overflow": 0, "pool_timeout": 3600, "pool_reset_on_return": None} if writer else {}
     )
@@ -145,6 +143,8 @@ def _sqlite_events(engine: Engine, tuning: SQLiteTuning, *, writer: bool) -> Non
         if not isinstance(driver, sqlite3.Connection):
             conn.exec_driver_sql(begin)  # aiosqlite, through SQLAlchemy's adapter
             return
+        if writer and driver.in_transaction:
+            return  # begun on the driver by the writer thread (``_begin``): Core joins it
         try:
             driver.execute(begin)  # pysqlite: straight to the driver, it is every transaction
         except sqlite3.Error as exc:
@@ -158,10 +158,10 @@ class Database:
     transaction's SQL (SQLAlchemy Core on a ``Connection``).
 
     Behind them, on PostgreSQL one async engine (asyncpg) runs those functions through
-    ``run_sync``; on SQLite the async writer engine is only the in-process write slot (a
-    single connection that takes the write lock at BEGIN), and the functions run on
-    synchronous pysqlite connections in threads. The async engines are private: other
-    modules never open a connection of their own.
+    ``run_sync``; on SQLite the functions run on synchronous pysqlite connections in
+    threads, and the async writer engine serves only ``migrate`` (a single connection
+    that takes the write lock at BEGIN). The async engines are private: other modules
+    never open a connection of their own.
     """
 
     def __init__(self, url: str, busy_timeout: float = 10.0, *, sqlite_mmap_mib: int = 0) -> None:
@@ -187,6 +187,12 @@ class Database:
         # Guards the queue: the writer thread also takes from it (``_write_lanes``).
         self._queue_lock = threading.Lock()
         self._write_runner: asyncio.Task[None] | None = None
+        # SQLite: the in-process write slot, held by each round of the group commit and by
+        # ``migrate``, so that the two queue for each other in process instead of one
+        # polling SQLite's lock (busy_timeout). A plain lock: the async writer engine's
+        # single connection, taken as the slot before, cost a pool checkout, an
+        # AsyncConnection and a greenlet per round (1.8 % of an SMTP worker's time).
+        self._write_slot = asyncio.Lock()
         # SQLite: the writers of other processes on the same file (the workers of
         # `congthu serve`) take turns through a file lock beside it, see _WriterLock.
         self._writer_lock = _WriterLock.beside(url) if url.startswith("sqlite") else None
@@ -338,7 +344,7 @@ class Database:
         while self._write_queue:
             taken = take(_WRITE_BATCH)
             try:
-                async with self._async_writer.connect():  # the in-process write slot, see run_write
+                async with self._write_slot:  # the in-process write slot, see __init__
                     await _finish(loop.run_in_executor(
                         thread, _write_lanes, writer, taken, self._writer_lock, answer, take))
             except asyncio.CancelledError:
@@ -592,15 +598,20 @@ class _Writer:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.conn: Connection | None = None
+        self.driver: sqlite3.Connection | None = None  # the pysqlite connection under ``conn``
 
     def connection(self) -> Connection:
+        """The kept connection (made again if it was closed or invalidated); ``driver``
+        is its pysqlite connection."""
         conn = self.conn
-        if conn is None or conn.closed or conn.invalidated:
+        if conn is None or conn.closed or conn.invalidated or self.driver is None:
             self.close()
             conn = self.conn = self.engine.connect()
+            self.driver = cast(sqlite3.Connection, conn.connection.driver_connection)
         return conn
 
     def close(self) -> None:
+        self.driver = None
         if self.conn is not None:
             conn, self.conn = self.conn, None
             with contextlib.suppress(Exception):
@@ -608,44 +619,77 @@ class _Writer:
 
 
 @contextlib.contextmanager
-def _begin(writer: _Writer, durable: bool) -> Iterator[Connection]:
+def _begin(writer: _Writer, durable: bool) -> Iterator[tuple[Connection, sqlite3.Connection]]:
     """A write transaction on the writer's connection, its commit fsynced or not
     (``run_write``'s ``durable``): SQLite takes the setting outside a transaction only.
     If it fails (the function raised, BEGIN or COMMIT failed) it is rolled back and the
-    connection handed back to the pool (``_Writer``)."""
+    connection handed back to the pool (``_Writer``).
+
+    BEGIN IMMEDIATE and COMMIT go straight to pysqlite, as the delivery's statements do
+    (``rows.Compiled``): SQLAlchemy's transaction (a RootTransaction, the "begin" and
+    "commit" events, its state) cost the writer thread as much as all of a delivery's
+    statements. A function that runs Core statements still gets one: Core begins on
+    its first statement and joins the transaction begun here (``_sqlite_begin``), and
+    it is committed through Core (its "commit" event) instead."""
     conn = writer.connection()
+    driver = cast(sqlite3.Connection, writer.driver)
     try:
         info = conn.connection.info
         level = "FULL" if durable else "NORMAL"
         if info.get("synchronous", "FULL") != level:
-            conn.connection.driver_connection.execute(f"PRAGMA synchronous={level}")  # type: ignore[union-attr]
+            driver.execute(f"PRAGMA synchronous={level}")
             info["synchronous"] = level
-        with conn.begin():
-            yield conn
+        _on_writer(driver, "BEGIN IMMEDIATE")
+        yield conn, driver
+        if conn.in_transaction():
+            conn.commit()
+        else:
+            # pysqlite's commit, as Core's would be: a COMMIT if a transaction is open (a
+            # migration's DDL may have ended it already).
+            _on_writer(driver, "COMMIT", driver.commit)
     except BaseException:
+        with contextlib.suppress(Exception):
+            if conn.in_transaction():
+                conn.rollback()
+            elif driver.in_transaction:
+                driver.rollback()
         writer.close()
         raise
 
 
+def _on_writer(driver: sqlite3.Connection, sql: str, run: Callable[[], object] | None = None) -> None:
+    """A statement of the writer's own (BEGIN, SAVEPOINT...; ``run`` instead of it if
+    given) straight on pysqlite, its failure raised as SQLAlchemy would
+    (OperationalError for "database is locked")."""
+    try:
+        if run is not None:
+            run()
+        else:
+            driver.execute(sql)
+    except sqlite3.Error as exc:
+        raise DBAPIError.instance(sql, (), exc, sqlite3.Error) from exc
+
+
 def _write_together(writer: _Writer, batch: list[_WriteJob]) -> list[_Outcome]:
     outcomes: list[_Outcome] = []
-    with _begin(writer, any(job.durable for job in batch)) as conn:
+    with _begin(writer, any(job.durable for job in batch)) as (conn, driver):
         try:
             for job in batch:
-                # Plain SQL savepoints: SQLAlchemy's begin_nested() costs several times more,
-                # and a function's own begin_nested() nests inside them all the same.
-                conn.exec_driver_sql("SAVEPOINT congthu_job")
+                # Plain SQL savepoints on the driver: SQLAlchemy's begin_nested() costs
+                # several times more, and a function's own begin_nested() nests inside
+                # them all the same.
+                _on_writer(driver, "SAVEPOINT congthu_job")
                 job.notes = conn.info[_NOTES] = set()
                 try:
                     result = job.fn(conn, *job.args)
                 except Exception as exc:
                     job.notes = set()  # rolled back: nothing to tell
                     # If these fail, the whole batch is run again alone (_write_batch).
-                    conn.exec_driver_sql("ROLLBACK TO SAVEPOINT congthu_job")
-                    conn.exec_driver_sql("RELEASE SAVEPOINT congthu_job")
+                    _on_writer(driver, "ROLLBACK TO SAVEPOINT congthu_job")
+                    _on_writer(driver, "RELEASE SAVEPOINT congthu_job")
                     outcomes.append((False, exc))
                 else:
-                    conn.exec_driver_sql("RELEASE SAVEPOINT congthu_job")
+                    _on_writer(driver, "RELEASE SAVEPOINT congthu_job")
                     outcomes.append((True, result))
         finally:
             conn.info.pop(_NOTES, None)
@@ -655,7 +699,7 @@ def _write_together(writer: _Writer, batch: list[_WriteJob]) -> list[_Outcome]:
 def _write_alone(writer: _Writer, job: _WriteJob) -> _Outcome:
     job.notes = set()
     try:
-        with _begin(writer, job.durable) as conn:
+        with _begin(writer, job.durable) as (conn, _driver):
             notes: set[str] = set()
             conn.info[_NOTES] = notes
             try:
@@ -849,5 +893,5 @@ async def migrate(db: Database) -> None:
 
         command.upgrade(_alembic_config(connection), "heads")
 
-    async with db._async_writer.begin() as conn:
+    async with db._write_slot, db._async_writer.begin() as conn:
         await conn.run_sync(upgrade)

@@ -7,6 +7,11 @@ process: folder ids of two databases name different folders).
   never names another message of the same database (a UID is not reused; a recreated
   or renamed folder has a new UIDVALIDITY).
   Bounded (``CACHE_MAX`` each), least recently used first out (``cmd_fetch``).
+- ``by_content``: the same content entries of ``known`` by content id, each checked
+  against the SHA-256 of the content row read (an id of a content collected may name
+  another one later): a new message whose bytes a message fetched lately had already
+  (imaptest APPENDs the same mbox over and over; a circular sent to many mailboxes)
+  takes that entry, its structure loaded and its items made, instead of a new one.
 - ``folders``: the index of each folder selected lately (UIDs, flags, modseqs), which
   a SELECT copies and brings up to date instead of reading the folder
   (``indexes.FolderIndexes``).
@@ -43,18 +48,19 @@ MessageKey = tuple[int, int, int]
 
 
 class ImapCaches:
-    __slots__ = ("metas", "known", "folders", "folder_ids", "_inflight")
+    __slots__ = ("metas", "known", "by_content", "folders", "folder_ids", "_inflight")
 
     def __init__(self) -> None:
         self.metas: OrderedDict[MessageKey, Any] = OrderedDict()
         self.known: OrderedDict[MessageKey, Any] = OrderedDict()
+        self.by_content: OrderedDict[int, Any] = OrderedDict()
         self.folders = FolderIndexes()
         # (mailbox id, folder name) -> folder id, a hint (see the module docstring).
         self.folder_ids: dict[tuple[int, str], int] = {}
         self._inflight: dict[tuple[int, int], asyncio.Future[Any]] = {}
 
     @staticmethod
-    def remember(cache: OrderedDict[MessageKey, Any], key: MessageKey, value: Any) -> None:
+    def remember(cache: OrderedDict[Any, Any], key: Any, value: Any) -> None:
         cache[key] = value
         if len(cache) > CACHE_MAX:
             cache.popitem(last=False)

@@ -387,11 +387,22 @@ async def _contents(s: Session, metas: dict[int, MessageMeta], read: dict[int, C
         unread = [m.content_id for m in missing if m.content_id not in read]
         if unread:
             read = {**read, **await s.app.store.get_contents(unread)}
+        by_content = s.caches.by_content
         for meta in missing:
             content = read.get(meta.content_id)
             if content is None:
                 continue
-            known = found.get(content.id) or _Known(content, mimeparts.load(content.structure))
+            known = found.get(content.id)
+            if known is None:
+                # The same bytes fetched lately in another message (the SHA-256 compared:
+                # a content id may be reused once its content is collected).
+                shared = by_content.get(content.id)
+                if shared is not None and shared.content.sha256 == content.sha256:
+                    by_content.move_to_end(content.id)
+                    known = shared
+                else:
+                    known = _Known(content, mimeparts.load(content.structure))
+                    s.caches.remember(by_content, content.id, known)
             found[content.id] = known
             s.caches.remember(cache, (sel.folder_id, sel.uidvalidity, meta.uid), known)
     return found

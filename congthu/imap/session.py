@@ -473,11 +473,15 @@ class Session:
             return
         if sel.watch.event.is_set():
             sel.watch.event.clear()
+            # Taken with the event: the read below (or the log) answers it, and a folder
+            # told gone again meanwhile sets it again (it used to stay set for good, and
+            # every later notification of changes already taken in was read again).
+            told_gone, sel.watch.gone = sel.watch.gone, False
             self.results_stale = bool(self.updates)
             # The change log of this process answers without the database when it holds
             # every change since ours (``ChangeHub.changes_since``).
             logged = self.app.hub.changes_since(sel.folder_id, sel.modseq, sel.watch.modseq)
-            if logged is None and sel.watch.modseq <= sel.modseq and not sel.watch.gone:
+            if logged is None and sel.watch.modseq <= sel.modseq and not told_gone:
                 # Told only of changes already taken in (a read of the database that
                 # saw them before their notification came): nothing to read.
                 logged = [], [], sel.modseq

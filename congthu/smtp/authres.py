@@ -87,10 +87,21 @@ def kept_spf(app: App, ip: str, mail_from: str, helo: str) -> tuple[str, str, bo
     stands (the same check over the very same cached answers: the same result; a client
     sending message after message from one sender, the common case of a busy MX), else
     None. A plain call: no look-up, no task."""
-    kept = app.smtp.spf_results.get((ip, mail_from or f"postmaster@{helo}", helo))
+    kept = app.smtp.spf_results.get(_spf_key(ip, mail_from, helo))
     if kept is not None and smtpdns.unchanged(smtpdns.resolvers(app).synchronous, kept[1]):
-        return kept[0], (mail_from or helo), not mail_from
+        return _spf_answer(kept[0], mail_from, helo)
     return None
+
+
+def _spf_key(ip: str, mail_from: str, helo: str) -> tuple[str, str, str]:
+    """The identity SPF checks and its results are kept under: (client address, sender,
+    HELO); the null sender is checked as postmaster@HELO (RFC 7208 section 2.3)."""
+    return ip, mail_from or f"postmaster@{helo}", helo
+
+
+def _spf_answer(result: str, mail_from: str, helo: str) -> tuple[str, str, bool]:
+    """``check_spf``'s answer: (result, identity, identity is HELO)."""
+    return result, (mail_from or helo), not mail_from
 
 
 async def check_spf(app: App, ip: str, mail_from: str, helo: str) -> tuple[str, str, bool]:
@@ -101,8 +112,8 @@ async def check_spf(app: App, ip: str, mail_from: str, helo: str) -> tuple[str, 
         return found_kept
     smtpdns.install_spf_lookup()
     smtpdns.use_sync_resolver(app)
-    sender = mail_from or f"postmaster@{helo}"
-    key = (ip, sender, helo)
+    key = _spf_key(ip, mail_from, helo)
+    sender = key[1]
     try:
         # On the event loop when every lookup is in the DNS cache (a sender domain seen
         # lately: most mail), which saves two thread hops; else in a DNS thread.
@@ -114,7 +125,7 @@ async def check_spf(app: App, ip: str, mail_from: str, helo: str) -> tuple[str, 
         result = found[0]  # (result, explanation)
     except Exception:  # a malformed identity or record: permerror, never a crash
         result = "permerror"
-    return str(result), (mail_from or helo), not mail_from
+    return _spf_answer(str(result), mail_from, helo)
 
 
 async def check_dkim(app: App, raw: bytes) -> list[tuple[str, str]]:

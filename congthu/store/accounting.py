@@ -4,8 +4,8 @@ MODSEQs reserved (RFC 9051 section 2.3.1.1, RFC 7162), quota charged and given b
 
 Functions of a ``Connection``: delivery, append, copy, move, expunge and folder deletion
 call them from their transaction functions, so every path keeps the same rules. The
-statements every delivery and APPEND runs (a charge, a reservation) go straight to
-SQLite's driver (``statements.*_WRITE``, ``rows.Compiled``).
+statements every delivery, APPEND, STORE and EXPUNGE runs (a charge, a reservation, a
+modseq, a release) go straight to SQLite's driver (``statements.*_WRITE``, ``rows.Compiled``).
 """
 
 from __future__ import annotations
@@ -19,13 +19,13 @@ from sqlalchemy.engine import Connection
 
 from congthu.store.model import NotFound, QuotaExceeded
 from congthu.store.statements import (
-    ADD_REFS,
-    BUMP,
+    ADD_REFS_WRITE,
+    BUMP_WRITE,
     CHARGE_FOLDER_WRITE,
     CHARGE_WRITE,
     FOLDER_MAILBOX,
     RELEASE,
-    RELEASE_FOLDER,
+    RELEASE_FOLDER_WRITE,
     RESERVE_WRITE,
 )
 from congthu.store.tables import mailboxes
@@ -40,8 +40,10 @@ def reserve_uids(conn: Connection, folder_id: int, count: int = 1) -> tuple[int,
 
 
 def bump_modseq(conn: Connection, folder_id: int) -> int:
-    row = conn.execute(BUMP, {"b_folder": folder_id}).one()
-    return int(row.highestmodseq)
+    row = BUMP_WRITE.first(conn, b_folder=folder_id)  # (highestmodseq,)
+    if row is None:
+        raise NotFound(f"folder {folder_id}")
+    return int(row[0])
 
 
 def try_charge(conn: Connection, mailbox_id: int, size: int) -> bool:
@@ -80,7 +82,7 @@ def add_references(conn: Connection, rows: Sequence[Any], sign: int = 1) -> None
     reference counts, or with ``sign=-1`` take them out."""
     per_content = Counter(row.content_id for row in rows)
     if per_content:
-        conn.execute(ADD_REFS, [{"b_id": cid, "b_n": sign * n} for cid, n in per_content.items()])
+        ADD_REFS_WRITE.insert_many(conn, [{"b_id": cid, "b_n": sign * n} for cid, n in per_content.items()])
 
 
 def release(conn: Connection, mailbox_id: int, rows: Sequence[Any]) -> None:
@@ -96,5 +98,5 @@ def release_in_folder(conn: Connection, folder_id: int, rows: Sequence[Any]) -> 
     """``release`` to the mailbox the folder belongs to, found in the same statement."""
     total = sum(row.size for row in rows)
     if total:
-        conn.execute(RELEASE_FOLDER[conn.dialect.name], {"b_folder": folder_id, "b_total": total})
+        RELEASE_FOLDER_WRITE[conn.dialect.name].changed(conn, b_folder=folder_id, b_total=total)
     add_references(conn, rows, -1)

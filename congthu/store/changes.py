@@ -181,7 +181,8 @@ class FolderWatch(Subscription):
         # folders of a mailbox at once and reads each watch's modseq).
         self.event: asyncio.Event | ChangeFlag = event or ChangeFlag()
         # The highest modseq told; and whether the folder was told gone (modseq 0:
-        # ``FolderMethods.delete``), which only a read of the database confirms.
+        # ``FolderMethods.delete``), which only a read of the database confirms: the
+        # IMAP session takes it (and clears it) with the event, before that read.
         self.modseq = 0
         self.gone = False
         self.waker: Callable[[], None] | None = None

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import and_, bindparam, select
 from sqlalchemy.engine import Connection
@@ -26,16 +26,16 @@ from congthu.store.model import MessageMeta, utcnow
 from congthu.store.reading import dense, metas_of
 from congthu.store.rows import chunks, to_meta
 from congthu.store.statements import (
-    DELETE_UIDS,
-    DELETED_ALL,
-    DELETED_AMONG,
+    DELETE_UIDS_WRITE,
+    DELETED_ALL_READ,
+    DELETED_AMONG_READ,
     FOLDER_MAILBOX,
-    INSERT_EXPUNGED,
+    INSERT_EXPUNGED_WRITE,
     INSERT_MESSAGE,
     PRESENT,
     PRESENT_RANGE,
     RELEASE,
-    SET_FLAGS,
+    SET_FLAGS_WRITE,
 )
 from congthu.store.tables import folders, mailboxes, messages
 
@@ -60,12 +60,21 @@ def _lock_for_move(conn: Connection, mailbox_ids: set[int], folder_ids: set[int]
     conn.execute(_LOCK_FOLDERS, {"b_ids": sorted(folder_ids)})
 
 
+class _Removed(NamedTuple):
+    """A message an EXPUNGE removes (``statements.DELETED_ALL``'s columns), as
+    ``accounting.release_in_folder`` reads it."""
+
+    uid: int
+    size: int
+    content_id: int
+
+
 def _drop(conn: Connection, folder_id: int, uids: Sequence[int]) -> int:
     """Delete these messages of a folder and record them as expunged; the modseq."""
     modseq = accounting.bump_modseq(conn, folder_id)
     for chunk in chunks(uids):
-        conn.execute(DELETE_UIDS, {"b_folder": folder_id, "b_uids": chunk})
-    conn.execute(INSERT_EXPUNGED, [{"folder_id": folder_id, "uid": uid, "modseq": modseq} for uid in uids])
+        DELETE_UIDS_WRITE.changed(conn, b_folder=folder_id, b_uids=chunk)
+    INSERT_EXPUNGED_WRITE.insert_many(conn, [{"folder_id": folder_id, "uid": uid, "modseq": modseq} for uid in uids])
     return modseq
 
 
@@ -141,7 +150,7 @@ class MessageMethods(StoreBase):
                     updates.append((row, new_flags, " ".join(new_kw)))
             if updates:
                 modseq = accounting.bump_modseq(conn, folder_id)
-                conn.execute(SET_FLAGS, [
+                SET_FLAGS_WRITE.insert_many(conn, [
                     {"b_folder": folder_id, "b_uid": row.uid, "b_flags": bits, "b_keywords": text,
                      "b_modseq": modseq} for row, bits, text in updates
                 ])
@@ -166,10 +175,11 @@ class MessageMethods(StoreBase):
 
         def tx(conn: Connection) -> tuple[list[int], int]:
             if wanted is None:
-                rows = conn.execute(DELETED_ALL, {"b_folder": folder_id}).all()
+                found = DELETED_ALL_READ.rows(conn, b_folder=folder_id)
             else:
-                rows = [row for chunk in chunks(wanted)
-                        for row in conn.execute(DELETED_AMONG, {"b_folder": folder_id, "b_uids": chunk})]
+                found = [row for chunk in chunks(wanted)
+                         for row in DELETED_AMONG_READ.rows(conn, b_folder=folder_id, b_uids=chunk)]
+            rows = [_Removed(*row) for row in found]
             removed, modseq = _remove(conn, folder_id, rows)
             if removed:
                 self.hub.relay(conn, folder_id, modseq, gone=removed)  # to the other workers at the commit

@@ -53,6 +53,8 @@ _UNCLAIMED = select(func.count()).where(and_(messages.c.folder_id == bindparam("
 _MOVE_MARK = (update(folders)
               .where(and_(folders.c.id == bindparam("b_folder"), folders.c.first_recent_uid == bindparam("b_mark")))
               .values(first_recent_uid=bindparam("b_end")))
+# In the APPEND's transaction (``claim_in``): straight on the driver too.
+_MOVE_MARK_WRITE = Compiled(_MOVE_MARK)
 
 
 def _read_mark(conn: Connection, folder_id: int) -> int | None:
@@ -72,8 +74,7 @@ def claim_in(conn: Connection, folder_id: int, uid_end: int) -> range:
         # PostgreSQL (READ COMMITTED) a concurrent claimer's UPDATE blocks here until
         # this one commits and then re-reads the row, finds the new mark and matches
         # nothing; it then reads the mark again, which a new statement sees.
-        moved = conn.execute(_MOVE_MARK, {"b_folder": folder_id, "b_mark": mark, "b_end": uid_end})
-        if moved.rowcount == 1:
+        if _MOVE_MARK_WRITE.changed(conn, b_folder=folder_id, b_mark=mark, b_end=uid_end) == 1:
             return range(mark, uid_end)
 
 

@@ -118,8 +118,9 @@ class Compiled:
     the list padded with its last value (the same rows), so a few forms serve every
     length.
 
-    The writes of a delivery run the same way on SQLite (``changed``: an UPDATE's count
-    of rows; ``insert_many``: an INSERT of many rows, executemany; ``insert_returning``:
+    The writes of a delivery, an APPEND, a STORE and an EXPUNGE run the same way on
+    SQLite (``changed``: an UPDATE's or a DELETE's count of rows; ``insert_many``: an
+    INSERT or UPDATE of many rows, executemany; ``insert_returning``:
     an INSERT ... RETURNING of many rows, a few multi-row statements), and through Core
     on other drivers. Each costs a tenth of Core's execute, which builds an execution
     context, a cursor wrapper and a result per statement (in the server some 40 us of the
@@ -228,7 +229,8 @@ class Compiled:
         return int(_on_driver(conn, driver, form.sql, args, rows=False))
 
     def insert_many(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-        """Run an INSERT without RETURNING for each of ``rows`` (one executemany)."""
+        """Run an INSERT (or an UPDATE) without RETURNING for each of ``rows`` (one
+        executemany)."""
         if not rows:
             return
         driver = conn.connection.driver_connection
@@ -238,7 +240,7 @@ class Compiled:
         dialect = conn.dialect
         form, first = self._form(dialect, rows[0])
         args = [first] + [self._form(dialect, row)[1] for row in rows[1:]]
-        if not conn.in_transaction():
+        if not conn.in_transaction() and not driver.in_transaction:  # see _on_driver
             conn.begin()
         try:
             driver.executemany(form.sql, args)
@@ -311,8 +313,10 @@ def _on_driver(conn: Connection, driver: sqlite3.Connection, sql: str, args: tup
                rows: bool = True) -> list[Any] | int:
     """Run SQL on pysqlite's connection inside ``conn``'s transaction: its rows, or
     (``rows=False``) how many rows it changed."""
-    if not conn.in_transaction():
-        conn.begin()  # as Core's autobegin would: the read is one snapshot with the others
+    # As Core's autobegin would (the read is one snapshot with the others), unless the
+    # transaction was begun on the driver (the writer thread's, ``db._begin``).
+    if not conn.in_transaction() and not driver.in_transaction:
+        conn.begin()
     try:
         cursor = driver.execute(sql, args)
         return cursor.fetchall() if rows else cursor.rowcount

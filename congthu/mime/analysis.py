@@ -123,8 +123,10 @@ def analyse(raw: bytes) -> Analysis:
     to_addr, to_key = _safe(lambda: address_texts(envelope.to), ("", ""))
     cc_addr, cc_key = _safe(lambda: address_texts(envelope.cc), ("", ""))
     decoded: dict[int, str] = {}  # the text parts the search text decoded whole
+    starts: dict[int, str] = {}  # and the start of a long one it decoded in part
     text, cut = _safe(lambda: search_text_prefix(raw, structure.root, decoded=decoded,
-                                                 texts=(subject, from_key, to_key, cc_key)), ("", False))
+                                                 texts=(subject, from_key, to_key, cc_key),
+                                                 starts=starts), ("", False))
     return Analysis(
         subject=subject, from_addr=from_addr, to_addr=to_addr, cc_addr=cc_addr,
         sent_date=_date(envelope.date),
@@ -136,6 +138,6 @@ def analyse(raw: bytes) -> Analysis:
         structure_json=structure.to_json(),
         split_ranges=_safe(lambda: _split_ranges(structure), []),
         attachments=_safe(lambda: _attachments(raw, structure.root), []),
-        body_lines=_safe(lambda: body_lines(raw, structure.root, decoded), {}),
+        body_lines=_safe(lambda: body_lines(raw, structure.root, decoded, starts), {}),
         root=structure.root,
     )

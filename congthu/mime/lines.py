@@ -38,6 +38,14 @@ def first_lines(text: str) -> list[str]:
     Read from a growing start of the text, not all of it (a 1 MB body's first lines are
     in its first kilobytes): the lines before the last one of a start are the text's
     own (NFC composes nothing across a line break)."""
+    found = _first_lines(text, True)
+    assert found is not None
+    return found
+
+
+def _first_lines(text: str, whole: bool) -> list[str] | None:
+    """``first_lines(text)``; not ``whole``: ``text`` is only a start of the text, and
+    None is the answer when that start is too short to tell."""
     end = min(len(text), MAX_CHARS)
     size = 8192
     while True:
@@ -53,7 +61,7 @@ def first_lines(text: str) -> list[str]:
                 if len(out) >= HEAD_LINES:
                     return out
         if cut == end:
-            return out
+            return out if whole or end == MAX_CHARS else None
         size *= 4
 
 
@@ -84,16 +92,23 @@ def is_body_text(part: Part) -> bool:
             and part.disposition != "attachment")
 
 
-def body_lines(raw: bytes, root: Part, decoded: Mapping[int, str] | None = None) -> dict[int, list[str]]:
+def body_lines(raw: bytes, root: Part, decoded: Mapping[int, str] | None = None,
+               starts: Mapping[int, str] | None = None) -> dict[int, list[str]]:
     """The first lines of each text part of the body, by the part's ``body_start``
     (leaves' bodies do not overlap); a part whose body decodes to nothing is left out.
     ``decoded``: whole decoded texts already at hand, by ``body_start`` (the search
-    text's), so that no body is decoded twice."""
+    text's), so that no body is decoded twice; ``starts``: exact starts of decoded texts
+    (of a long plain text the search read in part), used when they hold the lines."""
     found: dict[int, list[str]] = {}
     for part in leaves(root):
         if part.body_end <= part.body_start or not is_body_text(part):
             continue
         text = decoded.get(part.body_start) if decoded is not None else None
+        if text is None and starts is not None and part.subtype != "html" and part.body_start in starts:
+            lines = _first_lines(starts[part.body_start], False)
+            if lines is not None:
+                found[part.body_start] = lines
+                continue
         if text is None:
             # What ``first_lines`` reads of a text (all it reads: MAX_CHARS), or what
             # ``html_text`` reads of an HTML source: a large body is not decoded whole.

@@ -22,8 +22,10 @@ The store keeps only the first ``INDEXED_CHARS`` characters of the text (what it
 index holds) and makes the whole text again with ``search_text`` when a search needs it
 (``congthu.store.search``): delivery's analysis asks ``search_text_prefix`` for that
 prefix, which folds only as much of the body as it needs (folding was most of the
-analysis of a large message: ~20 ms per MB of Vietnamese text) and is exactly the prefix
-of ``search_text``'s text (tests/store/test_search_text_prefix.py compares them).
+analysis of a large message: ~20 ms per MB of Vietnamese text), and decodes the long
+plain text part read last only as far as that can need (putting windows-1258 text in NFC
+cost ~60 ms per MB), and is exactly the prefix of ``search_text``'s text
+(tests/store/test_search_text_prefix.py, tests/mime/test_mime_partial_reading.py).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ import html
 import re
 
 from congthu.mime.addresses import Address, address_text
-from congthu.mime.body import body_limit, body_text
+from congthu.mime.body import body_limit, body_start_text, body_text
 from congthu.mime.part import Part
 from congthu.mime.words import clean, decode_words
 from congthu.text import fold
@@ -106,9 +108,26 @@ def _header_text(raw: bytes, part: Part) -> str:
     return clean(decode_words(_FOLDED_LINE.sub("", block)))
 
 
+def _last(part: Part) -> Part:
+    """The part ``_collect`` reads last: after its body, no header is read."""
+    while True:
+        if part.children:
+            part = part.children[-1]
+        elif part.message is not None:
+            part = part.message
+        else:
+            return part
+
+
 def _collect(raw: bytes, part: Part, headers: list[str], bodies: list[str], budget: list[int],
-             decoded: dict[int, str] | None = None, texts: EnvelopeTexts | None = None) -> None:
-    """``texts``: the envelope's texts of ``part`` when the caller has them already."""
+             decoded: dict[int, str] | None = None, texts: EnvelopeTexts | None = None,
+             start: tuple[Part, int, dict[int, str]] | None = None) -> None:
+    """``texts``: the envelope's texts of ``part`` when the caller has them already.
+    ``start``: (a part, characters, starts): that part's body, if plain text and longer
+    than that, is read only as far as ``decode_start`` needs for those characters, and the
+    start put in ``starts`` by its ``body_start`` instead of ``decoded`` (the caller
+    needs no more of the body section than those characters, see
+    ``search_text_prefix``)."""
     if budget[0] <= 0:
         return
     if part.body_start > part.header_start:
@@ -123,12 +142,25 @@ def _collect(raw: bytes, part: Part, headers: list[str], bodies: list[str], budg
             budget[0] -= len(text) + 1
     if part.children:
         for child in part.children:
-            _collect(raw, child, headers, bodies, budget, decoded)
+            _collect(raw, child, headers, bodies, budget, decoded, start=start)
     elif part.message is not None:
-        _collect(raw, part.message, headers, bodies, budget, decoded)
+        _collect(raw, part.message, headers, bodies, budget, decoded, start=start)
     elif part.type == "text":
         limit = max(budget[0], 0)
-        whole = body_text(raw, part, limit=limit)
+        size = part.body_end - part.body_start
+        # Read in part only a body ``body_text`` would read whole (with the charset
+        # chosen from all of it: a longer one it reads only in part, and chooses from that).
+        if (start is not None and part is start[0] and part.subtype != "html"
+                and 2 * start[1] < size <= body_limit(limit)):
+            text = body_start_text(raw, part, start[1])
+            if len(text) >= start[1]:  # else it is all of the body's text
+                start[2][part.body_start] = text
+                bodies.append(text[:limit])
+                budget[0] -= len(text) + 1  # at most: no header and no body comes after it
+                return
+            whole = text
+        else:
+            whole = body_text(raw, part, limit=limit)
         if decoded is not None and part.body_end <= part.body_start + body_limit(limit):
             decoded[part.body_start] = whole  # all of the body: the analysis reads it again
         text = whole[:limit]
@@ -160,12 +192,17 @@ def folded_clean(text: str) -> str:
 
 
 def _sections(raw: bytes, root: Part, limit: int, decoded: dict[int, str] | None = None,
-              texts: EnvelopeTexts | None = None) -> tuple[str, str]:
+              texts: EnvelopeTexts | None = None, starts: dict[int, str] | None = None,
+              start_chars: int = 0) -> tuple[str, str]:
     """The header and body sections, not folded yet; ``decoded`` gets the text of each
-    text part decoded whole, by its ``body_start``; ``texts``: the root envelope's."""
+    text part decoded whole, by its ``body_start``; ``texts``: the root envelope's.
+    ``starts`` given: the part read last, if long plain text, is read only for its first
+    ``start_chars`` characters, put there (``_collect``'s ``start``): then the body
+    section is exact only up to its first ``start_chars`` characters."""
     headers: list[str] = []
     bodies: list[str] = []
-    _collect(raw, root, headers, bodies, [limit], decoded, texts)
+    start = None if starts is None else (_last(root), start_chars, starts)
+    _collect(raw, root, headers, bodies, [limit], decoded, texts, start)
     return " ".join(headers), " ".join(bodies)
 
 
@@ -177,31 +214,51 @@ def search_text(raw: bytes, root: Part, limit: int = MAX_SEARCH_TEXT) -> str:
 
 
 def search_text_prefix(raw: bytes, root: Part, chars: int = INDEXED_CHARS, decoded: dict[int, str] | None = None,
-                       texts: EnvelopeTexts | None = None) -> tuple[str, bool]:
+                       texts: EnvelopeTexts | None = None,
+                       starts: dict[int, str] | None = None) -> tuple[str, bool]:
     """``(text[:chars], len(text) > chars)`` for ``text = search_text(raw, root)``,
     folding the body only as far as that needs (``chars`` below ``MAX_SEARCH_TEXT``).
     ``decoded``: given, it gets the text of each text part decoded whole, by the part's
-    ``body_start`` (for ``congthu.mime.lines``, so that no body is decoded twice).
-    ``texts``: the root envelope's decoded subject and ``address_key`` texts, when the
-    caller has made them (``analyse`` does, for its fields).
+    ``body_start`` (for ``congthu.mime.lines``, so that no body is decoded twice);
+    ``starts`` the start of a long plain text read only in part (below), by its
+    ``body_start`` too. ``texts``: the root envelope's decoded subject and
+    ``address_key`` texts, when the caller has made them (``analyse`` does, for its
+    fields).
 
     Why a prefix of the body is enough: ``fold`` is defined word by word (and ``clean``
     character by character), so folding the first characters of the body gives the
     same words as folding all of it, up to its last word, which the cut may have split.
     When the text folded from the prefix has a word boundary (a space) at or beyond
     the characters needed, everything before it is exactly the whole text's; otherwise
-    (a body of long runs that fold to little) the whole body is folded."""
-    header, body = _sections(raw, root, MAX_SEARCH_TEXT, decoded, texts)
+    (a body of long runs that fold to little) the whole body is folded. Nor is all of
+    the body read for that: the plain text part read last (after which no header comes)
+    is decoded only for the body section's first characters that the prefix can need
+    (``charsets.decode_start``: the charset still chosen from all of it), and whole only
+    when those did not do."""
+    # What the first span below can need (``need`` is at most ``chars``): of the text
+    # read last, if long, only so many characters are decoded at first.
+    first_most = chars + chars // 8 + 1024
+    kept: dict[int, str] = {}
+    header, body = _sections(raw, root, MAX_SEARCH_TEXT, decoded, texts, kept, first_most)
     head = folded_clean(header) + " " + BODY_MARK + " "
     need = max(chars - len(head), 0)  # characters of the folded body in the prefix
     # A start a little longer than the folded characters needed is enough for text
     # that folds to about as many characters (words and single spaces); else a start
     # twice as long, and then all of it.
     for span in (need + need // 8 + 1024, 2 * need + 4096):
-        if len(body) <= span:
+        if kept and span > first_most:  # more than the start read: read all of the body
+            header, body = _sections(raw, root, MAX_SEARCH_TEXT, decoded, texts)
+            kept.clear()
+        if len(body) <= span:  # never when a start only was read: it is longer
             break
         part = folded_clean(body[:span])
         if part.rfind(" ") >= need:  # then the whole body has more than ``need`` characters
+            if starts is not None:
+                starts.update(kept)
             return (head + part)[:chars], True
+    if kept:  # all of the body is needed
+        header, body = _sections(raw, root, MAX_SEARCH_TEXT, decoded, texts)
+    if starts is not None:
+        starts.update(kept)
     text = (head + folded_clean(body))[:MAX_SEARCH_TEXT]
     return text[:chars], len(text) > chars

@@ -284,14 +284,30 @@ class ServerThread:
         return self.run(create())
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[ServerThread]:
-    data = asyncio.run(make_data_dir(tmp_path / "data"))
-    running = ServerThread(data).start()
+@contextlib.contextmanager
+def serving(path: Path, **overrides: dict[str, Any]) -> Iterator[ServerThread]:
+    """A ServerThread on a new data directory at ``path`` (``make_data_dir`` with the
+    settings of ``overrides``), stopped when the block ends: the body of the many
+    ``server`` fixtures."""
+    running = ServerThread(asyncio.run(make_data_dir(path, **overrides))).start()
     try:
         yield running
     finally:
         running.stop()
+
+
+def config_refusal(text: str, source: str | Path = "/etc/congthu.toml") -> config.ConfigError:
+    """The ConfigError ``config.parse`` raises for ``text`` read from ``source`` (the
+    test fails if it accepts it)."""
+    with pytest.raises(config.ConfigError) as caught:
+        config.parse(text, source)
+    return caught.value
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[ServerThread]:
+    with serving(tmp_path / "data") as running:
+        yield running
 
 
 @pytest.fixture(scope="session")

@@ -31,6 +31,7 @@ import asyncio
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import TYPE_CHECKING
 
 from congthu.accounts import roles
@@ -62,6 +63,16 @@ FIELD_ATTRIBUTES = {
     "address": {"mail"},
     "phone": {"telephoneNumber"},
 }
+# The octets of encoded entries one tree snapshot keeps (``Tree.keep_encoded``), each
+# entry counted as its encoding and ENCODED_OVERHEAD more for its key and its slot in the
+# dict (measured at 50,000 people: 295 octets an entry asking cn and mail, of which 136
+# the encoding; 573 asking "*", of which 415). The bound was twice the tree's entries: at
+# 50,000 people an application's lookups asking cn and mail held 14 MiB in each worker
+# process, two attribute lists 41 MiB (tracemalloc; at most some 60 MiB, estimated, as
+# twice the tree asking "*"). 16 MiB keeps the one list of every person of such a tree
+# whole; more lists share it.
+MAX_ENCODED_OCTETS = 16 << 20
+ENCODED_OVERHEAD = 160
 # Seen by anyone allowed to read an entry: what names it.
 ALWAYS = {"objectClass", "uid", "cn", "ou", "dc", "o", "description", "displayName", "member",
           "structuralObjectClass", "entryDN", "subschemaSubentry", "hasSubordinates"}
@@ -138,8 +149,11 @@ class Tree:
         self._shown_other = frozenset(ALWAYS | ({"mail"} & self.person_fields))
         # The SearchResultEntry operations made for this snapshot (``cmd_search``):
         # (DN, attributes asked, typesOnly, visible attributes) -> encoded bytes; an
-        # application looks up the same people again and again.
+        # application looks up the same people again and again. Kept within
+        # ``encoded_budget`` octets (``keep_encoded``), ``encoded_octets`` held now.
         self.encoded: dict[tuple[str, tuple[str, ...], bool, frozenset[str] | None], bytes] = {}
+        self.encoded_octets = 0
+        self.encoded_budget = MAX_ENCODED_OCTETS
         self.built = time.monotonic()
 
     INDEXED = ("uid", "mail", "cn")
@@ -161,6 +175,23 @@ class Tree:
 
     def get(self, key: Key) -> Entry | None:
         return self.entries.get(key)
+
+    def keep_encoded(self, key: tuple[str, tuple[str, ...], bool, frozenset[str] | None], encoded: bytes) -> None:
+        """Keep an entry's encoding (``cmd_search._entry_operation``) within
+        ``encoded_budget`` octets, each counted with ENCODED_OVERHEAD: past the budget the
+        oldest quarter goes (in the order they were made), so the lookups of the moment
+        stay; one larger than the whole budget is not kept."""
+        cost = len(encoded) + ENCODED_OVERHEAD
+        if cost > self.encoded_budget:
+            return
+        kept = self.encoded
+        while kept and self.encoded_octets + cost > self.encoded_budget:
+            for old in list(islice(kept, max(1, len(kept) // 4))):
+                self.encoded_octets -= len(kept.pop(old)) + ENCODED_OVERHEAD
+        if not kept:  # the count starts again with the dict (were it emptied elsewhere)
+            self.encoded_octets = 0
+        kept[key] = encoded
+        self.encoded_octets += cost
 
     def matched(self, key: Key) -> str:
         """The DN of the nearest existing superior of ``key`` (matchedDN of noSuchObject)."""

@@ -31,7 +31,6 @@ for the positive controls; throttling has its own tests (``test_lockout.py``).
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import http.client
 import imaplib
@@ -49,7 +48,8 @@ import pytest
 
 from congthu import delegation
 from congthu.imap import utf7
-from tests.conftest import ServerThread, make_data_dir
+from tests.conftest import ServerThread, serving
+from tests.folders import folder_named
 
 DOMAIN = "soctrang.gov.vn"
 SECRET = "BIMAT-cua-B-7731"
@@ -61,12 +61,8 @@ _counter = itertools.count(1)
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
     login = {"address_delay_after": 100_000, "address_lock_after": 100_000, "account_lock_after": 100_000,
              "address_all_accounts_delay_after": 100_000, "address_all_accounts_lock_after": 100_000}
-    data = asyncio.run(make_data_dir(tmp_path_factory.mktemp("authz") / "data", login=login))
-    running = ServerThread(data).start()
-    try:
+    with serving(tmp_path_factory.mktemp("authz") / "data", login=login) as running:
         yield running
-    finally:
-        running.stop()
 
 
 @dataclass
@@ -210,9 +206,7 @@ def plain(authzid: str, authcid: str, password: str) -> bytes:
 
 def inbox_count(server: ServerThread, mailbox_id: int) -> int:
     async def count() -> int:
-        folder = await server.app.store.get_folder(mailbox_id, "INBOX")
-        assert folder is not None
-        return (await server.app.store.folder_status(folder.id)).messages
+        return (await server.app.store.folder_status((await folder_named(server.app.store, mailbox_id)).id)).messages
     return server.run(count())
 
 

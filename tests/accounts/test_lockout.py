@@ -8,6 +8,7 @@ from congthu import audit
 from congthu.accounts import AuthStatus, roles
 from congthu.app import App
 from tests.accounts.helpers import Clock, cli
+from tests.folders import folder_index_of
 
 OWNER = "ntbinh@soctrang.gov.vn"
 PASSWORD = "Song@Hau7River"
@@ -26,10 +27,7 @@ async def setup(app: App) -> tuple[int, int]:
 
 
 async def inbox_subjects(app: App, mailbox_id: int) -> list[str]:
-    inbox = await app.store.get_folder(mailbox_id, "INBOX")
-    assert inbox is not None
-    metas = await app.store.folder_index(inbox.id)
-    return [(await app.store.get_content(m.content_id)).subject for m in metas]
+    return [(await app.store.get_content(m.content_id)).subject for m in await folder_index_of(app.store, mailbox_id)]
 
 
 async def test_1000_guesses_from_one_address_are_slowed_and_locked_while_the_owner_logs_in(app: App) -> None:

@@ -23,6 +23,7 @@ from congthu.accounts.jobs import send_reminders
 from congthu.app import App
 from congthu.cli import CommandError
 from tests.accounts.helpers import Clock, cli
+from tests.folders import folder_messages
 
 ADDRESS = "ntbinh@soctrang.gov.vn"
 NAME = "Nguyễn Thanh Bình"
@@ -156,9 +157,7 @@ async def test_expiry_after_31_days_and_reminders_on_days_23_and_29(app: App) ->
         assert await send_reminders(app) == 0
     assert sent_on == [23, 29]
 
-    inbox = await app.store.get_folder(mailbox.id, "INBOX")
-    assert inbox is not None
-    raws = [await app.store.read_message(m.content_id) for m in await app.store.folder_index(inbox.id)]
+    raws = await folder_messages(app.store, mailbox.id)
     assert len(raws) == 2
     for raw, days, day in zip(raws, (7, 1), (23, 29), strict=True):
         assert b"=?utf-8?" in raw.split(b"\r\n\r\n", 1)[0].lower()  # RFC 2047 encoded subject

@@ -4,7 +4,6 @@ recording their last use, audited call by call, and rate limited."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -19,7 +18,7 @@ from congthu.api.tokens import Tokens
 from congthu.directory import Directory
 from tests.api.conftest import World
 from tests.clirunner import Cli
-from tests.conftest import ServerThread, make_data_dir
+from tests.conftest import ServerThread, serving
 
 
 @pytest.fixture(scope="module")
@@ -148,12 +147,8 @@ def test_every_call_is_audited_with_the_last_use(world: World) -> None:
 
 @pytest.fixture
 def slow_server(tmp_path: Path) -> Iterator[ServerThread]:
-    data = asyncio.run(make_data_dir(tmp_path / "data", api={"calls_per_minute": 5, "refused_per_minute": 3}))
-    running = ServerThread(data).start()
-    try:
+    with serving(tmp_path / "data", api={"calls_per_minute": 5, "refused_per_minute": 3}) as running:
         yield running
-    finally:
-        running.stop()
 
 
 def test_rate_limits(slow_server: ServerThread) -> None:

@@ -5,7 +5,6 @@ that is not ours or not well formed is refused, never written into a document.""
 
 from __future__ import annotations
 
-import asyncio
 import plistlib
 import subprocess
 import xml.etree.ElementTree as ET
@@ -17,7 +16,7 @@ import pytest
 from congthu.autoconfig.servers import client_servers
 from congthu.autoconfig.thunderbird import config_xml
 from congthu.config import ConfigError, parse
-from tests.conftest import ServerThread, make_data_dir, need
+from tests.conftest import ServerThread, need, serving
 
 DOMAIN = "soctrang.gov.vn"
 HOST = "mail.soctrang.gov.vn"
@@ -28,12 +27,8 @@ OUTLOOK_NS = "http://schemas.microsoft.com/exchange/autodiscover/outlook/respons
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
-    data = asyncio.run(make_data_dir(tmp_path_factory.mktemp("autoconfig") / "data"))
-    running = ServerThread(data).start()
-    try:
+    with serving(tmp_path_factory.mktemp("autoconfig") / "data") as running:
         yield running
-    finally:
-        running.stop()
 
 
 def curl(server: ServerThread, path: str, *args: str) -> tuple[int, bytes]:

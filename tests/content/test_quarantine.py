@@ -7,11 +7,7 @@ from datetime import UTC, datetime, timedelta
 from congthu import audit
 from congthu.content import quarantine
 from tests.content import documents
-
-
-async def _inbox(app, mailbox_id: int) -> list[bytes]:
-    folder = await app.store.get_folder(mailbox_id, "INBOX")
-    return [await app.store.read_message(m.content_id) for m in await app.store.folder_index(folder.id)]
+from tests.folders import folder_messages
 
 
 async def test_hold_list_release_delete(any_app):
@@ -27,12 +23,12 @@ async def test_hold_list_release_delete(any_app):
     held = await quarantine.list_held(app)
     assert [h.id for h in held] == [first, second]
     assert held[0].recipients == recipients and held[0].subject == "Hóa đơn" and held[0].size == len(raw)
-    notices = await _inbox(app, box.id)
+    notices = await folder_messages(app.store, box.id)
     assert len(notices) == 2 and b"hoa-don.zip" not in notices[0]
     # The same bytes held twice are one file, kept while either is held.
     assert len(list(app.path(quarantine.DIRECTORY).iterdir())) == 1
     assert (await quarantine.release(app, first, actor="admin@soctrang.gov.vn")).id == first
-    assert (await _inbox(app, box.id))[-1] == raw
+    assert (await folder_messages(app.store, box.id))[-1] == raw
     assert len(list(app.path(quarantine.DIRECTORY).iterdir())) == 1
     assert await quarantine.release(app, first) is None
     assert (await quarantine.delete_held(app, second)).id == second

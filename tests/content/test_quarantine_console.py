@@ -10,6 +10,7 @@ from congthu.content import quarantine
 from tests.conftest import ServerThread
 from tests.content import documents
 from tests.directory.console_client import ROLES, world
+from tests.folders import folder_messages
 
 
 def test_quarantine_page_by_role_release_and_delete(server: ServerThread) -> None:
@@ -45,9 +46,7 @@ def test_quarantine_page_by_role_release_and_delete(server: ServerThread) -> Non
 
     released = admin.post(f"/quan-tri/cach-ly/{held[0]}/giai-phong")
     assert released.status_code == 200 and f"Đã giải phóng thư số {held[0]}" in released.text
-    inbox = server.run(app.store.get_folder(w.ids["official"], "INBOX"))
-    assert inbox is not None
-    kept = [server.run(app.store.read_message(m.content_id)) for m in server.run(app.store.folder_index(inbox.id))]
+    kept = server.run(folder_messages(app.store, w.ids["official"]))
     assert raw in kept  # delivered as it came
     deleted = admin.post(f"/quan-tri/cach-ly/{held[1]}/xoa")
     assert deleted.status_code == 200 and f"Đã xóa thư số {held[1]}" in deleted.text

@@ -8,6 +8,7 @@ import pytest
 
 from congthu import config
 from congthu.config.template import render
+from tests.conftest import config_refusal
 
 
 def test_scanning_off_by_default_and_said_so():
@@ -28,6 +29,4 @@ def test_scanning_off_by_default_and_said_so():
     ('clamd = 3310', "content.clamd"),
 ])
 def test_invalid_values_name_the_key(line, key):
-    with pytest.raises(config.ConfigError) as caught:
-        config.parse(f"[content]\n{line}\n", Path("congthu.toml"))
-    assert caught.value.key == key
+    assert config_refusal(f"[content]\n{line}\n", Path("congthu.toml")).key == key

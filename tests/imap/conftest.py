@@ -3,7 +3,6 @@ seconds), a fresh mailbox per test, and clients (imaplib, imapclient) logged in 
 
 from __future__ import annotations
 
-import asyncio
 import imaplib
 import itertools
 from collections.abc import Callable, Iterator
@@ -15,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ServerThread, make_data_dir
+from tests.conftest import ServerThread, serving
 
 PASSWORD = "Mk@12345678"
 DOMAIN = "soctrang.gov.vn"
@@ -24,12 +23,8 @@ _counter = itertools.count(1)
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
-    data = asyncio.run(make_data_dir(tmp_path_factory.mktemp("imap") / "data"))
-    running = ServerThread(data).start()
-    try:
+    with serving(tmp_path_factory.mktemp("imap") / "data") as running:
         yield running
-    finally:
-        running.stop()
 
 
 class User:

@@ -4,7 +4,6 @@ Settings the config file refuses this small (RFC floors) are set on the live set
 
 from __future__ import annotations
 
-import asyncio
 import socket
 from collections.abc import Iterator
 
@@ -12,7 +11,7 @@ import pytest
 
 from congthu import config
 from congthu.config.template import render
-from tests.conftest import ServerThread, make_data_dir
+from tests.conftest import ServerThread, config_refusal, serving
 from tests.imap.conftest import PASSWORD, User, raw_command
 
 LIMITS = {
@@ -27,12 +26,8 @@ LIMITS = {
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
-    data = asyncio.run(make_data_dir(tmp_path_factory.mktemp("imap-limits") / "data", imap=LIMITS))
-    running = ServerThread(data).start()
-    try:
+    with serving(tmp_path_factory.mktemp("imap-limits") / "data", imap=LIMITS) as running:
         yield running
-    finally:
-        running.stop()
 
 
 @pytest.fixture
@@ -174,10 +169,9 @@ def test_idle_ends_after_its_maximum_duration(server: ServerThread, user: User,
     ],
 )
 def test_config_refuses_imap_values_below_their_bounds(text: str, key: str, reason: str) -> None:
-    with pytest.raises(config.ConfigError) as caught:
-        config.parse(text, "/etc/congthu.toml")
-    assert caught.value.key == key and reason in caught.value.reason
-    assert str(caught.value).startswith(f"/etc/congthu.toml: [{key}]")
+    refused = config_refusal(text)
+    assert refused.key == key and reason in refused.reason
+    assert str(refused).startswith(f"/etc/congthu.toml: [{key}]")
 
 
 def test_config_accepts_the_rfc_minimum_and_the_template_shows_the_section() -> None:

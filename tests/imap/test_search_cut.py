@@ -6,7 +6,6 @@ the same before and after the indexer has run."""
 
 from __future__ import annotations
 
-import asyncio
 import imaplib
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any
 import pytest
 
 from congthu.store import search
-from tests.conftest import ServerThread, make_data_dir
+from tests.conftest import ServerThread, serving
 from tests.store.test_search_index import _message, _texts
 from tests.store.test_search_prefix import _long
 
@@ -25,12 +24,8 @@ def engine_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Se
     database: dict[str, Any] = {}
     if request.param == "postgresql":
         database["url"] = request.getfixturevalue("postgres").create_database()
-    data = asyncio.run(make_data_dir(tmp_path / "data", database=database))
-    running = ServerThread(data).start()
-    try:
+    with serving(tmp_path / "data", database=database) as running:
         yield running
-    finally:
-        running.stop()
 
 
 def test_search_text_and_body_over_cut_texts(engine_server: ServerThread) -> None:

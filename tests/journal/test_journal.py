@@ -27,6 +27,7 @@ from congthu.journal import entries
 from congthu.store import utcnow
 from tests.conftest import ServerThread
 from tests.content.documents import docx
+from tests.folders import folder_index_of
 from tests.smtp.test_submission import tls_client
 
 REPO = Path(__file__).resolve().parents[2]
@@ -175,9 +176,7 @@ def test_inter_organisation_mail_is_kept_as_sent(server: ServerThread, parties: 
     assert len(segments) >= 3  # head, the large attachment, the rest
 
     async def stored_segments() -> list[str]:
-        folder = await app.store.get_folder(parties[RECEIVER], "INBOX")
-        assert folder is not None
-        first = (await app.store.folder_index(folder.id))[0]
+        first = (await folder_index_of(app.store, parties[RECEIVER]))[0]
         return [digest for digest, _n in (await app.store.get_content(first.content_id)).segments]
 
     # The attachment is one blob for the mailbox's copy and the journal's: on disk once.

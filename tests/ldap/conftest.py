@@ -8,7 +8,6 @@ in the first, Lê Văn Đức in the unit, Phạm Minh Tâm in Sở Tài chính.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import subprocess
@@ -20,7 +19,7 @@ from typing import Any
 import pytest
 
 from congthu.directory import Directory
-from tests.conftest import ServerThread, make_data_dir
+from tests.conftest import ServerThread, serving
 
 PASSWORD = "Mật@Khẩu2026"
 OTHER_PASSWORD = "Mk@12345678x"
@@ -99,20 +98,12 @@ def build_world(server: ServerThread) -> dict[str, tuple[str, int]]:
 def listening_world(tmp: Path, **settings: dict[str, Any]) -> Iterator[LDAPWorld]:
     """A world whose server listens to the change feed, as ``congthu serve`` does
     (``LDAP_SETTINGS`` with ``settings`` over them)."""
-    data = asyncio.run(make_data_dir(tmp / "data", **{**LDAP_SETTINGS, **settings}))
-    running = ServerThread(data).start()
-    try:
+    with serving(tmp / "data", **{**LDAP_SETTINGS, **settings}) as running:
         running.run(running.app.hub.listen_local())
         yield LDAPWorld(running, build_world(running), tmp)
-    finally:
-        running.stop()
 
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[LDAPWorld]:
-    data = asyncio.run(make_data_dir(tmp_path / "data", **LDAP_SETTINGS))
-    running = ServerThread(data).start()
-    try:
+    with serving(tmp_path / "data", **LDAP_SETTINGS) as running:
         yield LDAPWorld(running, build_world(running), tmp_path)
-    finally:
-        running.stop()

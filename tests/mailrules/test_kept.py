@@ -16,7 +16,7 @@ import pytest
 from congthu.app import App
 from congthu.mailrules import Vacation, rules
 from congthu.mailrules.delivered import _with_rules, no_rules
-from tests.conftest import ServerThread, database_calls, make_data_dir
+from tests.conftest import ServerThread, database_calls, serving
 from tests.mailrules.conftest import ST, messages, mx, parse, set_vacation, submit, wait_for
 from tests.mailrules.test_vacation import mail
 
@@ -28,13 +28,9 @@ OUTSIDE = "vanthu@cantho.gov.vn"
 @pytest.fixture
 def listening(tmp_path) -> Iterator[ServerThread]:
     """A server that listens to the change feed, as ``congthu serve`` does."""
-    data = asyncio.run(make_data_dir(tmp_path / "data"))
-    running = ServerThread(data).start()
-    try:
+    with serving(tmp_path / "data") as running:
         running.run(running.app.hub.listen_local())
         yield running
-    finally:
-        running.stop()
 
 
 def on_other_worker(server: ServerThread, work: Callable[[App], Awaitable[T]]) -> T:

@@ -14,6 +14,7 @@ import pytest
 
 from congthu.store import flags
 from tests.conftest import ServerThread, make_data_dir
+from tests.folders import folder_index_of, folder_named
 
 PASSWORD = "Mk@12345678"
 DOMAIN = "soctrang.gov.vn"
@@ -41,17 +42,12 @@ def deliver(server: ServerThread, mailbox_id: int, raw: bytes) -> int:
 
 
 def inbox_uids(server: ServerThread, mailbox_id: int) -> list[int]:
-    async def uids() -> list[int]:
-        folder = await server.app.store.get_folder(mailbox_id, "INBOX")
-        assert folder is not None
-        return [m.uid for m in await server.app.store.folder_index(folder.id)]
-    return server.run(uids())
+    return [m.uid for m in server.run(folder_index_of(server.app.store, mailbox_id))]
 
 
 def mark_deleted_by_imap(server: ServerThread, mailbox_id: int, uid: int) -> None:
     async def mark() -> None:
-        folder = await server.app.store.get_folder(mailbox_id, "INBOX")
-        assert folder is not None
+        folder = await folder_named(server.app.store, mailbox_id)
         await server.app.store.store_flags(folder.id, [uid], "add", flags.DELETED)
     server.run(mark())
 

@@ -16,6 +16,7 @@ from typing import cast
 import pytest
 
 from tests.conftest import ServerThread
+from tests.folders import folder_index_of
 from tests.pop3.conftest import (
     DOMAIN,
     PASSWORD,
@@ -135,13 +136,8 @@ def test_top_line_counts(server: ServerThread, user: tuple[str, int]) -> None:
         # TOP does not count as retrieval: the message stays unseen.
     finally:
         client.quit()
-    meta = server.run(_index(server, mailbox_id))
+    meta = server.run(folder_index_of(server.app.store, mailbox_id))
     assert meta[0].flags == 0
-
-
-async def _index(server: ServerThread, mailbox_id: int):  # type: ignore[no-untyped-def]
-    folder = await server.app.store.get_folder(mailbox_id, "INBOX")
-    return await server.app.store.folder_index(folder.id)  # type: ignore[union-attr]
 
 
 def test_retr_marks_seen_at_quit(server: ServerThread, user: tuple[str, int]) -> None:
@@ -151,7 +147,7 @@ def test_retr_marks_seen_at_quit(server: ServerThread, user: tuple[str, int]) ->
     client = login(server, address)
     client.retr(2)
     client.quit()
-    assert [m.flags for m in server.run(_index(server, mailbox_id))] == [0, 1]
+    assert [m.flags for m in server.run(folder_index_of(server.app.store, mailbox_id))] == [0, 1]
 
 
 def test_dot_stuffing_and_vietnamese_round_trip(server: ServerThread, user: tuple[str, int]) -> None:

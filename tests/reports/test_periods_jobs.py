@@ -21,6 +21,7 @@ from congthu.reports.periods import PeriodError, month, parse, previous, quarter
 from congthu.requests.calendar import load_calendar
 from tests.accounts.helpers import Clock, congthu
 from tests.conftest import make_data_dir
+from tests.folders import folder_index_of, folder_messages
 
 VN = timezone(timedelta(hours=7))
 
@@ -75,12 +76,9 @@ async def test_reports_mailed_once_on_the_first_working_day(tmp_path: Path) -> N
         assert await jobs.mail_due(app)
         assert await jobs.mail_report(app, "month") == "2026-12: already mailed"
         assert await jobs.mail_report(app, "quarter") == "2026-Q4: already mailed"
-        inbox = await app.store.get_folder(org.mailbox_id, "INBOX")
-        assert inbox is not None
-        index = await app.store.folder_index(inbox.id)
         subjects = []
-        for meta in index:
-            msg = email.message_from_bytes(await app.store.read_message(meta.content_id), policy=email.policy.default)
+        for raw in await folder_messages(app.store, org.mailbox_id):
+            msg = email.message_from_bytes(raw, policy=email.policy.default)
             subjects.append(str(msg["Subject"]))
             parts = {p.get_filename(): p.get_content() for p in msg.iter_attachments()}  # type: ignore[attr-defined]
             pdf = next(v for k, v in parts.items() if k.endswith(".pdf"))
@@ -93,7 +91,7 @@ async def test_reports_mailed_once_on_the_first_working_day(tmp_path: Path) -> N
                          ("năm 2026", "2026")))
         # Mailed once: the next pass sends nothing more.
         assert await jobs.mail_due(app)
-        assert len(await app.store.folder_index(inbox.id)) == 3
+        assert len(await folder_index_of(app.store, org.mailbox_id)) == 3
     finally:
         await app.close()
 

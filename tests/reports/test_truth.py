@@ -22,6 +22,7 @@ from congthu.reports.pdf import pdf_bytes
 from congthu.reports.xlsx import xlsx_bytes
 from tests.conftest import need
 from tests.content.daemons import Clamd, Rspamd
+from tests.folders import folder_index_of
 from tests.reports.activity import ROW, SERVER_SETTINGS, generate, target_month
 from tests.smtp.conftest import start_server
 
@@ -42,8 +43,8 @@ def store_figures(server: Any, truth: Any) -> dict[str, dict[str, int]]:
         for mailbox_id in ids:
             box = server.run(app.store.get_mailbox_by_id(mailbox_id))
             figures["storage.used"] = figures.get("storage.used", 0) + box.used_bytes
-            junk = server.run(app.store.get_folder(mailbox_id, "Junk"))
-            figures["spam.junk"] = figures.get("spam.junk", 0) + len(server.run(app.store.folder_index(junk.id)))
+            junk = server.run(folder_index_of(app.store, mailbox_id, "Junk"))
+            figures["spam.junk"] = figures.get("spam.junk", 0) + len(junk)
     return out
 
 

@@ -12,6 +12,7 @@ from congthu.app import App
 from congthu.directory import Directory
 from congthu.requests import bymail
 from congthu.requests.workflow import Requests
+from tests.folders import folder_index_of
 from tests.smtp.conftest import dns_server as dns_server  # noqa: F401 - the fixture
 
 
@@ -58,8 +59,7 @@ async def test_mail_from_the_organisation_mailbox_becomes_a_request(app: App) ->
     answer = await bymail.receive(app, mail(person.address, FORM), sender=person.address, trusted=True)
     assert await bymail.deliver_reply(app, answer)
     assert person.mailbox_id is not None
-    folder = await app.store.get_folder(person.mailbox_id, "INBOX")
-    assert folder is not None and len(await app.store.folder_index(folder.id)) == 1
+    assert len(await folder_index_of(app.store, person.mailbox_id)) == 1
 
 
 def test_a_request_mailed_to_admin_through_submission_is_filed(tmp_path, dns_server) -> None:
@@ -109,6 +109,4 @@ def test_a_request_mailed_to_admin_through_submission_is_filed(tmp_path, dns_ser
 
 
 async def _inbox_count(app: App, mailbox_id: int) -> int:
-    folder = await app.store.get_folder(mailbox_id, "INBOX")
-    assert folder is not None
-    return len(await app.store.folder_index(folder.id))
+    return len(await folder_index_of(app.store, mailbox_id))

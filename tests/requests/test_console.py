@@ -9,9 +9,6 @@ and on a swapped Saturday (override), with the server's clock injected."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, timezone
-from email import message_from_bytes
-from email.policy import default
-from typing import Any
 
 from playwright.sync_api import BrowserContext, Page, expect
 
@@ -19,6 +16,7 @@ from congthu import audit
 from congthu.accounts import AuthStatus, roles
 from congthu.directory import Directory
 from congthu.requests.calendar import WORK, put_override
+from tests.folders import folder_texts
 from tests.webmail.conftest import PASSWORD, Webmail
 from tests.webmail.test_login import totp_code
 
@@ -213,12 +211,6 @@ def organisation_mail(webmail: Webmail, mailbox_id: int) -> list[str]:
     app = webmail.server.app
 
     async def read() -> list[str]:
-        folder = await app.store.get_folder(mailbox_id, "INBOX")
-        assert folder is not None
-        out: list[Any] = []
-        for meta in await app.store.folder_index(folder.id):
-            msg = message_from_bytes(await app.store.read_message(meta.content_id), policy=default)
-            out.append(f"{msg['Subject']}\n{msg.get_body(('plain',)).get_content()}")  # type: ignore[union-attr]
-        return out
+        return await folder_texts(app.store, mailbox_id)
 
     return webmail.server.run(read())

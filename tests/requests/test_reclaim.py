@@ -17,6 +17,7 @@ from congthu.directory import Directory
 from congthu.requests import reclaim
 from congthu.store import flags
 from congthu.store.access import record_access
+from tests.folders import folder_index_of
 
 MESSAGE = (b"From: a@example.org\r\nTo: x@soctrang.gov.vn\r\nSubject: Lich hop\r\n"
            b"Date: Sat, 05 Dec 2026 09:00:00 +0700\r\nMessage-ID: <1@example.org>\r\n\r\nNoi dung.\r\n")
@@ -37,9 +38,7 @@ def test_add_months() -> None:
 
 
 async def inbox_count(app: App, mailbox_id: int) -> int:
-    folder = await app.store.get_folder(mailbox_id, "INBOX")
-    assert folder is not None
-    return len(await app.store.folder_index(folder.id))
+    return len(await folder_index_of(app.store, mailbox_id))
 
 
 async def test_warn_reclaim_restore(app: App, tmp_path: Path) -> None:
@@ -52,9 +51,8 @@ async def test_warn_reclaim_restore(app: App, tmp_path: Path) -> None:
     assert tam.mailbox_id is not None and busy.mailbox_id is not None and org.mailbox_id is not None
     delivered = await app.store.deliver(MESSAGE, [tam.mailbox_id], flags=flags.SEEN | flags.FLAGGED,
                                         keywords=["$Important"])
-    folder = await app.store.get_folder(tam.mailbox_id, "INBOX")
-    assert folder is not None and delivered[0].ok
-    flags_before = [m.flag_names for m in await app.store.folder_index(folder.id)]
+    assert delivered[0].ok
+    flags_before = [m.flag_names for m in await folder_index_of(app.store, tam.mailbox_id)]
     assert ["\\Seen", "\\Flagged", "$Important"] in flags_before
     mailbox = await app.store.get_mailbox_by_id(tam.mailbox_id)
     assert mailbox is not None
@@ -104,7 +102,7 @@ async def test_warn_reclaim_restore(app: App, tmp_path: Path) -> None:
     password = await reclaim.restore(app, tam.address, actor="it")
     mailbox = await app.store.get_mailbox_by_id(tam.mailbox_id)
     assert mailbox is not None and mailbox.status == "active"
-    assert [m.flag_names for m in await app.store.folder_index(folder.id)][:1] == flags_before
+    assert [m.flag_names for m in await folder_index_of(app.store, tam.mailbox_id)][:1] == flags_before
     assert await inbox_count(app, tam.mailbox_id) == 3
     result = await app.accounts.authenticate(tam.address, password, protocol="web", client_ip="127.0.0.1",
                                              secure=True)

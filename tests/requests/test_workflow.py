@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import subprocess
 from datetime import UTC, date, datetime, timedelta, timezone
-from email import message_from_bytes
-from email.policy import default
 from pathlib import Path
 
 import pytest
@@ -22,6 +20,7 @@ from congthu.requests.calendar import WorkingCalendar
 from congthu.requests.jobs import alert_overdue
 from congthu.requests.workflow import DONE, IN_PROGRESS, RECEIVED, REFUSED, RequestError, Requests
 from congthu.webmail.sessions import WebSessions
+from tests.folders import folder_texts
 
 VN = timezone(timedelta(hours=7))
 BEFORE_TET = datetime(2027, 2, 3, 15, 30, tzinfo=VN)  # the last working day before Tết 2027
@@ -37,14 +36,7 @@ class Clock:
 
 async def inbox(app: App, mailbox_id: int) -> list[str]:
     """The messages of a mailbox's INBOX, as text."""
-    folder = await app.store.get_folder(mailbox_id, "INBOX")
-    assert folder is not None
-    out = []
-    for meta in await app.store.folder_index(folder.id):
-        raw = await app.store.read_message(meta.content_id)
-        msg = message_from_bytes(raw, policy=default)
-        out.append(f"{msg['Subject']}\n{msg.get_body(('plain',)).get_content()}")  # type: ignore[union-attr]
-    return out
+    return await folder_texts(app.store, mailbox_id)
 
 
 @pytest.fixture

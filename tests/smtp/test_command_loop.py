@@ -6,28 +6,15 @@ each, except where the rule closes it (RFC 5321 section 3.8)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from tests.conftest import ServerThread
-from tests.smtp.conftest import messages, start_server
-from tests.smtp.dnsserver import DNSServer
+from tests.smtp.conftest import messages
 from tests.smtp.rawclient import Raw
 from tests.smtp.test_close import assert_closed
 
 BOB = "ntbinh@soctrang.gov.vn"
 OUTSIDE = "vanthu@cantho.gov.vn"
-
-
-@pytest.fixture
-def server(tmp_path: Path, dns_server: DNSServer) -> Iterator[ServerThread]:
-    running = start_server(tmp_path / "data", dns_server)
-    try:
-        yield running
-    finally:
-        running.stop()
 
 
 def _reply_line(raw: Raw, line: bytes) -> bytes:
@@ -47,8 +34,8 @@ def _reply_line(raw: Raw, line: bytes) -> bytes:
     (b"NOOP " + b"x" * 600, b"500 5.5.6 "),  # over the 512 octets of RFC 5321 section 4.5.3.1.4
     (b"XYZZY", b'500 5.5.2 '),  # an unknown verb
 ])
-def test_a_bad_line_is_answered_and_the_session_goes_on(server: ServerThread, line: bytes, reply: bytes) -> None:
-    raw = Raw(server.port("smtp"))
+def test_a_bad_line_is_answered_and_the_session_goes_on(mx: ServerThread, line: bytes, reply: bytes) -> None:
+    raw = Raw(mx.port("smtp"))
     try:
         assert raw.greeting[0] == 220
         assert _reply_line(raw, b"EHLO mail.cantho.gov.vn").startswith(b"250 ")
@@ -58,18 +45,18 @@ def test_a_bad_line_is_answered_and_the_session_goes_on(server: ServerThread, li
         raw.close()
 
 
-def test_an_unknown_verb_is_named_in_the_reply(server: ServerThread) -> None:
-    raw = Raw(server.port("smtp"))
+def test_an_unknown_verb_is_named_in_the_reply(mx: ServerThread) -> None:
+    raw = Raw(mx.port("smtp"))
     try:
         assert _reply_line(raw, b"xyzzy now").endswith(b' / command "XYZZY" not recognized')
     finally:
         raw.close()
 
 
-def test_a_line_over_the_reader_limit_is_read_to_its_end(server: ServerThread) -> None:
+def test_a_line_over_the_reader_limit_is_read_to_its_end(mx: ServerThread) -> None:
     """A line longer than the stream's buffer limit (64 KiB) is read through to its CRLF
     and answered once; the next line is a command again."""
-    raw = Raw(server.port("smtp"))
+    raw = Raw(mx.port("smtp"))
     try:
         assert _reply_line(raw, b"NOOP " + b"y" * 200_000).startswith(b"500 5.5.6 ")
         assert _reply_line(raw, b"NOOP").startswith(b"250 ")
@@ -77,8 +64,8 @@ def test_a_line_over_the_reader_limit_is_read_to_its_end(server: ServerThread) -
         raw.close()
 
 
-def test_five_unknown_verbs_close_the_session(server: ServerThread) -> None:
-    raw = Raw(server.port("smtp"))
+def test_five_unknown_verbs_close_the_session(mx: ServerThread) -> None:
+    raw = Raw(mx.port("smtp"))
     for _ in range(4):
         assert _reply_line(raw, b"BOGUS").startswith(b"500 5.5.2 ")
     # aiosmtpd's "502 5.5.1 Too many unrecognized commands" as ``errors`` words it: the
@@ -88,10 +75,10 @@ def test_five_unknown_verbs_close_the_session(server: ServerThread) -> None:
     assert_closed(raw)
 
 
-def test_the_call_limit_closes_the_session(server: ServerThread) -> None:
+def test_the_call_limit_closes_the_session(mx: ServerThread) -> None:
     """AUTH five times at most on a connection (the limit is per verb): the sixth is
     answered 421 and the connection closed."""
-    raw = Raw(server.port("smtp"))
+    raw = Raw(mx.port("smtp"))
     assert _reply_line(raw, b"EHLO mail.cantho.gov.vn").startswith(b"250 ")
     for _ in range(5):
         assert not _reply_line(raw, b"AUTH PLAIN AGFiYwBkZWY=").startswith(b"421")
@@ -99,12 +86,12 @@ def test_the_call_limit_closes_the_session(server: ServerThread) -> None:
     assert_closed(raw)
 
 
-def test_an_8bit_argument_reaches_the_command_as_sent(server: ServerThread) -> None:
+def test_an_8bit_argument_reaches_the_command_as_sent(mx: ServerThread) -> None:
     """The argument is read as UTF-8 (SMTPUTF8, RFC 6531): a sender with a non-ASCII
     local part is kept as written (the stored message's Return-Path)."""
-    mailbox = server.add_user(BOB)
+    mailbox = mx.add_user(BOB)
     sender = "bình@cantho.gov.vn"
-    raw = Raw(server.port("smtp"))
+    raw = Raw(mx.port("smtp"))
     try:
         assert _reply_line(raw, b"EHLO mail.cantho.gov.vn").startswith(b"250 ")
         assert _reply_line(raw, f"MAIL FROM:<{sender}> SMTPUTF8".encode()).startswith(b"250 ")
@@ -115,5 +102,5 @@ def test_an_8bit_argument_reaches_the_command_as_sent(server: ServerThread) -> N
         assert _reply_line(raw, b"QUIT").startswith(b"221 ")
     finally:
         raw.close()
-    [stored] = [m for m in messages(server, mailbox) if b"Subject: loop" in m]
+    [stored] = [m for m in messages(mx, mailbox) if b"Subject: loop" in m]
     assert f"<{sender}>".encode() in stored.split(b"\r\n\r\n")[0]

@@ -7,7 +7,9 @@ commits or rolls back as before, alone or in a batch's savepoints."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -52,23 +54,27 @@ async def _values(path: Path) -> list[str]:
         await other.dispose()
 
 
-async def test_driver_statements_commit_without_a_core_transaction(tmp_path: Path) -> None:
+@contextlib.asynccontextmanager
+async def _scratch(tmp_path: Path) -> AsyncIterator[tuple[Database, Path]]:
+    """A database with one table, ``scratch``, and its file."""
     path = tmp_path / "meta.db"
     db = Database(f"sqlite+aiosqlite:///{path}")
     try:
         await db.run_write(lambda conn: conn.execute(text("CREATE TABLE scratch (value TEXT)")))
-        # Begun on the driver (BEGIN IMMEDIATE), not by SQLAlchemy.
-        assert await db.run_write(_on_driver, "a") == (True, False)
-        assert await _values(path) == ["a"]
+        yield db, path
     finally:
         await db.dispose()
 
 
+async def test_driver_statements_commit_without_a_core_transaction(tmp_path: Path) -> None:
+    async with _scratch(tmp_path) as (db, path):
+        # Begun on the driver (BEGIN IMMEDIATE), not by SQLAlchemy.
+        assert await db.run_write(_on_driver, "a") == (True, False)
+        assert await _values(path) == ["a"]
+
+
 async def test_core_statements_join_the_driver_transaction(tmp_path: Path) -> None:
-    path = tmp_path / "meta.db"
-    db = Database(f"sqlite+aiosqlite:///{path}")
-    try:
-        await db.run_write(lambda conn: conn.execute(text("CREATE TABLE scratch (value TEXT)")))
+    async with _scratch(tmp_path) as (db, path):
         commits: list[int] = []
         assert db._sync_writer is not None
         event.listen(db._sync_writer, "commit", lambda _conn: commits.append(1))
@@ -78,15 +84,10 @@ async def test_core_statements_join_the_driver_transaction(tmp_path: Path) -> No
         # The next transaction begins afresh (nothing left open on the driver).
         assert await db.run_write(_on_driver, "c") == (True, False)
         assert await _values(path) == ["b-core", "b-driver", "c"]
-    finally:
-        await db.dispose()
 
 
 async def test_a_failing_function_rolls_back_alone_and_in_a_batch(tmp_path: Path) -> None:
-    path = tmp_path / "meta.db"
-    db = Database(f"sqlite+aiosqlite:///{path}")
-    try:
-        await db.run_write(lambda conn: conn.execute(text("CREATE TABLE scratch (value TEXT)")))
+    async with _scratch(tmp_path) as (db, path):
         with pytest.raises(ValueError):
             await db.run_write(_failing, "alone")
         assert await _values(path) == []
@@ -100,17 +101,12 @@ async def test_a_failing_function_rolls_back_alone_and_in_a_batch(tmp_path: Path
         assert await _values(path) == ["d", "f-core", "f-driver"]
         assert await db.run_write(_on_driver, "g") == (True, False)
         assert await _values(path) == ["d", "f-core", "f-driver", "g"]
-    finally:
-        await db.dispose()
 
 
 async def test_begin_immediate_waits_for_another_writer(tmp_path: Path) -> None:
     """BEGIN IMMEDIATE on the driver still takes SQLite's write lock: a write waits while
     another connection holds it, and goes on once it is released."""
-    path = tmp_path / "meta.db"
-    db = Database(f"sqlite+aiosqlite:///{path}")
-    try:
-        await db.run_write(lambda conn: conn.execute(text("CREATE TABLE scratch (value TEXT)")))
+    async with _scratch(tmp_path) as (db, path):
         other = sqlite3.connect(path, isolation_level=None)
         try:
             other.execute("BEGIN IMMEDIATE")
@@ -124,5 +120,3 @@ async def test_begin_immediate_waits_for_another_writer(tmp_path: Path) -> None:
             other.close()
         assert await write == (True, False)
         assert await _values(path) == ["h", "other"]
-    finally:
-        await db.dispose()

@@ -378,7 +378,13 @@ class DeliveryMethods(StoreBase):
             self.blobs.flush(staged)
             return sha, analysis, segments
 
-        sha, analysis, segments = await asyncio.to_thread(write_blobs)
+        if len(raw) <= INLINE_PREPARE and isinstance(self.blobs, DiskBlobStore):
+            # A small message is analysed and staged on the loop, as a delivery's is: on a
+            # thread it held the interpreter lock all the same, and only the fsyncs wait.
+            sha, analysis, segments, staged = self._prepare(raw, None)
+            await asyncio.to_thread(self.blobs.flush, staged)
+        else:
+            sha, analysis, segments = await asyncio.to_thread(write_blobs)
         message = StoredMessage(sha=sha, size=len(raw), analysis=analysis, segments=segments)
         keyword_text, when = " ".join(keywords), _utc(internal_date)
 

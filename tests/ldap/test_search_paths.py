@@ -120,6 +120,8 @@ def test_the_kept_and_the_full_search_answer_alike(world: LDAPWorld, connections
             assert full.calls == 1 + (not kept[-1])
 
     check()
-    # Both paths were at work: the kept one answered many of the requests, not none.
-    assert sum(kept) >= len(kept) // 10, (sum(kept), len(kept))
+    # Both paths were at work: the kept one answered some of the requests, not none (about
+    # one in ten of the requests drawn takes it: 25 of 250 expected, fewer than 5 would be
+    # four standard deviations away; a bound of a tenth failed once by chance, 24 of 250).
+    assert sum(kept) >= 5, (sum(kept), len(kept))
     assert not all(kept)

@@ -188,8 +188,6 @@ class Tree:
         while kept and self.encoded_octets + cost > self.encoded_budget:
             for old in list(islice(kept, max(1, len(kept) // 4))):
                 self.encoded_octets -= len(kept.pop(old)) + ENCODED_OVERHEAD
-        if not kept:  # the count starts again with the dict (were it emptied elsewhere)
-            self.encoded_octets = 0
         kept[key] = encoded
         self.encoded_octets += cost
 

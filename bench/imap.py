@@ -38,7 +38,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import hashlib
 import json
 import os
 import resource
@@ -48,84 +47,25 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import insert, update  # noqa: E402
-
+from bench.seeding import PASSWORD, sample_message, seed_inbox  # noqa: E402
 from congthu.app import App  # noqa: E402
-from congthu.store.tables import contents, folders, mailboxes, messages  # noqa: E402
-from congthu.text import fold  # noqa: E402
 from tests.conftest import make_data_dir  # noqa: E402
 
 USER = "vanthu@soctrang.gov.vn"
 PUSH_USER = "canbo@soctrang.gov.vn"
-PASSWORD = "Mk@12345678"
-TOPICS = ["Đề án chuyển đổi số", "Kế hoạch cải cách hành chính", "Báo cáo tình hình kinh tế",
-          "Lịch họp giao ban", "Quyết định bổ nhiệm", "Thông báo nghỉ lễ", "Công tác phòng chống lụt bão",
-          "Hội nghị trực tuyến", "Tuyển dụng viên chức", "Kiểm tra an toàn thông tin"]
-
-
-def sample_message() -> bytes:
-    body = ("Kính gửi các cơ quan, đơn vị.\r\n" * 40).encode()
-    return (b"From: =?utf-8?b?VsSDbiB0aMawIFVCTkQ=?= <vanthu@soctrang.gov.vn>\r\n"
-            b"To: <canbo@soctrang.gov.vn>\r\nSubject: =?utf-8?q?C=C3=B4ng_v=C4=83n?=\r\n"
-            b"Date: Mon, 2 Mar 2026 08:30:00 +0700\r\nMessage-ID: <bench@soctrang.gov.vn>\r\n"
-            b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
-            b"Content-Transfer-Encoding: 8bit\r\n\r\n" + body)
 
 
 async def seed(data: Path, count: int) -> None:
     app = await App.open(data)
     try:
-        for address in (USER, PUSH_USER):
-            box = await app.store.create_mailbox(address, quota_bytes=1 << 40)
-            await app.accounts.set_password(box.id, PASSWORD, must_change=False)
-        found = await app.store.get_mailbox(USER)
-        assert found is not None
-        box = found
-        inbox = await app.store.get_folder(box.id, "INBOX")
-        assert inbox is not None
-        raw = sample_message()
-        await app.store.append(inbox.id, raw)  # writes the blob and one real row
-        first = (await app.store.folder_index(inbox.id))[0]
-        proto = await app.store.get_content(first.content_id)
-        structure = json.dumps(proto.structure)  # as congthu.mime made it at delivery
-        start = datetime(2025, 1, 1, tzinfo=UTC)
-        batch = 5000
-        def fill(conn):  # the bench's own bulk rows, in one write transaction
-            for base in range(1, count, batch):
-                rows_c, rows_m = [], []
-                n = min(batch, count - base)
-                ids = range(base, base + n)
-                for i in ids:
-                    subject = f"Công văn số {i}/UBND về {TOPICS[i % len(TOPICS)]}"
-                    sender, to = "Văn thư UBND <vanthu@soctrang.gov.vn>", "canbo@soctrang.gov.vn"
-                    rows_c.append({
-                        "sha256": hashlib.sha256(f"bench-{i}".encode()).hexdigest(), "size": len(raw),
-                        "segments": json.dumps(proto.segments), "structure": structure, "subject": subject,
-                        "from_addr": sender, "to_addr": to,
-                        "cc_addr": "", "sent_date": start + timedelta(minutes=i), "message_id": f"<{i}@bench>",
-                        # As congthu.mime.search makes it: subject, addresses, text.
-                        "search_text": fold(f"{subject} {sender} {to} Kính gửi các cơ quan số {i}"),
-                        # What congthu.mime.analyse folds at delivery for SEARCH SUBJECT/FROM/TO/CC.
-                        "subject_key": fold(subject), "from_key": fold(sender), "to_key": fold(to), "cc_key": "",
-                        "refcount": 1, "created_at": start,
-                    })
-                result = conn.execute(insert(contents).returning(contents.c.id), rows_c)
-                content_ids = [r[0] for r in result]
-                for i, cid in zip(ids, content_ids, strict=True):
-                    rows_m.append({"folder_id": inbox.id, "uid": i + 1, "content_id": cid, "flags": 1 if i % 3 else 0,
-                                   "keywords": "", "internal_date": start + timedelta(minutes=i), "size": len(raw),
-                                   "modseq": 2})
-                conn.execute(insert(messages), rows_m)
-            conn.execute(update(folders).where(folders.c.id == inbox.id).values(uidnext=count + 1, highestmodseq=3))
-            conn.execute(update(mailboxes).where(mailboxes.c.id == box.id).values(used_bytes=count * len(raw)))
-
-        await app.db.run_write(fill)
+        await seed_inbox(app, USER, count)
+        box = await app.store.create_mailbox(PUSH_USER, quota_bytes=1 << 40)
+        await app.accounts.set_password(box.id, PASSWORD, must_change=False)
     finally:
         await app.close()
 

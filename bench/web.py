@@ -39,9 +39,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import http.client
-import json
 import os
 import platform
 import random
@@ -50,94 +48,45 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import insert, update  # noqa: E402
-
+from bench.seeding import PASSWORD, TOPICS, Seeded, seed_inbox  # noqa: E402
 from congthu.app import App  # noqa: E402
 from congthu.config import load  # noqa: E402
-from congthu.store.listing import sort_keys  # noqa: E402
-from congthu.store.tables import contents, folders, mailboxes, messages  # noqa: E402
-from congthu.text import fold  # noqa: E402
 from tests.conftest import make_data_dir  # noqa: E402
 
 USER = "vanthu@soctrang.gov.vn"
-PASSWORD = "Mk@12345678"
 CHROMIUM = "/usr/bin/chromium"
-TOPICS = ["Đề án chuyển đổi số", "Kế hoạch cải cách hành chính", "Báo cáo tình hình kinh tế",
-          "Lịch làm việc tuần", "Quyết định bổ nhiệm", "Thông báo nghỉ lễ", "Công tác phòng chống lụt bão",
-          "Hội nghị trực tuyến", "Tuyển dụng viên chức", "Kiểm tra an toàn thông tin"]
 SENDERS = ["Văn thư UBND <vanthu@soctrang.gov.vn>", "Trần Thị Bình <binh@soctrang.gov.vn>",
            "Nguyễn Văn An <an@soctrang.gov.vn>", "Lê Minh Chi <chi@soctrang.gov.vn>",
            "Sở Nội vụ <snv@soctrang.gov.vn>", "Phạm Thu Dung <dung@soctrang.gov.vn>"]
 
 
-def sample_message() -> bytes:
-    body = ("Kính gửi các cơ quan, đơn vị.\r\n" * 40).encode()
-    return (b"From: =?utf-8?b?VsSDbiB0aMawIFVCTkQ=?= <vanthu@soctrang.gov.vn>\r\n"
-            b"To: <canbo@soctrang.gov.vn>\r\nSubject: =?utf-8?q?C=C3=B4ng_v=C4=83n?=\r\n"
-            b"Date: Mon, 2 Mar 2026 08:30:00 +0700\r\nMessage-ID: <bench@soctrang.gov.vn>\r\n"
-            b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
-            b"Content-Transfer-Encoding: 8bit\r\n\r\n" + body)
+def varied_letters(seed: int = 7) -> Callable[[int], Seeded]:
+    """Letters from six senders, every tenth a reply to the one before (conversations of
+    two), of sizes up to 200 KB, mostly in order of arrival but every fiftieth appended late
+    with an older date."""
+    rnd = random.Random(seed)
+
+    def describe(i: int) -> Seeded:
+        topic = TOPICS[(i - 1) % len(TOPICS)] if i % 10 == 0 else TOPICS[i % len(TOPICS)]
+        subject = f"Re: Công văn số {i - 1}/UBND về {topic}" if i % 10 == 0 else f"Công văn số {i}/UBND về {topic}"
+        return Seeded(subject, SENDERS[(i * 7) % len(SENDERS)], extra_size=rnd.randrange(0, 200_000),
+                      earlier_minutes=rnd.randrange(0, 5000) if i % 50 == 0 else 0)
+    return describe
 
 
 async def seed(data: Path, count: int) -> int:
     """A mailbox whose Inbox holds ``count`` messages; returns the Inbox's id."""
     app = await App.open(data)
     try:
-        box = await app.store.create_mailbox(USER, quota_bytes=1 << 40)
-        await app.accounts.set_password(box.id, PASSWORD, must_change=False)
-        inbox = await app.store.get_folder(box.id, "INBOX")
-        assert inbox is not None
-        raw = sample_message()
-        await app.store.append(inbox.id, raw)  # writes the blob and one real row
-        first = (await app.store.folder_index(inbox.id))[0]
-        proto = await app.store.get_content(first.content_id)
-        structure = json.dumps(proto.structure)
-        start = datetime(2025, 1, 1, tzinfo=UTC)
-        rnd = random.Random(7)
-        batch = 5000
-
-        def fill(conn):  # the bench's own bulk rows, in one write transaction
-            for base in range(1, count, batch):
-                ids = range(base, min(base + batch, count))
-                rows_c = []
-                for i in ids:
-                    # every tenth message answers the one before (conversations of two)
-                    subject = (f"Re: Công văn số {i - 1}/UBND về {TOPICS[(i - 1) % len(TOPICS)]}" if i % 10 == 0
-                               else f"Công văn số {i}/UBND về {TOPICS[i % len(TOPICS)]}")
-                    sender, to = SENDERS[(i * 7) % len(SENDERS)], "canbo@soctrang.gov.vn"
-                    rows_c.append({
-                        "sha256": hashlib.sha256(f"bench-web-{i}".encode()).hexdigest(), "size": len(raw),
-                        "segments": json.dumps(proto.segments), "structure": structure, "subject": subject,
-                        "from_addr": sender, "to_addr": to, "cc_addr": "",
-                        "sent_date": start + timedelta(minutes=i), "message_id": f"<{i}@bench>",
-                        "search_text": fold(f"{subject} {sender} {to} Kính gửi các cơ quan số {i}"),
-                        "subject_key": fold(subject), "from_key": fold(sender), "to_key": fold(to), "cc_key": "",
-                        "refcount": 1, "created_at": start,
-                    })
-                content_ids = [r[0] for r in conn.execute(insert(contents).returning(contents.c.id), rows_c)]
-                conn.execute(insert(messages), [
-                    {"folder_id": inbox.id, "uid": i + 1, "content_id": cid, "flags": 1 if i % 3 else 0,
-                     "keywords": "", "size": len(raw) + rnd.randrange(0, 200_000), "modseq": 2,
-                     # the list's sort keys, as every writer of a message row stores them (store_0008)
-                     **dict(zip(("sort_subject", "sort_from"),
-                                sort_keys(row["subject"], row["from_key"]), strict=True)),
-                     # mostly in order of arrival, some appended late with older dates
-                     "internal_date": start + timedelta(minutes=i - (rnd.randrange(0, 5000) if i % 50 == 0 else 0))}
-                    for i, cid, row in zip(ids, content_ids, rows_c, strict=True)])
-            conn.execute(update(folders).where(folders.c.id == inbox.id).values(uidnext=count + 1, highestmodseq=3))
-            conn.execute(update(mailboxes).where(mailboxes.c.id == box.id).values(used_bytes=count * len(raw)))
-
-        await app.db.run_write(fill)
-        return inbox.id
+        return await seed_inbox(app, USER, count, varied_letters(), salt="bench-web")
     finally:
         await app.close()
 
@@ -340,7 +289,8 @@ def main() -> None:
         port = int(load(data).listen.http)
         with web_server(data, port, Path(tmp) / "server.log"):
             server_times(port, inbox, args.messages, args.rounds)
-            browser_figures(port, args.browser_rounds)
+            if args.browser_rounds > 0:  # 0: the server's figures only
+                browser_figures(port, args.browser_rounds)
 
 
 if __name__ == "__main__":

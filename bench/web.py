@@ -5,7 +5,7 @@ visit to the inbox; time from sign-in to a usable inbox in Chromium.
     .venv/bin/python bench/web.py [--messages 100000] [--rounds 200] [--browser-rounds 10]
 
 Seeds a fresh data directory (SQLite + blobs) with one mailbox of ``--messages``
-messages (rows written directly as bench/imap.py does: one stored body shared by all,
+messages (rows written directly by bench/seeding.py: one stored body shared by all,
 distinct subjects, senders, sizes, dates, search text and folded fields; the search
 index follows by its triggers), starts ``congthu serve --only http`` in a child process
 and drives it over loopback:

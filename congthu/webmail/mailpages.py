@@ -58,7 +58,7 @@ from congthu.mime import MessageStructure, decode_body
 from congthu.store import Content, Folder, MessageMeta, NotFound
 from congthu.store import flags as flagbits
 from congthu.webmail import i18n, previews, render
-from congthu.webmail.context import HOME, Signed, WebContext
+from congthu.webmail.context import HOME, Held, Signed, WebContext
 from congthu.webmail.listview import ORDERS, PAGE_SIZE, SORTS, number, row_of, sort_key, thread_row_of
 from congthu.webmail.reading import (
     SECTION,
@@ -134,6 +134,20 @@ def routes(ctx: WebContext) -> APIRouter:
             return metas[0], await store.get_content(metas[0].content_id)
         except NotFound:
             return None
+
+    async def held_message(request: Request, folder_id: int, uid: int, *, section: str = "1"
+                           ) -> tuple[Signed, Held, MessageMeta, Content] | Response:
+        """The signed-in user, a folder they may read (their own, or delegated to them:
+        Điều 12) and its message ``uid``, or what to answer: the way to sign in, or the 404
+        page (as for a ``section`` that is no part number)."""
+        signed = await ctx.require(request)
+        if isinstance(signed, Response):
+            return signed
+        held = await ctx.held(signed, folder_id)
+        found = await message_of(held.folder, uid) if held and SECTION.match(section) else None
+        if held is None or found is None:
+            return not_found(request, signed)
+        return signed, held, *found
 
     @api.get(HOME)
     async def home(request: Request) -> Response:
@@ -251,15 +265,11 @@ def routes(ctx: WebContext) -> APIRouter:
 
     @api.get(HOME + "/{folder_id}/{uid}")
     async def read(request: Request, folder_id: int, uid: int) -> Response:
-        signed = await ctx.require(request)
-        if isinstance(signed, Response):
-            return signed
-        held = await ctx.held(signed, folder_id)
-        folder = held.folder if held else None
-        found = await message_of(folder, uid) if folder else None
-        if held is None or folder is None or found is None:
-            return not_found(request, signed)
-        meta, content = found
+        got = await held_message(request, folder_id, uid)
+        if isinstance(got, Response):
+            return got
+        signed, held, meta, content = got
+        folder = held.folder
         if held.delegated:
             await ctx.audit_delegated(request, signed, "webmail.delegate.read", held.owner_address,
                                       {"folder": folder.name, "uid": uid, "subject": content.subject or ""})
@@ -424,15 +434,11 @@ def routes(ctx: WebContext) -> APIRouter:
 
     @api.get("/tep/{folder_id}/{uid}/{section}")
     async def attachment(request: Request, folder_id: int, uid: int, section: str) -> Response:
-        signed = await ctx.require(request)
-        if isinstance(signed, Response):
-            return signed
-        held = await ctx.held(signed, folder_id)
-        folder = held.folder if held else None
-        found = await message_of(folder, uid) if folder else None
-        if held is None or folder is None or found is None or not SECTION.match(section):
-            return not_found(request, signed)
-        _meta, content = found
+        got = await held_message(request, folder_id, uid, section=section)
+        if isinstance(got, Response):
+            return got
+        signed, held, _meta, content = got
+        folder = held.folder
         if held.delegated:
             await ctx.audit_delegated(request, signed, "webmail.delegate.download", held.owner_address,
                                       {"folder": folder.name, "uid": uid, "section": section})
@@ -447,18 +453,15 @@ def routes(ctx: WebContext) -> APIRouter:
 
     @api.get("/nguon/{folder_id}/{uid}")
     async def source(request: Request, folder_id: int, uid: int) -> Response:
-        signed = await ctx.require(request)
-        if isinstance(signed, Response):
-            return signed
-        held = await ctx.held(signed, folder_id)
-        folder = held.folder if held else None
-        found = await message_of(folder, uid) if folder else None
-        if held is None or folder is None or found is None:
-            return not_found(request, signed)
+        got = await held_message(request, folder_id, uid)
+        if isinstance(got, Response):
+            return got
+        signed, held, _meta, content = got
+        folder = held.folder
         if held.delegated:
             await ctx.audit_delegated(request, signed, "webmail.delegate.source", held.owner_address,
                                       {"folder": folder.name, "uid": uid})
-        raw = await store.read_message(found[1].id)
+        raw = await store.read_message(content.id)
         # text/plain without a charset: the bytes are the message's, in whatever it used.
         return Response(raw, headers={
             **render.DOWNLOAD_HEADERS, "Content-Type": "text/plain", "Content-Disposition": content_disposition(f"thu-{uid}.eml")})

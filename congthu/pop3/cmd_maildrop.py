@@ -3,9 +3,11 @@ RSET, NOOP, on the session's maildrop (``congthu.pop3.maildrop``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from congthu.pop3.session import Session
 from congthu.pop3.wire import Command, crlf_lines, dot_stuff, line_count, message_number, response, top
-from congthu.store import NotFound
+from congthu.store import MessageMeta, NotFound
 
 
 async def _message_arg(s: Session, command: Command) -> int | None:
@@ -34,34 +36,31 @@ async def stat(s: Session, command: Command) -> None:
 
 
 async def list_(s: Session, command: Command) -> None:
-    """RFC 1939 section 5, LIST [msg]."""
-    drop = s.drop()
-    if command.args:
-        number = await _message_arg(s, command)
-        if number is not None:
-            message = drop.get(number)
-            assert message is not None
-            await s.reply(True, f"{number} {message.size}")
-        return
-    count, size = drop.stat()
-    lines = "".join(f"{n} {m.size}\r\n" for n, m in drop.live())
-    await s.send(response(True, f"{count} thư ({size} byte) / {count} messages ({size} octets)")
-                 + lines.encode() + b".\r\n")
+    """RFC 1939 section 5, LIST [msg]: each message's size in octets."""
+    count, size = s.drop().stat()
+    await _scan_listing(s, command, lambda message: str(message.size),
+                        f"{count} thư ({size} byte) / {count} messages ({size} octets)")
 
 
 async def uidl(s: Session, command: Command) -> None:
-    """RFC 1939 section 7, UIDL [msg]."""
+    """RFC 1939 section 7, UIDL [msg]: each message's unique-id."""
+    drop = s.drop()
+    await _scan_listing(s, command, drop.unique_id, "Danh sách mã thư / unique-id listing follows")
+
+
+async def _scan_listing(s: Session, command: Command, value: Callable[[MessageMeta], str], heading: str) -> None:
+    """LIST and UIDL: with a message number, "+OK n value" for that message; without,
+    ``heading`` and a "n value" line for each message not marked deleted, then "."."""
     drop = s.drop()
     if command.args:
         number = await _message_arg(s, command)
         if number is not None:
             message = drop.get(number)
             assert message is not None
-            await s.reply(True, f"{number} {drop.unique_id(message)}")
+            await s.reply(True, f"{number} {value(message)}")
         return
-    lines = "".join(f"{n} {drop.unique_id(m)}\r\n" for n, m in drop.live())
-    await s.send(response(True, "Danh sách mã thư / unique-id listing follows")
-                 + lines.encode() + b".\r\n")
+    lines = "".join(f"{n} {value(m)}\r\n" for n, m in drop.live())
+    await s.send(response(True, heading) + lines.encode() + b".\r\n")
 
 
 async def _send_message(s: Session, number: int, lines: int | None) -> None:

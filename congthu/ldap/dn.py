@@ -16,6 +16,7 @@ RDN = tuple[tuple[str, str], ...]
 Key = tuple[tuple[tuple[str, str], ...], ...]
 
 _SPECIAL = set(',+"\\<>;=')
+_LOWERED = {name: name.lower() for name in schema.ATTRIBUTES}
 
 
 class InvalidDN(ValueError):
@@ -118,7 +119,9 @@ def key_of(rdns: list[RDN]) -> Key:
         ava = []
         for name, value in rdn:
             canonical = schema.canonical(name)
-            ava.append((canonical.lower(), schema.normalise(canonical, value)))
+            # The known names' lowered forms are one string each (the tree's keys hold
+            # them 50,000 times over).
+            ava.append((_LOWERED.get(canonical) or canonical.lower(), schema.normalise(canonical, value)))
         out.append(tuple(sorted(ava)))
     return tuple(out)
 

@@ -39,6 +39,10 @@ class Filter:
     final: str | None = None
     rule: str = ""
     dn_attributes: bool = False
+    # ``value`` as the equality rule of ``attr`` compares it, made at the first match
+    # (``matches``): a DN value is parsed once, not once per entry of a walk. A Filter is
+    # shared once read (``cmd_search._filter``); this is the only field set afterwards.
+    normalised: str | None = field(default=None, repr=False, compare=False)
 
 
 def _text(value: Any) -> str:
@@ -230,6 +234,14 @@ def _extensible(f: Filter, entry: Entry, visible: AbstractSet[str] | None) -> bo
     return False
 
 
+def _assertion(f: Filter) -> str:
+    """An equality's value as its attribute's rule compares it (``Filter.normalised``)."""
+    wanted = f.normalised
+    if wanted is None:
+        wanted = f.normalised = dn.normalise_value(f.attr, f.value)
+    return wanted
+
+
 def matches(f: Filter, entry: Entry, visible: AbstractSet[str] | None) -> bool | None:
     """TRUE, FALSE or None (Undefined) for ``entry`` seen with ``visible`` attributes."""
     kind = f.kind
@@ -264,7 +276,7 @@ def matches(f: Filter, entry: Entry, visible: AbstractSet[str] | None) -> bool |
         return False
     rule = schema.kind(f.attr)
     if kind == "eq":
-        return dn.normalise_value(f.attr, f.value) in entry.normalised(f.attr)
+        return _assertion(f) in entry.normalised(f.attr)
     if kind == "approx":
         wanted = schema.normalise(f.attr, f.value).replace(" ", "")
         return any(schema.normalise(f.attr, v).replace(" ", "") == wanted for v in entry.attrs[f.attr])
@@ -290,7 +302,7 @@ def candidates(f: Filter, tree: Tree) -> set[Key] | None:
     """The keys an equality on an indexed attribute (uid, mail, cn) allows, or None when
     the filter does not narrow the search (every entry in scope is a candidate)."""
     if f.kind == "eq" and f.attr in Tree.INDEXED:
-        return set(tree.index.get((f.attr, schema.normalise(f.attr, f.value)), []))
+        return set(tree.index[f.attr].get(_assertion(f), ()))
     if f.kind == "and":
         found = [c for c in (candidates(p, tree) for p in f.parts) if c is not None]
         return min(found, key=len) if found else None

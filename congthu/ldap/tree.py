@@ -30,7 +30,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import lru_cache
 from itertools import islice
 from typing import TYPE_CHECKING
 
@@ -83,8 +84,10 @@ def base_dn_of(domain: str) -> str:
     return ",".join(f"dc={dn.escape(label)}" for label in domain.lower().split(".") if label)
 
 
-@dataclass
+@dataclass(slots=True)
 class Entry:
+    # Slots, and nothing kept per entry that can be made again: a worker holds every
+    # entry of the tree (52,009 at 50,000 people), so each byte of one costs 50 KB.
     dn: str
     key: Key
     kind: str  # "base", "container", "person", "org", "group", "service", "root", "subschema"
@@ -92,18 +95,33 @@ class Entry:
     mailbox_id: int | None = None
     # The organisation a person, an organisation entry or a group belongs to (grants).
     org_id: int | None = None
-    _normalised: dict[str, set[str]] = field(default_factory=dict, repr=False)
 
     def values(self, name: str) -> list[str]:
         return self.attrs.get(name, [])
 
-    def normalised(self, name: str) -> set[str]:
-        """The values of ``name`` as its equality rule compares them (cached)."""
-        found = self._normalised.get(name)
-        if found is None:
-            found = {dn.normalise_value(name, v) for v in self.attrs.get(name, [])}
-            self._normalised[name] = found
-        return found
+    def normalised(self, name: str) -> frozenset[str]:
+        """The values of ``name`` as its equality rule compares them."""
+        values = self.attrs.get(name, ())
+        if name in REMEMBERED:
+            return _normalised(name, tuple(values))
+        return frozenset([dn.normalise_value(name, v) for v in values])
+
+
+# Attributes whose value lists thousands of entries hold alike (every person's
+# objectClass, an organisation's name as o and ou, a title, a family name): one list for
+# them all (``Tree.add``). Value lists are never changed once in the tree.
+SHARED = frozenset({"objectClass", "o", "ou", "title", "sn", "givenName", "memberOf", "description"})
+# Those whose normalised values are remembered (``_normalised``): the shared ones, and
+# DNs, costly to normalise (a group's members).
+REMEMBERED = SHARED | {name for name in schema.ATTRIBUTES if schema.kind(name) == schema.DN_VALUED}
+
+
+@lru_cache(maxsize=4096)
+def _normalised(name: str, values: tuple[str, ...]) -> frozenset[str]:
+    """``Entry.normalised`` of REMEMBERED attributes, remembered by value rather than per
+    entry (a per-entry cache filled by one walk of the tree cost 3 KB an entry, 158 MiB a
+    worker at 50,000 people); one person's own values are cheap to make again."""
+    return frozenset([dn.normalise_value(name, v) for v in values])
 
 
 @dataclass(frozen=True)
@@ -133,9 +151,12 @@ class Tree:
         self.base_key = dn.key(base)
         self.entries: dict[Key, Entry] = {}
         self.children: dict[Key, list[Key]] = {}
-        # (attribute, normalised value) -> keys, for equality on uid, mail and cn.
-        self.index: dict[tuple[str, str], list[Key]] = {}
-        self.by_mailbox: dict[int, Key] = {}
+        # attribute -> normalised value -> keys, for equality on uid, mail and cn.
+        self.index: dict[str, dict[str, list[Key]]] = {name: {} for name in self.INDEXED}
+        # Building: parent DNs -> their keys (``_parent_key``), and the value lists of
+        # SHARED attributes by their values (``_share``); emptied when built.
+        self._parents: dict[str, Key] = {}
+        self._lists: dict[tuple[str, ...], list[str]] = {}
         # Organisations by address, and the units directly under each (grants).
         self.org_by_address: dict[str, int] = {}
         self.units: dict[int, list[int]] = {}
@@ -161,17 +182,39 @@ class Tree:
     def add(self, rdn: str, parent: str | None, kind: str, attrs: dict[str, list[str]],
             mailbox_id: int | None = None, org_id: int | None = None) -> Entry:
         text = rdn if parent is None else f"{rdn},{parent}"
-        key = dn.key(text)
-        entry = Entry(text, key, kind, {k: v for k, v in attrs.items() if v}, mailbox_id, org_id)
+        # The key's superior part is the parent's own key (50,000 people share one).
+        parent_key = () if parent is None else self._parent_key(parent)
+        key = dn.key(rdn) + parent_key
+        kept = {name: self._share(values) if name in SHARED else values for name, values in attrs.items() if values}
+        entry = Entry(text, key, kind, kept, mailbox_id, org_id)
         self.entries[key] = entry
         if parent is not None:
-            self.children.setdefault(key[1:], []).append(key)
+            self.children.setdefault(parent_key, []).append(key)
         for name in self.INDEXED:
-            for value in entry.normalised(name):
-                self.index.setdefault((name, value), []).append(key)
-        if mailbox_id is not None and kind == "person":
-            self.by_mailbox[mailbox_id] = key
+            index = self.index[name]
+            for value in kept.get(name, ()):
+                normal = dn.normalise_value(name, value)
+                keys = index.setdefault(value if normal == value else normal, [])  # a lower-case uid: one string
+                if not keys or keys[-1] is not key:  # two values alike in one entry: listed once
+                    keys.append(key)
         return entry
+
+    def _parent_key(self, parent: str) -> Key:
+        """The key of a parent DN: its entry's own key when it has one."""
+        found = self._parents.get(parent)
+        if found is None:
+            found = dn.key(parent)
+            existing = self.entries.get(found)
+            found = self._parents[parent] = found if existing is None else existing.key
+        return found
+
+    def _share(self, values: list[str]) -> list[str]:
+        return self._lists.setdefault(tuple(values), values)
+
+    def built_up(self) -> None:
+        """Every entry added: what only the building needed goes."""
+        self._parents = {}
+        self._lists = {}
 
     def get(self, key: Key) -> Entry | None:
         return self.entries.get(key)
@@ -361,6 +404,7 @@ def _construct(settings: Settings, base: str, orgs: list[Org], people: list[Pers
             "seeAlso": [groups[org.id]],
         }, org_id=org.id)
     members: dict[int, list[str]] = {}
+    person_dns: dict[int, str] = {}
     people_base = f"ou=people,{base}"
     for person in people:
         if not person.address:
@@ -369,6 +413,8 @@ def _construct(settings: Settings, base: str, orgs: list[Org], people: list[Pers
         group = groups.get(person.org_id) if person.org_id is not None else None
         entry = tree.add(f"uid={dn.escape(uid)}", people_base, "person", _person_attrs(person, uid, group),
                          person.mailbox_id, person.org_id)
+        if person.mailbox_id is not None:
+            person_dns[person.mailbox_id] = entry.dn
         if person.org_id in groups:
             members.setdefault(person.org_id, []).append(entry.dn)
     for org in orgs:
@@ -382,7 +428,7 @@ def _construct(settings: Settings, base: str, orgs: list[Org], people: list[Pers
         "objectClass": ["top", "organizationalUnit"], "ou": ["roles"],
         "description": ["Nhóm theo vai trò / groups by role"]})
     for role, holders in role_holders.items():
-        member_dns = [tree.entries[k].dn for k in (tree.by_mailbox.get(i) for i in holders) if k is not None]
+        member_dns = [person_dns[i] for i in holders if i in person_dns]
         tree.add(f"cn={role}", f"ou=roles,ou=groups,{base}", "role", {
             "objectClass": ["top", "groupOfNames"], "cn": [role], "description": [roles.NAMES[role]],
             "member": member_dns or [f"cn={role},ou=roles,ou=groups,{base}"],
@@ -392,6 +438,7 @@ def _construct(settings: Settings, base: str, orgs: list[Org], people: list[Pers
             "objectClass": ["top", "applicationProcess"], "cn": [service.name],
             "description": [service.description] if service.description else [],
         })
+    tree.built_up()
     return tree
 
 

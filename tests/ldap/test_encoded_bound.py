@@ -40,7 +40,7 @@ def test_the_kept_entries_stay_within_their_budget(budget: int, asked: list[tupl
     tree = _tree(budget)
     who = Identity("person", f"uid=nv1,ou=people,{BASE}", 1, "nv1@soctrang.gov.vn")
     for number, requested, types_only in asked:
-        item = tree.entries[tree.index[("uid", f"nv{number}")][0]]
+        item = tree.entries[tree.index["uid"][f"nv{number}"][0]]
         found = _entry_operation(tree, item, who, requested, types_only)
         assert found == entry_operation(item.dn, render(tree, item, tree.visible(item, who), requested, types_only))
         # Within the budget, counted right, and the newest entry kept.

@@ -48,7 +48,7 @@ def test_kept_entries_are_the_plain_encoding(asked: list[tuple[int, str, tuple[s
     tree = _tree()
     for who, uid, requested, types_only in asked:
         identity = IDENTITIES[who]
-        item = tree.entries[tree.index[("uid", uid)][0]]
+        item = tree.entries[tree.index["uid"][uid][0]]
         plain = entry_operation(item.dn, render(tree, item, tree.visible(item, identity), list(requested),
                                                 types_only))
         assert _entry_operation(tree, item, identity, requested, types_only) == plain
@@ -59,7 +59,7 @@ def test_own_entry_shows_more_than_another_sees() -> None:
     """The case the cache must keep apart: Bình's own entry, then the same entry, the same
     attributes asked, as Hoa sees it (no unpublished phone)."""
     tree = _tree()
-    item = tree.entries[tree.index[("uid", "ntbinh")][0]]
+    item = tree.entries[tree.index["uid"]["ntbinh"][0]]
     own = _entry_operation(tree, item, IDENTITIES[0], ("*",), False)
     other = _entry_operation(tree, item, IDENTITIES[1], ("*",), False)
     assert b"0299 381" in own and b"0299 381" not in other

@@ -20,6 +20,7 @@ rules of ``rules.classified_marking`` (bracketed or separated markings).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 
@@ -58,14 +59,22 @@ def stamp_in_line(line: str, forms: dict[str, str]) -> str | None:
     return None
 
 
-def find_stamp(documents: Iterable[Document], markings: Iterable[str]) -> tuple[str, Document] | None:
-    """The first stamp found in the header block of one of ``documents``, with it."""
+@functools.lru_cache(maxsize=16)
+def _forms_and_needles(markings: tuple[str, ...]) -> tuple[dict[str, str], frozenset[str]]:
+    """``stamps(markings)``, and the words of which a line must hold one to be a stamp:
+    made once for the settings' markings, not for each message."""
     forms = stamps(markings)
     # A line can be a stamp only if it holds the first word of a form, or the label's
     # "mật": a document whose text holds none of them (in any case) is passed over
     # without reading it line by line (casefold maps each character on its own, so a
     # word in a line is still in the folded text).
-    needles = {form.split()[0].casefold() for form in forms if form.split()} | {"mật", "mat"}
+    needles = frozenset({form.split()[0].casefold() for form in forms if form.split()} | {"mật", "mat"})
+    return forms, needles
+
+
+def find_stamp(documents: Iterable[Document], markings: Iterable[str]) -> tuple[str, Document] | None:
+    """The first stamp found in the header block of one of ``documents``, with it."""
+    forms, needles = _forms_and_needles(tuple(markings))
     for document in documents:
         text = nfc("\n".join(document.lines)).casefold()
         if not any(needle in text for needle in needles):

@@ -134,7 +134,7 @@ def analyse(raw: bytes) -> Analysis:
         search_text=text, search_cut=cut,
         subject_key=fold(subject), from_key=_safe(lambda: fold(from_key), ""),
         to_key=_safe(lambda: fold(to_key), ""), cc_key=_safe(lambda: fold(cc_key), ""),
-        preview=_safe(lambda: preview(raw, structure.root, decoded), ""),
+        preview=_safe(lambda: preview(raw, structure.root, decoded | starts), ""),
         structure_json=structure.to_json(),
         split_ranges=_safe(lambda: _split_ranges(structure), []),
         attachments=_safe(lambda: _attachments(raw, structure.root), []),

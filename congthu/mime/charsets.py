@@ -194,11 +194,16 @@ def _valid(data: bytes | memoryview, codec: str) -> bool:
 
 
 def _single_byte_table(codec: str) -> str | None:
-    """The decoding table of a single-byte codec of Python's (cp1258, iso8859-x...), or None."""
+    """The decoding table of a single-byte codec of Python's (cp1258, iso8859-x...), or None.
+
+    Such a codec's module (``encodings.cp1258``) holds its table, and its ``decode`` is
+    defined there; the ``decode`` of a codec written in C may have no module (None:
+    the multi-byte ones) or one without a table (``_codecs``)."""
     try:
-        module = sys.modules.get(codecs.lookup(codec).decode.__module__ or "")
+        name = getattr(codecs.lookup(codec).decode, "__module__", None)
     except LookupError:
         return None
+    module = sys.modules.get(name) if isinstance(name, str) else None
     table = getattr(module, "decoding_table", None)
     return table if isinstance(table, str) and len(table) == 256 else None
 

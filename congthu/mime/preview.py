@@ -8,7 +8,9 @@ write it; an attached message is not looked into), with its transfer encoding an
 charset undone; HTML as its visible text; quoted lines (starting with ">") left out, as
 Dovecot does; every run of white space one space; control characters dropped; at most
 ``MAX_PREVIEW`` characters (RFC 8970: at most 256), and no more than a few times that
-is decoded.
+is decoded, in the charset chosen from all of the part's body as the search text and the
+first lines read it (``body.body_start_text``), so that the analysis takes it from the
+text it decoded for search.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from congthu.mime.body import body_limit, body_text
+from congthu.mime.body import body_start_text
 from congthu.mime.part import Part
 from congthu.mime.search import html_to_text
 
@@ -44,21 +46,20 @@ def _first_text(part: Part) -> Part | None:
 
 def preview(raw: bytes, root: Part, decoded: Mapping[int, str] | None = None) -> str:
     """The preview text of a message (see the module docstring); "" when it has no text.
-    ``decoded``: whole decoded texts already at hand, by ``body_start`` (the search
-    text's, ``analyse``): one is used when the part is short enough that the few
-    characters decoded here would be all of it (then they are the same text)."""
+    ``decoded``: texts already at hand, by ``body_start`` (the search text's,
+    ``analyse``): a part's whole text, or an exact start of it longer than what is read
+    here."""
     part = _first_text(root)
     if part is None:
         return ""
-    text = None
-    if decoded is not None and part.body_end <= part.body_start + body_limit(_DECODED):
-        text = decoded.get(part.body_start)
-    if text is None:
-        text = body_text(raw, part, limit=_DECODED)
-    text = text[:_DECODED]
+    text = decoded.get(part.body_start) if decoded is not None else None
+    text = text[:_DECODED] if text is not None else body_start_text(raw, part, _DECODED)
     if part.subtype == "html":
         text = html_to_text(text)
-    joined = " ".join(line for line in text.splitlines() if not line.lstrip().startswith(">"))
+    lines = text.splitlines()
+    if ">" in text:  # quoted lines (replies) left out
+        lines = [line for line in lines if not line.lstrip().startswith(">")]
+    joined = " ".join(lines)
     return _first_words(joined)[:MAX_PREVIEW].rstrip()
 
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import html
 import re
+from dataclasses import dataclass
 
 from congthu.mime.addresses import Address, address_text
 from congthu.mime.body import body_limit, body_start_text, body_text
@@ -119,15 +120,23 @@ def _last(part: Part) -> Part:
             return part
 
 
+@dataclass
+class _Start:
+    """The part ``_collect`` reads last (``_last``): its body, if plain text and long, is
+    read only for its first ``chars`` characters (as far as ``decode_start`` needs), and
+    ``text`` is then that start, the end of the body section (``search_text_prefix``
+    needs no more of it at first)."""
+
+    part: Part
+    chars: int
+    text: str | None = None
+
+
 def _collect(raw: bytes, part: Part, headers: list[str], bodies: list[str], budget: list[int],
              decoded: dict[int, str] | None = None, texts: EnvelopeTexts | None = None,
-             start: tuple[Part, int, dict[int, str]] | None = None) -> None:
-    """``texts``: the envelope's texts of ``part`` when the caller has them already.
-    ``start``: (a part, characters, starts): that part's body, if plain text and longer
-    than that, is read only as far as ``decode_start`` needs for those characters, and the
-    start put in ``starts`` by its ``body_start`` instead of ``decoded`` (the caller
-    needs no more of the body section than those characters, see
-    ``search_text_prefix``)."""
+             start: _Start | None = None) -> None:
+    """``texts``: the envelope's texts of ``part`` when the caller has them already;
+    ``start``: the part to read only in part, if long (``_Start``)."""
     if budget[0] <= 0:
         return
     if part.body_start > part.header_start:
@@ -150,11 +159,11 @@ def _collect(raw: bytes, part: Part, headers: list[str], bodies: list[str], budg
         size = part.body_end - part.body_start
         # Read in part only a body ``body_text`` would read whole (with the charset
         # chosen from all of it: a longer one it reads only in part, and chooses from that).
-        if (start is not None and part is start[0] and part.subtype != "html"
-                and 2 * start[1] < size <= body_limit(limit)):
-            text = body_start_text(raw, part, start[1])
-            if len(text) >= start[1]:  # else it is all of the body's text
-                start[2][part.body_start] = text
+        if (start is not None and part is start.part and part.subtype != "html"
+                and 2 * start.chars < size <= body_limit(limit)):
+            text = body_start_text(raw, part, start.chars)
+            if len(text) >= start.chars:  # else it is all of the body's text
+                start.text = text
                 bodies.append(text[:limit])
                 budget[0] -= len(text) + 1  # at most: no header and no body comes after it
                 return
@@ -192,24 +201,26 @@ def folded_clean(text: str) -> str:
 
 
 def _sections(raw: bytes, root: Part, limit: int, decoded: dict[int, str] | None = None,
-              texts: EnvelopeTexts | None = None, starts: dict[int, str] | None = None,
-              start_chars: int = 0) -> tuple[str, str]:
-    """The header and body sections, not folded yet; ``decoded`` gets the text of each
+              texts: EnvelopeTexts | None = None,
+              start_chars: int | None = None) -> tuple[str, str, tuple[int, str] | None]:
+    """The header and body sections, not folded yet, and (``body_start``, start) of the
+    part read last when only a start of it was read; ``decoded`` gets the text of each
     text part decoded whole, by its ``body_start``; ``texts``: the root envelope's.
-    ``starts`` given: the part read last, if long plain text, is read only for its first
-    ``start_chars`` characters, put there (``_collect``'s ``start``): then the body
-    section is exact only up to its first ``start_chars`` characters."""
+    ``start_chars`` given: the part read last, if long plain text, is read only for its
+    first ``start_chars`` characters (``_Start``): then the body section returned is only
+    a start of the whole one (an exact one)."""
     headers: list[str] = []
     bodies: list[str] = []
-    start = None if starts is None else (_last(root), start_chars, starts)
+    start = None if start_chars is None else _Start(_last(root), start_chars)
     _collect(raw, root, headers, bodies, [limit], decoded, texts, start)
-    return " ".join(headers), " ".join(bodies)
+    read_in_part = None if start is None or start.text is None else (start.part.body_start, start.text)
+    return " ".join(headers), " ".join(bodies), read_in_part
 
 
 def search_text(raw: bytes, root: Part, limit: int = MAX_SEARCH_TEXT) -> str:
     """Folded search text of a message (``congthu.text.fold``), at most ``limit``
     characters: the header section, ``BODY_MARK``, the body section."""
-    header, body = _sections(raw, root, limit)
+    header, body, _ = _sections(raw, root, limit)
     return (folded_clean(header) + " " + BODY_MARK + " " + folded_clean(body))[:limit]
 
 
@@ -235,30 +246,23 @@ def search_text_prefix(raw: bytes, root: Part, chars: int = INDEXED_CHARS, decod
     is decoded only for the body section's first characters that the prefix can need
     (``charsets.decode_start``: the charset still chosen from all of it), and whole only
     when those did not do."""
-    # What the first span below can need (``need`` is at most ``chars``): of the text
-    # read last, if long, only so many characters are decoded at first.
-    first_most = chars + chars // 8 + 1024
-    kept: dict[int, str] = {}
-    header, body = _sections(raw, root, MAX_SEARCH_TEXT, decoded, texts, kept, first_most)
+    # Of the text read last, if long, only as many characters are decoded at first as
+    # the first span below can need (``need`` is at most ``chars``).
+    header, body, start = _sections(raw, root, MAX_SEARCH_TEXT, decoded, texts, chars + chars // 8 + 1024)
     head = folded_clean(header) + " " + BODY_MARK + " "
     need = max(chars - len(head), 0)  # characters of the folded body in the prefix
     # A start a little longer than the folded characters needed is enough for text
     # that folds to about as many characters (words and single spaces); else a start
-    # twice as long, and then all of it.
-    for span in (need + need // 8 + 1024, 2 * need + 4096):
-        if kept and span > first_most:  # more than the start read: read all of the body
-            header, body = _sections(raw, root, MAX_SEARCH_TEXT, decoded, texts)
-            kept.clear()
-        if len(body) <= span:  # never when a start only was read: it is longer
+    # twice as long, and then all of it (the body section is never longer).
+    for span in (need + need // 8 + 1024, 2 * need + 4096, MAX_SEARCH_TEXT):
+        if start is not None and len(body) <= span:  # more than the start read: read all of it
+            _, body, start = _sections(raw, root, MAX_SEARCH_TEXT, decoded, texts)
+        if len(body) <= span:
             break
-        part = folded_clean(body[:span])
+        part = folded_clean(body[:span])  # exact: ``body`` is the whole or an exact start
         if part.rfind(" ") >= need:  # then the whole body has more than ``need`` characters
-            if starts is not None:
-                starts.update(kept)
+            if start is not None and starts is not None:
+                starts.update([start])
             return (head + part)[:chars], True
-    if kept:  # all of the body is needed
-        header, body = _sections(raw, root, MAX_SEARCH_TEXT, decoded, texts)
-    if starts is not None:
-        starts.update(kept)
     text = (head + folded_clean(body))[:MAX_SEARCH_TEXT]
     return text[:chars], len(text) > chars

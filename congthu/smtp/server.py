@@ -130,7 +130,9 @@ class _CountedProtocol(SMTPSession):
 
     def shutting_down(self) -> None:
         """421 and close, between transactions, as the server stops (RFC 5321 section 3.8)."""
-        if self.closed or self.transport is None:
+        if self.closed or self.transport is None or self.transport.is_closing():
+            # Closing already (after QUIT, until its connection_lost): nothing more is
+            # said; a TLS transport would raise on the write.
             return
         text = (f"421 4.3.2 {self.app.settings.system.hostname} Máy chủ đang dừng, hãy thử lại sau / "
                 "server shutting down, try again later")

@@ -15,6 +15,7 @@ per call; ``chunks`` bounds IN lists.
 from __future__ import annotations
 
 import json
+import operator
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -91,9 +92,13 @@ class _Form:
 
     sql: str
     names: Sequence[str]  # the parameters in the SQL's order ("b_uids_2": an IN list's 2nd)
-    binds: dict[str, Callable[[Any], Any]]  # the dialect's processing of some parameters
+    # (position in ``names``, the dialect's processing) of the parameters it processes.
+    processing: tuple[tuple[int, Callable[[Any], Any]], ...]
     # Parameters the statement holds its own value for (the 1 of "highestmodseq + 1").
     fixed: dict[str, Any]
+    # ``names``' values from the parameters at once (C's ``itemgetter``: a delivery's
+    # rows have 11 and 19 columns), when there are several and none is fixed or expanded.
+    values: Callable[[dict[str, Any]], tuple[Any, ...]] | None = None
 
 
 class Compiled:
@@ -160,6 +165,7 @@ class Compiled:
             else:
                 state = compiled.construct_expanded_state(params)
                 sql, names = state.statement, state.positiontup
+            names = names or ()
             binds = {}
             fixed = {}
             for key, bind in compiled.binds.items():
@@ -168,9 +174,15 @@ class Compiled:
                     binds[key] = process
                 if not bind.required and not bind.expanding:
                     fixed[key] = bind.effective_value
-            form = self._forms[(name, size)] = _Form(sql, names or (), binds, fixed)
+            # An expanded name ("b_uids_3") is processed as its list ("b_uids") is.
+            processing = tuple((i, binds[base]) for i, n in enumerate(names)
+                               if (base := n if n in compiled.binds else expanding_key) in binds)
+            getter = operator.itemgetter(*names) if len(names) > 1 and not fixed and expanding_key is None else None
+            form = self._forms[(name, size)] = _Form(sql, names, processing, fixed, getter)
         fixed = form.fixed
-        if expanding_key is None:
+        if form.values is not None:
+            args = form.values(params)
+        elif expanding_key is None:
             if fixed:
                 args = tuple(params[n] if n in params else fixed[n] for n in form.names)
             else:
@@ -181,9 +193,11 @@ class Compiled:
             cut = len(expanding_key) + 1
             args = tuple(params[n] if n in params else fixed[n] if n in fixed else listed[int(n[cut:]) - 1]
                          for n in form.names)
-        if form.binds:
-            args = tuple(form.binds[base](a) if (base := n if n in params else expanding_key) in form.binds else a
-                         for n, a in zip(form.names, args, strict=True))
+        if form.processing:
+            processed = list(args)
+            for i, process in form.processing:
+                processed[i] = process(processed[i])
+            args = tuple(processed)
         return form, args
 
     def rows(self, conn: Connection, **params: Any) -> Sequence[Any]:

@@ -2,14 +2,16 @@
 process: folder ids of two databases name different folders).
 
 - ``metas`` and ``known``: what never changes of the messages fetched lately (their
-  metadata row; their content with its loaded structure, its header section of at most
+  metadata row, also kept for the new messages a session learns of: ``Session.sync``;
+  their content with its loaded structure, its header section of at most
   8 KiB and the FETCH items made from it), by (folder id, UIDVALIDITY, UID), which
   never names another message of the same database (a UID is not reused; a recreated
   or renamed folder has a new UIDVALIDITY).
   Bounded (``CACHE_MAX`` each), least recently used first out (``cmd_fetch``).
 - ``by_content``: the same content entries of ``known`` by content id, each checked
-  against the SHA-256 of the content row read (an id of a content collected may name
-  another one later): a new message whose bytes a message fetched lately had already
+  against the SHA-256 of the content row (an id of a content collected may name
+  another one later; the row is then read for its SHA-256 only, ``held_content``): a
+  new message whose bytes a message fetched lately had already
   (imaptest APPENDs the same mbox over and over; a circular sent to many mailboxes)
   takes that entry, its structure loaded and its items made, instead of a new one.
 - ``folders``: the index of each folder selected lately (UIDs, flags, modseqs), which
@@ -37,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 from congthu.imap.indexes import FolderIndexes
 
 if TYPE_CHECKING:
-    from congthu.store import MailStore
+    from congthu.store import Content, MailStore
 
 __all__ = ["CACHE_MAX", "FOLDER_IDS_MAX", "ImapCaches"]
 
@@ -64,6 +66,11 @@ class ImapCaches:
         cache[key] = value
         if len(cache) > CACHE_MAX:
             cache.popitem(last=False)
+
+    def held_content(self, content_id: int) -> Content | None:
+        """The content of ``by_content`` under this id, or None."""
+        known = self.by_content.get(content_id)
+        return known.content if known is not None else None
 
     def remember_folder_id(self, mailbox_id: int, name: str, folder_id: int) -> None:
         ids = self.folder_ids

@@ -15,7 +15,9 @@ reading the message; body sections read the bytes from the blob store, a bounded
 of bytes at a time, so a FETCH 1:* of a large mailbox streams instead of loading
 everything. What never changes of a message (size, date, content, loaded structure) is
 kept for the messages fetched lately (the App's ``caches.ImapCaches``: ``metas``,
-``known``): fetching them again asks the database only whether they still exist. Their
+``known``; ``metas`` also for the new messages the session learned of from the change
+feed): fetching them again reads nothing, and a new message whose content was fetched
+lately in another reads that content's SHA-256 only. Their
 header section is kept too (``_Known.header``, up to 8 KiB), so RFC822.HEADER and
 BODY[HEADER.FIELDS (...)] of any field list are cut from it without reading the bytes
 again. A body item without .PEEK sets \\Seen first (if the mailbox is
@@ -36,12 +38,12 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
 
 from congthu.imap import mimeparts
 from congthu.imap.errors import no
 from congthu.imap.parser import Command, FetchAtt
-from congthu.imap.response import date_time, flag_list, literal, string
+from congthu.imap.response import date_time, literal, string
+from congthu.imap.selected import FLAG_TEXT
 from congthu.imap.sequence import format_set
 from congthu.imap.session import Result, Session
 from congthu.mime.preview import preview
@@ -165,7 +167,7 @@ def _expunged_items(s: Session, i: int, atts: list[FetchAtt]) -> list[bytes]:
         if name == "UID":
             out.append(b"UID %d" % sel.uids[i])
         elif name == "FLAGS":
-            out.append(b"FLAGS " + flag_list(sel.flag_names(i)))
+            out.append(sel.flags_item(i))
         elif name == "MODSEQ":
             out.append(b"MODSEQ (%d)" % sel.modseqs[i])
         elif name in ("RFC822", "RFC822.HEADER", "RFC822.TEXT", "SAVEDATE", "THREADID", "PREVIEW"):
@@ -196,26 +198,6 @@ async def _decodable(s: Session, uids: list[int], atts: list[FetchAtt]) -> list[
     return [u for u in uids if u not in refused]
 
 
-_FLAG_TEXT: dict[int, bytes] = {}
-_RECENT_KEY = 0x100  # beside the system-flag bits in _FLAG_TEXT's keys
-
-
-def _flags_item(sel: Any, i: int) -> bytes:
-    """b"FLAGS (...)" of message i; the text of each combination of system flags (and
-    \\Recent) is cached."""
-    uid = sel.uids[i]
-    if uid in sel.keywords:
-        return b"FLAGS " + flag_list(sel.flag_names(i))
-    key = sel.flags[i]
-    if sel.recent and sel.is_recent(uid):
-        key |= _RECENT_KEY
-    text = _FLAG_TEXT.get(key)
-    if text is None:
-        names = flagbits.to_names(key & 0xFF) + (["\\Recent"] if key & _RECENT_KEY else [])
-        text = _FLAG_TEXT[key] = b"FLAGS " + flag_list(names)
-    return text
-
-
 async def _send_from_index(s: Session, indexes: list[int], atts: list[FetchAtt], seen_now: set[int]) -> None:
     """FETCH of UID, FLAGS and MODSEQ only (a client's resync): no database at all. The
     usual item lists are written from one template per message."""
@@ -225,14 +207,14 @@ async def _send_from_index(s: Session, indexes: list[int], atts: list[FetchAtt],
     uids, modseqs, flags = sel.uids, sel.modseqs, sel.flags
     # Messages whose FLAGS text depends on more than the flags byte: keywords, \Recent.
     special = bool(sel.keywords) or bool(sel.recent)
-    flag_text = _FLAG_TEXT
+    flag_text = FLAG_TEXT
     out: list[bytes] = []
     template = _TEMPLATES.get(names)
     for i in indexes:
         if template is not None:
             text = None if special else flag_text.get(flags[i])
             if text is None:
-                text = _flags_item(sel, i)
+                text = sel.flags_item(i)
             if names == ("UID", "FLAGS"):
                 out.append(template % (i + 1, uids[i], text))
             elif names == ("FLAGS",):
@@ -245,7 +227,7 @@ async def _send_from_index(s: Session, indexes: list[int], atts: list[FetchAtt],
                 if name == "UID":
                     items.append(b"UID %d" % uids[i])
                 elif name == "FLAGS":
-                    items.append(_flags_item(sel, i))
+                    items.append(sel.flags_item(i))
                 else:
                     items.append(b"MODSEQ (%d)" % modseqs[i])
             out.append(b"* %d FETCH (" % (i + 1) + b" ".join(items) + b")\r\n")
@@ -302,12 +284,16 @@ async def _metas(s: Session, uids: list[int], with_contents: bool) -> tuple[dict
     for uid in found:
         cache.move_to_end((folder, validity, uid))
     read: dict[int, Content] = {}
-    if unknown:
+    also: list[int] = []
+    if with_contents:
+        known = s.caches.known
+        also = [meta.content_id for uid, meta in found.items()
+                if (k := known.get((folder, validity, uid))) is None or k.content.id != meta.content_id]
+    if unknown or also:
         if with_contents:
-            known = s.caches.known
-            also = [meta.content_id for uid, meta in found.items()
-                    if (k := known.get((folder, validity, uid))) is None or k.content.id != meta.content_id]
-            metas, read = await s.app.store.get_messages_and_contents(folder, unknown, also)
+            # A content fetched lately in another message is only checked (its SHA-256),
+            # not read whole again (``get_messages_and_contents``' ``held``).
+            metas, read = await s.app.store.get_messages_and_contents(folder, unknown, also, s.caches.held_content)
         else:
             metas = await s.app.store.get_messages(folder, unknown)
         for meta in metas:
@@ -320,7 +306,8 @@ class _Known:
     """A message's content, its structure loaded, and the FETCH items made from them
     (ENVELOPE, BODYSTRUCTURE, header sections...) by (item, UTF-8 session or not): the
     same bytes every time, so they are made once. Items longer than _ITEM_MAX are not
-    kept (whole messages, large parts), nor more than _ITEMS_PER_MESSAGE of them.
+    kept (whole messages, large parts), nor more than _ITEMS_PER_MESSAGE of them, of
+    which ENVELOPE, BODYSTRUCTURE and BODY are always kept (``_keep``).
 
     Also the message's header section (``header``, if at most _HEADER_MAX bytes) and its
     fields' spans, once the bytes were read: clients ask for ever other HEADER.FIELDS
@@ -468,7 +455,7 @@ async def _send_group(s: Session, group: list[int], atts: list[FetchAtt], metas:
                 await s.send_flags(i, with_uid=True)
             continue
         if sel.uids[i] in seen_now and not any(a.name == "FLAGS" for a in atts):
-            items.append(b"FLAGS " + flag_list(sel.flag_names(i)))
+            items.append(sel.flags_item(i))
         await s.send(b"* %d FETCH (" % (i + 1) + b" ".join(items) + b")\r\n")
     if made:
         await s.app.store.set_previews(made)
@@ -494,7 +481,7 @@ def render(s: Session, i: int, atts: list[FetchAtt], meta: MessageMeta | None,
         if name == "UID":
             out.append(b"UID %d" % sel.uids[i])
         elif name == "FLAGS":
-            out.append(b"FLAGS " + flag_list(sel.flag_names(i)))
+            out.append(sel.flags_item(i))
         elif name == "MODSEQ":
             out.append(b"MODSEQ (%d)" % sel.modseqs[i])
         elif name == "INTERNALDATE":
@@ -516,8 +503,7 @@ def render(s: Session, i: int, atts: list[FetchAtt], meta: MessageMeta | None,
             out.append(b"PREVIEW " + (string(text, utf8=utf8) if text is not None else b"NIL"))
         elif raw is None and known is not None and known.header is not None and _from_header(att):
             item = _render_header(att, known)
-            if len(item) <= _ITEM_MAX and len(known.items) < _ITEMS_PER_MESSAGE:
-                known.items[(att, utf8)] = item
+            _keep(known, (att, utf8), item)
             out.append(item)
         elif structure is None or (raw is None and name not in _STRUCTURE):
             # The content (or its bytes) is gone: cannot happen while referenced.
@@ -528,10 +514,28 @@ def render(s: Session, i: int, atts: list[FetchAtt], meta: MessageMeta | None,
             else:
                 assert raw is not None
                 item = _render_body(att, raw, structure, utf8)
-            if known is not None and len(item) <= _ITEM_MAX and len(known.items) < _ITEMS_PER_MESSAGE:
-                known.items[(att, utf8)] = item
+            if known is not None:
+                _keep(known, (att, utf8), item)
             out.append(item)
     return out
+
+
+def _keep(known: _Known, key: tuple[FetchAtt, bool], item: bytes) -> None:
+    """Keep an item made from a content, within the message's share: ENVELOPE,
+    BODYSTRUCTURE and BODY (six at most, with UTF-8 and without) take the place of
+    another item when it is full (imaptest's random HEADER.FIELDS lists filled it, and
+    the structure items were made again at every FETCH); other items wait for room."""
+    if len(item) > _ITEM_MAX:
+        return
+    items = known.items
+    if len(items) >= _ITEMS_PER_MESSAGE:
+        if key[0].name not in _STRUCTURE:
+            return
+        other = next((k for k in items if k[0].name not in _STRUCTURE), None)
+        if other is None:
+            return
+        del items[other]
+    items[key] = item
 
 
 def _render_structure(name: str, structure: mimeparts.MessageStructure, utf8: bool) -> bytes:

@@ -331,7 +331,7 @@ class FolderIndexes:
         index = kept.index
         if fresh.highestmodseq > index.modseq:
             before = index.modseq
-            logged = hub.changes_since(fresh.id, before, fresh.highestmodseq)
+            logged = await hub.changes_awaited(fresh.id, before, fresh.highestmodseq)
             if logged is None and fresh.highestmodseq - before > len(index) // 4 + 64:
                 return False
             changed, gone, highest = logged if logged is not None else \

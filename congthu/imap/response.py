@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from congthu.imap.parser import MONTHS
@@ -87,7 +88,20 @@ def encode(value: Any, *, utf8: bool = False) -> bytes:
 
 
 def date_time(value: datetime) -> bytes:
-    """date-time: "17-Jul-1996 02:44:25 -0700" (RFC 9051 section 9)."""
+    """date-time: "17-Jul-1996 02:44:25 -0700" (RFC 9051 section 9). Those in UTC (every
+    stored date) are made once per value lately seen (FETCH INTERNALDATE of the same
+    messages again and again); not the others, which equal a UTC one of another text."""
+    if value.tzinfo is UTC:
+        return _utc_date_time(value)
+    return _date_time(value)
+
+
+@lru_cache(maxsize=4096)
+def _utc_date_time(value: datetime) -> bytes:
+    return _date_time(value)
+
+
+def _date_time(value: datetime) -> bytes:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     offset = value.utcoffset()

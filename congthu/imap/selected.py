@@ -30,13 +30,21 @@ from congthu.db import DatabaseUnavailable
 from congthu.imap.errors import bad
 from congthu.imap.indexes import FlagState, FolderIndexes, MessageIndex, Spawn
 from congthu.imap.namespace import Target
+from congthu.imap.response import flag_list
 from congthu.imap.sequence import SeqSet
 from congthu.store import Folder, MailStore, StoreError
 from congthu.store import flags as flagbits
 from congthu.store import recent as recent_store
 from congthu.store.changes import ChangeHub, FolderWatch
 
-__all__ = ["Selected"]
+__all__ = ["FLAG_TEXT", "Selected"]
+
+# b"FLAGS (...)" of each combination of system flags (the byte) and \Recent (RECENT_KEY),
+# made once (``Selected.flags_item``); with keywords too, under (that key, keywords),
+# while fewer than FLAG_TEXT_MAX are kept (clients make keywords up).
+FLAG_TEXT: dict[int | tuple[int, tuple[str, ...]], bytes] = {}
+RECENT_KEY = 0x100
+FLAG_TEXT_MAX = 4096
 
 
 class Selected(MessageIndex):
@@ -91,6 +99,22 @@ class Selected(MessageIndex):
             names.append("\\Recent")
         kw = self.keywords.get(uid)
         return names + list(kw) if kw else names
+
+    def flags_item(self, i: int) -> bytes:
+        """The FLAGS item of message i (b"FLAGS (...)", RFC 9051 section 7.5.2)."""
+        uid = self.uids[i]
+        bits = self.flags[i]
+        if self.recent and self.is_recent(uid):
+            bits |= RECENT_KEY
+        kw = self.keywords.get(uid)
+        key = bits if kw is None else (bits, kw)
+        text = FLAG_TEXT.get(key)
+        if text is None:
+            names = flagbits.to_names(bits & 0xFF) + (["\\Recent"] if bits & RECENT_KEY else []) + list(kw or ())
+            text = b"FLAGS " + flag_list(names)
+            if len(FLAG_TEXT) < FLAG_TEXT_MAX:
+                FLAG_TEXT[key] = text
+        return text
 
     # -- \Recent (RFC 3501 section 2.3.2) --------------------------------------------------
 

@@ -477,11 +477,15 @@ class Session:
             # told gone again meanwhile sets it again (it used to stay set for good, and
             # every later notification of changes already taken in was read again).
             told_gone, sel.watch.gone = sel.watch.gone, False
+            # What this sync must take in; a change told while it waits below sets the
+            # event again, for the next sync.
+            told = sel.watch.modseq
             self.results_stale = bool(self.updates)
             # The change log of this process answers without the database when it holds
-            # every change since ours (``ChangeHub.changes_since``).
-            logged = self.app.hub.changes_since(sel.folder_id, sel.modseq, sel.watch.modseq)
-            if logged is None and sel.watch.modseq <= sel.modseq and not told_gone:
+            # every change since ours, or once the other workers' entries on their way
+            # have come (``ChangeHub.changes_awaited``).
+            logged = await self.app.hub.changes_awaited(sel.folder_id, sel.modseq, told)
+            if logged is None and told <= sel.modseq and not told_gone:
                 # Told only of changes already taken in (a read of the database that
                 # saw them before their notification came): nothing to read.
                 logged = [], [], sel.modseq
@@ -489,12 +493,13 @@ class Session:
                 changed, gone, highest = logged
             else:
                 changed, gone, highest = await self.caches.changes_since(self.app.store, sel.folder_id, sel.modseq)
-            if highest < sel.watch.modseq:
+            if highest < told:
                 # We joined a lookup that started before the latest change: ask again.
                 changed, gone, highest = await self.app.store.changes_since(sel.folder_id, sel.modseq)
             sel.pending_expunge.update(u for u in gone if sel.index_of(u) is not None)
             before = len(sel)
             updates: list[int] = []
+            metas = self.caches.metas
             for meta in changed:
                 i = sel.index_of(meta.uid)
                 if i is not None:
@@ -502,6 +507,11 @@ class Session:
                         updates.append(meta.uid)
                 elif not sel.uids or meta.uid > sel.uids[-1]:
                     sel.append(meta)
+                    # What never changes of a new message (size, date, content) is kept
+                    # for FETCH as a read would keep it (``cmd_fetch._metas``).
+                    key = (sel.folder_id, sel.uidvalidity, meta.uid)
+                    if key not in metas:
+                        self.caches.remember(metas, key, meta)
             sel.modseq = max(sel.modseq, highest)
             await self.announce_keywords()
             if len(sel) != before:
@@ -512,12 +522,11 @@ class Session:
                     await self.untagged(f"{sel.recent_count()} RECENT")  # RFC 3501 section 7.3.2
             sel.unsent_flags.update(updates)
         if flags and sel.unsent_flags:
-            for uid in sorted(sel.unsent_flags):
-                i = sel.index_of(uid)
-                if i is None or uid in sel.pending_expunge:
-                    continue
-                await self.send_flags(i)
+            lines = [self.flags_line(i) for uid in sorted(sel.unsent_flags)
+                     if uid not in sel.pending_expunge and (i := sel.index_of(uid)) is not None]
             sel.unsent_flags.clear()
+            if lines:
+                await self.send(b"".join(lines))
         if expunge_ok and sel.pending_expunge:
             recent = sel.recent_count() if not self.rev2 else 0
             await self.announce_expunged(sorted(sel.pending_expunge))
@@ -572,13 +581,15 @@ class Session:
 
     async def send_flags(self, i: int, *, with_uid: bool = True) -> None:
         """An unsolicited or STORE FETCH response with the flags of message i."""
+        await self.send(self.flags_line(i, with_uid=with_uid))
+
+    def flags_line(self, i: int, *, with_uid: bool = True) -> bytes:
+        """``send_flags``' response: "* n FETCH ([UID u ]FLAGS (...)[ MODSEQ (m)])"."""
         sel = self.selected
         assert sel is not None
-        items = [f"UID {sel.uids[i]}"] if with_uid else []
-        items.append("FLAGS " + flag_list(sel.flag_names(i)).decode("utf-8", "surrogateescape"))
-        if self.condstore:
-            items.append(f"MODSEQ ({sel.modseqs[i]})")
-        await self.untagged(f"{i + 1} FETCH ({' '.join(items)})")
+        line = b"* %d FETCH (UID %d " % (i + 1, sel.uids[i]) if with_uid else b"* %d FETCH (" % (i + 1)
+        line += sel.flags_item(i)
+        return line + (b" MODSEQ (%d))\r\n" % sel.modseqs[i] if self.condstore else b")\r\n")
 
     async def announce_expunged(self, uids: list[int]) -> None:
         """Remove these UIDs from the index and tell the client: EXPUNGE for each (from
@@ -592,12 +603,14 @@ class Session:
         if self.updates:
             # REMOVEFROM before the EXPUNGE, while the numbers still hold (as Dovecot).
             await self.update_results({u for _i, u in present})
+        lines = []
         for i, _u in sorted(present, reverse=True):
             sel.remove_at(i)
-            if not self.qresync:
-                await self.untagged(f"{i + 1} EXPUNGE")
+            lines.append(b"* %d EXPUNGE\r\n" % (i + 1))
         if self.qresync:
             await self.untagged(f"VANISHED {format_set(u for _i, u in present)}")
+        else:
+            await self.send(b"".join(lines))
 
     def flags_response(self) -> str:
         sel = self.selected

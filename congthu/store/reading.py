@@ -6,7 +6,7 @@ since a MODSEQ (IDLE, NOOP, QRESYNC), and the searches, whose SQL
 from __future__ import annotations
 
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from itertools import islice
 from operator import lt
@@ -31,7 +31,7 @@ from congthu.store.statements import (
     METAS_RANGE,
     VANISHED_SINCE,
 )
-from congthu.store.tables import expunged, messages
+from congthu.store.tables import contents, expunged, messages
 
 # RFC 8514 SAVEDATE: when the message was put in its folder; for messages stored before
 # the store kept it (store_0006), their internal date.
@@ -53,6 +53,11 @@ _VANISHED_FEW = Compiled(
     select(expunged.c.uid, expunged.c.modseq)
     .where(and_(expunged.c.folder_id == bindparam("b_folder"), expunged.c.modseq > bindparam("b_modseq")))
     .order_by(expunged.c.modseq).limit(bindparam("b_limit")).offset(bindparam("b_offset")))
+
+
+# The SHA-256 of contents by id (``get_messages_and_contents``' ``held``).
+_CONTENT_SHAS = Compiled(select(contents.c.id, contents.c.sha256)
+                         .where(contents.c.id.in_(bindparam("b_contents", expanding=True))))
 
 
 def dense(wanted: Sequence[int]) -> tuple[int, int] | None:
@@ -160,10 +165,18 @@ class ReadingMethods(StoreBase):
 
     async def get_messages_and_contents(
         self, folder_id: int, uids: Sequence[int], content_ids: Sequence[int] = (),
+        held: Callable[[int], Content | None] | None = None,
     ) -> tuple[list[MessageMeta], dict[int, Content]]:
         """``get_messages`` and, in the same read, the contents of the messages found and
         those of ``content_ids``: an IMAP FETCH of messages not fetched lately (new
-        ones) needs both, and one read on the event loop costs half of two."""
+        ones) needs both, and one read on the event loop costs half of two.
+
+        ``held(content_id)``: a content the caller has in memory (or None). A content row
+        still of that id and SHA-256 is not read whole (its structure decoded again) but
+        answered with the held one: a content id may name another content once its own
+        was collected, so the SHA-256 is what proves it. (IMAP FETCH keeps contents by id,
+        and imaptest APPENDs the same messages again and again: a new message has, more
+        often than not, the content of one fetched lately.)"""
         wanted = sorted(set(uids))
         if len(wanted) > _SMALL_READ:
             metas = await self.get_messages(folder_id, wanted)
@@ -173,7 +186,19 @@ class ReadingMethods(StoreBase):
         def read(conn: Connection) -> tuple[list[MessageMeta], dict[int, Content]]:
             metas = metas_of(conn, folder_id, wanted) if wanted else []
             more = {m.content_id for m in metas}.union(content_ids)
-            return metas, (contents_of(conn, sorted(more)) if more else {})
+            if not more:
+                return metas, {}
+            found: dict[int, Content] = {}
+            if held is not None:
+                kept = {cid: content for cid in more if (content := held(cid)) is not None}
+                if kept:
+                    for cid, sha in _CONTENT_SHAS.rows(conn, b_contents=sorted(kept)):
+                        if kept[cid].sha256 == sha:
+                            found[cid] = kept[cid]
+                    more -= found.keys()
+            if more:
+                found.update(contents_of(conn, sorted(more)))
+            return metas, found
 
         return await self._ro_small(read)
 

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from congthu.db import Database, DatabaseUnavailable
+from congthu.db import Before, Database, DatabaseUnavailable
 from congthu.store.blobs import BlobStore, StorageFull
 from congthu.store.changes import ChangeHub
 from congthu.store.model import StoreError
@@ -58,11 +58,13 @@ class StoreBase:
     # thread on a pysqlite connection, one thread hop per transaction; on PostgreSQL the
     # same Core statements run on asyncpg through run_sync.
 
-    async def _tx(self, fn: Callable[..., T], *args: Any, durable: bool = True) -> T:
+    async def _tx(self, fn: Callable[..., T], *args: Any, durable: bool = True,
+                  before: Before | None = None) -> T:
         """Run ``fn(conn, *args)`` in one write transaction; ``durable=False``: answered
         before its commit is on disk, for writes a power cut may undo without losing a
-        message (flags, expunges: the rule is ``Database.run_write``'s)."""
-        return await _run(self.db.run_write(fn, *args, durable=durable), _WRITE_PASSES)
+        message (flags, expunges: the rule is ``Database.run_write``'s); ``before``:
+        blocking work done first (``Database.run_write``)."""
+        return await _run(self.db.run_write(fn, *args, durable=durable, before=before), _WRITE_PASSES)
 
     async def _ro(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(conn, *args)`` in one read transaction (one snapshot)."""

@@ -28,6 +28,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql.expression import Executable
 
 from congthu import mime
+from congthu.db import Before
 from congthu.store import accounting
 from congthu.store.base import StaleFolder, StoreBase
 from congthu.store.blobs import Staged
@@ -378,12 +379,15 @@ class DeliveryMethods(StoreBase):
             self.blobs.flush(staged)
             return sha, analysis, segments
 
+        before: Before | None = None
         if len(raw) <= INLINE_PREPARE and isinstance(self.blobs, DiskBlobStore):
             # A small message is analysed and staged on the loop, as a delivery's is: on a
             # thread it held the interpreter lock all the same, and only the fsyncs wait.
+            # They are done by the writer thread before the transaction, beside those of
+            # the other APPENDs of its round (``Database.run_write``'s ``before``).
             sha, analysis, segments, staged = self._prepare(raw, None)
-            await asyncio.to_thread(self.blobs.flush, staged)
-        else:
+            before = (self.blobs.flush, staged)
+        else:  # a large message's fsyncs (S3: its PUTs) would hold up the writer thread
             sha, analysis, segments = await asyncio.to_thread(write_blobs)
         message = StoredMessage(sha=sha, size=len(raw), analysis=analysis, segments=segments)
         keyword_text, when = " ".join(keywords), _utc(internal_date)
@@ -407,7 +411,12 @@ class DeliveryMethods(StoreBase):
                 also(conn, uid)
             return meta
 
-        meta = await self._tx(tx)
+        try:
+            meta = await self._tx(tx, before=before)
+        except BaseException:
+            if before is not None:  # not flushed (a flushed blob has no temporary file left)
+                self.blobs.discard(before[1])
+            raise
         await self.hub.publish(folder_id, meta.modseq)
         return meta.uid
 

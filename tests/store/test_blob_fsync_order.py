@@ -5,9 +5,11 @@ fsynced too before a commit refers to it (it may be another delivery's, not yet 
 and a blob left shorter than its bytes by a power cut is written again, not taken as
 stored.
 
-The order is read from the system calls of a child process delivering one message at a
-time (``strace -f -y``), so each WAL fsync after a blob's rename is its own delivery's
-commit."""
+The order is read from the system calls of a child process delivering (or appending, as
+IMAP APPEND does: its blob fsyncs are done by the writer thread before its transaction)
+one message at a time (``strace -f -y``), so each WAL fsync after a blob's rename is its
+own delivery's commit; it fsyncs a file of its own before each message ("mark-N"), so the
+commit is known to come before the next message begins."""
 
 from __future__ import annotations
 
@@ -27,22 +29,29 @@ COUNT = 12
 
 CHILD = textwrap.dedent(
     """
-    import asyncio, hashlib, sys
+    import asyncio, hashlib, os, sys
     from pathlib import Path
     from congthu.app import App
 
-    async def main(data):
+    async def main(data, how):
         app = await App.open(Path(data))
         mailbox = await app.store.create_mailbox("thutu@soctrang.gov.vn", quota_bytes=10**9)
+        inbox = await app.store.get_folder(mailbox.id, "INBOX")
         raws = [f"Subject: Thư {i}\\r\\n\\r\\n{'nội dung ' * (50 + i)}\\r\\n".encode() for i in range(COUNT)]
         raws.append(raws[3])  # the same bytes again: the blob is in place
-        for raw in raws:
-            [result] = await app.store.deliver(raw, [mailbox.id])
-            assert result.ok, result.error
+        for n, raw in enumerate(raws):
+            mark = os.open(f"{data}/mark-{n}", os.O_CREAT | os.O_WRONLY)
+            os.fsync(mark)
+            os.close(mark)
+            if how == "append":
+                await app.store.append(inbox.id, raw)
+            else:
+                [result] = await app.store.deliver(raw, [mailbox.id])
+                assert result.ok, result.error
             print("digest", hashlib.sha256(raw).hexdigest(), flush=True)
         await app.close()
 
-    asyncio.run(main(sys.argv[1]))
+    asyncio.run(main(sys.argv[1], sys.argv[2]))
     """
 ).replace("COUNT", str(COUNT))
 
@@ -77,13 +86,14 @@ def _events(trace: str) -> list[tuple[str, str, str]]:
     return events
 
 
-async def test_blob_and_its_directory_are_on_disk_before_the_commit(tmp_path: Path) -> None:
+@pytest.mark.parametrize("how", ["deliver", "append"])
+async def test_blob_and_its_directory_are_on_disk_before_the_commit(tmp_path: Path, how: str) -> None:
     strace = need("strace")
     data = await make_data_dir(tmp_path / "data")
     trace_file = tmp_path / "trace"
     done = subprocess.run(
         [strace, "-f", "-y", "-qq", "-o", str(trace_file),
-         "-e", "trace=fsync,fdatasync,rename,renameat,renameat2", sys.executable, "-c", CHILD, str(data)],
+         "-e", "trace=fsync,fdatasync,rename,renameat,renameat2", sys.executable, "-c", CHILD, str(data), how],
         capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     digests = [line.split()[1] for line in done.stdout.splitlines() if line.startswith("digest ")]
@@ -94,11 +104,14 @@ async def test_blob_and_its_directory_are_on_disk_before_the_commit(tmp_path: Pa
     def ended(needle: str, after: int, before: int) -> bool:
         return any(what == "end" and needle in args for what, _call, args in events[after:before])
 
+    marks = [i for i, (what, _call, args) in enumerate(events) if what == "start" and "/mark-" in args]
+    assert len(marks) == COUNT + 1
     commit = 0
-    for digest in digests[:COUNT]:
+    for n, digest in enumerate(digests[:COUNT]):
         name = f"{digest[:2]}/{digest[2:4]}/{digest}"
         [renamed] = [i for i, (what, _call, args) in enumerate(events) if what == "rename" and name in args]
         commit = next(i for i in wal if i > renamed)  # this delivery's commit
+        assert marks[n] < renamed and commit < marks[n + 1], f"{digest}: not committed after its blob's rename"
         # The blob's bytes (under its temporary name or its own) and the directory that
         # holds its name are on disk before the commit's fsync begins.
         assert ended(digest, 0, commit), f"{digest}: no fsync of the blob before its commit"

@@ -369,8 +369,8 @@ class ChangeHub:
     def committed_held(self, notes: list[str]) -> None:
         """``Database.on_commit_held``: on the writer thread, right after a commit and while
         it holds the writer lock, the notes its functions left. The log entries among them
-        go to the other processes now (best effort, as every entry: a full queue drops it,
-        and the listener reads the database for that hole)."""
+        go to the other processes now (``LocalFeed.send_held``; best effort, as every
+        entry: one a listener does not get is a hole, read from the database)."""
         if self._local is None:
             return
         lines = [note.encode() for note in notes if note.startswith(ENTRY_NOTE)]
@@ -751,8 +751,9 @@ class LocalFeed:
         return bool(self._listeners())
 
     def send_entry(self, folder_id: int, modseq: int, entry: _Entry) -> None:
-        """Send a commit's log entry with the next notifications (best effort: an entry
-        a listener does not get is a hole in its log, read from the database)."""
+        """Send a commit's log entry with the next notifications (best effort: one a full
+        queue refuses is sent again, ``_send_lines_from``; one a listener does not get
+        all the same is a hole in its log, read from the database)."""
         self._entries.append((folder_id, modseq, entry))
         if self._flush_handle is None:
             self._loop = self._loop or asyncio.get_running_loop()
@@ -785,17 +786,7 @@ class LocalFeed:
             self._held_out = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         late = False
         for peer in peers:
-            full = False
-            for datagram, _count in _datagrams(lines):
-                if not full:
-                    try:
-                        self._held_out.sendto(datagram, socket.MSG_DONTWAIT, self._address(peer))
-                        continue
-                    except (BlockingIOError, InterruptedError):
-                        full = late = True
-                    except OSError:
-                        break  # gone: the loop's sends deal with it
-                self._late.append((peer, datagram))
+            late = self._send_lines_from(self._held_out, peer, lines) or late
         if late and self._loop is not None:
             with contextlib.suppress(RuntimeError):  # the loop is closed: nothing to send to
                 self._loop.call_soon_threadsafe(self._flush_soon)
@@ -868,13 +859,28 @@ class LocalFeed:
         self._late.extendleft(reversed(again))
 
     def _send_lines(self, peer: str, lines: list[bytes]) -> None:
-        """Best effort: lines in datagrams of at most DATAGRAM_MAX, dropped if the
-        listener's queue is full."""
+        """Log entry lines in datagrams of at most DATAGRAM_MAX, from the loop; what a
+        full queue refuses is sent again (``_send_lines_from``)."""
+        self._send_lines_from(self._outgoing(), peer, lines)
+
+    def _send_lines_from(self, sock: socket.socket, peer: str, lines: list[bytes]) -> bool:
+        """Log entry lines to a listener from ``sock`` (the loop's or the writer thread's)
+        in datagrams of at most DATAGRAM_MAX. From the first a full queue refuses, the
+        datagrams wait in ``_late`` for ``_flush`` to send again, in order (True then),
+        rather than being dropped; to a listener gone, the rest are dropped (``_send_to``
+        removes it)."""
+        late = False
         for datagram, _count in _datagrams(lines):
-            try:
-                self._outgoing().sendto(datagram, socket.MSG_DONTWAIT, self._address(peer))
-            except OSError:
-                return  # full, or gone: _send_to deals with the notifications
+            if not late:
+                try:
+                    sock.sendto(datagram, socket.MSG_DONTWAIT, self._address(peer))
+                    continue
+                except (BlockingIOError, InterruptedError):
+                    late = True
+                except OSError:
+                    return False
+            self._late.append((peer, datagram))
+        return late
 
     def _send_to(self, peer: str, changes: dict[int, int]) -> bool:
         """Send ``changes`` to ``peer``: True if done (or the peer is gone), False to retry."""

@@ -16,6 +16,8 @@ import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from congthu.store.changes import ChangeHub, _encode_entry
 from congthu.store.model import MessageMeta
 
@@ -72,7 +74,15 @@ def test_an_entry_on_its_way_is_waited_for_not_read(tmp_path: Path) -> None:
     asyncio.run(run())
 
 
-def test_entries_sent_to_a_full_queue_come_later(tmp_path: Path) -> None:
+# Messages of one commit in the loop's test: an entry of more than half a datagram, so
+# that each goes in a datagram of its own.
+_WIDE = 700
+
+
+@pytest.mark.parametrize("sender", ["writer thread", "loop"])
+def test_entries_sent_to_a_full_queue_come_later(tmp_path: Path, sender: str) -> None:
+    """Whether the entries go from the writer thread (``send_held``, a write function's
+    ``relay``) or from the loop (``send_entry``, a commit's ``record``)."""
     qlen = int(Path("/proc/sys/net/unix/max_dgram_qlen").read_text())
     commits = qlen + 20  # one datagram each: more than the listener's queue takes
 
@@ -83,7 +93,13 @@ def test_entries_sent_to_a_full_queue_come_later(tmp_path: Path) -> None:
             assert writer._local is not None
             # The listener's loop does not turn meanwhile (a busy worker): its queue fills.
             for modseq in range(1, commits + 1):
-                writer._local.send_held([_line(modseq)])
+                if sender == "loop":
+                    metas = tuple(_meta(modseq * 1000 + k, modseq) for k in range(_WIDE))
+                    writer._local.send_entry(FOLDER, modseq, (metas, ()))
+                else:
+                    writer._local.send_held([_line(modseq)])
+            if sender == "loop":
+                writer._local._flush()  # what the loop's next turn does
             assert writer._local._late, "the queue never filled: nothing was tested"
             found = None
             for _ in range(200):  # each loop turn: the listener reads, the writer resends
@@ -92,7 +108,9 @@ def test_entries_sent_to_a_full_queue_come_later(tmp_path: Path) -> None:
                 if found is not None:
                     break
             assert found is not None, "entries sent to a full queue were lost"
-            assert [m.uid for m in found[0]] == list(range(1, commits + 1))
+            wanted = ([modseq * 1000 + k for modseq in range(1, commits + 1) for k in range(_WIDE)]
+                      if sender == "loop" else list(range(1, commits + 1)))
+            assert [m.uid for m in found[0]] == wanted
             assert not writer._local._late
         finally:
             watch.close()

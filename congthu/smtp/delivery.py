@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures.process
 import email.utils
+import functools
 import re
 import secrets
 import time
@@ -58,18 +59,16 @@ def received(app: App, *, helo: str, ip: str, protocol: str, tls: str = "", for_
     return ("\r\n".join(parts) + "\r\n").encode("ascii", "replace")
 
 
-_stamp: tuple[int, str] = (0, "")  # (a second of the clock, its date-time as formatted)
-
-
 def _stamp_now() -> str:
     """Now as RFC 5322 date-time in local time, made once per second of the clock: a
     busy MX stamps many messages a second, and ``astimezone`` and the formatting cost
     more than the rest of the field."""
-    global _stamp
-    second = int(time.time())
-    if _stamp[0] != second:
-        _stamp = (second, email.utils.format_datetime(datetime.fromtimestamp(second).astimezone()))
-    return _stamp[1]
+    return _stamp_at(int(time.time()))
+
+
+@functools.lru_cache(maxsize=1)  # the second last asked for
+def _stamp_at(second: int) -> str:
+    return email.utils.format_datetime(datetime.fromtimestamp(second).astimezone())
 
 
 def with_protocol(*, esmtp: bool, secure: bool, authenticated: bool, utf8: bool) -> str:

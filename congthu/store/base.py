@@ -39,10 +39,10 @@ class StoreBase:
         self.hub = hub or ChangeHub()
         self._uidvalidity_last = 0
         self._uidvalidity_lock = threading.Lock()
-        # Deliveries waiting for the group commit, and the task committing them (delivery.py).
+        # Deliveries queued in this turn of the event loop, and the batches being
+        # committed (delivery.py).
         self._pending: list[Delivery] = []
-        self._committer: asyncio.Task[None] | None = None
-        self._wakeup: asyncio.Future[None] | None = None
+        self._committing: set[asyncio.Task[None]] = set()
         # (mailbox id, folder name) -> folder id, for delivery. Checked in the same
         # statement that reserves the UIDs, so a stale entry is never used.
         self._folder_ids: dict[tuple[int, str], int] = {}

@@ -7,10 +7,15 @@ one transaction (SQLite synchronous=FULL, PostgreSQL's commit). A crash before t
 leaves only unreferenced blobs, which garbage collection removes; a message is visible
 exactly when its commit is done, and that is when delivery is reported done.
 
-Speed: concurrent deliveries are committed together (``_commit_deliveries``): their blobs
-are fsynced together, then their metadata is written in one transaction with one
-statement per kind of row, not per message; the blobs of deliveries that arrive while
-others are being flushed or committed are flushed at once, beside them.
+Speed: the deliveries queued in one turn of the event loop make one batch
+(``_commit_batch``): their blobs are fsynced together, then their metadata is written
+with one statement per kind of row, not per message. On SQLite the batches then share
+the group commit of ``Database.run_write`` (one transaction and one fsync for all the
+batches queued while the writer was busy, in the order they came); on PostgreSQL each
+is a transaction of its own, beside the others. On local disk the writer thread does a
+batch's blob fsyncs just before its transaction (``run_write``'s ``before``, as for an
+APPEND), not a thread of their own: waking another thread and the loop again cost a
+10 KB delivery more CPU than the fsyncs themselves (issue 13).
 """
 
 from __future__ import annotations
@@ -18,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections import deque
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from types import ModuleType
@@ -48,7 +52,6 @@ from congthu.store.search import stored_text
 from congthu.store.statements import FOLDER_ID, INSERT_MESSAGE_WRITE, RESERVE_CHECKED_WRITE
 from congthu.store.tables import contents
 
-_BATCH = 500  # deliveries in one group commit, at most
 # A message up to this size, analysed already, is hashed and written to its temporary
 # blob file on the event loop when the blobs are on local disk (some 30 us): a hop to a
 # worker thread and back would cost three times that.
@@ -171,98 +174,53 @@ class DeliveryMethods(StoreBase):
             future=asyncio.get_running_loop().create_future(),
         )
         self._pending.append(job)
-        if self._committer is None or self._committer.done():
-            self._committer = asyncio.create_task(self._commit_deliveries())
-        else:
-            self._wake()
+        if len(self._pending) == 1:  # the first of this turn of the loop
+            asyncio.get_running_loop().call_soon(self._send_batch)
         results, notify = await job.future
         for folder_id, modseq in notify:
             await self.hub.publish(folder_id, modseq)
         return results
 
-    async def _commit_deliveries(self) -> None:
-        """Group commit: the deliveries waiting now share one blob flush, one transaction
-        and one fsync of the database.
-
-        Concurrent SMTP sessions each wait for durability; committing them together
-        turns N fsyncs into one (BASELINES.md). A batch's blobs are made durable first,
-        then its metadata is committed, and only then are its deliveries answered.
-
-        Nothing waits for what it does not depend on: the blobs of deliveries that
-        arrive are flushed at once, beside a flush or a commit under way (a delivery that
-        came during another batch's flush used to wait for that flush first, half a
-        flush on average); the metadata is committed in the order the deliveries came,
-        one transaction at a time, each taking every batch at the head whose blobs are
-        durable by then. If a shared transaction fails, each delivery is tried alone so
-        that each gets its own answer.
-        """
-        flushing: deque[tuple[list[Delivery], asyncio.Task[bool]]] = deque()
-        committing: asyncio.Task[None] | None = None
-        loop = asyncio.get_running_loop()
-        while True:
-            while self._pending:
-                batch, self._pending = self._pending[:_BATCH], self._pending[_BATCH:]
-                flush = loop.create_task(self._flush_blobs(batch))
-                flush.add_done_callback(self._wake)
-                flushing.append((batch, flush))
-            if committing is not None and committing.done():
-                committing = None
-            if committing is None and flushing and flushing[0][1].done():
-                ready: list[Delivery] = []
-                while (flushing and flushing[0][1].done()
-                       and (not ready or len(ready) + len(flushing[0][0]) <= _BATCH)):
-                    batch, flushed = flushing.popleft()
-                    if not flushed.cancelled() and flushed.result():
-                        ready += batch
-                if ready:
-                    committing = loop.create_task(self._commit_batch(ready))
-                    committing.add_done_callback(self._wake)
-                continue
-            if committing is None and not flushing:
-                return
-            # Wait for new deliveries, the commit under way, or the flush of the batch that
-            # is next to commit: each of them wakes us (``_wake``: deliver(), and the done
-            # callback of every flush and commit task). One future per wait, where
-            # ``asyncio.wait`` made a waiter and added and removed a callback per task
-            # every time (1.8 % of an SMTP worker's time). A flush that is not at the head
-            # wakes us for nothing: the loop finds nothing to do and waits again.
-            self._wakeup = loop.create_future()
-            await self._wakeup
-            self._wakeup = None
-
-    def _wake(self, _done: object = None) -> None:
-        """Wake ``_commit_deliveries`` if it waits (a delivery came, a flush or a commit
-        ended)."""
-        if self._wakeup is not None and not self._wakeup.done():
-            self._wakeup.set_result(None)
-
-    async def _flush_blobs(self, batch: list[Delivery]) -> bool:
-        """Make a batch's staged blobs durable; on failure its deliveries are answered
-        with the error (False)."""
-        staged = [item for job in batch for item in job.staged]
-        if not staged:
-            return True
-        try:
-            await asyncio.to_thread(self.blobs.flush, staged)
-        except Exception as exc:
-            self.blobs.discard(staged)
-            for job in batch:
-                if not job.future.done():
-                    job.future.set_exception(exc)
-            return False
-        return True
+    def _send_batch(self) -> None:
+        """Commit the deliveries queued in this turn of the event loop as one batch."""
+        batch, self._pending = self._pending, []
+        task = asyncio.ensure_future(self._commit_batch(batch))
+        self._committing.add(task)  # kept until done (the loop keeps weak references)
+        task.add_done_callback(self._committing.discard)
 
     async def _commit_batch(self, batch: list[Delivery]) -> None:
-        """Commit a batch whose blobs are durable and answer its deliveries."""
+        """Make a batch's blobs durable, commit its metadata and answer its deliveries.
+        If the shared transaction fails, each delivery is tried alone, so that each gets
+        its own answer; if the flush fails, they all fail with it."""
+        staged = [item for job in batch for item in job.staged]
+        flushed = not staged
+
+        def flush(items: list[Staged]) -> None:
+            nonlocal flushed
+            self.blobs.flush(items)
+            flushed = True
+
+        before: Before | None = None
+        if staged and isinstance(self.blobs, DiskBlobStore) and all(job.size <= INLINE_PREPARE for job in batch):
+            before = (flush, staged)
+        elif staged:  # large messages' fsyncs (S3: PUTs) would hold up the writer thread
+            try:
+                await asyncio.to_thread(flush, staged)
+            except Exception as exc:
+                self._fail(batch, exc)
+                return
         try:
-            outcomes = await self._deliver_batch(batch)
-        except Exception:
+            outcomes = await self._deliver_batch(batch, before)
+        except Exception as exc:
+            if not flushed:  # rows must never refer to blobs that are not durable
+                self._fail(batch, exc)
+                return
             for job in batch:
                 try:
-                    [outcome] = await self._deliver_batch([job])
-                except Exception as exc:
+                    [outcome] = await self._deliver_batch([job], None)
+                except Exception as alone:
                     if not job.future.done():
-                        job.future.set_exception(exc)
+                        job.future.set_exception(alone)
                 else:
                     if not job.future.done():
                         job.future.set_result(outcome)
@@ -271,11 +229,19 @@ class DeliveryMethods(StoreBase):
             if not job.future.done():
                 job.future.set_result(outcome)
 
-    async def _deliver_batch(self, batch: list[Delivery]) -> list[Outcome]:
+    def _fail(self, batch: list[Delivery], exc: Exception) -> None:
+        """Answer a batch whose blobs could not be made durable with the error."""
+        self.blobs.discard(item for job in batch for item in job.staged)
+        for job in batch:
+            if not job.future.done():
+                job.future.set_exception(exc)
+
+    async def _deliver_batch(self, batch: list[Delivery], before: Before | None) -> list[Outcome]:
         try:
-            return await self._tx(self._deliver_rows, batch, True)
+            return await self._tx(self._deliver_rows, batch, True, before=before)
         except StaleFolder:
-            # A folder was renamed or deleted since its id was cached: look them up again.
+            # A folder was renamed or deleted since its id was cached: look them up again
+            # (its blobs are durable by now: nothing to flush).
             self._folder_ids.clear()
             return await self._tx(self._deliver_rows, batch, False)
 

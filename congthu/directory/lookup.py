@@ -3,6 +3,9 @@ of them, and the organisation tree."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from typing import Any
+
 from sqlalchemy import or_, select
 from sqlalchemy.engine import Connection
 
@@ -88,8 +91,7 @@ class Lookup(Addresses):
 
     async def list_people(self, org: str | int | None = None, *, include_left: bool = False) -> list[Person]:
         def read(conn: Connection) -> list[Person]:
-            query = people_query().order_by(dir_orgs.c.name, dir_people.c.rank.is_(None),
-                                            dir_people.c.rank, dir_people.c.full_name)
+            query = _in_list_order(people_query())
             if org is not None:
                 query = query.where(dir_people.c.org_id == self.org_in(conn, org).id)
             if not include_left:
@@ -97,6 +99,38 @@ class Lookup(Addresses):
             return [person for _row, person in read_people(conn, query)]
 
         return await self.db.run_read(read)
+
+    # People in a chunk of ``people_in_chunks`` (each chunk a read and, for the tree, a
+    # thread's turn: under load each hop waits for the CPU; 500 a chunk made the build of
+    # 50,000 people last 7-20 s at load 15, against 7-11 s for the whole list), read in queries
+    # of PEOPLE_QUERY: ``store.lookup.addresses_of`` reads every mailbox for more ids.
+    PEOPLE_CHUNK = 5000
+    PEOPLE_QUERY = 500
+
+    async def people_in_chunks(self, size: int | None = None) -> AsyncIterator[list[Person]]:
+        """The active people of ``list_people()``, in its order, ``size`` at a time, for a
+        reader of everyone that keeps what it makes of them but not the people (the LDAP
+        tree): no list of them all is held at once (at 50,000 people the rows and Person
+        objects of ``list_people`` left a worker's RSS some 40 MiB higher after).
+        The order is read first, in one snapshot; a person who leaves meanwhile is left
+        out, one who comes meanwhile waits for the next reading. ``size``: PEOPLE_CHUNK."""
+        step = size or self.PEOPLE_CHUNK
+
+        def order(conn: Connection) -> list[int]:
+            query = _in_list_order(people_query().with_only_columns(dir_people.c.id))
+            return [int(i) for i in conn.execute(query.where(dir_people.c.status == "active")).scalars()]
+
+        def read(conn: Connection, ids: list[int]) -> list[Person]:
+            found: dict[int, Person] = {}
+            for start in range(0, len(ids), self.PEOPLE_QUERY):
+                some = ids[start:start + self.PEOPLE_QUERY]
+                query = people_query().where(dir_people.c.id.in_(some), dir_people.c.status == "active")
+                found.update((person.id, person) for _row, person in read_people(conn, query))
+            return [found[i] for i in ids if i in found]
+
+        ids = await self.db.run_read(order)
+        for start in range(0, len(ids), step):
+            yield await self.db.run_read(read, ids[start:start + step])
 
     def person_in(self, conn: Connection, ref: str | int) -> Person:
         """A person by id, staff code or address, read in ``conn``'s transaction."""
@@ -116,3 +150,10 @@ class Lookup(Addresses):
     async def get_person(self, ref: str | int) -> Person:
         """A person by id, staff code or address."""
         return await self.db.run_read(self.person_in, ref)
+
+
+def _in_list_order(query: Any) -> Any:
+    """People by organisation, then rank (people without one last), then name; the id
+    last, so that two readings give the same order (``people_in_chunks``)."""
+    return query.order_by(dir_orgs.c.name, dir_people.c.rank.is_(None), dir_people.c.rank,
+                          dir_people.c.full_name, dir_people.c.id)

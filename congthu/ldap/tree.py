@@ -12,7 +12,7 @@
       ou=services     cn=<name>              service accounts (``congthu service add``)
 
 The tree is read through the directory's public functions (``Directory.list_orgs``,
-``list_people``) and ``Accounts.list_services``, never their tables, and kept for
+``people_in_chunks``) and ``Accounts.list_services``, never their tables, and kept for
 ``ldap.cache_seconds`` by the server (``TreeCache``, one per App): a bind never uses it,
 so a password change or a departure acts at once; a new person appears in searches
 within those seconds.
@@ -179,12 +179,21 @@ class Tree:
 
     INDEXED = ("uid", "mail", "cn")
 
-    def add(self, rdn: str, parent: str | None, kind: str, attrs: dict[str, list[str]],
+    def add(self, rdn: str | tuple[str, str], parent: str | None, kind: str, attrs: dict[str, list[str]],
             mailbox_id: int | None = None, org_id: int | None = None) -> Entry:
+        """Add an entry named ``rdn`` under ``parent``: the RDN as text, or as (attribute,
+        value), which is written escaped and keyed without parsing the text again
+        (with the unescaped values passed through ``escape`` as they are: 3.6 -> 3.2 s of
+        CPU a build at 50,000 people)."""
+        if isinstance(rdn, tuple):
+            own = dn.key_of([(rdn,)])
+            rdn = f"{rdn[0]}={dn.escape(rdn[1])}"
+        else:
+            own = dn.key(rdn)
         text = rdn if parent is None else f"{rdn},{parent}"
         # The key's superior part is the parent's own key (50,000 people share one).
         parent_key = () if parent is None else self._parent_key(parent)
-        key = dn.key(rdn) + parent_key
+        key = own + parent_key
         kept = {name: self._share(values) if name in SHARED else values for name, values in attrs.items() if values}
         entry = Entry(text, key, kind, kept, mailbox_id, org_id)
         self.entries[key] = entry
@@ -345,101 +354,115 @@ async def build(app: App, base: str) -> Tree:
     """A snapshot of the tree from the directory and the service accounts."""
     directory = Directory(app)
     orgs: list[Org] = await directory.list_orgs()
-    people: list[Person] = await directory.list_people()
     services = await app.accounts.list_services()
     role_holders = {role: await app.db.run_read(roles.holders, role)
                     for role in (roles.ADMIN, roles.SUPERVISOR, roles.ORG_MANAGER)}
     # Making the entries is CPU work in Python (tens of thousands of people): in a worker
-    # thread, so the event loop goes on serving the other sessions meanwhile.
-    return await asyncio.to_thread(_construct, app.settings, base, orgs, people, services, role_holders)
+    # thread, so the event loop goes on serving the other sessions meanwhile. The people
+    # come a chunk at a time: with a list of them all (50,000 people's rows and Person
+    # objects) a worker's RSS stayed some 40 MiB higher after the build.
+    builder = await asyncio.to_thread(_Builder, app.settings, base, orgs)
+    async for people in directory.people_in_chunks():
+        await asyncio.to_thread(builder.add_people, people)
+    return await asyncio.to_thread(builder.finish, services, role_holders)
 
 
-def _construct(settings: Settings, base: str, orgs: list[Org], people: list[Person],
-               services: list[ServiceAccount], role_holders: dict[str, list[int]]) -> Tree:
-    domain = settings.system.domain
-    tree = Tree(base, settings.directory.public_fields)
-    first = dn.parse(base)[0]
-    tree.add(base, None, "base", {
-        "objectClass": ["top", "dcObject", "organization"], "dc": [first[0][1]],
-        "o": [settings.system.operator], "description": ["Công Thư: danh bạ thư điện tử / mail directory"],
-    })
-    for name, description in (("people", "Cán bộ / officials"), ("organizations", "Cơ quan, đơn vị / organisations"),
-                              ("groups", "Nhóm theo cơ quan / groups by organisation"),
-                              ("services", "Tài khoản ứng dụng / application accounts")):
-        tree.add(f"ou={name}", base, "container", {"objectClass": ["top", "organizationalUnit"], "ou": [name],
-                                                    "description": [description]})
-    # Organisations under their parents (an organisation whose parent is not active
-    # stands at the top).
-    by_id = {org.id: org for org in orgs}
-    org_dns: dict[int, str] = {}
+class _Builder:
+    """The making of one snapshot: the base, the containers and the organisations first,
+    then the people chunk by chunk (``add_people``), then the groups, which list them."""
 
-    def org_dn(org: Org) -> str:
-        # Walk up iteratively: the tree is as deep as the directory makes it.
-        chain = []
-        current: Org | None = org
-        seen: set[int] = set()
-        while current is not None and current.id not in org_dns and current.id not in seen:
-            seen.add(current.id)
-            chain.append(current)
-            current = by_id.get(current.parent_id) if current.parent_id is not None else None
-        parent = org_dns[current.id] if current is not None and current.id in org_dns else f"ou=organizations,{base}"
-        for item in reversed(chain):
-            org_dns[item.id] = f"ou={dn.escape(item.local_part)},{parent}"
-            parent = org_dns[item.id]
-        return org_dns[org.id]
-
-    groups: dict[int, str] = {}
-    for org in orgs:
-        org_dn(org)
-        groups[org.id] = f"cn={dn.escape(org.local_part)},ou=groups,{base}"
-    for org in orgs:
-        tree.org_by_address[org.address.lower()] = org.id
-        if org.parent_id is not None and org.parent_id in by_id:
-            tree.units.setdefault(org.parent_id, []).append(org.id)
-    for org in sorted(orgs, key=lambda o: org_dns[o.id].count(",")):
-        rdn, parent = org_dns[org.id].split(",", 1)
-        tree.add(rdn, parent, "org", {
-            "objectClass": ["top", "organizationalUnit", "extensibleObject"], "ou": [org.local_part, org.name],
-            "cn": [org.name], "displayName": [org.name], "mail": [org.address],
-            "seeAlso": [groups[org.id]],
-        }, org_id=org.id)
-    members: dict[int, list[str]] = {}
-    person_dns: dict[int, str] = {}
-    people_base = f"ou=people,{base}"
-    for person in people:
-        if not person.address:
-            continue
-        uid = uid_of(person.address, domain)
-        group = groups.get(person.org_id) if person.org_id is not None else None
-        entry = tree.add(f"uid={dn.escape(uid)}", people_base, "person", _person_attrs(person, uid, group),
-                         person.mailbox_id, person.org_id)
-        if person.mailbox_id is not None:
-            person_dns[person.mailbox_id] = entry.dn
-        if person.org_id in groups:
-            members.setdefault(person.org_id, []).append(entry.dn)
-    for org in orgs:
-        # groupOfNames needs a member (RFC 4519 section 3.5): an organisation without
-        # people has its own entry as the one member.
-        tree.add(f"cn={dn.escape(org.local_part)}", f"ou=groups,{base}", "group", {
-            "objectClass": ["top", "groupOfNames"], "cn": [org.local_part, org.name], "description": [org.name],
-            "o": [org.name], "mail": [org.address], "member": members.get(org.id) or [org_dns[org.id]],
-        }, org_id=org.id)
-    tree.add("ou=roles", f"ou=groups,{base}", "container", {
-        "objectClass": ["top", "organizationalUnit"], "ou": ["roles"],
-        "description": ["Nhóm theo vai trò / groups by role"]})
-    for role, holders in role_holders.items():
-        member_dns = [person_dns[i] for i in holders if i in person_dns]
-        tree.add(f"cn={role}", f"ou=roles,ou=groups,{base}", "role", {
-            "objectClass": ["top", "groupOfNames"], "cn": [role], "description": [roles.NAMES[role]],
-            "member": member_dns or [f"cn={role},ou=roles,ou=groups,{base}"],
+    def __init__(self, settings: Settings, base: str, orgs: list[Org]) -> None:
+        self.domain, self.base, self.orgs = settings.system.domain, base, orgs
+        tree = self.tree = Tree(base, settings.directory.public_fields)
+        first = dn.parse(base)[0]
+        tree.add(base, None, "base", {
+            "objectClass": ["top", "dcObject", "organization"], "dc": [first[0][1]],
+            "o": [settings.system.operator], "description": ["Công Thư: danh bạ thư điện tử / mail directory"],
         })
-    for service in services:
-        tree.add(f"cn={dn.escape(service.name)}", f"ou=services,{base}", "service", {
-            "objectClass": ["top", "applicationProcess"], "cn": [service.name],
-            "description": [service.description] if service.description else [],
-        })
-    tree.built_up()
-    return tree
+        for name, description in (("people", "Cán bộ / officials"), ("organizations", "Cơ quan, đơn vị / organisations"),
+                                  ("groups", "Nhóm theo cơ quan / groups by organisation"),
+                                  ("services", "Tài khoản ứng dụng / application accounts")):
+            tree.add(f"ou={name}", base, "container", {"objectClass": ["top", "organizationalUnit"], "ou": [name],
+                                                        "description": [description]})
+        # Organisations under their parents (an organisation whose parent is not active
+        # stands at the top).
+        by_id = {org.id: org for org in orgs}
+        org_dns: dict[int, str] = {}
+        self.org_dns = org_dns
+
+        def org_dn(org: Org) -> str:
+            # Walk up iteratively: the tree is as deep as the directory makes it.
+            chain = []
+            current: Org | None = org
+            seen: set[int] = set()
+            while current is not None and current.id not in org_dns and current.id not in seen:
+                seen.add(current.id)
+                chain.append(current)
+                current = by_id.get(current.parent_id) if current.parent_id is not None else None
+            parent = org_dns[current.id] if current is not None and current.id in org_dns else f"ou=organizations,{base}"
+            for item in reversed(chain):
+                org_dns[item.id] = f"ou={dn.escape(item.local_part)},{parent}"
+                parent = org_dns[item.id]
+            return org_dns[org.id]
+
+        groups: dict[int, str] = {}
+        self.groups = groups
+        for org in orgs:
+            org_dn(org)
+            groups[org.id] = f"cn={dn.escape(org.local_part)},ou=groups,{base}"
+        for org in orgs:
+            tree.org_by_address[org.address.lower()] = org.id
+            if org.parent_id is not None and org.parent_id in by_id:
+                tree.units.setdefault(org.parent_id, []).append(org.id)
+        for org in sorted(orgs, key=lambda o: org_dns[o.id].count(",")):
+            rdn, parent = org_dns[org.id].split(",", 1)
+            tree.add(rdn, parent, "org", {
+                "objectClass": ["top", "organizationalUnit", "extensibleObject"], "ou": [org.local_part, org.name],
+                "cn": [org.name], "displayName": [org.name], "mail": [org.address],
+                "seeAlso": [groups[org.id]],
+            }, org_id=org.id)
+        self.members: dict[int, list[str]] = {}
+        self.person_dns: dict[int, str] = {}
+
+    def add_people(self, people: list[Person]) -> None:
+        tree, groups, members, people_base = self.tree, self.groups, self.members, f"ou=people,{self.base}"
+        for person in people:
+            if not person.address:
+                continue
+            uid = uid_of(person.address, self.domain)
+            group = groups.get(person.org_id) if person.org_id is not None else None
+            entry = tree.add(("uid", uid), people_base, "person", _person_attrs(person, uid, group),
+                             person.mailbox_id, person.org_id)
+            if person.mailbox_id is not None:
+                self.person_dns[person.mailbox_id] = entry.dn
+            if person.org_id is not None and person.org_id in groups:
+                members.setdefault(person.org_id, []).append(entry.dn)
+
+    def finish(self, services: list[ServiceAccount], role_holders: dict[str, list[int]]) -> Tree:
+        tree, base = self.tree, self.base
+        for org in self.orgs:
+            # groupOfNames needs a member (RFC 4519 section 3.5): an organisation without
+            # people has its own entry as the one member.
+            tree.add(("cn", org.local_part), f"ou=groups,{base}", "group", {
+                "objectClass": ["top", "groupOfNames"], "cn": [org.local_part, org.name], "description": [org.name],
+                "o": [org.name], "mail": [org.address], "member": self.members.get(org.id) or [self.org_dns[org.id]],
+            }, org_id=org.id)
+        tree.add("ou=roles", f"ou=groups,{base}", "container", {
+            "objectClass": ["top", "organizationalUnit"], "ou": ["roles"],
+            "description": ["Nhóm theo vai trò / groups by role"]})
+        for role, holders in role_holders.items():
+            member_dns = [self.person_dns[i] for i in holders if i in self.person_dns]
+            tree.add(f"cn={role}", f"ou=roles,ou=groups,{base}", "role", {
+                "objectClass": ["top", "groupOfNames"], "cn": [role], "description": [roles.NAMES[role]],
+                "member": member_dns or [f"cn={role},ou=roles,ou=groups,{base}"],
+            })
+        for service in services:
+            tree.add(("cn", service.name), f"ou=services,{base}", "service", {
+                "objectClass": ["top", "applicationProcess"], "cn": [service.name],
+                "description": [service.description] if service.description else [],
+            })
+        tree.built_up()
+        return tree
 
 
 def root_dse(base: str, tls: bool, sasl: bool = False, external: bool = False) -> Entry:

@@ -13,7 +13,8 @@ exactly that (tests/core/test_text.py compares them with the word-by-word defini
   lower case by one ``bytes.translate``, runs of spaces collapsed by one regular
   expression;
 * text made only of ASCII and the 128 other characters of ``_CODEC_CHARS`` once lower
-  cased (Vietnamese letters, đ, white space, common punctuation), in NFC: those
+  cased (Vietnamese letters, đ, white space, common punctuation), put in NFC only if it
+  is not so made as it comes (decomposed text): those
   characters encoded to one byte each by a charmap codec (``codecs.charmap_encode``),
   the Vietnamese letters turned into their base letters by the same ``bytes.translate``;
   12-17 ms per MB where the word-by-word loop took 30-40 (130 for words not seen yet);
@@ -80,9 +81,10 @@ _SPACE_RUN = re.compile(b"  +")
 def _spaced(data: bytes, table: bytes) -> bytes:
     """``data.translate(table)`` (which makes white space spaces), then runs of spaces one
     space and none at either end: the words of ``split()`` joined by spaces."""
-    if data.count(b"\r") == data.count(b"\r\n"):
+    if b"\r" not in data or data.count(b"\r") == data.count(b"\r\n"):
         # Every CR starts a CR LF: the LF alone splits the words there, which leaves a
-        # text of lines no double spaces to collapse.
+        # text of lines no double spaces to collapse. (Text with bare LFs, such as many
+        # a base64 body, has no CR: one search, not the slower count of CR LF pairs.)
         data = data.translate(table, b"\r")
     else:
         data = data.replace(b"\r\n", b"\n").translate(table)
@@ -148,10 +150,18 @@ def fold(text: str) -> str:
         if len(text) < _LONG_ASCII:
             return " ".join(text.lower().split())
         return _spaced(text.encode("ascii"), _ASCII_FOLD).decode("ascii")
-    text = unicodedata.normalize("NFC", text)
     try:
+        # Not put in NFC first: a text the codec covers once lower-cased has no combining
+        # mark, and each of its characters NFC would change (U+2000, U+2001, the Kelvin
+        # sign) folds to what NFC makes of it (tests/core/test_text.py checks every code
+        # point and pair); NFC of text already in NFC (decoded bodies are) cost as much as
+        # the encoding.
         data = codecs.charmap_encode(text.lower(), "strict", _CODEC)[0]
     except UnicodeEncodeError:
-        return _fold_words(text)
+        text = unicodedata.normalize("NFC", text)
+        try:
+            data = codecs.charmap_encode(text.lower(), "strict", _CODEC)[0]
+        except UnicodeEncodeError:
+            return _fold_words(text)
     data = _spaced(data, _CODEC_FOLD)
     return data.decode("ascii") if data.isascii() else codecs.charmap_decode(data, "strict", _CODEC_OUT)[0]

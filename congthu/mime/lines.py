@@ -32,25 +32,28 @@ _HTML_DROP = re.compile(r"<(script|style)\b.*?</\1\s*>", re.IGNORECASE | re.DOTA
 _HTML_TAG = re.compile(r"<[^>]*>")
 
 
-def first_lines(text: str) -> list[str]:
+def first_lines(text: str, normalised: bool = False) -> list[str]:
     """The first ``HEAD_LINES`` non-blank lines of ``text[:MAX_CHARS]``, stripped, in NFC.
 
     Read from a growing start of the text, not all of it (a 1 MB body's first lines are
     in its first kilobytes): the lines before the last one of a start are the text's
-    own (NFC composes nothing across a line break)."""
-    found = _first_lines(text, True)
+    own (NFC composes nothing across a line break). ``normalised``: ``text`` is in NFC
+    already (see ``_first_lines``)."""
+    found = _first_lines(text, True, normalised)
     assert found is not None
     return found
 
 
-def _first_lines(text: str, whole: bool) -> list[str] | None:
+def _first_lines(text: str, whole: bool, normalised: bool = False) -> list[str] | None:
     """``first_lines(text)``; not ``whole``: ``text`` is only a start of the text, and
-    None is the answer when that start is too short to tell."""
+    None is the answer when that start is too short to tell. ``normalised``: ``text`` is
+    in NFC already (a decoded body, ``body.body_text``), and so is every start of it:
+    not put in NFC again (it cost as much as the rest for Vietnamese text)."""
     end = min(len(text), MAX_CHARS)
     size = 8192
     while True:
         cut = min(size, end)
-        pieces = nfc(text[:cut]).splitlines()
+        pieces = (text[:cut] if normalised else nfc(text[:cut])).splitlines()
         if cut < end and pieces:
             pieces.pop()  # it may go on after the cut
         out: list[str] = []
@@ -105,7 +108,7 @@ def body_lines(raw: bytes, root: Part, decoded: Mapping[int, str] | None = None,
             continue
         text = decoded.get(part.body_start) if decoded is not None else None
         if text is None and starts is not None and part.subtype != "html" and part.body_start in starts:
-            lines = _first_lines(starts[part.body_start], False)
+            lines = _first_lines(starts[part.body_start], False, True)
             if lines is not None:
                 found[part.body_start] = lines
                 continue
@@ -115,5 +118,8 @@ def body_lines(raw: bytes, root: Part, decoded: Mapping[int, str] | None = None,
             text = body_start_text(raw, part, MAX_CHARS * 4 if part.subtype == "html" else MAX_CHARS)
         if not text:  # a body that decodes to nothing (bad base64) has no lines
             continue
-        found[part.body_start] = first_lines(html_text(text) if part.subtype == "html" else text)
+        if part.subtype == "html":  # its text is not in NFC (entities)
+            found[part.body_start] = first_lines(html_text(text))
+        else:  # decoded texts are in NFC (``body_text``, ``body_start_text``)
+            found[part.body_start] = first_lines(text, normalised=True)
     return found

@@ -72,9 +72,16 @@ def _first_words(text: str) -> str:
     hundred)."""
     size = 4 * MAX_PREVIEW
     while size < len(text):
-        words = _CONTROL.sub("", text[:size]).split()[:-1]
+        words = _without_controls(text[:size]).split()[:-1]
         shown = " ".join(words)
         if len(shown) >= MAX_PREVIEW:
             return shown
         size *= 4
-    return " ".join(_CONTROL.sub("", text).split())
+    return " ".join(_without_controls(text).split())
+
+
+def _without_controls(text: str) -> str:
+    """``text`` without control characters; a printable text (most are: line breaks are
+    gone by now) has none, which ``isprintable`` tells in a fraction of the regular
+    expression's pass."""
+    return text if text.isprintable() else _CONTROL.sub("", text)

@@ -123,6 +123,26 @@ def test_every_code_point_on_the_codec_road() -> None:
     assert checked > 256
 
 
+def test_codec_road_without_nfc() -> None:
+    """``fold`` puts a text in NFC only when its lower-case form is not all characters of
+    the codec: every character whose lower-case form is (the set ``covered``) is no
+    combining mark and folds, alone, as its NFC form folds; no two of them compose or
+    reorder under NFC (a text of such characters is put in NFC character by character);
+    so skipping NFC there changes no answer."""
+    allowed = set(map(chr, range(128))) | set(text_module._CODEC_CHARS)
+    covered = [chr(code) for code in range(sys.maxunicode + 1)
+               if all(c in allowed for c in chr(code).lower())]
+    assert len(covered) > 256
+    normalised = {char: unicodedata.normalize("NFC", char) for char in covered}
+    for char in covered:
+        assert unicodedata.combining(char) == 0, hex(ord(char))
+        assert fold(f"a{char}b") == _reference_fold(f"a{char}b") == fold(f"a{normalised[char]}b"), hex(ord(char))
+    for first in covered:
+        for second in covered:
+            pair = first + second
+            assert unicodedata.normalize("NFC", pair) == normalised[first] + normalised[second], pair
+
+
 def test_the_codec_tables() -> None:
     chars = text_module._CODEC_CHARS
     assert len(chars) == len(set(chars)) == 128

@@ -62,6 +62,8 @@ _BATCH_BYTES = 8 * 1024 * 1024
 _BATCH_COUNT = 200
 # Message bytes read on the event loop rather than in a thread, at most (see _send_group).
 _INLINE_BYTES = 64 * 1024
+# FETCH responses handed to the connection at once, about (``_send_group``).
+_FLUSH_AT = 64 * 1024
 
 
 async def fetch(s: Session, cmd: Command) -> Result:
@@ -434,6 +436,10 @@ async def _send_group(s: Session, group: list[int], atts: list[FetchAtt], metas:
         raws = read() if small else await asyncio.to_thread(read)
     unknown: list[str] = []
     made: dict[int, str] = {}
+    # The group's responses go to the connection together (one call, not one per
+    # message), in pieces of about _FLUSH_AT bytes so large bodies are not held twice.
+    out: list[bytes] = []
+    out_size = 0
     for n, i in enumerate(group):
         structure, raw = structures[n], raws[n]
         if structure is None and raw is not None:
@@ -452,11 +458,19 @@ async def _send_group(s: Session, group: list[int], atts: list[FetchAtt], metas:
         except mimeparts.UnknownEncoding as exc:
             unknown.append(str(exc))
             if sel.uids[i] in seen_now:  # \Seen was set: say so (an unsolicited FLAGS)
-                await s.send_flags(i, with_uid=True)
+                out.append(s.flags_line(i, with_uid=True))
             continue
         if sel.uids[i] in seen_now and not any(a.name == "FLAGS" for a in atts):
             items.append(sel.flags_item(i))
-        await s.send(b"* %d FETCH (" % (i + 1) + b" ".join(items) + b")\r\n")
+        line = b"* %d FETCH (" % (i + 1) + b" ".join(items) + b")\r\n"
+        out.append(line)
+        out_size += len(line)
+        if out_size >= _FLUSH_AT:
+            await s.send(b"".join(out))
+            out.clear()
+            out_size = 0
+    if out:
+        await s.send(b"".join(out))
     if made:
         await s.app.store.set_previews(made)
     return unknown

@@ -21,7 +21,6 @@ body. This is the only place in the IMAP server that looks inside a message.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any
 
 from congthu import mime
@@ -138,7 +137,7 @@ def section_bytes(raw: bytes, structure: MessageStructure, section: Section) -> 
     """The bytes of BODY[section], or None if the part does not exist (then the
     response is NIL, as RFC 9051 6.4.5 leaves to the server)."""
     if section.part:
-        section = replace(section, part=_path(structure, section.part))
+        section = section._replace(part=_path(structure, section.part))
     found = mime.section_range(structure, _spec(section))
     if found is None:
         return None

@@ -152,7 +152,12 @@ class Selected(MessageIndex):
                 self.recent.append((start, got.stop))
 
     def is_recent(self, uid: int) -> bool:
-        return any(start <= uid < end for start, end in self.recent)
+        # A loop, not any() over a generator: asked for each FLAGS item, of a list of
+        # one range or a few (``_recent_slices``), where the generator's set-up costs more.
+        for start, end in self.recent:  # noqa: SIM110 (see above)
+            if start <= uid < end:
+                return True
+        return False
 
     def _recent_slices(self) -> list[tuple[int, int]]:
         """Index ranges [i, j) of the recent messages in ``uids``.

@@ -813,9 +813,11 @@ def _write_alone(writer: _Writer, job: _WriteJob) -> _Outcome:
 
 
 async def _finish(future: asyncio.Future[T]) -> T:
-    """Await a transaction running in a thread. If the caller is cancelled meanwhile, the
-    transaction still finishes (it cannot be stopped half way) before the cancellation
-    goes on, so the write slot is never released while the thread still writes."""
+    """Await work running in a thread (a read transaction, the write slot being taken).
+    If the caller is cancelled meanwhile, the work still finishes (it cannot be stopped
+    half way) before the cancellation goes on: a read's connection is back in its pool,
+    and a write slot taken as the caller was cancelled is known taken, so it is let go
+    (``_holding``)."""
     try:
         return await asyncio.shield(future)
     except asyncio.CancelledError:

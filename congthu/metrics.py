@@ -25,3 +25,7 @@ deliveries = Counter(
 refusals = Counter(
     "congthu_refusals_total", "Messages refused", ["service", "reason"], registry=registry
 )
+ldap_tree_builds = Counter(
+    "congthu_ldap_tree_builds_total", "LDAP trees built from the directory (congthu/ldap/tree.py)",
+    ["reason"], registry=registry,
+)

@@ -367,10 +367,10 @@ class LDAPSettings:
     max_request_bytes: int = 262144
     # Deepest nesting of and/or/not in a search filter.
     max_filter_depth: int = 32
-    # Seconds the tree read from the directory is reused by searches (binds always
-    # check accounts at once, so a password change or a departure acts at once there);
-    # a new or moved official shows in searches within this time.
-    cache_seconds: float = 30.0
+    # The tree read from the directory is rebuilt when the directory changed (seen
+    # within a second, congthu/ldap/tree.py: binds always check accounts at once), and
+    # also when older than this many seconds: a safety net only (0: at every search).
+    cache_seconds: float = 3600.0
     # Seconds within which a repeated successful bind of one account from one client
     # address is counted, not written (application servers bind per request): the audit
     # record and the last access are written once per period, with the count; every

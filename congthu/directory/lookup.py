@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 
 from congthu.directory.addresses import Addresses
 from congthu.directory.records import DirectoryError, Org, Person, org_from_row, people_query, read_people
-from congthu.directory.tables import dir_orgs, dir_people
+from congthu.directory.tables import dir_generation, dir_orgs, dir_people
 from congthu.store.lookup import mailbox_by_address
 from congthu.text import fold
 
@@ -61,6 +61,12 @@ class Lookup(Addresses):
         """The organisation and its parents up to the root: a manager of a parent
         manages its units (the target of ``roles.decide``; ``congthu.console.access``)."""
         return await self.db.run_small_read(self.org_chain_in, org_id)
+
+    async def generation(self) -> int:
+        """The generation of what the directory shows (``tables.dir_generation``): it
+        differs after any change of the organisations, the people, their addresses, the
+        roles or the service accounts, made by any process or node."""
+        return await self.db.run_small_read(_generation)
 
     async def list_orgs(self, *, include_inactive: bool = False) -> list[Org]:
         query = select(dir_orgs).order_by(dir_orgs.c.address)
@@ -157,3 +163,7 @@ def _in_list_order(query: Any) -> Any:
     last, so that two readings give the same order (``people_in_chunks``)."""
     return query.order_by(dir_orgs.c.name, dir_people.c.rank.is_(None), dir_people.c.rank,
                           dir_people.c.full_name, dir_people.c.id)
+
+
+def _generation(conn: Connection) -> int:
+    return int(conn.execute(select(dir_generation.c.value).where(dir_generation.c.id == 1)).scalar() or 0)

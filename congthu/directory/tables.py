@@ -9,6 +9,7 @@ directory links to them by ``mailbox_id``.
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     Date,
     DateTime,
@@ -128,6 +129,24 @@ dir_events = Table(
     # JSON with the details (old and new names and addresses, successors, ...).
     Column("detail", Text, nullable=False, default="{}"),
     Column("at", DateTime(timezone=True), nullable=False),
+)
+
+# The generation of what the directory shows (one row, ``Directory.generation``): one more
+# at every change of the tables the LDAP tree is made of (issue 16: the tree is rebuilt
+# when it moved, not on a timer), counted by triggers (congthu/migrations/generation.py:
+# directory_0003, accounts_0003 and store_0013, each owner's own tables), so that no path that
+# writes them (console, CLI, import, lifecycle jobs, reclamation, another worker or node,
+# a hand-written UPDATE) can change them unseen:
+# - dir_orgs, dir_people, roles: any insert, update or delete;
+# - mailboxes: an insert, a delete, a new address (not the last access, the quota or
+#   the status, which the tree does not show);
+# - service_accounts: an insert, a delete, a new name or description (not its secret
+#   or its last use).
+dir_generation = Table(
+    "dir_generation",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("value", BigInteger, nullable=False, default=0),
 )
 
 # Search (Directory.search): on SQLite an FTS5 trigram index over dir_people.search_key

@@ -12,10 +12,10 @@
       ou=services     cn=<name>              service accounts (``congthu service add``)
 
 The tree is read through the directory's public functions (``Directory.list_orgs``,
-``people_in_chunks``) and ``Accounts.list_services``, never their tables, and kept for
-``ldap.cache_seconds`` by the server (``TreeCache``, one per App): a bind never uses it,
-so a password change or a departure acts at once; a new person appears in searches
-within those seconds.
+``people_in_chunks``) and ``Accounts.list_services``, never their tables, and kept by
+the server (``TreeCache``, one per App) until the directory changes (``Directory.generation``,
+read at most once every CHECK_SECONDS): a bind never uses it, so a password change or a
+departure acts at once; a new person appears in searches within CHECK_SECONDS.
 
 Who sees what: the root DSE and the subschema entry are public (tools discover the
 server with them); a bound person or service account sees the fields of
@@ -35,6 +35,7 @@ from functools import lru_cache
 from itertools import islice
 from typing import TYPE_CHECKING
 
+from congthu import metrics
 from congthu.accounts import roles
 from congthu.directory import Directory, Org, Person
 from congthu.ldap import dn, grants, schema
@@ -55,6 +56,9 @@ PASSWORD_MODIFY = "1.3.6.1.4.1.4203.1.11.1"  # noqa: S105 (RFC 3062)
 SUPPORTED_CONTROLS = [PAGED_RESULTS, PASSWORD_POLICY, MANAGE_DSA_IT]
 SUPPORTED_EXTENSIONS = [START_TLS, WHO_AM_I, PASSWORD_MODIFY]
 SUBSCHEMA_DN = "cn=Subschema"
+# Seconds a tree is used without reading the directory's generation again (``TreeCache``):
+# a change shows in searches within this time; one small read a second per worker at most.
+CHECK_SECONDS = 1.0
 
 # The fields of directory.public_fields and the attributes of a person they open.
 FIELD_ATTRIBUTES = {
@@ -496,9 +500,15 @@ def subschema_entry() -> Entry:
 
 
 class TreeCache:
-    """The tree of one App, rebuilt when older than ``ldap.cache_seconds`` (one build
-    at a time; searches meanwhile use the one they have), and the service accounts'
-    grants that say what of it each may see."""
+    """The tree of one App, and the service accounts' grants that say what of it each
+    may see. The tree is rebuilt when the directory changed: the generation it was built
+    from (``Directory.generation``, counted by the database's triggers at every change
+    of what it is made of, by any path, process or node) is read again at most once every
+    CHECK_SECONDS while searches come, and a new one means a new tree. Also when older
+    than ``ldap.cache_seconds``: the settings it was made with are read at the start, so
+    this is a safety net only (a database put back from a backup whose generation
+    happens to be the same). One build at a time; searches meanwhile wait for it (a
+    search after a change sees the change)."""
 
     # DNs whose keys are kept (the bases applications search from are few).
     MAX_KEYS = 1024
@@ -518,6 +528,10 @@ class TreeCache:
         # tuple per list an application sends, shared by the keys of ``Tree.encoded``.
         self.attribute_lists: dict[tuple[bytes, ...], tuple[str, ...]] = {}
         self._tree: Tree | None = None
+        # The generation the tree was built from, and when it was last read (monotonic).
+        self._generation = 0
+        self._checked = 0.0
+        self.builds = 0  # trees built (also the metric congthu_ldap_tree_builds_total)
         self._lock = asyncio.Lock()
         self._grants: tuple[tuple[str, ...], dict[str, grants.Grant]] = ((), {})
 
@@ -541,21 +555,35 @@ class TreeCache:
         return self._grants[1].get(service)
 
     def fresh(self) -> Tree | None:
-        """The snapshot ``get`` would give without building one, if there is one."""
+        """The snapshot ``get`` would give without reading the database, if there is one."""
         tree = self._tree
-        if tree is not None and time.monotonic() - tree.built < self.app.settings.ldap.cache_seconds:
-            return tree
+        if tree is not None:
+            now = time.monotonic()
+            if now - self._checked < CHECK_SECONDS and now - tree.built < self.app.settings.ldap.cache_seconds:
+                return tree
         return None
 
     async def get(self) -> Tree:
         tree = self.fresh()
         if tree is not None:
             return tree
-        max_age = self.app.settings.ldap.cache_seconds
         async with self._lock:
+            tree = self.fresh()  # checked, or built, by the search this one waited for
+            if tree is not None:
+                return tree
+            # Read before the build: a change made during it is a newer generation, seen
+            # by the next check.
+            checked = time.monotonic()
+            generation = await Directory(self.app).generation()
             tree = self._tree
-            if tree is None or time.monotonic() - tree.built >= max_age:
+            reason = ("first" if tree is None else "changed" if generation != self._generation
+                      else "age" if checked - tree.built >= self.app.settings.ldap.cache_seconds else "")
+            if tree is None or reason:
                 tree = self._tree = await build(self.app, self.base)
+                self._generation = generation
+                self.builds += 1
+                metrics.ldap_tree_builds.labels(reason).inc()
+            self._checked = checked
             return tree
 
     def invalidate(self) -> None:

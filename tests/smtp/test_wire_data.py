@@ -91,3 +91,15 @@ def test_line_length_read_as_split_lines() -> None:
     assert wire.check_content(line * 500 + b"y" + line + line * 499, 998) is not None
     assert wire.check_content(line * 1000 + b"y" * 997, 998) is not None
     assert wire.check_content(line * 1000 + b"y" * 996, 998) is None
+
+
+def test_bare_cr_or_lf_found_anywhere_in_a_large_message() -> None:
+    """One bare CR or LF (section 2.3.8) at the first byte, the last, beside a CRLF or
+    in the middle of 1 MB of CRLF lines of every length up to 79 is refused."""
+    body = b"".join(b"x" * (n % 80) + b"\r\n" for n in range(25_000))
+    assert wire.check_content(body, 1000) is None
+    assert wire.check_content(b"\r\n" * 500_000, 1000) is None  # empty lines only
+    for at in (0, 1, 2, 77, len(body) // 2, len(body) - 2, len(body) - 1, len(body)):
+        for bare in (b"\r", b"\n"):
+            content = body[:at] + bare + body[at:]
+            assert (wire.check_content(content, 1000) or "").startswith("554 5.6.0"), (at, bare)

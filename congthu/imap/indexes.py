@@ -48,7 +48,7 @@ import logging
 from array import array
 from bisect import bisect_left
 from collections import OrderedDict
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
 from congthu.log import event
@@ -190,6 +190,14 @@ class MessageIndex:
     def count_flags(self) -> tuple[int, int]:
         """(messages without \\Seen, messages with \\Deleted): STATUS UNSEEN and DELETED."""
         return self.flags.translate(_UNSEEN).count(1), self.flags.translate(_DELETED).count(1)
+
+    def deleted_uids(self) -> Iterator[int]:
+        """UIDs of the messages with \\Deleted, in order (found by one pass in C)."""
+        marks = self.flags.translate(_DELETED)
+        i = marks.find(1)
+        while i >= 0:
+            yield self.uids[i]
+            i = marks.find(1, i + 1)
 
     def first_unseen(self) -> int | None:
         """The index of the first message without \\Seen (RFC 3501 section 7.1, UNSEEN)."""

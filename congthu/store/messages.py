@@ -21,10 +21,11 @@ from sqlalchemy import and_, bindparam, select
 from sqlalchemy.engine import Connection
 
 from congthu.store import accounting
+from congthu.store import flags as flagbits
 from congthu.store.base import StoreBase
 from congthu.store.model import MessageMeta, utcnow
 from congthu.store.reading import dense, metas_of
-from congthu.store.rows import chunks, to_meta
+from congthu.store.rows import Compiled, chunks, to_meta
 from congthu.store.statements import (
     DELETE_UIDS_WRITE,
     DELETED_ALL_READ,
@@ -41,6 +42,23 @@ from congthu.store.tables import folders, mailboxes, messages
 
 # UIDs looked up at once on the event loop (``_ro_small``), at most.
 _SMALL = 500
+
+# EXPUNGE's look before its write (``MessageMethods.expunge``'s ``clean_at``): the flags of
+# the messages changed or added since a modseq, at most _SMALL + 1 of them, by the
+# (folder, modseq) index. With a LIMIT bound SQLite's compiler adds an OFFSET: named here.
+_FLAGS_SINCE_FEW = Compiled(
+    select(messages.c.flags)
+    .where(and_(messages.c.folder_id == bindparam("b_folder"), messages.c.modseq > bindparam("b_modseq")))
+    .limit(bindparam("b_limit")).offset(bindparam("b_offset")))
+
+
+def _deleted_since(conn: Connection, folder_id: int, modseq: int) -> bool | None:
+    """Has a message changed or added after ``modseq`` the \\Deleted flag? None when more
+    than _SMALL did (a read that would walk the folder: the caller writes as before)."""
+    rows = _FLAGS_SINCE_FEW.rows(conn, b_folder=folder_id, b_modseq=modseq, b_limit=_SMALL + 1, b_offset=0)
+    if len(rows) > _SMALL:
+        return None
+    return any(int(bits) & flagbits.DELETED for (bits,) in rows)
 
 
 # The rows a MOVE writes, locked as UPDATE would (FOR NO KEY UPDATE: foreign keys that
@@ -169,9 +187,21 @@ class MessageMethods(StoreBase):
             await self.hub.publish(folder_id, changed[0].modseq)
         return changed, refused
 
-    async def expunge(self, folder_id: int, uids: Sequence[int] | None = None) -> list[int]:
-        """Remove messages marked \\Deleted (only those in ``uids`` if given: UID EXPUNGE)."""
+    async def expunge(self, folder_id: int, uids: Sequence[int] | None = None, *,
+                      clean_at: int | None = None) -> list[int]:
+        """Remove messages marked \\Deleted (only those in ``uids`` if given: UID EXPUNGE).
+
+        ``clean_at``: a modseq at which the caller knows that no message of the folder had
+        \\Deleted (IMAP: the selected folder's index, complete up to its modseq). A
+        message whose flags changed since has a higher modseq, so a small read of those
+        (on the event loop) tells whether there is anything to remove; when there is not,
+        no write is made (seven in ten of imaptest's EXPUNGEs found nothing, each a
+        transaction of the writer thread). The answer is the folder's state at that
+        read, as the write's would have been at its own."""
         wanted = None if uids is None else sorted(set(uids))
+        if wanted is None and clean_at is not None \
+                and await self._ro_small(_deleted_since, folder_id, clean_at) is False:
+            return []
 
         def tx(conn: Connection) -> tuple[list[int], int]:
             if wanted is None:

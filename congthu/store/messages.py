@@ -25,8 +25,9 @@ from congthu.store import flags as flagbits
 from congthu.store.base import StoreBase
 from congthu.store.model import MessageMeta, utcnow
 from congthu.store.reading import dense, metas_of
-from congthu.store.rows import Compiled, chunks, to_meta
+from congthu.store.rows import chunks, to_meta
 from congthu.store.statements import (
+    CHANGED_FEW,
     DELETE_UIDS_WRITE,
     DELETED_ALL_READ,
     DELETED_AMONG_READ,
@@ -43,22 +44,14 @@ from congthu.store.tables import folders, mailboxes, messages
 # UIDs looked up at once on the event loop (``_ro_small``), at most.
 _SMALL = 500
 
-# EXPUNGE's look before its write (``MessageMethods.expunge``'s ``clean_at``): the flags of
-# the messages changed or added since a modseq, at most _SMALL + 1 of them, by the
-# (folder, modseq) index. With a LIMIT bound SQLite's compiler adds an OFFSET: named here.
-_FLAGS_SINCE_FEW = Compiled(
-    select(messages.c.flags)
-    .where(and_(messages.c.folder_id == bindparam("b_folder"), messages.c.modseq > bindparam("b_modseq")))
-    .limit(bindparam("b_limit")).offset(bindparam("b_offset")))
-
-
 def _deleted_since(conn: Connection, folder_id: int, modseq: int) -> bool | None:
-    """Has a message changed or added after ``modseq`` the \\Deleted flag? None when more
-    than _SMALL did (a read that would walk the folder: the caller writes as before)."""
-    rows = _FLAGS_SINCE_FEW.rows(conn, b_folder=folder_id, b_modseq=modseq, b_limit=_SMALL + 1, b_offset=0)
+    """Has a message changed or added after ``modseq`` the \\Deleted flag (EXPUNGE's look
+    before its write, ``MessageMethods.expunge``'s ``clean_at``)? None when more than
+    _SMALL did (a read that would walk the folder: the caller writes as before)."""
+    rows = CHANGED_FEW.rows(conn, b_folder=folder_id, b_modseq=modseq, b_limit=_SMALL + 1, b_offset=0)
     if len(rows) > _SMALL:
         return None
-    return any(int(bits) & flagbits.DELETED for (bits,) in rows)
+    return any(int(row[1]) & flagbits.DELETED for row in rows)  # META_COLUMNS: uid, flags, ...
 
 
 # The rows a MOVE writes, locked as UPDATE would (FOR NO KEY UPDATE: foreign keys that

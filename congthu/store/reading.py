@@ -21,12 +21,12 @@ from congthu.store.model import Content, MessageMeta, NotFound, StoreError
 from congthu.store.rows import Compiled, aware, chunks, driver_rows, metas_from_driver, to_content
 from congthu.store.statements import (
     CHANGED,
+    CHANGED_FEW,
     CONTENTS_READ,
     FLAG_COLUMNS,
     FOLDER_HIGHEST,
     FOLDER_STATE,
     INDEX,
-    META_COLUMNS,
     METAS_BY_UIDS,
     METAS_RANGE,
     VANISHED_SINCE,
@@ -40,15 +40,10 @@ _SAVED = func.coalesce(messages.c.saved_at, messages.c.internal_date)
 # Messages read by key on the event loop (``_ro_small``) by ``get_messages``, at most.
 _SMALL_READ = 100
 
-# The few changes after a modseq, by the (folder, modseq) indexes in modseq order, at
-# most ``b_limit`` rows: ``changes_since`` reads them on the event loop and goes to a
-# reader thread only when there are more (a session a few changes behind, which is
-# every session of a busy folder after another process's change). With a LIMIT bound
-# SQLite's compiler adds an OFFSET: named here, so the compiled form gets it.
-_CHANGED_FEW = Compiled(
-    select(*META_COLUMNS)
-    .where(and_(messages.c.folder_id == bindparam("b_folder"), messages.c.modseq > bindparam("b_modseq")))
-    .order_by(messages.c.modseq).limit(bindparam("b_limit")).offset(bindparam("b_offset")))
+# The few expunges after a modseq, as CHANGED_FEW (statements.py) reads the changes:
+# ``changes_since`` reads both on the event loop and goes to a reader thread only when
+# there are more (a session a few changes behind, which is every session of a busy
+# folder after another process's change).
 _VANISHED_FEW = Compiled(
     select(expunged.c.uid, expunged.c.modseq)
     .where(and_(expunged.c.folder_id == bindparam("b_folder"), expunged.c.modseq > bindparam("b_modseq")))
@@ -257,7 +252,7 @@ class ReadingMethods(StoreBase):
                 return [], [], highest
             if highest - modseq > _SMALL_READ:
                 return None  # more commits than a small read takes rows: not worth a try
-            rows = _CHANGED_FEW.rows(conn, b_folder=folder_id, b_modseq=modseq, b_limit=_SMALL_READ + 1, b_offset=0)
+            rows = CHANGED_FEW.rows(conn, b_folder=folder_id, b_modseq=modseq, b_limit=_SMALL_READ + 1, b_offset=0)
             if len(rows) > _SMALL_READ:
                 return None
             gone = _VANISHED_FEW.rows(conn, b_folder=folder_id, b_modseq=modseq, b_limit=_SMALL_READ + 1, b_offset=0)

@@ -147,6 +147,14 @@ CHANGED = Compiled(
     .where(and_(messages.c.folder_id == _P("b_folder"), messages.c.modseq > _P("b_modseq")))
     .order_by(messages.c.uid)
 )
+# The few messages changed after a modseq, by the (folder, modseq) index in modseq order,
+# at most ``b_limit`` rows: read on the event loop (``changes_since``, EXPUNGE's look
+# before its write), more goes to a reader thread or the write. With a LIMIT bound
+# SQLite's compiler adds an OFFSET: named here, so the compiled form gets it.
+CHANGED_FEW = Compiled(
+    select(*META_COLUMNS)
+    .where(and_(messages.c.folder_id == _P("b_folder"), messages.c.modseq > _P("b_modseq")))
+    .order_by(messages.c.modseq).limit(_P("b_limit")).offset(_P("b_offset")))
 # What a folder index holds of the messages changed after a modseq (store.snapshots).
 CHANGED_FLAGS = Compiled(
     select(messages.c.uid, messages.c.flags, messages.c.keywords, messages.c.modseq)

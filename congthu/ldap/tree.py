@@ -531,7 +531,6 @@ class TreeCache:
         # The generation the tree was built from, and when it was last read (monotonic).
         self._generation = 0
         self._checked = 0.0
-        self.builds = 0  # trees built (also the metric congthu_ldap_tree_builds_total)
         self._lock = asyncio.Lock()
         self._grants: tuple[tuple[str, ...], dict[str, grants.Grant]] = ((), {})
 
@@ -581,7 +580,6 @@ class TreeCache:
             if tree is None or reason:
                 tree = self._tree = await build(self.app, self.base)
                 self._generation = generation
-                self.builds += 1
                 metrics.ldap_tree_builds.labels(reason).inc()
             self._checked = checked
             return tree

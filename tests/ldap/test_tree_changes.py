@@ -4,7 +4,7 @@ server keeping its tree for an hour (``ldap.cache_seconds`` 3600) shows, within
 as the console and the import call them, the store's mailbox functions, a role, a
 service account, a hand-written UPDATE as a job might make, a ``congthu`` command in
 another process as another worker or node would), on SQLite and PostgreSQL; with no
-change it builds nothing (``TreeCache.builds``), whatever binds and searches come."""
+change it builds nothing (the metric ``congthu_ldap_tree_builds_total``), whatever binds and searches come."""
 
 from __future__ import annotations
 
